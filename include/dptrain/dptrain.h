@@ -1,0 +1,52 @@
+/* dptrain library API: error reporting shared by every part of libdptrain.
+ *
+ * Fallible functions return 0 or a negative DPT_E* code and take a
+ * `struct dpt_err *err` last; the function that detects a problem writes the
+ * whole story once (file, dataset or line, what was expected, what was found)
+ * and callers may prefix context with dpt_err_prefix().
+ *
+ *     struct dpt_err err = {0};
+ *     if (dpt_something(..., &err) < 0)
+ *         fprintf(stderr, "dptrain: error: %s\n", err.msg);
+ */
+#ifndef DPTRAIN_DPTRAIN_H
+#define DPTRAIN_DPTRAIN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dpt_status {
+    DPT_OK = 0,
+    DPT_EINVAL = -1,   /* bad argument or option */
+    DPT_ENOMEM = -2,   /* out of memory */
+    DPT_EIO = -3,      /* a file could not be read or written */
+    DPT_EFORMAT = -4,  /* a file's contents are not what was expected */
+    DPT_EPLUGIN = -5,  /* a plugin could not be loaded or failed */
+    DPT_ECONFIG = -6,  /* the model file is wrong */
+    DPT_EDATA = -7,    /* bad data: NaN, label out of range, shapes */
+    DPT_ENUMERIC = -8, /* training diverged: NaN/Inf loss */
+    DPT_ESIGNAL = -9,  /* interrupted */
+};
+
+struct dpt_err {
+    int code;
+    char msg[2048];
+};
+
+/* Sets err (if not NULL) and returns code. */
+int dpt_err_set(struct dpt_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Puts "prefix: " in front of the message already in err; returns err->code. */
+int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The library's version string, e.g. "0.1.0". */
+const char *dpt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DPTRAIN_DPTRAIN_H */

@@ -1,0 +1,48 @@
+/* HDF5 input data: X [N, F] and optional targets y ([N], [N, 1] or [N, k]).
+ *
+ * Any integer or float dtype on disk is converted to float32 on read (class
+ * labels stay exact: integers below 2^24). Reads take a sorted list of file
+ * rows, so a rank reads only the rows its micro-shards need, with one H5Dread
+ * per call (a union of hyperslabs). The file is opened read-only by every
+ * rank independently; nothing here talks MPI.
+ */
+#ifndef DPT_DATA_DATASET_H
+#define DPT_DATA_DATASET_H
+
+#include <dptrain/dptrain.h>
+#include <stdint.h>
+
+struct dpt_dataset;
+
+/* Opens path and checks X (rank 2) and, if y_name is not NULL, y (rank 1, or
+ * rank 2 with any number of columns, and the same N as X). Errors name the
+ * file and dataset: not an HDF5 file, missing dataset, wrong rank, N mismatch,
+ * a dtype that is not integer or float, no rows. */
+int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
+                     const char *y_name, struct dpt_err *err);
+void dpt_dataset_close(struct dpt_dataset *ds); /* NULL is fine */
+
+uint64_t dpt_dataset_rows(const struct dpt_dataset *ds);     /* N */
+uint64_t dpt_dataset_features(const struct dpt_dataset *ds); /* F */
+uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds);   /* 1 for [N], k for [N, k]; 0 without y */
+int dpt_dataset_y_is_integer(const struct dpt_dataset *ds);  /* y stored with an integer dtype */
+const char *dpt_dataset_path(const struct dpt_dataset *ds);
+
+/* Reads file rows rows[0..n) (strictly increasing) into x (n, F) and, if y is
+ * not NULL, y (n, y_cols), in that order. A NaN or Inf anywhere in those rows
+ * of X or y is an error naming the file, the dataset and the file row. */
+int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, float *x,
+                     float *y, struct dpt_err *err);
+/* The same for the contiguous rows [first, first + n). */
+int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, float *x,
+                           float *y, struct dpt_err *err);
+
+/* Rows read so far by this handle (the sharding tests count them). */
+uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);
+
+/* Per-feature mean and population standard deviation of X over all rows,
+ * computed in double over blocks of rows (memory does not grow with N).
+ * A feature whose std is 0 gets std 1, so standardizing leaves it at 0. */
+int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err);
+
+#endif
