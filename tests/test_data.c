@@ -1,1 +1,641 @@
-/* placeholder */
+/* Tests for src/data/dataset.c: the shipped data files, dtype conversion,
+ * row selection, every open and read error (code and message), and the
+ * per-feature statistics. Test files are written here with the HDF5 C API,
+ * in the directory test_tmpdir() gives; the shipped files are found under
+ * $top_srcdir/data (the current directory when top_srcdir is unset). */
+#include "config.h"
+
+#include "data/dataset.h"
+#include "util.h"
+
+#include <CUnit/CUnit.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *shipped(char *buf, size_t len, const char *name)
+{
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, len, "%s/data/%s", top && top[0] ? top : ".", name);
+    return buf;
+}
+
+static hid_t new_file(char *path, size_t len, const char *name)
+{
+    test_path(path, len, name);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    return f;
+}
+
+/* Writes dataset name with on-disk type ftype and shape dims from buf, whose
+ * values have type mtype (buf NULL: leave it unwritten). */
+static void put(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank,
+                const hsize_t *dims, const void *buf)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    CU_ASSERT_FATAL(space >= 0);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t d = H5Dcreate2(f, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    if (buf) {
+        CU_ASSERT_FATAL(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    }
+    H5Dclose(d);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+}
+
+/* A float32 X [n, f] with X[i][j] = 100 i + j, and float32 y [n, k] with
+ * y[i][c] = -(10 i + c), in file `name`; returns its path in path. */
+static void grid_file(char *path, size_t len, const char *name, hsize_t n, hsize_t f,
+                      hsize_t k)
+{
+    float *x = malloc(n * f * sizeof *x), *y = malloc(n * k * sizeof *y);
+    CU_ASSERT_FATAL(x && y);
+    for (hsize_t i = 0; i < n; i++) {
+        for (hsize_t j = 0; j < f; j++) {
+            x[i * f + j] = (float)(100 * i + j);
+        }
+        for (hsize_t c = 0; c < k; c++) {
+            y[i * k + c] = -(float)(10 * i + c);
+        }
+    }
+    hid_t file = new_file(path, len, name);
+    put(file, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){n, f}, x);
+    put(file, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){n, k}, y);
+    H5Fclose(file);
+    free(x);
+    free(y);
+}
+
+/* Asserts that opening path fails with code and a message holding path and
+ * each of the given pieces. */
+static void expect_open_error(const char *path, const char *x_name, const char *y_name,
+                              int code, const char *piece1, const char *piece2)
+{
+    struct dpt_dataset *ds = (struct dpt_dataset *)1;
+    struct dpt_err err = {0};
+    int rc = dpt_dataset_open(&ds, path, x_name, y_name, &err);
+    CU_ASSERT_EQUAL(rc, code);
+    CU_ASSERT_EQUAL(err.code, code);
+    CU_ASSERT_PTR_NULL(ds);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, piece1));
+    if (piece2) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, piece2));
+    }
+    if (rc != code || !strstr(err.msg, piece1) || (piece2 && !strstr(err.msg, piece2))) {
+        printf("\n    got %d: %s\n", rc, err.msg);
+    }
+    if (rc == 0) {
+        dpt_dataset_close(ds);
+    }
+}
+
+static struct dpt_dataset *open_ok(const char *path, const char *x_name, const char *y_name)
+{
+    struct dpt_dataset *ds = NULL;
+    struct dpt_err err = {0};
+    int rc = dpt_dataset_open(&ds, path, x_name, y_name, &err);
+    if (rc != 0) {
+        printf("\n    open %s: %s\n", path, err.msg);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return ds;
+}
+
+static void test_breast_cancer(void)
+{
+    char path[4096];
+    struct dpt_dataset *ds = open_ok(shipped(path, sizeof path, "breast_cancer-train.h5"),
+                                     "X", "y");
+    CU_ASSERT_EQUAL(dpt_dataset_rows(ds), 456);
+    CU_ASSERT_EQUAL(dpt_dataset_features(ds), 30);
+    CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 1);
+    CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 0);
+    CU_ASSERT_STRING_EQUAL(dpt_dataset_path(ds), path);
+
+    /* Known values, read with h5py: X[0, :3], X[455, -2:], y[:5]. */
+    float x[456 * 30], y[456];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 0, 456, x, y, &err), 0);
+    CU_ASSERT_EQUAL(x[0], 15.53f);
+    CU_ASSERT_EQUAL(x[1], 33.56f);
+    CU_ASSERT_EQUAL(x[2], 103.7f);
+    CU_ASSERT_EQUAL(x[455 * 30 + 28], 0.2834f);
+    CU_ASSERT_EQUAL(x[455 * 30 + 29], 0.08234f);
+    const float y5[5] = {0, 1, 1, 1, 0};
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(y[i], y5[i]);
+    }
+    int ones = 0;
+    for (int i = 0; i < 456; i++) {
+        CU_ASSERT(y[i] == 0.0f || y[i] == 1.0f);
+        ones += y[i] == 1.0f;
+    }
+    CU_ASSERT_EQUAL(ones, 286); /* benign, per data/README.md */
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 456);
+    dpt_dataset_close(ds);
+}
+
+static void test_iris(void)
+{
+    char path[4096];
+    struct dpt_dataset *ds = open_ok(shipped(path, sizeof path, "iris-train.h5"), "X", "y");
+    CU_ASSERT_EQUAL(dpt_dataset_rows(ds), 120);
+    CU_ASSERT_EQUAL(dpt_dataset_features(ds), 4);
+    CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 1);
+    CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 1);
+
+    float x[120 * 4], y[120];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 0, 120, x, y, &err), 0);
+    CU_ASSERT_EQUAL(x[0], 6.4f);
+    CU_ASSERT_EQUAL(x[1], 2.9f);
+    CU_ASSERT_EQUAL(x[2], 4.3f);
+    const float y5[5] = {1, 0, 2, 1, 0};
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(y[i], y5[i]);
+    }
+    int count[3] = {0, 0, 0};
+    for (int i = 0; i < 120; i++) {
+        CU_ASSERT(y[i] == 0.0f || y[i] == 1.0f || y[i] == 2.0f);
+        if (y[i] >= 0.0f && y[i] <= 2.0f && y[i] == floorf(y[i])) {
+            count[(int)y[i]]++;
+        }
+    }
+    CU_ASSERT(count[0] == 40 && count[1] == 40 && count[2] == 40);
+    dpt_dataset_close(ds);
+
+    /* Without y. */
+    ds = open_ok(path, "X", NULL);
+    CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 0);
+    CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 0);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 1, x, NULL, &err), 0);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 1, x, y, &err), DPT_EINVAL);
+    dpt_dataset_close(ds);
+}
+
+static void test_dtypes(void)
+{
+    char path[4096];
+    enum { N = 5, F = 3 };
+    double xd[N * F];
+    short xs[N * F];
+    long long y64[N];
+    unsigned char yu8[N];
+    float y3[N * 3];
+    for (int i = 0; i < N * F; i++) {
+        xd[i] = i * 0.25 - 1.0;
+        xs[i] = (short)(i * 1000 - 7000);
+    }
+    for (int i = 0; i < N; i++) {
+        y64[i] = (long long)i * 3 - 4;
+        yu8[i] = (unsigned char)(250 + i);
+    }
+    for (int i = 0; i < N * 3; i++) {
+        y3[i] = (float)i / 8.0f;
+    }
+    hid_t f = new_file(path, sizeof path, "dtypes.h5");
+    const hsize_t xdims[2] = {N, F};
+    put(f, "x_f64", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, xdims, xd);
+    put(f, "x_f64be", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 2, xdims, xd);
+    put(f, "x_i16", H5T_STD_I16LE, H5T_NATIVE_SHORT, 2, xdims, xs);
+    put(f, "y_i64", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, (hsize_t[]){N}, y64);
+    put(f, "y_u8", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 1, (hsize_t[]){N}, yu8);
+    put(f, "y_f32x3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, 3}, y3);
+    H5Fclose(f);
+
+    float x[N * F], y[N * 3];
+    struct dpt_err err = {0};
+    const char *x_names[] = {"x_f64", "x_f64be", "x_i16"};
+    for (int v = 0; v < 3; v++) {
+        struct dpt_dataset *ds = open_ok(path, x_names[v], "y_i64");
+        CU_ASSERT_EQUAL(dpt_dataset_features(ds), F);
+        CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 1);
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 0, N, x, y, &err), 0);
+        for (int i = 0; i < N * F; i++) {
+            CU_ASSERT_EQUAL(x[i], v < 2 ? (float)xd[i] : (float)xs[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            CU_ASSERT_EQUAL(y[i], (float)y64[i]);
+        }
+        dpt_dataset_close(ds);
+    }
+
+    struct dpt_dataset *ds = open_ok(path, "x_f64", "y_u8");
+    CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 1);
+    CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 1);
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, (uint64_t[]){1, 4}, 2, x, y, &err), 0);
+    CU_ASSERT_EQUAL(y[0], 251.0f);
+    CU_ASSERT_EQUAL(y[1], 254.0f);
+    dpt_dataset_close(ds);
+
+    ds = open_ok(path, "x_i16", "y_f32x3");
+    CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 3);
+    CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, (uint64_t[]){0, 3}, 2, x, y, &err), 0);
+    for (int c = 0; c < 3; c++) {
+        CU_ASSERT_EQUAL(y[c], y3[c]);
+        CU_ASSERT_EQUAL(y[3 + c], y3[3 * 3 + c]);
+        CU_ASSERT_EQUAL(x[F + c], (float)xs[3 * F + c]);
+    }
+    dpt_dataset_close(ds);
+}
+
+static void test_rows(void)
+{
+    char path[4096];
+    grid_file(path, sizeof path, "grid.h5", 10, 4, 2);
+    struct dpt_dataset *ds = open_ok(path, "X", "y");
+    struct dpt_err err = {0};
+    float x[10 * 4], y[10 * 2];
+
+    const uint64_t rows[5] = {0, 2, 3, 4, 9};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, rows, 5, x, y, &err), 0);
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 4; j++) {
+            CU_ASSERT_EQUAL(x[i * 4 + j], (float)(100 * rows[i] + j));
+        }
+        for (int c = 0; c < 2; c++) {
+            CU_ASSERT_EQUAL(y[i * 2 + c], -(float)(10 * rows[i] + c));
+        }
+    }
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 5);
+
+    /* A range reads the same as the list of its rows. */
+    float xr[3 * 4], yr[3 * 2];
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 2, 3, xr, yr, &err), 0);
+    CU_ASSERT_EQUAL(memcmp(xr, x + 4, sizeof xr), 0);
+    CU_ASSERT_EQUAL(memcmp(yr, y + 2, sizeof yr), 0);
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 8);
+
+    /* X alone. */
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){9}, 1, x, NULL, &err), 0);
+    CU_ASSERT_EQUAL(x[0], 900.0f);
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 9);
+
+    /* n == 0 does nothing. */
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, NULL, 0, x, y, &err), 0);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 0, x, y, &err), 0);
+
+    /* Unsorted, duplicate and out-of-range rows are refused and not counted. */
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){3, 1}, 2, x, y, &err), DPT_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "increasing"));
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){2, 2}, 2, x, y, &err), DPT_EINVAL);
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){9, 10}, 2, x, y, &err), DPT_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "row 10"));
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 8, 3, x, y, &err), DPT_EINVAL);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, UINT64_MAX, 2, x, y, &err), DPT_EINVAL);
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 9);
+    dpt_dataset_close(ds);
+}
+
+/* Many scattered rows: the selection is built as a tree of unions. */
+static void test_many_rows(void)
+{
+    char path[4096];
+    enum { N = 5000, F = 7, K = 1 };
+    grid_file(path, sizeof path, "many.h5", N, F, K);
+    struct dpt_dataset *ds = open_ok(path, "X", "y");
+    uint64_t *rows = malloc(N * sizeof *rows);
+    float *x = malloc((size_t)N * F * sizeof *x), *y = malloc(N * sizeof *y);
+    CU_ASSERT_FATAL(rows && x && y);
+    /* About 40 % of the rows, in runs of 1 to 5 with gaps, from a fixed LCG. */
+    size_t n = 0;
+    uint64_t state = 12345;
+    for (uint64_t r = 0; r < N; r++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        if ((state >> 33) % 5 < 2) {
+            rows[n++] = r;
+        }
+    }
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, rows, n, x, y, &err), 0);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < F; j++) {
+            bad += x[i * F + j] != (float)(100 * rows[i] + (uint64_t)j);
+        }
+        bad += y[i] != -(float)(10 * rows[i]);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), n);
+    free(rows);
+    free(x);
+    free(y);
+    dpt_dataset_close(ds);
+}
+
+static void test_file_errors(void)
+{
+    char path[4096];
+    test_path(path, sizeof path, "does-not-exist.h5");
+    expect_open_error(path, "X", "y", DPT_EIO, "no such file", NULL);
+
+    test_path(path, sizeof path, "notes.txt");
+    CU_ASSERT_EQUAL_FATAL(test_write_file(path, "X,y\n1,2\n"), 0);
+    expect_open_error(path, "X", "y", DPT_EFORMAT, "not an HDF5 file", NULL);
+
+    test_path(path, sizeof path, "empty.h5");
+    CU_ASSERT_EQUAL_FATAL(test_write_file(path, ""), 0);
+    expect_open_error(path, "X", "y", DPT_EFORMAT, "not an HDF5 file", NULL);
+
+    expect_open_error(test_tmpdir(), "X", "y", DPT_EIO, "directory", NULL);
+}
+
+static void test_missing_datasets(void)
+{
+    char path[4096];
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    hid_t f = new_file(path, sizeof path, "missing.h5");
+    put(f, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){3, 2}, v);
+    put(f, "labels", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){3}, v);
+    put(f, "grp/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){3, 2}, v);
+    H5Fclose(f);
+    expect_open_error(path, "X", "labels", DPT_EFORMAT, "no dataset 'X'",
+                      "(found: features, grp, labels)");
+    expect_open_error(path, "features", "y", DPT_EFORMAT, "no dataset 'y'", "labels");
+    expect_open_error(path, "nope/X", "labels", DPT_EFORMAT, "no dataset 'nope/X'", NULL);
+    expect_open_error(path, "grp", "labels", DPT_EFORMAT, "'grp' is a group, not a dataset", NULL);
+
+    /* A path inside the file works. */
+    struct dpt_dataset *ds = open_ok(path, "grp/X", "labels");
+    CU_ASSERT_EQUAL(dpt_dataset_rows(ds), 3);
+    dpt_dataset_close(ds);
+}
+
+static void test_shape_errors(void)
+{
+    char path[4096];
+    float v[2 * 3 * 4] = {0};
+    hid_t f = new_file(path, sizeof path, "shapes.h5");
+    put(f, "x1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
+    put(f, "x2", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){4, 3}, v);
+    put(f, "x3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){2, 3, 4}, v);
+    put(f, "x0rows", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){0, 3}, NULL);
+    put(f, "x0cols", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){4, 0}, NULL);
+    put(f, "y3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){4, 1, 1}, v);
+    put(f, "y5", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){5}, v);
+    put(f, "y4", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
+    H5Fclose(f);
+    expect_open_error(path, "x1", NULL, DPT_EFORMAT,
+                      "dataset 'x1': expected 2 dimensions [N, features], found 1 dimension", NULL);
+    expect_open_error(path, "x3", "y4", DPT_EFORMAT,
+                      "dataset 'x3': expected 2 dimensions [N, features], found 3", NULL);
+    expect_open_error(path, "x2", "y3", DPT_EFORMAT,
+                      "dataset 'y3': expected [N] or [N, k], found 3 dimensions", NULL);
+    expect_open_error(path, "x2", "y5", DPT_EFORMAT, "dataset 'y5' has 5 rows but 'x2' has 4",
+                      NULL);
+    expect_open_error(path, "x0rows", NULL, DPT_EFORMAT, "dataset 'x0rows' has no rows", NULL);
+    expect_open_error(path, "x0cols", NULL, DPT_EFORMAT, "dataset 'x0cols' has no features",
+                      NULL);
+}
+
+static void test_dtype_errors(void)
+{
+    char path[4096];
+    char text[4 * 2 * 3] = "abcdefghijklmnopqrstuvw";
+    float v[4] = {0};
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, 3);
+    hid_t f = new_file(path, sizeof path, "strings.h5");
+    put(f, "X", str, str, 2, (hsize_t[]){4, 2}, text);
+    put(f, "x_ok", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){4, 1}, v);
+    put(f, "y", str, str, 1, (hsize_t[]){4}, text);
+    H5Fclose(f);
+    H5Tclose(str);
+    expect_open_error(path, "X", NULL, DPT_EFORMAT,
+                      "dataset 'X' has dtype string; expected an integer or float type", NULL);
+    expect_open_error(path, "x_ok", "y", DPT_EFORMAT, "dataset 'y' has dtype string", NULL);
+}
+
+/* HDF5 prints nothing on stderr while we fail, and the caller's own error
+ * printing setting survives. */
+static void test_quiet(void)
+{
+    char path[4096], log[4096];
+    test_path(log, sizeof log, "stderr.log");
+    H5E_auto2_t func_before;
+    void *data_before;
+    H5Eget_auto2(H5E_DEFAULT, &func_before, &data_before);
+
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CU_ASSERT_FATAL(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    test_path(path, sizeof path, "notes.txt");
+    test_write_file(path, "not hdf5\n");
+    expect_open_error(path, "X", NULL, DPT_EFORMAT, "not an HDF5 file", NULL);
+    char shapes[4096];
+    test_path(shapes, sizeof shapes, "quiet.h5");
+    hid_t f = H5Fcreate(shapes, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    float v[4] = {0};
+    put(f, "x1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
+    H5Fclose(f);
+    expect_open_error(shapes, "nope/X", NULL, DPT_EFORMAT, "no dataset", NULL);
+    expect_open_error(shapes, "x1", NULL, DPT_EFORMAT, "expected 2 dimensions", NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(log, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, 0);
+    H5E_auto2_t func_after;
+    void *data_after;
+    H5Eget_auto2(H5E_DEFAULT, &func_after, &data_after);
+    CU_ASSERT(func_after == func_before && data_after == data_before);
+}
+
+static void test_nonfinite(void)
+{
+    char path[4096];
+    enum { N = 10, F = 4 };
+    float x[N * F], y[N];
+    for (int i = 0; i < N * F; i++) {
+        x[i] = (float)i;
+    }
+    for (int i = 0; i < N; i++) {
+        y[i] = (float)i;
+    }
+    x[7 * F + 2] = NAN;
+    y[4] = INFINITY;
+    hid_t f = new_file(path, sizeof path, "nonfinite.h5");
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, F}, x);
+    put(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){N}, y);
+    H5Fclose(f);
+
+    struct dpt_dataset *ds = open_ok(path, "X", "y");
+    float bx[N * F], by[N];
+    struct dpt_err err = {0};
+
+    /* Row 7 is the file row, not its place (1) in the list. */
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){5, 7}, 2, bx, by, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'X': row 7, column 2 is NaN"));
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 6, 3, bx, NULL, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'X': row 7, column 2 is NaN"));
+
+    /* y's Inf, in rows whose X is fine. */
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){0, 3, 4}, 3, bx, by, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'y': row 4 is Inf"));
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 4, bx, by, &err), 0);
+
+    /* The statistics see the NaN too. */
+    double mean[F], std[F];
+    CU_ASSERT_EQUAL(dpt_dataset_stats(ds, mean, std, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'X': row 7, column 2 is NaN"));
+    dpt_dataset_close(ds);
+}
+
+/* A float64 file, so that the constant column's sum is not exact. */
+static void test_stats_small(void)
+{
+    char path[4096];
+    enum { N = 7, F = 4 };
+    double x[N * F];
+    for (int i = 0; i < N; i++) {
+        x[i * F + 0] = i * 1.5 - 2.0;
+        x[i * F + 1] = 0.1;                     /* constant: mean exactly 0.1, std 1 */
+        x[i * F + 2] = 1e4 + (i % 3) * 0.25;    /* large mean, small spread */
+        x[i * F + 3] = (double)(i * i);
+    }
+    hid_t f = new_file(path, sizeof path, "stats.h5");
+    put(f, "X", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, (hsize_t[]){N, F}, x);
+    H5Fclose(f);
+
+    double want_mean[F], want_std[F];
+    for (int j = 0; j < F; j++) {
+        double s = 0.0;
+        for (int i = 0; i < N; i++) {
+            s += x[i * F + j];
+        }
+        want_mean[j] = s / N;
+        double s2 = 0.0;
+        for (int i = 0; i < N; i++) {
+            s2 += (x[i * F + j] - want_mean[j]) * (x[i * F + j] - want_mean[j]);
+        }
+        want_std[j] = sqrt(s2 / N);
+    }
+
+    struct dpt_dataset *ds = open_ok(path, "X", NULL);
+    double mean[F], std[F];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    for (int j = 0; j < F; j++) {
+        CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-12 * fabs(want_mean[j]) + 1e-15);
+        if (j != 1) {
+            CU_ASSERT_DOUBLE_EQUAL(std[j], want_std[j], 1e-9 * want_std[j]);
+        }
+    }
+    CU_ASSERT_EQUAL(mean[1], 0.1);
+    CU_ASSERT_EQUAL(std[1], 1.0);
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 0); /* statistics do not count */
+    dpt_dataset_close(ds);
+}
+
+/* Against the X_mean / X_std attributes numpy wrote into the shipped file. */
+static void test_stats_shipped(void)
+{
+    char path[4096];
+    struct dpt_dataset *ds = open_ok(shipped(path, sizeof path, "breast_cancer-train.h5"),
+                                     "X", "y");
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_features(ds), 30);
+    double want_mean[30], want_std[30];
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    hid_t a = H5Aopen(f, "X_mean", H5P_DEFAULT);
+    CU_ASSERT(H5Aread(a, H5T_NATIVE_DOUBLE, want_mean) >= 0);
+    H5Aclose(a);
+    a = H5Aopen(f, "X_std", H5P_DEFAULT);
+    CU_ASSERT(H5Aread(a, H5T_NATIVE_DOUBLE, want_std) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+
+    double mean[30], std[30];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    for (int j = 0; j < 30; j++) {
+        CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-6 * fabs(want_mean[j]));
+        CU_ASSERT_DOUBLE_EQUAL(std[j], want_std[j], 1e-6 * want_std[j]);
+    }
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 0);
+    dpt_dataset_close(ds);
+}
+
+/* More rows than one statistics block, so blocks are joined. */
+static void test_stats_blocks(void)
+{
+    char path[4096];
+    enum { N = 10000, F = 2 };
+    float *x = malloc((size_t)N * F * sizeof *x);
+    CU_ASSERT_FATAL(x != NULL);
+    double s[F] = {0, 0};
+    for (int i = 0; i < N; i++) {
+        x[i * F + 0] = (float)(i % 97) * 0.5f + 1000.0f;
+        x[i * F + 1] = (float)((i * 7919) % 1013) - 500.0f;
+        s[0] += x[i * F + 0];
+        s[1] += x[i * F + 1];
+    }
+    double want_mean[F] = {s[0] / N, s[1] / N}, want_std[F];
+    for (int j = 0; j < F; j++) {
+        double s2 = 0.0;
+        for (int i = 0; i < N; i++) {
+            double d = x[i * F + j] - want_mean[j];
+            s2 += d * d;
+        }
+        want_std[j] = sqrt(s2 / N);
+    }
+    hid_t f = new_file(path, sizeof path, "stats-blocks.h5");
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, F}, x);
+    H5Fclose(f);
+    free(x);
+
+    struct dpt_dataset *ds = open_ok(path, "X", NULL);
+    double mean[F], std[F];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    for (int j = 0; j < F; j++) {
+        CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-12 * fabs(want_mean[j]));
+        CU_ASSERT_DOUBLE_EQUAL(std[j], want_std[j], 1e-9 * want_std[j]);
+    }
+    dpt_dataset_close(ds);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 2;
+    }
+    CU_pSuite files = CU_add_suite("shipped files", NULL, NULL);
+    CU_add_test(files, "breast_cancer-train.h5", test_breast_cancer);
+    CU_add_test(files, "iris-train.h5", test_iris);
+    CU_pSuite reads = CU_add_suite("reading", NULL, NULL);
+    CU_add_test(reads, "dtypes convert to float", test_dtypes);
+    CU_add_test(reads, "row selection and counting", test_rows);
+    CU_add_test(reads, "many scattered rows", test_many_rows);
+    CU_pSuite errors = CU_add_suite("errors", NULL, NULL);
+    CU_add_test(errors, "missing and non-HDF5 files", test_file_errors);
+    CU_add_test(errors, "missing datasets", test_missing_datasets);
+    CU_add_test(errors, "wrong shapes", test_shape_errors);
+    CU_add_test(errors, "wrong dtypes", test_dtype_errors);
+    CU_add_test(errors, "HDF5 stays quiet", test_quiet);
+    CU_add_test(errors, "NaN and Inf", test_nonfinite);
+    CU_pSuite stats = CU_add_suite("statistics", NULL, NULL);
+    CU_add_test(stats, "small file by hand", test_stats_small);
+    CU_add_test(stats, "shipped X_mean and X_std", test_stats_shipped);
+    CU_add_test(stats, "several blocks", test_stats_blocks);
+    return test_run_all();
+}

@@ -1,1 +1,44 @@
-/* placeholder */
+/* Activation "relu": y = max(x, 0).
+ *
+ * Stateless. The derivative at x = 0 is taken as 0 (as Keras and PyTorch
+ * do); a NaN input gives y = 0 and no gradient. Left out: leaky and
+ * clipped variants.
+ */
+#include "config.h"
+
+#include <dptrain/plugin.h>
+
+/* y = max(x, 0) over (rows, cols). */
+static void relu_forward(const void *state, const float *x, float *y, size_t rows, size_t cols)
+{
+    (void)state;
+    for (size_t i = 0; i < rows * cols; i++) {
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    }
+}
+
+/* dx += dy where x > 0. */
+static void relu_backward(const void *state, const float *x, const float *y, const float *dy,
+                          float *dx, size_t rows, size_t cols)
+{
+    (void)state, (void)y;
+    for (size_t i = 0; i < rows * cols; i++) {
+        if (x[i] > 0.0f) {
+            dx[i] += dy[i];
+        }
+    }
+}
+
+static const struct dpt_activation_plugin relu = {
+    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "relu", "1.0.0",
+                              "rectified linear unit, y = max(x, 0)"),
+    .forward = relu_forward,
+    .backward = relu_backward,
+};
+
+static const struct dpt_plugin *const all[] = {&relu.base, NULL};
+
+DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void)
+{
+    return all;
+}

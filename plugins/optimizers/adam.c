@@ -1,1 +1,132 @@
-/* placeholder */
+/* Optimizer "adam": Adam (Kingma and Ba, 2015, Algorithm 1).
+ *
+ * Settings: learning_rate (default 0.001, in (0, 1e6]), beta1 (0.9, in
+ * [0, 1)), beta2 (0.999, in [0, 1)), epsilon (1e-7, the Keras default, in
+ * (0, 1e6]) and weight_decay (0, in [0, 1e6]).
+ *
+ * Per parameter, at step t = 1, 2, ...:
+ *     g = grad + weight_decay * w          (L2 added to the gradient, not AdamW)
+ *     m = beta1 m + (1 - beta1) g
+ *     v = beta2 v + (1 - beta2) g^2
+ *     w -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+ * This is the paper's form and PyTorch's. Keras folds the bias correction
+ * into the step size, lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m /
+ * (sqrt(v) + epsilon), which puts epsilon on the uncorrected sqrt(v): the
+ * two agree except while sqrt(v) is comparable to epsilon.
+ *
+ * State: m at ostate[0, n), v at ostate[ld, ld + n). The update is
+ * elementwise and allocates nothing. Left out: AMSGrad, AdamW.
+ */
+#include "config.h"
+
+#include <dptrain/plugin.h>
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+
+struct adam {
+    double lr;
+    double beta1;
+    double beta2;
+    double epsilon;
+    double weight_decay;
+};
+
+/* Reads the settings; the instance is freed by adam_destroy. Returns 0 or
+ * the negative value the host gave. */
+static int adam_create(void **state, const struct dpt_host *host)
+{
+    struct adam a;
+    int rc = host->get_float(host->ctx, "learning_rate", 0.001, 0.0, 1e6, &a.lr);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.lr == 0.0) {
+        return host->error(host->ctx, "'learning_rate' must be greater than 0");
+    }
+    rc = host->get_float(host->ctx, "beta1", 0.9, 0.0, 1.0, &a.beta1);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.beta1 == 1.0) {
+        return host->error(host->ctx, "'beta1' must be less than 1, got 1");
+    }
+    rc = host->get_float(host->ctx, "beta2", 0.999, 0.0, 1.0, &a.beta2);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.beta2 == 1.0) {
+        return host->error(host->ctx, "'beta2' must be less than 1, got 1");
+    }
+    rc = host->get_float(host->ctx, "epsilon", 1e-7, 0.0, 1e6, &a.epsilon);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.epsilon == 0.0) {
+        return host->error(host->ctx, "'epsilon' must be greater than 0");
+    }
+    rc = host->get_float(host->ctx, "weight_decay", 0.0, 0.0, 1e6, &a.weight_decay);
+    if (rc < 0) {
+        return rc;
+    }
+    struct adam *s = malloc(sizeof *s);
+    if (!s) {
+        return host->error(host->ctx, "out of memory");
+    }
+    *s = a;
+    *state = s;
+    return 0;
+}
+
+static void adam_destroy(void *state)
+{
+    free(state);
+}
+
+static uint32_t adam_state_floats(const void *state)
+{
+    (void)state;
+    return 2;
+}
+
+/* Updates params[0, n) from grad[0, n) at step t >= 1, with m at ostate and
+ * v at ostate + ld. */
+static void adam_step(const void *state, float *params, const float *grad, float *ostate,
+                      size_t ld, size_t n, uint64_t t, float lr_scale)
+{
+    const struct adam *a = state;
+    assert(t >= 1);
+    /* The bias corrections, once per call in double: beta^t underflows
+     * gracefully to 0 for large t, and 1 - beta^t keeps its digits. */
+    float inv_c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)t)));
+    float inv_c2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)t)));
+    float lr = (float)(a->lr * lr_scale);
+    float b1 = (float)a->beta1, b2 = (float)a->beta2;
+    float eps = (float)a->epsilon, wd = (float)a->weight_decay;
+    float *m = ostate, *v = ostate + ld;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + wd * params[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        float m_hat = m[i] * inv_c1;
+        float v_hat = v[i] * inv_c2;
+        params[i] -= lr * m_hat / (sqrtf(v_hat) + eps);
+    }
+}
+
+static const struct dpt_optimizer_plugin adam = {
+    .base = DPT_PLUGIN_HEADER(DPT_KIND_OPTIMIZER, "adam", "1.0.0",
+                              "Adam with bias correction and optional L2 decay"),
+    .create = adam_create,
+    .destroy = adam_destroy,
+    .state_floats = adam_state_floats,
+    .step = adam_step,
+};
+
+static const struct dpt_plugin *const all[] = {&adam.base, NULL};
+
+DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void)
+{
+    return all;
+}

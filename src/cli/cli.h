@@ -1,1 +1,41 @@
-/* placeholder */
+/* The dptrain command: shared pieces of the subcommands. Only src/cli prints
+ * and picks exit codes: 0 success, 1 a run failed (bad data, bad model file,
+ * diverged...), 2 bad command line. */
+#ifndef DPT_CLI_CLI_H
+#define DPT_CLI_CLI_H
+
+#include <dptrain/dptrain.h>
+
+#define EXIT_RUN 1
+#define EXIT_USAGE 2
+
+/* Options every subcommand takes. */
+struct cli_common {
+    const char *plugin_path;
+    int threads;
+    int json;
+    int quiet;
+};
+
+/* argv[0] is the subcommand's name. Each returns the exit status. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/* "dptrain: error: MSG" on stderr (rank 0 only, or unknown rank). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage errors: message plus "try 'dptrain CMD --help'"; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* This process's MPI rank from the launcher's environment (0 when not under mpirun). */
+int cli_env_rank(void);
+
+/* Parses a common option at argv[*i] (advancing *i past its value);
+ * 1 if taken, 0 if not a common option, -1 on a bad value (reported). */
+int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c);
+
+/* MPI_Init_thread / MPI_Finalize around the commands that need MPI. */
+int cli_mpi_init(int *argc, char ***argv);
+void cli_mpi_finalize(void);
+
+#endif

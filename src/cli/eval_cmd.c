@@ -1,1 +1,209 @@
-/* placeholder */
+/* dptrain eval and dptrain predict: run a trained model over a data file. */
+#include "config.h"
+
+#include "cli/cli.h"
+#include "dist/dist.h"
+#include "io/model_file.h"
+#include "train/metrics.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char eval_usage[] =
+    "usage: dptrain eval MODEL.h5 DATA.h5 [options]\n"
+    "\n"
+    "Loss and metrics of a trained model on a data file (standardized as in\n"
+    "training when the model was trained with data.standardize).\n"
+    "\n"
+    "options:\n"
+    "  --x NAME, --y NAME   dataset names (default: those of the model file)\n"
+    "  --format json        print one JSON object instead of text\n"
+    "  --threads T, --plugin-path DIRS\n";
+
+static const char predict_usage[] =
+    "usage: dptrain predict MODEL.h5 DATA.h5 --out PRED.h5 [options]\n"
+    "\n"
+    "Writes the model's outputs for every row of DATA.h5 to PRED.h5: /pred\n"
+    "float32 [N, outputs] and, for classifiers, /label int32 [N].\n"
+    "\n"
+    "options:\n"
+    "  --x NAME             the input dataset (default: that of the model file)\n"
+    "  --format json        print a JSON summary instead of text\n"
+    "  --threads T, --plugin-path DIRS\n";
+
+struct run_args {
+    struct cli_common c;
+    const char *model, *data, *out, *x, *y;
+};
+
+static int parse(const char *cmd, const char *usage, int argc, char **argv, struct run_args *a)
+{
+    char help[32];
+    snprintf(help, sizeof help, "%s ", cmd);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        int r = cli_common_option(cmd, argc, argv, &i, &a->c);
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r > 0) {
+            continue;
+        }
+        if (strcmp(s, "--out") == 0 || strcmp(s, "--x") == 0 || strcmp(s, "--y") == 0) {
+            if (i + 1 >= argc) {
+                return cli_usage_error(help, "%s needs a value", s);
+            }
+            const char **dst = s[2] == 'o' ? &a->out : s[2] == 'x' ? &a->x : &a->y;
+            *dst = argv[++i];
+        } else if (s[0] == '-') {
+            return cli_usage_error(help, "unknown option '%s'", s);
+        } else if (!a->model) {
+            a->model = s;
+        } else if (!a->data) {
+            a->data = s;
+        } else {
+            return cli_usage_error(help, "unexpected argument '%s'", s);
+        }
+    }
+    if (!a->model || !a->data) {
+        return cli_usage_error(help, "give a model file and a data file: dptrain %s MODEL.h5 "
+                               "DATA.h5", cmd);
+    }
+    return 0;
+}
+
+/* Loads the model on every rank (each reads the small model file). */
+static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_registry **reg,
+                struct dpt_spec *spec, struct dpt_net **net, struct dpt_norm *norm,
+                struct dpt_err *err)
+{
+    int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    if (rc == 0) {
+        rc = dpt_model_load(a->model, *reg, spec, net, norm, err);
+    } else {
+        memset(spec, 0, sizeof *spec);
+        config_init(&spec->cfg);
+    }
+    return dpt_dist_agree(d, rc, err);
+}
+
+static void print_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+static int run(const char *cmd, int predict, int argc, char **argv)
+{
+    struct run_args a = {0};
+    int st = parse(cmd, predict ? predict_usage : eval_usage, argc, argv, &a);
+    if (st != 0) {
+        return st == 1 ? 0 : st;
+    }
+    if (predict && !a.out) {
+        return cli_usage_error("predict ", "--out PRED.h5 is required");
+    }
+    if (cli_mpi_init(&argc, &argv) < 0) {
+        return EXIT_RUN;
+    }
+    struct dpt_dist d;
+    dpt_dist_init(&d, MPI_COMM_WORLD);
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    struct dpt_spec spec;
+    struct dpt_net *net = NULL;
+    struct dpt_norm norm = {0};
+    int rc = load(&d, &a, &reg, &spec, &net, &norm, &err);
+    struct dpt_eval_result res = {0};
+    int *labels = NULL;
+    if (rc == 0) {
+        const char *x = a.x ? a.x : spec.x_name;
+        const char *y = predict ? NULL : (a.y ? a.y : spec.y_name);
+        rc = dpt_evaluate(net, a.data, x, y, &norm, &d, a.c.threads, predict, &res, &err);
+    }
+    const char *last_act = NULL;
+    if (rc == 0 && net->nodes[net->n_nodes - 1].kind == DPT_KIND_ACTIVATION) {
+        last_act = net->nodes[net->n_nodes - 1].act->base.name;
+    }
+    if (rc == 0 && predict && d.rank == 0) {
+        /* Class labels for classifiers: argmax of softmax, sigmoid > 0.5. */
+        int softmax = last_act && strcmp(last_act, "softmax") == 0;
+        int sigmoid = last_act && strcmp(last_act, "sigmoid") == 0 && res.n_out == 1;
+        if (softmax || sigmoid) {
+            labels = malloc((res.n ? res.n : 1) * sizeof *labels);
+            for (uint64_t i = 0; labels && i < res.n; i++) {
+                const float *p = res.pred + i * res.n_out;
+                int best = 0;
+                for (size_t j = 1; softmax && j < res.n_out; j++) {
+                    best = p[j] > p[best] ? (int)j : best;
+                }
+                labels[i] = softmax ? best : p[0] > 0.5f;
+            }
+        }
+        rc = dpt_predictions_save(a.out, res.pred, labels, res.n, res.n_out, &err);
+    }
+    if (predict) {
+        rc = dpt_dist_agree(&d, rc, &err);
+    }
+    if (rc == 0 && d.rank == 0) {
+        if (a.c.json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(a.model));
+            json_object_set_new(o, "data", json_string(a.data));
+            json_object_set_new(o, "samples", json_integer((json_int_t)res.n));
+            if (predict) {
+                json_object_set_new(o, "out", json_string(a.out));
+                json_object_set_new(o, "outputs", json_integer((json_int_t)res.n_out));
+            } else {
+                json_object_set_new(o, "loss", json_real(res.loss));
+                json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
+                if (!isnan(res.accuracy)) {
+                    json_object_set_new(o, "accuracy", json_real(res.accuracy));
+                }
+            }
+            print_json(o);
+        } else if (predict) {
+            printf("wrote %s: pred [%llu, %zu]%s\n", a.out, (unsigned long long)res.n, res.n_out,
+                   labels ? " and label" : "");
+        } else {
+            printf("%s: %llu samples  loss %.6f", a.data, (unsigned long long)res.n, res.loss);
+            if (!isnan(res.accuracy)) {
+                printf("  accuracy %.4f", res.accuracy);
+            }
+            printf("\n");
+        }
+    }
+    if (rc < 0 && d.rank == 0) {
+        fprintf(stderr, "dptrain: error: %s\n", err.msg);
+    }
+    fflush(stdout);
+    free(labels);
+    free(res.pred);
+    dpt_net_destroy(net);
+    dpt_norm_cleanup(&norm);
+    dpt_spec_cleanup(&spec);
+    dpt_registry_destroy(reg);
+    cli_mpi_finalize();
+    return rc < 0 ? EXIT_RUN : 0;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    return run("eval", 0, argc, argv);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    return run("predict", 1, argc, argv);
+}

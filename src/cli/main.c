@@ -1,1 +1,201 @@
-/* placeholder */
+/* dptrain: the command line. Dispatches to the subcommands; --help and
+ * --version answer without starting MPI, so they are instant. */
+#include "config.h"
+
+#include "cli/cli.h"
+#include "plugin/registry.h"
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: dptrain COMMAND [ARGS...]\n"
+    "\n"
+    "Data-parallel neural-network training on HDF5 data, with MPI ranks and\n"
+    "OpenMP threads; layers, activations, losses and optimizers are plugins.\n"
+    "\n"
+    "commands:\n"
+    "  train MODEL.cfg [--set SECTION.KEY=VALUE]... [--out MODEL.h5]\n"
+    "                       train the model a model file describes\n"
+    "  eval MODEL.h5 DATA.h5 [--format json]\n"
+    "                       loss and metrics of a trained model on a data file\n"
+    "  predict MODEL.h5 DATA.h5 --out PRED.h5 [--format json]\n"
+    "                       write a trained model's outputs for a data file\n"
+    "  plugins              list the plugins found and the files rejected\n"
+    "\n"
+    "options for every command:\n"
+    "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
+    "                       $DPTRAIN_PLUGIN_PATH and the built-in plugins\n"
+    "  --threads T          OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
+    "  -h, --help           help (also: dptrain COMMAND --help)\n"
+    "  --version            print the version\n"
+    "\n"
+    "Run in parallel with: mpirun -np P dptrain train MODEL.cfg\n"
+    "Exit status: 0 success, 1 the run failed, 2 bad command line.\n";
+
+int cli_env_rank(void)
+{
+    const char *r = getenv("OMPI_COMM_WORLD_RANK");
+    if (!r) {
+        r = getenv("PMI_RANK");
+    }
+    return r ? atoi(r) : 0;
+}
+
+void cli_error(const char *fmt, ...)
+{
+    if (cli_env_rank() != 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dptrain: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    if (cli_env_rank() == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("dptrain: error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "\ntry 'dptrain %s--help'\n", cmd ? cmd : "");
+        va_end(ap);
+    }
+    return EXIT_USAGE;
+}
+
+int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c)
+{
+    const char *a = argv[*i];
+    char help[64];
+    snprintf(help, sizeof help, "%s ", cmd);
+    if (strcmp(a, "--plugin-path") == 0 || strcmp(a, "--threads") == 0 ||
+        strcmp(a, "--format") == 0) {
+        if (*i + 1 >= argc) {
+            cli_usage_error(help, "%s needs a value", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (strcmp(a, "--plugin-path") == 0) {
+            c->plugin_path = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                cli_usage_error(help, "--threads must be a number from 1 to 1024, got '%s'", v);
+                return -1;
+            }
+            c->threads = (int)t;
+        } else if (strcmp(v, "json") == 0 || strcmp(v, "text") == 0) {
+            c->json = strcmp(v, "json") == 0;
+        } else {
+            cli_usage_error(help, "--format must be 'text' or 'json', got '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+        c->quiet = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_mpi_init(int *argc, char ***argv)
+{
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "dptrain: error: MPI_Init failed\n");
+        return -1;
+    }
+    /* Errors are agreed on and reported by dptrain, not by MPI aborting. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    return 0;
+}
+
+void cli_mpi_finalize(void)
+{
+    MPI_Finalize();
+}
+
+int cmd_plugins(int argc, char **argv)
+{
+    struct cli_common c = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: dptrain plugins [--plugin-path DIRS]\n\n"
+                   "Lists every plugin found (kind, name, version, file, summary) and every\n"
+                   "file that was rejected, with the reason.\n");
+            return 0;
+        }
+        int r = cli_common_option("plugins", argc, argv, &i, &c);
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r == 0) {
+            return cli_usage_error("plugins ", "unknown argument '%s'", argv[i]);
+        }
+    }
+    struct dpt_err err = {0};
+    struct dpt_registry *reg;
+    if (dpt_registry_create(&reg, c.plugin_path, &err) < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_RUN;
+    }
+    printf("%-10s %-14s %-8s %-48s %s\n", "KIND", "NAME", "VERSION", "FILE", "SUMMARY");
+    for (uint32_t kind = DPT_KIND_LAYER; kind <= DPT_KIND_OPTIMIZER; kind++) {
+        for (size_t i = 0; i < dpt_registry_count(reg); i++) {
+            const struct dpt_registry_entry *e = dpt_registry_entry(reg, i);
+            if (e->plugin->kind == kind) {
+                printf("%-10s %-14s %-8s %-48s %s\n", dpt_kind_name(kind), e->plugin->name,
+                       e->plugin->version ? e->plugin->version : "?", e->file,
+                       e->plugin->summary ? e->plugin->summary : "");
+            }
+        }
+    }
+    for (size_t i = 0; i < dpt_registry_rejected_count(reg); i++) {
+        printf("rejected: %s\n", dpt_registry_rejected(reg, i));
+    }
+    dpt_registry_destroy(reg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("dptrain %s (plugin ABI %d.%d)\n", dpt_version(), DPT_ABI_MAJOR, DPT_ABI_MINOR);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } cmds[] = {
+        {"train", cmd_train},
+        {"eval", cmd_eval},
+        {"predict", cmd_predict},
+        {"plugins", cmd_plugins},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            return cmds[i].run(argc - 1, argv + 1);
+        }
+    }
+    return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, plugins)",
+                           cmd);
+}

@@ -1,1 +1,245 @@
-/* placeholder */
+/* dptrain train: read the model file on rank 0, share it, train on every
+ * rank, write the model on rank 0, evaluate the test file if there is one. */
+#include "config.h"
+
+#include "cli/cli.h"
+#include "dist/dist.h"
+#include "io/model_file.h"
+#include "model/config.h"
+#include "train/metrics.h"
+#include "train/train.h"
+#include "util/util.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char train_usage[] =
+    "usage: dptrain train MODEL.cfg [options]\n"
+    "\n"
+    "Trains the model MODEL.cfg describes on its data.train file and writes the\n"
+    "trained model (weights + model description) to an HDF5 file.\n"
+    "\n"
+    "options:\n"
+    "  --set SECTION.KEY=VALUE  override a setting of the model file (repeatable),\n"
+    "                           e.g. --set train.epochs=5 --set data.train=other.h5\n"
+    "  --out FILE.h5            where to write the model (default: MODEL.h5 in the\n"
+    "                           current folder, named after the model file)\n"
+    "  --threads T              OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
+    "  --check-sync K           every K steps, check that all ranks hold the same weights\n"
+    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  -q, --quiet              no per-epoch lines\n"
+    "\n"
+    "Parallel: mpirun -np P dptrain train MODEL.cfg --threads T\n";
+
+struct progress {
+    int rank;
+    int quiet;
+    struct dpt_epoch_stats last;
+    double timed_s, timed_samples; /* epochs after the first (warm-up) */
+};
+
+static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
+{
+    struct progress *p = ctx;
+    p->last = *st;
+    if (st->epoch > 1 || st->epochs == 1) {
+        p->timed_s += st->seconds;
+        p->timed_samples += (double)st->samples;
+    }
+    if (p->rank != 0 || p->quiet) {
+        return;
+    }
+    char acc[48] = "";
+    if (!isnan(st->accuracy)) {
+        snprintf(acc, sizeof acc, "  accuracy %.4f", st->accuracy);
+    }
+    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s\n",
+           st->epochs >= 100 ? 3 : st->epochs >= 10 ? 2 : 1, (long long)st->epoch,
+           (long long)st->epochs, st->loss, acc, (double)st->samples / st->seconds, st->elapsed);
+    fflush(stdout);
+}
+
+/* MODEL.cfg -> MODEL.h5 in the current folder. */
+static void default_out(char *buf, size_t len, const char *model)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", model);
+    char *base = basename(copy);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) {
+        *dot = '\0';
+    }
+    snprintf(buf, len, "%s.h5", base);
+}
+
+/* Rank 0 reads the model file; every rank gets the same spec. */
+static int load_spec(const struct dpt_dist *d, const char *path, char **sets, size_t n_sets,
+                     struct dpt_spec *spec, struct dpt_err *err)
+{
+    char *text = NULL;
+    int rc = 0;
+    if (d->rank == 0) {
+        rc = dpt_spec_load(spec, path, sets, n_sets, err);
+        if (rc == 0 && !(text = dpt_spec_to_string(spec))) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        rc = dpt_dist_bcast_string(d, &text, 0, err);
+    }
+    if (rc == 0 && d->rank != 0) {
+        rc = dpt_spec_parse(spec, text, path, err);
+    }
+    free(text);
+    return dpt_dist_agree(d, rc, err);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    struct cli_common c = {0};
+    const char *model = NULL, *out = NULL;
+    long long check_sync = 0;
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    size_t n_sets = 0;
+    if (!sets) {
+        cli_error("out of memory");
+        return EXIT_RUN;
+    }
+    int status = 0;
+    for (int i = 1; i < argc && status == 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(train_usage, stdout);
+            free(sets);
+            return 0;
+        }
+        int r = cli_common_option("train", argc, argv, &i, &c);
+        if (r < 0) {
+            status = EXIT_USAGE;
+        } else if (r > 0) {
+            continue;
+        } else if ((strcmp(a, "--set") == 0 || strcmp(a, "--out") == 0 ||
+                    strcmp(a, "--check-sync") == 0) && i + 1 >= argc) {
+            status = cli_usage_error("train ", "%s needs a value", a);
+        } else if (strcmp(a, "--set") == 0) {
+            sets[n_sets++] = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            sets[n_sets++] = (char *)a + 6;
+        } else if (strcmp(a, "--out") == 0) {
+            out = argv[++i];
+        } else if (strcmp(a, "--check-sync") == 0) {
+            char *end;
+            check_sync = strtoll(argv[++i], &end, 10);
+            if (*end || check_sync < 1) {
+                status = cli_usage_error("train ", "--check-sync needs a step count >= 1, got "
+                                         "'%s'", argv[i]);
+            }
+        } else if (a[0] == '-') {
+            status = cli_usage_error("train ", "unknown option '%s'", a);
+        } else if (model) {
+            status = cli_usage_error("train ", "one model file only (got '%s' and '%s')", model,
+                                     a);
+        } else {
+            model = a;
+        }
+    }
+    if (status == 0 && !model) {
+        status = cli_usage_error("train ", "no model file given");
+    }
+    if (status != 0) {
+        free(sets);
+        return status;
+    }
+    char out_buf[PATH_MAX];
+    if (!out) {
+        default_out(out_buf, sizeof out_buf, model);
+        out = out_buf;
+    }
+
+    if (cli_mpi_init(&argc, &argv) < 0) {
+        free(sets);
+        return EXIT_RUN;
+    }
+    struct dpt_dist d;
+    dpt_dist_init(&d, MPI_COMM_WORLD);
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    struct dpt_spec spec;
+    memset(&spec, 0, sizeof spec);
+    config_init(&spec.cfg);
+    struct dpt_net *net = NULL;
+    struct dpt_norm norm = {0};
+    int rc = dpt_registry_create(&reg, c.plugin_path, &err);
+    rc = dpt_dist_agree(&d, rc, &err);
+    if (rc == 0) {
+        config_destroy(&spec.cfg);
+        rc = load_spec(&d, model, sets, n_sets, &spec, &err);
+    }
+    int threads = dpt_train_threads(c.threads);
+    if (rc == 0 && d.rank == 0 && !c.quiet) {
+        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s\n", dpt_version(), model,
+               spec.train ? spec.train : "(no data)", d.size, d.size > 1 ? "s" : "", threads,
+               threads > 1 ? "s" : "");
+        fflush(stdout);
+    }
+    struct progress prog = {.rank = d.rank, .quiet = c.quiet};
+    struct dpt_train_opts opts = {
+        .threads = threads,
+        .check_sync = check_sync ? check_sync : spec.check_sync,
+        .on_epoch = on_epoch,
+        .ctx = &prog,
+    };
+    double t0 = dpt__now();
+    if (rc == 0) {
+        rc = dpt_train(&spec, reg, &d, &opts, &net, &norm, &err);
+    }
+    double train_s = dpt__now() - t0;
+    if (rc == 0) {
+        if (d.rank == 0) {
+            rc = dpt_model_save(out, net, &spec, &norm, &err);
+        }
+        rc = dpt_dist_agree(&d, rc, &err);
+    }
+    if (rc == 0 && d.rank == 0) {
+        printf("trained %zu parameters in %.2f s; wrote %s\n", net->n_params, train_s, out);
+        /* One line for scripts: throughput over the epochs after the first. */
+        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
+               "ranks=%d threads=%d params=%zu\n",
+               prog.timed_s > 0 ? prog.timed_samples / prog.timed_s : 0.0,
+               prog.timed_s > 0 && prog.last.epoch > 1 ? prog.timed_s / (double)(prog.last.epoch - 1)
+                                                       : prog.last.seconds,
+               prog.last.loss, prog.last.accuracy, d.size, threads, net->n_params);
+    }
+    if (rc == 0 && spec.test) {
+        struct dpt_eval_result res;
+        rc = dpt_evaluate(net, spec.test, spec.x_name, spec.y_name, &norm, &d, threads, 0, &res,
+                          &err);
+        if (rc == 0 && d.rank == 0) {
+            printf("test %s: %llu samples  loss %.6f", spec.test, (unsigned long long)res.n,
+                   res.loss);
+            if (!isnan(res.accuracy)) {
+                printf("  accuracy %.4f", res.accuracy);
+            }
+            printf("\n");
+        }
+    }
+    if (rc < 0) {
+        if (d.rank == 0) {
+            fprintf(stderr, "dptrain: error: %s\n", err.msg);
+        }
+        status = EXIT_RUN;
+    }
+    fflush(stdout);
+    dpt_net_destroy(net);
+    dpt_norm_cleanup(&norm);
+    dpt_spec_cleanup(&spec);
+    dpt_registry_destroy(reg);
+    free(sets);
+    cli_mpi_finalize();
+    return status;
+}

@@ -1,1 +1,220 @@
-/* placeholder */
+/* Sharding and per-epoch shuffling: see shard.h for the layout. */
+#include "config.h"
+
+#include "data/shard.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FEISTEL_ROUNDS 6
+#define READ_BLOCK 4096 /* rows per H5Dread */
+
+void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle)
+{
+    p->n = n;
+    p->key = dpt__mix64(seed, epoch);
+    p->identity = !shuffle || n < 2;
+    unsigned bits = 2;
+    while (bits < 64 && (1ull << bits) < n) {
+        bits++;
+    }
+    p->half_bits = (bits + 1) / 2;
+}
+
+static uint64_t feistel(const struct dpt_perm *p, uint64_t x)
+{
+    uint64_t mask = (1ull << p->half_bits) - 1;
+    uint64_t l = x >> p->half_bits, r = x & mask;
+    for (uint64_t round = 0; round < FEISTEL_ROUNDS; round++) {
+        uint64_t f = dpt__mix64(p->key + round, r) & mask;
+        uint64_t t = l ^ f;
+        l = r;
+        r = t;
+    }
+    return (l << p->half_bits) | r;
+}
+
+uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i)
+{
+    if (p->identity) {
+        return i;
+    }
+    /* Cycle walking: the domain is < 4n, so ~2 rounds on average. */
+    uint64_t x = feistel(p, i);
+    while (x >= p->n) {
+        x = feistel(p, x);
+    }
+    return x;
+}
+
+uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s)
+{
+    uint64_t first = s * sh->o.batch;
+    return sh->n - first < sh->o.batch ? sh->n - first : sh->o.batch;
+}
+
+uint64_t dpt_shard_local_micros(const struct dpt_shard *sh, uint64_t s)
+{
+    uint64_t m = sh->o.micro, k = (dpt_shard_step_rows(sh, s) + m - 1) / m;
+    uint64_t P = (uint64_t)sh->o.ranks, r = (uint64_t)sh->o.rank;
+    return k > r ? (k - r + P - 1) / P : 0;
+}
+
+uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uint64_t *first)
+{
+    uint64_t m = sh->o.micro, k = (uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i;
+    uint64_t rows = dpt_shard_step_rows(sh, s), start = k * m;
+    *first = sh->step_off[s] + i * m;
+    return rows - start < m ? rows - start : m;
+}
+
+void dpt_shard_destroy(struct dpt_shard *sh)
+{
+    if (!sh) {
+        return;
+    }
+    free(sh->step_off);
+    free(sh->x);
+    free(sh->y);
+    free(sh->file_row);
+    free(sh->sorted);
+    free(sh->stage_x);
+    free(sh->stage_y);
+    free(sh->all_x);
+    free(sh->all_y);
+    free(sh);
+}
+
+int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
+                     const struct dpt_shard_opts *o, struct dpt_err *err)
+{
+    *out = NULL;
+    struct dpt_shard *sh = calloc(1, sizeof *sh);
+    if (!sh) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    sh->ds = ds;
+    sh->o = *o;
+    sh->n = dpt_dataset_rows(ds);
+    sh->f = dpt_dataset_features(ds);
+    sh->y_cols = dpt_dataset_y_cols(ds);
+    sh->steps = (sh->n + o->batch - 1) / o->batch;
+    sh->step_off = calloc(sh->steps + 1, sizeof *sh->step_off);
+    if (!sh->step_off) {
+        goto nomem;
+    }
+    for (uint64_t s = 0; s < sh->steps; s++) {
+        uint64_t rows = 0, first;
+        for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
+            rows += dpt_shard_micro(sh, s, i, &first);
+        }
+        sh->step_off[s + 1] = sh->step_off[s] + rows;
+    }
+    sh->rows = sh->step_off[sh->steps];
+    size_t rows = sh->rows ? sh->rows : 1;
+    sh->x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
+    sh->y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+    sh->file_row = malloc(rows * sizeof *sh->file_row);
+    sh->sorted = malloc(2 * rows * sizeof *sh->sorted);
+    if (!sh->x || !sh->y || !sh->file_row || !sh->sorted) {
+        goto nomem;
+    }
+    if (o->cache_all) {
+        sh->all_x = malloc(sh->n * sh->f * sizeof(float));
+        sh->all_y = malloc(sh->n * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+        if (!sh->all_x || !sh->all_y) {
+            goto nomem;
+        }
+        for (uint64_t r = 0; r < sh->n; r += READ_BLOCK) {
+            size_t k = sh->n - r < READ_BLOCK ? sh->n - r : READ_BLOCK;
+            int rc = dpt_dataset_read_range(ds, r, k, sh->all_x + r * sh->f,
+                                            sh->y_cols ? sh->all_y + r * sh->y_cols : NULL, err);
+            if (rc < 0) {
+                dpt_shard_destroy(sh);
+                return rc;
+            }
+        }
+    } else {
+        sh->stage_x = malloc(READ_BLOCK * sh->f * sizeof(float));
+        sh->stage_y = malloc(READ_BLOCK * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+        if (!sh->stage_x || !sh->stage_y) {
+            goto nomem;
+        }
+    }
+    *out = sh;
+    return 0;
+nomem:
+    dpt_shard_destroy(sh);
+    return dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
+                       dpt_dataset_path(ds));
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* Copies one row into local row `dest`, standardizing X. */
+static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
+{
+    float *xd = sh->x + dest * sh->f;
+    if (sh->o.mean) {
+        for (uint64_t j = 0; j < sh->f; j++) {
+            xd[j] = (x[j] - sh->o.mean[j]) * sh->o.inv_std[j];
+        }
+    } else {
+        memcpy(xd, x, sh->f * sizeof(float));
+    }
+    if (sh->y_cols) {
+        memcpy(sh->y + dest * sh->y_cols, y, sh->y_cols * sizeof(float));
+    }
+}
+
+int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err)
+{
+    /* Which file rows land in which local row. */
+    uint64_t *pair = sh->sorted;
+    for (uint64_t s = 0; s < sh->steps; s++) {
+        for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
+            uint64_t first;
+            uint64_t rows = dpt_shard_micro(sh, s, i, &first);
+            uint64_t pos = s * sh->o.batch + ((uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i) *
+                                                 sh->o.micro;
+            for (uint64_t r = 0; r < rows; r++) {
+                uint64_t row = dpt_perm_at(perm, pos + r);
+                sh->file_row[first + r] = row;
+                *pair++ = row;
+                *pair++ = first + r;
+            }
+        }
+    }
+    if (sh->all_x) {
+        for (uint64_t d = 0; d < sh->rows; d++) {
+            uint64_t row = sh->file_row[d];
+            place(sh, d, sh->all_x + row * sh->f, sh->all_y + row * sh->y_cols);
+        }
+        return 0;
+    }
+    qsort(sh->sorted, sh->rows, 2 * sizeof(uint64_t), cmp_pair);
+
+    /* Read in blocks of sorted rows, then scatter to their local rows. */
+    uint64_t rows_buf[READ_BLOCK];
+    for (uint64_t done = 0; done < sh->rows; done += READ_BLOCK) {
+        size_t k = sh->rows - done < READ_BLOCK ? sh->rows - done : READ_BLOCK;
+        for (size_t j = 0; j < k; j++) {
+            rows_buf[j] = sh->sorted[2 * (done + j)];
+        }
+        int rc = dpt_dataset_read(sh->ds, rows_buf, k, sh->stage_x,
+                                  sh->y_cols ? sh->stage_y : NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+        for (size_t j = 0; j < k; j++) {
+            place(sh, sh->sorted[2 * (done + j) + 1], sh->stage_x + j * sh->f,
+                  sh->stage_y + j * sh->y_cols);
+        }
+    }
+    return 0;
+}

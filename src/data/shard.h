@@ -1,1 +1,69 @@
-/* placeholder */
+/* Sharding: which rows of the data set this rank reads, and in which order.
+ *
+ * Epoch e visits the rows in the order of a permutation of [0, N) that
+ * depends only on (seed, epoch): position i holds row dpt_perm_at(i). Step s
+ * covers positions [s*B, min(N, (s+1)*B)), cut into micro-shards of m rows
+ * (the last one of a step may be shorter). Micro-shard k of a step belongs to
+ * rank k % P and, within it, to thread (k / P) % T. So what a micro-shard
+ * holds never depends on P or T; only who computes it does.
+ *
+ * At the start of an epoch a rank reads just its rows (sorted, in blocks) and
+ * lays them out by micro-shard: memory per rank grows with N/P.
+ */
+#ifndef DPT_DATA_SHARD_H
+#define DPT_DATA_SHARD_H
+
+#include "data/dataset.h"
+
+#include <dptrain/dptrain.h>
+#include <stdint.h>
+
+/* A permutation of [0, n) evaluated pointwise: a Feistel network over the
+ * next even power of two with cycle walking (a bijection, O(1) memory). */
+struct dpt_perm {
+    uint64_t n;
+    uint64_t key;
+    unsigned half_bits;
+    int identity;
+};
+void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle);
+uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i);
+
+struct dpt_shard_opts {
+    uint64_t batch, micro; /* B and m */
+    int ranks, rank, threads;
+    int cache_all;          /* read the whole file once into memory */
+    const float *mean;      /* standardize X on read (F floats each), or NULL */
+    const float *inv_std;
+};
+
+struct dpt_shard {
+    struct dpt_dataset *ds;
+    struct dpt_shard_opts o;
+    uint64_t n, f, y_cols;
+    uint64_t steps;     /* steps per epoch: ceil(N / B) */
+    uint64_t *step_off; /* first local row of step s; step_off[steps] = rows */
+    uint64_t rows;      /* rows this rank holds per epoch */
+    float *x, *y;       /* this epoch's rows, (rows, F) and (rows, y_cols) */
+    uint64_t *file_row; /* file row of each local row */
+    /* private */
+    uint64_t *sorted;     /* (file row, local row) pairs, sorted by file row */
+    float *stage_x, *stage_y;
+    float *all_x, *all_y; /* with cache_all */
+};
+
+int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
+                     const struct dpt_shard_opts *o, struct dpt_err *err);
+void dpt_shard_destroy(struct dpt_shard *sh);
+
+/* Reads this rank's rows of the epoch given by perm. */
+int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err);
+
+/* Rows in step s (the last step may be short). */
+uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);
+/* Micro-shards of step s that this rank holds. */
+uint64_t dpt_shard_local_micros(const struct dpt_shard *sh, uint64_t s);
+/* Local micro-shard i of step s: its rows and first local row. */
+uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uint64_t *first);
+
+#endif

@@ -1,1 +1,94 @@
-/* placeholder */
+/* MPI helpers: error agreement, broadcasts, sums. See dist.h. */
+#include "config.h"
+
+#include "dist/dist.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dpt_dist_init(struct dpt_dist *d, MPI_Comm comm)
+{
+    d->comm = comm;
+    MPI_Comm_rank(comm, &d->rank);
+    MPI_Comm_size(comm, &d->size);
+}
+
+int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err)
+{
+    if (d->size == 1) {
+        return rc;
+    }
+    int mine = rc < 0 ? d->rank : INT_MAX, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
+    if (first == INT_MAX) {
+        return 0;
+    }
+    struct {
+        int code;
+        char msg[sizeof err->msg];
+    } m;
+    if (d->rank == first) {
+        m.code = err->code ? err->code : rc;
+        snprintf(m.msg, sizeof m.msg, "rank %d: %.2000s", first, err->msg);
+    }
+    MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm);
+    err->code = m.code;
+    memcpy(err->msg, m.msg, sizeof err->msg);
+    return m.code;
+}
+
+int dpt_dist_bcast_string(const struct dpt_dist *d, char **s, int root, struct dpt_err *err)
+{
+    if (d->size == 1) {
+        return 0;
+    }
+    long long len = d->rank == root ? (long long)strlen(*s) + 1 : 0;
+    MPI_Bcast(&len, 1, MPI_LONG_LONG, root, d->comm);
+    if (len > INT_MAX) {
+        return dpt_err_set(err, DPT_EINVAL, "text of %lld bytes is too long to broadcast", len);
+    }
+    if (d->rank != root) {
+        *s = malloc((size_t)len);
+    }
+    int ok = *s != NULL, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, d->comm);
+    if (!all_ok) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory receiving the model file");
+    }
+    MPI_Bcast(*s, (int)len, MPI_CHAR, root, d->comm);
+    return 0;
+}
+
+void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n)
+{
+    if (d->size == 1) {
+        return;
+    }
+    /* Counts are int: sum in pieces below 2^31 elements. */
+    for (size_t off = 0; off < n; off += (size_t)INT_MAX) {
+        size_t k = n - off < (size_t)INT_MAX ? n - off : (size_t)INT_MAX;
+        MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, d->comm);
+    }
+}
+
+void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n)
+{
+    if (d->size == 1) {
+        return;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, d->comm);
+}
+
+int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v)
+{
+    if (d->size == 1) {
+        return 0;
+    }
+    uint64_t ref = v;
+    MPI_Bcast(&ref, 1, MPI_UINT64_T, 0, d->comm);
+    int mine = v != ref ? d->rank + 1 : INT_MAX, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
+    return first == INT_MAX ? 0 : first;
+}

@@ -1,1 +1,37 @@
-/* placeholder */
+/* Trained-model files (HDF5, readable with h5py). Layout, version 1:
+ *
+ *   /                      attrs: format = "dptrain-model", format_version = 1,
+ *                                 dptrain_version, plugin_abi, n_inputs, n_outputs
+ *   /config                string: the whole model file (libconfig text), as trained
+ *   /layers/NN_TYPE/NAME   float32 tensors of layer NN (00, 01, ...), e.g.
+ *                          /layers/00_dense/weight [n_out, n_in], .../bias [n_out];
+ *                          group attrs: type, index (position in model.layers)
+ *   /standardize/mean, /standardize/std   float64 [F] (when data.standardize)
+ *
+ * Files are written to "PATH.tmp-PID" in the same folder, flushed, fsynced
+ * and renamed over PATH: a reader sees the old file or the new one, whole.
+ */
+#ifndef DPT_IO_MODEL_FILE_H
+#define DPT_IO_MODEL_FILE_H
+
+#include "model/config.h"
+#include "model/net.h"
+#include "plugin/registry.h"
+#include "train/train.h"
+
+#include <dptrain/dptrain.h>
+
+int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt_spec *spec,
+                   const struct dpt_norm *norm, struct dpt_err *err);
+
+/* Rebuilds the network (plugins from reg) and its weights; *spec, *net and
+ * *norm belong to the caller afterwards. */
+int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_spec *spec,
+                   struct dpt_net **net, struct dpt_norm *norm, struct dpt_err *err);
+
+/* Writes predictions (n, n_out) as /pred float32 and, when labels is not
+ * NULL, /label int32 [n]; same temporary-file-and-rename protocol. */
+int dpt_predictions_save(const char *path, const float *pred, const int *labels, size_t n,
+                         size_t n_out, struct dpt_err *err);
+
+#endif

@@ -1,1 +1,91 @@
-/* placeholder */
+/* The network: a chain of plugin instances (layers and activations) with one
+ * flat parameter buffer, a loss and an optimizer.
+ *
+ * Each layer of the model file becomes a layer node and, if it names an
+ * activation, an activation node after it. A layer whose type is an
+ * activation plugin ({ type = "relu"; }) is an activation node alone.
+ * Parameters are one 64-byte aligned float buffer; node i owns
+ * [param_off, param_off + n_params), each slice starting on a 16-float
+ * boundary. A loss that fuses the final activation (cce with softmax, bce with
+ * sigmoid) receives the logits in training; the activation still runs for
+ * predictions.
+ *
+ * Threads share the net (read-only during a step); each has its own
+ * struct dpt_work with activations, their gradients and plugin workspaces.
+ */
+#ifndef DPT_MODEL_NET_H
+#define DPT_MODEL_NET_H
+
+#include "model/config.h"
+#include "plugin/host.h"
+#include "plugin/registry.h"
+
+#include <dptrain/dptrain.h>
+#include <dptrain/plugin.h>
+#include <stddef.h>
+
+struct dpt_node {
+    uint32_t kind; /* DPT_KIND_LAYER or DPT_KIND_ACTIVATION */
+    const struct dpt_layer_plugin *layer;
+    const struct dpt_activation_plugin *act;
+    void *state;
+    struct dpt_host_ctx *host;
+    size_t n_in, n_out;
+    size_t param_off, n_params;
+    int layer_index; /* index in model.layers */
+    char label[96];  /* "layer 2 (dense)" */
+};
+
+struct dpt_net {
+    struct dpt_node *nodes;
+    size_t n_nodes;
+    size_t n_train; /* nodes run in training (the fused activation is left out) */
+    size_t n_in, n_out;
+    size_t n_params; /* floats in the flat buffers, padding included */
+    float *params;   /* host-owned, aligned */
+    const struct dpt_loss_plugin *loss;
+    void *loss_state;
+    struct dpt_host_ctx *loss_host;
+    const struct dpt_optimizer_plugin *opt;
+    void *opt_state;
+    struct dpt_host_ctx *opt_host;
+    size_t opt_floats; /* optimizer state floats per parameter */
+};
+
+/* Builds the network for inputs of width n_in from spec's model section. */
+int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
+                   const struct dpt_registry *reg, size_t n_in, struct dpt_err *err);
+void dpt_net_destroy(struct dpt_net *net);
+
+/* Initial parameters from seed (each layer its own Philox key). */
+void dpt_net_init_params(struct dpt_net *net, uint64_t seed);
+
+/* Checks targets of y_cols columns against the loss (shape). */
+int dpt_net_check_targets(const struct dpt_net *net, size_t y_cols, const char *what,
+                          struct dpt_err *err);
+
+/* Per-thread buffers for micro-shards of up to m rows. */
+struct dpt_work {
+    size_t m;
+    float **act;  /* act[i + 1] = output of node i, (m, n_out_i) */
+    float **dact; /* gradients of the same */
+    void **ws;    /* workspace per node */
+    void *block;  /* one allocation behind all of the above */
+};
+int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
+                    struct dpt_err *err);
+void dpt_work_destroy(struct dpt_work *w);
+
+/* Forward and backward over B <= m rows: x (B, n_in), y (B, y_cols).
+ * dparams += scale * gradient of the loss sum; returns the loss sum and
+ * adds the number of right predictions to *correct. */
+double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
+                           const float *y, size_t y_cols, size_t B, float scale, float *dparams,
+                           size_t *correct);
+/* Forward only. Returns the loss sum when y is not NULL (else 0); writes the
+ * activated outputs (B, n_out) to pred when pred is not NULL. */
+double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
+                          const float *y, size_t y_cols, size_t B, float *pred,
+                          size_t *correct);
+
+#endif

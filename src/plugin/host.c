@@ -1,1 +1,242 @@
-/* placeholder */
+/* Host services for plugins: parameters from the model file with defaults
+ * and range checks, error reporting, and a counter-based random stream.
+ *
+ * Messages name the model file, the line of the offending setting, the
+ * plugin instance and the key: "model.cfg:14: layer 2 (dense): 'units' must
+ * be in [1, 1048576], got 0".
+ */
+#include "config.h"
+
+#include "plugin/host.h"
+
+#include <Random123/philox.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const config_setting_t *lookup(struct dpt_host_ctx *c, const char *key)
+{
+    if (c->n_asked < sizeof c->asked / sizeof c->asked[0]) {
+        c->asked[c->n_asked++] = key;
+    }
+    return c->group ? config_setting_get_member(c->group, key) : NULL;
+}
+
+static int fail(struct dpt_host_ctx *c, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct dpt_host_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+    char body[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    if (c->err.code == 0) {
+        const config_setting_t *at = s ? s : c->group;
+        int line = at ? config_setting_source_line(at) : 0;
+        if (line > 0) {
+            dpt_err_set(&c->err, DPT_ECONFIG, "%s:%d: %s: %s", c->file, line, c->what, body);
+        } else {
+            dpt_err_set(&c->err, DPT_ECONFIG, "%s: %s: %s", c->file, c->what, body);
+        }
+    }
+    return DPT_ECONFIG;
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a number";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "true or false";
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    default:
+        return "a list";
+    }
+}
+
+static int get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t max,
+                   int64_t *out)
+{
+    struct dpt_host_ctx *c = ctx;
+    const config_setting_t *s = lookup(c, key);
+    int64_t v = def;
+    if (s) {
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+            return fail(c, s, "'%s' must be an integer, found %s", key, type_name(t));
+        }
+        v = config_setting_get_int64(s);
+    }
+    if (v < min || v > max) {
+        return fail(c, s, "'%s' must be in [%" PRId64 ", %" PRId64 "], got %" PRId64, key, min,
+                    max, v);
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_float(void *ctx, const char *key, double def, double min, double max,
+                     double *out)
+{
+    struct dpt_host_ctx *c = ctx;
+    const config_setting_t *s = lookup(c, key);
+    double v = def;
+    if (s) {
+        int t = config_setting_type(s);
+        if (t == CONFIG_TYPE_FLOAT) {
+            v = config_setting_get_float(s);
+        } else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+            v = (double)config_setting_get_int64(s);
+        } else {
+            return fail(c, s, "'%s' must be a number, found %s", key, type_name(t));
+        }
+    }
+    if (!(v >= min && v <= max)) {
+        return fail(c, s, "'%s' must be in [%g, %g], got %g", key, min, max, v);
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_bool(void *ctx, const char *key, int def, int *out)
+{
+    struct dpt_host_ctx *c = ctx;
+    const config_setting_t *s = lookup(c, key);
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        return fail(c, s, "'%s' must be true or false, found %s", key,
+                    type_name(config_setting_type(s)));
+    }
+    *out = config_setting_get_bool(s);
+    return 0;
+}
+
+static int get_string(void *ctx, const char *key, const char *def, const char *const *choices,
+                      const char **out)
+{
+    struct dpt_host_ctx *c = ctx;
+    const config_setting_t *s = lookup(c, key);
+    const char *v = def;
+    if (s) {
+        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+            return fail(c, s, "'%s' must be a string, found %s", key,
+                        type_name(config_setting_type(s)));
+        }
+        v = config_setting_get_string(s);
+    }
+    if (choices && v) {
+        char list[512] = "";
+        for (size_t i = 0; choices[i]; i++) {
+            if (strcmp(v, choices[i]) == 0) {
+                *out = v;
+                return 0;
+            }
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? ", " : "", choices[i]);
+        }
+        return fail(c, s, "'%s' must be one of %s, got \"%s\"", key, list, v);
+    }
+    *out = v;
+    return 0;
+}
+
+static int report(void *ctx, const char *fmt, ...)
+{
+    struct dpt_host_ctx *c = ctx;
+    char body[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    return fail(c, NULL, "%s", body);
+}
+
+void dpt_host_init(struct dpt_host_ctx *ctx, const config_setting_t *group, const char *file,
+                   const char *what)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->host = (struct dpt_host){
+        .abi_major = DPT_ABI_MAJOR,
+        .abi_minor = DPT_ABI_MINOR,
+        .ctx = ctx,
+        .get_int = get_int,
+        .get_float = get_float,
+        .get_bool = get_bool,
+        .get_string = get_string,
+        .error = report,
+        .rng_uniform = dpt_rng_uniform,
+        .rng_normal = dpt_rng_normal,
+    };
+    ctx->group = group;
+    ctx->file = file ? file : "(model)";
+    snprintf(ctx->what, sizeof ctx->what, "%s", what);
+}
+
+int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
+                          struct dpt_err *err)
+{
+    if (!ctx->group || !config_setting_is_group(ctx->group)) {
+        return 0;
+    }
+    for (int i = 0; i < config_setting_length(ctx->group); i++) {
+        const config_setting_t *s = config_setting_get_elem(ctx->group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        int known = 0;
+        for (size_t k = 0; host_keys && host_keys[k] && !known; k++) {
+            known = strcmp(name, host_keys[k]) == 0;
+        }
+        for (size_t k = 0; k < ctx->n_asked && !known; k++) {
+            known = strcmp(name, ctx->asked[k]) == 0;
+        }
+        if (!known) {
+            char list[512] = "";
+            for (size_t k = 0; k < ctx->n_asked; k++) {
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", ctx->asked[k]);
+            }
+            return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s: unknown key '%s' (it takes: %s)",
+                               ctx->file, config_setting_source_line(s), ctx->what, name,
+                               ctx->n_asked ? list : "no keys");
+        }
+    }
+    return 0;
+}
+
+void dpt_rng_block(uint64_t key, uint64_t counter, uint32_t out[4])
+{
+    philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
+    philox4x32_ctr_t c = {{(uint32_t)counter, (uint32_t)(counter >> 32), 0x64707472u, 0}};
+    philox4x32_ctr_t r = philox4x32(c, k);
+    memcpy(out, r.v, sizeof r.v);
+}
+
+double dpt_rng_uniform(struct dpt_rng *rng)
+{
+    uint32_t w[4];
+    dpt_rng_block(rng->key, rng->counter++, w);
+    uint64_t bits = ((uint64_t)w[0] << 21) ^ (uint64_t)(w[1] >> 11); /* 53 bits */
+    return (double)(bits & ((1ull << 53) - 1)) * 0x1p-53;
+}
+
+double dpt_rng_normal(struct dpt_rng *rng)
+{
+    /* Box-Muller on two 32-bit uniforms of one block; u1 in (0, 1]. */
+    uint32_t w[4];
+    dpt_rng_block(rng->key, rng->counter++, w);
+    double u1 = ((double)w[0] + 1.0) * 0x1p-32;
+    double u2 = (double)w[1] * 0x1p-32;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}

@@ -1,1 +1,411 @@
-/* placeholder */
+/* The plugin registry: search path, dlopen, ABI checks, lookup by name.
+ *
+ * Every usable plugin file stays open until the registry is destroyed, so the
+ * descriptors it hands out stay valid that long. Files are opened with
+ * RTLD_NOW | RTLD_LOCAL: a missing symbol shows at load time, and two plugins
+ * may use the same static names without clashing.
+ */
+#include "config.h"
+
+#include "plugin/registry.h"
+#include "util/util.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct dpt_registry {
+    void **handles;
+    size_t n_handles;
+    struct dpt_registry_entry *entries;
+    size_t n_entries;
+    char **files; /* owned copies, entries[i].file points into them */
+    size_t n_files;
+    char **rejected;
+    size_t n_rejected;
+    char **dirs_seen; /* realpaths of scanned directories */
+    size_t n_dirs_seen;
+};
+
+const char *dpt_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case DPT_KIND_LAYER:
+        return "layer";
+    case DPT_KIND_ACTIVATION:
+        return "activation";
+    case DPT_KIND_LOSS:
+        return "loss";
+    case DPT_KIND_OPTIMIZER:
+        return "optimizer";
+    default:
+        return "unknown";
+    }
+}
+
+/* Appends p to the array *arr of *n elements of size sz; 0 or -1. */
+static int push(void *arr, size_t *n, size_t sz, const void *p)
+{
+    void **a = arr;
+    void *grown = realloc(*a, (*n + 1) * sz);
+    if (!grown) {
+        return -1;
+    }
+    memcpy((char *)grown + *n * sz, p, sz);
+    *a = grown;
+    (*n)++;
+    return 0;
+}
+
+static int reject(struct dpt_registry *reg, const char *msg)
+{
+    char *copy = dpt__strdup(msg);
+    if (!copy || push(&reg->rejected, &reg->n_rejected, sizeof copy, &copy) < 0) {
+        free(copy);
+        return DPT_ENOMEM;
+    }
+    return 0;
+}
+
+/* Checks one descriptor; 0 if usable, else writes the reason into err. */
+static int check_descriptor(const struct dpt_plugin *p, const char *file, struct dpt_err *err)
+{
+    if (!p->name || !p->name[0]) {
+        return dpt_err_set(err, DPT_EPLUGIN, "plugin %s: a descriptor has no name", file);
+    }
+    if (p->abi_major != DPT_ABI_MAJOR) {
+        return dpt_err_set(err, DPT_EPLUGIN,
+                           "plugin %s: '%s' was built for plugin ABI %u.%u; this dptrain "
+                           "speaks %d.%d",
+                           file, p->name, p->abi_major, p->abi_minor, DPT_ABI_MAJOR,
+                           DPT_ABI_MINOR);
+    }
+    if (p->kind < DPT_KIND_LAYER || p->kind > DPT_KIND_OPTIMIZER) {
+        return dpt_err_set(err, DPT_EPLUGIN, "plugin %s: '%s' has unknown kind %u", file,
+                           p->name, p->kind);
+    }
+    return 0;
+}
+
+/* Functions a plugin of each kind must have (the rest are optional). */
+static int check_functions(const struct dpt_plugin *p, const char *file, struct dpt_err *err)
+{
+    int ok = 1;
+    switch (p->kind) {
+    case DPT_KIND_LAYER: {
+        const struct dpt_layer_plugin *l = (const void *)p;
+        ok = l->create && l->destroy && l->init && l->forward && l->backward;
+        break;
+    }
+    case DPT_KIND_ACTIVATION: {
+        const struct dpt_activation_plugin *a = (const void *)p;
+        ok = a->forward && a->backward && (!a->create || a->destroy);
+        break;
+    }
+    case DPT_KIND_LOSS: {
+        const struct dpt_loss_plugin *l = (const void *)p;
+        ok = l->forward_backward && l->check_shape && (!l->create || l->destroy);
+        break;
+    }
+    case DPT_KIND_OPTIMIZER: {
+        const struct dpt_optimizer_plugin *o = (const void *)p;
+        ok = o->create && o->destroy && o->state_floats && o->step;
+        break;
+    }
+    }
+    if (!ok) {
+        return dpt_err_set(err, DPT_EPLUGIN,
+                           "plugin %s: %s '%s' lacks a required function (see plugin.h)",
+                           file, dpt_kind_name(p->kind), p->name);
+    }
+    return 0;
+}
+
+/* Opens one file. Unusable files: error if explicit, else recorded. */
+static int load_file(struct dpt_registry *reg, const char *file, int explicit,
+                     struct dpt_err *err)
+{
+    struct dpt_err why = {0};
+    void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: cannot load: %s", file, dlerror());
+        goto rejected;
+    }
+    dlerror();
+    void *sym = dlsym(h, DPT_PLUGINS_SYMBOL);
+    if (!sym) {
+        dpt_err_set(&why, DPT_EPLUGIN,
+                    "plugin %s: not a dptrain plugin (no '%s' symbol)", file,
+                    DPT_PLUGINS_SYMBOL);
+        goto rejected;
+    }
+    dpt_plugins_fn fn;
+    memcpy(&fn, &sym, sizeof fn); /* object pointer to function pointer, as POSIX allows */
+    const struct dpt_plugin *const *list = fn();
+    if (!list || !list[0]) {
+        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: '%s' returned no plugins", file,
+                    DPT_PLUGINS_SYMBOL);
+        goto rejected;
+    }
+    for (size_t i = 0; list[i]; i++) {
+        if (check_descriptor(list[i], file, &why) < 0 ||
+            check_functions(list[i], file, &why) < 0) {
+            goto rejected;
+        }
+    }
+
+    char *copy = dpt__strdup(file);
+    if (!copy || push(&reg->files, &reg->n_files, sizeof copy, &copy) < 0) {
+        free(copy);
+        dlclose(h);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    if (push(&reg->handles, &reg->n_handles, sizeof h, &h) < 0) {
+        dlclose(h);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    for (size_t i = 0; list[i]; i++) {
+        for (size_t j = 0; j < reg->n_entries; j++) {
+            const struct dpt_registry_entry *e = &reg->entries[j];
+            if (e->plugin->kind == list[i]->kind && strcmp(e->plugin->name, list[i]->name) == 0) {
+                return dpt_err_set(err, DPT_EPLUGIN,
+                                   "two %s plugins named '%s': %s and %s; remove one from "
+                                   "the plugin path",
+                                   dpt_kind_name(list[i]->kind), list[i]->name, e->file, copy);
+            }
+        }
+        struct dpt_registry_entry e = {list[i], copy};
+        if (push(&reg->entries, &reg->n_entries, sizeof e, &e) < 0) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+        }
+    }
+    return 0;
+
+rejected:
+    if (h) {
+        dlclose(h);
+    }
+    if (explicit) {
+        *err = why;
+        return why.code;
+    }
+    return reject(reg, why.msg) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads every *.so of a directory, in name order (so messages are stable). */
+static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) {
+        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s", dir, strerror(errno));
+    }
+    for (size_t i = 0; i < reg->n_dirs_seen; i++) {
+        if (strcmp(reg->dirs_seen[i], real) == 0) {
+            return 0;
+        }
+    }
+    char *seen = dpt__strdup(real);
+    if (!seen || push(&reg->dirs_seen, &reg->n_dirs_seen, sizeof seen, &seen) < 0) {
+        free(seen);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+
+    DIR *d = opendir(dir);
+    if (!d) {
+        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s", dir, strerror(errno));
+    }
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".so")) {
+            continue;
+        }
+        char *path = dpt__aprintf("%s/%s", dir, de->d_name);
+        if (!path || push(&names, &n, sizeof path, &path) < 0) {
+            free(path);
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    closedir(d);
+    if (rc == 0) {
+        qsort(names, n, sizeof *names, cmp_str);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            rc = load_file(reg, names[i], 0, err);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* One entry of a search path: directory or file. */
+static int load_entry(struct dpt_registry *reg, const char *entry, const char *origin,
+                      struct dpt_err *err)
+{
+    struct stat st;
+    if (stat(entry, &st) != 0) {
+        return dpt_err_set(err, DPT_EIO, "plugin path entry '%s' (from %s): %s", entry, origin,
+                           strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return load_dir(reg, entry, err);
+    }
+    return load_file(reg, entry, 1, err);
+}
+
+static int load_path(struct dpt_registry *reg, const char *path, const char *origin,
+                     struct dpt_err *err)
+{
+    char *copy = dpt__strdup(path);
+    if (!copy) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *e = strtok_r(copy, ":", &save); e && rc == 0; e = strtok_r(NULL, ":", &save)) {
+        rc = load_entry(reg, e, origin, err);
+    }
+    free(copy);
+    return rc;
+}
+
+/* The build tree's plugins when this program runs from the build tree,
+ * else the install directory. */
+static void builtin_dir(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        size_t k = strlen(DPT_BUILD_DIR);
+        if (strncmp(exe, DPT_BUILD_DIR, k) == 0 && exe[k] == '/') {
+            snprintf(buf, len, "%s/plugins/.libs", DPT_BUILD_DIR);
+            return;
+        }
+    }
+    snprintf(buf, len, "%s", DPT_PLUGIN_DIR);
+}
+
+int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err)
+{
+    *out = NULL;
+    struct dpt_registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    if (path && path[0]) {
+        rc = load_path(reg, path, "--plugin-path", err);
+    }
+    const char *env = getenv("DPTRAIN_PLUGIN_PATH");
+    if (rc == 0 && env && env[0]) {
+        rc = load_path(reg, env, "DPTRAIN_PLUGIN_PATH", err);
+    }
+    char dir[PATH_MAX];
+    builtin_dir(dir, sizeof dir);
+    struct stat st;
+    if (rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = load_dir(reg, dir, err);
+    }
+    if (rc < 0) {
+        dpt_registry_destroy(reg);
+        return rc;
+    }
+    *out = reg;
+    return 0;
+}
+
+void dpt_registry_destroy(struct dpt_registry *reg)
+{
+    if (!reg) {
+        return;
+    }
+    for (size_t i = reg->n_handles; i-- > 0;) {
+        dlclose(reg->handles[i]);
+    }
+    for (size_t i = 0; i < reg->n_files; i++) {
+        free(reg->files[i]);
+    }
+    for (size_t i = 0; i < reg->n_rejected; i++) {
+        free(reg->rejected[i]);
+    }
+    for (size_t i = 0; i < reg->n_dirs_seen; i++) {
+        free(reg->dirs_seen[i]);
+    }
+    free(reg->handles);
+    free(reg->entries);
+    free(reg->files);
+    free(reg->rejected);
+    free(reg->dirs_seen);
+    free(reg);
+}
+
+size_t dpt_registry_count(const struct dpt_registry *reg)
+{
+    return reg->n_entries;
+}
+
+const struct dpt_registry_entry *dpt_registry_entry(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_entries ? &reg->entries[i] : NULL;
+}
+
+size_t dpt_registry_rejected_count(const struct dpt_registry *reg)
+{
+    return reg->n_rejected;
+}
+
+const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_rejected ? reg->rejected[i] : NULL;
+}
+
+const struct dpt_plugin *dpt_registry_find(const struct dpt_registry *reg, uint32_t kind,
+                                           const char *name, struct dpt_err *err)
+{
+    char known[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < reg->n_entries; i++) {
+        const struct dpt_plugin *p = reg->entries[i].plugin;
+        if (p->kind != kind) {
+            continue;
+        }
+        if (strcmp(p->name, name) == 0) {
+            return p;
+        }
+        int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", p->name);
+        if (w > 0 && (size_t)w < sizeof known - used) {
+            used += (size_t)w;
+        }
+    }
+    char rejected[1024] = "";
+    if (reg->n_rejected) {
+        snprintf(rejected, sizeof rejected, "; %zu plugin file(s) were rejected, first: %s",
+                 reg->n_rejected, reg->rejected[0]);
+    }
+    return dpt_err_set(err, DPT_EPLUGIN, "no %s plugin named '%s' (known: %s)%s",
+                       dpt_kind_name(kind), name, used ? known : "none", rejected),
+           NULL;
+}

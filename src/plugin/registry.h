@@ -1,1 +1,46 @@
-/* placeholder */
+/* The plugin registry: finds plugin files on the search path, dlopens them,
+ * checks their ABI and keeps their descriptors by (kind, name).
+ *
+ * Search order: the --plugin-path entries, then DPTRAIN_PLUGIN_PATH, then the
+ * built-in directory (the build tree's plugins/.libs when dptrain runs from
+ * its build tree, else the install directory). Entries are ':'-separated
+ * directories (every *.so in them is tried) or plugin files. A directory is
+ * scanned once however often it is listed.
+ *
+ * Fatal (create fails): a named entry that does not exist, an explicitly
+ * named file that is not a usable plugin, two plugins of one kind with one
+ * name (the message names both files). Files found by scanning a directory
+ * that are not usable plugins are recorded as rejected, with the reason.
+ */
+#ifndef DPT_PLUGIN_REGISTRY_H
+#define DPT_PLUGIN_REGISTRY_H
+
+#include <dptrain/dptrain.h>
+#include <dptrain/plugin.h>
+
+struct dpt_registry;
+
+struct dpt_registry_entry {
+    const struct dpt_plugin *plugin; /* borrowed from the loaded file */
+    const char *file;                /* the file it came from */
+};
+
+/* path: the --plugin-path value (may be NULL). */
+int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err);
+void dpt_registry_destroy(struct dpt_registry *reg);
+
+size_t dpt_registry_count(const struct dpt_registry *reg);
+const struct dpt_registry_entry *dpt_registry_entry(const struct dpt_registry *reg, size_t i);
+size_t dpt_registry_rejected_count(const struct dpt_registry *reg);
+/* "FILE: reason" for rejected file i. */
+const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i);
+
+/* The plugin of this kind and name, or NULL with an error that lists the
+ * names of that kind that are known (and rejected files, if any). */
+const struct dpt_plugin *dpt_registry_find(const struct dpt_registry *reg, uint32_t kind,
+                                           const char *name, struct dpt_err *err);
+
+/* "layer", "activation", "loss", "optimizer" (or "unknown"). */
+const char *dpt_kind_name(uint32_t kind);
+
+#endif

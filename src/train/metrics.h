@@ -1,1 +1,29 @@
-/* placeholder */
+/* Evaluation over a whole data file: loss, accuracy and predictions,
+ * computed in parallel over ranks (contiguous blocks of rows) and threads. */
+#ifndef DPT_TRAIN_METRICS_H
+#define DPT_TRAIN_METRICS_H
+
+#include "dist/dist.h"
+#include "model/net.h"
+#include "train/train.h"
+
+struct dpt_eval_result {
+    uint64_t n;      /* rows evaluated */
+    double loss;     /* mean per row (NaN without targets) */
+    double accuracy; /* NaN when the loss cannot tell */
+    size_t n_out;
+    float *pred; /* with want_pred, on rank 0: (n, n_out) activated outputs; free() */
+};
+
+/* Collective. y_name NULL: no targets (predictions only). */
+int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
+                 const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
+                 int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err);
+
+/* Checks target rows against the loss; file_row maps local rows to file
+ * rows (NULL: identity from first_row). Error names file and row. */
+int dpt_check_target_rows(const struct dpt_net *net, const char *path, const char *y_name,
+                          const float *y, size_t rows, size_t y_cols,
+                          const uint64_t *file_row, uint64_t first_row, struct dpt_err *err);
+
+#endif

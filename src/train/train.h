@@ -1,1 +1,61 @@
-/* placeholder */
+/* Training: data-parallel steps over MPI ranks and OpenMP threads.
+ *
+ * One step: every thread runs forward/backward over its micro-shards into
+ * its own gradient buffer; the buffers are summed in thread order; one
+ * in-place MPI_Allreduce sums the flat gradient (with the step's loss and
+ * hit count riding at its end) over the ranks; every rank applies the same
+ * optimizer update, so the parameters stay identical everywhere.
+ */
+#ifndef DPT_TRAIN_TRAIN_H
+#define DPT_TRAIN_TRAIN_H
+
+#include "dist/dist.h"
+#include "model/config.h"
+#include "model/net.h"
+#include "plugin/registry.h"
+
+#include <dptrain/dptrain.h>
+#include <stdint.h>
+
+/* Input standardization: x' = (x - mean) / std, per feature. */
+struct dpt_norm {
+    size_t f;     /* 0: none */
+    double *mean; /* f values each, malloc'ed */
+    double *std;
+    float *mean_f, *inv_std_f; /* the same as applied in float */
+};
+/* Allocates f entries (values to be filled in); 0 or DPT_ENOMEM. */
+int dpt_norm_alloc(struct dpt_norm *n, size_t f);
+/* Recomputes mean_f and inv_std_f from mean and std. */
+void dpt_norm_finish(struct dpt_norm *n);
+void dpt_norm_cleanup(struct dpt_norm *n);
+
+struct dpt_epoch_stats {
+    int64_t epoch, epochs; /* 1-based */
+    uint64_t samples;      /* in the epoch (all ranks) */
+    double loss;           /* mean per sample */
+    double accuracy;       /* NaN when the loss cannot tell */
+    double seconds;        /* wall time of the epoch */
+    double elapsed;        /* since training started */
+};
+
+struct dpt_train_opts {
+    int threads; /* per rank; 0: omp_get_max_threads() */
+    int64_t check_sync; /* every K steps compare a hash of the weights; 0: never */
+    /* Called on every rank after each epoch (the CLI prints on rank 0). */
+    void (*on_epoch)(void *ctx, const struct dpt_epoch_stats *st);
+    void *ctx;
+};
+
+/* Collective. Opens spec's training data, builds and initializes the network
+ * (identical on every rank), computes the standardization if asked, and
+ * trains for spec->epochs. On success *net and *norm belong to the caller.
+ * Any rank's error becomes every rank's. */
+int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
+              const struct dpt_dist *dist, const struct dpt_train_opts *o,
+              struct dpt_net **net, struct dpt_norm *norm, struct dpt_err *err);
+
+/* The thread count a run will use for opts->threads == t. */
+int dpt_train_threads(int t);
+
+#endif

@@ -29,7 +29,7 @@ int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+    snprintf(err->msg, sizeof err->msg, "%.511s: %.1530s", head, old);
     return err->code;
 }
 

@@ -1,1 +1,19 @@
-/* placeholder */
+/* Small helpers shared inside libdptrain (not exported). */
+#ifndef DPT_UTIL_UTIL_H
+#define DPT_UTIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* malloc'ed copy of s (NULL stays NULL). */
+char *dpt__strdup(const char *s);
+/* malloc'ed printf result, or NULL when out of memory. */
+char *dpt__aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 64-byte aligned, zeroed allocation of n bytes (n may be 0); free with free(). */
+void *dpt__zalloc_aligned(size_t n);
+/* Seconds on a monotonic clock. */
+double dpt__now(void);
+/* A well-mixed 64-bit hash of (a, b), for deriving seeds. */
+uint64_t dpt__mix64(uint64_t a, uint64_t b);
+
+#endif
