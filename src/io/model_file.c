@@ -269,6 +269,7 @@ static char *read_string_dataset(hid_t f, const char *name)
         if (H5Tis_variable_str(ft) > 0) {
             hid_t t = H5Tcopy(H5T_C_S1);
             H5Tset_size(t, H5T_VARIABLE);
+            H5Tset_cset(t, H5Tget_cset(ft));
             char *s = NULL;
             if (H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) >= 0 && s) {
                 out = dpt__strdup(s);
@@ -300,6 +301,7 @@ static int read_string_attr(hid_t obj, const char *name, char *buf, size_t len)
     if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5Tget_cset(ft));
         char *s = NULL;
         if (H5Aread(a, t, &s) >= 0 && s) {
             snprintf(buf, len, "%s", s);

@@ -102,6 +102,18 @@ static int get_int(const struct dpt_spec *spec, const config_setting_t *g, const
     return 0;
 }
 
+const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *s, char *buf,
+                           size_t len)
+{
+    int line = s ? config_setting_source_line(s) : 0;
+    if (line > 0) {
+        snprintf(buf, len, "%s:%d", spec->file, line);
+    } else {
+        snprintf(buf, len, "%s", spec->file);
+    }
+    return buf;
+}
+
 const char *dpt_spec_type_of(const config_setting_t *s)
 {
     if (!s) {

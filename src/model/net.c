@@ -54,8 +54,9 @@ static int add_activation(struct dpt_net *net, const struct dpt_registry *reg, c
     const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_ACTIVATION, name, err);
     if (!p) {
         const config_setting_t *at = group ? group : config_setting_get_elem(spec->layers, (unsigned)index);
-        return dpt_err_prefix(err, "%s:%d: layer %d", spec->file,
-                              config_setting_source_line(at), index + 1);
+        char where[512];
+        return dpt_err_prefix(err, "%s: layer %d", dpt_spec_where(spec, at, where, sizeof where),
+                              index + 1);
     }
     node->act = (const struct dpt_activation_plugin *)p;
     dpt_host_init(node->host, group, spec->file, node->label);
@@ -81,8 +82,9 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
             return add_activation(net, reg, type, group, spec, index, *width, err);
         }
         dpt_registry_find(reg, DPT_KIND_LAYER, type, err);
-        return dpt_err_prefix(err, "%s:%d: layer %d", spec->file,
-                              config_setting_source_line(group), index + 1);
+        char where[512];
+        return dpt_err_prefix(err, "%s: layer %d",
+                              dpt_spec_where(spec, group, where, sizeof where), index + 1);
     }
     struct dpt_node *node;
     if (grow_nodes(net, &node, err) < 0) {
@@ -101,12 +103,15 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
             *err = node->host->err;
             return err->code;
         }
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s:%d: the plugin's create failed without "
-                           "a message", spec->file, node->label, config_setting_source_line(group));
+        char where[512];
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin's create failed without a "
+                           "message", dpt_spec_where(spec, group, where, sizeof where),
+                           node->label);
     }
     if (shape.n_out == 0) {
-        return dpt_err_set(err, DPT_EPLUGIN, "%s:%d: %s: the plugin reports 0 outputs",
-                           spec->file, config_setting_source_line(group), node->label);
+        char where[512];
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports 0 outputs",
+                           dpt_spec_where(spec, group, where, sizeof where), node->label);
     }
     node->n_out = shape.n_out;
     node->n_params = shape.n_params;
@@ -121,9 +126,10 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     const config_setting_t *a = config_setting_get_member(group, "activation");
     if (a) {
         if (config_setting_type(a) != CONFIG_TYPE_STRING) {
-            return dpt_err_set(err, DPT_ECONFIG, "%s:%d: layer %d: 'activation' must be a "
-                               "string such as \"relu\"", spec->file,
-                               config_setting_source_line(a), index + 1);
+            char where[512];
+            return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'activation' must be a string "
+                               "such as \"relu\"", dpt_spec_where(spec, a, where, sizeof where),
+                               index + 1);
         }
         return add_activation(net, reg, config_setting_get_string(a), NULL, spec, index,
                               *width, err);
@@ -137,8 +143,9 @@ static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
     const char *type = dpt_spec_type_of(spec->loss);
     const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_LOSS, type, err);
     if (!p) {
-        return dpt_err_prefix(err, "%s:%d: model.loss", spec->file,
-                              config_setting_source_line(spec->loss));
+        char where[512];
+        return dpt_err_prefix(err, "%s: model.loss",
+                              dpt_spec_where(spec, spec->loss, where, sizeof where));
     }
     net->loss = (const struct dpt_loss_plugin *)p;
     net->loss_host = malloc(sizeof *net->loss_host);
@@ -164,11 +171,12 @@ static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
     if (fused) {
         const struct dpt_node *last = &net->nodes[net->n_nodes - 1];
         if (last->kind != DPT_KIND_ACTIVATION || strcmp(last->act->base.name, fused) != 0) {
+            char where[512];
             return dpt_err_set(err, DPT_ECONFIG,
-                               "%s:%d: model.loss \"%s\" needs the last layer to end in "
+                               "%s: model.loss \"%s\" needs the last layer to end in "
                                "activation = \"%s\" (the loss fuses it for numerical "
                                "stability); the last layer ends in %s",
-                               spec->file, config_setting_source_line(spec->loss), type, fused,
+                               dpt_spec_where(spec, spec->loss, where, sizeof where), type, fused,
                                last->kind == DPT_KIND_ACTIVATION ? last->act->base.name
                                                                  : "no activation");
         }
@@ -183,8 +191,9 @@ static int add_optimizer(struct dpt_net *net, const struct dpt_registry *reg,
     const char *type = dpt_spec_type_of(spec->optimizer);
     const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_OPTIMIZER, type, err);
     if (!p) {
-        return dpt_err_prefix(err, "%s:%d: model.optimizer", spec->file,
-                              config_setting_source_line(spec->optimizer));
+        char where[512];
+        return dpt_err_prefix(err, "%s: model.optimizer",
+                              dpt_spec_where(spec, spec->optimizer, where, sizeof where));
     }
     net->opt = (const struct dpt_optimizer_plugin *)p;
     net->opt_host = malloc(sizeof *net->opt_host);

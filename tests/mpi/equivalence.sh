@@ -47,10 +47,10 @@ def weights(name):
                                for g in sorted(f["layers"]) for t in sorted(f["layers"][g])])
 ref = weights("p1t1")
 # 315 SGD-momentum steps in float32: summation-order differences of ~1e-7
-# relative per step grow slowly; 1e-3 of the largest weight is far below any
+# relative per step grow slowly (seen: ~2e-6); 1e-4 of the largest weight is far below any
 # difference a wrong gradient (missing or doubled micro-shard) would make,
 # which is O(1e-1) here.
-tol = 1e-3 * np.abs(ref).max()
+tol = 1e-4 * np.abs(ref).max()
 bad = 0
 for p in (1, 2, 3, 4):
     for t in (1, 2):
