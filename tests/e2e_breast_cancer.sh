@@ -28,9 +28,9 @@ done
     --format json > "$tmp/pred.json"
 grep -q '"samples": *113' "$tmp/pred.json" || fail "predict JSON: $(cat "$tmp/pred.json")"
 
-/usr/bin/python3 - "$tmp/bc1.h5" "$tmp/pred.h5" "$top_srcdir/data/breast_cancer-test.h5" "$acc1" <<'PY'
+/usr/bin/python3 - "$tmp/bc1.h5" "$tmp/pred.h5" "$top_srcdir/data/breast_cancer-test.h5" "$acc1" "$tmp/bc2.h5" <<'PY'
 import sys, h5py, numpy as np
-model, pred, test, acc = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+model, pred, test, acc, model2 = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 with h5py.File(model, "r") as f:
     assert f.attrs["format"] == "dptrain-model", f.attrs["format"]
     assert f.attrs["n_inputs"] == 30 and f.attrs["n_outputs"] == 1
@@ -43,6 +43,10 @@ with h5py.File(model, "r") as f:
     b = [f["layers"][k]["bias"][...] for k in layers]
     assert [w.shape for w in W] == [(10, 30), (8, 10), (1, 8)], [w.shape for w in W]
     mean, std = f["standardize/mean"][...], f["standardize/std"][...]
+with h5py.File(model2, "r") as f2:
+    # Two ranks computed the statistics from two halves of the rows.
+    assert np.allclose(f2["standardize/mean"][...], mean, rtol=1e-12, atol=0)
+    assert np.allclose(f2["standardize/std"][...], std, rtol=1e-12, atol=0)
 with h5py.File(test, "r") as t:
     X, y = t["X"][...].astype(np.float64), t["y"][...].reshape(-1)
     # The stored standardization is the train split's, as the data file says.

@@ -601,7 +601,9 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
  * deviations, zero in exact arithmetic, removes most of the mean's rounding
  * error. A feature whose values are all equal (min == max) gets its value as
  * the mean, exactly, and std 1. These reads do not count in rows_read. */
-int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err)
+int dpt_dataset_moments(struct dpt_dataset *ds, uint64_t first, uint64_t n,
+                        const double *center, double *sum, double *sq, double *lo, double *hi,
+                        struct dpt_err *err)
 {
     struct h5_quiet quiet;
     quiet_begin(&quiet);
@@ -610,76 +612,90 @@ int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct 
     size_t block = STATS_BLOCK_VALUES / F;
     block = block < 1 ? 1 : block > STATS_BLOCK_ROWS ? STATS_BLOCK_ROWS : block;
     double *buf = malloc(block * F * sizeof *buf);
-    double *acc = malloc(6 * F * sizeof *acc);
-    if (!buf || !acc) {
+    double *part = malloc(2 * F * sizeof *part);
+    if (!buf || !part) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics of '%s'",
                          ds->path, ds->x.name);
         goto done;
     }
-    /* Per feature: smallest and largest value; one block's sums of x, or of
-     * (x - mean) and (x - mean)^2; the totals of the latter two. */
-    double *lo = acc, *hi = acc + F, *part = acc + 2 * F, *part2 = acc + 3 * F;
-    double *dev = acc + 4 * F, *dev2 = acc + 5 * F;
+    /* One block's sums first, then into the totals: less rounding error
+     * than one running sum over all rows. */
+    double *part2 = part + F;
     for (size_t j = 0; j < F; j++) {
         lo[j] = INFINITY;
         hi[j] = -INFINITY;
-        mean[j] = dev[j] = dev2[j] = 0.0;
+        sum[j] = sq[j] = 0.0;
     }
-
-    for (uint64_t first = 0; first < ds->n; first += block) {
-        size_t k = ds->n - first < block ? (size_t)(ds->n - first) : block;
-        rc = read_array(ds, &ds->x, NULL, first, k, H5T_NATIVE_DOUBLE, buf, err);
+    for (uint64_t b = first; b < first + n; b += block) {
+        size_t k = first + n - b < block ? (size_t)(first + n - b) : block;
+        rc = read_array(ds, &ds->x, NULL, b, k, H5T_NATIVE_DOUBLE, buf, err);
         if (rc < 0) {
             goto done;
         }
-        memset(part, 0, F * sizeof *part);
+        memset(part, 0, 2 * F * sizeof *part);
         for (size_t i = 0; i < k; i++) {
             const double *row = buf + i * F;
             for (size_t j = 0; j < F; j++) {
                 if (!isfinite(row[j])) {
-                    rc = bad_value(ds, &ds->x, NULL, first, i * F + j, row[j], err);
+                    rc = bad_value(ds, &ds->x, NULL, b, i * F + j, row[j], err);
                     goto done;
                 }
-                part[j] += row[j];
+                double d = row[j] - (center ? center[j] : 0.0);
+                part[j] += d;
+                part2[j] += d * d;
                 lo[j] = row[j] < lo[j] ? row[j] : lo[j];
                 hi[j] = row[j] > hi[j] ? row[j] : hi[j];
             }
         }
         for (size_t j = 0; j < F; j++) {
-            mean[j] += part[j];
+            sum[j] += part[j];
+            sq[j] += part2[j];
         }
-    }
-    for (size_t j = 0; j < F; j++) {
-        mean[j] = lo[j] == hi[j] ? lo[j] : mean[j] / (double)ds->n;
-    }
-
-    for (uint64_t first = 0; first < ds->n; first += block) {
-        size_t k = ds->n - first < block ? (size_t)(ds->n - first) : block;
-        rc = read_array(ds, &ds->x, NULL, first, k, H5T_NATIVE_DOUBLE, buf, err);
-        if (rc < 0) {
-            goto done;
-        }
-        memset(part, 0, 2 * F * sizeof *part); /* part and part2 */
-        for (size_t i = 0; i < k; i++) {
-            const double *row = buf + i * F;
-            for (size_t j = 0; j < F; j++) {
-                double d = row[j] - mean[j];
-                part[j] += d;
-                part2[j] += d * d;
-            }
-        }
-        for (size_t j = 0; j < F; j++) {
-            dev[j] += part[j];
-            dev2[j] += part2[j];
-        }
-    }
-    for (size_t j = 0; j < F; j++) {
-        double var = (dev2[j] - dev[j] * dev[j] / (double)ds->n) / (double)ds->n;
-        std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var);
     }
 done:
-    free(acc);
+    free(part);
     free(buf);
     quiet_end(&quiet);
+    return rc;
+}
+
+void dpt_stats_mean(size_t f, uint64_t n, const double *sum, const double *lo, const double *hi,
+                    double *mean)
+{
+    for (size_t j = 0; j < f; j++) {
+        /* A constant column gets its value exactly. */
+        mean[j] = lo[j] == hi[j] ? lo[j] : sum[j] / (double)n;
+    }
+}
+
+void dpt_stats_std(size_t f, uint64_t n, const double *dev, const double *dev2,
+                   const double *lo, const double *hi, double *std)
+{
+    for (size_t j = 0; j < f; j++) {
+        /* Corrected two-pass formula: the dev^2/n term removes the error of
+         * a mean that is off by rounding. */
+        double var = (dev2[j] - dev[j] * dev[j] / (double)n) / (double)n;
+        std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var);
+    }
+}
+
+int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err)
+{
+    const size_t F = ds->x.cols;
+    double *acc = malloc(4 * F * sizeof *acc);
+    if (!acc) {
+        return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics of '%s'",
+                           ds->path, ds->x.name);
+    }
+    double *sum = acc, *sq = acc + F, *lo = acc + 2 * F, *hi = acc + 3 * F;
+    int rc = dpt_dataset_moments(ds, 0, ds->n, NULL, sum, sq, lo, hi, err);
+    if (rc == 0) {
+        dpt_stats_mean(F, ds->n, sum, lo, hi, mean);
+        rc = dpt_dataset_moments(ds, 0, ds->n, mean, sum, sq, lo, hi, err);
+    }
+    if (rc == 0) {
+        dpt_stats_std(F, ds->n, sum, sq, lo, hi, std);
+    }
+    free(acc);
     return rc;
 }

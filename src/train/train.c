@@ -86,25 +86,45 @@ static void run_cleanup(struct run *r)
     dpt_dataset_close(r->ds);
 }
 
-/* Standardization statistics: rank 0 computes them, all receive them. */
+/* Standardization statistics in two passes over the data, each rank over
+ * its own contiguous block of rows, combined with allreduces: no rank reads
+ * more than about N/P rows. */
 static int make_norm(struct dpt_dataset *ds, const struct dpt_dist *d, struct dpt_norm *norm,
                      struct dpt_err *err)
 {
     size_t f = dpt_dataset_features(ds);
-    int rc = dpt_norm_alloc(norm, f) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
-    if (rc == 0 && d->rank == 0) {
-        rc = dpt_dataset_stats(ds, norm->mean, norm->std, err);
+    uint64_t n = dpt_dataset_rows(ds);
+    uint64_t lo_row = n * (uint64_t)d->rank / (uint64_t)d->size;
+    uint64_t hi_row = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    double *acc = malloc(4 * f * sizeof *acc);
+    int rc = (!acc || dpt_norm_alloc(norm, f) < 0) ? dpt_err_set(err, DPT_ENOMEM, "out of memory")
+                                                   : 0;
+    double *sum = acc, *sq = acc + f, *lo = acc + 2 * f, *hi = acc + 3 * f;
+    for (int pass = 0; pass < 2; pass++) {
+        if (rc == 0) {
+            rc = dpt_dataset_moments(ds, lo_row, hi_row - lo_row, pass ? norm->mean : NULL, sum,
+                                     sq, lo, hi, err);
+        }
+        rc = dpt_dist_agree(d, rc, err);
+        if (rc < 0) {
+            break;
+        }
+        if (d->size > 1) {
+            MPI_Allreduce(MPI_IN_PLACE, sum, (int)(2 * f), MPI_DOUBLE, MPI_SUM, d->comm);
+            MPI_Allreduce(MPI_IN_PLACE, lo, (int)f, MPI_DOUBLE, MPI_MIN, d->comm);
+            MPI_Allreduce(MPI_IN_PLACE, hi, (int)f, MPI_DOUBLE, MPI_MAX, d->comm);
+        }
+        if (pass == 0) {
+            dpt_stats_mean(f, n, sum, lo, hi, norm->mean);
+        } else {
+            dpt_stats_std(f, n, sum, sq, lo, hi, norm->std);
+        }
     }
-    rc = dpt_dist_agree(d, rc, err);
-    if (rc < 0) {
-        return rc;
+    free(acc);
+    if (rc == 0) {
+        dpt_norm_finish(norm);
     }
-    if (d->size > 1) {
-        MPI_Bcast(norm->mean, (int)f, MPI_DOUBLE, 0, d->comm);
-        MPI_Bcast(norm->std, (int)f, MPI_DOUBLE, 0, d->comm);
-    }
-    dpt_norm_finish(norm);
-    return 0;
+    return rc;
 }
 
 static int alloc_buffers(struct run *r, const struct dpt_net *net, size_t m, struct dpt_err *err)
