@@ -2,8 +2,8 @@
  * y[j] = exp(x[j]) / sum_k exp(x[k]).
  *
  * Stateless and stable: the row maximum is subtracted before exp, so no
- * term overflows and the largest is exactly 1 (the sum is at least 1).
- * Rows sum to 1 up to rounding. With loss "cce" the host skips this
+ * exp overflows and the largest term is exactly 1, which keeps the sum at
+ * least 1 (no division by 0). Rows sum to 1 up to rounding. With loss "cce" the host skips this
  * activation in training and the loss works on the logits (see
  * plugins/losses/cce.c); this backward serves other losses.
  */

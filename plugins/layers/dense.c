@@ -5,10 +5,10 @@
  * "type" and "activation" belong to the host. The parameter slice is
  * W (n_out, n_in) row-major, then b (n_out) when use_bias is true.
  *
- * Guarantees: forward and backward allocate nothing, need no workspace and
- * make single-threaded cblas_sgemm calls, so the results are the same bits
- * on every run on the same machine. Left out: regularizers, constraints,
- * dropout and the other Keras initializers.
+ * Guarantees: forward and backward allocate nothing and need no workspace;
+ * they call cblas_sgemm, which the host keeps single-threaded, so the results
+ * are the same bits on every run on the same machine. Left out: regularizers,
+ * constraints, dropout and the other Keras initializers.
  */
 #include "config.h"
 
