@@ -1,0 +1,59 @@
+/* The model file: what to train, on what, and how (libconfig syntax).
+ *
+ *     data  = { train = "train.h5"; test = "test.h5"; x = "X"; y = "y";
+ *               shuffle = true; standardize = true; cache = "none"; };
+ *     model = { layers = ( { type = "dense"; units = 10; activation = "relu"; }, ... );
+ *               loss = "bce";  optimizer = { type = "adam"; learning_rate = 0.001; };
+ *               metrics = [ "accuracy" ]; };
+ *     train = { batch = 32; epochs = 50; seed = 1; micro_batch = 0; };
+ *
+ * Relative data paths written in the file are relative to the file's folder;
+ * those given with --set are relative to the working directory. A spec owns
+ * its libconfig tree; every string below points into it.
+ */
+#ifndef DPT_MODEL_CONFIG_H
+#define DPT_MODEL_CONFIG_H
+
+#include <dptrain/dptrain.h>
+#include <libconfig.h>
+#include <stdint.h>
+
+struct dpt_spec {
+    config_t cfg;
+    char *file; /* name used in messages */
+    /* data */
+    const char *train, *test, *x_name, *y_name;
+    int shuffle, standardize, cache_all;
+    /* model */
+    const config_setting_t *layers;    /* list of groups */
+    const config_setting_t *loss;      /* string or group */
+    const config_setting_t *optimizer; /* string or group */
+    int metric_accuracy;
+    /* train */
+    int64_t batch, epochs, seed, micro_batch, check_sync;
+};
+
+/* Reads the model file at path, applies the "section.key=value" overrides
+ * and checks every key. */
+int dpt_spec_load(struct dpt_spec *spec, const char *path, char *const *sets, size_t n_sets,
+                  struct dpt_err *err);
+/* The same from text (another rank's broadcast, or a model file's copy);
+ * name is used in messages. */
+int dpt_spec_parse(struct dpt_spec *spec, const char *text, const char *name,
+                   struct dpt_err *err);
+/* The whole spec as libconfig text (malloc'ed; free it). */
+char *dpt_spec_to_string(const struct dpt_spec *spec);
+void dpt_spec_cleanup(struct dpt_spec *spec);
+
+/* Applies one "section.key=value" to cfg (exposed for tests). */
+int dpt_config_set(config_t *cfg, const char *assignment, struct dpt_err *err);
+
+/* "FILE:LINE" of setting s, or "FILE" when s has no line (set by --set);
+ * written to buf, which is returned. */
+const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *s, char *buf,
+                           size_t len);
+
+/* The plugin type named by a string or a group's "type" key. */
+const char *dpt_spec_type_of(const config_setting_t *s);
+
+#endif
