@@ -22,6 +22,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 /* "dptrain: error: MSG" on stderr (rank 0 only, or unknown rank). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -207,3 +207,104 @@ int cmd_predict(int argc, char **argv)
 {
     return run("predict", 1, argc, argv);
 }
+
+static const char inspect_usage[] =
+    "usage: dptrain inspect FILE.h5 [--format json] [--plugin-path DIRS]\n"
+    "\n"
+    "Checks a model or checkpoint file and prints what it holds: the model's\n"
+    "size and, for a checkpoint, where training stands. A checkpoint's checksum\n"
+    "is verified; a damaged file exits with status 1.\n";
+
+int cmd_inspect(int argc, char **argv)
+{
+    struct cli_common c = {0};
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(inspect_usage, stdout);
+            return 0;
+        }
+        int r = cli_common_option("inspect", argc, argv, &i, &c);
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r == 0 && (argv[i][0] == '-' || path)) {
+            return cli_usage_error("inspect ", "unexpected argument '%s'", argv[i]);
+        }
+        if (r == 0) {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        return cli_usage_error("inspect ", "give a model or checkpoint file");
+    }
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    struct dpt_spec spec;
+    struct dpt_net *net = NULL;
+    struct dpt_norm norm = {0};
+    struct dpt_train_state st = {0};
+    float *ostate = NULL;
+    char *text = NULL;
+    int is_ckpt = 0;
+    int rc = dpt_registry_create(&reg, c.plugin_path, &err);
+    if (rc == 0) {
+        rc = dpt_model_load(path, reg, &spec, &net, &norm, &err);
+    } else {
+        memset(&spec, 0, sizeof spec);
+        config_init(&spec.cfg);
+    }
+    if (rc == 0 && dpt_model_read_config(path, &text, &err) == 0) {
+        struct dpt_err quiet = {0};
+        ostate = calloc(net->opt_floats * net->n_params + 1, sizeof *ostate);
+        if (!ostate) {
+            rc = dpt_err_set(&err, DPT_ENOMEM, "out of memory");
+        } else if (dpt_checkpoint_load(path, net, ostate, &norm, &st, &quiet) == 0) {
+            is_ckpt = 1;
+        } else if (!strstr(quiet.msg, "not a checkpoint")) {
+            err = quiet;
+            rc = quiet.code;
+        }
+    }
+    if (rc == 0) {
+        size_t weights = 0;
+        for (size_t i = 0; i < net->n_nodes; i++) {
+            weights += net->nodes[i].n_params;
+        }
+        if (c.json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "file", json_string(path));
+            json_object_set_new(o, "kind", json_string(is_ckpt ? "checkpoint" : "model"));
+            json_object_set_new(o, "inputs", json_integer((json_int_t)net->n_in));
+            json_object_set_new(o, "outputs", json_integer((json_int_t)net->n_out));
+            json_object_set_new(o, "parameters", json_integer((json_int_t)weights));
+            json_object_set_new(o, "loss", json_string(net->loss->base.name));
+            json_object_set_new(o, "optimizer", json_string(net->opt->base.name));
+            if (is_ckpt) {
+                json_object_set_new(o, "epoch", json_integer(st.epoch));
+                json_object_set_new(o, "step_in_epoch", json_integer((json_int_t)st.step));
+                json_object_set_new(o, "global_step", json_integer((json_int_t)st.global_step));
+                json_object_set_new(o, "checksum_ok", json_true());
+            }
+            print_json(o);
+        } else {
+            printf("%s: %s, %zu inputs -> %zu outputs, %zu parameters, loss %s, optimizer %s\n",
+                   path, is_ckpt ? "checkpoint" : "model", net->n_in, net->n_out, weights,
+                   net->loss->base.name, net->opt->base.name);
+            if (is_ckpt) {
+                printf("epoch %lld, step %llu of the epoch, %llu steps in all; checksum ok\n",
+                       (long long)st.epoch + 1, (unsigned long long)st.step,
+                       (unsigned long long)st.global_step);
+            }
+        }
+    } else {
+        cli_error("%s", err.msg);
+    }
+    free(text);
+    free(ostate);
+    dpt_net_destroy(net);
+    dpt_norm_cleanup(&norm);
+    dpt_spec_cleanup(&spec);
+    dpt_registry_destroy(reg);
+    return rc < 0 ? EXIT_RUN : 0;
+}

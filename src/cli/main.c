@@ -25,6 +25,7 @@ static const char usage[] =
     "  predict MODEL.h5 DATA.h5 --out PRED.h5 [--format json]\n"
     "                       write a trained model's outputs for a data file\n"
     "  plugins              list the plugins found and the files rejected\n"
+    "  inspect FILE.h5      check a model or checkpoint file (checksum) and describe it\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
@@ -34,7 +35,8 @@ static const char usage[] =
     "  --version            print the version\n"
     "\n"
     "Run in parallel with: mpirun -np P dptrain train MODEL.cfg\n"
-    "Exit status: 0 success, 1 the run failed, 2 bad command line.\n";
+    "Exit status: 0 success, 1 the run failed, 2 bad command line,\n"
+    "3 training stopped by a signal after writing a checkpoint.\n";
 
 int cli_env_rank(void)
 {
@@ -190,12 +192,13 @@ int main(int argc, char **argv)
         {"eval", cmd_eval},
         {"predict", cmd_predict},
         {"plugins", cmd_plugins},
+        {"inspect", cmd_inspect},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
             return cmds[i].run(argc - 1, argv + 1);
         }
     }
-    return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, plugins)",
+    return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, plugins, inspect)",
                            cmd);
 }

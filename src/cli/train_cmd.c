@@ -11,6 +11,7 @@
 #include "util/util.h"
 
 #include <libgen.h>
+#include <signal.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,17 +31,64 @@ static const char train_usage[] =
     "                           current folder, named after the model file)\n"
     "  --threads T              OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
     "  --check-sync K           every K steps, check that all ranks hold the same weights\n"
+    "  --deterministic          exact gradient sums: the same weights for any number of\n"
+    "                           ranks and threads (train.deterministic = true)\n"
+    "  --checkpoint PATH        write checkpoints to PATH (train.checkpoint.path), a link\n"
+    "                           to the newest PATH-STEP file\n"
+    "  --resume CKPT            continue from a checkpoint; without MODEL.cfg the\n"
+    "                           checkpoint's own model description is used\n"
+    "  --init WEIGHTS.h5        start from the weights of a model or checkpoint file\n"
+    "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
     "\n"
+    "\n"
+    "SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make every rank finish the current step,\n"
+    "write a checkpoint (to PATH, or OUT-ckpt.h5 when none is configured) and exit\n"
+    "with status 3. Resume with --resume.\n"
+    "\n"
     "Parallel: mpirun -np P dptrain train MODEL.cfg --threads T\n";
+
+#define EXIT_STOPPED 3
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+
 
 struct progress {
     int rank;
     int quiet;
+    int verbose_ckpt;
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
 };
+
+static void on_checkpoint(void *ctx, const char *path, const struct dpt_epoch_stats *st)
+{
+    const struct progress *p = ctx;
+    if (p->rank == 0 && p->verbose_ckpt) {
+        printf("checkpoint %s (step %llu)\n", path, (unsigned long long)st->samples);
+        fflush(stdout);
+    }
+}
 
 static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
 {
@@ -76,16 +124,32 @@ static void default_out(char *buf, size_t len, const char *model)
     snprintf(buf, len, "%s.h5", base);
 }
 
-/* Rank 0 reads the model file; every rank gets the same spec. */
-static int load_spec(const struct dpt_dist *d, const char *path, char **sets, size_t n_sets,
-                     struct dpt_spec *spec, struct dpt_err *err)
+/* Rank 0 reads the model file (or, with path NULL, the description stored
+ * in the checkpoint ckpt); every rank gets the same spec. */
+static int load_spec(const struct dpt_dist *d, const char *path, const char *ckpt, char **sets,
+                     size_t n_sets, struct dpt_spec *spec, struct dpt_err *err)
 {
     char *text = NULL;
     int rc = 0;
-    if (d->rank == 0) {
+    if (d->rank == 0 && path) {
         rc = dpt_spec_load(spec, path, sets, n_sets, err);
         if (rc == 0 && !(text = dpt_spec_to_string(spec))) {
             rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+    } else if (d->rank == 0) {
+        rc = dpt_model_read_config(ckpt, &text, err);
+        if (rc == 0) {
+            rc = dpt_spec_parse(spec, text, ckpt, err);
+        }
+        for (size_t i = 0; rc == 0 && i < n_sets; i++) {
+            rc = dpt_config_set(&spec->cfg, sets[i], err);
+        }
+        if (rc == 0 && n_sets) {
+            /* Re-read the typed fields after the overrides. */
+            free(text);
+            text = dpt_spec_to_string(spec);
+            dpt_spec_cleanup(spec);
+            rc = text ? dpt_spec_parse(spec, text, ckpt, err) : DPT_ENOMEM;
         }
     }
     rc = dpt_dist_agree(d, rc, err);
@@ -93,7 +157,7 @@ static int load_spec(const struct dpt_dist *d, const char *path, char **sets, si
         rc = dpt_dist_bcast_string(d, &text, 0, err);
     }
     if (rc == 0 && d->rank != 0) {
-        rc = dpt_spec_parse(spec, text, path, err);
+        rc = dpt_spec_parse(spec, text, path ? path : ckpt, err);
     }
     free(text);
     return dpt_dist_agree(d, rc, err);
@@ -102,8 +166,9 @@ static int load_spec(const struct dpt_dist *d, const char *path, char **sets, si
 int cmd_train(int argc, char **argv)
 {
     struct cli_common c = {0};
-    const char *model = NULL, *out = NULL;
-    long long check_sync = 0;
+    const char *model = NULL, *out = NULL, *resume = NULL, *init = NULL, *ckpt = NULL;
+    long long check_sync = 0, stop_after = 0;
+    int deterministic = 0, verbose = 0;
     char **sets = calloc((size_t)argc, sizeof *sets);
     size_t n_sets = 0;
     if (!sets) {
@@ -124,8 +189,27 @@ int cmd_train(int argc, char **argv)
         } else if (r > 0) {
             continue;
         } else if ((strcmp(a, "--set") == 0 || strcmp(a, "--out") == 0 ||
-                    strcmp(a, "--check-sync") == 0) && i + 1 >= argc) {
+                    strcmp(a, "--check-sync") == 0 || strcmp(a, "--resume") == 0 ||
+                    strcmp(a, "--init") == 0 || strcmp(a, "--checkpoint") == 0 ||
+                    strcmp(a, "--stop-after-steps") == 0) && i + 1 >= argc) {
             status = cli_usage_error("train ", "%s needs a value", a);
+        } else if (strcmp(a, "--resume") == 0) {
+            resume = argv[++i];
+        } else if (strcmp(a, "--init") == 0) {
+            init = argv[++i];
+        } else if (strcmp(a, "--checkpoint") == 0) {
+            ckpt = argv[++i];
+        } else if (strcmp(a, "--deterministic") == 0) {
+            deterministic = 1;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            verbose = 1;
+        } else if (strcmp(a, "--stop-after-steps") == 0) {
+            char *end;
+            stop_after = strtoll(argv[++i], &end, 10);
+            if (*end || stop_after < 1) {
+                status = cli_usage_error("train ", "--stop-after-steps needs a count >= 1, got "
+                                         "'%s'", argv[i]);
+            }
         } else if (strcmp(a, "--set") == 0) {
             sets[n_sets++] = argv[++i];
         } else if (strncmp(a, "--set=", 6) == 0) {
@@ -148,23 +232,28 @@ int cmd_train(int argc, char **argv)
             model = a;
         }
     }
-    if (status == 0 && !model) {
+    if (status == 0 && !model && !resume) {
         status = cli_usage_error("train ", "no model file given");
     }
     if (status != 0) {
         free(sets);
         return status;
     }
-    char out_buf[PATH_MAX];
+    char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
     if (!out) {
-        default_out(out_buf, sizeof out_buf, model);
+        default_out(out_buf, sizeof out_buf, model ? model : resume);
         out = out_buf;
     }
+    snprintf(stop_path, sizeof stop_path, "%.*s-ckpt.h5",
+             (int)(strlen(out) > 3 && strcmp(out + strlen(out) - 3, ".h5") == 0 ? strlen(out) - 3
+                                                                                 : strlen(out)),
+             out);
 
     if (cli_mpi_init(&argc, &argv) < 0) {
         free(sets);
         return EXIT_RUN;
     }
+    catch_stop_signals();
     struct dpt_dist d;
     dpt_dist_init(&d, MPI_COMM_WORLD);
     struct dpt_err err = {0};
@@ -178,20 +267,32 @@ int cmd_train(int argc, char **argv)
     rc = dpt_dist_agree(&d, rc, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);
-        rc = load_spec(&d, model, sets, n_sets, &spec, &err);
+        rc = load_spec(&d, model, resume, sets, n_sets, &spec, &err);
+    }
+    if (rc == 0 && deterministic) {
+        spec.deterministic = 1;
     }
     int threads = dpt_train_threads(c.threads);
     if (rc == 0 && d.rank == 0 && !c.quiet) {
-        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s\n", dpt_version(), model,
-               spec.train ? spec.train : "(no data)", d.size, d.size > 1 ? "s" : "", threads,
-               threads > 1 ? "s" : "");
+        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s%s%s%s\n", dpt_version(),
+               model ? model : resume, spec.train ? spec.train : "(no data)", d.size,
+               d.size > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
+               spec.deterministic ? ", deterministic" : "", resume ? ", resuming from " : "",
+               resume ? resume : "");
         fflush(stdout);
     }
-    struct progress prog = {.rank = d.rank, .quiet = c.quiet};
+    struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose_ckpt = verbose};
     struct dpt_train_opts opts = {
         .threads = threads,
         .check_sync = check_sync ? check_sync : spec.check_sync,
+        .resume = resume,
+        .init = init,
+        .ckpt_path = ckpt ? ckpt : spec.ckpt_path,
+        .stop_path = stop_path,
+        .stop = &stop_requested,
+        .stop_after_steps = stop_after,
         .on_epoch = on_epoch,
+        .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };
     double t0 = dpt__now();
@@ -199,6 +300,13 @@ int cmd_train(int argc, char **argv)
         rc = dpt_train(&spec, reg, &d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
+    if (rc == DPT_ESIGNAL) {
+        if (d.rank == 0) {
+            fprintf(stderr, "dptrain: %s\nresume with: dptrain train %s --resume %s\n", err.msg,
+                    model ? model : "", opts.ckpt_path ? opts.ckpt_path : stop_path);
+        }
+        status = EXIT_STOPPED;
+    }
     if (rc == 0) {
         if (d.rank == 0) {
             rc = dpt_model_save(out, net, &spec, &norm, &err);
@@ -228,7 +336,7 @@ int cmd_train(int argc, char **argv)
             printf("\n");
         }
     }
-    if (rc < 0) {
+    if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d.rank == 0) {
             fprintf(stderr, "dptrain: error: %s\n", err.msg);
         }

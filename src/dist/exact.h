@@ -1,1 +1,100 @@
-/* placeholder */
+/* Exact, order-independent sums of float gradients: the --deterministic
+ * reduction of DESIGN.md ("Parallel model").
+ *
+ * Format. A dpt_fix is a signed 128-bit two's-complement integer v read as a
+ * fixed-point number with DPT_FIX_FRAC_BITS = 64 fractional bits: its value
+ * is v * 2^-64. Range [-2^63, 2^63), resolution 2^-64 (about 5.4e-20).
+ *
+ * Float to fixed (dpt_fix_add). A finite float x is m * 2^k with an integer
+ * m < 2^24. When k >= -64, x * 2^64 is an integer and the conversion is
+ * exact: that is every |x| >= 2^-41 (about 4.5e-13), and zero. Smaller x are
+ * rounded to the nearest multiple of 2^-64, halfway cases away from zero:
+ * fix(x) = sign(x) * floor(|x| * 2^64 + 1/2); subnormal floats become 0. The
+ * conversion is integer arithmetic on the float's bits, so it gives the same
+ * bits on every machine, instruction set and floating-point rounding mode.
+ *
+ * Range. |x| must be below DPT_FIX_MAX_ABS = 2^39 (about 5.5e11); NaN, Inf
+ * and larger values are refused, never clamped. Then a sum of up to
+ * DPT_FIX_MAX_TERMS = 2^24 converted values stays below 2^63 in magnitude
+ * and cannot overflow. Why 64 fractional bits: a micro-shard's gradient is
+ * already scaled by 1/B, and gradients range over about 1e-8 to 1e+2.
+ * Everything from 4.5e-13 up converts exactly (14 binades below the smallest
+ * typical gradient), and the limit leaves 32 binades of headroom above 1e+2
+ * for spikes. A step adds one term per micro-shard, so 2^24 terms allow
+ * steps of 16 million micro-shards.
+ *
+ * Why the sum does not depend on order. Integer addition is associative and
+ * commutative. The same multiset of terms, split over any number of threads
+ * and ranks and combined by MPI in any order, gives the same bits. Sums are
+ * taken modulo 2^128, so even a partial sum that went out of range would
+ * leave the final sum right, provided the final sum is in range.
+ *
+ * Fixed to float (dpt_fix_to_float). out = the float nearest to v * 2^-64,
+ * ties to even: the hardware's integer-to-float conversion does the rounding
+ * (under the default rounding mode, which dptrain never changes), then an
+ * exact scaling by a power of two. Nonzero results are at least 2^-64, so
+ * never subnormal.
+ *
+ * Speed. The kernels are compiled for the x86-64 baseline, AVX2 and AVX-512
+ * (x86-64-v4) and the best one is chosen when the library loads. All of them
+ * compute the same integers, so the choice never changes a result.
+ *
+ * One step of one rank, with T threads; acc[t] holds n dpt_fix (16-byte
+ * aligned, as malloc and dpt__zalloc_aligned give) and g[t] n floats:
+ *
+ *     memset(acc[t], 0, n * sizeof(dpt_fix));           // thread t
+ *     for each micro-shard of thread t:
+ *         zero g[t]; backward into g[t];
+ *         if (dpt_fix_add(acc[t], g[t], n, &bad) < 0) ... g[t][bad] is bad
+ *     for (t = 1; t < T; t++)                           // any order
+ *         dpt_fix_sum(acc[0], acc[t], n);
+ *     dpt_fix_allreduce(acc[0], n, type, op, comm);  // type, op made once by
+ *     dpt_fix_to_float(acc[0], grad, n);             // dpt_fix_mpi_create
+ *
+ * Every function works on any sub-range, so threads may share one call's
+ * work by splitting [0, n).
+ */
+#ifndef DPT_DIST_EXACT_H
+#define DPT_DIST_EXACT_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+typedef __int128 dpt_fix;
+
+#define DPT_FIX_FRAC_BITS 64
+/* Floats added must have |x| < DPT_FIX_MAX_ABS = 2^39. */
+#define DPT_FIX_MAX_ABS 0x1p39
+/* Sums of at most this many added floats cannot overflow. */
+#define DPT_FIX_MAX_TERMS (1L << 24)
+
+/* acc[i] += fix(x[i]) for i < n. Returns 0, or -1 when some x[i] is NaN or
+ * infinite or |x[i]| >= DPT_FIX_MAX_ABS: then *bad (if bad is not NULL) is
+ * the first such i and acc is unchanged. The caller writes the message, as
+ * it knows what the values are (which parameter, epoch and step). */
+int dpt_fix_add(dpt_fix *acc, const float *x, size_t n, size_t *bad);
+
+/* acc[i] += b[i] for i < n (modulo 2^128; see DPT_FIX_MAX_TERMS). */
+void dpt_fix_sum(dpt_fix *acc, const dpt_fix *b, size_t n);
+
+/* out[i] = the float nearest to acc[i] * 2^-64, ties to even. */
+void dpt_fix_to_float(const dpt_fix *acc, float *out, size_t n);
+
+/* Local, not collective. Creates the MPI datatype of one dpt_fix (16
+ * contiguous bytes, committed) and a commutative MPI_Op that sums them.
+ * Returns 0, or -1 with both handles null. Release both with
+ * dpt_fix_mpi_free before MPI_Finalize. */
+int dpt_fix_mpi_create(MPI_Datatype *type, MPI_Op *op);
+
+/* Frees the handles made by dpt_fix_mpi_create and sets them to
+ * MPI_DATATYPE_NULL and MPI_OP_NULL; safe on null handles. */
+void dpt_fix_mpi_free(MPI_Datatype *type, MPI_Op *op);
+
+/* Collective. buf[i] = the sum over all ranks of buf[i], for i < n, in
+ * place, with the type and op of dpt_fix_mpi_create; the same bits on every
+ * rank. A no-op for one rank; n may exceed INT_MAX (sent in pieces).
+ * Returns 0, or -1 if MPI reported an error (only when the communicator's
+ * error handler returns errors; the default aborts). */
+int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
+
+#endif

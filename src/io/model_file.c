@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define FORMAT "dptrain-model"
 #define FORMAT_VERSION 1
+#define CKPT_FORMAT "dptrain-checkpoint"
 
 static int write_string_attr(hid_t obj, const char *name, const char *value)
 {
@@ -94,12 +96,12 @@ static void group_name(char *buf, size_t len, const struct dpt_node *nd)
     snprintf(buf, len, "%02d_%s", nd->layer_index, nd->layer->base.name);
 }
 
-static int write_contents(hid_t f, const struct dpt_net *net, const char *config_text,
-                          const struct dpt_norm *norm)
+static int write_contents(hid_t f, const char *format, const struct dpt_net *net,
+                          const char *config_text, const struct dpt_norm *norm)
 {
     char abi[16];
     snprintf(abi, sizeof abi, "%d.%d", DPT_ABI_MAJOR, DPT_ABI_MINOR);
-    if (write_string_attr(f, "format", FORMAT) < 0 ||
+    if (write_string_attr(f, "format", format) < 0 ||
         write_int_attr(f, "format_version", FORMAT_VERSION) < 0 ||
         write_string_attr(f, "dptrain_version", PACKAGE_VERSION) < 0 ||
         write_string_attr(f, "plugin_abi", abi) < 0 ||
@@ -216,7 +218,7 @@ struct model_ctx {
 static int write_model(hid_t f, const void *ctx)
 {
     const struct model_ctx *m = ctx;
-    return write_contents(f, m->net, m->text, m->norm);
+    return write_contents(f, FORMAT, m->net, m->text, m->norm);
 }
 
 int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt_spec *spec,
@@ -347,8 +349,18 @@ static int read_tensor(hid_t g, const char *file, const char *gname, const struc
     }
     int rc = 0;
     if (!ok) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /layers/%s/%s has the wrong shape for the "
-                         "model in /config", file, gname, t->name);
+        char want[96] = "", got[96] = "";
+        for (uint32_t j = 0; j < t->rank && j < 4; j++) {
+            size_t u = strlen(want);
+            snprintf(want + u, sizeof want - u, "%s%llu", j ? ", " : "",
+                     (unsigned long long)t->shape[j]);
+        }
+        for (int j = 0; j < rank && j < 8; j++) {
+            size_t u = strlen(got);
+            snprintf(got + u, sizeof got - u, "%s%llu", j ? ", " : "", (unsigned long long)dims[j]);
+        }
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /layers/%s/%s has shape [%s]; the model "
+                         "needs [%s] (a different model?)", file, gname, t->name, got, want);
     } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: cannot read /layers/%s/%s", file, gname, t->name);
     }
@@ -388,6 +400,85 @@ static int read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *no
     return 0;
 }
 
+/* Opens a model or checkpoint file read-only with HDF5's messages off;
+ * *format receives its format attribute. Close with close_file. */
+struct h5file {
+    hid_t f;
+    H5E_auto2_t old_fn;
+    void *old_data;
+};
+
+static int open_file(struct h5file *h, const char *path, char *format, size_t len,
+                     struct dpt_err *err)
+{
+    H5Eget_auto2(H5E_DEFAULT, &h->old_fn, &h->old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h->f = -1;
+    if (access(path, R_OK) != 0) {
+        return dpt_err_set(err, DPT_EIO, "%s: %s", path, strerror(errno));
+    }
+    h->f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    if (h->f < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file (or a truncated one)", path);
+    }
+    if (read_string_attr(h->f, "format", format, len) < 0 ||
+        (strcmp(format, FORMAT) != 0 && strcmp(format, CKPT_FORMAT) != 0)) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: not a dptrain model file (no format = \"%s\" "
+                           "attribute)", path, FORMAT);
+    }
+    return 0;
+}
+
+static void close_file(struct h5file *h)
+{
+    if (h->f >= 0) {
+        H5Fclose(h->f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, h->old_fn, h->old_data);
+}
+
+/* Reads every layer's tensors into net->params. */
+static int read_layers(hid_t f, const char *path, struct dpt_net *net, struct dpt_err *err)
+{
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (nd->kind != DPT_KIND_LAYER) {
+            continue;
+        }
+        char gname[128], full[160];
+        group_name(gname, sizeof gname, nd);
+        snprintf(full, sizeof full, "layers/%s", gname);
+        if (H5Lexists(f, "layers", H5P_DEFAULT) <= 0 || H5Lexists(f, full, H5P_DEFAULT) <= 0) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: no group /%s (the file holds a different "
+                               "model)", path, full);
+        }
+        hid_t g = H5Gopen2(f, full, H5P_DEFAULT);
+        struct dpt_tensor t;
+        int rc = 0;
+        for (uint32_t k = 0; rc == 0 && node_tensor(nd, k, &t) == 0; k++) {
+            rc = read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset, err);
+        }
+        H5Gclose(g);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int dpt_model_read_config(const char *path, char **text, struct dpt_err *err)
+{
+    struct h5file h;
+    char fmt[64] = "";
+    *text = NULL;
+    int rc = open_file(&h, path, fmt, sizeof fmt, err);
+    if (rc == 0 && !(*text = read_string_dataset(h.f, "config"))) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged file: no /config", path);
+    }
+    close_file(&h);
+    return rc;
+}
+
 int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_spec *spec,
                    struct dpt_net **net_out, struct dpt_norm *norm, struct dpt_err *err)
 {
@@ -395,26 +486,14 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     memset(norm, 0, sizeof *norm);
     memset(spec, 0, sizeof *spec);
     config_init(&spec->cfg);
-    if (access(path, R_OK) != 0) {
-        return dpt_err_set(err, DPT_EIO, "%s: %s", path, strerror(errno));
-    }
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct dpt_net *net = NULL;
     char *text = NULL;
-    int rc = 0;
-    hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    struct h5file h;
     char fmt[64] = "";
     long long n_in = 0;
-    if (f < 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", path);
-    } else if (read_string_attr(f, "format", fmt, sizeof fmt) < 0 || strcmp(fmt, FORMAT) != 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: not a dptrain model file (no format = \"%s\" "
-                         "attribute)", path, FORMAT);
-    } else if (read_ll_attr(f, "n_inputs", &n_in) < 0 || n_in <= 0 ||
-               !(text = read_string_dataset(f, "config"))) {
+    int rc = open_file(&h, path, fmt, sizeof fmt, err);
+    if (rc == 0 && (read_ll_attr(h.f, "n_inputs", &n_in) < 0 || n_in <= 0 ||
+                    !(text = read_string_dataset(h.f, "config")))) {
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file (no /config or n_inputs)",
                          path);
     }
@@ -427,32 +506,13 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     if (rc == 0) {
         rc = dpt_net_create(&net, spec, reg, (size_t)n_in, err);
     }
-    for (size_t i = 0; rc == 0 && i < net->n_nodes; i++) {
-        const struct dpt_node *nd = &net->nodes[i];
-        if (nd->kind != DPT_KIND_LAYER) {
-            continue;
-        }
-        char gname[128], full[160];
-        group_name(gname, sizeof gname, nd);
-        snprintf(full, sizeof full, "layers/%s", gname);
-        if (H5Lexists(f, "layers", H5P_DEFAULT) <= 0 || H5Lexists(f, full, H5P_DEFAULT) <= 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: missing group /%s", path, full);
-            break;
-        }
-        hid_t g = H5Gopen2(f, full, H5P_DEFAULT);
-        struct dpt_tensor t;
-        for (uint32_t k = 0; rc == 0 && node_tensor(nd, k, &t) == 0; k++) {
-            rc = read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset, err);
-        }
-        H5Gclose(g);
+    if (rc == 0) {
+        rc = read_layers(h.f, path, net, err);
     }
     if (rc == 0) {
-        rc = read_norm(f, path, (size_t)n_in, norm, err);
+        rc = read_norm(h.f, path, (size_t)n_in, norm, err);
     }
-    if (f >= 0) {
-        H5Fclose(f);
-    }
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    close_file(&h);
     free(text);
     if (rc < 0) {
         dpt_net_destroy(net);
@@ -461,4 +521,200 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     }
     *net_out = net;
     return 0;
+}
+
+int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err)
+{
+    struct h5file h;
+    char fmt[64] = "";
+    int rc = open_file(&h, path, fmt, sizeof fmt, err);
+    if (rc == 0) {
+        rc = read_layers(h.f, path, net, err);
+    }
+    close_file(&h);
+    return rc;
+}
+
+/* ---- Checkpoints ---- */
+
+/* XXH3-64 over everything a resume depends on. */
+static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
+                                const struct dpt_norm *norm, const struct dpt_train_state *st)
+{
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) {
+        return 0;
+    }
+    XXH3_64bits_reset(h);
+    XXH3_64bits_update(h, net->params, net->n_params * sizeof(float));
+    XXH3_64bits_update(h, ostate, net->opt_floats * net->n_params * sizeof(float));
+    if (norm && norm->f) {
+        XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
+        XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
+    }
+    long long ints[4] = {(long long)st->epoch, (long long)st->step,
+                         (long long)st->global_step, (long long)st->seed};
+    XXH3_64bits_update(h, ints, sizeof ints);
+    XXH3_64bits_update(h, &st->loss_sum, sizeof st->loss_sum);
+    XXH3_64bits_update(h, &st->hit_sum, sizeof st->hit_sum);
+    uint64_t v = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    return v;
+}
+
+static int write_double_attr(hid_t obj, const char *name, double value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &value) >= 0) ? 0 : -1;
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    return rc;
+}
+
+static int read_double_attr(hid_t obj, const char *name, double *v)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
+    H5Aclose(a);
+    return rc;
+}
+
+struct ckpt_ctx {
+    const struct dpt_net *net;
+    const float *ostate;
+    const char *text;
+    const struct dpt_norm *norm;
+    const struct dpt_train_state *st;
+};
+
+static int write_checkpoint(hid_t f, const void *ctx)
+{
+    const struct ckpt_ctx *c = ctx;
+    const struct dpt_net *net = c->net;
+    if (write_contents(f, CKPT_FORMAT, net, c->text, c->norm) < 0) {
+        return -1;
+    }
+    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {net->opt_floats, net->n_params};
+    int rc = g < 0 || write_string_attr(g, "type", net->opt->base.name) < 0 ||
+                     write_array(g, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
+                                 c->ostate) < 0
+                 ? -1
+                 : 0;
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    hid_t t = rc == 0 ? H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    char sum[64];
+    snprintf(sum, sizeof sum, "xxh3-64:%016llx",
+             (unsigned long long)checkpoint_hash(net, c->ostate, c->norm, c->st));
+    rc = t < 0 || write_int_attr(t, "epoch", c->st->epoch) < 0 ||
+                 write_int_attr(t, "step_in_epoch", (long long)c->st->step) < 0 ||
+                 write_int_attr(t, "global_step", (long long)c->st->global_step) < 0 ||
+                 write_int_attr(t, "seed", (long long)c->st->seed) < 0 ||
+                 write_double_attr(t, "epoch_loss_sum", c->st->loss_sum) < 0 ||
+                 write_double_attr(t, "epoch_hit_sum", c->st->hit_sum) < 0 ||
+                 write_string_attr(t, "rng", "philox4x32-10 and a Feistel permutation, "
+                                   "keyed by (seed, epoch): no other state") < 0 ||
+                 write_string_attr(t, "loss", net->loss->base.name) < 0 ||
+                 write_string_attr(f, "checksum", sum) < 0
+             ? -1
+             : 0;
+    if (t >= 0) {
+        H5Gclose(t);
+    }
+    return rc;
+}
+
+int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float *ostate,
+                        const struct dpt_spec *spec, const struct dpt_norm *norm,
+                        const struct dpt_train_state *st, struct dpt_err *err)
+{
+    char *text = dpt_spec_to_string(spec);
+    if (!text) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    int rc = save_atomically(path, write_checkpoint, &c, err);
+    free(text);
+    return rc;
+}
+
+int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
+                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err)
+{
+    struct h5file h;
+    char fmt[64] = "", opt[64] = "", sum[64] = "";
+    memset(st, 0, sizeof *st);
+    dpt_norm_cleanup(norm);
+    int rc = open_file(&h, path, fmt, sizeof fmt, err);
+    if (rc == 0 && strcmp(fmt, CKPT_FORMAT) != 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: a trained model, not a checkpoint (use --init "
+                         "to start from its weights)", path);
+    }
+    long long ep = 0, step = 0, gstep = 0, seed = 0;
+    hid_t t = -1;
+    if (rc == 0) {
+        t = H5Lexists(h.f, "train", H5P_DEFAULT) > 0 ? H5Gopen2(h.f, "train", H5P_DEFAULT) : -1;
+        if (t < 0 || read_ll_attr(t, "epoch", &ep) < 0 ||
+            read_ll_attr(t, "step_in_epoch", &step) < 0 ||
+            read_ll_attr(t, "global_step", &gstep) < 0 || read_ll_attr(t, "seed", &seed) < 0 ||
+            read_double_attr(t, "epoch_loss_sum", &st->loss_sum) < 0 ||
+            read_double_attr(t, "epoch_hit_sum", &st->hit_sum) < 0 ||
+            read_string_attr(h.f, "checksum", sum, sizeof sum) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /train or the "
+                             "checksum is missing", path);
+        }
+        st->epoch = ep;
+        st->step = (uint64_t)step;
+        st->global_step = (uint64_t)gstep;
+        st->seed = (uint64_t)seed;
+    }
+    if (t >= 0) {
+        H5Gclose(t);
+    }
+    if (rc == 0) {
+        rc = read_layers(h.f, path, net, err);
+    }
+    if (rc == 0) {
+        hid_t g = H5Lexists(h.f, "optimizer", H5P_DEFAULT) > 0
+                      ? H5Gopen2(h.f, "optimizer", H5P_DEFAULT)
+                      : -1;
+        if (g < 0 || read_string_attr(g, "type", opt, sizeof opt) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: no /optimizer", path);
+        } else if (strcmp(opt, net->opt->base.name) != 0) {
+            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint's optimizer is '%s'; the "
+                             "model file's is '%s'", path, opt, net->opt->base.name);
+        } else if (net->opt_floats > 0) {
+            struct dpt_tensor ts = {.name = "state", .rank = 2,
+                                    .shape = {net->opt_floats, net->n_params}};
+            rc = read_tensor(g, path, "../optimizer", &ts, ostate, err);
+        }
+        if (g >= 0) {
+            H5Gclose(g);
+        }
+    }
+    if (rc == 0) {
+        rc = read_norm(h.f, path, net->n_in, norm, err);
+    }
+    if (rc == 0) {
+        char want[64];
+        snprintf(want, sizeof want, "xxh3-64:%016llx",
+                 (unsigned long long)checkpoint_hash(net, ostate, norm, st));
+        if (strcmp(want, sum) != 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch (file says %s, contents "
+                             "give %s): the checkpoint is corrupted", path, sum, want);
+        }
+    }
+    close_file(&h);
+    if (rc < 0) {
+        dpt_norm_cleanup(norm);
+    }
+    return rc;
 }

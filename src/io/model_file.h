@@ -34,4 +34,38 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
 int dpt_predictions_save(const char *path, const float *pred, const int *labels, size_t n,
                          size_t n_out, struct dpt_err *err);
 
+/* Reads the /config text of a model or checkpoint file (malloc'ed). */
+int dpt_model_read_config(const char *path, char **text, struct dpt_err *err);
+
+/* Reads the layer tensors of a model or checkpoint file into net->params;
+ * names and shapes must match (--init). */
+int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err);
+
+/* Where training stands; what a checkpoint stores besides the buffers. */
+struct dpt_train_state {
+    int64_t epoch;        /* the epoch in progress, from 0 */
+    uint64_t step;        /* steps of that epoch already taken */
+    uint64_t global_step; /* optimizer steps taken in all (Adam's t) */
+    uint64_t seed;        /* train.seed: with epoch it fixes the data order */
+    double loss_sum, hit_sum; /* over the epoch's steps taken so far */
+};
+
+/* Checkpoint, version 1: a model file (format = "dptrain-checkpoint") plus
+ *   /optimizer/state   float32 [state_floats, n_params] (flat layout, padded
+ *                      slices), attr type = the optimizer's name
+ *   /train             attrs epoch, step_in_epoch, global_step, seed,
+ *                      epoch_loss_sum, epoch_hit_sum, rng, loss
+ *   /  attr checksum = "xxh3-64:HEX" over the flat parameters, the optimizer
+ *                      state, the standardization and the train state.
+ * Written like model files (temporary file, fsync, rename). */
+int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float *ostate,
+                        const struct dpt_spec *spec, const struct dpt_norm *norm,
+                        const struct dpt_train_state *st, struct dpt_err *err);
+/* Reads a checkpoint into a network built from a compatible model: layer
+ * tensors, optimizer state (ostate: opt_floats * n_params floats), norm and
+ * state; refuses a checksum mismatch, a model of another shape, another
+ * optimizer. */
+int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
+                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err);
+
 #endif

@@ -137,7 +137,8 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
                                             "standardize", "cache", NULL};
     static const char *const model_keys[] = {"layers", "loss", "optimizer", "metrics", NULL};
     static const char *const train_keys[] = {"batch", "epochs", "seed", "micro_batch",
-                                             "check_sync", NULL};
+                                             "check_sync", "deterministic", "checkpoint", NULL};
+    static const char *const ckpt_keys[] = {"path", "every_steps", "every_epochs", "keep", NULL};
     config_setting_t *root = config_root_setting(&spec->cfg);
     if (only_keys(spec, root, "(top level)", top_keys, err) < 0) {
         return err->code;
@@ -214,8 +215,20 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_int(spec, train, "epochs", 10, 0, &spec->epochs, err) < 0 ||
         get_int(spec, train, "seed", 0, 0, &spec->seed, err) < 0 ||
         get_int(spec, train, "micro_batch", 0, 0, &spec->micro_batch, err) < 0 ||
-        get_int(spec, train, "check_sync", 0, 0, &spec->check_sync, err) < 0) {
+        get_int(spec, train, "check_sync", 0, 0, &spec->check_sync, err) < 0 ||
+        get_bool(spec, train, "deterministic", 0, &spec->deterministic, err) < 0) {
         return err->code;
+    }
+    const config_setting_t *ck = train ? config_setting_get_member(train, "checkpoint") : NULL;
+    if (only_keys(spec, ck, "train.checkpoint", ckpt_keys, err) < 0 ||
+        get_str(spec, ck, "path", NULL, &spec->ckpt_path, err) < 0 ||
+        get_int(spec, ck, "every_steps", 0, 0, &spec->ckpt_every_steps, err) < 0 ||
+        get_int(spec, ck, "every_epochs", ck ? 1 : 0, 0, &spec->ckpt_every_epochs, err) < 0 ||
+        get_int(spec, ck, "keep", 2, 1, &spec->ckpt_keep, err) < 0) {
+        return err->code;
+    }
+    if (ck && !spec->ckpt_path) {
+        return at_line(err, spec, ck, "train.checkpoint needs a path = \"FILE.h5\"%s%s", "", "");
     }
     return 0;
 }

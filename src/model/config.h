@@ -5,7 +5,8 @@
  *     model = { layers = ( { type = "dense"; units = 10; activation = "relu"; }, ... );
  *               loss = "bce";  optimizer = { type = "adam"; learning_rate = 0.001; };
  *               metrics = [ "accuracy" ]; };
- *     train = { batch = 32; epochs = 50; seed = 1; micro_batch = 0; };
+ *     train = { batch = 32; epochs = 50; seed = 1; micro_batch = 0; deterministic = false;
+ *               checkpoint = { path = "ckpt.h5"; every_steps = 0; every_epochs = 1; keep = 2; }; };
  *
  * Relative data paths written in the file are relative to the file's folder;
  * those given with --set are relative to the working directory. A spec owns
@@ -31,6 +32,10 @@ struct dpt_spec {
     int metric_accuracy;
     /* train */
     int64_t batch, epochs, seed, micro_batch, check_sync;
+    int deterministic;
+    /* train.checkpoint = { path; every_steps; every_epochs; keep; } */
+    const char *ckpt_path;
+    int64_t ckpt_every_steps, ckpt_every_epochs, ckpt_keep;
 };
 
 /* Reads the model file at path, applies the "section.key=value" overrides

@@ -12,17 +12,30 @@
 #include "train/train.h"
 #include "data/dataset.h"
 #include "data/shard.h"
+#include "dist/exact.h"
+#include "io/model_file.h"
 #include "train/metrics.h"
 #include "util/util.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #define OPT_CHUNK 16384 /* parameters per optimizer call when threads share the update */
+#define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
+#define DET_MICRO 64    /* default micro-shard rows with --deterministic */
+
+/* Floats that ride at the end of the flat gradient in the step's allreduce. */
+enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
 
 int dpt_norm_alloc(struct dpt_norm *n, size_t f)
 {
@@ -63,12 +76,26 @@ int dpt_train_threads(int t)
 
 /* Everything one run holds; released by run_cleanup. */
 struct run {
+    const struct dpt_spec *spec;
+    const struct dpt_train_opts *o;
+    const struct dpt_dist *d;
+    struct dpt_net *net;
+    const struct dpt_norm *norm;
     struct dpt_dataset *ds;
     struct dpt_shard *shard;
     struct dpt_work **work;
-    float **tgrad; /* tgrad[0] is the summed gradient, with 2 extra floats */
+    float **tgrad; /* per thread; tgrad[0] ends up holding the sum, N_EXTRA floats longer */
     float *ostate;
     int threads;
+    /* --deterministic: per-thread exact accumulators */
+    dpt_fix **tfix;
+    MPI_Datatype fix_type;
+    MPI_Op fix_op;
+    int have_fix_mpi;
+    struct dpt_err thread_err; /* the first error a thread met in a step */
+    struct dpt_train_state st;
+    uint64_t steps_this_run;
+    int64_t last_ckpt_step; /* global step of the last checkpoint written, or -1 */
 };
 
 static void run_cleanup(struct run *r)
@@ -79,8 +106,15 @@ static void run_cleanup(struct run *r)
     for (int t = 0; r->tgrad && t < r->threads; t++) {
         free(r->tgrad[t]);
     }
+    for (int t = 0; r->tfix && t < r->threads; t++) {
+        free(r->tfix[t]);
+    }
+    if (r->have_fix_mpi) {
+        dpt_fix_mpi_free(&r->fix_type, &r->fix_op);
+    }
     free(r->work);
     free(r->tgrad);
+    free(r->tfix);
     free(r->ostate);
     dpt_shard_destroy(r->shard);
     dpt_dataset_close(r->ds);
@@ -127,31 +161,45 @@ static int make_norm(struct dpt_dataset *ds, const struct dpt_dist *d, struct dp
     return rc;
 }
 
-static int alloc_buffers(struct run *r, const struct dpt_net *net, size_t m, struct dpt_err *err)
+static int alloc_buffers(struct run *r, size_t m, struct dpt_err *err)
 {
+    const struct dpt_net *net = r->net;
+    size_t n = net->n_params + N_EXTRA;
     r->work = calloc((size_t)r->threads, sizeof *r->work);
     r->tgrad = calloc((size_t)r->threads, sizeof *r->tgrad);
+    r->tfix = calloc((size_t)r->threads, sizeof *r->tfix);
     r->ostate = dpt__zalloc_aligned(net->opt_floats * net->n_params * sizeof(float));
-    if (!r->work || !r->tgrad || !r->ostate) {
+    if (!r->work || !r->tgrad || !r->tfix || !r->ostate) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     for (int t = 0; t < r->threads; t++) {
-        r->tgrad[t] = dpt__zalloc_aligned((net->n_params + 2) * sizeof(float));
-        if (!r->tgrad[t]) {
+        r->tgrad[t] = dpt__zalloc_aligned(n * sizeof(float));
+        if (r->spec->deterministic) {
+            r->tfix[t] = dpt__zalloc_aligned(n * sizeof(dpt_fix));
+        }
+        if (!r->tgrad[t] || (r->spec->deterministic && !r->tfix[t])) {
             return dpt_err_set(err, DPT_ENOMEM, "out of memory for gradients");
         }
         if (dpt_work_create(&r->work[t], net, m, err) < 0) {
             return err->code;
         }
     }
+    if (r->spec->deterministic) {
+        if (dpt_fix_mpi_create(&r->fix_type, &r->fix_op) != 0) {
+            return dpt_err_set(err, DPT_EINVAL, "cannot create the MPI type for exact sums");
+        }
+        r->have_fix_mpi = 1;
+    }
     return 0;
 }
 
 /* One optimizer update of all parameters, split over the threads. */
-static void optimizer_step(const struct dpt_net *net, struct run *r, uint64_t t)
+static void optimizer_step(struct run *r)
 {
+    const struct dpt_net *net = r->net;
     size_t n = net->n_params;
     size_t chunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    uint64_t t = r->st.global_step;
 #pragma omp parallel for schedule(static) num_threads(r->threads) if (r->threads > 1 && chunks > 1)
     for (size_t c = 0; c < chunks; c++) {
         size_t off = c * OPT_CHUNK, k = n - off < OPT_CHUNK ? n - off : OPT_CHUNK;
@@ -160,13 +208,14 @@ static void optimizer_step(const struct dpt_net *net, struct run *r, uint64_t t)
     }
 }
 
-/* Forward/backward of this rank's micro-shards of step s; leaves the summed
- * gradient in tgrad[0][0, n) and the loss sum and hit count after it. */
-static void compute_step(const struct dpt_net *net, struct run *r, uint64_t s)
+/* Fast path of one step on this rank: each thread accumulates its
+ * micro-shards into its own float buffer; the buffers are summed in thread
+ * order, split by parameter ranges. */
+static void compute_fast(struct run *r, uint64_t s, float scale)
 {
+    const struct dpt_net *net = r->net;
     const struct dpt_shard *sh = r->shard;
     size_t n = net->n_params, f = sh->f, yc = sh->y_cols;
-    float scale = 1.0f / (float)dpt_shard_step_rows(sh, s);
     uint64_t local = dpt_shard_local_micros(sh, s);
     int T = r->threads;
     double loss[T];
@@ -186,11 +235,10 @@ static void compute_step(const struct dpt_net *net, struct run *r, uint64_t s)
         loss[t] = l;
         hits[t] = h;
         if (T > 1) {
-            /* Sum the thread gradients in thread order, split by parameter. */
 #pragma omp barrier
 #pragma omp for schedule(static)
-            for (size_t c = 0; c < n; c += 1024) {
-                size_t end = c + 1024 < n ? c + 1024 : n;
+            for (size_t c = 0; c < n; c += SUM_CHUNK) {
+                size_t end = c + SUM_CHUNK < n ? c + SUM_CHUNK : n;
                 for (int u = 1; u < T; u++) {
                     const float *gu = r->tgrad[u];
                     for (size_t j = c; j < end; j++) {
@@ -206,8 +254,108 @@ static void compute_step(const struct dpt_net *net, struct run *r, uint64_t s)
         l += loss[t];
         h += hits[t];
     }
-    r->tgrad[0][n] = (float)l;
-    r->tgrad[0][n + 1] = (float)h;
+    r->tgrad[0][n + X_LOSS] = (float)l;
+    r->tgrad[0][n + X_HITS] = (float)h;
+}
+
+/* Exact path: every micro-shard's gradient is computed alone into a zeroed
+ * float buffer and added to the thread's fixed-point accumulator, together
+ * with its loss and hit count; integer sums do not depend on the order, so
+ * neither does anything below. Returns 0 or -1 (thread_err set). */
+static int compute_exact(struct run *r, uint64_t s, float scale)
+{
+    const struct dpt_net *net = r->net;
+    const struct dpt_shard *sh = r->shard;
+    size_t n = net->n_params, f = sh->f, yc = sh->y_cols, nx = n + N_EXTRA;
+    uint64_t local = dpt_shard_local_micros(sh, s);
+    int T = r->threads, failed = 0;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num();
+        float *g = r->tgrad[t];
+        dpt_fix *acc = r->tfix[t];
+        memset(acc, 0, nx * sizeof *acc);
+        for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
+            uint64_t first, rows = dpt_shard_micro(sh, s, i, &first);
+            size_t h = 0;
+            memset(g, 0, n * sizeof(float));
+            double l = dpt_net_train_micro(net, r->work[t], sh->x + first * f, sh->y + first * yc,
+                                           yc, rows, scale, g, &h);
+            g[n + X_LOSS] = (float)l;
+            g[n + X_HITS] = (float)h;
+            g[n + X_STOP] = g[n + X_ERROR] = 0;
+            size_t bad;
+            if (dpt_fix_add(acc, g, n + 2, &bad) < 0) {
+#pragma omp critical(dpt_thread_err)
+                if (!failed) {
+                    failed = 1;
+                    dpt_err_set(&r->thread_err, DPT_ENUMERIC,
+                                "--deterministic: a gradient value (%g at parameter %zu, step "
+                                "%llu) is outside the range of exact sums (|x| < %g)",
+                                (double)g[bad], bad, (unsigned long long)s + 1,
+                                (double)DPT_FIX_MAX_ABS);
+                }
+                break;
+            }
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t c = 0; c < nx; c += SUM_CHUNK) {
+            size_t k = nx - c < SUM_CHUNK ? nx - c : SUM_CHUNK;
+            for (int u = 1; u < T; u++) {
+                dpt_fix_sum(r->tfix[0] + c, r->tfix[u] + c, k);
+            }
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* One step on all ranks: gradient, allreduce (with the extras), checks.
+ * Returns 0, or an agreed error; sets *stop when any rank asked to stop. */
+static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
+{
+    const struct dpt_net *net = r->net;
+    size_t n = net->n_params;
+    float scale = 1.0f / (float)dpt_shard_step_rows(r->shard, s);
+    int asked = (r->o->stop && *r->o->stop) ||
+                (r->o->stop_after_steps > 0 &&
+                 r->steps_this_run + 1 >= (uint64_t)r->o->stop_after_steps);
+    float *g = r->tgrad[0];
+    int failed = 0;
+    if (r->spec->deterministic) {
+        failed = compute_exact(r, s, scale) < 0;
+        float flags[2] = {(float)asked, (float)failed};
+        size_t bad;
+        dpt_fix_add(r->tfix[0] + n + X_STOP, flags, 2, &bad);
+        dpt_fix_allreduce(r->tfix[0], n + N_EXTRA, r->fix_type, r->fix_op, r->d->comm);
+        dpt_fix_to_float(r->tfix[0], g, n + N_EXTRA);
+    } else {
+        compute_fast(r, s, scale);
+        g[n + X_STOP] = (float)asked;
+        g[n + X_ERROR] = 0;
+        dpt_dist_sum_floats(r->d, g, n + N_EXTRA);
+    }
+    if (g[n + X_ERROR] > 0) {
+        /* Some rank failed inside the step: let it tell everyone why. */
+        *err = r->thread_err;
+        return dpt_dist_agree(r->d, failed ? err->code : 0, err);
+    }
+    float step_loss = g[n + X_LOSS];
+    if (!isfinite(step_loss)) {
+        return dpt_err_set(err, DPT_ENUMERIC,
+                           "the loss became %s at epoch %lld, step %llu (lower the learning "
+                           "rate, or standardize the inputs)",
+                           isnan(step_loss) ? "NaN" : "infinite", (long long)r->st.epoch + 1,
+                           (unsigned long long)s + 1);
+    }
+    r->st.loss_sum += step_loss;
+    r->st.hit_sum += g[n + X_HITS];
+    r->st.global_step++;
+    r->st.step = s + 1;
+    r->steps_this_run++;
+    optimizer_step(r);
+    *stop = g[n + X_STOP] > 0;
+    return 0;
 }
 
 static uint64_t params_hash(const struct dpt_net *net)
@@ -215,69 +363,228 @@ static uint64_t params_hash(const struct dpt_net *net)
     return XXH3_64bits(net->params, net->n_params * sizeof(float));
 }
 
-static int train_epochs(const struct dpt_spec *spec, const struct dpt_net *net, struct run *r,
-                        const struct dpt_dist *d, const struct dpt_train_opts *o,
-                        struct dpt_err *err)
+/* "dir/ckpt.h5" -> "dir/ckpt" + ".h5" split for numbered files. */
+static void split_ext(const char *path, char *stem, size_t len, const char **ext)
 {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash + 1)) {
+        snprintf(stem, len, "%.*s", (int)(dot - path), path);
+        *ext = dot;
+    } else {
+        snprintf(stem, len, "%s", path);
+        *ext = ".h5";
+    }
+}
+
+struct aged {
+    char *path;
+    struct timespec mtime;
+};
+
+static int newer_first(const void *a, const void *b)
+{
+    const struct timespec *x = &((const struct aged *)a)->mtime;
+    const struct timespec *y = &((const struct aged *)b)->mtime;
+    if (x->tv_sec != y->tv_sec) {
+        return x->tv_sec < y->tv_sec ? 1 : -1;
+    }
+    return (x->tv_nsec < y->tv_nsec) - (x->tv_nsec > y->tv_nsec);
+}
+
+/* Keeps the `keep` most recently written numbered checkpoints of stem (the
+ * one just written, `current`, always among them) and deletes the rest, and
+ * temporary files a killed writer left behind. */
+static void prune(const char *stem, const char *ext, int64_t keep, const char *current)
+{
+    char pattern[PATH_MAX + 32];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s", stem, ext);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        struct aged *files = calloc(g.gl_pathc, sizeof *files);
+        size_t n = 0;
+        for (size_t i = 0; files && i < g.gl_pathc; i++) {
+            struct stat st;
+            if (strcmp(g.gl_pathv[i], current) != 0 && stat(g.gl_pathv[i], &st) == 0) {
+                files[n++] = (struct aged){g.gl_pathv[i], st.st_mtim};
+            }
+        }
+        if (files) {
+            qsort(files, n, sizeof *files, newer_first);
+            for (size_t i = (size_t)keep - 1; i < n; i++) {
+                unlink(files[i].path);
+            }
+        }
+        free(files);
+        globfree(&g);
+    }
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s.tmp-*", stem, ext);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            unlink(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+}
+
+/* Rank 0 writes STEM-<global step>EXT and points the symlink `path` at it
+ * (atomically: a new link renamed over the old one); the others wait and
+ * share its outcome. */
+static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
+{
+    int rc = 0;
+    char file[PATH_MAX];
+    if (r->d->rank == 0) {
+        char stem[PATH_MAX - 32], link_tmp[PATH_MAX + 16];
+        const char *ext;
+        split_ext(path, stem, sizeof stem, &ext);
+        snprintf(file, sizeof file, "%s-%012llu%s", stem, (unsigned long long)r->st.global_step,
+                 ext);
+        rc = dpt_checkpoint_save(file, r->net, r->ostate, r->spec, r->norm, &r->st, err);
+        if (rc == 0) {
+            const char *slash = strrchr(file, '/');
+            snprintf(link_tmp, sizeof link_tmp, "%s.link-%ld", path, (long)getpid());
+            unlink(link_tmp);
+            if (symlink(slash ? slash + 1 : file, link_tmp) < 0 || rename(link_tmp, path) < 0) {
+                rc = dpt_err_set(err, DPT_EIO, "%s: cannot point the checkpoint link at %s: %s "
+                                 "(is %s a regular file?)", path, file, strerror(errno), path);
+                unlink(link_tmp);
+            }
+        }
+        if (rc == 0) {
+            prune(stem, ext, r->spec->ckpt_keep > 0 ? r->spec->ckpt_keep : 1, file);
+        }
+    }
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        r->last_ckpt_step = (int64_t)r->st.global_step;
+        if (r->o->on_checkpoint) {
+            struct dpt_epoch_stats es = {.epoch = r->st.epoch + 1, .epochs = r->spec->epochs,
+                                         .samples = r->st.global_step};
+            r->o->on_checkpoint(r->o->ctx, path, &es);
+        }
+    }
+    return rc;
+}
+
+static int train_epochs(struct run *r, struct dpt_err *err)
+{
+    const struct dpt_spec *spec = r->spec;
+    const struct dpt_train_opts *o = r->o;
     struct dpt_shard *sh = r->shard;
-    size_t n = net->n_params;
-    uint64_t step = 0;
     double start = dpt__now();
-    for (int64_t e = 0; e < spec->epochs; e++) {
+    int64_t every_steps = o->ckpt_path ? spec->ckpt_every_steps : 0;
+    int64_t every_epochs = o->ckpt_path ? spec->ckpt_every_epochs : 0;
+    for (; r->st.epoch < spec->epochs; r->st.epoch++, r->st.step = 0) {
+        int64_t e = r->st.epoch;
         double t0 = dpt__now();
         struct dpt_perm perm;
-        dpt_perm_init(&perm, sh->n, (uint64_t)spec->seed, (uint64_t)e, spec->shuffle);
+        dpt_perm_init(&perm, sh->n, r->st.seed, (uint64_t)e, spec->shuffle);
         int rc = dpt_shard_load(sh, &perm, err);
-        if (rc == 0 && e == 0) {
+        if (rc == 0 && r->steps_this_run == 0) {
             /* Every row is in exactly one rank's share of an epoch: one pass
-             * over the first epoch checks all targets. */
-            rc = dpt_check_target_rows(net, spec->train, spec->y_name, sh->y, sh->rows,
+             * over the first epoch of the run checks all targets. */
+            rc = dpt_check_target_rows(r->net, spec->train, spec->y_name, sh->y, sh->rows,
                                        sh->y_cols, sh->file_row, 0, err);
         }
-        rc = dpt_dist_agree(d, rc, err);
+        rc = dpt_dist_agree(r->d, rc, err);
         if (rc < 0) {
             return rc;
         }
-        double loss_sum = 0, hit_sum = 0;
-        for (uint64_t s = 0; s < sh->steps; s++) {
-            compute_step(net, r, s);
-            dpt_dist_sum_floats(d, r->tgrad[0], n + 2);
-            float step_loss = r->tgrad[0][n];
-            if (!isfinite(step_loss)) {
-                return dpt_err_set(err, DPT_ENUMERIC,
-                                   "the loss became %s at epoch %lld, step %llu (lower the "
-                                   "learning rate, or standardize the inputs)",
-                                   isnan(step_loss) ? "NaN" : "infinite", (long long)e + 1,
-                                   (unsigned long long)s + 1);
+        if (r->st.step == 0) {
+            r->st.loss_sum = r->st.hit_sum = 0;
+        }
+        for (uint64_t s = r->st.step; s < sh->steps; s++) {
+            int stop = 0;
+            rc = step(r, s, &stop, err);
+            if (rc < 0) {
+                return rc;
             }
-            loss_sum += step_loss;
-            hit_sum += r->tgrad[0][n + 1];
-            optimizer_step(net, r, ++step);
-            if (o->check_sync > 0 && step % (uint64_t)o->check_sync == 0) {
-                int bad = dpt_dist_same_u64(d, params_hash(net));
+            if (o->check_sync > 0 && r->st.global_step % (uint64_t)o->check_sync == 0) {
+                int bad = dpt_dist_same_u64(r->d, params_hash(r->net));
                 if (bad) {
                     return dpt_err_set(err, DPT_ENUMERIC,
                                        "--check-sync: the weights of rank %d differ from rank "
                                        "0's after step %llu",
-                                       bad - 1, (unsigned long long)step);
+                                       bad - 1, (unsigned long long)r->st.global_step);
+                }
+            }
+            if (stop) {
+                const char *path = o->ckpt_path ? o->ckpt_path : o->stop_path;
+                rc = path ? checkpoint(r, path, err) : 0;
+                if (rc < 0) {
+                    return rc;
+                }
+                return dpt_err_set(err, DPT_ESIGNAL, "stopped on request after step %llu of "
+                                   "epoch %lld%s%s", (unsigned long long)s + 1, (long long)e + 1,
+                                   path ? "; checkpoint " : "", path ? path : "");
+            }
+            if (every_steps > 0 && r->st.global_step % (uint64_t)every_steps == 0) {
+                if ((rc = checkpoint(r, o->ckpt_path, err)) < 0) {
+                    return rc;
                 }
             }
         }
         double now = dpt__now();
-        struct dpt_epoch_stats st = {
+        struct dpt_epoch_stats es = {
             .epoch = e + 1,
             .epochs = spec->epochs,
             .samples = sh->n,
-            .loss = loss_sum / (double)sh->n,
-            .accuracy = net->loss->correct ? hit_sum / (double)sh->n : NAN,
+            .loss = r->st.loss_sum / (double)sh->n,
+            .accuracy = r->net->loss->correct ? r->st.hit_sum / (double)sh->n : NAN,
             .seconds = now - t0,
             .elapsed = now - start,
         };
         if (o->on_epoch) {
-            o->on_epoch(o->ctx, &st);
+            o->on_epoch(o->ctx, &es);
+        }
+        if (every_epochs > 0 && (e + 1) % every_epochs == 0) {
+            r->st.epoch++;
+            r->st.step = 0;
+            r->st.loss_sum = r->st.hit_sum = 0;
+            rc = checkpoint(r, o->ckpt_path, err);
+            r->st.epoch--;
+            if (rc < 0) {
+                return rc;
+            }
         }
     }
+    /* The end of training is a checkpoint too: a later run may go further. */
+    if (o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
+        r->st.step = 0;
+        r->st.loss_sum = r->st.hit_sum = 0;
+        return checkpoint(r, o->ckpt_path, err);
+    }
     return 0;
+}
+
+/* Weights: seeded init, then --init's or the checkpoint's if given. */
+static int init_weights(struct run *r, struct dpt_norm *norm, struct dpt_err *err)
+{
+    const struct dpt_train_opts *o = r->o;
+    dpt_net_init_params(r->net, (uint64_t)r->spec->seed);
+    r->st.seed = (uint64_t)r->spec->seed;
+    int rc = 0;
+    if (o->init) {
+        rc = dpt_weights_load(o->init, r->net, err);
+    }
+    if (rc == 0 && o->resume) {
+        rc = dpt_checkpoint_load(o->resume, r->net, r->ostate, norm, &r->st, err);
+        if (rc == 0 && r->st.epoch > r->spec->epochs) {
+            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
+                             "train.epochs = %lld is smaller", o->resume,
+                             (long long)r->st.epoch, (long long)r->spec->epochs);
+        }
+    }
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        int bad = dpt_dist_same_u64(r->d, params_hash(r->net));
+        if (bad) {
+            rc = dpt_err_set(err, DPT_ENUMERIC, "initial weights of rank %d differ from rank "
+                             "0's (plugins must initialize from the host's random stream only)",
+                             bad - 1);
+        }
+    }
+    return rc;
 }
 
 int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
@@ -286,8 +593,8 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
 {
     *net_out = NULL;
     memset(norm, 0, sizeof *norm);
-    struct run r = {.threads = dpt_train_threads(o->threads)};
-    struct dpt_net *net = NULL;
+    struct run r = {.spec = spec, .o = o, .d = d, .norm = norm, .last_ckpt_step = -1,
+                    .threads = dpt_train_threads(o->threads)};
     openblas_set_num_threads(1); /* each worker thread runs its own sgemm */
 
     int rc = 0;
@@ -299,31 +606,35 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
         rc = dpt_dataset_open(&r.ds, spec->train, spec->x_name, spec->y_name, err);
     }
     if (rc == 0) {
-        rc = dpt_net_create(&net, spec, reg, dpt_dataset_features(r.ds), err);
+        rc = dpt_net_create(&r.net, spec, reg, dpt_dataset_features(r.ds), err);
     }
     if (rc == 0) {
-        rc = dpt_net_check_targets(net, dpt_dataset_y_cols(r.ds), spec->train, err);
+        rc = dpt_net_check_targets(r.net, dpt_dataset_y_cols(r.ds), spec->train, err);
+    }
+    uint64_t B = (uint64_t)spec->batch, m = B;
+    if (rc == 0) {
+        uint64_t workers = (uint64_t)d->size * (uint64_t)r.threads;
+        if (spec->micro_batch > 0) {
+            m = (uint64_t)spec->micro_batch;
+        } else if (spec->deterministic) {
+            m = DET_MICRO; /* fixed: what a micro-shard holds must not depend on P or T */
+        } else {
+            m = (B + workers - 1) / workers;
+        }
+        m = m < B ? m : B;
+        rc = alloc_buffers(&r, m, err);
     }
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0) {
-        dpt_net_init_params(net, (uint64_t)spec->seed);
-        int bad = dpt_dist_same_u64(d, params_hash(net));
-        if (bad) {
-            rc = dpt_err_set(err, DPT_ENUMERIC, "initial weights of rank %d differ from rank "
-                             "0's (plugins must initialize from the host's random stream only)",
-                             bad - 1);
-        }
+        rc = init_weights(&r, norm, err);
     }
-    if (rc == 0 && spec->standardize) {
+    if (rc == 0 && spec->standardize && !norm->f) {
         rc = make_norm(r.ds, d, norm, err);
     }
     if (rc == 0) {
-        uint64_t workers = (uint64_t)d->size * (uint64_t)r.threads;
-        uint64_t B = (uint64_t)spec->batch;
-        uint64_t m = spec->micro_batch > 0 ? (uint64_t)spec->micro_batch : (B + workers - 1) / workers;
         struct dpt_shard_opts so = {
             .batch = B,
-            .micro = m < B ? m : B,
+            .micro = m,
             .ranks = d->size,
             .rank = d->rank,
             .threads = r.threads,
@@ -332,20 +643,17 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .inv_std = norm->f ? norm->inv_std_f : NULL,
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
-        if (rc == 0) {
-            rc = alloc_buffers(&r, net, so.micro, err);
-        }
         rc = dpt_dist_agree(d, rc, err);
     }
     if (rc == 0) {
-        rc = train_epochs(spec, net, &r, d, o, err);
+        rc = train_epochs(&r, err);
     }
     run_cleanup(&r);
-    if (rc < 0) {
-        dpt_net_destroy(net);
+    if (rc < 0 && rc != DPT_ESIGNAL) {
+        dpt_net_destroy(r.net);
         dpt_norm_cleanup(norm);
         return rc;
     }
-    *net_out = net;
-    return 0;
+    *net_out = r.net;
+    return rc;
 }

@@ -15,6 +15,7 @@
 #include "plugin/registry.h"
 
 #include <dptrain/dptrain.h>
+#include <signal.h>
 #include <stdint.h>
 
 /* Input standardization: x' = (x - mean) / std, per feature. */
@@ -42,15 +43,32 @@ struct dpt_epoch_stats {
 struct dpt_train_opts {
     int threads; /* per rank; 0: omp_get_max_threads() */
     int64_t check_sync; /* every K steps compare a hash of the weights; 0: never */
+    const char *resume; /* checkpoint to continue from, or NULL */
+    const char *init;   /* model or checkpoint file whose weights to start from, or NULL */
+    /* Where checkpoints go (NULL: none, unless a stop request comes; then
+     * stop_path). Schedules and retention come from the spec. */
+    const char *ckpt_path;
+    const char *stop_path;
+    /* Set (by a signal handler) to ask for a stop: all ranks finish the
+     * step, a checkpoint is written, dpt_train returns DPT_ESIGNAL. */
+    volatile sig_atomic_t *stop;
+    int64_t stop_after_steps; /* testing: behave as if *stop were set after this many steps */
     /* Called on every rank after each epoch (the CLI prints on rank 0). */
     void (*on_epoch)(void *ctx, const struct dpt_epoch_stats *st);
+    /* Called on every rank after each checkpoint. */
+    void (*on_checkpoint)(void *ctx, const char *path, const struct dpt_epoch_stats *st);
     void *ctx;
 };
 
 /* Collective. Opens spec's training data, builds and initializes the network
- * (identical on every rank), computes the standardization if asked, and
- * trains for spec->epochs. On success *net and *norm belong to the caller.
- * Any rank's error becomes every rank's. */
+ * (identical on every rank; from opts->init or opts->resume if given),
+ * computes the standardization if asked (or takes the checkpoint's), and
+ * trains up to spec->epochs, writing checkpoints as the spec and opts say.
+ * On success, and on DPT_ESIGNAL (stopped on request after a checkpoint),
+ * *net and *norm belong to the caller. Any rank's error becomes every
+ * rank's. With spec->deterministic the gradients are summed exactly (see
+ * dist/exact.h), so the weights do not depend on the number of ranks or
+ * threads. */
 int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
               const struct dpt_dist *dist, const struct dpt_train_opts *o,
               struct dpt_net **net, struct dpt_norm *norm, struct dpt_err *err);

@@ -1,0 +1,52 @@
+#!/bin/sh
+# --deterministic: P in {1,2,3,4} x T in {1,2} give byte-identical
+# parameters (compared by hash), on a data set with a prime number of rows
+# and a batch not divisible by the worker counts.
+set -eu
+: "${DPTRAIN:?} ${MPIRUN:?}"
+tmp=$(mktemp -d /tmp/dpt-det.XXXXXX)
+cd "$tmp"
+/usr/bin/python3 - train.h5 <<'PY'
+import sys, h5py, numpy as np
+rng = np.random.default_rng(11)
+n, f = 1009, 12
+X = rng.standard_normal((n, f)).astype(np.float32)
+y = (X[:, :4] @ rng.standard_normal((4, 3))).argmax(1).astype(np.int32)
+with h5py.File(sys.argv[1], "w") as h:
+    h["X"], h["y"] = X, y
+PY
+cat > m.cfg <<'CFG'
+data = { train = "train.h5"; };
+model = {
+  layers = ( { type = "dense"; units = 32; activation = "tanh"; },
+             { type = "dense"; units = 3; activation = "softmax"; } );
+  loss = "cce";
+  optimizer = { type = "sgd"; learning_rate = 0.1; momentum = 0.9; };
+  metrics = [ "accuracy" ];
+};
+train = { batch = 100; epochs = 12; seed = 2; micro_batch = 16; deterministic = true; };
+CFG
+for np in 1 2 3 4; do
+    for t in 1 2; do
+        "$MPIRUN" --oversubscribe -np $np "$DPTRAIN" train m.cfg --threads $t --check-sync 10 \
+            --out "p${np}t$t.h5" > log 2>&1 || { cat log; exit 1; }
+    done
+done
+/usr/bin/python3 - <<'PY'
+import sys, glob, hashlib, h5py
+def digest(p):
+    h = hashlib.sha256()
+    with h5py.File(p, "r") as f:
+        for g in sorted(f["layers"]):
+            for t in sorted(f["layers"][g]):
+                h.update(f["layers"][g][t][...].tobytes())
+    return h.hexdigest()[:16]
+d = {p[:-3]: digest(p) for p in sorted(glob.glob("p*t*.h5"))}
+for k, v in d.items():
+    print(f"{k}: {v}")
+n = len(set(d.values()))
+print(f"{len(d)} runs, {n} distinct parameter hash(es)")
+sys.exit(0 if n == 1 and len(d) == 8 else 1)
+PY
+cd /
+rm -rf "$tmp"
