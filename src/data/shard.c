@@ -74,6 +74,10 @@ void dpt_shard_destroy(struct dpt_shard *sh)
     if (!sh) {
         return;
     }
+    dpt_shard_prefetch_wait(sh);
+    free(sh->back_x);
+    free(sh->back_y);
+    free(sh->back_file_row);
     free(sh->step_off);
     free(sh->x);
     free(sh->y);
@@ -117,7 +121,11 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
     sh->y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
     sh->file_row = malloc(rows * sizeof *sh->file_row);
     sh->sorted = malloc(2 * rows * sizeof *sh->sorted);
-    if (!sh->x || !sh->y || !sh->file_row || !sh->sorted) {
+    sh->back_x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
+    sh->back_y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+    sh->back_file_row = malloc(rows * sizeof *sh->back_file_row);
+    if (!sh->x || !sh->y || !sh->file_row || !sh->sorted || !sh->back_x || !sh->back_y ||
+        !sh->back_file_row) {
         goto nomem;
     }
     if (o->cache_all) {
@@ -217,4 +225,66 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
         }
     }
     return 0;
+}
+
+static void swap_buffers(struct dpt_shard *sh)
+{
+    float *x = sh->x, *y = sh->y;
+    uint64_t *r = sh->file_row;
+    sh->x = sh->back_x;
+    sh->y = sh->back_y;
+    sh->file_row = sh->back_file_row;
+    sh->back_x = x;
+    sh->back_y = y;
+    sh->back_file_row = r;
+}
+
+/* The reader thread: runs dpt_shard_load on a copy of the shard whose
+ * buffers are the back set, so the training threads keep reading the front
+ * set undisturbed. The scratch it shares (sorted, stage_*) is only used by
+ * loads, and the main thread waits for this one before its next load. */
+static void *reader_main(void *arg)
+{
+    struct dpt_shard *sh = arg;
+    struct dpt_shard view = *sh;
+    view.x = sh->back_x;
+    view.y = sh->back_y;
+    view.file_row = sh->back_file_row;
+    sh->prefetch_rc = dpt_shard_load(&view, &sh->prefetch_perm, &sh->prefetch_err);
+    return NULL;
+}
+
+void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm)
+{
+    dpt_shard_prefetch_wait(sh);
+    sh->prefetch_perm = *perm;
+    sh->prefetch_rc = 0;
+    memset(&sh->prefetch_err, 0, sizeof sh->prefetch_err);
+    sh->prefetch = pthread_create(&sh->reader, NULL, reader_main, sh) == 0 ? 1 : 0;
+}
+
+void dpt_shard_prefetch_wait(struct dpt_shard *sh)
+{
+    if (sh->prefetch == 1) {
+        pthread_join(sh->reader, NULL);
+        sh->prefetch = 2;
+    }
+}
+
+int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err)
+{
+    dpt_shard_prefetch_wait(sh);
+    const struct dpt_perm *p = &sh->prefetch_perm;
+    if (sh->prefetch == 2 && p->n == perm->n && p->key == perm->key &&
+        p->identity == perm->identity) {
+        sh->prefetch = 0;
+        if (sh->prefetch_rc < 0) {
+            *err = sh->prefetch_err;
+            return sh->prefetch_rc;
+        }
+        swap_buffers(sh);
+        return 0;
+    }
+    sh->prefetch = 0;
+    return dpt_shard_load(sh, perm, err);
 }

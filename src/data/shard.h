@@ -7,8 +7,11 @@
  * rank k % P and, within it, to thread (k / P) % T. So what a micro-shard
  * holds never depends on P or T; only who computes it does.
  *
- * At the start of an epoch a rank reads just its rows (sorted, in blocks) and
- * lays them out by micro-shard: memory per rank grows with N/P.
+ * A rank reads just its rows of an epoch (sorted, in blocks) and lays them
+ * out by micro-shard: memory per rank grows with N/P. The next epoch's rows
+ * can be read by a background thread while this epoch trains (two buffer
+ * sets: 2 N/P rows). HDF5 is not thread-safe here: while a prefetch runs,
+ * nobody else may call HDF5 (dpt_shard_prefetch_wait first).
  */
 #ifndef DPT_DATA_SHARD_H
 #define DPT_DATA_SHARD_H
@@ -16,6 +19,7 @@
 #include "data/dataset.h"
 
 #include <dptrain/dptrain.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* A permutation of [0, n) evaluated pointwise: a Feistel network over the
@@ -47,6 +51,13 @@ struct dpt_shard {
     float *x, *y;       /* this epoch's rows, (rows, F) and (rows, y_cols) */
     uint64_t *file_row; /* file row of each local row */
     /* private */
+    float *back_x, *back_y; /* the other buffer set, filled by a prefetch */
+    uint64_t *back_file_row;
+    pthread_t reader;
+    int prefetch; /* 0 idle, 1 running, 2 done (result in prefetch_rc, prefetch_err) */
+    int prefetch_rc;
+    struct dpt_err prefetch_err;
+    struct dpt_perm prefetch_perm;
     uint64_t *sorted;     /* (file row, local row) pairs, sorted by file row */
     float *stage_x, *stage_y;
     float *all_x, *all_y; /* with cache_all */
@@ -58,6 +69,16 @@ void dpt_shard_destroy(struct dpt_shard *sh);
 
 /* Reads this rank's rows of the epoch given by perm. */
 int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err);
+
+/* Starts reading the epoch of perm into the back buffers in a background
+ * thread. Falls back to nothing (the next dpt_shard_next reads) if the
+ * thread cannot start. */
+void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm);
+/* Waits for a running prefetch (so that HDF5 may be used again). */
+void dpt_shard_prefetch_wait(struct dpt_shard *sh);
+/* Makes the epoch of perm current: swaps in the prefetched buffers if a
+ * prefetch of that epoch was made, else reads now. */
+int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err);
 
 /* Rows in step s (the last step may be short). */
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);

@@ -43,7 +43,7 @@ static int add_activation(struct dpt_net *net, const struct dpt_registry *reg, c
                           const config_setting_t *group, const struct dpt_spec *spec,
                           int index, size_t width, struct dpt_err *err)
 {
-    struct dpt_node *node;
+    struct dpt_node *node = NULL;
     if (grow_nodes(net, &node, err) < 0) {
         return err->code;
     }
@@ -86,7 +86,7 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
         return dpt_err_prefix(err, "%s: layer %d",
                               dpt_spec_where(spec, group, where, sizeof where), index + 1);
     }
-    struct dpt_node *node;
+    struct dpt_node *node = NULL;
     if (grow_nodes(net, &node, err) < 0) {
         return err->code;
     }

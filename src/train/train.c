@@ -193,25 +193,37 @@ static int alloc_buffers(struct run *r, size_t m, struct dpt_err *err)
     return 0;
 }
 
+/* The optimizer update of parameters [off, off + k) at step t; then zeroes
+ * that piece of the gradient while it is in cache (the next step
+ * accumulates into it). */
+static void update_piece(struct run *r, size_t off, size_t k, uint64_t t)
+{
+    const struct dpt_net *net = r->net;
+    net->opt->step(net->opt_state, net->params + off, r->tgrad[0] + off, r->ostate + off,
+                   net->n_params, k, t, 1.0f);
+    memset(r->tgrad[0] + off, 0, k * sizeof(float));
+}
+
 /* One optimizer update of all parameters, split over the threads. */
 static void optimizer_step(struct run *r)
 {
-    const struct dpt_net *net = r->net;
-    size_t n = net->n_params;
+    size_t n = r->net->n_params;
     size_t chunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
-    uint64_t t = r->st.global_step;
 #pragma omp parallel for schedule(static) num_threads(r->threads) if (r->threads > 1 && chunks > 1)
     for (size_t c = 0; c < chunks; c++) {
-        size_t off = c * OPT_CHUNK, k = n - off < OPT_CHUNK ? n - off : OPT_CHUNK;
-        net->opt->step(net->opt_state, net->params + off, r->tgrad[0] + off, r->ostate + off, n,
-                       k, t, 1.0f);
+        size_t off = c * OPT_CHUNK;
+        update_piece(r, off, n - off < OPT_CHUNK ? n - off : OPT_CHUNK, r->st.global_step);
     }
 }
 
 /* Fast path of one step on this rank: each thread accumulates its
  * micro-shards into its own float buffer; the buffers are summed in thread
- * order, split by parameter ranges. */
-static void compute_fast(struct run *r, uint64_t s, float scale)
+ * order, split by parameter ranges. The buffers start the step zeroed: the
+ * sum zeroes what it has read, update_piece zeroes tgrad[0] after use (no
+ * separate pass over memory). With update_t > 0 (one rank, so no allreduce
+ * comes between), each piece is also updated by the optimizer at step
+ * update_t right after it is summed, while it is in cache. */
+static void compute_fast(struct run *r, uint64_t s, float scale, uint64_t update_t)
 {
     const struct dpt_net *net = r->net;
     const struct dpt_shard *sh = r->shard;
@@ -224,7 +236,6 @@ static void compute_fast(struct run *r, uint64_t s, float scale)
     {
         int t = omp_get_thread_num();
         float *g = r->tgrad[t];
-        memset(g, 0, n * sizeof(float));
         double l = 0;
         size_t h = 0;
         for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
@@ -234,16 +245,21 @@ static void compute_fast(struct run *r, uint64_t s, float scale)
         }
         loss[t] = l;
         hits[t] = h;
-        if (T > 1) {
+        if (T > 1 || update_t) {
 #pragma omp barrier
 #pragma omp for schedule(static)
             for (size_t c = 0; c < n; c += SUM_CHUNK) {
                 size_t end = c + SUM_CHUNK < n ? c + SUM_CHUNK : n;
+                float *g0 = r->tgrad[0];
                 for (int u = 1; u < T; u++) {
-                    const float *gu = r->tgrad[u];
+                    float *gu = r->tgrad[u];
                     for (size_t j = c; j < end; j++) {
-                        r->tgrad[0][j] += gu[j];
+                        g0[j] += gu[j];
+                        gu[j] = 0;
                     }
+                }
+                if (update_t) {
+                    update_piece(r, c, end - c, update_t);
                 }
             }
         }
@@ -321,7 +337,7 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
                 (r->o->stop_after_steps > 0 &&
                  r->steps_this_run + 1 >= (uint64_t)r->o->stop_after_steps);
     float *g = r->tgrad[0];
-    int failed = 0;
+    int failed = 0, updated = 0;
     if (r->spec->deterministic) {
         failed = compute_exact(r, s, scale) < 0;
         float flags[2] = {(float)asked, (float)failed};
@@ -330,7 +346,11 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
         dpt_fix_allreduce(r->tfix[0], n + N_EXTRA, r->fix_type, r->fix_op, r->d->comm);
         dpt_fix_to_float(r->tfix[0], g, n + N_EXTRA);
     } else {
-        compute_fast(r, s, scale);
+        /* One rank: nothing to agree on, so the update joins the sum. A NaN
+         * loss still stops training below; the weights it spoilt are not
+         * saved. */
+        updated = r->d->size == 1;
+        compute_fast(r, s, scale, updated ? r->st.global_step + 1 : 0);
         g[n + X_STOP] = (float)asked;
         g[n + X_ERROR] = 0;
         dpt_dist_sum_floats(r->d, g, n + N_EXTRA);
@@ -353,7 +373,9 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     r->st.global_step++;
     r->st.step = s + 1;
     r->steps_this_run++;
-    optimizer_step(r);
+    if (!updated) {
+        optimizer_step(r);
+    }
     *stop = g[n + X_STOP] > 0;
     return 0;
 }
@@ -433,6 +455,7 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
 {
     int rc = 0;
     char file[PATH_MAX];
+    dpt_shard_prefetch_wait(r->shard); /* HDF5 is not thread-safe: one user at a time */
     if (r->d->rank == 0) {
         char stem[PATH_MAX - 32], link_tmp[PATH_MAX + 16];
         const char *ext;
@@ -477,9 +500,14 @@ static int train_epochs(struct run *r, struct dpt_err *err)
     for (; r->st.epoch < spec->epochs; r->st.epoch++, r->st.step = 0) {
         int64_t e = r->st.epoch;
         double t0 = dpt__now();
-        struct dpt_perm perm;
+        struct dpt_perm perm, next;
         dpt_perm_init(&perm, sh->n, r->st.seed, (uint64_t)e, spec->shuffle);
-        int rc = dpt_shard_load(sh, &perm, err);
+        int rc = dpt_shard_next(sh, &perm, err);
+        if (rc == 0 && e + 1 < spec->epochs) {
+            /* Read the next epoch's rows while this one trains. */
+            dpt_perm_init(&next, sh->n, r->st.seed, (uint64_t)e + 1, spec->shuffle);
+            dpt_shard_prefetch(sh, &next);
+        }
         if (rc == 0 && r->steps_this_run == 0) {
             /* Every row is in exactly one rank's share of an epoch: one pass
              * over the first epoch of the run checks all targets. */
