@@ -10,6 +10,8 @@
 #include "train/train.h"
 #include "util/util.h"
 
+#include <jansson.h>
+#include <errno.h>
 #include <libgen.h>
 #include <signal.h>
 #include <limits.h>
@@ -77,6 +79,8 @@ struct progress {
     int rank;
     int quiet;
     int verbose_ckpt;
+    FILE *log; /* train.log on rank 0, or NULL */
+    int jsonl; /* the log is JSON lines, else CSV */
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
 };
@@ -90,6 +94,46 @@ static void on_checkpoint(void *ctx, const char *path, const struct dpt_epoch_st
     }
 }
 
+/* One row per epoch: CSV (header first) or JSON lines; NaN becomes empty / null. */
+static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
+{
+    const char *names[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr_scale",
+                           "samples_per_s", "seconds", "elapsed"};
+    double v[] = {st->loss, st->accuracy, st->val_loss, st->val_accuracy, st->lr_scale,
+                  (double)st->samples / st->seconds, st->seconds, st->elapsed};
+    if (p->jsonl) {
+        json_t *o = json_object();
+        json_object_set_new(o, "epoch", json_integer(st->epoch));
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            json_object_set_new(o, names[i], isnan(v[i]) ? json_null() : json_real(v[i]));
+        }
+        char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (line) {
+            fprintf(p->log, "%s\n", line);
+            free(line);
+        }
+        json_decref(o);
+    } else {
+        if (ftell(p->log) == 0) {
+            fprintf(p->log, "epoch");
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+                fprintf(p->log, ",%s", names[i]);
+            }
+            fprintf(p->log, "\n");
+        }
+        fprintf(p->log, "%lld", (long long)st->epoch);
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            if (isnan(v[i])) {
+                fprintf(p->log, ",");
+            } else {
+                fprintf(p->log, ",%.10g", v[i]);
+            }
+        }
+        fprintf(p->log, "\n");
+    }
+    fflush(p->log);
+}
+
 static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
 {
     struct progress *p = ctx;
@@ -98,16 +142,31 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
         p->timed_s += st->seconds;
         p->timed_samples += (double)st->samples;
     }
+    if (p->log) {
+        write_log(p, st);
+    }
     if (p->rank != 0 || p->quiet) {
         return;
     }
-    char acc[48] = "";
+    char extra[160] = "";
+    size_t u = 0;
     if (!isnan(st->accuracy)) {
-        snprintf(acc, sizeof acc, "  accuracy %.4f", st->accuracy);
+        u += (size_t)snprintf(extra + u, sizeof extra - u, "  accuracy %.4f", st->accuracy);
     }
-    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s\n",
+    if (!isnan(st->val_loss)) {
+        u += (size_t)snprintf(extra + u, sizeof extra - u, "  val_loss %.6f", st->val_loss);
+    }
+    if (!isnan(st->val_accuracy)) {
+        u += (size_t)snprintf(extra + u, sizeof extra - u, "  val_accuracy %.4f",
+                              st->val_accuracy);
+    }
+    if (st->lr_scale != 1.0) {
+        snprintf(extra + u, sizeof extra - u, "  lr x%.4g", st->lr_scale);
+    }
+    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n",
            st->epochs >= 100 ? 3 : st->epochs >= 10 ? 2 : 1, (long long)st->epoch,
-           (long long)st->epochs, st->loss, acc, (double)st->samples / st->seconds, st->elapsed);
+           (long long)st->epochs, st->loss, extra, (double)st->samples / st->seconds, st->elapsed,
+           st->stop_early ? "  (early stopping)" : "");
     fflush(stdout);
 }
 
@@ -295,9 +354,21 @@ int cmd_train(int argc, char **argv)
         .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };
+    if (rc == 0 && d.rank == 0 && spec.log) {
+        size_t len = strlen(spec.log);
+        prog.jsonl = len > 6 && strcmp(spec.log + len - 6, ".jsonl") == 0;
+        prog.log = fopen(spec.log, resume ? "a" : "w");
+        if (!prog.log) {
+            rc = dpt_err_set(&err, DPT_EIO, "train.log %s: %s", spec.log, strerror(errno));
+        }
+    }
+    rc = dpt_dist_agree(&d, rc, &err);
     double t0 = dpt__now();
     if (rc == 0) {
         rc = dpt_train(&spec, reg, &d, &opts, &net, &norm, &err);
+    }
+    if (prog.log) {
+        fclose(prog.log);
     }
     double train_s = dpt__now() - t0;
     if (rc == DPT_ESIGNAL) {

@@ -100,7 +100,11 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
     }
     sh->ds = ds;
     sh->o = *o;
-    sh->n = dpt_dataset_rows(ds);
+    sh->n = o->base ? o->n_rows : dpt_dataset_rows(ds);
+    if (o->base) {
+        sh->base = *o->base;
+        sh->has_base = 1;
+    }
     sh->f = dpt_dataset_features(ds);
     sh->y_cols = dpt_dataset_y_cols(ds);
     sh->steps = (sh->n + o->batch - 1) / o->batch;
@@ -192,6 +196,9 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
                                                  sh->o.micro;
             for (uint64_t r = 0; r < rows; r++) {
                 uint64_t row = dpt_perm_at(perm, pos + r);
+                if (sh->has_base) {
+                    row = dpt_perm_at(&sh->base, row);
+                }
                 sh->file_row[first + r] = row;
                 *pair++ = row;
                 *pair++ = first + r;

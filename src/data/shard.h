@@ -39,6 +39,10 @@ struct dpt_shard_opts {
     int cache_all;          /* read the whole file once into memory */
     const float *mean;      /* standardize X on read (F floats each), or NULL */
     const float *inv_std;
+    /* With a validation split: the rows trained on are base(0 .. n_rows-1),
+     * so epoch position i holds file row base(perm(i)). NULL: all rows. */
+    const struct dpt_perm *base;
+    uint64_t n_rows;
 };
 
 struct dpt_shard {
@@ -58,6 +62,8 @@ struct dpt_shard {
     int prefetch_rc;
     struct dpt_err prefetch_err;
     struct dpt_perm prefetch_perm;
+    struct dpt_perm base;
+    int has_base;
     uint64_t *sorted;     /* (file row, local row) pairs, sorted by file row */
     float *stage_x, *stage_y;
     float *all_x, *all_y; /* with cache_all */

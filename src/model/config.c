@@ -102,6 +102,30 @@ static int get_int(const struct dpt_spec *spec, const config_setting_t *g, const
     return 0;
 }
 
+static int get_num(const struct dpt_spec *spec, const config_setting_t *g, const char *key,
+                   double def, double min, double max, double *out, struct dpt_err *err)
+{
+    const config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
+    *out = def;
+    if (!s) {
+        return 0;
+    }
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_FLOAT) {
+        *out = config_setting_get_float(s);
+    } else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+        *out = (double)config_setting_get_int64(s);
+    } else {
+        return at_line(err, spec, s, "'%s' must be a number%s", key, "");
+    }
+    if (!(*out >= min && *out <= max)) {
+        char range[64];
+        snprintf(range, sizeof range, "[%g, %g]", min, max);
+        return at_line(err, spec, s, "'%s' must be in %s", key, range);
+    }
+    return 0;
+}
+
 const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *s, char *buf,
                            size_t len)
 {
@@ -134,10 +158,17 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
 {
     static const char *const top_keys[] = {"data", "model", "train", NULL};
     static const char *const data_keys[] = {"train", "test", "x", "y", "shuffle",
-                                            "standardize", "cache", NULL};
+                                            "standardize", "cache", "validation",
+                                            "validation_split", NULL};
     static const char *const model_keys[] = {"layers", "loss", "optimizer", "metrics", NULL};
     static const char *const train_keys[] = {"batch", "epochs", "seed", "micro_batch",
-                                             "check_sync", "deterministic", "checkpoint", NULL};
+                                             "check_sync", "deterministic", "checkpoint",
+                                             "early_stopping", "lr_schedule", "scale_lr_batch",
+                                             "clip_norm", "clip_value", "log", NULL};
+    static const char *const es_keys[] = {"monitor", "min_delta", "patience",
+                                          "restore_best_weights", NULL};
+    static const char *const lr_keys[] = {"type", "decay_steps", "decay_rate", "warmup_steps",
+                                          "min_scale", NULL};
     static const char *const ckpt_keys[] = {"path", "every_steps", "every_epochs", "keep", NULL};
     config_setting_t *root = config_root_setting(&spec->cfg);
     if (only_keys(spec, root, "(top level)", top_keys, err) < 0) {
@@ -227,6 +258,51 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_int(spec, ck, "keep", 2, 1, &spec->ckpt_keep, err) < 0) {
         return err->code;
     }
+    const config_setting_t *es = train ? config_setting_get_member(train, "early_stopping") : NULL;
+    const config_setting_t *lr = train ? config_setting_get_member(train, "lr_schedule") : NULL;
+    if (only_keys(spec, es, "train.early_stopping", es_keys, err) < 0 ||
+        get_str(spec, es, "monitor", es ? "val_loss" : NULL, &spec->es_monitor, err) < 0 ||
+        get_num(spec, es, "min_delta", 0.0, 0.0, 1e30, &spec->es_min_delta, err) < 0 ||
+        get_int(spec, es, "patience", 5, 0, &spec->es_patience, err) < 0 ||
+        get_bool(spec, es, "restore_best_weights", 0, &spec->es_restore, err) < 0 ||
+        only_keys(spec, lr, "train.lr_schedule", lr_keys, err) < 0 ||
+        get_str(spec, lr, "type", "constant", &spec->lr_schedule, err) < 0 ||
+        get_int(spec, lr, "decay_steps", 1000, 1, &spec->lr_decay_steps, err) < 0 ||
+        get_num(spec, lr, "decay_rate", 0.5, 0.0, 1.0, &spec->lr_decay_rate, err) < 0 ||
+        get_int(spec, lr, "warmup_steps", 0, 0, &spec->lr_warmup_steps, err) < 0 ||
+        get_num(spec, lr, "min_scale", 0.0, 0.0, 1.0, &spec->lr_min_scale, err) < 0 ||
+        get_int(spec, train, "scale_lr_batch", 0, 0, &spec->lr_base_batch, err) < 0 ||
+        get_num(spec, train, "clip_norm", 0.0, 0.0, 1e30, &spec->clip_norm, err) < 0 ||
+        get_num(spec, train, "clip_value", 0.0, 0.0, 1e30, &spec->clip_value, err) < 0 ||
+        get_str(spec, train, "log", NULL, &spec->log, err) < 0 ||
+        get_str(spec, data, "validation", NULL, &spec->validation, err) < 0 ||
+        get_num(spec, data, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split, err) < 0) {
+        return err->code;
+    }
+    static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy"};
+    int known = !spec->es_monitor;
+    for (size_t i = 0; i < 4 && !known; i++) {
+        known = strcmp(spec->es_monitor, monitors[i]) == 0;
+    }
+    if (!known) {
+        return at_line(err, spec, config_setting_get_member(es, "monitor"),
+                       "early_stopping.monitor must be loss, accuracy, val_loss or "
+                       "val_accuracy, got \"%s\"%s", spec->es_monitor, "");
+    }
+    static const char *const schedules[] = {"constant", "step", "exponential", "cosine"};
+    known = 0;
+    for (size_t i = 0; i < 4 && !known; i++) {
+        known = strcmp(spec->lr_schedule, schedules[i]) == 0;
+    }
+    if (!known) {
+        return at_line(err, spec, config_setting_get_member(lr, "type"),
+                       "lr_schedule.type must be constant, step, exponential or cosine, got "
+                       "\"%s\"%s", spec->lr_schedule, "");
+    }
+    if (spec->validation && spec->validation_split > 0) {
+        return at_line(err, spec, config_setting_get_member(data, "validation"),
+                       "give data.validation or data.validation_split, not both%s%s", "", "");
+    }
     if (ck && !spec->ckpt_path) {
         return at_line(err, spec, ck, "train.checkpoint needs a path = \"FILE.h5\"%s%s", "", "");
     }
@@ -240,8 +316,8 @@ static int resolve_paths(struct dpt_spec *spec, const char *path, struct dpt_err
     snprintf(dir_buf, sizeof dir_buf, "%s", path);
     const char *dir = dirname(dir_buf);
     config_setting_t *data = config_lookup(&spec->cfg, "data");
-    static const char *const keys[] = {"train", "test"};
-    for (size_t i = 0; data && i < 2; i++) {
+    static const char *const keys[] = {"train", "test", "validation"};
+    for (size_t i = 0; data && i < 3; i++) {
         config_setting_t *s = config_setting_get_member(data, keys[i]);
         if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
             continue;

@@ -24,6 +24,8 @@ struct dpt_spec {
     char *file; /* name used in messages */
     /* data */
     const char *train, *test, *x_name, *y_name;
+    const char *validation;  /* a validation file, or NULL */
+    double validation_split; /* or this fraction of data.train held out (0: none) */
     int shuffle, standardize, cache_all;
     /* model */
     const config_setting_t *layers;    /* list of groups */
@@ -36,6 +38,18 @@ struct dpt_spec {
     /* train.checkpoint = { path; every_steps; every_epochs; keep; } */
     const char *ckpt_path;
     int64_t ckpt_every_steps, ckpt_every_epochs, ckpt_keep;
+    /* train.early_stopping = { monitor; min_delta; patience; restore_best_weights; } */
+    const char *es_monitor; /* NULL: no early stopping */
+    double es_min_delta;
+    int64_t es_patience;
+    int es_restore;
+    /* train.lr_schedule = { type; decay_steps; decay_rate; warmup_steps; min_scale; } */
+    const char *lr_schedule; /* "constant", "step", "exponential", "cosine" */
+    int64_t lr_decay_steps, lr_warmup_steps;
+    double lr_decay_rate, lr_min_scale;
+    int64_t lr_base_batch; /* train.scale_lr_batch: lr *= batch / this (0: off) */
+    double clip_norm, clip_value; /* 0: off */
+    const char *log; /* train.log: per-epoch metrics, .csv or .jsonl */
 };
 
 /* Reads the model file at path, applies the "section.key=value" overrides

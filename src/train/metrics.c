@@ -42,6 +42,40 @@ static void standardize(float *x, size_t rows, const struct dpt_norm *norm)
     }
 }
 
+/* Evaluates one block of rows already read into x (rows, F) and y: standardizes
+ * x, splits the block into micro-shards over the threads, writes activated
+ * outputs to pred (if not NULL) and adds the loss and hit sums to sums[0..1]
+ * (thread partial sums combined in thread order). */
+static void eval_block(const struct dpt_net *net, struct dpt_work **work, int T, float *x,
+                       const float *y, size_t yc, size_t rows, const struct dpt_norm *norm,
+                       float *pred, double sums[2])
+{
+    size_t f = net->n_in;
+    if (norm && norm->f) {
+        standardize(x, rows, norm);
+    }
+    size_t micros = (rows + EVAL_MICRO - 1) / EVAL_MICRO;
+    double loss[T], hits[T];
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num();
+        double l = 0;
+        size_t h = 0;
+        for (size_t i = (size_t)t; i < micros; i += (size_t)T) {
+            size_t first = i * EVAL_MICRO;
+            size_t k = rows - first < EVAL_MICRO ? rows - first : EVAL_MICRO;
+            l += dpt_net_eval_micro(net, work[t], x + first * f, y ? y + first * yc : NULL, yc, k,
+                                    pred ? pred + first * net->n_out : NULL, &h);
+        }
+        loss[t] = l;
+        hits[t] = (double)h;
+    }
+    for (int t = 0; t < T; t++) {
+        sums[0] += loss[t];
+        sums[1] += hits[t];
+    }
+}
+
 int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
                  const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
                  int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err)
@@ -92,30 +126,8 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
         if (rc < 0) {
             break;
         }
-        if (norm && norm->f) {
-            standardize(x, rows, norm);
-        }
-        size_t micros = (rows + EVAL_MICRO - 1) / EVAL_MICRO;
-        double loss[T], hits[T];
-#pragma omp parallel num_threads(T) if (T > 1)
-        {
-            int t = omp_get_thread_num();
-            double l = 0;
-            size_t h = 0;
-            for (size_t i = (size_t)t; i < micros; i += (size_t)T) {
-                size_t first = i * EVAL_MICRO;
-                size_t k = rows - first < EVAL_MICRO ? rows - first : EVAL_MICRO;
-                float *out = pred ? pred + (b - lo + first) * net->n_out : NULL;
-                l += dpt_net_eval_micro(net, work[t], x + first * f, y_name ? y + first * yc : NULL,
-                                        yc, k, out, &h);
-            }
-            loss[t] = l;
-            hits[t] = (double)h;
-        }
-        for (int t = 0; t < T; t++) {
-            sums[0] += loss[t];
-            sums[1] += hits[t];
-        }
+        eval_block(net, work, T, x, y_name ? y : NULL, yc, rows, norm,
+                   pred ? pred + (b - lo) * net->n_out : NULL, sums);
     }
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0) {
@@ -163,5 +175,45 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
     free(counts);
     free(displs);
     dpt_dataset_close(ds);
+    return rc;
+}
+
+int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const uint64_t *rows,
+                      size_t n_local, uint64_t n_total,
+                      const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
+                      struct dpt_eval_result *res, struct dpt_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->n_out = net->n_out;
+    int T = dpt_train_threads(threads);
+    size_t f = net->n_in, yc = dpt_dataset_y_cols(ds);
+    struct dpt_work **work = calloc((size_t)T, sizeof *work);
+    float *x = malloc(EVAL_BLOCK * f * sizeof(float));
+    float *y = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
+    int rc = (work && x && y) ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    for (int t = 0; rc == 0 && t < T; t++) {
+        rc = dpt_work_create(&work[t], net, EVAL_MICRO, err);
+    }
+    double sums[2] = {0, 0};
+    for (size_t b = 0; rc == 0 && b < n_local; b += EVAL_BLOCK) {
+        size_t k = n_local - b < EVAL_BLOCK ? n_local - b : EVAL_BLOCK;
+        rc = dpt_dataset_read(ds, rows + b, k, x, y, err);
+        if (rc == 0) {
+            eval_block(net, work, T, x, y, yc, k, norm, NULL, sums);
+        }
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        dpt_dist_sum_doubles(d, sums, 2);
+        res->n = n_total;
+        res->loss = sums[0] / (double)n_total;
+        res->accuracy = net->loss->correct ? sums[1] / (double)n_total : NAN;
+    }
+    for (int t = 0; work && t < T; t++) {
+        dpt_work_destroy(work[t]);
+    }
+    free(work);
+    free(x);
+    free(y);
     return rc;
 }

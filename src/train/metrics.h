@@ -6,6 +6,7 @@
 #include "dist/dist.h"
 #include "model/net.h"
 #include "train/train.h"
+#include "data/dataset.h"
 
 struct dpt_eval_result {
     uint64_t n;      /* rows evaluated */
@@ -19,6 +20,13 @@ struct dpt_eval_result {
 int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
                  const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
                  int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err);
+
+/* Collective. Loss and accuracy over rows of an open data set: this rank
+ * takes rows[0..n_local) (sorted), all ranks together n_total rows. */
+int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const uint64_t *rows,
+                      size_t n_local, uint64_t n_total,
+                      const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
+                      struct dpt_eval_result *res, struct dpt_err *err);
 
 /* Checks target rows against the loss; file_row maps local rows to file
  * rows (NULL: identity from first_row). Error names file and row. */

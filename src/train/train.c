@@ -94,6 +94,17 @@ struct run {
     int have_fix_mpi;
     struct dpt_err thread_err; /* the first error a thread met in a step */
     struct dpt_train_state st;
+    float lr_scale; /* the schedule's factor for the step being taken */
+    /* validation: rows of val_ds this rank evaluates (sorted) */
+    struct dpt_dataset *val_ds; /* data.validation, or ds itself with a split */
+    uint64_t *val_rows;
+    size_t val_local;
+    uint64_t val_n;
+    struct dpt_perm base; /* with a split: train rows base(0..N_train), validation after */
+    /* early stopping */
+    double es_best;
+    int64_t es_wait;
+    float *best; /* parameters at es_best, with restore_best_weights */
     uint64_t steps_this_run;
     int64_t last_ckpt_step; /* global step of the last checkpoint written, or -1 */
 };
@@ -116,7 +127,12 @@ static void run_cleanup(struct run *r)
     free(r->tgrad);
     free(r->tfix);
     free(r->ostate);
+    free(r->val_rows);
+    free(r->best);
     dpt_shard_destroy(r->shard);
+    if (r->val_ds != r->ds) {
+        dpt_dataset_close(r->val_ds);
+    }
     dpt_dataset_close(r->ds);
 }
 
@@ -200,7 +216,7 @@ static void update_piece(struct run *r, size_t off, size_t k, uint64_t t)
 {
     const struct dpt_net *net = r->net;
     net->opt->step(net->opt_state, net->params + off, r->tgrad[0] + off, r->ostate + off,
-                   net->n_params, k, t, 1.0f);
+                   net->n_params, k, t, r->lr_scale);
     memset(r->tgrad[0] + off, 0, k * sizeof(float));
 }
 
@@ -326,6 +342,54 @@ static int compute_exact(struct run *r, uint64_t s, float scale)
     return failed ? -1 : 0;
 }
 
+/* The learning-rate factor at step t (1, 2, ...): the schedule, times a
+ * linear warmup over the first warmup_steps, times batch / scale_lr_batch.
+ * A function of t alone, so a resumed run gets the same values. */
+static float lr_factor(const struct dpt_spec *sp, uint64_t t)
+{
+    double k = (double)(t - 1), d = (double)sp->lr_decay_steps, f = 1.0;
+    if (strcmp(sp->lr_schedule, "step") == 0) {
+        f = pow(sp->lr_decay_rate, floor(k / d));
+    } else if (strcmp(sp->lr_schedule, "exponential") == 0) {
+        f = pow(sp->lr_decay_rate, k / d);
+    } else if (strcmp(sp->lr_schedule, "cosine") == 0) {
+        double x = k < d ? k / d : 1.0;
+        f = sp->lr_min_scale + (1.0 - sp->lr_min_scale) * 0.5 * (1.0 + cos(M_PI * x));
+    }
+    if (sp->lr_warmup_steps > 0 && t <= (uint64_t)sp->lr_warmup_steps) {
+        f *= (double)t / (double)sp->lr_warmup_steps;
+    }
+    if (sp->lr_base_batch > 0) {
+        f *= (double)sp->batch / (double)sp->lr_base_batch; /* the large-batch rule */
+    }
+    return (float)f;
+}
+
+/* Clipping of the summed gradient g (n floats), as every rank holds it
+ * after the allreduce: by value, then by global L2 norm. */
+static void clip(const struct dpt_spec *sp, float *g, size_t n)
+{
+    if (sp->clip_value > 0) {
+        float v = (float)sp->clip_value;
+        for (size_t i = 0; i < n; i++) {
+            g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
+        }
+    }
+    if (sp->clip_norm > 0) {
+        double ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            ss += (double)g[i] * g[i];
+        }
+        double norm = sqrt(ss);
+        if (norm > sp->clip_norm) {
+            float c = (float)(sp->clip_norm / norm);
+            for (size_t i = 0; i < n; i++) {
+                g[i] *= c;
+            }
+        }
+    }
+}
+
 /* One step on all ranks: gradient, allreduce (with the extras), checks.
  * Returns 0, or an agreed error; sets *stop when any rank asked to stop. */
 static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
@@ -338,6 +402,8 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
                  r->steps_this_run + 1 >= (uint64_t)r->o->stop_after_steps);
     float *g = r->tgrad[0];
     int failed = 0, updated = 0;
+    int clipping = r->spec->clip_norm > 0 || r->spec->clip_value > 0;
+    r->lr_scale = lr_factor(r->spec, r->st.global_step + 1);
     if (r->spec->deterministic) {
         failed = compute_exact(r, s, scale) < 0;
         float flags[2] = {(float)asked, (float)failed};
@@ -349,7 +415,7 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
         /* One rank: nothing to agree on, so the update joins the sum. A NaN
          * loss still stops training below; the weights it spoilt are not
          * saved. */
-        updated = r->d->size == 1;
+        updated = r->d->size == 1 && !clipping;
         compute_fast(r, s, scale, updated ? r->st.global_step + 1 : 0);
         g[n + X_STOP] = (float)asked;
         g[n + X_ERROR] = 0;
@@ -373,6 +439,9 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     r->st.global_step++;
     r->st.step = s + 1;
     r->steps_this_run++;
+    if (clipping) {
+        clip(r->spec, g, n);
+    }
     if (!updated) {
         optimizer_step(r);
     }
@@ -489,6 +558,33 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     return rc;
 }
 
+/* Early stopping on the monitored metric (all ranks see the same reduced
+ * value, so all decide alike). Returns 1 when training should stop. */
+static int early_stopping(struct run *r, const struct dpt_epoch_stats *es)
+{
+    const struct dpt_spec *sp = r->spec;
+    const char *m = sp->es_monitor;
+    double v = strcmp(m, "loss") == 0       ? es->loss
+               : strcmp(m, "accuracy") == 0 ? es->accuracy
+               : strcmp(m, "val_loss") == 0 ? es->val_loss
+                                            : es->val_accuracy;
+    if (isnan(v)) {
+        return 0; /* nothing to monitor (no validation data, or no accuracy) */
+    }
+    int maximize = strstr(m, "accuracy") != NULL;
+    int improved = r->es_wait < 0 ||
+                   (maximize ? v > r->es_best + sp->es_min_delta : v < r->es_best - sp->es_min_delta);
+    if (improved) {
+        r->es_best = v;
+        r->es_wait = 0;
+        if (r->best) {
+            memcpy(r->best, r->net->params, r->net->n_params * sizeof(float));
+        }
+        return 0;
+    }
+    return ++r->es_wait >= sp->es_patience;
+}
+
 static int train_epochs(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -552,18 +648,42 @@ static int train_epochs(struct run *r, struct dpt_err *err)
                 }
             }
         }
-        double now = dpt__now();
         struct dpt_epoch_stats es = {
             .epoch = e + 1,
             .epochs = spec->epochs,
             .samples = sh->n,
             .loss = r->st.loss_sum / (double)sh->n,
             .accuracy = r->net->loss->correct ? r->st.hit_sum / (double)sh->n : NAN,
-            .seconds = now - t0,
-            .elapsed = now - start,
+            .val_loss = NAN,
+            .val_accuracy = NAN,
+            .lr_scale = r->lr_scale,
         };
+        if (r->val_ds) {
+            struct dpt_eval_result v;
+            dpt_shard_prefetch_wait(sh); /* HDF5: one user at a time */
+            rc = dpt_evaluate_rows(r->net, r->val_ds, r->val_rows, r->val_local, r->val_n,
+                                   r->norm, r->d, r->threads, &v, err);
+            if (rc < 0) {
+                return rc;
+            }
+            es.val_loss = v.loss;
+            es.val_accuracy = v.accuracy;
+        }
+        if (spec->es_monitor) {
+            es.stop_early = early_stopping(r, &es);
+        }
+        double now = dpt__now();
+        es.seconds = now - t0;
+        es.elapsed = now - start;
         if (o->on_epoch) {
             o->on_epoch(o->ctx, &es);
+        }
+        if (es.stop_early) {
+            if (r->best) {
+                memcpy(r->net->params, r->best, r->net->n_params * sizeof(float));
+            }
+            r->st.epoch++;
+            break;
         }
         if (every_epochs > 0 && (e + 1) % every_epochs == 0) {
             r->st.epoch++;
@@ -582,6 +702,64 @@ static int train_epochs(struct run *r, struct dpt_err *err)
         r->st.loss_sum = r->st.hit_sum = 0;
         return checkpoint(r, o->ckpt_path, err);
     }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Validation rows: a file (data.validation), each rank a contiguous share;
+ * or a held-out part of data.train (data.validation_split): the rows
+ * base(N_train .. N-1) of a permutation keyed by the seed, so the split
+ * depends on the seed only; the training rows are base(0 .. N_train-1). */
+static int setup_validation(struct run *r, uint64_t *n_train, struct dpt_err *err)
+{
+    const struct dpt_spec *sp = r->spec;
+    uint64_t n = 0, N = dpt_dataset_rows(r->ds);
+    *n_train = N;
+    if (sp->validation) {
+        int rc = dpt_dataset_open(&r->val_ds, sp->validation, sp->x_name, sp->y_name, err);
+        if (rc == 0 && dpt_dataset_features(r->val_ds) != r->net->n_in) {
+            rc = dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
+                             "takes %zu", sp->validation, sp->x_name,
+                             (unsigned long long)dpt_dataset_features(r->val_ds), r->net->n_in);
+        }
+        if (rc == 0) {
+            rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->val_ds), sp->validation, err);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        n = dpt_dataset_rows(r->val_ds);
+    } else if (sp->validation_split > 0) {
+        n = (uint64_t)llround((double)N * sp->validation_split);
+        n = n < 1 ? 1 : n;
+        if (n >= N) {
+            return dpt_err_set(err, DPT_ECONFIG, "%s: data.validation_split = %g leaves no "
+                               "training rows of %llu", sp->file, sp->validation_split,
+                               (unsigned long long)N);
+        }
+        dpt_perm_init(&r->base, N, (uint64_t)sp->seed, UINT64_MAX, 1);
+        r->val_ds = r->ds;
+        *n_train = N - n;
+    } else {
+        return 0;
+    }
+    uint64_t lo = n * (uint64_t)r->d->rank / (uint64_t)r->d->size;
+    uint64_t hi = n * (uint64_t)(r->d->rank + 1) / (uint64_t)r->d->size;
+    r->val_n = n;
+    r->val_local = hi - lo;
+    r->val_rows = malloc((r->val_local ? r->val_local : 1) * sizeof *r->val_rows);
+    if (!r->val_rows) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (uint64_t k = lo; k < hi; k++) {
+        r->val_rows[k - lo] = sp->validation ? k : dpt_perm_at(&r->base, *n_train + k);
+    }
+    qsort(r->val_rows, r->val_local, sizeof *r->val_rows, cmp_u64);
     return 0;
 }
 
@@ -622,7 +800,8 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     *net_out = NULL;
     memset(norm, 0, sizeof *norm);
     struct run r = {.spec = spec, .o = o, .d = d, .norm = norm, .last_ckpt_step = -1,
-                    .threads = dpt_train_threads(o->threads)};
+                    .es_wait = -1, .lr_scale = 1.0f, .threads = dpt_train_threads(o->threads)};
+    uint64_t n_train = 0;
     openblas_set_num_threads(1); /* each worker thread runs its own sgemm */
 
     int rc = 0;
@@ -638,6 +817,13 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     }
     if (rc == 0) {
         rc = dpt_net_check_targets(r.net, dpt_dataset_y_cols(r.ds), spec->train, err);
+    }
+    if (rc == 0) {
+        rc = setup_validation(&r, &n_train, err);
+    }
+    if (rc == 0 && spec->es_monitor && spec->es_restore) {
+        r.best = malloc(r.net->n_params * sizeof(float));
+        rc = r.best ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     uint64_t B = (uint64_t)spec->batch, m = B;
     if (rc == 0) {
@@ -669,6 +855,8 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .cache_all = spec->cache_all,
             .mean = norm->f ? norm->mean_f : NULL,
             .inv_std = norm->f ? norm->inv_std_f : NULL,
+            .base = spec->validation_split > 0 ? &r.base : NULL,
+            .n_rows = n_train,
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
         rc = dpt_dist_agree(d, rc, err);

@@ -36,6 +36,9 @@ struct dpt_epoch_stats {
     uint64_t samples;      /* in the epoch (all ranks) */
     double loss;           /* mean per sample */
     double accuracy;       /* NaN when the loss cannot tell */
+    double val_loss, val_accuracy; /* NaN without validation data */
+    double lr_scale;       /* the schedule's factor at the epoch's last step */
+    int stop_early;        /* early stopping ends training after this epoch */
     double seconds;        /* wall time of the epoch */
     double elapsed;        /* since training started */
 };
