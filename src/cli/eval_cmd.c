@@ -104,6 +104,65 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
+/* The task's metrics as JSON members. */
+static void add_metrics_json(json_t *o, const struct dpt_eval_result *r)
+{
+    if (!isnan(r->accuracy)) {
+        json_object_set_new(o, "accuracy", json_real(r->accuracy));
+    }
+    if (r->task == DPT_TASK_BINARY) {
+        json_object_set_new(o, "precision", json_real(r->precision));
+        json_object_set_new(o, "recall", json_real(r->recall));
+        json_object_set_new(o, "f1", json_real(r->f1));
+    } else if (r->task == DPT_TASK_MULTICLASS && r->top_k > 0) {
+        char key[32];
+        snprintf(key, sizeof key, "top%d_accuracy", r->top_k);
+        json_object_set_new(o, key, json_real(r->top_k_accuracy));
+    } else if (r->task == DPT_TASK_REGRESSION) {
+        json_object_set_new(o, "mae", json_real(r->mae));
+        json_object_set_new(o, "rmse", json_real(r->rmse));
+        json_object_set_new(o, "r2", isnan(r->r2) ? json_null() : json_real(r->r2));
+    }
+    if (r->confusion) {
+        json_t *m = json_array();
+        for (size_t i = 0; i < r->classes; i++) {
+            json_t *row = json_array();
+            for (size_t j = 0; j < r->classes; j++) {
+                json_array_append_new(row, json_integer((json_int_t)r->confusion[i * r->classes + j]));
+            }
+            json_array_append_new(m, row);
+        }
+        json_object_set_new(o, "confusion", m);
+    }
+}
+
+/* The task's metrics as text, with the confusion matrix (rows: true class,
+ * columns: predicted class). */
+static void print_metrics(const struct dpt_eval_result *r)
+{
+    if (r->task == DPT_TASK_BINARY) {
+        printf("precision %.4f  recall %.4f  f1 %.4f\n", r->precision, r->recall, r->f1);
+    } else if (r->task == DPT_TASK_MULTICLASS && r->top_k > 0) {
+        printf("top-%d accuracy %.4f\n", r->top_k, r->top_k_accuracy);
+    } else if (r->task == DPT_TASK_REGRESSION) {
+        printf("mae %.6g  rmse %.6g  r2 %.4f\n", r->mae, r->rmse, r->r2);
+    }
+    if (r->confusion && r->classes <= 32) {
+        printf("confusion matrix (rows: true class, columns: predicted class)\n      ");
+        for (size_t j = 0; j < r->classes; j++) {
+            printf(" %7zu", j);
+        }
+        printf("\n");
+        for (size_t i = 0; i < r->classes; i++) {
+            printf("%5zu ", i);
+            for (size_t j = 0; j < r->classes; j++) {
+                printf(" %7llu", (unsigned long long)r->confusion[i * r->classes + j]);
+            }
+            printf("\n");
+        }
+    }
+}
+
 static int run(const char *cmd, int predict, int argc, char **argv)
 {
     struct run_args a = {0};
@@ -168,9 +227,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
             } else {
                 json_object_set_new(o, "loss", json_real(res.loss));
                 json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
-                if (!isnan(res.accuracy)) {
-                    json_object_set_new(o, "accuracy", json_real(res.accuracy));
-                }
+                add_metrics_json(o, &res);
             }
             print_json(o);
         } else if (predict) {
@@ -182,6 +239,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
                 printf("  accuracy %.4f", res.accuracy);
             }
             printf("\n");
+            print_metrics(&res);
         }
     }
     if (rc < 0 && d.rank == 0) {
@@ -190,6 +248,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
     fflush(stdout);
     free(labels);
     free(res.pred);
+    free(res.confusion);
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);
     dpt_spec_cleanup(&spec);

@@ -404,8 +404,12 @@ int cmd_train(int argc, char **argv)
             if (!isnan(res.accuracy)) {
                 printf("  accuracy %.4f", res.accuracy);
             }
+            if (res.task == DPT_TASK_REGRESSION) {
+                printf("  rmse %.6g  r2 %.4f", res.rmse, res.r2);
+            }
             printf("\n");
         }
+        free(res.confusion);
     }
     if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d.rank == 0) {

@@ -179,8 +179,9 @@ static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const flo
     } else {
         memcpy(xd, x, sh->f * sizeof(float));
     }
-    if (sh->y_cols) {
-        memcpy(sh->y + dest * sh->y_cols, y, sh->y_cols * sizeof(float));
+    float *yd = sh->y + dest * sh->y_cols;
+    for (uint64_t j = 0; j < sh->y_cols; j++) {
+        yd[j] = sh->o.y_mean ? (y[j] - sh->o.y_mean[j]) * sh->o.y_inv_std[j] : y[j];
     }
 }
 

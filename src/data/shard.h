@@ -39,6 +39,8 @@ struct dpt_shard_opts {
     int cache_all;          /* read the whole file once into memory */
     const float *mean;      /* standardize X on read (F floats each), or NULL */
     const float *inv_std;
+    const float *y_mean; /* standardize y on read (y_cols floats each), or NULL */
+    const float *y_inv_std;
     /* With a validation split: the rows trained on are base(0 .. n_rows-1),
      * so epoch position i holds file row base(perm(i)). NULL: all rows. */
     const struct dpt_perm *base;

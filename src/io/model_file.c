@@ -141,14 +141,22 @@ static int write_contents(hid_t f, const char *format, const struct dpt_net *net
         }
     }
     H5Gclose(layers);
-    if (rc == 0 && norm && norm->f) {
+    if (rc == 0 && norm && (norm->f || norm->yc)) {
         hid_t g = H5Gcreate2(f, "standardize", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        hsize_t dims[1] = {norm->f};
-        rc = g < 0 ||
-                     write_array(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->mean) < 0 ||
-                     write_array(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->std) < 0
-                 ? -1
-                 : 0;
+        hsize_t dims[1] = {norm->f}, ydims[1] = {norm->yc};
+        rc = g < 0 ? -1 : 0;
+        if (rc == 0 && norm->f) {
+            rc = write_array(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->mean) < 0 ||
+                         write_array(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->std) < 0
+                     ? -1
+                     : 0;
+        }
+        if (rc == 0 && norm->yc) {
+            rc = write_array(g, "y_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, ydims, norm->y_mean) < 0 ||
+                         write_array(g, "y_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, ydims, norm->y_std) < 0
+                     ? -1
+                     : 0;
+        }
         if (g >= 0) {
             H5Gclose(g);
         }
@@ -369,35 +377,70 @@ static int read_tensor(hid_t g, const char *file, const char *gname, const struc
     return rc;
 }
 
+/* Reads name (float64, n values) into dst; 0 or an error. */
+static int read_doubles(hid_t f, const char *path, const char *name, double *dst, size_t n,
+                        struct dpt_err *err)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == (hssize_t)n &&
+             H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) >= 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    return ok ? 0 : dpt_err_set(err, DPT_EFORMAT, "%s: /%s must be float64 [%zu]", path, name, n);
+}
+
+/* Size of a 1-D dataset, or 0. */
+static size_t extent(hid_t f, const char *name)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    return n > 0 ? (size_t)n : 0;
+}
+
 static int read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
                      struct dpt_err *err)
 {
     if (H5Lexists(f, "standardize", H5P_DEFAULT) <= 0) {
         return 0;
     }
-    if (dpt_norm_alloc(norm, n_in) < 0) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    }
-    static const char *const names[] = {"standardize/mean", "standardize/std"};
-    double *dst[] = {norm->mean, norm->std};
-    for (int i = 0; i < 2; i++) {
-        hid_t ds = H5Dopen2(f, names[i], H5P_DEFAULT);
-        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-        int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == (hssize_t)n_in &&
-                 H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst[i]) >= 0;
-        if (sp >= 0) {
-            H5Sclose(sp);
+    int rc = 0;
+    if (H5Lexists(f, "standardize/mean", H5P_DEFAULT) > 0) {
+        rc = dpt_norm_alloc(norm, n_in) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
+        if (rc == 0) {
+            rc = read_doubles(f, path, "standardize/mean", norm->mean, n_in, err);
         }
-        if (ds >= 0) {
-            H5Dclose(ds);
-        }
-        if (!ok) {
-            return dpt_err_set(err, DPT_EFORMAT, "%s: /%s must be float64 [%zu]", path,
-                               names[i], n_in);
+        if (rc == 0) {
+            rc = read_doubles(f, path, "standardize/std", norm->std, n_in, err);
         }
     }
-    dpt_norm_finish(norm);
-    return 0;
+    size_t yc = H5Lexists(f, "standardize/y_mean", H5P_DEFAULT) > 0
+                    ? extent(f, "standardize/y_mean")
+                    : 0;
+    if (rc == 0 && yc) {
+        rc = dpt_norm_alloc_y(norm, yc) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
+        if (rc == 0) {
+            rc = read_doubles(f, path, "standardize/y_mean", norm->y_mean, yc, err);
+        }
+        if (rc == 0) {
+            rc = read_doubles(f, path, "standardize/y_std", norm->y_std, yc, err);
+        }
+    }
+    if (rc == 0) {
+        dpt_norm_finish(norm);
+    }
+    return rc;
 }
 
 /* Opens a model or checkpoint file read-only with HDF5's messages off;
@@ -551,6 +594,10 @@ static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
     if (norm && norm->f) {
         XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
         XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
+    }
+    if (norm && norm->yc) {
+        XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
+        XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));
     }
     long long ints[4] = {(long long)st->epoch, (long long)st->step,
                          (long long)st->global_step, (long long)st->seed};

@@ -26,7 +26,7 @@ struct dpt_spec {
     const char *train, *test, *x_name, *y_name;
     const char *validation;  /* a validation file, or NULL */
     double validation_split; /* or this fraction of data.train held out (0: none) */
-    int shuffle, standardize, cache_all;
+    int shuffle, standardize, standardize_y, cache_all;
     /* model */
     const config_setting_t *layers;    /* list of groups */
     const config_setting_t *loss;      /* string or group */

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,126 @@ static void standardize(float *x, size_t rows, const struct dpt_norm *norm)
         for (size_t j = 0; j < norm->f; j++) {
             r[j] = (r[j] - norm->mean_f[j]) * norm->inv_std_f[j];
         }
+    }
+}
+
+/* The task the metrics are for: labels with several outputs are classes;
+ * one output with a loss that counts hits (bce) is binary; a loss without
+ * hits (mse on float targets) is regression. */
+static enum dpt_task task_of(const struct dpt_net *net, size_t yc)
+{
+    if (net->loss->correct && net->n_out >= 2) {
+        return DPT_TASK_MULTICLASS;
+    }
+    if (net->loss->correct && net->n_out == 1) {
+        return DPT_TASK_BINARY;
+    }
+    return yc == net->n_out ? DPT_TASK_REGRESSION : DPT_TASK_NONE;
+}
+
+static size_t argmax(const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++) {
+        best = v[j] > v[best] ? j : best;
+    }
+    return best;
+}
+
+/* Sums behind the task's metrics, added for rows of outputs (target units)
+ * and raw targets: binary [tp, fp, fn, tn]; multiclass [top-k hits,
+ * confusion C x C]; regression [sum |e|, sum e^2, sum y, sum y^2, count]. */
+static size_t metric_sums_len(enum dpt_task task, size_t classes)
+{
+    return task == DPT_TASK_BINARY       ? 4
+           : task == DPT_TASK_MULTICLASS ? 1 + classes * classes
+           : task == DPT_TASK_REGRESSION ? 5
+                                         : 0;
+}
+
+static void metric_sums_add(enum dpt_task task, size_t n_out, size_t yc, int k,
+                            const float *out, const float *y, size_t rows, double *m)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const float *o = out + i * n_out, *t = y + i * yc;
+        if (task == DPT_TASK_BINARY) {
+            int p = o[0] > 0.5f, a = t[0] > 0.5f;
+            m[a ? (p ? 0 : 2) : (p ? 1 : 3)] += 1;
+        } else if (task == DPT_TASK_MULTICLASS) {
+            size_t truth = yc == 1 ? (size_t)t[0] : argmax(t, yc), rank = 0;
+            if (truth >= n_out) {
+                continue; /* refused earlier by the loss's check_rows */
+            }
+            for (size_t j = 0; j < n_out; j++) {
+                rank += o[j] > o[truth];
+            }
+            m[0] += rank < (size_t)k;
+            m[1 + truth * n_out + argmax(o, n_out)] += 1;
+        } else if (task == DPT_TASK_REGRESSION) {
+            for (size_t j = 0; j < n_out; j++) {
+                double e = (double)o[j] - t[j];
+                m[0] += fabs(e);
+                m[1] += e * e;
+                m[2] += t[j];
+                m[3] += (double)t[j] * t[j];
+                m[4] += 1;
+            }
+        }
+    }
+}
+
+/* Turns the reduced sums into the result's metrics. */
+static int metric_finish(struct dpt_eval_result *res, const double *m)
+{
+    if (res->task == DPT_TASK_BINARY) {
+        double tp = m[0], fp = m[1], fn = m[2], tn = m[3];
+        res->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+        res->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+        res->f1 = res->precision + res->recall > 0
+                      ? 2 * res->precision * res->recall / (res->precision + res->recall)
+                      : 0;
+        res->classes = 2;
+        res->confusion = malloc(4 * sizeof *res->confusion);
+        if (!res->confusion) {
+            return -1;
+        }
+        /* rows: true 0, 1; columns: predicted 0, 1 */
+        res->confusion[0] = (uint64_t)tn;
+        res->confusion[1] = (uint64_t)fp;
+        res->confusion[2] = (uint64_t)fn;
+        res->confusion[3] = (uint64_t)tp;
+    } else if (res->task == DPT_TASK_MULTICLASS) {
+        res->top_k_accuracy = m[0] / (double)res->n;
+        res->confusion = malloc(res->classes * res->classes * sizeof *res->confusion);
+        if (!res->confusion) {
+            return -1;
+        }
+        for (size_t i = 0; i < res->classes * res->classes; i++) {
+            res->confusion[i] = (uint64_t)m[1 + i];
+        }
+    } else if (res->task == DPT_TASK_REGRESSION) {
+        double cnt = m[4], mean = m[2] / cnt, sst = m[3] - cnt * mean * mean;
+        res->mae = m[0] / cnt;
+        res->rmse = sqrt(m[1] / cnt);
+        res->r2 = sst > 0 ? 1.0 - m[1] / sst : NAN;
+    }
+    return 0;
+}
+
+/* Outputs of standardized targets back to target units. */
+static void unstandardize(float *out, size_t rows, size_t n_out, const struct dpt_norm *norm)
+{
+    for (size_t i = 0; norm && norm->yc == n_out && i < rows; i++) {
+        for (size_t j = 0; j < n_out; j++) {
+            out[i * n_out + j] = (float)(out[i * n_out + j] * norm->y_std[j] + norm->y_mean[j]);
+        }
+    }
+}
+
+static void standardize_y(float *y, size_t rows, size_t yc, const struct dpt_norm *norm)
+{
+    for (size_t i = 0; norm && norm->yc == yc && i < rows * yc; i++) {
+        y[i] = (y[i] - norm->y_mean_f[i % yc]) * norm->y_inv_std_f[i % yc];
     }
 }
 
@@ -105,18 +226,25 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
     }
     uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
     uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    res->task = y_name ? task_of(net, yc) : DPT_TASK_NONE;
+    res->classes = res->task == DPT_TASK_MULTICLASS ? net->n_out : 0;
+    res->top_k = res->classes > 1 ? (int)(res->classes - 1 < 5 ? res->classes - 1 : 5) : 0;
+    size_t n_m = 2 + metric_sums_len(res->task, res->classes);
+    double *sums = calloc(n_m, sizeof *sums); /* loss, hits, then the task's metric sums */
+    float *ys = NULL, *out = NULL;
     if (rc == 0) {
         x = malloc(EVAL_BLOCK * f * sizeof(float));
         y = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
+        ys = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
+        out = malloc(EVAL_BLOCK * net->n_out * sizeof(float));
         pred = want_pred ? malloc(((hi - lo) ? (hi - lo) : 1) * net->n_out * sizeof(float)) : NULL;
-        if (!x || !y || (want_pred && !pred)) {
+        if (!x || !y || !ys || !out || !sums || (want_pred && !pred)) {
             rc = dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s", path);
         }
         for (int t = 0; rc == 0 && t < T; t++) {
             rc = dpt_work_create(&work[t], net, EVAL_MICRO, err);
         }
     }
-    double sums[2] = {0, 0}; /* loss, hits */
     for (uint64_t b = lo; rc == 0 && b < hi; b += EVAL_BLOCK) {
         size_t rows = hi - b < EVAL_BLOCK ? hi - b : EVAL_BLOCK;
         rc = dpt_dataset_read_range(ds, b, rows, x, y_name ? y : NULL, err);
@@ -126,15 +254,30 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
         if (rc < 0) {
             break;
         }
-        eval_block(net, work, T, x, y_name ? y : NULL, yc, rows, norm,
-                   pred ? pred + (b - lo) * net->n_out : NULL, sums);
+        /* The loss sees targets as in training (standardized with
+         * standardize_y); the metrics see outputs and targets in file units. */
+        if (y_name) {
+            memcpy(ys, y, rows * yc * sizeof(float));
+            standardize_y(ys, rows, yc, norm);
+        }
+        eval_block(net, work, T, x, y_name ? ys : NULL, yc, rows, norm, out, sums);
+        unstandardize(out, rows, net->n_out, norm);
+        if (y_name) {
+            metric_sums_add(res->task, net->n_out, yc, res->top_k, out, y, rows, sums + 2);
+        }
+        if (pred) {
+            memcpy(pred + (b - lo) * net->n_out, out, rows * net->n_out * sizeof(float));
+        }
     }
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0) {
-        dpt_dist_sum_doubles(d, sums, 2);
+        dpt_dist_sum_doubles(d, sums, n_m);
         res->n = n;
         res->loss = y_name ? sums[0] / (double)n : NAN;
         res->accuracy = (y_name && net->loss->correct) ? sums[1] / (double)n : NAN;
+        if (metric_finish(res, sums + 2) < 0) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
     }
     if (rc == 0 && want_pred) {
         /* Gather the predictions on rank 0 in row order. */
@@ -174,6 +317,9 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
     free(pred);
     free(counts);
     free(displs);
+    free(sums);
+    free(ys);
+    free(out);
     dpt_dataset_close(ds);
     return rc;
 }
@@ -199,6 +345,7 @@ int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const u
         size_t k = n_local - b < EVAL_BLOCK ? n_local - b : EVAL_BLOCK;
         rc = dpt_dataset_read(ds, rows + b, k, x, y, err);
         if (rc == 0) {
+            standardize_y(y, k, yc, norm);
             eval_block(net, work, T, x, y, yc, k, norm, NULL, sums);
         }
     }

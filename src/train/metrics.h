@@ -8,12 +8,26 @@
 #include "train/train.h"
 #include "data/dataset.h"
 
+/* What kind of task the targets and the model make, for the metrics. */
+enum dpt_task { DPT_TASK_NONE, DPT_TASK_BINARY, DPT_TASK_MULTICLASS, DPT_TASK_REGRESSION };
+
 struct dpt_eval_result {
     uint64_t n;      /* rows evaluated */
     double loss;     /* mean per row (NaN without targets) */
     double accuracy; /* NaN when the loss cannot tell */
     size_t n_out;
-    float *pred; /* with want_pred, on rank 0: (n, n_out) activated outputs; free() */
+    float *pred; /* with want_pred, on rank 0: (n, n_out) outputs in target units; free() */
+    enum dpt_task task;
+    /* binary: precision, recall, F1 of class 1 (threshold 0.5) */
+    double precision, recall, f1;
+    /* multiclass: top-k accuracy (k = min(5, classes - 1)) */
+    int top_k;
+    double top_k_accuracy;
+    /* classification: confusion[true * classes + predicted] (malloc'ed; free()) */
+    size_t classes;
+    uint64_t *confusion;
+    /* regression, in the units of the data file: */
+    double mae, rmse, r2;
 };
 
 /* Collective. y_name NULL: no targets (predictions only). */

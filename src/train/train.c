@@ -52,11 +52,28 @@ int dpt_norm_alloc(struct dpt_norm *n, size_t f)
     return 0;
 }
 
+int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc)
+{
+    n->y_mean = calloc(yc, sizeof *n->y_mean);
+    n->y_std = calloc(yc, sizeof *n->y_std);
+    n->y_mean_f = calloc(yc, sizeof *n->y_mean_f);
+    n->y_inv_std_f = calloc(yc, sizeof *n->y_inv_std_f);
+    if (!n->y_mean || !n->y_std || !n->y_mean_f || !n->y_inv_std_f) {
+        return DPT_ENOMEM;
+    }
+    n->yc = yc;
+    return 0;
+}
+
 void dpt_norm_finish(struct dpt_norm *n)
 {
     for (size_t j = 0; j < n->f; j++) {
         n->mean_f[j] = (float)n->mean[j];
         n->inv_std_f[j] = (float)(1.0 / n->std[j]);
+    }
+    for (size_t j = 0; j < n->yc; j++) {
+        n->y_mean_f[j] = (float)n->y_mean[j];
+        n->y_inv_std_f[j] = (float)(1.0 / n->y_std[j]);
     }
 }
 
@@ -66,6 +83,10 @@ void dpt_norm_cleanup(struct dpt_norm *n)
     free(n->std);
     free(n->mean_f);
     free(n->inv_std_f);
+    free(n->y_mean);
+    free(n->y_std);
+    free(n->y_mean_f);
+    free(n->y_inv_std_f);
     memset(n, 0, sizeof *n);
 }
 
@@ -174,6 +195,45 @@ static int make_norm(struct dpt_dataset *ds, const struct dpt_dist *d, struct dp
     if (rc == 0) {
         dpt_norm_finish(norm);
     }
+    return rc;
+}
+
+/* Target statistics (data.standardize_y): mean and population std of each
+ * column of y over the training rows, each rank over its block of the file,
+ * in double (sums of y and y^2; targets are few columns of moderate size). */
+static int make_norm_y(struct dpt_dataset *ds, const struct dpt_dist *d, struct dpt_norm *norm,
+                       struct dpt_err *err)
+{
+    size_t f = dpt_dataset_features(ds), yc = dpt_dataset_y_cols(ds);
+    uint64_t n = dpt_dataset_rows(ds), block = 1024;
+    uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
+    uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    float *x = malloc(block * f * sizeof *x), *y = malloc(block * yc * sizeof *y);
+    double *acc = calloc(2 * yc, sizeof *acc);
+    int rc = (x && y && acc && dpt_norm_alloc_y(norm, yc) == 0)
+                 ? 0
+                 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    for (uint64_t b = lo; rc == 0 && b < hi; b += block) {
+        size_t k = hi - b < block ? hi - b : block;
+        rc = dpt_dataset_read_range(ds, b, k, x, y, err);
+        for (size_t i = 0; rc == 0 && i < k * yc; i++) {
+            acc[i % yc] += y[i];
+            acc[yc + i % yc] += (double)y[i] * y[i];
+        }
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        dpt_dist_sum_doubles(d, acc, 2 * yc);
+        for (size_t j = 0; j < yc; j++) {
+            double mean = acc[j] / (double)n, var = acc[yc + j] / (double)n - mean * mean;
+            norm->y_mean[j] = mean;
+            norm->y_std[j] = var > 0 ? sqrt(var) : 1.0;
+        }
+        dpt_norm_finish(norm);
+    }
+    free(x);
+    free(y);
+    free(acc);
     return rc;
 }
 
@@ -845,6 +905,9 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0 && spec->standardize && !norm->f) {
         rc = make_norm(r.ds, d, norm, err);
     }
+    if (rc == 0 && spec->standardize_y && !norm->yc) {
+        rc = make_norm_y(r.ds, d, norm, err);
+    }
     if (rc == 0) {
         struct dpt_shard_opts so = {
             .batch = B,
@@ -855,6 +918,8 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .cache_all = spec->cache_all,
             .mean = norm->f ? norm->mean_f : NULL,
             .inv_std = norm->f ? norm->inv_std_f : NULL,
+            .y_mean = norm->yc ? norm->y_mean_f : NULL,
+            .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
         };

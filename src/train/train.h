@@ -24,7 +24,14 @@ struct dpt_norm {
     double *mean; /* f values each, malloc'ed */
     double *std;
     float *mean_f, *inv_std_f; /* the same as applied in float */
+    /* Target standardization (data.standardize_y, regression): y' = (y - y_mean) / y_std
+     * in training; predictions are mapped back. yc = 0: none. */
+    size_t yc;
+    double *y_mean, *y_std;
+    float *y_mean_f, *y_inv_std_f;
 };
+/* Allocates yc target entries; 0 or DPT_ENOMEM. */
+int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc);
 /* Allocates f entries (values to be filled in); 0 or DPT_ENOMEM. */
 int dpt_norm_alloc(struct dpt_norm *n, size_t f);
 /* Recomputes mean_f and inv_std_f from mean and std. */
