@@ -100,6 +100,39 @@ print(f"max |dw| by value {dv:.3g} (bound {steps * lr * 1e-4:.3g}); ||dw|| by no
 assert dv <= steps * lr * 1e-4 * 1.01 and dn <= steps * lr * 1e-3 * 1.01 and df > 100 * dv
 PY
 
+# 3b. L2 regularization (Keras' kernel_regularizer): one SGD step of the
+#     whole batch moves the weight tensor by an extra -lr * 2 * l2 * w0 and
+#     leaves the bias alone.
+cat > one.cfg <<'CFG'
+data = { train = "train.h5"; shuffle = false; };
+model = { layers = ( { type = "dense"; units = 3; activation = "tanh"; l2 = 0.25; },
+                     { type = "dense"; units = 1; activation = "sigmoid"; } );
+          loss = "bce"; optimizer = { type = "sgd"; learning_rate = 0.5; }; };
+train = { batch = 100; epochs = 1; seed = 3; };
+CFG
+sed 's/ l2 = 0.25;//' one.cfg > plain.cfg
+"$DPTRAIN" train one.cfg --set train.epochs=0 --out l0.h5 --quiet > log 2>&1
+"$DPTRAIN" train one.cfg --out l2.h5 --quiet > log 2>&1 || { cat log; exit 1; }
+"$DPTRAIN" train plain.cfg --out lp.h5 --quiet > log 2>&1 || { cat log; exit 1; }
+/usr/bin/python3 - <<'PY' && ok "l2: the extra step is -lr * 2 * l2 * w0 on the weights only" || bad "l2"
+import h5py, numpy as np
+def t(p, k):
+    with h5py.File(p, "r") as f:
+        return f[f"layers/00_dense/{k}"][...].astype(np.float64)
+w0 = t("l0.h5", "weight")
+dw = t("l2.h5", "weight") - t("lp.h5", "weight")
+assert np.allclose(dw, -0.5 * 2 * 0.25 * w0, atol=1e-6), np.abs(dw + 0.25 * w0).max()
+assert np.array_equal(t("l2.h5", "bias"), t("lp.h5", "bias"))
+PY
+
+# 3c. Reduce on plateau: nothing improves by 1e9 after epoch 1, patience 1,
+#     factor 0.5: the factor is 1, 1, 0.5, 0.25 at the ends of epochs 1-4.
+"$DPTRAIN" train m.cfg --set train.epochs=4 --set train.reduce_lr_on_plateau.monitor=loss \
+    --set train.reduce_lr_on_plateau.min_delta=1e9 --set train.reduce_lr_on_plateau.patience=1 \
+    --set train.reduce_lr_on_plateau.factor=0.5 --set train.log=rop.csv --out r.h5 --quiet > log 2>&1 || { cat log; exit 1; }
+f=$(cut -d, -f6 rop.csv | tail -n 4 | tr '\n' ' ')
+[ "$f" = "1 1 0.5 0.25 " ] && ok "reduce on plateau: factors $f" || bad "reduce on plateau: factors '$f'"
+
 # 4. Validation: a held-out split and a file; metrics in the JSON-lines log,
 #    the same on 1 and 2 ranks (deterministic).
 for np in 1 2; do

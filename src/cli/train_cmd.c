@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char train_usage[] =
     "usage: dptrain train MODEL.cfg [options]\n"
@@ -43,6 +44,9 @@ static const char train_usage[] =
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
+    "  -v, --verbose            also a line per checkpoint written\n"
+    "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
+    "                           not under mpirun)\n"
     "\n"
     "\n"
     "SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make every rank finish the current step,\n"
@@ -80,6 +84,7 @@ struct progress {
     int quiet;
     int verbose_ckpt;
     FILE *log; /* train.log on rank 0, or NULL */
+    int tty;   /* stdout is a terminal: progress bars; else one line per epoch */
     int jsonl; /* the log is JSON lines, else CSV */
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
@@ -134,6 +139,20 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
     fflush(p->log);
 }
 
+/* A one-line progress bar on a terminal, redrawn in place. */
+static void on_progress(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
+                        double seconds)
+{
+    (void)ctx;
+    const int width = 30;
+    int done = (int)((double)width * (double)step / (double)steps);
+    double eta = seconds / (double)step * (double)(steps - step);
+    printf("\repoch %lld [%.*s%*s] %llu/%llu  loss %.6f  ETA %.0f s ", (long long)epoch, done,
+           "==============================", width - done, "", (unsigned long long)step,
+           (unsigned long long)steps, loss, eta);
+    fflush(stdout);
+}
+
 static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
 {
     struct progress *p = ctx;
@@ -162,6 +181,9 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
     }
     if (st->lr_scale != 1.0) {
         snprintf(extra + u, sizeof extra - u, "  lr x%.4g", st->lr_scale);
+    }
+    if (p->tty) {
+        printf("\r\033[K"); /* clear the progress bar */
     }
     printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n",
            st->epochs >= 100 ? 3 : st->epochs >= 10 ? 2 : 1, (long long)st->epoch,
@@ -228,6 +250,11 @@ int cmd_train(int argc, char **argv)
     const char *model = NULL, *out = NULL, *resume = NULL, *init = NULL, *ckpt = NULL;
     long long check_sync = 0, stop_after = 0;
     int deterministic = 0, verbose = 0;
+    /* Progress bars on a terminal. Under mpirun the ranks' stdout is a pseudo
+     * terminal even when mpirun's own output goes to a file, so there the
+     * default is one line per epoch; --progress asks for the bars. */
+    int progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
+                       !getenv("PMI_SIZE");
     char **sets = calloc((size_t)argc, sizeof *sets);
     size_t n_sets = 0;
     if (!sets) {
@@ -260,6 +287,8 @@ int cmd_train(int argc, char **argv)
             ckpt = argv[++i];
         } else if (strcmp(a, "--deterministic") == 0) {
             deterministic = 1;
+        } else if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+            progress_bar = strcmp(a, "--progress") == 0;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             verbose = 1;
         } else if (strcmp(a, "--stop-after-steps") == 0) {
@@ -340,7 +369,8 @@ int cmd_train(int argc, char **argv)
                resume ? resume : "");
         fflush(stdout);
     }
-    struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose_ckpt = verbose};
+    struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose_ckpt = verbose,
+                            .tty = progress_bar > 0 && !c.quiet};
     struct dpt_train_opts opts = {
         .threads = threads,
         .check_sync = check_sync ? check_sync : spec.check_sync,
@@ -351,6 +381,7 @@ int cmd_train(int argc, char **argv)
         .stop = &stop_requested,
         .stop_after_steps = stop_after,
         .on_epoch = on_epoch,
+        .on_progress = prog.tty ? on_progress : NULL,
         .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };

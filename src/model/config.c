@@ -164,7 +164,10 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
     static const char *const train_keys[] = {"batch", "epochs", "seed", "micro_batch",
                                              "check_sync", "deterministic", "checkpoint",
                                              "early_stopping", "lr_schedule", "scale_lr_batch",
-                                             "clip_norm", "clip_value", "log", NULL};
+                                             "clip_norm", "clip_value", "log",
+                                             "reduce_lr_on_plateau", NULL};
+    static const char *const rop_keys[] = {"monitor", "factor", "patience", "min_delta",
+                                           "min_scale", NULL};
     static const char *const es_keys[] = {"monitor", "min_delta", "patience",
                                           "restore_best_weights", NULL};
     static const char *const lr_keys[] = {"type", "decay_steps", "decay_rate", "warmup_steps",
@@ -280,16 +283,31 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_num(spec, data, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split, err) < 0) {
         return err->code;
     }
+    const config_setting_t *rop =
+        train ? config_setting_get_member(train, "reduce_lr_on_plateau") : NULL;
+    if (only_keys(spec, rop, "train.reduce_lr_on_plateau", rop_keys, err) < 0 ||
+        get_str(spec, rop, "monitor", rop ? "val_loss" : NULL, &spec->rop_monitor, err) < 0 ||
+        get_num(spec, rop, "factor", 0.1, 0.0, 1.0, &spec->rop_factor, err) < 0 ||
+        get_int(spec, rop, "patience", 10, 0, &spec->rop_patience, err) < 0 ||
+        get_num(spec, rop, "min_delta", 1e-4, 0.0, 1e30, &spec->rop_min_delta, err) < 0 ||
+        get_num(spec, rop, "min_scale", 0.0, 0.0, 1.0, &spec->rop_min_scale, err) < 0) {
+        return err->code;
+    }
     static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy"};
-    int known = !spec->es_monitor;
-    for (size_t i = 0; i < 4 && !known; i++) {
-        known = strcmp(spec->es_monitor, monitors[i]) == 0;
+    const char *const chosen[] = {spec->es_monitor, spec->rop_monitor};
+    const config_setting_t *groups[] = {es, rop};
+    for (int c = 0; c < 2; c++) {
+        int known = !chosen[c];
+        for (size_t i = 0; i < 4 && !known; i++) {
+            known = strcmp(chosen[c], monitors[i]) == 0;
+        }
+        if (!known) {
+            return at_line(err, spec, config_setting_get_member(groups[c], "monitor"),
+                           "monitor must be loss, accuracy, val_loss or val_accuracy, got "
+                           "\"%s\"%s", chosen[c], "");
+        }
     }
-    if (!known) {
-        return at_line(err, spec, config_setting_get_member(es, "monitor"),
-                       "early_stopping.monitor must be loss, accuracy, val_loss or "
-                       "val_accuracy, got \"%s\"%s", spec->es_monitor, "");
-    }
+    int known;
     static const char *const schedules[] = {"constant", "step", "exponential", "cosine"};
     known = 0;
     for (size_t i = 0; i < 4 && !known; i++) {

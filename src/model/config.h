@@ -49,6 +49,10 @@ struct dpt_spec {
     double lr_decay_rate, lr_min_scale;
     int64_t lr_base_batch; /* train.scale_lr_batch: lr *= batch / this (0: off) */
     double clip_norm, clip_value; /* 0: off */
+    /* train.reduce_lr_on_plateau = { monitor; factor; patience; min_delta; min_scale; } */
+    const char *rop_monitor; /* NULL: off */
+    double rop_factor, rop_min_delta, rop_min_scale;
+    int64_t rop_patience;
     const char *log; /* train.log: per-epoch metrics, .csv or .jsonl */
 };
 

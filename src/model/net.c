@@ -117,9 +117,31 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     node->n_params = shape.n_params;
     node->param_off = net->n_params;
     net->n_params += round_up(shape.n_params, ALIGN_FLOATS);
-    static const char *const host_keys[] = {"type", "activation", NULL};
+    static const char *const host_keys[] = {"type", "activation", "l2", NULL};
     if (dpt_host_check_unused(node->host, host_keys, err) < 0) {
         return err->code;
+    }
+    /* L2 regularization of the weight tensor (tensor 0; the whole slice for
+     * plugins that do not describe their tensors), as Keras' kernel_regularizer. */
+    const config_setting_t *l2 = config_setting_get_member(group, "l2");
+    if (l2) {
+        int t = config_setting_type(l2);
+        node->l2 = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(l2)
+                   : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(l2)
+                                                                     : -1;
+        if (!(node->l2 >= 0)) {
+            char where[512];
+            return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'l2' must be a number >= 0",
+                               dpt_spec_where(spec, l2, where, sizeof where), index + 1);
+        }
+        struct dpt_tensor t0;
+        int described = node->layer->tensor && node->layer->tensor(node->state, 0, &t0) == 0;
+        size_t len = 1;
+        for (uint32_t j = 0; described && j < t0.rank; j++) {
+            len *= t0.shape[j];
+        }
+        node->l2_off = node->param_off + (described ? t0.offset : 0);
+        node->l2_len = described ? len : node->n_params;
     }
     *width = node->n_out;
 

@@ -116,6 +116,9 @@ struct run {
     struct dpt_err thread_err; /* the first error a thread met in a step */
     struct dpt_train_state st;
     float lr_scale; /* the schedule's factor for the step being taken */
+    int l2_done;    /* the L2 gradient was added before clipping */
+    double plateau_scale, plateau_best; /* reduce_lr_on_plateau */
+    int64_t plateau_wait;
     /* validation: rows of val_ds this rank evaluates (sorted) */
     struct dpt_dataset *val_ds; /* data.validation, or ds itself with a split */
     uint64_t *val_rows;
@@ -272,9 +275,29 @@ static int alloc_buffers(struct run *r, size_t m, struct dpt_err *err)
 /* The optimizer update of parameters [off, off + k) at step t; then zeroes
  * that piece of the gradient while it is in cache (the next step
  * accumulates into it). */
+/* g += d/dw of the layers' L2 penalties (2 * l2 * w) on [off, off + k). */
+static void add_l2(const struct dpt_net *net, float *g, size_t off, size_t k)
+{
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (nd->l2 <= 0) {
+            continue;
+        }
+        size_t lo = nd->l2_off > off ? nd->l2_off : off;
+        size_t hi = nd->l2_off + nd->l2_len < off + k ? nd->l2_off + nd->l2_len : off + k;
+        float c = (float)(2.0 * nd->l2);
+        for (size_t j = lo; j < hi; j++) {
+            g[j] += c * net->params[j];
+        }
+    }
+}
+
 static void update_piece(struct run *r, size_t off, size_t k, uint64_t t)
 {
     const struct dpt_net *net = r->net;
+    if (!r->l2_done) {
+        add_l2(net, r->tgrad[0], off, k);
+    }
     net->opt->step(net->opt_state, net->params + off, r->tgrad[0] + off, r->ostate + off,
                    net->n_params, k, t, r->lr_scale);
     memset(r->tgrad[0] + off, 0, k * sizeof(float));
@@ -463,7 +486,7 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     float *g = r->tgrad[0];
     int failed = 0, updated = 0;
     int clipping = r->spec->clip_norm > 0 || r->spec->clip_value > 0;
-    r->lr_scale = lr_factor(r->spec, r->st.global_step + 1);
+    r->lr_scale = lr_factor(r->spec, r->st.global_step + 1) * (float)r->plateau_scale;
     if (r->spec->deterministic) {
         failed = compute_exact(r, s, scale) < 0;
         float flags[2] = {(float)asked, (float)failed};
@@ -500,6 +523,8 @@ static int step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     r->st.step = s + 1;
     r->steps_this_run++;
     if (clipping) {
+        add_l2(net, g, 0, n); /* the penalty's gradient is part of what is clipped */
+        r->l2_done = 1;
         clip(r->spec, g, n);
     }
     if (!updated) {
@@ -618,31 +643,53 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     return rc;
 }
 
-/* Early stopping on the monitored metric (all ranks see the same reduced
- * value, so all decide alike). Returns 1 when training should stop. */
-static int early_stopping(struct run *r, const struct dpt_epoch_stats *es)
+/* The value of a monitored metric ("loss", "val_accuracy", ...) in es. */
+static double monitored(const char *m, const struct dpt_epoch_stats *es)
+{
+    return strcmp(m, "loss") == 0       ? es->loss
+           : strcmp(m, "accuracy") == 0 ? es->accuracy
+           : strcmp(m, "val_loss") == 0 ? es->val_loss
+                                        : es->val_accuracy;
+}
+
+/* Did v improve on *best by more than min_delta (losses down, accuracies
+ * up)? *wait < 0 means no best yet. Updates *best and *wait. */
+static int improved(const char *m, double v, double min_delta, double *best, int64_t *wait)
+{
+    int maximize = strstr(m, "accuracy") != NULL;
+    if (*wait < 0 || (maximize ? v > *best + min_delta : v < *best - min_delta)) {
+        *best = v;
+        *wait = 0;
+        return 1;
+    }
+    ++*wait;
+    return 0;
+}
+
+/* Early stopping and reduce-on-plateau, after each epoch. All ranks see the
+ * same reduced metrics, so all decide alike. Returns 1 to stop training. */
+static int callbacks(struct run *r, const struct dpt_epoch_stats *es)
 {
     const struct dpt_spec *sp = r->spec;
-    const char *m = sp->es_monitor;
-    double v = strcmp(m, "loss") == 0       ? es->loss
-               : strcmp(m, "accuracy") == 0 ? es->accuracy
-               : strcmp(m, "val_loss") == 0 ? es->val_loss
-                                            : es->val_accuracy;
-    if (isnan(v)) {
+    if (sp->rop_monitor && !isnan(monitored(sp->rop_monitor, es)) &&
+        !improved(sp->rop_monitor, monitored(sp->rop_monitor, es), sp->rop_min_delta,
+                  &r->plateau_best, &r->plateau_wait) &&
+        r->plateau_wait >= sp->rop_patience) {
+        double next = r->plateau_scale * sp->rop_factor;
+        r->plateau_scale = next > sp->rop_min_scale ? next : sp->rop_min_scale;
+        r->plateau_wait = 0;
+    }
+    if (!sp->es_monitor || isnan(monitored(sp->es_monitor, es))) {
         return 0; /* nothing to monitor (no validation data, or no accuracy) */
     }
-    int maximize = strstr(m, "accuracy") != NULL;
-    int improved = r->es_wait < 0 ||
-                   (maximize ? v > r->es_best + sp->es_min_delta : v < r->es_best - sp->es_min_delta);
-    if (improved) {
-        r->es_best = v;
-        r->es_wait = 0;
+    if (improved(sp->es_monitor, monitored(sp->es_monitor, es), sp->es_min_delta, &r->es_best,
+                 &r->es_wait)) {
         if (r->best) {
             memcpy(r->best, r->net->params, r->net->n_params * sizeof(float));
         }
         return 0;
     }
-    return ++r->es_wait >= sp->es_patience;
+    return r->es_wait >= sp->es_patience;
 }
 
 static int train_epochs(struct run *r, struct dpt_err *err)
@@ -677,6 +724,7 @@ static int train_epochs(struct run *r, struct dpt_err *err)
         if (r->st.step == 0) {
             r->st.loss_sum = r->st.hit_sum = 0;
         }
+        double last_progress = t0;
         for (uint64_t s = r->st.step; s < sh->steps; s++) {
             int stop = 0;
             rc = step(r, s, &stop, err);
@@ -701,6 +749,11 @@ static int train_epochs(struct run *r, struct dpt_err *err)
                 return dpt_err_set(err, DPT_ESIGNAL, "stopped on request after step %llu of "
                                    "epoch %lld%s%s", (unsigned long long)s + 1, (long long)e + 1,
                                    path ? "; checkpoint " : "", path ? path : "");
+            }
+            if (o->on_progress && r->d->rank == 0 && dpt__now() - last_progress > 0.2) {
+                last_progress = dpt__now();
+                o->on_progress(o->ctx, e + 1, s + 1, sh->steps,
+                               r->st.loss_sum / (double)((s + 1) * spec->batch), last_progress - t0);
             }
             if (every_steps > 0 && r->st.global_step % (uint64_t)every_steps == 0) {
                 if ((rc = checkpoint(r, o->ckpt_path, err)) < 0) {
@@ -729,9 +782,7 @@ static int train_epochs(struct run *r, struct dpt_err *err)
             es.val_loss = v.loss;
             es.val_accuracy = v.accuracy;
         }
-        if (spec->es_monitor) {
-            es.stop_early = early_stopping(r, &es);
-        }
+        es.stop_early = callbacks(r, &es);
         double now = dpt__now();
         es.seconds = now - t0;
         es.elapsed = now - start;
@@ -860,7 +911,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     *net_out = NULL;
     memset(norm, 0, sizeof *norm);
     struct run r = {.spec = spec, .o = o, .d = d, .norm = norm, .last_ckpt_step = -1,
-                    .es_wait = -1, .lr_scale = 1.0f, .threads = dpt_train_threads(o->threads)};
+                    .es_wait = -1, .lr_scale = 1.0f, .plateau_scale = 1.0, .plateau_wait = -1, .threads = dpt_train_threads(o->threads)};
     uint64_t n_train = 0;
     openblas_set_num_threads(1); /* each worker thread runs its own sgemm */
 

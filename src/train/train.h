@@ -65,6 +65,10 @@ struct dpt_train_opts {
     int64_t stop_after_steps; /* testing: behave as if *stop were set after this many steps */
     /* Called on every rank after each epoch (the CLI prints on rank 0). */
     void (*on_epoch)(void *ctx, const struct dpt_epoch_stats *st);
+    /* Called on rank 0 only, during an epoch, at most every 0.2 s: steps
+     * done of steps, the mean loss so far. NULL: no calls. */
+    void (*on_progress)(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
+                        double seconds);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, const struct dpt_epoch_stats *st);
     void *ctx;
