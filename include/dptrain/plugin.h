@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define DPT_ABI_MAJOR 1
-#define DPT_ABI_MINOR 0
+#define DPT_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define DPT_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -149,6 +149,15 @@ struct dpt_layer_shape {
     uint64_t n_params; /* floats in the layer's parameter slice */
 };
 
+/* What a training forward pass is computing (ABI 1.1): random draws that
+ * depend only on (key, sample position) come out the same whatever the
+ * number of ranks and threads, e.g. dropout masks. */
+struct dpt_train_info {
+    uint64_t key;          /* from (seed, epoch, layer): use as dpt_rng.key */
+    uint64_t first_sample; /* position of row 0 in the epoch's sample order */
+    uint64_t epoch, step;  /* from 0 */
+};
+
 /* A layer maps x (B, n_in) to y (B, n_out) with parameters params. */
 struct dpt_layer_plugin {
     struct dpt_plugin base;
@@ -176,6 +185,11 @@ struct dpt_layer_plugin {
     void (*backward)(const void *state, const float *params, const float *x,
                      const float *y, const float *dy, float *dx, float *dparams,
                      size_t B, void *ws);
+    /* Optional (ABI 1.1): the forward of training, for layers that behave
+     * differently there (dropout); forward is then the inference one. Row i
+     * is sample info->first_sample + i. NULL: forward serves both. */
+    void (*forward_train)(const void *state, const float *params, const float *x, float *y,
+                          size_t B, void *ws, const struct dpt_train_info *info);
 };
 
 /* An activation maps x (rows, cols) to y of the same shape. */

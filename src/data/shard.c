@@ -61,6 +61,11 @@ uint64_t dpt_shard_local_micros(const struct dpt_shard *sh, uint64_t s)
     return k > r ? (k - r + P - 1) / P : 0;
 }
 
+uint64_t dpt_shard_micro_pos(const struct dpt_shard *sh, uint64_t s, uint64_t i)
+{
+    return s * sh->o.batch + ((uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i) * sh->o.micro;
+}
+
 uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uint64_t *first)
 {
     uint64_t m = sh->o.micro, k = (uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i;
@@ -193,8 +198,7 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
         for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
             uint64_t first;
             uint64_t rows = dpt_shard_micro(sh, s, i, &first);
-            uint64_t pos = s * sh->o.batch + ((uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i) *
-                                                 sh->o.micro;
+            uint64_t pos = dpt_shard_micro_pos(sh, s, i);
             for (uint64_t r = 0; r < rows; r++) {
                 uint64_t row = dpt_perm_at(perm, pos + r);
                 if (sh->has_base) {

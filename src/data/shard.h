@@ -92,6 +92,8 @@ int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);
 /* Micro-shards of step s that this rank holds. */
 uint64_t dpt_shard_local_micros(const struct dpt_shard *sh, uint64_t s);
+/* Position in the epoch's order of the first row of local micro-shard i of step s. */
+uint64_t dpt_shard_micro_pos(const struct dpt_shard *sh, uint64_t s, uint64_t i);
 /* Local micro-shard i of step s: its rows and first local row. */
 uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uint64_t *first);
 

@@ -383,15 +383,28 @@ void dpt_work_destroy(struct dpt_work *w)
     free(w);
 }
 
-/* Runs nodes [0, n) forward; returns the last output. */
+/* Runs nodes [0, n) forward (in training when mi is not NULL); returns the
+ * last output. */
 static const float *forward(const struct dpt_net *net, struct dpt_work *w, const float *x,
-                            size_t n, size_t B)
+                            size_t n, size_t B, const struct dpt_micro_info *mi)
 {
     const float *in = x;
     for (size_t i = 0; i < n; i++) {
         const struct dpt_node *nd = &net->nodes[i];
         float *y = w->act[i + 1];
-        if (nd->kind == DPT_KIND_LAYER) {
+        /* Members newer than the plugin's ABI minor do not exist for it. */
+        int train = mi && nd->kind == DPT_KIND_LAYER && nd->layer->base.abi_minor >= 1 &&
+                    nd->layer->forward_train;
+        if (train) {
+            struct dpt_train_info info = {
+                .key = dpt__mix64(dpt__mix64(mi->seed, mi->epoch), (uint64_t)nd->layer_index),
+                .first_sample = mi->first_sample,
+                .epoch = mi->epoch,
+                .step = mi->step,
+            };
+            nd->layer->forward_train(nd->state, net->params + nd->param_off, in, y, B, w->ws[i],
+                                     &info);
+        } else if (nd->kind == DPT_KIND_LAYER) {
             nd->layer->forward(nd->state, net->params + nd->param_off, in, y, B, w->ws[i]);
         } else {
             nd->act->forward(nd->state, in, y, B, nd->n_out);
@@ -403,10 +416,10 @@ static const float *forward(const struct dpt_net *net, struct dpt_work *w, const
 
 double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                            const float *y, size_t y_cols, size_t B, float scale, float *dparams,
-                           size_t *correct)
+                           size_t *correct, const struct dpt_micro_info *mi)
 {
     size_t n = net->n_train;
-    const float *pred = forward(net, w, x, n, B);
+    const float *pred = forward(net, w, x, n, B, mi);
     float *dpred = w->dact[n];
     memset(dpred, 0, B * net->n_out * sizeof(float));
     double loss = net->loss->forward_backward(net->loss_state, pred, y, dpred, B, net->n_out,
@@ -434,7 +447,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
 double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                           const float *y, size_t y_cols, size_t B, float *pred, size_t *correct)
 {
-    const float *logits = forward(net, w, x, net->n_train, B);
+    const float *logits = forward(net, w, x, net->n_train, B, NULL);
     double loss = 0;
     if (y) {
         loss = net->loss->forward_backward(net->loss_state, logits, y, NULL, B, net->n_out,

@@ -78,12 +78,19 @@ int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
                     struct dpt_err *err);
 void dpt_work_destroy(struct dpt_work *w);
 
+/* Which samples a training micro-shard holds: for layers that draw random
+ * numbers in training (dropout), the draws depend on these only. */
+struct dpt_micro_info {
+    uint64_t seed, epoch, step;
+    uint64_t first_sample; /* position of its first row in the epoch's order */
+};
+
 /* Forward and backward over B <= m rows: x (B, n_in), y (B, y_cols).
  * dparams += scale * gradient of the loss sum; returns the loss sum and
  * adds the number of right predictions to *correct. */
 double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                            const float *y, size_t y_cols, size_t B, float scale, float *dparams,
-                           size_t *correct);
+                           size_t *correct, const struct dpt_micro_info *mi);
 /* Forward only. Returns the loss sum when y is not NULL (else 0); writes the
  * activated outputs (B, n_out) to pred when pred is not NULL. */
 double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,

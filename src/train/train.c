@@ -339,8 +339,10 @@ static void compute_fast(struct run *r, uint64_t s, float scale, uint64_t update
         size_t h = 0;
         for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
             uint64_t first, rows = dpt_shard_micro(sh, s, i, &first);
+            struct dpt_micro_info mi = {r->st.seed, (uint64_t)r->st.epoch, s,
+                                        dpt_shard_micro_pos(sh, s, i)};
             l += dpt_net_train_micro(net, r->work[t], sh->x + first * f, sh->y + first * yc, yc,
-                                     rows, scale, g, &h);
+                                     rows, scale, g, &h, &mi);
         }
         loss[t] = l;
         hits[t] = h;
@@ -394,8 +396,10 @@ static int compute_exact(struct run *r, uint64_t s, float scale)
             uint64_t first, rows = dpt_shard_micro(sh, s, i, &first);
             size_t h = 0;
             memset(g, 0, n * sizeof(float));
+            struct dpt_micro_info mi = {r->st.seed, (uint64_t)r->st.epoch, s,
+                                        dpt_shard_micro_pos(sh, s, i)};
             double l = dpt_net_train_micro(net, r->work[t], sh->x + first * f, sh->y + first * yc,
-                                           yc, rows, scale, g, &h);
+                                           yc, rows, scale, g, &h, &mi);
             g[n + X_LOSS] = (float)l;
             g[n + X_HITS] = (float)h;
             g[n + X_STOP] = g[n + X_ERROR] = 0;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # --deterministic: P in {1,2,3,4} x T in {1,2} give byte-identical
 # parameters (compared by hash), on a data set with a prime number of rows
-# and a batch not divisible by the worker counts.
+# and a batch not divisible by the worker counts. A model with dropout too:
+# its masks depend on (seed, epoch, sample) only, so they are the same for
+# P = 1 and P = 3.
 set -eu
 : "${DPTRAIN:?} ${MPIRUN:?}"
 tmp=$(mktemp -d /tmp/dpt-det.XXXXXX)
@@ -32,6 +34,26 @@ for np in 1 2 3 4; do
             --out "p${np}t$t.h5" > log 2>&1 || { cat log; exit 1; }
     done
 done
+sed 's/units = 32; activation = "tanh"; },/units = 32; activation = "tanh"; }, { type = "dropout"; rate = 0.3; },/' m.cfg > drop.cfg
+grep -q dropout drop.cfg
+for run in "1 1" "3 1" "3 2"; do
+    set -- $run
+    "$MPIRUN" --oversubscribe -np $1 "$DPTRAIN" train drop.cfg --threads $2 --out "d$1t$2.h5" > log 2>&1 || { cat log; exit 1; }
+done
+"$MPIRUN" --oversubscribe -np 1 "$DPTRAIN" train m.cfg --out nodrop.h5 > log 2>&1
+/usr/bin/python3 - <<'PY'
+import sys, hashlib, h5py
+def digest(p):
+    h = hashlib.sha256()
+    with h5py.File(p, "r") as f:
+        for g in sorted(f["layers"]):
+            for t in sorted(f["layers"][g]):
+                h.update(f["layers"][g][t][...].tobytes())
+    return h.hexdigest()[:16]
+d = {p: digest(p + ".h5") for p in ["d1t1", "d3t1", "d3t2", "nodrop"]}
+print("dropout:", d)
+sys.exit(0 if d["d1t1"] == d["d3t1"] == d["d3t2"] != d["nodrop"] else 1)
+PY
 /usr/bin/python3 - <<'PY'
 import sys, glob, hashlib, h5py
 def digest(p):

@@ -1,0 +1,161 @@
+/* The dropout layer: identity at inference; in training the kept fraction,
+ * the scaling, masks that depend on the sample position only (so splitting a
+ * batch differently gives the same masks), new masks per epoch, and a
+ * backward pass that uses the forward's mask and accumulates. Loaded through
+ * the real registry and host services. */
+#include "config.h"
+
+#include "plugin/host.h"
+#include "plugin/registry.h"
+#include "util.h"
+#include "util/util.h"
+
+#include <CUnit/CUnit.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define B 200
+#define N 500
+
+static struct dpt_registry *reg;
+static const struct dpt_layer_plugin *dropout;
+static config_t cfg;
+static struct dpt_host_ctx host;
+static void *state;
+
+static int setup(void)
+{
+    struct dpt_err err = {0};
+    if (dpt_registry_create(&reg, NULL, &err) < 0) {
+        return -1;
+    }
+    dropout = (const struct dpt_layer_plugin *)dpt_registry_find(reg, DPT_KIND_LAYER, "dropout",
+                                                                 &err);
+    config_init(&cfg);
+    if (!dropout || !config_read_string(&cfg, "rate = 0.3;")) {
+        return -1;
+    }
+    dpt_host_init(&host, config_root_setting(&cfg), "test.cfg", "layer 1 (dropout)");
+    struct dpt_layer_shape shape;
+    if (dropout->create(&state, &host.host, N, &shape) < 0 || shape.n_out != N ||
+        shape.n_params != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void)
+{
+    if (state) {
+        dropout->destroy(state);
+    }
+    config_destroy(&cfg);
+    dpt_registry_destroy(reg);
+    return 0;
+}
+
+static float *filled(float v)
+{
+    float *p = malloc(B * N * sizeof *p);
+    for (size_t i = 0; i < B * N; i++) {
+        p[i] = v + (float)(i % 7);
+    }
+    return p;
+}
+
+static void test_inference_is_identity(void)
+{
+    float *x = filled(1), *y = filled(0);
+    dropout->forward(state, NULL, x, y, B, NULL);
+    CU_ASSERT_EQUAL(memcmp(x, y, B * N * sizeof *x), 0);
+    free(x);
+    free(y);
+}
+
+static void test_train_mask(void)
+{
+    CU_ASSERT_FATAL(dropout->base.abi_minor >= 1 && dropout->forward_train != NULL);
+    CU_ASSERT_EQUAL(dropout->workspace_bytes(state, B), B * N * sizeof(float));
+    float *x = filled(1), *y = filled(0), *ws = malloc(B * N * sizeof(float));
+    struct dpt_train_info info = {.key = 42, .first_sample = 1000, .epoch = 0, .step = 3};
+    dropout->forward_train(state, NULL, x, y, B, ws, &info);
+    size_t kept = 0, right = 0;
+    for (size_t i = 0; i < B * N; i++) {
+        kept += y[i] != 0;
+        /* kept values are x / (1 - rate), dropped ones 0, and ws holds the factor */
+        right += (y[i] == 0 && ws[i] == 0) ||
+                 (fabsf(y[i] - x[i] / 0.7f) <= 1e-6f * y[i] && ws[i] == 1.0f / 0.7f);
+    }
+    /* 10^5 Bernoulli(0.7) draws: the fraction's std is 0.0014; 0.01 is 7 of them. */
+    double frac = (double)kept / (B * N);
+    CU_ASSERT(fabs(frac - 0.7) < 0.01);
+    CU_ASSERT_EQUAL(right, B * N);
+
+    /* Splitting the rows differently gives the same masks. */
+    float *y2 = filled(0), *ws2 = malloc(B * N * sizeof(float));
+    struct dpt_train_info first = info, second = info;
+    second.first_sample = info.first_sample + B / 2;
+    dropout->forward_train(state, NULL, x, y2, B / 2, ws2, &first);
+    dropout->forward_train(state, NULL, x + B / 2 * N, y2 + B / 2 * N, B / 2, ws2 + B / 2 * N,
+                           &second);
+    CU_ASSERT_EQUAL(memcmp(y, y2, B * N * sizeof *y), 0);
+
+    /* Another key (epoch or layer) draws other masks. */
+    struct dpt_train_info other = info;
+    other.key = 43;
+    dropout->forward_train(state, NULL, x, y2, B, ws2, &other);
+    size_t same = 0;
+    for (size_t i = 0; i < B * N; i++) {
+        same += (y[i] == 0) == (y2[i] == 0);
+    }
+    CU_ASSERT(same < B * N * 0.7); /* independent masks agree on ~58% of elements */
+
+    /* Backward: dx += dy * mask, with the mask of the forward just run. */
+    dropout->forward_train(state, NULL, x, y, B, ws, &info);
+    float *dy = filled(2), *dx = filled(0);
+    for (size_t i = 0; i < B * N; i++) {
+        dx[i] = 7.0f;
+    }
+    dropout->backward(state, NULL, x, y, dy, dx, NULL, B, ws);
+    size_t ok = 0;
+    for (size_t i = 0; i < B * N; i++) {
+        ok += dx[i] == 7.0f + dy[i] * ws[i];
+    }
+    CU_ASSERT_EQUAL(ok, B * N);
+    dropout->backward(state, NULL, x, y, dy, NULL, NULL, B, ws); /* first layer: no dx */
+    free(x);
+    free(y);
+    free(y2);
+    free(ws);
+    free(ws2);
+    free(dy);
+    free(dx);
+}
+
+static void test_rate_range(void)
+{
+    config_t bad;
+    config_init(&bad);
+    CU_ASSERT_FATAL(config_read_string(&bad, "rate = 1.0;"));
+    struct dpt_host_ctx h;
+    dpt_host_init(&h, config_root_setting(&bad), "bad.cfg", "layer 2 (dropout)");
+    void *st = NULL;
+    struct dpt_layer_shape shape;
+    CU_ASSERT(dropout->create(&st, &h.host, 10, &shape) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(h.err.msg, "'rate' must be in [0, 0.999], got 1"));
+    config_destroy(&bad);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 2;
+    }
+    CU_pSuite s = CU_add_suite("dropout", setup, teardown);
+    CU_add_test(s, "inference is the identity", test_inference_is_identity);
+    CU_add_test(s, "training masks: fraction, scale, position-only, backward", test_train_mask);
+    CU_add_test(s, "rate out of range is refused", test_rate_range);
+    return test_run_all();
+}
