@@ -10,12 +10,12 @@
 #include "train/train.h"
 #include "util/util.h"
 
-#include <jansson.h>
 #include <errno.h>
+#include <jansson.h>
 #include <libgen.h>
-#include <signal.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,6 @@ static const char train_usage[] =
     "  -v, --verbose            also a line per checkpoint written\n"
     "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
     "                           not under mpirun)\n"
-    "\n"
     "\n"
     "SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make every rank finish the current step,\n"
     "write a checkpoint (to PATH, or OUT-ckpt.h5 when none is configured) and exit\n"
@@ -90,11 +89,11 @@ struct progress {
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
 };
 
-static void on_checkpoint(void *ctx, const char *path, const struct dpt_epoch_stats *st)
+static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
 {
     const struct progress *p = ctx;
     if (p->rank == 0 && p->verbose_ckpt) {
-        printf("checkpoint %s (step %llu)\n", path, (unsigned long long)st->samples);
+        printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
         fflush(stdout);
     }
 }

@@ -639,9 +639,7 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     if (rc == 0) {
         r->last_ckpt_step = (int64_t)r->st.global_step;
         if (r->o->on_checkpoint) {
-            struct dpt_epoch_stats es = {.epoch = r->st.epoch + 1, .epochs = r->spec->epochs,
-                                         .samples = r->st.global_step};
-            r->o->on_checkpoint(r->o->ctx, path, &es);
+            r->o->on_checkpoint(r->o->ctx, path, r->st.global_step);
         }
     }
     return rc;

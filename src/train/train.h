@@ -70,7 +70,7 @@ struct dpt_train_opts {
     void (*on_progress)(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds);
     /* Called on every rank after each checkpoint. */
-    void (*on_checkpoint)(void *ctx, const char *path, const struct dpt_epoch_stats *st);
+    void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
     void *ctx;
 };
 
