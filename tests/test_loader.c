@@ -39,7 +39,11 @@ static void test_builtins_found(void)
         {DPT_KIND_ACTIVATION, "tanh"},   {DPT_KIND_ACTIVATION, "softmax"},
         {DPT_KIND_LOSS, "mse"},          {DPT_KIND_LOSS, "bce"},
         {DPT_KIND_LOSS, "cce"},          {DPT_KIND_OPTIMIZER, "sgd"},
-        {DPT_KIND_OPTIMIZER, "adam"},
+        {DPT_KIND_OPTIMIZER, "adam"},    {DPT_KIND_LAYER, "dropout"},
+        {DPT_KIND_ACTIVATION, "leaky_relu"}, {DPT_KIND_ACTIVATION, "elu"},
+        {DPT_KIND_ACTIVATION, "gelu"},   {DPT_KIND_ACTIVATION, "softplus"},
+        {DPT_KIND_ACTIVATION, "swish"},  {DPT_KIND_OPTIMIZER, "rmsprop"},
+        {DPT_KIND_OPTIMIZER, "adagrad"}, {DPT_KIND_OPTIMIZER, "adamw"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct dpt_plugin *p = dpt_registry_find(reg, want[i].kind, want[i].name, &err);

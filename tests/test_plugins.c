@@ -31,8 +31,9 @@
  * derivative is (L(v + h) - L(v - h)) / (the step actually taken, after v +- h
  * is rounded to float), with h = FD_STEP = 1e-2. Two errors remain:
  *   - truncation, h^2 / 6 |f'''|: zero where f is linear or quadratic (dense,
- *     linear, relu away from 0, mse), at most 3.3e-5 for tanh (|f'''| <= 2),
- *     less for sigmoid, softmax and the cross-entropies;
+ *     linear, relu and leaky_relu away from 0, mse), at most 3.3e-5 for tanh
+ *     (|f'''| <= 2), less for sigmoid, elu (alpha e^x), gelu (|f'''| < 1),
+ *     softplus, swish, softmax and the cross-entropies;
  *   - rounding: an output moved by the step carries a relative error of a
  *     few 2^-24 = 6e-8 (for dense, the n_in = 4 products of the sum); the
  *     quotient divides it by 2h = 2e-2. With |r| <= 1, outputs of size <= 5
@@ -413,6 +414,10 @@ static void test_all_load(void)
         {DPT_KIND_LOSS, "mse"},           {DPT_KIND_LOSS, "bce"},
         {DPT_KIND_LOSS, "cce"},           {DPT_KIND_OPTIMIZER, "sgd"},
         {DPT_KIND_OPTIMIZER, "adam"},
+        {DPT_KIND_ACTIVATION, "leaky_relu"}, {DPT_KIND_ACTIVATION, "elu"},
+        {DPT_KIND_ACTIVATION, "gelu"},       {DPT_KIND_ACTIVATION, "softplus"},
+        {DPT_KIND_ACTIVATION, "swish"},      {DPT_KIND_OPTIMIZER, "rmsprop"},
+        {DPT_KIND_OPTIMIZER, "adagrad"},     {DPT_KIND_OPTIMIZER, "adamw"},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const struct dpt_plugin *p = find_plugin(all[i].kind, all[i].name);
@@ -679,11 +684,108 @@ static void test_dense_zeros(void)
 
 /* ---------- Activations ---------- */
 
-static const char *const activation_names[] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
-#define N_ACTIVATIONS (sizeof activation_names / sizeof activation_names[0])
+/* Every activation with its default settings, and again with each setting
+ * that changes its formula: a float setting, or a string one when s is not
+ * NULL (key NULL: the defaults). */
+struct act_setting {
+    const char *name;
+    const char *key;
+    double f;
+    const char *s;
+};
+
+static const struct act_setting act_settings[] = {
+    {"linear", NULL, 0, NULL},
+    {"relu", NULL, 0, NULL},
+    {"sigmoid", NULL, 0, NULL},
+    {"tanh", NULL, 0, NULL},
+    {"softmax", NULL, 0, NULL},
+    {"leaky_relu", NULL, 0, NULL},
+    {"leaky_relu", "alpha", 0.2, NULL},
+    {"elu", NULL, 0, NULL},
+    {"elu", "alpha", 0.5, NULL},
+    {"gelu", NULL, 0, NULL},
+    {"gelu", "approximate", 0, "tanh"},
+    {"softplus", NULL, 0, NULL},
+    {"swish", NULL, 0, NULL},
+};
+#define N_ACT_SETTINGS (sizeof act_settings / sizeof act_settings[0])
+
+/* An activation instance: the plugin, the host its create read the setting
+ * from (it must outlive the instance), and the state create made (NULL for
+ * stateless plugins, which have no create). */
+struct act {
+    const struct dpt_activation_plugin *p;
+    struct fake host;
+    void *st;
+};
+
+static void act_open(struct act *a, const struct act_setting *s)
+{
+    a->p = activation_plugin(s->name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a->p);
+    a->st = NULL;
+    fake_init(&a->host);
+    if (s->key && s->s) {
+        set_string(&a->host, s->key, s->s);
+    } else if (s->key) {
+        set_float(&a->host, s->key, s->f);
+    }
+    if (a->p->create) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a->p->destroy);
+        int rc = a->p->create(&a->st, &a->host.host);
+        if (rc != 0) {
+            fprintf(stderr, "activation %s: %s\n", s->name, a->host.error);
+        }
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+    }
+}
+
+static void act_close(struct act *a)
+{
+    if (a->p->destroy) {
+        a->p->destroy(a->st);
+    }
+}
+
+/* "gelu (approximate tanh)", for messages. */
+static const char *act_label(const struct act_setting *s, char *buf, size_t len)
+{
+    if (!s->key) {
+        snprintf(buf, len, "%s", s->name);
+    } else if (s->s) {
+        snprintf(buf, len, "%s (%s %s)", s->name, s->key, s->s);
+    } else {
+        snprintf(buf, len, "%s (%s %g)", s->name, s->key, s->f);
+    }
+    return buf;
+}
+
+/* y = f(x) of the setting at one point. */
+static float act_at(const struct act_setting *s, float x)
+{
+    struct act a;
+    act_open(&a, s);
+    float y = NAN;
+    a.p->forward(a.st, &x, &y, 1, 1);
+    act_close(&a);
+    return y;
+}
+
+/* dy/dx of the setting at one point, from backward with dy = 1. */
+static float act_slope_at(const struct act_setting *s, float x)
+{
+    struct act a;
+    act_open(&a, s);
+    float y, dy = 1.0f, dx = 0.0f;
+    a.p->forward(a.st, &x, &y, 1, 1);
+    a.p->backward(a.st, &x, &y, &dy, &dx, 1, 1);
+    act_close(&a);
+    return dx;
+}
 
 struct act_case {
-    const struct dpt_activation_plugin *p;
+    struct act a;
     size_t rows, cols;
     float *x, *y, *r;
 };
@@ -691,13 +793,16 @@ struct act_case {
 static double act_objective(void *ctx)
 {
     struct act_case *c = ctx;
-    c->p->forward(NULL, c->x, c->y, c->rows, c->cols);
+    c->a.p->forward(c->a.st, c->x, c->y, c->rows, c->cols);
     return dot(c->r, c->y, c->rows * c->cols);
 }
 
-/* The double-precision value of a elementwise activation. */
-static double act_reference(const char *name, double x)
+/* The double-precision value of an elementwise activation with the given
+ * setting; the defaults (leaky_relu alpha 0.01, elu alpha 1, gelu exact)
+ * are written out here, so a changed default fails. */
+static double act_reference(const struct act_setting *s, double x)
 {
+    const char *name = s->name;
     if (strcmp(name, "relu") == 0) {
         return x > 0 ? x : 0;
     }
@@ -706,6 +811,26 @@ static double act_reference(const char *name, double x)
     }
     if (strcmp(name, "tanh") == 0) {
         return tanh(x);
+    }
+    if (strcmp(name, "leaky_relu") == 0) {
+        double alpha = s->key ? s->f : 0.01;
+        return x > 0 ? x : alpha * x;
+    }
+    if (strcmp(name, "elu") == 0) {
+        double alpha = s->key ? s->f : 1.0;
+        return x > 0 ? x : alpha * expm1(x);
+    }
+    if (strcmp(name, "gelu") == 0 && s->key) {
+        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    }
+    if (strcmp(name, "gelu") == 0) {
+        return 0.5 * x * erfc(-x / sqrt(2.0)); /* x Phi(x) */
+    }
+    if (strcmp(name, "softplus") == 0) {
+        return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); /* log(1 + e^x), no overflow */
+    }
+    if (strcmp(name, "swish") == 0) {
+        return x / (1.0 + exp(-x));
     }
     return x;
 }
@@ -717,24 +842,117 @@ static void test_activation_values(void)
     uint64_t seed = 5;
     fill(x, N, &seed, -6, 6);
     x[0] = 0.0f, x[1] = 100.0f, x[2] = -100.0f, x[3] = 1000.0f, x[4] = -1000.0f;
-    for (size_t a = 0; a < N_ACTIVATIONS; a++) {
-        const char *name = activation_names[a];
-        if (strcmp(name, "softmax") == 0) {
+    for (size_t a = 0; a < N_ACT_SETTINGS; a++) {
+        const struct act_setting *s = &act_settings[a];
+        if (strcmp(s->name, "softmax") == 0) {
             continue;
         }
-        const struct dpt_activation_plugin *p = activation_plugin(name);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-        p->forward(NULL, x, y, 8, N / 8);
+        struct act act;
+        act_open(&act, s);
+        act.p->forward(act.st, x, y, 8, N / 8);
+        int good = 1;
         for (size_t i = 0; i < N; i++) {
-            CU_ASSERT(isfinite(y[i]));
-            CU_ASSERT(CLOSE(y[i], act_reference(name, x[i]), 1e-6));
+            good &= isfinite(y[i]) && CLOSE(y[i], act_reference(s, x[i]), 1e-6);
         }
+        CU_ASSERT(good);
+        if (!good) {
+            char label[64];
+            fprintf(stderr, "activation %s: values differ from the reference\n",
+                    act_label(s, label, sizeof label));
+        }
+        act_close(&act);
     }
     /* Saturation is exact, not NaN: exp only ever sees -|x|. */
-    const struct dpt_activation_plugin *sigmoid = activation_plugin("sigmoid");
-    sigmoid->forward(NULL, x, y, 1, 5);
+    struct act sigmoid;
+    act_open(&sigmoid, &(struct act_setting){"sigmoid", NULL, 0, NULL});
+    sigmoid.p->forward(sigmoid.st, x, y, 1, 5);
     CU_ASSERT(y[0] == 0.5f && y[1] == 1.0f && y[2] >= 0.0f && y[2] < 1e-40f);
     CU_ASSERT(y[3] == 1.0f && y[4] == 0.0f);
+    act_close(&sigmoid);
+}
+
+/* Values at chosen points, worked out with a calculator (double). */
+static void test_activation_points(void)
+{
+    const struct act_setting leaky = {"leaky_relu", NULL, 0, NULL};
+    const struct act_setting leaky2 = {"leaky_relu", "alpha", 0.2, NULL};
+    /* alpha 0.01 by default, 0.2 when set: -2 -> -0.02 and -0.4. */
+    CU_ASSERT(CLOSE(act_at(&leaky, -2.0f), -0.02, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&leaky2, -2.0f), -0.4, 1e-7));
+    CU_ASSERT(act_at(&leaky2, 3.0f) == 3.0f && act_at(&leaky2, 0.0f) == 0.0f);
+    CU_ASSERT(CLOSE(act_slope_at(&leaky2, -2.0f), 0.2, 1e-7));
+    CU_ASSERT(act_slope_at(&leaky2, 2.0f) == 1.0f);
+
+    /* elu(-1) = alpha (e^-1 - 1) = -0.6321205588 (alpha 1), -0.3160602794
+     * (alpha 0.5); its slope there is alpha e^-1 = 0.3678794412 (alpha 1).
+     * Near 0, expm1 keeps the digits: elu(-1e-6) = -9.999995e-7, where
+     * expf(x) - 1 in float would be off by about 1%. Far left it is -alpha. */
+    const struct act_setting elu = {"elu", NULL, 0, NULL};
+    const struct act_setting elu2 = {"elu", "alpha", 0.5, NULL};
+    CU_ASSERT(CLOSE(act_at(&elu, -1.0f), -0.6321205588, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&elu2, -1.0f), -0.3160602794, 1e-7));
+    CU_ASSERT(CLOSE(act_slope_at(&elu, -1.0f), 0.3678794412, 1e-7));
+    CU_ASSERT(REL_CLOSE(act_at(&elu, -1e-6f), -9.999995e-7, 1e-6));
+    CU_ASSERT(act_at(&elu, -100.0f) == -1.0f && act_at(&elu2, 2.5f) == 2.5f);
+
+    /* gelu(x) = x Phi(x): gelu(1) = 0.8413447461, gelu(-1) = -0.1586552539,
+     * gelu(3) = 2.9959503059; the tanh form gives 0.8411919906,
+     * -0.1588080094 and 2.9963626079. In the left tail the erfc form keeps
+     * its relative precision: gelu(-10) = -10 Phi(-10) = -7.619853e-23
+     * (1 + erf(x / sqrt 2) would round to 0; the tolerance 1e-4 covers the
+     * rounding of the argument x / sqrt 2, which erfc amplifies about
+     * x^2 = 100 times there). The slope at 1 is
+     * Phi(1) + phi(1) = 0.8413447461 + 0.2419707245 = 1.0833154706. */
+    const struct act_setting gelu = {"gelu", NULL, 0, NULL};
+    const struct act_setting gelu_tanh = {"gelu", "approximate", 0, "tanh"};
+    CU_ASSERT(CLOSE(act_at(&gelu, 1.0f), 0.8413447461, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&gelu, -1.0f), -0.1586552539, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&gelu, 3.0f), 2.9959503059, 1e-7));
+    CU_ASSERT(REL_CLOSE(act_at(&gelu, -10.0f), -7.619853e-23, 1e-4));
+    CU_ASSERT(CLOSE(act_at(&gelu_tanh, 1.0f), 0.8411919906, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&gelu_tanh, -1.0f), -0.1588080094, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&gelu_tanh, 3.0f), 2.9963626079, 1e-7));
+    CU_ASSERT(CLOSE(act_slope_at(&gelu, 1.0f), 1.0833154706, 1e-6));
+    CU_ASSERT(act_at(&gelu, 0.0f) == 0.0f && act_at(&gelu_tanh, 0.0f) == 0.0f);
+
+    /* softplus(0) = ln 2 = 0.6931471806; softplus(100) = 100 exactly;
+     * softplus(-100) = e^-100 = 3.7e-44, a float denormal, and
+     * softplus(-20) = log1p(e^-20) = 2.0611537e-9, which log(1 + e^x) in
+     * float would round to 0. The slope is sigmoid(x): 0.5 at 0. */
+    const struct act_setting softplus = {"softplus", NULL, 0, NULL};
+    CU_ASSERT(CLOSE(act_at(&softplus, 0.0f), 0.6931471806, 1e-7));
+    CU_ASSERT(act_at(&softplus, 100.0f) == 100.0f);
+    float tiny = act_at(&softplus, -100.0f);
+    CU_ASSERT(isfinite(tiny) && tiny >= 0.0f && tiny < 1e-40f);
+    CU_ASSERT(REL_CLOSE(act_at(&softplus, -20.0f), 2.0611537e-9, 1e-6));
+    CU_ASSERT(act_slope_at(&softplus, 0.0f) == 0.5f);
+
+    /* swish(1) = sigmoid(1) = 0.7310585786, swish(-1) = -sigmoid(-1) =
+     * -0.2689414214; its slope at 0 is 1/2. */
+    const struct act_setting swish = {"swish", NULL, 0, NULL};
+    CU_ASSERT(CLOSE(act_at(&swish, 1.0f), 0.7310585786, 1e-7));
+    CU_ASSERT(CLOSE(act_at(&swish, -1.0f), -0.2689414214, 1e-7));
+    CU_ASSERT(act_at(&swish, 1000.0f) == 1000.0f && act_at(&swish, -1000.0f) == 0.0f);
+    CU_ASSERT(act_slope_at(&swish, 0.0f) == 0.5f);
+
+    /* Far out every slope is that of the asymptote, not NaN (x^2 overflows
+     * float at 1e20: exp(-x^2 / 2) and the tanh form's cubic must not meet
+     * an inf * 0). Right: 1, or 0 for sigmoid and tanh; left: alpha for
+     * leaky_relu, 0 for the others. */
+    static const float far[] = {30.0f, 1000.0f, 1e20f, 3e38f};
+    for (size_t a = 0; a < N_ACT_SETTINGS; a++) {
+        const struct act_setting *s = &act_settings[a];
+        if (strcmp(s->name, "softmax") == 0 || strcmp(s->name, "linear") == 0) {
+            continue;
+        }
+        int squashing = strcmp(s->name, "sigmoid") == 0 || strcmp(s->name, "tanh") == 0;
+        double right = squashing ? 0.0 : 1.0;
+        double left = strcmp(s->name, "leaky_relu") == 0 ? (s->key ? s->f : 0.01) : 0.0;
+        for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+            CU_ASSERT(CLOSE(act_slope_at(s, far[i]), right, 1e-7));
+            CU_ASSERT(CLOSE(act_slope_at(s, -far[i]), left, 1e-7));
+        }
+    }
 }
 
 static void test_softmax_values(void)
@@ -768,32 +986,35 @@ static void test_softmax_values(void)
 
 static void test_activation_gradients(void)
 {
-    for (size_t a = 0; a < N_ACTIVATIONS; a++) {
-        struct act_case c = {.p = activation_plugin(activation_names[a]), .rows = 4, .cols = 5};
-        CU_ASSERT_PTR_NOT_NULL_FATAL(c.p);
+    for (size_t a = 0; a < N_ACT_SETTINGS; a++) {
+        struct act_case c = {.rows = 4, .cols = 5};
+        act_open(&c.a, &act_settings[a]);
         size_t n = c.rows * c.cols;
         c.x = floats(n), c.y = floats(n), c.r = floats(n);
         float *dx = floats(n);
         uint64_t seed = 10 + a;
+        /* Away from the kinks of relu, leaky_relu and elu at 0. */
         fill_away_from_zero(c.x, n, &seed, -3, 3, 0.05);
         fill(c.r, n, &seed, -1, 1);
-        c.p->forward(NULL, c.x, c.y, c.rows, c.cols);
-        c.p->backward(NULL, c.x, c.y, c.r, dx, c.rows, c.cols);
+        c.a.p->forward(c.a.st, c.x, c.y, c.rows, c.cols);
+        c.a.p->backward(c.a.st, c.x, c.y, c.r, dx, c.rows, c.cols);
         double err = fd_error(c.x, n, dx, act_objective, &c);
         CU_ASSERT(err < FD_BOUND);
         if (!(err < FD_BOUND)) {
-            fprintf(stderr, "activation %s: finite-difference error %g\n", activation_names[a],
-                    err);
+            char label[64];
+            fprintf(stderr, "activation %s: finite-difference error %g\n",
+                    act_label(&act_settings[a], label, sizeof label), err);
         }
         free(c.x), free(c.y), free(c.r), free(dx);
+        act_close(&c.a);
     }
 }
 
 static void test_activation_accumulates(void)
 {
-    for (size_t a = 0; a < N_ACTIVATIONS; a++) {
-        const struct dpt_activation_plugin *p = activation_plugin(activation_names[a]);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    for (size_t a = 0; a < N_ACT_SETTINGS; a++) {
+        struct act act;
+        act_open(&act, &act_settings[a]);
         enum { ROWS = 3, COLS = 4, N = ROWS * COLS };
         float x[N], y[N], dy[N], dx[N] = {0}, dx7[N];
         uint64_t seed = 20 + a;
@@ -802,11 +1023,56 @@ static void test_activation_accumulates(void)
         for (size_t i = 0; i < N; i++) {
             dx7[i] = 7.0f;
         }
-        p->forward(NULL, x, y, ROWS, COLS);
-        p->backward(NULL, x, y, dy, dx, ROWS, COLS);
-        p->backward(NULL, x, y, dy, dx7, ROWS, COLS);
+        act.p->forward(act.st, x, y, ROWS, COLS);
+        act.p->backward(act.st, x, y, dy, dx, ROWS, COLS);
+        act.p->backward(act.st, x, y, dy, dx7, ROWS, COLS);
         CU_ASSERT(accumulated(dx7, dx, N, 7.0f));
+        act_close(&act);
     }
+}
+
+/* create fails with the host's negative value and a message naming the key. */
+static int act_refuses(const char *name, struct fake *f, const char *key)
+{
+    const struct dpt_activation_plugin *p = activation_plugin(name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p->create);
+    void *st = NULL;
+    int rc = p->create(&st, &f->host);
+    if (rc == 0) {
+        p->destroy(st);
+        return 0;
+    }
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    return rc < 0 && f->n_errors == 1 && strstr(f->error, quoted) != NULL;
+}
+
+static void test_activation_errors(void)
+{
+    struct fake f;
+    fake_init(&f);
+    set_float(&f, "alpha", 1.5);
+    CU_ASSERT(act_refuses("leaky_relu", &f, "alpha"));
+    fake_init(&f);
+    set_float(&f, "alpha", -0.1);
+    CU_ASSERT(act_refuses("leaky_relu", &f, "alpha"));
+    fake_init(&f);
+    set_float(&f, "alpha", -1.0);
+    CU_ASSERT(act_refuses("elu", &f, "alpha"));
+    fake_init(&f);
+    set_string(&f, "approximate", "erf");
+    CU_ASSERT(act_refuses("gelu", &f, "approximate"));
+    fake_init(&f);
+    set_bool(&f, "approximate", 1); /* PyTorch's spelling is a string */
+    CU_ASSERT(act_refuses("gelu", &f, "approximate"));
+    fake_init(&f);
+    set_float(&f, "alpha", 0.0); /* the ends of the ranges are allowed */
+    CU_ASSERT(!act_refuses("leaky_relu", &f, "alpha"));
+    CU_ASSERT(!act_refuses("elu", &f, "alpha"));
+    fake_init(&f);
+    set_float(&f, "alpha", 1.0);
+    CU_ASSERT(!act_refuses("leaky_relu", &f, "alpha"));
 }
 
 /* ---------- Losses ---------- */
@@ -1281,6 +1547,275 @@ static void test_adam_formulas(void)
     o->destroy(st);
 }
 
+/* Runs `steps` steps of one weight w0 under the constant gradient g, with
+ * lr_scale scale[t - 1] (1 when scale is NULL), and checks w after each step
+ * against expect[]. The optimizer's state after the last step is left in
+ * state_out[0, 3) when it is not NULL. */
+static void opt_run(const char *name, struct fake *f, float w0, float g, int steps,
+                    const float *scale, const double *expect, float *state_out)
+{
+    const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    void *st = optimizer_new(o, f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_FATAL(o->state_floats(st) <= 3);
+    float w = w0, ostate[3] = {0};
+    for (int t = 1; t <= steps; t++) {
+        o->step(st, &w, &g, ostate, 1, 1, (uint64_t)t, scale ? scale[t - 1] : 1.0f);
+        CU_ASSERT(CLOSE(w, expect[t - 1], 1e-6));
+        if (!CLOSE(w, expect[t - 1], 1e-6)) {
+            fprintf(stderr, "%s step %d: w = %.9g, expected %.9g\n", name, t, w, expect[t - 1]);
+        }
+    }
+    if (state_out) {
+        memcpy(state_out, ostate, sizeof ostate);
+    }
+    o->destroy(st);
+}
+
+static uint32_t opt_state_floats(const char *name, struct fake *f)
+{
+    const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    void *st = optimizer_new(o, f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    uint32_t k = o->state_floats(st);
+    o->destroy(st);
+    return k;
+}
+
+/* rmsprop settings for the hand-worked cases: lr 0.1, rho 0.75 and an
+ * epsilon of 1e-12, which vanishes next to v ~ 1 in float, so that the
+ * square roots below are of round numbers. */
+static void rmsprop_hand_settings(struct fake *f)
+{
+    fake_init(f);
+    set_float(f, "learning_rate", 0.1);
+    set_float(f, "rho", 0.75);
+    set_float(f, "epsilon", 1e-12);
+}
+
+/* w = 1, g = 2 at every step:
+ *   v1 = 0.25 * 4 = 1,              w = 1 - 0.1 * 2 / 1 = 0.8;
+ *   v2 = 0.75 * 1 + 1 = 1.75,       w = 0.8 - 0.2 / 1.3228757 = 0.64881421;
+ *   v3 = 0.75 * 1.75 + 1 = 2.3125,  w = 0.64881421 - 0.2 / 1.5206906 = 0.51729502.
+ * Keras' documented example (lr 0.1, defaults otherwise, w = 10, g = 10):
+ *   v1 = 0.1 * 100 = 10, w = 10 - 0.1 * 10 / sqrt(10 + 1e-7) = 9.6837722.
+ * epsilon sits inside the root, as in Keras: with g = 1e-4 (rho 0.75,
+ * epsilon 1e-7) v1 = 2.5e-9 and w = 1 - 1e-5 / sqrt(1.025e-7) = 0.96876525,
+ * where PyTorch's sqrt(v) + epsilon would give 1 - 1e-5 / 5.01e-5 = 0.8004. */
+static void test_rmsprop_plain(void)
+{
+    struct fake f;
+    rmsprop_hand_settings(&f);
+    static const double expect[] = {0.8, 0.64881421, 0.51729502};
+    float state[3];
+    opt_run("rmsprop", &f, 1.0f, 2.0f, 3, NULL, expect, state);
+    CU_ASSERT(CLOSE(state[0], 2.3125, 1e-6));
+    CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 1);
+
+    fake_init(&f);
+    set_float(&f, "learning_rate", 0.1);
+    static const double keras[] = {9.6837722};
+    opt_run("rmsprop", &f, 10.0f, 10.0f, 1, NULL, keras, NULL);
+
+    fake_init(&f);
+    set_float(&f, "learning_rate", 0.1);
+    set_float(&f, "rho", 0.75);
+    static const double inside[] = {0.96876525};
+    opt_run("rmsprop", &f, 1.0f, 1e-4f, 1, NULL, inside, NULL);
+}
+
+/* momentum 0.5 keeps m = 0.5 m + u, u the plain step above:
+ *   m1 = 0.2,                            w = 0.8;
+ *   m2 = 0.1 + 0.15118579 = 0.25118579,  w = 0.54881421;
+ *   m3 = 0.12559289 + 0.13151919 = 0.25711208, w = 0.29170213.
+ * State: v, then m. */
+static void test_rmsprop_momentum(void)
+{
+    struct fake f;
+    rmsprop_hand_settings(&f);
+    set_float(&f, "momentum", 0.5);
+    static const double expect[] = {0.8, 0.54881421, 0.29170213};
+    float state[3];
+    opt_run("rmsprop", &f, 1.0f, 2.0f, 3, NULL, expect, state);
+    CU_ASSERT(CLOSE(state[0], 2.3125, 1e-6) && CLOSE(state[1], 0.25711208, 1e-6));
+    CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 2);
+}
+
+/* centered: mg = 0.75 mg + 0.25 g and the root is of v - mg^2:
+ *   v1 = 1, mg1 = 0.5,        d = 1 - 0.25 = 0.75,         w = 1 - 0.2 / 0.8660254 = 0.76905989;
+ *   v2 = 1.75, mg2 = 0.875,   d = 1.75 - 0.765625 = 0.984375,
+ *                             w = 0.76905989 - 0.2 / 0.99215674 = 0.56747884.
+ * With momentum 0.5 too, one step leaves the state (v, m, mg) =
+ * (1, 0.23094011, 0.5). */
+static void test_rmsprop_centered(void)
+{
+    struct fake f;
+    rmsprop_hand_settings(&f);
+    set_bool(&f, "centered", 1);
+    static const double expect[] = {0.76905989, 0.56747884};
+    float state[3];
+    opt_run("rmsprop", &f, 1.0f, 2.0f, 2, NULL, expect, state);
+    CU_ASSERT(CLOSE(state[0], 1.75, 1e-6) && CLOSE(state[1], 0.875, 1e-6));
+    CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 2);
+
+    rmsprop_hand_settings(&f);
+    set_bool(&f, "centered", 1);
+    set_float(&f, "momentum", 0.5);
+    static const double expect1[] = {0.76905989};
+    opt_run("rmsprop", &f, 1.0f, 2.0f, 1, NULL, expect1, state);
+    CU_ASSERT(CLOSE(state[0], 1.0, 1e-6) && CLOSE(state[1], 0.23094011, 1e-6) &&
+              CLOSE(state[2], 0.5, 1e-6));
+    CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 3);
+}
+
+/* lr_scale 1 then 0.5, momentum 0.5: the buffer holds steps with the rate
+ * applied (Keras), so the new rate scales only the new increment:
+ *   m1 = 0.2, w = 0.8;  m2 = 0.5 * 0.2 + 0.5 * 0.15118579 = 0.17559289,
+ *   w = 0.62440711. (PyTorch's buffer of g / sqrt(v) would give 0.67440711.) */
+static void test_rmsprop_lr_scale(void)
+{
+    struct fake f;
+    rmsprop_hand_settings(&f);
+    set_float(&f, "momentum", 0.5);
+    static const float scale[] = {1.0f, 0.5f};
+    static const double expect[] = {0.8, 0.62440711};
+    opt_run("rmsprop", &f, 1.0f, 2.0f, 2, scale, expect, NULL);
+}
+
+/* lr 0.1, w = 1, g = 0.5 (g^2 = 0.25) at every step, epsilon 1e-12:
+ *   initial_accumulator_value 0.75: the accumulator is 0.75 + s,
+ *     s1 = 0.25: w = 1 - 0.05 / sqrt(1) = 0.95;
+ *     s2 = 0.5:  w = 0.95 - 0.05 / sqrt(1.25) = 0.90527864;
+ *     s3 = 0.75: w = 0.90527864 - 0.05 / sqrt(1.5) = 0.86445381;
+ *     the state holds s3 = 0.75, not the accumulator 1.5;
+ *   initial_accumulator_value 0: the first step is lr * sign(g),
+ *     w = 0.9, then 0.9 - 0.05 / sqrt(0.5) = 0.82928932;
+ *   the defaults (0.1, epsilon 1e-7):
+ *     w = 1 - 0.05 / sqrt(0.3500001) = 0.91548459, then
+ *     0.91548459 - 0.05 / sqrt(0.6000001) = 0.85093487;
+ *   lr_scale 0.5 with 0.75: w = 0.975, then 0.975 - 0.025 / sqrt(1.25) = 0.95263932. */
+static void test_adagrad_by_hand(void)
+{
+    struct fake f;
+    fake_init(&f);
+    set_float(&f, "learning_rate", 0.1);
+    set_float(&f, "initial_accumulator_value", 0.75);
+    set_float(&f, "epsilon", 1e-12);
+    static const double expect[] = {0.95, 0.90527864, 0.86445381};
+    float state[3];
+    opt_run("adagrad", &f, 1.0f, 0.5f, 3, NULL, expect, state);
+    CU_ASSERT(CLOSE(state[0], 0.75, 1e-6));
+    CU_ASSERT_EQUAL(opt_state_floats("adagrad", &f), 1);
+
+    static const float half[] = {0.5f, 0.5f};
+    static const double expect_half[] = {0.975, 0.95263932};
+    opt_run("adagrad", &f, 1.0f, 0.5f, 2, half, expect_half, NULL);
+
+    fake_init(&f);
+    set_float(&f, "learning_rate", 0.1);
+    set_float(&f, "initial_accumulator_value", 0.0);
+    set_float(&f, "epsilon", 1e-12);
+    static const double expect0[] = {0.9, 0.82928932};
+    opt_run("adagrad", &f, 1.0f, 0.5f, 2, NULL, expect0, NULL);
+
+    fake_init(&f);
+    set_float(&f, "learning_rate", 0.1);
+    static const double expect_default[] = {0.91548459, 0.85093487};
+    opt_run("adagrad", &f, 1.0f, 0.5f, 2, NULL, expect_default, NULL);
+}
+
+/* Decoupled decay against adam's L2, defaults (lr 0.001, weight_decay
+ * 0.004 for adamw and set to 0.004 for adam), w = 1. With a constant
+ * gradient m_hat / sqrt(v_hat) = sign(g) at every step (up to epsilon):
+ *   g = 0.5, adamw: w1 = 1 - 0.001 (0.9999998 + 0.004) = 0.998996,
+ *     w2 = w1 - 0.001 (0.9999998 + 0.004 w1) = 0.99799200,
+ *     w3 = 0.99698801;
+ *   g = 0.5, adam:  g' = 0.504 is normalized away: w1 = 0.999, w2 = 0.998,
+ *     w3 = 0.997, as without decay;
+ *   g = 0, adamw:   w shrinks by 1 - 4e-6 per step: 0.999996, 0.999992,
+ *     0.999988;
+ *   g = 0, adam:    g' = 0.004 w also moves w by lr: 0.999, 0.998, 0.997. */
+static void test_adamw_by_hand(void)
+{
+    struct fake f;
+    fake_init(&f);
+    static const double w_half[] = {0.998996, 0.99799200, 0.99698801};
+    opt_run("adamw", &f, 1.0f, 0.5f, 3, NULL, w_half, NULL);
+    static const double w_zero[] = {0.999996, 0.999992, 0.999988};
+    opt_run("adamw", &f, 1.0f, 0.0f, 3, NULL, w_zero, NULL);
+    CU_ASSERT_EQUAL(opt_state_floats("adamw", &f), 2);
+
+    fake_init(&f);
+    set_float(&f, "weight_decay", 0.004);
+    static const double adam_l2[] = {0.999, 0.998, 0.997};
+    opt_run("adam", &f, 1.0f, 0.5f, 3, NULL, adam_l2, NULL);
+    opt_run("adam", &f, 1.0f, 0.0f, 3, NULL, adam_l2, NULL);
+}
+
+/* Steps 1..3 with changing gradients against the formulas in double, with
+ * non-default settings and lr_scale 0.5 (which scales both terms); and with
+ * weight_decay 0 adamw is adam. */
+static void test_adamw_formulas(void)
+{
+    const struct dpt_optimizer_plugin *o = optimizer_plugin("adamw");
+    const struct dpt_optimizer_plugin *adam = optimizer_plugin("adam");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(adam);
+    const double lr = 0.01, b1 = 0.8, b2 = 0.99, eps = 1e-3, wd = 0.1, scale = 0.5;
+    struct fake f;
+    fake_init(&f);
+    set_float(&f, "learning_rate", lr);
+    set_float(&f, "beta1", b1);
+    set_float(&f, "beta2", b2);
+    set_float(&f, "epsilon", eps);
+    set_float(&f, "weight_decay", wd);
+    void *st = optimizer_new(o, &f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    enum { N = 4 };
+    static const float grads[3][N] = {
+        {0.5f, -0.25f, 1e-3f, 2.0f}, {-0.5f, -0.25f, 0.0f, 1.0f}, {0.1f, 0.75f, -1e-3f, 3.0f}};
+    float w[N] = {1.0f, -0.5f, 0.25f, 2.0f}, ostate[2 * N] = {0};
+    double ref[N], m[N] = {0}, v[N] = {0};
+    for (size_t i = 0; i < N; i++) {
+        ref[i] = w[i];
+    }
+    for (int t = 1; t <= 3; t++) {
+        o->step(st, w, grads[t - 1], ostate, N, N, (uint64_t)t, (float)scale);
+        for (size_t i = 0; i < N; i++) {
+            double g = grads[t - 1][i];
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            double m_hat = m[i] / (1 - pow(b1, t)), v_hat = v[i] / (1 - pow(b2, t));
+            ref[i] -= lr * scale * (m_hat / (sqrt(v_hat) + eps) + wd * ref[i]);
+            CU_ASSERT(CLOSE(w[i], ref[i], 1e-6));
+            CU_ASSERT(REL_CLOSE(ostate[i], m[i], 1e-5));
+            CU_ASSERT(REL_CLOSE(ostate[N + i], v[i], 1e-5));
+        }
+    }
+    o->destroy(st);
+
+    fake_init(&f);
+    set_float(&f, "weight_decay", 0.0);
+    st = optimizer_new(o, &f);
+    fake_init(&f);
+    void *st_adam = optimizer_new(adam, &f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st_adam);
+    float w2[N] = {1.0f, -0.5f, 0.25f, 2.0f}, s2[2 * N] = {0};
+    float w3[N] = {1.0f, -0.5f, 0.25f, 2.0f}, s3[2 * N] = {0};
+    for (int t = 1; t <= 3; t++) {
+        o->step(st, w2, grads[t - 1], s2, N, N, (uint64_t)t, 1.0f);
+        adam->step(st_adam, w3, grads[t - 1], s3, N, N, (uint64_t)t, 1.0f);
+    }
+    for (size_t i = 0; i < N; i++) {
+        CU_ASSERT(CLOSE(w2[i], w3[i], 1e-6));
+    }
+    o->destroy(st);
+    adam->destroy(st_adam);
+}
+
 /* The host may split one update over threads by ranges: two calls on
  * [0, 4) and [4, 11) must give the same bits as one call on [0, 11). */
 static void check_ranges(const char *name, struct fake *f)
@@ -1289,8 +1824,9 @@ static void check_ranges(const char *name, struct fake *f)
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     void *st = optimizer_new(o, f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_FATAL(o->state_floats(st) <= 3);
     enum { N = 11, CUT = 4 };
-    float w1[N], w2[N], g[N], s1[2 * N] = {0}, s2[2 * N] = {0};
+    float w1[N], w2[N], g[N], s1[3 * N] = {0}, s2[3 * N] = {0};
     uint64_t seed = 60;
     fill(w1, N, &seed, -1, 1);
     memcpy(w2, w1, sizeof w1);
@@ -1316,6 +1852,16 @@ static void test_optimizer_ranges(void)
     fake_init(&f);
     set_float(&f, "weight_decay", 0.01);
     check_ranges("adam", &f);
+    fake_init(&f);
+    set_float(&f, "momentum", 0.9);
+    set_bool(&f, "centered", 1);
+    set_float(&f, "weight_decay", 0.01);
+    check_ranges("rmsprop", &f); /* all three state arrays */
+    fake_init(&f);
+    set_float(&f, "weight_decay", 0.01);
+    check_ranges("adagrad", &f);
+    fake_init(&f);
+    check_ranges("adamw", &f);
 }
 
 /* create returns the negative value of a failed get_float or of error(). */
@@ -1350,6 +1896,23 @@ static void test_optimizer_errors(void)
     CU_ASSERT(optimizer_refuses("sgd", "weight_decay", -0.5));
     CU_ASSERT(!optimizer_refuses("adam", "beta1", 0.0));
     CU_ASSERT(!optimizer_refuses("sgd", "momentum", 0.99));
+    CU_ASSERT(optimizer_refuses("rmsprop", "learning_rate", 0.0));
+    CU_ASSERT(optimizer_refuses("rmsprop", "rho", 1.0));
+    CU_ASSERT(optimizer_refuses("rmsprop", "rho", 1.5));
+    CU_ASSERT(optimizer_refuses("rmsprop", "momentum", 1.0));
+    CU_ASSERT(optimizer_refuses("rmsprop", "epsilon", 0.0));
+    CU_ASSERT(optimizer_refuses("rmsprop", "weight_decay", -0.1));
+    CU_ASSERT(!optimizer_refuses("rmsprop", "rho", 0.0));
+    CU_ASSERT(optimizer_refuses("adagrad", "learning_rate", 0.0));
+    CU_ASSERT(optimizer_refuses("adagrad", "initial_accumulator_value", -0.1));
+    CU_ASSERT(optimizer_refuses("adagrad", "epsilon", 0.0));
+    CU_ASSERT(!optimizer_refuses("adagrad", "initial_accumulator_value", 0.0));
+    CU_ASSERT(optimizer_refuses("adamw", "learning_rate", 0.0));
+    CU_ASSERT(optimizer_refuses("adamw", "beta1", 1.0));
+    CU_ASSERT(optimizer_refuses("adamw", "beta2", 1.0));
+    CU_ASSERT(optimizer_refuses("adamw", "epsilon", 0.0));
+    CU_ASSERT(optimizer_refuses("adamw", "weight_decay", -0.01));
+    CU_ASSERT(!optimizer_refuses("adamw", "weight_decay", 0.0));
 
     const struct dpt_optimizer_plugin *o = optimizer_plugin("sgd");
     struct fake f;
@@ -1357,6 +1920,13 @@ static void test_optimizer_errors(void)
     set_string(&f, "learning_rate", "fast");
     void *st = NULL;
     CU_ASSERT(o->create(&st, &f.host) < 0);
+
+    o = optimizer_plugin("rmsprop");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    fake_init(&f);
+    set_float(&f, "centered", 1.0); /* a bool */
+    CU_ASSERT(o->create(&st, &f.host) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'centered'"));
 }
 
 int main(void)
@@ -1378,9 +1948,11 @@ int main(void)
         {"dense", "he_normal", test_dense_he_normal},
         {"dense", "zeros", test_dense_zeros},
         {"activations", "values against double references", test_activation_values},
+        {"activations", "values and slopes at chosen points", test_activation_points},
         {"activations", "softmax rows", test_softmax_values},
         {"activations", "dx matches finite differences", test_activation_gradients},
         {"activations", "backward adds into dx", test_activation_accumulates},
+        {"activations", "bad settings are refused with the key", test_activation_errors},
         {"losses", "dpred matches finite differences", test_loss_gradients},
         {"losses", "forward_backward adds into dpred", test_loss_accumulates},
         {"losses", "mse values by hand", test_mse_values},
@@ -1396,6 +1968,13 @@ int main(void)
         {"optimizers", "sgd with lr_scale", test_sgd_lr_scale},
         {"optimizers", "adam by hand", test_adam_by_hand},
         {"optimizers", "adam against the paper's formulas", test_adam_formulas},
+        {"optimizers", "rmsprop by hand", test_rmsprop_plain},
+        {"optimizers", "rmsprop with momentum", test_rmsprop_momentum},
+        {"optimizers", "rmsprop centered", test_rmsprop_centered},
+        {"optimizers", "rmsprop with lr_scale and momentum", test_rmsprop_lr_scale},
+        {"optimizers", "adagrad by hand", test_adagrad_by_hand},
+        {"optimizers", "adamw by hand, against adam's L2", test_adamw_by_hand},
+        {"optimizers", "adamw against the formulas", test_adamw_formulas},
         {"optimizers", "split ranges give the same bits", test_optimizer_ranges},
         {"optimizers", "bad settings are refused", test_optimizer_errors},
     };

@@ -1,0 +1,141 @@
+/* Optimizer "adamw": Adam with decoupled weight decay (Loshchilov and
+ * Hutter, "Decoupled Weight Decay Regularization", ICLR 2019), as PyTorch's
+ * torch.optim.AdamW and Keras' keras.optimizers.AdamW.
+ *
+ * Settings: learning_rate (default 0.001, in (0, 1e6]), beta1 (0.9, in
+ * [0, 1)), beta2 (0.999, in [0, 1)), epsilon (1e-7, in (0, 1e6]) and
+ * weight_decay (0.004, in [0, 1e6]). The defaults are Keras'; PyTorch's
+ * AdamW has weight_decay 0.01 and eps 1e-8.
+ *
+ * Per parameter, at step t = 1, 2, ..., with lr = learning_rate * lr_scale:
+ *     m = beta1 m + (1 - beta1) grad
+ *     v = beta2 v + (1 - beta2) grad^2
+ *     w -= lr * ((m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+ *                + weight_decay * w)
+ * The decay never enters m and v, so unlike adam's weight_decay (L2 added
+ * to the gradient) it is not divided by sqrt(v): every weight shrinks by the
+ * factor 1 - lr * weight_decay per step, however large its gradients. Both
+ * frameworks scale the decay by the learning rate, and so does lr_scale
+ * here; the paper's schedule multiplier scales it too, but the paper does
+ * not multiply it by the base rate. Both frameworks decay w before the Adam
+ * step, which is the same update since the Adam term does not depend on w.
+ * The bias correction is the paper's and PyTorch's, as in adam.c (Keras
+ * puts epsilon on the uncorrected sqrt(v); see there). Every parameter is
+ * decayed, biases included, as both frameworks do by default: the host
+ * hands the optimizer one flat buffer.
+ *
+ * State: m at ostate[0, n), v at ostate[ld, ld + n). The update is
+ * elementwise and allocates nothing. Left out: AMSGrad.
+ */
+#include "config.h"
+
+#include <dptrain/plugin.h>
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+
+struct adamw {
+    double lr;
+    double beta1;
+    double beta2;
+    double epsilon;
+    double weight_decay;
+};
+
+/* Reads the settings; the instance is freed by adamw_destroy. Returns 0 or
+ * the negative value the host gave. */
+static int adamw_create(void **state, const struct dpt_host *host)
+{
+    struct adamw a;
+    int rc = host->get_float(host->ctx, "learning_rate", 0.001, 0.0, 1e6, &a.lr);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.lr == 0.0) {
+        return host->error(host->ctx, "'learning_rate' must be greater than 0");
+    }
+    rc = host->get_float(host->ctx, "beta1", 0.9, 0.0, 1.0, &a.beta1);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.beta1 == 1.0) {
+        return host->error(host->ctx, "'beta1' must be less than 1, got 1");
+    }
+    rc = host->get_float(host->ctx, "beta2", 0.999, 0.0, 1.0, &a.beta2);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.beta2 == 1.0) {
+        return host->error(host->ctx, "'beta2' must be less than 1, got 1");
+    }
+    rc = host->get_float(host->ctx, "epsilon", 1e-7, 0.0, 1e6, &a.epsilon);
+    if (rc < 0) {
+        return rc;
+    }
+    if (a.epsilon == 0.0) {
+        return host->error(host->ctx, "'epsilon' must be greater than 0");
+    }
+    rc = host->get_float(host->ctx, "weight_decay", 0.004, 0.0, 1e6, &a.weight_decay);
+    if (rc < 0) {
+        return rc;
+    }
+    struct adamw *s = malloc(sizeof *s);
+    if (!s) {
+        return host->error(host->ctx, "out of memory");
+    }
+    *s = a;
+    *state = s;
+    return 0;
+}
+
+static void adamw_destroy(void *state)
+{
+    free(state);
+}
+
+static uint32_t adamw_state_floats(const void *state)
+{
+    (void)state;
+    return 2;
+}
+
+/* Updates params[0, n) from grad[0, n) at step t >= 1, with m at ostate and
+ * v at ostate + ld. */
+static void adamw_step(const void *state, float *params, const float *grad, float *ostate,
+                       size_t ld, size_t n, uint64_t t, float lr_scale)
+{
+    const struct adamw *a = state;
+    assert(t >= 1);
+    /* The bias corrections, once per call in double, as in adam.c. */
+    float inv_c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)t)));
+    float inv_c2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)t)));
+    float lr = (float)(a->lr * lr_scale);
+    float b1 = (float)a->beta1, b2 = (float)a->beta2;
+    float eps = (float)a->epsilon, wd = (float)a->weight_decay;
+    float *m = ostate, *v = ostate + ld;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        float m_hat = m[i] * inv_c1;
+        float v_hat = v[i] * inv_c2;
+        params[i] -= lr * (m_hat / (sqrtf(v_hat) + eps) + wd * params[i]);
+    }
+}
+
+static const struct dpt_optimizer_plugin adamw = {
+    .base = DPT_PLUGIN_HEADER(DPT_KIND_OPTIMIZER, "adamw", "1.0.0",
+                              "Adam with decoupled weight decay (AdamW)"),
+    .create = adamw_create,
+    .destroy = adamw_destroy,
+    .state_floats = adamw_state_floats,
+    .step = adamw_step,
+};
+
+static const struct dpt_plugin *const all[] = {&adamw.base, NULL};
+
+DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void)
+{
+    return all;
+}
