@@ -84,6 +84,7 @@ struct progress {
     int verbose_ckpt;
     FILE *log; /* train.log on rank 0, or NULL */
     int tty;   /* stdout is a terminal: progress bars; else one line per epoch */
+    int64_t batch;
     int jsonl; /* the log is JSON lines, else CSV */
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
@@ -142,13 +143,14 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
 static void on_progress(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds)
 {
-    (void)ctx;
+    const struct progress *p = ctx;
     const int width = 30;
     int done = (int)((double)width * (double)step / (double)steps);
     double eta = seconds / (double)step * (double)(steps - step);
-    printf("\repoch %lld [%.*s%*s] %llu/%llu  loss %.6f  ETA %.0f s ", (long long)epoch, done,
-           "==============================", width - done, "", (unsigned long long)step,
-           (unsigned long long)steps, loss, eta);
+    printf("\repoch %lld [%.*s%*s] %llu/%llu  loss %.6f  %.0f samples/s  ETA %.0f s ",
+           (long long)epoch, done, "==============================", width - done, "",
+           (unsigned long long)step, (unsigned long long)steps, loss,
+           (double)step * (double)p->batch / seconds, eta);
     fflush(stdout);
 }
 
@@ -369,7 +371,7 @@ int cmd_train(int argc, char **argv)
         fflush(stdout);
     }
     struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose_ckpt = verbose,
-                            .tty = progress_bar > 0 && !c.quiet};
+                            .tty = progress_bar > 0 && !c.quiet, .batch = spec.batch};
     struct dpt_train_opts opts = {
         .threads = threads,
         .check_sync = check_sync ? check_sync : spec.check_sync,
