@@ -287,6 +287,14 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
      * not stop a read-only open on a file system without flock (Lustre,
      * some NFS). */
     fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
+     * of a selection: for a few thousand random rows of a 60000 x 784 file
+     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
+     * epoch when a rank reads its rows a few steps at a time). Runs of
+     * adjacent rows larger than the buffer are read directly anyway. */
+    if (fapl >= 0) {
+        H5Pset_sieve_buf_size(fapl, 4096);
+    }
 #if HAVE_FILE_LOCKING
     if (fapl >= 0) {
         H5Pset_file_locking(fapl, 1, 1);

@@ -70,7 +70,7 @@ uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uin
 {
     uint64_t m = sh->o.micro, k = (uint64_t)sh->o.rank + (uint64_t)sh->o.ranks * i;
     uint64_t rows = dpt_shard_step_rows(sh, s), start = k * m;
-    *first = sh->step_off[s] + i * m;
+    *first = sh->step_off[s] - sh->step_off[sh->win_lo] + i * m;
     return rows - start < m ? rows - start : m;
 }
 
@@ -124,8 +124,18 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
         }
         sh->step_off[s + 1] = sh->step_off[s] + rows;
     }
-    sh->rows = sh->step_off[sh->steps];
-    size_t rows = sh->rows ? sh->rows : 1;
+    /* Windows of window_steps steps; the count depends on B and P only, so
+     * every rank switches windows at the same steps. */
+    uint64_t per_step = (o->batch + (uint64_t)o->ranks - 1) / (uint64_t)o->ranks;
+    sh->window_steps = o->window_rows ? o->window_rows / per_step : sh->steps;
+    sh->window_steps = sh->window_steps < 1 ? 1 : sh->window_steps;
+    uint64_t most = 0;
+    for (uint64_t lo = 0; lo < sh->steps; lo += sh->window_steps) {
+        uint64_t hi = lo + sh->window_steps < sh->steps ? lo + sh->window_steps : sh->steps;
+        uint64_t k = sh->step_off[hi] - sh->step_off[lo];
+        most = k > most ? k : most;
+    }
+    size_t rows = most ? most : 1;
     sh->x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
     sh->y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
     sh->file_row = malloc(rows * sizeof *sh->file_row);
@@ -190,11 +200,20 @@ static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const flo
     }
 }
 
-int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err)
+uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s)
 {
+    return s / sh->window_steps * sh->window_steps;
+}
+
+int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
+                   struct dpt_err *err)
+{
+    sh->win_lo = lo;
+    sh->win_hi = lo + sh->window_steps < sh->steps ? lo + sh->window_steps : sh->steps;
+    sh->rows = sh->step_off[sh->win_hi] - sh->step_off[lo];
     /* Which file rows land in which local row. */
     uint64_t *pair = sh->sorted;
-    for (uint64_t s = 0; s < sh->steps; s++) {
+    for (uint64_t s = sh->win_lo; s < sh->win_hi; s++) {
         for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
             uint64_t first;
             uint64_t rows = dpt_shard_micro(sh, s, i, &first);
@@ -242,13 +261,19 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
 static void swap_buffers(struct dpt_shard *sh)
 {
     float *x = sh->x, *y = sh->y;
-    uint64_t *r = sh->file_row;
+    uint64_t *r = sh->file_row, lo = sh->win_lo, hi = sh->win_hi, rows = sh->rows;
     sh->x = sh->back_x;
     sh->y = sh->back_y;
     sh->file_row = sh->back_file_row;
+    sh->win_lo = sh->back_lo;
+    sh->win_hi = sh->back_hi;
+    sh->rows = sh->back_rows;
     sh->back_x = x;
     sh->back_y = y;
     sh->back_file_row = r;
+    sh->back_lo = lo;
+    sh->back_hi = hi;
+    sh->back_rows = rows;
 }
 
 /* The reader thread: runs dpt_shard_load on a copy of the shard whose
@@ -262,14 +287,17 @@ static void *reader_main(void *arg)
     view.x = sh->back_x;
     view.y = sh->back_y;
     view.file_row = sh->back_file_row;
-    sh->prefetch_rc = dpt_shard_load(&view, &sh->prefetch_perm, &sh->prefetch_err);
+    sh->prefetch_rc = dpt_shard_load(&view, &sh->prefetch_perm, sh->back_lo, &sh->prefetch_err);
+    sh->back_hi = view.win_hi;
+    sh->back_rows = view.rows;
     return NULL;
 }
 
-void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm)
+void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo)
 {
     dpt_shard_prefetch_wait(sh);
     sh->prefetch_perm = *perm;
+    sh->back_lo = lo;
     sh->prefetch_rc = 0;
     memset(&sh->prefetch_err, 0, sizeof sh->prefetch_err);
     sh->prefetch = pthread_create(&sh->reader, NULL, reader_main, sh) == 0 ? 1 : 0;
@@ -283,12 +311,13 @@ void dpt_shard_prefetch_wait(struct dpt_shard *sh)
     }
 }
 
-int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err)
+int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
+                   struct dpt_err *err)
 {
     dpt_shard_prefetch_wait(sh);
     const struct dpt_perm *p = &sh->prefetch_perm;
     if (sh->prefetch == 2 && p->n == perm->n && p->key == perm->key &&
-        p->identity == perm->identity) {
+        p->identity == perm->identity && sh->back_lo == lo) {
         sh->prefetch = 0;
         if (sh->prefetch_rc < 0) {
             *err = sh->prefetch_err;
@@ -298,5 +327,5 @@ int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt
         return 0;
     }
     sh->prefetch = 0;
-    return dpt_shard_load(sh, perm, err);
+    return dpt_shard_load(sh, perm, lo, err);
 }

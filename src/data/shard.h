@@ -45,20 +45,27 @@ struct dpt_shard_opts {
      * so epoch position i holds file row base(perm(i)). NULL: all rows. */
     const struct dpt_perm *base;
     uint64_t n_rows;
+    /* Rows of one window (0: a whole epoch): a rank holds the rows of
+     * window_steps consecutive steps at a time (and prefetches the next
+     * window), so its resident data stays small whatever N is. */
+    uint64_t window_rows;
 };
 
 struct dpt_shard {
     struct dpt_dataset *ds;
     struct dpt_shard_opts o;
     uint64_t n, f, y_cols;
-    uint64_t steps;     /* steps per epoch: ceil(N / B) */
-    uint64_t *step_off; /* first local row of step s; step_off[steps] = rows */
-    uint64_t rows;      /* rows this rank holds per epoch */
-    float *x, *y;       /* this epoch's rows, (rows, F) and (rows, y_cols) */
-    uint64_t *file_row; /* file row of each local row */
+    uint64_t steps;        /* steps per epoch: ceil(N / B) */
+    uint64_t *step_off;    /* this rank's rows before step s in an epoch */
+    uint64_t window_steps; /* steps per window, the same on every rank */
+    uint64_t win_lo, win_hi; /* the steps whose rows are loaded */
+    uint64_t rows;         /* rows loaded: step_off[win_hi] - step_off[win_lo] */
+    float *x, *y;          /* those rows, (rows, F) and (rows, y_cols) */
+    uint64_t *file_row;    /* file row of each loaded row */
     /* private */
     float *back_x, *back_y; /* the other buffer set, filled by a prefetch */
     uint64_t *back_file_row;
+    uint64_t back_lo, back_hi, back_rows;
     pthread_t reader;
     int prefetch; /* 0 idle, 1 running, 2 done (result in prefetch_rc, prefetch_err) */
     int prefetch_rc;
@@ -75,18 +82,23 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
                      const struct dpt_shard_opts *o, struct dpt_err *err);
 void dpt_shard_destroy(struct dpt_shard *sh);
 
-/* Reads this rank's rows of the epoch given by perm. */
-int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err);
+/* The first step of the window that holds step s. */
+uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s);
+/* Reads this rank's rows of the window starting at step lo (a window start)
+ * of the epoch given by perm. */
+int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
+                   struct dpt_err *err);
 
-/* Starts reading the epoch of perm into the back buffers in a background
- * thread. Falls back to nothing (the next dpt_shard_next reads) if the
- * thread cannot start. */
-void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm);
+/* Starts reading the window at step lo of the epoch of perm into the back
+ * buffers in a background thread. Falls back to nothing (the next
+ * dpt_shard_next reads) if the thread cannot start. */
+void dpt_shard_prefetch(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo);
 /* Waits for a running prefetch (so that HDF5 may be used again). */
 void dpt_shard_prefetch_wait(struct dpt_shard *sh);
-/* Makes the epoch of perm current: swaps in the prefetched buffers if a
- * prefetch of that epoch was made, else reads now. */
-int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err);
+/* Makes the window at step lo of the epoch of perm current: swaps in the
+ * prefetched buffers if that window was prefetched, else reads now. */
+int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
+                   struct dpt_err *err);
 
 /* Rows in step s (the last step may be short). */
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);
@@ -94,7 +106,8 @@ uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);
 uint64_t dpt_shard_local_micros(const struct dpt_shard *sh, uint64_t s);
 /* Position in the epoch's order of the first row of local micro-shard i of step s. */
 uint64_t dpt_shard_micro_pos(const struct dpt_shard *sh, uint64_t s, uint64_t i);
-/* Local micro-shard i of step s: its rows and first local row. */
+/* Local micro-shard i of step s (a step of the loaded window): its rows and
+ * its first row in x. */
 uint64_t dpt_shard_micro(const struct dpt_shard *sh, uint64_t s, uint64_t i, uint64_t *first);
 
 #endif

@@ -158,7 +158,7 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
 {
     static const char *const top_keys[] = {"data", "model", "train", NULL};
     static const char *const data_keys[] = {"train", "test", "x", "y", "shuffle",
-                                            "standardize", "standardize_y", "cache", "validation",
+                                            "standardize", "standardize_y", "cache", "validation", "window_rows",
                                             "validation_split", NULL};
     static const char *const model_keys[] = {"layers", "loss", "optimizer", "metrics", NULL};
     static const char *const train_keys[] = {"batch", "epochs", "seed", "micro_batch",
@@ -197,7 +197,8 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_str(spec, data, "cache", "none", &cache, err) < 0 ||
         get_bool(spec, data, "shuffle", 1, &spec->shuffle, err) < 0 ||
         get_bool(spec, data, "standardize", 0, &spec->standardize, err) < 0 ||
-        get_bool(spec, data, "standardize_y", 0, &spec->standardize_y, err) < 0) {
+        get_bool(spec, data, "standardize_y", 0, &spec->standardize_y, err) < 0 ||
+        get_int(spec, data, "window_rows", 0, 0, &spec->window_rows, err) < 0) {
         return err->code;
     }
     if (strcmp(cache, "none") != 0 && strcmp(cache, "all") != 0) {

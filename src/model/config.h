@@ -27,6 +27,7 @@ struct dpt_spec {
     const char *validation;  /* a validation file, or NULL */
     double validation_split; /* or this fraction of data.train held out (0: none) */
     int shuffle, standardize, standardize_y, cache_all;
+    int64_t window_rows; /* data.window_rows: rows a rank reads at a time (0: automatic) */
     /* model */
     const config_setting_t *layers;    /* list of groups */
     const config_setting_t *loss;      /* string or group */

@@ -33,6 +33,11 @@
 #define OPT_CHUNK 16384 /* parameters per optimizer call when threads share the update */
 #define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
 #define DET_MICRO 64    /* default micro-shard rows with --deterministic */
+/* Data a rank holds at most by default (two windows: the current one and the
+ * prefetched next). Below it a window is a whole epoch: reading all of a
+ * rank's rows at once is the cheapest (dense, mostly sequential reads); above
+ * it the rows are read a few steps at a time (data.window_rows sets it). */
+#define WINDOW_BYTES (512ull << 20)
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
@@ -694,6 +699,30 @@ static int callbacks(struct run *r, const struct dpt_epoch_stats *es)
     return r->es_wait >= sp->es_patience;
 }
 
+/* Makes the window holding step s of the epoch of perm current (agreed on
+ * by all ranks) and starts reading the window after it: the rest of this
+ * epoch, or the next epoch's first. In the first epoch of a run it checks
+ * the targets: every row is in exactly one rank's share of an epoch. */
+static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, int first_epoch,
+                       struct dpt_err *err)
+{
+    const struct dpt_spec *spec = r->spec;
+    struct dpt_shard *sh = r->shard;
+    int rc = dpt_shard_next(sh, perm, dpt_shard_window_of(sh, s), err);
+    if (rc == 0 && sh->win_hi < sh->steps) {
+        dpt_shard_prefetch(sh, perm, sh->win_hi);
+    } else if (rc == 0 && r->st.epoch + 1 < spec->epochs) {
+        struct dpt_perm next;
+        dpt_perm_init(&next, sh->n, r->st.seed, (uint64_t)r->st.epoch + 1, spec->shuffle);
+        dpt_shard_prefetch(sh, &next, 0);
+    }
+    if (rc == 0 && first_epoch) {
+        rc = dpt_check_target_rows(r->net, spec->train, spec->y_name, sh->y, sh->rows,
+                                   sh->y_cols, sh->file_row, 0, err);
+    }
+    return dpt_dist_agree(r->d, rc, err);
+}
+
 static int train_epochs(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -705,29 +734,22 @@ static int train_epochs(struct run *r, struct dpt_err *err)
     for (; r->st.epoch < spec->epochs; r->st.epoch++, r->st.step = 0) {
         int64_t e = r->st.epoch;
         double t0 = dpt__now();
-        struct dpt_perm perm, next;
+        struct dpt_perm perm;
         dpt_perm_init(&perm, sh->n, r->st.seed, (uint64_t)e, spec->shuffle);
-        int rc = dpt_shard_next(sh, &perm, err);
-        if (rc == 0 && e + 1 < spec->epochs) {
-            /* Read the next epoch's rows while this one trains. */
-            dpt_perm_init(&next, sh->n, r->st.seed, (uint64_t)e + 1, spec->shuffle);
-            dpt_shard_prefetch(sh, &next);
-        }
-        if (rc == 0 && r->steps_this_run == 0) {
-            /* Every row is in exactly one rank's share of an epoch: one pass
-             * over the first epoch of the run checks all targets. */
-            rc = dpt_check_target_rows(r->net, spec->train, spec->y_name, sh->y, sh->rows,
-                                       sh->y_cols, sh->file_row, 0, err);
-        }
-        rc = dpt_dist_agree(r->d, rc, err);
-        if (rc < 0) {
-            return rc;
-        }
+        int first_epoch = r->steps_this_run == 0;
         if (r->st.step == 0) {
             r->st.loss_sum = r->st.hit_sum = 0;
         }
         double last_progress = t0;
-        for (uint64_t s = r->st.step; s < sh->steps; s++) {
+        int rc;
+        uint64_t s0 = r->st.step; /* step() advances r->st.step */
+        for (uint64_t s = s0; s < sh->steps; s++) {
+            if (s == s0 || s >= sh->win_hi) {
+                rc = load_window(r, &perm, s, first_epoch, err);
+                if (rc < 0) {
+                    return rc;
+                }
+            }
             int stop = 0;
             rc = step(r, s, &stop, err);
             if (rc < 0) {
@@ -876,6 +898,21 @@ static int setup_validation(struct run *r, uint64_t *n_train, struct dpt_err *er
     return 0;
 }
 
+/* Rows per data window: data.window_rows, else a whole epoch when two
+ * epochs' worth of this rank's rows fit in WINDOW_BYTES, else what fits. */
+static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *d, uint64_t f,
+                            uint64_t n_train)
+{
+    if (spec->cache_all) {
+        return 0;
+    }
+    if (spec->window_rows > 0) {
+        return (uint64_t)spec->window_rows;
+    }
+    uint64_t row_bytes = (f + 8) * sizeof(float), per_rank = n_train / (uint64_t)d->size + 1;
+    return 2 * per_rank * row_bytes <= WINDOW_BYTES ? 0 : WINDOW_BYTES / (2 * row_bytes);
+}
+
 /* Weights: seeded init, then --init's or the checkpoint's if given. */
 static int init_weights(struct run *r, struct dpt_norm *norm, struct dpt_err *err)
 {
@@ -975,6 +1012,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
+            .window_rows = window_rows(spec, d, dpt_dataset_features(r.ds), n_train),
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
         rc = dpt_dist_agree(d, rc, err);

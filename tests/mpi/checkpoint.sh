@@ -64,6 +64,16 @@ set -e
 run 3 "$DPTRAIN" train m.cfg --deterministic --threads 2 --resume ck.h5 --out resumed.h5 --quiet > log 2>&1 || { cat log; bad "resume"; }
 same straight.h5 resumed.h5 && ok "stopped at 2x1 + resumed at 3x2 == straight (bitwise)" || bad "resumed weights differ"
 
+# 1b. The same with rows read a few steps at a time: the resume lands in the
+#     middle of a window.
+set +e
+run 2 "$DPTRAIN" train m.cfg --deterministic --set data.window_rows=120 --out wpart.h5 --quiet \
+    --checkpoint wck.h5 --stop-after-steps 40 > log 2>&1
+set -e
+run 3 "$DPTRAIN" train m.cfg --deterministic --set data.window_rows=120 --resume wck.h5 \
+    --checkpoint wck.h5 --out wresumed.h5 --quiet > log 2>&1 || { cat log; bad "windowed resume"; }
+same straight.h5 wresumed.h5 && ok "windows of 120 rows: stopped + resumed at 3x1 == straight" || bad "windowed resume differs"
+
 # 2. Default (fast) mode, same P and T: also bitwise.
 run 2 "$DPTRAIN" train m.cfg --out fs.h5 --quiet --checkpoint fck.h5 > log 2>&1 || { cat log; exit 1; }
 run 2 "$DPTRAIN" train m.cfg --out fs2.h5 --quiet --checkpoint fck2.h5 > log 2>&1 || { cat log; exit 1; }

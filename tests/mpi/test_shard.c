@@ -61,7 +61,7 @@ int main(int argc, char **argv)
         struct dpt_perm perm;
         dpt_perm_init(&perm, n, 42, epoch, 1);
         uint64_t before = dpt_dataset_rows_read(ds);
-        CHECK(dpt_shard_load(sh, &perm, &err) == 0, "%s", err.msg);
+        CHECK(dpt_shard_load(sh, &perm, 0, &err) == 0, "%s", err.msg);
         uint64_t read = dpt_dataset_rows_read(ds) - before;
         CHECK(read == sh->rows, "rank %d read %llu rows for an epoch, holds %llu", d.rank,
               (unsigned long long)read, (unsigned long long)sh->rows);
@@ -94,6 +94,43 @@ int main(int argc, char **argv)
         CHECK(once == n, "epoch %llu: %llu of %llu rows seen exactly once across ranks",
               (unsigned long long)epoch, (unsigned long long)once, (unsigned long long)n);
     }
+    /* Windows: the same micro-shards, read a few steps at a time. */
+    struct dpt_shard_opts wo = o;
+    wo.window_rows = 97;
+    struct dpt_shard *ws;
+    CHECK(dpt_shard_create(&ws, ds, &wo, &err) == 0, "%s", err.msg);
+    struct dpt_perm wp;
+    dpt_perm_init(&wp, n, 42, 5, 1);
+    memset(seen, 0, n * sizeof *seen);
+    uint64_t windows = 0;
+    for (uint64_t lo = 0; lo < ws->steps; lo = ws->win_hi, windows++) {
+        uint64_t before = dpt_dataset_rows_read(ds);
+        CHECK(dpt_shard_load(ws, &wp, lo, &err) == 0, "%s", err.msg);
+        CHECK(dpt_dataset_rows_read(ds) - before == ws->rows, "window at step %llu",
+              (unsigned long long)lo);
+        for (uint64_t s = ws->win_lo; s < ws->win_hi; s++) {
+            for (uint64_t i = 0; i < dpt_shard_local_micros(ws, s); i++) {
+                uint64_t first, rows = dpt_shard_micro(ws, s, i, &first);
+                for (uint64_t j = 0; j < rows; j++) {
+                    uint64_t want = dpt_perm_at(&wp, dpt_shard_micro_pos(ws, s, i) + j);
+                    CHECK(ws->file_row[first + j] == want && ws->x[(first + j) * f] == (float)want,
+                          "window step %llu micro %llu", (unsigned long long)s,
+                          (unsigned long long)i);
+                    seen[want]++;
+                }
+            }
+        }
+    }
+    CHECK(windows > 1 || ws->steps == 1, "only %llu window(s)", (unsigned long long)windows);
+    MPI_Allreduce(MPI_IN_PLACE, seen, (int)n, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    uint64_t once = 0;
+    for (uint64_t r = 0; r < n; r++) {
+        once += seen[r] == 1;
+    }
+    CHECK(once == n, "windows: %llu of %llu rows seen exactly once", (unsigned long long)once,
+          (unsigned long long)n);
+    dpt_shard_destroy(ws);
+
     /* The permutation is a bijection and depends on the epoch. */
     struct dpt_perm p0, p1;
     dpt_perm_init(&p0, n, 42, 0, 1);
