@@ -31,73 +31,15 @@
 
 #include <dptrain/plugin.h>
 
+#include "adam_settings.h"
+
 #include <assert.h>
 #include <math.h>
-#include <stdlib.h>
 
-struct adamw {
-    double lr;
-    double beta1;
-    double beta2;
-    double epsilon;
-    double weight_decay;
-};
-
-/* Reads the settings; the instance is freed by adamw_destroy. Returns 0 or
- * the negative value the host gave. */
+/* Reads the settings (adam_settings.h), weight_decay defaulting to 0.004. */
 static int adamw_create(void **state, const struct dpt_host *host)
 {
-    struct adamw a;
-    int rc = host->get_float(host->ctx, "learning_rate", 0.001, 0.0, 1e6, &a.lr);
-    if (rc < 0) {
-        return rc;
-    }
-    if (a.lr == 0.0) {
-        return host->error(host->ctx, "'learning_rate' must be greater than 0");
-    }
-    rc = host->get_float(host->ctx, "beta1", 0.9, 0.0, 1.0, &a.beta1);
-    if (rc < 0) {
-        return rc;
-    }
-    if (a.beta1 == 1.0) {
-        return host->error(host->ctx, "'beta1' must be less than 1, got 1");
-    }
-    rc = host->get_float(host->ctx, "beta2", 0.999, 0.0, 1.0, &a.beta2);
-    if (rc < 0) {
-        return rc;
-    }
-    if (a.beta2 == 1.0) {
-        return host->error(host->ctx, "'beta2' must be less than 1, got 1");
-    }
-    rc = host->get_float(host->ctx, "epsilon", 1e-7, 0.0, 1e6, &a.epsilon);
-    if (rc < 0) {
-        return rc;
-    }
-    if (a.epsilon == 0.0) {
-        return host->error(host->ctx, "'epsilon' must be greater than 0");
-    }
-    rc = host->get_float(host->ctx, "weight_decay", 0.004, 0.0, 1e6, &a.weight_decay);
-    if (rc < 0) {
-        return rc;
-    }
-    struct adamw *s = malloc(sizeof *s);
-    if (!s) {
-        return host->error(host->ctx, "out of memory");
-    }
-    *s = a;
-    *state = s;
-    return 0;
-}
-
-static void adamw_destroy(void *state)
-{
-    free(state);
-}
-
-static uint32_t adamw_state_floats(const void *state)
-{
-    (void)state;
-    return 2;
+    return adam_settings_create(state, host, 0.004);
 }
 
 /* Updates params[0, n) from grad[0, n) at step t >= 1, with m at ostate and
@@ -105,7 +47,7 @@ static uint32_t adamw_state_floats(const void *state)
 static void adamw_step(const void *state, float *params, const float *grad, float *ostate,
                        size_t ld, size_t n, uint64_t t, float lr_scale)
 {
-    const struct adamw *a = state;
+    const struct adam_settings *a = state;
     assert(t >= 1);
     /* The bias corrections, once per call in double, as in adam.c. */
     float inv_c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)t)));
@@ -128,8 +70,8 @@ static const struct dpt_optimizer_plugin adamw = {
     .base = DPT_PLUGIN_HEADER(DPT_KIND_OPTIMIZER, "adamw", "1.0.0",
                               "Adam with decoupled weight decay (AdamW)"),
     .create = adamw_create,
-    .destroy = adamw_destroy,
-    .state_floats = adamw_state_floats,
+    .destroy = adam_settings_destroy,
+    .state_floats = adam_settings_state_floats,
     .step = adamw_step,
 };
 

@@ -12,6 +12,8 @@
 #include "dist/exact.h"
 
 #include <math.h>
+#include "check.h"
+
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,16 +23,6 @@
 
 static int failures, checks;
 
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        checks++;                                                                            \
-        if (!(cond)) {                                                                       \
-            failures++;                                                                      \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                             \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-        }                                                                                    \
-    } while (0)
 
 static uint64_t mix(uint64_t z)
 {
