@@ -2,7 +2,7 @@
  * loads them (dlopen, then dpt_plugins()).
  *
  * Checked here: gradients of every layer, activation and loss against central
- * differences, the += contract of every backward, forward values against
+ * differences, the dx contract of every backward (+=, or = with DPT_CAP_WRITES_DX), forward values against
  * double-precision references, optimizer steps against values worked out by
  * hand, parameter errors, target checks and initializers. Not checked here:
  * the loader's own rules (tests/test_loader.c) and whole training runs.
@@ -400,6 +400,23 @@ static int accumulated(const float *after, const float *fresh, size_t n, float s
     return 1;
 }
 
+/* The dx contract: with DPT_CAP_WRITES_DX backward writes every element, so
+ * dx filled with NaN beforehand comes out as from zeros; otherwise it adds,
+ * and dx filled with `sentinel` comes out as sentinel + the fresh values. */
+static float dx_sentinel(const struct dpt_plugin *p)
+{
+    return (p->caps & DPT_CAP_WRITES_DX) ? NAN : 7.0f;
+}
+
+static int dx_contract_holds(const struct dpt_plugin *p, const float *after, const float *fresh,
+                             size_t n)
+{
+    if (p->caps & DPT_CAP_WRITES_DX) {
+        return memcmp(after, fresh, n * sizeof *after) == 0;
+    }
+    return accumulated(after, fresh, n, 7.0f);
+}
+
 /* ---------- All plugins load ---------- */
 
 static void test_all_load(void)
@@ -513,7 +530,8 @@ static void test_dense_gradients(void)
     }
 }
 
-/* backward adds into dx and dparams; with dx NULL it still fills dparams. */
+/* backward writes dx and adds into dparams; with dx NULL it still fills
+ * dparams. */
 static void test_dense_accumulates(void)
 {
     struct dense_case c;
@@ -523,14 +541,15 @@ static void test_dense_accumulates(void)
     float *dx7 = floats(n_dx), *dparams7 = floats(c.n_params), *dparams_only = floats(c.n_params);
     c.p->forward(c.st, c.params, c.x, c.y, c.B, NULL);
     c.p->backward(c.st, c.params, c.x, c.y, c.r, dx, dparams, c.B, NULL);
+    CU_ASSERT(c.p->base.caps & DPT_CAP_WRITES_DX);
     for (size_t i = 0; i < n_dx; i++) {
-        dx7[i] = 7.0f;
+        dx7[i] = dx_sentinel(&c.p->base);
     }
     for (size_t i = 0; i < c.n_params; i++) {
         dparams7[i] = 7.0f;
     }
     c.p->backward(c.st, c.params, c.x, c.y, c.r, dx7, dparams7, c.B, NULL);
-    CU_ASSERT(accumulated(dx7, dx, n_dx, 7.0f));
+    CU_ASSERT(dx_contract_holds(&c.p->base, dx7, dx, n_dx));
     CU_ASSERT(accumulated(dparams7, dparams, c.n_params, 7.0f));
     c.p->backward(c.st, c.params, c.x, c.y, c.r, NULL, dparams_only, c.B, NULL);
     CU_ASSERT(memcmp(dparams_only, dparams, c.n_params * sizeof(float)) == 0);
@@ -1020,13 +1039,14 @@ static void test_activation_accumulates(void)
         uint64_t seed = 20 + a;
         fill(x, N, &seed, -3, 3);
         fill(dy, N, &seed, -1, 1);
+        CU_ASSERT(act.p->base.caps & DPT_CAP_WRITES_DX); /* all built-in ones do */
         for (size_t i = 0; i < N; i++) {
-            dx7[i] = 7.0f;
+            dx7[i] = dx_sentinel(&act.p->base);
         }
         act.p->forward(act.st, x, y, ROWS, COLS);
         act.p->backward(act.st, x, y, dy, dx, ROWS, COLS);
         act.p->backward(act.st, x, y, dy, dx7, ROWS, COLS);
-        CU_ASSERT(accumulated(dx7, dx, N, 7.0f));
+        CU_ASSERT(dx_contract_holds(&act.p->base, dx7, dx, N));
         act_close(&act);
     }
 }
@@ -1941,7 +1961,7 @@ int main(void)
         {"load", "every built-in plugin loads", test_all_load},
         {"dense", "forward matches a double loop", test_dense_forward},
         {"dense", "dx and dparams match finite differences", test_dense_gradients},
-        {"dense", "backward adds into dx and dparams", test_dense_accumulates},
+        {"dense", "backward writes dx, adds into dparams", test_dense_accumulates},
         {"dense", "weight and bias tensors", test_dense_tensors},
         {"dense", "bad settings are refused with the key", test_dense_bad_settings},
         {"dense", "glorot_uniform", test_dense_glorot_uniform},
@@ -1951,7 +1971,7 @@ int main(void)
         {"activations", "values and slopes at chosen points", test_activation_points},
         {"activations", "softmax rows", test_softmax_values},
         {"activations", "dx matches finite differences", test_activation_gradients},
-        {"activations", "backward adds into dx", test_activation_accumulates},
+        {"activations", "backward writes dx (DPT_CAP_WRITES_DX)", test_activation_accumulates},
         {"activations", "bad settings are refused with the key", test_activation_errors},
         {"losses", "dpred matches finite differences", test_loss_gradients},
         {"losses", "forward_backward adds into dpred", test_loss_accumulates},

@@ -17,7 +17,8 @@
  *     what a layer's forward leaves there is still there for its backward on
  *     the same micro-shard.
  *   - Forward functions write (=) their outputs; backward functions add (+=)
- *     into every gradient they are given (the host zeroes them).
+ *     into every gradient they are given (the host zeroes them), except dx
+ *     of a plugin with DPT_CAP_WRITES_DX, which backward writes (=).
  *   - No OpenMP and no threaded BLAS inside a plugin: each thread already runs
  *     a whole micro-shard. Use cblas_sgemm; the host keeps BLAS single-threaded.
  *   - Matrices are row-major; a batch of B rows of width n is (B, n).
@@ -52,7 +53,7 @@ extern "C" {
 #endif
 
 #define DPT_ABI_MAJOR 1
-#define DPT_ABI_MINOR 1
+#define DPT_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define DPT_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -69,6 +70,11 @@ extern "C" {
 /* Capability bits (dpt_plugin.caps): properties the host may rely on. */
 /* Same inputs give the same output bits, whatever the thread or run. */
 #define DPT_CAP_DETERMINISTIC (1u << 0)
+/* (ABI 1.2) backward writes (=) every element of dx instead of adding to it,
+ * so the host does not zero dx first (gradients of parameters are still
+ * added to). For layers and activations; a host older than 1.2 zeroes dx
+ * anyway, which gives the same result. */
+#define DPT_CAP_WRITES_DX (1u << 1)
 
 /* The common header, first member of every descriptor. */
 struct dpt_plugin {
@@ -180,8 +186,9 @@ struct dpt_layer_plugin {
     /* y (B, n_out) = f(x (B, n_in); params). */
     void (*forward)(const void *state, const float *params, const float *x, float *y,
                     size_t B, void *ws);
-    /* Given dy (B, n_out): dx += dL/dx, dparams += dL/dparams. dx may be NULL
-     * (first layer: nobody needs it). x, y are the forward's. */
+    /* Given dy (B, n_out): dx += dL/dx (dx = dL/dx with DPT_CAP_WRITES_DX),
+     * dparams += dL/dparams. dx may be NULL (first layer: nobody needs it).
+     * x, y are the forward's. */
     void (*backward)(const void *state, const float *params, const float *x,
                      const float *y, const float *dy, float *dx, float *dparams,
                      size_t B, void *ws);
@@ -199,7 +206,8 @@ struct dpt_activation_plugin {
     int (*create)(void **state, const struct dpt_host *host);
     void (*destroy)(void *state);
     void (*forward)(const void *state, const float *x, float *y, size_t rows, size_t cols);
-    /* dx += dL/dx given dy; x and y are the forward's input and output. */
+    /* dx += dL/dx given dy (dx = dL/dx with DPT_CAP_WRITES_DX); x and y are
+     * the forward's input and output. */
     void (*backward)(const void *state, const float *x, const float *y, const float *dy,
                      float *dx, size_t rows, size_t cols);
 };

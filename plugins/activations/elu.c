@@ -51,7 +51,7 @@ static void elu_forward(const void *state, const float *x, float *y, size_t rows
     }
 }
 
-/* dx += dy where x > 0, dy * alpha * exp(x) elsewhere. alpha * exp(x) is
+/* dx = dy where x > 0, dy * alpha * exp(x) elsewhere. alpha * exp(x) is
  * also y + alpha, but that sum loses the small derivative's digits for very
  * negative x, so it is taken from x. */
 static void elu_backward(const void *state, const float *x, const float *y, const float *dy,
@@ -60,13 +60,14 @@ static void elu_backward(const void *state, const float *x, const float *y, cons
     (void)y;
     const struct elu *s = state;
     for (size_t i = 0; i < rows * cols; i++) {
-        dx[i] += x[i] > 0.0f ? dy[i] : dy[i] * s->alpha * expf(x[i]);
+        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * s->alpha * expf(x[i]);
     }
 }
 
 static const struct dpt_activation_plugin elu = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "elu", "1.0.0",
-                              "exponential linear unit, y = x > 0 ? x : alpha * (exp(x) - 1)"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "elu", "1.0.0",
+                                   "exponential linear unit, y = x > 0 ? x : alpha * (exp(x) - 1)",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = elu_create,
     .destroy = elu_destroy,
     .forward = elu_forward,

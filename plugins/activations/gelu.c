@@ -91,7 +91,7 @@ static void gelu_forward(const void *state, const float *x, float *y, size_t row
     }
 }
 
-/* dx += dy * (Phi(x) + x phi(x)), phi the normal density; for the tanh form
+/* dx = dy * (Phi(x) + x phi(x)), phi the normal density; for the tanh form
  * dx += dy * (s + x s (1 - s) d(2u)/dx), s = sigmoid(2u). */
 static void gelu_backward(const void *state, const float *x, const float *y, const float *dy,
                           float *dx, size_t rows, size_t cols)
@@ -109,13 +109,14 @@ static void gelu_backward(const void *state, const float *x, const float *y, con
             float pdf = INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
             d = cdf + x[i] * pdf;
         }
-        dx[i] += dy[i] * d;
+        dx[i] = dy[i] * d;
     }
 }
 
 static const struct dpt_activation_plugin gelu = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "gelu", "1.0.0",
-                              "Gaussian error linear unit, exact or tanh approximation"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "gelu", "1.0.0",
+                                   "Gaussian error linear unit, exact or tanh approximation",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = gelu_create,
     .destroy = gelu_destroy,
     .forward = gelu_forward,

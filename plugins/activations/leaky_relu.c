@@ -51,20 +51,21 @@ static void leaky_relu_forward(const void *state, const float *x, float *y, size
     }
 }
 
-/* dx += dy where x > 0, alpha * dy elsewhere. */
+/* dx = dy where x > 0, alpha * dy elsewhere. */
 static void leaky_relu_backward(const void *state, const float *x, const float *y,
                                 const float *dy, float *dx, size_t rows, size_t cols)
 {
     (void)y;
     const struct leaky_relu *s = state;
     for (size_t i = 0; i < rows * cols; i++) {
-        dx[i] += x[i] > 0.0f ? dy[i] : s->alpha * dy[i];
+        dx[i] = x[i] > 0.0f ? dy[i] : s->alpha * dy[i];
     }
 }
 
 static const struct dpt_activation_plugin leaky_relu = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "leaky_relu", "1.0.0",
-                              "leaky rectifier, y = x > 0 ? x : alpha * x"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "leaky_relu", "1.0.0",
+                                   "leaky rectifier, y = x > 0 ? x : alpha * x",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = leaky_relu_create,
     .destroy = leaky_relu_destroy,
     .forward = leaky_relu_forward,

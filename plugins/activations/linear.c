@@ -17,18 +17,19 @@ static void linear_forward(const void *state, const float *x, float *y, size_t r
     }
 }
 
-/* dx += dy: the derivative is 1 everywhere. */
+/* dx = dy: the derivative is 1 everywhere. */
 static void linear_backward(const void *state, const float *x, const float *y,
                             const float *dy, float *dx, size_t rows, size_t cols)
 {
     (void)state, (void)x, (void)y;
     for (size_t i = 0; i < rows * cols; i++) {
-        dx[i] += dy[i];
+        dx[i] = dy[i];
     }
 }
 
 static const struct dpt_activation_plugin linear = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "linear", "1.0.0", "identity, y = x"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "linear", "1.0.0", "identity, y = x",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .forward = linear_forward,
     .backward = linear_backward,
 };

@@ -23,19 +23,20 @@ static void sigmoid_forward(const void *state, const float *x, float *y, size_t 
     }
 }
 
-/* dx += dy * y * (1 - y), from the forward's output. */
+/* dx = dy * y * (1 - y), from the forward's output. */
 static void sigmoid_backward(const void *state, const float *x, const float *y,
                              const float *dy, float *dx, size_t rows, size_t cols)
 {
     (void)state, (void)x;
     for (size_t i = 0; i < rows * cols; i++) {
-        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        dx[i] = dy[i] * y[i] * (1.0f - y[i]);
     }
 }
 
 static const struct dpt_activation_plugin sigmoid = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "sigmoid", "1.0.0",
-                              "logistic function, y = 1 / (1 + exp(-x))"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "sigmoid", "1.0.0",
+                                   "logistic function, y = 1 / (1 + exp(-x))",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
 };

@@ -41,7 +41,7 @@ static void softmax_forward(const void *state, const float *x, float *y, size_t 
 }
 
 /* The Jacobian of a row is diag(y) - y y^T, so
- * dx[j] += y[j] * (dy[j] - sum_k dy[k] y[k]). */
+ * dx[j] = y[j] * (dy[j] - sum_k dy[k] y[k]). */
 static void softmax_backward(const void *state, const float *x, const float *y,
                              const float *dy, float *dx, size_t rows, size_t cols)
 {
@@ -54,14 +54,15 @@ static void softmax_backward(const void *state, const float *x, const float *y,
             dot += (double)dyr[j] * yr[j];
         }
         for (size_t j = 0; j < cols; j++) {
-            dxr[j] += yr[j] * (dyr[j] - (float)dot);
+            dxr[j] = yr[j] * (dyr[j] - (float)dot);
         }
     }
 }
 
 static const struct dpt_activation_plugin softmax = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "softmax", "1.0.0",
-                              "row-wise softmax, exp(x) / sum(exp(x))"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "softmax", "1.0.0",
+                                   "row-wise softmax, exp(x) / sum(exp(x))",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .forward = softmax_forward,
     .backward = softmax_backward,
 };

@@ -23,7 +23,7 @@ static void softplus_forward(const void *state, const float *x, float *y, size_t
     }
 }
 
-/* dx += dy * sigmoid(x). The output cannot give sigmoid(x) precisely
+/* dx = dy * sigmoid(x). The output cannot give sigmoid(x) precisely
  * (1 - exp(-y) cancels for very negative x), so it is taken from x. */
 static void softplus_backward(const void *state, const float *x, const float *y,
                               const float *dy, float *dx, size_t rows, size_t cols)
@@ -32,13 +32,14 @@ static void softplus_backward(const void *state, const float *x, const float *y,
     for (size_t i = 0; i < rows * cols; i++) {
         float e = expf(-fabsf(x[i]));
         float s = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-        dx[i] += dy[i] * s;
+        dx[i] = dy[i] * s;
     }
 }
 
 static const struct dpt_activation_plugin softplus = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "softplus", "1.0.0",
-                              "smooth rectifier, y = log(1 + exp(x))"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "softplus", "1.0.0",
+                                   "smooth rectifier, y = log(1 + exp(x))",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .forward = softplus_forward,
     .backward = softplus_backward,
 };

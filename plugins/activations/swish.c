@@ -25,7 +25,7 @@ static void swish_forward(const void *state, const float *x, float *y, size_t ro
     }
 }
 
-/* dx += dy * (s + x s (1 - s)), with s = sigmoid(x) and sc = 1 - s. */
+/* dx = dy * (s + x s (1 - s)), with s = sigmoid(x) and sc = 1 - s. */
 static void swish_backward(const void *state, const float *x, const float *y, const float *dy,
                            float *dx, size_t rows, size_t cols)
 {
@@ -34,13 +34,14 @@ static void swish_backward(const void *state, const float *x, const float *y, co
         float e = expf(-fabsf(x[i]));
         float big = 1.0f / (1.0f + e), small = e / (1.0f + e);
         float s = x[i] >= 0.0f ? big : small, sc = x[i] >= 0.0f ? small : big;
-        dx[i] += dy[i] * (s + x[i] * s * sc);
+        dx[i] = dy[i] * (s + x[i] * s * sc);
     }
 }
 
 static const struct dpt_activation_plugin swish = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "swish", "1.0.0",
-                              "x * sigmoid(x), also called SiLU"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "swish", "1.0.0",
+                                   "x * sigmoid(x), also called SiLU",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .forward = swish_forward,
     .backward = swish_backward,
 };

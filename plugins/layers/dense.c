@@ -171,8 +171,28 @@ static void dense_forward(const void *state, const float *params, const float *x
     }
 }
 
+/* db += the column sums of dy (B, n); summed in double, as B terms of either
+ * sign, a block of columns at a time so dy is read row by row. */
+static void add_column_sums(const float *dy, size_t B, size_t n, float *db)
+{
+    enum { COLS = 64 };
+    for (size_t j0 = 0; j0 < n; j0 += COLS) {
+        size_t k = n - j0 < COLS ? n - j0 : COLS;
+        double s[COLS] = {0};
+        for (size_t i = 0; i < B; i++) {
+            const float *row = dy + i * n + j0;
+            for (size_t j = 0; j < k; j++) {
+                s[j] += row[j];
+            }
+        }
+        for (size_t j = 0; j < k; j++) {
+            db[j0 + j] += (float)s[j];
+        }
+    }
+}
+
 /* Same shapes; dy is (B, n_out). Adds dW = dy^T x and db = the column sums
- * of dy into dparams, and dx = dy W into dx unless dx is NULL. */
+ * of dy into dparams, and writes dx = dy W unless dx is NULL. */
 static void dense_backward(const void *state, const float *params, const float *x,
                            const float *y, const float *dy, float *dx, float *dparams,
                            size_t B, void *ws)
@@ -186,28 +206,22 @@ static void dense_backward(const void *state, const float *params, const float *
     int n_in = (int)d->n_in, n_out = (int)d->n_out;
     const float *w = params;
     float *dw = dparams;
-    /* beta = 1: both products accumulate into what the buffers hold. */
+    /* beta = 1: dW accumulates over the micro-shards of a step. */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)B, 1.0f, dy, n_out,
                 x, n_in, 1.0f, dw, n_in);
     if (d->use_bias) {
-        float *db = dparams + d->n_out * d->n_in;
-        for (size_t j = 0; j < d->n_out; j++) {
-            double s = 0; /* summed in double: B terms of either sign */
-            for (size_t i = 0; i < B; i++) {
-                s += dy[i * d->n_out + j];
-            }
-            db[j] += (float)s;
-        }
+        add_column_sums(dy, B, d->n_out, dparams + d->n_out * d->n_in);
     }
-    if (dx) {
+    if (dx) { /* beta = 0: DPT_CAP_WRITES_DX */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, n_in, n_out, 1.0f, dy,
-                    n_out, w, n_in, 1.0f, dx, n_in);
+                    n_out, w, n_in, 0.0f, dx, n_in);
     }
 }
 
 static const struct dpt_layer_plugin dense = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_LAYER, "dense", "1.0.0",
-                              "fully connected layer, y = x W^T + b"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dense", "1.0.0",
+                                   "fully connected layer, y = x W^T + b",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = dense_create,
     .destroy = dense_destroy,
     .tensor = dense_tensor,

@@ -87,7 +87,7 @@ static void dropout_forward_train(const void *state, const float *params, const 
     }
 }
 
-/* dx += dy * mask (the mask of the training forward on this micro-shard). */
+/* dx = dy * mask (the mask of the training forward on this micro-shard). */
 static void dropout_backward(const void *state, const float *params, const float *x,
                              const float *y, const float *dy, float *dx, float *dparams,
                              size_t B, void *ws)
@@ -99,13 +99,14 @@ static void dropout_backward(const void *state, const float *params, const float
         return;
     }
     for (size_t i = 0; i < B * d->n; i++) {
-        dx[i] += dy[i] * mask[i];
+        dx[i] = dy[i] * mask[i];
     }
 }
 
 static const struct dpt_layer_plugin dropout = {
-    .base = DPT_PLUGIN_HEADER(DPT_KIND_LAYER, "dropout", "1.0.0",
-                              "inverted dropout, masks from (seed, epoch, sample)"),
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dropout", "1.0.0",
+                                   "inverted dropout, masks from (seed, epoch, sample)",
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = dropout_create,
     .destroy = dropout_destroy,
     .init = dropout_init,

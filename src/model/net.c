@@ -37,6 +37,12 @@ static int grow_nodes(struct dpt_net *net, struct dpt_node **node, struct dpt_er
     return 0;
 }
 
+/* Caps bits newer than the plugin's ABI minor do not exist for it. */
+static int writes_dx(const struct dpt_plugin *p)
+{
+    return p->abi_minor >= 2 && (p->caps & DPT_CAP_WRITES_DX);
+}
+
 /* Adds an activation node; group is its settings (NULL when named by a
  * layer's "activation" key). */
 static int add_activation(struct dpt_net *net, const struct dpt_registry *reg, const char *name,
@@ -59,6 +65,7 @@ static int add_activation(struct dpt_net *net, const struct dpt_registry *reg, c
                               index + 1);
     }
     node->act = (const struct dpt_activation_plugin *)p;
+    node->writes_dx = writes_dx(p);
     dpt_host_init(node->host, group, spec->file, node->label);
     if (node->act->create && node->act->create(&node->state, &node->host->host) < 0) {
         *err = node->host->err;
@@ -93,6 +100,7 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     snprintf(node->label, sizeof node->label, "layer %d (%s)", index + 1, type);
     node->kind = DPT_KIND_LAYER;
     node->layer = (const struct dpt_layer_plugin *)p;
+    node->writes_dx = writes_dx(p);
     node->layer_index = index;
     node->n_in = *width;
     dpt_host_init(node->host, group, spec->file, node->label);
@@ -431,7 +439,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
         float *dx = i ? w->dact[i] : NULL;
-        if (dx) {
+        if (dx && !nd->writes_dx) {
             memset(dx, 0, B * nd->n_in * sizeof(float));
         }
         if (nd->kind == DPT_KIND_LAYER) {

@@ -33,6 +33,7 @@ struct dpt_node {
     size_t n_in, n_out;
     size_t param_off, n_params;
     int layer_index; /* index in model.layers */
+    int writes_dx;   /* DPT_CAP_WRITES_DX: backward writes dx, no zeroing needed */
     double l2;       /* the layer's "l2" key: loss += l2 * sum(w^2) over its weight tensor */
     size_t l2_off, l2_len; /* that tensor within the flat buffer */
     char label[96];  /* "layer 2 (dense)" */
