@@ -42,6 +42,7 @@ static void test_good_file_and_defaults(void)
     CU_ASSERT_STRING_EQUAL(spec.x_name, "X");
     CU_ASSERT_STRING_EQUAL(spec.y_name, "y");
     CU_ASSERT_EQUAL(spec.shuffle, 1);
+    CU_ASSERT_EQUAL(spec.cache, DPT_CACHE_AUTO);
     CU_ASSERT_EQUAL(spec.standardize, 1);
     CU_ASSERT_EQUAL(spec.batch, 16);
     CU_ASSERT_EQUAL(spec.epochs, 3);
@@ -65,8 +66,9 @@ static void test_set_overrides(void)
     struct dpt_spec spec;
     struct dpt_err err = {0};
     char *sets[] = {"data.train=other.h5", "train.epochs=5", "data.shuffle=false",
-                    "train.seed=123", "data.x=\"features\""};
-    CU_ASSERT_EQUAL_FATAL(load_text(&spec, "set.cfg", good, sets, 5, &err), 0);
+                    "train.seed=123", "data.x=\"features\"", "data.cache=none"};
+    CU_ASSERT_EQUAL_FATAL(load_text(&spec, "set.cfg", good, sets, 6, &err), 0);
+    CU_ASSERT_EQUAL(spec.cache, DPT_CACHE_NONE);
     CU_ASSERT_STRING_EQUAL(spec.train, "other.h5"); /* --set paths stay as given */
     CU_ASSERT_EQUAL(spec.epochs, 5);
     CU_ASSERT_EQUAL(spec.shuffle, 0);
@@ -77,6 +79,16 @@ static void test_set_overrides(void)
     char *bad_type[] = {"train.batch=abc"};
     CU_ASSERT(load_text(&spec, "set2.cfg", good, bad_type, 1, &err) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'batch' must be an integer"));
+    dpt_spec_cleanup(&spec);
+
+    char *all[] = {"data.cache=all"};
+    CU_ASSERT_EQUAL_FATAL(load_text(&spec, "set5.cfg", good, all, 1, &err), 0);
+    CU_ASSERT_EQUAL(spec.cache, DPT_CACHE_ALL);
+    dpt_spec_cleanup(&spec);
+
+    char *bad_cache[] = {"data.cache=some"};
+    CU_ASSERT(load_text(&spec, "set6.cfg", good, bad_cache, 1, &err) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'cache' must be \"auto\", \"none\" or \"all\", got \"some\""));
     dpt_spec_cleanup(&spec);
 
     char *no_eq[] = {"train.batch"};

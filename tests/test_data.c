@@ -335,6 +335,92 @@ static void test_many_rows(void)
     dpt_dataset_close(ds);
 }
 
+/* Direct reads (pread + own conversion) give what H5Dread gives: X in every
+ * native type, contiguous, against the same values chunked and compressed
+ * (always read by HDF5), on scattered rows, runs and gaps wider than the
+ * read-through limit; big-endian and chunked X go through HDF5. */
+static void test_direct(void)
+{
+    char path[4096];
+    enum { N = 3000, F = 5 };
+    static const struct {
+        const char *name;
+        hid_t *ftype; /* file type, little-endian */
+    } types[] = {{"f32", &H5T_IEEE_F32LE_g}, {"f64", &H5T_IEEE_F64LE_g}, {"i8", &H5T_STD_I8LE_g},
+                 {"u8", &H5T_STD_U8LE_g},    {"i16", &H5T_STD_I16LE_g}, {"u16", &H5T_STD_U16LE_g},
+                 {"i32", &H5T_STD_I32LE_g},  {"u32", &H5T_STD_U32LE_g}, {"i64", &H5T_STD_I64LE_g},
+                 {"u64", &H5T_STD_U64LE_g}};
+    H5open();
+    double *v = malloc((size_t)N * F * sizeof *v);
+    int *y = malloc(N * sizeof *y);
+    CU_ASSERT_FATAL(v && y);
+    for (size_t i = 0; i < (size_t)N * F; i++) {
+        v[i] = (double)((i * 7919) % 128); /* fits every type */
+    }
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 3;
+    }
+    hid_t f = new_file(path, sizeof path, "direct.h5");
+    const hsize_t dims[2] = {N, F};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "x_%s", types[t].name);
+        put(f, name, *types[t].ftype, H5T_NATIVE_DOUBLE, 2, dims, v);
+    }
+    put(f, "x_f32be", H5T_IEEE_F32BE, H5T_NATIVE_DOUBLE, 2, dims, v);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT, 1, (hsize_t[]){N}, y);
+    hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, (hsize_t[]){64, F});
+    H5Pset_deflate(dcpl, 4);
+    hid_t d = H5Dcreate2(f, "x_chunked", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    CU_ASSERT_FATAL(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+
+    /* Rows: a run of 40, single rows with small gaps, then gaps of ~2000
+     * rows (wider than GAP_BYTES even for 8-byte types), the last row. */
+    uint64_t rows[200];
+    size_t n = 0;
+    for (uint64_t r = 10; r < 50; r++) {
+        rows[n++] = r;
+    }
+    for (uint64_t r = 60; r < 600; r += 1 + (r % 4)) {
+        rows[n++] = r;
+    }
+    rows[n++] = 1000, rows[n++] = 2999;
+    CU_ASSERT_FATAL(n <= 200);
+
+    struct dpt_err err = {0};
+    float want[200 * F], got[200 * F], wy[200], gy[200];
+    struct dpt_dataset *ds = open_ok(path, "x_chunked", "y");
+    CU_ASSERT_FALSE(dpt_dataset_direct(ds));
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, rows, n, want, wy, &err), 0);
+    dpt_dataset_close(ds);
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(want[i * F + 2], (float)v[rows[i] * F + 2]);
+        CU_ASSERT_EQUAL(wy[i], (float)y[rows[i]]);
+    }
+    for (size_t t = 0; t <= sizeof types / sizeof types[0]; t++) {
+        char name[32];
+        int be = t == sizeof types / sizeof types[0];
+        snprintf(name, sizeof name, "x_%s", be ? "f32be" : types[t].name);
+        ds = open_ok(path, name, "y");
+        CU_ASSERT_EQUAL(dpt_dataset_direct(ds), !be);
+        memset(got, 0, sizeof got);
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, rows, n, got, gy, &err), 0);
+        CU_ASSERT_EQUAL(memcmp(got, want, n * F * sizeof *got), 0);
+        CU_ASSERT_EQUAL(memcmp(gy, wy, n * sizeof *gy), 0);
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 10, 40, got, gy, &err), 0);
+        CU_ASSERT_EQUAL(memcmp(got, want, 40 * F * sizeof *got), 0);
+        dpt_dataset_close(ds);
+    }
+    free(v);
+    free(y);
+}
+
 static void test_file_errors(void)
 {
     char path[4096];
@@ -626,6 +712,7 @@ int main(void)
     CU_add_test(reads, "dtypes convert to float", test_dtypes);
     CU_add_test(reads, "row selection and counting", test_rows);
     CU_add_test(reads, "many scattered rows", test_many_rows);
+    CU_add_test(reads, "direct reads equal HDF5's, every native type", test_direct);
     CU_pSuite errors = CU_add_suite("errors", NULL, NULL);
     CU_add_test(errors, "missing and non-HDF5 files", test_file_errors);
     CU_add_test(errors, "missing datasets", test_missing_datasets);

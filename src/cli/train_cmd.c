@@ -44,7 +44,7 @@ static const char train_usage[] =
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
-    "  -v, --verbose            also a line per checkpoint written\n"
+    "  -v, --verbose            also how the data is read and a line per checkpoint\n"
     "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
     "                           not under mpirun)\n"
     "\n"
@@ -81,7 +81,7 @@ static void catch_stop_signals(void)
 struct progress {
     int rank;
     int quiet;
-    int verbose_ckpt;
+    int verbose;
     FILE *log; /* train.log on rank 0, or NULL */
     int tty;   /* stdout is a terminal: progress bars; else one line per epoch */
     int64_t batch;
@@ -93,8 +93,17 @@ struct progress {
 static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
 {
     const struct progress *p = ctx;
-    if (p->rank == 0 && p->verbose_ckpt) {
+    if (p->rank == 0 && p->verbose) {
         printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
+        fflush(stdout);
+    }
+}
+
+static void on_data(void *ctx, const char *line)
+{
+    const struct progress *p = ctx;
+    if (p->verbose) {
+        printf("%s\n", line);
         fflush(stdout);
     }
 }
@@ -370,7 +379,7 @@ int cmd_train(int argc, char **argv)
                resume ? resume : "");
         fflush(stdout);
     }
-    struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose_ckpt = verbose,
+    struct progress prog = {.rank = d.rank, .quiet = c.quiet, .verbose = verbose,
                             .tty = progress_bar > 0 && !c.quiet, .batch = spec.batch};
     struct dpt_train_opts opts = {
         .threads = threads,
@@ -383,6 +392,7 @@ int cmd_train(int argc, char **argv)
         .stop_after_steps = stop_after,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
+        .on_data = on_data,
         .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };

@@ -6,6 +6,17 @@
  * for NaN and Inf and names the dataset, file row and column of the first one
  * (rows and columns count from 0, as in h5py).
  *
+ * Direct reads: HDF5 spends 3-5 us per row on a selection of scattered rows
+ * (measured, 60000 x 784 float32 file, 10240 random rows of it), which is
+ * what a rank reading its rows a window at a time asks for. A dataset stored
+ * contiguously (no chunks, filters or external files) in a native integer
+ * or float type is therefore read with pread at the offset HDF5 reports
+ * (H5Dget_offset) and converted here: one pread per run of rows, gaps up to
+ * GAP_BYTES read through and dropped, 1.6 us per row on the same test.
+ * Opening checks the first and last rows both ways and falls back to HDF5
+ * for good if they differ. Anything else (chunked, compressed, big-endian)
+ * goes through H5Dread.
+ *
  * HDF5 prints its error stack to stderr by default; a library must not
  * print, so every entry point turns that off and restores the caller's
  * setting on the way out, and failures become one dpt_err message that
@@ -16,6 +27,7 @@
 
 #include "data/dataset.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -38,6 +50,12 @@
  * H5Dread itself takes 13-17 ms. */
 #define LEAF_ROWS 32
 
+/* Direct reads: a gap between wanted rows up to GAP_BYTES costs less to read
+ * than another pread (~3 us in a VM, ~30 KB of copying); a staged run is at
+ * most STAGE_BYTES (or one row). */
+#define GAP_BYTES (32u << 10)
+#define STAGE_BYTES (1u << 20)
+
 /* dpt_dataset_stats reads blocks of at most this many rows and values. */
 #define STATS_BLOCK_ROWS 4096
 #define STATS_BLOCK_VALUES ((size_t)1 << 20)
@@ -48,6 +66,11 @@
 #define HAVE_FILE_LOCKING                                                                   \
     ((H5_VERSION_GE(1, 10, 7) && !H5_VERSION_GE(1, 12, 0)) || H5_VERSION_GE(1, 12, 1))
 
+/* File types a direct read converts itself (all native, so little-endian
+ * here). RAW_NONE: read through HDF5. */
+enum raw { RAW_NONE, RAW_F32, RAW_F64, RAW_I8, RAW_U8, RAW_I16, RAW_U16, RAW_I32, RAW_U32,
+           RAW_I64, RAW_U64 };
+
 /* One of the two datasets: X, or y. */
 struct array {
     char *name;   /* as the caller spelled it */
@@ -56,6 +79,9 @@ struct array {
     int rank;     /* 1 or 2 */
     uint64_t cols; /* values per row: F for X, k for y (1 when rank 1) */
     int is_integer;
+    enum raw raw;   /* direct reads: the file type, or RAW_NONE */
+    size_t elem;    /* its size in bytes */
+    uint64_t offset; /* where the data starts in the file */
 };
 
 struct dpt_dataset {
@@ -64,6 +90,9 @@ struct dpt_dataset {
     struct array x, y; /* y.dset is H5I_INVALID_HID without y */
     uint64_t n;
     uint64_t rows_read;
+    int fd;            /* direct reads; -1 when neither array has them */
+    char *stage;       /* staging buffer of direct reads */
+    size_t stage_bytes;
 };
 
 /* The caller's automatic HDF5 error printing, saved while we run quietly. */
@@ -250,6 +279,8 @@ done:
     return rc;
 }
 
+static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* below */
+
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err)
 {
@@ -264,6 +295,7 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
         goto fail;
     }
     ds->file = ds->x.dset = ds->x.space = ds->y.dset = ds->y.space = H5I_INVALID_HID;
+    ds->fd = -1;
     ds->path = strdup(path);
     if (!ds->path) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
@@ -340,6 +372,10 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
             goto fail;
         }
     }
+    rc = setup_direct(ds, err);
+    if (rc < 0) {
+        goto fail;
+    }
     close_id(fapl, H5Pclose);
     quiet_end(&quiet);
     *out = ds;
@@ -365,6 +401,10 @@ void dpt_dataset_close(struct dpt_dataset *ds)
     close_id(ds->x.dset, H5Dclose);
     close_id(ds->file, H5Fclose);
     quiet_end(&quiet);
+    if (ds->fd >= 0) {
+        close(ds->fd);
+    }
+    free(ds->stage);
     free(ds->y.name);
     free(ds->x.name);
     free(ds->path);
@@ -394,6 +434,11 @@ int dpt_dataset_y_is_integer(const struct dpt_dataset *ds)
 const char *dpt_dataset_path(const struct dpt_dataset *ds)
 {
     return ds->path;
+}
+
+int dpt_dataset_direct(const struct dpt_dataset *ds)
+{
+    return ds->x.raw != RAW_NONE;
 }
 
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds)
@@ -470,9 +515,186 @@ static uint64_t file_row(const uint64_t *rows, uint64_t first, size_t i)
 
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf,
  * n rows of a->cols values of mem_type, with one H5Dread. */
+/* ---- Direct reads (see the top of the file) ---- */
+
+static enum raw raw_kind(hid_t type, size_t *elem)
+{
+    static const enum raw kinds[] = {RAW_F32, RAW_F64, RAW_I8,  RAW_U8,  RAW_I16,
+                                     RAW_U16, RAW_I32, RAW_U32, RAW_I64, RAW_U64};
+    const hid_t natives[] = {H5T_NATIVE_FLOAT, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT8,
+                             H5T_NATIVE_UINT8, H5T_NATIVE_INT16,  H5T_NATIVE_UINT16,
+                             H5T_NATIVE_INT32, H5T_NATIVE_UINT32, H5T_NATIVE_INT64,
+                             H5T_NATIVE_UINT64};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (H5Tequal(type, natives[i]) > 0) {
+            *elem = H5Tget_size(type);
+            return kinds[i];
+        }
+    }
+    return RAW_NONE;
+}
+
+/* Whether a's values sit in one contiguous, unfiltered block of the file;
+ * sets a->raw, a->elem and a->offset if so. */
+static void find_direct(struct array *a)
+{
+    a->raw = RAW_NONE;
+    hid_t type = H5Dget_type(a->dset), dcpl = H5Dget_create_plist(a->dset);
+    haddr_t offset = H5Dget_offset(a->dset);
+    if (type >= 0 && dcpl >= 0 && offset != HADDR_UNDEF &&
+        H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl) == 0 &&
+        H5Pget_external_count(dcpl) == 0) {
+        a->raw = raw_kind(type, &a->elem);
+        a->offset = (uint64_t)offset;
+    }
+    close_id(dcpl, H5Pclose);
+    close_id(type, H5Tclose);
+}
+
+/* Reads len bytes at off, whatever pread returns at a time. */
+static int pread_all(const struct dpt_dataset *ds, const struct array *a, void *buf, size_t len,
+                     uint64_t off, struct dpt_err *err)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t got = pread(ds->fd, p, len, (off_t)off);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu bytes at offset %"
+                               PRIu64 " failed: %s", ds->path, a->name, len, off,
+                               got < 0 ? strerror(errno) : "end of file (truncated file?)");
+        }
+        p += got, len -= (size_t)got, off += (uint64_t)got;
+    }
+    return 0;
+}
+
+#define CONVERT(type_)                                                                      \
+    do {                                                                                    \
+        const type_ *s = src;                                                               \
+        for (size_t i = 0; i < n; i++) {                                                    \
+            dst[i] = (float)s[i];                                                           \
+        }                                                                                   \
+    } while (0)
+
+/* n values of file type raw at src (aligned for it) to floats. */
+static void to_float(enum raw raw, const void *src, float *dst, size_t n)
+{
+    switch (raw) {
+    case RAW_F32: memcpy(dst, src, n * sizeof *dst); break;
+    case RAW_F64: CONVERT(double); break;
+    case RAW_I8: CONVERT(int8_t); break;
+    case RAW_U8: CONVERT(uint8_t); break;
+    case RAW_I16: CONVERT(int16_t); break;
+    case RAW_U16: CONVERT(uint16_t); break;
+    case RAW_I32: CONVERT(int32_t); break;
+    case RAW_U32: CONVERT(uint32_t); break;
+    case RAW_I64: CONVERT(int64_t); break;
+    case RAW_U64: CONVERT(uint64_t); break;
+    case RAW_NONE: assert(0); break;
+    }
+}
+#undef CONVERT
+
+/* Rows (strictly increasing; or first, first + 1, ... when rows is NULL) of
+ * a, as floats into out (n rows). Adjacent float32 rows go straight into
+ * out; other runs through the stage, gaps of up to GAP_BYTES included. */
+static int read_direct(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+                       uint64_t first, size_t n, float *out, struct dpt_err *err)
+{
+    size_t row_bytes = a->cols * a->elem;
+    for (size_t i = 0, j; i < n; i = j) {
+        uint64_t r0 = file_row(rows, first, i);
+        for (j = i + 1; a->raw == RAW_F32 && j < n && file_row(rows, first, j) == r0 + (j - i);) {
+            j++;
+        }
+        if (j - i > 1) {
+            int rc = pread_all(ds, a, out + i * a->cols, (j - i) * row_bytes,
+                               a->offset + r0 * row_bytes, err);
+            if (rc < 0) {
+                return rc;
+            }
+            continue;
+        }
+        for (j = i + 1; j < n; j++) {
+            uint64_t r = file_row(rows, first, j), gap = r - file_row(rows, first, j - 1) - 1;
+            if (gap * row_bytes > GAP_BYTES || (r - r0 + 1) * row_bytes > ds->stage_bytes) {
+                break;
+            }
+        }
+        uint64_t span = file_row(rows, first, j - 1) - r0 + 1;
+        int rc = pread_all(ds, a, ds->stage, span * row_bytes, a->offset + r0 * row_bytes, err);
+        if (rc < 0) {
+            return rc;
+        }
+        for (size_t k = i; k < j; k++) {
+            to_float(a->raw, ds->stage + (file_row(rows, first, k) - r0) * row_bytes,
+                     out + k * a->cols, a->cols);
+        }
+    }
+    return 0;
+}
+
+static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err);
+
+/* Sets up direct reads for the arrays that allow them, keeping them only
+ * where row 0 and the last row read the same both ways. */
+static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
+{
+    struct array *arrays[] = {&ds->x, ds->y.dset >= 0 ? &ds->y : NULL};
+    size_t widest = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (arrays[i]) {
+            find_direct(arrays[i]);
+            size_t row_bytes = arrays[i]->cols * (arrays[i]->raw ? arrays[i]->elem : 0);
+            widest = row_bytes > widest ? row_bytes : widest;
+        }
+    }
+    if (widest == 0) {
+        return 0;
+    }
+    ds->stage_bytes = widest > STAGE_BYTES ? widest : STAGE_BYTES;
+    ds->stage = aligned_alloc(64, (ds->stage_bytes + 63) / 64 * 64);
+    ds->fd = open(ds->path, O_RDONLY | O_CLOEXEC);
+    if (!ds->stage || ds->fd < 0) {
+        return dpt_err_set(err, ds->stage ? DPT_EIO : DPT_ENOMEM, "%s: %s", ds->path,
+                           ds->stage ? strerror(errno) : "out of memory");
+    }
+    for (size_t i = 0; i < 2; i++) {
+        struct array *a = arrays[i];
+        if (!a || !a->raw) {
+            continue;
+        }
+        float *direct = malloc(2 * a->cols * sizeof *direct);
+        float *via_hdf5 = malloc(2 * a->cols * sizeof *via_hdf5);
+        uint64_t ends[2] = {0, ds->n - 1};
+        int same = direct && via_hdf5;
+        for (size_t e = 0; same && e < 2; e++) {
+            struct dpt_err ignored;
+            same = read_direct(ds, a, NULL, ends[e], 1, direct + e * a->cols, &ignored) == 0 &&
+                   read_array(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
+                              &ignored) == 0 &&
+                   memcmp(direct + e * a->cols, via_hdf5 + e * a->cols,
+                          a->cols * sizeof *direct) == 0;
+        }
+        if (!same) {
+            a->raw = RAW_NONE;
+        }
+        free(direct);
+        free(via_hdf5);
+    }
+    return 0;
+}
+
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
+    if (a->raw && H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0) {
+        return read_direct(ds, a, rows, first, n, buf, err);
+    }
     int rc = 0;
     hid_t file_sel = H5I_INVALID_HID, mem = H5I_INVALID_HID;
     char why[256];
@@ -526,10 +748,21 @@ static int check_finite(const struct dpt_dataset *ds, const struct array *a, con
     if (a->is_integer) {
         return 0; /* integers convert to finite floats */
     }
+    /* A block at a time with a branch-free test (exponent bits all set),
+     * which vectorizes; the slow search only once a block has a bad one. */
     size_t total = n * a->cols;
-    for (size_t i = 0; i < total; i++) {
-        if (!isfinite(v[i])) {
-            return bad_value(ds, a, rows, first, i, v[i], err);
+    for (size_t lo = 0; lo < total; lo += 4096) {
+        size_t hi = total - lo < 4096 ? total : lo + 4096;
+        uint32_t bad = 0;
+        for (size_t i = lo; i < hi; i++) {
+            uint32_t bits;
+            memcpy(&bits, &v[i], sizeof bits);
+            bad |= (bits & 0x7f800000u) == 0x7f800000u;
+        }
+        for (size_t i = lo; bad && i < hi; i++) {
+            if (!isfinite(v[i])) {
+                return bad_value(ds, a, rows, first, i, v[i], err);
+            }
         }
     }
     return 0;

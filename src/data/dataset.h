@@ -37,6 +37,10 @@ int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, flo
 int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, float *x,
                            float *y, struct dpt_err *err);
 
+/* Whether X is read straight from the file (contiguous, unfiltered, native
+ * type: see dataset.c) rather than through H5Dread. */
+int dpt_dataset_direct(const struct dpt_dataset *ds);
+
 /* Rows read so far by this handle (the sharding tests count them). */
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);
 

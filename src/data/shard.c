@@ -148,13 +148,16 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
         goto nomem;
     }
     if (o->cache_all) {
-        sh->all_x = malloc(sh->n * sh->f * sizeof(float));
-        sh->all_y = malloc(sh->n * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+        /* The whole file: with a validation split (base) the training rows
+         * are spread over all of it. */
+        uint64_t n_file = dpt_dataset_rows(ds);
+        sh->all_x = malloc(n_file * sh->f * sizeof(float));
+        sh->all_y = malloc(n_file * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
         if (!sh->all_x || !sh->all_y) {
             goto nomem;
         }
-        for (uint64_t r = 0; r < sh->n; r += READ_BLOCK) {
-            size_t k = sh->n - r < READ_BLOCK ? sh->n - r : READ_BLOCK;
+        for (uint64_t r = 0; r < n_file; r += READ_BLOCK) {
+            size_t k = n_file - r < READ_BLOCK ? n_file - r : READ_BLOCK;
             int rc = dpt_dataset_read_range(ds, r, k, sh->all_x + r * sh->f,
                                             sh->y_cols ? sh->all_y + r * sh->y_cols : NULL, err);
             if (rc < 0) {

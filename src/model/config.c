@@ -194,18 +194,24 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_str(spec, data, "test", NULL, &spec->test, err) < 0 ||
         get_str(spec, data, "x", "X", &spec->x_name, err) < 0 ||
         get_str(spec, data, "y", "y", &spec->y_name, err) < 0 ||
-        get_str(spec, data, "cache", "none", &cache, err) < 0 ||
+        get_str(spec, data, "cache", "auto", &cache, err) < 0 ||
         get_bool(spec, data, "shuffle", 1, &spec->shuffle, err) < 0 ||
         get_bool(spec, data, "standardize", 0, &spec->standardize, err) < 0 ||
         get_bool(spec, data, "standardize_y", 0, &spec->standardize_y, err) < 0 ||
         get_int(spec, data, "window_rows", 0, 0, &spec->window_rows, err) < 0) {
         return err->code;
     }
-    if (strcmp(cache, "none") != 0 && strcmp(cache, "all") != 0) {
+    if (strcmp(cache, "auto") == 0) {
+        spec->cache = DPT_CACHE_AUTO;
+    } else if (strcmp(cache, "none") == 0) {
+        spec->cache = DPT_CACHE_NONE;
+    } else if (strcmp(cache, "all") == 0) {
+        spec->cache = DPT_CACHE_ALL;
+    } else {
         return at_line(err, spec, config_setting_get_member(data, "cache"),
-                       "'cache' must be \"none\" or \"all\", got \"%s\"%s", cache, "");
+                       "'cache' must be \"auto\", \"none\" or \"all\", got \"%s\"%s", cache,
+                       "");
     }
-    spec->cache_all = strcmp(cache, "all") == 0;
 
     spec->layers = config_setting_get_member(model, "layers");
     if (!spec->layers || !config_setting_is_list(spec->layers) ||

@@ -19,6 +19,10 @@
 #include <libconfig.h>
 #include <stdint.h>
 
+/* data.cache: "auto" keeps the whole training file in memory on every rank
+ * when it is small (see train.c), "all" always, "none" never. */
+enum dpt_cache { DPT_CACHE_AUTO, DPT_CACHE_NONE, DPT_CACHE_ALL };
+
 struct dpt_spec {
     config_t cfg;
     char *file; /* name used in messages */
@@ -26,7 +30,8 @@ struct dpt_spec {
     const char *train, *test, *x_name, *y_name;
     const char *validation;  /* a validation file, or NULL */
     double validation_split; /* or this fraction of data.train held out (0: none) */
-    int shuffle, standardize, standardize_y, cache_all;
+    int shuffle, standardize, standardize_y;
+    enum dpt_cache cache; /* data.cache */
     int64_t window_rows; /* data.window_rows: rows a rank reads at a time (0: automatic) */
     /* model */
     const config_setting_t *layers;    /* list of groups */

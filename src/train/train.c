@@ -20,6 +20,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -33,11 +34,16 @@
 #define OPT_CHUNK 16384 /* parameters per optimizer call when threads share the update */
 #define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
 #define DET_MICRO 64    /* default micro-shard rows with --deterministic */
-/* Data a rank holds at most by default (two windows: the current one and the
- * prefetched next). Below it a window is a whole epoch: reading all of a
- * rank's rows at once is the cheapest (dense, mostly sequential reads); above
- * it the rows are read a few steps at a time (data.window_rows sets it). */
-#define WINDOW_BYTES (512ull << 20)
+/* Training rows a rank holds by default (data.cache = "auto", no
+ * data.window_rows). A file whose rows take at most CACHE_BYTES is read once
+ * and kept: each epoch then only gathers its rows in memory (the tiny
+ * benchmark spent more time reading and sorting its rows each epoch than
+ * training on them). A larger one is read a window at a time, two windows
+ * (the current one and the prefetched next) in WINDOW_BYTES: a whole epoch
+ * of the rank's rows when that fits, else a few steps' worth. With direct
+ * reads (dataset.c) windows cost ~1.5 us per row, in the reader thread. */
+#define CACHE_BYTES (64ull << 20)
+#define WINDOW_BYTES (64ull << 20)
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
@@ -313,10 +319,48 @@ static void optimizer_step(struct run *r)
 {
     size_t n = r->net->n_params;
     size_t chunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(r->threads) if (r->threads > 1 && chunks > 1)
+    if (r->threads == 1 || chunks == 1) {
+        update_piece(r, 0, n, r->st.global_step);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(r->threads)
     for (size_t c = 0; c < chunks; c++) {
         size_t off = c * OPT_CHUNK;
         update_piece(r, off, n - off < OPT_CHUNK ? n - off : OPT_CHUNK, r->st.global_step);
+    }
+}
+
+/* Thread t of T: the micro-shards t, t + T, ... of step s, accumulated into
+ * the thread's gradient; adds to *loss and *hits. */
+static void run_micros(struct run *r, uint64_t s, float scale, int t, int T, double *loss,
+                       size_t *hits)
+{
+    const struct dpt_shard *sh = r->shard;
+    size_t f = sh->f, yc = sh->y_cols;
+    uint64_t local = dpt_shard_local_micros(sh, s);
+    for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
+        uint64_t first, rows = dpt_shard_micro(sh, s, i, &first);
+        struct dpt_micro_info mi = {r->st.seed, (uint64_t)r->st.epoch, s,
+                                    dpt_shard_micro_pos(sh, s, i)};
+        *loss += dpt_net_train_micro(r->net, r->work[t], sh->x + first * f, sh->y + first * yc,
+                                     yc, rows, scale, r->tgrad[t], hits, &mi);
+    }
+}
+
+/* Gradient floats [c, end): the T thread buffers summed into tgrad[0] (and
+ * zeroed), then updated by the optimizer at step update_t unless it is 0. */
+static void sum_piece(struct run *r, size_t c, size_t end, int T, uint64_t update_t)
+{
+    float *g0 = r->tgrad[0];
+    for (int u = 1; u < T; u++) {
+        float *gu = r->tgrad[u];
+        for (size_t j = c; j < end; j++) {
+            g0[j] += gu[j];
+            gu[j] = 0;
+        }
+    }
+    if (update_t) {
+        update_piece(r, c, end - c, update_t);
     }
 }
 
@@ -326,47 +370,31 @@ static void optimizer_step(struct run *r)
  * sum zeroes what it has read, update_piece zeroes tgrad[0] after use (no
  * separate pass over memory). With update_t > 0 (one rank, so no allreduce
  * comes between), each piece is also updated by the optimizer at step
- * update_t right after it is summed, while it is in cache. */
+ * update_t right after it is summed, while it is in cache. One thread runs
+ * without an OpenMP region: even a team of one pays a futex call per
+ * barrier (7% of a step of the tiny model). */
 static void compute_fast(struct run *r, uint64_t s, float scale, uint64_t update_t)
 {
-    const struct dpt_net *net = r->net;
-    const struct dpt_shard *sh = r->shard;
-    size_t n = net->n_params, f = sh->f, yc = sh->y_cols;
-    uint64_t local = dpt_shard_local_micros(sh, s);
+    size_t n = r->net->n_params;
     int T = r->threads;
     double loss[T];
     size_t hits[T];
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        int t = omp_get_thread_num();
-        float *g = r->tgrad[t];
-        double l = 0;
-        size_t h = 0;
-        for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
-            uint64_t first, rows = dpt_shard_micro(sh, s, i, &first);
-            struct dpt_micro_info mi = {r->st.seed, (uint64_t)r->st.epoch, s,
-                                        dpt_shard_micro_pos(sh, s, i)};
-            l += dpt_net_train_micro(net, r->work[t], sh->x + first * f, sh->y + first * yc, yc,
-                                     rows, scale, g, &h, &mi);
+    if (T == 1) {
+        loss[0] = 0, hits[0] = 0;
+        run_micros(r, s, scale, 0, 1, &loss[0], &hits[0]);
+        for (size_t c = 0; update_t && c < n; c += SUM_CHUNK) {
+            sum_piece(r, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, 1, update_t);
         }
-        loss[t] = l;
-        hits[t] = h;
-        if (T > 1 || update_t) {
+    } else {
+#pragma omp parallel num_threads(T)
+        {
+            int t = omp_get_thread_num();
+            loss[t] = 0, hits[t] = 0;
+            run_micros(r, s, scale, t, T, &loss[t], &hits[t]);
 #pragma omp barrier
 #pragma omp for schedule(static)
             for (size_t c = 0; c < n; c += SUM_CHUNK) {
-                size_t end = c + SUM_CHUNK < n ? c + SUM_CHUNK : n;
-                float *g0 = r->tgrad[0];
-                for (int u = 1; u < T; u++) {
-                    float *gu = r->tgrad[u];
-                    for (size_t j = c; j < end; j++) {
-                        g0[j] += gu[j];
-                        gu[j] = 0;
-                    }
-                }
-                if (update_t) {
-                    update_piece(r, c, end - c, update_t);
-                }
+                sum_piece(r, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, T, update_t);
             }
         }
     }
@@ -898,22 +926,60 @@ static int setup_validation(struct run *r, uint64_t *n_train, struct dpt_err *er
     return 0;
 }
 
-/* Rows per data window: data.window_rows, else a whole epoch when two
- * epochs' worth of this rank's rows fit in WINDOW_BYTES, else what fits. */
-static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *d, uint64_t f,
-                            uint64_t n_train)
+/* Bytes one training row takes in memory (X and y as floats). */
+static uint64_t row_bytes(const struct dpt_dataset *ds)
 {
-    if (spec->cache_all) {
-        return 0;
+    uint64_t yc = dpt_dataset_y_cols(ds);
+    return (dpt_dataset_features(ds) + (yc ? yc : 1)) * sizeof(float);
+}
+
+/* Whether every rank keeps the whole training file in memory. */
+static int cache_all(const struct dpt_spec *spec, const struct dpt_dataset *ds)
+{
+    if (spec->cache != DPT_CACHE_AUTO) {
+        return spec->cache == DPT_CACHE_ALL;
     }
+    return spec->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
+}
+
+/* Rows per data window (0: a whole epoch): data.window_rows, else a whole
+ * epoch when two epochs' worth of this rank's rows fit in WINDOW_BYTES (or
+ * the file is cached), else what fits. */
+static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *d,
+                            const struct dpt_dataset *ds, uint64_t n_train)
+{
     if (spec->window_rows > 0) {
         return (uint64_t)spec->window_rows;
     }
-    uint64_t row_bytes = (f + 8) * sizeof(float), per_rank = n_train / (uint64_t)d->size + 1;
-    return 2 * per_rank * row_bytes <= WINDOW_BYTES ? 0 : WINDOW_BYTES / (2 * row_bytes);
+    uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
+    if (cache_all(spec, ds) || 2 * per_rank * bytes <= WINDOW_BYTES) {
+        return 0;
+    }
+    return WINDOW_BYTES / (2 * bytes);
 }
 
-/* Weights: seeded init, then --init's or the checkpoint's if given. */
+/* Tells o->on_data how the training rows are held and read. */
+static void describe_data(const struct run *r, uint64_t n_train)
+{
+    const struct dpt_shard *sh = r->shard;
+    double mb = (double)row_bytes(r->ds) / (1 << 20);
+    char line[256];
+    if (sh->all_x) {
+        snprintf(line, sizeof line, "data: %" PRIu64 " rows x %" PRIu64 " features kept in "
+                 "memory (%.1f MB per rank)", n_train, sh->f,
+                 mb * (double)dpt_dataset_rows(r->ds));
+    } else {
+        uint64_t rows = sh->step_off[sh->window_steps < sh->steps ? sh->window_steps
+                                                                  : sh->steps];
+        snprintf(line, sizeof line, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, "
+                 "%s (2 x %.1f MB per rank)", n_train, sh->f,
+                 sh->window_steps < sh->steps ? "a window of steps at a time" : "an epoch at a time",
+                 dpt_dataset_direct(r->ds) ? "straight from the file" : "through HDF5",
+                 mb * (double)rows);
+    }
+    r->o->on_data(r->o->ctx, line);
+}
+
 static int init_weights(struct run *r, struct dpt_norm *norm, struct dpt_err *err)
 {
     const struct dpt_train_opts *o = r->o;
@@ -1005,17 +1071,20 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .ranks = d->size,
             .rank = d->rank,
             .threads = r.threads,
-            .cache_all = spec->cache_all,
+            .cache_all = cache_all(spec, r.ds),
             .mean = norm->f ? norm->mean_f : NULL,
             .inv_std = norm->f ? norm->inv_std_f : NULL,
             .y_mean = norm->yc ? norm->y_mean_f : NULL,
             .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
-            .window_rows = window_rows(spec, d, dpt_dataset_features(r.ds), n_train),
+            .window_rows = window_rows(spec, d, r.ds, n_train),
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
         rc = dpt_dist_agree(d, rc, err);
+    }
+    if (rc == 0 && d->rank == 0 && o->on_data) {
+        describe_data(&r, n_train);
     }
     if (rc == 0) {
         rc = train_epochs(&r, err);

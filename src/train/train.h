@@ -69,6 +69,9 @@ struct dpt_train_opts {
      * done of steps, the mean loss so far. NULL: no calls. */
     void (*on_progress)(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds);
+    /* Called on rank 0 once before training, with one line saying how the
+     * rows are held and read (for --verbose). NULL: no call. */
+    void (*on_data)(void *ctx, const char *line);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
     void *ctx;

@@ -13,8 +13,10 @@ with h5py.File(sys.argv[1], "w") as h:
     h["y"] = (X[:, :1] > 0).astype(np.float32)
 PY
 # File order, batch 32 over 2 ranks: micro-shards of 16, rank 1 holds rows 16..31.
+# cache = "none": each rank reads only its rows (a small file would otherwise
+# be read whole by every rank, and every rank would find the NaN).
 cat > "$tmp/m.cfg" <<'CFG'
-data = { train = "nan.h5"; shuffle = false; };
+data = { train = "nan.h5"; shuffle = false; cache = "none"; };
 model = { layers = ( { type = "dense"; units = 1; activation = "sigmoid"; } );
           loss = "bce"; optimizer = "sgd"; };
 train = { batch = 32; epochs = 2; };
