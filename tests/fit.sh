@@ -155,6 +155,19 @@ st=$?
 set -e
 [ $st = 1 ] && grep -q "not both" log && ok "validation file and split together refused" || bad "both validation kinds accepted"
 
+# 5. Threads: without --threads a small model runs on one thread (waking a
+#    second costs more than it saves), a bigger one on all it may use;
+#    --threads is obeyed.
+OMP_NUM_THREADS=2 "$DPTRAIN" train m.cfg --set train.epochs=1 --out t.h5 > log 2>&1 || { cat log; exit 1; }
+grep -q "1 rank x 1 thread" log && ok "small model: 1 thread by default" || { cat log; bad "small model threads"; }
+OMP_NUM_THREADS=2 "$DPTRAIN" train m.cfg --set train.epochs=1 --threads 2 --out t.h5 > log 2>&1 || { cat log; exit 1; }
+grep -q "1 rank x 2 threads" log && ok "--threads 2 obeyed" || { cat log; bad "--threads 2"; }
+# 6 x 160001 parameters x 64 rows = 61 MFLOP a step: worth two threads.
+sed 's/units = 8;/units = 20000;/' m.cfg > big.cfg
+OMP_NUM_THREADS=2 "$DPTRAIN" train big.cfg --set train.epochs=1 --set train.batch=64 \
+    --out t.h5 > log 2>&1 || { cat log; exit 1; }
+grep -q "1 rank x 2 threads" log && ok "bigger model: 2 threads by default" || { cat log; bad "bigger model threads"; }
+
 cd /
 rm -rf "$tmp"
 echo "$passes passed, $fails failed"

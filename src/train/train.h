@@ -51,7 +51,7 @@ struct dpt_epoch_stats {
 };
 
 struct dpt_train_opts {
-    int threads; /* per rank; 0: omp_get_max_threads() */
+    int threads; /* per rank; 0: up to omp_get_max_threads(), as the model's size pays for */
     int64_t check_sync; /* every K steps compare a hash of the weights; 0: never */
     const char *resume; /* checkpoint to continue from, or NULL */
     const char *init;   /* model or checkpoint file whose weights to start from, or NULL */
@@ -69,9 +69,10 @@ struct dpt_train_opts {
      * done of steps, the mean loss so far. NULL: no calls. */
     void (*on_progress)(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds);
-    /* Called on rank 0 once before training, with one line saying how the
-     * rows are held and read (for --verbose). NULL: no call. */
-    void (*on_data)(void *ctx, const char *line);
+    /* Called on every rank once before the first step, with the threads
+     * per rank chosen and one line saying how the rows are held and read
+     * (for --verbose). NULL: no call. */
+    void (*on_start)(void *ctx, int threads, const char *data);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
     void *ctx;
