@@ -61,6 +61,20 @@ extern "C" {
 #define DPT_PLUGIN_EXPORT
 #endif
 
+/* For a plugin's elementwise hot loops (optimizer updates, activations):
+ * GCC and clang build the function for AVX-512, AVX2 and baseline x86-64
+ * and the loader picks the best one the CPU runs. The wider clones may fuse
+ * a * b + c into one rounding (FMA), so results can differ in the last bit
+ * between CPUs, as OpenBLAS's kernels already do. Elsewhere: nothing. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define DPT_VECTORIZE __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef DPT_VECTORIZE
+#define DPT_VECTORIZE
+#endif
+
 /* Plugin kinds (values of dpt_plugin.kind). */
 #define DPT_KIND_LAYER 1u
 #define DPT_KIND_ACTIVATION 2u

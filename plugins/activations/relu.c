@@ -9,6 +9,7 @@
 #include <dptrain/plugin.h>
 
 /* y = max(x, 0) over (rows, cols). */
+DPT_VECTORIZE
 static void relu_forward(const void *state, const float *x, float *y, size_t rows, size_t cols)
 {
     (void)state;
@@ -18,6 +19,7 @@ static void relu_forward(const void *state, const float *x, float *y, size_t row
 }
 
 /* dx = dy where x > 0. */
+DPT_VECTORIZE
 static void relu_backward(const void *state, const float *x, const float *y, const float *dy,
                           float *dx, size_t rows, size_t cols)
 {

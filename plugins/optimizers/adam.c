@@ -34,6 +34,7 @@ static int adam_create(void **state, const struct dpt_host *host)
 
 /* Updates params[0, n) from grad[0, n) at step t >= 1, with m at ostate and
  * v at ostate + ld. */
+DPT_VECTORIZE
 static void adam_step(const void *state, float *params, const float *grad, float *ostate,
                       size_t ld, size_t n, uint64_t t, float lr_scale)
 {

@@ -80,6 +80,7 @@ static uint32_t sgd_state_floats(const void *state)
 
 /* Updates params[0, n) from grad[0, n); the velocity, if any, is ostate[0, n).
  * t is not needed: SGD has no bias correction. */
+DPT_VECTORIZE
 static void sgd_step(const void *state, float *params, const float *grad, float *ostate,
                      size_t ld, size_t n, uint64_t t, float lr_scale)
 {
