@@ -42,13 +42,17 @@
  * (the current one and the prefetched next) in WINDOW_BYTES: a whole epoch
  * of the rank's rows when that fits, else a few steps' worth. With direct
  * reads (dataset.c) windows cost ~1.5 us per row, in the reader thread.
- * Through HDF5 (chunked or compressed X) a window's random rows touch
- * nearly every chunk, so every window would decompress the whole file
- * (measured, gzip chunks of 64 rows: 7.4k instead of 84k samples/s): such
- * files get whole-epoch windows up to WINDOW_BYTES_HDF5. */
+ * A window's rows are scattered over the file, so reading one costs about
+ * a pass over the file whatever its size: free while a core is idle for
+ * the reader thread, ~7% of the workers' time when they use every core
+ * (2 x 1 on 2 cores). Then, and for files read through HDF5 (chunked or
+ * compressed X: a window's random rows touch nearly every chunk, so every
+ * window would decompress the whole file; gzip, chunks of 64 rows: 7.4k
+ * instead of 70k samples/s), whole-epoch windows are used up to
+ * WINDOW_BYTES_BIG. */
 #define CACHE_BYTES (64ull << 20)
 #define WINDOW_BYTES (64ull << 20)
-#define WINDOW_BYTES_HDF5 (512ull << 20)
+#define WINDOW_BYTES_BIG (512ull << 20)
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
@@ -961,18 +965,36 @@ static int cache_all(const struct dpt_spec *spec, const struct dpt_dataset *ds)
     return spec->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
 }
 
+/* Whether on some node the workers (ranks x threads) leave no core for the
+ * reader thread (cores as the process may use them: binding counts). The
+ * same answer on every rank, so all choose the same windows. Collective. */
+static int cores_busy(const struct dpt_dist *d, int threads)
+{
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    int busy = local * threads >= omp_get_num_procs();
+    MPI_Allreduce(MPI_IN_PLACE, &busy, 1, MPI_INT, MPI_LOR, d->comm);
+    return busy;
+}
+
 /* Rows per data window (0: a whole epoch): data.window_rows, else a whole
- * epoch when two epochs' worth of this rank's rows fit in WINDOW_BYTES
- * (WINDOW_BYTES_HDF5 for files read through HDF5) or the file is cached,
- * else what fits. */
+ * epoch when two epochs' worth of this rank's rows fit in the budget
+ * (WINDOW_BYTES, or WINDOW_BYTES_BIG when the cores are busy or the file is
+ * read through HDF5) or the file is cached, else what fits. Collective. */
 static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *d,
-                            const struct dpt_dataset *ds, uint64_t n_train)
+                            const struct dpt_dataset *ds, uint64_t n_train, int threads)
 {
     if (spec->window_rows > 0) {
         return (uint64_t)spec->window_rows;
     }
     uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
-    uint64_t budget = dpt_dataset_direct(ds) ? WINDOW_BYTES : WINDOW_BYTES_HDF5;
+    int big = cores_busy(d, threads) || !dpt_dataset_direct(ds);
+    uint64_t budget = big ? WINDOW_BYTES_BIG : WINDOW_BYTES;
     if (cache_all(spec, ds) || 2 * per_rank * bytes <= budget) {
         return 0;
     }
@@ -1102,7 +1124,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
-            .window_rows = window_rows(spec, d, r.ds, n_train),
+            .window_rows = window_rows(spec, d, r.ds, n_train, r.threads),
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
         rc = dpt_dist_agree(d, rc, err);
