@@ -659,9 +659,12 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     ds->stage_bytes = widest > STAGE_BYTES ? widest : STAGE_BYTES;
     ds->stage = aligned_alloc(64, (ds->stage_bytes + 63) / 64 * 64);
     ds->fd = open(ds->path, O_RDONLY | O_CLOEXEC);
-    if (!ds->stage || ds->fd < 0) {
-        return dpt_err_set(err, ds->stage ? DPT_EIO : DPT_ENOMEM, "%s: %s", ds->path,
-                           ds->stage ? strerror(errno) : "out of memory");
+    if (!ds->stage) {
+        return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", ds->path);
+    }
+    if (ds->fd < 0) {
+        return dpt_err_set(err, DPT_EIO, "%s: cannot open for reading: %s", ds->path,
+                           strerror(errno));
     }
     for (size_t i = 0; i < 2; i++) {
         struct array *a = arrays[i];
