@@ -965,10 +965,11 @@ static int cache_all(const struct dpt_spec *spec, const struct dpt_dataset *ds)
     return spec->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
 }
 
-/* Whether on some node the workers (ranks x threads) leave no core for the
- * reader thread (cores as the process may use them: binding counts). The
- * same answer on every rank, so all choose the same windows. Collective. */
-static int cores_busy(const struct dpt_dist *d, int threads)
+/* Whether some rank wants the big window budget: its node's workers (ranks
+ * x threads) leave no core for the reader thread (cores as the process may
+ * use them: binding counts), or it reads X through HDF5. The same answer on
+ * every rank, so all choose the same windows. Collective. */
+static int big_windows(const struct dpt_dist *d, const struct dpt_dataset *ds, int threads)
 {
     MPI_Comm node;
     int local = 1;
@@ -977,9 +978,9 @@ static int cores_busy(const struct dpt_dist *d, int threads)
         MPI_Comm_size(node, &local);
         MPI_Comm_free(&node);
     }
-    int busy = local * threads >= omp_get_num_procs();
-    MPI_Allreduce(MPI_IN_PLACE, &busy, 1, MPI_INT, MPI_LOR, d->comm);
-    return busy;
+    int big = local * threads >= omp_get_num_procs() || !dpt_dataset_direct(ds);
+    MPI_Allreduce(MPI_IN_PLACE, &big, 1, MPI_INT, MPI_LOR, d->comm);
+    return big;
 }
 
 /* Rows per data window (0: a whole epoch): data.window_rows, else a whole
@@ -993,8 +994,7 @@ static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *
         return (uint64_t)spec->window_rows;
     }
     uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
-    int big = cores_busy(d, threads) || !dpt_dataset_direct(ds);
-    uint64_t budget = big ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    uint64_t budget = big_windows(d, ds, threads) ? WINDOW_BYTES_BIG : WINDOW_BYTES;
     if (cache_all(spec, ds) || 2 * per_rank * bytes <= budget) {
         return 0;
     }
@@ -1077,8 +1077,10 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0) {
         rc = dpt_net_check_targets(r.net, dpt_dataset_y_cols(r.ds), spec->train, err);
     }
-    if (rc == 0 && o->threads == 0) {
-        r.threads = auto_threads(r.threads, r.net, (uint64_t)spec->batch, d->size);
+    if (o->threads == 0) { /* the same count on every rank: micro-shards depend on it */
+        int t = rc == 0 ? auto_threads(r.threads, r.net, (uint64_t)spec->batch, d->size) : INT_MAX;
+        MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_INT, MPI_MIN, d->comm);
+        r.threads = t == INT_MAX ? r.threads : t;
     }
     if (rc == 0) {
         rc = setup_validation(&r, &n_train, err);
