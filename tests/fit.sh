@@ -167,6 +167,12 @@ sed 's/units = 8;/units = 20000;/' m.cfg > big.cfg
 OMP_NUM_THREADS=2 "$DPTRAIN" train big.cfg --set train.epochs=1 --set train.batch=64 \
     --out t.h5 > log 2>&1 || { cat log; exit 1; }
 grep -q "1 rank x 2 threads" log && ok "bigger model: 2 threads by default" || { cat log; bad "bigger model threads"; }
+# Two ranks share the cores: on this machine's C cores each may use C / 2.
+cores=$(getconf _NPROCESSORS_ONLN)
+want=$((cores / 2)); [ "$want" -ge 1 ] || want=1; [ "$want" -le 2 ] || want=2
+"$MPIRUN" --oversubscribe --bind-to none -x OMP_NUM_THREADS=2 -np 2 "$DPTRAIN" train big.cfg \
+    --set train.epochs=1 --set train.batch=128 --out t.h5 > log 2>&1 || { cat log; exit 1; }
+grep -q "2 ranks x $want thread" log && ok "2 ranks on $cores cores: $want thread(s) each" || { cat log; bad "2-rank threads"; }
 
 cd /
 rm -rf "$tmp"

@@ -115,8 +115,23 @@ int dpt_train_threads(int t)
     return t > 0 ? t : omp_get_max_threads();
 }
 
-/* Threads per rank when none were asked for: up to max, one per
- * THREAD_FLOP of a step's arithmetic (~6 flops per parameter and row).
+/* Ranks of d on this node. Collective. */
+static int node_ranks(const struct dpt_dist *d)
+{
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    return local;
+}
+
+/* Threads per rank when none were asked for: up to max (at most the cores
+ * the process may use shared among the node's ranks: 2 ranks x 2 threads
+ * on 2 unbound cores ran 10x slower than 2 x 1), one per THREAD_FLOP of a
+ * step's arithmetic (~6 flops per parameter and row).
  * Waking a thread and joining it costs ~10-20 us per step (futex, in a VM),
  * so a small model runs fastest on one: the tiny benchmark model (224
  * parameters, batch 32) trains at 8M samples/s on one thread and 1.3M on
@@ -969,16 +984,10 @@ static int cache_all(const struct dpt_spec *spec, const struct dpt_dataset *ds)
  * x threads) leave no core for the reader thread (cores as the process may
  * use them: binding counts), or it reads X through HDF5. The same answer on
  * every rank, so all choose the same windows. Collective. */
-static int big_windows(const struct dpt_dist *d, const struct dpt_dataset *ds, int threads)
+static int big_windows(const struct dpt_dist *d, int node_ranks, const struct dpt_dataset *ds,
+                       int threads)
 {
-    MPI_Comm node;
-    int local = 1;
-    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
-    }
-    int big = local * threads >= omp_get_num_procs() || !dpt_dataset_direct(ds);
+    int big = node_ranks * threads >= omp_get_num_procs() || !dpt_dataset_direct(ds);
     MPI_Allreduce(MPI_IN_PLACE, &big, 1, MPI_INT, MPI_LOR, d->comm);
     return big;
 }
@@ -988,13 +997,14 @@ static int big_windows(const struct dpt_dist *d, const struct dpt_dataset *ds, i
  * (WINDOW_BYTES, or WINDOW_BYTES_BIG when the cores are busy or the file is
  * read through HDF5) or the file is cached, else what fits. Collective. */
 static uint64_t window_rows(const struct dpt_spec *spec, const struct dpt_dist *d,
-                            const struct dpt_dataset *ds, uint64_t n_train, int threads)
+                            int node_ranks, const struct dpt_dataset *ds, uint64_t n_train,
+                            int threads)
 {
     if (spec->window_rows > 0) {
         return (uint64_t)spec->window_rows;
     }
     uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
-    uint64_t budget = big_windows(d, ds, threads) ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    uint64_t budget = big_windows(d, node_ranks, ds, threads) ? WINDOW_BYTES_BIG : WINDOW_BYTES;
     if (cache_all(spec, ds) || 2 * per_rank * bytes <= budget) {
         return 0;
     }
@@ -1077,8 +1087,11 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0) {
         rc = dpt_net_check_targets(r.net, dpt_dataset_y_cols(r.ds), spec->train, err);
     }
+    int node = node_ranks(d);
     if (o->threads == 0) { /* the same count on every rank: micro-shards depend on it */
-        int t = rc == 0 ? auto_threads(r.threads, r.net, (uint64_t)spec->batch, d->size) : INT_MAX;
+        int share = omp_get_num_procs() / node, max = r.threads < share ? r.threads : share;
+        int t = rc == 0 ? auto_threads(max < 1 ? 1 : max, r.net, (uint64_t)spec->batch, d->size)
+                        : INT_MAX;
         MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_INT, MPI_MIN, d->comm);
         r.threads = t == INT_MAX ? r.threads : t;
     }
@@ -1126,7 +1139,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
-            .window_rows = window_rows(spec, d, r.ds, n_train, r.threads),
+            .window_rows = window_rows(spec, d, node, r.ds, n_train, r.threads),
         };
         rc = dpt_shard_create(&r.shard, r.ds, &so, err);
         rc = dpt_dist_agree(d, rc, err);
