@@ -6,8 +6,9 @@
  * W (n_out, n_in) row-major, then b (n_out) when use_bias is true.
  *
  * Guarantees: forward and backward allocate nothing and need no workspace;
- * they call cblas_sgemm, which the host keeps single-threaded, so the results
- * are the same bits on every run on the same machine. Left out: regularizers,
+ * backward writes dx (DPT_CAP_WRITES_DX) and adds into dparams; they call
+ * cblas_sgemm, which the host keeps single-threaded, so the results are the
+ * same bits on every run on the same machine. Left out: regularizers,
  * constraints, dropout and the other Keras initializers.
  */
 #include "config.h"

@@ -1,7 +1,7 @@
 /* The model file: what to train, on what, and how (libconfig syntax).
  *
  *     data  = { train = "train.h5"; test = "test.h5"; x = "X"; y = "y";
- *               shuffle = true; standardize = true; cache = "none"; };
+ *               shuffle = true; standardize = true; cache = "auto"; };
  *     model = { layers = ( { type = "dense"; units = 10; activation = "relu"; }, ... );
  *               loss = "bce";  optimizer = { type = "adam"; learning_rate = 0.001; };
  *               metrics = [ "accuracy" ]; };
