@@ -38,15 +38,10 @@ DPT_VECTORIZE
 static void adam_step(const void *state, float *params, const float *grad, float *ostate,
                       size_t ld, size_t n, uint64_t t, float lr_scale)
 {
-    const struct adam_settings *a = state;
     assert(t >= 1);
-    /* The bias corrections, once per call in double: beta^t underflows
-     * gracefully to 0 for large t, and 1 - beta^t keeps its digits. */
-    float inv_c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)t)));
-    float inv_c2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)t)));
-    float lr = (float)(a->lr * lr_scale);
-    float b1 = (float)a->beta1, b2 = (float)a->beta2;
-    float eps = (float)a->epsilon, wd = (float)a->weight_decay;
+    const struct adam_step_consts c = adam_step_consts(state, t, lr_scale);
+    const float inv_c1 = c.inv_c1, inv_c2 = c.inv_c2, lr = c.lr, b1 = c.b1, b2 = c.b2;
+    const float eps = c.eps, wd = c.wd;
     float *m = ostate, *v = ostate + ld;
     for (size_t i = 0; i < n; i++) {
         float g = grad[i] + wd * params[i];

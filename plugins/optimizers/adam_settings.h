@@ -9,6 +9,7 @@
 
 #include <dptrain/plugin.h>
 
+#include <math.h>
 #include <stdlib.h>
 
 struct adam_settings {
@@ -68,6 +69,28 @@ static int adam_settings_create(void **state, const struct dpt_host *host, doubl
 static void adam_settings_destroy(void *state)
 {
     free(state);
+}
+
+/* What one step at t uses, in float. The bias corrections are computed in
+ * double: beta^t underflows gracefully to 0 for large t, and 1 - beta^t
+ * keeps its digits. */
+struct adam_step_consts {
+    float inv_c1, inv_c2; /* 1 / (1 - beta1^t), 1 / (1 - beta2^t) */
+    float lr, b1, b2, eps, wd;
+};
+
+static struct adam_step_consts adam_step_consts(const struct adam_settings *a, uint64_t t,
+                                                float lr_scale)
+{
+    return (struct adam_step_consts){
+        .inv_c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)t))),
+        .inv_c2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)t))),
+        .lr = (float)(a->lr * lr_scale),
+        .b1 = (float)a->beta1,
+        .b2 = (float)a->beta2,
+        .eps = (float)a->epsilon,
+        .wd = (float)a->weight_decay,
+    };
 }
 
 /* m and v. */
