@@ -2,7 +2,7 @@
  * --set overrides, relative data paths. */
 #include "config.h"
 
-#include "model/config.h"
+#include "model/spec.h"
 #include "util.h"
 
 #include <CUnit/CUnit.h>

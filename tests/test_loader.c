@@ -4,7 +4,7 @@
  * $DPT_TEST_PLUGINS (tests/plugins/). */
 #include "config.h"
 
-#include "model/config.h"
+#include "model/spec.h"
 #include "model/net.h"
 #include "plugin/registry.h"
 #include "util.h"

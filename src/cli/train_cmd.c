@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "io/model_file.h"
-#include "model/config.h"
+#include "model/spec.h"
 #include "train/metrics.h"
 #include "train/train.h"
 #include "util/util.h"

@@ -14,7 +14,7 @@
 #ifndef DPT_IO_MODEL_FILE_H
 #define DPT_IO_MODEL_FILE_H
 
-#include "model/config.h"
+#include "model/spec.h"
 #include "model/net.h"
 #include "plugin/registry.h"
 #include "train/train.h"

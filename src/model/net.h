@@ -16,7 +16,7 @@
 #ifndef DPT_MODEL_NET_H
 #define DPT_MODEL_NET_H
 
-#include "model/config.h"
+#include "model/spec.h"
 #include "plugin/host.h"
 #include "plugin/registry.h"
 

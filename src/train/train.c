@@ -506,11 +506,11 @@ static int compute_exact(struct run *r, uint64_t s, float scale)
 static float lr_factor(const struct dpt_spec *sp, uint64_t t)
 {
     double k = (double)(t - 1), d = (double)sp->lr_decay_steps, f = 1.0;
-    if (strcmp(sp->lr_schedule, "step") == 0) {
+    if (sp->lr_schedule == DPT_LR_STEP) {
         f = pow(sp->lr_decay_rate, floor(k / d));
-    } else if (strcmp(sp->lr_schedule, "exponential") == 0) {
+    } else if (sp->lr_schedule == DPT_LR_EXPONENTIAL) {
         f = pow(sp->lr_decay_rate, k / d);
-    } else if (strcmp(sp->lr_schedule, "cosine") == 0) {
+    } else if (sp->lr_schedule == DPT_LR_COSINE) {
         double x = k < d ? k / d : 1.0;
         f = sp->lr_min_scale + (1.0 - sp->lr_min_scale) * 0.5 * (1.0 + cos(M_PI * x));
     }
@@ -716,20 +716,20 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     return rc;
 }
 
-/* The value of a monitored metric ("loss", "val_accuracy", ...) in es. */
-static double monitored(const char *m, const struct dpt_epoch_stats *es)
+/* The value of a monitored metric in es. */
+static double monitored(enum dpt_monitor m, const struct dpt_epoch_stats *es)
 {
-    return strcmp(m, "loss") == 0       ? es->loss
-           : strcmp(m, "accuracy") == 0 ? es->accuracy
-           : strcmp(m, "val_loss") == 0 ? es->val_loss
-                                        : es->val_accuracy;
+    return m == DPT_MONITOR_LOSS       ? es->loss
+           : m == DPT_MONITOR_ACCURACY ? es->accuracy
+           : m == DPT_MONITOR_VAL_LOSS ? es->val_loss
+                                       : es->val_accuracy;
 }
 
 /* Did v improve on *best by more than min_delta (losses down, accuracies
  * up)? *wait < 0 means no best yet. Updates *best and *wait. */
-static int improved(const char *m, double v, double min_delta, double *best, int64_t *wait)
+static int improved(enum dpt_monitor m, double v, double min_delta, double *best, int64_t *wait)
 {
-    int maximize = strstr(m, "accuracy") != NULL;
+    int maximize = m == DPT_MONITOR_ACCURACY || m == DPT_MONITOR_VAL_ACCURACY;
     if (*wait < 0 || (maximize ? v > *best + min_delta : v < *best - min_delta)) {
         *best = v;
         *wait = 0;

@@ -10,7 +10,7 @@
 #define DPT_TRAIN_TRAIN_H
 
 #include "dist/dist.h"
-#include "model/config.h"
+#include "model/spec.h"
 #include "model/net.h"
 #include "plugin/registry.h"
 

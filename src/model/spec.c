@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include "model/config.h"
+#include "model/spec.h"
 #include "util/util.h"
 
 #include <libgen.h>
@@ -153,6 +153,17 @@ const char *dpt_spec_type_of(const config_setting_t *s)
     return NULL;
 }
 
+/* The index of name in the NULL-terminated list, or -1. */
+static int pick(const char *name, const char *const *list)
+{
+    for (int i = 0; list[i]; i++) {
+        if (strcmp(name, list[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* Fills the typed fields from the tree and checks them. */
 static int extract(struct dpt_spec *spec, struct dpt_err *err)
 {
@@ -269,15 +280,16 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
         get_int(spec, ck, "keep", 2, 1, &spec->ckpt_keep, err) < 0) {
         return err->code;
     }
+    const char *es_monitor = NULL, *rop_monitor = NULL, *lr_schedule = NULL;
     const config_setting_t *es = train ? config_setting_get_member(train, "early_stopping") : NULL;
     const config_setting_t *lr = train ? config_setting_get_member(train, "lr_schedule") : NULL;
     if (only_keys(spec, es, "train.early_stopping", es_keys, err) < 0 ||
-        get_str(spec, es, "monitor", es ? "val_loss" : NULL, &spec->es_monitor, err) < 0 ||
+        get_str(spec, es, "monitor", es ? "val_loss" : NULL, &es_monitor, err) < 0 ||
         get_num(spec, es, "min_delta", 0.0, 0.0, 1e30, &spec->es_min_delta, err) < 0 ||
         get_int(spec, es, "patience", 5, 0, &spec->es_patience, err) < 0 ||
         get_bool(spec, es, "restore_best_weights", 0, &spec->es_restore, err) < 0 ||
         only_keys(spec, lr, "train.lr_schedule", lr_keys, err) < 0 ||
-        get_str(spec, lr, "type", "constant", &spec->lr_schedule, err) < 0 ||
+        get_str(spec, lr, "type", "constant", &lr_schedule, err) < 0 ||
         get_int(spec, lr, "decay_steps", 1000, 1, &spec->lr_decay_steps, err) < 0 ||
         get_num(spec, lr, "decay_rate", 0.5, 0.0, 1.0, &spec->lr_decay_rate, err) < 0 ||
         get_int(spec, lr, "warmup_steps", 0, 0, &spec->lr_warmup_steps, err) < 0 ||
@@ -293,38 +305,35 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
     const config_setting_t *rop =
         train ? config_setting_get_member(train, "reduce_lr_on_plateau") : NULL;
     if (only_keys(spec, rop, "train.reduce_lr_on_plateau", rop_keys, err) < 0 ||
-        get_str(spec, rop, "monitor", rop ? "val_loss" : NULL, &spec->rop_monitor, err) < 0 ||
+        get_str(spec, rop, "monitor", rop ? "val_loss" : NULL, &rop_monitor, err) < 0 ||
         get_num(spec, rop, "factor", 0.1, 0.0, 1.0, &spec->rop_factor, err) < 0 ||
         get_int(spec, rop, "patience", 10, 0, &spec->rop_patience, err) < 0 ||
         get_num(spec, rop, "min_delta", 1e-4, 0.0, 1e30, &spec->rop_min_delta, err) < 0 ||
         get_num(spec, rop, "min_scale", 0.0, 0.0, 1.0, &spec->rop_min_scale, err) < 0) {
         return err->code;
     }
-    static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy"};
-    const char *const chosen[] = {spec->es_monitor, spec->rop_monitor};
+    /* Names become enums here, once: the training loop never compares strings. */
+    static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy", NULL};
+    const char *const chosen[] = {es_monitor, rop_monitor};
+    enum dpt_monitor *dest[] = {&spec->es_monitor, &spec->rop_monitor};
     const config_setting_t *groups[] = {es, rop};
     for (int c = 0; c < 2; c++) {
-        int known = !chosen[c];
-        for (size_t i = 0; i < 4 && !known; i++) {
-            known = strcmp(chosen[c], monitors[i]) == 0;
-        }
-        if (!known) {
+        int k = chosen[c] ? pick(chosen[c], monitors) : -1;
+        if (chosen[c] && k < 0) {
             return at_line(err, spec, config_setting_get_member(groups[c], "monitor"),
                            "monitor must be loss, accuracy, val_loss or val_accuracy, got "
                            "\"%s\"%s", chosen[c], "");
         }
+        *dest[c] = (enum dpt_monitor)(k + 1); /* -1 -> DPT_MONITOR_NONE */
     }
-    int known;
-    static const char *const schedules[] = {"constant", "step", "exponential", "cosine"};
-    known = 0;
-    for (size_t i = 0; i < 4 && !known; i++) {
-        known = strcmp(spec->lr_schedule, schedules[i]) == 0;
-    }
-    if (!known) {
+    static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
+    int k = pick(lr_schedule, schedules);
+    if (k < 0) {
         return at_line(err, spec, config_setting_get_member(lr, "type"),
                        "lr_schedule.type must be constant, step, exponential or cosine, got "
-                       "\"%s\"%s", spec->lr_schedule, "");
+                       "\"%s\"%s", lr_schedule, "");
     }
+    spec->lr_schedule = (enum dpt_lr_schedule)k;
     if (spec->validation && spec->validation_split > 0) {
         return at_line(err, spec, config_setting_get_member(data, "validation"),
                        "give data.validation or data.validation_split, not both%s%s", "", "");

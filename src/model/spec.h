@@ -12,8 +12,8 @@
  * those given with --set are relative to the working directory. A spec owns
  * its libconfig tree; every string below points into it.
  */
-#ifndef DPT_MODEL_CONFIG_H
-#define DPT_MODEL_CONFIG_H
+#ifndef DPT_MODEL_SPEC_H
+#define DPT_MODEL_SPEC_H
 
 #include <dptrain/dptrain.h>
 #include <libconfig.h>
@@ -22,6 +22,18 @@
 /* data.cache: "auto" keeps the whole training file in memory on every rank
  * when it is small (see train.c), "all" always, "none" never. */
 enum dpt_cache { DPT_CACHE_AUTO, DPT_CACHE_NONE, DPT_CACHE_ALL };
+
+/* train.lr_schedule.type */
+enum dpt_lr_schedule { DPT_LR_CONSTANT, DPT_LR_STEP, DPT_LR_EXPONENTIAL, DPT_LR_COSINE };
+
+/* What early stopping and reduce-on-plateau watch. */
+enum dpt_monitor {
+    DPT_MONITOR_NONE, /* the callback is off */
+    DPT_MONITOR_LOSS,
+    DPT_MONITOR_ACCURACY,
+    DPT_MONITOR_VAL_LOSS,
+    DPT_MONITOR_VAL_ACCURACY,
+};
 
 struct dpt_spec {
     config_t cfg;
@@ -45,18 +57,18 @@ struct dpt_spec {
     const char *ckpt_path;
     int64_t ckpt_every_steps, ckpt_every_epochs, ckpt_keep;
     /* train.early_stopping = { monitor; min_delta; patience; restore_best_weights; } */
-    const char *es_monitor; /* NULL: no early stopping */
+    enum dpt_monitor es_monitor; /* DPT_MONITOR_NONE: no early stopping */
     double es_min_delta;
     int64_t es_patience;
     int es_restore;
     /* train.lr_schedule = { type; decay_steps; decay_rate; warmup_steps; min_scale; } */
-    const char *lr_schedule; /* "constant", "step", "exponential", "cosine" */
+    enum dpt_lr_schedule lr_schedule;
     int64_t lr_decay_steps, lr_warmup_steps;
     double lr_decay_rate, lr_min_scale;
     int64_t lr_base_batch; /* train.scale_lr_batch: lr *= batch / this (0: off) */
     double clip_norm, clip_value; /* 0: off */
     /* train.reduce_lr_on_plateau = { monitor; factor; patience; min_delta; min_scale; } */
-    const char *rop_monitor; /* NULL: off */
+    enum dpt_monitor rop_monitor; /* DPT_MONITOR_NONE: off */
     double rop_factor, rop_min_delta, rop_min_scale;
     int64_t rop_patience;
     const char *log; /* train.log: per-epoch metrics, .csv or .jsonl */
