@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "data/dataset.h"
+#include "data/norm.h"
 #include "util.h"
 
 #include <CUnit/CUnit.h>
@@ -544,6 +545,21 @@ static void test_quiet(void)
     CU_ASSERT(func_after == func_before && data_after == data_before);
 }
 
+/* The standardization statistics of X through data/norm.c, on one rank
+ * (a one-rank dist makes no MPI calls). */
+static int x_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err)
+{
+    struct dpt_dist one = {MPI_COMM_SELF, 0, 1};
+    struct dpt_norm n = {0};
+    int rc = dpt_norm_compute(&n, ds, &one, 1, 0, err);
+    if (rc == 0) {
+        memcpy(mean, n.mean, n.f * sizeof *mean);
+        memcpy(std, n.std, n.f * sizeof *std);
+    }
+    dpt_norm_cleanup(&n);
+    return rc;
+}
+
 static void test_nonfinite(void)
 {
     char path[4096];
@@ -581,7 +597,7 @@ static void test_nonfinite(void)
 
     /* The statistics see the NaN too. */
     double mean[F], std[F];
-    CU_ASSERT_EQUAL(dpt_dataset_stats(ds, mean, std, &err), DPT_EDATA);
+    CU_ASSERT_EQUAL(x_stats(ds, mean, std, &err), DPT_EDATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'X': row 7, column 2 is NaN"));
     dpt_dataset_close(ds);
 }
@@ -619,7 +635,7 @@ static void test_stats_small(void)
     struct dpt_dataset *ds = open_ok(path, "X", NULL);
     double mean[F], std[F];
     struct dpt_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(x_stats(ds, mean, std, &err), 0);
     for (int j = 0; j < F; j++) {
         CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-12 * fabs(want_mean[j]) + 1e-15);
         if (j != 1) {
@@ -652,7 +668,7 @@ static void test_stats_shipped(void)
 
     double mean[30], std[30];
     struct dpt_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(x_stats(ds, mean, std, &err), 0);
     for (int j = 0; j < 30; j++) {
         CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-6 * fabs(want_mean[j]));
         CU_ASSERT_DOUBLE_EQUAL(std[j], want_std[j], 1e-6 * want_std[j]);
@@ -692,11 +708,67 @@ static void test_stats_blocks(void)
     struct dpt_dataset *ds = open_ok(path, "X", NULL);
     double mean[F], std[F];
     struct dpt_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(dpt_dataset_stats(ds, mean, std, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(x_stats(ds, mean, std, &err), 0);
     for (int j = 0; j < F; j++) {
         CU_ASSERT_DOUBLE_EQUAL(mean[j], want_mean[j], 1e-12 * fabs(want_mean[j]));
         CU_ASSERT_DOUBLE_EQUAL(std[j], want_std[j], 1e-9 * want_std[j]);
     }
+    dpt_dataset_close(ds);
+}
+
+/* y's statistics come from the same two-pass algorithm as X's: a constant
+ * column gets its value and std 1, a column with a large mean and a small
+ * spread keeps its spread; applying and unapplying round-trips. */
+static void test_stats_y(void)
+{
+    char path[4096];
+    enum { N = 9, F = 2, K = 2 };
+    double x[N * F], y[N * K];
+    for (int i = 0; i < N; i++) {
+        x[i * F + 0] = i;
+        x[i * F + 1] = -i;
+        y[i * K + 0] = 1e3 + (i % 4) * 0.125; /* a large mean, a small spread */
+        y[i * K + 1] = 0.3;                   /* constant */
+    }
+    hid_t f = new_file(path, sizeof path, "stats-y.h5");
+    put(f, "X", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, (hsize_t[]){N, F}, x);
+    put(f, "y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, (hsize_t[]){N, K}, y);
+    H5Fclose(f);
+    double s = 0, s2 = 0;
+    for (int i = 0; i < N; i++) {
+        s += y[i * K];
+    }
+    double want_mean = s / N;
+    for (int i = 0; i < N; i++) {
+        s2 += (y[i * K] - want_mean) * (y[i * K] - want_mean);
+    }
+    double want_std = sqrt(s2 / N);
+
+    struct dpt_dataset *ds = open_ok(path, "X", "y");
+    struct dpt_dist one = {MPI_COMM_SELF, 0, 1};
+    struct dpt_norm n = {0};
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 0, 1, &err), 0);
+    CU_ASSERT_EQUAL(n.f, 0);
+    CU_ASSERT_EQUAL_FATAL(n.yc, K);
+    CU_ASSERT_DOUBLE_EQUAL(n.y_mean[0], want_mean, 1e-12 * want_mean);
+    CU_ASSERT_DOUBLE_EQUAL(n.y_std[0], want_std, 1e-9 * want_std);
+    CU_ASSERT_EQUAL(n.y_mean[1], 0.3);
+    CU_ASSERT_EQUAL(n.y_std[1], 1.0);
+
+    float row[K] = {(float)y[K], 0.3f}, st[K], back[K];
+    dpt_norm_y(&n, row, st, 1, K);
+    CU_ASSERT_DOUBLE_EQUAL(st[0], (y[K] - want_mean) / want_std, 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(st[1], 0.0, 1e-6);
+    memcpy(back, st, sizeof st);
+    dpt_norm_unapply_y(&n, back, 1, K);
+    CU_ASSERT_DOUBLE_EQUAL(back[0], row[0], 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(back[1], row[1], 1e-6);
+    /* Targets of another width are left alone. */
+    float other[3] = {1, 2, 3}, copy[3];
+    dpt_norm_y(&n, other, copy, 1, 3);
+    CU_ASSERT_EQUAL(memcmp(other, copy, sizeof other), 0);
+    dpt_norm_cleanup(&n);
     dpt_dataset_close(ds);
 }
 
@@ -724,5 +796,6 @@ int main(void)
     CU_add_test(stats, "small file by hand", test_stats_small);
     CU_add_test(stats, "shipped X_mean and X_std", test_stats_shipped);
     CU_add_test(stats, "several blocks", test_stats_blocks);
+    CU_add_test(stats, "targets: the same algorithm, apply and unapply", test_stats_y);
     return test_run_all();
 }

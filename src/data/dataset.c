@@ -837,33 +837,28 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
     return read_rows(ds, NULL, first, n, x, y, err);
 }
 
-/* Two passes over X in blocks, in double: the mean, then the spread around
- * it. Each block is summed on its own before joining the total, which keeps
- * the rounding error near (block + N / block) ulps instead of N. The second
- * pass uses the corrected two-pass formula (Chan, Golub and LeVeque, "Algorithms
- * for computing the sample variance", Am. Stat. 37(3), 1983): the sum of
- * deviations, zero in exact arithmetic, removes most of the mean's rounding
- * error. A feature whose values are all equal (min == max) gets its value as
- * the mean, exactly, and std 1. These reads do not count in rows_read. */
-int dpt_dataset_moments(struct dpt_dataset *ds, uint64_t first, uint64_t n,
-                        const double *center, double *sum, double *sq, double *lo, double *hi,
-                        struct dpt_err *err)
+/* One pass over rows [first, first + n) of X or y in blocks, in double.
+ * Each block is summed on its own before joining the total, which keeps the
+ * rounding error near (block + N / block) ulps instead of N. These reads do
+ * not count in rows_read. */
+int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                        uint64_t n, const double *center, double *sum, double *sq, double *lo,
+                        double *hi, struct dpt_err *err)
 {
     struct h5_quiet quiet;
     quiet_begin(&quiet);
     int rc = 0;
-    const size_t F = ds->x.cols;
+    const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
+    const size_t F = a->cols;
     size_t block = STATS_BLOCK_VALUES / F;
     block = block < 1 ? 1 : block > STATS_BLOCK_ROWS ? STATS_BLOCK_ROWS : block;
     double *buf = malloc(block * F * sizeof *buf);
     double *part = malloc(2 * F * sizeof *part);
     if (!buf || !part) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics of '%s'",
-                         ds->path, ds->x.name);
+                         ds->path, a->name);
         goto done;
     }
-    /* One block's sums first, then into the totals: less rounding error
-     * than one running sum over all rows. */
     double *part2 = part + F;
     for (size_t j = 0; j < F; j++) {
         lo[j] = INFINITY;
@@ -872,7 +867,7 @@ int dpt_dataset_moments(struct dpt_dataset *ds, uint64_t first, uint64_t n,
     }
     for (uint64_t b = first; b < first + n; b += block) {
         size_t k = first + n - b < block ? (size_t)(first + n - b) : block;
-        rc = read_array(ds, &ds->x, NULL, b, k, H5T_NATIVE_DOUBLE, buf, err);
+        rc = read_array(ds, a, NULL, b, k, H5T_NATIVE_DOUBLE, buf, err);
         if (rc < 0) {
             goto done;
         }
@@ -881,7 +876,7 @@ int dpt_dataset_moments(struct dpt_dataset *ds, uint64_t first, uint64_t n,
             const double *row = buf + i * F;
             for (size_t j = 0; j < F; j++) {
                 if (!isfinite(row[j])) {
-                    rc = bad_value(ds, &ds->x, NULL, b, i * F + j, row[j], err);
+                    rc = bad_value(ds, a, NULL, b, i * F + j, row[j], err);
                     goto done;
                 }
                 double d = row[j] - (center ? center[j] : 0.0);
@@ -900,46 +895,5 @@ done:
     free(part);
     free(buf);
     quiet_end(&quiet);
-    return rc;
-}
-
-void dpt_stats_mean(size_t f, uint64_t n, const double *sum, const double *lo, const double *hi,
-                    double *mean)
-{
-    for (size_t j = 0; j < f; j++) {
-        /* A constant column gets its value exactly. */
-        mean[j] = lo[j] == hi[j] ? lo[j] : sum[j] / (double)n;
-    }
-}
-
-void dpt_stats_std(size_t f, uint64_t n, const double *dev, const double *dev2,
-                   const double *lo, const double *hi, double *std)
-{
-    for (size_t j = 0; j < f; j++) {
-        /* Corrected two-pass formula: the dev^2/n term removes the error of
-         * a mean that is off by rounding. */
-        double var = (dev2[j] - dev[j] * dev[j] / (double)n) / (double)n;
-        std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var);
-    }
-}
-
-int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err)
-{
-    const size_t F = ds->x.cols;
-    double *acc = malloc(4 * F * sizeof *acc);
-    if (!acc) {
-        return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics of '%s'",
-                           ds->path, ds->x.name);
-    }
-    double *sum = acc, *sq = acc + F, *lo = acc + 2 * F, *hi = acc + 3 * F;
-    int rc = dpt_dataset_moments(ds, 0, ds->n, NULL, sum, sq, lo, hi, err);
-    if (rc == 0) {
-        dpt_stats_mean(F, ds->n, sum, lo, hi, mean);
-        rc = dpt_dataset_moments(ds, 0, ds->n, mean, sum, sq, lo, hi, err);
-    }
-    if (rc == 0) {
-        dpt_stats_std(F, ds->n, sum, sq, lo, hi, std);
-    }
-    free(acc);
     return rc;
 }

@@ -44,24 +44,16 @@ int dpt_dataset_direct(const struct dpt_dataset *ds);
 /* Rows read so far by this handle (the sharding tests count them). */
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);
 
-/* Per-feature mean and population standard deviation of X over all rows,
- * computed in double over blocks of rows (memory does not grow with N).
- * A feature whose std is 0 gets std 1, so standardizing leaves it at 0. */
-int dpt_dataset_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err);
+/* Which array of a data set. */
+enum dpt_array { DPT_ARRAY_X, DPT_ARRAY_Y };
 
-/* The pieces of dpt_dataset_stats, so that ranks can each take a block of
- * rows and combine: over rows [first, first + n), per feature, sum[j] and
- * sq[j] of (x - center[j]) and its square (center NULL: 0), and the smallest
- * and largest value. Sums, minima and maxima of several blocks combine by
- * adding, min and max. */
-int dpt_dataset_moments(struct dpt_dataset *ds, uint64_t first, uint64_t n,
-                        const double *center, double *sum, double *sq, double *lo, double *hi,
-                        struct dpt_err *err);
-/* mean from the first pass (center NULL) over all n rows. */
-void dpt_stats_mean(size_t f, uint64_t n, const double *sum, const double *lo, const double *hi,
-                    double *mean);
-/* std from the second pass (center = mean) over all n rows; 0 -> 1. */
-void dpt_stats_std(size_t f, uint64_t n, const double *dev, const double *dev2,
-                   const double *lo, const double *hi, double *std);
+/* Per column of X or y, over rows [first, first + n): sum[j] and sq[j] of
+ * (v - center[j]) and of its square (center NULL: 0), and the smallest and
+ * largest value, computed in double. Sums, minima and maxima of several
+ * blocks combine by adding, min and max (data/norm.c does, over ranks). A
+ * NaN or Inf is an error naming the file, dataset, row and column. */
+int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                        uint64_t n, const double *center, double *sum, double *sq, double *lo,
+                        double *hi, struct dpt_err *err);
 
 #endif

@@ -190,17 +190,12 @@ static int cmp_pair(const void *a, const void *b)
 static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
 {
     float *xd = sh->x + dest * sh->f;
-    if (sh->o.mean) {
-        for (uint64_t j = 0; j < sh->f; j++) {
-            xd[j] = (x[j] - sh->o.mean[j]) * sh->o.inv_std[j];
-        }
+    if (sh->o.norm && sh->o.norm->f) {
+        dpt_norm_x(sh->o.norm, x, xd, 1);
     } else {
         memcpy(xd, x, sh->f * sizeof(float));
     }
-    float *yd = sh->y + dest * sh->y_cols;
-    for (uint64_t j = 0; j < sh->y_cols; j++) {
-        yd[j] = sh->o.y_mean ? (y[j] - sh->o.y_mean[j]) * sh->o.y_inv_std[j] : y[j];
-    }
+    dpt_norm_y(sh->o.norm, y, sh->y + dest * sh->y_cols, 1, sh->y_cols);
 }
 
 uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s)

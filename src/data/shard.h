@@ -17,6 +17,7 @@
 #define DPT_DATA_SHARD_H
 
 #include "data/dataset.h"
+#include "data/norm.h"
 
 #include <dptrain/dptrain.h>
 #include <pthread.h>
@@ -37,10 +38,7 @@ struct dpt_shard_opts {
     uint64_t batch, micro; /* B and m */
     int ranks, rank, threads;
     int cache_all;          /* read the whole file once into memory */
-    const float *mean;      /* standardize X on read (F floats each), or NULL */
-    const float *inv_std;
-    const float *y_mean; /* standardize y on read (y_cols floats each), or NULL */
-    const float *y_inv_std;
+    const struct dpt_norm *norm; /* standardize X and y on read, or NULL */
     /* With a validation split: the rows trained on are base(0 .. n_rows-1),
      * so epoch position i holds file row base(perm(i)). NULL: all rows. */
     const struct dpt_perm *base;

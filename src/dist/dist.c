@@ -73,12 +73,56 @@ void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n)
     }
 }
 
-void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n)
+static void reduce_doubles(const struct dpt_dist *d, double *buf, size_t n, MPI_Op op)
 {
     if (d->size == 1) {
         return;
     }
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, d->comm);
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, op, d->comm);
+}
+
+void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n)
+{
+    reduce_doubles(d, buf, n, MPI_SUM);
+}
+
+void dpt_dist_min_doubles(const struct dpt_dist *d, double *buf, size_t n)
+{
+    reduce_doubles(d, buf, n, MPI_MIN);
+}
+
+void dpt_dist_max_doubles(const struct dpt_dist *d, double *buf, size_t n)
+{
+    reduce_doubles(d, buf, n, MPI_MAX);
+}
+
+int dpt_dist_min_int(const struct dpt_dist *d, int v)
+{
+    if (d->size > 1) {
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, d->comm);
+    }
+    return v;
+}
+
+int dpt_dist_any(const struct dpt_dist *d, int v)
+{
+    v = v != 0;
+    if (d->size > 1) {
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, d->comm);
+    }
+    return v;
+}
+
+int dpt_dist_node_ranks(const struct dpt_dist *d)
+{
+    MPI_Comm node;
+    int local = 1;
+    if (d->size > 1 && MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank,
+                                           MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    return local;
 }
 
 int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v)

@@ -30,6 +30,17 @@ int dpt_dist_bcast_string(const struct dpt_dist *d, char **s, int root, struct d
 void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n);
 void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n);
 
+/* Collective. In-place elementwise minima / maxima of n doubles. */
+void dpt_dist_min_doubles(const struct dpt_dist *d, double *buf, size_t n);
+void dpt_dist_max_doubles(const struct dpt_dist *d, double *buf, size_t n);
+
+/* Collective. The smallest v of all ranks; whether any rank's v is true. */
+int dpt_dist_min_int(const struct dpt_dist *d, int v);
+int dpt_dist_any(const struct dpt_dist *d, int v);
+
+/* Collective. How many ranks of d share this rank's node (memory). */
+int dpt_dist_node_ranks(const struct dpt_dist *d);
+
 /* Collective. 0 when every rank has the same 64-bit value, else the lowest
  * rank whose value differs from rank 0's, plus one. */
 int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v);

@@ -417,7 +417,7 @@ static int read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *no
     }
     int rc = 0;
     if (H5Lexists(f, "standardize/mean", H5P_DEFAULT) > 0) {
-        rc = dpt_norm_alloc(norm, n_in) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
+        rc = dpt_norm_alloc_x(norm, n_in) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
         if (rc == 0) {
             rc = read_doubles(f, path, "standardize/mean", norm->mean, n_in, err);
         }

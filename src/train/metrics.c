@@ -33,16 +33,6 @@ int dpt_check_target_rows(const struct dpt_net *net, const char *path, const cha
                        (unsigned long long)row, why, net->loss->base.name);
 }
 
-static void standardize(float *x, size_t rows, const struct dpt_norm *norm)
-{
-    for (size_t i = 0; i < rows; i++) {
-        float *r = x + i * norm->f;
-        for (size_t j = 0; j < norm->f; j++) {
-            r[j] = (r[j] - norm->mean_f[j]) * norm->inv_std_f[j];
-        }
-    }
-}
-
 /* The task the metrics are for: labels with several outputs are classes;
  * one output with a loss that counts hits (bce) is binary; a loss without
  * hits (mse on float targets) is regression. */
@@ -146,23 +136,6 @@ static int metric_finish(struct dpt_eval_result *res, const double *m)
     return 0;
 }
 
-/* Outputs of standardized targets back to target units. */
-static void unstandardize(float *out, size_t rows, size_t n_out, const struct dpt_norm *norm)
-{
-    for (size_t i = 0; norm && norm->yc == n_out && i < rows; i++) {
-        for (size_t j = 0; j < n_out; j++) {
-            out[i * n_out + j] = (float)(out[i * n_out + j] * norm->y_std[j] + norm->y_mean[j]);
-        }
-    }
-}
-
-static void standardize_y(float *y, size_t rows, size_t yc, const struct dpt_norm *norm)
-{
-    for (size_t i = 0; norm && norm->yc == yc && i < rows * yc; i++) {
-        y[i] = (y[i] - norm->y_mean_f[i % yc]) * norm->y_inv_std_f[i % yc];
-    }
-}
-
 /* Evaluates one block of rows already read into x (rows, F) and y: standardizes
  * x, splits the block into micro-shards over the threads, writes activated
  * outputs to pred (if not NULL) and adds the loss and hit sums to sums[0..1]
@@ -172,9 +145,7 @@ static void eval_block(const struct dpt_net *net, struct dpt_work **work, int T,
                        float *pred, double sums[2])
 {
     size_t f = net->n_in;
-    if (norm && norm->f) {
-        standardize(x, rows, norm);
-    }
+    dpt_norm_x(norm, x, x, rows);
     size_t micros = (rows + EVAL_MICRO - 1) / EVAL_MICRO;
     double loss[T], hits[T];
 #pragma omp parallel num_threads(T) if (T > 1)
@@ -257,11 +228,10 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
         /* The loss sees targets as in training (standardized with
          * standardize_y); the metrics see outputs and targets in file units. */
         if (y_name) {
-            memcpy(ys, y, rows * yc * sizeof(float));
-            standardize_y(ys, rows, yc, norm);
+            dpt_norm_y(norm, y, ys, rows, yc);
         }
         eval_block(net, work, T, x, y_name ? ys : NULL, yc, rows, norm, out, sums);
-        unstandardize(out, rows, net->n_out, norm);
+        dpt_norm_unapply_y(norm, out, rows, net->n_out);
         if (y_name) {
             metric_sums_add(res->task, net->n_out, yc, res->top_k, out, y, rows, sums + 2);
         }
@@ -345,7 +315,7 @@ int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const u
         size_t k = n_local - b < EVAL_BLOCK ? n_local - b : EVAL_BLOCK;
         rc = dpt_dataset_read(ds, rows + b, k, x, y, err);
         if (rc == 0) {
-            standardize_y(y, k, yc, norm);
+            dpt_norm_y(norm, y, y, k, yc);
             eval_block(net, work, T, x, y, yc, k, norm, NULL, sums);
         }
     }

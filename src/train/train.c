@@ -57,75 +57,9 @@
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
 
-int dpt_norm_alloc(struct dpt_norm *n, size_t f)
-{
-    memset(n, 0, sizeof *n);
-    n->mean = calloc(f, sizeof *n->mean);
-    n->std = calloc(f, sizeof *n->std);
-    n->mean_f = calloc(f, sizeof *n->mean_f);
-    n->inv_std_f = calloc(f, sizeof *n->inv_std_f);
-    if (!n->mean || !n->std || !n->mean_f || !n->inv_std_f) {
-        dpt_norm_cleanup(n);
-        return DPT_ENOMEM;
-    }
-    n->f = f;
-    return 0;
-}
-
-int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc)
-{
-    n->y_mean = calloc(yc, sizeof *n->y_mean);
-    n->y_std = calloc(yc, sizeof *n->y_std);
-    n->y_mean_f = calloc(yc, sizeof *n->y_mean_f);
-    n->y_inv_std_f = calloc(yc, sizeof *n->y_inv_std_f);
-    if (!n->y_mean || !n->y_std || !n->y_mean_f || !n->y_inv_std_f) {
-        return DPT_ENOMEM;
-    }
-    n->yc = yc;
-    return 0;
-}
-
-void dpt_norm_finish(struct dpt_norm *n)
-{
-    for (size_t j = 0; j < n->f; j++) {
-        n->mean_f[j] = (float)n->mean[j];
-        n->inv_std_f[j] = (float)(1.0 / n->std[j]);
-    }
-    for (size_t j = 0; j < n->yc; j++) {
-        n->y_mean_f[j] = (float)n->y_mean[j];
-        n->y_inv_std_f[j] = (float)(1.0 / n->y_std[j]);
-    }
-}
-
-void dpt_norm_cleanup(struct dpt_norm *n)
-{
-    free(n->mean);
-    free(n->std);
-    free(n->mean_f);
-    free(n->inv_std_f);
-    free(n->y_mean);
-    free(n->y_std);
-    free(n->y_mean_f);
-    free(n->y_inv_std_f);
-    memset(n, 0, sizeof *n);
-}
-
 int dpt_train_threads(int t)
 {
     return t > 0 ? t : omp_get_max_threads();
-}
-
-/* Ranks of d on this node. Collective. */
-static int node_ranks(const struct dpt_dist *d)
-{
-    MPI_Comm node;
-    int local = 1;
-    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
-    }
-    return local;
 }
 
 /* Threads per rank when none were asked for: up to max (at most the cores
@@ -207,86 +141,6 @@ static void run_cleanup(struct run *r)
         dpt_dataset_close(r->val_ds);
     }
     dpt_dataset_close(r->ds);
-}
-
-/* Standardization statistics in two passes over the data, each rank over
- * its own contiguous block of rows, combined with allreduces: no rank reads
- * more than about N/P rows. */
-static int make_norm(struct dpt_dataset *ds, const struct dpt_dist *d, struct dpt_norm *norm,
-                     struct dpt_err *err)
-{
-    size_t f = dpt_dataset_features(ds);
-    uint64_t n = dpt_dataset_rows(ds);
-    uint64_t lo_row = n * (uint64_t)d->rank / (uint64_t)d->size;
-    uint64_t hi_row = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
-    double *acc = malloc(4 * f * sizeof *acc);
-    int rc = (!acc || dpt_norm_alloc(norm, f) < 0) ? dpt_err_set(err, DPT_ENOMEM, "out of memory")
-                                                   : 0;
-    double *sum = acc, *sq = acc + f, *lo = acc + 2 * f, *hi = acc + 3 * f;
-    for (int pass = 0; pass < 2; pass++) {
-        if (rc == 0) {
-            rc = dpt_dataset_moments(ds, lo_row, hi_row - lo_row, pass ? norm->mean : NULL, sum,
-                                     sq, lo, hi, err);
-        }
-        rc = dpt_dist_agree(d, rc, err);
-        if (rc < 0) {
-            break;
-        }
-        if (d->size > 1) {
-            MPI_Allreduce(MPI_IN_PLACE, sum, (int)(2 * f), MPI_DOUBLE, MPI_SUM, d->comm);
-            MPI_Allreduce(MPI_IN_PLACE, lo, (int)f, MPI_DOUBLE, MPI_MIN, d->comm);
-            MPI_Allreduce(MPI_IN_PLACE, hi, (int)f, MPI_DOUBLE, MPI_MAX, d->comm);
-        }
-        if (pass == 0) {
-            dpt_stats_mean(f, n, sum, lo, hi, norm->mean);
-        } else {
-            dpt_stats_std(f, n, sum, sq, lo, hi, norm->std);
-        }
-    }
-    free(acc);
-    if (rc == 0) {
-        dpt_norm_finish(norm);
-    }
-    return rc;
-}
-
-/* Target statistics (data.standardize_y): mean and population std of each
- * column of y over the training rows, each rank over its block of the file,
- * in double (sums of y and y^2; targets are few columns of moderate size). */
-static int make_norm_y(struct dpt_dataset *ds, const struct dpt_dist *d, struct dpt_norm *norm,
-                       struct dpt_err *err)
-{
-    size_t f = dpt_dataset_features(ds), yc = dpt_dataset_y_cols(ds);
-    uint64_t n = dpt_dataset_rows(ds), block = 1024;
-    uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
-    uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
-    float *x = malloc(block * f * sizeof *x), *y = malloc(block * yc * sizeof *y);
-    double *acc = calloc(2 * yc, sizeof *acc);
-    int rc = (x && y && acc && dpt_norm_alloc_y(norm, yc) == 0)
-                 ? 0
-                 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    for (uint64_t b = lo; rc == 0 && b < hi; b += block) {
-        size_t k = hi - b < block ? hi - b : block;
-        rc = dpt_dataset_read_range(ds, b, k, x, y, err);
-        for (size_t i = 0; rc == 0 && i < k * yc; i++) {
-            acc[i % yc] += y[i];
-            acc[yc + i % yc] += (double)y[i] * y[i];
-        }
-    }
-    rc = dpt_dist_agree(d, rc, err);
-    if (rc == 0) {
-        dpt_dist_sum_doubles(d, acc, 2 * yc);
-        for (size_t j = 0; j < yc; j++) {
-            double mean = acc[j] / (double)n, var = acc[yc + j] / (double)n - mean * mean;
-            norm->y_mean[j] = mean;
-            norm->y_std[j] = var > 0 ? sqrt(var) : 1.0;
-        }
-        dpt_norm_finish(norm);
-    }
-    free(x);
-    free(y);
-    free(acc);
-    return rc;
 }
 
 static int alloc_buffers(struct run *r, size_t m, struct dpt_err *err)
@@ -987,9 +841,8 @@ static int cache_all(const struct dpt_spec *spec, const struct dpt_dataset *ds)
 static int big_windows(const struct dpt_dist *d, int node_ranks, const struct dpt_dataset *ds,
                        int threads)
 {
-    int big = node_ranks * threads >= omp_get_num_procs() || !dpt_dataset_direct(ds);
-    MPI_Allreduce(MPI_IN_PLACE, &big, 1, MPI_INT, MPI_LOR, d->comm);
-    return big;
+    return dpt_dist_any(d, node_ranks * threads >= omp_get_num_procs() ||
+                               !dpt_dataset_direct(ds));
 }
 
 /* Rows per data window (0: a whole epoch): data.window_rows, else a whole
@@ -1087,12 +940,12 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0) {
         rc = dpt_net_check_targets(r.net, dpt_dataset_y_cols(r.ds), spec->train, err);
     }
-    int node = node_ranks(d);
+    int node = dpt_dist_node_ranks(d);
     if (o->threads == 0) { /* the same count on every rank: micro-shards depend on it */
         int share = omp_get_num_procs() / node, max = r.threads < share ? r.threads : share;
         int t = rc == 0 ? auto_threads(max < 1 ? 1 : max, r.net, (uint64_t)spec->batch, d->size)
                         : INT_MAX;
-        MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_INT, MPI_MIN, d->comm);
+        t = dpt_dist_min_int(d, t);
         r.threads = t == INT_MAX ? r.threads : t;
     }
     if (rc == 0) {
@@ -1119,11 +972,9 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0) {
         rc = init_weights(&r, norm, err);
     }
-    if (rc == 0 && spec->standardize && !norm->f) {
-        rc = make_norm(r.ds, d, norm, err);
-    }
-    if (rc == 0 && spec->standardize_y && !norm->yc) {
-        rc = make_norm_y(r.ds, d, norm, err);
+    if (rc == 0 && ((spec->standardize && !norm->f) || (spec->standardize_y && !norm->yc))) {
+        rc = dpt_norm_compute(norm, r.ds, d, spec->standardize && !norm->f,
+                              spec->standardize_y && !norm->yc, err);
     }
     if (rc == 0) {
         struct dpt_shard_opts so = {
@@ -1133,10 +984,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .rank = d->rank,
             .threads = r.threads,
             .cache_all = cache_all(spec, r.ds),
-            .mean = norm->f ? norm->mean_f : NULL,
-            .inv_std = norm->f ? norm->inv_std_f : NULL,
-            .y_mean = norm->yc ? norm->y_mean_f : NULL,
-            .y_inv_std = norm->yc ? norm->y_inv_std_f : NULL,
+            .norm = norm,
             .base = spec->validation_split > 0 ? &r.base : NULL,
             .n_rows = n_train,
             .window_rows = window_rows(spec, d, node, r.ds, n_train, r.threads),

@@ -9,6 +9,7 @@
 #ifndef DPT_TRAIN_TRAIN_H
 #define DPT_TRAIN_TRAIN_H
 
+#include "data/norm.h"
 #include "dist/dist.h"
 #include "model/spec.h"
 #include "model/net.h"
@@ -17,26 +18,6 @@
 #include <dptrain/dptrain.h>
 #include <signal.h>
 #include <stdint.h>
-
-/* Input standardization: x' = (x - mean) / std, per feature. */
-struct dpt_norm {
-    size_t f;     /* 0: none */
-    double *mean; /* f values each, malloc'ed */
-    double *std;
-    float *mean_f, *inv_std_f; /* the same as applied in float */
-    /* Target standardization (data.standardize_y, regression): y' = (y - y_mean) / y_std
-     * in training; predictions are mapped back. yc = 0: none. */
-    size_t yc;
-    double *y_mean, *y_std;
-    float *y_mean_f, *y_inv_std_f;
-};
-/* Allocates yc target entries; 0 or DPT_ENOMEM. */
-int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc);
-/* Allocates f entries (values to be filled in); 0 or DPT_ENOMEM. */
-int dpt_norm_alloc(struct dpt_norm *n, size_t f);
-/* Recomputes mean_f and inv_std_f from mean and std. */
-void dpt_norm_finish(struct dpt_norm *n);
-void dpt_norm_cleanup(struct dpt_norm *n);
 
 struct dpt_epoch_stats {
     int64_t epoch, epochs; /* 1-based */

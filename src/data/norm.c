@@ -1,0 +1,165 @@
+/* Standardization statistics and their application: see norm.h. */
+#include "config.h"
+
+#include "data/norm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dpt_norm_alloc_x(struct dpt_norm *n, size_t f)
+{
+    n->mean = calloc(f, sizeof *n->mean);
+    n->std = calloc(f, sizeof *n->std);
+    n->mean_f = calloc(f, sizeof *n->mean_f);
+    n->inv_std_f = calloc(f, sizeof *n->inv_std_f);
+    if (!n->mean || !n->std || !n->mean_f || !n->inv_std_f) {
+        return DPT_ENOMEM; /* dpt_norm_cleanup frees what was allocated */
+    }
+    n->f = f;
+    return 0;
+}
+
+int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc)
+{
+    n->y_mean = calloc(yc, sizeof *n->y_mean);
+    n->y_std = calloc(yc, sizeof *n->y_std);
+    n->y_mean_f = calloc(yc, sizeof *n->y_mean_f);
+    n->y_inv_std_f = calloc(yc, sizeof *n->y_inv_std_f);
+    if (!n->y_mean || !n->y_std || !n->y_mean_f || !n->y_inv_std_f) {
+        return DPT_ENOMEM;
+    }
+    n->yc = yc;
+    return 0;
+}
+
+void dpt_norm_finish(struct dpt_norm *n)
+{
+    for (size_t j = 0; j < n->f; j++) {
+        n->mean_f[j] = (float)n->mean[j];
+        n->inv_std_f[j] = (float)(1.0 / n->std[j]);
+    }
+    for (size_t j = 0; j < n->yc; j++) {
+        n->y_mean_f[j] = (float)n->y_mean[j];
+        n->y_inv_std_f[j] = (float)(1.0 / n->y_std[j]);
+    }
+}
+
+void dpt_norm_cleanup(struct dpt_norm *n)
+{
+    free(n->mean);
+    free(n->std);
+    free(n->mean_f);
+    free(n->inv_std_f);
+    free(n->y_mean);
+    free(n->y_std);
+    free(n->y_mean_f);
+    free(n->y_inv_std_f);
+    memset(n, 0, sizeof *n);
+}
+
+/* Mean and population std of the k columns of one array of ds, over all its
+ * rows, into mean and std. Each rank sums its block; the first pass gives
+ * the mean, the second the deviations from it, and the corrected two-pass
+ * formula (Chan, Golub and LeVeque, "Algorithms for computing the sample
+ * variance", Am. Stat. 37(3), 1983) takes the variance from them: the sum
+ * of deviations, zero in exact arithmetic, removes most of the error of a
+ * mean that is off by rounding. */
+static int column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k,
+                        const struct dpt_dist *d, double *mean, double *std, struct dpt_err *err)
+{
+    uint64_t n = dpt_dataset_rows(ds);
+    uint64_t first = n * (uint64_t)d->rank / (uint64_t)d->size;
+    uint64_t last = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    double *acc = malloc(4 * k * sizeof *acc);
+    int rc = acc ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    double *sum = acc, *sq = acc + k, *lo = acc + 2 * k, *hi = acc + 3 * k;
+    for (int pass = 0; pass < 2; pass++) {
+        if (rc == 0) {
+            rc = dpt_dataset_moments(ds, which, first, last - first, pass ? mean : NULL, sum, sq,
+                                     lo, hi, err);
+        }
+        rc = dpt_dist_agree(d, rc, err);
+        if (rc < 0) {
+            break;
+        }
+        dpt_dist_sum_doubles(d, sum, 2 * k); /* sum and sq are adjacent */
+        dpt_dist_min_doubles(d, lo, k);
+        dpt_dist_max_doubles(d, hi, k);
+        for (size_t j = 0; j < k; j++) {
+            if (pass == 0) {
+                /* A constant column gets its value exactly. */
+                mean[j] = lo[j] == hi[j] ? lo[j] : sum[j] / (double)n;
+            } else {
+                double var = (sq[j] - sum[j] * sum[j] / (double)n) / (double)n;
+                std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var);
+            }
+        }
+    }
+    free(acc);
+    return rc;
+}
+
+int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dpt_dist *d,
+                     int x, int y, struct dpt_err *err)
+{
+    size_t f = dpt_dataset_features(ds), yc = dpt_dataset_y_cols(ds);
+    int rc = 0;
+    if ((x && dpt_norm_alloc_x(n, f) < 0) || (y && dpt_norm_alloc_y(n, yc) < 0)) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && x) {
+        rc = column_stats(ds, DPT_ARRAY_X, f, d, n->mean, n->std, err);
+    }
+    if (rc == 0 && y) {
+        rc = column_stats(ds, DPT_ARRAY_Y, yc, d, n->y_mean, n->y_std, err);
+    }
+    if (rc < 0) {
+        dpt_norm_cleanup(n);
+        return rc;
+    }
+    dpt_norm_finish(n);
+    return 0;
+}
+
+void dpt_norm_x(const struct dpt_norm *n, const float *x, float *out, size_t rows)
+{
+    size_t f = n ? n->f : 0;
+    if (f == 0) {
+        return; /* without statistics rows go in as they are (x == out) */
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const float *r = x + i * f;
+        float *o = out + i * f;
+        for (size_t j = 0; j < f; j++) {
+            o[j] = (r[j] - n->mean_f[j]) * n->inv_std_f[j];
+        }
+    }
+}
+
+void dpt_norm_y(const struct dpt_norm *n, const float *y, float *out, size_t rows,
+                size_t cols)
+{
+    if (!n || n->yc == 0 || n->yc != cols) {
+        if (out != y) {
+            memmove(out, y, rows * cols * sizeof *out);
+        }
+        return;
+    }
+    for (size_t i = 0; i < rows * cols; i++) {
+        out[i] = (y[i] - n->y_mean_f[i % cols]) * n->y_inv_std_f[i % cols];
+    }
+}
+
+void dpt_norm_unapply_y(const struct dpt_norm *n, float *out, size_t rows, size_t cols)
+{
+    if (!n || n->yc == 0 || n->yc != cols) {
+        return;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = 0; j < cols; j++) {
+            /* In double, as the statistics are kept. */
+            out[i * cols + j] = (float)(out[i * cols + j] * n->y_std[j] + n->y_mean[j]);
+        }
+    }
+}
