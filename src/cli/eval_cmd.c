@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "train/metrics.h"
 

@@ -7,17 +7,19 @@
  *                          /layers/00_dense/weight [n_out, n_in], .../bias [n_out];
  *                          group attrs: type, index (position in model.layers)
  *   /standardize/mean, /standardize/std   float64 [F] (when data.standardize)
+ *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
  *
  * Files are written to "PATH.tmp-PID" in the same folder, flushed, fsynced
  * and renamed over PATH: a reader sees the old file or the new one, whole.
+ * Checkpoints are model files with more in them: io/checkpoint.h.
  */
 #ifndef DPT_IO_MODEL_FILE_H
 #define DPT_IO_MODEL_FILE_H
 
-#include "model/spec.h"
+#include "data/norm.h"
 #include "model/net.h"
+#include "model/spec.h"
 #include "plugin/registry.h"
-#include "train/train.h"
 
 #include <dptrain/dptrain.h>
 
@@ -40,32 +42,5 @@ int dpt_model_read_config(const char *path, char **text, struct dpt_err *err);
 /* Reads the layer tensors of a model or checkpoint file into net->params;
  * names and shapes must match (--init). */
 int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err);
-
-/* Where training stands; what a checkpoint stores besides the buffers. */
-struct dpt_train_state {
-    int64_t epoch;        /* the epoch in progress, from 0 */
-    uint64_t step;        /* steps of that epoch already taken */
-    uint64_t global_step; /* optimizer steps taken in all (Adam's t) */
-    uint64_t seed;        /* train.seed: with epoch it fixes the data order */
-    double loss_sum, hit_sum; /* over the epoch's steps taken so far */
-};
-
-/* Checkpoint, version 1: a model file (format = "dptrain-checkpoint") plus
- *   /optimizer/state   float32 [state_floats, n_params] (flat layout, padded
- *                      slices), attr type = the optimizer's name
- *   /train             attrs epoch, step_in_epoch, global_step, seed,
- *                      epoch_loss_sum, epoch_hit_sum, rng, loss
- *   /  attr checksum = "xxh3-64:HEX" over the flat parameters, the optimizer
- *                      state, the standardization and the train state.
- * Written like model files (temporary file, fsync, rename). */
-int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float *ostate,
-                        const struct dpt_spec *spec, const struct dpt_norm *norm,
-                        const struct dpt_train_state *st, struct dpt_err *err);
-/* Reads a checkpoint into a network built from a compatible model: layer
- * tensors, optimizer state (ostate: opt_floats * n_params floats), norm and
- * state; refuses a checksum mismatch, a model of another shape, another
- * optimizer. */
-int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
-                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err);
 
 #endif

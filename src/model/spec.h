@@ -15,13 +15,12 @@
 #ifndef DPT_MODEL_SPEC_H
 #define DPT_MODEL_SPEC_H
 
+#include "data/window.h"
+
 #include <dptrain/dptrain.h>
 #include <libconfig.h>
 #include <stdint.h>
 
-/* data.cache: "auto" keeps the whole training file in memory on every rank
- * when it is small (see train.c), "all" always, "none" never. */
-enum dpt_cache { DPT_CACHE_AUTO, DPT_CACHE_NONE, DPT_CACHE_ALL };
 
 /* train.lr_schedule.type */
 enum dpt_lr_schedule { DPT_LR_CONSTANT, DPT_LR_STEP, DPT_LR_EXPONENTIAL, DPT_LR_COSINE };

@@ -1,35 +1,22 @@
-/* Training: data-parallel steps over MPI ranks and OpenMP threads.
- *
- * One step: every thread runs forward/backward over its micro-shards into
- * its own gradient buffer; the buffers are summed in thread order; one
- * in-place MPI_Allreduce sums the flat gradient (with the step's loss and
- * hit count riding at its end) over the ranks; every rank applies the same
- * optimizer update, so the parameters stay identical everywhere.
+/* Training: the fit() of dptrain. Opens the data, builds the network,
+ * and runs the epochs: steps (train/step.h) over windows of rows
+ * (data/shard.h), validation (train/validation.h), callbacks and schedules
+ * (train/schedule.h), checkpoints (io/checkpoint.h).
  */
 #ifndef DPT_TRAIN_TRAIN_H
 #define DPT_TRAIN_TRAIN_H
 
 #include "data/norm.h"
 #include "dist/dist.h"
-#include "model/spec.h"
 #include "model/net.h"
+#include "model/spec.h"
 #include "plugin/registry.h"
+#include "train/schedule.h"
+#include "train/threads.h"
 
 #include <dptrain/dptrain.h>
 #include <signal.h>
 #include <stdint.h>
-
-struct dpt_epoch_stats {
-    int64_t epoch, epochs; /* 1-based */
-    uint64_t samples;      /* in the epoch (all ranks) */
-    double loss;           /* mean per sample */
-    double accuracy;       /* NaN when the loss cannot tell */
-    double val_loss, val_accuracy; /* NaN without validation data */
-    double lr_scale;       /* the schedule's factor at the epoch's last step */
-    int stop_early;        /* early stopping ends training after this epoch */
-    double seconds;        /* wall time of the epoch */
-    double elapsed;        /* since training started */
-};
 
 struct dpt_train_opts {
     int threads; /* per rank; 0: up to omp_get_max_threads(), as the model's size pays for */
@@ -71,8 +58,5 @@ struct dpt_train_opts {
 int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
               const struct dpt_dist *dist, const struct dpt_train_opts *o,
               struct dpt_net **net, struct dpt_norm *norm, struct dpt_err *err);
-
-/* The thread count a run will use for opts->threads == t. */
-int dpt_train_threads(int t);
 
 #endif

@@ -1,0 +1,88 @@
+/* The data-window policy: see window.h. */
+#include "config.h"
+
+#include "data/window.h"
+
+#include <inttypes.h>
+#include <omp.h>
+#include <stdio.h>
+
+/* Training rows a rank holds by default (data.cache = "auto", no
+ * data.window_rows). A file whose rows take at most CACHE_BYTES is read once
+ * and kept: each epoch then only gathers its rows in memory (the tiny
+ * benchmark spent more time reading and sorting its rows each epoch than
+ * training on them). A larger one is read a window at a time, two windows
+ * (the current one and the prefetched next) in WINDOW_BYTES: a whole epoch
+ * of the rank's rows when that fits, else a few steps' worth. With direct
+ * reads (dataset.c) windows cost ~1.5 us per row, in the reader thread.
+ * A window's rows are scattered over the file, so reading one costs about
+ * a pass over the file whatever its size: free while a core is idle for
+ * the reader thread, ~7% of the workers' time when they use every core
+ * (2 x 1 on 2 cores). Then, and for files read through HDF5 (chunked or
+ * compressed X: a window's random rows touch nearly every chunk, so every
+ * window would decompress the whole file; gzip, chunks of 64 rows: 7.4k
+ * instead of 70k samples/s), whole-epoch windows are used up to
+ * WINDOW_BYTES_BIG. */
+#define CACHE_BYTES (64ull << 20)
+#define WINDOW_BYTES (64ull << 20)
+#define WINDOW_BYTES_BIG (512ull << 20)
+
+/* Bytes one training row takes in memory (X and y as floats). */
+static uint64_t row_bytes(const struct dpt_dataset *ds)
+{
+    uint64_t yc = dpt_dataset_y_cols(ds);
+    return (dpt_dataset_features(ds) + (yc ? yc : 1)) * sizeof(float);
+}
+
+int dpt_window_cache_all(const struct dpt_window_policy *p, const struct dpt_dataset *ds)
+{
+    if (p->cache != DPT_CACHE_AUTO) {
+        return p->cache == DPT_CACHE_ALL;
+    }
+    return p->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
+}
+
+/* Whether some rank wants the big window budget: its node's workers (ranks
+ * x threads) leave no core for the reader thread (cores as the process may
+ * use them: binding counts), or it reads X through HDF5. Collective. */
+static int big_windows(const struct dpt_dist *d, int node_ranks, const struct dpt_dataset *ds,
+                       int threads)
+{
+    return dpt_dist_any(d, node_ranks * threads >= omp_get_num_procs() ||
+                               !dpt_dataset_direct(ds));
+}
+
+/* A whole epoch when two epochs' worth of this rank's rows fit in the
+ * budget (WINDOW_BYTES, or WINDOW_BYTES_BIG when the cores are busy or the
+ * file is read through HDF5) or the file is cached, else what fits. */
+uint64_t dpt_window_rows(const struct dpt_window_policy *p, const struct dpt_dist *d,
+                         int node_ranks, const struct dpt_dataset *ds, uint64_t n_train,
+                         int threads)
+{
+    if (p->window_rows > 0) {
+        return p->window_rows;
+    }
+    uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
+    uint64_t budget = big_windows(d, node_ranks, ds, threads) ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    if (dpt_window_cache_all(p, ds) || 2 * per_rank * bytes <= budget) {
+        return 0;
+    }
+    return budget / (2 * bytes);
+}
+
+void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *line, size_t len)
+{
+    double mb = (double)row_bytes(sh->ds) / (1 << 20);
+    if (sh->all_x) {
+        snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features kept in memory "
+                 "(%.1f MB per rank)", n_train, sh->f, mb * (double)dpt_dataset_rows(sh->ds));
+        return;
+    }
+    int windows = sh->window_steps < sh->steps;
+    uint64_t rows = sh->step_off[windows ? sh->window_steps : sh->steps];
+    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s (2 x %.1f MB "
+             "per rank)", n_train, sh->f,
+             windows ? "a window of steps at a time" : "an epoch at a time",
+             dpt_dataset_direct(sh->ds) ? "straight from the file" : "through HDF5",
+             mb * (double)rows);
+}

@@ -1,0 +1,269 @@
+/* Checkpoint files and their rotation: see checkpoint.h. */
+#include "config.h"
+
+#include "io/checkpoint.h"
+#include "io/h5file.h"
+#include "io/model_io.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+/* XXH3-64 over everything a resume depends on. */
+static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
+                                const struct dpt_norm *norm, const struct dpt_train_state *st)
+{
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) {
+        return 0;
+    }
+    XXH3_64bits_reset(h);
+    XXH3_64bits_update(h, net->params, net->n_params * sizeof(float));
+    XXH3_64bits_update(h, ostate, net->opt_floats * net->n_params * sizeof(float));
+    if (norm && norm->f) {
+        XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
+        XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
+    }
+    if (norm && norm->yc) {
+        XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
+        XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));
+    }
+    long long ints[4] = {(long long)st->epoch, (long long)st->step,
+                         (long long)st->global_step, (long long)st->seed};
+    XXH3_64bits_update(h, ints, sizeof ints);
+    XXH3_64bits_update(h, &st->loss_sum, sizeof st->loss_sum);
+    XXH3_64bits_update(h, &st->hit_sum, sizeof st->hit_sum);
+    uint64_t v = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    return v;
+}
+
+struct ckpt_ctx {
+    const struct dpt_net *net;
+    const float *ostate;
+    const char *text;
+    const struct dpt_norm *norm;
+    const struct dpt_train_state *st;
+};
+
+static int write_checkpoint(hid_t f, const void *ctx)
+{
+    const struct ckpt_ctx *c = ctx;
+    const struct dpt_net *net = c->net;
+    if (dpt__model_write_contents(f, DPT_CKPT_FORMAT, net, c->text, c->norm) < 0) {
+        return -1;
+    }
+    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {net->opt_floats, net->n_params};
+    int rc = g < 0 || dpt__h5_write_string_attr(g, "type", net->opt->base.name) < 0 ||
+                     dpt__h5_write_array(g, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
+                                 c->ostate) < 0
+                 ? -1
+                 : 0;
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    hid_t t = rc == 0 ? H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    char sum[64];
+    snprintf(sum, sizeof sum, "xxh3-64:%016llx",
+             (unsigned long long)checkpoint_hash(net, c->ostate, c->norm, c->st));
+    rc = t < 0 || dpt__h5_write_int_attr(t, "epoch", c->st->epoch) < 0 ||
+                 dpt__h5_write_int_attr(t, "step_in_epoch", (long long)c->st->step) < 0 ||
+                 dpt__h5_write_int_attr(t, "global_step", (long long)c->st->global_step) < 0 ||
+                 dpt__h5_write_int_attr(t, "seed", (long long)c->st->seed) < 0 ||
+                 dpt__h5_write_double_attr(t, "epoch_loss_sum", c->st->loss_sum) < 0 ||
+                 dpt__h5_write_double_attr(t, "epoch_hit_sum", c->st->hit_sum) < 0 ||
+                 dpt__h5_write_string_attr(t, "rng", "philox4x32-10 and a Feistel permutation, "
+                                   "keyed by (seed, epoch): no other state") < 0 ||
+                 dpt__h5_write_string_attr(t, "loss", net->loss->base.name) < 0 ||
+                 dpt__h5_write_string_attr(f, "checksum", sum) < 0
+             ? -1
+             : 0;
+    if (t >= 0) {
+        H5Gclose(t);
+    }
+    return rc;
+}
+
+int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float *ostate,
+                        const struct dpt_spec *spec, const struct dpt_norm *norm,
+                        const struct dpt_train_state *st, struct dpt_err *err)
+{
+    char *text = dpt_spec_to_string(spec);
+    if (!text) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    int rc = dpt__h5_save_atomically(path, write_checkpoint, &c, err);
+    free(text);
+    return rc;
+}
+
+int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
+                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "", opt[64] = "", sum[64] = "";
+    memset(st, 0, sizeof *st);
+    dpt_norm_cleanup(norm);
+    int rc = dpt__model_open(&h, path, fmt, sizeof fmt, err);
+    if (rc == 0 && strcmp(fmt, DPT_CKPT_FORMAT) != 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: a trained model, not a checkpoint (use --init "
+                         "to start from its weights)", path);
+    }
+    long long ep = 0, step = 0, gstep = 0, seed = 0;
+    hid_t t = -1;
+    if (rc == 0) {
+        t = H5Lexists(h.f, "train", H5P_DEFAULT) > 0 ? H5Gopen2(h.f, "train", H5P_DEFAULT) : -1;
+        if (t < 0 || dpt__h5_read_ll_attr(t, "epoch", &ep) < 0 ||
+            dpt__h5_read_ll_attr(t, "step_in_epoch", &step) < 0 ||
+            dpt__h5_read_ll_attr(t, "global_step", &gstep) < 0 || dpt__h5_read_ll_attr(t, "seed", &seed) < 0 ||
+            dpt__h5_read_double_attr(t, "epoch_loss_sum", &st->loss_sum) < 0 ||
+            dpt__h5_read_double_attr(t, "epoch_hit_sum", &st->hit_sum) < 0 ||
+            dpt__h5_read_string_attr(h.f, "checksum", sum, sizeof sum) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /train or the "
+                             "checksum is missing", path);
+        }
+        st->epoch = ep;
+        st->step = (uint64_t)step;
+        st->global_step = (uint64_t)gstep;
+        st->seed = (uint64_t)seed;
+    }
+    if (t >= 0) {
+        H5Gclose(t);
+    }
+    if (rc == 0) {
+        rc = dpt__model_read_layers(h.f, path, net, err);
+    }
+    if (rc == 0) {
+        hid_t g = H5Lexists(h.f, "optimizer", H5P_DEFAULT) > 0
+                      ? H5Gopen2(h.f, "optimizer", H5P_DEFAULT)
+                      : -1;
+        if (g < 0 || dpt__h5_read_string_attr(g, "type", opt, sizeof opt) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: no /optimizer", path);
+        } else if (strcmp(opt, net->opt->base.name) != 0) {
+            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint's optimizer is '%s'; the "
+                             "model file's is '%s'", path, opt, net->opt->base.name);
+        } else if (net->opt_floats > 0) {
+            struct dpt_tensor ts = {.name = "state", .rank = 2,
+                                    .shape = {net->opt_floats, net->n_params}};
+            rc = dpt__model_read_tensor(g, path, "../optimizer", &ts, ostate, err);
+        }
+        if (g >= 0) {
+            H5Gclose(g);
+        }
+    }
+    if (rc == 0) {
+        rc = dpt__model_read_norm(h.f, path, net->n_in, norm, err);
+    }
+    if (rc == 0) {
+        char want[64];
+        snprintf(want, sizeof want, "xxh3-64:%016llx",
+                 (unsigned long long)checkpoint_hash(net, ostate, norm, st));
+        if (strcmp(want, sum) != 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch (file says %s, contents "
+                             "give %s): the checkpoint is corrupted", path, sum, want);
+        }
+    }
+    dpt__model_close(&h);
+    if (rc < 0) {
+        dpt_norm_cleanup(norm);
+    }
+    return rc;
+}
+
+/* "dir/ckpt.h5" -> "dir/ckpt" + ".h5" split for numbered files. */
+static void split_ext(const char *path, char *stem, size_t len, const char **ext)
+{
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash + 1)) {
+        snprintf(stem, len, "%.*s", (int)(dot - path), path);
+        *ext = dot;
+    } else {
+        snprintf(stem, len, "%s", path);
+        *ext = ".h5";
+    }
+}
+
+struct aged {
+    char *path;
+    struct timespec mtime;
+};
+
+static int newer_first(const void *a, const void *b)
+{
+    const struct timespec *x = &((const struct aged *)a)->mtime;
+    const struct timespec *y = &((const struct aged *)b)->mtime;
+    if (x->tv_sec != y->tv_sec) {
+        return x->tv_sec < y->tv_sec ? 1 : -1;
+    }
+    return (x->tv_nsec < y->tv_nsec) - (x->tv_nsec > y->tv_nsec);
+}
+
+/* Keeps the `keep` most recently written numbered checkpoints of stem (the
+ * one just written, `current`, always among them) and deletes the rest, and
+ * temporary files a killed writer left behind. */
+static void prune(const char *stem, const char *ext, int64_t keep, const char *current)
+{
+    char pattern[PATH_MAX + 32];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s", stem, ext);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        struct aged *files = calloc(g.gl_pathc, sizeof *files);
+        size_t n = 0;
+        for (size_t i = 0; files && i < g.gl_pathc; i++) {
+            struct stat st;
+            if (strcmp(g.gl_pathv[i], current) != 0 && stat(g.gl_pathv[i], &st) == 0) {
+                files[n++] = (struct aged){g.gl_pathv[i], st.st_mtim};
+            }
+        }
+        if (files) {
+            qsort(files, n, sizeof *files, newer_first);
+            for (size_t i = (size_t)keep - 1; i < n; i++) {
+                unlink(files[i].path);
+            }
+        }
+        free(files);
+        globfree(&g);
+    }
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s.tmp-*", stem, ext);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            unlink(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+}
+
+int dpt_checkpoint_write(const char *path, int64_t keep, const struct dpt_net *net,
+                         const float *ostate, const struct dpt_spec *spec,
+                         const struct dpt_norm *norm, const struct dpt_train_state *st,
+                         struct dpt_err *err)
+{
+    char stem[PATH_MAX - 32], file[PATH_MAX], link_tmp[PATH_MAX + 16];
+    const char *ext;
+    split_ext(path, stem, sizeof stem, &ext);
+    snprintf(file, sizeof file, "%s-%012llu%s", stem, (unsigned long long)st->global_step, ext);
+    int rc = dpt_checkpoint_save(file, net, ostate, spec, norm, st, err);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *slash = strrchr(file, '/');
+    snprintf(link_tmp, sizeof link_tmp, "%s.link-%ld", path, (long)getpid());
+    unlink(link_tmp);
+    if (symlink(slash ? slash + 1 : file, link_tmp) < 0 || rename(link_tmp, path) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot point the checkpoint link at %s: %s (is %s a "
+                         "regular file?)", path, file, strerror(errno), path);
+        unlink(link_tmp);
+        return rc;
+    }
+    prune(stem, ext, keep > 0 ? keep : 1, file);
+    return 0;
+}

@@ -1,0 +1,233 @@
+/* HDF5 helpers for dptrain's own files: see h5file.h. */
+#include "config.h"
+
+#include "io/h5file.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int dpt__h5_write_string_attr(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, t, &value) >= 0) ? 0 : -1;
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+int dpt__h5_write_int_attr(hid_t obj, const char *name, long long value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0) ? 0 : -1;
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    return rc;
+}
+int dpt__h5_write_double_attr(hid_t obj, const char *name, double value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &value) >= 0) ? 0 : -1;
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    return rc;
+}
+int dpt__h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                       const hsize_t *dims, const void *data)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t ds = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (ds >= 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0
+                                                                                          : -1;
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    H5Sclose(sp);
+    return rc;
+}
+int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t ds = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (ds >= 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0) ? 0 : -1;
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+char *dpt__h5_read_string_dataset(hid_t f, const char *name)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        return NULL;
+    }
+    hid_t ft = H5Dget_type(ds);
+    char *out = NULL;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        if (H5Tis_variable_str(ft) > 0) {
+            hid_t t = H5Tcopy(H5T_C_S1);
+            H5Tset_size(t, H5T_VARIABLE);
+            H5Tset_cset(t, H5Tget_cset(ft));
+            char *s = NULL;
+            if (H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) >= 0 && s) {
+                out = dpt__strdup(s);
+                H5free_memory(s);
+            }
+            H5Tclose(t);
+        } else {
+            size_t n = H5Tget_size(ft);
+            out = calloc(n + 1, 1);
+            if (out && H5Dread(ds, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
+                free(out);
+                out = NULL;
+            }
+        }
+    }
+    H5Tclose(ft);
+    H5Dclose(ds);
+    return out;
+}
+int dpt__h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t len)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5Tget_cset(ft));
+        char *s = NULL;
+        if (H5Aread(a, t, &s) >= 0 && s) {
+            snprintf(buf, len, "%s", s);
+            H5free_memory(s);
+            rc = 0;
+        }
+        H5Tclose(t);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+int dpt__h5_read_ll_attr(hid_t obj, const char *name, long long *v)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int rc = H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
+    H5Aclose(a);
+    return rc;
+}
+int dpt__h5_read_double_attr(hid_t obj, const char *name, double *v)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
+    H5Aclose(a);
+    return rc;
+}
+int dpt__h5_read_doubles(hid_t f, const char *path, const char *name, double *dst, size_t n,
+                        struct dpt_err *err)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == (hssize_t)n &&
+             H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) >= 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    return ok ? 0 : dpt_err_set(err, DPT_EFORMAT, "%s: /%s must be float64 [%zu]", path, name, n);
+}
+size_t dpt__h5_extent(hid_t f, const char *name)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
+    return n > 0 ? (size_t)n : 0;
+}
+/* fsync a file or directory by path; 0 or -1 with errno. */
+static int sync_path(const char *path, int dir)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
+                           const void *ctx, struct dpt_err *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (f < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot create the file (does its folder exist and "
+                         "can you write there?)", tmp);
+    } else {
+        int w = fill(f, ctx);
+        int fl = H5Fflush(f, H5F_SCOPE_GLOBAL);
+        int cl = H5Fclose(f);
+        if (w < 0 || fl < 0 || cl < 0) {
+            rc = dpt_err_set(err, DPT_EIO, "%s: writing failed (disk full?)", tmp);
+        }
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (rc == 0 && sync_path(tmp, 0) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: fsync: %s", tmp, strerror(errno));
+    }
+    if (rc == 0 && rename(tmp, path) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    }
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    sync_path(dirname(dir), 1); /* best effort: make the rename durable */
+    return 0;
+}

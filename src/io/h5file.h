@@ -1,0 +1,40 @@
+/* HDF5 helpers for the files dptrain writes and reads back (model files,
+ * checkpoints, predictions): scalar attributes, small arrays and strings,
+ * and the protocol that makes a written file appear whole or not at all.
+ * Internal to io/; the caller keeps HDF5's automatic error printing off.
+ */
+#ifndef DPT_IO_H5FILE_H
+#define DPT_IO_H5FILE_H
+
+#include <dptrain/dptrain.h>
+#include <hdf5.h>
+#include <stddef.h>
+
+/* Writers: 0, or -1 when HDF5 failed. Strings are variable-length UTF-8;
+ * integers are stored as int64, doubles as float64. */
+int dpt__h5_write_string_attr(hid_t obj, const char *name, const char *value);
+int dpt__h5_write_int_attr(hid_t obj, const char *name, long long value);
+int dpt__h5_write_double_attr(hid_t obj, const char *name, double value);
+int dpt__h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                        const hsize_t *dims, const void *data);
+int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text);
+
+/* Readers: 0, or -1 when missing or of another type. */
+char *dpt__h5_read_string_dataset(hid_t f, const char *name); /* malloc'ed, or NULL */
+int dpt__h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t len);
+int dpt__h5_read_ll_attr(hid_t obj, const char *name, long long *v);
+int dpt__h5_read_double_attr(hid_t obj, const char *name, double *v);
+/* Reads dataset name (n float64 values) of file path into dst; 0 or an
+ * error naming the file and the dataset. */
+int dpt__h5_read_doubles(hid_t f, const char *path, const char *name, double *dst, size_t n,
+                         struct dpt_err *err);
+/* Number of values of a dataset, or 0 when missing. */
+size_t dpt__h5_extent(hid_t f, const char *name);
+
+/* Creates path through a temporary file in the same folder: fill(f, ctx)
+ * fills it, then it is flushed, fsynced and renamed over path, and the
+ * folder is fsynced. A reader sees the old file or the new one, whole. */
+int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
+                            const void *ctx, struct dpt_err *err);
+
+#endif

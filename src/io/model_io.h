@@ -1,0 +1,44 @@
+/* The pieces of model files that checkpoints share (internal to io/):
+ * a checkpoint is a model file with more in it (see checkpoint.h).
+ */
+#ifndef DPT_IO_MODEL_IO_H
+#define DPT_IO_MODEL_IO_H
+
+#include "data/norm.h"
+#include "model/net.h"
+
+#include <dptrain/dptrain.h>
+#include <hdf5.h>
+
+/* The `format` attribute at the root of each kind of file. */
+#define DPT_MODEL_FORMAT "dptrain-model"
+#define DPT_CKPT_FORMAT "dptrain-checkpoint"
+
+/* A model or checkpoint file open for reading, with HDF5's error printing
+ * off until dpt__model_close. */
+struct dpt__model_file {
+    hid_t f;
+    H5E_auto2_t old_fn;
+    void *old_data;
+};
+/* Opens path read-only; *format receives its format attribute, which must
+ * be a model's or a checkpoint's. Call dpt__model_close even on failure. */
+int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, size_t len,
+                    struct dpt_err *err);
+void dpt__model_close(struct dpt__model_file *h);
+
+/* Writes what every model file holds: the root attributes (format, ...),
+ * /config, /layers and /standardize. 0 or -1. */
+int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net *net,
+                              const char *config_text, const struct dpt_norm *norm);
+/* Reads a float tensor of group g (named gname in messages); its shape
+ * must be t's. */
+int dpt__model_read_tensor(hid_t g, const char *file, const char *gname,
+                           const struct dpt_tensor *t, float *dst, struct dpt_err *err);
+/* Reads every layer's tensors into net->params. */
+int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net, struct dpt_err *err);
+/* Reads /standardize into norm (left empty when the file has none). */
+int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
+                         struct dpt_err *err);
+
+#endif

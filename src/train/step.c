@@ -1,0 +1,318 @@
+/* One step of training: see step.h for its shape, shard.h for which rows a
+ * rank and thread compute, DESIGN.md for why. */
+#include "config.h"
+
+#include "train/step.h"
+#include "train/schedule.h"
+#include "util/util.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT_CHUNK 16384 /* parameters per optimizer call when threads share the update */
+#define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
+
+/* Floats that ride at the end of the flat gradient in the step's allreduce. */
+enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
+
+int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
+                  const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err)
+{
+    *st = (struct dpt_step){.net = net, .d = d, .spec = spec, .threads = threads,
+                            .lr_scale = 1.0f};
+    size_t n = net->n_params + N_EXTRA;
+    st->work = calloc((size_t)threads, sizeof *st->work);
+    st->tgrad = calloc((size_t)threads, sizeof *st->tgrad);
+    st->tfix = calloc((size_t)threads, sizeof *st->tfix);
+    st->ostate = dpt__zalloc_aligned(net->opt_floats * net->n_params * sizeof(float));
+    if (!st->work || !st->tgrad || !st->tfix || !st->ostate) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (int t = 0; t < threads; t++) {
+        st->tgrad[t] = dpt__zalloc_aligned(n * sizeof(float));
+        if (spec->deterministic) {
+            st->tfix[t] = dpt__zalloc_aligned(n * sizeof(dpt_fix));
+        }
+        if (!st->tgrad[t] || (spec->deterministic && !st->tfix[t])) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory for gradients");
+        }
+        if (dpt_work_create(&st->work[t], net, micro, err) < 0) {
+            return err->code;
+        }
+    }
+    if (spec->deterministic) {
+        if (dpt_fix_mpi_create(&st->fix_type, &st->fix_op) != 0) {
+            return dpt_err_set(err, DPT_EINVAL, "cannot create the MPI type for exact sums");
+        }
+        st->have_fix_mpi = 1;
+    }
+    return 0;
+}
+
+void dpt_step_cleanup(struct dpt_step *st)
+{
+    for (int t = 0; st->work && t < st->threads; t++) {
+        dpt_work_destroy(st->work[t]);
+    }
+    for (int t = 0; st->tgrad && t < st->threads; t++) {
+        free(st->tgrad[t]);
+    }
+    for (int t = 0; st->tfix && t < st->threads; t++) {
+        free(st->tfix[t]);
+    }
+    if (st->have_fix_mpi) {
+        dpt_fix_mpi_free(&st->fix_type, &st->fix_op);
+    }
+    free(st->work);
+    free(st->tgrad);
+    free(st->tfix);
+    free(st->ostate);
+    memset(st, 0, sizeof *st);
+}
+
+/* g += d/dw of the layers' L2 penalties (2 * l2 * w) on [off, off + k). */
+static void add_l2(const struct dpt_net *net, float *g, size_t off, size_t k)
+{
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (nd->l2 <= 0) {
+            continue;
+        }
+        size_t lo = nd->l2_off > off ? nd->l2_off : off;
+        size_t hi = nd->l2_off + nd->l2_len < off + k ? nd->l2_off + nd->l2_len : off + k;
+        float c = (float)(2.0 * nd->l2);
+        for (size_t j = lo; j < hi; j++) {
+            g[j] += c * net->params[j];
+        }
+    }
+}
+
+/* The optimizer update of parameters [off, off + k) at step t; then zeroes
+ * that piece of the gradient while it is in cache (the next step
+ * accumulates into it). */
+static void update_piece(struct dpt_step *st, size_t off, size_t k, uint64_t t)
+{
+    const struct dpt_net *net = st->net;
+    if (!st->l2_done) {
+        add_l2(net, st->tgrad[0], off, k);
+    }
+    net->opt->step(net->opt_state, net->params + off, st->tgrad[0] + off, st->ostate + off,
+                   net->n_params, k, t, st->lr_scale);
+    memset(st->tgrad[0] + off, 0, k * sizeof(float));
+}
+
+/* One optimizer update of all parameters at step t, split over the threads. */
+static void optimizer_step(struct dpt_step *st, uint64_t t)
+{
+    size_t n = st->net->n_params;
+    size_t chunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    if (st->threads == 1 || chunks == 1) {
+        update_piece(st, 0, n, t);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(st->threads)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t off = c * OPT_CHUNK;
+        update_piece(st, off, n - off < OPT_CHUNK ? n - off : OPT_CHUNK, t);
+    }
+}
+
+/* The training pass over local micro-shard i of the step into g; returns
+ * its loss sum and adds its hits to *hits. */
+static double run_micro(struct dpt_step *st, const struct dpt_step_in *in, uint64_t i, int t,
+                        float scale, float *g, size_t *hits)
+{
+    const struct dpt_shard *sh = in->shard;
+    uint64_t first, rows = dpt_shard_micro(sh, in->s, i, &first);
+    struct dpt_micro_info mi = {in->seed, in->epoch, in->s, dpt_shard_micro_pos(sh, in->s, i)};
+    return dpt_net_train_micro(st->net, st->work[t], sh->x + first * sh->f,
+                               sh->y + first * sh->y_cols, sh->y_cols, rows, scale, g, hits, &mi);
+}
+
+/* Gradient floats [c, end): the T thread buffers summed into tgrad[0] (and
+ * zeroed), then updated by the optimizer at step update_t unless it is 0. */
+static void sum_piece(struct dpt_step *st, size_t c, size_t end, int T, uint64_t update_t)
+{
+    float *g0 = st->tgrad[0];
+    for (int u = 1; u < T; u++) {
+        float *gu = st->tgrad[u];
+        for (size_t j = c; j < end; j++) {
+            g0[j] += gu[j];
+            gu[j] = 0;
+        }
+    }
+    if (update_t) {
+        update_piece(st, c, end - c, update_t);
+    }
+}
+
+/* Fast path of one step on this rank: thread t accumulates the local
+ * micro-shards t, t + T, ... into its own float buffer; the buffers are
+ * summed in thread order, split by parameter ranges. The buffers start the
+ * step zeroed: the sum zeroes what it has read, update_piece zeroes
+ * tgrad[0] after use (no separate pass over memory). With update_t > 0 (one
+ * rank, so no allreduce comes between), each piece is also updated by the
+ * optimizer at step update_t right after it is summed, while it is in
+ * cache. One thread runs without an OpenMP region: even a team of one pays
+ * a futex call per barrier (7% of a step of the tiny model). */
+static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, float scale,
+                         uint64_t update_t)
+{
+    size_t n = st->net->n_params;
+    uint64_t local = dpt_shard_local_micros(in->shard, in->s);
+    int T = st->threads;
+    double loss[T];
+    size_t hits[T];
+    if (T == 1) {
+        loss[0] = 0, hits[0] = 0;
+        for (uint64_t i = 0; i < local; i++) {
+            loss[0] += run_micro(st, in, i, 0, scale, st->tgrad[0], &hits[0]);
+        }
+        for (size_t c = 0; update_t && c < n; c += SUM_CHUNK) {
+            sum_piece(st, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, 1, update_t);
+        }
+    } else {
+#pragma omp parallel num_threads(T)
+        {
+            int t = omp_get_thread_num();
+            loss[t] = 0, hits[t] = 0;
+            for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
+                loss[t] += run_micro(st, in, i, t, scale, st->tgrad[t], &hits[t]);
+            }
+#pragma omp barrier
+#pragma omp for schedule(static)
+            for (size_t c = 0; c < n; c += SUM_CHUNK) {
+                sum_piece(st, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, T, update_t);
+            }
+        }
+    }
+    double l = 0;
+    size_t h = 0;
+    for (int t = 0; t < T; t++) {
+        l += loss[t];
+        h += hits[t];
+    }
+    st->tgrad[0][n + X_LOSS] = (float)l;
+    st->tgrad[0][n + X_HITS] = (float)h;
+}
+
+/* Thread t's share of the exact path: each of its micro-shards alone into
+ * the zeroed float buffer g, then into the thread's fixed-point
+ * accumulator with its loss and hit count. Returns 0, or -1 with *bad_value
+ * and *bad_at set when a value is outside the range of exact sums. */
+static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float scale, int t,
+                        double *bad_value, size_t *bad_at)
+{
+    size_t n = st->net->n_params, nx = n + N_EXTRA;
+    uint64_t local = dpt_shard_local_micros(in->shard, in->s);
+    float *g = st->tgrad[t];
+    dpt_fix *acc = st->tfix[t];
+    memset(acc, 0, nx * sizeof *acc);
+    for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)st->threads) {
+        size_t h = 0;
+        memset(g, 0, n * sizeof(float));
+        g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h);
+        g[n + X_HITS] = (float)h;
+        g[n + X_STOP] = g[n + X_ERROR] = 0;
+        if (dpt_fix_add(acc, g, n + 2, bad_at) < 0) {
+            *bad_value = g[*bad_at];
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Exact path: integer sums do not depend on the order, so neither does
+ * anything below. Returns 0 or -1 (thread_err set). */
+static int compute_exact(struct dpt_step *st, const struct dpt_step_in *in, float scale)
+{
+    size_t nx = st->net->n_params + N_EXTRA;
+    int T = st->threads, failed = 0;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num();
+        double v;
+        size_t bad;
+        if (exact_micros(st, in, scale, t, &v, &bad) < 0) {
+#pragma omp critical(dpt_thread_err)
+            if (!failed) {
+                failed = 1;
+                dpt_err_set(&st->thread_err, DPT_ENUMERIC,
+                            "--deterministic: a gradient value (%g at parameter %zu, step "
+                            "%llu) is outside the range of exact sums (|x| < %g)",
+                            v, bad, (unsigned long long)in->s + 1, (double)DPT_FIX_MAX_ABS);
+            }
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t c = 0; c < nx; c += SUM_CHUNK) {
+            size_t k = nx - c < SUM_CHUNK ? nx - c : SUM_CHUNK;
+            for (int u = 1; u < T; u++) {
+                dpt_fix_sum(st->tfix[0] + c, st->tfix[u] + c, k);
+            }
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* The gradient of the step summed over threads and ranks into tgrad[0],
+ * with its extras. Sets *failed when this rank failed, *updated when the
+ * optimizer update was fused with the thread sum. */
+static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *failed,
+                     int *updated)
+{
+    size_t n = st->net->n_params;
+    float *g = st->tgrad[0];
+    float scale = 1.0f / (float)dpt_shard_step_rows(in->shard, in->s);
+    if (st->spec->deterministic) {
+        *failed = compute_exact(st, in, scale) < 0;
+        float flags[2] = {(float)in->stop, (float)*failed};
+        size_t bad;
+        dpt_fix_add(st->tfix[0] + n + X_STOP, flags, 2, &bad);
+        dpt_fix_allreduce(st->tfix[0], n + N_EXTRA, st->fix_type, st->fix_op, st->d->comm);
+        dpt_fix_to_float(st->tfix[0], g, n + N_EXTRA);
+        return;
+    }
+    /* One rank: nothing to agree on, so the update joins the sum. A NaN loss
+     * still stops training; the weights it spoilt are not saved. */
+    *updated = st->d->size == 1 && !dpt_clipping(st->spec);
+    compute_fast(st, in, scale, *updated ? in->t : 0);
+    g[n + X_STOP] = (float)in->stop;
+    g[n + X_ERROR] = 0;
+    dpt_dist_sum_floats(st->d, g, n + N_EXTRA);
+}
+
+int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_step_out *out,
+                  struct dpt_err *err)
+{
+    size_t n = st->net->n_params;
+    float *g = st->tgrad[0];
+    int failed = 0, updated = 0;
+    st->lr_scale = in->lr_scale;
+    gradient(st, in, &failed, &updated);
+    if (g[n + X_ERROR] > 0) {
+        /* Some rank failed inside the step: let it tell everyone why. */
+        *err = st->thread_err;
+        return dpt_dist_agree(st->d, failed ? err->code : 0, err);
+    }
+    float loss = g[n + X_LOSS];
+    if (!isfinite(loss)) {
+        return dpt_err_set(err, DPT_ENUMERIC,
+                           "the loss became %s at epoch %llu, step %llu (lower the learning "
+                           "rate, or standardize the inputs)",
+                           isnan(loss) ? "NaN" : "infinite", (unsigned long long)in->epoch + 1,
+                           (unsigned long long)in->s + 1);
+    }
+    *out = (struct dpt_step_out){.loss = loss, .hits = g[n + X_HITS], .stop = g[n + X_STOP] > 0};
+    if (dpt_clipping(st->spec)) {
+        add_l2(st->net, g, 0, n); /* the penalty's gradient is part of what is clipped */
+        st->l2_done = 1;
+        dpt_clip(st->spec, g, n);
+    }
+    if (!updated) {
+        optimizer_step(st, in->t);
+    }
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* One optimizer step of data-parallel training: the numerics of a step.
+ *
+ * Every thread runs forward/backward over its micro-shards of the step into
+ * its own gradient buffer; the buffers are summed in thread order; one
+ * in-place allreduce sums the flat gradient over the ranks, with the step's
+ * loss, hit count and the stop and error flags riding as extra floats at its
+ * end; every rank then applies the same optimizer update, so the parameters
+ * stay identical everywhere. With --deterministic each micro-shard's
+ * gradient is added into fixed-point accumulators instead (dist/exact.h), so
+ * the sums do not depend on the order, the ranks or the threads.
+ *
+ * All buffers (per-thread gradients and work buffers, exact accumulators,
+ * the optimizer state) are allocated by dpt_step_init, before the first
+ * step; taking a step allocates nothing.
+ */
+#ifndef DPT_TRAIN_STEP_H
+#define DPT_TRAIN_STEP_H
+
+#include "data/shard.h"
+#include "dist/dist.h"
+#include "dist/exact.h"
+#include "model/net.h"
+#include "model/spec.h"
+
+#include <dptrain/dptrain.h>
+#include <stdint.h>
+
+struct dpt_step {
+    struct dpt_net *net;
+    const struct dpt_dist *d;
+    const struct dpt_spec *spec; /* deterministic, clipping */
+    int threads;
+    struct dpt_work **work; /* per thread */
+    float **tgrad;          /* per thread; tgrad[0] ends up holding the sum */
+    float *ostate;          /* the optimizer's state: opt_floats arrays of n_params */
+    dpt_fix **tfix;         /* --deterministic: per-thread exact accumulators */
+    MPI_Datatype fix_type;
+    MPI_Op fix_op;
+    int have_fix_mpi;
+    struct dpt_err thread_err; /* the first error a thread met in a step */
+    float lr_scale;            /* of the step being taken */
+    int l2_done;               /* the L2 gradient was added before clipping */
+};
+
+/* What one step computes: step s of the epoch whose rows shard holds. */
+struct dpt_step_in {
+    const struct dpt_shard *shard;
+    uint64_t s;
+    uint64_t seed, epoch; /* for layers that draw random numbers (dropout) */
+    uint64_t t;           /* the optimizer step being taken: 1, 2, ... (Adam's t) */
+    float lr_scale;       /* the learning rate's factor for this step */
+    int stop;             /* this rank asks every rank to stop after the step */
+};
+
+/* What every rank learns from a step. */
+struct dpt_step_out {
+    double loss; /* the sum of the per-sample losses of the step's rows (all ranks) */
+    double hits; /* right predictions among them */
+    int stop;    /* some rank asked to stop */
+};
+
+/* Allocates the buffers of a step for micro-shards of up to micro rows on
+ * `threads` threads, and zeroes the optimizer state. Local; 0 or an error.
+ * dpt_step_cleanup is safe after a failure. */
+int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
+                  const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err);
+void dpt_step_cleanup(struct dpt_step *st);
+
+/* Collective. Takes one step: gradient, allreduce, checks, optimizer update
+ * of net->params. Returns 0, or an error every rank agrees on: a thread's
+ * failure (--deterministic out of range), a NaN or infinite loss (naming
+ * the epoch and step). */
+int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_step_out *out,
+                  struct dpt_err *err);
+
+#endif
