@@ -250,7 +250,8 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
         dpt_registry_find(reg, DPT_KIND_ACTIVATION, type, &quiet)) {
         return add_activation(net, reg, spec, index, type, group, group, *width, err);
     }
-    /* Neither kind: instantiate's look-up lists the layer plugins. */
+    /* A layer plugin, or no plugin of either kind: then the look-up in
+     * instantiate() fails and lists the layer plugins there are. */
     static const char *const host_keys[] = {"type", "activation", "l2", NULL};
     struct want want = {.kind = DPT_KIND_LAYER, .type = type, .at = group, .group = group,
                         .host_keys = host_keys, .n_in = *width};
