@@ -1,6 +1,15 @@
 /* The network: builds plugin instances from the model section, lays out the
  * flat parameter buffer and runs forward/backward over one micro-shard.
  *
+ * The file follows a network's life. instantiate() makes one plugin instance
+ * of any kind (find the plugin, give it host services backed by its entry of
+ * the model file, create it, refuse keys nobody read); add_layer,
+ * add_activation, add_loss and add_optimizer use it and wire the result into
+ * the net; dpt_net_create calls them in model order. Then come destroying,
+ * initial parameters, the per-thread work buffers and the passes.
+ *
+ * Construction errors name the model file, the line and the instance:
+ * "model.cfg:7: layer 2 (dense): 'units' must be in [1, 1048576], got 0".
  * Nothing here allocates during a step: dpt_work holds every buffer a thread
  * needs, sized once for the largest micro-shard.
  */
@@ -13,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Parameter slices start on 16-float (64-byte) boundaries, as the buffer
+ * itself does, so every layer's weights are equally aligned. */
 #define ALIGN_FLOATS 16
 
 static size_t round_up(size_t n, size_t k)
@@ -20,21 +31,120 @@ static size_t round_up(size_t n, size_t k)
     return (n + k - 1) / k * k;
 }
 
-static int grow_nodes(struct dpt_net *net, struct dpt_node **node, struct dpt_err *err)
+/* One plugin instance the model file asks for, and where it asks. */
+struct want {
+    uint32_t kind;                 /* DPT_KIND_* */
+    const char *type;              /* the plugin's name */
+    const config_setting_t *at;    /* the setting whose line messages name */
+    const config_setting_t *group; /* the instance's settings; NULL: all defaults */
+    const char *const *host_keys;  /* keys of group the host reads, not the plugin */
+    size_t n_in;                   /* layers and activations: the input width */
+    char context[32];              /* before a failed look-up: "layer 2", "model.loss" */
+    char label[96];                /* the instance: "layer 2 (dense)", "loss (cce)" */
+};
+
+/* An instance instantiate() made. The caller owns it: release(plugin, state),
+ * then free(host), which must outlive the instance (it holds the strings the
+ * plugin was handed). */
+struct made {
+    const struct dpt_plugin *plugin;
+    void *state;                  /* may be NULL (stateless activations, losses) */
+    struct dpt_host_ctx *host;    /* malloc'ed */
+    struct dpt_layer_shape shape; /* layers only: what create() reported */
+};
+
+/* Calls the create() of p's kind; activations and losses may have none. */
+static int create(const struct dpt_plugin *p, struct dpt_host_ctx *host, size_t n_in,
+                  struct dpt_layer_shape *shape, void **state)
 {
-    struct dpt_node *nodes = realloc(net->nodes, (net->n_nodes + 1) * sizeof *nodes);
-    if (!nodes) {
+    int (*plain)(void **, const struct dpt_host *) = NULL;
+    switch (p->kind) {
+    case DPT_KIND_LAYER:
+        return ((const struct dpt_layer_plugin *)p)->create(state, &host->host, n_in, shape);
+    case DPT_KIND_ACTIVATION:
+        plain = ((const struct dpt_activation_plugin *)p)->create;
+        break;
+    case DPT_KIND_LOSS:
+        plain = ((const struct dpt_loss_plugin *)p)->create;
+        break;
+    case DPT_KIND_OPTIMIZER:
+        plain = ((const struct dpt_optimizer_plugin *)p)->create;
+        break;
+    }
+    return plain ? plain(state, &host->host) : 0;
+}
+
+/* Destroys an instance whose create() succeeded. A NULL state has nothing to
+ * destroy: a plugin without create() leaves it NULL. */
+static void release(const struct dpt_plugin *p, void *state)
+{
+    void (*destroy)(void *) = NULL;
+    switch (p->kind) {
+    case DPT_KIND_LAYER:
+        destroy = ((const struct dpt_layer_plugin *)p)->destroy;
+        break;
+    case DPT_KIND_ACTIVATION:
+        destroy = ((const struct dpt_activation_plugin *)p)->destroy;
+        break;
+    case DPT_KIND_LOSS:
+        destroy = ((const struct dpt_loss_plugin *)p)->destroy;
+        break;
+    case DPT_KIND_OPTIMIZER:
+        destroy = ((const struct dpt_optimizer_plugin *)p)->destroy;
+        break;
+    }
+    if (state && destroy) {
+        destroy(state);
+    }
+}
+
+/* Makes the instance `want` describes, for every kind: finds the plugin
+ * (a miss lists the known names, prefixed "FILE:LINE: layer 2"), creates it
+ * with host services backed by want->group, and refuses keys of the group
+ * that neither the plugin nor the host read. On failure err names the file,
+ * line and instance, and nothing is left to release. */
+static int instantiate(const struct dpt_registry *reg, const struct dpt_spec *spec,
+                       const struct want *want, struct made *out, struct dpt_err *err)
+{
+    memset(out, 0, sizeof *out);
+    char where[512];
+    dpt_spec_where(spec, want->at, where, sizeof where);
+    const struct dpt_plugin *p = dpt_registry_find(reg, want->kind, want->type, err);
+    if (!p) {
+        return dpt_err_prefix(err, "%s: %s", where, want->context);
+    }
+    struct dpt_host_ctx *host = malloc(sizeof *host);
+    if (!host) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    net->nodes = nodes;
-    *node = &nodes[net->n_nodes];
-    memset(*node, 0, sizeof **node);
-    (*node)->host = malloc(sizeof *(*node)->host);
-    if (!(*node)->host) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    dpt_host_init(host, want->group, spec->file, want->label);
+    void *state = NULL;
+    int rc = create(p, host, want->n_in, &out->shape, &state);
+    if (rc < 0) {
+        state = NULL; /* a failed create leaves nothing to destroy */
+        if (host->err.code) {
+            /* The plugin reported through host->error: the message already
+             * names the file, line and instance. */
+            *err = host->err;
+            rc = err->code;
+        } else {
+            rc = dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin's create failed without "
+                             "a message", where, want->label);
+        }
+        goto fail;
     }
-    net->n_nodes++;
+    rc = dpt_host_check_unused(host, want->host_keys, err);
+    if (rc < 0) {
+        goto fail;
+    }
+    out->plugin = p;
+    out->state = state;
+    out->host = host;
     return 0;
+fail:
+    release(p, state);
+    free(host);
+    return rc;
 }
 
 /* Caps bits newer than the plugin's ABI minor do not exist for it. */
@@ -43,158 +153,168 @@ static int writes_dx(const struct dpt_plugin *p)
     return p->abi_minor >= 2 && (p->caps & DPT_CAP_WRITES_DX);
 }
 
-/* Adds an activation node; group is its settings (NULL when named by a
- * layer's "activation" key). */
-static int add_activation(struct dpt_net *net, const struct dpt_registry *reg, const char *name,
-                          const config_setting_t *group, const struct dpt_spec *spec,
-                          int index, size_t width, struct dpt_err *err)
+/* Appends a node holding a layer or activation instance made for entry
+ * `index` of model.layers; the net owns the instance from here on. On
+ * failure the instance is released and NULL returned. */
+static struct dpt_node *push_node(struct dpt_net *net, const struct want *want, int index,
+                                  struct made *made, struct dpt_err *err)
 {
-    struct dpt_node *node = NULL;
-    if (grow_nodes(net, &node, err) < 0) {
-        return err->code;
+    struct dpt_node *nodes = realloc(net->nodes, (net->n_nodes + 1) * sizeof *nodes);
+    if (!nodes) {
+        release(made->plugin, made->state);
+        free(made->host);
+        dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        return NULL;
     }
-    snprintf(node->label, sizeof node->label, "layer %d (%s)", index + 1, name);
-    node->kind = DPT_KIND_ACTIVATION;
-    node->layer_index = index;
-    node->n_in = node->n_out = width;
-    const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_ACTIVATION, name, err);
-    if (!p) {
-        const config_setting_t *at = group ? group : config_setting_get_elem(spec->layers, (unsigned)index);
-        char where[512];
-        return dpt_err_prefix(err, "%s: layer %d", dpt_spec_where(spec, at, where, sizeof where),
-                              index + 1);
-    }
-    node->act = (const struct dpt_activation_plugin *)p;
-    node->writes_dx = writes_dx(p);
-    dpt_host_init(node->host, group, spec->file, node->label);
-    if (node->act->create && node->act->create(&node->state, &node->host->host) < 0) {
-        *err = node->host->err;
-        node->state = NULL;
-        return err->code ? err->code : dpt_err_set(err, DPT_EPLUGIN, "%s: create failed",
-                                                   node->label);
-    }
-    static const char *const host_keys[] = {"type", NULL};
-    return dpt_host_check_unused(node->host, host_keys, err);
+    net->nodes = nodes;
+    struct dpt_node *node = &nodes[net->n_nodes++];
+    int is_layer = want->kind == DPT_KIND_LAYER;
+    *node = (struct dpt_node){
+        .kind = want->kind,
+        .layer = is_layer ? (const struct dpt_layer_plugin *)made->plugin : NULL,
+        .act = is_layer ? NULL : (const struct dpt_activation_plugin *)made->plugin,
+        .state = made->state,
+        .host = made->host,
+        .n_in = want->n_in,
+        .n_out = is_layer ? made->shape.n_out : want->n_in, /* activations keep the width */
+        .layer_index = index,
+        .writes_dx = writes_dx(made->plugin),
+    };
+    snprintf(node->label, sizeof node->label, "%s", want->label);
+    return node;
 }
 
-static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
-                     const config_setting_t *group, const struct dpt_spec *spec, int index,
-                     size_t *width, struct dpt_err *err)
+/* Adds an activation node of `width` columns for entry `index` of
+ * model.layers: either the entry itself ({ type = "relu"; }: at and group
+ * are the entry) or the activation its "activation" key names (at is that
+ * key, group NULL: the activation takes its defaults). */
+static int add_activation(struct dpt_net *net, const struct dpt_registry *reg,
+                          const struct dpt_spec *spec, int index, const char *name,
+                          const config_setting_t *at, const config_setting_t *group,
+                          size_t width, struct dpt_err *err)
 {
-    const char *type = dpt_spec_type_of(group);
-    struct dpt_err quiet = {0};
-    const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_LAYER, type, &quiet);
-    if (!p) {
-        if (dpt_registry_find(reg, DPT_KIND_ACTIVATION, type, &quiet)) {
-            return add_activation(net, reg, type, group, spec, index, *width, err);
-        }
-        dpt_registry_find(reg, DPT_KIND_LAYER, type, err);
-        char where[512];
-        return dpt_err_prefix(err, "%s: layer %d",
-                              dpt_spec_where(spec, group, where, sizeof where), index + 1);
-    }
-    struct dpt_node *node = NULL;
-    if (grow_nodes(net, &node, err) < 0) {
+    static const char *const host_keys[] = {"type", NULL};
+    struct want want = {.kind = DPT_KIND_ACTIVATION, .type = name, .at = at, .group = group,
+                        .host_keys = host_keys, .n_in = width};
+    snprintf(want.context, sizeof want.context, "layer %d", index + 1);
+    snprintf(want.label, sizeof want.label, "layer %d (%s)", index + 1, name);
+    struct made made;
+    if (instantiate(reg, spec, &want, &made, err) < 0 ||
+        !push_node(net, &want, index, &made, err)) {
         return err->code;
-    }
-    snprintf(node->label, sizeof node->label, "layer %d (%s)", index + 1, type);
-    node->kind = DPT_KIND_LAYER;
-    node->layer = (const struct dpt_layer_plugin *)p;
-    node->writes_dx = writes_dx(p);
-    node->layer_index = index;
-    node->n_in = *width;
-    dpt_host_init(node->host, group, spec->file, node->label);
-    struct dpt_layer_shape shape = {0};
-    if (node->layer->create(&node->state, &node->host->host, node->n_in, &shape) < 0) {
-        node->state = NULL;
-        if (node->host->err.code) {
-            *err = node->host->err;
-            return err->code;
-        }
-        char where[512];
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin's create failed without a "
-                           "message", dpt_spec_where(spec, group, where, sizeof where),
-                           node->label);
-    }
-    if (shape.n_out == 0) {
-        char where[512];
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports 0 outputs",
-                           dpt_spec_where(spec, group, where, sizeof where), node->label);
-    }
-    node->n_out = shape.n_out;
-    node->n_params = shape.n_params;
-    node->param_off = net->n_params;
-    net->n_params += round_up(shape.n_params, ALIGN_FLOATS);
-    static const char *const host_keys[] = {"type", "activation", "l2", NULL};
-    if (dpt_host_check_unused(node->host, host_keys, err) < 0) {
-        return err->code;
-    }
-    /* L2 regularization of the weight tensor (tensor 0; the whole slice for
-     * plugins that do not describe their tensors), as Keras' kernel_regularizer. */
-    const config_setting_t *l2 = config_setting_get_member(group, "l2");
-    if (l2) {
-        int t = config_setting_type(l2);
-        node->l2 = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(l2)
-                   : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(l2)
-                                                                     : -1;
-        if (!(node->l2 >= 0)) {
-            char where[512];
-            return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'l2' must be a number >= 0",
-                               dpt_spec_where(spec, l2, where, sizeof where), index + 1);
-        }
-        struct dpt_tensor t0;
-        int described = node->layer->tensor && node->layer->tensor(node->state, 0, &t0) == 0;
-        size_t len = 1;
-        for (uint32_t j = 0; described && j < t0.rank; j++) {
-            len *= t0.shape[j];
-        }
-        node->l2_off = node->param_off + (described ? t0.offset : 0);
-        node->l2_len = described ? len : node->n_params;
-    }
-    *width = node->n_out;
-
-    const config_setting_t *a = config_setting_get_member(group, "activation");
-    if (a) {
-        if (config_setting_type(a) != CONFIG_TYPE_STRING) {
-            char where[512];
-            return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'activation' must be a string "
-                               "such as \"relu\"", dpt_spec_where(spec, a, where, sizeof where),
-                               index + 1);
-        }
-        return add_activation(net, reg, config_setting_get_string(a), NULL, spec, index,
-                              *width, err);
     }
     return 0;
 }
 
+/* Reads a layer's "l2" key: the training loop adds l2 * sum(w^2) to the loss
+ * over its weight tensor (tensor 0; the whole slice for plugins that do not
+ * describe their tensors), as Keras' kernel_regularizer. */
+static int read_l2(struct dpt_node *node, const struct dpt_spec *spec,
+                   const config_setting_t *group, struct dpt_err *err)
+{
+    const config_setting_t *l2 = config_setting_get_member(group, "l2");
+    if (!l2) {
+        return 0;
+    }
+    int t = config_setting_type(l2);
+    node->l2 = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(l2)
+               : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(l2)
+                                                                 : -1;
+    if (!(node->l2 >= 0)) {
+        char where[512];
+        return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'l2' must be a number >= 0",
+                           dpt_spec_where(spec, l2, where, sizeof where), node->layer_index + 1);
+    }
+    struct dpt_tensor t0;
+    int described = node->layer->tensor && node->layer->tensor(node->state, 0, &t0) == 0;
+    size_t len = 1;
+    for (uint32_t j = 0; described && j < t0.rank; j++) {
+        len *= t0.shape[j];
+    }
+    node->l2_off = node->param_off + (described ? t0.offset : 0);
+    node->l2_len = described ? len : node->n_params;
+    return 0;
+}
+
+/* Adds entry `index` of model.layers: a layer node with its parameter slice,
+ * then the activation its "activation" key names; or an activation node
+ * alone when the entry's type is an activation plugin. *width is the input
+ * width on entry and the output width on return. */
+static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
+                     const struct dpt_spec *spec, int index, size_t *width, struct dpt_err *err)
+{
+    const config_setting_t *group = config_setting_get_elem(spec->layers, (unsigned)index);
+    const char *type = dpt_spec_type_of(group);
+    struct dpt_err quiet = {0};
+    if (!dpt_registry_find(reg, DPT_KIND_LAYER, type, &quiet) &&
+        dpt_registry_find(reg, DPT_KIND_ACTIVATION, type, &quiet)) {
+        return add_activation(net, reg, spec, index, type, group, group, *width, err);
+    }
+    /* A layer plugin, or no plugin of either kind: then the look-up in
+     * instantiate() fails and lists the layer plugins there are. */
+    static const char *const host_keys[] = {"type", "activation", "l2", NULL};
+    struct want want = {.kind = DPT_KIND_LAYER, .type = type, .at = group, .group = group,
+                        .host_keys = host_keys, .n_in = *width};
+    snprintf(want.context, sizeof want.context, "layer %d", index + 1);
+    snprintf(want.label, sizeof want.label, "layer %d (%s)", index + 1, type);
+    struct made made;
+    struct dpt_node *node = NULL;
+    if (instantiate(reg, spec, &want, &made, err) < 0 ||
+        !(node = push_node(net, &want, index, &made, err))) {
+        return err->code;
+    }
+    char where[512];
+    if (node->n_out == 0) {
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports 0 outputs",
+                           dpt_spec_where(spec, group, where, sizeof where), node->label);
+    }
+    node->n_params = made.shape.n_params;
+    node->param_off = net->n_params;
+    net->n_params += round_up(node->n_params, ALIGN_FLOATS);
+    if (read_l2(node, spec, group, err) < 0) {
+        return err->code;
+    }
+    *width = node->n_out;
+
+    const config_setting_t *a = config_setting_get_member(group, "activation");
+    if (!a) {
+        return 0;
+    }
+    if (config_setting_type(a) != CONFIG_TYPE_STRING) {
+        return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'activation' must be a string "
+                           "such as \"relu\"", dpt_spec_where(spec, a, where, sizeof where),
+                           index + 1);
+    }
+    return add_activation(net, reg, spec, index, config_setting_get_string(a), a, NULL, *width,
+                          err);
+}
+
+/* What model.loss or model.optimizer asks for: a plugin name, or a group
+ * with a type and the plugin's settings. */
+static struct want model_want(uint32_t kind, const config_setting_t *s)
+{
+    static const char *const host_keys[] = {"type", NULL};
+    struct want want = {.kind = kind, .type = dpt_spec_type_of(s), .at = s,
+                        .group = config_setting_is_group(s) ? s : NULL,
+                        .host_keys = host_keys};
+    snprintf(want.context, sizeof want.context, "model.%s", dpt_kind_name(kind));
+    snprintf(want.label, sizeof want.label, "%s (%s)", dpt_kind_name(kind), want.type);
+    return want;
+}
+
+/* Makes the loss. A loss that fuses the final activation (cce with softmax)
+ * needs the net to end in it; training then stops before it (n_train). */
 static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
                     const struct dpt_spec *spec, struct dpt_err *err)
 {
-    const char *type = dpt_spec_type_of(spec->loss);
-    const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_LOSS, type, err);
-    if (!p) {
-        char where[512];
-        return dpt_err_prefix(err, "%s: model.loss",
-                              dpt_spec_where(spec, spec->loss, where, sizeof where));
-    }
-    net->loss = (const struct dpt_loss_plugin *)p;
-    net->loss_host = malloc(sizeof *net->loss_host);
-    if (!net->loss_host) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    }
-    char what[96];
-    snprintf(what, sizeof what, "loss (%s)", type);
-    const config_setting_t *group = config_setting_is_group(spec->loss) ? spec->loss : NULL;
-    dpt_host_init(net->loss_host, group, spec->file, what);
-    if (net->loss->create && net->loss->create(&net->loss_state, &net->loss_host->host) < 0) {
-        net->loss_state = NULL;
-        *err = net->loss_host->err;
-        return err->code ? err->code : dpt_err_set(err, DPT_EPLUGIN, "%s failed", what);
-    }
-    static const char *const host_keys[] = {"type", NULL};
-    if (dpt_host_check_unused(net->loss_host, host_keys, err) < 0) {
+    struct want want = model_want(DPT_KIND_LOSS, spec->loss);
+    struct made made;
+    if (instantiate(reg, spec, &want, &made, err) < 0) {
         return err->code;
     }
+    net->loss = (const struct dpt_loss_plugin *)made.plugin;
+    net->loss_state = made.state;
+    net->loss_host = made.host;
 
     net->n_train = net->n_nodes;
     const char *fused = net->loss->fused_activation;
@@ -206,7 +326,8 @@ static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
                                "%s: model.loss \"%s\" needs the last layer to end in "
                                "activation = \"%s\" (the loss fuses it for numerical "
                                "stability); the last layer ends in %s",
-                               dpt_spec_where(spec, spec->loss, where, sizeof where), type, fused,
+                               dpt_spec_where(spec, spec->loss, where, sizeof where), want.type,
+                               fused,
                                last->kind == DPT_KIND_ACTIVATION ? last->act->base.name
                                                                  : "no activation");
         }
@@ -218,32 +339,14 @@ static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
 static int add_optimizer(struct dpt_net *net, const struct dpt_registry *reg,
                          const struct dpt_spec *spec, struct dpt_err *err)
 {
-    const char *type = dpt_spec_type_of(spec->optimizer);
-    const struct dpt_plugin *p = dpt_registry_find(reg, DPT_KIND_OPTIMIZER, type, err);
-    if (!p) {
-        char where[512];
-        return dpt_err_prefix(err, "%s: model.optimizer",
-                              dpt_spec_where(spec, spec->optimizer, where, sizeof where));
-    }
-    net->opt = (const struct dpt_optimizer_plugin *)p;
-    net->opt_host = malloc(sizeof *net->opt_host);
-    if (!net->opt_host) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    }
-    char what[96];
-    snprintf(what, sizeof what, "optimizer (%s)", type);
-    const config_setting_t *group =
-        config_setting_is_group(spec->optimizer) ? spec->optimizer : NULL;
-    dpt_host_init(net->opt_host, group, spec->file, what);
-    if (net->opt->create(&net->opt_state, &net->opt_host->host) < 0) {
-        net->opt_state = NULL;
-        *err = net->opt_host->err;
-        return err->code ? err->code : dpt_err_set(err, DPT_EPLUGIN, "%s failed", what);
-    }
-    static const char *const host_keys[] = {"type", NULL};
-    if (dpt_host_check_unused(net->opt_host, host_keys, err) < 0) {
+    struct want want = model_want(DPT_KIND_OPTIMIZER, spec->optimizer);
+    struct made made;
+    if (instantiate(reg, spec, &want, &made, err) < 0) {
         return err->code;
     }
+    net->opt = (const struct dpt_optimizer_plugin *)made.plugin;
+    net->opt_state = made.state;
+    net->opt_host = made.host;
     net->opt_floats = net->opt->state_floats(net->opt_state);
     return 0;
 }
@@ -260,8 +363,7 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
     size_t width = n_in;
     int rc = 0;
     for (int i = 0; rc == 0 && i < config_setting_length(spec->layers); i++) {
-        rc = add_layer(net, reg, config_setting_get_elem(spec->layers, (unsigned)i), spec, i,
-                       &width, err);
+        rc = add_layer(net, reg, spec, i, &width, err);
     }
     net->n_out = width;
     if (rc == 0) {
@@ -285,28 +387,25 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
     return 0;
 }
 
+/* Destroys every instance before freeing the host services it was given. */
 void dpt_net_destroy(struct dpt_net *net)
 {
     if (!net) {
         return;
     }
-    if (net->opt && net->opt_state) {
-        net->opt->destroy(net->opt_state);
-    }
-    if (net->loss && net->loss_state && net->loss->destroy) {
-        net->loss->destroy(net->loss_state);
-    }
-    for (size_t i = net->n_nodes; i-- > 0;) {
-        struct dpt_node *n = &net->nodes[i];
-        if (n->state && n->layer) {
-            n->layer->destroy(n->state);
-        } else if (n->state && n->act && n->act->destroy) {
-            n->act->destroy(n->state);
-        }
-        free(n->host);
+    if (net->opt) {
+        release(&net->opt->base, net->opt_state);
     }
     free(net->opt_host);
+    if (net->loss) {
+        release(&net->loss->base, net->loss_state);
+    }
     free(net->loss_host);
+    for (size_t i = net->n_nodes; i-- > 0;) {
+        struct dpt_node *n = &net->nodes[i];
+        release(n->layer ? &n->layer->base : &n->act->base, n->state);
+        free(n->host);
+    }
     free(net->nodes);
     free(net->params);
     free(net);

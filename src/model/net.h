@@ -28,8 +28,8 @@ struct dpt_node {
     uint32_t kind; /* DPT_KIND_LAYER or DPT_KIND_ACTIVATION */
     const struct dpt_layer_plugin *layer;
     const struct dpt_activation_plugin *act;
-    void *state;
-    struct dpt_host_ctx *host;
+    void *state;               /* the instance; NULL for a stateless activation */
+    struct dpt_host_ctx *host; /* the services it was created with; owned, freed after it */
     size_t n_in, n_out;
     size_t param_off, n_params;
     int layer_index; /* index in model.layers */
@@ -55,7 +55,11 @@ struct dpt_net {
     size_t opt_floats; /* optimizer state floats per parameter */
 };
 
-/* Builds the network for inputs of width n_in from spec's model section. */
+/* Builds the network for inputs of width n_in from spec's model section:
+ * one plugin instance per layer, activation, loss and optimizer, and a
+ * zeroed parameter buffer. Errors name the model file, the line and the
+ * instance ("m.cfg:3: layer 1 (dense): 'units' ..."); *out is then NULL.
+ * Free the net with dpt_net_destroy. */
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
                    const struct dpt_registry *reg, size_t n_in, struct dpt_err *err);
 void dpt_net_destroy(struct dpt_net *net);
