@@ -71,7 +71,7 @@ static struct dpt_net *build(struct dpt_spec *spec)
 static void fill_norm(struct dpt_norm *norm, size_t yc)
 {
     memset(norm, 0, sizeof *norm);
-    CU_ASSERT_EQUAL_FATAL(dpt_norm_alloc(norm, N_IN), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_alloc_x(norm, N_IN), 0);
     for (size_t i = 0; i < N_IN; i++) {
         norm->mean[i] = (double)i / 3.0 - 0.7;
         norm->std[i] = 1.0 + (double)i / 7.0;
