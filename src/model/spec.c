@@ -14,6 +14,7 @@
 #include "plugin/host.h"
 #include "util/util.h"
 
+#include <assert.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -55,12 +56,14 @@ static const char *const caches[] = {"auto", "none", "all", NULL};
 static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
 static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy", NULL};
 
-/* The index of name in the NULL-terminated list; name is one of them. */
+/* The index of name in the NULL-terminated list; name is one of them (the
+ * getter that read it was given the list as its choices). */
 static int pick(const char *name, const char *const *list)
 {
     int i = 0;
     while (strcmp(name, list[i]) != 0) {
         i++;
+        assert(list[i]);
     }
     return i;
 }
