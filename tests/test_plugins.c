@@ -8,12 +8,13 @@
  * the loader's own rules (tests/test_loader.c) and whole training runs.
  *
  * The plugins are looked up in DPTRAIN_PLUGIN_PATH (set by `make check` to
- * the build's plugins/.libs). The host services come from a fake host below:
- * settings from a small key/value table, a recorded error message and a
- * simple deterministic random generator in place of the real Philox stream.
+ * the build's plugins/.libs). The host services are the real ones
+ * (src/plugin/host.c, with its Philox stream) over a group parsed from
+ * libconfig text, as in a model file.
  */
 #include "config.h"
 
+#include "plugin/host.h"
 #include "util.h"
 
 #include <dptrain/plugin.h>
@@ -151,116 +152,98 @@ static const struct dpt_optimizer_plugin *optimizer_plugin(const char *name)
     return (const struct dpt_optimizer_plugin *)find_plugin(DPT_KIND_OPTIMIZER, name);
 }
 
-/* ---------- The fake host ---------- */
+/* ---------- The host ---------- */
 
-enum kv_type { KV_INT, KV_FLOAT, KV_BOOL, KV_STRING };
-
-struct kv {
-    const char *key;
-    enum kv_type type;
-    int64_t i; /* KV_INT and KV_BOOL */
-    double f;
-    const char *s;
+/* A plugin instance's host: the real host services (src/plugin/host.c) over
+ * a group parsed from libconfig text, as a layer's group { ... } in a model
+ * file would be. Each set_* adds one "key = value;" line to the text and
+ * parses it again, so a test states only the settings it changes; nothing
+ * may be set while a plugin instance uses the host. The ctx's err holds the
+ * first message reported. */
+struct test_host {
+    int started;
+    char text[512];
+    config_t cfg;
+    struct dpt_host_ctx ctx;
 };
 
-/* A host for one plugin instance: the settings it may read, and the last
- * error message it reported. The dpt_host table's ctx points back here. */
-struct fake {
-    struct dpt_host host;
-    struct kv kv[8];
-    size_t n_kv;
-    char error[512];
-    int n_errors;
-};
-
-static const struct kv *fake_find(struct fake *f, const char *key)
+/* Parses h->text into h->cfg and points h->ctx at its root group. */
+static void host_parse(struct test_host *h)
 {
-    for (size_t i = 0; i < f->n_kv; i++) {
-        if (strcmp(f->kv[i].key, key) == 0) {
-            return &f->kv[i];
-        }
+    if (h->started) {
+        config_destroy(&h->cfg);
     }
-    return NULL;
+    config_init(&h->cfg);
+    h->started = 1;
+    int parsed = config_read_string(&h->cfg, h->text);
+    if (!parsed) {
+        fprintf(stderr, "test_plugins: line %d of \"%s\": %s\n", config_error_line(&h->cfg),
+                h->text, config_error_text(&h->cfg));
+    }
+    CU_ASSERT_FATAL(parsed);
+    dpt_host_init(&h->ctx, config_root_setting(&h->cfg), "test.cfg", "plugin under test");
 }
 
-static int fake_error(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fake_error(void *ctx, const char *fmt, ...)
+/* Gives h an empty group (every setting at its default), dropping what it
+ * had. h must be zeroed or started; host_end releases it. */
+static void host_start(struct test_host *h)
 {
-    struct fake *f = ctx;
+    h->text[0] = '\0';
+    host_parse(h);
+}
+
+static void host_end(struct test_host *h)
+{
+    if (h->started) {
+        config_destroy(&h->cfg);
+    }
+    h->started = 0;
+}
+
+/* Adds the line "key = <value>;" (value printf-formatted) and parses again. */
+static void host_set(struct test_host *h, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void host_set(struct test_host *h, const char *key, const char *fmt, ...)
+{
+    char value[128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->error, sizeof f->error, fmt, ap);
+    vsnprintf(value, sizeof value, fmt, ap);
     va_end(ap);
-    f->n_errors++;
-    return -1;
+    size_t used = strlen(h->text);
+    int n = snprintf(h->text + used, sizeof h->text - used, "%s = %s;\n", key, value);
+    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof h->text - used);
+    host_parse(h);
 }
 
-/* The get_* functions behave as the real host's: a missing key gives def,
- * a wrong type or a value out of [min, max] (def included) is reported and
- * gives -1. */
-static int fake_get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t max,
-                        int64_t *out)
+static void set_int(struct test_host *h, const char *key, int64_t v)
 {
-    const struct kv *kv = fake_find(ctx, key);
-    if (kv && kv->type != KV_INT) {
-        return fake_error(ctx, "'%s' must be an integer", key);
-    }
-    int64_t v = kv ? kv->i : def;
-    if (v < min || v > max) {
-        return fake_error(ctx, "'%s' must be in [%lld, %lld], got %lld", key, (long long)min,
-                          (long long)max, (long long)v);
-    }
-    *out = v;
-    return 0;
+    host_set(h, key, "%lld", (long long)v);
 }
 
-static int fake_get_float(void *ctx, const char *key, double def, double min, double max,
-                          double *out)
+/* 17 significant digits give v back exactly; a '.' (or exponent) makes
+ * libconfig read a float even when v is a whole number. */
+static void set_float(struct test_host *h, const char *key, double v)
 {
-    const struct kv *kv = fake_find(ctx, key);
-    if (kv && kv->type != KV_FLOAT && kv->type != KV_INT) {
-        return fake_error(ctx, "'%s' must be a number", key);
-    }
-    double v = !kv ? def : kv->type == KV_INT ? (double)kv->i : kv->f;
-    if (!(v >= min && v <= max)) {
-        return fake_error(ctx, "'%s' must be in [%g, %g], got %g", key, min, max, v);
-    }
-    *out = v;
-    return 0;
+    char num[64];
+    snprintf(num, sizeof num, "%.17g", v);
+    host_set(h, key, "%s%s", num, strpbrk(num, ".e") ? "" : ".0");
 }
 
-static int fake_get_bool(void *ctx, const char *key, int def, int *out)
+static void set_bool(struct test_host *h, const char *key, int v)
 {
-    const struct kv *kv = fake_find(ctx, key);
-    if (kv && kv->type != KV_BOOL) {
-        return fake_error(ctx, "'%s' must be true or false", key);
-    }
-    *out = kv ? (int)kv->i : def;
-    return 0;
+    host_set(h, key, "%s", v ? "true" : "false");
 }
 
-static int fake_get_string(void *ctx, const char *key, const char *def,
-                           const char *const *choices, const char **out)
+static void set_string(struct test_host *h, const char *key, const char *v)
 {
-    const struct kv *kv = fake_find(ctx, key);
-    if (kv && kv->type != KV_STRING) {
-        return fake_error(ctx, "'%s' must be a string", key);
-    }
-    const char *v = kv ? kv->s : def;
-    for (size_t i = 0; choices && v; i++) {
-        if (!choices[i]) {
-            return fake_error(ctx, "'%s' may not be \"%s\"", key, v);
-        }
-        if (strcmp(choices[i], v) == 0) {
-            break;
-        }
-    }
-    *out = v;
-    return 0;
+    host_set(h, key, "\"%s\"", v);
 }
 
-/* SplitMix64 (Steele, Lea and Flood, 2014): a good 64-bit mix, enough for
- * tests. The stream is mix(key ^ mix(counter)), counter-based like Philox. */
+/* ---------- Numbers for the tests ---------- */
+
+/* SplitMix64 (Steele, Lea and Flood, 2014): a good 64-bit mix, enough to
+ * make test inputs. */
 static uint64_t mix64(uint64_t z)
 {
     z += 0x9e3779b97f4a7c15ull;
@@ -268,64 +251,6 @@ static uint64_t mix64(uint64_t z)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-
-static double fake_uniform(struct dpt_rng *rng)
-{
-    uint64_t z = mix64(rng->key ^ mix64(rng->counter++));
-    return (double)(z >> 11) * 0x1p-53;
-}
-
-static double fake_normal(struct dpt_rng *rng)
-{
-    double u1 = 1.0 - fake_uniform(rng); /* in (0, 1]: log(u1) is finite */
-    double u2 = fake_uniform(rng);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-static void fake_init(struct fake *f)
-{
-    memset(f, 0, sizeof *f);
-    f->host = (struct dpt_host){
-        .abi_major = DPT_ABI_MAJOR,
-        .abi_minor = DPT_ABI_MINOR,
-        .ctx = f,
-        .get_int = fake_get_int,
-        .get_float = fake_get_float,
-        .get_bool = fake_get_bool,
-        .get_string = fake_get_string,
-        .error = fake_error,
-        .rng_uniform = fake_uniform,
-        .rng_normal = fake_normal,
-    };
-}
-
-static void fake_set(struct fake *f, struct kv kv)
-{
-    CU_ASSERT_FATAL(f->n_kv < sizeof f->kv / sizeof f->kv[0]);
-    f->kv[f->n_kv++] = kv;
-}
-
-static void set_int(struct fake *f, const char *key, int64_t v)
-{
-    fake_set(f, (struct kv){.key = key, .type = KV_INT, .i = v});
-}
-
-static void set_float(struct fake *f, const char *key, double v)
-{
-    fake_set(f, (struct kv){.key = key, .type = KV_FLOAT, .f = v});
-}
-
-static void set_bool(struct fake *f, const char *key, int v)
-{
-    fake_set(f, (struct kv){.key = key, .type = KV_BOOL, .i = v});
-}
-
-static void set_string(struct fake *f, const char *key, const char *v)
-{
-    fake_set(f, (struct kv){.key = key, .type = KV_STRING, .s = v});
-}
-
-/* ---------- Numbers for the tests ---------- */
 
 /* Uniform in [lo, hi), from a seed the caller keeps. */
 static double uniform(uint64_t *seed, double lo, double hi)
@@ -455,7 +380,7 @@ static void test_all_load(void)
  * of x, and the weights r of the objective L = sum(r * y). */
 struct dense_case {
     const struct dpt_layer_plugin *p;
-    struct fake host;
+    struct test_host host;
     void *st;
     size_t n_in, n_out, B, n_params;
     float *params, *x, *y, *r;
@@ -467,11 +392,11 @@ static void dense_case_init(struct dense_case *c, size_t n_in, size_t n_out, siz
     memset(c, 0, sizeof *c);
     c->p = layer_plugin("dense");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c->p);
-    fake_init(&c->host);
+    host_start(&c->host);
     set_int(&c->host, "units", (int64_t)n_out);
     set_bool(&c->host, "use_bias", use_bias);
     struct dpt_layer_shape shape;
-    CU_ASSERT_EQUAL_FATAL(c->p->create(&c->st, &c->host.host, n_in, &shape), 0);
+    CU_ASSERT_EQUAL_FATAL(c->p->create(&c->st, &c->host.ctx.host, n_in, &shape), 0);
     CU_ASSERT_EQUAL(shape.n_out, n_out);
     CU_ASSERT_EQUAL(shape.n_params, n_out * n_in + (use_bias ? n_out : 0));
     c->n_in = n_in, c->n_out = n_out, c->B = B, c->n_params = shape.n_params;
@@ -487,6 +412,7 @@ static void dense_case_init(struct dense_case *c, size_t n_in, size_t n_out, siz
 static void dense_case_cleanup(struct dense_case *c)
 {
     c->p->destroy(c->st);
+    host_end(&c->host);
     free(c->params), free(c->x), free(c->y), free(c->r);
 }
 
@@ -584,29 +510,30 @@ static void test_dense_bad_settings(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     struct dpt_layer_shape shape;
     void *st = NULL;
-    struct fake f;
+    struct test_host f = {0};
 
-    fake_init(&f); /* no units */
+    host_start(&f); /* no units */
     set_bool(&f, "use_bias", 1);
-    CU_ASSERT(p->create(&st, &f.host, 4, &shape) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'units'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "required"));
+    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "required"));
 
-    fake_init(&f);
+    host_start(&f);
     set_int(&f, "units", 0);
-    CU_ASSERT(p->create(&st, &f.host, 4, &shape) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'units'"));
+    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
 
-    fake_init(&f);
-    set_float(&f, "units", 2.5); /* the fake host, like the real one, wants an integer */
-    CU_ASSERT(p->create(&st, &f.host, 4, &shape) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'units'"));
+    host_start(&f);
+    set_float(&f, "units", 2.5); /* the host wants an integer */
+    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
 
-    fake_init(&f);
+    host_start(&f);
     set_int(&f, "units", 3);
     set_string(&f, "initializer", "ones");
-    CU_ASSERT(p->create(&st, &f.host, 4, &shape) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'initializer'"));
+    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'initializer'"));
+    host_end(&f);
 }
 
 /* Creates a dense layer with the given initializer and returns its freshly
@@ -615,23 +542,24 @@ static float *dense_init_params(const char *initializer, size_t n_in, size_t n_o
 {
     const struct dpt_layer_plugin *p = layer_plugin("dense");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_int(&f, "units", (int64_t)n_out);
     if (initializer) {
         set_string(&f, "initializer", initializer);
     }
     struct dpt_layer_shape shape;
     void *st = NULL;
-    CU_ASSERT_EQUAL_FATAL(p->create(&st, &f.host, n_in, &shape), 0);
+    CU_ASSERT_EQUAL_FATAL(p->create(&st, &f.ctx.host, n_in, &shape), 0);
     CU_ASSERT_EQUAL_FATAL(shape.n_params, n_in * n_out + n_out);
     float *params = floats(shape.n_params);
     for (size_t i = 0; i < shape.n_params; i++) {
         params[i] = 7.0f; /* init must overwrite all of it */
     }
     struct dpt_rng rng = {42, 0};
-    p->init(st, params, &f.host, &rng);
+    p->init(st, params, &f.ctx.host, &rng);
     p->destroy(st);
+    host_end(&f);
     return params;
 }
 
@@ -735,7 +663,7 @@ static const struct act_setting act_settings[] = {
  * stateless plugins, which have no create). */
 struct act {
     const struct dpt_activation_plugin *p;
-    struct fake host;
+    struct test_host host;
     void *st;
 };
 
@@ -744,7 +672,8 @@ static void act_open(struct act *a, const struct act_setting *s)
     a->p = activation_plugin(s->name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a->p);
     a->st = NULL;
-    fake_init(&a->host);
+    a->host = (struct test_host){0};
+    host_start(&a->host);
     if (s->key && s->s) {
         set_string(&a->host, s->key, s->s);
     } else if (s->key) {
@@ -752,9 +681,9 @@ static void act_open(struct act *a, const struct act_setting *s)
     }
     if (a->p->create) {
         CU_ASSERT_PTR_NOT_NULL_FATAL(a->p->destroy);
-        int rc = a->p->create(&a->st, &a->host.host);
+        int rc = a->p->create(&a->st, &a->host.ctx.host);
         if (rc != 0) {
-            fprintf(stderr, "activation %s: %s\n", s->name, a->host.error);
+            fprintf(stderr, "activation %s: %s\n", s->name, a->host.ctx.err.msg);
         }
         CU_ASSERT_EQUAL_FATAL(rc, 0);
     }
@@ -765,6 +694,7 @@ static void act_close(struct act *a)
     if (a->p->destroy) {
         a->p->destroy(a->st);
     }
+    host_end(&a->host);
 }
 
 /* "gelu (approximate tanh)", for messages. */
@@ -1052,47 +982,48 @@ static void test_activation_accumulates(void)
 }
 
 /* create fails with the host's negative value and a message naming the key. */
-static int act_refuses(const char *name, struct fake *f, const char *key)
+static int act_refuses(const char *name, struct test_host *f, const char *key)
 {
     const struct dpt_activation_plugin *p = activation_plugin(name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p->create);
     void *st = NULL;
-    int rc = p->create(&st, &f->host);
+    int rc = p->create(&st, &f->ctx.host);
     if (rc == 0) {
         p->destroy(st);
         return 0;
     }
     char quoted[64];
     snprintf(quoted, sizeof quoted, "'%s'", key);
-    return rc < 0 && f->n_errors == 1 && strstr(f->error, quoted) != NULL;
+    return rc < 0 && f->ctx.err.code == DPT_ECONFIG && strstr(f->ctx.err.msg, quoted) != NULL;
 }
 
 static void test_activation_errors(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "alpha", 1.5);
     CU_ASSERT(act_refuses("leaky_relu", &f, "alpha"));
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "alpha", -0.1);
     CU_ASSERT(act_refuses("leaky_relu", &f, "alpha"));
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "alpha", -1.0);
     CU_ASSERT(act_refuses("elu", &f, "alpha"));
-    fake_init(&f);
+    host_start(&f);
     set_string(&f, "approximate", "erf");
     CU_ASSERT(act_refuses("gelu", &f, "approximate"));
-    fake_init(&f);
+    host_start(&f);
     set_bool(&f, "approximate", 1); /* PyTorch's spelling is a string */
     CU_ASSERT(act_refuses("gelu", &f, "approximate"));
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "alpha", 0.0); /* the ends of the ranges are allowed */
     CU_ASSERT(!act_refuses("leaky_relu", &f, "alpha"));
     CU_ASSERT(!act_refuses("elu", &f, "alpha"));
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "alpha", 1.0);
     CU_ASSERT(!act_refuses("leaky_relu", &f, "alpha"));
+    host_end(&f);
 }
 
 /* ---------- Losses ---------- */
@@ -1402,13 +1333,13 @@ static void test_loss_correct(void)
 /* ---------- Optimizers ---------- */
 
 /* Creates an optimizer with the settings in f; returns its state or NULL. */
-static void *optimizer_new(const struct dpt_optimizer_plugin *o, struct fake *f)
+static void *optimizer_new(const struct dpt_optimizer_plugin *o, struct test_host *f)
 {
     void *st = NULL;
-    int rc = o->create(&st, &f->host);
+    int rc = o->create(&st, &f->ctx.host);
     CU_ASSERT_EQUAL(rc, 0);
     if (rc != 0) {
-        fprintf(stderr, "optimizer %s: %s\n", o->base.name, f->error);
+        fprintf(stderr, "optimizer %s: %s\n", o->base.name, f->ctx.err.msg);
         return NULL;
     }
     return st;
@@ -1416,7 +1347,7 @@ static void *optimizer_new(const struct dpt_optimizer_plugin *o, struct fake *f)
 
 /* Runs `steps` steps of w = 1 with the constant gradient 0.5 and checks w
  * after each against expect[]. */
-static void sgd_run(struct fake *f, float lr_scale, int steps, const double *expect)
+static void sgd_run(struct test_host *f, float lr_scale, int steps, const double *expect)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin("sgd");
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -1433,8 +1364,8 @@ static void sgd_run(struct fake *f, float lr_scale, int steps, const double *exp
 /* lr 0.1, w = 1, g = 0.5: each step takes 0.1 * 0.5 = 0.05 off. */
 static void test_sgd_plain(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     static const double expect[] = {0.95, 0.90, 0.85};
     sgd_run(&f, 1.0f, 3, expect);
@@ -1443,6 +1374,7 @@ static void test_sgd_plain(void)
     void *st = optimizer_new(o, &f);
     CU_ASSERT_EQUAL(o->state_floats(st), 0);
     o->destroy(st);
+    host_end(&f);
 }
 
 /* momentum 0.9: v1 = 0.5, w = 1 - 0.1 * 0.5 = 0.95;
@@ -1450,8 +1382,8 @@ static void test_sgd_plain(void)
  * v3 = 0.9 * 0.95 + 0.5 = 1.355, w = 0.855 - 0.1355 = 0.7195. */
 static void test_sgd_momentum(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "momentum", 0.9);
     static const double expect[] = {0.95, 0.855, 0.7195};
@@ -1461,6 +1393,7 @@ static void test_sgd_momentum(void)
     void *st = optimizer_new(o, &f);
     CU_ASSERT_EQUAL(o->state_floats(st), 1);
     o->destroy(st);
+    host_end(&f);
 }
 
 /* Nesterov, momentum 0.9: the step is g + 0.9 v.
@@ -1469,13 +1402,14 @@ static void test_sgd_momentum(void)
  * v3 = 1.355, w = 0.7695 - 0.1 * (0.5 + 1.2195) = 0.59755. */
 static void test_sgd_nesterov(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "momentum", 0.9);
     set_bool(&f, "nesterov", 1);
     static const double expect[] = {0.905, 0.7695, 0.59755};
     sgd_run(&f, 1.0f, 3, expect);
+    host_end(&f);
 }
 
 /* weight_decay 0.1 adds 0.1 w to the gradient:
@@ -1483,22 +1417,24 @@ static void test_sgd_nesterov(void)
  * g2 = 0.5 + 0.094 = 0.594, w = 0.94 - 0.0594 = 0.8806. */
 static void test_sgd_weight_decay(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "weight_decay", 0.1);
     static const double expect[] = {0.94, 0.8806};
     sgd_run(&f, 1.0f, 2, expect);
+    host_end(&f);
 }
 
 /* lr_scale 0.5 halves the step: w = 1 - 0.5 * 0.1 * 0.5 = 0.975, then 0.95. */
 static void test_sgd_lr_scale(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     static const double expect[] = {0.975, 0.95};
     sgd_run(&f, 0.5f, 2, expect);
+    host_end(&f);
 }
 
 /* Adam's first step moves every weight by about lr * sign(g), whatever |g|
@@ -1513,8 +1449,8 @@ static void test_adam_by_hand(void)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin("adam");
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     void *st = optimizer_new(o, &f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
     CU_ASSERT_EQUAL(o->state_floats(st), 2);
@@ -1525,6 +1461,7 @@ static void test_adam_by_hand(void)
     o->step(st, w, g, ostate, 3, 3, 3, 1.0f);
     CU_ASSERT(CLOSE(w[0], 0.997, 2e-6));
     o->destroy(st);
+    host_end(&f);
 }
 
 /* Steps 1..3 with changing gradients against the paper's formulas in
@@ -1534,8 +1471,8 @@ static void test_adam_formulas(void)
     const struct dpt_optimizer_plugin *o = optimizer_plugin("adam");
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     const double lr = 0.01, b1 = 0.8, b2 = 0.99, eps = 1e-3, wd = 0.01, scale = 0.5;
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", lr);
     set_float(&f, "beta1", b1);
     set_float(&f, "beta2", b2);
@@ -1565,13 +1502,14 @@ static void test_adam_formulas(void)
         }
     }
     o->destroy(st);
+    host_end(&f);
 }
 
 /* Runs `steps` steps of one weight w0 under the constant gradient g, with
  * lr_scale scale[t - 1] (1 when scale is NULL), and checks w after each step
  * against expect[]. The optimizer's state after the last step is left in
  * state_out[0, 3) when it is not NULL. */
-static void opt_run(const char *name, struct fake *f, float w0, float g, int steps,
+static void opt_run(const char *name, struct test_host *f, float w0, float g, int steps,
                     const float *scale, const double *expect, float *state_out)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
@@ -1593,7 +1531,7 @@ static void opt_run(const char *name, struct fake *f, float w0, float g, int ste
     o->destroy(st);
 }
 
-static uint32_t opt_state_floats(const char *name, struct fake *f)
+static uint32_t opt_state_floats(const char *name, struct test_host *f)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -1607,9 +1545,9 @@ static uint32_t opt_state_floats(const char *name, struct fake *f)
 /* rmsprop settings for the hand-worked cases: lr 0.1, rho 0.75 and an
  * epsilon of 1e-12, which vanishes next to v ~ 1 in float, so that the
  * square roots below are of round numbers. */
-static void rmsprop_hand_settings(struct fake *f)
+static void rmsprop_hand_settings(struct test_host *f)
 {
-    fake_init(f);
+    host_start(f);
     set_float(f, "learning_rate", 0.1);
     set_float(f, "rho", 0.75);
     set_float(f, "epsilon", 1e-12);
@@ -1626,7 +1564,7 @@ static void rmsprop_hand_settings(struct fake *f)
  * where PyTorch's sqrt(v) + epsilon would give 1 - 1e-5 / 5.01e-5 = 0.8004. */
 static void test_rmsprop_plain(void)
 {
-    struct fake f;
+    struct test_host f = {0};
     rmsprop_hand_settings(&f);
     static const double expect[] = {0.8, 0.64881421, 0.51729502};
     float state[3];
@@ -1634,16 +1572,17 @@ static void test_rmsprop_plain(void)
     CU_ASSERT(CLOSE(state[0], 2.3125, 1e-6));
     CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 1);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     static const double keras[] = {9.6837722};
     opt_run("rmsprop", &f, 10.0f, 10.0f, 1, NULL, keras, NULL);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "rho", 0.75);
     static const double inside[] = {0.96876525};
     opt_run("rmsprop", &f, 1.0f, 1e-4f, 1, NULL, inside, NULL);
+    host_end(&f);
 }
 
 /* momentum 0.5 keeps m = 0.5 m + u, u the plain step above:
@@ -1653,7 +1592,7 @@ static void test_rmsprop_plain(void)
  * State: v, then m. */
 static void test_rmsprop_momentum(void)
 {
-    struct fake f;
+    struct test_host f = {0};
     rmsprop_hand_settings(&f);
     set_float(&f, "momentum", 0.5);
     static const double expect[] = {0.8, 0.54881421, 0.29170213};
@@ -1661,6 +1600,7 @@ static void test_rmsprop_momentum(void)
     opt_run("rmsprop", &f, 1.0f, 2.0f, 3, NULL, expect, state);
     CU_ASSERT(CLOSE(state[0], 2.3125, 1e-6) && CLOSE(state[1], 0.25711208, 1e-6));
     CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 2);
+    host_end(&f);
 }
 
 /* centered: mg = 0.75 mg + 0.25 g and the root is of v - mg^2:
@@ -1671,7 +1611,7 @@ static void test_rmsprop_momentum(void)
  * (1, 0.23094011, 0.5). */
 static void test_rmsprop_centered(void)
 {
-    struct fake f;
+    struct test_host f = {0};
     rmsprop_hand_settings(&f);
     set_bool(&f, "centered", 1);
     static const double expect[] = {0.76905989, 0.56747884};
@@ -1688,6 +1628,7 @@ static void test_rmsprop_centered(void)
     CU_ASSERT(CLOSE(state[0], 1.0, 1e-6) && CLOSE(state[1], 0.23094011, 1e-6) &&
               CLOSE(state[2], 0.5, 1e-6));
     CU_ASSERT_EQUAL(opt_state_floats("rmsprop", &f), 3);
+    host_end(&f);
 }
 
 /* lr_scale 1 then 0.5, momentum 0.5: the buffer holds steps with the rate
@@ -1696,12 +1637,13 @@ static void test_rmsprop_centered(void)
  *   w = 0.62440711. (PyTorch's buffer of g / sqrt(v) would give 0.67440711.) */
 static void test_rmsprop_lr_scale(void)
 {
-    struct fake f;
+    struct test_host f = {0};
     rmsprop_hand_settings(&f);
     set_float(&f, "momentum", 0.5);
     static const float scale[] = {1.0f, 0.5f};
     static const double expect[] = {0.8, 0.62440711};
     opt_run("rmsprop", &f, 1.0f, 2.0f, 2, scale, expect, NULL);
+    host_end(&f);
 }
 
 /* lr 0.1, w = 1, g = 0.5 (g^2 = 0.25) at every step, epsilon 1e-12:
@@ -1718,8 +1660,8 @@ static void test_rmsprop_lr_scale(void)
  *   lr_scale 0.5 with 0.75: w = 0.975, then 0.975 - 0.025 / sqrt(1.25) = 0.95263932. */
 static void test_adagrad_by_hand(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "initial_accumulator_value", 0.75);
     set_float(&f, "epsilon", 1e-12);
@@ -1733,17 +1675,18 @@ static void test_adagrad_by_hand(void)
     static const double expect_half[] = {0.975, 0.95263932};
     opt_run("adagrad", &f, 1.0f, 0.5f, 2, half, expect_half, NULL);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     set_float(&f, "initial_accumulator_value", 0.0);
     set_float(&f, "epsilon", 1e-12);
     static const double expect0[] = {0.9, 0.82928932};
     opt_run("adagrad", &f, 1.0f, 0.5f, 2, NULL, expect0, NULL);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "learning_rate", 0.1);
     static const double expect_default[] = {0.91548459, 0.85093487};
     opt_run("adagrad", &f, 1.0f, 0.5f, 2, NULL, expect_default, NULL);
+    host_end(&f);
 }
 
 /* Decoupled decay against adam's L2, defaults (lr 0.001, weight_decay
@@ -1759,19 +1702,20 @@ static void test_adagrad_by_hand(void)
  *   g = 0, adam:    g' = 0.004 w also moves w by lr: 0.999, 0.998, 0.997. */
 static void test_adamw_by_hand(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     static const double w_half[] = {0.998996, 0.99799200, 0.99698801};
     opt_run("adamw", &f, 1.0f, 0.5f, 3, NULL, w_half, NULL);
     static const double w_zero[] = {0.999996, 0.999992, 0.999988};
     opt_run("adamw", &f, 1.0f, 0.0f, 3, NULL, w_zero, NULL);
     CU_ASSERT_EQUAL(opt_state_floats("adamw", &f), 2);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "weight_decay", 0.004);
     static const double adam_l2[] = {0.999, 0.998, 0.997};
     opt_run("adam", &f, 1.0f, 0.5f, 3, NULL, adam_l2, NULL);
     opt_run("adam", &f, 1.0f, 0.0f, 3, NULL, adam_l2, NULL);
+    host_end(&f);
 }
 
 /* Steps 1..3 with changing gradients against the formulas in double, with
@@ -1784,8 +1728,8 @@ static void test_adamw_formulas(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(adam);
     const double lr = 0.01, b1 = 0.8, b2 = 0.99, eps = 1e-3, wd = 0.1, scale = 0.5;
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "learning_rate", lr);
     set_float(&f, "beta1", b1);
     set_float(&f, "beta2", b2);
@@ -1816,10 +1760,10 @@ static void test_adamw_formulas(void)
     }
     o->destroy(st);
 
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "weight_decay", 0.0);
     st = optimizer_new(o, &f);
-    fake_init(&f);
+    host_start(&f);
     void *st_adam = optimizer_new(adam, &f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st_adam);
@@ -1834,11 +1778,12 @@ static void test_adamw_formulas(void)
     }
     o->destroy(st);
     adam->destroy(st_adam);
+    host_end(&f);
 }
 
 /* The host may split one update over threads by ranges: two calls on
  * [0, 4) and [4, 11) must give the same bits as one call on [0, 11). */
-static void check_ranges(const char *name, struct fake *f)
+static void check_ranges(const char *name, struct test_host *f)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -1863,25 +1808,26 @@ static void check_ranges(const char *name, struct fake *f)
 
 static void test_optimizer_ranges(void)
 {
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, "momentum", 0.9);
     set_bool(&f, "nesterov", 1);
     set_float(&f, "weight_decay", 0.01);
     check_ranges("sgd", &f);
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "weight_decay", 0.01);
     check_ranges("adam", &f);
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "momentum", 0.9);
     set_bool(&f, "centered", 1);
     set_float(&f, "weight_decay", 0.01);
     check_ranges("rmsprop", &f); /* all three state arrays */
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "weight_decay", 0.01);
     check_ranges("adagrad", &f);
-    fake_init(&f);
+    host_start(&f);
     check_ranges("adamw", &f);
+    host_end(&f);
 }
 
 /* create returns the negative value of a failed get_float or of error(). */
@@ -1889,18 +1835,19 @@ static int optimizer_refuses(const char *name, const char *key, double value)
 {
     const struct dpt_optimizer_plugin *o = optimizer_plugin(name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_float(&f, key, value);
     void *st = NULL;
-    int rc = o->create(&st, &f.host);
+    int rc = o->create(&st, &f.ctx.host);
     if (rc == 0) {
         o->destroy(st);
-        return 0;
     }
     char quoted[64];
     snprintf(quoted, sizeof quoted, "'%s'", key);
-    return rc < 0 && f.n_errors == 1 && strstr(f.error, quoted) != NULL;
+    int refused = rc < 0 && f.ctx.err.code == DPT_ECONFIG && strstr(f.ctx.err.msg, quoted);
+    host_end(&f);
+    return refused;
 }
 
 static void test_optimizer_errors(void)
@@ -1935,18 +1882,19 @@ static void test_optimizer_errors(void)
     CU_ASSERT(!optimizer_refuses("adamw", "weight_decay", 0.0));
 
     const struct dpt_optimizer_plugin *o = optimizer_plugin("sgd");
-    struct fake f;
-    fake_init(&f);
+    struct test_host f = {0};
+    host_start(&f);
     set_string(&f, "learning_rate", "fast");
     void *st = NULL;
-    CU_ASSERT(o->create(&st, &f.host) < 0);
+    CU_ASSERT(o->create(&st, &f.ctx.host) < 0);
 
     o = optimizer_plugin("rmsprop");
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    fake_init(&f);
+    host_start(&f);
     set_float(&f, "centered", 1.0); /* a bool */
-    CU_ASSERT(o->create(&st, &f.host) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(f.error, "'centered'"));
+    CU_ASSERT(o->create(&st, &f.ctx.host) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'centered'"));
+    host_end(&f);
 }
 
 int main(void)

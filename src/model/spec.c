@@ -1,130 +1,26 @@
 /* The model file: parse with libconfig, apply --set overrides, check keys.
  *
- * Every problem is reported with the file and line of the setting at fault.
- * Plugin settings (one layer's group, the loss, the optimizer) are checked by
- * the plugins themselves through the host services, not here.
+ * Each section (data, model, train, and train's groups checkpoint,
+ * early_stopping, lr_schedule, reduce_lr_on_plateau) is read through the
+ * host services plugins use (plugin/host.h): the same getters with defaults,
+ * ranges and choices, the same check for unknown keys. So every problem is
+ * reported as "FILE:LINE: SECTION: 'key' ..." with what was expected and what
+ * was found. Plugin settings (one layer's group, the loss, the optimizer) are
+ * checked by the plugins themselves when the network is built, not here.
  */
 #include "config.h"
 
 #include "model/spec.h"
+#include "plugin/host.h"
 #include "util/util.h"
 
+#include <assert.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int at_line(struct dpt_err *err, const struct dpt_spec *spec, const config_setting_t *s,
-                   const char *fmt, const char *a, const char *b)
-{
-    char body[1024];
-    snprintf(body, sizeof body, fmt, a, b);
-    int line = s ? config_setting_source_line(s) : 0;
-    if (line > 0) {
-        return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s", spec->file, line, body);
-    }
-    return dpt_err_set(err, DPT_ECONFIG, "%s: %s", spec->file, body);
-}
-
-/* Checks that a group has only the given keys. */
-static int only_keys(const struct dpt_spec *spec, const config_setting_t *g, const char *section,
-                     const char *const *keys, struct dpt_err *err)
-{
-    if (!g) {
-        return 0;
-    }
-    if (!config_setting_is_group(g)) {
-        return at_line(err, spec, g, "'%s' must be a group { ... }%s", section, "");
-    }
-    for (int i = 0; i < config_setting_length(g); i++) {
-        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        int ok = 0;
-        for (size_t k = 0; keys[k] && !ok; k++) {
-            ok = strcmp(config_setting_name(s), keys[k]) == 0;
-        }
-        if (!ok) {
-            return at_line(err, spec, s, "unknown key '%s' in section '%s'",
-                           config_setting_name(s), section);
-        }
-    }
-    return 0;
-}
-
-static int get_str(const struct dpt_spec *spec, const config_setting_t *g, const char *key,
-                   const char *def, const char **out, struct dpt_err *err)
-{
-    const config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
-    *out = def;
-    if (!s) {
-        return 0;
-    }
-    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        return at_line(err, spec, s, "'%s' must be a string in quotes%s", key, "");
-    }
-    *out = config_setting_get_string(s);
-    return 0;
-}
-
-static int get_bool(const struct dpt_spec *spec, const config_setting_t *g, const char *key,
-                    int def, int *out, struct dpt_err *err)
-{
-    const config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
-    *out = def;
-    if (!s) {
-        return 0;
-    }
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        return at_line(err, spec, s, "'%s' must be true or false%s", key, "");
-    }
-    *out = config_setting_get_bool(s);
-    return 0;
-}
-
-static int get_int(const struct dpt_spec *spec, const config_setting_t *g, const char *key,
-                   int64_t def, int64_t min, int64_t *out, struct dpt_err *err)
-{
-    const config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
-    *out = def;
-    if (!s) {
-        return 0;
-    }
-    int t = config_setting_type(s);
-    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-        return at_line(err, spec, s, "'%s' must be an integer%s", key, "");
-    }
-    *out = config_setting_get_int64(s);
-    if (*out < min) {
-        char m[32];
-        snprintf(m, sizeof m, "%lld", (long long)min);
-        return at_line(err, spec, s, "'%s' must be at least %s", key, m);
-    }
-    return 0;
-}
-
-static int get_num(const struct dpt_spec *spec, const config_setting_t *g, const char *key,
-                   double def, double min, double max, double *out, struct dpt_err *err)
-{
-    const config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
-    *out = def;
-    if (!s) {
-        return 0;
-    }
-    int t = config_setting_type(s);
-    if (t == CONFIG_TYPE_FLOAT) {
-        *out = config_setting_get_float(s);
-    } else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-        *out = (double)config_setting_get_int64(s);
-    } else {
-        return at_line(err, spec, s, "'%s' must be a number%s", key, "");
-    }
-    if (!(*out >= min && *out <= max)) {
-        char range[64];
-        snprintf(range, sizeof range, "[%g, %g]", min, max);
-        return at_line(err, spec, s, "'%s' must be in %s", key, range);
-    }
-    return 0;
-}
 
 const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *s, char *buf,
                            size_t len)
@@ -153,193 +49,293 @@ const char *dpt_spec_type_of(const config_setting_t *s)
     return NULL;
 }
 
-/* The index of name in the NULL-terminated list, or -1. */
+/* The choices of the string settings that become enums, in enum order: the
+ * names are checked by the getter and turned into enums here, once, so the
+ * training loop never compares strings. */
+static const char *const caches[] = {"auto", "none", "all", NULL};
+static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
+static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy", NULL};
+
+/* The index of name in the NULL-terminated list; name is one of them (the
+ * getter that read it was given the list as its choices). */
 static int pick(const char *name, const char *const *list)
 {
-    for (int i = 0; list[i]; i++) {
-        if (strcmp(name, list[i]) == 0) {
-            return i;
-        }
+    int i = 0;
+    while (strcmp(name, list[i]) != 0) {
+        i++;
+        assert(list[i]);
     }
-    return -1;
+    return i;
 }
 
-/* Fills the typed fields from the tree and checks them. */
-static int extract(struct dpt_spec *spec, struct dpt_err *err)
+/* Copies the first error a section recorded into err; returns its code. */
+static int failed(const struct dpt_host_ctx *section, struct dpt_err *err)
 {
-    static const char *const top_keys[] = {"data", "model", "train", NULL};
-    static const char *const data_keys[] = {"train", "test", "x", "y", "shuffle",
-                                            "standardize", "standardize_y", "cache", "validation", "window_rows",
-                                            "validation_split", NULL};
-    static const char *const model_keys[] = {"layers", "loss", "optimizer", "metrics", NULL};
-    static const char *const train_keys[] = {"batch", "epochs", "seed", "micro_batch",
-                                             "check_sync", "deterministic", "checkpoint",
-                                             "early_stopping", "lr_schedule", "scale_lr_batch",
-                                             "clip_norm", "clip_value", "log",
-                                             "reduce_lr_on_plateau", NULL};
-    static const char *const rop_keys[] = {"monitor", "factor", "patience", "min_delta",
-                                           "min_scale", NULL};
-    static const char *const es_keys[] = {"monitor", "min_delta", "patience",
-                                          "restore_best_weights", NULL};
-    static const char *const lr_keys[] = {"type", "decay_steps", "decay_rate", "warmup_steps",
-                                          "min_scale", NULL};
-    static const char *const ckpt_keys[] = {"path", "every_steps", "every_epochs", "keep", NULL};
-    config_setting_t *root = config_root_setting(&spec->cfg);
-    if (only_keys(spec, root, "(top level)", top_keys, err) < 0) {
-        return err->code;
-    }
-    const config_setting_t *data = config_setting_get_member(root, "data");
-    const config_setting_t *model = config_setting_get_member(root, "model");
-    const config_setting_t *train = config_setting_get_member(root, "train");
-    if (!model) {
-        return at_line(err, spec, NULL, "no 'model' section: say model = { layers = (...); "
-                       "loss = \"...\"; optimizer = \"...\"; };%s%s", "", "");
-    }
-    if (only_keys(spec, data, "data", data_keys, err) < 0 ||
-        only_keys(spec, model, "model", model_keys, err) < 0 ||
-        only_keys(spec, train, "train", train_keys, err) < 0) {
-        return err->code;
-    }
-    const char *cache = NULL;
-    if (get_str(spec, data, "train", NULL, &spec->train, err) < 0 ||
-        get_str(spec, data, "test", NULL, &spec->test, err) < 0 ||
-        get_str(spec, data, "x", "X", &spec->x_name, err) < 0 ||
-        get_str(spec, data, "y", "y", &spec->y_name, err) < 0 ||
-        get_str(spec, data, "cache", "auto", &cache, err) < 0 ||
-        get_bool(spec, data, "shuffle", 1, &spec->shuffle, err) < 0 ||
-        get_bool(spec, data, "standardize", 0, &spec->standardize, err) < 0 ||
-        get_bool(spec, data, "standardize_y", 0, &spec->standardize_y, err) < 0 ||
-        get_int(spec, data, "window_rows", 0, 0, &spec->window_rows, err) < 0) {
-        return err->code;
-    }
-    if (strcmp(cache, "auto") == 0) {
-        spec->cache = DPT_CACHE_AUTO;
-    } else if (strcmp(cache, "none") == 0) {
-        spec->cache = DPT_CACHE_NONE;
-    } else if (strcmp(cache, "all") == 0) {
-        spec->cache = DPT_CACHE_ALL;
-    } else {
-        return at_line(err, spec, config_setting_get_member(data, "cache"),
-                       "'cache' must be \"auto\", \"none\" or \"all\", got \"%s\"%s", cache,
-                       "");
-    }
+    *err = section->err;
+    return err->code;
+}
 
-    spec->layers = config_setting_get_member(model, "layers");
-    if (!spec->layers || !config_setting_is_list(spec->layers) ||
-        config_setting_length(spec->layers) == 0) {
-        return at_line(err, spec, spec->layers ? spec->layers : model,
-                       "model.layers must be a non-empty list: layers = ( { type = \"dense\"; "
-                       "units = 8; }, ... );%s%s", "", "");
+/* Sets up `section` for the group `key` of parent, named `what` in
+ * messages. An absent group gives a section in which every key has its
+ * default; a key that is there but not a group is an error. */
+static int open_section(struct dpt_host_ctx *parent, const char *key, const char *what,
+                        struct dpt_host_ctx *section, struct dpt_err *err)
+{
+    const config_setting_t *group;
+    if (dpt_host_group(parent, key, &group) < 0) {
+        return failed(parent, err);
     }
-    for (int i = 0; i < config_setting_length(spec->layers); i++) {
-        const config_setting_t *l = config_setting_get_elem(spec->layers, (unsigned)i);
+    dpt_host_init(section, group, parent->file, what);
+    return 0;
+}
+
+/* data = { train; test; x; y; shuffle; standardize; standardize_y; cache;
+ *          window_rows; validation; validation_split; } */
+static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const struct dpt_host *h = &c->host;
+    const char *cache = NULL;
+    if (h->get_string(h->ctx, "train", NULL, NULL, &spec->train) < 0 ||
+        h->get_string(h->ctx, "test", NULL, NULL, &spec->test) < 0 ||
+        h->get_string(h->ctx, "x", "X", NULL, &spec->x_name) < 0 ||
+        h->get_string(h->ctx, "y", "y", NULL, &spec->y_name) < 0 ||
+        h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
+        h->get_bool(h->ctx, "standardize", 0, &spec->standardize) < 0 ||
+        h->get_bool(h->ctx, "standardize_y", 0, &spec->standardize_y) < 0 ||
+        h->get_string(h->ctx, "cache", "auto", caches, &cache) < 0 ||
+        h->get_int(h->ctx, "window_rows", 0, 0, INT64_MAX, &spec->window_rows) < 0 ||
+        h->get_string(h->ctx, "validation", NULL, NULL, &spec->validation) < 0 ||
+        h->get_float(h->ctx, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split) < 0) {
+        return failed(c, err);
+    }
+    if (dpt_host_check_unused(c, NULL, err) < 0) {
+        return err->code;
+    }
+    spec->cache = (enum dpt_cache)pick(cache, caches);
+    if (spec->validation && spec->validation_split > 0) {
+        dpt_host_fail(c, config_setting_get_member(c->group, "validation"),
+                      "give 'validation' (a file) or 'validation_split' (a fraction), not both");
+        return failed(c, err);
+    }
+    return 0;
+}
+
+/* model.layers: a non-empty list of groups, each with a type. What else a
+ * layer takes is checked by its plugin when the network is built (net.c). */
+static int check_layers(struct dpt_host_ctx *c, const config_setting_t *layers)
+{
+    if (!layers || !config_setting_is_list(layers) || config_setting_length(layers) == 0) {
+        return dpt_host_fail(c, layers, "'layers' must be a non-empty list: layers = ( { type = "
+                             "\"dense\"; units = 8; }, ... );");
+    }
+    for (int i = 0; i < config_setting_length(layers); i++) {
+        const config_setting_t *l = config_setting_get_elem(layers, (unsigned)i);
         if (!config_setting_is_group(l) || !dpt_spec_type_of(l)) {
-            char idx[16];
-            snprintf(idx, sizeof idx, "%d", i + 1);
-            return at_line(err, spec, l,
-                           "layer %s must be a group with a type: { type = \"dense\"; ... }%s",
-                           idx, "");
+            return dpt_host_fail(c, l, "layer %d must be a group with a type: { type = "
+                                 "\"dense\"; ... }", i + 1);
         }
     }
-    spec->loss = config_setting_get_member(model, "loss");
-    spec->optimizer = config_setting_get_member(model, "optimizer");
-    if (!dpt_spec_type_of(spec->loss)) {
-        return at_line(err, spec, spec->loss ? spec->loss : model,
-                       "model.loss must name a loss: loss = \"mse\"; or loss = { type = "
-                       "\"cce\"; ... };%s%s", "", "");
+    return 0;
+}
+
+/* model.metrics = [ "accuracy" ]: the only metric that can be asked for;
+ * the others are computed whatever the file says. */
+static int read_metrics(struct dpt_host_ctx *c, const config_setting_t *metrics, int *accuracy)
+{
+    *accuracy = 0;
+    if (metrics && !config_setting_is_array(metrics) && !config_setting_is_list(metrics)) {
+        return dpt_host_fail(c, metrics, "'metrics' must be a list: metrics = [ \"accuracy\" ];");
     }
-    if (!dpt_spec_type_of(spec->optimizer)) {
-        return at_line(err, spec, spec->optimizer ? spec->optimizer : model,
-                       "model.optimizer must name an optimizer: optimizer = \"sgd\"; or "
-                       "optimizer = { type = \"adam\"; learning_rate = 0.001; };%s%s", "", "");
-    }
-    const config_setting_t *metrics = config_setting_get_member(model, "metrics");
-    spec->metric_accuracy = 0;
     for (int i = 0; metrics && i < config_setting_length(metrics); i++) {
         const char *m = config_setting_get_string_elem(metrics, i);
         if (!m || strcmp(m, "accuracy") != 0) {
-            return at_line(err, spec, metrics, "unknown metric '%s' (known: accuracy)%s",
-                           m ? m : "(not a string)", "");
+            return dpt_host_fail(c, config_setting_get_elem(metrics, (unsigned)i),
+                                 "unknown metric '%s' (known: accuracy)",
+                                 m ? m : "(not a string)");
         }
-        spec->metric_accuracy = 1;
+        *accuracy = 1;
     }
+    return 0;
+}
 
-    if (get_int(spec, train, "batch", 32, 1, &spec->batch, err) < 0 ||
-        get_int(spec, train, "epochs", 10, 0, &spec->epochs, err) < 0 ||
-        get_int(spec, train, "seed", 0, 0, &spec->seed, err) < 0 ||
-        get_int(spec, train, "micro_batch", 0, 0, &spec->micro_batch, err) < 0 ||
-        get_int(spec, train, "check_sync", 0, 0, &spec->check_sync, err) < 0 ||
-        get_bool(spec, train, "deterministic", 0, &spec->deterministic, err) < 0) {
+/* model = { layers; loss; optimizer; metrics; }: the loss and the optimizer
+ * are a plugin's name, or a group with its type and settings. */
+static int read_model(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const config_setting_t *metrics;
+    if (dpt_host_setting(c, "layers", &spec->layers) < 0 ||
+        dpt_host_setting(c, "loss", &spec->loss) < 0 ||
+        dpt_host_setting(c, "optimizer", &spec->optimizer) < 0 ||
+        dpt_host_setting(c, "metrics", &metrics) < 0) {
+        return failed(c, err);
+    }
+    if (dpt_host_check_unused(c, NULL, err) < 0) {
         return err->code;
     }
-    const config_setting_t *ck = train ? config_setting_get_member(train, "checkpoint") : NULL;
-    if (only_keys(spec, ck, "train.checkpoint", ckpt_keys, err) < 0 ||
-        get_str(spec, ck, "path", NULL, &spec->ckpt_path, err) < 0 ||
-        get_int(spec, ck, "every_steps", 0, 0, &spec->ckpt_every_steps, err) < 0 ||
-        get_int(spec, ck, "every_epochs", ck ? 1 : 0, 0, &spec->ckpt_every_epochs, err) < 0 ||
-        get_int(spec, ck, "keep", 2, 1, &spec->ckpt_keep, err) < 0) {
+    if (check_layers(c, spec->layers) < 0) {
+        return failed(c, err);
+    }
+    if (!dpt_spec_type_of(spec->loss)) {
+        dpt_host_fail(c, spec->loss, "'loss' must name a loss: loss = \"mse\"; or loss = { "
+                      "type = \"cce\"; ... };");
+        return failed(c, err);
+    }
+    if (!dpt_spec_type_of(spec->optimizer)) {
+        dpt_host_fail(c, spec->optimizer, "'optimizer' must name an optimizer: optimizer = "
+                      "\"sgd\"; or optimizer = { type = \"adam\"; learning_rate = 0.001; };");
+        return failed(c, err);
+    }
+    if (read_metrics(c, metrics, &spec->metric_accuracy) < 0) {
+        return failed(c, err);
+    }
+    return 0;
+}
+
+/* train.checkpoint = { path; every_steps; every_epochs; keep; }: without
+ * the group no checkpoint is written on the way (every_epochs 0). */
+static int read_checkpoint(struct dpt_spec *spec, struct dpt_host_ctx *train,
+                           struct dpt_err *err)
+{
+    struct dpt_host_ctx c;
+    if (open_section(train, "checkpoint", "train.checkpoint", &c, err) < 0) {
         return err->code;
     }
-    const char *es_monitor = NULL, *rop_monitor = NULL, *lr_schedule = NULL;
-    const config_setting_t *es = train ? config_setting_get_member(train, "early_stopping") : NULL;
-    const config_setting_t *lr = train ? config_setting_get_member(train, "lr_schedule") : NULL;
-    if (only_keys(spec, es, "train.early_stopping", es_keys, err) < 0 ||
-        get_str(spec, es, "monitor", es ? "val_loss" : NULL, &es_monitor, err) < 0 ||
-        get_num(spec, es, "min_delta", 0.0, 0.0, 1e30, &spec->es_min_delta, err) < 0 ||
-        get_int(spec, es, "patience", 5, 0, &spec->es_patience, err) < 0 ||
-        get_bool(spec, es, "restore_best_weights", 0, &spec->es_restore, err) < 0 ||
-        only_keys(spec, lr, "train.lr_schedule", lr_keys, err) < 0 ||
-        get_str(spec, lr, "type", "constant", &lr_schedule, err) < 0 ||
-        get_int(spec, lr, "decay_steps", 1000, 1, &spec->lr_decay_steps, err) < 0 ||
-        get_num(spec, lr, "decay_rate", 0.5, 0.0, 1.0, &spec->lr_decay_rate, err) < 0 ||
-        get_int(spec, lr, "warmup_steps", 0, 0, &spec->lr_warmup_steps, err) < 0 ||
-        get_num(spec, lr, "min_scale", 0.0, 0.0, 1.0, &spec->lr_min_scale, err) < 0 ||
-        get_int(spec, train, "scale_lr_batch", 0, 0, &spec->lr_base_batch, err) < 0 ||
-        get_num(spec, train, "clip_norm", 0.0, 0.0, 1e30, &spec->clip_norm, err) < 0 ||
-        get_num(spec, train, "clip_value", 0.0, 0.0, 1e30, &spec->clip_value, err) < 0 ||
-        get_str(spec, train, "log", NULL, &spec->log, err) < 0 ||
-        get_str(spec, data, "validation", NULL, &spec->validation, err) < 0 ||
-        get_num(spec, data, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split, err) < 0) {
+    const struct dpt_host *h = &c.host;
+    int64_t every_epochs = c.group ? 1 : 0;
+    if (h->get_string(h->ctx, "path", NULL, NULL, &spec->ckpt_path) < 0 ||
+        h->get_int(h->ctx, "every_steps", 0, 0, INT64_MAX, &spec->ckpt_every_steps) < 0 ||
+        h->get_int(h->ctx, "every_epochs", every_epochs, 0, INT64_MAX,
+                   &spec->ckpt_every_epochs) < 0 ||
+        h->get_int(h->ctx, "keep", 2, 1, INT64_MAX, &spec->ckpt_keep) < 0) {
+        return failed(&c, err);
+    }
+    if (dpt_host_check_unused(&c, NULL, err) < 0) {
         return err->code;
     }
-    const config_setting_t *rop =
-        train ? config_setting_get_member(train, "reduce_lr_on_plateau") : NULL;
-    if (only_keys(spec, rop, "train.reduce_lr_on_plateau", rop_keys, err) < 0 ||
-        get_str(spec, rop, "monitor", rop ? "val_loss" : NULL, &rop_monitor, err) < 0 ||
-        get_num(spec, rop, "factor", 0.1, 0.0, 1.0, &spec->rop_factor, err) < 0 ||
-        get_int(spec, rop, "patience", 10, 0, &spec->rop_patience, err) < 0 ||
-        get_num(spec, rop, "min_delta", 1e-4, 0.0, 1e30, &spec->rop_min_delta, err) < 0 ||
-        get_num(spec, rop, "min_scale", 0.0, 0.0, 1.0, &spec->rop_min_scale, err) < 0) {
+    if (c.group && !spec->ckpt_path) {
+        dpt_host_fail(&c, NULL, "'path' is required: path = \"FILE.h5\"; (where checkpoints go)");
+        return failed(&c, err);
+    }
+    return 0;
+}
+
+/* A callback group's 'monitor': val_loss when the group is there, and
+ * DPT_MONITOR_NONE (the callback is off) when it is not. */
+static int get_monitor(struct dpt_host_ctx *c, enum dpt_monitor *out)
+{
+    const char *name = NULL;
+    const struct dpt_host *h = &c->host;
+    if (h->get_string(h->ctx, "monitor", c->group ? "val_loss" : NULL, monitors, &name) < 0) {
+        return DPT_ECONFIG;
+    }
+    *out = name ? (enum dpt_monitor)(pick(name, monitors) + 1) : DPT_MONITOR_NONE;
+    return 0;
+}
+
+/* train.early_stopping = { monitor; min_delta; patience; restore_best_weights; } */
+static int read_early_stopping(struct dpt_spec *spec, struct dpt_host_ctx *train,
+                               struct dpt_err *err)
+{
+    struct dpt_host_ctx c;
+    if (open_section(train, "early_stopping", "train.early_stopping", &c, err) < 0) {
         return err->code;
     }
-    /* Names become enums here, once: the training loop never compares strings. */
-    static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy", NULL};
-    const char *const chosen[] = {es_monitor, rop_monitor};
-    enum dpt_monitor *dest[] = {&spec->es_monitor, &spec->rop_monitor};
-    const config_setting_t *groups[] = {es, rop};
-    for (int c = 0; c < 2; c++) {
-        int k = chosen[c] ? pick(chosen[c], monitors) : -1;
-        if (chosen[c] && k < 0) {
-            return at_line(err, spec, config_setting_get_member(groups[c], "monitor"),
-                           "monitor must be loss, accuracy, val_loss or val_accuracy, got "
-                           "\"%s\"%s", chosen[c], "");
-        }
-        *dest[c] = (enum dpt_monitor)(k + 1); /* -1 -> DPT_MONITOR_NONE */
+    const struct dpt_host *h = &c.host;
+    if (get_monitor(&c, &spec->es_monitor) < 0 ||
+        h->get_float(h->ctx, "min_delta", 0.0, 0.0, INFINITY, &spec->es_min_delta) < 0 ||
+        h->get_int(h->ctx, "patience", 5, 0, INT64_MAX, &spec->es_patience) < 0 ||
+        h->get_bool(h->ctx, "restore_best_weights", 0, &spec->es_restore) < 0) {
+        return failed(&c, err);
     }
-    static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
-    int k = pick(lr_schedule, schedules);
-    if (k < 0) {
-        return at_line(err, spec, config_setting_get_member(lr, "type"),
-                       "lr_schedule.type must be constant, step, exponential or cosine, got "
-                       "\"%s\"%s", lr_schedule, "");
+    return dpt_host_check_unused(&c, NULL, err);
+}
+
+/* train.lr_schedule = { type; decay_steps; decay_rate; warmup_steps; min_scale; } */
+static int read_lr_schedule(struct dpt_spec *spec, struct dpt_host_ctx *train,
+                            struct dpt_err *err)
+{
+    struct dpt_host_ctx c;
+    if (open_section(train, "lr_schedule", "train.lr_schedule", &c, err) < 0) {
+        return err->code;
     }
-    spec->lr_schedule = (enum dpt_lr_schedule)k;
-    if (spec->validation && spec->validation_split > 0) {
-        return at_line(err, spec, config_setting_get_member(data, "validation"),
-                       "give data.validation or data.validation_split, not both%s%s", "", "");
+    const struct dpt_host *h = &c.host;
+    const char *type = NULL;
+    if (h->get_string(h->ctx, "type", "constant", schedules, &type) < 0 ||
+        h->get_int(h->ctx, "decay_steps", 1000, 1, INT64_MAX, &spec->lr_decay_steps) < 0 ||
+        h->get_float(h->ctx, "decay_rate", 0.5, 0.0, 1.0, &spec->lr_decay_rate) < 0 ||
+        h->get_int(h->ctx, "warmup_steps", 0, 0, INT64_MAX, &spec->lr_warmup_steps) < 0 ||
+        h->get_float(h->ctx, "min_scale", 0.0, 0.0, 1.0, &spec->lr_min_scale) < 0) {
+        return failed(&c, err);
     }
-    if (ck && !spec->ckpt_path) {
-        return at_line(err, spec, ck, "train.checkpoint needs a path = \"FILE.h5\"%s%s", "", "");
+    spec->lr_schedule = (enum dpt_lr_schedule)pick(type, schedules);
+    return dpt_host_check_unused(&c, NULL, err);
+}
+
+/* train.reduce_lr_on_plateau = { monitor; factor; patience; min_delta; min_scale; } */
+static int read_reduce_lr(struct dpt_spec *spec, struct dpt_host_ctx *train,
+                          struct dpt_err *err)
+{
+    struct dpt_host_ctx c;
+    if (open_section(train, "reduce_lr_on_plateau", "train.reduce_lr_on_plateau", &c, err) < 0) {
+        return err->code;
+    }
+    const struct dpt_host *h = &c.host;
+    if (get_monitor(&c, &spec->rop_monitor) < 0 ||
+        h->get_float(h->ctx, "factor", 0.1, 0.0, 1.0, &spec->rop_factor) < 0 ||
+        h->get_int(h->ctx, "patience", 10, 0, INT64_MAX, &spec->rop_patience) < 0 ||
+        h->get_float(h->ctx, "min_delta", 1e-4, 0.0, INFINITY, &spec->rop_min_delta) < 0 ||
+        h->get_float(h->ctx, "min_scale", 0.0, 0.0, 1.0, &spec->rop_min_scale) < 0) {
+        return failed(&c, err);
+    }
+    return dpt_host_check_unused(&c, NULL, err);
+}
+
+/* train = { batch; epochs; seed; micro_batch; check_sync; deterministic;
+ *           scale_lr_batch; clip_norm; clip_value; log; and the groups
+ *           checkpoint, early_stopping, lr_schedule, reduce_lr_on_plateau; } */
+static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const struct dpt_host *h = &c->host;
+    if (h->get_int(h->ctx, "batch", 32, 1, INT64_MAX, &spec->batch) < 0 ||
+        h->get_int(h->ctx, "epochs", 10, 0, INT64_MAX, &spec->epochs) < 0 ||
+        h->get_int(h->ctx, "seed", 0, 0, INT64_MAX, &spec->seed) < 0 ||
+        h->get_int(h->ctx, "micro_batch", 0, 0, INT64_MAX, &spec->micro_batch) < 0 ||
+        h->get_int(h->ctx, "check_sync", 0, 0, INT64_MAX, &spec->check_sync) < 0 ||
+        h->get_bool(h->ctx, "deterministic", 0, &spec->deterministic) < 0 ||
+        h->get_int(h->ctx, "scale_lr_batch", 0, 0, INT64_MAX, &spec->lr_base_batch) < 0 ||
+        h->get_float(h->ctx, "clip_norm", 0.0, 0.0, INFINITY, &spec->clip_norm) < 0 ||
+        h->get_float(h->ctx, "clip_value", 0.0, 0.0, INFINITY, &spec->clip_value) < 0 ||
+        h->get_string(h->ctx, "log", NULL, NULL, &spec->log) < 0) {
+        return failed(c, err);
+    }
+    if (read_checkpoint(spec, c, err) < 0 || read_early_stopping(spec, c, err) < 0 ||
+        read_lr_schedule(spec, c, err) < 0 || read_reduce_lr(spec, c, err) < 0) {
+        return err->code;
+    }
+    return dpt_host_check_unused(c, NULL, err);
+}
+
+/* Fills the typed fields from the tree and checks them: the top level, then
+ * each section. Every section is read through the host services plugins
+ * use (plugin/host.h), so its messages read like theirs. */
+static int extract(struct dpt_spec *spec, struct dpt_err *err)
+{
+    struct dpt_host_ctx top, data, model, train;
+    dpt_host_init(&top, config_root_setting(&spec->cfg), spec->file, "top level");
+    if (open_section(&top, "data", "data", &data, err) < 0 ||
+        open_section(&top, "model", "model", &model, err) < 0 ||
+        open_section(&top, "train", "train", &train, err) < 0 ||
+        dpt_host_check_unused(&top, NULL, err) < 0) {
+        return err->code;
+    }
+    if (!model.group) {
+        dpt_host_fail(&top, NULL, "no 'model' section: say model = { layers = (...); loss = "
+                      "\"...\"; optimizer = \"...\"; };");
+        return failed(&top, err);
+    }
+    if (read_data(spec, &data, err) < 0 || read_model(spec, &model, err) < 0 ||
+        read_train(spec, &train, err) < 0) {
+        return err->code;
     }
     return 0;
 }

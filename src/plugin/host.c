@@ -1,9 +1,12 @@
 /* Host services for plugins: parameters from the model file with defaults
- * and range checks, error reporting, and a counter-based random stream.
+ * and range checks, error reporting, and a counter-based random stream. The
+ * model file's own sections (data, model, train and train's groups) are read
+ * through the same getters, so every setting gets the same kind of message.
  *
  * Messages name the model file, the line of the offending setting, the
- * plugin instance and the key: "model.cfg:14: layer 2 (dense): 'units' must
- * be in [1, 1048576], got 0".
+ * plugin instance or section and the key, what was expected and what was
+ * found: "model.cfg:14: layer 2 (dense): 'units' must be in [1, 1048576],
+ * got 0", "model.cfg:9: train: 'batch' must be at least 1, got 0".
  */
 #include "config.h"
 
@@ -16,33 +19,60 @@
 #include <stdio.h>
 #include <string.h>
 
-static const config_setting_t *lookup(struct dpt_host_ctx *c, const char *key)
+/* Writes "FILE:LINE: WHAT: body" into err, LINE being that of s (of the
+ * group when s is NULL); settings without a line (added by --set) give
+ * "FILE: WHAT: body". Returns DPT_ECONFIG. */
+static int set_at(struct dpt_err *err, const struct dpt_host_ctx *c, const config_setting_t *s,
+                  const char *body)
 {
-    if (c->n_asked < sizeof c->asked / sizeof c->asked[0]) {
-        c->asked[c->n_asked++] = key;
+    const config_setting_t *at = s ? s : c->group;
+    int line = at ? config_setting_source_line(at) : 0;
+    if (line > 0) {
+        return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s: %s", c->file, line, c->what, body);
     }
-    return c->group ? config_setting_get_member(c->group, key) : NULL;
+    return dpt_err_set(err, DPT_ECONFIG, "%s: %s: %s", c->file, c->what, body);
+}
+
+static int vfail(struct dpt_host_ctx *c, const config_setting_t *s, const char *fmt, va_list ap)
+{
+    char body[1024];
+    vsnprintf(body, sizeof body, fmt, ap);
+    if (c->err.code == 0) { /* the first problem is the one to fix first */
+        set_at(&c->err, c, s, body);
+    }
+    return DPT_ECONFIG;
 }
 
 static int fail(struct dpt_host_ctx *c, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct dpt_host_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
-    char body[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
+    int rc = vfail(c, s, fmt, ap);
     va_end(ap);
-    if (c->err.code == 0) {
-        const config_setting_t *at = s ? s : c->group;
-        int line = at ? config_setting_source_line(at) : 0;
-        if (line > 0) {
-            dpt_err_set(&c->err, DPT_ECONFIG, "%s:%d: %s: %s", c->file, line, c->what, body);
-        } else {
-            dpt_err_set(&c->err, DPT_ECONFIG, "%s: %s: %s", c->file, c->what, body);
-        }
+    return rc;
+}
+
+/* Records key as asked for (once) and finds its setting, NULL when absent.
+ * The record is what dpt_host_check_unused compares the group with, so a
+ * key that does not fit is an error rather than a later false "unknown key". */
+static int lookup(struct dpt_host_ctx *c, const char *key, const config_setting_t **out)
+{
+    size_t k = 0;
+    while (k < c->n_asked && strcmp(c->asked[k], key) != 0) {
+        k++;
     }
-    return DPT_ECONFIG;
+    if (k == c->n_asked) {
+        if (c->n_asked == DPT_HOST_MAX_KEYS) {
+            *out = NULL;
+            return fail(c, NULL, "'%s': more than %d different keys asked for; the host keeps "
+                        "track of %d", key, DPT_HOST_MAX_KEYS, DPT_HOST_MAX_KEYS);
+        }
+        c->asked[c->n_asked++] = key;
+    }
+    *out = c->group ? config_setting_get_member(c->group, key) : NULL;
+    return 0;
 }
 
 static const char *type_name(int type)
@@ -68,7 +98,10 @@ static int get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t
                    int64_t *out)
 {
     struct dpt_host_ctx *c = ctx;
-    const config_setting_t *s = lookup(c, key);
+    const config_setting_t *s;
+    if (lookup(c, key, &s) < 0) {
+        return DPT_ECONFIG;
+    }
     int64_t v = def;
     if (s) {
         int t = config_setting_type(s);
@@ -76,6 +109,13 @@ static int get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t
             return fail(c, s, "'%s' must be an integer, found %s", key, type_name(t));
         }
         v = config_setting_get_int64(s);
+    }
+    /* A bound at the end of the type is no bound: say only the other one. */
+    if (v < min && max == INT64_MAX) {
+        return fail(c, s, "'%s' must be at least %" PRId64 ", got %" PRId64, key, min, v);
+    }
+    if (v > max && min == INT64_MIN) {
+        return fail(c, s, "'%s' must be at most %" PRId64 ", got %" PRId64, key, max, v);
     }
     if (v < min || v > max) {
         return fail(c, s, "'%s' must be in [%" PRId64 ", %" PRId64 "], got %" PRId64, key, min,
@@ -89,7 +129,10 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
                      double *out)
 {
     struct dpt_host_ctx *c = ctx;
-    const config_setting_t *s = lookup(c, key);
+    const config_setting_t *s;
+    if (lookup(c, key, &s) < 0) {
+        return DPT_ECONFIG;
+    }
     double v = def;
     if (s) {
         int t = config_setting_type(s);
@@ -102,6 +145,12 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
         }
     }
     if (!(v >= min && v <= max)) {
+        if (isinf(max) && !isinf(min)) {
+            return fail(c, s, "'%s' must be at least %g, got %g", key, min, v);
+        }
+        if (isinf(min) && !isinf(max)) {
+            return fail(c, s, "'%s' must be at most %g, got %g", key, max, v);
+        }
         return fail(c, s, "'%s' must be in [%g, %g], got %g", key, min, max, v);
     }
     *out = v;
@@ -111,7 +160,10 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
 static int get_bool(void *ctx, const char *key, int def, int *out)
 {
     struct dpt_host_ctx *c = ctx;
-    const config_setting_t *s = lookup(c, key);
+    const config_setting_t *s;
+    if (lookup(c, key, &s) < 0) {
+        return DPT_ECONFIG;
+    }
     if (!s) {
         *out = def;
         return 0;
@@ -124,11 +176,25 @@ static int get_bool(void *ctx, const char *key, int def, int *out)
     return 0;
 }
 
+/* Writes the choices as "\"a\", \"b\" or \"c\"" into list. */
+static void list_choices(char *list, size_t len, const char *const *choices)
+{
+    list[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        const char *sep = i == 0 ? "" : choices[i + 1] ? ", " : " or ";
+        size_t used = strlen(list);
+        snprintf(list + used, len - used, "%s\"%s\"", sep, choices[i]);
+    }
+}
+
 static int get_string(void *ctx, const char *key, const char *def, const char *const *choices,
                       const char **out)
 {
     struct dpt_host_ctx *c = ctx;
-    const config_setting_t *s = lookup(c, key);
+    const config_setting_t *s;
+    if (lookup(c, key, &s) < 0) {
+        return DPT_ECONFIG;
+    }
     const char *v = def;
     if (s) {
         if (config_setting_type(s) != CONFIG_TYPE_STRING) {
@@ -138,16 +204,15 @@ static int get_string(void *ctx, const char *key, const char *def, const char *c
         v = config_setting_get_string(s);
     }
     if (choices && v) {
-        char list[512] = "";
-        for (size_t i = 0; choices[i]; i++) {
-            if (strcmp(v, choices[i]) == 0) {
-                *out = v;
-                return 0;
-            }
-            size_t used = strlen(list);
-            snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? ", " : "", choices[i]);
+        size_t i = 0;
+        while (choices[i] && strcmp(v, choices[i]) != 0) {
+            i++;
         }
-        return fail(c, s, "'%s' must be one of %s, got \"%s\"", key, list, v);
+        if (!choices[i]) {
+            char list[512];
+            list_choices(list, sizeof list, choices);
+            return fail(c, s, "'%s' must be %s, got \"%s\"", key, list, v);
+        }
     }
     *out = v;
     return 0;
@@ -155,13 +220,11 @@ static int get_string(void *ctx, const char *key, const char *def, const char *c
 
 static int report(void *ctx, const char *fmt, ...)
 {
-    struct dpt_host_ctx *c = ctx;
-    char body[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
+    int rc = vfail(ctx, NULL, fmt, ap);
     va_end(ap);
-    return fail(c, NULL, "%s", body);
+    return rc;
 }
 
 void dpt_host_init(struct dpt_host_ctx *ctx, const config_setting_t *group, const char *file,
@@ -185,6 +248,35 @@ void dpt_host_init(struct dpt_host_ctx *ctx, const config_setting_t *group, cons
     snprintf(ctx->what, sizeof ctx->what, "%s", what);
 }
 
+int dpt_host_setting(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out)
+{
+    return lookup(ctx, key, out);
+}
+
+int dpt_host_group(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out)
+{
+    const config_setting_t *s;
+    *out = NULL;
+    if (lookup(ctx, key, &s) < 0) {
+        return DPT_ECONFIG;
+    }
+    if (s && !config_setting_is_group(s)) {
+        return fail(ctx, s, "'%s' must be a group { ... }, found %s", key,
+                    type_name(config_setting_type(s)));
+    }
+    *out = s;
+    return 0;
+}
+
+int dpt_host_fail(struct dpt_host_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(ctx, s, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
                           struct dpt_err *err)
 {
@@ -202,14 +294,15 @@ int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys
             known = strcmp(name, ctx->asked[k]) == 0;
         }
         if (!known) {
-            char list[512] = "";
+            char list[768] = "";
             for (size_t k = 0; k < ctx->n_asked; k++) {
                 size_t used = strlen(list);
                 snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", ctx->asked[k]);
             }
-            return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s: unknown key '%s' (it takes: %s)",
-                               ctx->file, config_setting_source_line(s), ctx->what, name,
-                               ctx->n_asked ? list : "no keys");
+            char body[1024];
+            snprintf(body, sizeof body, "unknown key '%s' (it takes: %s)", name,
+                     ctx->n_asked ? list : "no keys");
+            return set_at(err, ctx, s, body);
         }
     }
     return 0;

@@ -1,9 +1,15 @@
 /* The host services handed to plugins (struct dpt_host), backed by one group
  * of the model file, plus the Philox random stream.
  *
- * A dpt_host_ctx lives as long as the plugin instance it served, so strings
- * handed out by get_string stay valid. After create(), dpt_host_check_unused
- * reports keys of the group that nobody asked for (typos such as 'unit').
+ * The model file's own sections are read the same way (src/model/spec.c):
+ * one dpt_host_ctx per section, the getters of ctx->host, then
+ * dpt_host_check_unused. So a typo in train = { ... } gets the message a typo
+ * in a layer gets.
+ *
+ * A dpt_host_ctx lives as long as the plugin instance it served. Strings
+ * handed out by get_string point into the libconfig tree and live as long as
+ * it does. After create(), dpt_host_check_unused reports keys of the group
+ * that nobody asked for (typos such as 'unit').
  */
 #ifndef DPT_PLUGIN_HOST_H
 #define DPT_PLUGIN_HOST_H
@@ -12,21 +18,40 @@
 #include <dptrain/plugin.h>
 #include <libconfig.h>
 
+/* Different keys one group may be asked for; the biggest section of the
+ * model file (train) has 14. Asking for more is reported as an error. */
+#define DPT_HOST_MAX_KEYS 64
+
 struct dpt_host_ctx {
-    struct dpt_host host;         /* what the plugin sees; host.ctx points here */
+    struct dpt_host host;          /* what the plugin sees; host.ctx points here */
     const config_setting_t *group; /* the plugin's group (may be NULL: all defaults) */
     const char *file;              /* model file name, for messages */
-    char what[96];                 /* e.g. "layer 2 (dense)" */
-    const char *asked[32];         /* keys asked for so far */
+    char what[96];                 /* e.g. "layer 2 (dense)", "train.checkpoint" */
+    const char *asked[DPT_HOST_MAX_KEYS]; /* keys asked for so far, each once */
     size_t n_asked;
-    struct dpt_err err;            /* the first error reported */
+    struct dpt_err err; /* the first error reported */
 };
 
-/* Fills ctx for a plugin configured by group (NULL: no settings). */
+/* Fills ctx for a plugin or section configured by group (NULL: no settings,
+ * every getter gives its default). file and what are named in messages
+ * ("FILE:LINE: WHAT: ..."); file is borrowed, what is copied. */
 void dpt_host_init(struct dpt_host_ctx *ctx, const config_setting_t *group, const char *file,
                    const char *what);
+
+/* For settings that are not one scalar (lists, "a string or a group"): the
+ * member key of the group, any type, or NULL when absent; counted as asked
+ * for. Returns 0, or DPT_ECONFIG with the reason in ctx->err. */
+int dpt_host_setting(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out);
+/* The same for a member that must be a group { ... } when present. */
+int dpt_host_group(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out);
+/* Records a problem with setting s (NULL: the group itself) in ctx->err as
+ * the getters do, unless an earlier one is there. Returns DPT_ECONFIG. */
+int dpt_host_fail(struct dpt_host_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Keys of the group, other than those in `host_keys` (NULL-terminated) and
- * those the plugin asked for: an error naming the first one and its line. */
+ * those asked for: an error in err naming the first one, its line and the
+ * keys asked for. */
 int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
                           struct dpt_err *err);
 
