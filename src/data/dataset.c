@@ -18,14 +18,15 @@
  * goes through H5Dread.
  *
  * HDF5 prints its error stack to stderr by default; a library must not
- * print, so every entry point turns that off and restores the caller's
- * setting on the way out, and failures become one dpt_err message that
- * quotes HDF5's innermost reason. HDF5 itself is not thread-safe in the
- * Debian build: use a handle from one thread at a time.
+ * print, so every entry point that calls HDF5 runs it quietly and restores
+ * the caller's setting on the way out (util/h5.h), and failures become one
+ * dpt_err message that quotes HDF5's innermost reason. HDF5 itself is not
+ * thread-safe in the Debian build: use a handle from one thread at a time.
  */
 #include "config.h"
 
 #include "data/dataset.h"
+#include "util/h5.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -94,44 +95,6 @@ struct dpt_dataset {
     char *stage;       /* staging buffer of direct reads */
     size_t stage_bytes;
 };
-
-/* The caller's automatic HDF5 error printing, saved while we run quietly. */
-struct h5_quiet {
-    H5E_auto2_t func;
-    void *data;
-};
-
-static void quiet_begin(struct h5_quiet *q)
-{
-    if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
-        q->func = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const struct h5_quiet *q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-static herr_t first_error(unsigned n, const H5E_error2_t *e, void *buf)
-{
-    if (n == 0 && e->desc && e->desc[0]) {
-        snprintf(buf, 256, "%s", e->desc);
-    }
-    return 0;
-}
-
-/* The innermost message on HDF5's error stack, for "(HDF5: ...)" in our
- * messages. Call it right after the failing call: the next HDF5 API call
- * clears the stack. buf holds 256 bytes. */
-static const char *h5_reason(char *buf)
-{
-    snprintf(buf, 256, "no details");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
-    return buf;
-}
 
 static void close_id(hid_t id, herr_t (*close_fn)(hid_t))
 {
@@ -217,7 +180,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
 {
     int rc = 0;
     hid_t type = H5I_INVALID_HID;
-    char why[256];
+    char why[DPT__H5_REASON_LEN];
 
     a->name = strdup(name);
     if (!a->name) {
@@ -234,7 +197,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     }
     a->dset = H5Dopen2(ds->file, name, H5P_DEFAULT);
     if (a->dset < 0) {
-        h5_reason(why);
+        dpt__h5_reason(why, sizeof why);
         hid_t group = H5Gopen2(ds->file, name, H5P_DEFAULT);
         if (group >= 0) {
             H5Gclose(group);
@@ -263,7 +226,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     int rank = a->space < 0 ? -1 : H5Sget_simple_extent_ndims(a->space);
     if (rank < 0) {
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read its shape (HDF5: %s)",
-                         ds->path, name, h5_reason(why));
+                         ds->path, name, dpt__h5_reason(why, sizeof why));
         goto done;
     }
     if (rank > 2 || !(rank_ok & (1u << rank))) {
@@ -284,11 +247,11 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* below *
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err)
 {
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = 0;
     hid_t fapl = H5I_INVALID_HID;
-    char why[256];
+    char why[DPT__H5_REASON_LEN];
     struct dpt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
@@ -335,7 +298,7 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
     ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
     if (ds->file < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", path,
-                         h5_reason(why));
+                         dpt__h5_reason(why, sizeof why));
         goto fail;
     }
 
@@ -377,13 +340,13 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
         goto fail;
     }
     close_id(fapl, H5Pclose);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     *out = ds;
     return 0;
 fail:
     close_id(fapl, H5Pclose);
     dpt_dataset_close(ds);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     *out = NULL;
     return rc;
 }
@@ -393,14 +356,14 @@ void dpt_dataset_close(struct dpt_dataset *ds)
     if (!ds) {
         return;
     }
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     close_id(ds->y.space, H5Sclose);
     close_id(ds->y.dset, H5Dclose);
     close_id(ds->x.space, H5Sclose);
     close_id(ds->x.dset, H5Dclose);
     close_id(ds->file, H5Fclose);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     if (ds->fd >= 0) {
         close(ds->fd);
     }
@@ -700,7 +663,7 @@ static int read_array(const struct dpt_dataset *ds, const struct array *a, const
     }
     int rc = 0;
     hid_t file_sel = H5I_INVALID_HID, mem = H5I_INVALID_HID;
-    char why[256];
+    char why[DPT__H5_REASON_LEN];
 
     if (rows) {
         file_sel = select_rows(a, rows, 0, n);
@@ -713,7 +676,7 @@ static int read_array(const struct dpt_dataset *ds, const struct array *a, const
     }
     if (file_sel < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': cannot select %zu rows (HDF5: %s)",
-                         ds->path, a->name, n, h5_reason(why));
+                         ds->path, a->name, n, dpt__h5_reason(why, sizeof why));
         goto done;
     }
     hsize_t dims[2] = {n, a->cols};
@@ -721,7 +684,7 @@ static int read_array(const struct dpt_dataset *ds, const struct array *a, const
     if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
                          " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
-                         h5_reason(why));
+                         dpt__h5_reason(why, sizeof why));
         goto done;
     }
 done:
@@ -783,13 +746,13 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
         return dpt_err_set(err, DPT_EINVAL, "%s: targets requested, but the file was opened "
                            "without a y dataset", ds->path);
     }
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
     if (rc == 0 && y) {
         rc = read_array(ds, &ds->y, rows, first, n, H5T_NATIVE_FLOAT, y, err);
     }
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     if (rc < 0) {
         return rc;
     }
@@ -845,8 +808,8 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
                         uint64_t n, const double *center, double *sum, double *sq, double *lo,
                         double *hi, struct dpt_err *err)
 {
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = 0;
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     const size_t F = a->cols;
@@ -894,6 +857,6 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
 done:
     free(part);
     free(buf);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     return rc;
 }
