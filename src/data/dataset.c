@@ -171,7 +171,50 @@ static int check_readable(const char *path, struct dpt_err *err)
     return rc;
 }
 
-/* Opens dataset a->name, checks its dtype, and reads its shape into dims.
+/* Opens ds->path read-only into ds->file, after checking that it is a
+ * readable HDF5 file, with the default (sec2) driver. */
+static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
+{
+    int rc = check_readable(ds->path, err);
+    if (rc < 0) {
+        return rc;
+    }
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_hdf5 = H5Fis_accessible(ds->path, H5P_DEFAULT);
+#else
+    htri_t is_hdf5 = H5Fis_hdf5(ds->path);
+#endif
+    if (is_hdf5 <= 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", ds->path);
+    }
+    /* File locking is wanted where it works, but must not stop a read-only
+     * open on a file system without flock (Lustre, some NFS). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
+     * of a selection: for a few thousand random rows of a 60000 x 784 file
+     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
+     * epoch when a rank reads its rows a few steps at a time). Runs of
+     * adjacent rows larger than the buffer are read directly anyway. */
+    if (fapl >= 0) {
+        H5Pset_sieve_buf_size(fapl, 4096);
+    }
+#if HAVE_FILE_LOCKING
+    if (fapl >= 0) {
+        H5Pset_file_locking(fapl, 1, 1);
+    }
+#endif
+    ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (ds->file < 0) {
+        /* The reason first: closing fapl clears HDF5's error stack. */
+        char why[DPT__H5_REASON_LEN];
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", ds->path,
+                         dpt__h5_reason(why, sizeof why));
+    }
+    close_id(fapl, H5Pclose); /* the file keeps its own copy */
+    return rc;
+}
+
+/* Opens dataset name into a, checks its dtype, and reads its shape into dims.
  * rank_ok tells which ranks are allowed (bit r for rank r); expected is the
  * shape the message should ask for. */
 static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
@@ -242,7 +285,46 @@ done:
     return rc;
 }
 
-static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* below */
+/* Opens X, which must be [N, F] with N and F above 0; sets ds->n. */
+static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *err)
+{
+    hsize_t dims[2] = {0, 0};
+    int rc = open_array(ds, &ds->x, x_name, 1u << 2, "2 dimensions [N, features]", dims, err);
+    if (rc < 0) {
+        return rc;
+    }
+    ds->n = dims[0];
+    if (ds->n == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no rows", ds->path, x_name);
+    }
+    if (ds->x.cols == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape [%" PRIu64
+                           ", 0])", ds->path, x_name, ds->n);
+    }
+    return 0;
+}
+
+/* Opens y, which must be [N] or [N, k] with X's N and k above 0. */
+static int open_y(struct dpt_dataset *ds, const char *y_name, struct dpt_err *err)
+{
+    hsize_t dims[2] = {0, 0};
+    int rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", dims, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (dims[0] != ds->n) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has %" PRIu64 " rows but '%s' "
+                           "has %" PRIu64, ds->path, y_name, (uint64_t)dims[0], ds->x.name,
+                           ds->n);
+    }
+    if (ds->y.cols == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no columns (shape [%" PRIu64
+                           ", 0])", ds->path, y_name, ds->n);
+    }
+    return 0;
+}
+
+static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* with the direct reads */
 
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err)
@@ -250,8 +332,6 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     int rc = 0;
-    hid_t fapl = H5I_INVALID_HID;
-    char why[DPT__H5_REASON_LEN];
     struct dpt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
@@ -264,87 +344,23 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-
-    rc = check_readable(path, err);
+    rc = open_file(ds, err);
+    if (rc == 0) {
+        rc = open_x(ds, x_name, err);
+    }
+    if (rc == 0 && y_name) {
+        rc = open_y(ds, y_name, err);
+    }
+    if (rc == 0) {
+        rc = setup_direct(ds, err);
+    }
     if (rc < 0) {
         goto fail;
     }
-#if H5_VERSION_GE(1, 12, 0)
-    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-    htri_t is_hdf5 = H5Fis_hdf5(path);
-#endif
-    if (is_hdf5 <= 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", path);
-        goto fail;
-    }
-    /* Default (sec2) driver. File locking is wanted where it works, but must
-     * not stop a read-only open on a file system without flock (Lustre,
-     * some NFS). */
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
-     * of a selection: for a few thousand random rows of a 60000 x 784 file
-     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
-     * epoch when a rank reads its rows a few steps at a time). Runs of
-     * adjacent rows larger than the buffer are read directly anyway. */
-    if (fapl >= 0) {
-        H5Pset_sieve_buf_size(fapl, 4096);
-    }
-#if HAVE_FILE_LOCKING
-    if (fapl >= 0) {
-        H5Pset_file_locking(fapl, 1, 1);
-    }
-#endif
-    ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (ds->file < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", path,
-                         dpt__h5_reason(why, sizeof why));
-        goto fail;
-    }
-
-    hsize_t xdims[2] = {0, 0};
-    rc = open_array(ds, &ds->x, x_name, 1u << 2, "2 dimensions [N, features]", xdims, err);
-    if (rc < 0) {
-        goto fail;
-    }
-    ds->n = xdims[0];
-    if (ds->n == 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no rows", path, x_name);
-        goto fail;
-    }
-    if (ds->x.cols == 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape [%" PRIu64
-                         ", 0])", path, x_name, ds->n);
-        goto fail;
-    }
-    if (y_name) {
-        hsize_t ydims[2] = {0, 0};
-        rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", ydims,
-                        err);
-        if (rc < 0) {
-            goto fail;
-        }
-        if (ydims[0] != ds->n) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has %" PRIu64 " rows but '%s' "
-                             "has %" PRIu64, path, y_name, (uint64_t)ydims[0], x_name, ds->n);
-            goto fail;
-        }
-        if (ds->y.cols == 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no columns (shape [%" PRIu64
-                             ", 0])", path, y_name, ds->n);
-            goto fail;
-        }
-    }
-    rc = setup_direct(ds, err);
-    if (rc < 0) {
-        goto fail;
-    }
-    close_id(fapl, H5Pclose);
     dpt__h5_quiet_end(&quiet);
     *out = ds;
     return 0;
 fail:
-    close_id(fapl, H5Pclose);
     dpt_dataset_close(ds);
     dpt__h5_quiet_end(&quiet);
     *out = NULL;
