@@ -492,8 +492,46 @@ static uint64_t file_row(const uint64_t *rows, uint64_t first, size_t i)
     return rows ? rows[i] : first + i;
 }
 
+/* Returns a new copy of a's file space selecting rows [first, first + n),
+ * or H5I_INVALID_HID. */
+static hid_t select_range(const struct array *a, uint64_t first, size_t n)
+{
+    hid_t space = H5Scopy(a->space);
+    if (space >= 0 && select_block(space, a, H5S_SELECT_SET, first, n) < 0) {
+        H5Sclose(space);
+        return H5I_INVALID_HID;
+    }
+    return space;
+}
+
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf,
  * n rows of a->cols values of mem_type, with one H5Dread. */
+static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+                     uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
+{
+    int rc = 0;
+    hid_t mem = H5I_INVALID_HID;
+    char why[DPT__H5_REASON_LEN];
+    hid_t file_sel = rows ? select_rows(a, rows, 0, n) : select_range(a, first, n);
+    if (file_sel < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': cannot select %zu rows (HDF5: %s)",
+                         ds->path, a->name, n, dpt__h5_reason(why, sizeof why));
+        goto done;
+    }
+    hsize_t dims[2] = {n, a->cols};
+    mem = H5Screate_simple(2, dims, NULL);
+    if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
+                         " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
+                         dpt__h5_reason(why, sizeof why));
+        goto done;
+    }
+done:
+    close_id(mem, H5Sclose);
+    close_id(file_sel, H5Sclose);
+    return rc;
+}
+
 /* ---- Direct reads (see the top of the file) ---- */
 
 static enum raw raw_kind(hid_t type, size_t *elem)
@@ -616,9 +654,6 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
     return 0;
 }
 
-static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
-                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err);
-
 /* Sets up direct reads for the arrays that allow them, keeping them only
  * where row 0 and the last row read the same both ways. */
 static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
@@ -657,8 +692,8 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
         for (size_t e = 0; same && e < 2; e++) {
             struct dpt_err ignored;
             same = read_direct(ds, a, NULL, ends[e], 1, direct + e * a->cols, &ignored) == 0 &&
-                   read_array(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
-                              &ignored) == 0 &&
+                   read_hdf5(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
+                             &ignored) == 0 &&
                    memcmp(direct + e * a->cols, via_hdf5 + e * a->cols,
                           a->cols * sizeof *direct) == 0;
         }
@@ -671,42 +706,16 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     return 0;
 }
 
+/* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf
+ * as n rows of a->cols values of mem_type: directly when a allows it and
+ * floats are wanted, else through HDF5. */
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
     if (a->raw && H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0) {
         return read_direct(ds, a, rows, first, n, buf, err);
     }
-    int rc = 0;
-    hid_t file_sel = H5I_INVALID_HID, mem = H5I_INVALID_HID;
-    char why[DPT__H5_REASON_LEN];
-
-    if (rows) {
-        file_sel = select_rows(a, rows, 0, n);
-    } else {
-        file_sel = H5Scopy(a->space);
-        if (file_sel >= 0 && select_block(file_sel, a, H5S_SELECT_SET, first, n) < 0) {
-            close_id(file_sel, H5Sclose);
-            file_sel = H5I_INVALID_HID;
-        }
-    }
-    if (file_sel < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': cannot select %zu rows (HDF5: %s)",
-                         ds->path, a->name, n, dpt__h5_reason(why, sizeof why));
-        goto done;
-    }
-    hsize_t dims[2] = {n, a->cols};
-    mem = H5Screate_simple(2, dims, NULL);
-    if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
-                         " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
-                         dpt__h5_reason(why, sizeof why));
-        goto done;
-    }
-done:
-    close_id(mem, H5Sclose);
-    close_id(file_sel, H5Sclose);
-    return rc;
+    return read_hdf5(ds, a, rows, first, n, mem_type, buf, err);
 }
 
 /* The message for a NaN or Inf at value index i of a block read from a. */
