@@ -57,7 +57,7 @@
 #define GAP_BYTES (32u << 10)
 #define STAGE_BYTES (1u << 20)
 
-/* dpt_dataset_stats reads blocks of at most this many rows and values. */
+/* dpt_dataset_moments reads blocks of at most this many rows and values. */
 #define STATS_BLOCK_ROWS 4096
 #define STATS_BLOCK_VALUES ((size_t)1 << 20)
 
