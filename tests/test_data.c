@@ -966,7 +966,7 @@ int main(void)
     CU_add_test(errors, "wrong shapes", test_shape_errors);
     CU_add_test(errors, "wrong dtypes", test_dtype_errors);
     CU_add_test(errors, "HDF5 stays quiet", test_quiet);
-    CU_add_test(errors, "a caller's HDF5 handler survives every entry point", test_handler_restored);
+    CU_add_test(errors, "a caller's HDF5 handler survives every call", test_handler_restored);
     CU_add_test(errors, "NaN and Inf", test_nonfinite);
     CU_pSuite stats = CU_add_suite("statistics", NULL, NULL);
     CU_add_test(stats, "small file by hand", test_stats_small);
