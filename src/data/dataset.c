@@ -187,8 +187,6 @@ static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
     if (is_hdf5 <= 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", ds->path);
     }
-    /* File locking is wanted where it works, but must not stop a read-only
-     * open on a file system without flock (Lustre, some NFS). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
      * of a selection: for a few thousand random rows of a 60000 x 784 file
@@ -198,6 +196,8 @@ static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
     if (fapl >= 0) {
         H5Pset_sieve_buf_size(fapl, 4096);
     }
+    /* File locking is wanted where it works, but must not stop a read-only
+     * open on a file system without flock (Lustre, some NFS). */
 #if HAVE_FILE_LOCKING
     if (fapl >= 0) {
         H5Pset_file_locking(fapl, 1, 1);
