@@ -545,6 +545,181 @@ static void test_quiet(void)
     CU_ASSERT(func_after == func_before && data_after == data_before);
 }
 
+/* A caller's own HDF5 error handler: counts the times HDF5 calls it. */
+static herr_t count_errors(hid_t stack, void *data)
+{
+    (void)stack;
+    (*(int *)data)++;
+    return 0;
+}
+
+/* Asserts that the caller's handler is in place again and was not called:
+ * every entry point silences HDF5 and restores the caller's setting. */
+static void expect_handler(int *calls, const char *after)
+{
+    H5E_auto2_t func = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    CU_ASSERT(func == count_errors && data == calls);
+    CU_ASSERT_EQUAL(*calls, 0);
+    if (func != count_errors || data != calls || *calls != 0) {
+        printf("\n    after %s: handler %s, called %d times\n", after,
+               func == count_errors && data == calls ? "kept" : "lost", *calls);
+    }
+    *calls = 0;
+}
+
+/* Asserts that a read failed inside HDF5 and that the message quotes its
+ * reason. */
+static void expect_hdf5_reason(int rc, const struct dpt_err *err, const char *path)
+{
+    CU_ASSERT_EQUAL(rc, DPT_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->msg, "failed (HDF5: "));
+    CU_ASSERT_PTR_NULL(strstr(err->msg, "no details"));
+    if (rc != DPT_EIO || !strstr(err->msg, "failed (HDF5: ")) {
+        printf("\n    got %d: %s\n", rc, err->msg);
+    }
+}
+
+/* A file with something for every error path of dataset.c that goes
+ * through HDF5: X [N, 3] and y [N] that are fine, a deflated X whose
+ * second chunk is garbage, a group, a dangling link, a rank-1 x1, a string
+ * dataset, a y of 5 rows, and an external link to X in other.h5. */
+static void handler_file(char *path, size_t len, char *other, size_t other_len)
+{
+    enum { N = 40, F = 3 };
+    float x[N * F];
+    int y[N];
+    for (int i = 0; i < N * F; i++) {
+        x[i] = (float)i;
+    }
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 2;
+    }
+    /* other.h5's X lies where this file's X does, with other values. */
+    float x_other[N * F];
+    for (int i = 0; i < N * F; i++) {
+        x_other[i] = 1000.0f + (float)i;
+    }
+    hid_t f = new_file(other, other_len, "handler-other.h5");
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, F}, x_other);
+    H5Fclose(f);
+
+    f = new_file(path, len, "handler.h5");
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, F}, x);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT, 1, (hsize_t[]){N}, y);
+    put(f, "grp/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){N, F}, x);
+    put(f, "x1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){N}, x);
+    put(f, "y5", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){5}, x);
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, 4);
+    put(f, "s", str, str, 2, (hsize_t[]){N, 1}, NULL);
+    H5Tclose(str);
+    CU_ASSERT_FATAL(H5Lcreate_soft("/nowhere", f, "dangling", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    CU_ASSERT_FATAL(H5Lcreate_external(other, "X", f, "ext", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+
+    /* Rows 16..31 are a chunk that does not inflate: written raw, as if
+     * compressed, so every read of them fails inside HDF5's filter. */
+    hid_t space = H5Screate_simple(2, (hsize_t[]){N, F}, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, (hsize_t[]){16, F});
+    H5Pset_deflate(dcpl, 4);
+    hid_t d = H5Dcreate2(f, "x_bad", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    CU_ASSERT_FATAL(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    char garbage[64];
+    memset(garbage, 0x5a, sizeof garbage);
+    CU_ASSERT_FATAL(H5Dwrite_chunk(d, H5P_DEFAULT, 0, (hsize_t[]){16, 0}, sizeof garbage,
+                                   garbage) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+/* A caller's own HDF5 error handler stays in place, uncalled, across every
+ * entry point, on success and on every error path that goes through HDF5;
+ * the messages of failures inside HDF5 quote its reason. */
+static void test_handler_restored(void)
+{
+    char path[4096], other[4096], notes[4096];
+    handler_file(path, sizeof path, other, sizeof other);
+    test_path(notes, sizeof notes, "handler-notes.txt");
+    CU_ASSERT_EQUAL_FATAL(test_write_file(notes, "not hdf5\n"), 0);
+
+    H5E_auto2_t saved_func;
+    void *saved_data;
+    H5Eget_auto2(H5E_DEFAULT, &saved_func, &saved_data);
+    int calls = 0;
+    H5Eset_auto2(H5E_DEFAULT, count_errors, &calls);
+
+    expect_open_error(notes, "X", NULL, DPT_EFORMAT, "not an HDF5 file", NULL);
+    expect_handler(&calls, "open of a text file");
+    expect_open_error(path, "nope/X", NULL, DPT_EFORMAT, "no dataset 'nope/X'", NULL);
+    expect_handler(&calls, "open of a missing dataset");
+    expect_open_error(path, "grp", NULL, DPT_EFORMAT, "'grp' is a group", NULL);
+    expect_handler(&calls, "open of a group");
+    expect_open_error(path, "dangling", NULL, DPT_EFORMAT, "cannot open dataset 'dangling' "
+                      "(HDF5: ", NULL);
+    expect_handler(&calls, "open of a dangling link");
+    expect_open_error(path, "x1", NULL, DPT_EFORMAT, "found 1 dimension", NULL);
+    expect_handler(&calls, "open of a rank-1 X");
+    expect_open_error(path, "s", NULL, DPT_EFORMAT, "has dtype string", NULL);
+    expect_handler(&calls, "open of a string X");
+    expect_open_error(path, "X", "y5", DPT_EFORMAT, "has 5 rows but 'X' has 40", NULL);
+    expect_handler(&calls, "open of a short y");
+
+    struct dpt_dataset *ds = open_ok(path, "X", "y");
+    expect_handler(&calls, "open");
+    float x[40 * 3], y[40];
+    struct dpt_err err = {0};
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){1, 7, 8}, 3, x, y, &err), 0);
+    expect_handler(&calls, "dpt_dataset_read");
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 3, 30, x, y, &err), 0);
+    expect_handler(&calls, "dpt_dataset_read_range");
+    double sum[3], sq[3], lo[3], hi[3];
+    CU_ASSERT_EQUAL(dpt_dataset_moments(ds, DPT_ARRAY_X, 0, 40, NULL, sum, sq, lo, hi, &err), 0);
+    expect_handler(&calls, "dpt_dataset_moments");
+    dpt_dataset_close(ds);
+    expect_handler(&calls, "dpt_dataset_close");
+
+    /* X behind an external link: direct reads would read this file at the
+     * other file's offset, which holds this file's own X; the check at open
+     * sees the difference and falls back to HDF5. */
+    ds = open_ok(path, "ext", NULL);
+    expect_handler(&calls, "open of an external link");
+    CU_ASSERT_FALSE(dpt_dataset_direct(ds));
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 40, x, NULL, &err), 0);
+    for (int i = 0; i < 40 * 3; i++) {
+        CU_ASSERT_EQUAL(x[i], 1000.0f + (float)i);
+    }
+    dpt_dataset_close(ds);
+    expect_handler(&calls, "reading through an external link");
+
+    ds = open_ok(path, "x_bad", NULL);
+    expect_handler(&calls, "open of a damaged chunked X");
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 0, 16, x, NULL, &err), 0);
+    CU_ASSERT_EQUAL(x[16 * 3 - 1], 16 * 3 - 1);
+    expect_handler(&calls, "dpt_dataset_read_range of good chunk");
+    expect_hdf5_reason(dpt_dataset_read_range(ds, 10, 10, x, NULL, &err), &err, path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "reading 10 rows from row 10 failed"));
+    expect_handler(&calls, "dpt_dataset_read_range of a damaged chunk");
+    expect_hdf5_reason(dpt_dataset_read(ds, (uint64_t[]){2, 20}, 2, x, NULL, &err), &err, path);
+    expect_handler(&calls, "dpt_dataset_read of a damaged chunk");
+    expect_hdf5_reason(dpt_dataset_moments(ds, DPT_ARRAY_X, 0, 40, NULL, sum, sq, lo, hi, &err),
+                       &err, path);
+    expect_handler(&calls, "dpt_dataset_moments of a damaged chunk");
+    CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 16);
+    dpt_dataset_close(ds);
+    expect_handler(&calls, "closing");
+
+    /* The handler is live: an HDF5 error of our own reaches it. */
+    CU_ASSERT(H5Dopen2(H5I_INVALID_HID, "X", H5P_DEFAULT) < 0);
+    CU_ASSERT_EQUAL(calls, 1);
+    H5Eset_auto2(H5E_DEFAULT, saved_func, saved_data);
+}
+
 /* The standardization statistics of X through data/norm.c, on one rank
  * (a one-rank dist makes no MPI calls). */
 static int x_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt_err *err)
@@ -791,6 +966,7 @@ int main(void)
     CU_add_test(errors, "wrong shapes", test_shape_errors);
     CU_add_test(errors, "wrong dtypes", test_dtype_errors);
     CU_add_test(errors, "HDF5 stays quiet", test_quiet);
+    CU_add_test(errors, "a caller's HDF5 handler survives every call", test_handler_restored);
     CU_add_test(errors, "NaN and Inf", test_nonfinite);
     CU_pSuite stats = CU_add_suite("statistics", NULL, NULL);
     CU_add_test(stats, "small file by hand", test_stats_small);

@@ -18,14 +18,15 @@
  * goes through H5Dread.
  *
  * HDF5 prints its error stack to stderr by default; a library must not
- * print, so every entry point turns that off and restores the caller's
- * setting on the way out, and failures become one dpt_err message that
- * quotes HDF5's innermost reason. HDF5 itself is not thread-safe in the
- * Debian build: use a handle from one thread at a time.
+ * print, so every entry point that calls HDF5 runs it quietly and restores
+ * the caller's setting on the way out (util/h5.h), and failures become one
+ * dpt_err message that quotes HDF5's innermost reason. HDF5 itself is not
+ * thread-safe in the Debian build: use a handle from one thread at a time.
  */
 #include "config.h"
 
 #include "data/dataset.h"
+#include "util/h5.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -56,7 +57,7 @@
 #define GAP_BYTES (32u << 10)
 #define STAGE_BYTES (1u << 20)
 
-/* dpt_dataset_stats reads blocks of at most this many rows and values. */
+/* dpt_dataset_moments reads blocks of at most this many rows and values. */
 #define STATS_BLOCK_ROWS 4096
 #define STATS_BLOCK_VALUES ((size_t)1 << 20)
 
@@ -94,44 +95,6 @@ struct dpt_dataset {
     char *stage;       /* staging buffer of direct reads */
     size_t stage_bytes;
 };
-
-/* The caller's automatic HDF5 error printing, saved while we run quietly. */
-struct h5_quiet {
-    H5E_auto2_t func;
-    void *data;
-};
-
-static void quiet_begin(struct h5_quiet *q)
-{
-    if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
-        q->func = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const struct h5_quiet *q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-static herr_t first_error(unsigned n, const H5E_error2_t *e, void *buf)
-{
-    if (n == 0 && e->desc && e->desc[0]) {
-        snprintf(buf, 256, "%s", e->desc);
-    }
-    return 0;
-}
-
-/* The innermost message on HDF5's error stack, for "(HDF5: ...)" in our
- * messages. Call it right after the failing call: the next HDF5 API call
- * clears the stack. buf holds 256 bytes. */
-static const char *h5_reason(char *buf)
-{
-    snprintf(buf, 256, "no details");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
-    return buf;
-}
 
 static void close_id(hid_t id, herr_t (*close_fn)(hid_t))
 {
@@ -208,7 +171,50 @@ static int check_readable(const char *path, struct dpt_err *err)
     return rc;
 }
 
-/* Opens dataset a->name, checks its dtype, and reads its shape into dims.
+/* Opens ds->path read-only into ds->file, after checking that it is a
+ * readable HDF5 file, with the default (sec2) driver. */
+static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
+{
+    int rc = check_readable(ds->path, err);
+    if (rc < 0) {
+        return rc;
+    }
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_hdf5 = H5Fis_accessible(ds->path, H5P_DEFAULT);
+#else
+    htri_t is_hdf5 = H5Fis_hdf5(ds->path);
+#endif
+    if (is_hdf5 <= 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", ds->path);
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
+     * of a selection: for a few thousand random rows of a 60000 x 784 file
+     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
+     * epoch when a rank reads its rows a few steps at a time). Runs of
+     * adjacent rows larger than the buffer are read directly anyway. */
+    if (fapl >= 0) {
+        H5Pset_sieve_buf_size(fapl, 4096);
+    }
+    /* File locking is wanted where it works, but must not stop a read-only
+     * open on a file system without flock (Lustre, some NFS). */
+#if HAVE_FILE_LOCKING
+    if (fapl >= 0) {
+        H5Pset_file_locking(fapl, 1, 1);
+    }
+#endif
+    ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (ds->file < 0) {
+        /* The reason first: closing fapl clears HDF5's error stack. */
+        char why[DPT__H5_REASON_LEN];
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", ds->path,
+                         dpt__h5_reason(why, sizeof why));
+    }
+    close_id(fapl, H5Pclose); /* the file keeps its own copy */
+    return rc;
+}
+
+/* Opens dataset name into a, checks its dtype, and reads its shape into dims.
  * rank_ok tells which ranks are allowed (bit r for rank r); expected is the
  * shape the message should ask for. */
 static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
@@ -217,7 +223,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
 {
     int rc = 0;
     hid_t type = H5I_INVALID_HID;
-    char why[256];
+    char why[DPT__H5_REASON_LEN];
 
     a->name = strdup(name);
     if (!a->name) {
@@ -234,7 +240,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     }
     a->dset = H5Dopen2(ds->file, name, H5P_DEFAULT);
     if (a->dset < 0) {
-        h5_reason(why);
+        dpt__h5_reason(why, sizeof why);
         hid_t group = H5Gopen2(ds->file, name, H5P_DEFAULT);
         if (group >= 0) {
             H5Gclose(group);
@@ -263,7 +269,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     int rank = a->space < 0 ? -1 : H5Sget_simple_extent_ndims(a->space);
     if (rank < 0) {
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read its shape (HDF5: %s)",
-                         ds->path, name, h5_reason(why));
+                         ds->path, name, dpt__h5_reason(why, sizeof why));
         goto done;
     }
     if (rank > 2 || !(rank_ok & (1u << rank))) {
@@ -279,16 +285,53 @@ done:
     return rc;
 }
 
-static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* below */
+/* Opens X, which must be [N, F] with N and F above 0; sets ds->n. */
+static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *err)
+{
+    hsize_t dims[2] = {0, 0};
+    int rc = open_array(ds, &ds->x, x_name, 1u << 2, "2 dimensions [N, features]", dims, err);
+    if (rc < 0) {
+        return rc;
+    }
+    ds->n = dims[0];
+    if (ds->n == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no rows", ds->path, x_name);
+    }
+    if (ds->x.cols == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape [%" PRIu64
+                           ", 0])", ds->path, x_name, ds->n);
+    }
+    return 0;
+}
+
+/* Opens y, which must be [N] or [N, k] with X's N and k above 0. */
+static int open_y(struct dpt_dataset *ds, const char *y_name, struct dpt_err *err)
+{
+    hsize_t dims[2] = {0, 0};
+    int rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", dims, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (dims[0] != ds->n) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has %" PRIu64 " rows but '%s' "
+                           "has %" PRIu64, ds->path, y_name, (uint64_t)dims[0], ds->x.name,
+                           ds->n);
+    }
+    if (ds->y.cols == 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no columns (shape [%" PRIu64
+                           ", 0])", ds->path, y_name, ds->n);
+    }
+    return 0;
+}
+
+static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* with the direct reads */
 
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err)
 {
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = 0;
-    hid_t fapl = H5I_INVALID_HID;
-    char why[256];
     struct dpt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
@@ -301,89 +344,25 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-
-    rc = check_readable(path, err);
+    rc = open_file(ds, err);
+    if (rc == 0) {
+        rc = open_x(ds, x_name, err);
+    }
+    if (rc == 0 && y_name) {
+        rc = open_y(ds, y_name, err);
+    }
+    if (rc == 0) {
+        rc = setup_direct(ds, err);
+    }
     if (rc < 0) {
         goto fail;
     }
-#if H5_VERSION_GE(1, 12, 0)
-    htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-    htri_t is_hdf5 = H5Fis_hdf5(path);
-#endif
-    if (is_hdf5 <= 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", path);
-        goto fail;
-    }
-    /* Default (sec2) driver. File locking is wanted where it works, but must
-     * not stop a read-only open on a file system without flock (Lustre,
-     * some NFS). */
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
-     * of a selection: for a few thousand random rows of a 60000 x 784 file
-     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
-     * epoch when a rank reads its rows a few steps at a time). Runs of
-     * adjacent rows larger than the buffer are read directly anyway. */
-    if (fapl >= 0) {
-        H5Pset_sieve_buf_size(fapl, 4096);
-    }
-#if HAVE_FILE_LOCKING
-    if (fapl >= 0) {
-        H5Pset_file_locking(fapl, 1, 1);
-    }
-#endif
-    ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (ds->file < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", path,
-                         h5_reason(why));
-        goto fail;
-    }
-
-    hsize_t xdims[2] = {0, 0};
-    rc = open_array(ds, &ds->x, x_name, 1u << 2, "2 dimensions [N, features]", xdims, err);
-    if (rc < 0) {
-        goto fail;
-    }
-    ds->n = xdims[0];
-    if (ds->n == 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no rows", path, x_name);
-        goto fail;
-    }
-    if (ds->x.cols == 0) {
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape [%" PRIu64
-                         ", 0])", path, x_name, ds->n);
-        goto fail;
-    }
-    if (y_name) {
-        hsize_t ydims[2] = {0, 0};
-        rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", ydims,
-                        err);
-        if (rc < 0) {
-            goto fail;
-        }
-        if (ydims[0] != ds->n) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has %" PRIu64 " rows but '%s' "
-                             "has %" PRIu64, path, y_name, (uint64_t)ydims[0], x_name, ds->n);
-            goto fail;
-        }
-        if (ds->y.cols == 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no columns (shape [%" PRIu64
-                             ", 0])", path, y_name, ds->n);
-            goto fail;
-        }
-    }
-    rc = setup_direct(ds, err);
-    if (rc < 0) {
-        goto fail;
-    }
-    close_id(fapl, H5Pclose);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     *out = ds;
     return 0;
 fail:
-    close_id(fapl, H5Pclose);
     dpt_dataset_close(ds);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     *out = NULL;
     return rc;
 }
@@ -393,14 +372,14 @@ void dpt_dataset_close(struct dpt_dataset *ds)
     if (!ds) {
         return;
     }
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     close_id(ds->y.space, H5Sclose);
     close_id(ds->y.dset, H5Dclose);
     close_id(ds->x.space, H5Sclose);
     close_id(ds->x.dset, H5Dclose);
     close_id(ds->file, H5Fclose);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     if (ds->fd >= 0) {
         close(ds->fd);
     }
@@ -513,8 +492,46 @@ static uint64_t file_row(const uint64_t *rows, uint64_t first, size_t i)
     return rows ? rows[i] : first + i;
 }
 
+/* Returns a new copy of a's file space selecting rows [first, first + n),
+ * or H5I_INVALID_HID. */
+static hid_t select_range(const struct array *a, uint64_t first, size_t n)
+{
+    hid_t space = H5Scopy(a->space);
+    if (space >= 0 && select_block(space, a, H5S_SELECT_SET, first, n) < 0) {
+        H5Sclose(space);
+        return H5I_INVALID_HID;
+    }
+    return space;
+}
+
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf,
  * n rows of a->cols values of mem_type, with one H5Dread. */
+static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+                     uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
+{
+    int rc = 0;
+    hid_t mem = H5I_INVALID_HID;
+    char why[DPT__H5_REASON_LEN];
+    hid_t file_sel = rows ? select_rows(a, rows, 0, n) : select_range(a, first, n);
+    if (file_sel < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': cannot select %zu rows (HDF5: %s)",
+                         ds->path, a->name, n, dpt__h5_reason(why, sizeof why));
+        goto done;
+    }
+    hsize_t dims[2] = {n, a->cols};
+    mem = H5Screate_simple(2, dims, NULL);
+    if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
+                         " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
+                         dpt__h5_reason(why, sizeof why));
+        goto done;
+    }
+done:
+    close_id(mem, H5Sclose);
+    close_id(file_sel, H5Sclose);
+    return rc;
+}
+
 /* ---- Direct reads (see the top of the file) ---- */
 
 static enum raw raw_kind(hid_t type, size_t *elem)
@@ -637,9 +654,6 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
     return 0;
 }
 
-static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
-                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err);
-
 /* Sets up direct reads for the arrays that allow them, keeping them only
  * where row 0 and the last row read the same both ways. */
 static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
@@ -678,8 +692,8 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
         for (size_t e = 0; same && e < 2; e++) {
             struct dpt_err ignored;
             same = read_direct(ds, a, NULL, ends[e], 1, direct + e * a->cols, &ignored) == 0 &&
-                   read_array(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
-                              &ignored) == 0 &&
+                   read_hdf5(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
+                             &ignored) == 0 &&
                    memcmp(direct + e * a->cols, via_hdf5 + e * a->cols,
                           a->cols * sizeof *direct) == 0;
         }
@@ -692,42 +706,16 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     return 0;
 }
 
+/* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf
+ * as n rows of a->cols values of mem_type: directly when a allows it and
+ * floats are wanted, else through HDF5. */
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
     if (a->raw && H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0) {
         return read_direct(ds, a, rows, first, n, buf, err);
     }
-    int rc = 0;
-    hid_t file_sel = H5I_INVALID_HID, mem = H5I_INVALID_HID;
-    char why[256];
-
-    if (rows) {
-        file_sel = select_rows(a, rows, 0, n);
-    } else {
-        file_sel = H5Scopy(a->space);
-        if (file_sel >= 0 && select_block(file_sel, a, H5S_SELECT_SET, first, n) < 0) {
-            close_id(file_sel, H5Sclose);
-            file_sel = H5I_INVALID_HID;
-        }
-    }
-    if (file_sel < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': cannot select %zu rows (HDF5: %s)",
-                         ds->path, a->name, n, h5_reason(why));
-        goto done;
-    }
-    hsize_t dims[2] = {n, a->cols};
-    mem = H5Screate_simple(2, dims, NULL);
-    if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
-                         " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
-                         h5_reason(why));
-        goto done;
-    }
-done:
-    close_id(mem, H5Sclose);
-    close_id(file_sel, H5Sclose);
-    return rc;
+    return read_hdf5(ds, a, rows, first, n, mem_type, buf, err);
 }
 
 /* The message for a NaN or Inf at value index i of a block read from a. */
@@ -783,13 +771,13 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
         return dpt_err_set(err, DPT_EINVAL, "%s: targets requested, but the file was opened "
                            "without a y dataset", ds->path);
     }
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
     if (rc == 0 && y) {
         rc = read_array(ds, &ds->y, rows, first, n, H5T_NATIVE_FLOAT, y, err);
     }
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     if (rc < 0) {
         return rc;
     }
@@ -845,8 +833,8 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
                         uint64_t n, const double *center, double *sum, double *sq, double *lo,
                         double *hi, struct dpt_err *err)
 {
-    struct h5_quiet quiet;
-    quiet_begin(&quiet);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     int rc = 0;
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     const size_t F = a->cols;
@@ -894,6 +882,6 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
 done:
     free(part);
     free(buf);
-    quiet_end(&quiet);
+    dpt__h5_quiet_end(&quiet);
     return rc;
 }

@@ -2,9 +2,11 @@
  *
  * Any integer or float dtype on disk is converted to float32 on read (class
  * labels stay exact: integers below 2^24). Reads take a sorted list of file
- * rows, so a rank reads only the rows its micro-shards need, with one H5Dread
- * per call (a union of hyperslabs). The file is opened read-only by every
- * rank independently; nothing here talks MPI.
+ * rows, so a rank reads only the rows its micro-shards need: with pread when
+ * the dataset's layout allows it, else with one H5Dread per call (a union of
+ * hyperslabs; see dataset.c). The file is opened read-only by every rank
+ * independently; nothing here talks MPI. Every function leaves the caller's
+ * HDF5 error printing as it found it and prints nothing.
  */
 #ifndef DPT_DATA_DATASET_H
 #define DPT_DATA_DATASET_H

@@ -1,0 +1,53 @@
+/* HDF5 error handling shared inside libdptrain (not exported).
+ *
+ * HDF5 prints its whole error stack to stderr by default, and a library must
+ * not print. Every libdptrain entry point that calls HDF5 therefore runs it
+ * quietly between dpt__h5_quiet_begin and dpt__h5_quiet_end, which restore
+ * the caller's own setting (default printing, a handler of their own, or
+ * none) on the way out. The reason HDF5 gives for a failure is quoted in our
+ * message instead, with dpt__h5_reason. Like HDF5 in the Debian build, none
+ * of this is thread-safe: the setting belongs to the whole process.
+ *
+ *     struct dpt__h5_quiet quiet;
+ *     dpt__h5_quiet_begin(&quiet);
+ *     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+ *     if (f < 0) {
+ *         char why[DPT__H5_REASON_LEN];
+ *         rc = dpt_err_set(err, DPT_EIO, "%s: cannot open (HDF5: %s)", path,
+ *                          dpt__h5_reason(why, sizeof why));
+ *     }
+ *     ...
+ *     dpt__h5_quiet_end(&quiet);
+ */
+#ifndef DPT_UTIL_H5_H
+#define DPT_UTIL_H5_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+/* The caller's automatic HDF5 error printing, saved while we run quietly. */
+struct dpt__h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+};
+
+/* Saves the current automatic error printing of the default error stack in
+ * q and turns it off. Every path out of the function that called it MUST
+ * pass through dpt__h5_quiet_end(q). Pairs nest: an inner pair saves and
+ * restores "off". */
+void dpt__h5_quiet_begin(struct dpt__h5_quiet *q);
+
+/* Restores the setting q saved. */
+void dpt__h5_quiet_end(const struct dpt__h5_quiet *q);
+
+/* A buffer size that holds a typical HDF5 reason whole. */
+#define DPT__H5_REASON_LEN 256
+
+/* Writes the innermost message of HDF5's error stack (the most specific
+ * one, e.g. "unable to open file") into buf (len bytes, truncated to fit),
+ * or "no details" when the stack is empty, and returns buf, for "(HDF5:
+ * ...)" in our messages. Call it right after the failing HDF5 call: the
+ * next HDF5 API call clears the stack. */
+const char *dpt__h5_reason(char *buf, size_t len);
+
+#endif
