@@ -4,7 +4,7 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "io/model_file.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 
 #include <jansson.h>
 #include <math.h>

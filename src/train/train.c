@@ -14,7 +14,7 @@
 #include "data/shard.h"
 #include "dist/exact.h"
 #include "io/model_file.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 #include "util/util.h"
 
 #include <cblas.h>

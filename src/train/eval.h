@@ -1,7 +1,7 @@
 /* Evaluation over a whole data file: loss, accuracy and predictions,
  * computed in parallel over ranks (contiguous blocks of rows) and threads. */
-#ifndef DPT_TRAIN_METRICS_H
-#define DPT_TRAIN_METRICS_H
+#ifndef DPT_TRAIN_EVAL_H
+#define DPT_TRAIN_EVAL_H
 
 #include "dist/dist.h"
 #include "model/net.h"

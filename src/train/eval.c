@@ -3,7 +3,7 @@
  * sums are reduced in double over threads (fixed order) and ranks. */
 #include "config.h"
 
-#include "train/metrics.h"
+#include "train/eval.h"
 #include "data/dataset.h"
 
 #include <math.h>
