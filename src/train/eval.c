@@ -1,6 +1,8 @@
-/* Evaluation over a data file and target checks. Rank r takes the rows
- * [N*r/P, N*(r+1)/P) in blocks; threads split each block into micro-shards;
- * sums are reduced in double over threads (fixed order) and ranks. */
+/* Evaluation and target checks (see eval.h). One core, eval_local, reads a
+ * rank's rows in blocks of EVAL_BLOCK and runs each block as micro-shards of
+ * EVAL_MICRO rows over the threads; eval_finish sums over the ranks. Both
+ * sizes, and the order of the sums, fix the numbers: change them and every
+ * reported loss moves in its last bits. */
 #include "config.h"
 
 #include "train/eval.h"
@@ -168,169 +170,200 @@ static void eval_block(const struct dpt_net *net, struct dpt_work **work, int T,
     }
 }
 
+/* What one rank evaluates: its rows of an open data set (a sorted list of
+ * file rows, or the range [first, first + n)) and what to compute. */
+struct eval_job {
+    const struct dpt_net *net;
+    struct dpt_dataset *ds;
+    const char *y_name; /* NULL: no targets, outputs only */
+    const struct dpt_norm *norm;
+    int T;                /* threads */
+    const uint64_t *rows; /* NULL: the range */
+    uint64_t first;
+    size_t n;
+    enum dpt_task task; /* metric sums to add after the loss and hits */
+    int top_k;
+};
+
+/* One block's buffers and one work buffer per thread: x (EVAL_BLOCK, F),
+ * y and its standardized copy ys (EVAL_BLOCK, y_cols), and out (EVAL_BLOCK,
+ * n_out) when the outputs are needed but have no place in the predictions. */
+struct eval_bufs {
+    struct dpt_work **work;
+    float *x, *y, *ys, *out;
+};
+
+static void bufs_destroy(struct eval_bufs *b, int T)
+{
+    for (int t = 0; b->work && t < T; t++) {
+        dpt_work_destroy(b->work[t]);
+    }
+    free(b->work);
+    free(b->x);
+    free(b->y);
+    free(b->ys);
+    free(b->out);
+}
+
+static int bufs_create(struct eval_bufs *b, const struct eval_job *j, size_t yc, int want_out,
+                       struct dpt_err *err)
+{
+    size_t yw = yc ? yc : 1;
+    b->work = calloc((size_t)j->T, sizeof *b->work);
+    b->x = malloc(EVAL_BLOCK * j->net->n_in * sizeof(float));
+    b->y = malloc(EVAL_BLOCK * yw * sizeof(float));
+    b->ys = malloc(EVAL_BLOCK * yw * sizeof(float));
+    b->out = want_out ? malloc(EVAL_BLOCK * j->net->n_out * sizeof(float)) : NULL;
+    if (!b->work || !b->x || !b->y || !b->ys || (want_out && !b->out)) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s",
+                           dpt_dataset_path(j->ds));
+    }
+    for (int t = 0; t < j->T; t++) {
+        int rc = dpt_work_create(&b->work[t], j->net, EVAL_MICRO, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Reads rows [i, i + k) of the job's rows into x and y and checks the
+ * targets against the loss: a bad label is an error naming the file, the
+ * dataset and the file row, whichever rows are evaluated. */
+static int read_block(const struct eval_job *j, size_t i, size_t k, size_t yc,
+                      struct eval_bufs *b, struct dpt_err *err)
+{
+    float *y = j->y_name ? b->y : NULL;
+    int rc = j->rows ? dpt_dataset_read(j->ds, j->rows + i, k, b->x, y, err)
+                     : dpt_dataset_read_range(j->ds, j->first + i, k, b->x, y, err);
+    if (rc == 0 && y) {
+        rc = dpt_check_target_rows(j->net, dpt_dataset_path(j->ds), j->y_name, y, k, yc,
+                                   j->rows ? j->rows + i : NULL, j->first + i, err);
+    }
+    return rc;
+}
+
+/* The core of both entry points: evaluates this rank's rows in blocks of
+ * EVAL_BLOCK, adding the loss and hit sums to sums[0..1] and the task's
+ * metric sums to sums[2..]. With pred (n, n_out) not NULL it writes the
+ * outputs there, in target units. Not collective. */
+static int eval_local(const struct eval_job *j, double *sums, float *pred, struct dpt_err *err)
+{
+    const struct dpt_net *net = j->net;
+    size_t yc = dpt_dataset_y_cols(j->ds);
+    struct eval_bufs b = {0};
+    int rc = bufs_create(&b, j, yc, !pred && j->task != DPT_TASK_NONE, err);
+    for (size_t i = 0; rc == 0 && i < j->n; i += EVAL_BLOCK) {
+        size_t k = j->n - i < EVAL_BLOCK ? j->n - i : EVAL_BLOCK;
+        rc = read_block(j, i, k, yc, &b, err);
+        if (rc < 0) {
+            break;
+        }
+        /* The loss sees targets as in training (standardized with
+         * standardize_y); the metrics see outputs and targets in file units. */
+        if (j->y_name) {
+            dpt_norm_y(j->norm, b.y, b.ys, k, yc);
+        }
+        float *out = pred ? pred + i * net->n_out : b.out;
+        eval_block(net, b.work, j->T, b.x, j->y_name ? b.ys : NULL, yc, k, j->norm, out, sums);
+        if (out) {
+            dpt_norm_unapply_y(j->norm, out, k, net->n_out);
+        }
+        if (j->task != DPT_TASK_NONE) {
+            metric_sums_add(j->task, net->n_out, yc, j->top_k, out, b.y, k, sums + 2);
+        }
+    }
+    bufs_destroy(&b, j->T);
+    return rc;
+}
+
+/* Collective. Agrees on rc, sums the ranks' sums[0..n_sums) and turns them
+ * into res: loss and accuracy per row over the n rows, then the metrics. */
+static int eval_finish(const struct dpt_net *net, int has_y, uint64_t n, double *sums,
+                       size_t n_sums, const struct dpt_dist *d, int rc,
+                       struct dpt_eval_result *res, struct dpt_err *err)
+{
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        return rc;
+    }
+    dpt_dist_sum_doubles(d, sums, n_sums);
+    res->n = n;
+    res->loss = has_y ? sums[0] / (double)n : NAN;
+    res->accuracy = (has_y && net->loss->correct) ? sums[1] / (double)n : NAN;
+    if (n_sums > 2 && metric_finish(res, sums + 2) < 0) { /* the task's sums follow */
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    return dpt_dist_agree(d, rc, err);
+}
+
+/* Opens a data file for evaluation and checks it fits the model: the
+ * number of features and, with targets, their shape. */
+static int open_checked(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
+                        const char *x_name, const char *y_name, struct dpt_err *err)
+{
+    int rc = dpt_dataset_open(ds, path, x_name, y_name, err);
+    if (rc == 0 && dpt_dataset_features(*ds) != net->n_in) {
+        rc = dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
+                         "takes %zu", path, x_name,
+                         (unsigned long long)dpt_dataset_features(*ds), net->n_in);
+    } else if (rc == 0 && y_name) {
+        rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), path, err);
+    }
+    return rc;
+}
+
 int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
                  const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
                  int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err)
 {
     memset(res, 0, sizeof *res);
     res->n_out = net->n_out;
-    int T = dpt_train_threads(threads);
     struct dpt_dataset *ds = NULL;
-    struct dpt_work **work = calloc((size_t)T, sizeof *work);
-    float *x = NULL, *y = NULL, *pred = NULL;
-    int *counts = NULL, *displs = NULL;
-    int rc = work ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    if (rc == 0) {
-        rc = dpt_dataset_open(&ds, path, x_name, y_name, err);
-    }
-    uint64_t n = 0, f = 0, yc = 0;
-    if (rc == 0) {
-        n = dpt_dataset_rows(ds);
-        f = dpt_dataset_features(ds);
-        yc = dpt_dataset_y_cols(ds);
-        if (f != net->n_in) {
-            rc = dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
-                             "takes %zu", path, x_name, (unsigned long long)f, net->n_in);
-        } else if (y_name) {
-            rc = dpt_net_check_targets(net, yc, path, err);
-        }
-    }
+    int rc = open_checked(&ds, net, path, x_name, y_name, err);
+    uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
     uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
-    res->task = y_name ? task_of(net, yc) : DPT_TASK_NONE;
+    res->task = rc == 0 && y_name ? task_of(net, dpt_dataset_y_cols(ds)) : DPT_TASK_NONE;
     res->classes = res->task == DPT_TASK_MULTICLASS ? net->n_out : 0;
     res->top_k = res->classes > 1 ? (int)(res->classes - 1 < 5 ? res->classes - 1 : 5) : 0;
-    size_t n_m = 2 + metric_sums_len(res->task, res->classes);
-    double *sums = calloc(n_m, sizeof *sums); /* loss, hits, then the task's metric sums */
-    float *ys = NULL, *out = NULL;
+    struct eval_job job = {.net = net, .ds = ds, .y_name = y_name, .norm = norm,
+                           .T = dpt_train_threads(threads), .rows = NULL, .first = lo,
+                           .n = hi - lo, .task = res->task, .top_k = res->top_k};
+    size_t n_sums = 2 + metric_sums_len(res->task, res->classes);
+    double *sums = calloc(n_sums, sizeof *sums); /* loss, hits, then the metric sums */
+    float *pred = want_pred ? malloc((job.n ? job.n : 1) * net->n_out * sizeof(float)) : NULL;
+    if (rc == 0 && (!sums || (want_pred && !pred))) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s", path);
+    }
     if (rc == 0) {
-        x = malloc(EVAL_BLOCK * f * sizeof(float));
-        y = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
-        ys = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
-        out = malloc(EVAL_BLOCK * net->n_out * sizeof(float));
-        pred = want_pred ? malloc(((hi - lo) ? (hi - lo) : 1) * net->n_out * sizeof(float)) : NULL;
-        if (!x || !y || !ys || !out || !sums || (want_pred && !pred)) {
-            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s", path);
-        }
-        for (int t = 0; rc == 0 && t < T; t++) {
-            rc = dpt_work_create(&work[t], net, EVAL_MICRO, err);
-        }
+        rc = eval_local(&job, sums, pred, err);
     }
-    for (uint64_t b = lo; rc == 0 && b < hi; b += EVAL_BLOCK) {
-        size_t rows = hi - b < EVAL_BLOCK ? hi - b : EVAL_BLOCK;
-        rc = dpt_dataset_read_range(ds, b, rows, x, y_name ? y : NULL, err);
-        if (rc == 0 && y_name) {
-            rc = dpt_check_target_rows(net, path, y_name, y, rows, yc, NULL, b, err);
-        }
-        if (rc < 0) {
-            break;
-        }
-        /* The loss sees targets as in training (standardized with
-         * standardize_y); the metrics see outputs and targets in file units. */
-        if (y_name) {
-            dpt_norm_y(norm, y, ys, rows, yc);
-        }
-        eval_block(net, work, T, x, y_name ? ys : NULL, yc, rows, norm, out, sums);
-        dpt_norm_unapply_y(norm, out, rows, net->n_out);
-        if (y_name) {
-            metric_sums_add(res->task, net->n_out, yc, res->top_k, out, y, rows, sums + 2);
-        }
-        if (pred) {
-            memcpy(pred + (b - lo) * net->n_out, out, rows * net->n_out * sizeof(float));
-        }
+    rc = eval_finish(net, y_name != NULL, n, sums, n_sums, d, rc, res, err);
+    /* The predictions, in row order on rank 0; one rank already has them all. */
+    if (rc == 0 && want_pred && d->size == 1) {
+        res->pred = pred;
+        pred = NULL;
+    } else if (rc == 0 && want_pred) {
+        rc = dpt_dist_gather_floats(d, pred, job.n * net->n_out, &res->pred, err);
     }
-    rc = dpt_dist_agree(d, rc, err);
-    if (rc == 0) {
-        dpt_dist_sum_doubles(d, sums, n_m);
-        res->n = n;
-        res->loss = y_name ? sums[0] / (double)n : NAN;
-        res->accuracy = (y_name && net->loss->correct) ? sums[1] / (double)n : NAN;
-        if (metric_finish(res, sums + 2) < 0) {
-            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
-        }
-    }
-    if (rc == 0 && want_pred) {
-        /* Gather the predictions on rank 0 in row order. */
-        float *all = NULL;
-        if (d->size == 1) {
-            all = pred;
-            pred = NULL;
-        } else {
-            if (d->rank == 0) {
-                all = malloc(n * net->n_out * sizeof(float));
-                counts = malloc((size_t)d->size * sizeof *counts);
-                displs = malloc((size_t)d->size * sizeof *displs);
-                if (!all || !counts || !displs) {
-                    rc = dpt_err_set(err, DPT_ENOMEM, "out of memory gathering predictions");
-                }
-                for (int q = 0; rc == 0 && q < d->size; q++) {
-                    uint64_t a = n * (uint64_t)q / (uint64_t)d->size;
-                    uint64_t z = n * (uint64_t)(q + 1) / (uint64_t)d->size;
-                    counts[q] = (int)((z - a) * net->n_out);
-                    displs[q] = (int)(a * net->n_out);
-                }
-            }
-            rc = dpt_dist_agree(d, rc, err);
-            if (rc == 0) {
-                MPI_Gatherv(pred, (int)((hi - lo) * net->n_out), MPI_FLOAT, all, counts, displs,
-                            MPI_FLOAT, 0, d->comm);
-            }
-        }
-        res->pred = all;
-    }
-    for (int t = 0; work && t < T; t++) {
-        dpt_work_destroy(work[t]);
-    }
-    free(work);
-    free(x);
-    free(y);
     free(pred);
-    free(counts);
-    free(displs);
     free(sums);
-    free(ys);
-    free(out);
     dpt_dataset_close(ds);
     return rc;
 }
 
-int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const uint64_t *rows,
-                      size_t n_local, uint64_t n_total,
+int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const char *y_name,
+                      const uint64_t *rows, size_t n_local, uint64_t n_total,
                       const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
                       struct dpt_eval_result *res, struct dpt_err *err)
 {
     memset(res, 0, sizeof *res);
     res->n_out = net->n_out;
-    int T = dpt_train_threads(threads);
-    size_t f = net->n_in, yc = dpt_dataset_y_cols(ds);
-    struct dpt_work **work = calloc((size_t)T, sizeof *work);
-    float *x = malloc(EVAL_BLOCK * f * sizeof(float));
-    float *y = malloc(EVAL_BLOCK * (yc ? yc : 1) * sizeof(float));
-    int rc = (work && x && y) ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    for (int t = 0; rc == 0 && t < T; t++) {
-        rc = dpt_work_create(&work[t], net, EVAL_MICRO, err);
-    }
+    struct eval_job job = {.net = net, .ds = ds, .y_name = y_name, .norm = norm,
+                           .T = dpt_train_threads(threads), .rows = rows, .first = 0,
+                           .n = n_local, .task = DPT_TASK_NONE, .top_k = 0};
     double sums[2] = {0, 0};
-    for (size_t b = 0; rc == 0 && b < n_local; b += EVAL_BLOCK) {
-        size_t k = n_local - b < EVAL_BLOCK ? n_local - b : EVAL_BLOCK;
-        rc = dpt_dataset_read(ds, rows + b, k, x, y, err);
-        if (rc == 0) {
-            dpt_norm_y(norm, y, y, k, yc);
-            eval_block(net, work, T, x, y, yc, k, norm, NULL, sums);
-        }
-    }
-    rc = dpt_dist_agree(d, rc, err);
-    if (rc == 0) {
-        dpt_dist_sum_doubles(d, sums, 2);
-        res->n = n_total;
-        res->loss = sums[0] / (double)n_total;
-        res->accuracy = net->loss->correct ? sums[1] / (double)n_total : NAN;
-    }
-    for (int t = 0; work && t < T; t++) {
-        dpt_work_destroy(work[t]);
-    }
-    free(work);
-    free(x);
-    free(y);
-    return rc;
+    int rc = eval_local(&job, sums, NULL, err);
+    return eval_finish(net, y_name != NULL, n_total, sums, 2, d, rc, res, err);
 }

@@ -718,8 +718,8 @@ static int train_epochs(struct run *r, struct dpt_err *err)
         if (r->val_ds) {
             struct dpt_eval_result v;
             dpt_shard_prefetch_wait(sh); /* HDF5: one user at a time */
-            rc = dpt_evaluate_rows(r->net, r->val_ds, r->val_rows, r->val_local, r->val_n,
-                                   r->norm, r->d, r->threads, &v, err);
+            rc = dpt_evaluate_rows(r->net, r->val_ds, r->spec->y_name, r->val_rows, r->val_local,
+                                   r->val_n, r->norm, r->d, r->threads, &v, err);
             if (rc < 0) {
                 return rc;
             }
