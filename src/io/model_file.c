@@ -765,3 +765,15 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
     }
     return rc;
 }
+
+int dpt_model_file_kind(const char *path, enum dpt_file_kind *kind, struct dpt_err *err)
+{
+    struct h5file h;
+    char fmt[64] = "";
+    int rc = open_file(&h, path, fmt, sizeof fmt, err);
+    close_file(&h);
+    *kind = rc < 0                            ? DPT_FILE_NEITHER
+            : strcmp(fmt, CKPT_FORMAT) == 0 ? DPT_FILE_CHECKPOINT
+                                            : DPT_FILE_MODEL;
+    return rc;
+}
