@@ -146,8 +146,8 @@ static int gather_layout(const unsigned long long *ns, int P, int *counts, int *
     for (int q = 0; q < P; q++) {
         if (ns[q] > (unsigned long long)INT_MAX - total) {
             return dpt_err_set(err, DPT_EINVAL, "cannot gather more than %d floats on one rank "
-                               "(MPI counts are int); rank %d brings %llu after %llu",
-                               INT_MAX, q, ns[q], total);
+                               "(MPI counts are int): rank %d sends %llu after the %llu of "
+                               "the ranks before it", INT_MAX, q, ns[q], total);
         }
         counts[q] = (int)ns[q];
         displs[q] = (int)total;

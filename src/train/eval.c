@@ -205,6 +205,8 @@ static void bufs_destroy(struct eval_bufs *b, int T)
     free(b->out);
 }
 
+/* Allocates b (zeroed by the caller) for j; on failure bufs_destroy frees
+ * what was made. */
 static int bufs_create(struct eval_bufs *b, const struct eval_job *j, size_t yc, int want_out,
                        struct dpt_err *err)
 {
