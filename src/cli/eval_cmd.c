@@ -5,7 +5,7 @@
 #include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -164,6 +164,80 @@ static void print_metrics(const struct dpt_eval_result *r)
     }
 }
 
+/* How predict turns outputs into class labels, asked of the loss: a loss
+ * that counts hits (correct) classifies, one without (mse) does regression
+ * and gets no labels. With several outputs the label is the argmax; with
+ * one it is output > 0.5, which takes a probability: the loss's fused
+ * activation (sigmoid for bce) is then the model's last step and produced
+ * it. A classifying loss of one output without one gets no labels. */
+enum label_rule { LABELS_NONE, LABELS_ARGMAX, LABELS_THRESHOLD };
+
+static enum label_rule label_rule(const struct dpt_net *net)
+{
+    if (!net->loss->correct) {
+        return LABELS_NONE;
+    }
+    if (net->n_out >= 2) {
+        return LABELS_ARGMAX;
+    }
+    return net->loss->fused_activation ? LABELS_THRESHOLD : LABELS_NONE;
+}
+
+/* Rank 0's half of predict: the labels (*labels, malloc'ed, NULL without)
+ * of the outputs res->pred, then the predictions file. */
+static int save_predictions(const char *out, const struct dpt_net *net,
+                            const struct dpt_eval_result *res, int **labels, struct dpt_err *err)
+{
+    enum label_rule rule = label_rule(net);
+    if (rule != LABELS_NONE) {
+        *labels = malloc((res->n ? res->n : 1) * sizeof **labels);
+        if (!*labels) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory labelling %llu predictions",
+                               (unsigned long long)res->n);
+        }
+    }
+    for (uint64_t i = 0; *labels && i < res->n; i++) {
+        const float *p = res->pred + i * res->n_out;
+        int best = 0;
+        for (size_t j = 1; rule == LABELS_ARGMAX && j < res->n_out; j++) {
+            best = p[j] > p[best] ? (int)j : best;
+        }
+        (*labels)[i] = rule == LABELS_ARGMAX ? best : p[0] > 0.5f;
+    }
+    return dpt_predictions_save(out, res->pred, *labels, res->n, res->n_out, err);
+}
+
+/* Rank 0 prints what eval found or what predict wrote, as text or JSON. */
+static void print_result(const struct run_args *a, int predict, const struct dpt_net *net,
+                         const struct dpt_eval_result *res, int labelled)
+{
+    if (a->c.json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(a->model));
+        json_object_set_new(o, "data", json_string(a->data));
+        json_object_set_new(o, "samples", json_integer((json_int_t)res->n));
+        if (predict) {
+            json_object_set_new(o, "out", json_string(a->out));
+            json_object_set_new(o, "outputs", json_integer((json_int_t)res->n_out));
+        } else {
+            json_object_set_new(o, "loss", json_real(res->loss));
+            json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
+            add_metrics_json(o, res);
+        }
+        print_json(o);
+    } else if (predict) {
+        printf("wrote %s: pred [%llu, %zu]%s\n", a->out, (unsigned long long)res->n, res->n_out,
+               labelled ? " and label" : "");
+    } else {
+        printf("%s: %llu samples  loss %.6f", a->data, (unsigned long long)res->n, res->loss);
+        if (!isnan(res->accuracy)) {
+            printf("  accuracy %.4f", res->accuracy);
+        }
+        printf("\n");
+        print_metrics(res);
+    }
+}
+
 static int run(const char *cmd, int predict, int argc, char **argv)
 {
     struct run_args a = {0};
@@ -192,56 +266,14 @@ static int run(const char *cmd, int predict, int argc, char **argv)
         const char *y = predict ? NULL : (a.y ? a.y : spec.y_name);
         rc = dpt_evaluate(net, a.data, x, y, &norm, &d, a.c.threads, predict, &res, &err);
     }
-    const char *last_act = NULL;
-    if (rc == 0 && net->nodes[net->n_nodes - 1].kind == DPT_KIND_ACTIVATION) {
-        last_act = net->nodes[net->n_nodes - 1].act->base.name;
-    }
     if (rc == 0 && predict && d.rank == 0) {
-        /* Class labels for classifiers: argmax of softmax, sigmoid > 0.5. */
-        int softmax = last_act && strcmp(last_act, "softmax") == 0;
-        int sigmoid = last_act && strcmp(last_act, "sigmoid") == 0 && res.n_out == 1;
-        if (softmax || sigmoid) {
-            labels = malloc((res.n ? res.n : 1) * sizeof *labels);
-            for (uint64_t i = 0; labels && i < res.n; i++) {
-                const float *p = res.pred + i * res.n_out;
-                int best = 0;
-                for (size_t j = 1; softmax && j < res.n_out; j++) {
-                    best = p[j] > p[best] ? (int)j : best;
-                }
-                labels[i] = softmax ? best : p[0] > 0.5f;
-            }
-        }
-        rc = dpt_predictions_save(a.out, res.pred, labels, res.n, res.n_out, &err);
+        rc = save_predictions(a.out, net, &res, &labels, &err);
     }
     if (predict) {
         rc = dpt_dist_agree(&d, rc, &err);
     }
     if (rc == 0 && d.rank == 0) {
-        if (a.c.json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "model", json_string(a.model));
-            json_object_set_new(o, "data", json_string(a.data));
-            json_object_set_new(o, "samples", json_integer((json_int_t)res.n));
-            if (predict) {
-                json_object_set_new(o, "out", json_string(a.out));
-                json_object_set_new(o, "outputs", json_integer((json_int_t)res.n_out));
-            } else {
-                json_object_set_new(o, "loss", json_real(res.loss));
-                json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
-                add_metrics_json(o, &res);
-            }
-            print_json(o);
-        } else if (predict) {
-            printf("wrote %s: pred [%llu, %zu]%s\n", a.out, (unsigned long long)res.n, res.n_out,
-                   labels ? " and label" : "");
-        } else {
-            printf("%s: %llu samples  loss %.6f", a.data, (unsigned long long)res.n, res.loss);
-            if (!isnan(res.accuracy)) {
-                printf("  accuracy %.4f", res.accuracy);
-            }
-            printf("\n");
-            print_metrics(&res);
-        }
+        print_result(&a, predict, net, &res, labels != NULL);
     }
     if (rc < 0 && d.rank == 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
@@ -275,6 +307,77 @@ static const char inspect_usage[] =
     "size and, for a checkpoint, where training stands. A checkpoint's checksum\n"
     "is verified; a damaged file exits with status 1.\n";
 
+/* What inspect shows: the network of the file and, for a checkpoint, where
+ * training stands (its checksum verified on loading). */
+struct inspected {
+    enum dpt_file_kind kind;
+    struct dpt_registry *reg;
+    struct dpt_spec spec;
+    struct dpt_net *net;
+    struct dpt_norm norm;
+    struct dpt_train_state st;
+    float *ostate; /* the checkpoint's optimizer state: loaded to verify the checksum */
+};
+
+/* Asks the file what it is, then loads it as that: a model, or a checkpoint
+ * into the network its own /config describes. */
+static int inspect_load(const char *path, const char *plugin_path, struct inspected *in,
+                        struct dpt_err *err)
+{
+    int rc = dpt_registry_create(&in->reg, plugin_path, err);
+    if (rc == 0) {
+        rc = dpt_model_file_kind(path, &in->kind, err);
+    }
+    if (rc == 0) {
+        rc = dpt_model_load(path, in->reg, &in->spec, &in->net, &in->norm, err);
+    } else {
+        memset(&in->spec, 0, sizeof in->spec);
+        config_init(&in->spec.cfg);
+    }
+    if (rc == 0 && in->kind == DPT_FILE_CHECKPOINT) {
+        in->ostate = calloc(in->net->opt_floats * in->net->n_params + 1, sizeof *in->ostate);
+        rc = in->ostate ? dpt_checkpoint_load(path, in->net, in->ostate, &in->norm, &in->st, err)
+                        : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    return rc;
+}
+
+static void print_inspected(const char *path, int json, const struct inspected *in)
+{
+    const struct dpt_net *net = in->net;
+    int is_ckpt = in->kind == DPT_FILE_CHECKPOINT;
+    size_t weights = 0;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        weights += net->nodes[i].n_params;
+    }
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "file", json_string(path));
+        json_object_set_new(o, "kind", json_string(is_ckpt ? "checkpoint" : "model"));
+        json_object_set_new(o, "inputs", json_integer((json_int_t)net->n_in));
+        json_object_set_new(o, "outputs", json_integer((json_int_t)net->n_out));
+        json_object_set_new(o, "parameters", json_integer((json_int_t)weights));
+        json_object_set_new(o, "loss", json_string(net->loss->base.name));
+        json_object_set_new(o, "optimizer", json_string(net->opt->base.name));
+        if (is_ckpt) {
+            json_object_set_new(o, "epoch", json_integer(in->st.epoch));
+            json_object_set_new(o, "step_in_epoch", json_integer((json_int_t)in->st.step));
+            json_object_set_new(o, "global_step", json_integer((json_int_t)in->st.global_step));
+            json_object_set_new(o, "checksum_ok", json_true());
+        }
+        print_json(o);
+        return;
+    }
+    printf("%s: %s, %zu inputs -> %zu outputs, %zu parameters, loss %s, optimizer %s\n", path,
+           is_ckpt ? "checkpoint" : "model", net->n_in, net->n_out, weights,
+           net->loss->base.name, net->opt->base.name);
+    if (is_ckpt) {
+        printf("epoch %lld, step %llu of the epoch, %llu steps in all; checksum ok\n",
+               (long long)in->st.epoch + 1, (unsigned long long)in->st.step,
+               (unsigned long long)in->st.global_step);
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     struct cli_common c = {0};
@@ -299,72 +402,17 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage_error("inspect ", "give a model or checkpoint file");
     }
     struct dpt_err err = {0};
-    struct dpt_registry *reg = NULL;
-    struct dpt_spec spec;
-    struct dpt_net *net = NULL;
-    struct dpt_norm norm = {0};
-    struct dpt_train_state st = {0};
-    float *ostate = NULL;
-    char *text = NULL;
-    int is_ckpt = 0;
-    int rc = dpt_registry_create(&reg, c.plugin_path, &err);
+    struct inspected in = {0};
+    int rc = inspect_load(path, c.plugin_path, &in, &err);
     if (rc == 0) {
-        rc = dpt_model_load(path, reg, &spec, &net, &norm, &err);
-    } else {
-        memset(&spec, 0, sizeof spec);
-        config_init(&spec.cfg);
-    }
-    if (rc == 0 && dpt_model_read_config(path, &text, &err) == 0) {
-        struct dpt_err quiet = {0};
-        ostate = calloc(net->opt_floats * net->n_params + 1, sizeof *ostate);
-        if (!ostate) {
-            rc = dpt_err_set(&err, DPT_ENOMEM, "out of memory");
-        } else if (dpt_checkpoint_load(path, net, ostate, &norm, &st, &quiet) == 0) {
-            is_ckpt = 1;
-        } else if (!strstr(quiet.msg, "not a checkpoint")) {
-            err = quiet;
-            rc = quiet.code;
-        }
-    }
-    if (rc == 0) {
-        size_t weights = 0;
-        for (size_t i = 0; i < net->n_nodes; i++) {
-            weights += net->nodes[i].n_params;
-        }
-        if (c.json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "file", json_string(path));
-            json_object_set_new(o, "kind", json_string(is_ckpt ? "checkpoint" : "model"));
-            json_object_set_new(o, "inputs", json_integer((json_int_t)net->n_in));
-            json_object_set_new(o, "outputs", json_integer((json_int_t)net->n_out));
-            json_object_set_new(o, "parameters", json_integer((json_int_t)weights));
-            json_object_set_new(o, "loss", json_string(net->loss->base.name));
-            json_object_set_new(o, "optimizer", json_string(net->opt->base.name));
-            if (is_ckpt) {
-                json_object_set_new(o, "epoch", json_integer(st.epoch));
-                json_object_set_new(o, "step_in_epoch", json_integer((json_int_t)st.step));
-                json_object_set_new(o, "global_step", json_integer((json_int_t)st.global_step));
-                json_object_set_new(o, "checksum_ok", json_true());
-            }
-            print_json(o);
-        } else {
-            printf("%s: %s, %zu inputs -> %zu outputs, %zu parameters, loss %s, optimizer %s\n",
-                   path, is_ckpt ? "checkpoint" : "model", net->n_in, net->n_out, weights,
-                   net->loss->base.name, net->opt->base.name);
-            if (is_ckpt) {
-                printf("epoch %lld, step %llu of the epoch, %llu steps in all; checksum ok\n",
-                       (long long)st.epoch + 1, (unsigned long long)st.step,
-                       (unsigned long long)st.global_step);
-            }
-        }
+        print_inspected(path, c.json, &in);
     } else {
         cli_error("%s", err.msg);
     }
-    free(text);
-    free(ostate);
-    dpt_net_destroy(net);
-    dpt_norm_cleanup(&norm);
-    dpt_spec_cleanup(&spec);
-    dpt_registry_destroy(reg);
+    free(in.ostate);
+    dpt_net_destroy(in.net);
+    dpt_norm_cleanup(&in.norm);
+    dpt_spec_cleanup(&in.spec);
+    dpt_registry_destroy(in.reg);
     return rc < 0 ? EXIT_RUN : 0;
 }

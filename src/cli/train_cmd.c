@@ -6,7 +6,7 @@
 #include "dist/dist.h"
 #include "io/model_file.h"
 #include "model/spec.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 #include "train/train.h"
 #include "util/util.h"
 

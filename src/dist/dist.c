@@ -136,3 +136,68 @@ int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v)
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
     return first == INT_MAX ? 0 : first;
 }
+
+/* Rank 0's half of dpt_dist_gather_floats: from every rank's count ns[q],
+ * the int counts and displacements MPI_Gatherv takes, and room for the whole. */
+static int gather_layout(const unsigned long long *ns, int P, int *counts, int *displs,
+                         float **all, struct dpt_err *err)
+{
+    unsigned long long total = 0;
+    for (int q = 0; q < P; q++) {
+        if (ns[q] > (unsigned long long)INT_MAX - total) {
+            return dpt_err_set(err, DPT_EINVAL, "cannot gather more than %d floats on one rank "
+                               "(MPI counts are int): rank %d sends %llu after the %llu of "
+                               "the ranks before it", INT_MAX, q, ns[q], total);
+        }
+        counts[q] = (int)ns[q];
+        displs[q] = (int)total;
+        total += ns[q];
+    }
+    *all = malloc((total ? total : 1) * sizeof **all);
+    if (!*all) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory gathering %llu floats", total);
+    }
+    return 0;
+}
+
+int dpt_dist_gather_floats(const struct dpt_dist *d, const float *buf, size_t n, float **all,
+                           struct dpt_err *err)
+{
+    *all = NULL;
+    if (d->size == 1) {
+        *all = malloc((n ? n : 1) * sizeof **all);
+        if (!*all) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory gathering %zu floats", n);
+        }
+        memcpy(*all, buf, n * sizeof **all);
+        return 0;
+    }
+    /* Rank 0 learns every rank's count first: Gatherv needs them all there. */
+    int P = d->size, root = d->rank == 0, rc = 0;
+    unsigned long long mine = n, *ns = NULL;
+    int *counts = NULL, *displs = NULL;
+    if (root) {
+        ns = malloc((size_t)P * sizeof *ns);
+        counts = malloc((size_t)P * sizeof *counts);
+        displs = malloc((size_t)P * sizeof *displs);
+        if (!ns || !counts || !displs) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory gathering floats");
+        }
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, ns, 1, MPI_UNSIGNED_LONG_LONG, 0, d->comm);
+        rc = root ? gather_layout(ns, P, counts, displs, all, err) : 0;
+        rc = dpt_dist_agree(d, rc, err);
+    }
+    if (rc == 0) {
+        MPI_Gatherv(buf, (int)n, MPI_FLOAT, *all, counts, displs, MPI_FLOAT, 0, d->comm);
+    } else {
+        free(*all);
+        *all = NULL;
+    }
+    free(ns);
+    free(counts);
+    free(displs);
+    return rc;
+}

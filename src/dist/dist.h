@@ -45,4 +45,12 @@ int dpt_dist_node_ranks(const struct dpt_dist *d);
  * rank whose value differs from rank 0's, plus one. */
 int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v);
 
+/* Collective. Rank 0 receives every rank's n floats of buf, concatenated in
+ * rank order, in *all: a malloc'ed array the caller frees; the other ranks
+ * get *all = NULL. With one rank *all is a copy of buf. Fails on every rank
+ * alike (see dpt_dist_agree) when rank 0 is out of memory or the whole does
+ * not fit MPI's int counts (2^31 - 1 floats). */
+int dpt_dist_gather_floats(const struct dpt_dist *d, const float *buf, size_t n, float **all,
+                           struct dpt_err *err);
+
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "io/h5file.h"
+#include "util/h5.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -198,10 +199,8 @@ int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *c
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (f < 0) {
@@ -215,7 +214,7 @@ int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *c
             rc = dpt_err_set(err, DPT_EIO, "%s: writing failed (disk full?)", tmp);
         }
     }
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    dpt__h5_quiet_end(&quiet);
     if (rc == 0 && sync_path(tmp, 0) < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: fsync: %s", tmp, strerror(errno));
     }

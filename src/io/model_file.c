@@ -4,6 +4,7 @@
 #include "io/model_file.h"
 #include "io/h5file.h"
 #include "io/model_io.h"
+#include "util/h5.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -231,8 +232,7 @@ int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm
 int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, size_t len,
                      struct dpt_err *err)
 {
-    H5Eget_auto2(H5E_DEFAULT, &h->old_fn, &h->old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    dpt__h5_quiet_begin(&h->quiet);
     h->f = -1;
     if (access(path, R_OK) != 0) {
         return dpt_err_set(err, DPT_EIO, "%s: %s", path, strerror(errno));
@@ -254,7 +254,7 @@ void dpt__model_close(struct dpt__model_file *h)
     if (h->f >= 0) {
         H5Fclose(h->f);
     }
-    H5Eset_auto2(H5E_DEFAULT, h->old_fn, h->old_data);
+    dpt__h5_quiet_end(&h->quiet);
 }
 
 /* Reads every layer's tensors into net->params. */
@@ -352,5 +352,17 @@ int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err)
         rc = dpt__model_read_layers(h.f, path, net, err);
     }
     dpt__model_close(&h);
+    return rc;
+}
+
+int dpt_model_file_kind(const char *path, enum dpt_file_kind *kind, struct dpt_err *err)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "";
+    int rc = dpt__model_open(&h, path, fmt, sizeof fmt, err);
+    dpt__model_close(&h);
+    *kind = rc < 0                                ? DPT_FILE_NEITHER
+            : strcmp(fmt, DPT_CKPT_FORMAT) == 0 ? DPT_FILE_CHECKPOINT
+                                                : DPT_FILE_MODEL;
     return rc;
 }

@@ -43,4 +43,13 @@ int dpt_model_read_config(const char *path, char **text, struct dpt_err *err);
  * names and shapes must match (--init). */
 int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err);
 
+/* What a file is, by its format attribute. */
+enum dpt_file_kind { DPT_FILE_NEITHER, DPT_FILE_MODEL, DPT_FILE_CHECKPOINT };
+/* Reads the format attribute of the file at path: *kind is DPT_FILE_MODEL
+ * ("dptrain-model") or DPT_FILE_CHECKPOINT ("dptrain-checkpoint") and the
+ * result 0; anything else is DPT_FILE_NEITHER with an error that says what
+ * the file is instead (unreadable, not HDF5, no dptrain format attribute).
+ * Only the attribute is read: whether the rest is whole is the loaders'. */
+int dpt_model_file_kind(const char *path, enum dpt_file_kind *kind, struct dpt_err *err);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "data/norm.h"
 #include "model/net.h"
+#include "util/h5.h"
 
 #include <dptrain/dptrain.h>
 #include <hdf5.h>
@@ -18,8 +19,7 @@
  * off until dpt__model_close. */
 struct dpt__model_file {
     hid_t f;
-    H5E_auto2_t old_fn;
-    void *old_data;
+    struct dpt__h5_quiet quiet;
 };
 /* Opens path read-only; *format receives its format attribute, which must
  * be a model's or a checkpoint's. Call dpt__model_close even on failure. */

@@ -15,7 +15,7 @@
 #include "data/window.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 #include "train/step.h"
 #include "train/validation.h"
 #include "util/util.h"

@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "train/validation.h"
-#include "train/metrics.h"
+#include "train/eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
                          const struct dpt_dist *d, uint64_t *n_train, struct dpt_err *err)
 {
     memset(v, 0, sizeof *v);
+    v->y_name = sp->y_name;
     uint64_t n = 0, N = dpt_dataset_rows(train);
     *n_train = N;
     if (sp->validation) {
@@ -79,7 +80,8 @@ int dpt_validation_run(const struct dpt_validation *v, const struct dpt_net *net
                        double *loss, double *accuracy, struct dpt_err *err)
 {
     struct dpt_eval_result res;
-    int rc = dpt_evaluate_rows(net, v->ds, v->rows, v->local, v->n, norm, d, threads, &res, err);
+    int rc = dpt_evaluate_rows(net, v->ds, v->y_name, v->rows, v->local, v->n, norm, d, threads,
+                               &res, err);
     *loss = rc == 0 ? res.loss : NAN;
     *accuracy = rc == 0 ? res.accuracy : NAN;
     return rc;

@@ -22,6 +22,7 @@
 struct dpt_validation {
     struct dpt_dataset *ds; /* data.validation (owned), or the training set (borrowed) */
     int owns_ds;
+    const char *y_name;     /* its target dataset, for messages */
     uint64_t *rows;         /* the file rows this rank evaluates, sorted */
     size_t local;
     uint64_t n;             /* validation rows of all ranks; 0: no validation */

@@ -1,12 +1,27 @@
-/* Evaluation over a whole data file: loss, accuracy and predictions,
- * computed in parallel over ranks (contiguous blocks of rows) and threads. */
-#ifndef DPT_TRAIN_METRICS_H
-#define DPT_TRAIN_METRICS_H
+/* Evaluating a trained network over rows of a data set: the loss, the
+ * accuracy and the task's metrics, and the outputs as predictions.
+ *
+ * Two entry points share one core (eval.c): dpt_evaluate takes a whole data
+ * file (dptrain eval, predict and the test file after training), each rank
+ * a contiguous block of rows; dpt_evaluate_rows takes given rows of a data
+ * set training already holds open (the validation rows of data.validation
+ * or data.validation_split). Both read in blocks, check every target row
+ * against the loss (a bad label is an error naming the file, dataset and
+ * row), standardize as training did (data/norm.h) and split each block into
+ * micro-shards over the threads; the sums are added in double in a fixed
+ * order (threads in turn, then the ranks).
+ *
+ * What is left out: metrics other than loss and accuracy for the
+ * validation rows, and weighting of rows.
+ */
+#ifndef DPT_TRAIN_EVAL_H
+#define DPT_TRAIN_EVAL_H
 
+#include "data/dataset.h"
+#include "data/norm.h"
 #include "dist/dist.h"
 #include "model/net.h"
 #include "train/train.h"
-#include "data/dataset.h"
 
 /* What kind of task the targets and the model make, for the metrics. */
 enum dpt_task { DPT_TASK_NONE, DPT_TASK_BINARY, DPT_TASK_MULTICLASS, DPT_TASK_REGRESSION };
@@ -30,15 +45,21 @@ struct dpt_eval_result {
     double mae, rmse, r2;
 };
 
-/* Collective. y_name NULL: no targets (predictions only). */
+/* Collective. Evaluates every row of the data file at path (datasets x_name
+ * and y_name; y_name NULL: no targets, outputs only): each rank takes the
+ * rows [N*r/P, N*(r+1)/P). With want_pred rank 0 receives all outputs in
+ * res->pred. Errors name the file: features the model does not take,
+ * targets of the wrong shape or a bad label (with its row). */
 int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
                  const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
                  int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err);
 
 /* Collective. Loss and accuracy over rows of an open data set: this rank
- * takes rows[0..n_local) (sorted), all ranks together n_total rows. */
-int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const uint64_t *rows,
-                      size_t n_local, uint64_t n_total,
+ * takes the file rows rows[0..n_local) (sorted), all ranks together n_total
+ * rows. y_name names ds's target dataset in messages; NULL: no targets (the
+ * loss and accuracy are then NaN). The task's metrics are not computed. */
+int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const char *y_name,
+                      const uint64_t *rows, size_t n_local, uint64_t n_total,
                       const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
                       struct dpt_eval_result *res, struct dpt_err *err);
 

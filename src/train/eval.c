@@ -1,0 +1,371 @@
+/* Evaluation and target checks (see eval.h). One core, eval_local, reads a
+ * rank's rows in blocks of EVAL_BLOCK and runs each block as micro-shards of
+ * EVAL_MICRO rows over the threads; eval_finish sums over the ranks. Both
+ * sizes, and the order of the sums, fix the numbers: change them and every
+ * reported loss moves in its last bits. */
+#include "config.h"
+
+#include "train/eval.h"
+#include "data/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_BLOCK 4096
+#define EVAL_MICRO 256
+
+int dpt_check_target_rows(const struct dpt_net *net, const char *path, const char *y_name,
+                          const float *y, size_t rows, size_t y_cols,
+                          const uint64_t *file_row, uint64_t first_row, struct dpt_err *err)
+{
+    if (!net->loss->check_rows || rows == 0) {
+        return 0;
+    }
+    char why[512] = "";
+    int64_t bad = net->loss->check_rows(net->loss_state, y, rows, net->n_out, y_cols, why,
+                                        sizeof why);
+    if (bad < 0) {
+        return 0;
+    }
+    uint64_t row = file_row ? file_row[bad] : first_row + (uint64_t)bad;
+    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %llu: %s (loss '%s')", path, y_name,
+                       (unsigned long long)row, why, net->loss->base.name);
+}
+
+/* The task the metrics are for: labels with several outputs are classes;
+ * one output with a loss that counts hits (bce) is binary; a loss without
+ * hits (mse on float targets) is regression. */
+static enum dpt_task task_of(const struct dpt_net *net, size_t yc)
+{
+    if (net->loss->correct && net->n_out >= 2) {
+        return DPT_TASK_MULTICLASS;
+    }
+    if (net->loss->correct && net->n_out == 1) {
+        return DPT_TASK_BINARY;
+    }
+    return yc == net->n_out ? DPT_TASK_REGRESSION : DPT_TASK_NONE;
+}
+
+static size_t argmax(const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++) {
+        best = v[j] > v[best] ? j : best;
+    }
+    return best;
+}
+
+/* Sums behind the task's metrics, added for rows of outputs (target units)
+ * and raw targets: binary [tp, fp, fn, tn]; multiclass [top-k hits,
+ * confusion C x C]; regression [sum |e|, sum e^2, sum y, sum y^2, count]. */
+static size_t metric_sums_len(enum dpt_task task, size_t classes)
+{
+    return task == DPT_TASK_BINARY       ? 4
+           : task == DPT_TASK_MULTICLASS ? 1 + classes * classes
+           : task == DPT_TASK_REGRESSION ? 5
+                                         : 0;
+}
+
+static void metric_sums_add(enum dpt_task task, size_t n_out, size_t yc, int k,
+                            const float *out, const float *y, size_t rows, double *m)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const float *o = out + i * n_out, *t = y + i * yc;
+        if (task == DPT_TASK_BINARY) {
+            int p = o[0] > 0.5f, a = t[0] > 0.5f;
+            m[a ? (p ? 0 : 2) : (p ? 1 : 3)] += 1;
+        } else if (task == DPT_TASK_MULTICLASS) {
+            size_t truth = yc == 1 ? (size_t)t[0] : argmax(t, yc), rank = 0;
+            if (truth >= n_out) {
+                continue; /* refused earlier by the loss's check_rows */
+            }
+            for (size_t j = 0; j < n_out; j++) {
+                rank += o[j] > o[truth];
+            }
+            m[0] += rank < (size_t)k;
+            m[1 + truth * n_out + argmax(o, n_out)] += 1;
+        } else if (task == DPT_TASK_REGRESSION) {
+            for (size_t j = 0; j < n_out; j++) {
+                double e = (double)o[j] - t[j];
+                m[0] += fabs(e);
+                m[1] += e * e;
+                m[2] += t[j];
+                m[3] += (double)t[j] * t[j];
+                m[4] += 1;
+            }
+        }
+    }
+}
+
+/* Turns the reduced sums into the result's metrics. */
+static int metric_finish(struct dpt_eval_result *res, const double *m)
+{
+    if (res->task == DPT_TASK_BINARY) {
+        double tp = m[0], fp = m[1], fn = m[2], tn = m[3];
+        res->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+        res->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+        res->f1 = res->precision + res->recall > 0
+                      ? 2 * res->precision * res->recall / (res->precision + res->recall)
+                      : 0;
+        res->classes = 2;
+        res->confusion = malloc(4 * sizeof *res->confusion);
+        if (!res->confusion) {
+            return -1;
+        }
+        /* rows: true 0, 1; columns: predicted 0, 1 */
+        res->confusion[0] = (uint64_t)tn;
+        res->confusion[1] = (uint64_t)fp;
+        res->confusion[2] = (uint64_t)fn;
+        res->confusion[3] = (uint64_t)tp;
+    } else if (res->task == DPT_TASK_MULTICLASS) {
+        res->top_k_accuracy = m[0] / (double)res->n;
+        res->confusion = malloc(res->classes * res->classes * sizeof *res->confusion);
+        if (!res->confusion) {
+            return -1;
+        }
+        for (size_t i = 0; i < res->classes * res->classes; i++) {
+            res->confusion[i] = (uint64_t)m[1 + i];
+        }
+    } else if (res->task == DPT_TASK_REGRESSION) {
+        double cnt = m[4], mean = m[2] / cnt, sst = m[3] - cnt * mean * mean;
+        res->mae = m[0] / cnt;
+        res->rmse = sqrt(m[1] / cnt);
+        res->r2 = sst > 0 ? 1.0 - m[1] / sst : NAN;
+    }
+    return 0;
+}
+
+/* Evaluates one block of rows already read into x (rows, F) and y: standardizes
+ * x, splits the block into micro-shards over the threads, writes activated
+ * outputs to pred (if not NULL) and adds the loss and hit sums to sums[0..1]
+ * (thread partial sums combined in thread order). */
+static void eval_block(const struct dpt_net *net, struct dpt_work **work, int T, float *x,
+                       const float *y, size_t yc, size_t rows, const struct dpt_norm *norm,
+                       float *pred, double sums[2])
+{
+    size_t f = net->n_in;
+    dpt_norm_x(norm, x, x, rows);
+    size_t micros = (rows + EVAL_MICRO - 1) / EVAL_MICRO;
+    double loss[T], hits[T];
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num();
+        double l = 0;
+        size_t h = 0;
+        for (size_t i = (size_t)t; i < micros; i += (size_t)T) {
+            size_t first = i * EVAL_MICRO;
+            size_t k = rows - first < EVAL_MICRO ? rows - first : EVAL_MICRO;
+            l += dpt_net_eval_micro(net, work[t], x + first * f, y ? y + first * yc : NULL, yc, k,
+                                    pred ? pred + first * net->n_out : NULL, &h);
+        }
+        loss[t] = l;
+        hits[t] = (double)h;
+    }
+    for (int t = 0; t < T; t++) {
+        sums[0] += loss[t];
+        sums[1] += hits[t];
+    }
+}
+
+/* What one rank evaluates: its rows of an open data set (a sorted list of
+ * file rows, or the range [first, first + n)) and what to compute. */
+struct eval_job {
+    const struct dpt_net *net;
+    struct dpt_dataset *ds;
+    const char *y_name; /* NULL: no targets, outputs only */
+    const struct dpt_norm *norm;
+    int T;                /* threads */
+    const uint64_t *rows; /* NULL: the range */
+    uint64_t first;
+    size_t n;
+    enum dpt_task task; /* metric sums to add after the loss and hits */
+    int top_k;
+};
+
+/* One block's buffers and one work buffer per thread: x (EVAL_BLOCK, F),
+ * y and its standardized copy ys (EVAL_BLOCK, y_cols), and out (EVAL_BLOCK,
+ * n_out) when the outputs are needed but have no place in the predictions. */
+struct eval_bufs {
+    struct dpt_work **work;
+    float *x, *y, *ys, *out;
+};
+
+static void bufs_destroy(struct eval_bufs *b, int T)
+{
+    for (int t = 0; b->work && t < T; t++) {
+        dpt_work_destroy(b->work[t]);
+    }
+    free(b->work);
+    free(b->x);
+    free(b->y);
+    free(b->ys);
+    free(b->out);
+}
+
+/* Allocates b (zeroed by the caller) for j; on failure bufs_destroy frees
+ * what was made. */
+static int bufs_create(struct eval_bufs *b, const struct eval_job *j, size_t yc, int want_out,
+                       struct dpt_err *err)
+{
+    size_t yw = yc ? yc : 1;
+    b->work = calloc((size_t)j->T, sizeof *b->work);
+    b->x = malloc(EVAL_BLOCK * j->net->n_in * sizeof(float));
+    b->y = malloc(EVAL_BLOCK * yw * sizeof(float));
+    b->ys = malloc(EVAL_BLOCK * yw * sizeof(float));
+    b->out = want_out ? malloc(EVAL_BLOCK * j->net->n_out * sizeof(float)) : NULL;
+    if (!b->work || !b->x || !b->y || !b->ys || (want_out && !b->out)) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s",
+                           dpt_dataset_path(j->ds));
+    }
+    for (int t = 0; t < j->T; t++) {
+        int rc = dpt_work_create(&b->work[t], j->net, EVAL_MICRO, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Reads rows [i, i + k) of the job's rows into x and y and checks the
+ * targets against the loss: a bad label is an error naming the file, the
+ * dataset and the file row, whichever rows are evaluated. */
+static int read_block(const struct eval_job *j, size_t i, size_t k, size_t yc,
+                      struct eval_bufs *b, struct dpt_err *err)
+{
+    float *y = j->y_name ? b->y : NULL;
+    int rc = j->rows ? dpt_dataset_read(j->ds, j->rows + i, k, b->x, y, err)
+                     : dpt_dataset_read_range(j->ds, j->first + i, k, b->x, y, err);
+    if (rc == 0 && y) {
+        rc = dpt_check_target_rows(j->net, dpt_dataset_path(j->ds), j->y_name, y, k, yc,
+                                   j->rows ? j->rows + i : NULL, j->first + i, err);
+    }
+    return rc;
+}
+
+/* The core of both entry points: evaluates this rank's rows in blocks of
+ * EVAL_BLOCK, adding the loss and hit sums to sums[0..1] and the task's
+ * metric sums to sums[2..]. With pred (n, n_out) not NULL it writes the
+ * outputs there, in target units. Not collective. */
+static int eval_local(const struct eval_job *j, double *sums, float *pred, struct dpt_err *err)
+{
+    const struct dpt_net *net = j->net;
+    size_t yc = dpt_dataset_y_cols(j->ds);
+    struct eval_bufs b = {0};
+    int rc = bufs_create(&b, j, yc, !pred && j->task != DPT_TASK_NONE, err);
+    for (size_t i = 0; rc == 0 && i < j->n; i += EVAL_BLOCK) {
+        size_t k = j->n - i < EVAL_BLOCK ? j->n - i : EVAL_BLOCK;
+        rc = read_block(j, i, k, yc, &b, err);
+        if (rc < 0) {
+            break;
+        }
+        /* The loss sees targets as in training (standardized with
+         * standardize_y); the metrics see outputs and targets in file units. */
+        if (j->y_name) {
+            dpt_norm_y(j->norm, b.y, b.ys, k, yc);
+        }
+        float *out = pred ? pred + i * net->n_out : b.out;
+        eval_block(net, b.work, j->T, b.x, j->y_name ? b.ys : NULL, yc, k, j->norm, out, sums);
+        if (out) {
+            dpt_norm_unapply_y(j->norm, out, k, net->n_out);
+        }
+        if (j->task != DPT_TASK_NONE) {
+            metric_sums_add(j->task, net->n_out, yc, j->top_k, out, b.y, k, sums + 2);
+        }
+    }
+    bufs_destroy(&b, j->T);
+    return rc;
+}
+
+/* Collective. Agrees on rc, sums the ranks' sums[0..n_sums) and turns them
+ * into res: loss and accuracy per row over the n rows, then the metrics. */
+static int eval_finish(const struct dpt_net *net, int has_y, uint64_t n, double *sums,
+                       size_t n_sums, const struct dpt_dist *d, int rc,
+                       struct dpt_eval_result *res, struct dpt_err *err)
+{
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        return rc;
+    }
+    dpt_dist_sum_doubles(d, sums, n_sums);
+    res->n = n;
+    res->loss = has_y ? sums[0] / (double)n : NAN;
+    res->accuracy = (has_y && net->loss->correct) ? sums[1] / (double)n : NAN;
+    if (n_sums > 2 && metric_finish(res, sums + 2) < 0) { /* the task's sums follow */
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    return dpt_dist_agree(d, rc, err);
+}
+
+/* Opens a data file for evaluation and checks it fits the model: the
+ * number of features and, with targets, their shape. */
+static int open_checked(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
+                        const char *x_name, const char *y_name, struct dpt_err *err)
+{
+    int rc = dpt_dataset_open(ds, path, x_name, y_name, err);
+    if (rc == 0 && dpt_dataset_features(*ds) != net->n_in) {
+        rc = dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
+                         "takes %zu", path, x_name,
+                         (unsigned long long)dpt_dataset_features(*ds), net->n_in);
+    } else if (rc == 0 && y_name) {
+        rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), path, err);
+    }
+    return rc;
+}
+
+int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
+                 const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
+                 int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->n_out = net->n_out;
+    struct dpt_dataset *ds = NULL;
+    int rc = open_checked(&ds, net, path, x_name, y_name, err);
+    uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
+    uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
+    uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    res->task = rc == 0 && y_name ? task_of(net, dpt_dataset_y_cols(ds)) : DPT_TASK_NONE;
+    res->classes = res->task == DPT_TASK_MULTICLASS ? net->n_out : 0;
+    res->top_k = res->classes > 1 ? (int)(res->classes - 1 < 5 ? res->classes - 1 : 5) : 0;
+    struct eval_job job = {.net = net, .ds = ds, .y_name = y_name, .norm = norm,
+                           .T = dpt_train_threads(threads), .rows = NULL, .first = lo,
+                           .n = hi - lo, .task = res->task, .top_k = res->top_k};
+    size_t n_sums = 2 + metric_sums_len(res->task, res->classes);
+    double *sums = calloc(n_sums, sizeof *sums); /* loss, hits, then the metric sums */
+    float *pred = want_pred ? malloc((job.n ? job.n : 1) * net->n_out * sizeof(float)) : NULL;
+    if (rc == 0 && (!sums || (want_pred && !pred))) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory evaluating %s", path);
+    }
+    if (rc == 0) {
+        rc = eval_local(&job, sums, pred, err);
+    }
+    rc = eval_finish(net, y_name != NULL, n, sums, n_sums, d, rc, res, err);
+    /* The predictions, in row order on rank 0; one rank already has them all. */
+    if (rc == 0 && want_pred && d->size == 1) {
+        res->pred = pred;
+        pred = NULL;
+    } else if (rc == 0 && want_pred) {
+        rc = dpt_dist_gather_floats(d, pred, job.n * net->n_out, &res->pred, err);
+    }
+    free(pred);
+    free(sums);
+    dpt_dataset_close(ds);
+    return rc;
+}
+
+int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const char *y_name,
+                      const uint64_t *rows, size_t n_local, uint64_t n_total,
+                      const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
+                      struct dpt_eval_result *res, struct dpt_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->n_out = net->n_out;
+    struct eval_job job = {.net = net, .ds = ds, .y_name = y_name, .norm = norm,
+                           .T = dpt_train_threads(threads), .rows = rows, .first = 0,
+                           .n = n_local, .task = DPT_TASK_NONE, .top_k = 0};
+    double sums[2] = {0, 0};
+    int rc = eval_local(&job, sums, NULL, err);
+    return eval_finish(net, y_name != NULL, n_total, sums, 2, d, rc, res, err);
+}
