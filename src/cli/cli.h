@@ -4,6 +4,8 @@
 #ifndef DPT_CLI_CLI_H
 #define DPT_CLI_CLI_H
 
+#include "dist/dist.h"
+
 #include <dptrain/dptrain.h>
 
 #define EXIT_RUN 1
@@ -36,7 +38,7 @@ int cli_env_rank(void);
 int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c);
 
 /* MPI_Init_thread / MPI_Finalize around the commands that need MPI. */
-int cli_mpi_init(int *argc, char ***argv);
+int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d);
 void cli_mpi_finalize(void);
 
 #endif

@@ -248,11 +248,10 @@ static int run(const char *cmd, int predict, int argc, char **argv)
     if (predict && !a.out) {
         return cli_usage_error("predict ", "--out PRED.h5 is required");
     }
-    if (cli_mpi_init(&argc, &argv) < 0) {
+    struct dpt_dist d;
+    if (cli_mpi_init(&argc, &argv, &d) < 0) {
         return EXIT_RUN;
     }
-    struct dpt_dist d;
-    dpt_dist_init(&d, MPI_COMM_WORLD);
     struct dpt_err err = {0};
     struct dpt_registry *reg = NULL;
     struct dpt_spec spec;

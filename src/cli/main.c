@@ -110,21 +110,19 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
     return 0;
 }
 
-int cli_mpi_init(int *argc, char ***argv)
+int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d)
 {
-    int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "dptrain: error: MPI_Init failed\n");
+    struct dpt_err err = {0};
+    if (dpt_dist_start(argc, argv, d, &err) < 0) {
+        fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;
     }
-    /* Errors are agreed on and reported by dptrain, not by MPI aborting. */
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     return 0;
 }
 
 void cli_mpi_finalize(void)
 {
-    MPI_Finalize();
+    dpt_dist_finish();
 }
 
 int cmd_plugins(int argc, char **argv)

@@ -284,106 +284,174 @@ static int load_spec(const struct dpt_dist *d, const char *path, const char *ckp
     return dpt_dist_agree(d, rc, err);
 }
 
-int cmd_train(int argc, char **argv)
-{
-    struct cli_common c = {0};
-    const char *model = NULL, *out = NULL, *resume = NULL, *init = NULL, *ckpt = NULL;
-    long long check_sync = 0, stop_after = 0;
-    int deterministic = 0, verbose = 0;
-    /* Progress bars on a terminal. Under mpirun the ranks' stdout is a pseudo
-     * terminal even when mpirun's own output goes to a file, so there the
-     * default is one line per epoch; --progress asks for the bars. */
-    int progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
-                       !getenv("PMI_SIZE");
-    char **sets = calloc((size_t)argc, sizeof *sets);
-    size_t n_sets = 0;
-    if (!sets) {
-        cli_error("out of memory");
-        return EXIT_RUN;
-    }
-    int status = 0;
-    for (int i = 1; i < argc && status == 0; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(train_usage, stdout);
-            free(sets);
-            return 0;
-        }
-        int r = cli_common_option("train", argc, argv, &i, &c);
-        if (r < 0) {
-            status = EXIT_USAGE;
-        } else if (r > 0) {
-            continue;
-        } else if ((strcmp(a, "--set") == 0 || strcmp(a, "--out") == 0 ||
-                    strcmp(a, "--check-sync") == 0 || strcmp(a, "--resume") == 0 ||
-                    strcmp(a, "--init") == 0 || strcmp(a, "--checkpoint") == 0 ||
-                    strcmp(a, "--stop-after-steps") == 0) && i + 1 >= argc) {
-            status = cli_usage_error("train ", "%s needs a value", a);
-        } else if (strcmp(a, "--resume") == 0) {
-            resume = argv[++i];
-        } else if (strcmp(a, "--init") == 0) {
-            init = argv[++i];
-        } else if (strcmp(a, "--checkpoint") == 0) {
-            ckpt = argv[++i];
-        } else if (strcmp(a, "--deterministic") == 0) {
-            deterministic = 1;
-        } else if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
-            progress_bar = strcmp(a, "--progress") == 0;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            verbose = 1;
-        } else if (strcmp(a, "--stop-after-steps") == 0) {
-            char *end;
-            stop_after = strtoll(argv[++i], &end, 10);
-            if (*end || stop_after < 1) {
-                status = cli_usage_error("train ", "--stop-after-steps needs a count >= 1, got "
-                                         "'%s'", argv[i]);
-            }
-        } else if (strcmp(a, "--set") == 0) {
-            sets[n_sets++] = argv[++i];
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            sets[n_sets++] = (char *)a + 6;
-        } else if (strcmp(a, "--out") == 0) {
-            out = argv[++i];
-        } else if (strcmp(a, "--check-sync") == 0) {
-            char *end;
-            check_sync = strtoll(argv[++i], &end, 10);
-            if (*end || check_sync < 1) {
-                status = cli_usage_error("train ", "--check-sync needs a step count >= 1, got "
-                                         "'%s'", argv[i]);
-            }
-        } else if (a[0] == '-') {
-            status = cli_usage_error("train ", "unknown option '%s'", a);
-        } else if (model) {
-            status = cli_usage_error("train ", "one model file only (got '%s' and '%s')", model,
-                                     a);
-        } else {
-            model = a;
-        }
-    }
-    if (status == 0 && !model && !resume) {
-        status = cli_usage_error("train ", "no model file given");
-    }
-    if (status != 0) {
-        free(sets);
-        return status;
-    }
+/* The command line of `dptrain train`. */
+struct train_args {
+    struct cli_common c;
+    const char *model, *out, *resume, *init, *ckpt;
+    long long check_sync, stop_after;
+    int deterministic, verbose, progress_bar;
+    char **sets; /* the --set values, n_sets of them (argv's strings) */
+    size_t n_sets;
     char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
-    if (!out) {
-        default_out(out_buf, sizeof out_buf, model ? model : resume);
-        out = out_buf;
-    }
-    snprintf(stop_path, sizeof stop_path, "%.*s-ckpt.h5",
-             (int)(strlen(out) > 3 && strcmp(out + strlen(out) - 3, ".h5") == 0 ? strlen(out) - 3
-                                                                                 : strlen(out)),
-             out);
+};
 
-    if (cli_mpi_init(&argc, &argv) < 0) {
-        free(sets);
-        return EXIT_RUN;
+/* A count option's value: an integer >= 1, else a usage error. */
+static int count_value(const char *opt, const char *v, long long *out)
+{
+    char *end;
+    *out = strtoll(v, &end, 10);
+    if (*end || *out < 1) {
+        return cli_usage_error("train ", "%s needs a count >= 1, got '%s'", opt, v);
     }
-    catch_stop_signals();
-    struct dpt_dist d;
-    dpt_dist_init(&d, MPI_COMM_WORLD);
+    return 0;
+}
+
+/* Options that take a value: 1 if argv[*i] is one (its value taken), 0 if
+ * not, or a usage error's status. */
+static int value_option(int argc, char **argv, int *i, struct train_args *a)
+{
+    static const char *const names[] = {"--set", "--out", "--check-sync", "--resume", "--init",
+                                        "--checkpoint", "--stop-after-steps", NULL};
+    const char *opt = argv[*i];
+    int k = 0;
+    while (names[k] && strcmp(opt, names[k]) != 0) {
+        k++;
+    }
+    if (!names[k]) {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        return cli_usage_error("train ", "%s needs a value", opt);
+    }
+    const char *v = argv[++*i];
+    switch (k) {
+    case 0: a->sets[a->n_sets++] = (char *)v; break;
+    case 1: a->out = v; break;
+    case 2: return count_value(opt, v, &a->check_sync) < 0 ? EXIT_USAGE : 1;
+    case 3: a->resume = v; break;
+    case 4: a->init = v; break;
+    case 5: a->ckpt = v; break;
+    default: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    }
+    return 1;
+}
+
+#define HELP_SHOWN (-1) /* parse_train_args printed --help: exit 0 */
+
+/* Parses the command line into a; 0, HELP_SHOWN, or a usage error's
+ * status. */
+static int parse_train_args(int argc, char **argv, struct train_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            fputs(train_usage, stdout);
+            return HELP_SHOWN;
+        }
+        int r = cli_common_option("train", argc, argv, &i, &a->c);
+        if (r == 0) {
+            r = value_option(argc, argv, &i, a);
+        }
+        if (r < 0 || r > 1) {
+            return r < 0 ? EXIT_USAGE : r;
+        }
+        if (r == 1) {
+            continue;
+        }
+        if (strcmp(s, "--deterministic") == 0) {
+            a->deterministic = 1;
+        } else if (strcmp(s, "--progress") == 0 || strcmp(s, "--no-progress") == 0) {
+            a->progress_bar = strcmp(s, "--progress") == 0;
+        } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
+            a->verbose = 1;
+        } else if (strncmp(s, "--set=", 6) == 0) {
+            a->sets[a->n_sets++] = (char *)s + 6;
+        } else if (s[0] == '-') {
+            return cli_usage_error("train ", "unknown option '%s'", s);
+        } else if (a->model) {
+            return cli_usage_error("train ", "one model file only (got '%s' and '%s')", a->model,
+                                   s);
+        } else {
+            a->model = s;
+        }
+    }
+    if (!a->model && !a->resume) {
+        return cli_usage_error("train ", "no model file given");
+    }
+    if (!a->out) {
+        default_out(a->out_buf, sizeof a->out_buf, a->model ? a->model : a->resume);
+        a->out = a->out_buf;
+    }
+    size_t len = strlen(a->out);
+    int h5 = len > 3 && strcmp(a->out + len - 3, ".h5") == 0;
+    snprintf(a->stop_path, sizeof a->stop_path, "%.*s-ckpt.h5", (int)(h5 ? len - 3 : len),
+             a->out);
+    return 0;
+}
+
+/* Opens train.log on rank 0 (appending when resuming). */
+static int open_log(const struct dpt_spec *spec, const struct train_args *a, struct progress *p,
+                    struct dpt_err *err)
+{
+    if (p->rank != 0 || !spec->log) {
+        return 0;
+    }
+    size_t len = strlen(spec->log);
+    p->jsonl = len > 6 && strcmp(spec->log + len - 6, ".jsonl") == 0;
+    p->log = fopen(spec->log, a->resume ? "a" : "w");
+    if (!p->log) {
+        return dpt_err_set(err, DPT_EIO, "train.log %s: %s", spec->log, strerror(errno));
+    }
+    return 0;
+}
+
+/* After training: the model file, the RESULT line and the test set. */
+static int finish(const struct dpt_dist *d, const struct train_args *a,
+                  const struct dpt_spec *spec, const struct dpt_net *net,
+                  const struct dpt_norm *norm, const struct progress *prog, double train_s,
+                  struct dpt_err *err)
+{
+    int rc = d->rank == 0 ? dpt_model_save(a->out, net, spec, norm, err) : 0;
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (d->rank == 0) {
+        printf("trained %zu parameters in %.2f s; wrote %s\n", net->n_params, train_s, a->out);
+        /* One line for scripts: throughput over the epochs after the first. */
+        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
+               "ranks=%d threads=%d params=%zu blas_core=%s\n",
+               prog->timed_s > 0 ? prog->timed_samples / prog->timed_s : 0.0,
+               prog->timed_s > 0 && prog->last.epoch > 1
+                   ? prog->timed_s / (double)(prog->last.epoch - 1)
+                   : prog->last.seconds,
+               prog->last.loss, prog->last.accuracy, d->size, prog->threads, net->n_params,
+               openblas_get_corename());
+    }
+    if (!spec->test) {
+        return 0;
+    }
+    struct dpt_eval_result res;
+    rc = dpt_evaluate(net, spec->test, spec->x_name, spec->y_name, norm, d, prog->threads, 0,
+                      &res, err);
+    if (rc == 0 && d->rank == 0) {
+        printf("test %s: %llu samples  loss %.6f", spec->test, (unsigned long long)res.n,
+               res.loss);
+        if (!isnan(res.accuracy)) {
+            printf("  accuracy %.4f", res.accuracy);
+        }
+        if (res.task == DPT_TASK_REGRESSION) {
+            printf("  rmse %.6g  r2 %.4f", res.rmse, res.r2);
+        }
+        printf("\n");
+    }
+    free(res.confusion);
+    return rc;
+}
+
+/* Trains on every rank once MPI runs; returns the exit status. */
+static int run_train(const struct dpt_dist *d, struct train_args *a)
+{
     struct dpt_err err = {0};
     struct dpt_registry *reg = NULL;
     struct dpt_spec spec;
@@ -391,100 +459,63 @@ int cmd_train(int argc, char **argv)
     config_init(&spec.cfg);
     struct dpt_net *net = NULL;
     struct dpt_norm norm = {0};
-    int rc = dpt_registry_create(&reg, c.plugin_path, &err);
-    rc = dpt_dist_agree(&d, rc, &err);
+    int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+    rc = dpt_dist_agree(d, rc, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);
-        rc = load_spec(&d, model, resume, sets, n_sets, &spec, &err);
+        rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, &spec, &err);
     }
-    if (rc == 0 && deterministic) {
-        spec.deterministic = 1;
-    }
+    spec.deterministic |= rc == 0 && a->deterministic;
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
-             resume ? ", resuming from " : "", resume ? resume : "");
-    struct progress prog = {.rank = d.rank, .ranks = d.size, .quiet = c.quiet, .verbose = verbose,
-                            .what = model ? model : resume,
+             a->resume ? ", resuming from " : "", a->resume ? a->resume : "");
+    struct progress prog = {.rank = d->rank, .ranks = d->size, .quiet = a->c.quiet,
+                            .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)", .how = how,
-                            .tty = progress_bar > 0 && !c.quiet, .batch = spec.batch};
+                            .tty = a->progress_bar > 0 && !a->c.quiet, .batch = spec.batch};
     struct dpt_train_opts opts = {
-        .threads = c.threads, /* 0: dpt_train chooses (on_start tells) */
-        .check_sync = check_sync ? check_sync : spec.check_sync,
-        .resume = resume,
-        .init = init,
-        .ckpt_path = ckpt ? ckpt : spec.ckpt_path,
-        .stop_path = stop_path,
+        .threads = a->c.threads, /* 0: dpt_train chooses (on_start tells) */
+        .check_sync = a->check_sync ? a->check_sync : spec.check_sync,
+        .resume = a->resume,
+        .init = a->init,
+        .ckpt_path = a->ckpt ? a->ckpt : spec.ckpt_path,
+        .stop_path = a->stop_path,
         .stop = &stop_requested,
-        .stop_after_steps = stop_after,
+        .stop_after_steps = a->stop_after,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
         .on_start = on_start,
         .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };
-    if (rc == 0 && d.rank == 0 && spec.log) {
-        size_t len = strlen(spec.log);
-        prog.jsonl = len > 6 && strcmp(spec.log + len - 6, ".jsonl") == 0;
-        prog.log = fopen(spec.log, resume ? "a" : "w");
-        if (!prog.log) {
-            rc = dpt_err_set(&err, DPT_EIO, "train.log %s: %s", spec.log, strerror(errno));
-        }
+    if (rc == 0) {
+        rc = open_log(&spec, a, &prog, &err);
     }
-    rc = dpt_dist_agree(&d, rc, &err);
-    if (rc == 0 && d.rank == 0 && verbose) {
+    rc = dpt_dist_agree(d, rc, &err);
+    if (rc == 0 && d->rank == 0 && a->verbose) {
         print_blas();
     }
     double t0 = dpt__now();
     if (rc == 0) {
-        rc = dpt_train(&spec, reg, &d, &opts, &net, &norm, &err);
+        rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     if (prog.log) {
         fclose(prog.log);
     }
     double train_s = dpt__now() - t0;
+    int status = 0;
     if (rc == DPT_ESIGNAL) {
-        if (d.rank == 0) {
+        if (d->rank == 0) {
             fprintf(stderr, "dptrain: %s\nresume with: dptrain train %s --resume %s\n", err.msg,
-                    model ? model : "", opts.ckpt_path ? opts.ckpt_path : stop_path);
+                    a->model ? a->model : "", opts.ckpt_path ? opts.ckpt_path : a->stop_path);
         }
         status = EXIT_STOPPED;
     }
     if (rc == 0) {
-        if (d.rank == 0) {
-            rc = dpt_model_save(out, net, &spec, &norm, &err);
-        }
-        rc = dpt_dist_agree(&d, rc, &err);
-    }
-    if (rc == 0 && d.rank == 0) {
-        printf("trained %zu parameters in %.2f s; wrote %s\n", net->n_params, train_s, out);
-        /* One line for scripts: throughput over the epochs after the first. */
-        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
-               "ranks=%d threads=%d params=%zu blas_core=%s\n",
-               prog.timed_s > 0 ? prog.timed_samples / prog.timed_s : 0.0,
-               prog.timed_s > 0 && prog.last.epoch > 1 ? prog.timed_s / (double)(prog.last.epoch - 1)
-                                                       : prog.last.seconds,
-               prog.last.loss, prog.last.accuracy, d.size, prog.threads, net->n_params,
-               openblas_get_corename());
-    }
-    if (rc == 0 && spec.test) {
-        struct dpt_eval_result res;
-        rc = dpt_evaluate(net, spec.test, spec.x_name, spec.y_name, &norm, &d, prog.threads, 0, &res,
-                          &err);
-        if (rc == 0 && d.rank == 0) {
-            printf("test %s: %llu samples  loss %.6f", spec.test, (unsigned long long)res.n,
-                   res.loss);
-            if (!isnan(res.accuracy)) {
-                printf("  accuracy %.4f", res.accuracy);
-            }
-            if (res.task == DPT_TASK_REGRESSION) {
-                printf("  rmse %.6g  r2 %.4f", res.rmse, res.r2);
-            }
-            printf("\n");
-        }
-        free(res.confusion);
+        rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
     }
     if (rc < 0 && rc != DPT_ESIGNAL) {
-        if (d.rank == 0) {
+        if (d->rank == 0) {
             fprintf(stderr, "dptrain: error: %s\n", err.msg);
         }
         status = EXIT_RUN;
@@ -494,7 +525,32 @@ int cmd_train(int argc, char **argv)
     dpt_norm_cleanup(&norm);
     dpt_spec_cleanup(&spec);
     dpt_registry_destroy(reg);
-    free(sets);
-    cli_mpi_finalize();
     return status;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    /* Progress bars on a terminal. Under mpirun the ranks' stdout is a pseudo
+     * terminal even when mpirun's own output goes to a file, so there the
+     * default is one line per epoch; --progress asks for the bars. */
+    struct train_args a = {
+        .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
+                        !getenv("PMI_SIZE"),
+        .sets = calloc((size_t)argc, sizeof *a.sets),
+    };
+    if (!a.sets) {
+        cli_error("out of memory");
+        return EXIT_RUN;
+    }
+    int status = parse_train_args(argc, argv, &a);
+    struct dpt_dist d;
+    if (status == 0 && cli_mpi_init(&argc, &argv, &d) < 0) {
+        status = EXIT_RUN;
+    } else if (status == 0) {
+        catch_stop_signals();
+        status = run_train(&d, &a);
+        cli_mpi_finalize();
+    }
+    free(a.sets);
+    return status == HELP_SHOWN ? 0 : status;
 }

@@ -15,6 +15,23 @@ void dpt_dist_init(struct dpt_dist *d, MPI_Comm comm)
     MPI_Comm_size(comm, &d->size);
 }
 
+int dpt_dist_start(int *argc, char ***argv, struct dpt_dist *d, struct dpt_err *err)
+{
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        return dpt_err_set(err, DPT_EINVAL, "MPI_Init failed");
+    }
+    /* Errors are agreed on and reported by dptrain, not by MPI aborting. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    dpt_dist_init(d, MPI_COMM_WORLD);
+    return 0;
+}
+
+void dpt_dist_finish(void)
+{
+    MPI_Finalize();
+}
+
 int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err)
 {
     if (d->size == 1) {

@@ -17,6 +17,12 @@ struct dpt_dist {
 
 void dpt_dist_init(struct dpt_dist *d, MPI_Comm comm);
 
+/* Starts MPI (threads funneled: only the main thread calls MPI) with errors
+ * returned rather than aborting, and fills d for all processes of the job.
+ * 0, or an error. dpt_dist_finish ends MPI. */
+int dpt_dist_start(int *argc, char ***argv, struct dpt_dist *d, struct dpt_err *err);
+void dpt_dist_finish(void);
+
 /* Collective. Every rank passes its own rc (0 or a negative code) and err.
  * If any rank failed, every rank returns the code of the lowest failing rank
  * and err holds that rank's message, prefixed with "rank R: " when P > 1. */
