@@ -95,6 +95,70 @@ void dpt_shard_destroy(struct dpt_shard *sh)
     free(sh);
 }
 
+/* This rank's rows before each step (step_off) and the steps per window;
+ * returns the most rows a window holds. */
+static uint64_t plan_windows(struct dpt_shard *sh)
+{
+    const struct dpt_shard_opts *o = &sh->o;
+    for (uint64_t s = 0; s < sh->steps; s++) {
+        uint64_t rows = 0, first;
+        for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
+            rows += dpt_shard_micro(sh, s, i, &first);
+        }
+        sh->step_off[s + 1] = sh->step_off[s] + rows;
+    }
+    /* Windows of window_steps steps; the count depends on B and P only, so
+     * every rank switches windows at the same steps. */
+    uint64_t per_step = (o->batch + (uint64_t)o->ranks - 1) / (uint64_t)o->ranks;
+    sh->window_steps = o->window_rows ? o->window_rows / per_step : sh->steps;
+    sh->window_steps = sh->window_steps < 1 ? 1 : sh->window_steps;
+    uint64_t most = 0;
+    for (uint64_t lo = 0; lo < sh->steps; lo += sh->window_steps) {
+        uint64_t hi = lo + sh->window_steps < sh->steps ? lo + sh->window_steps : sh->steps;
+        uint64_t k = sh->step_off[hi] - sh->step_off[lo];
+        most = k > most ? k : most;
+    }
+    return most;
+}
+
+/* The two window buffer sets for windows of up to `rows` rows; 0 or -1. */
+static int alloc_windows(struct dpt_shard *sh, size_t rows)
+{
+    size_t yc = sh->y_cols ? sh->y_cols : 1;
+    sh->x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
+    sh->y = dpt__zalloc_aligned(rows * yc * sizeof(float));
+    sh->file_row = malloc(rows * sizeof *sh->file_row);
+    sh->sorted = malloc(2 * rows * sizeof *sh->sorted);
+    sh->back_x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
+    sh->back_y = dpt__zalloc_aligned(rows * yc * sizeof(float));
+    sh->back_file_row = malloc(rows * sizeof *sh->back_file_row);
+    return sh->x && sh->y && sh->file_row && sh->sorted && sh->back_x && sh->back_y &&
+                   sh->back_file_row
+               ? 0
+               : -1;
+}
+
+/* With cache_all: the whole file in memory (with a validation split, base,
+ * the training rows are spread over all of it). */
+static int read_all(struct dpt_shard *sh, struct dpt_err *err)
+{
+    uint64_t n_file = dpt_dataset_rows(sh->ds);
+    sh->all_x = malloc(n_file * sh->f * sizeof(float));
+    sh->all_y = malloc(n_file * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+    if (!sh->all_x || !sh->all_y) {
+        return DPT_ENOMEM;
+    }
+    for (uint64_t r = 0; r < n_file; r += READ_BLOCK) {
+        size_t k = n_file - r < READ_BLOCK ? n_file - r : READ_BLOCK;
+        int rc = dpt_dataset_read_range(sh->ds, r, k, sh->all_x + r * sh->f,
+                                        sh->y_cols ? sh->all_y + r * sh->y_cols : NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
                      const struct dpt_shard_opts *o, struct dpt_err *err)
 {
@@ -114,70 +178,28 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
     sh->y_cols = dpt_dataset_y_cols(ds);
     sh->steps = (sh->n + o->batch - 1) / o->batch;
     sh->step_off = calloc(sh->steps + 1, sizeof *sh->step_off);
-    if (!sh->step_off) {
-        goto nomem;
+    int rc = sh->step_off ? 0 : DPT_ENOMEM;
+    if (rc == 0) {
+        uint64_t most = plan_windows(sh);
+        rc = alloc_windows(sh, most ? most : 1) == 0 ? 0 : DPT_ENOMEM;
     }
-    for (uint64_t s = 0; s < sh->steps; s++) {
-        uint64_t rows = 0, first;
-        for (uint64_t i = 0; i < dpt_shard_local_micros(sh, s); i++) {
-            rows += dpt_shard_micro(sh, s, i, &first);
-        }
-        sh->step_off[s + 1] = sh->step_off[s] + rows;
-    }
-    /* Windows of window_steps steps; the count depends on B and P only, so
-     * every rank switches windows at the same steps. */
-    uint64_t per_step = (o->batch + (uint64_t)o->ranks - 1) / (uint64_t)o->ranks;
-    sh->window_steps = o->window_rows ? o->window_rows / per_step : sh->steps;
-    sh->window_steps = sh->window_steps < 1 ? 1 : sh->window_steps;
-    uint64_t most = 0;
-    for (uint64_t lo = 0; lo < sh->steps; lo += sh->window_steps) {
-        uint64_t hi = lo + sh->window_steps < sh->steps ? lo + sh->window_steps : sh->steps;
-        uint64_t k = sh->step_off[hi] - sh->step_off[lo];
-        most = k > most ? k : most;
-    }
-    size_t rows = most ? most : 1;
-    sh->x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
-    sh->y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
-    sh->file_row = malloc(rows * sizeof *sh->file_row);
-    sh->sorted = malloc(2 * rows * sizeof *sh->sorted);
-    sh->back_x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
-    sh->back_y = dpt__zalloc_aligned(rows * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
-    sh->back_file_row = malloc(rows * sizeof *sh->back_file_row);
-    if (!sh->x || !sh->y || !sh->file_row || !sh->sorted || !sh->back_x || !sh->back_y ||
-        !sh->back_file_row) {
-        goto nomem;
-    }
-    if (o->cache_all) {
-        /* The whole file: with a validation split (base) the training rows
-         * are spread over all of it. */
-        uint64_t n_file = dpt_dataset_rows(ds);
-        sh->all_x = malloc(n_file * sh->f * sizeof(float));
-        sh->all_y = malloc(n_file * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
-        if (!sh->all_x || !sh->all_y) {
-            goto nomem;
-        }
-        for (uint64_t r = 0; r < n_file; r += READ_BLOCK) {
-            size_t k = n_file - r < READ_BLOCK ? n_file - r : READ_BLOCK;
-            int rc = dpt_dataset_read_range(ds, r, k, sh->all_x + r * sh->f,
-                                            sh->y_cols ? sh->all_y + r * sh->y_cols : NULL, err);
-            if (rc < 0) {
-                dpt_shard_destroy(sh);
-                return rc;
-            }
-        }
-    } else {
+    if (rc == 0 && o->cache_all) {
+        rc = read_all(sh, err);
+    } else if (rc == 0) {
         sh->stage_x = malloc(READ_BLOCK * sh->f * sizeof(float));
         sh->stage_y = malloc(READ_BLOCK * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
-        if (!sh->stage_x || !sh->stage_y) {
-            goto nomem;
-        }
+        rc = sh->stage_x && sh->stage_y ? 0 : DPT_ENOMEM;
+    }
+    if (rc == DPT_ENOMEM) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
+                         dpt_dataset_path(ds));
+    }
+    if (rc < 0) {
+        dpt_shard_destroy(sh);
+        return rc;
     }
     *out = sh;
     return 0;
-nomem:
-    dpt_shard_destroy(sh);
-    return dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
-                       dpt_dataset_path(ds));
 }
 
 static int cmp_pair(const void *a, const void *b)
