@@ -18,6 +18,14 @@
 extern "C" {
 #endif
 
+/* What libdptrain exports: it is built with -fvisibility=hidden, so only
+ * the functions declared with DPT_API in these headers are visible. */
+#if defined(__GNUC__)
+#define DPT_API __attribute__((visibility("default")))
+#else
+#define DPT_API
+#endif
+
 enum dpt_status {
     DPT_OK = 0,
     DPT_EINVAL = -1,   /* bad argument or option */
@@ -37,14 +45,14 @@ struct dpt_err {
 };
 
 /* Sets err (if not NULL) and returns code. */
-int dpt_err_set(struct dpt_err *err, int code, const char *fmt, ...)
+DPT_API int dpt_err_set(struct dpt_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Puts "prefix: " in front of the message already in err; returns err->code. */
-int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
+DPT_API int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The library's version string, e.g. "0.1.0". */
-const char *dpt_version(void);
+DPT_API const char *dpt_version(void);
 
 #ifdef __cplusplus
 }
