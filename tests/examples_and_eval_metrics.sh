@@ -1,6 +1,6 @@
 #!/bin/sh
 # The shipped examples reach their figures (iris test accuracy >= 0.93,
-# diabetes test R2 >= 0.40; breast cancer is e2e_breast_cancer.sh), on 2
+# diabetes test R2 >= 0.40; breast cancer is tutorial_breast_cancer.sh), on 2
 # ranks, and eval's metrics equal the ones computed by hand (numpy) from the
 # predictions: accuracy, precision/recall/F1, top-k, confusion matrix, MAE,
 # RMSE, R2.
