@@ -103,8 +103,8 @@ expect_exit() {
     shift 2
     if "$@" > "$tmp/.out" 2> "$tmp/.err"; then dpt__got=0; else dpt__got=$?; fi
     if [ "$dpt__got" = "$dpt__want" ] && grep -q -- "$dpt__pattern" "$tmp/.err" "$tmp/.out"; then
-        # The first line it printed, so that the log shows the message.
-        ok "$(cat "$tmp/.err" "$tmp/.out" | grep -m 1 .)"
+        # The line that matched, so that the log shows the message.
+        ok "$(cat "$tmp/.err" "$tmp/.out" | grep -m 1 -- "$dpt__pattern")"
     else
         fail "$*"
         echo "    expected exit status $dpt__want and /$dpt__pattern/; got status $dpt__got:"
