@@ -20,7 +20,8 @@ code:
 
 Tests whose check is their own (a forward pass in numpy, metrics computed by
 hand) import this file as a module (lib.sh puts tests/ on PYTHONPATH) and use
-read_model(), tensors(), weights() and read_data() instead of h5py.
+read_model(), tensors(), weights(), read_data() and read_predictions()
+instead of h5py.
 
 Everything here is deterministic: the same arguments write the same bytes.
 It needs Python 3 with h5py and numpy (configure checks for them).
@@ -95,6 +96,14 @@ def read_data(path):
     with h5py.File(path, "r") as f:
         y = f["y"][...] if "y" in f else None
         return f["X"][...], y, dict(f.attrs)
+
+
+def read_predictions(path):
+    """Returns (pred, label) of a file `dptrain predict` wrote: the model's
+    outputs [N, n_outputs] and the predicted labels [N] (None for a
+    regression model, whose file has no labels)."""
+    with h5py.File(path, "r") as f:
+        return f["pred"][...], f["label"][...] if "label" in f else None
 
 
 def cmd_data(a):
