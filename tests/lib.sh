@@ -26,6 +26,8 @@
 #                            ./log; when CMD fails, the log is printed and
 #                            the test ends
 #   at_least X MIN           succeeds when the number X is >= MIN
+#   json_number KEY FILE     the number after "KEY": in FILE (dptrain's
+#                            --format json output: one object, one line)
 #   dptrain ARGS...          the dptrain under test
 #   mpirun_np N PROG ARGS... PROG on N ranks (mpirun options may come first
 #                            in ARGS)
@@ -127,6 +129,10 @@ must() {
 
 at_least() {
     awk -v x="$1" -v min="$2" 'BEGIN { exit !(x != "" && x + 0 >= min + 0) }'
+}
+
+json_number() {
+    sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" "$2"
 }
 
 dptrain() {

@@ -16,7 +16,7 @@ for np in 1 2; do
     check "np=$np: a line for the last epoch" grep '^epoch 40/40 ' log
     mpirun_np $np "$DPTRAIN" eval bc$np.h5 "$test_h5" --format json > eval$np.json
     cat eval$np.json
-    acc=$(sed -n 's/.*"accuracy": *\([0-9.eE+-]*\).*/\1/p' eval$np.json)
+    acc=$(json_number accuracy eval$np.json)
     check "np=$np: test accuracy '$acc' >= 0.97" at_least "$acc" 0.97
     if [ $np = 1 ]; then acc1=$acc; fi
 done
