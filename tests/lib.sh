@@ -16,7 +16,9 @@
 #   $tmp                     its folder, removed on exit unless KEEP=1
 #   ok MSG, fail MSG         count and print one check ("ok 3: MSG")
 #   check MSG [!] CMD...     ok MSG when CMD succeeds (with !, when it fails);
-#                            CMD's output is printed under the line
+#                            CMD's output is printed under the line (only
+#                            its last 3 lines if it passed) and kept in
+#                            ./check.out
 #   expect_error PATTERN CMD...
 #                            CMD exits 1 and prints a line matching PATTERN
 #                            (grep's basic regular expression)
@@ -80,9 +82,11 @@ fail() {
     echo "FAIL $((dpt__passes + dpt__fails)): $*"
 }
 
-# Prints a file indented under the check it belongs to.
+# Prints a file indented under the check it belongs to: all of it, or with
+# a line count only its last lines (enough for a measured value, short
+# enough that a passing training run does not flood the log).
 dpt__show() {
-    [ ! -s "$1" ] || sed 's/^/    /' "$1"
+    [ ! -s "$1" ] || tail -n "${2:-1000000}" "$1" | sed 's/^/    /'
 }
 
 # The helpers' variables are named dpt__*: shell functions share the
@@ -95,9 +99,14 @@ check() {
         dpt__want=1
         shift
     fi
-    if "$@" > "$tmp/.check" 2>&1; then dpt__got=0; else dpt__got=1; fi
-    if [ "$dpt__got" = "$dpt__want" ]; then ok "$dpt__msg"; else fail "$dpt__msg"; fi
-    dpt__show "$tmp/.check"
+    if "$@" > check.out 2>&1; then dpt__got=0; else dpt__got=1; fi
+    if [ "$dpt__got" = "$dpt__want" ]; then
+        ok "$dpt__msg"
+        dpt__show check.out 3
+    else
+        fail "$dpt__msg"
+        dpt__show check.out
+    fi
 }
 
 expect_exit() {
