@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Helpers for dptrain's shell tests: make data files, read model files.
 
 The shell tests (tests/*.sh, tests/mpi/*.sh) call this file through the
@@ -6,8 +5,9 @@ The shell tests (tests/*.sh, tests/mpi/*.sh) call this file through the
 code:
 
   dpt_test data OUT.h5 --rows N --features F [--seed S] [--kind K] ...
-      writes a synthetic data set (X, y) and, with the options below, the
-      broken variants the error tests need (a NaN, a missing y, ...);
+      writes a synthetic data set (X, y) and, with more options (dpt_test
+      data --help), the broken variants the error tests need (a NaN, a
+      missing y, ...);
   dpt_test digest MODEL.h5...
       prints a hash of each model's layer tensors, so that runs can be
       compared bitwise from the shell;
@@ -20,11 +20,12 @@ code:
 
 Tests whose check is their own (a forward pass in numpy, metrics computed by
 hand) import this file as a module (lib.sh puts tests/ on PYTHONPATH) and use
-read_model(), tensors(), weights(), read_data() and read_predictions()
-instead of h5py.
+read_model(), tensors(), read_data() and read_predictions() instead of
+h5py.
 
 Everything here is deterministic: the same arguments write the same bytes.
-It needs Python 3 with h5py and numpy (configure checks for them).
+It needs Python 3 with h5py and numpy: configure finds one and make check
+passes it to the tests as $PYTHON (by hand: $PYTHON tests/dpt_test.py --help).
 """
 
 import argparse
@@ -131,16 +132,11 @@ def cmd_data(a):
 def tensors(path):
     """Returns the layer tensors of a model or checkpoint file as a dict
     {"00_dense/weight": array, ...}, in sorted order of layer and tensor name
-    (the order digest() and weights() use)."""
+    (the order digest() and compare use)."""
     with h5py.File(path, "r") as f:
         layers = f["layers"]
         return {f"{g}/{t}": layers[g][t][...]
                 for g in sorted(layers) for t in sorted(layers[g])}
-
-
-def weights(path):
-    """Returns all layer tensors of a model file as one float64 vector."""
-    return flatten(tensors(path))
 
 
 def flatten(ts):
@@ -226,25 +222,29 @@ def main(argv=None):
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="write a synthetic data file")
-    d.add_argument("out")
-    d.add_argument("--rows", type=int, required=True)
-    d.add_argument("--features", type=int, required=True)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--kind", choices=KINDS, default="binary")
-    d.add_argument("--classes", type=int, default=3, help="for --kind classes")
-    d.add_argument("--informative", type=int, help="labels depend on the first M columns")
-    d.add_argument("--noise", type=float, default=0.0, help="label noise (binary, regression)")
-    d.add_argument("--x-dtype", default="float32")
-    d.add_argument("--y-dtype", help="convert y (default: as the kind makes it)")
+    d.add_argument("out", help="the HDF5 file to write")
+    d.add_argument("--rows", type=int, required=True, metavar="N")
+    d.add_argument("--features", type=int, required=True, metavar="F")
+    d.add_argument("--seed", type=int, default=0, help="numpy's default_rng seed (0)")
+    d.add_argument("--kind", choices=KINDS, default="binary",
+                   help="what y is (binary); see make_data()")
+    d.add_argument("--classes", type=int, default=3, metavar="K", help="for --kind classes (3)")
+    d.add_argument("--informative", type=int, metavar="M",
+                   help="labels depend on the first M columns (all)")
+    d.add_argument("--noise", type=float, default=0.0, metavar="SD",
+                   help="label noise for binary and regression (0)")
+    d.add_argument("--x-dtype", default="float32", metavar="DTYPE", help="numpy dtype of X")
+    d.add_argument("--y-dtype", metavar="DTYPE", help="convert y (default: as the kind makes it)")
     d.add_argument("--y-flat", action="store_true", help="y of shape [N], not [N, 1]")
     d.add_argument("--x-3d", action="store_true", help="X of shape [N, F, 1] (a wrong rank)")
-    d.add_argument("--y-rows", type=int, help="keep only the first Y rows of y")
+    d.add_argument("--y-rows", type=int, metavar="N", help="keep only the first N rows of y")
     d.add_argument("--no-y", action="store_true", help="write no dataset 'y'")
     d.add_argument("--x-at", nargs=3, action="append", default=[],
                    metavar=("ROW", "COL", "VALUE"), help="set X[ROW, COL] (nan, inf allowed)")
     d.add_argument("--y-at", nargs=2, action="append", default=[],
                    metavar=("ROW", "VALUE"), help="set the label of ROW")
-    d.add_argument("--chunk-rows", type=int, help="store X chunked and compressed")
+    d.add_argument("--chunk-rows", type=int, metavar="R",
+                   help="store X in gzip-compressed chunks of R rows")
     d.set_defaults(run=cmd_data)
 
     g = sub.add_parser("digest", help="print a hash of each model's weights")

@@ -31,13 +31,22 @@
 #   json_number KEY FILE     the number after "KEY": in FILE (dptrain's
 #                            --format json output: one object, one line)
 #   dptrain ARGS...          the dptrain under test
-#   mpirun_np N PROG ARGS... PROG on N ranks (mpirun options may come first
-#                            in ARGS)
+#   mpirun_np N PROG ARGS... PROG on N ranks: $MPIRUN --oversubscribe
+#                            --allow-run-as-root -np N PROG ARGS (mpirun
+#                            options may come before PROG)
 #   dpt_test CMD ARGS...     tests/dpt_test.py: data files, weight digests
 #                            and comparisons (its --help lists them)
+#   "$PYTHON" - <<'PY'       a check of the test's own in Python; it can
+#                            `from dpt_test import read_model, ...`
 #   summary                  the closing line and the exit status
 set -eu
-: "${DPTRAIN:?} ${MPIRUN:?} ${PYTHON:?} ${top_srcdir:?} ${top_builddir:?}"
+for dpt__v in DPTRAIN MPIRUN PYTHON top_srcdir top_builddir; do
+    if eval "[ -z \"\${$dpt__v:-}\" ]"; then
+        echo "$0: $dpt__v is not set: run the shell tests through make check" \
+             "(make check TESTS=tests/NAME.sh for one)" >&2
+        exit 1
+    fi
+done
 
 dpt__passes=0
 dpt__fails=0

@@ -66,6 +66,7 @@ done
 sed 's/units = 32; activation = "tanh"; },/units = 32; activation = "tanh"; }, { type = "dropout"; rate = 0.3; },/' m.cfg > drop.cfg
 check "drop.cfg has a dropout layer" grep dropout drop.cfg
 for run in "1 1" "3 1" "3 2"; do
+    # shellcheck disable=SC2086  # "P T" into $1 $2
     set -- $run
     must mpirun_np $1 "$DPTRAIN" train drop.cfg --threads $2 --out d$1t$2.h5
 done
