@@ -1,0 +1,79 @@
+#!/bin/sh
+# --deterministic gives the same bits whatever the machine layout: P in
+# {1,2,3,4} ranks x T in {1,2} threads end with byte-identical weights, on a
+# data set with a prime number of rows and a batch not divisible by the
+# worker counts, whether the rows are kept in memory or read from the file a
+# window or an epoch at a time, straight or through HDF5's filters. A model
+# with dropout too: its masks depend on (seed, epoch, sample) only, so they
+# are the same for P = 1 and P = 3.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+data="--rows 1009 --features 12 --seed 11 --kind classes --classes 3 --informative 4"
+# shellcheck disable=SC2086
+dpt_test data train.h5 $data
+# The same values, stored in gzip-compressed chunks: only HDF5 can read them.
+# shellcheck disable=SC2086
+dpt_test data chunked.h5 $data --chunk-rows 64
+cat > m.cfg <<'CFG'
+data = { train = "train.h5"; };
+model = {
+  layers = ( { type = "dense"; units = 32; activation = "tanh"; },
+             { type = "dense"; units = 3; activation = "softmax"; } );
+  loss = "cce";
+  optimizer = { type = "sgd"; learning_rate = 0.1; momentum = 0.9; };
+  metrics = [ "accuracy" ];
+};
+train = { batch = 100; epochs = 12; seed = 2; micro_batch = 16; deterministic = true; };
+CFG
+
+# 1. Every P x T run completes, its ranks in sync every 10 steps.
+for np in 1 2 3 4; do
+    for t in 1 2; do
+        check "P=$np T=$t: trains, ranks in sync" \
+            mpirun_np $np "$DPTRAIN" train m.cfg --threads $t --check-sync 10 --out p${np}t$t.h5
+    done
+done
+
+# 2. How the rows reach memory: the runs above keep the small file in
+#    memory (data.cache = "auto"); these read it from the file a few steps
+#    at a time (data.window_rows) or an epoch at a time (data.cache =
+#    "none"), straight from the file (contiguous X) or through HDF5
+#    (chunked.h5). --verbose says which way was taken.
+must mpirun_np 3 "$DPTRAIN" train m.cfg --set data.window_rows=150 --out p3t1w.h5 --verbose
+check "window_rows = 150: read a window at a time, straight from the file" \
+    grep "read a window of steps at a time, straight from the file" log
+must mpirun_np 2 "$DPTRAIN" train m.cfg --threads 2 --set data.window_rows=64 --out p2t2w.h5 --verbose
+check "window_rows = 64, 2 threads: read a window at a time" grep "read a window of steps at a time" log
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=none --out p2t1n.h5 --verbose
+check "cache = none: read an epoch at a time, straight from the file" \
+    grep "read an epoch at a time, straight from the file" log
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=none --set data.train=chunked.h5 --out p2t1h.h5 --verbose
+check "cache = none, chunked file: read an epoch at a time, through HDF5" \
+    grep "read an epoch at a time, through HDF5" log
+must mpirun_np 1 "$DPTRAIN" train m.cfg --out p1t1c.h5 --verbose
+check "cache = auto: kept in memory" grep "kept in memory" log
+
+# 3. All 13 runs above end with the bits of P=1 T=1.
+dpt_test digest p*t*.h5
+for run in p1t2 p2t1 p2t2 p3t1 p3t2 p4t1 p4t2 p3t1w p2t2w p2t1n p2t1h p1t1c; do
+    check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
+done
+
+# 4. Dropout: P = 1 and P = 3 (with 1 or 2 threads) draw the same masks, so
+#    end with the same weights; and the masks do change the weights (the
+#    digest covers the tensors' bytes only, so a model with a dropout layer
+#    compares with one without).
+sed 's/units = 32; activation = "tanh"; },/units = 32; activation = "tanh"; }, { type = "dropout"; rate = 0.3; },/' m.cfg > drop.cfg
+check "drop.cfg has a dropout layer" grep dropout drop.cfg
+for run in "1 1" "3 1" "3 2"; do
+    # shellcheck disable=SC2086  # "P T" into $1 $2
+    set -- $run
+    must mpirun_np $1 "$DPTRAIN" train drop.cfg --threads $2 --out d$1t$2.h5
+done
+check "dropout: P=3 T=1 ends with the weights of P=1 T=1" dpt_test compare d1t1.h5 d3t1.h5
+check "dropout: P=3 T=2 ends with the weights of P=1 T=1" dpt_test compare d1t1.h5 d3t2.h5
+dpt_test digest d1t1.h5 p1t1.h5 > digests
+cat digests
+check "dropout changes the weights" [ "$(cut -d' ' -f1 digests | sort -u | wc -l)" = 2 ]
+
+summary
