@@ -90,7 +90,7 @@ static int run(const struct model *m, const struct dpt_registry *reg)
     float *dparams = NULL;
     int status = 1;
     if (dpt_spec_parse(&spec, m->text, "net.cfg", &err) < 0 ||
-        dpt_net_create(&net, &spec, reg, N_IN, &err) < 0 ||
+        dpt_net_create(&net, &spec, reg, &(struct dpt_shape){.rank = 1, .dims = {N_IN}}, &err) < 0 ||
         dpt_work_create(&w, net, 8, &err) < 0) {
         fprintf(stderr, "net_dump: %s\n", err.msg);
         goto done;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define B 200
+#define ROWS 200
 #define N 500
 
 static struct dpt_registry *reg;
@@ -38,9 +38,12 @@ static int setup(void)
         return -1;
     }
     dpt_host_init(&host, config_root_setting(&cfg), "test.cfg", "layer 1 (dropout)");
-    struct dpt_layer_shape shape;
-    if (dropout->create(&state, &host.host, N, &shape) < 0 || shape.n_out != N ||
-        shape.n_params != 0) {
+    /* Any shape: [4, N / 4] comes out as it went in. */
+    struct dpt_shape in = {.rank = 2, .dims = {4, N / 4}};
+    struct dpt_layer_info shape;
+    if (dropout->create(&state, &host.host, &in, &shape) < 0 || shape.out.rank != 2 ||
+        shape.out.dims[0] != 4 || shape.out.dims[1] != N / 4 || shape.n_params != 0 ||
+        shape.n_state != 0) {
         return -1;
     }
     return 0;
@@ -58,8 +61,8 @@ static int teardown(void)
 
 static float *filled(float v)
 {
-    float *p = malloc(B * N * sizeof *p);
-    for (size_t i = 0; i < B * N; i++) {
+    float *p = malloc(ROWS * N * sizeof *p);
+    for (size_t i = 0; i < ROWS * N; i++) {
         p[i] = v + (float)(i % 7);
     }
     return p;
@@ -68,65 +71,68 @@ static float *filled(float v)
 static void test_inference_is_identity(void)
 {
     float *x = filled(1), *y = filled(0);
-    dropout->forward(state, NULL, x, y, B, NULL);
-    CU_ASSERT_EQUAL(memcmp(x, y, B * N * sizeof *x), 0);
+    dropout->forward(state, NULL, x, y, &(struct dpt_batch){.B = ROWS});
+    CU_ASSERT_EQUAL(memcmp(x, y, ROWS * N * sizeof *x), 0);
     free(x);
     free(y);
 }
 
 static void test_train_mask(void)
 {
-    CU_ASSERT_FATAL(dropout->base.abi_minor >= 1 && dropout->forward_train != NULL);
-    CU_ASSERT_EQUAL(dropout->workspace_bytes(state, B), B * N * sizeof(float));
-    float *x = filled(1), *y = filled(0), *ws = malloc(B * N * sizeof(float));
-    struct dpt_train_info info = {.key = 42, .first_sample = 1000, .epoch = 0, .step = 3};
-    dropout->forward_train(state, NULL, x, y, B, ws, &info);
+    CU_ASSERT_EQUAL(dropout->workspace_bytes(state, ROWS), ROWS * N * sizeof(float));
+    float *x = filled(1), *y = filled(0), *ws = malloc(ROWS * N * sizeof(float));
+    struct dpt_batch info = {.B = ROWS, .ws = ws, .training = 1, .key = 42, .first_sample = 1000,
+                             .epoch = 0, .step = 3};
+    dropout->forward(state, NULL, x, y, &info);
     size_t kept = 0, right = 0;
-    for (size_t i = 0; i < B * N; i++) {
+    for (size_t i = 0; i < ROWS * N; i++) {
         kept += y[i] != 0;
         /* kept values are x / (1 - rate), dropped ones 0, and ws holds the factor */
         right += (y[i] == 0 && ws[i] == 0) ||
                  (fabsf(y[i] - x[i] / 0.7f) <= 1e-6f * y[i] && ws[i] == 1.0f / 0.7f);
     }
     /* 10^5 Bernoulli(0.7) draws: the fraction's std is 0.0014; 0.01 is 7 of them. */
-    double frac = (double)kept / (B * N);
+    double frac = (double)kept / (ROWS * N);
     CU_ASSERT(fabs(frac - 0.7) < 0.01);
-    CU_ASSERT_EQUAL(right, B * N);
+    CU_ASSERT_EQUAL(right, ROWS * N);
 
     /* Splitting the rows differently gives the same masks. */
-    float *y2 = filled(0), *ws2 = malloc(B * N * sizeof(float));
-    struct dpt_train_info first = info, second = info;
-    second.first_sample = info.first_sample + B / 2;
-    dropout->forward_train(state, NULL, x, y2, B / 2, ws2, &first);
-    dropout->forward_train(state, NULL, x + B / 2 * N, y2 + B / 2 * N, B / 2, ws2 + B / 2 * N,
-                           &second);
-    CU_ASSERT_EQUAL(memcmp(y, y2, B * N * sizeof *y), 0);
+    float *y2 = filled(0), *ws2 = malloc(ROWS * N * sizeof(float));
+    struct dpt_batch first = info, second = info;
+    first.B = second.B = ROWS / 2;
+    first.ws = ws2;
+    second.ws = ws2 + ROWS / 2 * N;
+    second.first_sample = info.first_sample + ROWS / 2;
+    dropout->forward(state, NULL, x, y2, &first);
+    dropout->forward(state, NULL, x + ROWS / 2 * N, y2 + ROWS / 2 * N, &second);
+    CU_ASSERT_EQUAL(memcmp(y, y2, ROWS * N * sizeof *y), 0);
 
     /* Another key (epoch or layer) draws other masks. */
-    struct dpt_train_info other = info;
+    struct dpt_batch other = info;
     other.key = 43;
-    dropout->forward_train(state, NULL, x, y2, B, ws2, &other);
+    other.ws = ws2;
+    dropout->forward(state, NULL, x, y2, &other);
     size_t same = 0;
-    for (size_t i = 0; i < B * N; i++) {
+    for (size_t i = 0; i < ROWS * N; i++) {
         same += (y[i] == 0) == (y2[i] == 0);
     }
-    CU_ASSERT(same < B * N * 0.7); /* independent masks agree on ~58% of elements */
+    CU_ASSERT(same < ROWS * N * 0.7); /* independent masks agree on ~58% of elements */
 
     /* Backward writes dx = dy * mask (DPT_CAP_WRITES_DX: what dx held does
      * not matter), with the mask of the forward just run. */
     CU_ASSERT(dropout->base.caps & DPT_CAP_WRITES_DX);
-    dropout->forward_train(state, NULL, x, y, B, ws, &info);
+    dropout->forward(state, NULL, x, y, &info);
     float *dy = filled(2), *dx = filled(0);
-    for (size_t i = 0; i < B * N; i++) {
+    for (size_t i = 0; i < ROWS * N; i++) {
         dx[i] = NAN;
     }
-    dropout->backward(state, NULL, x, y, dy, dx, NULL, B, ws);
+    dropout->backward(state, NULL, x, y, dy, dx, NULL, &info);
     size_t ok = 0;
-    for (size_t i = 0; i < B * N; i++) {
+    for (size_t i = 0; i < ROWS * N; i++) {
         ok += dx[i] == dy[i] * ws[i];
     }
-    CU_ASSERT_EQUAL(ok, B * N);
-    dropout->backward(state, NULL, x, y, dy, NULL, NULL, B, ws); /* first layer: no dx */
+    CU_ASSERT_EQUAL(ok, ROWS * N);
+    dropout->backward(state, NULL, x, y, dy, NULL, NULL, &info); /* first layer: no dx */
     free(x);
     free(y);
     free(y2);
@@ -144,8 +150,9 @@ static void test_rate_range(void)
     struct dpt_host_ctx h;
     dpt_host_init(&h, config_root_setting(&bad), "bad.cfg", "layer 2 (dropout)");
     void *st = NULL;
-    struct dpt_layer_shape shape;
-    CU_ASSERT(dropout->create(&st, &h.host, 10, &shape) < 0);
+    struct dpt_layer_info shape;
+    CU_ASSERT(dropout->create(&st, &h.host, &(struct dpt_shape){.rank = 1, .dims = {10}},
+                              &shape) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(h.err.msg, "'rate' must be in [0, 0.999], got 1"));
     config_destroy(&bad);
 }

@@ -141,7 +141,7 @@ static int build(const char *text, struct dpt_registry *reg, size_t n_in, struct
     int rc = dpt_spec_parse(&spec, text, "m.cfg", err);
     *net = NULL;
     if (rc == 0) {
-        rc = dpt_net_create(net, &spec, reg, n_in, err);
+        rc = dpt_net_create(net, &spec, reg, &(struct dpt_shape){.rank = 1, .dims = {n_in}}, err);
     }
     dpt_spec_cleanup(&spec);
     return rc;

@@ -51,7 +51,7 @@ static struct dpt_net *build(struct dpt_spec *spec)
     struct dpt_err err = {0};
     struct dpt_net *net = NULL;
     if (dpt_spec_parse(spec, model_text, "m.cfg", &err) < 0 ||
-        dpt_net_create(&net, spec, reg, N_IN, &err) < 0) {
+        dpt_net_create(&net, spec, reg, &(struct dpt_shape){.rank = 1, .dims = {N_IN}}, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return NULL;
     }

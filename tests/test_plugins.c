@@ -386,6 +386,10 @@ struct dense_case {
     float *params, *x, *y, *r;
 };
 
+/* The flat input shape [n] and an inference call over B rows. */
+#define FLAT(n) (&(struct dpt_shape){.rank = 1, .dims = {(n)}})
+#define CALL(rows) (&(struct dpt_batch){.B = (rows)})
+
 static void dense_case_init(struct dense_case *c, size_t n_in, size_t n_out, size_t B,
                             int use_bias, uint64_t seed)
 {
@@ -395,10 +399,11 @@ static void dense_case_init(struct dense_case *c, size_t n_in, size_t n_out, siz
     host_start(&c->host);
     set_int(&c->host, "units", (int64_t)n_out);
     set_bool(&c->host, "use_bias", use_bias);
-    struct dpt_layer_shape shape;
-    CU_ASSERT_EQUAL_FATAL(c->p->create(&c->st, &c->host.ctx.host, n_in, &shape), 0);
-    CU_ASSERT_EQUAL(shape.n_out, n_out);
+    struct dpt_layer_info shape;
+    CU_ASSERT_EQUAL_FATAL(c->p->create(&c->st, &c->host.ctx.host, FLAT(n_in), &shape), 0);
+    CU_ASSERT(shape.out.rank == 1 && shape.out.dims[0] == n_out);
     CU_ASSERT_EQUAL(shape.n_params, n_out * n_in + (use_bias ? n_out : 0));
+    CU_ASSERT_EQUAL(shape.n_state, 0);
     c->n_in = n_in, c->n_out = n_out, c->B = B, c->n_params = shape.n_params;
     c->params = floats(c->n_params);
     c->x = floats(B * n_in);
@@ -419,7 +424,7 @@ static void dense_case_cleanup(struct dense_case *c)
 static double dense_objective(void *ctx)
 {
     struct dense_case *c = ctx;
-    c->p->forward(c->st, c->params, c->x, c->y, c->B, NULL);
+    c->p->forward(c->st, c->params, c->x, c->y, CALL(c->B));
     return dot(c->r, c->y, c->B * c->n_out);
 }
 
@@ -428,7 +433,7 @@ static void test_dense_forward(void)
     for (int use_bias = 0; use_bias <= 1; use_bias++) {
         struct dense_case c;
         dense_case_init(&c, 4, 3, 5, use_bias, 1);
-        c.p->forward(c.st, c.params, c.x, c.y, c.B, NULL);
+        c.p->forward(c.st, c.params, c.x, c.y, CALL(c.B));
         for (size_t i = 0; i < c.B; i++) {
             for (size_t j = 0; j < c.n_out; j++) {
                 double ref = use_bias ? c.params[c.n_out * c.n_in + j] : 0.0;
@@ -448,7 +453,7 @@ static void test_dense_gradients(void)
         struct dense_case c;
         dense_case_init(&c, 4, 3, 5, use_bias, 2);
         float *dx = floats(c.B * c.n_in), *dparams = floats(c.n_params);
-        c.p->backward(c.st, c.params, c.x, c.y, c.r, dx, dparams, c.B, NULL);
+        c.p->backward(c.st, c.params, c.x, c.y, c.r, dx, dparams, CALL(c.B));
         CU_ASSERT(fd_error(c.x, c.B * c.n_in, dx, dense_objective, &c) < FD_BOUND);
         CU_ASSERT(fd_error(c.params, c.n_params, dparams, dense_objective, &c) < FD_BOUND);
         free(dx), free(dparams);
@@ -465,8 +470,8 @@ static void test_dense_accumulates(void)
     size_t n_dx = c.B * c.n_in;
     float *dx = floats(n_dx), *dparams = floats(c.n_params);
     float *dx7 = floats(n_dx), *dparams7 = floats(c.n_params), *dparams_only = floats(c.n_params);
-    c.p->forward(c.st, c.params, c.x, c.y, c.B, NULL);
-    c.p->backward(c.st, c.params, c.x, c.y, c.r, dx, dparams, c.B, NULL);
+    c.p->forward(c.st, c.params, c.x, c.y, CALL(c.B));
+    c.p->backward(c.st, c.params, c.x, c.y, c.r, dx, dparams, CALL(c.B));
     CU_ASSERT(c.p->base.caps & DPT_CAP_WRITES_DX);
     for (size_t i = 0; i < n_dx; i++) {
         dx7[i] = dx_sentinel(&c.p->base);
@@ -474,10 +479,10 @@ static void test_dense_accumulates(void)
     for (size_t i = 0; i < c.n_params; i++) {
         dparams7[i] = 7.0f;
     }
-    c.p->backward(c.st, c.params, c.x, c.y, c.r, dx7, dparams7, c.B, NULL);
+    c.p->backward(c.st, c.params, c.x, c.y, c.r, dx7, dparams7, CALL(c.B));
     CU_ASSERT(dx_contract_holds(&c.p->base, dx7, dx, n_dx));
     CU_ASSERT(accumulated(dparams7, dparams, c.n_params, 7.0f));
-    c.p->backward(c.st, c.params, c.x, c.y, c.r, NULL, dparams_only, c.B, NULL);
+    c.p->backward(c.st, c.params, c.x, c.y, c.r, NULL, dparams_only, CALL(c.B));
     CU_ASSERT(memcmp(dparams_only, dparams, c.n_params * sizeof(float)) == 0);
     free(dx), free(dparams), free(dx7), free(dparams7), free(dparams_only);
     dense_case_cleanup(&c);
@@ -508,30 +513,30 @@ static void test_dense_bad_settings(void)
 {
     const struct dpt_layer_plugin *p = layer_plugin("dense");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    struct dpt_layer_shape shape;
+    struct dpt_layer_info shape;
     void *st = NULL;
     struct test_host f = {0};
 
     host_start(&f); /* no units */
     set_bool(&f, "use_bias", 1);
-    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT(p->create(&st, &f.ctx.host, FLAT(4), &shape) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "required"));
 
     host_start(&f);
     set_int(&f, "units", 0);
-    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT(p->create(&st, &f.ctx.host, FLAT(4), &shape) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
 
     host_start(&f);
     set_float(&f, "units", 2.5); /* the host wants an integer */
-    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT(p->create(&st, &f.ctx.host, FLAT(4), &shape) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'units'"));
 
     host_start(&f);
     set_int(&f, "units", 3);
     set_string(&f, "initializer", "ones");
-    CU_ASSERT(p->create(&st, &f.ctx.host, 4, &shape) < 0);
+    CU_ASSERT(p->create(&st, &f.ctx.host, FLAT(4), &shape) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(f.ctx.err.msg, "'initializer'"));
     host_end(&f);
 }
@@ -548,9 +553,9 @@ static float *dense_init_params(const char *initializer, size_t n_in, size_t n_o
     if (initializer) {
         set_string(&f, "initializer", initializer);
     }
-    struct dpt_layer_shape shape;
+    struct dpt_layer_info shape;
     void *st = NULL;
-    CU_ASSERT_EQUAL_FATAL(p->create(&st, &f.ctx.host, n_in, &shape), 0);
+    CU_ASSERT_EQUAL_FATAL(p->create(&st, &f.ctx.host, FLAT(n_in), &shape), 0);
     CU_ASSERT_EQUAL_FATAL(shape.n_params, n_in * n_out + n_out);
     float *params = floats(shape.n_params);
     for (size_t i = 0; i < shape.n_params; i++) {

@@ -73,30 +73,30 @@ static void test_clip(void)
     struct dpt_spec sp = defaults();
     float g[4] = {3, -4, 0.5f, 0};
     CU_ASSERT_FALSE(dpt_clipping(&sp));
-    dpt_clip(&sp, g, 4); /* nothing set: unchanged */
+    dpt_clip(&sp, g, &(struct dpt_range){0, 4}, 1); /* nothing set: unchanged */
     CU_ASSERT(g[0] == 3 && g[1] == -4 && g[2] == 0.5f && g[3] == 0);
 
     sp.clip_value = 1;
     CU_ASSERT_TRUE(dpt_clipping(&sp));
-    dpt_clip(&sp, g, 4);
+    dpt_clip(&sp, g, &(struct dpt_range){0, 4}, 1);
     CU_ASSERT(g[0] == 1 && g[1] == -1 && g[2] == 0.5f && g[3] == 0);
 
     /* By norm: (3, -4) has norm 5; clipped to 2.5 it becomes (1.5, -2). */
     float h[2] = {3, -4};
     sp.clip_value = 0;
     sp.clip_norm = 2.5;
-    dpt_clip(&sp, h, 2);
+    dpt_clip(&sp, h, &(struct dpt_range){0, 2}, 1);
     CU_ASSERT_DOUBLE_EQUAL(h[0], 1.5, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(h[1], -2.0, 1e-6);
     float small[2] = {0.3f, 0.4f}; /* norm 0.5 <= 2.5: untouched */
-    dpt_clip(&sp, small, 2);
+    dpt_clip(&sp, small, &(struct dpt_range){0, 2}, 1);
     CU_ASSERT(small[0] == 0.3f && small[1] == 0.4f);
 
     /* Both: by value first, then the norm of what is left. */
     float both[2] = {30, -40};
     sp.clip_value = 3;
     sp.clip_norm = 1;
-    dpt_clip(&sp, both, 2); /* (3, -3), norm 4.243 -> (0.7071, -0.7071) */
+    dpt_clip(&sp, both, &(struct dpt_range){0, 2}, 1); /* (3, -3), norm 4.243 -> (0.7071, -0.7071) */
     CU_ASSERT_DOUBLE_EQUAL(both[0], sqrt(0.5), 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(both[1], -sqrt(0.5), 1e-6);
 }

@@ -1,4 +1,4 @@
-/* dptrain plugin ABI: the only header a plugin includes.
+/* dptrain plugin ABI 2.0: the only header a plugin includes.
  *
  * A plugin file is a shared object that exports one symbol, `dpt_plugins`, a
  * function returning a NULL-terminated array of descriptors. Each descriptor
@@ -8,20 +8,41 @@
  * they need from the host (parameters from the model file, error messages,
  * a seeded random stream) arrives in `struct dpt_host`.
  *
+ * Shapes. A sample has a shape of rank 1 to 3 (struct dpt_shape): [F],
+ * [L, C] or [H, W, C]. Images are channels-last, as Keras, numpy image
+ * arrays and the HDF5 files made from them hold them. A batch of B samples
+ * is B rows of prod(shape) floats, row-major, the batch the leading
+ * dimension. A layer's create() receives its input shape and reports its
+ * output shape and parameter count (struct dpt_layer_info); the host checks
+ * that the shapes fit and names the layer and both shapes when they do not.
+ *
  * Rules every plugin follows:
  *   - No mutable globals. Instance state is built in create() and is read-only
  *     afterwards, so all threads share one instance.
+ *   - Required functions: create, destroy, forward, backward for layers
+ *     (init too when the layer has parameters or state); forward, backward for
+ *     activations; check_shape, forward_backward for losses; create, destroy,
+ *     state_floats, step for optimizers. The loader refuses a plugin that
+ *     lacks one and names it. Every other member is optional (NULL).
  *   - Parameters and gradients live in flat float buffers owned by the host;
- *     a layer is handed its slice. Scratch memory is sized by the plugin
- *     (workspace_bytes) and owned by the host, one block per (thread, layer);
- *     what a layer's forward leaves there is still there for its backward on
- *     the same micro-shard.
- *   - Forward functions write (=) their outputs; backward functions add (+=)
- *     into every gradient they are given (the host zeroes them), except dx
- *     of a plugin with DPT_CAP_WRITES_DX, which backward writes (=).
+ *     a layer is handed its slice: n_params trainable floats, then n_state
+ *     floats of non-trainable state (running statistics) that training
+ *     updates through update_state. Slices start on a 64-byte boundary; so
+ *     do x, y, dx, dy and the workspace. x, y, dx and dy never overlap.
+ *   - Scratch memory is sized by the plugin (workspace_bytes) and owned by
+ *     the host, one block per (thread, layer); what a layer's forward leaves
+ *     there is still there for its backward on the same micro-shard.
+ *   - B is 1 to the micro-shard size in training (any such value, odd ones
+ *     included: the last micro-shard of a step is short) and up to 256 at
+ *     inference.
+ *   - Forward functions write (=) their outputs. Backward functions add (+=)
+ *     into the parameter gradients: a thread's gradient buffer accumulates
+ *     all its micro-shards of a step, so a plugin MUST NOT zero or overwrite
+ *     dparams. dx is added to as well (the host zeroes it first), except for
+ *     a plugin with DPT_CAP_WRITES_DX, whose backward writes (=) every
+ *     element of dx and whose dx is not zeroed.
  *   - No OpenMP and no threaded BLAS inside a plugin: each thread already runs
  *     a whole micro-shard. Use cblas_sgemm; the host keeps BLAS single-threaded.
- *   - Matrices are row-major; a batch of B rows of width n is (B, n).
  *
  * A minimal activation plugin:
  *
@@ -38,9 +59,12 @@
  *     static const struct dpt_plugin *const all[] = { &softsign.base, NULL };
  *     DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void) { return all; }
  *
- * Versioning: the host refuses a plugin whose abi_major differs from its own.
+ * Versioning: the host refuses a plugin whose abi_major it does not speak.
  * New optional members go at the end of a table and raise DPT_ABI_MINOR; the
- * host treats members newer than a plugin's abi_minor as NULL.
+ * host treats members newer than a plugin's abi_minor as NULL. This host
+ * also loads ABI 1.x plugins: their activations, losses and optimizers have
+ * the tables above unchanged, and a 1.x layer runs as a flat layer on [F]
+ * inputs (its create() gets F = prod(input shape), and its output is [n_out]).
  */
 #ifndef DPTRAIN_PLUGIN_H
 #define DPTRAIN_PLUGIN_H
@@ -52,8 +76,8 @@
 extern "C" {
 #endif
 
-#define DPT_ABI_MAJOR 1
-#define DPT_ABI_MINOR 2
+#define DPT_ABI_MAJOR 2
+#define DPT_ABI_MINOR 0
 
 #if defined(__GNUC__)
 #define DPT_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -154,66 +178,92 @@ struct dpt_host {
     double (*rng_normal)(struct dpt_rng *rng);
 };
 
-/* A named tensor inside a layer's parameter slice (for model files,
- * checkpoints and weight import): floats [offset, offset + prod(shape)). */
+/* A named tensor inside a layer's slice (for model files, checkpoints and
+ * weight import): floats [offset, offset + prod(shape)). Tensors at offsets
+ * at or past the layer's n_params are its non-trainable state. */
 struct dpt_tensor {
-    const char *name;  /* e.g. "weight", "bias" */
+    const char *name;  /* e.g. "kernel", "bias", "moving_mean" */
     uint32_t rank;     /* 1..4 */
     uint64_t shape[4]; /* row-major */
     uint64_t offset;   /* in floats from the start of the layer's slice */
 };
 
-/* Shape facts a layer's create() reports. */
-struct dpt_layer_shape {
-    uint64_t n_out;    /* output width per row */
-    uint64_t n_params; /* floats in the layer's parameter slice */
+#define DPT_MAX_RANK 3
+
+/* The shape of one sample; the batch is not part of it. */
+struct dpt_shape {
+    uint32_t rank;                 /* 1..DPT_MAX_RANK */
+    uint32_t reserved;             /* 0 */
+    uint64_t dims[DPT_MAX_RANK];   /* dims[0 .. rank-1] >= 1; channels last */
 };
 
-/* What a training forward pass is computing (ABI 1.1): random draws that
- * depend only on (key, sample position) come out the same whatever the
- * number of ranks and threads, e.g. dropout masks. */
-struct dpt_train_info {
-    uint64_t key;          /* from (seed, epoch, layer): use as dpt_rng.key */
-    uint64_t first_sample; /* position of row 0 in the epoch's sample order */
-    uint64_t epoch, step;  /* from 0 */
+/* What a layer's create() reports (ABI 2.0). */
+struct dpt_layer_info {
+    struct dpt_shape out; /* the output sample shape */
+    uint64_t n_params;    /* trainable floats at the start of the layer's slice */
+    uint64_t n_state;     /* non-trainable floats after them (0: none) */
 };
 
-/* A layer maps x (B, n_in) to y (B, n_out) with parameters params. */
+/* One call of a layer over the B rows of a micro-shard (ABI 2.0). */
+struct dpt_batch {
+    uint64_t B;            /* rows */
+    void *ws;              /* the layer's workspace of this thread (NULL without one) */
+    uint32_t training;     /* 1: a training forward, followed by backward on the same
+                            * rows; 0: inference */
+    float scale;           /* training: the weight of one row in the step's mean
+                            * (1 / rows of the whole step, all ranks), as dy has it */
+    uint64_t key;          /* training: from (seed, epoch, layer); use as dpt_rng.key */
+    uint64_t first_sample; /* training: position of row 0 in the epoch's sample order */
+    uint64_t epoch, step;  /* training: from 0 */
+};
+
+/* A layer maps x (B, prod(in)) to y (B, prod(out)) with its parameters. */
 struct dpt_layer_plugin {
     struct dpt_plugin base;
-    /* Builds an instance for inputs of width n_in and fills *shape.
-     * Returns 0, or the negative value of host->error(). */
-    int (*create)(void **state, const struct dpt_host *host, uint64_t n_in,
-                  struct dpt_layer_shape *shape);
+    /* Builds an instance for inputs of shape *in and fills *info. A shape it
+     * cannot take is refused through host->error naming what it needs
+     * (e.g. "needs [H, W, C] inputs"). Returns 0, or the negative value of
+     * host->error(). */
+    int (*create)(void **state, const struct dpt_host *host, const struct dpt_shape *in,
+                  struct dpt_layer_info *info);
     /* The host MUST call destroy for every successful create before
      * closing the file. */
     void (*destroy)(void *state);
-    /* Describes tensor i of the parameter slice; returns 0, or -1 when i is
-     * past the last one. Optional: NULL means one tensor "params". */
+    /* Describes tensor i of the slice; returns 0, or -1 when i is past the
+     * last one. Tensors cover the slice exactly, parameters first. Optional:
+     * NULL means one tensor "params" over the n_params floats (and no state). */
     int (*tensor)(const void *state, uint32_t i, struct dpt_tensor *t);
-    /* Writes initial values into params (n_params floats). */
+    /* Writes initial values into params (n_params + n_state floats).
+     * Required when n_params + n_state > 0. */
     void (*init)(const void *state, float *params, const struct dpt_host *host,
                  struct dpt_rng *rng);
     /* Bytes of workspace one call of forward+backward needs for B rows.
      * Optional: NULL means none. */
     size_t (*workspace_bytes)(const void *state, size_t B);
-    /* y (B, n_out) = f(x (B, n_in); params). */
+    /* y = f(x; params). In training (b->training) it may behave differently
+     * (dropout, batch statistics) and leave in b->ws what backward needs. */
     void (*forward)(const void *state, const float *params, const float *x, float *y,
-                    size_t B, void *ws);
-    /* Given dy (B, n_out): dx += dL/dx (dx = dL/dx with DPT_CAP_WRITES_DX),
-     * dparams += dL/dparams. dx may be NULL (first layer: nobody needs it).
-     * x, y are the forward's. */
+                    const struct dpt_batch *b);
+    /* Given dy: dx += dL/dx (dx = dL/dx with DPT_CAP_WRITES_DX), dparams +=
+     * dL/dparams. dx may be NULL (first layer: nobody needs it). x and y are
+     * the training forward's. A layer with state adds its statistics of
+     * these rows to dparams[n_params ...], weighted like gradients (each
+     * row by b->scale): the host sums them over micro-shards, threads and
+     * ranks and hands the sum to update_state. */
     void (*backward)(const void *state, const float *params, const float *x,
                      const float *y, const float *dy, float *dx, float *dparams,
-                     size_t B, void *ws);
-    /* Optional (ABI 1.1): the forward of training, for layers that behave
-     * differently there (dropout); forward is then the inference one. Row i
-     * is sample info->first_sample + i. NULL: forward serves both. */
-    void (*forward_train)(const void *state, const float *params, const float *x, float *y,
-                          size_t B, void *ws, const struct dpt_train_info *info);
+                     const struct dpt_batch *b);
+    /* Required when n_state > 0: after every training step, on every rank
+     * alike, updates the state params[n_params ...] from the summed
+     * statistics stats (n_state floats), e.g. running = momentum * running +
+     * (1 - momentum) * stats. */
+    void (*update_state)(const void *state, float *params, const float *stats);
 };
 
-/* An activation maps x (rows, cols) to y of the same shape. */
+/* An activation maps x (rows, cols) to y of the same shape. For samples of
+ * shape [..., C] the host passes rows = B * prod(shape without C) and cols
+ * = C, so that a function of a whole row (softmax) acts on the last axis,
+ * as Keras' activations do. */
 struct dpt_activation_plugin {
     struct dpt_plugin base;
     /* Optional (NULL: stateless, state is NULL). */

@@ -27,16 +27,18 @@
 enum dense_init { DENSE_GLOROT_UNIFORM, DENSE_HE_NORMAL, DENSE_ZEROS };
 
 struct dense {
-    uint64_t n_in;
-    uint64_t n_out;
+    uint64_t n_in;  /* the input's last dimension */
+    uint64_t n_out; /* units */
+    uint64_t rows;  /* rows per sample: the product of the other input dimensions */
     int use_bias;
     enum dense_init init;
 };
 
-/* Reads the settings and fills *shape; the instance is freed by
- * dense_destroy. Returns 0 or the negative value of host->error(). */
-static int dense_create(void **state, const struct dpt_host *host, uint64_t n_in,
-                        struct dpt_layer_shape *shape)
+/* Reads the settings and fills *info; the instance is freed by
+ * dense_destroy. Returns 0 or the negative value of host->error(). As
+ * Keras' Dense, it acts on the last axis: [..., F] -> [..., units]. */
+static int dense_create(void **state, const struct dpt_host *host, const struct dpt_shape *in,
+                        struct dpt_layer_info *info)
 {
     /* The default -1 marks a missing key; the range is checked here rather
      * than by the host so that the message can say the key is required. */
@@ -64,8 +66,12 @@ static int dense_create(void **state, const struct dpt_host *host, uint64_t n_in
     if (rc < 0) {
         return rc;
     }
+    uint64_t n_in = in->dims[in->rank - 1], rows = 1;
+    for (uint32_t j = 0; j + 1 < in->rank; j++) {
+        rows *= in->dims[j];
+    }
     /* CBLAS takes int sizes; the leading dimension of x and W is n_in. */
-    if (n_in < 1 || n_in > INT_MAX) {
+    if (n_in < 1 || n_in > INT_MAX || rows > INT_MAX) {
         return host->error(host->ctx, "inputs of width %llu are not supported (1 .. %d)",
                            (unsigned long long)n_in, INT_MAX);
     }
@@ -76,12 +82,15 @@ static int dense_create(void **state, const struct dpt_host *host, uint64_t n_in
     }
     d->n_in = n_in;
     d->n_out = (uint64_t)units;
+    d->rows = rows;
     d->use_bias = use_bias != 0;
     d->init = strcmp(init, "he_normal") == 0 ? DENSE_HE_NORMAL
               : strcmp(init, "zeros") == 0   ? DENSE_ZEROS
                                              : DENSE_GLOROT_UNIFORM;
-    shape->n_out = d->n_out;
-    shape->n_params = d->n_out * d->n_in + (d->use_bias ? d->n_out : 0);
+    info->out = *in;
+    info->out.dims[in->rank - 1] = d->n_out;
+    info->n_params = d->n_out * d->n_in + (d->use_bias ? d->n_out : 0);
+    info->n_state = 0;
     *state = d;
     return 0;
 }
@@ -146,13 +155,13 @@ static void dense_init(const void *state, float *params, const struct dpt_host *
     }
 }
 
-/* x is (B, n_in), params = [W (n_out, n_in) | b (n_out)], y is (B, n_out).
- * Writes y = x W^T + b. */
+/* x is (R, n_in) with R = b->B * rows, params = [W (n_out, n_in) | b
+ * (n_out)], y is (R, n_out). Writes y = x W^T + b. */
 static void dense_forward(const void *state, const float *params, const float *x, float *y,
-                          size_t B, void *ws)
+                          const struct dpt_batch *bt)
 {
-    (void)ws;
     const struct dense *d = state;
+    size_t B = bt->B * d->rows;
     if (B == 0) {
         return;
     }
@@ -196,10 +205,11 @@ static void add_column_sums(const float *dy, size_t B, size_t n, float *db)
  * of dy into dparams, and writes dx = dy W unless dx is NULL. */
 static void dense_backward(const void *state, const float *params, const float *x,
                            const float *y, const float *dy, float *dx, float *dparams,
-                           size_t B, void *ws)
+                           const struct dpt_batch *bt)
 {
-    (void)y, (void)ws;
+    (void)y;
     const struct dense *d = state;
+    size_t B = bt->B * d->rows;
     if (B == 0) {
         return;
     }
@@ -220,7 +230,7 @@ static void dense_backward(const void *state, const float *params, const float *
 }
 
 static const struct dpt_layer_plugin dense = {
-    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dense", "1.0.0",
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dense", "2.0.0",
                                    "fully connected layer, y = x W^T + b",
                                    DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = dense_create,

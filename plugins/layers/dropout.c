@@ -7,7 +7,8 @@
  * seed, the epoch, the layer and the sample's position in the epoch, never on
  * which rank or thread computes it, so runs with any number of ranks and
  * threads drop the same units. The mask is kept in the workspace for the
- * backward pass of the same micro-shard. Needs plugin ABI 1.1 (forward_train).
+ * backward pass of the same micro-shard. Any input shape: the output has
+ * the input's shape.
  */
 #include "config.h"
 
@@ -22,8 +23,8 @@ struct dropout {
     const struct dpt_host *host; /* for the random stream */
 };
 
-static int dropout_create(void **state, const struct dpt_host *host, uint64_t n_in,
-                          struct dpt_layer_shape *shape)
+static int dropout_create(void **state, const struct dpt_host *host, const struct dpt_shape *in,
+                          struct dpt_layer_info *info)
 {
     double rate;
     int rc = host->get_float(host->ctx, "rate", 0.5, 0.0, 0.999, &rate);
@@ -34,11 +35,13 @@ static int dropout_create(void **state, const struct dpt_host *host, uint64_t n_
     if (!d) {
         return host->error(host->ctx, "out of memory");
     }
-    d->n = n_in;
+    d->n = 1;
+    for (uint32_t j = 0; j < in->rank; j++) {
+        d->n *= in->dims[j];
+    }
     d->rate = (float)rate;
     d->host = host;
-    shape->n_out = n_in;
-    shape->n_params = 0;
+    *info = (struct dpt_layer_info){.out = *in};
     *state = d;
     return 0;
 }
@@ -61,25 +64,21 @@ static size_t dropout_workspace_bytes(const void *state, size_t B)
     return B * d->n * sizeof(float);
 }
 
-/* Inference: y = x. */
+/* Inference: y = x. Training: y = x * mask, mask = (u >= rate) / (1 - rate),
+ * u uniform. */
 static void dropout_forward(const void *state, const float *params, const float *x, float *y,
-                            size_t B, void *ws)
-{
-    (void)params, (void)ws;
-    const struct dropout *d = state;
-    memcpy(y, x, B * d->n * sizeof(float));
-}
-
-/* Training: y = x * mask, mask = (u >= rate) / (1 - rate), u uniform. */
-static void dropout_forward_train(const void *state, const float *params, const float *x,
-                                  float *y, size_t B, void *ws,
-                                  const struct dpt_train_info *info)
+                            const struct dpt_batch *b)
 {
     (void)params;
     const struct dropout *d = state;
-    float *mask = ws, keep = 1.0f / (1.0f - d->rate);
-    struct dpt_rng rng = {info->key, info->first_sample * d->n};
-    for (size_t i = 0; i < B * d->n; i++) {
+    size_t n = b->B * d->n;
+    if (!b->training) {
+        memcpy(y, x, n * sizeof(float));
+        return;
+    }
+    float *mask = b->ws, keep = 1.0f / (1.0f - d->rate);
+    struct dpt_rng rng = {b->key, b->first_sample * d->n};
+    for (size_t i = 0; i < n; i++) {
         /* rng.counter advances by one per draw: element i of this call is
          * draw (first_sample * n + i) of the epoch's stream. */
         mask[i] = d->host->rng_uniform(&rng) >= d->rate ? keep : 0.0f;
@@ -90,21 +89,21 @@ static void dropout_forward_train(const void *state, const float *params, const 
 /* dx = dy * mask (the mask of the training forward on this micro-shard). */
 static void dropout_backward(const void *state, const float *params, const float *x,
                              const float *y, const float *dy, float *dx, float *dparams,
-                             size_t B, void *ws)
+                             const struct dpt_batch *b)
 {
     (void)params, (void)x, (void)y, (void)dparams;
     const struct dropout *d = state;
-    const float *mask = ws;
+    const float *mask = b->ws;
     if (!dx) {
         return;
     }
-    for (size_t i = 0; i < B * d->n; i++) {
+    for (size_t i = 0; i < b->B * d->n; i++) {
         dx[i] = dy[i] * mask[i];
     }
 }
 
 static const struct dpt_layer_plugin dropout = {
-    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dropout", "1.0.0",
+    .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "dropout", "2.0.0",
                                    "inverted dropout, masks from (seed, epoch, sample)",
                                    DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = dropout_create,
@@ -113,7 +112,6 @@ static const struct dpt_layer_plugin dropout = {
     .workspace_bytes = dropout_workspace_bytes,
     .forward = dropout_forward,
     .backward = dropout_backward,
-    .forward_train = dropout_forward_train,
 };
 
 static const struct dpt_plugin *const all[] = {&dropout.base, NULL};

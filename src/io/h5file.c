@@ -230,3 +230,35 @@ int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *c
     sync_path(dirname(dir), 1); /* best effort: make the rename durable */
     return 0;
 }
+
+int dpt__h5_write_ints_attr(hid_t obj, const char *name, const long long *v, size_t n)
+{
+    hsize_t dims[1] = {n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, v) >= 0) ? 0 : -1;
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    return rc;
+}
+
+int dpt__h5_read_ints_attr(hid_t obj, const char *name, long long *v, size_t max, size_t *n)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t k = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = k >= 0 && (size_t)k <= max && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
+    *n = rc == 0 ? (size_t)k : 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    return rc;
+}

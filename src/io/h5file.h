@@ -15,6 +15,8 @@
 int dpt__h5_write_string_attr(hid_t obj, const char *name, const char *value);
 int dpt__h5_write_int_attr(hid_t obj, const char *name, long long value);
 int dpt__h5_write_double_attr(hid_t obj, const char *name, double value);
+/* n int64 values as a 1-D attribute. */
+int dpt__h5_write_ints_attr(hid_t obj, const char *name, const long long *v, size_t n);
 int dpt__h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
                         const hsize_t *dims, const void *data);
 int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text);
@@ -24,6 +26,8 @@ char *dpt__h5_read_string_dataset(hid_t f, const char *name); /* malloc'ed, or N
 int dpt__h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t len);
 int dpt__h5_read_ll_attr(hid_t obj, const char *name, long long *v);
 int dpt__h5_read_double_attr(hid_t obj, const char *name, double *v);
+/* A 1-D integer attribute of at most max values into v; *n gets its size. */
+int dpt__h5_read_ints_attr(hid_t obj, const char *name, long long *v, size_t max, size_t *n);
 /* Reads dataset name (n float64 values) of file path into dst; 0 or an
  * error naming the file and the dataset. */
 int dpt__h5_read_doubles(hid_t f, const char *path, const char *name, double *dst, size_t n,

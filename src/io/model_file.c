@@ -17,23 +17,37 @@
 
 #define FORMAT_VERSION 1
 
-/* Tensor i of node nd, or the whole slice as "params" for plugins that do
- * not describe their tensors. 0, or -1 past the last. */
-static int node_tensor(const struct dpt_node *nd, uint32_t i, struct dpt_tensor *t)
-{
-    if (nd->layer->tensor) {
-        return nd->layer->tensor(nd->state, i, t);
-    }
-    if (i > 0) {
-        return -1;
-    }
-    *t = (struct dpt_tensor){.name = "params", .rank = 1, .shape = {nd->n_params}, .offset = 0};
-    return 0;
-}
-
 static void group_name(char *buf, size_t len, const struct dpt_node *nd)
 {
-    snprintf(buf, len, "%02d_%s", nd->layer_index, nd->layer->base.name);
+    snprintf(buf, len, "%02d_%s", nd->layer_index, nd->plugin->name);
+}
+
+static int write_shape(hid_t f, const char *name, const struct dpt_shape *s)
+{
+    long long dims[DPT_MAX_RANK];
+    for (uint32_t j = 0; j < s->rank; j++) {
+        dims[j] = (long long)s->dims[j];
+    }
+    return dpt__h5_write_ints_attr(f, name, dims, s->rank);
+}
+
+/* The input sample shape of a model file: its input_shape attribute, or
+ * [n_inputs] for files written before shapes (format 1 without it). */
+static int read_input_shape(hid_t f, long long n_in, struct dpt_shape *s)
+{
+    long long dims[DPT_MAX_RANK];
+    size_t rank = 0;
+    if (dpt__h5_read_ints_attr(f, "input_shape", dims, DPT_MAX_RANK, &rank) < 0) {
+        *s = dpt_shape_flat((uint64_t)n_in);
+        return H5Aexists(f, "input_shape") > 0 ? -1 : 0;
+    }
+    *s = (struct dpt_shape){.rank = (uint32_t)rank};
+    long long prod = 1;
+    for (size_t j = 0; j < rank; j++) {
+        s->dims[j] = dims[j] > 0 ? (uint64_t)dims[j] : 0;
+        prod *= dims[j];
+    }
+    return rank >= 1 && prod == n_in ? 0 : -1;
 }
 
 int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net *net,
@@ -47,6 +61,8 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         dpt__h5_write_string_attr(f, "plugin_abi", abi) < 0 ||
         dpt__h5_write_int_attr(f, "n_inputs", (long long)net->n_in) < 0 ||
         dpt__h5_write_int_attr(f, "n_outputs", (long long)net->n_out) < 0 ||
+        write_shape(f, "input_shape", &net->in) < 0 ||
+        write_shape(f, "output_shape", &net->out) < 0 ||
         dpt__h5_write_string_dataset(f, "config", config_text) < 0) {
         return -1;
     }
@@ -63,12 +79,12 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         char name[128];
         group_name(name, sizeof name, nd);
         hid_t g = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        rc = g < 0 || dpt__h5_write_string_attr(g, "type", nd->layer->base.name) < 0 ||
+        rc = g < 0 || dpt__h5_write_string_attr(g, "type", nd->plugin->name) < 0 ||
                      dpt__h5_write_int_attr(g, "index", nd->layer_index) < 0
                  ? -1
                  : 0;
         struct dpt_tensor t;
-        for (uint32_t k = 0; rc == 0 && node_tensor(nd, k, &t) == 0; k++) {
+        for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
             hsize_t dims[4];
             for (uint32_t j = 0; j < t.rank && j < 4; j++) {
                 dims[j] = t.shape[j];
@@ -275,7 +291,7 @@ int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net, struc
         hid_t g = H5Gopen2(f, full, H5P_DEFAULT);
         struct dpt_tensor t;
         int rc = 0;
-        for (uint32_t k = 0; rc == 0 && node_tensor(nd, k, &t) == 0; k++) {
+        for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
             rc = dpt__model_read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset, err);
         }
         H5Gclose(g);
@@ -324,7 +340,11 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
         rc = dpt_spec_parse(spec, text, name, err);
     }
     if (rc == 0) {
-        rc = dpt_net_create(&net, spec, reg, (size_t)n_in, err);
+        struct dpt_shape in;
+        rc = read_input_shape(h.f, n_in, &in) < 0
+                 ? dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: input_shape does not "
+                               "fit n_inputs = %lld", path, n_in)
+                 : dpt_net_create(&net, spec, reg, &in, err);
     }
     if (rc == 0) {
         rc = dpt__model_read_layers(h.f, path, net, err);

@@ -16,7 +16,10 @@
 #include "config.h"
 
 #include "model/net.h"
+#include "plugin/abi1.h"
 #include "util/util.h"
+
+#include <inttypes.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +41,7 @@ struct want {
     const config_setting_t *at;    /* the setting whose line messages name */
     const config_setting_t *group; /* the instance's settings; NULL: all defaults */
     const char *const *host_keys;  /* keys of group the host reads, not the plugin */
-    size_t n_in;                   /* layers and activations: the input width */
+    struct dpt_shape in;           /* layers and activations: the input sample shape */
     char context[32];              /* before a failed look-up: "layer 2", "model.loss" */
     char label[96];                /* the instance: "layer 2 (dense)", "loss (cce)" */
 };
@@ -50,17 +53,31 @@ struct made {
     const struct dpt_plugin *plugin;
     void *state;                  /* may be NULL (stateless activations, losses) */
     struct dpt_host_ctx *host;    /* malloc'ed */
-    struct dpt_layer_shape shape; /* layers only: what create() reported */
+    struct dpt_layer_info info;   /* layers only: what create() reported */
 };
 
+/* A 1.x layer's create(): a flat layer on [prod(in)] inputs. */
+static int create_v1(const struct dpt_layer_plugin_v1 *l, struct dpt_host_ctx *host,
+                     const struct dpt_shape *in, struct dpt_layer_info *info, void **state)
+{
+    struct dpt_layer_shape_v1 shape = {0, 0};
+    int rc = l->create(state, &host->host, dpt_shape_size(in), &shape);
+    *info = (struct dpt_layer_info){.out = dpt_shape_flat(shape.n_out),
+                                    .n_params = shape.n_params};
+    return rc;
+}
+
 /* Calls the create() of p's kind; activations and losses may have none. */
-static int create(const struct dpt_plugin *p, struct dpt_host_ctx *host, size_t n_in,
-                  struct dpt_layer_shape *shape, void **state)
+static int create(const struct dpt_plugin *p, struct dpt_host_ctx *host,
+                  const struct dpt_shape *in, struct dpt_layer_info *info, void **state)
 {
     int (*plain)(void **, const struct dpt_host *) = NULL;
     switch (p->kind) {
     case DPT_KIND_LAYER:
-        return ((const struct dpt_layer_plugin *)p)->create(state, &host->host, n_in, shape);
+        if (p->abi_major == 1) {
+            return create_v1((const struct dpt_layer_plugin_v1 *)p, host, in, info, state);
+        }
+        return ((const struct dpt_layer_plugin *)p)->create(state, &host->host, in, info);
     case DPT_KIND_ACTIVATION:
         plain = ((const struct dpt_activation_plugin *)p)->create;
         break;
@@ -81,7 +98,8 @@ static void release(const struct dpt_plugin *p, void *state)
     void (*destroy)(void *) = NULL;
     switch (p->kind) {
     case DPT_KIND_LAYER:
-        destroy = ((const struct dpt_layer_plugin *)p)->destroy;
+        destroy = p->abi_major == 1 ? ((const struct dpt_layer_plugin_v1 *)p)->destroy
+                                    : ((const struct dpt_layer_plugin *)p)->destroy;
         break;
     case DPT_KIND_ACTIVATION:
         destroy = ((const struct dpt_activation_plugin *)p)->destroy;
@@ -119,7 +137,7 @@ static int instantiate(const struct dpt_registry *reg, const struct dpt_spec *sp
     }
     dpt_host_init(host, want->group, spec->file, want->label);
     void *state = NULL;
-    int rc = create(p, host, want->n_in, &out->shape, &state);
+    int rc = create(p, host, &want->in, &out->info, &state);
     if (rc < 0) {
         state = NULL; /* a failed create leaves nothing to destroy */
         if (host->err.code) {
@@ -147,10 +165,11 @@ fail:
     return rc;
 }
 
-/* Caps bits newer than the plugin's ABI minor do not exist for it. */
+/* Caps bits newer than the plugin's ABI do not exist for it (WRITES_DX
+ * arrived in 1.2). */
 static int writes_dx(const struct dpt_plugin *p)
 {
-    return p->abi_minor >= 2 && (p->caps & DPT_CAP_WRITES_DX);
+    return (p->abi_major > 1 || p->abi_minor >= 2) && (p->caps & DPT_CAP_WRITES_DX);
 }
 
 /* Appends a node holding a layer or activation instance made for entry
@@ -168,34 +187,40 @@ static struct dpt_node *push_node(struct dpt_net *net, const struct want *want, 
     }
     net->nodes = nodes;
     struct dpt_node *node = &nodes[net->n_nodes++];
+    const struct dpt_plugin *p = made->plugin;
     int is_layer = want->kind == DPT_KIND_LAYER;
     *node = (struct dpt_node){
         .kind = want->kind,
-        .layer = is_layer ? (const struct dpt_layer_plugin *)made->plugin : NULL,
-        .act = is_layer ? NULL : (const struct dpt_activation_plugin *)made->plugin,
+        .plugin = p,
+        .layer = is_layer && p->abi_major > 1 ? (const struct dpt_layer_plugin *)p : NULL,
+        .layer_v1 = is_layer && p->abi_major == 1 ? (const struct dpt_layer_plugin_v1 *)p
+                                                  : NULL,
+        .act = is_layer ? NULL : (const struct dpt_activation_plugin *)p,
         .state = made->state,
         .host = made->host,
-        .n_in = want->n_in,
-        .n_out = is_layer ? made->shape.n_out : want->n_in, /* activations keep the width */
+        .in = want->in,
+        .out = is_layer ? made->info.out : want->in, /* activations keep the shape */
         .layer_index = index,
-        .writes_dx = writes_dx(made->plugin),
+        .writes_dx = writes_dx(p),
     };
+    node->n_in = dpt_shape_size(&node->in);
+    node->n_out = dpt_shape_size(&node->out);
     snprintf(node->label, sizeof node->label, "%s", want->label);
     return node;
 }
 
-/* Adds an activation node of `width` columns for entry `index` of
+/* Adds an activation node on samples of shape *in for entry `index` of
  * model.layers: either the entry itself ({ type = "relu"; }: at and group
  * are the entry) or the activation its "activation" key names (at is that
  * key, group NULL: the activation takes its defaults). */
 static int add_activation(struct dpt_net *net, const struct dpt_registry *reg,
                           const struct dpt_spec *spec, int index, const char *name,
                           const config_setting_t *at, const config_setting_t *group,
-                          size_t width, struct dpt_err *err)
+                          const struct dpt_shape *in, struct dpt_err *err)
 {
     static const char *const host_keys[] = {"type", NULL};
     struct want want = {.kind = DPT_KIND_ACTIVATION, .type = name, .at = at, .group = group,
-                        .host_keys = host_keys, .n_in = width};
+                        .host_keys = host_keys, .in = *in};
     snprintf(want.context, sizeof want.context, "layer %d", index + 1);
     snprintf(want.label, sizeof want.label, "layer %d (%s)", index + 1, name);
     struct made made;
@@ -226,35 +251,73 @@ static int read_l2(struct dpt_node *node, const struct dpt_spec *spec,
                            dpt_spec_where(spec, l2, where, sizeof where), node->layer_index + 1);
     }
     struct dpt_tensor t0;
-    int described = node->layer->tensor && node->layer->tensor(node->state, 0, &t0) == 0;
     size_t len = 1;
-    for (uint32_t j = 0; described && j < t0.rank; j++) {
+    if (dpt_node_tensor(node, 0, &t0) < 0) {
+        return 0; /* no tensors: nothing to regularize */
+    }
+    for (uint32_t j = 0; j < t0.rank; j++) {
         len *= t0.shape[j];
     }
-    node->l2_off = node->param_off + (described ? t0.offset : 0);
-    node->l2_len = described ? len : node->n_params;
+    node->l2_off = node->param_off + t0.offset;
+    node->l2_len = len;
+    return 0;
+}
+
+/* Checks what a layer's create() reported: an output shape of rank 1..3
+ * with no empty dimension, and the functions its parameters and state
+ * need. Errors name the layer and both shapes. */
+static int check_layer(const struct dpt_node *node, const struct dpt_layer_info *info,
+                       const char *where, struct dpt_err *err)
+{
+    char in[96], out[96];
+    dpt_shape_str(&node->in, in, sizeof in);
+    const struct dpt_shape *o = &info->out;
+    int ok = o->rank >= 1 && o->rank <= DPT_MAX_RANK;
+    for (uint32_t j = 0; ok && j < o->rank; j++) {
+        ok = o->dims[j] > 0;
+    }
+    if (!ok) {
+        snprintf(out, sizeof out, "rank %u", o->rank);
+        if (o->rank >= 1 && o->rank <= DPT_MAX_RANK) {
+            dpt_shape_str(o, out, sizeof out);
+        }
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports output shape %s for "
+                           "input %s (every dimension must be at least 1, rank 1 to %d)",
+                           where, node->label, out, in, DPT_MAX_RANK);
+    }
+    const struct dpt_layer_plugin *l = node->layer;
+    const char *missing = !l ? NULL
+                          : info->n_params + info->n_state > 0 && !l->init ? "init"
+                          : info->n_state > 0 && !l->update_state         ? "update_state"
+                                                                           : NULL;
+    if (missing) {
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin has %s but lacks the "
+                           "required function %s", where, node->label,
+                           info->n_state ? "state" : "parameters", missing);
+    }
     return 0;
 }
 
 /* Adds entry `index` of model.layers: a layer node with its parameter slice,
  * then the activation its "activation" key names; or an activation node
- * alone when the entry's type is an activation plugin. *width is the input
- * width on entry and the output width on return. */
+ * alone when the entry's type is an activation plugin. *shape is the input
+ * sample shape on entry and the output shape on return. */
 static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
-                     const struct dpt_spec *spec, int index, size_t *width, struct dpt_err *err)
+                     const struct dpt_spec *spec, int index, struct dpt_shape *shape,
+                     struct dpt_err *err)
 {
     const config_setting_t *group = config_setting_get_elem(spec->layers, (unsigned)index);
     const char *type = dpt_spec_type_of(group);
     struct dpt_err quiet = {0};
     if (!dpt_registry_find(reg, DPT_KIND_LAYER, type, &quiet) &&
         dpt_registry_find(reg, DPT_KIND_ACTIVATION, type, &quiet)) {
-        return add_activation(net, reg, spec, index, type, group, group, *width, err);
+        return add_activation(net, reg, spec, index, type, group, group, shape, err);
     }
     /* A layer plugin, or no plugin of either kind: then the look-up in
      * instantiate() fails and lists the layer plugins there are. */
     static const char *const host_keys[] = {"type", "activation", "l2", NULL};
     struct want want = {.kind = DPT_KIND_LAYER, .type = type, .at = group, .group = group,
-                        .host_keys = host_keys, .n_in = *width};
+                        .host_keys = host_keys, .in = *shape};
     snprintf(want.context, sizeof want.context, "layer %d", index + 1);
     snprintf(want.label, sizeof want.label, "layer %d (%s)", index + 1, type);
     struct made made;
@@ -264,17 +327,18 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
         return err->code;
     }
     char where[512];
-    if (node->n_out == 0) {
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports 0 outputs",
-                           dpt_spec_where(spec, group, where, sizeof where), node->label);
+    dpt_spec_where(spec, group, where, sizeof where);
+    if (check_layer(node, &made.info, where, err) < 0) {
+        return err->code;
     }
-    node->n_params = made.shape.n_params;
+    node->n_params = made.info.n_params;
+    node->n_state = made.info.n_state;
     node->param_off = net->n_params;
-    net->n_params += round_up(node->n_params, ALIGN_FLOATS);
+    net->n_params += round_up(node->n_params + node->n_state, ALIGN_FLOATS);
     if (read_l2(node, spec, group, err) < 0) {
         return err->code;
     }
-    *width = node->n_out;
+    *shape = node->out;
 
     const config_setting_t *a = config_setting_get_member(group, "activation");
     if (!a) {
@@ -285,7 +349,7 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
                            "such as \"relu\"", dpt_spec_where(spec, a, where, sizeof where),
                            index + 1);
     }
-    return add_activation(net, reg, spec, index, config_setting_get_string(a), a, NULL, *width,
+    return add_activation(net, reg, spec, index, config_setting_get_string(a), a, NULL, shape,
                           err);
 }
 
@@ -351,26 +415,62 @@ static int add_optimizer(struct dpt_net *net, const struct dpt_registry *reg,
     return 0;
 }
 
+/* The trainable parts of the flat buffer (each layer's first n_params
+ * floats; padding and state left out), adjacent ones merged, and the
+ * counts of trainable and state floats. */
+static int find_train_ranges(struct dpt_net *net)
+{
+    net->train_ranges = calloc(net->n_nodes + 1, sizeof *net->train_ranges);
+    if (!net->train_ranges) {
+        return DPT_ENOMEM;
+    }
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        net->n_weights += nd->n_params;
+        net->n_nonweights += nd->n_state;
+        if (nd->n_params == 0) {
+            continue;
+        }
+        struct dpt_range *last =
+            net->n_train_ranges ? &net->train_ranges[net->n_train_ranges - 1] : NULL;
+        if (last && nd->n_state == 0 && last->off + last->len == nd->param_off) {
+            last->len = round_up(nd->param_off + nd->n_params, ALIGN_FLOATS) - last->off;
+        } else {
+            net->train_ranges[net->n_train_ranges++] =
+                (struct dpt_range){nd->param_off, nd->n_state ? nd->n_params
+                                                              : round_up(nd->n_params,
+                                                                         ALIGN_FLOATS)};
+        }
+    }
+    return 0;
+}
+
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
-                   const struct dpt_registry *reg, size_t n_in, struct dpt_err *err)
+                   const struct dpt_registry *reg, const struct dpt_shape *in,
+                   struct dpt_err *err)
 {
     *out = NULL;
     struct dpt_net *net = calloc(1, sizeof *net);
     if (!net) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    net->n_in = n_in;
-    size_t width = n_in;
+    net->in = *in;
+    net->n_in = dpt_shape_size(in);
+    struct dpt_shape shape = *in;
     int rc = 0;
     for (int i = 0; rc == 0 && i < config_setting_length(spec->layers); i++) {
-        rc = add_layer(net, reg, spec, i, &width, err);
+        rc = add_layer(net, reg, spec, i, &shape, err);
     }
-    net->n_out = width;
+    net->out = shape;
+    net->n_out = dpt_shape_size(&shape);
     if (rc == 0) {
         rc = add_loss(net, reg, spec, err);
     }
     if (rc == 0) {
         rc = add_optimizer(net, reg, spec, err);
+    }
+    if (rc == 0 && find_train_ranges(net) < 0) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0) {
         net->params = dpt__zalloc_aligned(net->n_params * sizeof(float));
@@ -403,10 +503,11 @@ void dpt_net_destroy(struct dpt_net *net)
     free(net->loss_host);
     for (size_t i = net->n_nodes; i-- > 0;) {
         struct dpt_node *n = &net->nodes[i];
-        release(n->layer ? &n->layer->base : &n->act->base, n->state);
+        release(n->plugin, n->state);
         free(n->host);
     }
     free(net->nodes);
+    free(net->train_ranges);
     free(net->params);
     free(net);
 }
@@ -420,7 +521,12 @@ void dpt_net_init_params(struct dpt_net *net, uint64_t seed)
             continue;
         }
         struct dpt_rng rng = {dpt__mix64(seed, (uint64_t)n->layer_index), 0};
-        n->layer->init(n->state, net->params + n->param_off, &n->host->host, &rng);
+        float *params = net->params + n->param_off;
+        if (n->layer_v1) {
+            n->layer_v1->init(n->state, params, &n->host->host, &rng);
+        } else if (n->layer->init) {
+            n->layer->init(n->state, params, &n->host->host, &rng);
+        }
     }
 }
 
@@ -435,6 +541,18 @@ int dpt_net_check_targets(const struct dpt_net *net, size_t y_cols, const char *
     return 0;
 }
 
+/* Bytes of workspace node nd needs for m rows (0: none). */
+static size_t workspace_bytes(const struct dpt_node *nd, size_t m)
+{
+    if (nd->layer_v1 && nd->layer_v1->workspace_bytes) {
+        return nd->layer_v1->workspace_bytes(nd->state, m);
+    }
+    if (nd->layer && nd->layer->workspace_bytes) {
+        return nd->layer->workspace_bytes(nd->state, m);
+    }
+    return 0;
+}
+
 int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
                     struct dpt_err *err)
 {
@@ -444,9 +562,7 @@ int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
     for (size_t i = 0; i < n; i++) {
         const struct dpt_node *nd = &net->nodes[i];
         bytes += 2 * round_up(m * nd->n_out * sizeof(float), 64);
-        if (nd->layer && nd->layer->workspace_bytes) {
-            bytes += round_up(nd->layer->workspace_bytes(nd->state, m), 64);
-        }
+        bytes += round_up(workspace_bytes(nd, m), 64);
     }
     struct dpt_work *w = calloc(1, sizeof *w);
     if (w) {
@@ -469,9 +585,10 @@ int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
         p += b;
         w->dact[i + 1] = (float *)p;
         p += b;
-        if (nd->layer && nd->layer->workspace_bytes) {
+        size_t ws = workspace_bytes(nd, m);
+        if (ws) {
             w->ws[i] = p;
-            p += round_up(nd->layer->workspace_bytes(nd->state, m), 64);
+            p += round_up(ws, 64);
         }
     }
     *out = w;
@@ -490,31 +607,69 @@ void dpt_work_destroy(struct dpt_work *w)
     free(w);
 }
 
+/* Activations act on the last axis: rows of C = the sample's last
+ * dimension (softmax over channels, as Keras), B * (n / C) of them. */
+static size_t act_cols(const struct dpt_node *nd)
+{
+    return nd->out.dims[nd->out.rank - 1];
+}
+
+/* What layer node nd's call over B rows of a micro-shard sees; mi is NULL
+ * at inference. */
+static struct dpt_batch batch_of(const struct dpt_node *nd, size_t B, void *ws, float scale,
+                                 const struct dpt_micro_info *mi)
+{
+    struct dpt_batch b = {.B = B, .ws = ws, .scale = scale};
+    if (mi) {
+        b.training = 1;
+        b.key = dpt__mix64(dpt__mix64(mi->seed, mi->epoch), (uint64_t)nd->layer_index);
+        b.first_sample = mi->first_sample;
+        b.epoch = mi->epoch;
+        b.step = mi->step;
+    }
+    return b;
+}
+
+/* A layer's forward over the call b, whichever its ABI. */
+static void layer_forward(const struct dpt_node *nd, const float *params, const float *x,
+                          float *y, const struct dpt_batch *b)
+{
+    const struct dpt_layer_plugin_v1 *v1 = nd->layer_v1;
+    if (!v1) {
+        nd->layer->forward(nd->state, params, x, y, b);
+    } else if (b->training && v1->base.abi_minor >= 1 && v1->forward_train) {
+        struct dpt_train_info_v1 info = {b->key, b->first_sample, b->epoch, b->step};
+        v1->forward_train(nd->state, params, x, y, b->B, b->ws, &info);
+    } else {
+        v1->forward(nd->state, params, x, y, b->B, b->ws);
+    }
+}
+
+static void layer_backward(const struct dpt_node *nd, const float *params, const float *x,
+                           const float *y, const float *dy, float *dx, float *dparams,
+                           const struct dpt_batch *b)
+{
+    if (nd->layer_v1) {
+        nd->layer_v1->backward(nd->state, params, x, y, dy, dx, dparams, b->B, b->ws);
+    } else {
+        nd->layer->backward(nd->state, params, x, y, dy, dx, dparams, b);
+    }
+}
+
 /* Runs nodes [0, n) forward (in training when mi is not NULL); returns the
  * last output. */
 static const float *forward(const struct dpt_net *net, struct dpt_work *w, const float *x,
-                            size_t n, size_t B, const struct dpt_micro_info *mi)
+                            size_t n, size_t B, float scale, const struct dpt_micro_info *mi)
 {
     const float *in = x;
     for (size_t i = 0; i < n; i++) {
         const struct dpt_node *nd = &net->nodes[i];
         float *y = w->act[i + 1];
-        /* Members newer than the plugin's ABI minor do not exist for it. */
-        int train = mi && nd->kind == DPT_KIND_LAYER && nd->layer->base.abi_minor >= 1 &&
-                    nd->layer->forward_train;
-        if (train) {
-            struct dpt_train_info info = {
-                .key = dpt__mix64(dpt__mix64(mi->seed, mi->epoch), (uint64_t)nd->layer_index),
-                .first_sample = mi->first_sample,
-                .epoch = mi->epoch,
-                .step = mi->step,
-            };
-            nd->layer->forward_train(nd->state, net->params + nd->param_off, in, y, B, w->ws[i],
-                                     &info);
-        } else if (nd->kind == DPT_KIND_LAYER) {
-            nd->layer->forward(nd->state, net->params + nd->param_off, in, y, B, w->ws[i]);
+        if (nd->kind == DPT_KIND_LAYER) {
+            struct dpt_batch b = batch_of(nd, B, w->ws[i], scale, mi);
+            layer_forward(nd, net->params + nd->param_off, in, y, &b);
         } else {
-            nd->act->forward(nd->state, in, y, B, nd->n_out);
+            nd->act->forward(nd->state, in, y, B * (nd->n_out / act_cols(nd)), act_cols(nd));
         }
         in = y;
     }
@@ -526,7 +681,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
                            size_t *correct, const struct dpt_micro_info *mi)
 {
     size_t n = net->n_train;
-    const float *pred = forward(net, w, x, n, B, mi);
+    const float *pred = forward(net, w, x, n, B, scale, mi);
     float *dpred = w->dact[n];
     memset(dpred, 0, B * net->n_out * sizeof(float));
     double loss = net->loss->forward_backward(net->loss_state, pred, y, dpred, B, net->n_out,
@@ -542,10 +697,12 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
             memset(dx, 0, B * nd->n_in * sizeof(float));
         }
         if (nd->kind == DPT_KIND_LAYER) {
-            nd->layer->backward(nd->state, net->params + nd->param_off, in, w->act[i + 1],
-                                w->dact[i + 1], dx, dparams + nd->param_off, B, w->ws[i]);
+            struct dpt_batch b = batch_of(nd, B, w->ws[i], scale, mi);
+            layer_backward(nd, net->params + nd->param_off, in, w->act[i + 1], w->dact[i + 1],
+                           dx, dparams + nd->param_off, &b);
         } else if (dx) {
-            nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx, B, nd->n_out);
+            nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx,
+                              B * (nd->n_out / act_cols(nd)), act_cols(nd));
         }
     }
     return loss;
@@ -554,7 +711,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
 double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                           const float *y, size_t y_cols, size_t B, float *pred, size_t *correct)
 {
-    const float *logits = forward(net, w, x, net->n_train, B, NULL);
+    const float *logits = forward(net, w, x, net->n_train, B, 1.0f, NULL);
     double loss = 0;
     if (y) {
         loss = net->loss->forward_backward(net->loss_state, logits, y, NULL, B, net->n_out,
@@ -567,10 +724,65 @@ double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const f
         const float *out = logits;
         if (net->n_train < net->n_nodes) {
             const struct dpt_node *last = &net->nodes[net->n_nodes - 1];
-            last->act->forward(last->state, logits, w->act[net->n_nodes], B, last->n_out);
+            last->act->forward(last->state, logits, w->act[net->n_nodes],
+                               B * (last->n_out / act_cols(last)), act_cols(last));
             out = w->act[net->n_nodes];
         }
         memcpy(pred, out, B * net->n_out * sizeof(float));
     }
     return loss;
+}
+
+void dpt_net_update_state(const struct dpt_net *net, float *g)
+{
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (nd->n_state == 0) {
+            continue;
+        }
+        float *stats = g + nd->param_off + nd->n_params;
+        nd->layer->update_state(nd->state, net->params + nd->param_off, stats);
+        memset(stats, 0, nd->n_state * sizeof *stats);
+    }
+}
+
+int dpt_node_tensor(const struct dpt_node *nd, uint32_t i, struct dpt_tensor *t)
+{
+    int (*tensor)(const void *, uint32_t, struct dpt_tensor *) =
+        nd->layer_v1 ? nd->layer_v1->tensor : nd->layer ? nd->layer->tensor : NULL;
+    if (tensor) {
+        return tensor(nd->state, i, t);
+    }
+    if (i > 0) {
+        return -1;
+    }
+    *t = (struct dpt_tensor){.name = "params", .rank = 1, .shape = {nd->n_params}, .offset = 0};
+    return 0;
+}
+
+const char *dpt_shape_str(const struct dpt_shape *s, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (uint32_t j = 0; j < s->rank && used < len; j++) {
+        used += (size_t)snprintf(buf + used, len - used, "%s%" PRIu64, j ? ", " : "",
+                                 s->dims[j]);
+    }
+    if (used < len) {
+        snprintf(buf + used, len - used, "]");
+    }
+    return buf;
+}
+
+uint64_t dpt_shape_size(const struct dpt_shape *s)
+{
+    uint64_t n = 1;
+    for (uint32_t j = 0; j < s->rank; j++) {
+        n *= s->dims[j];
+    }
+    return n;
+}
+
+struct dpt_shape dpt_shape_flat(uint64_t n)
+{
+    return (struct dpt_shape){.rank = 1, .dims = {n}};
 }

@@ -4,9 +4,13 @@
  * Each layer of the model file becomes a layer node and, if it names an
  * activation, an activation node after it. A layer whose type is an
  * activation plugin ({ type = "relu"; }) is an activation node alone.
+ * Samples have shapes (struct dpt_shape): each node's input shape is the
+ * previous node's output shape, starting from the data's sample shape.
  * Parameters are one 64-byte aligned float buffer; node i owns
- * [param_off, param_off + n_params), each slice starting on a 16-float
- * boundary. A loss that fuses the final activation (cce with softmax, bce with
+ * [param_off, param_off + n_params + n_state), each slice starting on a
+ * 16-float boundary: its trainable floats, then its non-trainable state
+ * (running statistics), which the optimizer never touches (train_ranges
+ * lists what it updates). A loss that fuses the final activation (cce with softmax, bce with
  * sigmoid) receives the logits in training; the activation still runs for
  * predictions.
  *
@@ -24,14 +28,19 @@
 #include <dptrain/plugin.h>
 #include <stddef.h>
 
+struct dpt_layer_plugin_v1;
+
 struct dpt_node {
     uint32_t kind; /* DPT_KIND_LAYER or DPT_KIND_ACTIVATION */
-    const struct dpt_layer_plugin *layer;
+    const struct dpt_plugin *plugin;          /* the descriptor, whatever its kind */
+    const struct dpt_layer_plugin *layer;     /* an ABI 2 layer, or NULL */
+    const struct dpt_layer_plugin_v1 *layer_v1; /* an ABI 1 layer (plugin/abi1.h), or NULL */
     const struct dpt_activation_plugin *act;
     void *state;               /* the instance; NULL for a stateless activation */
     struct dpt_host_ctx *host; /* the services it was created with; owned, freed after it */
-    size_t n_in, n_out;
-    size_t param_off, n_params;
+    struct dpt_shape in, out;  /* sample shapes */
+    size_t n_in, n_out;        /* floats per sample: the products of the shapes */
+    size_t param_off, n_params, n_state;
     int layer_index; /* index in model.layers */
     int writes_dx;   /* DPT_CAP_WRITES_DX: backward writes dx, no zeroing needed */
     double l2;       /* the layer's "l2" key: loss += l2 * sum(w^2) over its weight tensor */
@@ -39,12 +48,22 @@ struct dpt_node {
     char label[96];  /* "layer 2 (dense)" */
 };
 
+/* A run [off, off + len) of the flat parameter buffer. */
+struct dpt_range {
+    size_t off, len;
+};
+
 struct dpt_net {
     struct dpt_node *nodes;
     size_t n_nodes;
     size_t n_train; /* nodes run in training (the fused activation is left out) */
-    size_t n_in, n_out;
-    size_t n_params; /* floats in the flat buffers, padding included */
+    struct dpt_shape in, out; /* sample shapes of the data and of the predictions */
+    size_t n_in, n_out;       /* their products */
+    size_t n_params;  /* floats in the flat buffers, padding and state included */
+    size_t n_weights; /* trainable floats (what a model summary counts) */
+    size_t n_nonweights; /* non-trainable state floats */
+    struct dpt_range *train_ranges; /* the trainable parts of the flat buffer, in order */
+    size_t n_train_ranges;
     float *params;   /* host-owned, aligned */
     const struct dpt_loss_plugin *loss;
     void *loss_state;
@@ -55,17 +74,35 @@ struct dpt_net {
     size_t opt_floats; /* optimizer state floats per parameter */
 };
 
-/* Builds the network for inputs of width n_in from spec's model section:
+/* Builds the network for samples of shape *in from spec's model section:
  * one plugin instance per layer, activation, loss and optimizer, and a
  * zeroed parameter buffer. Errors name the model file, the line and the
  * instance ("m.cfg:3: layer 1 (dense): 'units' ..."); *out is then NULL.
  * Free the net with dpt_net_destroy. */
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
-                   const struct dpt_registry *reg, size_t n_in, struct dpt_err *err);
+                   const struct dpt_registry *reg, const struct dpt_shape *in,
+                   struct dpt_err *err);
 void dpt_net_destroy(struct dpt_net *net);
 
 /* Initial parameters from seed (each layer its own Philox key). */
 void dpt_net_init_params(struct dpt_net *net, uint64_t seed);
+
+/* Tensor i of a layer node (its plugin's description, or one tensor
+ * "params" over the trainable floats for plugins that give none); 0, or -1
+ * past the last. Offsets are within the node's slice. */
+int dpt_node_tensor(const struct dpt_node *nd, uint32_t i, struct dpt_tensor *t);
+
+/* "[28, 28, 1]" into buf (returned). */
+const char *dpt_shape_str(const struct dpt_shape *s, char *buf, size_t len);
+/* prod(s->dims). */
+uint64_t dpt_shape_size(const struct dpt_shape *s);
+/* The flat shape [n]. */
+struct dpt_shape dpt_shape_flat(uint64_t n);
+
+/* After a training step, on every rank alike: every layer with state
+ * updates it from the statistics the step summed into the state part of
+ * the gradient g (then zeroed there). */
+void dpt_net_update_state(const struct dpt_net *net, float *g);
 
 /* Checks targets of y_cols columns against the loss (shape). */
 int dpt_net_check_targets(const struct dpt_net *net, size_t y_cols, const char *what,

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "plugin/registry.h"
+#include "plugin/abi1.h"
 #include "util/util.h"
 
 #include <dirent.h>
@@ -79,12 +80,12 @@ static int check_descriptor(const struct dpt_plugin *p, const char *file, struct
     if (!p->name || !p->name[0]) {
         return dpt_err_set(err, DPT_EPLUGIN, "plugin %s: a descriptor has no name", file);
     }
-    if (p->abi_major != DPT_ABI_MAJOR) {
+    if (p->abi_major < DPT_ABI_MAJOR_OLDEST || p->abi_major > DPT_ABI_MAJOR) {
         return dpt_err_set(err, DPT_EPLUGIN,
                            "plugin %s: '%s' was built for plugin ABI %u.%u; this dptrain "
-                           "speaks %d.%d",
+                           "speaks %d.%d (and loads %d.x)",
                            file, p->name, p->abi_major, p->abi_minor, DPT_ABI_MAJOR,
-                           DPT_ABI_MINOR);
+                           DPT_ABI_MINOR, DPT_ABI_MAJOR_OLDEST);
     }
     if (p->kind < DPT_KIND_LAYER || p->kind > DPT_KIND_OPTIMIZER) {
         return dpt_err_set(err, DPT_EPLUGIN, "plugin %s: '%s' has unknown kind %u", file,
@@ -93,36 +94,47 @@ static int check_descriptor(const struct dpt_plugin *p, const char *file, struct
     return 0;
 }
 
-/* Functions a plugin of each kind must have (the rest are optional). */
-static int check_functions(const struct dpt_plugin *p, const char *file, struct dpt_err *err)
+/* The first required function p lacks (see plugin.h), or NULL. */
+static const char *missing_function(const struct dpt_plugin *p)
 {
-    int ok = 1;
     switch (p->kind) {
-    case DPT_KIND_LAYER: {
-        const struct dpt_layer_plugin *l = (const void *)p;
-        ok = l->create && l->destroy && l->init && l->forward && l->backward;
-        break;
-    }
+    case DPT_KIND_LAYER:
+        if (p->abi_major == 1) {
+            const struct dpt_layer_plugin_v1 *l = (const void *)p;
+            return !l->create ? "create" : !l->destroy ? "destroy" : !l->init ? "init"
+                   : !l->forward ? "forward" : !l->backward ? "backward" : NULL;
+        } else {
+            const struct dpt_layer_plugin *l = (const void *)p;
+            /* init and update_state depend on what create() reports: net.c. */
+            return !l->create ? "create" : !l->destroy ? "destroy" : !l->forward ? "forward"
+                   : !l->backward ? "backward" : NULL;
+        }
     case DPT_KIND_ACTIVATION: {
         const struct dpt_activation_plugin *a = (const void *)p;
-        ok = a->forward && a->backward && (!a->create || a->destroy);
-        break;
+        return !a->forward ? "forward" : !a->backward ? "backward"
+               : a->create && !a->destroy ? "destroy (it has create)" : NULL;
     }
     case DPT_KIND_LOSS: {
         const struct dpt_loss_plugin *l = (const void *)p;
-        ok = l->forward_backward && l->check_shape && (!l->create || l->destroy);
-        break;
+        return !l->forward_backward ? "forward_backward" : !l->check_shape ? "check_shape"
+               : l->create && !l->destroy ? "destroy (it has create)" : NULL;
     }
     case DPT_KIND_OPTIMIZER: {
         const struct dpt_optimizer_plugin *o = (const void *)p;
-        ok = o->create && o->destroy && o->state_floats && o->step;
-        break;
+        return !o->create ? "create" : !o->destroy ? "destroy" : !o->state_floats
+               ? "state_floats" : !o->step ? "step" : NULL;
     }
     }
-    if (!ok) {
+    return NULL;
+}
+
+static int check_functions(const struct dpt_plugin *p, const char *file, struct dpt_err *err)
+{
+    const char *missing = missing_function(p);
+    if (missing) {
         return dpt_err_set(err, DPT_EPLUGIN,
-                           "plugin %s: %s '%s' lacks a required function (see plugin.h)",
-                           file, dpt_kind_name(p->kind), p->name);
+                           "plugin %s: %s '%s' lacks the required function %s (see plugin.h)",
+                           file, dpt_kind_name(p->kind), p->name, missing);
     }
     return 0;
 }

@@ -40,24 +40,34 @@ int dpt_clipping(const struct dpt_spec *sp)
     return sp->clip_norm > 0 || sp->clip_value > 0;
 }
 
-void dpt_clip(const struct dpt_spec *sp, float *g, size_t n)
+void dpt_clip(const struct dpt_spec *sp, float *g, const struct dpt_range *ranges,
+              size_t n_ranges)
 {
     if (sp->clip_value > 0) {
         float v = (float)sp->clip_value;
-        for (size_t i = 0; i < n; i++) {
-            g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
+        for (size_t r = 0; r < n_ranges; r++) {
+            float *p = g + ranges[r].off;
+            for (size_t i = 0; i < ranges[r].len; i++) {
+                p[i] = p[i] > v ? v : p[i] < -v ? -v : p[i];
+            }
         }
     }
     if (sp->clip_norm > 0) {
         double ss = 0;
-        for (size_t i = 0; i < n; i++) {
-            ss += (double)g[i] * g[i];
+        for (size_t r = 0; r < n_ranges; r++) {
+            const float *p = g + ranges[r].off;
+            for (size_t i = 0; i < ranges[r].len; i++) {
+                ss += (double)p[i] * p[i];
+            }
         }
         double norm = sqrt(ss);
         if (norm > sp->clip_norm) {
             float c = (float)(sp->clip_norm / norm);
-            for (size_t i = 0; i < n; i++) {
-                g[i] *= c;
+            for (size_t r = 0; r < n_ranges; r++) {
+                float *p = g + ranges[r].off;
+                for (size_t i = 0; i < ranges[r].len; i++) {
+                    p[i] *= c;
+                }
             }
         }
     }

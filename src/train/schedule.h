@@ -10,6 +10,7 @@
 #ifndef DPT_TRAIN_SCHEDULE_H
 #define DPT_TRAIN_SCHEDULE_H
 
+#include "model/net.h"
 #include "model/spec.h"
 
 #include <dptrain/dptrain.h>
@@ -24,10 +25,11 @@ float dpt_lr_factor(const struct dpt_spec *spec, uint64_t t);
 
 /* Whether the spec clips gradients (clip_value or clip_norm). */
 int dpt_clipping(const struct dpt_spec *spec);
-/* Clips the summed gradient g (n floats) in place: each element to
- * [-clip_value, clip_value], then the whole to an L2 norm of at most
- * clip_norm (the norm summed in double). */
-void dpt_clip(const struct dpt_spec *spec, float *g, size_t n);
+/* Clips the summed gradient g in place over the ranges of trainable
+ * parameters: each element to [-clip_value, clip_value], then the whole to
+ * an L2 norm of at most clip_norm (the norm summed in double). */
+void dpt_clip(const struct dpt_spec *spec, float *g, const struct dpt_range *ranges,
+              size_t n_ranges);
 
 /* The metrics of one finished epoch, as every rank holds them. */
 struct dpt_epoch_stats {

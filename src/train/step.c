@@ -89,18 +89,28 @@ static void add_l2(const struct dpt_net *net, float *g, size_t off, size_t k)
     }
 }
 
-/* The optimizer update of parameters [off, off + k) at step t; then zeroes
- * that piece of the gradient while it is in cache (the next step
- * accumulates into it). */
+/* The optimizer update of the trainable parameters among [off, off + k) at
+ * step t; then zeroes that piece of the gradient while it is in cache (the
+ * next step accumulates into it). State statistics in the piece are left
+ * for dpt_net_update_state. */
 static void update_piece(struct dpt_step *st, size_t off, size_t k, uint64_t t)
 {
     const struct dpt_net *net = st->net;
-    if (!st->l2_done) {
-        add_l2(net, st->tgrad[0], off, k);
+    float *g = st->tgrad[0];
+    for (size_t i = 0; i < net->n_train_ranges; i++) {
+        const struct dpt_range *r = &net->train_ranges[i];
+        size_t lo = r->off > off ? r->off : off;
+        size_t hi = r->off + r->len < off + k ? r->off + r->len : off + k;
+        if (lo >= hi) {
+            continue;
+        }
+        if (!st->l2_done) {
+            add_l2(net, g, lo, hi - lo);
+        }
+        net->opt->step(net->opt_state, net->params + lo, g + lo, st->ostate + lo, net->n_params,
+                       hi - lo, t, st->lr_scale);
+        memset(g + lo, 0, (hi - lo) * sizeof(float));
     }
-    net->opt->step(net->opt_state, net->params + off, st->tgrad[0] + off, st->ostate + off,
-                   net->n_params, k, t, st->lr_scale);
-    memset(st->tgrad[0] + off, 0, k * sizeof(float));
 }
 
 /* One optimizer update of all parameters at step t, split over the threads. */
@@ -309,10 +319,13 @@ int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_
     if (dpt_clipping(st->spec)) {
         add_l2(st->net, g, 0, n); /* the penalty's gradient is part of what is clipped */
         st->l2_done = 1;
-        dpt_clip(st->spec, g, n);
+        dpt_clip(st->spec, g, st->net->train_ranges, st->net->n_train_ranges);
     }
     if (!updated) {
         optimizer_step(st, in->t);
+    }
+    if (st->net->n_nonweights) {
+        dpt_net_update_state(st->net, g);
     }
     return 0;
 }

@@ -304,7 +304,8 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
     }
     int rc = dpt_dataset_open(&r->ds, spec->train, spec->x_name, spec->y_name, err);
     if (rc == 0) {
-        rc = dpt_net_create(&r->net, spec, reg, dpt_dataset_features(r->ds), err);
+        struct dpt_shape in = dpt_shape_flat(dpt_dataset_features(r->ds));
+        rc = dpt_net_create(&r->net, spec, reg, &in, err);
     }
     if (rc == 0) {
         rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), spec->train, err);

@@ -1,12 +1,12 @@
 /* Test plugin: a layer whose create() always fails with a message. */
 #include <dptrain/plugin.h>
 
-static int create(void **state, const struct dpt_host *host, uint64_t n_in,
-                  struct dpt_layer_shape *shape)
+static int create(void **state, const struct dpt_host *host, const struct dpt_shape *in,
+                  struct dpt_layer_info *info)
 {
-    (void)state, (void)shape;
+    (void)state, (void)info;
     return host->error(host->ctx, "refusing inputs of width %llu on purpose",
-                       (unsigned long long)n_in);
+                       (unsigned long long)in->dims[in->rank - 1]);
 }
 
 static void destroy(void *state)
@@ -14,28 +14,22 @@ static void destroy(void *state)
     (void)state;
 }
 
-static void init(const void *st, float *params, const struct dpt_host *host, struct dpt_rng *rng)
+static void fwd(const void *st, const float *params, const float *x, float *y,
+                const struct dpt_batch *b)
 {
-    (void)st, (void)params, (void)host, (void)rng;
-}
-
-static void fwd(const void *st, const float *params, const float *x, float *y, size_t B, void *ws)
-{
-    (void)st, (void)params, (void)x, (void)y, (void)B, (void)ws;
+    (void)st, (void)params, (void)x, (void)y, (void)b;
 }
 
 static void bwd(const void *st, const float *params, const float *x, const float *y,
-                const float *dy, float *dx, float *dparams, size_t B, void *ws)
+                const float *dy, float *dx, float *dparams, const struct dpt_batch *b)
 {
-    (void)st, (void)params, (void)x, (void)y, (void)dy, (void)dx, (void)dparams, (void)B,
-        (void)ws;
+    (void)st, (void)params, (void)x, (void)y, (void)dy, (void)dx, (void)dparams, (void)b;
 }
 
 static const struct dpt_layer_plugin failing = {
     .base = DPT_PLUGIN_HEADER(DPT_KIND_LAYER, "failing", "1.0.0", "create() always fails"),
     .create = create,
     .destroy = destroy,
-    .init = init,
     .forward = fwd,
     .backward = bwd,
 };
