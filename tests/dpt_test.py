@@ -44,7 +44,7 @@ KINDS = ("binary", "classes", "regression", "row-index")
 
 
 def make_data(rows, features, seed=0, kind="binary", classes=3, informative=None,
-              noise=0.0):
+              noise=0.0, targets=1):
     """Returns (X, y) as numpy arrays; X is float32 [rows, features].
 
     X is standard normal, drawn first from numpy's default_rng(seed), so that
@@ -52,7 +52,8 @@ def make_data(rows, features, seed=0, kind="binary", classes=3, informative=None
     `informative` columns (all by default), through weights drawn next:
       binary      y = (X w + noise e > 0), float32 [rows, 1] (for bce);
       classes     y = argmax(X W) over `classes` columns, int32 [rows] (cce);
-      regression  y = X w + noise e, float32 [rows, 1] (mse);
+      regression  y = X w + noise e, float32 [rows, targets] (mse; w has
+                  a column per target);
       row-index   no random numbers: X[:, 0] is the row's index, X[:, 1] is
                   1, and y is the index modulo 2; a test that sees a row's
                   data knows which row it is (tests/mpi/test_shard.c).
@@ -70,11 +71,13 @@ def make_data(rows, features, seed=0, kind="binary", classes=3, informative=None
     if kind == "classes":
         y = (X[:, :m] @ rng.standard_normal((m, classes))).argmax(1).astype(np.int32)
         return X, y
-    score = X[:, :m] @ rng.standard_normal(m)
+    # One target draws a vector, not a column: the bytes of the files written
+    # before there were more targets stay as they were.
+    score = X[:, :m] @ rng.standard_normal(m if targets == 1 else (m, targets))
     if noise:
-        score = score + noise * rng.standard_normal(rows)
+        score = score + noise * rng.standard_normal(score.shape)
     if kind == "regression":
-        return X, score.astype(np.float32)[:, None]
+        return X, score.astype(np.float32).reshape(rows, targets)
     return X, (score > 0).astype(np.float32)[:, None]
 
 
@@ -108,13 +111,16 @@ def read_predictions(path):
 
 
 def cmd_data(a):
-    X, y = make_data(a.rows, a.features, a.seed, a.kind, a.classes, a.informative, a.noise)
+    if a.targets != 1 and a.kind != "regression":
+        sys.exit("dpt_test.py data: --targets is for --kind regression")
+    X, y = make_data(a.rows, a.features, a.seed, a.kind, a.classes, a.informative, a.noise,
+                     a.targets)
     # The damage is done after the labels are drawn, so that a file with a
     # NaN has the same labels as the clean one.
     for row, col, value in a.x_at:
         X[int(row), int(col)] = float(value)
     for row, value in a.y_at:
-        y[int(row)] = float(value)
+        y[int(row)] = 1 - y[int(row)] if value == "flip" else float(value)
     if a.x_3d:
         X = X.reshape(X.shape + (1,))
     X = X.astype(a.x_dtype)
@@ -233,6 +239,8 @@ def main(argv=None):
                    help="labels depend on the first M columns (all)")
     d.add_argument("--noise", type=float, default=0.0, metavar="SD",
                    help="label noise for binary and regression (0)")
+    d.add_argument("--targets", type=int, default=1, metavar="T",
+                   help="columns of y for --kind regression (1)")
     d.add_argument("--x-dtype", default="float32", metavar="DTYPE", help="numpy dtype of X")
     d.add_argument("--y-dtype", metavar="DTYPE", help="convert y (default: as the kind makes it)")
     d.add_argument("--y-flat", action="store_true", help="y of shape [N], not [N, 1]")
@@ -242,7 +250,8 @@ def main(argv=None):
     d.add_argument("--x-at", nargs=3, action="append", default=[],
                    metavar=("ROW", "COL", "VALUE"), help="set X[ROW, COL] (nan, inf allowed)")
     d.add_argument("--y-at", nargs=2, action="append", default=[],
-                   metavar=("ROW", "VALUE"), help="set the label of ROW")
+                   metavar=("ROW", "VALUE"),
+                   help="set the label of ROW (flip: 0 <-> 1, for binary labels)")
     d.add_argument("--chunk-rows", type=int, metavar="R",
                    help="store X in gzip-compressed chunks of R rows")
     d.set_defaults(run=cmd_data)

@@ -1,7 +1,8 @@
 /* Runs one training and one evaluation micro-shard of a tiny model through
  * dpt_net_train_micro and dpt_net_eval_micro, and prints the inputs, the
  * parameters and every result for tests/net_numpy.py, which recomputes them
- * independently with numpy in float64 (tests/net_numpy.sh runs the two).
+ * independently with numpy in float64 (tests/net_matches_numpy.sh runs the
+ * two).
  *
  *     net_dump cce|bce|mse > dump.txt
  *

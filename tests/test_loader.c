@@ -208,6 +208,66 @@ static void test_host_parameter_errors(void)
     dpt_registry_destroy(reg);
 }
 
+/* The layer keys the host reads itself, "l2" (a number >= 0, default 0) and
+ * "activation" (a string naming an activation plugin), get the getters'
+ * messages: file and line of the key, the layer, the key, what was expected
+ * and what was found. A good l2 covers the layer's weight tensor only. */
+static void test_host_layer_keys(void)
+{
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    CU_ASSERT_EQUAL_FATAL(dpt_registry_create(&reg, NULL, &err), 0);
+    static const struct {
+        const char *layer; /* the second line of the model file */
+        const char *msg;
+    } bad[] = {
+        {"{ type = \"dense\"; units = 4; l2 = \"small\"; }",
+         "m.cfg:3: layer 1 (dense): 'l2' must be a number, found a string"},
+        {"{ type = \"dense\"; units = 4; l2 = -1; }",
+         "m.cfg:3: layer 1 (dense): 'l2' must be at least 0, got -1"},
+        {"{ type = \"dense\"; units = 4; l2 = -0.5; }",
+         "m.cfg:3: layer 1 (dense): 'l2' must be at least 0, got -0.5"},
+        {"{ type = \"dense\"; units = 4; activation = 3; }",
+         "m.cfg:3: layer 1 (dense): 'activation' must be a string, found an integer"},
+        {"{ type = \"dense\"; units = 4; activation = [ \"relu\" ]; }",
+         "m.cfg:3: layer 1 (dense): 'activation' must be a string, found a list"},
+    };
+    struct dpt_net *net = NULL;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "model = {\n layers = (\n %s );\n loss = \"mse\"; "
+                 "optimizer = \"sgd\"; };\n", bad[i].layer);
+        CU_ASSERT_EQUAL(build(text, reg, 3, &net, &err), DPT_ECONFIG);
+        CU_ASSERT_PTR_NULL(net);
+        CU_ASSERT_STRING_EQUAL(err.msg, bad[i].msg);
+        if (strcmp(err.msg, bad[i].msg) != 0) {
+            fprintf(stderr, "case %zu:\n  want: %s\n  got:  %s\n", i, bad[i].msg, err.msg);
+        }
+    }
+    /* A string that names no activation: the look-up's message, at the line
+     * of the key. */
+    CU_ASSERT(build("model = {\n layers = ( { type = \"dense\"; units = 4;\n activation = "
+                    "\"relux\"; } );\n loss = \"mse\"; optimizer = \"sgd\"; };\n",
+                    reg, 3, &net, &err) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "m.cfg:3: layer 1: no activation plugin named 'relux'"));
+    /* An integer l2 is a number; it covers the 4 x 3 weights of the first
+     * layer, which start its slice, and not the bias. No key: l2 = 0. */
+    CU_ASSERT_EQUAL(build("model = { layers = ( { type = \"dense\"; units = 4; l2 = 2;\n "
+                          "activation = \"tanh\"; }, { type = \"dense\"; units = 1; } );\n "
+                          "loss = \"mse\"; optimizer = \"sgd\"; };\n",
+                          reg, 3, &net, &err),
+                    0);
+    if (net) {
+        CU_ASSERT_EQUAL(net->n_nodes, 3);
+        CU_ASSERT_EQUAL(net->nodes[0].l2, 2.0);
+        CU_ASSERT_EQUAL(net->nodes[0].l2_off, 0);
+        CU_ASSERT_EQUAL(net->nodes[0].l2_len, 12);
+        CU_ASSERT_EQUAL(net->nodes[2].l2, 0.0);
+    }
+    dpt_net_destroy(net);
+    dpt_registry_destroy(reg);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -222,5 +282,7 @@ int main(void)
     CU_add_test(s, "scanned folders list rejected files", test_scanned_dir_rejects);
     CU_add_test(s, "a failing create() reports its message", test_create_failure);
     CU_add_test(s, "host parameter checks name file, line and key", test_host_parameter_errors);
+    CU_add_test(s, "a layer's l2 and activation keys: the host's checks and messages",
+                test_host_layer_keys);
     return test_run_all();
 }

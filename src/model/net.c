@@ -20,7 +20,7 @@
 #include "util/util.h"
 
 #include <inttypes.h>
-
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,24 +231,21 @@ static int add_activation(struct dpt_net *net, const struct dpt_registry *reg,
     return 0;
 }
 
-/* Reads a layer's "l2" key: the training loop adds l2 * sum(w^2) to the loss
- * over its weight tensor (tensor 0; the whole slice for plugins that do not
- * describe their tensors), as Keras' kernel_regularizer. */
-static int read_l2(struct dpt_node *node, const struct dpt_spec *spec,
-                   const config_setting_t *group, struct dpt_err *err)
+/* Reads a layer's "l2" key, a number >= 0 (default 0), through the layer's
+ * host services, so that a wrong value gets the getters' message ("FILE:LINE:
+ * layer 2 (dense): 'l2' must be at least 0, got -1"). The training loop adds
+ * l2 * sum(w^2) to the loss over the weight tensor (tensor 0; the whole slice
+ * for plugins that do not describe their tensors), as Keras'
+ * kernel_regularizer; with l2 = 0 it skips the layer (src/train/step.c). */
+static int read_l2(struct dpt_node *node, struct dpt_err *err)
 {
-    const config_setting_t *l2 = config_setting_get_member(group, "l2");
-    if (!l2) {
-        return 0;
+    struct dpt_host_ctx *h = node->host;
+    if (h->host.get_float(h->host.ctx, "l2", 0.0, 0.0, HUGE_VAL, &node->l2) < 0) {
+        *err = h->err;
+        return err->code;
     }
-    int t = config_setting_type(l2);
-    node->l2 = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(l2)
-               : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(l2)
-                                                                 : -1;
-    if (!(node->l2 >= 0)) {
-        char where[512];
-        return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'l2' must be a number >= 0",
-                           dpt_spec_where(spec, l2, where, sizeof where), node->layer_index + 1);
+    if (node->l2 == 0) {
+        return 0;
     }
     struct dpt_tensor t0;
     size_t len = 1;
@@ -314,7 +311,9 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
         return add_activation(net, reg, spec, index, type, group, group, shape, err);
     }
     /* A layer plugin, or no plugin of either kind: then the look-up in
-     * instantiate() fails and lists the layer plugins there are. */
+     * instantiate() fails and lists the layer plugins there are. The host
+     * reads "activation" and "l2" itself, below, after instantiate() has
+     * checked the group for unknown keys: hence they are named here. */
     static const char *const host_keys[] = {"type", "activation", "l2", NULL};
     struct want want = {.kind = DPT_KIND_LAYER, .type = type, .at = group, .group = group,
                         .host_keys = host_keys, .in = *shape};
@@ -335,22 +334,25 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     node->n_state = made.info.n_state;
     node->param_off = net->n_params;
     net->n_params += round_up(node->n_params + node->n_state, ALIGN_FLOATS);
-    if (read_l2(node, spec, group, err) < 0) {
+    if (read_l2(node, err) < 0) {
         return err->code;
     }
     *shape = node->out;
 
-    const config_setting_t *a = config_setting_get_member(group, "activation");
-    if (!a) {
+    /* The "activation" key, a string, through the layer's host services as
+     * "l2" is; its setting is what the activation's own messages name. */
+    struct dpt_host_ctx *h = node->host;
+    const char *act = NULL;
+    const config_setting_t *a = NULL;
+    if (h->host.get_string(h->host.ctx, "activation", NULL, NULL, &act) < 0 ||
+        dpt_host_setting(h, "activation", &a) < 0) {
+        *err = h->err;
+        return err->code;
+    }
+    if (!act) {
         return 0;
     }
-    if (config_setting_type(a) != CONFIG_TYPE_STRING) {
-        return dpt_err_set(err, DPT_ECONFIG, "%s: layer %d: 'activation' must be a string "
-                           "such as \"relu\"", dpt_spec_where(spec, a, where, sizeof where),
-                           index + 1);
-    }
-    return add_activation(net, reg, spec, index, config_setting_get_string(a), a, NULL, shape,
-                          err);
+    return add_activation(net, reg, spec, index, act, a, NULL, shape, err);
 }
 
 /* What model.loss or model.optimizer asks for: a plugin name, or a group

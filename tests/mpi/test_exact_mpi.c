@@ -2,8 +2,9 @@
  * set of terms (which rank gets which term is pseudo-random and depends on
  * P), sums two "thread" accumulators, allreduces with the user MPI_Op, and
  * must get the bits this process gets by adding the whole set alone. Rank 0
- * prints a hash of each result, the same for every P (tests/mpi/exact.sh
- * compares them), then "N passed, M failed".
+ * prints a hash of each result, the same for every P
+ * (tests/mpi/exact_sums_any_ranks.sh compares them), then "N passed, M
+ * failed".
  *
  *   mpirun -np P tests/mpi/test_exact_mpi
  */
