@@ -7,6 +7,9 @@
 #include "dist/dist.h"
 
 #include <dptrain/dptrain.h>
+#include <stdio.h>
+
+struct dpt_net;
 
 #define EXIT_RUN 1
 #define EXIT_USAGE 2
@@ -25,6 +28,14 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+
+/* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
+ * one row per entry of model.layers (index, type and activation, output
+ * shape, parameters), then the total, trainable and non-trainable
+ * parameters with their memory. `dptrain summary` and `dptrain train
+ * --verbose` print it. */
+void cli_summary_print(FILE *f, const char *model, const struct dpt_net *net);
 
 /* "dptrain: error: MSG" on stderr (rank 0 only, or unknown rank). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

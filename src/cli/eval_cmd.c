@@ -345,17 +345,17 @@ static void print_inspected(const char *path, int json, const struct inspected *
 {
     const struct dpt_net *net = in->net;
     int is_ckpt = in->kind == DPT_FILE_CHECKPOINT;
-    size_t weights = 0;
-    for (size_t i = 0; i < net->n_nodes; i++) {
-        weights += net->nodes[i].n_params;
-    }
+    size_t trainable, nontrainable;
+    size_t params = dpt_net_count(net, -1, &trainable, &nontrainable);
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "file", json_string(path));
         json_object_set_new(o, "kind", json_string(is_ckpt ? "checkpoint" : "model"));
         json_object_set_new(o, "inputs", json_integer((json_int_t)net->n_in));
         json_object_set_new(o, "outputs", json_integer((json_int_t)net->n_out));
-        json_object_set_new(o, "parameters", json_integer((json_int_t)weights));
+        json_object_set_new(o, "parameters", json_integer((json_int_t)params));
+        json_object_set_new(o, "trainable", json_integer((json_int_t)trainable));
+        json_object_set_new(o, "non_trainable", json_integer((json_int_t)nontrainable));
         json_object_set_new(o, "loss", json_string(net->loss->base.name));
         json_object_set_new(o, "optimizer", json_string(net->opt->base.name));
         if (is_ckpt) {
@@ -367,9 +367,12 @@ static void print_inspected(const char *path, int json, const struct inspected *
         print_json(o);
         return;
     }
-    printf("%s: %s, %zu inputs -> %zu outputs, %zu parameters, loss %s, optimizer %s\n", path,
-           is_ckpt ? "checkpoint" : "model", net->n_in, net->n_out, weights,
-           net->loss->base.name, net->opt->base.name);
+    printf("%s: %s, %zu inputs -> %zu outputs, %zu parameters", path,
+           is_ckpt ? "checkpoint" : "model", net->n_in, net->n_out, params);
+    if (nontrainable) {
+        printf(" (%zu trainable)", trainable);
+    }
+    printf(", loss %s, optimizer %s\n", net->loss->base.name, net->opt->base.name);
     if (is_ckpt) {
         printf("epoch %lld, step %llu of the epoch, %llu steps in all; checksum ok\n",
                (long long)in->st.epoch + 1, (unsigned long long)in->st.step,

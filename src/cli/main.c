@@ -26,6 +26,9 @@ static const char usage[] =
     "                       write a trained model's outputs for a data file\n"
     "  plugins              list the plugins found and the files rejected\n"
     "  inspect FILE.h5      check a model or checkpoint file (checksum) and describe it\n"
+    "  summary MODEL.cfg [--format json] [--input-shape H,W,C]\n"
+    "                       the layers a model file builds: output shapes and\n"
+    "                       parameters per layer, totals (as Keras' model.summary())\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
@@ -191,12 +194,13 @@ int main(int argc, char **argv)
         {"predict", cmd_predict},
         {"plugins", cmd_plugins},
         {"inspect", cmd_inspect},
+        {"summary", cmd_summary},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
             return cmds[i].run(argc - 1, argv + 1);
         }
     }
-    return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, plugins, inspect)",
-                           cmd);
+    return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
+                           "plugins, inspect, summary)", cmd);
 }

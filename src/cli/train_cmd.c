@@ -123,7 +123,9 @@ static void print_blas(void)
     }
 }
 
-static void on_start(void *ctx, int threads, const char *data)
+/* The first lines: what is trained where; with --verbose also how the data
+ * is read and the model summary (as `dptrain summary` prints it). */
+static void on_start(void *ctx, const struct dpt_net *net, int threads, const char *data)
 {
     struct progress *p = ctx;
     p->threads = threads;
@@ -134,6 +136,7 @@ static void on_start(void *ctx, int threads, const char *data)
     }
     if (p->rank == 0 && p->verbose) {
         printf("%s\n", data);
+        cli_summary_print(stdout, p->what, net);
     }
     fflush(stdout);
 }
@@ -417,7 +420,9 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
         return rc;
     }
     if (d->rank == 0) {
-        printf("trained %zu parameters in %.2f s; wrote %s\n", net->n_params, train_s, a->out);
+        /* The count `dptrain summary` and `inspect` show: no alignment padding. */
+        size_t params = dpt_net_count(net, -1, NULL, NULL);
+        printf("trained %zu parameters in %.2f s; wrote %s\n", params, train_s, a->out);
         /* One line for scripts: throughput over the epochs after the first. */
         printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
                "ranks=%d threads=%d params=%zu blas_core=%s\n",
@@ -425,7 +430,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
                prog->timed_s > 0 && prog->last.epoch > 1
                    ? prog->timed_s / (double)(prog->last.epoch - 1)
                    : prog->last.seconds,
-               prog->last.loss, prog->last.accuracy, d->size, prog->threads, net->n_params,
+               prog->last.loss, prog->last.accuracy, d->size, prog->threads, params,
                openblas_get_corename());
     }
     if (!spec->test) {

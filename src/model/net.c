@@ -788,3 +788,23 @@ struct dpt_shape dpt_shape_flat(uint64_t n)
 {
     return (struct dpt_shape){.rank = 1, .dims = {n}};
 }
+
+size_t dpt_net_count(const struct dpt_net *net, int layer_index, size_t *trainable,
+                     size_t *nontrainable)
+{
+    size_t w = 0, state = 0;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (layer_index < 0 || nd->layer_index == layer_index) {
+            w += nd->n_params;
+            state += nd->n_state;
+        }
+    }
+    if (trainable) {
+        *trainable = w;
+    }
+    if (nontrainable) {
+        *nontrainable = state;
+    }
+    return w + state;
+}

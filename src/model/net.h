@@ -139,4 +139,14 @@ double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const f
                           const float *y, size_t y_cols, size_t B, float *pred,
                           size_t *correct);
 
+/* Parameter counts as a model summary shows them: *trainable floats and
+ * *nontrainable state floats (running statistics), without the padding
+ * that aligns the slices of the flat buffer (net->n_params counts it).
+ * layer_index < 0 counts the whole net, else the nodes of that entry of
+ * model.layers (its layer and its activation). Either pointer may be NULL.
+ * Returns trainable + non-trainable. `dptrain train`, `inspect` and
+ * `summary` all report this count. */
+size_t dpt_net_count(const struct dpt_net *net, int layer_index, size_t *trainable,
+                     size_t *nontrainable);
+
 #endif

@@ -393,12 +393,13 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
     return dpt_dist_agree(r->d, rc, err);
 }
 
-/* Tells o->on_start the threads and how the training rows are held and read. */
+/* Tells o->on_start the net, the threads and how the training rows are
+ * held and read. */
 static void report_start(const struct run *r)
 {
     char line[256];
     dpt_window_describe(r->shard, r->n_train, line, sizeof line);
-    r->o->on_start(r->o->ctx, r->threads, line);
+    r->o->on_start(r->o->ctx, r->net, r->threads, line);
 }
 
 /* Everything before the first step, in an order every rank follows alike:

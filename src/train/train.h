@@ -37,10 +37,10 @@ struct dpt_train_opts {
      * done of steps, the mean loss so far. NULL: no calls. */
     void (*on_progress)(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds);
-    /* Called on every rank once before the first step, with the threads
-     * per rank chosen and one line saying how the rows are held and read
-     * (for --verbose). NULL: no call. */
-    void (*on_start)(void *ctx, int threads, const char *data);
+    /* Called on every rank once before the first step, with the network
+     * built (for a model summary), the threads per rank chosen and one line
+     * saying how the rows are held and read (for --verbose). NULL: no call. */
+    void (*on_start)(void *ctx, const struct dpt_net *net, int threads, const char *data);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
     void *ctx;
