@@ -52,8 +52,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A block narrower than this leaves the vector units idle for short rows
- * (C = 6 channels is one AVX vector less two lanes); see bn_width. */
+/* The elementwise loops run over blocks of whole rows at least this many
+ * floats wide, so that a block spans several full vectors however few
+ * channels there are (a row of C = 6 floats is less than one AVX vector).
+ * Measured at B = 64 on [28, 28, 6] inputs, one thread, forward + backward
+ * per sample: 5 us with the AVX2 clones, 13 us for SSE2, 34 us scalar; a
+ * dense layer [4704] -> [6] takes 7 us, [4704] -> [120] 43 us. */
 #define BN_MIN_WIDTH 64
 
 struct bn {
@@ -80,9 +84,9 @@ struct bn_ws {
     float *p[5];          /* [W] each: float patterns */
 };
 
-/* W: a multiple of C and of 16 floats (one AVX-512 vector; C and the block
- * then start every block at channel 0 on a vector boundary), at least
- * BN_MIN_WIDTH; C itself when C is already that wide. */
+/* The block width W: a multiple of C (every block starts at channel 0)
+ * and of 16 floats (every block starts on a 64-byte boundary), at least
+ * BN_MIN_WIDTH; C itself when C is that wide already. */
 static uint64_t bn_width(uint64_t C)
 {
     if (C >= BN_MIN_WIDTH) {
