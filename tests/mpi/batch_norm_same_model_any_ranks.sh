@@ -1,8 +1,8 @@
 #!/bin/sh
 # batch_norm end to end (plugins/layers/batch_norm.c). Its batch statistics
-# come from each micro-shard (train.micro_batch rows, the same whatever the
-# ranks and threads), and its running statistics ride in the step's
-# gradient allreduce as the state part of the flat gradient, so:
+# come from each micro-shard (train.micro_batch rows, set here: the same
+# whatever the ranks and threads), and its running statistics ride in the
+# step's gradient allreduce as the state part of the flat gradient, so:
 #  1. with --deterministic, 1 rank x 1 thread and 3 ranks x 2 threads end
 #     with byte-identical model files, weights and moving_mean /
 #     moving_variance alike, the ranks in sync after every step;
