@@ -249,8 +249,13 @@ static int read_l2(struct dpt_node *node, struct dpt_err *err)
     }
     struct dpt_tensor t0;
     size_t len = 1;
-    if (dpt_node_tensor(node, 0, &t0) < 0) {
-        return 0; /* no tensors: nothing to regularize */
+    if (dpt_node_tensor(node, 0, &t0) < 0 || t0.offset >= node->n_params) {
+        /* No trainable tensor 0 (a layer without weights, or whose first
+         * tensor is state): a penalty there would be meaningless. */
+        h->host.error(h->host.ctx, "'l2' needs trainable weights; this layer's first tensor "
+                      "is %s", node->n_params ? "not trainable" : "absent");
+        *err = h->err;
+        return err->code;
     }
     for (uint32_t j = 0; j < t0.rank; j++) {
         len *= t0.shape[j];

@@ -28,7 +28,12 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define DET_MICRO 64 /* default micro-shard rows with --deterministic */
+#define DET_MICRO 64   /* default micro-shard rows with --deterministic */
+/* Default micro-shard rows of a model with layer state (batch norm): its
+ * batch statistics come from each micro-shard, so a size that does not
+ * depend on P and T keeps the trained model independent of them; 32 is
+ * what "ghost batch norm" commonly uses and Keras' default batch. */
+#define STATE_MICRO 32
 
 /* Everything one run holds; released by run_cleanup. */
 struct run {
@@ -314,8 +319,9 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
 }
 
 /* Rows per micro-shard: train.micro_batch, else 64 with --deterministic
- * (what a micro-shard holds must not depend on P or T), else one per
- * worker of a batch. */
+ * (what a micro-shard holds must not depend on P or T), else 32 for a
+ * model with layer state (batch statistics per micro-shard must not
+ * either), else one per worker of a batch. */
 static uint64_t micro_rows(const struct run *r)
 {
     const struct dpt_spec *spec = r->spec;
@@ -324,6 +330,8 @@ static uint64_t micro_rows(const struct run *r)
         m = (uint64_t)spec->micro_batch;
     } else if (spec->deterministic) {
         m = DET_MICRO;
+    } else if (r->net && r->net->n_nonweights > 0) {
+        m = STATE_MICRO;
     } else {
         uint64_t workers = (uint64_t)r->d->size * (uint64_t)r->threads;
         m = (B + workers - 1) / workers;
