@@ -212,7 +212,7 @@ static int cmp_pair(const void *a, const void *b)
 static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
 {
     float *xd = sh->x + dest * sh->f;
-    if (sh->o.norm && sh->o.norm->f) {
+    if (dpt_norm_has_x(sh->o.norm)) {
         dpt_norm_x(sh->o.norm, x, xd, 1);
     } else {
         memcpy(xd, x, sh->f * sizeof(float));
