@@ -9,7 +9,7 @@ code:
       data --help), the broken variants the error tests need (a NaN, a
       missing y, ...);
   dpt_test images OUT.h5 --rows N --shape H,W[,C] [--classes K] [--seed S]
-                         [--border V] [--divide D] [--chunk-rows R]
+                         [--draw D] [--border V] [--divide D] [--chunk-rows R]
       writes a synthetic set of uint8 images X [N, H, W(, C)] with class
       labels y int32 [N] (make_images()); with --divide, the same images as
       float32 X / D;
@@ -83,20 +83,22 @@ def make_data(rows, features, seed=0, kind="binary", classes=3, informative=None
     return X, (score > 0).astype(np.float32)[:, None]
 
 
-def make_images(rows, shape, seed=0, classes=3, border=None):
+def make_images(rows, shape, seed=0, classes=3, border=None, draw=0):
     """Returns (X, y): X uint8 [rows, *shape], y int32 [rows] in 0..classes-1.
 
     Each class has a prototype image drawn from numpy's default_rng(seed)
     (pixels 0..255); an image is its class's prototype plus noise (sd 40),
-    clipped to 0..255, so that a small network can tell the classes apart.
-    The labels are drawn first, then the prototypes, then the noise. With
+    rounded and clipped to 0..255, so that a small network can tell the
+    classes apart. The labels, then the noise, come from default_rng([seed,
+    draw]): files with the same seed and another draw are new samples of
+    the same classes (a training and a test file). With
     border V, the pixels of the outer frame (first and last row and column
     of every image, all channels) are V in every image: pixels of zero
     variance, as scanned digits have.
     """
-    rng = np.random.default_rng(seed)
+    protos = np.random.default_rng(seed).integers(0, 256, (classes,) + tuple(shape))
+    rng = np.random.default_rng([seed, draw])
     y = rng.integers(0, classes, rows).astype(np.int32)
-    protos = rng.integers(0, 256, (classes,) + tuple(shape))
     X = np.clip(protos[y] + rng.normal(0, 40, (rows,) + tuple(shape)), 0, 255)
     X = np.rint(X).astype(np.uint8)
     if border is not None:
@@ -154,7 +156,7 @@ def cmd_data(a):
 
 def cmd_images(a):
     X, y = make_images(a.rows, [int(d) for d in a.shape.split(",")], a.seed, a.classes,
-                       a.border)
+                       a.border, a.draw)
     if a.divide:
         X = X.astype(np.float32) / np.float32(a.divide)
     write_data(a.out, X, y, a.chunk_rows)
@@ -287,7 +289,9 @@ def main(argv=None):
     i.add_argument("--rows", type=int, required=True, metavar="N")
     i.add_argument("--shape", required=True, metavar="H,W[,C]", help="one image's shape")
     i.add_argument("--classes", type=int, default=3, metavar="K", help="labels 0..K-1 (3)")
-    i.add_argument("--seed", type=int, default=0, help="numpy's default_rng seed (0)")
+    i.add_argument("--seed", type=int, default=0, help="the classes' prototypes (0)")
+    i.add_argument("--draw", type=int, default=0,
+                   help="which sample of them: labels and noise (0)")
     i.add_argument("--border", type=int, metavar="V", help="constant frame pixels of value V")
     i.add_argument("--divide", type=float, metavar="D",
                    help="write float32 X / D instead of the uint8 pixels")

@@ -38,7 +38,14 @@ int dpt_norm_set_scale(struct dpt_norm *n, double scale, size_t f, struct dpt_er
 {
     assert(scale > 0);
     double had = n->n_scaled ? n->scale : 1.0;
-    if (n->f && had != scale) {
+    /* A model file's /config keeps 15 significant digits (libconfig), the
+     * scale beside the statistics all 17: a run resumed from the /config of
+     * a checkpoint has a scale that differs in the last digits. Those are
+     * the same scale, and the checkpoint's own is kept, so that the resumed
+     * run computes what the first one did. */
+    if (fabs(had - scale) <= 1e-14 * had) {
+        scale = had;
+    } else if (n->f) {
         return dpt_err_set(err, DPT_ECONFIG, "the input statistics were computed on inputs "
                            "scaled by %.10g (data.scale), but data.scale is now %.10g", had,
                            scale);

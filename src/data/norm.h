@@ -59,9 +59,12 @@ void dpt_norm_cleanup(struct dpt_norm *n);
 
 /* Sets the scale inputs are multiplied by (scale > 0; 1: none) and the
  * width of their rows, f values. Call it before dpt_norm_compute, whose
- * input statistics are those of the scaled values. Statistics that n
- * already holds (from a checkpoint) must have been computed with the same
- * scale: else DPT_ECONFIG, with a message naming both. */
+ * input statistics are those of the scaled values. When n already has a
+ * scale (read from a checkpoint) equal to this one to 14 digits, n keeps
+ * its own (a model file's /config text keeps 15 digits, the scale stored
+ * with the statistics all of them). Statistics that n already holds must
+ * have been computed with the same scale: else DPT_ECONFIG, with a message
+ * naming both. */
 int dpt_norm_set_scale(struct dpt_norm *n, double scale, size_t f, struct dpt_err *err);
 /* Whether dpt_norm_x changes inputs (scales or standardizes them). */
 int dpt_norm_has_x(const struct dpt_norm *n);

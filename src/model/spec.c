@@ -102,7 +102,7 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
         h->get_bool(h->ctx, "standardize", 0, &spec->standardize) < 0 ||
         h->get_bool(h->ctx, "standardize_y", 0, &spec->standardize_y) < 0 ||
-        h->get_float(h->ctx, "scale", 1.0, 0.0, HUGE_VAL, &spec->scale) < 0 ||
+        h->get_float(h->ctx, "scale", 1.0, -HUGE_VAL, HUGE_VAL, &spec->scale) < 0 ||
         h->get_string(h->ctx, "cache", "auto", caches, &cache) < 0 ||
         h->get_int(h->ctx, "window_rows", 0, 0, INT64_MAX, &spec->window_rows) < 0 ||
         h->get_string(h->ctx, "validation", NULL, NULL, &spec->validation) < 0 ||

@@ -369,7 +369,7 @@ static int standardize(struct run *r, struct dpt_err *err)
     const struct dpt_spec *spec = r->spec;
     int rc = dpt_norm_set_scale(r->norm, spec->scale, dpt_dataset_features(r->ds), err);
     if (rc < 0 && r->o->resume) {
-        dpt_err_prefix(err, "%s: ", r->o->resume); /* only a checkpoint brings statistics */
+        dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
     }
     int x = spec->standardize && !r->norm->f, y = spec->standardize_y && !r->norm->yc;
     return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y, err) : rc;
