@@ -208,7 +208,7 @@ static int cmp_pair(const void *a, const void *b)
     return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-/* Copies one row into local row `dest`, standardizing X. */
+/* Copies one row into local row `dest`, scaling and standardizing X. */
 static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
 {
     float *xd = sh->x + dest * sh->f;
