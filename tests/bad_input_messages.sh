@@ -29,7 +29,7 @@ dpt_test data good.h5 $good
 dpt_test data nan.h5 $good --x-at 17 4 nan
 dpt_test data inf.h5 $good --x-at 33 0 inf
 dpt_test data noy.h5 $good --no-y
-dpt_test data rank3.h5 $good --x-3d
+dpt_test data rank5.h5 $good --x-shape 5,3,2,1
 dpt_test data short.h5 $good --y-rows 39
 dpt_test data badlabel.h5 $good --y-at 21 2
 dpt_test data f64.h5 $good --x-dtype float64 --y-dtype int64
@@ -45,7 +45,7 @@ t() { echo "--set data.train=$tmp/$1 --set data.test=$tmp/good.h5 --set train.ep
 expect_error "text.h5: not an HDF5 file" dptrain train "$cfg" $(t text.h5) --out m.h5
 expect_error "missing.h5" dptrain train "$cfg" $(t missing.h5) --out m.h5
 expect_error "noy.h5.*'y'" dptrain train "$cfg" $(t noy.h5) --out m.h5
-expect_error "rank3.h5.*'X'.*3" dptrain train "$cfg" $(t rank3.h5) --out m.h5
+expect_error "rank5.h5.*'X'.*found 5 dimensions" dptrain train "$cfg" $(t rank5.h5) --out m.h5
 expect_error "short.h5.*39.*40\|short.h5.*40.*39" dptrain train "$cfg" $(t short.h5) --out m.h5
 expect_error "nan.h5.*row 17" dptrain train "$cfg" $(t nan.h5) --out m.h5
 expect_error "inf.h5.*row 33" dptrain train "$cfg" $(t inf.h5) --out m.h5
@@ -53,7 +53,7 @@ expect_error "badlabel.h5: dataset 'y': row 21" dptrain train "$cfg" $(t badlabe
 expect_error "'nope'" dptrain train "$cfg" $(t good.h5) --set data.x=nope --out m.h5
 
 # 3. A test file whose width is not the training file's.
-expect_error "wrongwidth.h5.*12 features" dptrain train "$cfg" $(t good.h5) --set data.test="$tmp/wrongwidth.h5" --out m.h5
+expect_error "wrongwidth.h5.*shape \[12\]; the model takes \[30\]" dptrain train "$cfg" $(t good.h5) --set data.test="$tmp/wrongwidth.h5" --out m.h5
 
 # 4. A model file that names an unknown loss: the message names the file.
 expect_error "model.cfg\|breast_cancer.cfg" dptrain train "$cfg" --set model.loss=nosuchloss --out m.h5
@@ -76,7 +76,7 @@ expect_error "cls.h5: dataset 'y': row 9: label 5" dptrain train cls.cfg --out c
 #    HDF5, a data file of the wrong width, predict without --out.
 expect_error "good.h5: not a dptrain model file" dptrain eval good.h5 good.h5
 expect_error "text.h5: not an HDF5 file" dptrain eval text.h5 good.h5
-expect_error "wrongwidth.h5.*12 features" dptrain eval m.h5 wrongwidth.h5
+expect_error "wrongwidth.h5.*shape \[12\]; the model takes \[30\]" dptrain eval m.h5 wrongwidth.h5
 expect_exit 2 "--out PRED.h5 is required" dptrain predict m.h5 good.h5
 
 # 8. A model that diverges stops with a message naming the epoch and step,

@@ -8,6 +8,11 @@ code:
       writes a synthetic data set (X, y) and, with more options (dpt_test
       data --help), the broken variants the error tests need (a NaN, a
       missing y, ...);
+  dpt_test images OUT.h5 --rows N --shape H,W[,C] [--classes K] [--seed S]
+                         [--draw D] [--border V] [--divide D] [--chunk-rows R]
+      writes a synthetic set of uint8 images X [N, H, W(, C)] with class
+      labels y int32 [N] (make_images()); with --divide, the same images as
+      float32 X / D;
   dpt_test digest MODEL.h5...
       prints a hash of each model's layer tensors, so that runs can be
       compared bitwise from the shell;
@@ -81,6 +86,29 @@ def make_data(rows, features, seed=0, kind="binary", classes=3, informative=None
     return X, (score > 0).astype(np.float32)[:, None]
 
 
+def make_images(rows, shape, seed=0, classes=3, border=None, draw=0):
+    """Returns (X, y): X uint8 [rows, *shape], y int32 [rows] in 0..classes-1.
+
+    Each class has a prototype image drawn from numpy's default_rng(seed)
+    (pixels 0..255); an image is its class's prototype plus noise (sd 40),
+    rounded and clipped to 0..255, so that a small network can tell the
+    classes apart. The labels, then the noise, come from default_rng([seed,
+    draw]): files with the same seed and another draw are new samples of
+    the same classes (a training and a test file). With
+    border V, the pixels of the outer frame (first and last row and column
+    of every image, all channels) are V in every image: pixels of zero
+    variance, as scanned digits have.
+    """
+    protos = np.random.default_rng(seed).integers(0, 256, (classes,) + tuple(shape))
+    rng = np.random.default_rng([seed, draw])
+    y = rng.integers(0, classes, rows).astype(np.int32)
+    X = np.clip(protos[y] + rng.normal(0, 40, (rows,) + tuple(shape)), 0, 255)
+    X = np.rint(X).astype(np.uint8)
+    if border is not None:
+        X[:, 0], X[:, -1], X[:, :, 0], X[:, :, -1] = border, border, border, border
+    return X, y
+
+
 def write_data(path, X, y, chunk_rows=None):
     """Writes X and y (y may be None) as the datasets 'X' and 'y' of a new
     HDF5 file. With chunk_rows, X is stored in gzip-compressed chunks of that
@@ -121,8 +149,8 @@ def cmd_data(a):
         X[int(row), int(col)] = float(value)
     for row, value in a.y_at:
         y[int(row)] = 1 - y[int(row)] if value == "flip" else float(value)
-    if a.x_3d:
-        X = X.reshape(X.shape + (1,))
+    if a.x_shape:
+        X = X.reshape((X.shape[0],) + tuple(int(d) for d in a.x_shape.split(",")))
     X = X.astype(a.x_dtype)
     y = y.astype(a.y_dtype) if a.y_dtype else y
     if a.y_flat:
@@ -130,6 +158,14 @@ def cmd_data(a):
     if a.y_rows is not None:
         y = y[:a.y_rows]
     write_data(a.out, X, None if a.no_y else y, a.chunk_rows)
+
+
+def cmd_images(a):
+    X, y = make_images(a.rows, [int(d) for d in a.shape.split(",")], a.seed, a.classes,
+                       a.border, a.draw)
+    if a.divide:
+        X = X.astype(np.float32) / np.float32(a.divide)
+    write_data(a.out, X, y, a.chunk_rows)
 
 
 # ---------------------------------------------------------------------------
@@ -244,7 +280,8 @@ def main(argv=None):
     d.add_argument("--x-dtype", default="float32", metavar="DTYPE", help="numpy dtype of X")
     d.add_argument("--y-dtype", metavar="DTYPE", help="convert y (default: as the kind makes it)")
     d.add_argument("--y-flat", action="store_true", help="y of shape [N], not [N, 1]")
-    d.add_argument("--x-3d", action="store_true", help="X of shape [N, F, 1] (a wrong rank)")
+    d.add_argument("--x-shape", metavar="D1,D2,...",
+                   help="X reshaped to [N, D1, D2, ...] (their product must be F)")
     d.add_argument("--y-rows", type=int, metavar="N", help="keep only the first N rows of y")
     d.add_argument("--no-y", action="store_true", help="write no dataset 'y'")
     d.add_argument("--x-at", nargs=3, action="append", default=[],
@@ -255,6 +292,21 @@ def main(argv=None):
     d.add_argument("--chunk-rows", type=int, metavar="R",
                    help="store X in gzip-compressed chunks of R rows")
     d.set_defaults(run=cmd_data)
+
+    i = sub.add_parser("images", help="write a synthetic set of uint8 images")
+    i.add_argument("out", help="the HDF5 file to write")
+    i.add_argument("--rows", type=int, required=True, metavar="N")
+    i.add_argument("--shape", required=True, metavar="H,W[,C]", help="one image's shape")
+    i.add_argument("--classes", type=int, default=3, metavar="K", help="labels 0..K-1 (3)")
+    i.add_argument("--seed", type=int, default=0, help="the classes' prototypes (0)")
+    i.add_argument("--draw", type=int, default=0,
+                   help="which sample of them: labels and noise (0)")
+    i.add_argument("--border", type=int, metavar="V", help="constant frame pixels of value V")
+    i.add_argument("--divide", type=float, metavar="D",
+                   help="write float32 X / D instead of the uint8 pixels")
+    i.add_argument("--chunk-rows", type=int, metavar="R",
+                   help="store X in gzip-compressed chunks of R rows")
+    i.set_defaults(run=cmd_images)
 
     g = sub.add_parser("digest", help="print a hash of each model's weights")
     g.add_argument("models", nargs="+")

@@ -1,8 +1,11 @@
-/* Tests for src/data/dataset.c: the shipped data files, dtype conversion,
- * row selection, every open and read error (code and message), and the
- * per-feature statistics. Test files are written here with the HDF5 C API,
- * in the directory test_tmpdir() gives; the shipped files are found under
- * $top_srcdir/data (the current directory when top_srcdir is unset). */
+/* Tests for src/data/dataset.c and norm.c: the shipped data files, dtype
+ * conversion, row selection, image shapes, every open and read error (code
+ * and message), the per-feature statistics, and the input scale with
+ * constant pixels. Test files are written here with the HDF5 C API, in the
+ * directory test_tmpdir() gives; the shipped files are found under
+ * $top_srcdir/data (the current directory when top_srcdir is unset). The
+ * values read from files written by h5py are compared with numpy's in
+ * tests/image_shapes_read_like_numpy.sh. */
 #include "config.h"
 
 #include "data/dataset.h"
@@ -468,16 +471,23 @@ static void test_shape_errors(void)
     put(f, "x1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
     put(f, "x2", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){4, 3}, v);
     put(f, "x3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){2, 3, 4}, v);
+    put(f, "x5", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, (hsize_t[]){2, 3, 2, 2, 1}, v);
     put(f, "x0rows", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){0, 3}, NULL);
     put(f, "x0cols", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){4, 0}, NULL);
+    put(f, "x0chan", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, (hsize_t[]){4, 3, 2, 0}, NULL);
     put(f, "y3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){4, 1, 1}, v);
     put(f, "y5", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){5}, v);
     put(f, "y4", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
     H5Fclose(f);
     expect_open_error(path, "x1", NULL, DPT_EFORMAT,
-                      "dataset 'x1': expected 2 dimensions [N, features], found 1 dimension", NULL);
-    expect_open_error(path, "x3", "y4", DPT_EFORMAT,
-                      "dataset 'x3': expected 2 dimensions [N, features], found 3", NULL);
+                      "dataset 'x1': expected 2 to 4 dimensions [N, features], [N, H, W] or "
+                      "[N, H, W, C], found 1 dimension", NULL);
+    expect_open_error(path, "x5", NULL, DPT_EFORMAT,
+                      "dataset 'x5': expected 2 to 4 dimensions [N, features], [N, H, W] or "
+                      "[N, H, W, C], found 5 dimensions", NULL);
+    /* Rank 3 is an image set now: its rows are what y must match. */
+    expect_open_error(path, "x3", "y4", DPT_EFORMAT, "dataset 'y4' has 4 rows but 'x3' has 2",
+                      NULL);
     expect_open_error(path, "x2", "y3", DPT_EFORMAT,
                       "dataset 'y3': expected [N] or [N, k], found 3 dimensions", NULL);
     expect_open_error(path, "x2", "y5", DPT_EFORMAT, "dataset 'y5' has 5 rows but 'x2' has 4",
@@ -485,6 +495,8 @@ static void test_shape_errors(void)
     expect_open_error(path, "x0rows", NULL, DPT_EFORMAT, "dataset 'x0rows' has no rows", NULL);
     expect_open_error(path, "x0cols", NULL, DPT_EFORMAT, "dataset 'x0cols' has no features",
                       NULL);
+    expect_open_error(path, "x0chan", NULL, DPT_EFORMAT,
+                      "dataset 'x0chan' has no features (shape [4, 3, 2, 0])", NULL);
 }
 
 static void test_dtype_errors(void)
@@ -531,7 +543,7 @@ static void test_quiet(void)
     put(f, "x1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, (hsize_t[]){4}, v);
     H5Fclose(f);
     expect_open_error(shapes, "nope/X", NULL, DPT_EFORMAT, "no dataset", NULL);
-    expect_open_error(shapes, "x1", NULL, DPT_EFORMAT, "expected 2 dimensions", NULL);
+    expect_open_error(shapes, "x1", NULL, DPT_EFORMAT, "expected 2 to 4 dimensions", NULL);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -733,6 +745,140 @@ static int x_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt
     }
     dpt_norm_cleanup(&n);
     return rc;
+}
+
+/* The shipped digits files: uint8 images [N, 8, 8], read as samples of
+ * shape [8, 8, 1] with 64 features, straight from the file, pixels 0..16
+ * and every digit 0..9 in both files (stratified split, 1797 images). */
+static void test_digits(void)
+{
+    static const struct {
+        const char *name;
+        uint64_t rows;
+    } files[] = {{"digits-train.h5", 1438}, {"digits-test.h5", 359}};
+    for (size_t k = 0; k < 2; k++) {
+        char path[4096];
+        struct dpt_dataset *ds = open_ok(shipped(path, sizeof path, files[k].name), "X", "y");
+        const uint64_t n = dpt_dataset_rows(ds);
+        CU_ASSERT_EQUAL(n, files[k].rows);
+        CU_ASSERT_EQUAL(dpt_dataset_features(ds), 64);
+        struct dpt_shape shape;
+        dpt_dataset_sample_shape(ds, &shape);
+        CU_ASSERT_EQUAL(shape.rank, 3);
+        CU_ASSERT(shape.dims[0] == 8 && shape.dims[1] == 8 && shape.dims[2] == 1);
+        CU_ASSERT_EQUAL(dpt_dataset_y_cols(ds), 1);
+        CU_ASSERT_EQUAL(dpt_dataset_y_is_integer(ds), 1);
+        CU_ASSERT_EQUAL(dpt_dataset_direct(ds), 1); /* contiguous uint8: pread */
+
+        float *x = malloc(n * 64 * sizeof *x), *y = malloc(n * sizeof *y);
+        CU_ASSERT_FATAL(x && y);
+        struct dpt_err err = {0};
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 0, n, x, y, &err), 0);
+        float lo = x[0], hi = x[0];
+        int whole = 1, count[10] = {0}, bad_label = 0;
+        for (uint64_t i = 0; i < n * 64; i++) {
+            lo = x[i] < lo ? x[i] : lo;
+            hi = x[i] > hi ? x[i] : hi;
+            whole &= x[i] == floorf(x[i]);
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            if (y[i] >= 0 && y[i] <= 9 && y[i] == floorf(y[i])) {
+                count[(int)y[i]]++;
+            } else {
+                bad_label++;
+            }
+        }
+        CU_ASSERT(lo == 0.0f && hi == 16.0f && whole);
+        CU_ASSERT_EQUAL(bad_label, 0);
+        for (int c = 0; c < 10; c++) {
+            CU_ASSERT(count[c] >= (int)n / 20); /* about n / 10 each */
+        }
+        free(x);
+        free(y);
+        dpt_dataset_close(ds);
+    }
+}
+
+/* Rank 3 and 4 X, contiguous (read with pread) and chunked (read by
+ * HDF5): the sample shape, rows as flat runs in the file's order, the
+ * per-pixel statistics, and a NaN named by its place in the image. */
+static void test_image_shapes(void)
+{
+    char path[4096];
+    enum { N = 40, H = 3, W = 4, C = 2 };
+    float *v = malloc((size_t)N * H * W * C * sizeof *v);
+    CU_ASSERT_FATAL(v != NULL);
+    for (size_t i = 0; i < (size_t)N * H * W * C; i++) {
+        v[i] = (float)i; /* value = flat index: a row is [i * F, (i + 1) * F) */
+    }
+    hid_t f = new_file(path, sizeof path, "images.h5");
+    put(f, "x3", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){N, H, W * C}, v);
+    put(f, "x4", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, (hsize_t[]){N, H, W, C}, v);
+    hid_t space = H5Screate_simple(4, (hsize_t[]){N, H, W, C}, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, (hsize_t[]){7, H, 2, C}); /* chunks that cut rows and images */
+    H5Pset_deflate(dcpl, 1);
+    hid_t d = H5Dcreate2(f, "x4_chunked", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    CU_ASSERT_FATAL(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    v[(size_t)7 * H * W * C + (2 * W + 3) * C + 1] = NAN; /* X[7, 2, 3, 1] */
+    put(f, "x4_nan", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, (hsize_t[]){N, H, W, C}, v);
+    put(f, "x3_nan", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){N, H, W * C}, v);
+    H5Fclose(f);
+    free(v);
+
+    static const struct {
+        const char *name;
+        uint32_t rank;
+        uint64_t dims[3];
+        int direct;
+    } cases[] = {{"x3", 3, {H, W * C, 1}, 1},
+                 {"x4", 3, {H, W, C}, 1},
+                 {"x4_chunked", 3, {H, W, C}, 0}};
+    enum { F = H * W * C };
+    const uint64_t rows[] = {0, 1, 2, 9, 20, 21, 39};
+    const size_t n = sizeof rows / sizeof rows[0];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct dpt_dataset *ds = open_ok(path, cases[k].name, NULL);
+        struct dpt_shape shape;
+        dpt_dataset_sample_shape(ds, &shape);
+        CU_ASSERT_EQUAL(shape.rank, cases[k].rank);
+        CU_ASSERT_EQUAL(memcmp(shape.dims, cases[k].dims, sizeof shape.dims), 0);
+        CU_ASSERT_EQUAL(dpt_dataset_features(ds), F);
+        CU_ASSERT_EQUAL(dpt_dataset_direct(ds), cases[k].direct);
+        float x[sizeof rows / sizeof rows[0] * F];
+        struct dpt_err err = {0};
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read(ds, rows, n, x, NULL, &err), 0);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < F; j++) {
+                bad += x[i * F + j] != (float)(rows[i] * F + j);
+            }
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 5, 3, x, NULL, &err), 0);
+        CU_ASSERT(x[0] == (float)(5 * F) && x[3 * F - 1] == (float)(8 * F - 1));
+        /* Pixel j's mean over rows 0..N-1 is F (N - 1) / 2 + j. */
+        double mean[F], std[F];
+        CU_ASSERT_EQUAL_FATAL(x_stats(ds, mean, std, &err), 0);
+        CU_ASSERT_DOUBLE_EQUAL(mean[0], F * (N - 1) / 2.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(mean[F - 1], F * (N - 1) / 2.0 + F - 1, 1e-9);
+        dpt_dataset_close(ds);
+    }
+
+    struct dpt_err err = {0};
+    float x[2 * F];
+    struct dpt_dataset *ds = open_ok(path, "x4_nan", NULL);
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){3, 7}, 2, x, NULL, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'x4_nan': row 7, index [2, 3, 1] is NaN"));
+    dpt_dataset_close(ds);
+    ds = open_ok(path, "x3_nan", NULL);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 6, 2, x, NULL, &err), DPT_EDATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'x3_nan': row 7, index [2, 7] is NaN"));
+    dpt_dataset_close(ds);
 }
 
 static void test_nonfinite(void)
@@ -947,6 +1093,122 @@ static void test_stats_y(void)
     dpt_dataset_close(ds);
 }
 
+/* data.scale with standardization on uint8 images [N, H, W] whose border
+ * pixels are constant: the statistics are those of the scaled pixels, a
+ * constant pixel gets std 1 and its scaled value as its mean, and comes out
+ * of dpt_norm_x as exactly 0; the others as (x s - mean) / std. */
+static void test_scale_constant_pixels(void)
+{
+    char path[4096];
+    enum { N = 50, H = 6, W = 5, F = H * W, BORDER = 7 };
+    const double s = 1.0 / 255;
+    unsigned char *img = malloc((size_t)N * F);
+    CU_ASSERT_FATAL(img != NULL);
+    for (int i = 0; i < N; i++) {
+        for (int h = 0; h < H; h++) {
+            for (int w = 0; w < W; w++) {
+                int border = h == 0 || h == H - 1 || w == 0 || w == W - 1;
+                img[(i * H + h) * W + w] =
+                    (unsigned char)(border ? BORDER : (i * 31 + h * 7 + w * 3) % 256);
+            }
+        }
+    }
+    hid_t f = new_file(path, sizeof path, "scale.h5");
+    put(f, "X", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 3, (hsize_t[]){N, H, W}, img);
+    H5Fclose(f);
+
+    /* The statistics of the scaled pixels, independently, in double; which
+     * pixels are constant, from the picture. */
+    double want_mean[F], want_std[F];
+    int is_border[F];
+    for (int j = 0; j < F; j++) {
+        is_border[j] = j / W == 0 || j / W == H - 1 || j % W == 0 || j % W == W - 1;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < N; i++) {
+            sum += img[i * F + j] * s;
+        }
+        want_mean[j] = sum / N;
+        for (int i = 0; i < N; i++) {
+            sq += (img[i * F + j] * s - want_mean[j]) * (img[i * F + j] * s - want_mean[j]);
+        }
+        want_std[j] = sqrt(sq / N);
+    }
+
+    struct dpt_dataset *ds = open_ok(path, "X", NULL);
+    struct dpt_dist one = {MPI_COMM_SELF, 0, 1};
+    struct dpt_norm n = {0};
+    struct dpt_err err = {0};
+    CU_ASSERT_FALSE(dpt_norm_has_x(&n)); /* a zeroed struct changes nothing */
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_set_scale(&n, s, F, &err), 0);
+    CU_ASSERT(dpt_norm_has_x(&n) && dpt_norm_scales(&n));
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 1, 0, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n.f, F);
+    int constant = 0;
+    for (int j = 0; j < F; j++) {
+        if (is_border[j]) {
+            constant++;
+            CU_ASSERT_EQUAL(n.std[j], 1.0);
+            CU_ASSERT_EQUAL(n.mean[j], BORDER * s);
+        } else {
+            CU_ASSERT_DOUBLE_EQUAL(n.mean[j], want_mean[j], 1e-12 * want_mean[j]);
+            CU_ASSERT_DOUBLE_EQUAL(n.std[j], want_std[j], 1e-9 * want_std[j]);
+        }
+    }
+
+    float x[N * F], out[N * F];
+    CU_ASSERT_EQUAL_FATAL(dpt_dataset_read_range(ds, 0, N, x, NULL, &err), 0);
+    dpt_norm_x(&n, x, out, N);
+    int not_zero = 0, off = 0;
+    for (int i = 0; i < N * F; i++) {
+        int j = i % F;
+        if (is_border[j]) {
+            not_zero += out[i] != 0.0f;
+        } else {
+            off += fabs(out[i] - (img[i] * s - want_mean[j]) / want_std[j]) > 1e-5;
+        }
+    }
+    CU_ASSERT_EQUAL(not_zero, 0);
+    CU_ASSERT_EQUAL(off, 0);
+
+    /* Statistics brought by a checkpoint must have been computed with the
+     * same scale. */
+    CU_ASSERT_EQUAL(dpt_norm_set_scale(&n, s, F, &err), 0);
+    CU_ASSERT_EQUAL(dpt_norm_set_scale(&n, 1.0, F, &err), DPT_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "scaled by 0.003921568627"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "data.scale is now 1"));
+    dpt_norm_cleanup(&n);
+
+    /* Scale 1 is no scale: the same statistics, bit for bit, as without. */
+    struct dpt_norm plain = {0}, one_scale = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_set_scale(&one_scale, 1.0, F, &err), 0);
+    CU_ASSERT_FALSE(dpt_norm_has_x(&one_scale));
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&plain, ds, &one, 1, 0, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&one_scale, ds, &one, 1, 0, &err), 0);
+    CU_ASSERT_EQUAL(memcmp(plain.mean, one_scale.mean, F * sizeof(double)), 0);
+    CU_ASSERT_EQUAL(memcmp(plain.std, one_scale.std, F * sizeof(double)), 0);
+    dpt_norm_cleanup(&plain);
+    dpt_norm_cleanup(&one_scale);
+    dpt_dataset_close(ds);
+    free(img);
+
+    /* A scale alone: x * s, the float nearest to it, for every 8-bit value
+     * the same as a float32 division by 255 (what numpy gives for
+     * X.astype(np.float32) / 255). */
+    struct dpt_norm alone = {0};
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_set_scale(&alone, s, 256, &err), 0);
+    float v[256], scaled[256];
+    for (int i = 0; i < 256; i++) {
+        v[i] = (float)i;
+    }
+    dpt_norm_x(&alone, v, scaled, 1);
+    int differ = 0;
+    for (int i = 0; i < 256; i++) {
+        differ += scaled[i] != v[i] / 255.0f;
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    dpt_norm_cleanup(&alone);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -955,11 +1217,13 @@ int main(void)
     CU_pSuite files = CU_add_suite("shipped files", NULL, NULL);
     CU_add_test(files, "breast_cancer-train.h5", test_breast_cancer);
     CU_add_test(files, "iris-train.h5", test_iris);
+    CU_add_test(files, "digits-train.h5 and digits-test.h5: 8x8 images", test_digits);
     CU_pSuite reads = CU_add_suite("reading", NULL, NULL);
     CU_add_test(reads, "dtypes convert to float", test_dtypes);
     CU_add_test(reads, "row selection and counting", test_rows);
     CU_add_test(reads, "many scattered rows", test_many_rows);
     CU_add_test(reads, "direct reads equal HDF5's, every native type", test_direct);
+    CU_add_test(reads, "images [N, H, W] and [N, H, W, C], both read paths", test_image_shapes);
     CU_pSuite errors = CU_add_suite("errors", NULL, NULL);
     CU_add_test(errors, "missing and non-HDF5 files", test_file_errors);
     CU_add_test(errors, "missing datasets", test_missing_datasets);
@@ -973,5 +1237,6 @@ int main(void)
     CU_add_test(stats, "shipped X_mean and X_std", test_stats_shipped);
     CU_add_test(stats, "several blocks", test_stats_blocks);
     CU_add_test(stats, "targets: the same algorithm, apply and unapply", test_stats_y);
+    CU_add_test(stats, "data.scale, with constant pixels", test_scale_constant_pixels);
     return test_run_all();
 }

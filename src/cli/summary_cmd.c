@@ -272,10 +272,7 @@ static int input_shape(const struct summary_args *a, const struct dpt_spec *spec
     struct dpt_dataset *ds = NULL;
     int rc = dpt_dataset_open(&ds, spec->train, spec->x_name, NULL, err);
     if (rc == 0) {
-        /* SAMPLE SHAPE: switch to dpt_dataset_sample_shape(ds) when it lands,
-         * so that image files ([N, H, W, C]) give [H, W, C]; until then X is
-         * [N, F] and a sample is flat, as dpt_train builds it. */
-        *in = dpt_shape_flat(dpt_dataset_features(ds));
+        dpt_dataset_sample_shape(ds, in); /* [F], or [H, W, C] for images */
     }
     dpt_dataset_close(ds);
     return rc;

@@ -1,4 +1,10 @@
-/* HDF5 input data: open X [N, F] and y ([N] or [N, k]), read sorted rows.
+/* HDF5 input data: open X ([N, F], [N, H, W] or [N, H, W, C]) and y ([N]
+ * or [N, k]), read sorted rows.
+ *
+ * A row of X is one sample: all its values in the file's own order (C
+ * order, so channels last for [N, H, W, C]), as one flat run of floats.
+ * Reading therefore never reorders anything, and both read paths below
+ * treat a row of an image set exactly like a row of a table.
  *
  * Every rank opens the file on its own, read-only, with HDF5's default (sec2)
  * driver: no MPI-IO. Whatever the dtype on disk, HDF5 converts to float32
@@ -72,13 +78,17 @@
 enum raw { RAW_NONE, RAW_F32, RAW_F64, RAW_I8, RAW_U8, RAW_I16, RAW_U16, RAW_I32, RAW_U32,
            RAW_I64, RAW_U64 };
 
+/* The most dimensions a dataset may have: X [N, H, W, C]. */
+#define MAX_DIMS 4
+
 /* One of the two datasets: X, or y. */
 struct array {
     char *name;   /* as the caller spelled it */
     hid_t dset;   /* H5I_INVALID_HID when not open */
     hid_t space;  /* its file dataspace; never selected on, only copied */
-    int rank;     /* 1 or 2 */
-    uint64_t cols; /* values per row: F for X, k for y (1 when rank 1) */
+    int rank;     /* X: 2 to 4; y: 1 or 2 */
+    hsize_t dims[MAX_DIMS]; /* the file's shape; dims[0] = N */
+    uint64_t cols; /* values per row, the product of dims[1..rank): F for X, k for y */
     int is_integer;
     enum raw raw;   /* direct reads: the file type, or RAW_NONE */
     size_t elem;    /* its size in bytes */
@@ -89,6 +99,7 @@ struct dpt_dataset {
     char *path;
     hid_t file;
     struct array x, y; /* y.dset is H5I_INVALID_HID without y */
+    struct dpt_shape shape; /* of one row of X */
     uint64_t n;
     uint64_t rows_read;
     int fd;            /* direct reads; -1 when neither array has them */
@@ -214,12 +225,24 @@ static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
     return rc;
 }
 
-/* Opens dataset name into a, checks its dtype, and reads its shape into dims.
- * rank_ok tells which ranks are allowed (bit r for rank r); expected is the
- * shape the message should ask for. */
+/* Writes a's shape as h5py prints it, "[4, 8, 0]", into buf. */
+static const char *shape_text(char *buf, size_t len, const struct array *a)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < a->rank && used < len; d++) {
+        int w = snprintf(buf + used, len - used, "%s%" PRIu64 "%s", d ? ", " : "[",
+                         (uint64_t)a->dims[d], d + 1 == a->rank ? "]" : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
+}
+
+/* Opens dataset name into a, checks its dtype, and reads its shape into
+ * a->dims. rank_ok tells which ranks are allowed (bit r for rank r, r up to
+ * MAX_DIMS); expected is the shape the message should ask for. */
 static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
-                      unsigned rank_ok, const char *expected, hsize_t dims[2],
-                      struct dpt_err *err)
+                      unsigned rank_ok, const char *expected, struct dpt_err *err)
 {
     int rc = 0;
     hid_t type = H5I_INVALID_HID;
@@ -272,34 +295,58 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
                          ds->path, name, dpt__h5_reason(why, sizeof why));
         goto done;
     }
-    if (rank > 2 || !(rank_ok & (1u << rank))) {
+    if (rank > MAX_DIMS || !(rank_ok & (1u << rank))) {
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': expected %s, found %d dimension%s",
                          ds->path, name, expected, rank, rank == 1 ? "" : "s");
         goto done;
     }
-    H5Sget_simple_extent_dims(a->space, dims, NULL);
+    H5Sget_simple_extent_dims(a->space, a->dims, NULL);
     a->rank = rank;
-    a->cols = rank == 2 ? (uint64_t)dims[1] : 1;
+    /* Values per row; a row of doubles (the statistics read rows as
+     * doubles) must have a size that size_t can hold. */
+    a->cols = 1;
+    for (int d = 1; d < rank; d++) {
+        if (a->dims[d] != 0 && a->cols > SIZE_MAX / sizeof(double) / a->dims[d]) {
+            char shape[128];
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has shape %s: too many "
+                             "values per row", ds->path, name,
+                             shape_text(shape, sizeof shape, a));
+            goto done;
+        }
+        a->cols *= (uint64_t)a->dims[d];
+    }
 done:
     close_id(type, H5Tclose);
     return rc;
 }
 
-/* Opens X, which must be [N, F] with N and F above 0; sets ds->n. */
+/* Opens X, which must be [N, F], [N, H, W] or [N, H, W, C] with no
+ * dimension 0; sets ds->n and ds->shape: [F], [H, W, 1] or [H, W, C]. */
 static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *err)
 {
-    hsize_t dims[2] = {0, 0};
-    int rc = open_array(ds, &ds->x, x_name, 1u << 2, "2 dimensions [N, features]", dims, err);
+    struct array *x = &ds->x;
+    int rc = open_array(ds, x, x_name, (1u << 2) | (1u << 3) | (1u << 4),
+                        "2 to 4 dimensions [N, features], [N, H, W] or [N, H, W, C]", err);
     if (rc < 0) {
         return rc;
     }
-    ds->n = dims[0];
+    ds->n = x->dims[0];
     if (ds->n == 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no rows", ds->path, x_name);
     }
-    if (ds->x.cols == 0) {
-        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape [%" PRIu64
-                           ", 0])", ds->path, x_name, ds->n);
+    if (x->cols == 0) {
+        char shape[128];
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no features (shape %s)",
+                           ds->path, x_name, shape_text(shape, sizeof shape, x));
+    }
+    /* A grayscale [N, H, W] set is read as one channel: the same values in
+     * the same order as [N, H, W, 1]. */
+    ds->shape = (struct dpt_shape){.rank = x->rank == 2 ? 1 : 3};
+    for (int d = 1; d < x->rank; d++) {
+        ds->shape.dims[d - 1] = (uint64_t)x->dims[d];
+    }
+    if (x->rank == 3) {
+        ds->shape.dims[2] = 1;
     }
     return 0;
 }
@@ -307,15 +354,14 @@ static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *er
 /* Opens y, which must be [N] or [N, k] with X's N and k above 0. */
 static int open_y(struct dpt_dataset *ds, const char *y_name, struct dpt_err *err)
 {
-    hsize_t dims[2] = {0, 0};
-    int rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", dims, err);
+    int rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", err);
     if (rc < 0) {
         return rc;
     }
-    if (dims[0] != ds->n) {
+    if (ds->y.dims[0] != ds->n) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has %" PRIu64 " rows but '%s' "
-                           "has %" PRIu64, ds->path, y_name, (uint64_t)dims[0], ds->x.name,
-                           ds->n);
+                           "has %" PRIu64, ds->path, y_name, (uint64_t)ds->y.dims[0],
+                           ds->x.name, ds->n);
     }
     if (ds->y.cols == 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has no columns (shape [%" PRIu64
@@ -400,6 +446,11 @@ uint64_t dpt_dataset_features(const struct dpt_dataset *ds)
     return ds->x.cols;
 }
 
+void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape)
+{
+    *shape = ds->shape;
+}
+
 uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds)
 {
     return ds->y.dset >= 0 ? ds->y.cols : 0;
@@ -425,12 +476,16 @@ uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds)
     return ds->rows_read;
 }
 
-/* Adds rows [first, first + count) of a to the selection on space. */
+/* Adds rows [first, first + count) of a to the selection on space: the
+ * block that starts at row first and spans every other dimension whole. */
 static herr_t select_block(hid_t space, const struct array *a, H5S_seloper_t op,
                            uint64_t first, uint64_t count)
 {
-    hsize_t start[2] = {first, 0};
-    hsize_t block[2] = {count, a->cols};
+    hsize_t start[MAX_DIMS] = {first, 0, 0, 0};
+    hsize_t block[MAX_DIMS] = {count};
+    for (int d = 1; d < a->rank; d++) {
+        block[d] = a->dims[d];
+    }
     return H5Sselect_hyperslab(space, op, start, NULL, block, NULL);
 }
 
@@ -505,7 +560,10 @@ static hid_t select_range(const struct array *a, uint64_t first, size_t n)
 }
 
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf,
- * n rows of a->cols values of mem_type, with one H5Dread. */
+ * n rows of a->cols values of mem_type, with one H5Dread. The memory space
+ * is [n, cols] whatever the file's rank: HDF5 pairs the selected elements
+ * in C order of their file coordinates, which is the file's own order, so
+ * each row comes out flat. */
 static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
@@ -718,7 +776,9 @@ static int read_array(const struct dpt_dataset *ds, const struct array *a, const
     return read_hdf5(ds, a, rows, first, n, mem_type, buf, err);
 }
 
-/* The message for a NaN or Inf at value index i of a block read from a. */
+/* The message for a NaN or Inf at value index i of a block read from a:
+ * the row, and the column of a table or the index within an image as h5py
+ * would write it (X[row, h, w] or X[row, h, w, c]). */
 static int bad_value(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                      uint64_t first, size_t i, double v, struct dpt_err *err)
 {
@@ -728,8 +788,22 @@ static int bad_value(const struct dpt_dataset *ds, const struct array *a, const 
         return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 " is %s", ds->path,
                            a->name, row, what);
     }
-    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 ", column %zu is %s",
-                       ds->path, a->name, row, (size_t)(i % a->cols), what);
+    if (a->rank == 2) {
+        return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 ", column %zu is "
+                           "%s", ds->path, a->name, row, (size_t)(i % a->cols), what);
+    }
+    uint64_t at[MAX_DIMS], rest = i % a->cols;
+    for (int d = a->rank - 1; d >= 1; d--) {
+        at[d] = rest % a->dims[d];
+        rest /= a->dims[d];
+    }
+    char index[96];
+    int len = snprintf(index, sizeof index, "%" PRIu64 ", %" PRIu64, at[1], at[2]);
+    if (a->rank == 4 && len > 0 && (size_t)len < sizeof index) {
+        snprintf(index + len, sizeof index - (size_t)len, ", %" PRIu64, at[3]);
+    }
+    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 ", index [%s] is %s",
+                       ds->path, a->name, row, index, what);
 }
 
 /* Checks n rows of a, read as floats into v, for NaN and Inf. */

@@ -1,10 +1,16 @@
-/* HDF5 input data: X [N, F] and optional targets y ([N], [N, 1] or [N, k]).
+/* HDF5 input data: X [N, F], [N, H, W] or [N, H, W, C] and optional targets
+ * y ([N], [N, 1] or [N, k]).
  *
- * Any integer or float dtype on disk is converted to float32 on read (class
- * labels stay exact: integers below 2^24). Reads take a sorted list of file
- * rows, so a rank reads only the rows its micro-shards need: with pread when
- * the dataset's layout allows it, else with one H5Dread per call (a union of
- * hyperslabs; see dataset.c). The file is opened read-only by every rank
+ * A sample is one row of X, whatever X's rank: its values flat, in the
+ * file's own order (for [N, H, W, C] that is channels last), prod(sample
+ * dims) floats. Its shape is kept apart (dpt_dataset_sample_shape): [F] for
+ * a table, [H, W, 1] for grayscale images stored [N, H, W], [H, W, C] for
+ * [N, H, W, C]. Any integer or float dtype on disk, uint8 images included,
+ * is converted to float32 on read (class labels stay exact: integers below
+ * 2^24). Reads take a sorted list of file rows, so a rank reads only the
+ * rows its micro-shards need: with pread when the dataset's layout allows
+ * it, else with one H5Dread per call (a union of hyperslabs; see
+ * dataset.c). The file is opened read-only by every rank
  * independently; nothing here talks MPI. Every function leaves the caller's
  * HDF5 error printing as it found it and prints nothing.
  */
@@ -12,27 +18,34 @@
 #define DPT_DATA_DATASET_H
 
 #include <dptrain/dptrain.h>
+#include <dptrain/plugin.h> /* struct dpt_shape: a sample's shape, channels last */
 #include <stdint.h>
+
 
 struct dpt_dataset;
 
-/* Opens path and checks X (rank 2) and, if y_name is not NULL, y (rank 1, or
- * rank 2 with any number of columns, and the same N as X). Errors name the
- * file and dataset: not an HDF5 file, missing dataset, wrong rank, N mismatch,
+/* Opens path and checks X (rank 2, 3 or 4, no dimension of size 0) and, if
+ * y_name is not NULL, y (rank 1, or rank 2 with any number of columns, and
+ * the same N as X). Errors name the file and dataset: not an HDF5 file,
+ * missing dataset, wrong rank (what was expected and found), N mismatch,
  * a dtype that is not integer or float, no rows. */
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err);
 void dpt_dataset_close(struct dpt_dataset *ds); /* NULL is fine */
 
 uint64_t dpt_dataset_rows(const struct dpt_dataset *ds);     /* N */
-uint64_t dpt_dataset_features(const struct dpt_dataset *ds); /* F */
+uint64_t dpt_dataset_features(const struct dpt_dataset *ds); /* F = prod(sample dims) */
+/* The shape of one sample: [F] for X [N, F], [H, W, 1] for [N, H, W],
+ * [H, W, C] for [N, H, W, C]; the product of its dims is F. */
+void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape);
 uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds);   /* 1 for [N], k for [N, k]; 0 without y */
 int dpt_dataset_y_is_integer(const struct dpt_dataset *ds);  /* y stored with an integer dtype */
 const char *dpt_dataset_path(const struct dpt_dataset *ds);
 
 /* Reads file rows rows[0..n) (strictly increasing) into x (n, F) and, if y is
- * not NULL, y (n, y_cols), in that order. A NaN or Inf anywhere in those rows
- * of X or y is an error naming the file, the dataset and the file row. */
+ * not NULL, y (n, y_cols), in that order; each row of x is one sample, flat
+ * in the file's order. A NaN or Inf anywhere in those rows of X or y is an
+ * error naming the file, the dataset, the file row and the place in it. */
 int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, float *x,
                      float *y, struct dpt_err *err);
 /* The same for the contiguous rows [first, first + n). */
@@ -49,7 +62,8 @@ uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);
 /* Which array of a data set. */
 enum dpt_array { DPT_ARRAY_X, DPT_ARRAY_Y };
 
-/* Per column of X or y, over rows [first, first + n): sum[j] and sq[j] of
+/* Per column of X or y (a column of X is one value of the flat sample,
+ * e.g. one pixel), over rows [first, first + n): sum[j] and sq[j] of
  * (v - center[j]) and of its square (center NULL: 0), and the smallest and
  * largest value, computed in double. Sums, minima and maxima of several
  * blocks combine by adding, min and max (data/norm.c does, over ranks). A

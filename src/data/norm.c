@@ -3,6 +3,7 @@
 
 #include "data/norm.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,37 @@ int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc)
     return 0;
 }
 
+int dpt_norm_set_scale(struct dpt_norm *n, double scale, size_t f, struct dpt_err *err)
+{
+    assert(scale > 0);
+    double had = n->n_scaled ? n->scale : 1.0;
+    /* A model file's /config keeps 15 significant digits (libconfig), the
+     * scale beside the statistics all 17: a run resumed from the /config of
+     * a checkpoint has a scale that differs in the last digits. Those are
+     * the same scale, and the checkpoint's own is kept, so that the resumed
+     * run computes what the first one did. */
+    if (fabs(had - scale) <= 1e-14 * had) {
+        scale = had;
+    } else if (n->f) {
+        return dpt_err_set(err, DPT_ECONFIG, "the input statistics were computed on inputs "
+                           "scaled by %.10g (data.scale), but data.scale is now %.10g", had,
+                           scale);
+    }
+    n->scale = scale;
+    n->n_scaled = scale != 1.0 ? f : 0;
+    return 0;
+}
+
+int dpt_norm_has_x(const struct dpt_norm *n)
+{
+    return n && (n->f || n->n_scaled);
+}
+
+int dpt_norm_scales(const struct dpt_norm *n)
+{
+    return n && n->n_scaled;
+}
+
 void dpt_norm_finish(struct dpt_norm *n)
 {
     for (size_t j = 0; j < n->f; j++) {
@@ -58,14 +90,17 @@ void dpt_norm_cleanup(struct dpt_norm *n)
     memset(n, 0, sizeof *n);
 }
 
-/* Mean and population std of the k columns of one array of ds, over all its
- * rows, into mean and std. Each rank sums its block; the first pass gives
- * the mean, the second the deviations from it, and the corrected two-pass
- * formula (Chan, Golub and LeVeque, "Algorithms for computing the sample
- * variance", Am. Stat. 37(3), 1983) takes the variance from them: the sum
- * of deviations, zero in exact arithmetic, removes most of the error of a
- * mean that is off by rounding. */
-static int column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k,
+/* Mean and population std of the k columns of one array of ds times scale,
+ * over all its rows, into mean and std. Each rank sums its block; the first
+ * pass gives the mean, the second the deviations from it, and the corrected
+ * two-pass formula (Chan, Golub and LeVeque, "Algorithms for computing the
+ * sample variance", Am. Stat. 37(3), 1983) takes the variance from them: the
+ * sum of deviations, zero in exact arithmetic, removes most of the error of
+ * a mean that is off by rounding. Both passes work in the file's units and
+ * the scale is applied at the end (scale 1 changes no bit): a constant
+ * column's mean is then its value times the scale, the same double product
+ * dpt_norm_x rounds to float, so its standardized value is exactly 0. */
+static int column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k, double scale,
                         const struct dpt_dist *d, double *mean, double *std, struct dpt_err *err)
 {
     uint64_t n = dpt_dataset_rows(ds);
@@ -92,9 +127,12 @@ static int column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k,
                 mean[j] = lo[j] == hi[j] ? lo[j] : sum[j] / (double)n;
             } else {
                 double var = (sq[j] - sum[j] * sum[j] / (double)n) / (double)n;
-                std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var);
+                std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var) * scale;
             }
         }
+    }
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        mean[j] *= scale;
     }
     free(acc);
     return rc;
@@ -109,10 +147,11 @@ int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dp
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0 && x) {
-        rc = column_stats(ds, DPT_ARRAY_X, f, d, n->mean, n->std, err);
+        rc = column_stats(ds, DPT_ARRAY_X, f, n->n_scaled ? n->scale : 1.0, d, n->mean, n->std,
+                          err);
     }
     if (rc == 0 && y) {
-        rc = column_stats(ds, DPT_ARRAY_Y, yc, d, n->y_mean, n->y_std, err);
+        rc = column_stats(ds, DPT_ARRAY_Y, yc, 1.0, d, n->y_mean, n->y_std, err);
     }
     if (rc < 0) {
         dpt_norm_cleanup(n);
@@ -124,15 +163,26 @@ int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dp
 
 void dpt_norm_x(const struct dpt_norm *n, const float *x, float *out, size_t rows)
 {
-    size_t f = n ? n->f : 0;
-    if (f == 0) {
-        return; /* without statistics rows go in as they are (x == out) */
+    if (!dpt_norm_has_x(n)) {
+        return; /* rows go in as they are (x == out) */
     }
+    assert(!n->f || !n->n_scaled || n->f == n->n_scaled);
+    size_t f = n->f ? n->f : n->n_scaled;
     for (size_t i = 0; i < rows; i++) {
         const float *r = x + i * f;
         float *o = out + i * f;
-        for (size_t j = 0; j < f; j++) {
-            o[j] = (r[j] - n->mean_f[j]) * n->inv_std_f[j];
+        if (n->n_scaled) {
+            /* In double, rounded once: x * (1 / 255) then gives the float
+             * nearest x / 255, as a float32 division in numpy does. */
+            for (size_t j = 0; j < f; j++) {
+                o[j] = (float)((double)r[j] * n->scale);
+            }
+            r = o;
+        }
+        if (n->f) {
+            for (size_t j = 0; j < f; j++) {
+                o[j] = (r[j] - n->mean_f[j]) * n->inv_std_f[j];
+            }
         }
     }
 }

@@ -208,11 +208,11 @@ static int cmp_pair(const void *a, const void *b)
     return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-/* Copies one row into local row `dest`, standardizing X. */
+/* Copies one row into local row `dest`, scaling and standardizing X. */
 static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
 {
     float *xd = sh->x + dest * sh->f;
-    if (sh->o.norm && sh->o.norm->f) {
+    if (dpt_norm_has_x(sh->o.norm)) {
         dpt_norm_x(sh->o.norm, x, xd, 1);
     } else {
         memcpy(xd, x, sh->f * sizeof(float));

@@ -31,6 +31,9 @@ static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
         XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
         XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
     }
+    if (norm && dpt_norm_scales(norm)) {
+        XXH3_64bits_update(h, &norm->scale, sizeof norm->scale);
+    }
     if (norm && norm->yc) {
         XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
         XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));

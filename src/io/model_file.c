@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +98,14 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         }
     }
     H5Gclose(layers);
-    if (rc == 0 && norm && (norm->f || norm->yc)) {
+    if (rc == 0 && norm && (norm->f || norm->yc || dpt_norm_scales(norm))) {
         hid_t g = H5Gcreate2(f, "standardize", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         hsize_t dims[1] = {norm->f}, ydims[1] = {norm->yc};
         rc = g < 0 ? -1 : 0;
+        /* data.scale, only when it is not 1: files without it stay as they were. */
+        if (rc == 0 && dpt_norm_scales(norm)) {
+            rc = dpt__h5_write_double_attr(g, "scale", norm->scale);
+        }
         if (rc == 0 && norm->f) {
             rc = dpt__h5_write_array(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->mean) < 0 ||
                          dpt__h5_write_array(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, norm->std) < 0
@@ -218,7 +223,18 @@ int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm
         return 0;
     }
     int rc = 0;
-    if (H5Lexists(f, "standardize/mean", H5P_DEFAULT) > 0) {
+    hid_t g = H5Gopen2(f, "standardize", H5P_DEFAULT);
+    if (g >= 0 && H5Aexists(g, "scale") > 0) {
+        double scale = 0;
+        rc = dpt__h5_read_double_attr(g, "scale", &scale) == 0 && scale > 0 && isfinite(scale)
+                 ? dpt_norm_set_scale(norm, scale, n_in, err)
+                 : dpt_err_set(err, DPT_EFORMAT, "%s: /standardize: attribute 'scale' must be "
+                               "a number above 0, found %g", path, scale);
+    }
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    if (rc == 0 && H5Lexists(f, "standardize/mean", H5P_DEFAULT) > 0) {
         rc = dpt_norm_alloc_x(norm, n_in) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
         if (rc == 0) {
             rc = dpt__h5_read_doubles(f, path, "standardize/mean", norm->mean, n_in, err);

@@ -6,7 +6,9 @@
  *   /layers/NN_TYPE/NAME   float32 tensors of layer NN (00, 01, ...), e.g.
  *                          /layers/00_dense/weight [n_out, n_in], .../bias [n_out];
  *                          group attrs: type, index (position in model.layers)
- *   /standardize/mean, /standardize/std   float64 [F] (when data.standardize)
+ *   /standardize/mean, /standardize/std   float64 [F] (when data.standardize), of the
+ *                          inputs times data.scale: x' = (x * scale - mean) / std
+ *   /standardize attr scale float64, data.scale (only when it is not 1)
  *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
  *
  * Files are written to "PATH.tmp-PID" in the same folder, flushed, fsynced

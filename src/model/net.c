@@ -537,6 +537,22 @@ void dpt_net_init_params(struct dpt_net *net, uint64_t seed)
     }
 }
 
+int dpt_net_check_inputs(const struct dpt_net *net, const struct dpt_shape *in,
+                         const char *what, const char *x_name, struct dpt_err *err)
+{
+    int same = in->rank == net->in.rank;
+    for (uint32_t j = 0; same && j < in->rank; j++) {
+        same = in->dims[j] == net->in.dims[j];
+    }
+    if (same) {
+        return 0;
+    }
+    char got[96], want[96];
+    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' holds samples of shape %s; the model "
+                       "takes %s", what, x_name, dpt_shape_str(in, got, sizeof got),
+                       dpt_shape_str(&net->in, want, sizeof want));
+}
+
 int dpt_net_check_targets(const struct dpt_net *net, size_t y_cols, const char *what,
                           struct dpt_err *err)
 {

@@ -104,6 +104,12 @@ struct dpt_shape dpt_shape_flat(uint64_t n);
  * the gradient g (then zeroed there). */
 void dpt_net_update_state(const struct dpt_net *net, float *g);
 
+/* Checks that samples of shape *in (dataset x_name of file `what`) are what
+ * the network takes; the error names the file, the dataset and both
+ * shapes. */
+int dpt_net_check_inputs(const struct dpt_net *net, const struct dpt_shape *in,
+                         const char *what, const char *x_name, struct dpt_err *err);
+
 /* Checks targets of y_cols columns against the loss (shape). */
 int dpt_net_check_targets(const struct dpt_net *net, size_t y_cols, const char *what,
                           struct dpt_err *err);

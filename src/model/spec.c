@@ -89,8 +89,8 @@ static int open_section(struct dpt_host_ctx *parent, const char *key, const char
     return 0;
 }
 
-/* data = { train; test; x; y; shuffle; standardize; standardize_y; cache;
- *          window_rows; validation; validation_split; } */
+/* data = { train; test; x; y; shuffle; standardize; standardize_y; scale;
+ *          cache; window_rows; validation; validation_split; } */
 static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
     const struct dpt_host *h = &c->host;
@@ -102,6 +102,7 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
         h->get_bool(h->ctx, "standardize", 0, &spec->standardize) < 0 ||
         h->get_bool(h->ctx, "standardize_y", 0, &spec->standardize_y) < 0 ||
+        h->get_float(h->ctx, "scale", 1.0, -HUGE_VAL, HUGE_VAL, &spec->scale) < 0 ||
         h->get_string(h->ctx, "cache", "auto", caches, &cache) < 0 ||
         h->get_int(h->ctx, "window_rows", 0, 0, INT64_MAX, &spec->window_rows) < 0 ||
         h->get_string(h->ctx, "validation", NULL, NULL, &spec->validation) < 0 ||
@@ -112,6 +113,13 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         return err->code;
     }
     spec->cache = (enum dpt_cache)pick(cache, caches);
+    /* The getter's range is closed; 0 would erase every input. */
+    if (!(spec->scale > 0)) {
+        dpt_host_fail(c, config_setting_get_member(c->group, "scale"),
+                      "'scale' must be above 0 (e.g. 0.00392156862745098 for 1/255), got %g",
+                      spec->scale);
+        return failed(c, err);
+    }
     if (spec->validation && spec->validation_split > 0) {
         dpt_host_fail(c, config_setting_get_member(c->group, "validation"),
                       "give 'validation' (a file) or 'validation_split' (a fraction), not both");

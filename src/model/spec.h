@@ -42,6 +42,7 @@ struct dpt_spec {
     const char *validation;  /* a validation file, or NULL */
     double validation_split; /* or this fraction of data.train held out (0: none) */
     int shuffle, standardize, standardize_y;
+    double scale; /* data.scale: inputs are multiplied by it before standardizing (1: none) */
     enum dpt_cache cache; /* data.cache */
     int64_t window_rows; /* data.window_rows: rows a rank reads at a time (0: automatic) */
     /* model */

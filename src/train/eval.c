@@ -300,16 +300,17 @@ static int eval_finish(const struct dpt_net *net, int has_y, uint64_t n, double 
 }
 
 /* Opens a data file for evaluation and checks it fits the model: the
- * number of features and, with targets, their shape. */
+ * sample shape and, with targets, theirs. */
 static int open_checked(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
                         const char *x_name, const char *y_name, struct dpt_err *err)
 {
     int rc = dpt_dataset_open(ds, path, x_name, y_name, err);
-    if (rc == 0 && dpt_dataset_features(*ds) != net->n_in) {
-        rc = dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
-                         "takes %zu", path, x_name,
-                         (unsigned long long)dpt_dataset_features(*ds), net->n_in);
-    } else if (rc == 0 && y_name) {
+    struct dpt_shape in;
+    if (rc == 0) {
+        dpt_dataset_sample_shape(*ds, &in);
+        rc = dpt_net_check_inputs(net, &in, path, x_name, err);
+    }
+    if (rc == 0 && y_name) {
         rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), path, err);
     }
     return rc;

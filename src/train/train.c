@@ -309,7 +309,8 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
     }
     int rc = dpt_dataset_open(&r->ds, spec->train, spec->x_name, spec->y_name, err);
     if (rc == 0) {
-        struct dpt_shape in = dpt_shape_flat(dpt_dataset_features(r->ds));
+        struct dpt_shape in;
+        dpt_dataset_sample_shape(r->ds, &in);
         rc = dpt_net_create(&r->net, spec, reg, &in, err);
     }
     if (rc == 0) {
@@ -371,12 +372,17 @@ static int init_weights(struct run *r, struct dpt_err *err)
     return rc;
 }
 
-/* The standardization, unless the checkpoint brought it. Collective. */
+/* The input scale, and the standardization unless the checkpoint brought
+ * it. Collective. */
 static int standardize(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
+    int rc = dpt_norm_set_scale(r->norm, spec->scale, dpt_dataset_features(r->ds), err);
+    if (rc < 0 && r->o->resume) {
+        dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
+    }
     int x = spec->standardize && !r->norm->f, y = spec->standardize_y && !r->norm->yc;
-    return x || y ? dpt_norm_compute(r->norm, r->ds, r->d, x, y, err) : 0;
+    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y, err) : rc;
 }
 
 /* The shard: which rows this rank reads, held how. Collective. */

@@ -23,10 +23,11 @@ static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
         return rc;
     }
     v->owns_ds = 1;
-    if (dpt_dataset_features(v->ds) != net->n_in) {
-        return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s' has %llu features; the model "
-                           "takes %zu", sp->validation, sp->x_name,
-                           (unsigned long long)dpt_dataset_features(v->ds), net->n_in);
+    struct dpt_shape in;
+    dpt_dataset_sample_shape(v->ds, &in);
+    rc = dpt_net_check_inputs(net, &in, sp->validation, sp->x_name, err);
+    if (rc < 0) {
+        return rc;
     }
     return dpt_net_check_targets(net, dpt_dataset_y_cols(v->ds), sp->validation, err);
 }
