@@ -73,10 +73,13 @@ CFG
 expect_error "cls.h5: dataset 'y': row 9: label 5" dptrain train cls.cfg --out c.h5
 
 # 7. eval and predict: a data file given as the model, a file that is not
-#    HDF5, a data file of the wrong width, predict without --out.
+#    HDF5, a data file of the wrong width or of images where the model takes
+#    flat rows (both shapes named), predict without --out.
 expect_error "good.h5: not a dptrain model file" dptrain eval good.h5 good.h5
 expect_error "text.h5: not an HDF5 file" dptrain eval text.h5 good.h5
 expect_error "wrongwidth.h5.*shape \[12\]; the model takes \[30\]" dptrain eval m.h5 wrongwidth.h5
+expect_error "digits-test.h5: dataset 'X' holds samples of shape \[8, 8, 1\]; the model takes \[30\]" \
+    dptrain predict m.h5 "$top_srcdir/data/digits-test.h5" --out p.h5
 expect_exit 2 "--out PRED.h5 is required" dptrain predict m.h5 good.h5
 
 # 8. A model that diverges stops with a message naming the epoch and step,
