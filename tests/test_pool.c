@@ -275,7 +275,10 @@ static void backward_is(struct lc *c, const float *x, const float *dy, const flo
  * gradients. With dy = [1, 10, 100, 1000]: dx(0,0) = 1, dx(0,1) = 10,
  * dx(2,1) = 1100, zero elsewhere. Channels are separate: on [2, 2, 2] with
  * channel 0 = {1,4,3,2} and channel 1 = {8,5,6,7}, the max is 4 at (0,1)
- * and 8 at (0,0). A NaN wins its window whatever its place. */
+ * and 8 at (0,0). On [[0, 5], [5, 0]] the 5 at (0,1) comes first in
+ * row-major order: the 5 at (1,0), first in column-major order, must not
+ * win (the layer takes the max down the columns first). A NaN wins its
+ * window whatever its place. */
 static void test_max_ties_by_hand(void)
 {
     struct lc c;
@@ -291,6 +294,14 @@ static void test_max_ties_by_hand(void)
     forward_is(&c, xc, (const float[]){4, 8}, 2);
     backward_is(&c, xc, (const float[]){1, 2}, (const float[]){0, 2, 1, 0, 0, 0, 0, 0}, 8);
 
+    lc_destroy(&c);
+
+    create_ok(&c, "max_pool2d", "", lc_shape(2, 2, 1), 1, 1, 1);
+    const float diagonal[4] = {0, 5, 5, 0};
+    backward_is(&c, diagonal, (const float[]){1}, (const float[]){0, 1, 0, 0}, 4);
+    lc_destroy(&c);
+
+    create_ok(&c, "max_pool2d", "", lc_shape(2, 2, 2), 1, 1, 2);
     float y[2];
     for (int at = 0; at < 4; at++) {
         float xn[8] = {1, 8, 4, 5, 3, 6, 2, 7};
