@@ -23,7 +23,8 @@ done
 # 1/255 as Python prints it: the same double.
 cat > a.cfg <<'CFG'
 data = { train = "u8-train.h5"; test = "u8-test.h5"; scale = 0.00392156862745098; };
-model = { layers = ( { type = "dense"; units = 16; activation = "relu"; },
+model = { layers = ( { type = "flatten"; },
+                     { type = "dense"; units = 16; activation = "relu"; },
                      { type = "dense"; units = 4; activation = "softmax"; } );
           loss = "cce"; optimizer = { type = "adam"; learning_rate = 0.01; };
           metrics = [ "accuracy" ]; };
