@@ -36,7 +36,7 @@ static int conv2d_create(void **state, const struct dpt_host *host, const struct
     if (rc < 0) {
         return rc;
     }
-    info->out = (struct dpt_shape){.rank = 3, .dims = {c->h.out, c->w.out, c->F}};
+    info->out = (struct dpt_shape){.rank = 3, .dims = {c->g.h.out, c->g.w.out, c->F}};
     info->n_params = conv_n_params(c);
     info->n_state = 0;
     *state = c;
@@ -50,12 +50,12 @@ static int conv2d_tensor(const void *state, uint32_t i, struct dpt_tensor *t)
     const struct conv *c = state;
     if (i == 0) {
         *t = (struct dpt_tensor){.name = "kernel", .rank = 4,
-                                 .shape = {c->h.k, c->w.k, c->C, c->F}, .offset = 0};
+                                 .shape = {c->g.h.k, c->g.w.k, c->g.C, c->F}, .offset = 0};
         return 0;
     }
     if (i == 1 && c->use_bias) {
         *t = (struct dpt_tensor){
-            .name = "bias", .rank = 1, .shape = {c->F}, .offset = c->K * c->F};
+            .name = "bias", .rank = 1, .shape = {c->F}, .offset = c->g.K * c->F};
         return 0;
     }
     return -1;

@@ -42,10 +42,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The im2col block: at most this many floats of cols (rows x K) at a time,
- * so the workspace stays bounded for any batch and image size. TODO: chosen
- * by measurement. */
+/* The im2col blocks: at most this many floats of cols (rows x K) at a
+ * time, so the workspace stays bounded for any batch and image size.
+ * TODO: chosen by measurement. */
+#ifndef CONV_BLOCK_FLOATS
 #define CONV_BLOCK_FLOATS ((size_t)1 << 20)
+#endif
 /* Bounds of the integer settings: far beyond any real layer, small enough
  * that products of sizes stay well inside int (CBLAS) and size_t. */
 #define CONV_MAX_FILTERS 65536
@@ -59,14 +61,24 @@ struct conv_axis {
     size_t in, k, stride, dilation, pad, out;
 };
 
-struct conv {
+/* What im2col needs to know of a convolution: its axes, the channels it
+ * reads, K = kh * kw * C, P = Ho * Wo positions and n_in = H * W * C
+ * floats per sample. */
+struct conv_geom {
     struct conv_axis h, w; /* rows (1 for conv1d) and columns */
-    size_t C, F;           /* input channels, filters */
-    size_t K;              /* kh * kw * C: the length of an im2col row */
-    size_t P;              /* Ho * Wo: output positions per sample */
-    size_t n_in;           /* H * W * C: floats per input sample */
-    size_t block_rows;     /* the most im2col rows processed at once */
-    int identity;          /* 1 x 1, stride 1, no padding: cols = x */
+    size_t C, K, P, n_in;
+    /* Output columns [ow_lo, ow_hi) read one contiguous run of kw * C
+     * floats per tap row: no padding under them, no dilation. */
+    size_t ow_lo, ow_hi;
+};
+
+struct conv {
+    struct conv_geom g;  /* the geometry of y from x */
+    size_t F;            /* filters */
+    size_t ld;           /* the length of a cols row: K, + 1 (a column of ones) with a bias */
+    size_t block_rows;   /* the most rows of cols processed at once */
+    int identity;        /* 1 x 1, stride 1, no padding: cols = x */
+    int k_major;         /* one channel: cols is stored transposed, see conv_im2col_k_major */
     int use_bias;
     enum conv_init init;
 };
@@ -164,6 +176,20 @@ static int conv_axis_init(struct conv_axis *a, size_t in, size_t k, const struct
     return 0;
 }
 
+/* The columns ow whose taps are all inside the input, when they form
+ * one contiguous run (dilation 1): w0 = ow * sw - pl >= 0 and w0 + kw <= W. */
+static void conv_interior(struct conv_geom *g)
+{
+    const struct conv_axis *w = &g->w;
+    g->ow_lo = g->ow_hi = 0;
+    if (w->dilation == 1 && w->in + w->pad >= w->k) {
+        g->ow_lo = (w->pad + w->stride - 1) / w->stride;
+        g->ow_hi = (w->in + w->pad - w->k) / w->stride + 1;
+        g->ow_hi = g->ow_hi < w->out ? g->ow_hi : w->out;
+        g->ow_lo = g->ow_lo < g->ow_hi ? g->ow_lo : g->ow_hi;
+    }
+}
+
 /* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
  * and a k x k kernel, or for conv1d (one_d) an input [1, W, C] and a 1 x k
  * kernel. kernel and input name the shapes for messages, e.g. "[5, 5]".
@@ -172,13 +198,13 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
                        const struct conv_settings *s, int one_d, size_t H, size_t W, size_t C,
                        const char *kernel, const char *input)
 {
-    struct conv c = {.C = C, .F = (size_t)s->filters, .use_bias = s->use_bias, .init = s->init};
+    struct conv c = {.F = (size_t)s->filters, .use_bias = s->use_bias, .init = s->init};
     size_t k = (size_t)s->kernel_size, kh = one_d ? 1 : k, kw = k;
     struct conv_settings rows = *s;
     if (one_d) { /* the single row is neither strided, dilated nor padded */
         rows.kernel_size = rows.strides = rows.dilation = 1;
     }
-    if (conv_axis_init(&c.h, H, kh, &rows) < 0 || conv_axis_init(&c.w, W, kw, s) < 0) {
+    if (conv_axis_init(&c.g.h, H, kh, &rows) < 0 || conv_axis_init(&c.g.w, W, kw, s) < 0) {
         char dilated[48] = "";
         if (s->dilation > 1) {
             snprintf(dilated, sizeof dilated, " (dilation %lld)", (long long)s->dilation);
@@ -187,17 +213,21 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
                            "\"valid\"; use a smaller kernel_size or padding = \"same\"",
                            kernel, dilated, input);
     }
-    c.K = kh * kw * C;
-    c.P = c.h.out * c.w.out;
-    c.n_in = H * W * C;
-    /* CBLAS takes int sizes: K is one; the rows of a block are bounded. */
-    if (C > INT_MAX / (kh * kw)) {
+    /* CBLAS takes int sizes: K + 1 is one; the rows of a block are bounded. */
+    if (C > (INT_MAX - 1) / (kh * kw)) {
         return host->error(host->ctx, "input %s with kernel %s: more than %d floats under "
                            "the kernel", input, kernel, INT_MAX);
     }
-    c.identity = kh == 1 && kw == 1 && c.h.stride == 1 && c.w.stride == 1 && c.h.pad == 0 &&
-                 c.w.pad == 0;
-    c.block_rows = CONV_BLOCK_FLOATS / c.K > 0 ? CONV_BLOCK_FLOATS / c.K : 1;
+    c.g.C = C;
+    c.g.K = kh * kw * C;
+    c.g.P = c.g.h.out * c.g.w.out;
+    c.g.n_in = H * W * C;
+    conv_interior(&c.g);
+    c.identity = kh == 1 && kw == 1 && c.g.h.stride == 1 && c.g.w.stride == 1 &&
+                 c.g.h.pad == 0 && c.g.w.pad == 0;
+    c.k_major = !c.identity && C == 1;
+    c.ld = c.g.K + (c.use_bias && !c.identity);
+    c.block_rows = CONV_BLOCK_FLOATS / c.ld > 0 ? CONV_BLOCK_FLOATS / c.ld : 1;
     *out = malloc(sizeof **out);
     if (!*out) {
         return host->error(host->ctx, "out of memory");
@@ -208,7 +238,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
 
 static size_t conv_n_params(const struct conv *c)
 {
-    return c->K * c->F + (c->use_bias ? c->F : 0);
+    return c->g.K * c->F + (c->use_bias ? c->F : 0);
 }
 
 /* Writes the kernel from the chosen initializer and a zero bias. Fans as
@@ -218,8 +248,8 @@ static void conv_init_params(const void *state, float *params, const struct dpt_
                              struct dpt_rng *rng)
 {
     const struct conv *c = state;
-    size_t n = c->K * c->F;
-    double fan_in = (double)c->K, fan_out = (double)(c->h.k * c->w.k * c->F);
+    size_t n = c->g.K * c->F;
+    double fan_in = (double)c->g.K, fan_out = (double)(c->g.h.k * c->g.w.k * c->F);
     switch (c->init) {
     case CONV_GLOROT_UNIFORM: {
         /* Glorot and Bengio (2010): U(-l, l), l = sqrt(6 / (fan_in + fan_out)). */
@@ -246,19 +276,17 @@ static void conv_init_params(const void *state, float *params, const struct dpt_
     }
 }
 
-/* The rows of one block for a batch of B samples: all M = B * P rows when
- * they fit the bound, else block_rows. */
-static size_t conv_rows_per_block(const struct conv *c, size_t B)
+/* The rows of a block: all M when they fit the bound cap, else cap. */
+static size_t conv_block(size_t M, size_t cap)
 {
-    size_t M = B * c->P;
-    return M < c->block_rows ? M : c->block_rows;
+    return M < cap ? M : cap;
 }
 
-/* The workspace holds one block of cols (and of dcols, in its place). */
+/* The workspace holds one block of cols, and in backward dcols in its place. */
 static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
-    return c->identity ? 0 : conv_rows_per_block(c, B) * c->K * sizeof(float);
+    return c->identity ? 0 : conv_block(B * c->g.P, c->block_rows) * c->ld * sizeof(float);
 }
 
 /* The position of im2col row r: sample b, output row oh, column ow. */
@@ -266,56 +294,254 @@ struct conv_pos {
     size_t b, oh, ow;
 };
 
-static struct conv_pos conv_pos_of(const struct conv *c, size_t r)
+static struct conv_pos conv_pos_of(const struct conv_geom *g, size_t r)
 {
-    size_t p = r % c->P;
-    return (struct conv_pos){r / c->P, p / c->w.out, p % c->w.out};
+    size_t p = r % g->P;
+    return (struct conv_pos){r / g->P, p / g->w.out, p % g->w.out};
 }
 
-static void conv_pos_next(const struct conv *c, struct conv_pos *q)
+static void conv_pos_next(const struct conv_geom *g, struct conv_pos *q)
 {
-    if (++q->ow == c->w.out) {
+    if (++q->ow == g->w.out) {
         q->ow = 0;
-        if (++q->oh == c->h.out) {
+        if (++q->oh == g->h.out) {
             q->oh = 0;
             q->b++;
         }
     }
 }
 
-/* Writes rows [r0, r0 + n) of the im2col matrix of x into cols (n, K):
- * row (b, oh, ow) holds for each tap (i, j) the C channels of x[b, oh * sh
- * - pt + i * dh, ow * sw - pl + j * dw, :], zeros where that is padding. */
-DPT_VECTORIZE
-static void conv_im2col(const struct conv *c, const float *x, size_t r0, size_t n, float *cols)
+/* Copies n floats. Runs under a kernel are short when there are few
+ * channels (5 floats for a 5 x 5 kernel on one channel), where a call of
+ * memcpy costs more than the copy: 8 or 4 floats at a time, inline, the
+ * last chunk overlapping the one before instead of a loop over the rest. */
+static inline void conv_copy(float *dst, const float *src, size_t n)
 {
-    const size_t C = c->C, W = c->w.in, run = c->w.k * C;
-    struct conv_pos q = conv_pos_of(c, r0);
-    for (size_t r = 0; r < n; r++, conv_pos_next(c, &q)) {
-        const float *xs = x + q.b * c->n_in;
-        float *row = cols + r * c->K;
+    if (n >= 8) {
+        size_t t = 0;
+        for (; t + 8 <= n; t += 8) {
+            __builtin_memcpy(dst + t, src + t, 8 * sizeof *dst);
+        }
+        if (t < n) {
+            __builtin_memcpy(dst + n - 8, src + n - 8, 8 * sizeof *dst);
+        }
+    } else if (n >= 4) {
+        __builtin_memcpy(dst, src, 4 * sizeof *dst);
+        __builtin_memcpy(dst + n - 4, src + n - 4, 4 * sizeof *dst);
+    } else {
+        for (size_t t = 0; t < n; t++) {
+            dst[t] = src[t];
+        }
+    }
+}
+
+/* Zeroes n floats, as conv_copy copies them. */
+static inline void conv_zero(float *dst, size_t n)
+{
+    if (n >= 8) {
+        size_t t = 0;
+        for (; t + 8 <= n; t += 8) {
+            __builtin_memset(dst + t, 0, 8 * sizeof *dst);
+        }
+        if (t < n) {
+            __builtin_memset(dst + n - 8, 0, 8 * sizeof *dst);
+        }
+    } else if (n >= 4) {
+        __builtin_memset(dst, 0, 4 * sizeof *dst);
+        __builtin_memset(dst + n - 4, 0, 4 * sizeof *dst);
+    } else if (n > 0) { /* written out: GCC would make a loop a call of memset */
+        dst[0] = 0.0f;
+        if (n > 1) {
+            dst[1] = 0.0f;
+        }
+        if (n > 2) {
+            dst[2] = 0.0f;
+        }
+    }
+}
+
+/* Copies count runs of n floats, from src every step floats to dst every
+ * ld floats: the interior positions of a segment, whose runs are
+ * contiguous. The size class of n is chosen once for all of them. */
+static inline __attribute__((always_inline)) void
+conv_copy_runs(float *dst, size_t ld, const float *src, size_t step, size_t count, size_t n)
+{
+    if (n >= 8) {
+        for (size_t r = 0; r < count; r++) {
+            conv_copy(dst + r * ld, src + r * step, n);
+        }
+    } else if (n >= 4) {
+        for (size_t r = 0; r < count; r++) {
+            __builtin_memcpy(dst + r * ld, src + r * step, 4 * sizeof *dst);
+            __builtin_memcpy(dst + r * ld + n - 4, src + r * step + n - 4, 4 * sizeof *dst);
+        }
+    } else {
+        for (size_t r = 0; r < count; r++) {
+            conv_copy(dst + r * ld, src + r * step, n);
+        }
+    }
+}
+
+/* The im2col row part of tap row i for a column ow with taps in the
+ * padding (or dilated): tap by tap. */
+static inline __attribute__((always_inline)) void
+conv_copy_taps(const struct conv_geom *g, float *dst, const float *src, size_t ow)
+{
+    const size_t C = g->C, W = g->w.in;
+    ptrdiff_t w0 = (ptrdiff_t)(ow * g->w.stride) - (ptrdiff_t)g->w.pad;
+    for (size_t j = 0; j < g->w.k; j++) {
+        ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
+        if (w < 0 || w >= (ptrdiff_t)W) {
+            conv_zero(dst + j * C, C);
+        } else {
+            conv_copy(dst + j * C, src + (size_t)w * C, C);
+        }
+    }
+}
+
+/* Writes the im2col rows of positions (oh, ow), ow in [a, e), of the
+ * sample xs at cols (one row every ld floats): for each tap (i, j) the C
+ * channels of xs[oh * sh - pt + i * dh, ow * sw - pl + j * dw, :], zeros
+ * where that is padding. Tap row by tap row, so that what depends only on
+ * the input row is worked out once for all positions of the segment, and
+ * the interior columns are one loop of contiguous copies. */
+static inline __attribute__((always_inline)) void
+conv_im2col_segment(const struct conv_geom *g, const float *xs, size_t oh, size_t a, size_t e,
+                    float *cols, size_t ld)
+{
+    const size_t C = g->C, run = g->w.k * C;
+    size_t lo = g->ow_lo > a ? g->ow_lo : a, hi = g->ow_hi < e ? g->ow_hi : e;
+    lo = lo < hi ? lo : e, hi = lo < hi ? hi : e; /* [lo, hi) empty: all border */
+    for (size_t i = 0; i < g->h.k; i++) {
         /* Signed: the first taps of a padded position fall before the input. */
-        ptrdiff_t h0 = (ptrdiff_t)(q.oh * c->h.stride) - (ptrdiff_t)c->h.pad;
-        ptrdiff_t w0 = (ptrdiff_t)(q.ow * c->w.stride) - (ptrdiff_t)c->w.pad;
-        ptrdiff_t w_last = w0 + (ptrdiff_t)((c->w.k - 1) * c->w.dilation);
-        for (size_t i = 0; i < c->h.k; i++) {
-            ptrdiff_t h = h0 + (ptrdiff_t)(i * c->h.dilation);
-            float *dst = row + i * run;
-            if (h < 0 || h >= (ptrdiff_t)c->h.in) {
-                memset(dst, 0, run * sizeof *dst);
-                continue;
+        ptrdiff_t h = (ptrdiff_t)(oh * g->h.stride + i * g->h.dilation) - (ptrdiff_t)g->h.pad;
+        float *dst = cols + i * run - a * ld; /* the row of column ow is dst + ow * ld */
+        if (h < 0 || h >= (ptrdiff_t)g->h.in) {
+            for (size_t ow = a; ow < e; ow++) {
+                conv_zero(dst + ow * ld, run);
             }
-            const float *src = xs + (size_t)h * W * C;
-            if (c->w.dilation == 1 && w0 >= 0 && w_last < (ptrdiff_t)W) {
-                memcpy(dst, src + (size_t)w0 * C, run * sizeof *dst); /* one contiguous run */
-                continue;
-            }
-            for (size_t j = 0; j < c->w.k; j++) {
-                ptrdiff_t w = w0 + (ptrdiff_t)(j * c->w.dilation);
-                if (w < 0 || w >= (ptrdiff_t)W) {
-                    memset(dst + j * C, 0, C * sizeof *dst);
+            continue;
+        }
+        const float *src = xs + (size_t)h * g->w.in * C;
+        for (size_t ow = a; ow < lo; ow++) {
+            conv_copy_taps(g, dst + ow * ld, src, ow);
+        }
+        conv_copy_runs(dst + lo * ld, ld, src + (lo * g->w.stride - g->w.pad) * C,
+                       g->w.stride * C, hi - lo, run);
+        for (size_t ow = hi; ow < e; ow++) {
+            conv_copy_taps(g, dst + ow * ld, src, ow);
+        }
+    }
+}
+
+/* Writes rows [r0, r0 + n) of the im2col matrix of x into cols (n, ld):
+ * row (b, oh, ow) holds what conv_im2col_segment puts there, then, when
+ * ld > K, a 1 (that multiplies the bias). */
+DPT_VECTORIZE
+static void conv_im2col(const struct conv_geom *g, const float *x, size_t r0, size_t n,
+                        float *cols, size_t ld)
+{
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        conv_im2col_segment(g, x + q.b * g->n_in, q.oh, q.ow, e, cols + r * ld, ld);
+        for (size_t k = r; ld > g->K && k < r + (e - q.ow); k++) {
+            cols[k * ld + g->K] = 1.0f;
+        }
+        r += e - q.ow;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
+    }
+}
+
+/* The im2col matrix of a one-channel input, transposed: cols (ld, n) has
+ * one row per tap (i, j), holding x[b, oh * sh - pt + i * dh, ow * sw - pl
+ * + j * dw] for the n positions r0 .. r0 + n - 1, and with a bias a row
+ * of ones. In the row-major layout a tap of one channel is a run of kw
+ * floats (5 for LeNet's first layer), too short to copy fast; here it is
+ * a run of up to Wo floats. */
+DPT_VECTORIZE
+static void conv_im2col_k_major(const struct conv_geom *g, const float *x, size_t r0, size_t n,
+                                float *cols, size_t ld)
+{
+    const ptrdiff_t W = (ptrdiff_t)g->w.in, sw = (ptrdiff_t)g->w.stride;
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t a = q.ow, e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        for (size_t i = 0; i < g->h.k; i++) {
+            ptrdiff_t h = (ptrdiff_t)(q.oh * g->h.stride + i * g->h.dilation) -
+                          (ptrdiff_t)g->h.pad;
+            int row_inside = h >= 0 && h < (ptrdiff_t)g->h.in;
+            const float *src = x + q.b * g->n_in + (row_inside ? (size_t)h * g->w.in : 0);
+            for (size_t j = 0; j < g->w.k; j++) {
+                float *dst = cols + (i * g->w.k + j) * n + r - a; /* dst[ow] */
+                /* Column ow reads w = ow * sw + off: inside for ow in [lo, hi). */
+                ptrdiff_t off = (ptrdiff_t)(j * g->w.dilation) - (ptrdiff_t)g->w.pad;
+                size_t lo = off >= 0 ? 0 : sw == 1 ? (size_t)-off : (size_t)((-off + sw - 1) / sw);
+                size_t hi = W - 1 - off < 0 ? 0 : sw == 1 ? (size_t)(W - off)
+                                                          : (size_t)((W - 1 - off) / sw + 1);
+                if (!row_inside) { /* all padding: [a, e) zeroed below */
+                    lo = hi = e;
+                }
+                lo = lo < a ? a : lo > e ? e : lo;
+                hi = hi < lo ? lo : hi > e ? e : hi;
+                conv_zero(dst + a, lo - a);
+                if (sw == 1) {
+                    conv_copy(dst + lo, src + (ptrdiff_t)lo + off, hi - lo);
                 } else {
-                    memcpy(dst + j * C, src + (size_t)w * C, C * sizeof *dst);
+                    for (size_t ow = lo; ow < hi; ow++) {
+                        dst[ow] = src[(ptrdiff_t)ow * sw + off];
+                    }
+                }
+                conv_zero(dst + hi, e - hi);
+            }
+        }
+        for (size_t k = 0; ld > g->K && k < e - a; k++) {
+            cols[g->K * n + r + k] = 1.0f;
+        }
+        r += e - a;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
+    }
+}
+
+/* dst[t] += src[t] for t < n. */
+static inline __attribute__((always_inline)) void conv_add(float *dst, const float *src,
+                                                           size_t n)
+{
+    for (size_t t = 0; t < n; t++) {
+        dst[t] += src[t];
+    }
+}
+
+/* The adjoint of conv_im2col_segment: adds the dcols rows of positions
+ * (oh, ow), ow in [a, e), at dcols (one row every K floats) into the
+ * sample's dx at the places im2col read them from; padding taps are
+ * dropped. */
+static inline __attribute__((always_inline)) void
+conv_col2im_segment(const struct conv_geom *g, const float *dcols, size_t oh, size_t a,
+                    size_t e, float *dxs)
+{
+    const size_t C = g->C, W = g->w.in, run = g->w.k * C;
+    size_t lo = g->ow_lo > a ? g->ow_lo : a, hi = g->ow_hi < e ? g->ow_hi : e;
+    lo = lo < hi ? lo : e, hi = lo < hi ? hi : e; /* [lo, hi) empty: all border */
+    for (size_t i = 0; i < g->h.k; i++) {
+        ptrdiff_t h = (ptrdiff_t)(oh * g->h.stride + i * g->h.dilation) - (ptrdiff_t)g->h.pad;
+        if (h < 0 || h >= (ptrdiff_t)g->h.in) {
+            continue;
+        }
+        const float *src = dcols + i * run - a * g->K; /* the row of column ow is src + ow * K */
+        float *dst = dxs + (size_t)h * W * C;
+        for (size_t ow = a; ow < e; ow++) {
+            ptrdiff_t w0 = (ptrdiff_t)(ow * g->w.stride) - (ptrdiff_t)g->w.pad;
+            if (ow >= lo && ow < hi) { /* one contiguous run */
+                conv_add(dst + (size_t)w0 * C, src + ow * g->K, run);
+                continue;
+            }
+            for (size_t j = 0; j < g->w.k; j++) {
+                ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
+                if (w >= 0 && w < (ptrdiff_t)W) {
+                    conv_add(dst + (size_t)w * C, src + ow * g->K + j * C, C);
                 }
             }
         }
@@ -323,79 +549,61 @@ static void conv_im2col(const struct conv *c, const float *x, size_t r0, size_t 
 }
 
 /* The adjoint of conv_im2col: adds rows [r0, r0 + n) of dcols (n, K) into
- * dx at the places im2col read them from; padding taps are dropped. dx of
- * a sample is zeroed here before its first row is added, so dx is written
- * in full (DPT_CAP_WRITES_DX) once all blocks are done, in order. */
+ * dx. dx of a sample is zeroed here before its first row is added, so dx
+ * is written in full (DPT_CAP_WRITES_DX) once all blocks are done, in
+ * order. */
 DPT_VECTORIZE
-static void conv_col2im(const struct conv *c, const float *dcols, size_t r0, size_t n, float *dx)
+static void conv_col2im(const struct conv_geom *g, const float *dcols, size_t r0, size_t n,
+                        float *dx)
 {
-    const size_t C = c->C, W = c->w.in, run = c->w.k * C;
-    struct conv_pos q = conv_pos_of(c, r0);
-    for (size_t r = 0; r < n; r++, conv_pos_next(c, &q)) {
-        float *dxs = dx + q.b * c->n_in;
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        float *dxs = dx + q.b * g->n_in;
         if (q.oh == 0 && q.ow == 0) {
-            memset(dxs, 0, c->n_in * sizeof *dxs);
+            memset(dxs, 0, g->n_in * sizeof *dxs);
         }
-        const float *row = dcols + r * c->K;
-        ptrdiff_t h0 = (ptrdiff_t)(q.oh * c->h.stride) - (ptrdiff_t)c->h.pad;
-        ptrdiff_t w0 = (ptrdiff_t)(q.ow * c->w.stride) - (ptrdiff_t)c->w.pad;
-        ptrdiff_t w_last = w0 + (ptrdiff_t)((c->w.k - 1) * c->w.dilation);
-        for (size_t i = 0; i < c->h.k; i++) {
-            ptrdiff_t h = h0 + (ptrdiff_t)(i * c->h.dilation);
-            if (h < 0 || h >= (ptrdiff_t)c->h.in) {
-                continue;
-            }
-            const float *src = row + i * run;
-            float *dst = dxs + (size_t)h * W * C;
-            if (c->w.dilation == 1 && w0 >= 0 && w_last < (ptrdiff_t)W) {
-                dst += (size_t)w0 * C;
-                for (size_t t = 0; t < run; t++) {
-                    dst[t] += src[t];
-                }
-                continue;
-            }
-            for (size_t j = 0; j < c->w.k; j++) {
-                ptrdiff_t w = w0 + (ptrdiff_t)(j * c->w.dilation);
-                if (w >= 0 && w < (ptrdiff_t)W) {
-                    for (size_t t = 0; t < C; t++) {
-                        dst[(size_t)w * C + t] += src[j * C + t];
-                    }
-                }
-            }
-        }
+        conv_col2im_segment(g, dcols + r * g->K, q.oh, q.ow, e, dxs);
+        r += e - q.ow;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
     }
 }
 
-/* y (B * P, F) = cols x kernel + bias, a block of rows at a time. */
+/* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
+ * params is the (K + 1, F) matrix [kernel; bias] and cols ends in a column
+ * of ones. A 1 x 1 convolution reads x itself as cols and starts y as the
+ * bias (beta = 1): one pass over y instead of a zeroing pass and an add. */
 static void conv_forward(const void *state, const float *params, const float *x, float *y,
                          const struct dpt_batch *bt)
 {
     const struct conv *c = state;
-    size_t M = bt->B * c->P, rows = conv_rows_per_block(c, bt->B);
-    const int K = (int)c->K, F = (int)c->F;
-    const float *kernel = params, *bias = params + c->K * c->F;
+    size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
+    const int ld = (int)c->ld, F = (int)c->F;
     for (size_t r0 = 0; r0 < M; r0 += rows) {
         size_t n = M - r0 < rows ? M - r0 : rows;
-        const float *cols = x + r0 * c->C;
-        if (!c->identity) {
-            conv_im2col(c, x, r0, n, bt->ws);
-            cols = bt->ws;
-        }
         float *yb = y + r0 * c->F;
-        /* With a bias, y starts as the bias and the product adds to it
-         * (beta = 1): one pass over y instead of a zeroing pass and an add. */
-        if (c->use_bias) {
-            for (size_t i = 0; i < n; i++) {
-                memcpy(yb + i * c->F, bias, c->F * sizeof *yb);
+        float beta = 0.0f;
+        const float *cols = bt->ws;
+        if (c->identity) {
+            cols = x + r0 * c->g.C;
+            for (size_t i = 0; c->use_bias && i < n; i++) {
+                memcpy(yb + i * c->F, params + c->g.K * c->F, c->F * sizeof *yb);
+                beta = 1.0f;
             }
+        } else if (c->k_major) {
+            conv_im2col_k_major(&c->g, x, r0, n, bt->ws, c->ld);
+        } else {
+            conv_im2col(&c->g, x, r0, n, bt->ws, c->ld);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, K, 1.0f, cols, K,
-                    kernel, F, c->use_bias ? 1.0f : 0.0f, yb, F);
+        cblas_sgemm(CblasRowMajor, c->k_major ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)n,
+                    F, ld, 1.0f, cols, c->k_major ? (int)n : ld, params, F, beta, yb, F);
     }
 }
 
 /* db += the column sums of dy (M, F), in double (M terms of either sign),
- * 64 columns at a time so dy is read row by row. */
+ * 64 columns at a time so dy is read row by row. For 1 x 1 convolutions,
+ * whose cols (x itself) has no column of ones. */
 static void conv_add_column_sums(const float *dy, size_t M, size_t F, float *db)
 {
     enum { COLS = 64 };
@@ -414,46 +622,45 @@ static void conv_add_column_sums(const float *dy, size_t M, size_t F, float *db)
     }
 }
 
-/* dkernel += cols^T dy and dbias += the column sums of dy (into dparams);
- * dx = col2im(dy kernel^T) unless dx is NULL. When the whole batch was one
- * block, the training forward's cols are still in the workspace. */
+/* dparams += cols^T dy: the kernel's gradient and, through the column of
+ * ones, the bias's (dparams is [dkernel; dbias], (ld, F)). dx, unless
+ * NULL: dcols = dy kernel^T scattered by col2im. When the whole batch was
+ * one block, the training forward's cols are still in the workspace. */
 static void conv_backward(const void *state, const float *params, const float *x,
                           const float *y, const float *dy, float *dx, float *dparams,
                           const struct dpt_batch *bt)
 {
     (void)y;
     const struct conv *c = state;
-    size_t M = bt->B * c->P, rows = conv_rows_per_block(c, bt->B);
-    const int K = (int)c->K, F = (int)c->F;
-    const float *kernel = params;
-    float *dkernel = dparams, *ws = bt->ws;
+    size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
+    const int ld = (int)c->ld, K = (int)c->g.K, F = (int)c->F;
+    float *ws = bt->ws;
     for (size_t r0 = 0; r0 < M; r0 += rows) {
         size_t n = M - r0 < rows ? M - r0 : rows;
-        const float *cols = x + r0 * c->C, *dyb = dy + r0 * c->F;
-        if (!c->identity) {
-            if (rows < M) {
-                conv_im2col(c, x, r0, n, ws);
+        const float *cols = c->identity ? x + r0 * c->g.C : ws, *dyb = dy + r0 * c->F;
+        if (!c->identity && rows < M) {
+            if (c->k_major) {
+                conv_im2col_k_major(&c->g, x, r0, n, ws, c->ld);
+            } else {
+                conv_im2col(&c->g, x, r0, n, ws, c->ld);
             }
-            cols = ws;
         }
-        /* beta = 1: dkernel accumulates over the micro-shards of a step. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, F, (int)n, 1.0f, cols, K, dyb,
-                    F, 1.0f, dkernel, F);
+        /* beta = 1: dparams accumulates over the micro-shards of a step. */
+        cblas_sgemm(CblasRowMajor, c->k_major ? CblasNoTrans : CblasTrans, CblasNoTrans, ld, F,
+                    (int)n, 1.0f, cols, c->k_major ? (int)n : ld, dyb, F, 1.0f, dparams, F);
         if (!dx) {
             continue;
         }
-        if (c->identity) { /* dcols is dx itself: beta = 0 writes it */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F,
-                        kernel, F, 0.0f, dx + r0 * c->C, K);
-            continue;
+        /* dcols = dy kernel^T; for a 1 x 1 convolution that is dx itself. */
+        float *dcols = c->identity ? dx + r0 * c->g.C : ws;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F, params,
+                    F, 0.0f, dcols, K);
+        if (!c->identity) {
+            conv_col2im(&c->g, dcols, r0, n, dx);
         }
-        /* cols is no longer needed: dcols takes its place. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F, kernel,
-                    F, 0.0f, ws, K);
-        conv_col2im(c, ws, r0, n, dx);
     }
-    if (c->use_bias) {
-        conv_add_column_sums(dy, M, c->F, dparams + c->K * c->F);
+    if (c->identity && c->use_bias) {
+        conv_add_column_sums(dy, M, c->F, dparams + c->g.K * c->F);
     }
 }
 
