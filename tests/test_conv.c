@@ -4,7 +4,7 @@
  * asymmetric padding of even kernels and strides), dilation, 1 x 1 kernels
  * and use_bias = false; forward values computed by hand; a comparison with
  * a direct convolution in double on a batch large enough to be cut into
- * several im2col blocks; the shapes and settings that are refused.
+ * several blocks of rows; the shapes and settings that are refused.
  *
  * Both layers are linear in x and in their parameters, so a finite
  * difference has no truncation error and a large step h = 0.1 keeps the
@@ -255,9 +255,10 @@ static void check_against_direct(const char *settings, const struct geom *g, siz
     CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv2d", settings, &in), 0);
     CU_ASSERT_FATAL(c.info.out.dims[0] == g->Ho && c.info.out.dims[1] == g->Wo);
     size_t nx = B * c.n_in, ny = B * c.n_out, np = c.info.n_params, nk = np - g->F;
-    size_t cols_bytes = B * g->Ho * g->Wo * g->kh * g->kw * g->C * sizeof(float);
-    /* The bound on the workspace must cut this batch into blocks. */
-    CU_ASSERT_EQUAL(c.p->workspace_bytes(c.st, B) < cols_bytes, want_blocks);
+    /* A workspace that grows less than B times that of one sample means
+     * the batch is cut into blocks. */
+    size_t ws1 = c.p->workspace_bytes(c.st, 1), wsB = c.p->workspace_bytes(c.st, B);
+    CU_ASSERT_EQUAL(wsB < B * ws1, want_blocks);
     float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
     float *dx = malloc(nx * sizeof *dx), *dp = calloc(np, sizeof *dp);
     double *all = calloc(2 * (ny + nx + np), sizeof *all);
@@ -285,20 +286,34 @@ static void check_against_direct(const char *settings, const struct geom *g, siz
     lc_destroy(&c);
 }
 
-/* The direct convolution knows nothing of im2col or blocks. The first case
- * is large enough (B * Ho * Wo * K = 11 * 576 * 288 floats, 7.3 MB of
- * columns) to be cut into several blocks, one of which ends inside a
- * sample; the second has the asymmetric padding 1/2 (rows) and 1/1
- * (columns) and fits one block. */
+/* The direct convolution knows nothing of im2col or blocks. The cases
+ * are large enough to be cut into several blocks of rows by the bound on
+ * the workspace (checked), blocks that end inside a sample:
+ *   - 24 x 24 x 32, 3 x 3 "same" (padding 1/1): the common case;
+ *   - 28 x 28 x 1, LeNet's first layer, 5 x 5 "same" (padding 2/2): one
+ *     channel, whose columns are stored transposed;
+ *   - 33 x 33 x 8, 3 x 3, stride 2, "same": output ceil(33 / 2) = 17, total
+ *     padding 16 * 2 + 3 - 33 = 2, so 1/1; dx through col2im across blocks;
+ * and a small one with the asymmetric padding of an even kernel: 9 x 8 x 3,
+ * 4 x 4, stride 2, "same": output 5 x 4, padding (4 * 2 + 4 - 9 = 3) 1/2
+ * for the rows and (3 * 2 + 4 - 8 = 2) 1/1 for the columns. */
 static void test_conv2d_against_direct(void)
 {
     const struct geom big = {.H = 24, .W = 24, .C = 32, .kh = 3, .kw = 3, .F = 8, .sh = 1,
                              .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 24, .Wo = 24};
-    check_against_direct("filters = 8; kernel_size = 3; padding = \"same\";", &big, 11, 1);
+    check_against_direct("filters = 8; kernel_size = 3; padding = \"same\";", &big, 3, 1);
+    const struct geom lenet = {.H = 28, .W = 28, .C = 1, .kh = 5, .kw = 5, .F = 6, .sh = 1,
+                               .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .Ho = 28, .Wo = 28};
+    check_against_direct("filters = 6; kernel_size = 5; padding = \"same\";", &lenet, 5, 1);
+    const struct geom strided = {.H = 33, .W = 33, .C = 8, .kh = 3, .kw = 3, .F = 4, .sh = 2,
+                                 .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 17,
+                                 .Wo = 17};
+    check_against_direct("filters = 4; kernel_size = 3; strides = 2; padding = \"same\";",
+                         &strided, 3, 1);
     const struct geom odd = {.H = 9, .W = 8, .C = 3, .kh = 4, .kw = 4, .F = 5, .sh = 2,
                              .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 5, .Wo = 4};
     check_against_direct("filters = 5; kernel_size = 4; strides = 2; padding = \"same\";", &odd,
-                         5, 0);
+                         1, 0);
 }
 
 /* create() must fail with a message containing each of the strings. */

@@ -42,11 +42,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The im2col blocks: at most this many floats of cols (rows x K) at a
- * time, so the workspace stays bounded for any batch and image size.
- * TODO: chosen by measurement. */
+/* The workspace: at most this many floats of cols and dcols for a block
+ * of rows (256 KB, half the L2 cache of a core of the EPYC we measured
+ * on), whatever the batch and image size. With B = 64 on LeNet's and
+ * vggsmall's layers (scripts/conv-rate.c), budgets from 64K to 1M floats
+ * gave the same rates within the noise of a shared machine (+-10%); 4M
+ * floats (16 MB) were 10-45% slower on vggsmall's layers (the columns of
+ * a block no longer stay in the caches between im2col and the product).
+ * -DCONV_BLOCK_FLOATS=... overrides it for such measurements. */
 #ifndef CONV_BLOCK_FLOATS
-#define CONV_BLOCK_FLOATS ((size_t)1 << 20)
+#define CONV_BLOCK_FLOATS ((size_t)65536)
 #endif
 /* Bounds of the integer settings: far beyond any real layer, small enough
  * that products of sizes stay well inside int (CBLAS) and size_t. */
@@ -227,7 +232,8 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
                  c.g.h.pad == 0 && c.g.w.pad == 0;
     c.k_major = !c.identity && C == 1;
     c.ld = c.g.K + (c.use_bias && !c.identity);
-    c.block_rows = CONV_BLOCK_FLOATS / c.ld > 0 ? CONV_BLOCK_FLOATS / c.ld : 1;
+    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K);
+    c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
     *out = malloc(sizeof **out);
     if (!*out) {
         return host->error(host->ctx, "out of memory");
@@ -282,11 +288,13 @@ static size_t conv_block(size_t M, size_t cap)
     return M < cap ? M : cap;
 }
 
-/* The workspace holds one block of cols, and in backward dcols in its place. */
+/* The workspace holds one block of cols (rows, ld), then one of dcols
+ * (rows, K) for backward. */
 static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
-    return c->identity ? 0 : conv_block(B * c->g.P, c->block_rows) * c->ld * sizeof(float);
+    size_t rows = conv_block(B * c->g.P, c->block_rows);
+    return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
 }
 
 /* The position of im2col row r: sample b, output row oh, column ow. */
@@ -516,44 +524,45 @@ static inline __attribute__((always_inline)) void conv_add(float *dst, const flo
 
 /* The adjoint of conv_im2col_segment: adds the dcols rows of positions
  * (oh, ow), ow in [a, e), at dcols (one row every K floats) into the
- * sample's dx at the places im2col read them from; padding taps are
- * dropped. */
+ * sample's dx at the places im2col read them from (padding taps are
+ * dropped), and zeroes those rows for the next block's product (see
+ * conv_backward). */
 static inline __attribute__((always_inline)) void
-conv_col2im_segment(const struct conv_geom *g, const float *dcols, size_t oh, size_t a,
-                    size_t e, float *dxs)
+conv_col2im_segment(const struct conv_geom *g, float *dcols, size_t oh, size_t a, size_t e,
+                    float *dxs)
 {
-    const size_t C = g->C, W = g->w.in, run = g->w.k * C;
+    const size_t C = g->C, W = g->w.in, K = g->K, run = g->w.k * C;
     size_t lo = g->ow_lo > a ? g->ow_lo : a, hi = g->ow_hi < e ? g->ow_hi : e;
     lo = lo < hi ? lo : e, hi = lo < hi ? hi : e; /* [lo, hi) empty: all border */
     for (size_t i = 0; i < g->h.k; i++) {
         ptrdiff_t h = (ptrdiff_t)(oh * g->h.stride + i * g->h.dilation) - (ptrdiff_t)g->h.pad;
-        if (h < 0 || h >= (ptrdiff_t)g->h.in) {
-            continue;
-        }
-        const float *src = dcols + i * run - a * g->K; /* the row of column ow is src + ow * K */
-        float *dst = dxs + (size_t)h * W * C;
+        float *src = dcols + i * run - a * K; /* the row of column ow is src + ow * K */
+        float *dst = dxs + (h >= 0 ? (size_t)h : 0) * W * C;
         for (size_t ow = a; ow < e; ow++) {
             ptrdiff_t w0 = (ptrdiff_t)(ow * g->w.stride) - (ptrdiff_t)g->w.pad;
-            if (ow >= lo && ow < hi) { /* one contiguous run */
-                conv_add(dst + (size_t)w0 * C, src + ow * g->K, run);
-                continue;
-            }
-            for (size_t j = 0; j < g->w.k; j++) {
-                ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
-                if (w >= 0 && w < (ptrdiff_t)W) {
-                    conv_add(dst + (size_t)w * C, src + ow * g->K + j * C, C);
+            if (h < 0 || h >= (ptrdiff_t)g->h.in) {
+                /* a tap row in the padding: nothing to add */
+            } else if (ow >= lo && ow < hi) { /* one contiguous run */
+                conv_add(dst + (size_t)w0 * C, src + ow * K, run);
+            } else {
+                for (size_t j = 0; j < g->w.k; j++) {
+                    ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
+                    if (w >= 0 && w < (ptrdiff_t)W) {
+                        conv_add(dst + (size_t)w * C, src + ow * K + j * C, C);
+                    }
                 }
             }
+            conv_zero(src + ow * K, run);
         }
     }
 }
 
 /* The adjoint of conv_im2col: adds rows [r0, r0 + n) of dcols (n, K) into
- * dx. dx of a sample is zeroed here before its first row is added, so dx
- * is written in full (DPT_CAP_WRITES_DX) once all blocks are done, in
- * order. */
+ * dx and zeroes them. dx of a sample is zeroed here before its first row
+ * is added, so dx is written in full (DPT_CAP_WRITES_DX) once all blocks
+ * are done, in order. */
 DPT_VECTORIZE
-static void conv_col2im(const struct conv_geom *g, const float *dcols, size_t r0, size_t n,
+static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size_t n,
                         float *dx)
 {
     struct conv_pos q = conv_pos_of(g, r0);
@@ -625,7 +634,13 @@ static void conv_add_column_sums(const float *dy, size_t M, size_t F, float *db)
 /* dparams += cols^T dy: the kernel's gradient and, through the column of
  * ones, the bias's (dparams is [dkernel; dbias], (ld, F)). dx, unless
  * NULL: dcols = dy kernel^T scattered by col2im. When the whole batch was
- * one block, the training forward's cols are still in the workspace. */
+ * one block, the training forward's cols are still in the workspace.
+ *
+ * dcols is zeroed once here and kept zero by col2im after it reads each
+ * row, so the product adds to it (beta = 1): with beta = 0 OpenBLAS first
+ * zeroes its output in a pass of its own, which took 8% of the step of
+ * vggsmall's second layer against 4% for zeroing the rows col2im has just
+ * read. */
 static void conv_backward(const void *state, const float *params, const float *x,
                           const float *y, const float *dy, float *dx, float *dparams,
                           const struct dpt_batch *bt)
@@ -634,7 +649,10 @@ static void conv_backward(const void *state, const float *params, const float *x
     const struct conv *c = state;
     size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
     const int ld = (int)c->ld, K = (int)c->g.K, F = (int)c->F;
-    float *ws = bt->ws;
+    float *ws = bt->ws, *dcols = c->identity ? NULL : ws + rows * c->ld;
+    if (dx && dcols) {
+        memset(dcols, 0, rows * c->g.K * sizeof *dcols);
+    }
     for (size_t r0 = 0; r0 < M; r0 += rows) {
         size_t n = M - r0 < rows ? M - r0 : rows;
         const float *cols = c->identity ? x + r0 * c->g.C : ws, *dyb = dy + r0 * c->F;
@@ -651,13 +669,14 @@ static void conv_backward(const void *state, const float *params, const float *x
         if (!dx) {
             continue;
         }
-        /* dcols = dy kernel^T; for a 1 x 1 convolution that is dx itself. */
-        float *dcols = c->identity ? dx + r0 * c->g.C : ws;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F, params,
-                    F, 0.0f, dcols, K);
-        if (!c->identity) {
-            conv_col2im(&c->g, dcols, r0, n, dx);
+        if (c->identity) { /* dcols is dx itself, written (beta = 0) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F,
+                        params, F, 0.0f, dx + r0 * c->g.C, K);
+            continue;
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F, params,
+                    F, 1.0f, dcols, K);
+        conv_col2im(&c->g, dcols, r0, n, dx);
     }
     if (c->identity && c->use_bias) {
         conv_add_column_sums(dy, M, c->F, dparams + c->g.K * c->F);
