@@ -410,7 +410,8 @@ int main(void)
         return 2;
     }
     CU_pSuite s = CU_add_suite("conv2d and conv1d", NULL, NULL);
-    CU_add_test(s, "conv2d finite differences: strides, padding, dilation, 1x1", test_conv2d_gradients);
+    CU_add_test(s, "conv2d finite differences: strides, padding, dilation, 1x1",
+                test_conv2d_gradients);
     CU_add_test(s, "conv1d finite differences", test_conv1d_gradients);
     CU_add_test(s, "conv2d by hand: 3x3 input, 2x2 kernel", test_conv2d_by_hand_valid);
     CU_add_test(s, "conv2d by hand: same, stride 2", test_conv2d_by_hand_same_stride2);
