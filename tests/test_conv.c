@@ -92,6 +92,8 @@ static void test_conv1d_gradients(void)
         /* 2 before, 2 after */
         {"filters = 2; kernel_size = 3; dilation = 2; padding = \"same\";", {6, 2}, {6, 2}},
         {"filters = 2; kernel_size = 1; use_bias = false;", {5, 3}, {5, 2}},
+        /* one channel (stored transposed), strided: 0 before, 1 after */
+        {"filters = 2; kernel_size = 3; strides = 2; padding = \"same\";", {10, 1}, {5, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv1d", &cases[i], 500 + 20 * i);
