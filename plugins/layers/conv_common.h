@@ -1,0 +1,701 @@
+/* The convolution shared by the layers "conv2d" and "conv1d": settings,
+ * geometry, initialization and the forward/backward passes, as static
+ * functions both plugin files include. A conv1d on [L, C] is a conv2d on
+ * [1, L, C] with a 1 x k kernel, so one code path serves both.
+ *
+ * Geometry (Keras' Conv2D/Conv1D): the input is [H, W, C] channels-last,
+ * the kernel [kh, kw, C, F] and the output [Ho, Wo, F]. "valid" padding
+ * gives Ho = floor((H - ((kh - 1) * dh + 1)) / sh) + 1; "same" gives
+ * Ho = ceil(H / sh) with a total padding of max((Ho - 1) * sh + (kh - 1) *
+ * dh + 1 - H, 0), the smaller half at the top and the extra one at the
+ * bottom, as TensorFlow pads; likewise for the columns.
+ *
+ * Method: im2col then one cblas_sgemm per block of output positions. Row
+ * r = (b, oh, ow) of the im2col matrix cols (M, K), K = kh * kw * C, holds
+ * the input under the kernel at that position in the kernel's own order
+ * (tap (i, j), then channel), so Keras' kernel layout is already the (K, F)
+ * matrix and y (M, F) = cols x kernel is the output in its channels-last
+ * layout, rows of consecutive samples following each other. With a bias,
+ * cols gets a last column of ones and the parameter slice [kernel; bias]
+ * is the (K + 1, F) matrix it multiplies: the bias costs no pass of its
+ * own, and backward's dparams += cols^T dy gives dkernel and dbias in one
+ * product. dx comes from dcols = dy kernel^T, scattered back (col2im). A
+ * one-channel input stores cols transposed, (K, M), so that its copies are
+ * rows of the image rather than runs of kw floats; a 1 x 1 kernel with
+ * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
+ *
+ * Guarantees: forward and backward allocate nothing; their scratch is the
+ * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
+ * writes every element of dx (DPT_CAP_WRITES_DX) and adds into dparams;
+ * same inputs and B give the same bits. Left out: groups, "causal"
+ * padding, regularizers and constraints, strides > 1 together with
+ * dilation > 1 (Keras refuses them too).
+ */
+#ifndef DPT_PLUGINS_CONV_COMMON_H
+#define DPT_PLUGINS_CONV_COMMON_H
+
+#include <dptrain/plugin.h>
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The workspace: at most this many floats of cols and dcols for a block
+ * of rows (256 KB, half the L2 cache of a core of the EPYC we measured
+ * on), whatever the batch and image size. With B = 64 on LeNet's and
+ * vggsmall's layers (scripts/conv-rate.c), budgets from 64K to 1M floats
+ * gave the same rates within the noise of a shared machine (+-10%); 4M
+ * floats (16 MB) were 10-45% slower on vggsmall's layers (the columns of
+ * a block no longer stay in the caches between im2col and the product).
+ * -DCONV_BLOCK_FLOATS=... overrides it for such measurements. */
+#ifndef CONV_BLOCK_FLOATS
+#define CONV_BLOCK_FLOATS ((size_t)65536)
+#endif
+/* Bounds of the integer settings: far beyond any real layer, small enough
+ * that products of sizes stay well inside int (CBLAS) and size_t. */
+#define CONV_MAX_FILTERS 65536
+#define CONV_MAX_KERNEL 1024
+
+enum conv_init { CONV_GLOROT_UNIFORM, CONV_HE_NORMAL, CONV_ZEROS };
+
+/* One spatial axis: input length, kernel taps, stride, dilation, padding
+ * before the first element, output length. */
+struct conv_axis {
+    size_t in, k, stride, dilation, pad, out;
+};
+
+/* What im2col needs to know of a convolution: its axes, the channels it
+ * reads, K = kh * kw * C, P = Ho * Wo positions and n_in = H * W * C
+ * floats per sample. */
+struct conv_geom {
+    struct conv_axis h, w; /* rows (1 for conv1d) and columns */
+    size_t C, K, P, n_in;
+    /* Output columns [ow_lo, ow_hi) read one contiguous run of kw * C
+     * floats per tap row: no padding under them, no dilation. */
+    size_t ow_lo, ow_hi;
+};
+
+struct conv {
+    struct conv_geom g;  /* the geometry of y from x */
+    size_t F;            /* filters */
+    size_t ld;           /* the length of a cols row: K, + 1 (a column of ones) with a bias */
+    size_t block_rows;   /* the most rows of cols processed at once */
+    int identity;        /* 1 x 1, stride 1, no padding: cols = x */
+    int k_major;         /* one channel: cols is stored transposed, see conv_im2col_k_major */
+    int use_bias;
+    enum conv_init init;
+};
+
+/* The settings a convolution reads, before any shape is known. */
+struct conv_settings {
+    int64_t filters, kernel_size, strides, dilation;
+    int same, use_bias;
+    enum conv_init init;
+};
+
+/* Reads filters, kernel_size (both required), strides, padding, dilation,
+ * use_bias and initializer. Returns 0 or the negative value of host->error
+ * (or of a getter, which has reported already). */
+static int conv_read_settings(const struct dpt_host *host, struct conv_settings *s)
+{
+    /* -1 marks a missing key: the message can then say it is required. */
+    int rc = host->get_int(host->ctx, "filters", -1, -1, CONV_MAX_FILTERS, &s->filters);
+    if (rc < 0) {
+        return rc;
+    }
+    if (s->filters < 1) {
+        return host->error(host->ctx, "'filters' is required (the number of output channels, "
+                                      "1 .. %d, e.g. filters = 32)", CONV_MAX_FILTERS);
+    }
+    rc = host->get_int(host->ctx, "kernel_size", -1, -1, CONV_MAX_KERNEL, &s->kernel_size);
+    if (rc < 0) {
+        return rc;
+    }
+    if (s->kernel_size < 1) {
+        return host->error(host->ctx, "'kernel_size' is required (taps per axis, 1 .. %d, "
+                                      "e.g. kernel_size = 3)", CONV_MAX_KERNEL);
+    }
+    if ((rc = host->get_int(host->ctx, "strides", 1, 1, CONV_MAX_KERNEL, &s->strides)) < 0 ||
+        (rc = host->get_int(host->ctx, "dilation", 1, 1, CONV_MAX_KERNEL, &s->dilation)) < 0) {
+        return rc;
+    }
+    if (s->strides > 1 && s->dilation > 1) {
+        return host->error(host->ctx, "strides %lld with dilation %lld: strides > 1 together "
+                           "with dilation > 1 is not supported (Keras refuses it too)",
+                           (long long)s->strides, (long long)s->dilation);
+    }
+    static const char *const paddings[] = {"valid", "same", NULL};
+    const char *padding;
+    if ((rc = host->get_string(host->ctx, "padding", "valid", paddings, &padding)) < 0 ||
+        (rc = host->get_bool(host->ctx, "use_bias", 1, &s->use_bias)) < 0) {
+        return rc;
+    }
+    s->same = strcmp(padding, "same") == 0;
+    static const char *const inits[] = {"glorot_uniform", "he_normal", "zeros", NULL};
+    const char *init;
+    if ((rc = host->get_string(host->ctx, "initializer", inits[0], inits, &init)) < 0) {
+        return rc;
+    }
+    s->init = strcmp(init, "he_normal") == 0 ? CONV_HE_NORMAL
+              : strcmp(init, "zeros") == 0   ? CONV_ZEROS
+                                             : CONV_GLOROT_UNIFORM;
+    return 0;
+}
+
+/* Writes the dims of a shape as "[3, 3, 1]" into buf (for messages). */
+static const char *conv_shape_str(char *buf, size_t len, const uint64_t *dims, uint32_t rank)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (uint32_t j = 0; j < rank && at < len; j++) {
+        int k = snprintf(buf + at, len - at, "%s%llu%s", j ? ", " : "[",
+                         (unsigned long long)dims[j], j + 1 == rank ? "]" : "");
+        at += k > 0 ? (size_t)k : 0;
+    }
+    return buf;
+}
+
+/* Fills the axis from its input length and the settings; returns 0, or -1
+ * when the kernel does not fit the input ("valid" padding only: "same"
+ * pads enough for any kernel). */
+static int conv_axis_init(struct conv_axis *a, size_t in, size_t k, const struct conv_settings *s)
+{
+    a->in = in;
+    a->k = k;
+    a->stride = (size_t)s->strides;
+    a->dilation = (size_t)s->dilation;
+    size_t span = (k - 1) * a->dilation + 1; /* the input a dilated kernel covers */
+    if (s->same) {
+        a->out = (in + a->stride - 1) / a->stride;
+        size_t need = (a->out - 1) * a->stride + span;
+        a->pad = need > in ? (need - in) / 2 : 0; /* the extra one goes after */
+        return 0;
+    }
+    if (span > in) {
+        return -1;
+    }
+    a->out = (in - span) / a->stride + 1;
+    a->pad = 0;
+    return 0;
+}
+
+/* The columns ow whose taps are all inside the input, when they form
+ * one contiguous run (dilation 1): w0 = ow * sw - pl >= 0 and w0 + kw <= W. */
+static void conv_interior(struct conv_geom *g)
+{
+    const struct conv_axis *w = &g->w;
+    g->ow_lo = g->ow_hi = 0;
+    if (w->dilation == 1 && w->in + w->pad >= w->k) {
+        g->ow_lo = (w->pad + w->stride - 1) / w->stride;
+        g->ow_hi = (w->in + w->pad - w->k) / w->stride + 1;
+        g->ow_hi = g->ow_hi < w->out ? g->ow_hi : w->out;
+        g->ow_lo = g->ow_lo < g->ow_hi ? g->ow_lo : g->ow_hi;
+    }
+}
+
+/* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
+ * and a k x k kernel, or for conv1d (one_d) an input [1, W, C] and a 1 x k
+ * kernel. kernel and input name the shapes for messages, e.g. "[5, 5]".
+ * Returns 0 or the negative value of host->error. */
+static int conv_create(struct conv **out, const struct dpt_host *host,
+                       const struct conv_settings *s, int one_d, size_t H, size_t W, size_t C,
+                       const char *kernel, const char *input)
+{
+    struct conv c = {.F = (size_t)s->filters, .use_bias = s->use_bias, .init = s->init};
+    size_t k = (size_t)s->kernel_size, kh = one_d ? 1 : k, kw = k;
+    struct conv_settings rows = *s;
+    if (one_d) { /* the single row is neither strided, dilated nor padded */
+        rows.kernel_size = rows.strides = rows.dilation = 1;
+    }
+    if (conv_axis_init(&c.g.h, H, kh, &rows) < 0 || conv_axis_init(&c.g.w, W, kw, s) < 0) {
+        char dilated[48] = "";
+        if (s->dilation > 1) {
+            snprintf(dilated, sizeof dilated, " (dilation %lld)", (long long)s->dilation);
+        }
+        return host->error(host->ctx, "kernel %s%s does not fit input %s with padding "
+                           "\"valid\"; use a smaller kernel_size or padding = \"same\"",
+                           kernel, dilated, input);
+    }
+    /* CBLAS takes int sizes: K + 1 is one; the rows of a block are bounded. */
+    if (C > (INT_MAX - 1) / (kh * kw)) {
+        return host->error(host->ctx, "input %s with kernel %s: more than %d floats under "
+                           "the kernel", input, kernel, INT_MAX);
+    }
+    c.g.C = C;
+    c.g.K = kh * kw * C;
+    c.g.P = c.g.h.out * c.g.w.out;
+    c.g.n_in = H * W * C;
+    conv_interior(&c.g);
+    c.identity = kh == 1 && kw == 1 && c.g.h.stride == 1 && c.g.w.stride == 1 &&
+                 c.g.h.pad == 0 && c.g.w.pad == 0;
+    c.k_major = !c.identity && C == 1;
+    c.ld = c.g.K + (c.use_bias && !c.identity);
+    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K);
+    c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
+    *out = malloc(sizeof **out);
+    if (!*out) {
+        return host->error(host->ctx, "out of memory");
+    }
+    **out = c;
+    return 0;
+}
+
+static size_t conv_n_params(const struct conv *c)
+{
+    return c->g.K * c->F + (c->use_bias ? c->F : 0);
+}
+
+/* Writes the kernel from the chosen initializer and a zero bias. Fans as
+ * Keras computes them for convolutions: fan_in = kh * kw * C, fan_out =
+ * kh * kw * F. */
+static void conv_init_params(const void *state, float *params, const struct dpt_host *host,
+                             struct dpt_rng *rng)
+{
+    const struct conv *c = state;
+    size_t n = c->g.K * c->F;
+    double fan_in = (double)c->g.K, fan_out = (double)(c->g.h.k * c->g.w.k * c->F);
+    switch (c->init) {
+    case CONV_GLOROT_UNIFORM: {
+        /* Glorot and Bengio (2010): U(-l, l), l = sqrt(6 / (fan_in + fan_out)). */
+        double limit = sqrt(6.0 / (fan_in + fan_out));
+        for (size_t i = 0; i < n; i++) {
+            params[i] = (float)(limit * (2.0 * host->rng_uniform(rng) - 1.0));
+        }
+        break;
+    }
+    case CONV_HE_NORMAL: {
+        /* He et al. (2015): N(0, sqrt(2 / fan_in)), untruncated (see dense.c). */
+        double stddev = sqrt(2.0 / fan_in);
+        for (size_t i = 0; i < n; i++) {
+            params[i] = (float)(stddev * host->rng_normal(rng));
+        }
+        break;
+    }
+    case CONV_ZEROS:
+        memset(params, 0, n * sizeof *params);
+        break;
+    }
+    if (c->use_bias) {
+        memset(params + n, 0, c->F * sizeof *params);
+    }
+}
+
+/* The rows of a block: all M when they fit the bound cap, else cap. */
+static size_t conv_block(size_t M, size_t cap)
+{
+    return M < cap ? M : cap;
+}
+
+/* The workspace holds one block of cols (rows, ld), then one of dcols
+ * (rows, K) for backward. */
+static size_t conv_workspace_bytes(const void *state, size_t B)
+{
+    const struct conv *c = state;
+    size_t rows = conv_block(B * c->g.P, c->block_rows);
+    return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
+}
+
+/* The position of im2col row r: sample b, output row oh, column ow. */
+struct conv_pos {
+    size_t b, oh, ow;
+};
+
+static struct conv_pos conv_pos_of(const struct conv_geom *g, size_t r)
+{
+    size_t p = r % g->P;
+    return (struct conv_pos){r / g->P, p / g->w.out, p % g->w.out};
+}
+
+static void conv_pos_next(const struct conv_geom *g, struct conv_pos *q)
+{
+    if (++q->ow == g->w.out) {
+        q->ow = 0;
+        if (++q->oh == g->h.out) {
+            q->oh = 0;
+            q->b++;
+        }
+    }
+}
+
+/* Copies n floats. Runs under a kernel are short when there are few
+ * channels (5 floats for a 5 x 5 kernel on one channel), where a call of
+ * memcpy costs more than the copy: 8 or 4 floats at a time, inline, the
+ * last chunk overlapping the one before instead of a loop over the rest. */
+static inline __attribute__((always_inline)) void conv_copy(float *dst, const float *src,
+                                                            size_t n)
+{
+    if (n >= 8) {
+        size_t t = 0;
+        for (; t + 8 <= n; t += 8) {
+            __builtin_memcpy(dst + t, src + t, 8 * sizeof *dst);
+        }
+        if (t < n) {
+            __builtin_memcpy(dst + n - 8, src + n - 8, 8 * sizeof *dst);
+        }
+    } else if (n >= 4) {
+        __builtin_memcpy(dst, src, 4 * sizeof *dst);
+        __builtin_memcpy(dst + n - 4, src + n - 4, 4 * sizeof *dst);
+    } else {
+        for (size_t t = 0; t < n; t++) {
+            dst[t] = src[t];
+        }
+    }
+}
+
+/* Zeroes n floats, as conv_copy copies them. */
+static inline __attribute__((always_inline)) void conv_zero(float *dst, size_t n)
+{
+    if (n >= 8) {
+        size_t t = 0;
+        for (; t + 8 <= n; t += 8) {
+            __builtin_memset(dst + t, 0, 8 * sizeof *dst);
+        }
+        if (t < n) {
+            __builtin_memset(dst + n - 8, 0, 8 * sizeof *dst);
+        }
+    } else if (n >= 4) {
+        __builtin_memset(dst, 0, 4 * sizeof *dst);
+        __builtin_memset(dst + n - 4, 0, 4 * sizeof *dst);
+    } else if (n > 0) { /* written out: GCC would make a loop a call of memset */
+        dst[0] = 0.0f;
+        if (n > 1) {
+            dst[1] = 0.0f;
+        }
+        if (n > 2) {
+            dst[2] = 0.0f;
+        }
+    }
+}
+
+/* Copies count runs of n floats, from src every step floats to dst every
+ * ld floats: the interior positions of a segment, whose runs are
+ * contiguous. The size class of n is chosen once for all of them. */
+static inline __attribute__((always_inline)) void
+conv_copy_runs(float *dst, size_t ld, const float *src, size_t step, size_t count, size_t n)
+{
+    if (n >= 8) {
+        for (size_t r = 0; r < count; r++) {
+            conv_copy(dst + r * ld, src + r * step, n);
+        }
+    } else if (n >= 4) {
+        for (size_t r = 0; r < count; r++) {
+            __builtin_memcpy(dst + r * ld, src + r * step, 4 * sizeof *dst);
+            __builtin_memcpy(dst + r * ld + n - 4, src + r * step + n - 4, 4 * sizeof *dst);
+        }
+    } else {
+        for (size_t r = 0; r < count; r++) {
+            conv_copy(dst + r * ld, src + r * step, n);
+        }
+    }
+}
+
+/* The im2col row part of tap row i for a column ow with taps in the
+ * padding (or dilated): tap by tap. */
+static inline __attribute__((always_inline)) void
+conv_copy_taps(const struct conv_geom *g, float *dst, const float *src, size_t ow)
+{
+    const size_t C = g->C, W = g->w.in;
+    ptrdiff_t w0 = (ptrdiff_t)(ow * g->w.stride) - (ptrdiff_t)g->w.pad;
+    for (size_t j = 0; j < g->w.k; j++) {
+        ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
+        if (w < 0 || w >= (ptrdiff_t)W) {
+            conv_zero(dst + j * C, C);
+        } else {
+            conv_copy(dst + j * C, src + (size_t)w * C, C);
+        }
+    }
+}
+
+/* Writes the im2col rows of positions (oh, ow), ow in [a, e), of the
+ * sample xs at cols (one row every ld floats): for each tap (i, j) the C
+ * channels of xs[oh * sh - pt + i * dh, ow * sw - pl + j * dw, :], zeros
+ * where that is padding. Tap row by tap row, so that what depends only on
+ * the input row is worked out once for all positions of the segment, and
+ * the interior columns are one loop of contiguous copies. */
+static inline __attribute__((always_inline)) void
+conv_im2col_segment(const struct conv_geom *g, const float *xs, size_t oh, size_t a, size_t e,
+                    float *cols, size_t ld)
+{
+    const size_t C = g->C, run = g->w.k * C;
+    size_t lo = g->ow_lo > a ? g->ow_lo : a, hi = g->ow_hi < e ? g->ow_hi : e;
+    lo = lo < hi ? lo : e, hi = lo < hi ? hi : e; /* [lo, hi) empty: all border */
+    for (size_t i = 0; i < g->h.k; i++) {
+        /* Signed: the first taps of a padded position fall before the input. */
+        ptrdiff_t h = (ptrdiff_t)(oh * g->h.stride + i * g->h.dilation) - (ptrdiff_t)g->h.pad;
+        float *dst = cols + i * run - a * ld; /* the row of column ow is dst + ow * ld */
+        if (h < 0 || h >= (ptrdiff_t)g->h.in) {
+            for (size_t ow = a; ow < e; ow++) {
+                conv_zero(dst + ow * ld, run);
+            }
+            continue;
+        }
+        const float *src = xs + (size_t)h * g->w.in * C;
+        for (size_t ow = a; ow < lo; ow++) {
+            conv_copy_taps(g, dst + ow * ld, src, ow);
+        }
+        conv_copy_runs(dst + lo * ld, ld, src + (lo * g->w.stride - g->w.pad) * C,
+                       g->w.stride * C, hi - lo, run);
+        for (size_t ow = hi; ow < e; ow++) {
+            conv_copy_taps(g, dst + ow * ld, src, ow);
+        }
+    }
+}
+
+/* Writes rows [r0, r0 + n) of the im2col matrix of x into cols (n, ld):
+ * row (b, oh, ow) holds what conv_im2col_segment puts there, then, when
+ * ld > K, a 1 (that multiplies the bias). */
+DPT_VECTORIZE
+static void conv_im2col(const struct conv_geom *g, const float *x, size_t r0, size_t n,
+                        float *cols, size_t ld)
+{
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        conv_im2col_segment(g, x + q.b * g->n_in, q.oh, q.ow, e, cols + r * ld, ld);
+        for (size_t k = r; ld > g->K && k < r + (e - q.ow); k++) {
+            cols[k * ld + g->K] = 1.0f;
+        }
+        r += e - q.ow;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
+    }
+}
+
+/* The im2col matrix of a one-channel input, transposed: cols (ld, n) has
+ * one row per tap (i, j), holding x[b, oh * sh - pt + i * dh, ow * sw - pl
+ * + j * dw] for the n positions r0 .. r0 + n - 1, and with a bias a row
+ * of ones. In the row-major layout a tap of one channel is a run of kw
+ * floats (5 for LeNet's first layer), too short to copy fast; here it is
+ * a run of up to Wo floats. */
+DPT_VECTORIZE
+static void conv_im2col_k_major(const struct conv_geom *g, const float *x, size_t r0, size_t n,
+                                float *cols, size_t ld)
+{
+    const ptrdiff_t W = (ptrdiff_t)g->w.in, sw = (ptrdiff_t)g->w.stride;
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t a = q.ow, e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        for (size_t i = 0; i < g->h.k; i++) {
+            ptrdiff_t h = (ptrdiff_t)(q.oh * g->h.stride + i * g->h.dilation) -
+                          (ptrdiff_t)g->h.pad;
+            int row_inside = h >= 0 && h < (ptrdiff_t)g->h.in;
+            const float *src = x + q.b * g->n_in + (row_inside ? (size_t)h * g->w.in : 0);
+            for (size_t j = 0; j < g->w.k; j++) {
+                float *dst = cols + (i * g->w.k + j) * n + r - a; /* dst[ow] */
+                /* Column ow reads w = ow * sw + off: inside for ow in [lo, hi). */
+                ptrdiff_t off = (ptrdiff_t)(j * g->w.dilation) - (ptrdiff_t)g->w.pad;
+                size_t lo = 0, hi = 0;
+                if (off < 0) { /* no division for stride 1: it took 14% of this function */
+                    lo = sw == 1 ? (size_t)-off : (size_t)((-off + sw - 1) / sw);
+                }
+                if (W - 1 - off >= 0) {
+                    hi = sw == 1 ? (size_t)(W - off) : (size_t)((W - 1 - off) / sw + 1);
+                }
+                if (!row_inside) { /* all padding: [a, e) zeroed below */
+                    lo = hi = e;
+                }
+                lo = lo < a ? a : lo > e ? e : lo;
+                hi = hi < lo ? lo : hi > e ? e : hi;
+                conv_zero(dst + a, lo - a);
+                if (sw == 1) {
+                    conv_copy(dst + lo, src + (ptrdiff_t)lo + off, hi - lo);
+                } else {
+                    for (size_t ow = lo; ow < hi; ow++) {
+                        dst[ow] = src[(ptrdiff_t)ow * sw + off];
+                    }
+                }
+                conv_zero(dst + hi, e - hi);
+            }
+        }
+        for (size_t k = 0; ld > g->K && k < e - a; k++) {
+            cols[g->K * n + r + k] = 1.0f;
+        }
+        r += e - a;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
+    }
+}
+
+/* dst[t] += src[t] for t < n. */
+static inline __attribute__((always_inline)) void conv_add(float *dst, const float *src,
+                                                           size_t n)
+{
+    for (size_t t = 0; t < n; t++) {
+        dst[t] += src[t];
+    }
+}
+
+/* The adjoint of conv_im2col_segment: adds the dcols rows of positions
+ * (oh, ow), ow in [a, e), at dcols (one row every K floats) into the
+ * sample's dx at the places im2col read them from (padding taps are
+ * dropped), and zeroes those rows for the next block's product (see
+ * conv_backward). */
+static inline __attribute__((always_inline)) void
+conv_col2im_segment(const struct conv_geom *g, float *dcols, size_t oh, size_t a, size_t e,
+                    float *dxs)
+{
+    const size_t C = g->C, W = g->w.in, K = g->K, run = g->w.k * C;
+    size_t lo = g->ow_lo > a ? g->ow_lo : a, hi = g->ow_hi < e ? g->ow_hi : e;
+    lo = lo < hi ? lo : e, hi = lo < hi ? hi : e; /* [lo, hi) empty: all border */
+    for (size_t i = 0; i < g->h.k; i++) {
+        ptrdiff_t h = (ptrdiff_t)(oh * g->h.stride + i * g->h.dilation) - (ptrdiff_t)g->h.pad;
+        float *src = dcols + i * run - a * K; /* the row of column ow is src + ow * K */
+        float *dst = dxs + (h >= 0 ? (size_t)h : 0) * W * C;
+        for (size_t ow = a; ow < e; ow++) {
+            ptrdiff_t w0 = (ptrdiff_t)(ow * g->w.stride) - (ptrdiff_t)g->w.pad;
+            if (h < 0 || h >= (ptrdiff_t)g->h.in) {
+                /* a tap row in the padding: nothing to add */
+            } else if (ow >= lo && ow < hi) { /* one contiguous run */
+                conv_add(dst + (size_t)w0 * C, src + ow * K, run);
+            } else {
+                for (size_t j = 0; j < g->w.k; j++) {
+                    ptrdiff_t w = w0 + (ptrdiff_t)(j * g->w.dilation);
+                    if (w >= 0 && w < (ptrdiff_t)W) {
+                        conv_add(dst + (size_t)w * C, src + ow * K + j * C, C);
+                    }
+                }
+            }
+            conv_zero(src + ow * K, run);
+        }
+    }
+}
+
+/* The adjoint of conv_im2col: adds rows [r0, r0 + n) of dcols (n, K) into
+ * dx and zeroes them. dx of a sample is zeroed here before its first row
+ * is added, so dx is written in full (DPT_CAP_WRITES_DX) once all blocks
+ * are done, in order. */
+DPT_VECTORIZE
+static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size_t n,
+                        float *dx)
+{
+    struct conv_pos q = conv_pos_of(g, r0);
+    for (size_t r = 0; r < n;) {
+        size_t e = q.ow + (n - r) < g->w.out ? q.ow + (n - r) : g->w.out;
+        float *dxs = dx + q.b * g->n_in;
+        if (q.oh == 0 && q.ow == 0) {
+            memset(dxs, 0, g->n_in * sizeof *dxs);
+        }
+        conv_col2im_segment(g, dcols + r * g->K, q.oh, q.ow, e, dxs);
+        r += e - q.ow;
+        q.ow = e - 1; /* the segment's last position, then on to the next */
+        conv_pos_next(g, &q);
+    }
+}
+
+/* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
+ * params is the (K + 1, F) matrix [kernel; bias] and cols ends in a column
+ * of ones. A 1 x 1 convolution reads x itself as cols and starts y as the
+ * bias (beta = 1): one pass over y instead of a zeroing pass and an add. */
+static void conv_forward(const void *state, const float *params, const float *x, float *y,
+                         const struct dpt_batch *bt)
+{
+    const struct conv *c = state;
+    size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
+    const int ld = (int)c->ld, F = (int)c->F;
+    for (size_t r0 = 0; r0 < M; r0 += rows) {
+        size_t n = M - r0 < rows ? M - r0 : rows;
+        float *yb = y + r0 * c->F;
+        float beta = 0.0f;
+        const float *cols = bt->ws;
+        if (c->identity) {
+            cols = x + r0 * c->g.C;
+            if (c->use_bias) {
+                for (size_t i = 0; i < n; i++) {
+                    memcpy(yb + i * c->F, params + c->g.K * c->F, c->F * sizeof *yb);
+                }
+                beta = 1.0f;
+            }
+        } else if (c->k_major) {
+            conv_im2col_k_major(&c->g, x, r0, n, bt->ws, c->ld);
+        } else {
+            conv_im2col(&c->g, x, r0, n, bt->ws, c->ld);
+        }
+        cblas_sgemm(CblasRowMajor, c->k_major ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)n,
+                    F, ld, 1.0f, cols, c->k_major ? (int)n : ld, params, F, beta, yb, F);
+    }
+}
+
+/* db += the column sums of dy (M, F), in double (M terms of either sign),
+ * 64 columns at a time so dy is read row by row. For 1 x 1 convolutions,
+ * whose cols (x itself) has no column of ones. */
+static void conv_add_column_sums(const float *dy, size_t M, size_t F, float *db)
+{
+    enum { COLS = 64 };
+    for (size_t j0 = 0; j0 < F; j0 += COLS) {
+        size_t k = F - j0 < COLS ? F - j0 : COLS;
+        double s[COLS] = {0};
+        for (size_t i = 0; i < M; i++) {
+            const float *row = dy + i * F + j0;
+            for (size_t j = 0; j < k; j++) {
+                s[j] += row[j];
+            }
+        }
+        for (size_t j = 0; j < k; j++) {
+            db[j0 + j] += (float)s[j];
+        }
+    }
+}
+
+/* dparams += cols^T dy: the kernel's gradient and, through the column of
+ * ones, the bias's (dparams is [dkernel; dbias], (ld, F)). dx, unless
+ * NULL: dcols = dy kernel^T scattered by col2im. When the whole batch was
+ * one block, the training forward's cols are still in the workspace.
+ *
+ * dcols is zeroed once here and kept zero by col2im after it reads each
+ * row, so the product adds to it (beta = 1): with beta = 0 OpenBLAS first
+ * zeroes its output in a pass of its own, 8.5% of the step of vggsmall's
+ * second layer (perf), where zeroing the rows col2im has just read adds
+ * 3.5%. */
+static void conv_backward(const void *state, const float *params, const float *x,
+                          const float *y, const float *dy, float *dx, float *dparams,
+                          const struct dpt_batch *bt)
+{
+    (void)y;
+    const struct conv *c = state;
+    size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
+    const int ld = (int)c->ld, K = (int)c->g.K, F = (int)c->F;
+    float *ws = bt->ws, *dcols = c->identity ? NULL : ws + rows * c->ld;
+    if (dx && dcols) {
+        memset(dcols, 0, rows * c->g.K * sizeof *dcols);
+    }
+    for (size_t r0 = 0; r0 < M; r0 += rows) {
+        size_t n = M - r0 < rows ? M - r0 : rows;
+        const float *cols = c->identity ? x + r0 * c->g.C : ws, *dyb = dy + r0 * c->F;
+        if (!c->identity && rows < M) {
+            if (c->k_major) {
+                conv_im2col_k_major(&c->g, x, r0, n, ws, c->ld);
+            } else {
+                conv_im2col(&c->g, x, r0, n, ws, c->ld);
+            }
+        }
+        /* beta = 1: dparams accumulates over the micro-shards of a step. */
+        cblas_sgemm(CblasRowMajor, c->k_major ? CblasNoTrans : CblasTrans, CblasNoTrans, ld, F,
+                    (int)n, 1.0f, cols, c->k_major ? (int)n : ld, dyb, F, 1.0f, dparams, F);
+        if (!dx) {
+            continue;
+        }
+        if (c->identity) { /* dcols is dx itself, written (beta = 0) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F,
+                        params, F, 0.0f, dx + r0 * c->g.C, K);
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dyb, F, params,
+                    F, 1.0f, dcols, K);
+        conv_col2im(&c->g, dcols, r0, n, dx);
+    }
+    if (c->identity && c->use_bias) {
+        conv_add_column_sums(dy, M, c->F, dparams + c->g.K * c->F);
+    }
+}
+
+static void conv_destroy(void *state)
+{
+    free(state);
+}
+
+#endif

@@ -1,0 +1,426 @@
+/* The convolution layers conv2d and conv1d (plugins/layers/conv_common.h):
+ * finite-difference gradients and the buffer contracts through
+ * tests/layer_check.c over strides, "valid" and "same" padding (with the
+ * asymmetric padding of even kernels and strides), dilation, 1 x 1 kernels
+ * and use_bias = false; forward values computed by hand; a comparison with
+ * a direct convolution in double on a batch large enough to be cut into
+ * several blocks of rows; the shapes and settings that are refused.
+ *
+ * Both layers are linear in x and in their parameters, so a finite
+ * difference has no truncation error and a large step h = 0.1 keeps the
+ * float rounding of the outputs (|y| < 10, a few ulps, 1e-6 each) small
+ * after the division by 2h: the errors are near 1e-6, the bound 1e-4.
+ */
+#include "config.h"
+
+#include "layer_check.h"
+#include "util.h"
+
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FD_STEP 0.1
+#define FD_BOUND 1e-4
+
+/* A layer, its settings, an input shape and the output shape Keras gives. */
+struct fd_case {
+    const char *settings;
+    uint64_t in[3], out[3];
+};
+
+/* Creates the layer, checks the output shape and runs the finite
+ * differences and contracts with B = 1 and B = 3. */
+static void check_case(const char *layer, const struct fd_case *t, uint64_t seed)
+{
+    struct lc c;
+    struct dpt_shape in = lc_shape(t->in[0], t->in[1], t->in[2]);
+    int rc = lc_create(&c, layer, t->settings, &in);
+    if (rc < 0) {
+        printf("\n    %s: %s", t->settings, c.host.err.msg);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    struct dpt_shape want = lc_shape(t->out[0], t->out[1], t->out[2]);
+    CU_ASSERT_EQUAL(c.info.out.rank, want.rank);
+    for (uint32_t j = 0; j < want.rank; j++) {
+        CU_ASSERT_EQUAL(c.info.out.dims[j], want.dims[j]);
+    }
+    printf("\n    %s:", t->settings);
+    lc_check(&c, 1, seed, FD_STEP, FD_BOUND);
+    lc_check(&c, 3, seed + 10, FD_STEP, FD_BOUND);
+    lc_destroy(&c);
+}
+
+/* Output shapes from Keras' rules: "valid" floor((in - span) / s) + 1 with
+ * span = (k - 1) * d + 1, "same" ceil(in / s). The padding each "same"
+ * case gets (top/bottom, left/right) is in its comment. */
+static void test_conv2d_gradients(void)
+{
+    static const struct fd_case cases[] = {
+        {"filters = 3; kernel_size = 3;", {5, 5, 2}, {3, 3, 3}},
+        /* rows 0/1, columns 1/1 */
+        {"filters = 2; kernel_size = 3; strides = 2; padding = \"same\";", {6, 7, 2}, {3, 4, 2}},
+        /* an even kernel: 0/1 and 0/1 */
+        {"filters = 2; kernel_size = 2; padding = \"same\";", {4, 5, 1}, {4, 5, 2}},
+        /* rows 1/2, columns 1/1 */
+        {"filters = 2; kernel_size = 4; strides = 2; padding = \"same\";", {7, 6, 3}, {4, 3, 2}},
+        {"filters = 3; kernel_size = 2; strides = 2;", {5, 5, 2}, {2, 2, 3}},
+        /* row 7 and column 8 are under no window: their dx is 0 */
+        {"filters = 2; kernel_size = 4; strides = 3;", {8, 9, 1}, {2, 2, 2}},
+        {"filters = 2; kernel_size = 3; dilation = 2;", {7, 7, 2}, {3, 3, 2}},
+        /* 2/2 and 2/2 */
+        {"filters = 2; kernel_size = 3; dilation = 2; padding = \"same\";", {5, 6, 2}, {5, 6, 2}},
+        /* 1 x 1, stride 1: im2col is the identity and is skipped */
+        {"filters = 4; kernel_size = 1;", {3, 4, 5}, {3, 4, 4}},
+        {"filters = 3; kernel_size = 1; strides = 2;", {5, 4, 2}, {3, 2, 3}},
+        {"filters = 3; kernel_size = 3; padding = \"same\"; use_bias = false;", {4, 4, 3},
+         {4, 4, 3}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_case("conv2d", &cases[i], 100 + 20 * i);
+    }
+}
+
+static void test_conv1d_gradients(void)
+{
+    static const struct fd_case cases[] = {
+        {"filters = 3; kernel_size = 3;", {9, 2}, {7, 3}},
+        /* 1 before, 2 after */
+        {"filters = 2; kernel_size = 4; strides = 2; padding = \"same\";", {9, 3}, {5, 2}},
+        /* 2 before, 2 after */
+        {"filters = 2; kernel_size = 3; dilation = 2; padding = \"same\";", {6, 2}, {6, 2}},
+        {"filters = 2; kernel_size = 1; use_bias = false;", {5, 3}, {5, 2}},
+        /* one channel (stored transposed), strided: 0 before, 1 after */
+        {"filters = 2; kernel_size = 3; strides = 2; padding = \"same\";", {10, 1}, {5, 2}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_case("conv1d", &cases[i], 500 + 20 * i);
+    }
+}
+
+/* Runs an inference forward of one sample with the given parameters and
+ * compares y with want (exact: every value is a small integer sum). */
+static void check_forward_values(const char *layer, const char *settings,
+                                 struct dpt_shape in, const float *params, size_t n_params,
+                                 const float *x, const float *want, size_t n_out)
+{
+    struct lc c;
+    CU_ASSERT_EQUAL_FATAL(lc_create(&c, layer, settings, &in), 0);
+    CU_ASSERT_EQUAL_FATAL(c.info.n_params, n_params);
+    CU_ASSERT_EQUAL_FATAL(c.n_out, n_out);
+    memcpy(c.params, params, n_params * sizeof *params);
+    float y[16];
+    lc_forward(&c, x, y, 1, 0);
+    for (size_t i = 0; i < n_out; i++) {
+        if (y[i] != want[i]) {
+            printf("\n    %s: y[%zu] = %g, expected %g", settings, i, y[i], want[i]);
+        }
+        CU_ASSERT_EQUAL(y[i], want[i]);
+    }
+    lc_destroy(&c);
+}
+
+/* A 3 x 3 image and two 2 x 2 filters, "valid":
+ *
+ *     x = 1 2 3    filter 0 = 1 2  bias 0.5    filter 1 = 0 0  bias -1
+ *         4 5 6               3 4                         0 1
+ *         7 8 9
+ *
+ * filter 0: 1*1 + 2*2 + 4*3 + 5*4 = 37, 2 + 6 + 15 + 24 = 47,
+ *           4 + 10 + 21 + 32 = 67, 5 + 12 + 24 + 36 = 77, each + 0.5;
+ * filter 1 picks the lower right tap: 5, 6, 8, 9, each - 1.
+ * The kernel [2, 2, 1, 2] is stored tap by tap, the filters innermost. */
+static void test_conv2d_by_hand_valid(void)
+{
+    const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const float params[10] = {1, 0, 2, 0, 3, 0, 4, 1, 0.5f, -1};
+    const float want[8] = {37.5f, 4, 47.5f, 5, 67.5f, 7, 77.5f, 8};
+    check_forward_values("conv2d", "filters = 2; kernel_size = 2;", lc_shape(3, 3, 1), params,
+                         10, x, want, 8);
+}
+
+/* "same" with stride 2 on a 4 x 4 image x = 1 .. 16 (row-major), a 3 x 3
+ * kernel of ones, no bias. Output ceil(4 / 2) = 2 per axis; total padding
+ * (2 - 1) * 2 + 3 - 4 = 1, all of it at the bottom and the right (the
+ * smaller half, 0, goes first), so window (oh, ow) covers rows 2 oh ..
+ * 2 oh + 2 and columns 2 ow .. 2 ow + 2, row 4 and column 4 being zeros:
+ *
+ *     y[0, 0] = 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11 = 54
+ *     y[0, 1] = 3 + 4 + 7 + 8 + 11 + 12           = 45
+ *     y[1, 0] = 9 + 10 + 11 + 13 + 14 + 15         = 72
+ *     y[1, 1] = 11 + 12 + 15 + 16                  = 54
+ *
+ * (Padding one on each side first, as PyTorch's padding = 1 does, would
+ * give y[0, 0] = 1 + 2 + 5 + 6 = 14.) */
+static void test_conv2d_by_hand_same_stride2(void)
+{
+    float x[16], ones[9];
+    for (int i = 0; i < 16; i++) {
+        x[i] = (float)(i + 1);
+    }
+    for (int i = 0; i < 9; i++) {
+        ones[i] = 1;
+    }
+    const float want[4] = {54, 45, 72, 54};
+    check_forward_values("conv2d",
+                         "filters = 1; kernel_size = 3; strides = 2; padding = \"same\"; "
+                         "use_bias = false;",
+                         lc_shape(4, 4, 1), ones, 9, x, want, 4);
+}
+
+/* conv1d, kernel (1, 10), dilation 2, "same" on x = 1 .. 5: the span is 3,
+ * the padding 2, one on each side, so y[t] = x[t - 1] + 10 x[t + 1]:
+ * 0 + 20, 1 + 30, 2 + 40, 3 + 50, 4 + 0; the bias 0.25 is added. */
+static void test_conv1d_by_hand_dilated(void)
+{
+    const float x[5] = {1, 2, 3, 4, 5}, params[3] = {1, 10, 0.25f};
+    const float want[5] = {20.25f, 31.25f, 42.25f, 53.25f, 4.25f};
+    check_forward_values("conv1d", "filters = 1; kernel_size = 2; dilation = 2; "
+                                   "padding = \"same\";",
+                         lc_shape(5, 1, 0), params, 3, x, want, 5);
+}
+
+/* The geometry of a direct convolution, written out per case. */
+struct geom {
+    size_t H, W, C, kh, kw, F, sh, sw, dh, dw, pt, pl, Ho, Wo;
+};
+
+/* The input index under tap (i, j) of output (oh, ow) of sample b, or -1
+ * in the padding. */
+static long tap(const struct geom *g, size_t b, size_t oh, size_t ow, size_t i, size_t j)
+{
+    long h = (long)(oh * g->sh + i * g->dh) - (long)g->pt;
+    long w = (long)(ow * g->sw + j * g->dw) - (long)g->pl;
+    if (h < 0 || w < 0 || h >= (long)g->H || w >= (long)g->W) {
+        return -1;
+    }
+    return (long)(((b * g->H + (size_t)h) * g->W + (size_t)w) * g->C);
+}
+
+/* Direct convolution in double over B samples, forward and backward at
+ * once: y, and for the given dy the gradients dx, dkernel, dbias, each
+ * with the sum of the absolute values of its terms (for the bound). */
+struct ref {
+    double *y, *dx, *dk, *db;
+    double *y_abs, *dx_abs, *dk_abs, *db_abs;
+};
+
+static void ref_conv(const struct geom *g, size_t B, const float *x, const float *params,
+                     const float *dy, struct ref *r)
+{
+    const float *k = params, *bias = params + g->kh * g->kw * g->C * g->F;
+    for (size_t b = 0; b < B; b++) {
+        for (size_t o = 0; o < g->Ho * g->Wo; o++) {
+            for (size_t f = 0; f < g->F; f++) {
+                size_t out = (b * g->Ho * g->Wo + o) * g->F + f;
+                r->y[out] = bias[f], r->y_abs[out] = fabs(bias[f]);
+                r->db[f] += dy[out], r->db_abs[f] += fabs(dy[out]);
+                for (size_t t = 0; t < g->kh * g->kw * g->C; t++) {
+                    size_t i = t / (g->kw * g->C), j = t / g->C % g->kw, ch = t % g->C;
+                    long at = tap(g, b, o / g->Wo, o % g->Wo, i, j);
+                    if (at < 0) {
+                        continue;
+                    }
+                    double xv = x[at + (long)ch], kv = k[t * g->F + f];
+                    r->y[out] += xv * kv, r->y_abs[out] += fabs(xv * kv);
+                    r->dx[at + (long)ch] += dy[out] * kv;
+                    r->dx_abs[at + (long)ch] += fabs(dy[out] * kv);
+                    r->dk[t * g->F + f] += dy[out] * xv;
+                    r->dk_abs[t * g->F + f] += fabs(dy[out] * xv);
+                }
+            }
+        }
+    }
+}
+
+/* Counts values of got off want by more than 1e-5 of the sum of the
+ * absolute values of want's terms (float sums err by far less than that
+ * in any order; a wrong or missing term by far more). */
+static size_t count_off(const float *got, const double *want, const double *abs_sum, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += !(fabs(got[i] - want[i]) <= 1e-5 * abs_sum[i] + 1e-30);
+    }
+    return bad;
+}
+
+/* One case against the direct convolution: forward, then backward into
+ * dparams prefilled with 0 and dx with NaN (the layer writes dx). */
+static void check_against_direct(const char *settings, const struct geom *g, size_t B,
+                                 int want_blocks)
+{
+    struct lc c;
+    struct dpt_shape in = lc_shape(g->H, g->W, g->C);
+    CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv2d", settings, &in), 0);
+    CU_ASSERT_FATAL(c.info.out.dims[0] == g->Ho && c.info.out.dims[1] == g->Wo);
+    size_t nx = B * c.n_in, ny = B * c.n_out, np = c.info.n_params, nk = np - g->F;
+    /* A workspace that grows less than B times that of one sample means
+     * the batch is cut into blocks. */
+    size_t ws1 = c.p->workspace_bytes(c.st, 1), wsB = c.p->workspace_bytes(c.st, B);
+    CU_ASSERT_EQUAL(wsB < B * ws1, want_blocks);
+    float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
+    float *dx = malloc(nx * sizeof *dx), *dp = calloc(np, sizeof *dp);
+    double *all = calloc(2 * (ny + nx + np), sizeof *all);
+    CU_ASSERT_FATAL(x && y && dy && dx && dp && all);
+    struct ref r = {all, all + ny, all + ny + nx, all + ny + nx + nk};
+    r.y_abs = all + ny + nx + np, r.dx_abs = r.y_abs + ny, r.dk_abs = r.dx_abs + nx;
+    r.db_abs = r.dk_abs + nk;
+    uint64_t seed = 9;
+    lc_fill(x, nx, &seed, -2, 2);
+    lc_fill(dy, ny, &seed, -1, 1);
+    lc_fill(c.params + nk, g->F, &seed, -1, 1); /* a bias that is not 0 */
+    for (size_t i = 0; i < nx; i++) {
+        dx[i] = NAN;
+    }
+    ref_conv(g, B, x, c.params, dy, &r);
+    lc_forward(&c, x, y, B, 1);
+    lc_backward(&c, x, y, dy, dx, dp, B);
+    size_t bad_y = count_off(y, r.y, r.y_abs, ny), bad_dx = count_off(dx, r.dx, r.dx_abs, nx);
+    size_t bad_dk = count_off(dp, r.dk, r.dk_abs, nk);
+    size_t bad_db = count_off(dp + nk, r.db, r.db_abs, g->F);
+    printf("\n    %s on [%zu, %zu, %zu], B = %zu: %zu y, %zu dx, %zu dkernel, %zu dbias off",
+           settings, g->H, g->W, g->C, B, bad_y, bad_dx, bad_dk, bad_db);
+    CU_ASSERT(bad_y == 0 && bad_dx == 0 && bad_dk == 0 && bad_db == 0);
+    free(x), free(y), free(dy), free(dx), free(dp), free(all);
+    lc_destroy(&c);
+}
+
+/* The direct convolution knows nothing of im2col or blocks. The cases
+ * are large enough to be cut into several blocks of rows by the bound on
+ * the workspace (checked), blocks that end inside a sample:
+ *   - 24 x 24 x 32, 3 x 3 "same" (padding 1/1): the common case;
+ *   - 28 x 28 x 1, LeNet's first layer, 5 x 5 "same" (padding 2/2): one
+ *     channel, whose columns are stored transposed;
+ *   - 33 x 33 x 8, 3 x 3, stride 2, "same": output ceil(33 / 2) = 17, total
+ *     padding 16 * 2 + 3 - 33 = 2, so 1/1; dx through col2im across blocks;
+ * and a small one with the asymmetric padding of an even kernel: 9 x 8 x 3,
+ * 4 x 4, stride 2, "same": output 5 x 4, padding (4 * 2 + 4 - 9 = 3) 1/2
+ * for the rows and (3 * 2 + 4 - 8 = 2) 1/1 for the columns. */
+static void test_conv2d_against_direct(void)
+{
+    const struct geom big = {.H = 24, .W = 24, .C = 32, .kh = 3, .kw = 3, .F = 8, .sh = 1,
+                             .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 24, .Wo = 24};
+    check_against_direct("filters = 8; kernel_size = 3; padding = \"same\";", &big, 3, 1);
+    const struct geom lenet = {.H = 28, .W = 28, .C = 1, .kh = 5, .kw = 5, .F = 6, .sh = 1,
+                               .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .Ho = 28, .Wo = 28};
+    check_against_direct("filters = 6; kernel_size = 5; padding = \"same\";", &lenet, 5, 1);
+    const struct geom strided = {.H = 33, .W = 33, .C = 8, .kh = 3, .kw = 3, .F = 4, .sh = 2,
+                                 .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 17,
+                                 .Wo = 17};
+    check_against_direct("filters = 4; kernel_size = 3; strides = 2; padding = \"same\";",
+                         &strided, 3, 1);
+    const struct geom odd = {.H = 9, .W = 8, .C = 3, .kh = 4, .kw = 4, .F = 5, .sh = 2,
+                             .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 5, .Wo = 4};
+    check_against_direct("filters = 5; kernel_size = 4; strides = 2; padding = \"same\";", &odd,
+                         1, 0);
+}
+
+/* create() must fail with a message containing each of the strings. */
+static void check_refused(const char *layer, const char *settings, struct dpt_shape in,
+                          const char *want1, const char *want2)
+{
+    struct lc c;
+    int rc = lc_create(&c, layer, settings, &in);
+    CU_ASSERT(rc < 0);
+    printf("\n    refused: %s", c.host.err.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.host.err.msg, want1));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.host.err.msg, want2));
+    lc_destroy(&c);
+}
+
+static void test_refused(void)
+{
+    check_refused("conv2d", "filters = 2; kernel_size = 5;", lc_shape(3, 4, 1), "[5, 5]",
+                  "[3, 4, 1]");
+    check_refused("conv2d", "filters = 2; kernel_size = 3; dilation = 2;", lc_shape(4, 9, 2),
+                  "[3, 3] (dilation 2)", "[4, 9, 2]");
+    check_refused("conv2d", "filters = 2; kernel_size = 3;", lc_shape(10, 0, 0),
+                  "needs [H, W, C]", "got [10]");
+    check_refused("conv2d", "filters = 2; kernel_size = 3;", lc_shape(10, 3, 0),
+                  "needs [H, W, C]", "got [10, 3]");
+    check_refused("conv1d", "filters = 2; kernel_size = 4;", lc_shape(3, 2, 0), "[4]",
+                  "[3, 2]");
+    check_refused("conv1d", "filters = 2; kernel_size = 3;", lc_shape(8, 8, 3),
+                  "needs [L, C]", "got [8, 8, 3]");
+    check_refused("conv2d", "kernel_size = 3;", lc_shape(8, 8, 3), "'filters' is required",
+                  "e.g. filters = 32");
+    check_refused("conv2d", "filters = 4;", lc_shape(8, 8, 3), "'kernel_size' is required",
+                  "e.g. kernel_size = 3");
+    check_refused("conv2d", "filters = 4; kernel_size = 3; strides = 2; dilation = 2;",
+                  lc_shape(8, 8, 3), "strides 2 with dilation 2", "Keras refuses");
+    check_refused("conv2d", "filters = 4; kernel_size = 3; padding = \"full\";",
+                  lc_shape(8, 8, 3), "padding", "full");
+}
+
+/* Tensors in Keras' layout; the initializers' ranges with Keras' fans
+ * (fan_in = 3 * 3 * 16 = 144, fan_out = 3 * 3 * 32 = 288: Glorot's limit
+ * sqrt(6 / 432) = 0.118); a zero bias. */
+static void test_tensors_and_init(void)
+{
+    struct lc c;
+    struct dpt_shape img = lc_shape(8, 8, 16), seq = lc_shape(20, 16, 0);
+    CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv2d", "filters = 32; kernel_size = 3;", &img), 0);
+    struct dpt_tensor t;
+    CU_ASSERT_EQUAL(c.p->tensor(c.st, 0, &t), 0);
+    CU_ASSERT(strcmp(t.name, "kernel") == 0 && t.rank == 4 && t.shape[0] == 3 &&
+              t.shape[1] == 3 && t.shape[2] == 16 && t.shape[3] == 32 && t.offset == 0);
+    CU_ASSERT_EQUAL(c.p->tensor(c.st, 1, &t), 0);
+    CU_ASSERT(strcmp(t.name, "bias") == 0 && t.rank == 1 && t.shape[0] == 32 &&
+              t.offset == 4608);
+    CU_ASSERT_EQUAL(c.p->tensor(c.st, 2, &t), -1);
+    CU_ASSERT_EQUAL(c.info.n_params, 4608 + 32);
+    double limit = sqrt(6.0 / 432), most = 0;
+    for (size_t i = 0; i < 4608; i++) {
+        most = fmax(most, fabs(c.params[i]));
+    }
+    CU_ASSERT(most <= limit && most > 0.99 * limit);
+    for (size_t i = 4608; i < 4640; i++) {
+        CU_ASSERT_EQUAL(c.params[i], 0.0f);
+    }
+    lc_destroy(&c);
+    /* He: the sample deviation of 4608 draws within 5% of sqrt(2 / 144). */
+    CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv2d", "filters = 32; kernel_size = 3; "
+                                    "initializer = \"he_normal\"; use_bias = false;", &img), 0);
+    CU_ASSERT_EQUAL(c.info.n_params, 4608);
+    CU_ASSERT_EQUAL(c.p->tensor(c.st, 1, &t), -1);
+    double ss = 0;
+    for (size_t i = 0; i < 4608; i++) {
+        ss += (double)c.params[i] * c.params[i];
+    }
+    CU_ASSERT(fabs(sqrt(ss / 4608) / sqrt(2.0 / 144) - 1) < 0.05);
+    lc_destroy(&c);
+    CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv1d", "filters = 8; kernel_size = 5; "
+                                    "initializer = \"zeros\";", &seq), 0);
+    CU_ASSERT_EQUAL(c.p->tensor(c.st, 0, &t), 0);
+    CU_ASSERT(strcmp(t.name, "kernel") == 0 && t.rank == 3 && t.shape[0] == 5 &&
+              t.shape[1] == 16 && t.shape[2] == 8);
+    CU_ASSERT(c.info.out.rank == 2 && c.info.out.dims[0] == 16 && c.info.out.dims[1] == 8);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < c.info.n_params; i++) {
+        nonzero += c.params[i] != 0.0f;
+    }
+    CU_ASSERT_EQUAL(nonzero, 0);
+    lc_destroy(&c);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 2;
+    }
+    CU_pSuite s = CU_add_suite("conv2d and conv1d", NULL, NULL);
+    CU_add_test(s, "conv2d finite differences: strides, padding, dilation, 1x1",
+                test_conv2d_gradients);
+    CU_add_test(s, "conv1d finite differences", test_conv1d_gradients);
+    CU_add_test(s, "conv2d by hand: 3x3 input, 2x2 kernel", test_conv2d_by_hand_valid);
+    CU_add_test(s, "conv2d by hand: same, stride 2", test_conv2d_by_hand_same_stride2);
+    CU_add_test(s, "conv1d by hand: dilated, same", test_conv1d_by_hand_dilated);
+    CU_add_test(s, "conv2d against a direct convolution, in blocks",
+                test_conv2d_against_direct);
+    CU_add_test(s, "refused shapes and settings name what they found", test_refused);
+    CU_add_test(s, "tensors and initializers", test_tensors_and_init);
+    return test_run_all();
+}
