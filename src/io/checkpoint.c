@@ -63,7 +63,7 @@ static int write_checkpoint(hid_t f, const void *ctx)
     if (dpt__model_write_contents(f, DPT_CKPT_FORMAT, net, c->text, c->norm) < 0) {
         return -1;
     }
-    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = dpt__h5_group_create(f, "optimizer");
     hsize_t dims[2] = {net->opt_floats, net->n_params};
     int rc = g < 0 || dpt__h5_write_string_attr(g, "type", net->opt->base.name) < 0 ||
                      dpt__h5_write_array(g, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
@@ -73,7 +73,7 @@ static int write_checkpoint(hid_t f, const void *ctx)
     if (g >= 0) {
         H5Gclose(g);
     }
-    hid_t t = rc == 0 ? H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    hid_t t = rc == 0 ? dpt__h5_group_create(f, "train") : -1;
     char sum[64];
     snprintf(sum, sizeof sum, "xxh3-64:%016llx",
              (unsigned long long)checkpoint_hash(net, c->ostate, c->norm, c->st));

@@ -14,6 +14,33 @@
 #include <string.h>
 #include <unistd.h>
 
+hid_t dpt__h5_group_create(hid_t loc, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl >= 0) {
+        H5Pset_obj_track_times(gcpl, 0);
+    }
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl >= 0 ? gcpl : H5P_DEFAULT, H5P_DEFAULT);
+    if (gcpl >= 0) {
+        H5Pclose(gcpl);
+    }
+    return g;
+}
+
+hid_t dpt__h5_dataset_create(hid_t loc, const char *name, hid_t type, hid_t space)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0) {
+        H5Pset_obj_track_times(dcpl, 0);
+    }
+    hid_t ds = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl >= 0 ? dcpl : H5P_DEFAULT,
+                          H5P_DEFAULT);
+    if (dcpl >= 0) {
+        H5Pclose(dcpl);
+    }
+    return ds;
+}
+
 int dpt__h5_write_string_attr(hid_t obj, const char *name, const char *value)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -55,7 +82,7 @@ int dpt__h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_
                        const hsize_t *dims, const void *data)
 {
     hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t ds = dpt__h5_dataset_create(loc, name, file_type, sp);
     int rc = (ds >= 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0
                                                                                           : -1;
     if (ds >= 0) {
@@ -70,7 +97,7 @@ int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text)
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t ds = dpt__h5_dataset_create(loc, name, t, sp);
     int rc = (ds >= 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0) ? 0 : -1;
     if (ds >= 0) {
         H5Dclose(ds);

@@ -10,6 +10,12 @@
 #include <hdf5.h>
 #include <stddef.h>
 
+/* Creates a group or a dataset without modification times, so that the
+ * same contents give the same bytes (a model file trained twice, or on
+ * other ranks with --deterministic, compares equal with cmp). */
+hid_t dpt__h5_group_create(hid_t loc, const char *name);
+hid_t dpt__h5_dataset_create(hid_t loc, const char *name, hid_t type, hid_t space);
+
 /* Writers: 0, or -1 when HDF5 failed. Strings are variable-length UTF-8;
  * integers are stored as int64, doubles as float64. */
 int dpt__h5_write_string_attr(hid_t obj, const char *name, const char *value);

@@ -67,7 +67,7 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         dpt__h5_write_string_dataset(f, "config", config_text) < 0) {
         return -1;
     }
-    hid_t layers = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t layers = dpt__h5_group_create(f, "layers");
     if (layers < 0) {
         return -1;
     }
@@ -79,7 +79,7 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         }
         char name[128];
         group_name(name, sizeof name, nd);
-        hid_t g = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = dpt__h5_group_create(layers, name);
         rc = g < 0 || dpt__h5_write_string_attr(g, "type", nd->plugin->name) < 0 ||
                      dpt__h5_write_int_attr(g, "index", nd->layer_index) < 0
                  ? -1
@@ -99,7 +99,7 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
     }
     H5Gclose(layers);
     if (rc == 0 && norm && (norm->f || norm->yc || dpt_norm_scales(norm))) {
-        hid_t g = H5Gcreate2(f, "standardize", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = dpt__h5_group_create(f, "standardize");
         hsize_t dims[1] = {norm->f}, ydims[1] = {norm->yc};
         rc = g < 0 ? -1 : 0;
         /* data.scale, only when it is not 1: files without it stay as they were. */

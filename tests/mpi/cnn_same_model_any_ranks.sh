@@ -37,13 +37,15 @@ train = { batch = 24; epochs = 3; seed = 4; micro_batch = 8; };
 CFG
 
 # 1. --deterministic: 1x1, 2x1 and 3x2 write byte-identical tensors, the
-#    moving statistics of batch norm included.
+#    moving statistics of batch norm included, and byte-identical files
+#    (model files record no times).
 for run in "1 1" "2 1" "3 2"; do
     set -- $run
     must mpirun_np "$1" "$DPTRAIN" train cnn.cfg --deterministic --threads "$2" --out d$1x$2.h5
 done
 check "2x1 --deterministic: the model of 1x1, bitwise" dpt_test compare d1x1.h5 d2x1.h5
 check "3x2 --deterministic: the model of 1x1, bitwise" dpt_test compare d1x1.h5 d3x2.h5
+check "... and the model files are byte-identical (cmp)" cmp d1x1.h5 d3x2.h5
 check "the model file holds the moving statistics" \
     "$PYTHON" -c "import h5py,sys; g=h5py.File('d3x2.h5')['layers/01_batch_norm']; \
 sys.exit(0 if {'moving_mean','moving_variance'} <= set(g) else 1)"
