@@ -23,10 +23,11 @@
  * one-channel input stores cols transposed, (K, M), so that its copies are
  * rows of the image rather than runs of kw floats; a 1 x 1 kernel with
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
- * With few filters (F <= 8, e.g. LeNet's first layer) a direct method
- * replaces im2col and sgemm for the forward and the kernel's gradient
- * (conv_direct_forward); the setting method = "im2col" or "direct" forces
- * one or the other (default "auto": by shape).
+ * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
+ * layers and vggsmall's first) a direct method replaces im2col and sgemm
+ * for the forward and the kernel's gradient (conv_direct_forward); the
+ * setting method = "im2col" or "direct" forces one or the other (default
+ * "auto": by shape, conv_direct_pays).
  *
  * Guarantees: forward and backward allocate nothing; their scratch is the
  * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
@@ -230,12 +231,18 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 
 /* Whether the direct method beats im2col and sgemm on this shape: few
  * filters, where sgemm's N = F is too narrow for its kernels (LeNet's
- * first layer, F = 6, ran at 11% of sgemm's peak). Measured with
- * scripts/conv-rate.c, see conv_direct_forward. */
+ * first layer, F = 6, ran at 11% of sgemm's peak), or few input channels,
+ * where im2col's runs of kw * C floats are short and the copies cost as
+ * much as the product. scripts/conv-rate.c, B = 64, the rate of the
+ * layer over sgemm's on the same shape, two runs each on the shared
+ * machine (im2col / direct): lenet1 (C 1, F 6) 0.93, 0.69 / 1.40, 1.22;
+ * lenet2 (C 6, F 16) 0.74, 0.85 / 0.91, 1.02; vgg1 (C 3, F 32) 0.89,
+ * 0.91 / 1.03, 1.18; but vgg2 (C 32, F 32) 1.19, 1.10 / 0.87, 1.08, vgg3
+ * (C 32, F 64) 1.02, 1.04 / 0.93, 0.90 and vgg4 (C 64, F 64) 1.15, 1.04 /
+ * 0.96, 0.86. */
 static int conv_direct_pays(const struct conv_geom *g, size_t F)
 {
-    (void)g;
-    return F <= CONV_LANES;
+    return F <= CONV_LANES || g->C <= CONV_LANES;
 }
 
 /* Rounds n floats up to a whole number of 64-byte lines. */
@@ -728,48 +735,111 @@ conv_direct_tile(const float *const *xb, size_t n, const float *kv, const size_t
         memcpy(&w, kv + t * CONV_LANES, sizeof w);
         const size_t o = off[t];
 #pragma GCC unroll 8
-        for (size_t q = 0; q < n; q++) {
+        for (size_t q = 0; q < CONV_LANES && q < n; q++) {
             acc[q] += xb[q][o] * w;
         }
     }
 #pragma GCC unroll 8
-    for (size_t q = 0; q < n; q++) {
+    for (size_t q = 0; q < CONV_LANES && q < n; q++) {
         memcpy(out + q * ld, &acc[q], sizeof acc[q]);
     }
 }
 
-/* y = the convolution of x, by tiles of CONV_LANES positions of a sample.
- * The last tile of a sample overlaps the one before instead of being
- * short: its positions are computed twice, to the same bits. */
+/* The forward tile of 6 positions by two vectors of filters (16): 12
+ * accumulators, and two weight vectors and a broadcast, fill the 16
+ * registers of AVX2; a broadcast input serves 16 filters instead of 8. */
+#define CONV_PAIR_POS 6
+
+static inline __attribute__((always_inline)) void
+conv_direct_tile2(const float *const *xb, size_t n, const float *kv, size_t kstride,
+                  const size_t *off, size_t K, float *out, size_t ld)
+{
+    conv_v8 a0[CONV_PAIR_POS], a1[CONV_PAIR_POS], w0, w1;
+    memcpy(&w0, kv + K * CONV_LANES, sizeof w0);
+    memcpy(&w1, kv + kstride + K * CONV_LANES, sizeof w1);
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS; q++) { /* all: GCC cannot tell n <= CONV_PAIR_POS */
+        a0[q] = w0, a1[q] = w1;
+    }
+    for (size_t t = 0; t < K; t++) {
+        memcpy(&w0, kv + t * CONV_LANES, sizeof w0);
+        memcpy(&w1, kv + kstride + t * CONV_LANES, sizeof w1);
+        const size_t o = off[t];
+#pragma GCC unroll 8
+        for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+            float xq = xb[q][o];
+            a0[q] += xq * w0;
+            a1[q] += xq * w1;
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+        memcpy(out + q * ld, &a0[q], sizeof a0[q]);
+        memcpy(out + q * ld + CONV_LANES, &a1[q], sizeof a1[q]);
+    }
+}
+
+/* The tiles of one group of n positions (T of them but for samples of
+ * fewer): vectors of filters by pairs when T is CONV_PAIR_POS, else one by
+ * one, into the tile rows (Fp floats each). */
+static inline __attribute__((always_inline)) void
+conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t T,
+                  const float *kp, float *tile)
+{
+    const size_t K = c->g.K, nv = c->Fp / CONV_LANES, ks = (K + 1) * CONV_LANES;
+    size_t v = 0;
+    if (T == CONV_PAIR_POS) {
+        for (; v + 2 <= nv; v += 2) {
+            if (n == CONV_PAIR_POS) {
+                conv_direct_tile2(xb, CONV_PAIR_POS, kp + v * ks, ks, c->off, K,
+                                  tile + v * CONV_LANES, c->Fp);
+            } else {
+                conv_direct_tile2(xb, n, kp + v * ks, ks, c->off, K, tile + v * CONV_LANES,
+                                  c->Fp);
+            }
+        }
+    }
+    for (; v < nv; v++) {
+        if (n == CONV_LANES) {
+            conv_direct_tile(xb, CONV_LANES, kp + v * ks, c->off, K, tile + v * CONV_LANES,
+                             c->Fp);
+        } else {
+            conv_direct_tile(xb, n, kp + v * ks, c->off, K, tile + v * CONV_LANES, c->Fp);
+        }
+    }
+}
+
+/* y = the convolution of x, by tiles of T positions of a sample (T =
+ * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
+ * tile of a sample overlaps the one before instead of being short: its
+ * positions are computed twice, to the same bits. */
 DPT_VECTORIZE
 static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
                                 float *y, size_t B, float *ws)
 {
     const struct conv_geom *g = &c->g;
-    const size_t K = g->K, F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
+    const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
+    const size_t T = Fp > CONV_LANES ? CONV_PAIR_POS : CONV_LANES;
     float *xp = ws + c->ws_xp, *kp = ws + c->ws_k, *tile = ws + c->ws_tile;
     conv_direct_pack(c, params, kp);
     memset(xp, 0, c->Hp * c->Wp * C * sizeof *xp);
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         float *ys = y + b * P * F;
-        for (size_t p0 = 0; p0 < P; p0 += CONV_LANES) {
-            size_t n = P - p0 < CONV_LANES ? P - p0 : CONV_LANES;
-            if (n < CONV_LANES && P >= CONV_LANES) {
-                p0 = P - CONV_LANES, n = CONV_LANES;
+        for (size_t p0 = 0; p0 < P; p0 += T) {
+            size_t n = P - p0 < T ? P - p0 : T;
+            if (n < T && P >= T) {
+                p0 = P - T, n = T;
             }
             const float *xb[CONV_LANES];
             for (size_t q = 0; q < n; q++) {
                 size_t oh = (p0 + q) / Wo, ow = (p0 + q) % Wo;
                 xb[q] = xp + (oh * g->h.stride * c->Wp + ow * g->w.stride) * C;
             }
-            for (size_t v = 0; v < Fp / CONV_LANES; v++) {
-                const float *kv = kp + v * (K + 1) * CONV_LANES;
-                if (n == CONV_LANES) {
-                    conv_direct_tile(xb, CONV_LANES, kv, c->off, K, tile + v * CONV_LANES, Fp);
-                } else {
-                    conv_direct_tile(xb, n, kv, c->off, K, tile + v * CONV_LANES, Fp);
-                }
+            if (T == CONV_LANES) {
+                conv_direct_tiles(c, xb, n, CONV_LANES, kp, tile);
+            } else {
+                conv_direct_tiles(c, xb, n, CONV_PAIR_POS, kp, tile);
             }
             for (size_t q = 0; q < n; q++) {
                 conv_copy(ys + (p0 + q) * F, tile + q * Fp, F);
