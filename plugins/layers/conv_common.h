@@ -898,10 +898,92 @@ conv_direct_db(const struct conv *c, const float *dyv, float *dk)
     memcpy(dk, &d, sizeof d);
 }
 
+/* The kernel's gradient of a sample for one vector of filters: dy's
+ * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Taps
+ * go by tiles of CONV_LANES; the last tile overlaps the one before rather
+ * than being short, and adds only its new taps. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+{
+    const size_t K = c->g.K;
+    for (size_t t0 = 0; t0 < K; t0 += CONV_LANES) {
+        size_t n = K - t0 < CONV_LANES ? K - t0 : CONV_LANES, skip = 0;
+        if (n < CONV_LANES && K >= CONV_LANES) {
+            skip = t0 - (K - CONV_LANES), t0 = K - CONV_LANES, n = CONV_LANES;
+        }
+        if (n == CONV_LANES) {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, CONV_LANES, skip,
+                                dkv + t0 * CONV_LANES);
+        } else {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+        }
+    }
+    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+}
+
+/* As conv_direct_dk_tile for two vectors of filters (dyv and dyv +
+ * CONV_LANES, into dk and dk + (K + 1) * CONV_LANES) and n <=
+ * CONV_PAIR_POS taps: a broadcast input serves 16 filters. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
+                     const size_t *off, size_t n, size_t skip, float *dk)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C, ks = (g->K + 1) * CONV_LANES;
+    conv_v8 a0[CONV_PAIR_POS], a1[CONV_PAIR_POS], d0, d1;
+    size_t o[CONV_PAIR_POS];
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS; q++) { /* all: GCC cannot tell n <= CONV_PAIR_POS */
+        a0[q] = a1[q] = (conv_v8){0};
+        o[q] = q < n ? off[q] : 0;
+    }
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *row = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+            const float *bp = row + ow * g->w.stride * C;
+            memcpy(&d0, dyv, sizeof d0);
+            memcpy(&d1, dyv + CONV_LANES, sizeof d1);
+#pragma GCC unroll 8
+            for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+                float xq = bp[o[q]];
+                a0[q] += xq * d0;
+                a1[q] += xq * d1;
+            }
+        }
+    }
+    for (size_t q = skip; q < CONV_PAIR_POS && q < n; q++) {
+        memcpy(&d0, dk + q * CONV_LANES, sizeof d0);
+        memcpy(&d1, dk + ks + q * CONV_LANES, sizeof d1);
+        d0 += a0[q], d1 += a1[q];
+        memcpy(dk + q * CONV_LANES, &d0, sizeof d0);
+        memcpy(dk + ks + q * CONV_LANES, &d1, sizeof d1);
+    }
+}
+
+/* conv_direct_dk_one for the two vectors of filters at dyv, into dkv and
+ * the next vector's rows, by tiles of CONV_PAIR_POS taps. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+{
+    const size_t K = c->g.K, T = CONV_PAIR_POS;
+    for (size_t t0 = 0; t0 < K; t0 += T) {
+        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
+        if (n < T && K >= T) {
+            skip = t0 - (K - T), t0 = K - T, n = T;
+        }
+        if (n == T) {
+            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+        } else {
+            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+        }
+    }
+    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+    conv_direct_db(c, dyv + CONV_LANES, dkv + (K + 1) * CONV_LANES + K * CONV_LANES);
+}
+
 /* dparams += the kernel's (and bias's) gradient, summed in the packed
- * layout of conv_direct_pack, sample by sample. Taps go by tiles of
- * CONV_LANES; the last tile overlaps the one before rather than being
- * short, and adds only its new taps. */
+ * layout of conv_direct_pack, sample by sample, by pairs of vectors of
+ * filters when there are more than one. */
 DPT_VECTORIZE
 static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
                                 size_t B, float *ws, float *dparams)
@@ -917,22 +999,14 @@ static void conv_direct_dkernel(const struct conv *c, const float *x, const floa
         for (size_t p = 0; p < P; p++) {
             conv_copy(dyp + p * Fp, dy + (b * P + p) * F, F);
         }
-        for (size_t v = 0; v < Fp / CONV_LANES; v++) {
-            float *dkv = dk + v * (K + 1) * CONV_LANES;
-            for (size_t t0 = 0; t0 < K; t0 += CONV_LANES) {
-                size_t n = K - t0 < CONV_LANES ? K - t0 : CONV_LANES, skip = 0;
-                if (n < CONV_LANES && K >= CONV_LANES) {
-                    skip = t0 - (K - CONV_LANES), t0 = K - CONV_LANES, n = CONV_LANES;
-                }
-                float *dkt = dkv + t0 * CONV_LANES;
-                if (n == CONV_LANES) {
-                    conv_direct_dk_tile(c, xp, dyp + v * CONV_LANES, c->off + t0, CONV_LANES,
-                                        skip, dkt);
-                } else {
-                    conv_direct_dk_tile(c, xp, dyp + v * CONV_LANES, c->off + t0, n, skip, dkt);
-                }
+        size_t v = 0;
+        if (Fp > CONV_LANES) {
+            for (; v + 2 <= Fp / CONV_LANES; v += 2) {
+                conv_direct_dk_pair(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
             }
-            conv_direct_db(c, dyp + v * CONV_LANES, dkv + K * CONV_LANES);
+        }
+        for (; v < Fp / CONV_LANES; v++) {
+            conv_direct_dk_one(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
         }
     }
     for (size_t t = 0; t < K + c->use_bias; t++) {
