@@ -96,8 +96,11 @@ static void test_conv2d_gradients(void)
          {4, 4, 3}},
         /* two vectors of filters for the direct method (8 + 3), K = 18 */
         {"filters = 11; kernel_size = 3;", {6, 5, 2}, {4, 3, 11}},
-        /* LeNet's first layer, smaller: one channel, 5 x 5 "same" (2/2) */
+        /* LeNet's first layer, smaller: one channel, 5 x 5 "same" (2/2);
+         * K = 25, the direct kernel gradient goes by tiles of 5 taps */
         {"filters = 6; kernel_size = 5; padding = \"same\";", {9, 7, 1}, {9, 7, 6}},
+        /* K = 49: tiles of 7 taps; K = 18 above: of 6; K = 27: of 8, overlapping */
+        {"filters = 2; kernel_size = 7;", {8, 9, 1}, {2, 3, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv2d", &cases[i], 100 + 20 * i);

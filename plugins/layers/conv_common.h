@@ -898,25 +898,46 @@ conv_direct_db(const struct conv *c, const float *dyv, float *dk)
     memcpy(dk, &d, sizeof d);
 }
 
+/* The taps [0, K) by tiles of T (a constant after inlining) for one
+ * vector of filters; the last tile overlaps the one before rather than
+ * being short, and adds only its new taps. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, float *dkv, size_t T)
+{
+    const size_t K = c->g.K;
+    for (size_t t0 = 0; t0 < K; t0 += T) {
+        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
+        if (n < T && K >= T) {
+            skip = t0 - (K - T), t0 = K - T, n = T;
+        }
+        if (n == T) {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+        } else {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+        }
+    }
+}
+
 /* The kernel's gradient of a sample for one vector of filters: dy's
- * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Taps
- * go by tiles of CONV_LANES; the last tile overlaps the one before rather
- * than being short, and adds only its new taps. */
+ * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Tiles
+ * of 8 taps, or of 7, 6 or 5 when one of them divides K and 8 does not:
+ * an overlapping last tile computes again taps already done (K = 25, a
+ * 5 x 5 kernel on one channel: 32 taps computed by tiles of 8, 25 by
+ * tiles of 5, for 30 loads per position instead of 36). */
 static inline __attribute__((always_inline)) void
 conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, float *dkv)
 {
     const size_t K = c->g.K;
-    for (size_t t0 = 0; t0 < K; t0 += CONV_LANES) {
-        size_t n = K - t0 < CONV_LANES ? K - t0 : CONV_LANES, skip = 0;
-        if (n < CONV_LANES && K >= CONV_LANES) {
-            skip = t0 - (K - CONV_LANES), t0 = K - CONV_LANES, n = CONV_LANES;
-        }
-        if (n == CONV_LANES) {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, CONV_LANES, skip,
-                                dkv + t0 * CONV_LANES);
-        } else {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
-        }
+    if (K % 8 == 0 || K < 8) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 8);
+    } else if (K % 7 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 7);
+    } else if (K % 6 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 6);
+    } else if (K % 5 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 5);
+    } else {
+        conv_direct_dk_run(c, xp, dyv, dkv, 8);
     }
     conv_direct_db(c, dyv, dkv + K * CONV_LANES);
 }
