@@ -8,7 +8,8 @@
  * method "auto" (default: by shape), "im2col" or "direct" (the same
  * results within rounding; for tests and measurements). The parameter
  * slice is "kernel" [kh, kw, C, filters] (Keras' layout, so weights
- * compare and export as they are), then "bias" [filters] with use_bias. Output [Ho, Wo, filters]; the geometry, the method and what is
+ * compare and export as they are), then "bias" [filters] with use_bias.
+ * Output [Ho, Wo, filters]; the geometry, the methods and what is
  * guaranteed are described in conv_common.h, which conv1d shares.
  */
 #include "config.h"
