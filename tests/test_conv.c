@@ -101,6 +101,8 @@ static void test_conv2d_gradients(void)
         {"filters = 6; kernel_size = 5; padding = \"same\";", {9, 7, 1}, {9, 7, 6}},
         /* K = 49: tiles of 7 taps; K = 18 above: of 6; K = 27: of 8, overlapping */
         {"filters = 2; kernel_size = 7;", {8, 9, 1}, {2, 3, 2}},
+        /* three vectors of filters (8 + 8 + 4): a pair, then one left over */
+        {"filters = 20; kernel_size = 2;", {3, 4, 2}, {2, 3, 20}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv2d", &cases[i], 100 + 20 * i);

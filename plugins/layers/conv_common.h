@@ -799,9 +799,12 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
             }
         }
     }
-    for (; v < nv; v++) {
+    for (; v < nv; v++) { /* one vector left over from the pairs, or the only one */
         if (n == CONV_LANES) {
             conv_direct_tile(xb, CONV_LANES, kp + v * ks, c->off, K, tile + v * CONV_LANES,
+                             c->Fp);
+        } else if (n == CONV_PAIR_POS) {
+            conv_direct_tile(xb, CONV_PAIR_POS, kp + v * ks, c->off, K, tile + v * CONV_LANES,
                              c->Fp);
         } else {
             conv_direct_tile(xb, n, kp + v * ks, c->off, K, tile + v * CONV_LANES, c->Fp);
