@@ -10,7 +10,8 @@
  * With CONV_RATE_PROFILE=1 in the environment it runs only the layers'
  * steps (for perf record or callgrind); with CONV_RATE_BEST=1 it reports
  * the best rate of the repeats instead of the median (steadier when
- * comparing two builds on a busy machine).
+ * comparing two builds on a busy machine); CONV_RATE_METHOD=im2col or
+ * direct sets the layers' "method" (default "auto").
  *
  * A step of a layer with M = B * Ho * Wo output positions, K = kh * kw * C
  * and F filters counts 2 M K F flops for the forward, as many for the
@@ -77,7 +78,10 @@ static int get_string(void *ctx, const char *key, const char *def, const char *c
                       const char **out)
 {
     (void)ctx, (void)choices;
-    *out = strcmp(key, "padding") == 0 ? current->padding : def;
+    const char *method = getenv("CONV_RATE_METHOD");
+    *out = strcmp(key, "padding") == 0            ? current->padding
+           : strcmp(key, "method") == 0 && method ? method
+                                                  : def;
     return 0;
 }
 

@@ -4,7 +4,9 @@
  * asymmetric padding of even kernels and strides), dilation, 1 x 1 kernels
  * and use_bias = false; forward values computed by hand; a comparison with
  * a direct convolution in double on a batch large enough to be cut into
- * several blocks of rows; the shapes and settings that are refused.
+ * several blocks of rows; the shapes and settings that are refused. The
+ * finite-difference and direct comparisons run with each method ("auto",
+ * "im2col" and "direct" forced), so both paths see every shape.
  *
  * Both layers are linear in x and in their parameters, so a finite
  * difference has no truncation error and a large step h = 0.1 keeps the
@@ -31,15 +33,20 @@ struct fd_case {
     uint64_t in[3], out[3];
 };
 
-/* Creates the layer, checks the output shape and runs the finite
- * differences and contracts with B = 1 and B = 3. */
-static void check_case(const char *layer, const struct fd_case *t, uint64_t seed)
+/* The methods a case runs with: the one conv_create picks by shape, and
+ * each forced, so that both paths see every shape. */
+static const char *const methods[] = {"", "method = \"im2col\"; ", "method = \"direct\"; "};
+
+/* Creates the layer with settings, checks the output shape and runs the
+ * finite differences and contracts with B = 1 and B = 3. */
+static void check_case_with(const char *layer, const char *settings, const struct fd_case *t,
+                            uint64_t seed)
 {
     struct lc c;
     struct dpt_shape in = lc_shape(t->in[0], t->in[1], t->in[2]);
-    int rc = lc_create(&c, layer, t->settings, &in);
+    int rc = lc_create(&c, layer, settings, &in);
     if (rc < 0) {
-        printf("\n    %s: %s", t->settings, c.host.err.msg);
+        printf("\n    %s: %s", settings, c.host.err.msg);
     }
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     struct dpt_shape want = lc_shape(t->out[0], t->out[1], t->out[2]);
@@ -47,10 +54,20 @@ static void check_case(const char *layer, const struct fd_case *t, uint64_t seed
     for (uint32_t j = 0; j < want.rank; j++) {
         CU_ASSERT_EQUAL(c.info.out.dims[j], want.dims[j]);
     }
-    printf("\n    %s:", t->settings);
+    printf("\n    %s:", settings);
     lc_check(&c, 1, seed, FD_STEP, FD_BOUND);
     lc_check(&c, 3, seed + 10, FD_STEP, FD_BOUND);
     lc_destroy(&c);
+}
+
+/* The case with each method. */
+static void check_case(const char *layer, const struct fd_case *t, uint64_t seed)
+{
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        char settings[256];
+        snprintf(settings, sizeof settings, "%s%s", methods[m], t->settings);
+        check_case_with(layer, settings, t, seed);
+    }
 }
 
 /* Output shapes from Keras' rules: "valid" floor((in - span) / s) + 1 with
@@ -77,6 +94,15 @@ static void test_conv2d_gradients(void)
         {"filters = 3; kernel_size = 1; strides = 2;", {5, 4, 2}, {3, 2, 3}},
         {"filters = 3; kernel_size = 3; padding = \"same\"; use_bias = false;", {4, 4, 3},
          {4, 4, 3}},
+        /* two vectors of filters for the direct method (8 + 3), K = 18 */
+        {"filters = 11; kernel_size = 3;", {6, 5, 2}, {4, 3, 11}},
+        /* LeNet's first layer, smaller: one channel, 5 x 5 "same" (2/2);
+         * K = 25, the direct kernel gradient goes by tiles of 5 taps */
+        {"filters = 6; kernel_size = 5; padding = \"same\";", {9, 7, 1}, {9, 7, 6}},
+        /* K = 49: tiles of 7 taps; K = 18 above: of 6; K = 27: of 8, overlapping */
+        {"filters = 2; kernel_size = 7;", {8, 9, 1}, {2, 3, 2}},
+        /* three vectors of filters (8 + 8 + 4): a pair, then one left over */
+        {"filters = 20; kernel_size = 2;", {3, 4, 2}, {2, 3, 20}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv2d", &cases[i], 100 + 20 * i);
@@ -249,18 +275,18 @@ static size_t count_off(const float *got, const double *want, const double *abs_
 
 /* One case against the direct convolution: forward, then backward into
  * dparams prefilled with 0 and dx with NaN (the layer writes dx). */
-static void check_against_direct(const char *settings, const struct geom *g, size_t B,
-                                 int want_blocks)
+static void check_against_direct_with(const char *settings, const struct geom *g, size_t B,
+                                      int want_blocks)
 {
     struct lc c;
     struct dpt_shape in = lc_shape(g->H, g->W, g->C);
     CU_ASSERT_EQUAL_FATAL(lc_create(&c, "conv2d", settings, &in), 0);
     CU_ASSERT_FATAL(c.info.out.dims[0] == g->Ho && c.info.out.dims[1] == g->Wo);
     size_t nx = B * c.n_in, ny = B * c.n_out, np = c.info.n_params, nk = np - g->F;
-    /* A workspace that grows less than B times that of one sample means
-     * the batch is cut into blocks. */
-    size_t ws1 = c.p->workspace_bytes(c.st, 1), wsB = c.p->workspace_bytes(c.st, B);
-    CU_ASSERT_EQUAL(wsB < B * ws1, want_blocks);
+    /* A workspace that stops growing with the batch means the batch is cut
+     * into blocks (the direct method's blocks are those of dx). */
+    size_t wsB = c.p->workspace_bytes(c.st, B), ws2B = c.p->workspace_bytes(c.st, 2 * B);
+    CU_ASSERT_EQUAL(ws2B == wsB, want_blocks);
     float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
     float *dx = malloc(nx * sizeof *dx), *dp = calloc(np, sizeof *dp);
     double *all = calloc(2 * (ny + nx + np), sizeof *all);
@@ -288,6 +314,17 @@ static void check_against_direct(const char *settings, const struct geom *g, siz
     lc_destroy(&c);
 }
 
+/* The case with each method. */
+static void check_against_direct(const char *settings, const struct geom *g, size_t B,
+                                 int want_blocks)
+{
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        char with[256];
+        snprintf(with, sizeof with, "%s%s", methods[m], settings);
+        check_against_direct_with(with, g, B, want_blocks);
+    }
+}
+
 /* The direct convolution knows nothing of im2col or blocks. The cases
  * are large enough to be cut into several blocks of rows by the bound on
  * the workspace (checked), blocks that end inside a sample:
@@ -311,11 +348,19 @@ static void test_conv2d_against_direct(void)
                                  .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 17,
                                  .Wo = 17};
     check_against_direct("filters = 4; kernel_size = 3; strides = 2; padding = \"same\";",
-                         &strided, 3, 1);
+                         &strided, 5, 1);
     const struct geom odd = {.H = 9, .W = 8, .C = 3, .kh = 4, .kw = 4, .F = 5, .sh = 2,
                              .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 5, .Wo = 4};
     check_against_direct("filters = 5; kernel_size = 4; strides = 2; padding = \"same\";", &odd,
                          1, 0);
+    /* Two vectors of filters, the second part full (12 = 8 + 4), 3 x 3
+     * "valid" with dilation 2 on [13, 11, 2]: 9 x 7 positions, and the
+     * direct method's last tiles of positions and of taps (K = 18) overlap
+     * the ones before. */
+    const struct geom wide = {.H = 13, .W = 11, .C = 2, .kh = 3, .kw = 3, .F = 12, .sh = 1,
+                              .sw = 1, .dh = 2, .dw = 2, .pt = 0, .pl = 0, .Ho = 9, .Wo = 7};
+    check_against_direct("filters = 12; kernel_size = 3; dilation = 2;", &wide, 3, 0);
+    check_against_direct("filters = 12; kernel_size = 3; dilation = 2;", &wide, 1, 0);
 }
 
 /* create() must fail with a message containing each of the strings. */

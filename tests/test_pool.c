@@ -202,7 +202,7 @@ struct pool_case {
 
 /* Shapes both pooling layers are checked on: strides equal to, less than
  * (overlapping windows) and greater than (skipped cells) the pool, "same"
- * with odd sizes, C > 1, B = 1 and odd B. */
+ * with odd sizes, C > 1, C below and above 8, B = 1 and odd B. */
 static const struct pool_case cases[] = {
     {"", 4, 4, 1, 2, 2, 1},
     {"", 6, 4, 3, 3, 2, 3},
@@ -212,6 +212,12 @@ static const struct pool_case cases[] = {
     {"padding = \"same\";", 5, 7, 3, 3, 4, 5},
     {"pool_size = 3; strides = 1; padding = \"same\";", 5, 4, 2, 5, 4, 3},
     {"pool_size = 3; strides = 2; padding = \"same\";", 7, 5, 4, 4, 3, 1},
+    /* C >= 8: max pooling's loops over the channels of a cell; below 8 it
+     * computes 8 lanes from each cell on (max_across_narrow) */
+    {"", 4, 6, 9, 2, 3, 3},
+    {"pool_size = 3; strides = 2; padding = \"same\";", 5, 5, 8, 3, 3, 1},
+    /* LeNet's first pool, 28 x 28 x 6 */
+    {"", 28, 28, 6, 14, 14, 3},
 };
 
 /* Bound 1e-6: see max_pool_dx_error. */

@@ -4,9 +4,9 @@
  * Settings as conv2d: filters and kernel_size (required), strides (default
  * 1), padding "valid" (default) or "same", dilation (Keras' dilation_rate;
  * default 1), use_bias (default true), initializer "glorot_uniform"
- * (default), "he_normal" or "zeros". The parameter slice is "kernel" [k, C,
- * filters] (Keras' layout), then "bias" [filters] with use_bias. Output
- * [Lo, filters]. It runs as conv2d on [1, L, C] with a 1 x k kernel
+ * (default), "he_normal" or "zeros", method "auto" (default), "im2col" or
+ * "direct". The parameter slice is "kernel" [k, C, filters] (Keras'
+ * layout), then "bias" [filters] with use_bias. Output [Lo, filters]. It runs as conv2d on [1, L, C] with a 1 x k kernel
  * (conv_common.h). Left out besides conv2d's omissions: "causal" padding.
  */
 #include "config.h"
@@ -61,7 +61,7 @@ static int conv1d_tensor(const void *state, uint32_t i, struct dpt_tensor *t)
 
 static const struct dpt_layer_plugin conv1d = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "conv1d", "1.0.0",
-                                   "1-D convolution on [L, C], im2col and sgemm",
+                                   "1-D convolution on [L, C], im2col and sgemm or direct",
                                    DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = conv1d_create,
     .destroy = conv_destroy,

@@ -4,10 +4,12 @@
  * Settings: filters and kernel_size (required; kernel_size is one integer,
  * the same for both axes), strides (default 1), padding "valid" (default)
  * or "same", dilation (Keras' dilation_rate; default 1), use_bias (default
- * true), initializer "glorot_uniform" (default), "he_normal" or "zeros".
- * The parameter slice is "kernel" [kh, kw, C, filters] (Keras' layout, so
- * weights compare and export as they are), then "bias" [filters] with
- * use_bias. Output [Ho, Wo, filters]; the geometry, the method and what is
+ * true), initializer "glorot_uniform" (default), "he_normal" or "zeros",
+ * method "auto" (default: by shape), "im2col" or "direct" (the same
+ * results within rounding; for tests and measurements). The parameter
+ * slice is "kernel" [kh, kw, C, filters] (Keras' layout, so weights
+ * compare and export as they are), then "bias" [filters] with use_bias.
+ * Output [Ho, Wo, filters]; the geometry, the methods and what is
  * guaranteed are described in conv_common.h, which conv1d shares.
  */
 #include "config.h"
@@ -63,7 +65,7 @@ static int conv2d_tensor(const void *state, uint32_t i, struct dpt_tensor *t)
 
 static const struct dpt_layer_plugin conv2d = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "conv2d", "1.0.0",
-                                   "2-D convolution on [H, W, C], im2col and sgemm",
+                                   "2-D convolution on [H, W, C], im2col and sgemm or direct",
                                    DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = conv2d_create,
     .destroy = conv_destroy,

@@ -23,6 +23,11 @@
  * one-channel input stores cols transposed, (K, M), so that its copies are
  * rows of the image rather than runs of kw floats; a 1 x 1 kernel with
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
+ * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
+ * layers and vggsmall's first) a direct method replaces im2col and sgemm
+ * for the forward and the kernel's gradient (conv_direct_forward); the
+ * setting method = "im2col" or "direct" forces one or the other (default
+ * "auto": by shape, conv_direct_pays).
  *
  * Guarantees: forward and backward allocate nothing; their scratch is the
  * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
@@ -89,13 +94,24 @@ struct conv {
     int k_major;         /* one channel: cols is stored transposed, see conv_im2col_k_major */
     int use_bias;
     enum conv_init init;
+    /* The direct method (conv_direct_forward): no im2col, no sgemm. */
+    int direct;
+    size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
+    size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
+    size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dcols; /* workspace offsets in floats */
+    size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
 };
+
+/* The method: "auto" picks by shape (conv_create), the others force one,
+ * for tests and measurements. */
+enum conv_method { CONV_AUTO, CONV_IM2COL, CONV_DIRECT };
 
 /* The settings a convolution reads, before any shape is known. */
 struct conv_settings {
     int64_t filters, kernel_size, strides, dilation;
     int same, use_bias;
     enum conv_init init;
+    enum conv_method method;
 };
 
 /* Reads filters, kernel_size (both required), strides, padding, dilation,
@@ -144,6 +160,14 @@ static int conv_read_settings(const struct dpt_host *host, struct conv_settings 
     s->init = strcmp(init, "he_normal") == 0 ? CONV_HE_NORMAL
               : strcmp(init, "zeros") == 0   ? CONV_ZEROS
                                              : CONV_GLOROT_UNIFORM;
+    static const char *const methods[] = {"auto", "im2col", "direct", NULL};
+    const char *method;
+    if ((rc = host->get_string(host->ctx, "method", methods[0], methods, &method)) < 0) {
+        return rc;
+    }
+    s->method = strcmp(method, "im2col") == 0   ? CONV_IM2COL
+                : strcmp(method, "direct") == 0 ? CONV_DIRECT
+                                                : CONV_AUTO;
     return 0;
 }
 
@@ -198,6 +222,53 @@ static void conv_interior(struct conv_geom *g)
     }
 }
 
+/* Vectors of CONV_LANES floats for the direct method: GCC's vector
+ * extension, which each clone of DPT_VECTORIZE compiles to its own
+ * instructions (two SSE halves in the baseline one). No clone has FMA, so
+ * all round a product and a sum alike: the same bits on every CPU. */
+#define CONV_LANES 8
+typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
+
+/* Whether the direct method beats im2col and sgemm on this shape: few
+ * filters, where sgemm's N = F is too narrow for its kernels (LeNet's
+ * first layer, F = 6, ran at 11% of sgemm's peak), or few input channels,
+ * where im2col's runs of kw * C floats are short and the copies cost as
+ * much as the product. scripts/conv-rate.c, B = 64, the rate of the
+ * layer over sgemm's on the same shape, two runs each on the shared
+ * machine (im2col / direct): lenet1 (C 1, F 6) 0.93, 0.69 / 1.40, 1.22;
+ * lenet2 (C 6, F 16) 0.74, 0.85 / 0.91, 1.02; vgg1 (C 3, F 32) 0.89,
+ * 0.91 / 1.03, 1.18; but vgg2 (C 32, F 32) 1.19, 1.10 / 0.87, 1.08, vgg3
+ * (C 32, F 64) 1.02, 1.04 / 0.93, 0.90 and vgg4 (C 64, F 64) 1.15, 1.04 /
+ * 0.96, 0.86. */
+static int conv_direct_pays(const struct conv_geom *g, size_t F)
+{
+    return F <= CONV_LANES || g->C <= CONV_LANES;
+}
+
+/* Rounds n floats up to a whole number of 64-byte lines. */
+static size_t conv_round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* The padded sample and the workspace of the direct method: the padded
+ * sample xp [Hp, Wp, C]; the kernel packed by vectors of filters, or its
+ * gradient, (K + 1) * Fp (the last vector the bias); a tile of CONV_LANES
+ * output rows of Fp floats; dy of a sample with rows of Fp; then the dcols
+ * block dx goes through (as for im2col). */
+static void conv_direct_layout(struct conv *c)
+{
+    const struct conv_geom *g = &c->g;
+    c->Fp = (c->F + CONV_LANES - 1) / CONV_LANES * CONV_LANES;
+    c->Hp = (g->h.out - 1) * g->h.stride + (g->h.k - 1) * g->h.dilation + 1;
+    c->Wp = (g->w.out - 1) * g->w.stride + (g->w.k - 1) * g->w.dilation + 1;
+    c->ws_xp = 0;
+    c->ws_k = c->ws_xp + conv_round16(c->Hp * c->Wp * g->C);
+    c->ws_tile = c->ws_k + conv_round16((g->K + 1) * c->Fp);
+    c->ws_dy = c->ws_tile + conv_round16(CONV_LANES * c->Fp);
+    c->ws_dcols = c->ws_dy + conv_round16(g->P * c->Fp);
+}
+
 /* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
  * and a k x k kernel, or for conv1d (one_d) an input [1, W, C] and a 1 x k
  * kernel. kernel and input name the shapes for messages, e.g. "[5, 5]".
@@ -235,13 +306,26 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
                  c.g.h.pad == 0 && c.g.w.pad == 0;
     c.k_major = !c.identity && C == 1;
     c.ld = c.g.K + (c.use_bias && !c.identity);
-    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K);
+    c.direct = !c.identity && (s->method == CONV_DIRECT ||
+                               (s->method == CONV_AUTO && conv_direct_pays(&c.g, c.F)));
+    c.block_rows = CONV_BLOCK_FLOATS / (c.direct ? c.g.K : c.ld + c.g.K);
     c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
-    *out = malloc(sizeof **out);
+    if (c.direct) {
+        conv_direct_layout(&c);
+    }
+    /* The tap offsets of the direct method follow the instance. */
+    *out = malloc(sizeof **out + (c.direct ? c.g.K * sizeof *c.off : 0));
     if (!*out) {
         return host->error(host->ctx, "out of memory");
     }
     **out = c;
+    if (c.direct) {
+        (*out)->off = (size_t *)(*out + 1);
+        for (size_t t = 0; t < c.g.K; t++) {
+            size_t i = t / (kw * C), j = t / C % kw, ch = t % C;
+            (*out)->off[t] = (i * c.g.h.dilation * c.Wp + j * c.g.w.dilation) * C + ch;
+        }
+    }
     return 0;
 }
 
@@ -297,6 +381,9 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
     size_t rows = conv_block(B * c->g.P, c->block_rows);
+    if (c->direct) {
+        return (c->ws_dcols + rows * c->g.K) * sizeof(float);
+    }
     return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
 }
 
@@ -587,6 +674,389 @@ static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size
     }
 }
 
+/* The direct method, for convolutions with few filters (conv_direct_pays).
+ * im2col and sgemm there spend more time copying and packing than
+ * multiplying: LeNet's first layer (F = 6, K = 25) ran at 8-12 GFLOP/s.
+ * Here each output is computed where it is needed: the sample is copied
+ * once into a zero-padded buffer xp (so no tap needs a bounds test), and a
+ * tile of CONV_LANES output positions by CONV_LANES filters is a set of
+ * CONV_LANES vector accumulators kept in registers while the K taps go by,
+ * each tap one vector of kernel weights times one broadcast input value
+ * per position. The kernel's gradient is the same loop turned around:
+ * CONV_LANES taps by CONV_LANES filters accumulate over the positions of a
+ * sample. dx still goes through dcols = dy kernel^T and col2im.
+ *
+ * Order of the float operations: an output is its bias, then plus the
+ * product of each tap in the kernel's order (i, j, c); a weight's gradient
+ * is summed over the positions of a sample in order, then over the samples
+ * in order, then added into dparams. Nothing depends on B's blocks. */
+
+/* Copies the sample xs into the interior of the padded sample xp, whose
+ * border the caller zeroed once (it is never written). Rows and columns
+ * past the last one the kernel reads are left out. */
+static void conv_direct_pad(const struct conv *c, const float *xs, float *xp)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C, pt = g->h.pad, pl = g->w.pad;
+    size_t wn = g->w.in < c->Wp - pl ? g->w.in : c->Wp - pl;
+    for (size_t h = 0; h < g->h.in && h + pt < c->Hp; h++) {
+        memcpy(xp + ((h + pt) * c->Wp + pl) * C, xs + h * g->w.in * C, wn * C * sizeof *xp);
+    }
+}
+
+/* kp[(v * (K + 1) + t) * CONV_LANES + l] = the weight of tap t for filter
+ * v * CONV_LANES + l (0 past F); t = K is the bias (0 without one). */
+static void conv_direct_pack(const struct conv *c, const float *params, float *kp)
+{
+    const size_t K = c->g.K, F = c->F;
+    memset(kp, 0, (K + 1) * c->Fp * sizeof *kp);
+    for (size_t t = 0; t < K + c->use_bias; t++) {
+        for (size_t f = 0; f < F; f++) {
+            kp[((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES] = params[t * F + f];
+        }
+    }
+}
+
+/* One tile of the forward: n positions (the padded input of position q
+ * starts at xb[q]) by the CONV_LANES filters whose packed weights are kv;
+ * row q of the result goes to out + q * ld. n is CONV_LANES except for
+ * samples of fewer positions: the constant lets GCC keep acc in registers. */
+static inline __attribute__((always_inline)) void
+conv_direct_tile(const float *const *xb, size_t n, const float *kv, const size_t *off,
+                 size_t K, float *out, size_t ld)
+{
+    conv_v8 acc[CONV_LANES], w;
+    memcpy(&w, kv + K * CONV_LANES, sizeof w);
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_LANES; q++) { /* all: GCC cannot tell n <= CONV_LANES */
+        acc[q] = w;
+    }
+    for (size_t t = 0; t < K; t++) {
+        memcpy(&w, kv + t * CONV_LANES, sizeof w);
+        const size_t o = off[t];
+#pragma GCC unroll 8
+        for (size_t q = 0; q < CONV_LANES && q < n; q++) {
+            acc[q] += xb[q][o] * w;
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_LANES && q < n; q++) {
+        memcpy(out + q * ld, &acc[q], sizeof acc[q]);
+    }
+}
+
+/* The forward tile of 6 positions by two vectors of filters (16): 12
+ * accumulators, and two weight vectors and a broadcast, fill the 16
+ * registers of AVX2; a broadcast input serves 16 filters instead of 8. */
+#define CONV_PAIR_POS 6
+
+static inline __attribute__((always_inline)) void
+conv_direct_tile2(const float *const *xb, size_t n, const float *kv, size_t kstride,
+                  const size_t *off, size_t K, float *out, size_t ld)
+{
+    conv_v8 a0[CONV_PAIR_POS], a1[CONV_PAIR_POS], w0, w1;
+    memcpy(&w0, kv + K * CONV_LANES, sizeof w0);
+    memcpy(&w1, kv + kstride + K * CONV_LANES, sizeof w1);
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS; q++) { /* all: GCC cannot tell n <= CONV_PAIR_POS */
+        a0[q] = w0, a1[q] = w1;
+    }
+    for (size_t t = 0; t < K; t++) {
+        memcpy(&w0, kv + t * CONV_LANES, sizeof w0);
+        memcpy(&w1, kv + kstride + t * CONV_LANES, sizeof w1);
+        const size_t o = off[t];
+#pragma GCC unroll 8
+        for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+            float xq = xb[q][o];
+            a0[q] += xq * w0;
+            a1[q] += xq * w1;
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+        memcpy(out + q * ld, &a0[q], sizeof a0[q]);
+        memcpy(out + q * ld + CONV_LANES, &a1[q], sizeof a1[q]);
+    }
+}
+
+/* The tiles of one group of n positions (T of them but for samples of
+ * fewer): vectors of filters by pairs when T is CONV_PAIR_POS, else one by
+ * one, into the tile rows (Fp floats each). */
+static inline __attribute__((always_inline)) void
+conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t T,
+                  const float *kp, float *tile)
+{
+    const size_t K = c->g.K, nv = c->Fp / CONV_LANES, ks = (K + 1) * CONV_LANES;
+    size_t v = 0;
+    if (T == CONV_PAIR_POS) {
+        for (; v + 2 <= nv; v += 2) {
+            if (n == CONV_PAIR_POS) {
+                conv_direct_tile2(xb, CONV_PAIR_POS, kp + v * ks, ks, c->off, K,
+                                  tile + v * CONV_LANES, c->Fp);
+            } else {
+                conv_direct_tile2(xb, n, kp + v * ks, ks, c->off, K, tile + v * CONV_LANES,
+                                  c->Fp);
+            }
+        }
+    }
+    for (; v < nv; v++) { /* one vector left over from the pairs, or the only one */
+        if (n == CONV_LANES) {
+            conv_direct_tile(xb, CONV_LANES, kp + v * ks, c->off, K, tile + v * CONV_LANES,
+                             c->Fp);
+        } else if (n == CONV_PAIR_POS) {
+            conv_direct_tile(xb, CONV_PAIR_POS, kp + v * ks, c->off, K, tile + v * CONV_LANES,
+                             c->Fp);
+        } else {
+            conv_direct_tile(xb, n, kp + v * ks, c->off, K, tile + v * CONV_LANES, c->Fp);
+        }
+    }
+}
+
+/* y = the convolution of x, by tiles of T positions of a sample (T =
+ * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
+ * tile of a sample overlaps the one before instead of being short: its
+ * positions are computed twice, to the same bits. */
+DPT_VECTORIZE
+static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
+                                float *y, size_t B, float *ws)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
+    const size_t T = Fp > CONV_LANES ? CONV_PAIR_POS : CONV_LANES;
+    float *xp = ws + c->ws_xp, *kp = ws + c->ws_k, *tile = ws + c->ws_tile;
+    conv_direct_pack(c, params, kp);
+    memset(xp, 0, c->Hp * c->Wp * C * sizeof *xp);
+    for (size_t b = 0; b < B; b++) {
+        conv_direct_pad(c, x + b * g->n_in, xp);
+        float *ys = y + b * P * F;
+        for (size_t p0 = 0; p0 < P; p0 += T) {
+            size_t n = P - p0 < T ? P - p0 : T;
+            if (n < T && P >= T) {
+                p0 = P - T, n = T;
+            }
+            const float *xb[CONV_LANES];
+            for (size_t q = 0; q < n; q++) {
+                size_t oh = (p0 + q) / Wo, ow = (p0 + q) % Wo;
+                xb[q] = xp + (oh * g->h.stride * c->Wp + ow * g->w.stride) * C;
+            }
+            if (T == CONV_LANES) {
+                conv_direct_tiles(c, xb, n, CONV_LANES, kp, tile);
+            } else {
+                conv_direct_tiles(c, xb, n, CONV_PAIR_POS, kp, tile);
+            }
+            for (size_t q = 0; q < n; q++) {
+                conv_copy(ys + (p0 + q) * F, tile + q * Fp, F);
+            }
+        }
+    }
+}
+
+/* One tile of the kernel's gradient for a sample: n taps (offsets off) by
+ * the CONV_LANES filters of dy whose rows (one per position, Fp apart)
+ * start at dyv, summed over the sample's positions, then added into dk
+ * (rows of CONV_LANES floats, one per tap) from tap skip on: the taps
+ * before were done by the tile before (see conv_direct_dkernel). */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv,
+                    const size_t *off, size_t n, size_t skip, float *dk)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C;
+    conv_v8 acc[CONV_LANES], d;
+    size_t o[CONV_LANES];
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_LANES; q++) { /* all: GCC cannot tell n <= CONV_LANES */
+        acc[q] = (conv_v8){0};
+        o[q] = q < n ? off[q] : 0;
+    }
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *row = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+            const float *bp = row + ow * g->w.stride * C;
+            memcpy(&d, dyv, sizeof d);
+#pragma GCC unroll 8
+            for (size_t q = 0; q < n; q++) {
+                acc[q] += bp[o[q]] * d;
+            }
+        }
+    }
+    for (size_t q = skip; q < n; q++) {
+        memcpy(&d, dk + q * CONV_LANES, sizeof d);
+        d += acc[q];
+        memcpy(dk + q * CONV_LANES, &d, sizeof d);
+    }
+}
+
+/* The bias's gradient of a sample: dk += the sum of the rows of dyv. */
+static inline __attribute__((always_inline)) void
+conv_direct_db(const struct conv *c, const float *dyv, float *dk)
+{
+    conv_v8 acc = {0}, d;
+    for (size_t p = 0; p < c->g.P; p++) {
+        memcpy(&d, dyv + p * c->Fp, sizeof d);
+        acc += d;
+    }
+    memcpy(&d, dk, sizeof d);
+    d += acc;
+    memcpy(dk, &d, sizeof d);
+}
+
+/* The taps [0, K) by tiles of T (a constant after inlining) for one
+ * vector of filters; the last tile overlaps the one before rather than
+ * being short, and adds only its new taps. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, float *dkv, size_t T)
+{
+    const size_t K = c->g.K;
+    for (size_t t0 = 0; t0 < K; t0 += T) {
+        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
+        if (n < T && K >= T) {
+            skip = t0 - (K - T), t0 = K - T, n = T;
+        }
+        if (n == T) {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+        } else {
+            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+        }
+    }
+}
+
+/* The kernel's gradient of a sample for one vector of filters: dy's
+ * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Tiles
+ * of 8 taps, or of 7, 6 or 5 when one of them divides K and 8 does not:
+ * an overlapping last tile computes again taps already done (K = 25, a
+ * 5 x 5 kernel on one channel: 32 taps computed by tiles of 8, 25 by
+ * tiles of 5, for 30 loads per position instead of 36). */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+{
+    const size_t K = c->g.K;
+    if (K % 8 == 0 || K < 8) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 8);
+    } else if (K % 7 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 7);
+    } else if (K % 6 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 6);
+    } else if (K % 5 == 0) {
+        conv_direct_dk_run(c, xp, dyv, dkv, 5);
+    } else {
+        conv_direct_dk_run(c, xp, dyv, dkv, 8);
+    }
+    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+}
+
+/* As conv_direct_dk_tile for two vectors of filters (dyv and dyv +
+ * CONV_LANES, into dk and dk + (K + 1) * CONV_LANES) and n <=
+ * CONV_PAIR_POS taps: a broadcast input serves 16 filters. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
+                     const size_t *off, size_t n, size_t skip, float *dk)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C, ks = (g->K + 1) * CONV_LANES;
+    conv_v8 a0[CONV_PAIR_POS], a1[CONV_PAIR_POS], d0, d1;
+    size_t o[CONV_PAIR_POS];
+#pragma GCC unroll 8
+    for (size_t q = 0; q < CONV_PAIR_POS; q++) { /* all: GCC cannot tell n <= CONV_PAIR_POS */
+        a0[q] = a1[q] = (conv_v8){0};
+        o[q] = q < n ? off[q] : 0;
+    }
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *row = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+            const float *bp = row + ow * g->w.stride * C;
+            memcpy(&d0, dyv, sizeof d0);
+            memcpy(&d1, dyv + CONV_LANES, sizeof d1);
+#pragma GCC unroll 8
+            for (size_t q = 0; q < CONV_PAIR_POS && q < n; q++) {
+                float xq = bp[o[q]];
+                a0[q] += xq * d0;
+                a1[q] += xq * d1;
+            }
+        }
+    }
+    for (size_t q = skip; q < CONV_PAIR_POS && q < n; q++) {
+        memcpy(&d0, dk + q * CONV_LANES, sizeof d0);
+        memcpy(&d1, dk + ks + q * CONV_LANES, sizeof d1);
+        d0 += a0[q], d1 += a1[q];
+        memcpy(dk + q * CONV_LANES, &d0, sizeof d0);
+        memcpy(dk + ks + q * CONV_LANES, &d1, sizeof d1);
+    }
+}
+
+/* conv_direct_dk_one for the two vectors of filters at dyv, into dkv and
+ * the next vector's rows, by tiles of CONV_PAIR_POS taps. */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+{
+    const size_t K = c->g.K, T = CONV_PAIR_POS;
+    for (size_t t0 = 0; t0 < K; t0 += T) {
+        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
+        if (n < T && K >= T) {
+            skip = t0 - (K - T), t0 = K - T, n = T;
+        }
+        if (n == T) {
+            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+        } else {
+            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+        }
+    }
+    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+    conv_direct_db(c, dyv + CONV_LANES, dkv + (K + 1) * CONV_LANES + K * CONV_LANES);
+}
+
+/* dparams += the kernel's (and bias's) gradient, summed in the packed
+ * layout of conv_direct_pack, sample by sample, by pairs of vectors of
+ * filters when there are more than one. */
+DPT_VECTORIZE
+static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
+                                size_t B, float *ws, float *dparams)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t K = g->K, F = c->F, Fp = c->Fp, P = g->P;
+    float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dyp = ws + c->ws_dy;
+    memset(dk, 0, (K + 1) * Fp * sizeof *dk);
+    memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
+    memset(dyp, 0, P * Fp * sizeof *dyp); /* lanes past F stay 0 */
+    for (size_t b = 0; b < B; b++) {
+        conv_direct_pad(c, x + b * g->n_in, xp);
+        for (size_t p = 0; p < P; p++) {
+            conv_copy(dyp + p * Fp, dy + (b * P + p) * F, F);
+        }
+        size_t v = 0;
+        if (Fp > CONV_LANES) {
+            for (; v + 2 <= Fp / CONV_LANES; v += 2) {
+                conv_direct_dk_pair(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+            }
+        }
+        for (; v < Fp / CONV_LANES; v++) {
+            conv_direct_dk_one(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+        }
+    }
+    for (size_t t = 0; t < K + c->use_bias; t++) {
+        for (size_t f = 0; f < F; f++) {
+            dparams[t * F + f] += dk[((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES];
+        }
+    }
+}
+
+/* dx of the direct method: dcols = dy kernel^T by blocks of rows, then
+ * col2im, as conv_backward does it for im2col. */
+static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
+                           float *dx, size_t B, float *ws)
+{
+    size_t M = B * c->g.P, rows = conv_block(M, c->block_rows);
+    const int K = (int)c->g.K, F = (int)c->F;
+    float *dcols = ws + c->ws_dcols;
+    memset(dcols, 0, rows * c->g.K * sizeof *dcols);
+    for (size_t r0 = 0; r0 < M; r0 += rows) {
+        size_t n = M - r0 < rows ? M - r0 : rows;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dy + r0 * c->F,
+                    F, params, F, 1.0f, dcols, K);
+        conv_col2im(&c->g, dcols, r0, n, dx);
+    }
+}
+
 /* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
  * params is the (K + 1, F) matrix [kernel; bias] and cols ends in a column
  * of ones. A 1 x 1 convolution reads x itself as cols and starts y as the
@@ -595,6 +1065,10 @@ static void conv_forward(const void *state, const float *params, const float *x,
                          const struct dpt_batch *bt)
 {
     const struct conv *c = state;
+    if (c->direct) {
+        conv_direct_forward(c, params, x, y, bt->B, bt->ws);
+        return;
+    }
     size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
     const int ld = (int)c->ld, F = (int)c->F;
     for (size_t r0 = 0; r0 < M; r0 += rows) {
@@ -657,6 +1131,13 @@ static void conv_backward(const void *state, const float *params, const float *x
 {
     (void)y;
     const struct conv *c = state;
+    if (c->direct) {
+        conv_direct_dkernel(c, x, dy, bt->B, bt->ws, dparams);
+        if (dx) {
+            conv_direct_dx(c, params, dy, dx, bt->B, bt->ws);
+        }
+        return;
+    }
     size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
     const int ld = (int)c->ld, K = (int)c->g.K, F = (int)c->F;
     float *ws = bt->ws, *dcols = c->identity ? NULL : ws + rows * c->ld;

@@ -31,7 +31,7 @@
  * by the number of cells.
  *
  * Guarantees: deterministic; forward and backward allocate nothing (the
- * workspace holds the winners and one row of scratch); backward writes
+ * workspace holds the winners and rows of scratch); backward writes
  * every element of dx (DPT_CAP_WRITES_DX). The loops are built for AVX2 and
  * AVX-512 by DPT_VECTORIZE. Left out: channels-first data and pairs.
  */
@@ -159,13 +159,24 @@ static inline struct span span_at(const struct pool *p, int64_t o, int64_t pad, 
 
 /* The workspace: the winners of max pooling (B * OH * OW * C int32,
  * written by a training forward only; none for average pooling), then one
- * row of partial results (W * C floats and W * C int32) that forward and
- * backward use as scratch. */
+ * row of partial results (W * C floats and W * C int32, each followed by
+ * POOL_LANES more) that forward and backward use as scratch, then, for
+ * max_across_narrow, one output row (OW * C + POOL_LANES floats and as
+ * many int32). */
 struct scratch {
     int32_t *arg;
     float *row;
     int32_t *row_arg;
+    float *out;
+    int32_t *out_arg;
 };
+
+/* The vector width max_across_narrow computes with, and the channels
+ * below which it is used; its vectors (GCC's extension, which each clone
+ * of DPT_VECTORIZE compiles to its own instructions). */
+#define POOL_LANES 8
+typedef float pool_v8f __attribute__((vector_size(POOL_LANES * sizeof(float))));
+typedef int32_t pool_v8i __attribute__((vector_size(POOL_LANES * sizeof(int32_t))));
 
 static size_t winners_bytes(const struct pool *p, size_t B)
 {
@@ -179,14 +190,18 @@ static size_t winners_bytes(const struct pool *p, size_t B)
 static size_t pool_workspace_bytes(const void *state, size_t B)
 {
     const struct pool *p = state;
-    return winners_bytes(p, B) + (size_t)(p->W * p->C) * (sizeof(float) + sizeof(int32_t));
+    size_t row = (size_t)(p->W * p->C) + POOL_LANES, out = (size_t)(p->OW * p->C) + POOL_LANES;
+    return winners_bytes(p, B) + (row + out) * (sizeof(float) + sizeof(int32_t));
 }
 
 static struct scratch scratch_of(const struct pool *p, void *ws, size_t B)
 {
     char *base = ws;
+    size_t row_n = (size_t)(p->W * p->C) + POOL_LANES, out_n = (size_t)(p->OW * p->C) + POOL_LANES;
     float *row = (float *)(base + winners_bytes(p, B));
-    return (struct scratch){(int32_t *)base, row, (int32_t *)(row + p->W * p->C)};
+    int32_t *row_arg = (int32_t *)(row + row_n);
+    float *out = (float *)(row_arg + row_n);
+    return (struct scratch){(int32_t *)base, row, row_arg, out, (int32_t *)(out + out_n)};
 }
 
 /* Pooling runs in two passes per output row: first down the rows of its
@@ -275,6 +290,46 @@ static inline void max_across(const struct pool *p, const float *restrict row,
     }
 }
 
+/* max_across for fewer than POOL_LANES channels, where its loops over C
+ * are too short to vectorize (LeNet's first pool, C = 6):
+ * the same comparisons on POOL_LANES lanes from cell (ow, 0) on, into the
+ * output row out (and out_arg): lanes past C belong to the next window
+ * and are overwritten by it, or fall in the POOL_LANES floats after the
+ * row; then the row is copied to yr (and ar). row and row_arg are read up
+ * to POOL_LANES past their W * C cells (pool_rows zeroes that tail). */
+static inline void max_across_narrow(const struct pool *p, const float *restrict row,
+                                     const int32_t *restrict row_arg, float *restrict yr,
+                                     int32_t *restrict ar, float *restrict out,
+                                     int32_t *restrict out_arg)
+{
+    const int32_t C = (int32_t)p->C;
+    for (int64_t ow = 0; ow < p->OW; ow++) {
+        struct span cols = span_at(p, ow, p->left, p->W);
+        pool_v8f m, v;
+        pool_v8i a = {0}, av = {0};
+        memcpy(&m, row + cols.lo * C, sizeof m);
+        if (ar) {
+            memcpy(&a, row_arg + cols.lo * C, sizeof a);
+        }
+        for (int64_t w = cols.lo + 1; w < cols.hi; w++) {
+            memcpy(&v, row + w * C, sizeof v);
+            if (ar) {
+                memcpy(&av, row_arg + w * C, sizeof av);
+            }
+            /* masks of all ones where true, as the scalar rule of max_across */
+            pool_v8i take = (v > m) | (v != v) | ((v == m) & (av < a));
+            m = (pool_v8f)((take & (pool_v8i)v) | (~take & (pool_v8i)m));
+            a = (take & av) | (~take & a);
+        }
+        memcpy(out + ow * C, &m, sizeof m);
+        memcpy(out_arg + ow * C, &a, sizeof a);
+    }
+    memcpy(yr, out, (size_t)(p->OW * C) * sizeof *yr);
+    if (ar) {
+        memcpy(ar, out_arg, (size_t)(p->OW * C) * sizeof *ar);
+    }
+}
+
 /* Average pooling, first pass: row[j] = the sum of x[h][j] over the rows
  * of the span. */
 static inline void sum_down(const float *restrict x, int32_t R, struct span rows,
@@ -327,6 +382,10 @@ static void pool_rows(const struct pool *p, const float *x, float *y, struct scr
 {
     const int32_t R = (int32_t)(p->W * p->C);
     const size_t n_in = (size_t)(p->H * R), n_out = (size_t)(p->OH * p->OW * p->C);
+    for (int32_t l = 0; l < POOL_LANES; l++) { /* read by max_across_narrow, never used */
+        s.row[R + l] = 0.0f;
+        s.row_arg[R + l] = 0;
+    }
     for (size_t i = 0; i < B; i++) {
         for (int64_t oh = 0; oh < p->OH; oh++) {
             struct span rows = span_at(p, oh, p->top, p->H);
@@ -336,7 +395,12 @@ static void pool_rows(const struct pool *p, const float *x, float *y, struct scr
                 mean_across(p, s.row, rows.hi - rows.lo, y + o);
             } else {
                 max_down(x + i * n_in, R, rows, s.row, winners ? s.row_arg : NULL);
-                max_across(p, s.row, s.row_arg, y + o, winners ? s.arg + o : NULL);
+                if (p->C < POOL_LANES) {
+                    max_across_narrow(p, s.row, s.row_arg, y + o, winners ? s.arg + o : NULL,
+                                      s.out, s.out_arg);
+                } else {
+                    max_across(p, s.row, s.row_arg, y + o, winners ? s.arg + o : NULL);
+                }
             }
         }
     }
