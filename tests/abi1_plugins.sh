@@ -3,7 +3,7 @@
 # flat layer on [F] inputs. tests/plugins/v1_dense.so is the dense layer of
 # dptrain 0.1, unchanged but for its name, built against the frozen 1.2
 # header; a model that uses it trains to the same bits as one that uses
-# today's dense (ABI 2.0), with dropout (1.1's forward_train path) between.
+# today's dense (ABI 2.0), with a 2.0 layer (dropout) between them.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 v1="$top_builddir/tests/plugins/.libs/v1_dense.so"
