@@ -82,6 +82,18 @@ expect_error "digits-test.h5: dataset 'X' holds samples of shape \[8, 8, 1\]; th
     dptrain predict m.h5 "$top_srcdir/data/digits-test.h5" --out p.h5
 expect_exit 2 "--out PRED.h5 is required" dptrain predict m.h5 good.h5
 
+# 7b. l2 on a layer whose first tensor is not trainable (batch norm without
+#     gamma and beta: its first tensor is the moving mean) is refused with
+#     the layer named, rather than regularizing state.
+cat > l2state.cfg <<CFG
+data = { train = "good.h5"; };
+model = { layers = ( { type = "batch_norm"; center = false; scale = false; l2 = 0.1; },
+                     { type = "dense"; units = 1; activation = "sigmoid"; } );
+          loss = "bce"; optimizer = "sgd"; };
+CFG
+expect_error "l2state.cfg:2: layer 1 (batch_norm): 'l2' needs trainable weights" \
+    dptrain train l2state.cfg --out l.h5
+
 # 8. A model that diverges stops with a message naming the epoch and step,
 #    and writes no model.
 cat > diverge.cfg <<CFG

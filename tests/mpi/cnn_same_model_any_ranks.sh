@@ -63,4 +63,13 @@ expect_exit 3 "stopped on request" mpirun_np 2 "$DPTRAIN" train cnn.cfg --determ
 must mpirun_np 3 "$DPTRAIN" train cnn.cfg --deterministic --resume ck.h5 --out resumed.h5
 check "resumed on 3 ranks: the model of the uninterrupted run, bitwise" \
     dpt_test compare d1x1.h5 resumed.h5
+# 4. Without train.micro_batch a model with batch norm takes micro-shards of
+#    32 rows whatever P and T (README, micro_batch), so its statistics, and
+#    the model, stay within rounding of 1x1 on 2x2; with micro-shards of
+#    batch / workers they would not (they differed by 0.2).
+sed 's/ micro_batch = 8;//' cnn.cfg > default.cfg
+must mpirun_np 1 "$DPTRAIN" train default.cfg --threads 1 --out m1x1.h5
+must mpirun_np 2 "$DPTRAIN" train default.cfg --threads 2 --out m2x2.h5
+check "no micro_batch: 2x2 within float rounding of 1x1" \
+    dpt_test compare m1x1.h5 m2x2.h5 --max-abs 1e-4
 summary
