@@ -424,7 +424,7 @@ static int add_optimizer(struct dpt_net *net, const struct dpt_registry *reg,
 
 /* The trainable parts of the flat buffer (each layer's first n_params
  * floats; padding and state left out), adjacent ones merged, and the
- * counts of trainable and state floats. */
+ * number of state floats. */
 static int find_train_ranges(struct dpt_net *net)
 {
     net->train_ranges = calloc(net->n_nodes + 1, sizeof *net->train_ranges);
@@ -433,7 +433,6 @@ static int find_train_ranges(struct dpt_net *net)
     }
     for (size_t i = 0; i < net->n_nodes; i++) {
         const struct dpt_node *nd = &net->nodes[i];
-        net->n_weights += nd->n_params;
         net->n_nonweights += nd->n_state;
         if (nd->n_params == 0) {
             continue;

@@ -60,7 +60,6 @@ struct dpt_net {
     struct dpt_shape in, out; /* sample shapes of the data and of the predictions */
     size_t n_in, n_out;       /* their products */
     size_t n_params;  /* floats in the flat buffers, padding and state included */
-    size_t n_weights; /* trainable floats (what a model summary counts) */
     size_t n_nonweights; /* non-trainable state floats */
     struct dpt_range *train_ranges; /* the trainable parts of the flat buffer, in order */
     size_t n_train_ranges;

@@ -301,8 +301,8 @@ static int eval_finish(const struct dpt_net *net, int has_y, uint64_t n, double 
 
 /* Opens a data file for evaluation and checks it fits the model: the
  * sample shape and, with targets, theirs. */
-static int open_checked(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
-                        const char *x_name, const char *y_name, struct dpt_err *err)
+int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
+                  const char *x_name, const char *y_name, struct dpt_err *err)
 {
     int rc = dpt_dataset_open(ds, path, x_name, y_name, err);
     struct dpt_shape in;
@@ -323,7 +323,7 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
     memset(res, 0, sizeof *res);
     res->n_out = net->n_out;
     struct dpt_dataset *ds = NULL;
-    int rc = open_checked(&ds, net, path, x_name, y_name, err);
+    int rc = dpt_eval_open(&ds, net, path, x_name, y_name, err);
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
     uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;

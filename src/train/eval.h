@@ -45,6 +45,13 @@ struct dpt_eval_result {
     double mae, rmse, r2;
 };
 
+/* Opens a data file to run net over and checks that its sample shape and,
+ * with y_name, its targets fit the network; errors name the file, the
+ * dataset and both shapes. *ds is the caller's to close, also when a check
+ * fails after the file opened. */
+int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
+                  const char *x_name, const char *y_name, struct dpt_err *err);
+
 /* Collective. Evaluates every row of the data file at path (datasets x_name
  * and y_name; y_name NULL: no targets, outputs only): each rank takes the
  * rows [N*r/P, N*(r+1)/P). With want_pred rank 0 receives all outputs in

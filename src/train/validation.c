@@ -18,18 +18,9 @@ static int cmp_u64(const void *a, const void *b)
 static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
                      const struct dpt_net *net, struct dpt_err *err)
 {
-    int rc = dpt_dataset_open(&v->ds, sp->validation, sp->x_name, sp->y_name, err);
-    if (rc < 0) {
-        return rc;
-    }
-    v->owns_ds = 1;
-    struct dpt_shape in;
-    dpt_dataset_sample_shape(v->ds, &in);
-    rc = dpt_net_check_inputs(net, &in, sp->validation, sp->x_name, err);
-    if (rc < 0) {
-        return rc;
-    }
-    return dpt_net_check_targets(net, dpt_dataset_y_cols(v->ds), sp->validation, err);
+    int rc = dpt_eval_open(&v->ds, net, sp->validation, sp->x_name, sp->y_name, err);
+    v->owns_ds = v->ds != NULL;
+    return rc;
 }
 
 int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
