@@ -25,9 +25,13 @@
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
- * for the forward and the kernel's gradient (conv_direct_forward); the
- * setting method = "im2col" or "direct" forces one or the other (default
- * "auto": by shape, conv_direct_pays).
+ * for the forward and the kernel's gradient (conv_direct_forward). 3 x 3
+ * kernels with stride 1 and dilation 1 and more channels and filters
+ * (vggsmall's layers 2-4) go through Winograd's minimal filtering
+ * (conv_winograd.h), which does 4 times fewer multiplies. The setting
+ * method = "im2col", "direct" or "winograd" forces one (winograd only on
+ * the shapes it computes: forced on others it is refused); the default
+ * "auto" picks by shape (conv_wino_pays, conv_direct_pays).
  *
  * Guarantees: forward and backward allocate nothing; their scratch is the
  * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
@@ -251,11 +255,20 @@ static int conv_direct_pays(const struct conv_geom *g, size_t F)
     return F <= CONV_LANES || g->C <= CONV_LANES;
 }
 
-/* Whether the Winograd method beats the others on a shape it computes:
- * TODO measured. */
+/* Whether the Winograd method beats the others on a shape it computes
+ * (conv_winograd.h): where the direct method does not pay, and the output
+ * has at least a tile's WINO_M rows and columns (below that a tile's
+ * products cost as many multiplies as im2col's, for fewer outputs).
+ * scripts/conv-rate.c, B = 64, one thread, the rate over sgemm's on the
+ * same shape in the same run (im2col / winograd): vgg2 (32 x 32, C 32,
+ * F 32) 1.09 / 2.16, vgg3 (16 x 16, C 32, F 64) 1.09 / 1.94, vgg4 (16 x
+ * 16, C 64, F 64) 1.07 / 2.44; but with 8 channels or filters the direct
+ * method is as fast or faster (direct / winograd, two runs each): 16 x 16,
+ * C 8, F 16 1.06, 1.05 / 1.04, 1.06; 32 x 32, C 8, F 8 1.37, 1.33 / 1.10,
+ * 1.05; 16 x 16, C 16, F 8 1.85, 1.57 / 1.80, 2.02. */
 static int conv_wino_pays(const struct conv_geom *g, size_t F)
 {
-    return g->C >= CONV_LANES && F >= CONV_LANES;
+    return !conv_direct_pays(g, F) && g->h.out >= WINO_M && g->w.out >= WINO_M;
 }
 
 /* Rounds n floats up to a whole number of 64-byte lines. */
