@@ -6,7 +6,12 @@
  * a direct convolution in double on a batch large enough to be cut into
  * several blocks of rows; the shapes and settings that are refused. The
  * finite-difference and direct comparisons run with each method ("auto",
- * "im2col" and "direct" forced), so both paths see every shape.
+ * "im2col" and "direct" forced), so both paths see every shape. The
+ * Winograd method (3 x 3 kernels, stride 1, dilation 1 only) has cases of
+ * its own: finite differences and contracts, its results against
+ * im2col's on the same inputs (tiles cut by the edges, B = 1 and odd, C
+ * and F not multiples of 8, several blocks of tiles), and its refusal
+ * when forced on other shapes.
  *
  * Both layers are linear in x and in their parameters, so a finite
  * difference has no truncation error and a large step h = 0.1 keeps the
@@ -106,6 +111,27 @@ static void test_conv2d_gradients(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv2d", &cases[i], 100 + 20 * i);
+    }
+}
+
+/* The Winograd method, forced, on the shapes it computes (3 x 3, stride 1,
+ * dilation 1): outputs that are not whole tiles of 4 x 4 (3 x 3, 7 x 5,
+ * 1 x 1, 6 x 2), "valid" and "same", C and F not multiples of 8. Its
+ * rounding is a few times im2col's (see WINO_TOL) and still far below the
+ * bound. */
+static void test_conv2d_winograd_gradients(void)
+{
+    static const struct fd_case cases[] = {
+        {"filters = 3; kernel_size = 3;", {5, 5, 2}, {3, 3, 3}},
+        {"filters = 5; kernel_size = 3; padding = \"same\";", {7, 5, 3}, {7, 5, 5}},
+        {"filters = 9; kernel_size = 3; padding = \"same\";", {1, 1, 10}, {1, 1, 9}},
+        {"filters = 2; kernel_size = 3; use_bias = false;", {8, 4, 9}, {6, 2, 2}},
+        {"filters = 11; kernel_size = 3; padding = \"same\";", {3, 3, 4}, {3, 3, 11}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char settings[256];
+        snprintf(settings, sizeof settings, "method = \"winograd\"; %s", cases[i].settings);
+        check_case_with("conv2d", settings, &cases[i], 700 + 20 * i);
     }
 }
 
@@ -363,6 +389,118 @@ static void test_conv2d_against_direct(void)
     check_against_direct("filters = 12; kernel_size = 3; dilation = 2;", &wide, 1, 0);
 }
 
+/* The worst difference between got and want over n values, relative to
+ * the largest |want|: the Winograd method's rounding errors come from its
+ * transforms of whole tiles, so they scale with the tile's values rather
+ * than with each output's own terms. */
+static double normwise_err(const float *got, const float *want, size_t n)
+{
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)got[i] - want[i]));
+        if (!(got[i] == got[i])) {
+            worst = INFINITY;
+        }
+        scale = fmax(scale, fabs(want[i]));
+    }
+    return worst / fmax(scale, 1e-30);
+}
+
+/* Runs forward and backward with settings on B samples [H, W, C] of x in
+ * [-1, 1], dy in [-1, 1] and the layer's own initial kernel with a bias in
+ * [-1, 1]; y, dx (filled with NaN first, or NULL) and dparams (from 0)
+ * are written. Returns the layer's params count. */
+static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_t F, size_t B,
+                       float *y, float *dx, float *dp)
+{
+    struct lc c;
+    struct dpt_shape in = lc_shape(H, W, C);
+    int rc = lc_create(&c, "conv2d", settings, &in);
+    if (rc < 0) {
+        printf("\n    %s: %s", settings, c.host.err.msg);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    size_t nx = B * c.n_in, ny = B * c.n_out, np = c.info.n_params;
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    CU_ASSERT_FATAL(x && dy);
+    uint64_t seed = 77;
+    lc_fill(x, nx, &seed, -1, 1);
+    lc_fill(dy, ny, &seed, -1, 1);
+    if (np == 9 * C * F + F) { /* a bias that is not 0 */
+        lc_fill(c.params + np - F, F, &seed, -1, 1);
+    }
+    for (size_t i = 0; dx && i < nx; i++) {
+        dx[i] = NAN;
+    }
+    for (size_t i = 0; i < np; i++) {
+        dp[i] = 0.0f;
+    }
+    lc_forward(&c, x, y, B, 1);
+    lc_backward(&c, x, y, dy, dx, dp, B);
+    free(x), free(dy);
+    lc_destroy(&c);
+    return np;
+}
+
+/* The Winograd method against im2col on the same inputs and parameters:
+ * y, dx and dparams (kernel and bias) within WINO_TOL of the largest
+ * value, relative. F(4 x 4, 3 x 3) in float32 measured 2e-7 .. 4.2e-6 on
+ * these cases (y, dx and dparams, x and dy in [-1, 1], Glorot kernels;
+ * F(2 x 2, 3 x 3) at most 5.2e-7: see WINO_M in conv_winograd.h), growing
+ * slowly with C and F. The bound leaves 20 times that for other CPUs and
+ * BLAS kernels, while a missing or wrong term (a tap, a tile's edge)
+ * changes a value by about its own size. */
+#define WINO_TOL 1e-4
+
+static void check_winograd(const char *settings, size_t H, size_t W, size_t C, size_t F,
+                           size_t B, int with_dx)
+{
+    char wino[256], im2col[256];
+    snprintf(wino, sizeof wino, "method = \"winograd\"; filters = %zu; kernel_size = 3; %s", F,
+             settings);
+    snprintf(im2col, sizeof im2col, "method = \"im2col\"; filters = %zu; kernel_size = 3; %s",
+             F, settings);
+    size_t nx = B * H * W * C, ny = B * H * W * F, np = 9 * C * F + F;
+    float *y[2], *dx[2], *dp[2];
+    for (int k = 0; k < 2; k++) {
+        y[k] = malloc(ny * sizeof *y[k]), dx[k] = malloc(nx * sizeof *dx[k]);
+        dp[k] = malloc(np * sizeof *dp[k]);
+        CU_ASSERT_FATAL(y[k] && dx[k] && dp[k]);
+    }
+    size_t n = run_step(wino, H, W, C, F, B, y[0], with_dx ? dx[0] : NULL, dp[0]);
+    run_step(im2col, H, W, C, F, B, y[1], with_dx ? dx[1] : NULL, dp[1]);
+    size_t Ho = H, Wo = W;
+    if (!strstr(settings, "same")) {
+        Ho = H - 2, Wo = W - 2;
+    }
+    ny = B * Ho * Wo * F;
+    double ey = normwise_err(y[0], y[1], ny), edp = normwise_err(dp[0], dp[1], n);
+    double edx = with_dx ? normwise_err(dx[0], dx[1], nx) : 0;
+    printf("\n    winograd %s[%zu, %zu, %zu] F = %zu, B = %zu: y %.1e, dx %.1e, dparams %.1e",
+           settings, H, W, C, F, B, ey, edx, edp);
+    CU_ASSERT(ey < WINO_TOL && edx < WINO_TOL && edp < WINO_TOL);
+    for (int k = 0; k < 2; k++) {
+        free(y[k]), free(dx[k]), free(dp[k]);
+    }
+}
+
+/* Shapes whose output is not a whole number of tiles (7 x 5, 3 x 3, 1 x 1,
+ * "valid" 9 x 6 -> 7 x 4), C and F not multiples of 8, B = 1 and odd, and
+ * vggsmall's layers with a batch cut into several blocks of tiles. */
+static void test_winograd_against_im2col(void)
+{
+    check_winograd("padding = \"same\";", 8, 8, 8, 8, 1, 1);
+    check_winograd("padding = \"same\";", 7, 5, 3, 5, 3, 1);
+    check_winograd("padding = \"same\";", 3, 3, 11, 13, 1, 1);
+    check_winograd("padding = \"same\";", 1, 1, 9, 17, 5, 1);
+    check_winograd("", 9, 6, 10, 12, 3, 1);
+    check_winograd("", 3, 3, 4, 2, 2, 1);
+    check_winograd("use_bias = false; padding = \"same\";", 6, 10, 16, 8, 2, 1);
+    check_winograd("padding = \"same\";", 32, 32, 32, 32, 5, 1);
+    check_winograd("padding = \"same\";", 16, 16, 32, 64, 7, 0);
+    check_winograd("padding = \"same\";", 16, 16, 64, 64, 9, 1);
+}
+
 /* create() must fail with a message containing each of the strings. */
 static void check_refused(const char *layer, const char *settings, struct dpt_shape in,
                           const char *want1, const char *want2)
@@ -396,6 +534,16 @@ static void test_refused(void)
                   "e.g. kernel_size = 3");
     check_refused("conv2d", "filters = 4; kernel_size = 3; strides = 2; dilation = 2;",
                   lc_shape(8, 8, 3), "strides 2 with dilation 2", "Keras refuses");
+    /* The Winograd method computes 3 x 3 kernels with stride 1 and
+     * dilation 1 on conv2d only; forced on others, it is refused. */
+    check_refused("conv2d", "filters = 4; kernel_size = 5; method = \"winograd\";",
+                  lc_shape(8, 8, 3), "method \"winograd\" needs", "kernel [5, 5]");
+    check_refused("conv2d", "filters = 4; kernel_size = 3; strides = 2; method = \"winograd\";",
+                  lc_shape(8, 8, 3), "method \"winograd\" needs", "strides 2");
+    check_refused("conv2d", "filters = 4; kernel_size = 3; dilation = 2; method = \"winograd\";",
+                  lc_shape(8, 8, 3), "method \"winograd\" needs", "dilation 2");
+    check_refused("conv1d", "filters = 4; kernel_size = 3; method = \"winograd\";",
+                  lc_shape(8, 3, 0), "method \"winograd\" needs", "on a conv1d");
     check_refused("conv2d", "filters = 4; kernel_size = 3; padding = \"full\";",
                   lc_shape(8, 8, 3), "padding", "full");
 }
@@ -459,12 +607,14 @@ int main(void)
     CU_pSuite s = CU_add_suite("conv2d and conv1d", NULL, NULL);
     CU_add_test(s, "conv2d finite differences: strides, padding, dilation, 1x1",
                 test_conv2d_gradients);
+    CU_add_test(s, "conv2d finite differences, winograd", test_conv2d_winograd_gradients);
     CU_add_test(s, "conv1d finite differences", test_conv1d_gradients);
     CU_add_test(s, "conv2d by hand: 3x3 input, 2x2 kernel", test_conv2d_by_hand_valid);
     CU_add_test(s, "conv2d by hand: same, stride 2", test_conv2d_by_hand_same_stride2);
     CU_add_test(s, "conv1d by hand: dilated, same", test_conv1d_by_hand_dilated);
     CU_add_test(s, "conv2d against a direct convolution, in blocks",
                 test_conv2d_against_direct);
+    CU_add_test(s, "winograd against im2col", test_winograd_against_im2col);
     CU_add_test(s, "refused shapes and settings name what they found", test_refused);
     CU_add_test(s, "tensors and initializers", test_tensors_and_init);
     return test_run_all();

@@ -5,8 +5,9 @@
  * the same for both axes), strides (default 1), padding "valid" (default)
  * or "same", dilation (Keras' dilation_rate; default 1), use_bias (default
  * true), initializer "glorot_uniform" (default), "he_normal" or "zeros",
- * method "auto" (default: by shape), "im2col" or "direct" (the same
- * results within rounding; for tests and measurements). The parameter
+ * method "auto" (default: by shape), "im2col", "direct" or "winograd"
+ * (3 x 3 kernels, stride 1, dilation 1 only); the same results within
+ * rounding (Winograd's a few times larger); for tests and measurements. The parameter
  * slice is "kernel" [kh, kw, C, filters] (Keras' layout, so weights
  * compare and export as they are), then "bias" [filters] with use_bias.
  * Output [Ho, Wo, filters]; the geometry, the methods and what is
@@ -65,7 +66,8 @@ static int conv2d_tensor(const void *state, uint32_t i, struct dpt_tensor *t)
 
 static const struct dpt_layer_plugin conv2d = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "conv2d", "1.0.0",
-                                   "2-D convolution on [H, W, C], im2col and sgemm or direct",
+                                   "2-D convolution on [H, W, C], im2col and sgemm, direct or "
+                                   "Winograd",
                                    DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
     .create = conv2d_create,
     .destroy = conv_destroy,

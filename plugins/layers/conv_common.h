@@ -25,9 +25,13 @@
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
- * for the forward and the kernel's gradient (conv_direct_forward); the
- * setting method = "im2col" or "direct" forces one or the other (default
- * "auto": by shape, conv_direct_pays).
+ * for the forward and the kernel's gradient (conv_direct_forward). 3 x 3
+ * kernels with stride 1 and dilation 1 and more channels and filters
+ * (vggsmall's layers 2-4) go through Winograd's minimal filtering
+ * (conv_winograd.h), which does 4 times fewer multiplies. The setting
+ * method = "im2col", "direct" or "winograd" forces one (winograd only on
+ * the shapes it computes: forced on others it is refused); the default
+ * "auto" picks by shape (conv_wino_pays, conv_direct_pays).
  *
  * Guarantees: forward and backward allocate nothing; their scratch is the
  * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
@@ -85,6 +89,8 @@ struct conv_geom {
     size_t ow_lo, ow_hi;
 };
 
+#include "conv_winograd.h"
+
 struct conv {
     struct conv_geom g;  /* the geometry of y from x */
     size_t F;            /* filters */
@@ -100,11 +106,14 @@ struct conv {
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
     size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dcols; /* workspace offsets in floats */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
+    /* The Winograd method (conv_winograd.h), 3 x 3 kernels only. */
+    int wino;
+    struct conv_wino wn;
 };
 
 /* The method: "auto" picks by shape (conv_create), the others force one,
  * for tests and measurements. */
-enum conv_method { CONV_AUTO, CONV_IM2COL, CONV_DIRECT };
+enum conv_method { CONV_AUTO, CONV_IM2COL, CONV_DIRECT, CONV_WINOGRAD };
 
 /* The settings a convolution reads, before any shape is known. */
 struct conv_settings {
@@ -160,14 +169,15 @@ static int conv_read_settings(const struct dpt_host *host, struct conv_settings 
     s->init = strcmp(init, "he_normal") == 0 ? CONV_HE_NORMAL
               : strcmp(init, "zeros") == 0   ? CONV_ZEROS
                                              : CONV_GLOROT_UNIFORM;
-    static const char *const methods[] = {"auto", "im2col", "direct", NULL};
+    static const char *const methods[] = {"auto", "im2col", "direct", "winograd", NULL};
     const char *method;
     if ((rc = host->get_string(host->ctx, "method", methods[0], methods, &method)) < 0) {
         return rc;
     }
-    s->method = strcmp(method, "im2col") == 0   ? CONV_IM2COL
-                : strcmp(method, "direct") == 0 ? CONV_DIRECT
-                                                : CONV_AUTO;
+    s->method = strcmp(method, "im2col") == 0     ? CONV_IM2COL
+                : strcmp(method, "direct") == 0   ? CONV_DIRECT
+                : strcmp(method, "winograd") == 0 ? CONV_WINOGRAD
+                                                  : CONV_AUTO;
     return 0;
 }
 
@@ -245,6 +255,22 @@ static int conv_direct_pays(const struct conv_geom *g, size_t F)
     return F <= CONV_LANES || g->C <= CONV_LANES;
 }
 
+/* Whether the Winograd method beats the others on a shape it computes
+ * (conv_winograd.h): where the direct method does not pay, and the output
+ * has at least a tile's WINO_M rows and columns (below that a tile's
+ * products cost as many multiplies as im2col's, for fewer outputs).
+ * scripts/conv-rate.c, B = 64, one thread, the rate over sgemm's on the
+ * same shape in the same run (im2col / winograd): vgg2 (32 x 32, C 32,
+ * F 32) 1.09 / 2.16, vgg3 (16 x 16, C 32, F 64) 1.09 / 1.94, vgg4 (16 x
+ * 16, C 64, F 64) 1.07 / 2.44; but with 8 channels or filters the direct
+ * method is as fast or faster (direct / winograd, two runs each): 16 x 16,
+ * C 8, F 16 1.06, 1.05 / 1.04, 1.06; 32 x 32, C 8, F 8 1.37, 1.33 / 1.10,
+ * 1.05; 16 x 16, C 16, F 8 1.85, 1.57 / 1.80, 2.02. */
+static int conv_wino_pays(const struct conv_geom *g, size_t F)
+{
+    return !conv_direct_pays(g, F) && g->h.out >= WINO_M && g->w.out >= WINO_M;
+}
+
 /* Rounds n floats up to a whole number of 64-byte lines. */
 static size_t conv_round16(size_t n)
 {
@@ -306,8 +332,22 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
                  c.g.h.pad == 0 && c.g.w.pad == 0;
     c.k_major = !c.identity && C == 1;
     c.ld = c.g.K + (c.use_bias && !c.identity);
-    c.direct = !c.identity && (s->method == CONV_DIRECT ||
-                               (s->method == CONV_AUTO && conv_direct_pays(&c.g, c.F)));
+    int wino_ok = !one_d && wino_valid(kh, kw, c.g.h.stride, c.g.w.stride, c.g.h.dilation,
+                                       c.g.w.dilation);
+    if (s->method == CONV_WINOGRAD && !wino_ok) {
+        return host->error(host->ctx, "method \"winograd\" needs a conv2d with kernel_size 3, "
+                           "strides 1 and dilation 1; got kernel %s, strides %lld, dilation "
+                           "%lld%s", kernel, (long long)s->strides, (long long)s->dilation,
+                           one_d ? " on a conv1d" : "");
+    }
+    c.wino = wino_ok && (s->method == CONV_WINOGRAD ||
+                         (s->method == CONV_AUTO && conv_wino_pays(&c.g, c.F)));
+    if (c.wino) {
+        wino_init(&c.wn, H, W, C, c.F, c.g.h.out, c.g.w.out, c.g.h.pad, c.g.w.pad);
+    }
+    c.direct = !c.identity && !c.wino &&
+               (s->method == CONV_DIRECT ||
+                (s->method == CONV_AUTO && conv_direct_pays(&c.g, c.F)));
     c.block_rows = CONV_BLOCK_FLOATS / (c.direct ? c.g.K : c.ld + c.g.K);
     c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
     if (c.direct) {
@@ -381,6 +421,10 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
     size_t rows = conv_block(B * c->g.P, c->block_rows);
+    if (c->wino) {
+        struct conv_wino w = c->wn;
+        return wino_layout(&w, B) * sizeof(float);
+    }
     if (c->direct) {
         return (c->ws_dcols + rows * c->g.K) * sizeof(float);
     }
@@ -1065,6 +1109,11 @@ static void conv_forward(const void *state, const float *params, const float *x,
                          const struct dpt_batch *bt)
 {
     const struct conv *c = state;
+    if (c->wino) {
+        wino_forward(&c->wn, params, c->use_bias ? params + c->g.K * c->F : NULL, x, y, bt->B,
+                     bt->ws);
+        return;
+    }
     if (c->direct) {
         conv_direct_forward(c, params, x, y, bt->B, bt->ws);
         return;
@@ -1131,6 +1180,13 @@ static void conv_backward(const void *state, const float *params, const float *x
 {
     (void)y;
     const struct conv *c = state;
+    if (c->wino) {
+        wino_backward(&c->wn, params, x, dy, dx, dparams, bt->B, bt->ws);
+        if (c->use_bias) {
+            conv_add_column_sums(dy, bt->B * c->g.P, c->F, dparams + c->g.K * c->F);
+        }
+        return;
+    }
     if (c->direct) {
         conv_direct_dkernel(c, x, dy, bt->B, bt->ws, dparams);
         if (dx) {

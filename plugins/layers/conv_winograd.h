@@ -1,0 +1,605 @@
+/* The Winograd method of conv_common.h for 3 x 3 kernels, stride 1 and
+ * dilation 1 ("valid" or "same" padding): Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks" (CVPR 2016), F(m x m,
+ * 3 x 3) with m = WINO_M output rows and columns per tile.
+ *
+ * The output is cut into tiles of m x m positions; tile (ti, tj) of sample
+ * b reads the N x N inputs (N = m + 2) from row ti * m - pad_top and
+ * column tj * m - pad_left, zeros outside the image. For every channel c
+ * and filter f, with the kernel g = kernel[:, :, c, f]:
+ *
+ *     U = G g G^T,  V = B^T d B  (per tile and channel),
+ *     M[xi] = V[xi] (tiles x C) U[xi] (C x F)  for each of the N * N
+ *             transformed positions xi: N * N matrix products,
+ *     Y = A^T M A + bias  (per tile and filter), m x m outputs.
+ *
+ * The products do all the multiplies: N^2 / m^2 per output, channel and
+ * filter instead of 9 (36 / 16 = 2.25 with m = 4, 4 with m = 2). The same
+ * algebra read backwards gives the gradients, Y being linear in U and V:
+ *
+ *     dM = A dY A^T,  dU[xi] += V[xi]^T dM[xi],  dkernel += G^T dU G,
+ *     dV[xi] = dM[xi] U[xi]^T,  dx += B dV B^T  (tiles overlap by 2).
+ *
+ * The batch goes through in blocks of tiles (block: tiles of several
+ * samples, or part of one), sized so that V and M of a block stay in the
+ * L2 cache between the transforms and the products. The transforms work
+ * on vectors of WINO_LANES channels or filters (channels last: contiguous
+ * in x, y and the kernel); C and F need not be multiples of it: V, U and M
+ * keep rows of Cp and Fp (rounded up) floats, whose extra lanes are zero
+ * or never stored. The products are cblas_sgemm.
+ *
+ * Accuracy (float32): the transforms multiply by up to 8 and divide by up
+ * to 24, so the rounding error is larger than im2col's; the figures and
+ * the choice of m are at WINO_M.
+ *
+ * Left out: other kernels, strides and dilations (conv_create refuses the
+ * forced method for them), conv1d. */
+#ifndef DPT_PLUGINS_CONV_WINOGRAD_H
+#define DPT_PLUGINS_CONV_WINOGRAD_H
+
+#include <dptrain/plugin.h>
+
+#include <cblas.h>
+#include <stddef.h>
+#include <string.h>
+
+/* The outputs per tile side: 4 (F(4 x 4, 3 x 3), 36 products for 16
+ * outputs) or 2 (F(2 x 2, 3 x 3), 16 for 4). The worst difference from
+ * im2col on the same inputs, relative to the largest value of each
+ * result, x and dy in [-1, 1] and Glorot kernels (tests/test_conv.c,
+ * "winograd against im2col", vggsmall's three shapes and small ones):
+ * m = 4: y 2e-7 .. 4.2e-6, dx 2e-7 .. 3.3e-6, dparams 4e-8 .. 2.8e-6;
+ * m = 2: y, dx and dparams 4e-8 .. 5.2e-7, about im2col's own rounding.
+ * Both are far below what training notices. m = 4 is the faster by far
+ * (scripts/conv-rate.c, B = 64, rate over sgemm's, m = 4 / m = 2): vgg2
+ * 1.84 / 1.32, vgg3 1.93 / 1.30, vgg4 2.39 / 1.53: its products are
+ * 44% fewer and its V a smaller multiple of the input (2.25 against 4).
+ * -DWINO_M=2 builds the other for such measurements. */
+#ifndef WINO_M
+#define WINO_M 4
+#endif
+#define WINO_N (WINO_M + 2)
+#define WINO_NN (WINO_N * WINO_N)
+#define WINO_LANES 8
+
+/* The V and M of a block of tiles, at most this many floats (512 KB, half
+ * the L2 of a core of the EPYC measured on). 64K and 256K floats measured
+ * the same within the noise of the shared machine (+-10%) on vgg2-4. */
+#ifndef WINO_BLOCK_FLOATS
+#define WINO_BLOCK_FLOATS ((size_t)131072)
+#endif
+
+/* The transforms' vectors. They are compiled for AVX2 with FMA where the
+ * CPU has it and for baseline x86-64 otherwise; the results may differ in
+ * the last bits between the two, as OpenBLAS's do. */
+typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define WINO_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define WINO_CLONES DPT_VECTORIZE
+#endif
+
+/* What the Winograd method needs of a convolution: the sizes, the tile
+ * grid, the block and the workspace layout (offsets in floats). */
+struct conv_wino {
+    size_t H, W, C, F, Ho, Wo, pad_t, pad_l;
+    size_t th, tw, tiles; /* tile rows and columns of a sample, tiles of a sample */
+    size_t Cp, Fp;        /* C and F rounded up to whole vectors */
+    size_t block;         /* the most tiles of a block */
+    size_t ws_u, ws_du, ws_v, ws_m;
+};
+
+/* Whether the method computes this convolution: a 3 x 3 kernel on both
+ * axes, stride 1, dilation 1. */
+static int wino_valid(size_t kh, size_t kw, size_t sh, size_t sw, size_t dh, size_t dw)
+{
+    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1;
+}
+
+/* Fills *w for an input [H, W, C], F filters, the output [Ho, Wo] and the
+ * padding before the first row and column. */
+static void wino_init(struct conv_wino *w, size_t H, size_t W, size_t C, size_t F, size_t Ho,
+                      size_t Wo, size_t pad_t, size_t pad_l)
+{
+    *w = (struct conv_wino){.H = H, .W = W, .C = C, .F = F, .Ho = Ho, .Wo = Wo,
+                            .pad_t = pad_t, .pad_l = pad_l};
+    w->th = (Ho + WINO_M - 1) / WINO_M;
+    w->tw = (Wo + WINO_M - 1) / WINO_M;
+    w->tiles = w->th * w->tw;
+    w->Cp = (C + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
+    w->Fp = (F + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
+    w->block = WINO_BLOCK_FLOATS / (WINO_NN * (w->Cp + w->Fp));
+    w->block = w->block > 0 ? w->block : 1;
+}
+
+/* The tiles of a block for a batch of B: the whole batch when it fits. */
+static size_t wino_block(const struct conv_wino *w, size_t B)
+{
+    size_t n = B * w->tiles;
+    return n < w->block ? n : w->block;
+}
+
+/* The workspace for B samples: U and dU (N * N rows of C x Fp each), then
+ * V (N * N x block x Cp) and M (N * N x block x Fp). Sets the offsets,
+ * which depend on B only through the block (the same for every B once
+ * the batch is a block or more), and returns the floats. */
+static size_t wino_layout(struct conv_wino *w, size_t B)
+{
+    size_t nT = wino_block(w, B);
+    w->ws_u = 0;
+    w->ws_du = w->ws_u + WINO_NN * w->C * w->Fp;
+    w->ws_v = w->ws_du + WINO_NN * w->C * w->Fp;
+    w->ws_m = w->ws_v + WINO_NN * nT * w->Cp;
+    return w->ws_m + WINO_NN * nT * w->Fp;
+}
+
+/* Loads n <= WINO_LANES floats into *v, zeros in the other lanes. (The
+ * vectors go by pointer: passed or returned by value they would change
+ * the calling convention between the clones.) */
+static inline __attribute__((always_inline)) void wino_load(wino_v8 *v, const float *p, size_t n)
+{
+    *v = (wino_v8){0};
+    if (n == WINO_LANES) {
+        __builtin_memcpy(v, p, sizeof *v);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            (*v)[k] = p[k];
+        }
+    }
+}
+
+/* Adds the first n lanes of *v into p. */
+static inline __attribute__((always_inline)) void wino_add(float *p, const wino_v8 *v,
+                                                           size_t n)
+{
+    if (n == WINO_LANES) {
+        wino_v8 d;
+        __builtin_memcpy(&d, p, sizeof d);
+        d += *v;
+        __builtin_memcpy(p, &d, sizeof d);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            p[k] += (*v)[k];
+        }
+    }
+}
+
+/* Stores the first n lanes of *v at p. */
+static inline __attribute__((always_inline)) void wino_store(float *p, const wino_v8 *v,
+                                                             size_t n)
+{
+    if (n == WINO_LANES) {
+        __builtin_memcpy(p, v, sizeof *v);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            p[k] = (*v)[k];
+        }
+    }
+}
+
+/* The one-dimensional transforms, on vectors s apart (in) and t apart
+ * (out): bt is B^T (N inputs to N), b its transpose B (the adjoint, for
+ * dx); g is G (3 to N), gt its transpose (N to 3); at is A^T (N to m), a
+ * its transpose (m to N). The two-dimensional ones apply them to the
+ * columns, then the rows. Matrices of Lavin and Gray, written out so that
+ * no multiply by 0 or 1 is left (GCC keeps x * 0 without -ffast-math). */
+#if WINO_M == 4
+static inline __attribute__((always_inline)) void wino_bt(const wino_v8 *d, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+    wino_v8 p = d4 - 4 * d2, q = d3 - 4 * d1, r = d4 - d2, u = 2 * (d3 - d1);
+    o[0] = 4 * d0 - 5 * d2 + d4;
+    o[t] = p + q;
+    o[2 * t] = p - q;
+    o[3 * t] = r + u;
+    o[4 * t] = r - u;
+    o[5 * t] = 4 * d1 - 5 * d3 + d5;
+}
+
+static inline __attribute__((always_inline)) void wino_b(const wino_v8 *v, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    wino_v8 v0 = v[0], v1 = v[s], v2 = v[2 * s], v3 = v[3 * s], v4 = v[4 * s], v5 = v[5 * s];
+    o[0] = 4 * v0;
+    o[t] = 4 * (v2 - v1 + v5) + 2 * (v4 - v3);
+    o[2 * t] = -5 * v0 - 4 * (v1 + v2) - v3 - v4;
+    o[3 * t] = v1 - v2 + 2 * (v3 - v4) - 5 * v5;
+    o[4 * t] = v0 + v1 + v2 + v3 + v4;
+    o[5 * t] = v5;
+}
+
+static inline __attribute__((always_inline)) void wino_g(const wino_v8 *g, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    wino_v8 g0 = g[0], g1 = g[s], g2 = g[2 * s];
+    wino_v8 e = g0 + g2, h = g0 / 24 + g2 / 6;
+    o[0] = g0 / 4;
+    o[t] = -(e + g1) / 6;
+    o[2 * t] = -(e - g1) / 6;
+    o[3 * t] = h + g1 / 12;
+    o[4 * t] = h - g1 / 12;
+    o[5 * t] = g2;
+}
+
+static inline __attribute__((always_inline)) void wino_gt(const wino_v8 *u, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s];
+    wino_v8 p = u1 + u2, q = u3 + u4;
+    o[0] = u0 / 4 - p / 6 + q / 24;
+    o[t] = (u2 - u1) / 6 + (u3 - u4) / 12;
+    o[2 * t] = (q - p) / 6 + u5;
+}
+
+static inline __attribute__((always_inline)) void wino_at(const wino_v8 *m, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+    wino_v8 p = m1 + m2, q = m1 - m2, r = m3 + m4, u = m3 - m4;
+    o[0] = m0 + p + r;
+    o[t] = q + 2 * u;
+    o[2 * t] = p + 4 * r;
+    o[3 * t] = q + 8 * u + m5;
+}
+
+static inline __attribute__((always_inline)) void wino_a(const wino_v8 *y, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    wino_v8 y0 = y[0], y1 = y[s], y2 = y[2 * s], y3 = y[3 * s];
+    wino_v8 p = y0 + y2, q = y1 + y3, r = y0 + 4 * y2, u = 2 * y1 + 8 * y3;
+    o[0] = y0;
+    o[t] = p + q;
+    o[2 * t] = p - q;
+    o[3 * t] = r + u;
+    o[4 * t] = r - u;
+    o[5 * t] = y3;
+}
+#elif WINO_M == 2
+static inline __attribute__((always_inline)) void wino_bt(const wino_v8 *d, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
+    o[0] = d0 - d2;
+    o[t] = d1 + d2;
+    o[2 * t] = d2 - d1;
+    o[3 * t] = d1 - d3;
+}
+
+static inline __attribute__((always_inline)) void wino_b(const wino_v8 *v, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    wino_v8 v0 = v[0], v1 = v[s], v2 = v[2 * s], v3 = v[3 * s];
+    o[0] = v0;
+    o[t] = v1 - v2 + v3;
+    o[2 * t] = v1 + v2 - v0;
+    o[3 * t] = -v3;
+}
+
+static inline __attribute__((always_inline)) void wino_g(const wino_v8 *g, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    wino_v8 g0 = g[0], g1 = g[s], g2 = g[2 * s];
+    o[0] = g0;
+    o[t] = (g0 + g1 + g2) / 2;
+    o[2 * t] = (g0 - g1 + g2) / 2;
+    o[3 * t] = g2;
+}
+
+static inline __attribute__((always_inline)) void wino_gt(const wino_v8 *u, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s];
+    o[0] = u0 + (u1 + u2) / 2;
+    o[t] = (u1 - u2) / 2;
+    o[2 * t] = (u1 + u2) / 2 + u3;
+}
+
+static inline __attribute__((always_inline)) void wino_at(const wino_v8 *m, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    o[0] = m[0] + m[s] + m[2 * s];
+    o[t] = m[s] - m[2 * s] - m[3 * s];
+}
+
+static inline __attribute__((always_inline)) void wino_a(const wino_v8 *y, size_t s,
+                                                         wino_v8 *o, size_t t)
+{
+    o[0] = y[0];
+    o[t] = y[0] + y[s];
+    o[2 * t] = y[0] - y[s];
+    o[3 * t] = -y[s];
+}
+#else
+#error "WINO_M must be 2 or 4"
+#endif
+
+/* The first input row and column of tile t of a block (numbered over the
+ * whole batch from 0), and its sample. Signed: the first tiles of a
+ * padded input start before it. */
+struct wino_tile {
+    size_t b;
+    ptrdiff_t h0, w0;   /* the input under the tile's first position */
+    size_t oh0, ow0;    /* its first output */
+};
+
+static inline __attribute__((always_inline)) struct wino_tile wino_tile_of(
+    const struct conv_wino *w, size_t t)
+{
+    size_t r = t % w->tiles, oh0 = r / w->tw * WINO_M, ow0 = r % w->tw * WINO_M;
+    return (struct wino_tile){t / w->tiles, (ptrdiff_t)oh0 - (ptrdiff_t)w->pad_t,
+                              (ptrdiff_t)ow0 - (ptrdiff_t)w->pad_l, oh0, ow0};
+}
+
+/* U[xi] (C rows of Fp) = G g G^T for every channel and filter, g the 3 x 3
+ * taps of kernel[:, :, c, f] in params ([3, 3, C, F]). Lanes past F are 0. */
+WINO_CLONES
+static void wino_kernel_transform(const struct conv_wino *w, const float *params, float *u)
+{
+    const size_t C = w->C, F = w->F, Fp = w->Fp;
+    for (size_t c = 0; c < C; c++) {
+        for (size_t f = 0; f < F; f += WINO_LANES) {
+            size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
+            wino_v8 g[9], tmp[WINO_N * 3], o[WINO_NN];
+            for (size_t k = 0; k < 9; k++) {
+                wino_load(&g[k], params + (k * C + c) * F + f, nf);
+            }
+            for (size_t j = 0; j < 3; j++) {
+                wino_g(g + j, 3, tmp + j, 3);
+            }
+            for (size_t i = 0; i < WINO_N; i++) {
+                wino_g(tmp + i * 3, 1, o + i * WINO_N, 1);
+            }
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(u + (xi * C + c) * Fp + f, &o[xi], sizeof o[xi]);
+            }
+        }
+    }
+}
+
+/* dparams[kernel] += G^T dU G for every channel and filter. */
+WINO_CLONES
+static void wino_kernel_gradient(const struct conv_wino *w, const float *du, float *dparams)
+{
+    const size_t C = w->C, F = w->F, Fp = w->Fp;
+    for (size_t c = 0; c < C; c++) {
+        for (size_t f = 0; f < F; f += WINO_LANES) {
+            size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
+            wino_v8 d[WINO_NN], tmp[3 * WINO_N], o[9];
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(&d[xi], du + (xi * C + c) * Fp + f, sizeof d[xi]);
+            }
+            for (size_t j = 0; j < WINO_N; j++) {
+                wino_gt(d + j, WINO_N, tmp + j, WINO_N);
+            }
+            for (size_t i = 0; i < 3; i++) {
+                wino_gt(tmp + i * WINO_N, 1, o + i * 3, 1);
+            }
+            for (size_t k = 0; k < 9; k++) {
+                wino_add(dparams + (k * C + c) * F + f, &o[k], nf);
+            }
+        }
+    }
+}
+
+/* The input tiles of a block: V[xi][t][c] = (B^T d B)[xi] for tiles
+ * [t0, t0 + n) of the batch x, into v (rows of Cp, the block's tiles nT
+ * apart per xi). Lanes past C are 0. */
+WINO_CLONES
+static void wino_input_transform(const struct conv_wino *w, const float *x, size_t t0, size_t n,
+                                 size_t nT, float *v)
+{
+    const size_t C = w->C, Cp = w->Cp;
+    for (size_t q = 0; q < n; q++) {
+        struct wino_tile tl = wino_tile_of(w, t0 + q);
+        const float *xs = x + tl.b * w->H * w->W * C;
+        int inside[WINO_NN];
+        for (size_t i = 0; i < WINO_N; i++) {
+            for (size_t j = 0; j < WINO_N; j++) {
+                ptrdiff_t h = tl.h0 + (ptrdiff_t)i, ww = tl.w0 + (ptrdiff_t)j;
+                inside[i * WINO_N + j] = h >= 0 && h < (ptrdiff_t)w->H && ww >= 0 &&
+                                         ww < (ptrdiff_t)w->W;
+            }
+        }
+        for (size_t c = 0; c < C; c += WINO_LANES) {
+            size_t nc = C - c < WINO_LANES ? C - c : WINO_LANES;
+            wino_v8 d[WINO_NN], tmp[WINO_NN], o[WINO_NN];
+            for (size_t i = 0; i < WINO_N; i++) {
+                for (size_t j = 0; j < WINO_N; j++) {
+                    size_t k = i * WINO_N + j;
+                    d[k] = (wino_v8){0};
+                    if (inside[k]) {
+                        wino_load(&d[k], xs + ((size_t)(tl.h0 + (ptrdiff_t)i) * w->W +
+                                               (size_t)(tl.w0 + (ptrdiff_t)j)) * C + c, nc);
+                    }
+                }
+            }
+            for (size_t j = 0; j < WINO_N; j++) {
+                wino_bt(d + j, WINO_N, tmp + j, WINO_N);
+            }
+            for (size_t i = 0; i < WINO_N; i++) {
+                wino_bt(tmp + i * WINO_N, 1, o + i * WINO_N, 1);
+            }
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(v + (xi * nT + q) * Cp + c, &o[xi], sizeof o[xi]);
+            }
+        }
+    }
+}
+
+/* y of tiles [t0, t0 + n) = A^T M A + bias (NULL: none), the outputs
+ * inside [Ho, Wo] only. */
+WINO_CLONES
+static void wino_output_transform(const struct conv_wino *w, const float *m, const float *bias,
+                                  size_t t0, size_t n, size_t nT, float *y)
+{
+    const size_t F = w->F, Fp = w->Fp;
+    for (size_t q = 0; q < n; q++) {
+        struct wino_tile tl = wino_tile_of(w, t0 + q);
+        float *ys = y + tl.b * w->Ho * w->Wo * F;
+        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
+        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        for (size_t f = 0; f < F; f += WINO_LANES) {
+            size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
+            wino_v8 d[WINO_NN], tmp[WINO_M * WINO_N], o[WINO_M * WINO_M];
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(&d[xi], m + (xi * nT + q) * Fp + f, sizeof d[xi]);
+            }
+            for (size_t j = 0; j < WINO_N; j++) {
+                wino_at(d + j, WINO_N, tmp + j, WINO_N);
+            }
+            for (size_t i = 0; i < WINO_M; i++) {
+                wino_at(tmp + i * WINO_N, 1, o + i * WINO_M, 1);
+            }
+            wino_v8 bv = {0};
+            if (bias) {
+                wino_load(&bv, bias + f, nf);
+            }
+            for (size_t i = 0; i < rows; i++) {
+                for (size_t j = 0; j < cols; j++) {
+                    wino_v8 yv = o[i * WINO_M + j] + bv;
+                    wino_store(ys + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, &yv, nf);
+                }
+            }
+        }
+    }
+}
+
+/* dM[xi][t][f] = (A dY A^T)[xi] for tiles [t0, t0 + n) of dy, dY's
+ * positions past [Ho, Wo] taken as 0. Lanes past F are 0. */
+WINO_CLONES
+static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
+                              size_t nT, float *dm)
+{
+    const size_t F = w->F, Fp = w->Fp;
+    for (size_t q = 0; q < n; q++) {
+        struct wino_tile tl = wino_tile_of(w, t0 + q);
+        const float *ds = dy + tl.b * w->Ho * w->Wo * F;
+        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
+        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        for (size_t f = 0; f < F; f += WINO_LANES) {
+            size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
+            wino_v8 d[WINO_M * WINO_M], tmp[WINO_N * WINO_M], o[WINO_NN];
+            for (size_t i = 0; i < WINO_M; i++) {
+                for (size_t j = 0; j < WINO_M; j++) {
+                    d[i * WINO_M + j] = (wino_v8){0};
+                    if (i < rows && j < cols) {
+                        wino_load(&d[i * WINO_M + j],
+                                  ds + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, nf);
+                    }
+                }
+            }
+            for (size_t j = 0; j < WINO_M; j++) {
+                wino_a(d + j, WINO_M, tmp + j, WINO_M);
+            }
+            for (size_t i = 0; i < WINO_N; i++) {
+                wino_a(tmp + i * WINO_M, 1, o + i * WINO_N, 1);
+            }
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(dm + (xi * nT + q) * Fp + f, &o[xi], sizeof o[xi]);
+            }
+        }
+    }
+}
+
+/* dx += B dV B^T of tiles [t0, t0 + n), at the inputs inside the image
+ * (neighbouring tiles overlap by two rows and columns: both add). */
+WINO_CLONES
+static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t t0, size_t n,
+                              size_t nT, float *dx)
+{
+    const size_t C = w->C, Cp = w->Cp;
+    for (size_t q = 0; q < n; q++) {
+        struct wino_tile tl = wino_tile_of(w, t0 + q);
+        float *xs = dx + tl.b * w->H * w->W * C;
+        for (size_t c = 0; c < C; c += WINO_LANES) {
+            size_t nc = C - c < WINO_LANES ? C - c : WINO_LANES;
+            wino_v8 d[WINO_NN], tmp[WINO_NN], o[WINO_NN];
+            for (size_t xi = 0; xi < WINO_NN; xi++) {
+                __builtin_memcpy(&d[xi], dv + (xi * nT + q) * Cp + c, sizeof d[xi]);
+            }
+            for (size_t j = 0; j < WINO_N; j++) {
+                wino_b(d + j, WINO_N, tmp + j, WINO_N);
+            }
+            for (size_t i = 0; i < WINO_N; i++) {
+                wino_b(tmp + i * WINO_N, 1, o + i * WINO_N, 1);
+            }
+            for (size_t i = 0; i < WINO_N; i++) {
+                ptrdiff_t h = tl.h0 + (ptrdiff_t)i;
+                if (h < 0 || h >= (ptrdiff_t)w->H) {
+                    continue;
+                }
+                for (size_t j = 0; j < WINO_N; j++) {
+                    ptrdiff_t ww = tl.w0 + (ptrdiff_t)j;
+                    if (ww >= 0 && ww < (ptrdiff_t)w->W) {
+                        wino_add(xs + ((size_t)h * w->W + (size_t)ww) * C + c,
+                                 &o[i * WINO_N + j], nc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* y (B, Ho, Wo, F) from x (B, H, W, C) and params [kernel; bias] (bias
+ * NULL without one), block by block; ws is the workspace of wino_layout. */
+static void wino_forward(const struct conv_wino *wl, const float *params, const float *bias,
+                         const float *x, float *y, size_t B, float *ws)
+{
+    struct conv_wino w = *wl;
+    wino_layout(&w, B);
+    size_t nT = wino_block(&w, B), T = B * w.tiles;
+    float *u = ws + w.ws_u, *v = ws + w.ws_v, *m = ws + w.ws_m;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    wino_kernel_transform(&w, params, u);
+    if (w.F != w.Fp) { /* the lanes past F, never written by the products */
+        memset(m, 0, WINO_NN * nT * w.Fp * sizeof *m);
+    }
+    for (size_t t0 = 0; t0 < T; t0 += nT) {
+        size_t n = T - t0 < nT ? T - t0 : nT;
+        wino_input_transform(&w, x, t0, n, nT, v);
+        for (size_t xi = 0; xi < WINO_NN; xi++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, C, 1.0f,
+                        v + xi * nT * w.Cp, Cp, u + xi * w.C * w.Fp, Fp, 0.0f,
+                        m + xi * nT * w.Fp, Fp);
+        }
+        wino_output_transform(&w, m, bias, t0, n, nT, y);
+    }
+}
+
+/* dparams[kernel] += the kernel's gradient; dx (unless NULL) = the
+ * input's gradient, written whole. The bias's gradient is the caller's. */
+static void wino_backward(const struct conv_wino *wl, const float *params, const float *x,
+                          const float *dy, float *dx, float *dparams, size_t B, float *ws)
+{
+    struct conv_wino w = *wl;
+    wino_layout(&w, B);
+    size_t nT = wino_block(&w, B), T = B * w.tiles;
+    float *u = ws + w.ws_u, *du = ws + w.ws_du, *v = ws + w.ws_v, *m = ws + w.ws_m;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    if (dx) {
+        wino_kernel_transform(&w, params, u);
+        memset(dx, 0, B * w.H * w.W * w.C * sizeof *dx);
+    }
+    memset(du, 0, WINO_NN * w.C * w.Fp * sizeof *du);
+    for (size_t t0 = 0; t0 < T; t0 += nT) {
+        size_t n = T - t0 < nT ? T - t0 : nT;
+        wino_input_transform(&w, x, t0, n, nT, v);
+        wino_dy_transform(&w, dy, t0, n, nT, m);
+        for (size_t xi = 0; xi < WINO_NN; xi++) {
+            float *vx = v + xi * nT * w.Cp, *mx = m + xi * nT * w.Fp;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, F, (int)n, 1.0f, vx, Cp, mx,
+                        Fp, 1.0f, du + xi * w.C * w.Fp, Fp);
+            if (dx) { /* dV overwrites V, read just above */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, F, 1.0f, mx, Fp,
+                            u + xi * w.C * w.Fp, Fp, 0.0f, vx, Cp);
+            }
+        }
+        if (dx) {
+            wino_dx_transform(&w, v, t0, n, nT, dx);
+        }
+    }
+    wino_kernel_gradient(&w, du, dparams);
+}
+
+#endif
