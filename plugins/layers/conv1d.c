@@ -5,9 +5,11 @@
  * 1), padding "valid" (default) or "same", dilation (Keras' dilation_rate;
  * default 1), use_bias (default true), initializer "glorot_uniform"
  * (default), "he_normal" or "zeros", method "auto" (default), "im2col" or
- * "direct" ("winograd" is refused: it computes conv2d's 3 x 3 kernels). The parameter slice is "kernel" [k, C, filters] (Keras'
- * layout), then "bias" [filters] with use_bias. Output [Lo, filters]. It runs as conv2d on [1, L, C] with a 1 x k kernel
- * (conv_common.h). Left out besides conv2d's omissions: "causal" padding.
+ * "direct" ("winograd" is refused: it computes conv2d's 3 x 3 kernels).
+ * The parameter slice is "kernel" [k, C, filters] (Keras' layout), then
+ * "bias" [filters] with use_bias. Output [Lo, filters]. It runs as conv2d
+ * on [1, L, C] with a 1 x k kernel (conv_common.h). Left out besides
+ * conv2d's omissions: "causal" padding.
  */
 #include "config.h"
 

@@ -7,9 +7,10 @@
  * true), initializer "glorot_uniform" (default), "he_normal" or "zeros",
  * method "auto" (default: by shape), "im2col", "direct" or "winograd"
  * (3 x 3 kernels, stride 1, dilation 1 only); the same results within
- * rounding (Winograd's a few times larger); for tests and measurements. The parameter
- * slice is "kernel" [kh, kw, C, filters] (Keras' layout, so weights
- * compare and export as they are), then "bias" [filters] with use_bias.
+ * rounding (Winograd's a few times larger); for tests and measurements.
+ * The parameter slice is "kernel" [kh, kw, C, filters] (Keras' layout, so
+ * weights compare and export as they are), then "bias" [filters] with
+ * use_bias.
  * Output [Ho, Wo, filters]; the geometry, the methods and what is
  * guaranteed are described in conv_common.h, which conv1d shares.
  */
