@@ -851,30 +851,36 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     }
 }
 
-/* One tile of the kernel's gradient for a sample: n taps (offsets off) by
- * the CONV_LANES filters of dy whose rows (one per position, Fp apart)
+/* The most taps of a tile of the kernel's gradient (conv_direct_dk_taps):
+ * as many vector accumulators, with dy's vector and a broadcast input
+ * within AVX2's 16 registers. */
+#define CONV_DK_TAPS 12
+
+/* One tile of the kernel's gradient for a sample: n <= CONV_DK_TAPS taps
+ * (offsets off) by the CONV_LANES filters of dy whose rows (one per
+ * position, lds apart)
  * start at dyv, summed over the sample's positions, then added into dk
  * (rows of CONV_LANES floats, one per tap) from tap skip on: the taps
  * before were done by the tile before (see conv_direct_dkernel). */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv,
+conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                     const size_t *off, size_t n, size_t skip, float *dk)
 {
     const struct conv_geom *g = &c->g;
     const size_t C = g->C;
-    conv_v8 acc[CONV_LANES], d;
-    size_t o[CONV_LANES];
-#pragma GCC unroll 8
-    for (size_t q = 0; q < CONV_LANES; q++) { /* all: GCC cannot tell n <= CONV_LANES */
+    conv_v8 acc[CONV_DK_TAPS], d;
+    size_t o[CONV_DK_TAPS];
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_DK_TAPS; q++) { /* all: GCC cannot tell n <= CONV_DK_TAPS */
         acc[q] = (conv_v8){0};
         o[q] = q < n ? off[q] : 0;
     }
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *row = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
             const float *bp = row + ow * g->w.stride * C;
             memcpy(&d, dyv, sizeof d);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (size_t q = 0; q < n; q++) {
                 acc[q] += bp[o[q]] * d;
             }
@@ -889,11 +895,11 @@ conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv,
 
 /* The bias's gradient of a sample: dk += the sum of the rows of dyv. */
 static inline __attribute__((always_inline)) void
-conv_direct_db(const struct conv *c, const float *dyv, float *dk)
+conv_direct_db(const struct conv *c, const float *dyv, size_t lds, float *dk)
 {
     conv_v8 acc = {0}, d;
     for (size_t p = 0; p < c->g.P; p++) {
-        memcpy(&d, dyv + p * c->Fp, sizeof d);
+        memcpy(&d, dyv + p * lds, sizeof d);
         acc += d;
     }
     memcpy(&d, dk, sizeof d);
@@ -905,7 +911,8 @@ conv_direct_db(const struct conv *c, const float *dyv, float *dk)
  * vector of filters; the last tile overlaps the one before rather than
  * being short, and adds only its new taps. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, float *dkv, size_t T)
+conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                   float *dkv, size_t T)
 {
     const size_t K = c->g.K;
     for (size_t t0 = 0; t0 < K; t0 += T) {
@@ -914,42 +921,58 @@ conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, floa
             skip = t0 - (K - T), t0 = K - T, n = T;
         }
         if (n == T) {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
         } else {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
         }
     }
 }
 
-/* The kernel's gradient of a sample for one vector of filters: dy's
- * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Tiles
- * of 8 taps, or of 7, 6 or 5 when one of them divides K and 8 does not:
- * an overlapping last tile computes again taps already done (K = 25, a
- * 5 x 5 kernel on one channel: 32 taps computed by tiles of 8, 25 by
- * tiles of 5, for 30 loads per position instead of 36). */
-static inline __attribute__((always_inline)) void
-conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+/* The taps of a tile of the kernel's gradient for K taps: from 6 to 12,
+ * the size that computes the fewest taps again in the overlapping last
+ * tile (the larger on a tie). Each tap of a tile is a chain of vector
+ * additions, one per position, 3 cycles apart on the Zen 3 we measured
+ * on: 6 or more chains keep its two adders busy (tiles of 5 taps, K = 25,
+ * left them idle 1 cycle in 6). Fewer than 6 taps: one short tile. */
+static size_t conv_direct_dk_taps(size_t K)
 {
-    const size_t K = c->g.K;
-    if (K % 8 == 0 || K < 8) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 8);
-    } else if (K % 7 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 7);
-    } else if (K % 6 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 6);
-    } else if (K % 5 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 5);
-    } else {
-        conv_direct_dk_run(c, xp, dyv, dkv, 8);
+    if (K < 6) {
+        return 8;
     }
-    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+    size_t best = 12;
+    for (size_t T = 11; T >= 6; T--) {
+        if ((K + T - 1) / T * T < (K + best - 1) / best * best) {
+            best = T;
+        }
+    }
+    return best;
+}
+
+/* The kernel's gradient of a sample for one vector of filters: dy's
+ * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES), by
+ * tiles of conv_direct_dk_taps (K = 25, a 5 x 5 kernel on one channel:
+ * tiles of 9, 27 taps computed). */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                   float *dkv)
+{
+    switch (conv_direct_dk_taps(c->g.K)) {
+    case 6: conv_direct_dk_run(c, xp, dyv, lds, dkv, 6); break;
+    case 7: conv_direct_dk_run(c, xp, dyv, lds, dkv, 7); break;
+    case 9: conv_direct_dk_run(c, xp, dyv, lds, dkv, 9); break;
+    case 10: conv_direct_dk_run(c, xp, dyv, lds, dkv, 10); break;
+    case 11: conv_direct_dk_run(c, xp, dyv, lds, dkv, 11); break;
+    case 12: conv_direct_dk_run(c, xp, dyv, lds, dkv, 12); break;
+    default: conv_direct_dk_run(c, xp, dyv, lds, dkv, 8); break;
+    }
+    conv_direct_db(c, dyv, lds, dkv + c->g.K * CONV_LANES);
 }
 
 /* As conv_direct_dk_tile for two vectors of filters (dyv and dyv +
  * CONV_LANES, into dk and dk + (K + 1) * CONV_LANES) and n <=
  * CONV_PAIR_POS taps: a broadcast input serves 16 filters. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
+conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                      const size_t *off, size_t n, size_t skip, float *dk)
 {
     const struct conv_geom *g = &c->g;
@@ -963,7 +986,7 @@ conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
     }
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *row = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
             const float *bp = row + ow * g->w.stride * C;
             memcpy(&d0, dyv, sizeof d0);
             memcpy(&d1, dyv + CONV_LANES, sizeof d1);
@@ -987,7 +1010,8 @@ conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
 /* conv_direct_dk_one for the two vectors of filters at dyv, into dkv and
  * the next vector's rows, by tiles of CONV_PAIR_POS taps. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                    float *dkv)
 {
     const size_t K = c->g.K, T = CONV_PAIR_POS;
     for (size_t t0 = 0; t0 < K; t0 += T) {
@@ -996,18 +1020,24 @@ conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, flo
             skip = t0 - (K - T), t0 = K - T, n = T;
         }
         if (n == T) {
-            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile2(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
         } else {
-            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile2(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
         }
     }
-    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
-    conv_direct_db(c, dyv + CONV_LANES, dkv + (K + 1) * CONV_LANES + K * CONV_LANES);
+    conv_direct_db(c, dyv, lds, dkv + K * CONV_LANES);
+    conv_direct_db(c, dyv + CONV_LANES, lds, dkv + (K + 1) * CONV_LANES + K * CONV_LANES);
 }
 
 /* dparams += the kernel's (and bias's) gradient, summed in the packed
  * layout of conv_direct_pack, sample by sample, by pairs of vectors of
- * filters when there are more than one. */
+ * filters when there are more than one. The tiles read dy's rows of F
+ * floats in place, a vector of CONV_LANES at a time: lanes past F read
+ * the next position's (their sums are never added into dparams), which
+ * past the last sample's end would be outside dy, so that sample alone
+ * goes through a copy with rows of Fp floats, zero past F. The copy of
+ * every sample took 20-30% of the kernel's gradient of LeNet's first
+ * layer (F = 6; perf). */
 DPT_VECTORIZE
 static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
                                 size_t B, float *ws, float *dparams)
@@ -1017,20 +1047,26 @@ static void conv_direct_dkernel(const struct conv *c, const float *x, const floa
     float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dyp = ws + c->ws_dy;
     memset(dk, 0, (K + 1) * Fp * sizeof *dk);
     memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
-    memset(dyp, 0, P * Fp * sizeof *dyp); /* lanes past F stay 0 */
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
-        for (size_t p = 0; p < P; p++) {
-            conv_copy(dyp + p * Fp, dy + (b * P + p) * F, F);
+        const float *dys = dy + b * P * F;
+        size_t lds = F;
+        if (b == B - 1 && F < Fp) {
+            memset(dyp, 0, P * Fp * sizeof *dyp);
+            for (size_t p = 0; p < P; p++) {
+                conv_copy(dyp + p * Fp, dys + p * F, F);
+            }
+            dys = dyp, lds = Fp;
         }
         size_t v = 0;
         if (Fp > CONV_LANES) {
             for (; v + 2 <= Fp / CONV_LANES; v += 2) {
-                conv_direct_dk_pair(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+                conv_direct_dk_pair(c, xp, dys + v * CONV_LANES, lds,
+                                    dk + v * (K + 1) * CONV_LANES);
             }
         }
         for (; v < Fp / CONV_LANES; v++) {
-            conv_direct_dk_one(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+            conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
         }
     }
     for (size_t t = 0; t < K + c->use_bias; t++) {
