@@ -812,6 +812,85 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
     }
 }
 
+/* A tile of the forward for one vector of filters (F <= CONV_LANES): the
+ * CONV_LANES consecutive positions of an output row whose padded input
+ * starts at xb, written to out (rows of F floats). Each row r < 7 is
+ * stored as a whole vector, its lanes past F running into row r + 1,
+ * which is stored after it; the last row is stored exactly. Positions go
+ * sw * C floats apart in xp. With one channel, stride 1, no dilation and
+ * kw = KW (a constant: 3 or 5; 0 for the general case), the inputs of a
+ * kernel row are the 8 + KW - 1 floats at xr, each loaded once for the
+ * KW taps that read it, and the row's KW weight vectors stay in
+ * registers: 12 broadcasts and 5 weights for 40 products (KW = 5),
+ * where one broadcast per product made the tile wait on loads. */
+static inline __attribute__((always_inline)) void
+conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, float *out,
+                     size_t KW)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t K = g->K, F = c->F, sC = g->w.stride * g->C;
+    conv_v8 acc[CONV_LANES], w;
+    memcpy(&w, kp + K * CONV_LANES, sizeof w);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < CONV_LANES; r++) {
+        acc[r] = w;
+    }
+    if (KW) {
+        for (size_t i = 0; i < g->h.k; i++) {
+            const float *xr = xb + i * g->h.dilation * c->Wp;
+            conv_v8 wr[5];
+#pragma GCC unroll 5
+            for (size_t j = 0; j < KW; j++) {
+                memcpy(&wr[j], kp + (i * KW + j) * CONV_LANES, sizeof wr[j]);
+            }
+#pragma GCC unroll 8
+            for (size_t r = 0; r < CONV_LANES; r++) {
+#pragma GCC unroll 5
+                for (size_t j = 0; j < KW; j++) {
+                    acc[r] += xr[r + j] * wr[j];
+                }
+            }
+        }
+    } else {
+        for (size_t t = 0; t < K; t++) {
+            const float *xt = xb + c->off[t];
+            memcpy(&w, kp + t * CONV_LANES, sizeof w);
+#pragma GCC unroll 8
+            for (size_t r = 0; r < CONV_LANES; r++) {
+                acc[r] += xt[r * sC] * w;
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t r = 0; r + 1 < CONV_LANES; r++) {
+        memcpy(out + r * F, &acc[r], sizeof acc[r]);
+    }
+    float last[CONV_LANES];
+    memcpy(last, &acc[CONV_LANES - 1], sizeof last);
+    for (size_t f = 0; f < F && f < CONV_LANES; f++) {
+        out[(CONV_LANES - 1) * F + f] = last[f];
+    }
+}
+
+/* The forward for one vector of filters and rows of at least CONV_LANES
+ * positions: tiles of conv_direct_row_tile along each output row, the
+ * last one of a row overlapping the one before (its positions computed
+ * twice, to the same bits). */
+static inline __attribute__((always_inline)) void
+conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *ys, size_t KW)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t Wo = g->w.out, F = c->F, C = g->C;
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *xrow = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < Wo; ow += CONV_LANES) {
+            ow = ow + CONV_LANES <= Wo ? ow : Wo - CONV_LANES;
+            conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, ys + (oh * Wo + ow) * F,
+                                 KW);
+        }
+    }
+}
+
 /* y = the convolution of x, by tiles of T positions of a sample (T =
  * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
  * tile of a sample overlaps the one before instead of being short: its
@@ -826,9 +905,23 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     float *xp = ws + c->ws_xp, *kp = ws + c->ws_k, *tile = ws + c->ws_tile;
     conv_direct_pack(c, params, kp);
     memset(xp, 0, c->Hp * c->Wp * C * sizeof *xp);
+    /* One channel, stride 1, no dilation along the rows, kernels 3 or 5
+     * wide: conv_direct_row_tile's special case. */
+    const size_t KW = C == 1 && g->w.stride == 1 && g->w.dilation == 1 &&
+                              (g->w.k == 3 || g->w.k == 5) ? g->w.k : 0;
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         float *ys = y + b * P * F;
+        if (Fp == CONV_LANES && Wo >= CONV_LANES) {
+            if (KW == 5) {
+                conv_direct_rows(c, xp, kp, ys, 5);
+            } else if (KW == 3) {
+                conv_direct_rows(c, xp, kp, ys, 3);
+            } else {
+                conv_direct_rows(c, xp, kp, ys, 0);
+            }
+            continue;
+        }
         for (size_t p0 = 0; p0 < P; p0 += T) {
             size_t n = P - p0 < T ? P - p0 : T;
             if (n < T && P >= T) {
