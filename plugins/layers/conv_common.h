@@ -98,7 +98,8 @@ struct conv {
     int direct;
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
-    size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dcols; /* workspace offsets in floats */
+    size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
+    size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dxp, ws_wt, ws_end; /* workspace offsets in floats */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
 };
 
@@ -254,8 +255,9 @@ static size_t conv_round16(size_t n)
 /* The padded sample and the workspace of the direct method: the padded
  * sample xp [Hp, Wp, C]; the kernel packed by vectors of filters, or its
  * gradient, (K + 1) * Fp (the last vector the bias); a tile of CONV_LANES
- * output rows of Fp floats; dy of a sample with rows of Fp; then the dcols
- * block dx goes through (as for im2col). */
+ * output rows of Fp floats; dy of a sample with rows of Fp; then for dx
+ * (conv_direct_dx) the padded sample's gradient dxp, as xp and a vector
+ * longer, and the kernel transposed, F * kh runs of Lv floats. */
 static void conv_direct_layout(struct conv *c)
 {
     const struct conv_geom *g = &c->g;
@@ -266,7 +268,11 @@ static void conv_direct_layout(struct conv *c)
     c->ws_k = c->ws_xp + conv_round16(c->Hp * c->Wp * g->C);
     c->ws_tile = c->ws_k + conv_round16((g->K + 1) * c->Fp);
     c->ws_dy = c->ws_tile + conv_round16(CONV_LANES * c->Fp);
-    c->ws_dcols = c->ws_dy + conv_round16(g->P * c->Fp);
+    c->Lv = ((g->w.k - 1) * g->w.dilation * g->C + g->C + CONV_LANES - 1) / CONV_LANES *
+            CONV_LANES;
+    c->ws_dxp = c->ws_dy + conv_round16(g->P * c->Fp);
+    c->ws_wt = c->ws_dxp + conv_round16(c->Hp * c->Wp * g->C + CONV_LANES);
+    c->ws_end = c->ws_wt + c->F * g->h.k * c->Lv;
 }
 
 /* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
@@ -382,7 +388,7 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
     const struct conv *c = state;
     size_t rows = conv_block(B * c->g.P, c->block_rows);
     if (c->direct) {
-        return (c->ws_dcols + rows * c->g.K) * sizeof(float);
+        return c->ws_end * sizeof(float);
     }
     return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
 }
@@ -679,17 +685,21 @@ static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size
  * multiplying: LeNet's first layer (F = 6, K = 25) ran at 8-12 GFLOP/s.
  * Here each output is computed where it is needed: the sample is copied
  * once into a zero-padded buffer xp (so no tap needs a bounds test), and a
- * tile of CONV_LANES output positions by CONV_LANES filters is a set of
- * CONV_LANES vector accumulators kept in registers while the K taps go by,
- * each tap one vector of kernel weights times one broadcast input value
- * per position. The kernel's gradient is the same loop turned around:
- * CONV_LANES taps by CONV_LANES filters accumulate over the positions of a
- * sample. dx still goes through dcols = dy kernel^T and col2im.
+ * tile of output positions by CONV_LANES filters is a set of vector
+ * accumulators kept in registers while the K taps go by, each tap one
+ * vector of kernel weights times one broadcast input value per position
+ * (conv_direct_row_tile: 8 positions along an output row when there is
+ * one vector of filters; conv_direct_tile2: 6 positions by two vectors).
+ * The kernel's gradient is the same loop turned around: taps by
+ * CONV_LANES filters accumulate over the positions of a sample. dx adds,
+ * for each position and kernel row, dy's row times the kernel row's
+ * transposed weights into a padded copy of dx (conv_direct_dx).
  *
  * Order of the float operations: an output is its bias, then plus the
- * product of each tap in the kernel's order (i, j, c); a weight's gradient
- * is summed over the positions of a sample in order, then over the samples
- * in order, then added into dparams. Nothing depends on B's blocks. */
+ * product of each tap in the kernel's order (i, j, c); a weight's or the
+ * bias's gradient is summed over the positions of a sample in order, then
+ * over the samples in order, then added into dparams; dx's order is
+ * conv_direct_dx's. Nothing depends on B's blocks. */
 
 /* Copies the sample xs into the interior of the padded sample xp, whose
  * border the caller zeroed once (it is never written). Rows and columns
@@ -1194,20 +1204,161 @@ static void conv_direct_dkernel(const struct conv *c, const float *x, const floa
     }
 }
 
-/* dx of the direct method: dcols = dy kernel^T by blocks of rows, then
- * col2im, as conv_backward does it for im2col. */
+/* dx of the direct method, without dcols and col2im (which took half of
+ * the step of LeNet's second layer, perf): the gradient of position p
+ * for kernel row i is sum_f dy[p][f] times the kernel's row i for filter
+ * f, a run of ((kw - 1) * dw + 1) * C floats (the kernel row's taps and
+ * channels, with zeros between dilated taps) that is contiguous in the
+ * padded sample's gradient dxp, at the place the forward read the row
+ * from. wt holds these runs, transposed from the kernel: wt[(f * kh + i)
+ * * Lv + l], zero from the run's end to Lv. */
+static void conv_direct_dx_pack(const struct conv *c, const float *params, float *wt)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, C = g->C, kh = g->h.k, kw = g->w.k;
+    memset(wt, 0, F * kh * c->Lv * sizeof *wt);
+    for (size_t f = 0; f < F; f++) {
+        for (size_t i = 0; i < kh; i++) {
+            for (size_t j = 0; j < kw; j++) {
+                for (size_t ch = 0; ch < C; ch++) {
+                    wt[(f * kh + i) * c->Lv + j * g->w.dilation * C + ch] =
+                        params[((i * kw + j) * C + ch) * F + f];
+                }
+            }
+        }
+    }
+}
+
+/* One tile of dx: nr <= R positions of a column (their dy rows ldy
+ * floats apart from dy0; their runs in dxp starting at xb[r]) by NV
+ * vectors of the runs (from wt), R * NV <= 12 accumulators and NV weight
+ * vectors: for each kernel row, the sums over the filters, then added
+ * into dxp in the order of the positions. nr is R (a constant) but for a
+ * column's last tile, so that GCC unrolls the full tiles without tests.
+ * The vectors past a run's end add 0 (wt is 0 there) to the floats after
+ * it, which dxp's last vector of room keeps inside the workspace. */
+static inline __attribute__((always_inline)) void
+conv_direct_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t nr,
+                    float *const *xb, const float *wt, size_t R, size_t NV)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, kh = g->h.k, step = g->h.dilation * c->Wp * g->C;
+    for (size_t i = 0; i < kh; i++) {
+        conv_v8 acc[12], w[2], d;
+#pragma GCC unroll 12
+        for (size_t q = 0; q < R * NV; q++) {
+            acc[q] = (conv_v8){0};
+        }
+        for (size_t f = 0; f < F; f++) {
+            const float *wf = wt + (f * kh + i) * c->Lv;
+#pragma GCC unroll 2
+            for (size_t v = 0; v < NV; v++) {
+                memcpy(&w[v], wf + v * CONV_LANES, sizeof w[v]);
+            }
+#pragma GCC unroll 12
+            for (size_t r = 0; r < R; r++) {
+                if (r < nr) {
+                    float dr = dy0[r * ldy + f];
+#pragma GCC unroll 2
+                    for (size_t v = 0; v < NV; v++) {
+                        acc[r * NV + v] += dr * w[v];
+                    }
+                }
+            }
+        }
+#pragma GCC unroll 12
+        for (size_t r = 0; r < R; r++) {
+            if (r < nr) {
+                float *o = xb[r] + i * step;
+#pragma GCC unroll 2
+                for (size_t v = 0; v < NV; v++) {
+                    memcpy(&d, o + v * CONV_LANES, sizeof d);
+                    d += acc[r * NV + v];
+                    memcpy(o + v * CONV_LANES, &d, sizeof d);
+                }
+            }
+        }
+    }
+}
+
+/* The positions of a sample by tiles of R down a column, for the NV
+ * vectors of the runs from v0 on. The positions of a tile add into
+ * different rows of dxp: along a row, the runs of neighbours overlap,
+ * and adding one right after the other made each load wait for the
+ * store before it (a store the load only partly overlaps cannot be
+ * forwarded: a third of conv_direct_dx's time, perf). R = 6 by NV = 2
+ * (or 12 by 1) fills AVX2's 16 registers with 12 accumulators, the
+ * weights and a broadcast: 8 loads for 12 products; 3 by 4 needed one
+ * register more than there are (GCC kept 3 accumulators on the stack). */
+static inline __attribute__((always_inline)) void
+conv_direct_dx_runs(const struct conv *c, const float *dys, float *dxp, const float *wt,
+                    size_t v0, size_t R, size_t NV)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t Ho = g->h.out, Wo = g->w.out, C = g->C, F = c->F;
+    for (size_t ow = 0; ow < Wo; ow++) {
+        for (size_t oh0 = 0; oh0 < Ho; oh0 += R) {
+            size_t nr = Ho - oh0 < R ? Ho - oh0 : R;
+            float *xb[12];
+            for (size_t r = 0; r < nr; r++) {
+                xb[r] = dxp + ((oh0 + r) * g->h.stride * c->Wp + ow * g->w.stride) * C +
+                        v0 * CONV_LANES;
+            }
+            const float *dy0 = dys + (oh0 * Wo + ow) * F;
+            if (nr == R) {
+                conv_direct_dx_tile(c, dy0, Wo * F, R, xb, wt + v0 * CONV_LANES, R, NV);
+            } else {
+                conv_direct_dx_tile(c, dy0, Wo * F, nr, xb, wt + v0 * CONV_LANES, R, NV);
+            }
+        }
+    }
+}
+
+/* Copies the interior of the padded sample's gradient dxp to the
+ * sample's dx, all of it written (0 for the rows and columns no kernel
+ * reads), and zeroes dxp for the next sample. */
+static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C, W = g->w.in, pt = g->h.pad, pl = g->w.pad;
+    size_t wn = W < c->Wp - pl ? W : c->Wp - pl;
+    for (size_t h = 0; h < g->h.in; h++) {
+        float *row = dxs + h * W * C;
+        size_t n = 0;
+        if (h + pt < c->Hp) {
+            memcpy(row, dxp + ((h + pt) * c->Wp + pl) * C, wn * C * sizeof *row);
+            n = wn * C;
+        }
+        memset(row + n, 0, (W * C - n) * sizeof *row);
+    }
+    memset(dxp, 0, c->Hp * c->Wp * C * sizeof *dxp);
+}
+
+/* dx of the direct method (see conv_direct_dx_pack), sample by sample:
+ * a float of dx is the sum of its positions' products (each a sum over
+ * the filters in order), added in the order of conv_direct_dx_runs' loops
+ * (the runs' vectors by pairs, the output columns, the tiles down a
+ * column, the kernel rows, the positions of a tile); nothing depends on
+ * B. */
+DPT_VECTORIZE
 static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
                            float *dx, size_t B, float *ws)
 {
-    size_t M = B * c->g.P, rows = conv_block(M, c->block_rows);
-    const int K = (int)c->g.K, F = (int)c->F;
-    float *dcols = ws + c->ws_dcols;
-    memset(dcols, 0, rows * c->g.K * sizeof *dcols);
-    for (size_t r0 = 0; r0 < M; r0 += rows) {
-        size_t n = M - r0 < rows ? M - r0 : rows;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dy + r0 * c->F,
-                    F, params, F, 1.0f, dcols, K);
-        conv_col2im(&c->g, dcols, r0, n, dx);
+    const struct conv_geom *g = &c->g;
+    float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
+    const size_t nv = c->Lv / CONV_LANES;
+    conv_direct_dx_pack(c, params, wt);
+    memset(dxp, 0, (c->Hp * c->Wp * g->C + CONV_LANES) * sizeof *dxp);
+    for (size_t b = 0; b < B; b++) {
+        const float *dys = dy + b * g->P * c->F;
+        for (size_t v0 = 0; v0 < nv; v0 += 2) {
+            if (nv - v0 >= 2) {
+                conv_direct_dx_runs(c, dys, dxp, wt, v0, 6, 2);
+            } else {
+                conv_direct_dx_runs(c, dys, dxp, wt, v0, 12, 1);
+            }
+        }
+        conv_direct_unpad(c, dxp, dx + b * g->n_in);
     }
 }
 
