@@ -25,7 +25,7 @@
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
- * for the forward and the kernel's gradient (conv_direct_forward); the
+ * for all three passes (conv_direct_forward, _dkernel, _dx); the
  * setting method = "im2col" or "direct" forces one or the other (default
  * "auto": by shape, conv_direct_pays).
  *
