@@ -25,7 +25,7 @@
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
- * for the forward and the kernel's gradient (conv_direct_forward). 3 x 3
+ * for all three passes (conv_direct_forward, _dkernel, _dx). 3 x 3
  * kernels with stride 1 and dilation 1 and more channels and filters
  * (vggsmall's layers 2-4) go through Winograd's minimal filtering
  * (conv_winograd.h), which does 4 times fewer multiplies. The setting
@@ -104,7 +104,8 @@ struct conv {
     int direct;
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
-    size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dcols; /* workspace offsets in floats */
+    size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
+    size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dxp, ws_wt, ws_end; /* workspace offsets in floats */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
     /* The Winograd method (conv_winograd.h), 3 x 3 kernels only. */
     int wino;
@@ -280,8 +281,9 @@ static size_t conv_round16(size_t n)
 /* The padded sample and the workspace of the direct method: the padded
  * sample xp [Hp, Wp, C]; the kernel packed by vectors of filters, or its
  * gradient, (K + 1) * Fp (the last vector the bias); a tile of CONV_LANES
- * output rows of Fp floats; dy of a sample with rows of Fp; then the dcols
- * block dx goes through (as for im2col). */
+ * output rows of Fp floats; dy of a sample with rows of Fp; then for dx
+ * (conv_direct_dx) the padded sample's gradient dxp, as xp and a vector
+ * longer, and the kernel transposed, F * kh runs of Lv floats. */
 static void conv_direct_layout(struct conv *c)
 {
     const struct conv_geom *g = &c->g;
@@ -292,7 +294,11 @@ static void conv_direct_layout(struct conv *c)
     c->ws_k = c->ws_xp + conv_round16(c->Hp * c->Wp * g->C);
     c->ws_tile = c->ws_k + conv_round16((g->K + 1) * c->Fp);
     c->ws_dy = c->ws_tile + conv_round16(CONV_LANES * c->Fp);
-    c->ws_dcols = c->ws_dy + conv_round16(g->P * c->Fp);
+    c->Lv = ((g->w.k - 1) * g->w.dilation * g->C + g->C + CONV_LANES - 1) / CONV_LANES *
+            CONV_LANES;
+    c->ws_dxp = c->ws_dy + conv_round16(g->P * c->Fp);
+    c->ws_wt = c->ws_dxp + conv_round16(c->Hp * c->Wp * g->C + CONV_LANES);
+    c->ws_end = c->ws_wt + c->F * g->h.k * c->Lv;
 }
 
 /* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
@@ -426,7 +432,7 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
         return wino_layout(&w, B) * sizeof(float);
     }
     if (c->direct) {
-        return (c->ws_dcols + rows * c->g.K) * sizeof(float);
+        return c->ws_end * sizeof(float);
     }
     return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
 }
@@ -723,17 +729,21 @@ static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size
  * multiplying: LeNet's first layer (F = 6, K = 25) ran at 8-12 GFLOP/s.
  * Here each output is computed where it is needed: the sample is copied
  * once into a zero-padded buffer xp (so no tap needs a bounds test), and a
- * tile of CONV_LANES output positions by CONV_LANES filters is a set of
- * CONV_LANES vector accumulators kept in registers while the K taps go by,
- * each tap one vector of kernel weights times one broadcast input value
- * per position. The kernel's gradient is the same loop turned around:
- * CONV_LANES taps by CONV_LANES filters accumulate over the positions of a
- * sample. dx still goes through dcols = dy kernel^T and col2im.
+ * tile of output positions by CONV_LANES filters is a set of vector
+ * accumulators kept in registers while the K taps go by, each tap one
+ * vector of kernel weights times one broadcast input value per position
+ * (conv_direct_row_tile: 8 positions along an output row when there is
+ * one vector of filters; conv_direct_tile2: 6 positions by two vectors).
+ * The kernel's gradient is the same loop turned around: taps by
+ * CONV_LANES filters accumulate over the positions of a sample. dx adds,
+ * for each position and kernel row, dy's row times the kernel row's
+ * transposed weights into a padded copy of dx (conv_direct_dx).
  *
  * Order of the float operations: an output is its bias, then plus the
- * product of each tap in the kernel's order (i, j, c); a weight's gradient
- * is summed over the positions of a sample in order, then over the samples
- * in order, then added into dparams. Nothing depends on B's blocks. */
+ * product of each tap in the kernel's order (i, j, c); a weight's or the
+ * bias's gradient is summed over the positions of a sample in order, then
+ * over the samples in order, then added into dparams; dx's order is
+ * conv_direct_dx's. Nothing depends on B's blocks. */
 
 /* Copies the sample xs into the interior of the padded sample xp, whose
  * border the caller zeroed once (it is never written). Rows and columns
@@ -856,6 +866,85 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
     }
 }
 
+/* A tile of the forward for one vector of filters (F <= CONV_LANES): the
+ * CONV_LANES consecutive positions of an output row whose padded input
+ * starts at xb, written to out (rows of F floats). Each row r < 7 is
+ * stored as a whole vector, its lanes past F running into row r + 1,
+ * which is stored after it; the last row is stored exactly. Positions go
+ * sw * C floats apart in xp. With one channel, stride 1, no dilation and
+ * kw = KW (a constant: 3 or 5; 0 for the general case), the inputs of a
+ * kernel row are the 8 + KW - 1 floats at xr, each loaded once for the
+ * KW taps that read it, and the row's KW weight vectors stay in
+ * registers: 12 broadcasts and 5 weights for 40 products (KW = 5),
+ * where one broadcast per product made the tile wait on loads. */
+static inline __attribute__((always_inline)) void
+conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, float *out,
+                     size_t KW)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t K = g->K, F = c->F, sC = g->w.stride * g->C;
+    conv_v8 acc[CONV_LANES], w;
+    memcpy(&w, kp + K * CONV_LANES, sizeof w);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < CONV_LANES; r++) {
+        acc[r] = w;
+    }
+    if (KW) {
+        for (size_t i = 0; i < g->h.k; i++) {
+            const float *xr = xb + i * g->h.dilation * c->Wp;
+            conv_v8 wr[5];
+#pragma GCC unroll 5
+            for (size_t j = 0; j < KW; j++) {
+                memcpy(&wr[j], kp + (i * KW + j) * CONV_LANES, sizeof wr[j]);
+            }
+#pragma GCC unroll 8
+            for (size_t r = 0; r < CONV_LANES; r++) {
+#pragma GCC unroll 5
+                for (size_t j = 0; j < KW; j++) {
+                    acc[r] += xr[r + j] * wr[j];
+                }
+            }
+        }
+    } else {
+        for (size_t t = 0; t < K; t++) {
+            const float *xt = xb + c->off[t];
+            memcpy(&w, kp + t * CONV_LANES, sizeof w);
+#pragma GCC unroll 8
+            for (size_t r = 0; r < CONV_LANES; r++) {
+                acc[r] += xt[r * sC] * w;
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t r = 0; r + 1 < CONV_LANES; r++) {
+        memcpy(out + r * F, &acc[r], sizeof acc[r]);
+    }
+    float last[CONV_LANES];
+    memcpy(last, &acc[CONV_LANES - 1], sizeof last);
+    for (size_t f = 0; f < F && f < CONV_LANES; f++) {
+        out[(CONV_LANES - 1) * F + f] = last[f];
+    }
+}
+
+/* The forward for one vector of filters and rows of at least CONV_LANES
+ * positions: tiles of conv_direct_row_tile along each output row, the
+ * last one of a row overlapping the one before (its positions computed
+ * twice, to the same bits). */
+static inline __attribute__((always_inline)) void
+conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *ys, size_t KW)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t Wo = g->w.out, F = c->F, C = g->C;
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *xrow = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < Wo; ow += CONV_LANES) {
+            ow = ow + CONV_LANES <= Wo ? ow : Wo - CONV_LANES;
+            conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, ys + (oh * Wo + ow) * F,
+                                 KW);
+        }
+    }
+}
+
 /* y = the convolution of x, by tiles of T positions of a sample (T =
  * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
  * tile of a sample overlaps the one before instead of being short: its
@@ -870,9 +959,23 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     float *xp = ws + c->ws_xp, *kp = ws + c->ws_k, *tile = ws + c->ws_tile;
     conv_direct_pack(c, params, kp);
     memset(xp, 0, c->Hp * c->Wp * C * sizeof *xp);
+    /* One channel, stride 1, no dilation along the rows, kernels 3 or 5
+     * wide: conv_direct_row_tile's special case. */
+    const size_t KW = C == 1 && g->w.stride == 1 && g->w.dilation == 1 &&
+                              (g->w.k == 3 || g->w.k == 5) ? g->w.k : 0;
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         float *ys = y + b * P * F;
+        if (Fp == CONV_LANES && Wo >= CONV_LANES) {
+            if (KW == 5) {
+                conv_direct_rows(c, xp, kp, ys, 5);
+            } else if (KW == 3) {
+                conv_direct_rows(c, xp, kp, ys, 3);
+            } else {
+                conv_direct_rows(c, xp, kp, ys, 0);
+            }
+            continue;
+        }
         for (size_t p0 = 0; p0 < P; p0 += T) {
             size_t n = P - p0 < T ? P - p0 : T;
             if (n < T && P >= T) {
@@ -895,30 +998,40 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     }
 }
 
-/* One tile of the kernel's gradient for a sample: n taps (offsets off) by
- * the CONV_LANES filters of dy whose rows (one per position, Fp apart)
+/* The most taps of a tile of the kernel's gradient (conv_direct_dk_taps):
+ * as many vector accumulators, with dy's vector and a broadcast input
+ * within AVX2's 16 registers. */
+#define CONV_DK_TAPS 12
+
+/* One tile of the kernel's gradient for a sample: n <= CONV_DK_TAPS taps
+ * (offsets off) by the CONV_LANES filters of dy whose rows (one per
+ * position, lds apart)
  * start at dyv, summed over the sample's positions, then added into dk
  * (rows of CONV_LANES floats, one per tap) from tap skip on: the taps
- * before were done by the tile before (see conv_direct_dkernel). */
+ * before were done by the tile before (see conv_direct_dkernel). The
+ * sum of dy's rows, the bias's gradient, goes along in one more chain and
+ * is added into db unless NULL: as a loop of its own, a single chain of
+ * additions 3 cycles apart, it took 13% of LeNet's first layer. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv,
-                    const size_t *off, size_t n, size_t skip, float *dk)
+conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                    const size_t *off, size_t n, size_t skip, float *dk, float *db)
 {
     const struct conv_geom *g = &c->g;
     const size_t C = g->C;
-    conv_v8 acc[CONV_LANES], d;
-    size_t o[CONV_LANES];
-#pragma GCC unroll 8
-    for (size_t q = 0; q < CONV_LANES; q++) { /* all: GCC cannot tell n <= CONV_LANES */
+    conv_v8 acc[CONV_DK_TAPS], accb = {0}, d;
+    size_t o[CONV_DK_TAPS];
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_DK_TAPS; q++) { /* all: GCC cannot tell n <= CONV_DK_TAPS */
         acc[q] = (conv_v8){0};
         o[q] = q < n ? off[q] : 0;
     }
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *row = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
             const float *bp = row + ow * g->w.stride * C;
             memcpy(&d, dyv, sizeof d);
-#pragma GCC unroll 8
+            accb += d;
+#pragma GCC unroll 12
             for (size_t q = 0; q < n; q++) {
                 acc[q] += bp[o[q]] * d;
             }
@@ -929,27 +1042,47 @@ conv_direct_dk_tile(const struct conv *c, const float *xp, const float *dyv,
         d += acc[q];
         memcpy(dk + q * CONV_LANES, &d, sizeof d);
     }
+    if (db) {
+        memcpy(&d, db, sizeof d);
+        d += accb;
+        memcpy(db, &d, sizeof d);
+    }
 }
 
-/* The bias's gradient of a sample: dk += the sum of the rows of dyv. */
+/* The bias's gradient of a sample for the nv vectors of filters at dyv
+ * (rows lds apart): the sum of the rows, into db (the vector of filters
+ * v at db + v * ks), up to 4 vectors at a time so that as many chains of
+ * additions run together. */
 static inline __attribute__((always_inline)) void
-conv_direct_db(const struct conv *c, const float *dyv, float *dk)
+conv_direct_db(const struct conv *c, const float *dyv, size_t lds, size_t nv, float *db,
+               size_t ks)
 {
-    conv_v8 acc = {0}, d;
-    for (size_t p = 0; p < c->g.P; p++) {
-        memcpy(&d, dyv + p * c->Fp, sizeof d);
-        acc += d;
+    for (size_t v0 = 0; v0 < nv; v0 += 4) {
+        conv_v8 acc[4] = {{0}}, d;
+        size_t n = nv - v0 < 4 ? nv - v0 : 4;
+        for (size_t p = 0; p < c->g.P; p++) {
+#pragma GCC unroll 4
+            for (size_t v = 0; v < 4; v++) {
+                if (v < n) {
+                    memcpy(&d, dyv + p * lds + (v0 + v) * CONV_LANES, sizeof d);
+                    acc[v] += d;
+                }
+            }
+        }
+        for (size_t v = 0; v < 4 && v0 + v < nv; v++) {
+            memcpy(&d, db + (v0 + v) * ks, sizeof d);
+            d += acc[v];
+            memcpy(db + (v0 + v) * ks, &d, sizeof d);
+        }
     }
-    memcpy(&d, dk, sizeof d);
-    d += acc;
-    memcpy(dk, &d, sizeof d);
 }
 
 /* The taps [0, K) by tiles of T (a constant after inlining) for one
  * vector of filters; the last tile overlaps the one before rather than
  * being short, and adds only its new taps. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, float *dkv, size_t T)
+conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                   float *dkv, size_t T)
 {
     const size_t K = c->g.K;
     for (size_t t0 = 0; t0 < K; t0 += T) {
@@ -957,43 +1090,59 @@ conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, floa
         if (n < T && K >= T) {
             skip = t0 - (K - T), t0 = K - T, n = T;
         }
+        float *db = t0 == 0 ? dkv + K * CONV_LANES : NULL; /* the bias with the first tile */
         if (n == T) {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES, db);
         } else {
-            conv_direct_dk_tile(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES, db);
         }
     }
 }
 
-/* The kernel's gradient of a sample for one vector of filters: dy's
- * lanes at dyv (rows Fp apart), into dkv (K + 1 rows of CONV_LANES). Tiles
- * of 8 taps, or of 7, 6 or 5 when one of them divides K and 8 does not:
- * an overlapping last tile computes again taps already done (K = 25, a
- * 5 x 5 kernel on one channel: 32 taps computed by tiles of 8, 25 by
- * tiles of 5, for 30 loads per position instead of 36). */
-static inline __attribute__((always_inline)) void
-conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+/* The taps of a tile of the kernel's gradient for K taps: from 6 to 12,
+ * the size that computes the fewest taps again in the overlapping last
+ * tile (the larger on a tie). Each tap of a tile is a chain of vector
+ * additions, one per position, 3 cycles apart on the Zen 3 we measured
+ * on: 6 or more chains keep its two adders busy (tiles of 5 taps, K = 25,
+ * left them idle 1 cycle in 6). Fewer than 6 taps: one short tile. */
+static size_t conv_direct_dk_taps(size_t K)
 {
-    const size_t K = c->g.K;
-    if (K % 8 == 0 || K < 8) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 8);
-    } else if (K % 7 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 7);
-    } else if (K % 6 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 6);
-    } else if (K % 5 == 0) {
-        conv_direct_dk_run(c, xp, dyv, dkv, 5);
-    } else {
-        conv_direct_dk_run(c, xp, dyv, dkv, 8);
+    if (K < 6) {
+        return 8;
     }
-    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
+    size_t best = 12;
+    for (size_t T = 11; T >= 6; T--) {
+        if ((K + T - 1) / T * T < (K + best - 1) / best * best) {
+            best = T;
+        }
+    }
+    return best;
+}
+
+/* The kernel's gradient of a sample for one vector of filters: dy's
+ * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES), by
+ * tiles of conv_direct_dk_taps (K = 25, a 5 x 5 kernel on one channel:
+ * tiles of 9, 27 taps computed). */
+static inline __attribute__((always_inline)) void
+conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                   float *dkv)
+{
+    switch (conv_direct_dk_taps(c->g.K)) {
+    case 6: conv_direct_dk_run(c, xp, dyv, lds, dkv, 6); break;
+    case 7: conv_direct_dk_run(c, xp, dyv, lds, dkv, 7); break;
+    case 9: conv_direct_dk_run(c, xp, dyv, lds, dkv, 9); break;
+    case 10: conv_direct_dk_run(c, xp, dyv, lds, dkv, 10); break;
+    case 11: conv_direct_dk_run(c, xp, dyv, lds, dkv, 11); break;
+    case 12: conv_direct_dk_run(c, xp, dyv, lds, dkv, 12); break;
+    default: conv_direct_dk_run(c, xp, dyv, lds, dkv, 8); break;
+    }
 }
 
 /* As conv_direct_dk_tile for two vectors of filters (dyv and dyv +
  * CONV_LANES, into dk and dk + (K + 1) * CONV_LANES) and n <=
  * CONV_PAIR_POS taps: a broadcast input serves 16 filters. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
+conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                      const size_t *off, size_t n, size_t skip, float *dk)
 {
     const struct conv_geom *g = &c->g;
@@ -1007,7 +1156,7 @@ conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
     }
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *row = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < g->w.out; ow++, dyv += c->Fp) {
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
             const float *bp = row + ow * g->w.stride * C;
             memcpy(&d0, dyv, sizeof d0);
             memcpy(&d1, dyv + CONV_LANES, sizeof d1);
@@ -1029,9 +1178,12 @@ conv_direct_dk_tile2(const struct conv *c, const float *xp, const float *dyv,
 }
 
 /* conv_direct_dk_one for the two vectors of filters at dyv, into dkv and
- * the next vector's rows, by tiles of CONV_PAIR_POS taps. */
+ * the next vector's rows, by tiles of CONV_PAIR_POS taps; but the bias,
+ * which conv_direct_dkernel sums for all pairs at once (its 12 registers
+ * of accumulators leave no room for 2 more). */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, float *dkv)
+conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                    float *dkv)
 {
     const size_t K = c->g.K, T = CONV_PAIR_POS;
     for (size_t t0 = 0; t0 < K; t0 += T) {
@@ -1040,18 +1192,22 @@ conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, flo
             skip = t0 - (K - T), t0 = K - T, n = T;
         }
         if (n == T) {
-            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile2(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES);
         } else {
-            conv_direct_dk_tile2(c, xp, dyv, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
+            conv_direct_dk_tile2(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES);
         }
     }
-    conv_direct_db(c, dyv, dkv + K * CONV_LANES);
-    conv_direct_db(c, dyv + CONV_LANES, dkv + (K + 1) * CONV_LANES + K * CONV_LANES);
 }
 
 /* dparams += the kernel's (and bias's) gradient, summed in the packed
  * layout of conv_direct_pack, sample by sample, by pairs of vectors of
- * filters when there are more than one. */
+ * filters when there are more than one. The tiles read dy's rows of F
+ * floats in place, a vector of CONV_LANES at a time: lanes past F read
+ * the next position's (their sums are never added into dparams), which
+ * past the last sample's end would be outside dy, so that sample alone
+ * goes through a copy with rows of Fp floats, zero past F. The copy of
+ * every sample took 20-30% of the kernel's gradient of LeNet's first
+ * layer (F = 6; perf). */
 DPT_VECTORIZE
 static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
                                 size_t B, float *ws, float *dparams)
@@ -1061,43 +1217,193 @@ static void conv_direct_dkernel(const struct conv *c, const float *x, const floa
     float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dyp = ws + c->ws_dy;
     memset(dk, 0, (K + 1) * Fp * sizeof *dk);
     memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
-    memset(dyp, 0, P * Fp * sizeof *dyp); /* lanes past F stay 0 */
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
-        for (size_t p = 0; p < P; p++) {
-            conv_copy(dyp + p * Fp, dy + (b * P + p) * F, F);
+        const float *dys = dy + b * P * F;
+        size_t lds = F;
+        if (b == B - 1 && F < Fp) {
+            memset(dyp, 0, P * Fp * sizeof *dyp);
+            for (size_t p = 0; p < P; p++) {
+                conv_copy(dyp + p * Fp, dys + p * F, F);
+            }
+            dys = dyp, lds = Fp;
         }
         size_t v = 0;
         if (Fp > CONV_LANES) {
+            size_t pairs = Fp / CONV_LANES / 2;
+            conv_direct_db(c, dys, lds, 2 * pairs, dk + K * CONV_LANES, (K + 1) * CONV_LANES);
             for (; v + 2 <= Fp / CONV_LANES; v += 2) {
-                conv_direct_dk_pair(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+                conv_direct_dk_pair(c, xp, dys + v * CONV_LANES, lds,
+                                    dk + v * (K + 1) * CONV_LANES);
             }
         }
         for (; v < Fp / CONV_LANES; v++) {
-            conv_direct_dk_one(c, xp, dyp + v * CONV_LANES, dk + v * (K + 1) * CONV_LANES);
+            conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
         }
     }
     for (size_t t = 0; t < K + c->use_bias; t++) {
         for (size_t f = 0; f < F; f++) {
-            dparams[t * F + f] += dk[((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES];
+            size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
+            dparams[t * F + f] += dk[packed];
         }
     }
 }
 
-/* dx of the direct method: dcols = dy kernel^T by blocks of rows, then
- * col2im, as conv_backward does it for im2col. */
+/* dx of the direct method, without dcols and col2im (which took half of
+ * the step of LeNet's second layer, perf): the gradient of position p
+ * for kernel row i is sum_f dy[p][f] times the kernel's row i for filter
+ * f, a run of ((kw - 1) * dw + 1) * C floats (the kernel row's taps and
+ * channels, with zeros between dilated taps) that is contiguous in the
+ * padded sample's gradient dxp, at the place the forward read the row
+ * from. wt holds these runs, transposed from the kernel: wt[(f * kh + i)
+ * * Lv + l], zero from the run's end to Lv. */
+static void conv_direct_dx_pack(const struct conv *c, const float *params, float *wt)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, C = g->C, kh = g->h.k, kw = g->w.k;
+    memset(wt, 0, F * kh * c->Lv * sizeof *wt);
+    for (size_t f = 0; f < F; f++) {
+        for (size_t i = 0; i < kh; i++) {
+            for (size_t j = 0; j < kw; j++) {
+                for (size_t ch = 0; ch < C; ch++) {
+                    wt[(f * kh + i) * c->Lv + j * g->w.dilation * C + ch] =
+                        params[((i * kw + j) * C + ch) * F + f];
+                }
+            }
+        }
+    }
+}
+
+/* One tile of dx: nr <= R positions of a column (their dy rows ldy
+ * floats apart from dy0; their runs in dxp starting at xb[r]) by NV
+ * vectors of the runs (from wt), R * NV <= 12 accumulators and NV weight
+ * vectors: for each kernel row, the sums over the filters, then added
+ * into dxp in the order of the positions. nr is R (a constant) but for a
+ * column's last tile, so that GCC unrolls the full tiles without tests.
+ * The vectors past a run's end add 0 (wt is 0 there) to the floats after
+ * it, which dxp's last vector of room keeps inside the workspace. */
+static inline __attribute__((always_inline)) void
+conv_direct_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t nr,
+                    float *const *xb, const float *wt, size_t R, size_t NV)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, kh = g->h.k, step = g->h.dilation * c->Wp * g->C;
+    for (size_t i = 0; i < kh; i++) {
+        conv_v8 acc[12], w[2], d;
+#pragma GCC unroll 12
+        for (size_t q = 0; q < R * NV; q++) {
+            acc[q] = (conv_v8){0};
+        }
+        for (size_t f = 0; f < F; f++) {
+            const float *wf = wt + (f * kh + i) * c->Lv;
+#pragma GCC unroll 2
+            for (size_t v = 0; v < NV; v++) {
+                memcpy(&w[v], wf + v * CONV_LANES, sizeof w[v]);
+            }
+#pragma GCC unroll 12
+            for (size_t r = 0; r < R; r++) {
+                if (r < nr) {
+                    float dr = dy0[r * ldy + f];
+#pragma GCC unroll 2
+                    for (size_t v = 0; v < NV; v++) {
+                        acc[r * NV + v] += dr * w[v];
+                    }
+                }
+            }
+        }
+#pragma GCC unroll 12
+        for (size_t r = 0; r < R; r++) {
+            if (r < nr) {
+                float *o = xb[r] + i * step;
+#pragma GCC unroll 2
+                for (size_t v = 0; v < NV; v++) {
+                    memcpy(&d, o + v * CONV_LANES, sizeof d);
+                    d += acc[r * NV + v];
+                    memcpy(o + v * CONV_LANES, &d, sizeof d);
+                }
+            }
+        }
+    }
+}
+
+/* The positions of a sample by tiles of R down a column, for the NV
+ * vectors of the runs from v0 on. The positions of a tile add into
+ * different rows of dxp: along a row, the runs of neighbours overlap,
+ * and adding one right after the other made each load wait for the
+ * store before it (a store the load only partly overlaps cannot be
+ * forwarded: a third of conv_direct_dx's time, perf). R = 6 by NV = 2
+ * (or 12 by 1) fills AVX2's 16 registers with 12 accumulators, the
+ * weights and a broadcast: 8 loads for 12 products; 3 by 4 needed one
+ * register more than there are (GCC kept 3 accumulators on the stack). */
+static inline __attribute__((always_inline)) void
+conv_direct_dx_runs(const struct conv *c, const float *dys, float *dxp, const float *wt,
+                    size_t v0, size_t R, size_t NV)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t Ho = g->h.out, Wo = g->w.out, C = g->C, F = c->F;
+    for (size_t ow = 0; ow < Wo; ow++) {
+        for (size_t oh0 = 0; oh0 < Ho; oh0 += R) {
+            size_t nr = Ho - oh0 < R ? Ho - oh0 : R;
+            float *xb[12];
+            for (size_t r = 0; r < nr; r++) {
+                xb[r] = dxp + ((oh0 + r) * g->h.stride * c->Wp + ow * g->w.stride) * C +
+                        v0 * CONV_LANES;
+            }
+            const float *dy0 = dys + (oh0 * Wo + ow) * F;
+            if (nr == R) {
+                conv_direct_dx_tile(c, dy0, Wo * F, R, xb, wt + v0 * CONV_LANES, R, NV);
+            } else {
+                conv_direct_dx_tile(c, dy0, Wo * F, nr, xb, wt + v0 * CONV_LANES, R, NV);
+            }
+        }
+    }
+}
+
+/* Copies the interior of the padded sample's gradient dxp to the
+ * sample's dx, all of it written (0 for the rows and columns no kernel
+ * reads), and zeroes dxp for the next sample. */
+static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C, W = g->w.in, pt = g->h.pad, pl = g->w.pad;
+    size_t wn = W < c->Wp - pl ? W : c->Wp - pl;
+    for (size_t h = 0; h < g->h.in; h++) {
+        float *row = dxs + h * W * C;
+        size_t n = 0;
+        if (h + pt < c->Hp) {
+            memcpy(row, dxp + ((h + pt) * c->Wp + pl) * C, wn * C * sizeof *row);
+            n = wn * C;
+        }
+        memset(row + n, 0, (W * C - n) * sizeof *row);
+    }
+    memset(dxp, 0, c->Hp * c->Wp * C * sizeof *dxp);
+}
+
+/* dx of the direct method (see conv_direct_dx_pack), sample by sample:
+ * a float of dx is the sum of its positions' products (each a sum over
+ * the filters in order), added in the order of conv_direct_dx_runs' loops
+ * (the runs' vectors by pairs, the output columns, the tiles down a
+ * column, the kernel rows, the positions of a tile); nothing depends on
+ * B. */
+DPT_VECTORIZE
 static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
                            float *dx, size_t B, float *ws)
 {
-    size_t M = B * c->g.P, rows = conv_block(M, c->block_rows);
-    const int K = (int)c->g.K, F = (int)c->F;
-    float *dcols = ws + c->ws_dcols;
-    memset(dcols, 0, rows * c->g.K * sizeof *dcols);
-    for (size_t r0 = 0; r0 < M; r0 += rows) {
-        size_t n = M - r0 < rows ? M - r0 : rows;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, F, 1.0f, dy + r0 * c->F,
-                    F, params, F, 1.0f, dcols, K);
-        conv_col2im(&c->g, dcols, r0, n, dx);
+    const struct conv_geom *g = &c->g;
+    float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
+    const size_t nv = c->Lv / CONV_LANES;
+    conv_direct_dx_pack(c, params, wt);
+    memset(dxp, 0, (c->Hp * c->Wp * g->C + CONV_LANES) * sizeof *dxp);
+    for (size_t b = 0; b < B; b++) {
+        const float *dys = dy + b * g->P * c->F;
+        for (size_t v0 = 0; v0 < nv; v0 += 2) {
+            if (nv - v0 >= 2) {
+                conv_direct_dx_runs(c, dys, dxp, wt, v0, 6, 2);
+            } else {
+                conv_direct_dx_runs(c, dys, dxp, wt, v0, 12, 1);
+            }
+        }
+        conv_direct_unpad(c, dxp, dx + b * g->n_in);
     }
 }
 
