@@ -108,6 +108,9 @@ static void test_conv2d_gradients(void)
         {"filters = 2; kernel_size = 7;", {8, 9, 1}, {2, 3, 2}},
         /* three vectors of filters (8 + 8 + 4): a pair, then one left over */
         {"filters = 20; kernel_size = 2;", {3, 4, 2}, {2, 3, 20}},
+        /* two full vectors of filters, 5 x 5 on 6 channels as LeNet's
+         * second layer, fewer positions than a tile (3 x 2) */
+        {"filters = 16; kernel_size = 5;", {7, 6, 6}, {3, 2, 16}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case("conv2d", &cases[i], 100 + 20 * i);
@@ -389,6 +392,33 @@ static void test_conv2d_against_direct(void)
                               .sw = 1, .dh = 2, .dw = 2, .pt = 0, .pl = 0, .Ho = 9, .Wo = 7};
     check_against_direct("filters = 12; kernel_size = 3; dilation = 2;", &wide, 3, 0);
     check_against_direct("filters = 12; kernel_size = 3; dilation = 2;", &wide, 1, 0);
+    /* More than one vector of filters, the direct method's build with FMA
+     * where the CPU has it (CONV_FMA_CLONES): LeNet's second layer, 14 x
+     * 14 x 6, 5 x 5 "valid", F = 16 (10 x 10 positions); 11 x 9 x 5, 5 x
+     * 5 "same" (2/2 and 2/2), F = 9; 7 x 10 x 8, 3 x 3 "valid", F = 24
+     * (three vectors: a pair and one left over); 6 x 5 x 2, 5 x 5 "same"
+     * (2/2, 2/2), F = 17, fewer positions than a kernel row's taps; 9 x 11
+     * x 3, 3 x 3, stride 2, "same" (rows (5 - 1) * 2 + 3 - 9 = 2: 1/1;
+     * columns (6 - 1) * 2 + 3 - 11 = 2: 1/1), F = 16. */
+    const struct geom lenet2 = {.H = 14, .W = 14, .C = 6, .kh = 5, .kw = 5, .F = 16, .sh = 1,
+                                .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0, .Ho = 10,
+                                .Wo = 10};
+    check_against_direct("filters = 16; kernel_size = 5;", &lenet2, 3, 1);
+    check_against_direct("filters = 16; kernel_size = 5;", &lenet2, 1, 0);
+    const struct geom f9 = {.H = 11, .W = 9, .C = 5, .kh = 5, .kw = 5, .F = 9, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .Ho = 11, .Wo = 9};
+    check_against_direct("filters = 9; kernel_size = 5; padding = \"same\";", &f9, 3, 1);
+    const struct geom f24 = {.H = 7, .W = 10, .C = 8, .kh = 3, .kw = 3, .F = 24, .sh = 1,
+                             .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0, .Ho = 5, .Wo = 8};
+    check_against_direct("filters = 24; kernel_size = 3;", &f24, 1, 0);
+    check_against_direct("filters = 24; kernel_size = 3;", &f24, 3, 0);
+    const struct geom f17 = {.H = 6, .W = 5, .C = 2, .kh = 5, .kw = 5, .F = 17, .sh = 1,
+                             .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2, .Ho = 6, .Wo = 5};
+    check_against_direct("filters = 17; kernel_size = 5; padding = \"same\";", &f17, 3, 0);
+    const struct geom s2 = {.H = 9, .W = 11, .C = 3, .kh = 3, .kw = 3, .F = 16, .sh = 2,
+                            .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 5, .Wo = 6};
+    check_against_direct("filters = 16; kernel_size = 3; strides = 2; padding = \"same\";",
+                         &s2, 3, 0);
 }
 
 /* The worst difference between got and want over n values, relative to

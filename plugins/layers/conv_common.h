@@ -240,6 +240,19 @@ static void conv_interior(struct conv_geom *g)
 #define CONV_LANES 8
 typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 
+/* The build of the direct method's passes for more than one vector of
+ * filters (Fp > CONV_LANES): AVX2 with FMA where the CPU has it, as the
+ * Winograd method's transforms (WINO_CLONES), baseline x86-64 otherwise.
+ * Their tiles broadcast an input from memory for every two products; with
+ * a separate multiply and add per product they ran at 50-58 GFLOP/s on
+ * the Zen 3 we measured on, with FMA at 78-79 (the same loop of 6
+ * positions by 16 filters, one thread, the same session), while register
+ * operands alone ran near 77 either way. The price: their results differ
+ * in the last bits between CPUs with FMA and without (same CPU, same
+ * inputs and B: same bits still). One vector of filters keeps
+ * DPT_VECTORIZE and its same bits everywhere. */
+#define CONV_FMA_CLONES WINO_CLONES
+
 /* Whether the direct method beats im2col and sgemm on this shape: few
  * filters, where sgemm's N = F is too narrow for its kernels (LeNet's
  * first layer, F = 6, ran at 11% of sgemm's peak), or few input channels,
@@ -743,7 +756,10 @@ static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size
  * product of each tap in the kernel's order (i, j, c); a weight's or the
  * bias's gradient is summed over the positions of a sample in order, then
  * over the samples in order, then added into dparams; dx's order is
- * conv_direct_dx's. Nothing depends on B's blocks. */
+ * conv_direct_dx's. Nothing depends on B's blocks. With more than one
+ * vector of filters, on a CPU with FMA, each product and its addition are
+ * one fused operation, rounded once (CONV_FMA_CLONES); the order is the
+ * same. */
 
 /* Copies the sample xs into the interior of the padded sample xp, whose
  * border the caller zeroed once (it is never written). Rows and columns
@@ -949,9 +965,9 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
  * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
  * tile of a sample overlaps the one before instead of being short: its
  * positions are computed twice, to the same bits. */
-DPT_VECTORIZE
-static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
-                                float *y, size_t B, float *ws)
+static inline __attribute__((always_inline)) void
+conv_direct_forward_body(const struct conv *c, const float *params, const float *x, float *y,
+                         size_t B, float *ws)
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
@@ -995,6 +1011,32 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
                 conv_copy(ys + (p0 + q) * F, tile + q * Fp, F);
             }
         }
+    }
+}
+
+/* The forward's two builds (see CONV_FMA_CLONES): one vector of filters,
+ * and more. */
+DPT_VECTORIZE
+static void conv_direct_forward_narrow(const struct conv *c, const float *params,
+                                       const float *x, float *y, size_t B, float *ws)
+{
+    conv_direct_forward_body(c, params, x, y, B, ws);
+}
+
+CONV_FMA_CLONES
+static void conv_direct_forward_wide(const struct conv *c, const float *params, const float *x,
+                                     float *y, size_t B, float *ws)
+{
+    conv_direct_forward_body(c, params, x, y, B, ws);
+}
+
+static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
+                                float *y, size_t B, float *ws)
+{
+    if (c->Fp > CONV_LANES) {
+        conv_direct_forward_wide(c, params, x, y, B, ws);
+    } else {
+        conv_direct_forward_narrow(c, params, x, y, B, ws);
     }
 }
 
@@ -1208,9 +1250,9 @@ conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, siz
  * goes through a copy with rows of Fp floats, zero past F. The copy of
  * every sample took 20-30% of the kernel's gradient of LeNet's first
  * layer (F = 6; perf). */
-DPT_VECTORIZE
-static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
-                                size_t B, float *ws, float *dparams)
+static inline __attribute__((always_inline)) void
+conv_direct_dkernel_body(const struct conv *c, const float *x, const float *dy, size_t B,
+                         float *ws, float *dparams)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, Fp = c->Fp, P = g->P;
@@ -1246,6 +1288,31 @@ static void conv_direct_dkernel(const struct conv *c, const float *x, const floa
             size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
             dparams[t * F + f] += dk[packed];
         }
+    }
+}
+
+/* The kernel gradient's two builds (see CONV_FMA_CLONES). */
+DPT_VECTORIZE
+static void conv_direct_dkernel_narrow(const struct conv *c, const float *x, const float *dy,
+                                       size_t B, float *ws, float *dparams)
+{
+    conv_direct_dkernel_body(c, x, dy, B, ws, dparams);
+}
+
+CONV_FMA_CLONES
+static void conv_direct_dkernel_wide(const struct conv *c, const float *x, const float *dy,
+                                     size_t B, float *ws, float *dparams)
+{
+    conv_direct_dkernel_body(c, x, dy, B, ws, dparams);
+}
+
+static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
+                                size_t B, float *ws, float *dparams)
+{
+    if (c->Fp > CONV_LANES) {
+        conv_direct_dkernel_wide(c, x, dy, B, ws, dparams);
+    } else {
+        conv_direct_dkernel_narrow(c, x, dy, B, ws, dparams);
     }
 }
 
@@ -1385,9 +1452,9 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
  * (the runs' vectors by pairs, the output columns, the tiles down a
  * column, the kernel rows, the positions of a tile); nothing depends on
  * B. */
-DPT_VECTORIZE
-static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
-                           float *dx, size_t B, float *ws)
+static inline __attribute__((always_inline)) void
+conv_direct_dx_body(const struct conv *c, const float *params, const float *dy, float *dx,
+                    size_t B, float *ws)
 {
     const struct conv_geom *g = &c->g;
     float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
@@ -1404,6 +1471,31 @@ static void conv_direct_dx(const struct conv *c, const float *params, const floa
             }
         }
         conv_direct_unpad(c, dxp, dx + b * g->n_in);
+    }
+}
+
+/* dx's two builds (see CONV_FMA_CLONES). */
+DPT_VECTORIZE
+static void conv_direct_dx_narrow(const struct conv *c, const float *params, const float *dy,
+                                  float *dx, size_t B, float *ws)
+{
+    conv_direct_dx_body(c, params, dy, dx, B, ws);
+}
+
+CONV_FMA_CLONES
+static void conv_direct_dx_wide(const struct conv *c, const float *params, const float *dy,
+                                float *dx, size_t B, float *ws)
+{
+    conv_direct_dx_body(c, params, dy, dx, B, ws);
+}
+
+static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
+                           float *dx, size_t B, float *ws)
+{
+    if (c->Fp > CONV_LANES) {
+        conv_direct_dx_wide(c, params, dy, dx, B, ws);
+    } else {
+        conv_direct_dx_narrow(c, params, dy, dx, B, ws);
     }
 }
 
