@@ -234,23 +234,22 @@ static void conv_interior(struct conv_geom *g)
 }
 
 /* Vectors of CONV_LANES floats for the direct method: GCC's vector
- * extension, which each clone of DPT_VECTORIZE compiles to its own
- * instructions (two SSE halves in the baseline one). No clone has FMA, so
- * all round a product and a sum alike: the same bits on every CPU. */
+ * extension, which each clone (CONV_FMA_CLONES below) compiles to its own
+ * instructions (two SSE halves in the baseline one). */
 #define CONV_LANES 8
 typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 
-/* The build of the direct method's passes for more than one vector of
- * filters (Fp > CONV_LANES): AVX2 with FMA where the CPU has it, as the
- * Winograd method's transforms (WINO_CLONES), baseline x86-64 otherwise.
- * Their tiles broadcast an input from memory for every two products; with
- * a separate multiply and add per product they ran at 50-58 GFLOP/s on
- * the Zen 3 we measured on, with FMA at 78-79 (the same loop of 6
- * positions by 16 filters, one thread, the same session), while register
- * operands alone ran near 77 either way. The price: their results differ
- * in the last bits between CPUs with FMA and without (same CPU, same
- * inputs and B: same bits still). One vector of filters keeps
- * DPT_VECTORIZE and its same bits everywhere. */
+/* The build of the direct method's passes: AVX2 with FMA where the CPU
+ * has it, as the Winograd method's transforms (WINO_CLONES), baseline
+ * x86-64 otherwise. Their tiles broadcast an input from memory for every
+ * one or two products; with a separate multiply and add per product (what
+ * DPT_VECTORIZE's avx2 clone does) the loop of 6 positions by 16 filters
+ * ran at 50-58 GFLOP/s on the Zen 3 we measured on, with FMA at 78-79
+ * (one thread, the same session), while register operands alone ran near
+ * 77 either way; LeNet's first layer (one vector of filters) went from
+ * 31-38 to 38-43 GFLOP/s (scripts/conv-rate.c, B = 16, alternating). The
+ * price: results differ in the last bits between CPUs with FMA and
+ * without, as OpenBLAS's do (same CPU, same inputs and B: same bits). */
 #define CONV_FMA_CLONES WINO_CLONES
 
 /* Whether the direct method beats im2col and sgemm on this shape: few
@@ -756,10 +755,9 @@ static void conv_col2im(const struct conv_geom *g, float *dcols, size_t r0, size
  * product of each tap in the kernel's order (i, j, c); a weight's or the
  * bias's gradient is summed over the positions of a sample in order, then
  * over the samples in order, then added into dparams; dx's order is
- * conv_direct_dx's. Nothing depends on B's blocks. With more than one
- * vector of filters, on a CPU with FMA, each product and its addition are
- * one fused operation, rounded once (CONV_FMA_CLONES); the order is the
- * same. */
+ * conv_direct_dx's. Nothing depends on B's blocks. On a CPU with FMA
+ * each product and its addition are one fused operation, rounded once
+ * (CONV_FMA_CLONES); the order is the same. */
 
 /* Copies the sample xs into the interior of the padded sample xp, whose
  * border the caller zeroed once (it is never written). Rows and columns
@@ -965,9 +963,9 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
  * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
  * tile of a sample overlaps the one before instead of being short: its
  * positions are computed twice, to the same bits. */
-static inline __attribute__((always_inline)) void
-conv_direct_forward_body(const struct conv *c, const float *params, const float *x, float *y,
-                         size_t B, float *ws)
+CONV_FMA_CLONES
+static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
+                                float *y, size_t B, float *ws)
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
@@ -1011,32 +1009,6 @@ conv_direct_forward_body(const struct conv *c, const float *params, const float 
                 conv_copy(ys + (p0 + q) * F, tile + q * Fp, F);
             }
         }
-    }
-}
-
-/* The forward's two builds (see CONV_FMA_CLONES): one vector of filters,
- * and more. */
-DPT_VECTORIZE
-static void conv_direct_forward_narrow(const struct conv *c, const float *params,
-                                       const float *x, float *y, size_t B, float *ws)
-{
-    conv_direct_forward_body(c, params, x, y, B, ws);
-}
-
-CONV_FMA_CLONES
-static void conv_direct_forward_wide(const struct conv *c, const float *params, const float *x,
-                                     float *y, size_t B, float *ws)
-{
-    conv_direct_forward_body(c, params, x, y, B, ws);
-}
-
-static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
-                                float *y, size_t B, float *ws)
-{
-    if (c->Fp > CONV_LANES) {
-        conv_direct_forward_wide(c, params, x, y, B, ws);
-    } else {
-        conv_direct_forward_narrow(c, params, x, y, B, ws);
     }
 }
 
@@ -1250,9 +1222,9 @@ conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, siz
  * goes through a copy with rows of Fp floats, zero past F. The copy of
  * every sample took 20-30% of the kernel's gradient of LeNet's first
  * layer (F = 6; perf). */
-static inline __attribute__((always_inline)) void
-conv_direct_dkernel_body(const struct conv *c, const float *x, const float *dy, size_t B,
-                         float *ws, float *dparams)
+CONV_FMA_CLONES
+static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy, size_t B,
+                                float *ws, float *dparams)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, Fp = c->Fp, P = g->P;
@@ -1288,31 +1260,6 @@ conv_direct_dkernel_body(const struct conv *c, const float *x, const float *dy, 
             size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
             dparams[t * F + f] += dk[packed];
         }
-    }
-}
-
-/* The kernel gradient's two builds (see CONV_FMA_CLONES). */
-DPT_VECTORIZE
-static void conv_direct_dkernel_narrow(const struct conv *c, const float *x, const float *dy,
-                                       size_t B, float *ws, float *dparams)
-{
-    conv_direct_dkernel_body(c, x, dy, B, ws, dparams);
-}
-
-CONV_FMA_CLONES
-static void conv_direct_dkernel_wide(const struct conv *c, const float *x, const float *dy,
-                                     size_t B, float *ws, float *dparams)
-{
-    conv_direct_dkernel_body(c, x, dy, B, ws, dparams);
-}
-
-static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy,
-                                size_t B, float *ws, float *dparams)
-{
-    if (c->Fp > CONV_LANES) {
-        conv_direct_dkernel_wide(c, x, dy, B, ws, dparams);
-    } else {
-        conv_direct_dkernel_narrow(c, x, dy, B, ws, dparams);
     }
 }
 
@@ -1452,9 +1399,9 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
  * (the runs' vectors by pairs, the output columns, the tiles down a
  * column, the kernel rows, the positions of a tile); nothing depends on
  * B. */
-static inline __attribute__((always_inline)) void
-conv_direct_dx_body(const struct conv *c, const float *params, const float *dy, float *dx,
-                    size_t B, float *ws)
+CONV_FMA_CLONES
+static void conv_direct_dx(const struct conv *c, const float *params, const float *dy, float *dx,
+                           size_t B, float *ws)
 {
     const struct conv_geom *g = &c->g;
     float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
@@ -1471,31 +1418,6 @@ conv_direct_dx_body(const struct conv *c, const float *params, const float *dy, 
             }
         }
         conv_direct_unpad(c, dxp, dx + b * g->n_in);
-    }
-}
-
-/* dx's two builds (see CONV_FMA_CLONES). */
-DPT_VECTORIZE
-static void conv_direct_dx_narrow(const struct conv *c, const float *params, const float *dy,
-                                  float *dx, size_t B, float *ws)
-{
-    conv_direct_dx_body(c, params, dy, dx, B, ws);
-}
-
-CONV_FMA_CLONES
-static void conv_direct_dx_wide(const struct conv *c, const float *params, const float *dy,
-                                float *dx, size_t B, float *ws)
-{
-    conv_direct_dx_body(c, params, dy, dx, B, ws);
-}
-
-static void conv_direct_dx(const struct conv *c, const float *params, const float *dy,
-                           float *dx, size_t B, float *ws)
-{
-    if (c->Fp > CONV_LANES) {
-        conv_direct_dx_wide(c, params, dy, dx, B, ws);
-    } else {
-        conv_direct_dx_narrow(c, params, dy, dx, B, ws);
     }
 }
 
