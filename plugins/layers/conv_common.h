@@ -881,10 +881,13 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
 }
 
 /* A tile of the forward for one vector of filters (F <= CONV_LANES): the
- * CONV_LANES consecutive positions of an output row whose padded input
- * starts at xb, written to out (rows of F floats). Each row r < 7 is
- * stored as a whole vector, its lanes past F running into row r + 1,
- * which is stored after it; the last row is stored exactly. Positions go
+ * NP (CONV_LANES, or half as many for the end of a row) consecutive
+ * positions of an output row whose padded input
+ * starts at xb, written to out (rows of F floats). A row is stored as a
+ * whole vector when that stays inside the tile's NP rows, its lanes past
+ * F running into the rows after it, which are stored after it; the last
+ * rows (all but the first NP - 8 / F) are stored exactly, so that nothing
+ * is written past the tile (past y's end for the last one). Positions go
  * sw * C floats apart in xp. With one channel, stride 1, no dilation and
  * kw = KW (a constant: 3 or 5; 0 for the general case), the inputs of a
  * kernel row are the 8 + KW - 1 floats at xr, each loaded once for the
@@ -893,14 +896,14 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
  * where one broadcast per product made the tile wait on loads. */
 static inline __attribute__((always_inline)) void
 conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, float *out,
-                     size_t KW)
+                     size_t KW, size_t NP)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, sC = g->w.stride * g->C;
     conv_v8 acc[CONV_LANES], w;
     memcpy(&w, kp + K * CONV_LANES, sizeof w);
 #pragma GCC unroll 8
-    for (size_t r = 0; r < CONV_LANES; r++) {
+    for (size_t r = 0; r < NP; r++) {
         acc[r] = w;
     }
     if (KW) {
@@ -912,7 +915,7 @@ conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, flo
                 memcpy(&wr[j], kp + (i * KW + j) * CONV_LANES, sizeof wr[j]);
             }
 #pragma GCC unroll 8
-            for (size_t r = 0; r < CONV_LANES; r++) {
+            for (size_t r = 0; r < NP; r++) {
 #pragma GCC unroll 5
                 for (size_t j = 0; j < KW; j++) {
                     acc[r] += xr[r + j] * wr[j];
@@ -924,26 +927,31 @@ conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, flo
             const float *xt = xb + c->off[t];
             memcpy(&w, kp + t * CONV_LANES, sizeof w);
 #pragma GCC unroll 8
-            for (size_t r = 0; r < CONV_LANES; r++) {
+            for (size_t r = 0; r < NP; r++) {
                 acc[r] += xt[r * sC] * w;
             }
         }
     }
 #pragma GCC unroll 8
-    for (size_t r = 0; r + 1 < CONV_LANES; r++) {
-        memcpy(out + r * F, &acc[r], sizeof acc[r]);
-    }
-    float last[CONV_LANES];
-    memcpy(last, &acc[CONV_LANES - 1], sizeof last);
-    for (size_t f = 0; f < F && f < CONV_LANES; f++) {
-        out[(CONV_LANES - 1) * F + f] = last[f];
+    for (size_t r = 0; r < NP; r++) {
+        if (r * F + CONV_LANES <= NP * F) {
+            memcpy(out + r * F, &acc[r], sizeof acc[r]);
+        } else {
+            float last[CONV_LANES];
+            memcpy(last, &acc[r], sizeof last);
+            for (size_t f = 0; f < F && f < CONV_LANES; f++) {
+                out[r * F + f] = last[f];
+            }
+        }
     }
 }
 
 /* The forward for one vector of filters and rows of at least CONV_LANES
- * positions: tiles of conv_direct_row_tile along each output row, the
- * last one of a row overlapping the one before (its positions computed
- * twice, to the same bits). */
+ * positions: tiles of conv_direct_row_tile along each output row. The
+ * rest of a row is a tile of CONV_LANES / 2 positions if it fits one,
+ * else a whole tile; either overlaps the one before (its positions
+ * computed twice, to the same bits). With whole tiles only, LeNet's 28
+ * positions a row cost 32 positions' products. */
 static inline __attribute__((always_inline)) void
 conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *ys, size_t KW)
 {
@@ -951,10 +959,21 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
     const size_t Wo = g->w.out, F = c->F, C = g->C;
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *xrow = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < Wo; ow += CONV_LANES) {
-            ow = ow + CONV_LANES <= Wo ? ow : Wo - CONV_LANES;
+        size_t ow = 0;
+        for (; ow + CONV_LANES <= Wo; ow += CONV_LANES) {
             conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, ys + (oh * Wo + ow) * F,
-                                 KW);
+                                 KW, CONV_LANES);
+        }
+        if (ow < Wo) { /* the rest: a half tile if it will do, else a whole one */
+            size_t np = Wo - ow <= CONV_LANES / 2 ? CONV_LANES / 2 : CONV_LANES;
+            ow = Wo - np;
+            float *yt = ys + (oh * Wo + ow) * F;
+            if (np == CONV_LANES) {
+                conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, yt, KW, CONV_LANES);
+            } else {
+                conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, yt, KW,
+                                     CONV_LANES / 2);
+            }
         }
     }
 }
