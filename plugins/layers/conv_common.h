@@ -1031,7 +1031,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     }
 }
 
-/* The most taps of a tile of the kernel's gradient (conv_direct_dk_taps):
+/* The most taps of a tile of the kernel's gradient (conv_direct_dk_one):
  * as many vector accumulators, with dy's vector and a broadcast input
  * within AVX2's 16 registers. */
 #define CONV_DK_TAPS 12
@@ -1041,7 +1041,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
  * position, lds apart)
  * start at dyv, summed over the sample's positions, then added into dk
  * (rows of CONV_LANES floats, one per tap) from tap skip on: the taps
- * before were done by the tile before (see conv_direct_dkernel). The
+ * before were done by the tile before (see conv_direct_dk_pair). The
  * sum of dy's rows, the bias's gradient, goes along in one more chain and
  * is added into db unless NULL: as a loop of its own, a single chain of
  * additions 3 cycles apart, it took 13% of LeNet's first layer. */
@@ -1110,64 +1110,44 @@ conv_direct_db(const struct conv *c, const float *dyv, size_t lds, size_t nv, fl
     }
 }
 
-/* The taps [0, K) by tiles of T (a constant after inlining) for one
- * vector of filters; the last tile overlaps the one before rather than
- * being short, and adds only its new taps. */
+/* One tile of n taps from t0 on (n a constant after inlining), the bias
+ * with the first tile. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, size_t lds,
-                   float *dkv, size_t T)
+conv_direct_dk_at(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                  float *dkv, size_t t0, size_t n)
 {
-    const size_t K = c->g.K;
-    for (size_t t0 = 0; t0 < K; t0 += T) {
-        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
-        if (n < T && K >= T) {
-            skip = t0 - (K - T), t0 = K - T, n = T;
-        }
-        float *db = t0 == 0 ? dkv + K * CONV_LANES : NULL; /* the bias with the first tile */
-        if (n == T) {
-            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES, db);
-        } else {
-            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES, db);
-        }
-    }
-}
-
-/* The taps of a tile of the kernel's gradient for K taps: from 6 to 12,
- * the size that computes the fewest taps again in the overlapping last
- * tile (the larger on a tie). Each tap of a tile is a chain of vector
- * additions, one per position, 3 cycles apart on the Zen 3 we measured
- * on: 6 or more chains keep its two adders busy (tiles of 5 taps, K = 25,
- * left them idle 1 cycle in 6). Fewer than 6 taps: one short tile. */
-static size_t conv_direct_dk_taps(size_t K)
-{
-    if (K < 6) {
-        return 8;
-    }
-    size_t best = 12;
-    for (size_t T = 11; T >= 6; T--) {
-        if ((K + T - 1) / T * T < (K + best - 1) / best * best) {
-            best = T;
-        }
-    }
-    return best;
+    float *db = t0 == 0 ? dkv + c->g.K * CONV_LANES : NULL;
+    conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, 0, dkv + t0 * CONV_LANES, db);
 }
 
 /* The kernel's gradient of a sample for one vector of filters: dy's
- * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES), by
- * tiles of conv_direct_dk_taps (K = 25, a 5 x 5 kernel on one channel:
- * tiles of 9, 27 taps computed). */
+ * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES).
+ * The K taps go by the fewest tiles of at most CONV_DK_TAPS, of sizes
+ * that differ by at most one (K = 25, a 5 x 5 kernel on one channel:
+ * 9, 8 and 8), so that no tap is computed twice (overlapping tiles of 9
+ * computed 27). Each tap of a tile is a chain of vector additions, one
+ * per position, 3 cycles apart on the Zen 3 we measured on: 6 or more
+ * chains keep its two adders busy (tiles of 5 taps, K = 25, left them
+ * idle 1 cycle in 6), which tiles of 6 to 12 give from K = 13 on. */
 static inline __attribute__((always_inline)) void
 conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                    float *dkv)
 {
-    switch (conv_direct_dk_taps(c->g.K)) {
-    case 6: conv_direct_dk_run(c, xp, dyv, lds, dkv, 6); break;
-    case 7: conv_direct_dk_run(c, xp, dyv, lds, dkv, 7); break;
-    case 9: conv_direct_dk_run(c, xp, dyv, lds, dkv, 9); break;
-    case 10: conv_direct_dk_run(c, xp, dyv, lds, dkv, 10); break;
-    case 11: conv_direct_dk_run(c, xp, dyv, lds, dkv, 11); break;
-    case 12: conv_direct_dk_run(c, xp, dyv, lds, dkv, 12); break;
-    default: conv_direct_dk_run(c, xp, dyv, lds, dkv, 8); break;
+    const size_t K = c->g.K, tiles = (K + CONV_DK_TAPS - 1) / CONV_DK_TAPS;
+    const size_t base = K / tiles, extra = K % tiles;
+    for (size_t i = 0, t0 = 0; i < tiles; i++) {
+        size_t n = base + (i < extra);
+        switch (n) {
+        case 12: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 12); break;
+        case 11: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 11); break;
+        case 10: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 10); break;
+        case 9: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 9); break;
+        case 8: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 8); break;
+        case 7: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 7); break;
+        case 6: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 6); break;
+        default: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, n); break;
+        }
+        t0 += n;
     }
 }
 
