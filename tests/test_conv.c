@@ -419,6 +419,26 @@ static void test_conv2d_against_direct(void)
                             .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 5, .Wo = 6};
     check_against_direct("filters = 16; kernel_size = 3; strides = 2; padding = \"same\";",
                          &s2, 3, 0);
+    /* One channel and one vector of filters, the direct method's tiles
+     * along output rows: the rest of a row after its whole tiles of 8 is
+     * 5 (11 x 13, 3 x 3 "same", F = 3: a whole tile overlapping), 2 (14 x
+     * 14, 5 x 5 "valid": 10 positions, F = 1: a half tile overlapping), 1
+     * (12 x 11, 3 x 3 "valid", F = 8) or 1 with a kernel 4 wide, which
+     * goes through the tiles' general case (12 x 12, 4 x 4 "valid", F =
+     * 7). */
+    const struct geom r5 = {.H = 11, .W = 13, .C = 1, .kh = 3, .kw = 3, .F = 3, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .Ho = 11, .Wo = 13};
+    check_against_direct("filters = 3; kernel_size = 3; padding = \"same\";", &r5, 3, 0);
+    const struct geom r2 = {.H = 14, .W = 14, .C = 1, .kh = 5, .kw = 5, .F = 1, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0, .Ho = 10, .Wo = 10};
+    check_against_direct("filters = 1; kernel_size = 5;", &r2, 3, 0);
+    check_against_direct("filters = 1; kernel_size = 5;", &r2, 1, 0);
+    const struct geom r1 = {.H = 12, .W = 11, .C = 1, .kh = 3, .kw = 3, .F = 8, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0, .Ho = 10, .Wo = 9};
+    check_against_direct("filters = 8; kernel_size = 3;", &r1, 3, 0);
+    const struct geom k4 = {.H = 12, .W = 12, .C = 1, .kh = 4, .kw = 4, .F = 7, .sh = 1,
+                            .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0, .Ho = 9, .Wo = 9};
+    check_against_direct("filters = 7; kernel_size = 4;", &k4, 3, 0);
 }
 
 /* The worst difference between got and want over n values, relative to

@@ -881,10 +881,13 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
 }
 
 /* A tile of the forward for one vector of filters (F <= CONV_LANES): the
- * CONV_LANES consecutive positions of an output row whose padded input
- * starts at xb, written to out (rows of F floats). Each row r < 7 is
- * stored as a whole vector, its lanes past F running into row r + 1,
- * which is stored after it; the last row is stored exactly. Positions go
+ * NP (CONV_LANES, or half as many for the end of a row) consecutive
+ * positions of an output row whose padded input
+ * starts at xb, written to out (rows of F floats). A row is stored as a
+ * whole vector when that stays inside the tile's NP rows, its lanes past
+ * F running into the rows after it, which are stored after it; the last
+ * rows (all but the first NP - 8 / F) are stored exactly, so that nothing
+ * is written past the tile (past y's end for the last one). Positions go
  * sw * C floats apart in xp. With one channel, stride 1, no dilation and
  * kw = KW (a constant: 3 or 5; 0 for the general case), the inputs of a
  * kernel row are the 8 + KW - 1 floats at xr, each loaded once for the
@@ -893,14 +896,14 @@ conv_direct_tiles(const struct conv *c, const float *const *xb, size_t n, size_t
  * where one broadcast per product made the tile wait on loads. */
 static inline __attribute__((always_inline)) void
 conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, float *out,
-                     size_t KW)
+                     size_t KW, size_t NP)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, sC = g->w.stride * g->C;
     conv_v8 acc[CONV_LANES], w;
     memcpy(&w, kp + K * CONV_LANES, sizeof w);
 #pragma GCC unroll 8
-    for (size_t r = 0; r < CONV_LANES; r++) {
+    for (size_t r = 0; r < NP; r++) {
         acc[r] = w;
     }
     if (KW) {
@@ -912,7 +915,7 @@ conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, flo
                 memcpy(&wr[j], kp + (i * KW + j) * CONV_LANES, sizeof wr[j]);
             }
 #pragma GCC unroll 8
-            for (size_t r = 0; r < CONV_LANES; r++) {
+            for (size_t r = 0; r < NP; r++) {
 #pragma GCC unroll 5
                 for (size_t j = 0; j < KW; j++) {
                     acc[r] += xr[r + j] * wr[j];
@@ -924,26 +927,31 @@ conv_direct_row_tile(const struct conv *c, const float *xb, const float *kp, flo
             const float *xt = xb + c->off[t];
             memcpy(&w, kp + t * CONV_LANES, sizeof w);
 #pragma GCC unroll 8
-            for (size_t r = 0; r < CONV_LANES; r++) {
+            for (size_t r = 0; r < NP; r++) {
                 acc[r] += xt[r * sC] * w;
             }
         }
     }
 #pragma GCC unroll 8
-    for (size_t r = 0; r + 1 < CONV_LANES; r++) {
-        memcpy(out + r * F, &acc[r], sizeof acc[r]);
-    }
-    float last[CONV_LANES];
-    memcpy(last, &acc[CONV_LANES - 1], sizeof last);
-    for (size_t f = 0; f < F && f < CONV_LANES; f++) {
-        out[(CONV_LANES - 1) * F + f] = last[f];
+    for (size_t r = 0; r < NP; r++) {
+        if (r * F + CONV_LANES <= NP * F) {
+            memcpy(out + r * F, &acc[r], sizeof acc[r]);
+        } else {
+            float last[CONV_LANES];
+            memcpy(last, &acc[r], sizeof last);
+            for (size_t f = 0; f < F && f < CONV_LANES; f++) {
+                out[r * F + f] = last[f];
+            }
+        }
     }
 }
 
 /* The forward for one vector of filters and rows of at least CONV_LANES
- * positions: tiles of conv_direct_row_tile along each output row, the
- * last one of a row overlapping the one before (its positions computed
- * twice, to the same bits). */
+ * positions: tiles of conv_direct_row_tile along each output row. The
+ * rest of a row is a tile of CONV_LANES / 2 positions if it fits one,
+ * else a whole tile; either overlaps the one before (its positions
+ * computed twice, to the same bits). With whole tiles only, LeNet's 28
+ * positions a row cost 32 positions' products. */
 static inline __attribute__((always_inline)) void
 conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *ys, size_t KW)
 {
@@ -951,10 +959,21 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
     const size_t Wo = g->w.out, F = c->F, C = g->C;
     for (size_t oh = 0; oh < g->h.out; oh++) {
         const float *xrow = xp + oh * g->h.stride * c->Wp * C;
-        for (size_t ow = 0; ow < Wo; ow += CONV_LANES) {
-            ow = ow + CONV_LANES <= Wo ? ow : Wo - CONV_LANES;
+        size_t ow = 0;
+        for (; ow + CONV_LANES <= Wo; ow += CONV_LANES) {
             conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, ys + (oh * Wo + ow) * F,
-                                 KW);
+                                 KW, CONV_LANES);
+        }
+        if (ow < Wo) { /* the rest: a half tile if it will do, else a whole one */
+            size_t np = Wo - ow <= CONV_LANES / 2 ? CONV_LANES / 2 : CONV_LANES;
+            ow = Wo - np;
+            float *yt = ys + (oh * Wo + ow) * F;
+            if (np == CONV_LANES) {
+                conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, yt, KW, CONV_LANES);
+            } else {
+                conv_direct_row_tile(c, xrow + ow * g->w.stride * C, kp, yt, KW,
+                                     CONV_LANES / 2);
+            }
         }
     }
 }
@@ -1012,7 +1031,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     }
 }
 
-/* The most taps of a tile of the kernel's gradient (conv_direct_dk_taps):
+/* The most taps of a tile of the kernel's gradient (conv_direct_dk_one):
  * as many vector accumulators, with dy's vector and a broadcast input
  * within AVX2's 16 registers. */
 #define CONV_DK_TAPS 12
@@ -1022,7 +1041,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
  * position, lds apart)
  * start at dyv, summed over the sample's positions, then added into dk
  * (rows of CONV_LANES floats, one per tap) from tap skip on: the taps
- * before were done by the tile before (see conv_direct_dkernel). The
+ * before were done by the tile before (see conv_direct_dk_pair). The
  * sum of dy's rows, the bias's gradient, goes along in one more chain and
  * is added into db unless NULL: as a loop of its own, a single chain of
  * additions 3 cycles apart, it took 13% of LeNet's first layer. */
@@ -1091,64 +1110,44 @@ conv_direct_db(const struct conv *c, const float *dyv, size_t lds, size_t nv, fl
     }
 }
 
-/* The taps [0, K) by tiles of T (a constant after inlining) for one
- * vector of filters; the last tile overlaps the one before rather than
- * being short, and adds only its new taps. */
+/* One tile of n taps from t0 on (n a constant after inlining), the bias
+ * with the first tile. */
 static inline __attribute__((always_inline)) void
-conv_direct_dk_run(const struct conv *c, const float *xp, const float *dyv, size_t lds,
-                   float *dkv, size_t T)
+conv_direct_dk_at(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                  float *dkv, size_t t0, size_t n)
 {
-    const size_t K = c->g.K;
-    for (size_t t0 = 0; t0 < K; t0 += T) {
-        size_t n = K - t0 < T ? K - t0 : T, skip = 0;
-        if (n < T && K >= T) {
-            skip = t0 - (K - T), t0 = K - T, n = T;
-        }
-        float *db = t0 == 0 ? dkv + K * CONV_LANES : NULL; /* the bias with the first tile */
-        if (n == T) {
-            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, T, skip, dkv + t0 * CONV_LANES, db);
-        } else {
-            conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, skip, dkv + t0 * CONV_LANES, db);
-        }
-    }
-}
-
-/* The taps of a tile of the kernel's gradient for K taps: from 6 to 12,
- * the size that computes the fewest taps again in the overlapping last
- * tile (the larger on a tie). Each tap of a tile is a chain of vector
- * additions, one per position, 3 cycles apart on the Zen 3 we measured
- * on: 6 or more chains keep its two adders busy (tiles of 5 taps, K = 25,
- * left them idle 1 cycle in 6). Fewer than 6 taps: one short tile. */
-static size_t conv_direct_dk_taps(size_t K)
-{
-    if (K < 6) {
-        return 8;
-    }
-    size_t best = 12;
-    for (size_t T = 11; T >= 6; T--) {
-        if ((K + T - 1) / T * T < (K + best - 1) / best * best) {
-            best = T;
-        }
-    }
-    return best;
+    float *db = t0 == 0 ? dkv + c->g.K * CONV_LANES : NULL;
+    conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, 0, dkv + t0 * CONV_LANES, db);
 }
 
 /* The kernel's gradient of a sample for one vector of filters: dy's
- * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES), by
- * tiles of conv_direct_dk_taps (K = 25, a 5 x 5 kernel on one channel:
- * tiles of 9, 27 taps computed). */
+ * lanes at dyv (rows lds apart), into dkv (K + 1 rows of CONV_LANES).
+ * The K taps go by the fewest tiles of at most CONV_DK_TAPS, of sizes
+ * that differ by at most one (K = 25, a 5 x 5 kernel on one channel:
+ * 9, 8 and 8), so that no tap is computed twice (overlapping tiles of 9
+ * computed 27). Each tap of a tile is a chain of vector additions, one
+ * per position, 3 cycles apart on the Zen 3 we measured on: 6 or more
+ * chains keep its two adders busy (tiles of 5 taps, K = 25, left them
+ * idle 1 cycle in 6), which tiles of 6 to 12 give from K = 13 on. */
 static inline __attribute__((always_inline)) void
 conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                    float *dkv)
 {
-    switch (conv_direct_dk_taps(c->g.K)) {
-    case 6: conv_direct_dk_run(c, xp, dyv, lds, dkv, 6); break;
-    case 7: conv_direct_dk_run(c, xp, dyv, lds, dkv, 7); break;
-    case 9: conv_direct_dk_run(c, xp, dyv, lds, dkv, 9); break;
-    case 10: conv_direct_dk_run(c, xp, dyv, lds, dkv, 10); break;
-    case 11: conv_direct_dk_run(c, xp, dyv, lds, dkv, 11); break;
-    case 12: conv_direct_dk_run(c, xp, dyv, lds, dkv, 12); break;
-    default: conv_direct_dk_run(c, xp, dyv, lds, dkv, 8); break;
+    const size_t K = c->g.K, tiles = (K + CONV_DK_TAPS - 1) / CONV_DK_TAPS;
+    const size_t base = K / tiles, extra = K % tiles;
+    for (size_t i = 0, t0 = 0; i < tiles; i++) {
+        size_t n = base + (i < extra);
+        switch (n) {
+        case 12: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 12); break;
+        case 11: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 11); break;
+        case 10: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 10); break;
+        case 9: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 9); break;
+        case 8: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 8); break;
+        case 7: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 7); break;
+        case 6: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 6); break;
+        default: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, n); break;
+        }
+        t0 += n;
     }
 }
 
