@@ -107,7 +107,7 @@ struct conv {
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
     size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dxp, ws_wt, ws_end; /* workspace offsets in floats */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
-    /* The Winograd method (conv_winograd.h), 3 x 3 kernels only. */
+    /* The Winograd method (conv_winograd.h), 3 x 3 and 5 x 5 kernels only. */
     int wino;
     struct conv_wino wn;
 };
@@ -353,7 +353,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     int wino_ok = !one_d && wino_valid(kh, kw, c.g.h.stride, c.g.w.stride, c.g.h.dilation,
                                        c.g.w.dilation);
     if (s->method == CONV_WINOGRAD && !wino_ok) {
-        return host->error(host->ctx, "method \"winograd\" needs a conv2d with kernel_size 3, "
+        return host->error(host->ctx, "method \"winograd\" needs a conv2d with kernel_size 3 or 5, "
                            "strides 1 and dilation 1; got kernel %s, strides %lld, dilation "
                            "%lld%s", kernel, (long long)s->strides, (long long)s->dilation,
                            one_d ? " on a conv1d" : "");
@@ -361,7 +361,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     c.wino = wino_ok && (s->method == CONV_WINOGRAD ||
                          (s->method == CONV_AUTO && conv_wino_pays(&c.g, c.F)));
     if (c.wino) {
-        wino_init(&c.wn, H, W, C, c.F, c.g.h.out, c.g.w.out, c.g.h.pad, c.g.w.pad);
+        wino_init(&c.wn, H, W, C, c.F, kh, c.g.h.out, c.g.w.out, c.g.h.pad, c.g.w.pad);
     }
     c.direct = !c.identity && !c.wino &&
                (s->method == CONV_DIRECT ||

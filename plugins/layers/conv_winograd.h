@@ -83,28 +83,39 @@ typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
  * grid, the block and the workspace layout (offsets in floats). */
 struct conv_wino {
     size_t H, W, C, F, Ho, Wo, pad_t, pad_l;
+    size_t m, r;          /* the outputs per tile side and the kernel side: F(m x m, r x r) */
     size_t th, tw, tiles; /* tile rows and columns of a sample, tiles of a sample */
     size_t Cp, Fp;        /* C and F rounded up to whole vectors */
     size_t block;         /* the most tiles of a block */
     size_t ws_u, ws_du, ws_v, ws_m;
 };
 
-/* Whether the method computes this convolution: a 3 x 3 kernel on both
- * axes, stride 1, dilation 1. */
+/* Whether the method computes this convolution: a 3 x 3 kernel, or a
+ * 5 x 5 one where the tiles are 6 x 6 (F(2 x 2, 5 x 5) shares them), on
+ * both axes, stride 1, dilation 1. */
 static int wino_valid(size_t kh, size_t kw, size_t sh, size_t sw, size_t dh, size_t dw)
 {
-    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1;
+    int r_ok = (kh == 3 && kw == 3) || (WINO_N == 6 && kh == 5 && kw == 5);
+    return r_ok && sh == 1 && sw == 1 && dh == 1 && dw == 1;
 }
 
-/* Fills *w for an input [H, W, C], F filters, the output [Ho, Wo] and the
- * padding before the first row and column. */
-static void wino_init(struct conv_wino *w, size_t H, size_t W, size_t C, size_t F, size_t Ho,
-                      size_t Wo, size_t pad_t, size_t pad_l)
+/* The outputs per tile side for an r x r kernel: WINO_M for 3 x 3, 2 for
+ * 5 x 5 (N = m + r - 1 = 6 either way). */
+static size_t wino_m_of(size_t r)
+{
+    return r == 5 ? 2 : WINO_M;
+}
+
+/* Fills *w for an input [H, W, C], an r x r kernel (wino_valid), F
+ * filters, the output [Ho, Wo] and the padding before the first row and
+ * column. */
+static void wino_init(struct conv_wino *w, size_t H, size_t W, size_t C, size_t F, size_t r,
+                      size_t Ho, size_t Wo, size_t pad_t, size_t pad_l)
 {
     *w = (struct conv_wino){.H = H, .W = W, .C = C, .F = F, .Ho = Ho, .Wo = Wo,
-                            .pad_t = pad_t, .pad_l = pad_l};
-    w->th = (Ho + WINO_M - 1) / WINO_M;
-    w->tw = (Wo + WINO_M - 1) / WINO_M;
+                            .pad_t = pad_t, .pad_l = pad_l, .r = r, .m = wino_m_of(r)};
+    w->th = (Ho + w->m - 1) / w->m;
+    w->tw = (Wo + w->m - 1) / w->m;
     w->tiles = w->th * w->tw;
     w->Cp = (C + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
     w->Fp = (F + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
@@ -314,6 +325,91 @@ static inline __attribute__((always_inline)) void wino_a(const wino_v8 *y, size_
 #error "WINO_M must be 2 or 4"
 #endif
 
+/* F(2 x 2, 5 x 5) on the same 6 x 6 tiles, for 5 x 5 kernels. Toom-Cook
+ * on the points 0, 1, -1, 2, -2 and infinity, as F(4 x 4, 3 x 3) above:
+ * A^T is the 2 x 6 Vandermonde matrix of the points (row k: p^k, the
+ * point at infinity contributing to the last row only), G the 6 x 5 one
+ * with each row scaled by 1 / prod_{q != p} (p - q) (1/4, -1/6, -1/6,
+ * 1/24, 1/24, 1, the scales of F(4 x 4, 3 x 3)'s G), and B^T, which
+ * depends on the points and their scales only, is F(4 x 4, 3 x 3)'s:
+ * wino_bt and wino_b serve both. The matrices, rows top to bottom:
+ *
+ *     A^T = [1 1  1 1  1 0;  0 1 -1 2 -2 1]
+ *     G   = [1/4 0 0 0 0;  -1/6 -1/6 -1/6 -1/6 -1/6;  -1/6 1/6 -1/6 1/6 -1/6;
+ *            1/24 1/12 1/6 1/3 2/3;  1/24 -1/12 1/6 -1/3 2/3;  0 0 0 0 1]
+ *
+ * tests/test_conv.c checks them against a direct correlation in 1-D (6
+ * inputs, 5 taps, 2 outputs), then through the layer in 2-D. */
+static inline __attribute__((always_inline)) void wino_g5(const wino_v8 *g, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 g0 = g[0], g1 = g[s], g2 = g[2 * s], g3 = g[3 * s], g4 = g[4 * s];
+    wino_v8 e = g0 + g2 + g4, od = g1 + g3;
+    wino_v8 h = g0 / 24 + g2 / 6 + g4 * (2.0f / 3), k = g1 / 12 + g3 / 3;
+    o[0] = g0 / 4;
+    o[t] = -(e + od) / 6;
+    o[2 * t] = -(e - od) / 6;
+    o[3 * t] = h + k;
+    o[4 * t] = h - k;
+    o[5 * t] = g4;
+}
+
+static inline __attribute__((always_inline)) void wino_gt5(const wino_v8 *u, size_t s,
+                                                           wino_v8 *o, size_t t)
+{
+    wino_v8 u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s];
+    wino_v8 p = u1 + u2, q = u3 + u4, dp = (u2 - u1) / 6, dq = u3 - u4;
+    o[0] = u0 / 4 - p / 6 + q / 24;
+    o[t] = dp + dq / 12;
+    o[2 * t] = (q - p) / 6;
+    o[3 * t] = dp + dq / 3;
+    o[4 * t] = q * (2.0f / 3) - p / 6 + u5;
+}
+
+static inline __attribute__((always_inline)) void wino_at5(const wino_v8 *m, size_t s,
+                                                           wino_v8 *o, size_t t)
+{
+    wino_v8 m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+    o[0] = m0 + (m1 + m2) + (m3 + m4);
+    o[t] = (m1 - m2) + 2 * (m3 - m4) + m5;
+}
+
+static inline __attribute__((always_inline)) void wino_a5(const wino_v8 *y, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 y0 = y[0], y1 = y[s];
+    o[0] = y0;
+    o[t] = y0 + y1;
+    o[2 * t] = y0 - y1;
+    o[3 * t] = y0 + 2 * y1;
+    o[4 * t] = y0 - 2 * y1;
+    o[5 * t] = y1;
+}
+
+/* The kernel-side and output-side transforms of F(m x m, R x R), R a
+ * constant where these are inlined, so each variant compiles to its own
+ * straight-line code. */
+#define WINO_G(R, ...) ((R) == 5 ? wino_g5(__VA_ARGS__) : wino_g(__VA_ARGS__))
+#define WINO_GT(R, ...) ((R) == 5 ? wino_gt5(__VA_ARGS__) : wino_gt(__VA_ARGS__))
+#define WINO_AT(R, ...) ((R) == 5 ? wino_at5(__VA_ARGS__) : wino_at(__VA_ARGS__))
+#define WINO_A(R, ...) ((R) == 5 ? wino_a5(__VA_ARGS__) : wino_a(__VA_ARGS__))
+#define WINO_MOF(R) ((R) == 5 ? (size_t)2 : (size_t)WINO_M)
+
+/* Calls body(R, args) with R = w->r as a constant: 5 where the tiles
+ * allow it, 3 otherwise. */
+#if WINO_N == 6
+#define WINO_DISPATCH(w, body, ...)                                                           \
+    do {                                                                                      \
+        if ((w)->r == 5) {                                                                    \
+            body(5, __VA_ARGS__);                                                             \
+        } else {                                                                              \
+            body(3, __VA_ARGS__);                                                             \
+        }                                                                                     \
+    } while (0)
+#else
+#define WINO_DISPATCH(w, body, ...) body(3, __VA_ARGS__)
+#endif
+
 /* The first input row and column of tile t of a block (numbered over the
  * whole batch from 0), and its sample. Signed: the first tiles of a
  * padded input start before it. */
@@ -326,29 +422,29 @@ struct wino_tile {
 static inline __attribute__((always_inline)) struct wino_tile wino_tile_of(
     const struct conv_wino *w, size_t t)
 {
-    size_t r = t % w->tiles, oh0 = r / w->tw * WINO_M, ow0 = r % w->tw * WINO_M;
+    size_t r = t % w->tiles, oh0 = r / w->tw * w->m, ow0 = r % w->tw * w->m;
     return (struct wino_tile){t / w->tiles, (ptrdiff_t)oh0 - (ptrdiff_t)w->pad_t,
                               (ptrdiff_t)ow0 - (ptrdiff_t)w->pad_l, oh0, ow0};
 }
 
-/* U[xi] (C rows of Fp) = G g G^T for every channel and filter, g the 3 x 3
- * taps of kernel[:, :, c, f] in params ([3, 3, C, F]). Lanes past F are 0. */
-WINO_CLONES
-static void wino_kernel_transform(const struct conv_wino *w, const float *params, float *u)
+/* U[xi] (C rows of Fp) = G g G^T for every channel and filter, g the R x R
+ * taps of kernel[:, :, c, f] in params ([R, R, C, F]). Lanes past F are 0. */
+static inline __attribute__((always_inline)) void wino_kernel_transform_r(
+    const size_t R, const struct conv_wino *w, const float *params, float *u)
 {
     const size_t C = w->C, F = w->F, Fp = w->Fp;
     for (size_t c = 0; c < C; c++) {
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
-            wino_v8 g[9], tmp[WINO_N * 3], o[WINO_NN];
-            for (size_t k = 0; k < 9; k++) {
+            wino_v8 g[25], tmp[WINO_N * 5], o[WINO_NN];
+            for (size_t k = 0; k < R * R; k++) {
                 wino_load(&g[k], params + (k * C + c) * F + f, nf);
             }
-            for (size_t j = 0; j < 3; j++) {
-                wino_g(g + j, 3, tmp + j, 3);
+            for (size_t j = 0; j < R; j++) {
+                WINO_G(R, g + j, R, tmp + j, R);
             }
             for (size_t i = 0; i < WINO_N; i++) {
-                wino_g(tmp + i * 3, 1, o + i * WINO_N, 1);
+                WINO_G(R, tmp + i * R, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
                 __builtin_memcpy(u + (xi * C + c) * Fp + f, &o[xi], sizeof o[xi]);
@@ -357,29 +453,41 @@ static void wino_kernel_transform(const struct conv_wino *w, const float *params
     }
 }
 
-/* dparams[kernel] += G^T dU G for every channel and filter. */
 WINO_CLONES
-static void wino_kernel_gradient(const struct conv_wino *w, const float *du, float *dparams)
+static void wino_kernel_transform(const struct conv_wino *w, const float *params, float *u)
+{
+    WINO_DISPATCH(w, wino_kernel_transform_r, w, params, u);
+}
+
+/* dparams[kernel] += G^T dU G for every channel and filter. */
+static inline __attribute__((always_inline)) void wino_kernel_gradient_r(
+    const size_t R, const struct conv_wino *w, const float *du, float *dparams)
 {
     const size_t C = w->C, F = w->F, Fp = w->Fp;
     for (size_t c = 0; c < C; c++) {
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
-            wino_v8 d[WINO_NN], tmp[3 * WINO_N], o[9];
+            wino_v8 d[WINO_NN], tmp[5 * WINO_N], o[25];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
                 __builtin_memcpy(&d[xi], du + (xi * C + c) * Fp + f, sizeof d[xi]);
             }
             for (size_t j = 0; j < WINO_N; j++) {
-                wino_gt(d + j, WINO_N, tmp + j, WINO_N);
+                WINO_GT(R, d + j, WINO_N, tmp + j, WINO_N);
             }
-            for (size_t i = 0; i < 3; i++) {
-                wino_gt(tmp + i * WINO_N, 1, o + i * 3, 1);
+            for (size_t i = 0; i < R; i++) {
+                WINO_GT(R, tmp + i * WINO_N, 1, o + i * R, 1);
             }
-            for (size_t k = 0; k < 9; k++) {
+            for (size_t k = 0; k < R * R; k++) {
                 wino_add(dparams + (k * C + c) * F + f, &o[k], nf);
             }
         }
     }
+}
+
+WINO_CLONES
+static void wino_kernel_gradient(const struct conv_wino *w, const float *du, float *dparams)
+{
+    WINO_DISPATCH(w, wino_kernel_gradient_r, w, du, dparams);
 }
 
 /* The input tiles of a block: V[xi][t][c] = (B^T d B)[xi] for tiles
@@ -429,16 +537,16 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
 
 /* y of tiles [t0, t0 + n) = A^T M A + bias (NULL: none), the outputs
  * inside [Ho, Wo] only. */
-WINO_CLONES
-static void wino_output_transform(const struct conv_wino *w, const float *m, const float *bias,
-                                  size_t t0, size_t n, size_t nT, float *y)
+static inline __attribute__((always_inline)) void wino_output_transform_r(
+    const size_t R, const struct conv_wino *w, const float *m, const float *bias, size_t t0,
+    size_t n, size_t nT, float *y)
 {
-    const size_t F = w->F, Fp = w->Fp;
+    const size_t F = w->F, Fp = w->Fp, M = WINO_MOF(R);
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
         float *ys = y + tl.b * w->Ho * w->Wo * F;
-        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
-        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        size_t rows = w->Ho - tl.oh0 < M ? w->Ho - tl.oh0 : M;
+        size_t cols = w->Wo - tl.ow0 < M ? w->Wo - tl.ow0 : M;
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_NN], tmp[WINO_M * WINO_N], o[WINO_M * WINO_M];
@@ -446,10 +554,10 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
                 __builtin_memcpy(&d[xi], m + (xi * nT + q) * Fp + f, sizeof d[xi]);
             }
             for (size_t j = 0; j < WINO_N; j++) {
-                wino_at(d + j, WINO_N, tmp + j, WINO_N);
+                WINO_AT(R, d + j, WINO_N, tmp + j, WINO_N);
             }
-            for (size_t i = 0; i < WINO_M; i++) {
-                wino_at(tmp + i * WINO_N, 1, o + i * WINO_M, 1);
+            for (size_t i = 0; i < M; i++) {
+                WINO_AT(R, tmp + i * WINO_N, 1, o + i * M, 1);
             }
             wino_v8 bv = {0};
             if (bias) {
@@ -457,7 +565,7 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
             }
             for (size_t i = 0; i < rows; i++) {
                 for (size_t j = 0; j < cols; j++) {
-                    wino_v8 yv = o[i * WINO_M + j] + bv;
+                    wino_v8 yv = o[i * M + j] + bv;
                     wino_store(ys + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, &yv, nf);
                 }
             }
@@ -465,41 +573,55 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
     }
 }
 
+WINO_CLONES
+static void wino_output_transform(const struct conv_wino *w, const float *m, const float *bias,
+                                  size_t t0, size_t n, size_t nT, float *y)
+{
+    WINO_DISPATCH(w, wino_output_transform_r, w, m, bias, t0, n, nT, y);
+}
+
 /* dM[xi][t][f] = (A dY A^T)[xi] for tiles [t0, t0 + n) of dy, dY's
  * positions past [Ho, Wo] taken as 0. Lanes past F are 0. */
-WINO_CLONES
-static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
-                              size_t nT, float *dm)
+static inline __attribute__((always_inline)) void wino_dy_transform_r(
+    const size_t R, const struct conv_wino *w, const float *dy, size_t t0, size_t n, size_t nT,
+    float *dm)
 {
-    const size_t F = w->F, Fp = w->Fp;
+    const size_t F = w->F, Fp = w->Fp, M = WINO_MOF(R);
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
         const float *ds = dy + tl.b * w->Ho * w->Wo * F;
-        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
-        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        size_t rows = w->Ho - tl.oh0 < M ? w->Ho - tl.oh0 : M;
+        size_t cols = w->Wo - tl.ow0 < M ? w->Wo - tl.ow0 : M;
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_M * WINO_M], tmp[WINO_N * WINO_M], o[WINO_NN];
-            for (size_t i = 0; i < WINO_M; i++) {
-                for (size_t j = 0; j < WINO_M; j++) {
-                    d[i * WINO_M + j] = (wino_v8){0};
+            for (size_t i = 0; i < M; i++) {
+                for (size_t j = 0; j < M; j++) {
+                    d[i * M + j] = (wino_v8){0};
                     if (i < rows && j < cols) {
-                        wino_load(&d[i * WINO_M + j],
+                        wino_load(&d[i * M + j],
                                   ds + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, nf);
                     }
                 }
             }
-            for (size_t j = 0; j < WINO_M; j++) {
-                wino_a(d + j, WINO_M, tmp + j, WINO_M);
+            for (size_t j = 0; j < M; j++) {
+                WINO_A(R, d + j, M, tmp + j, M);
             }
             for (size_t i = 0; i < WINO_N; i++) {
-                wino_a(tmp + i * WINO_M, 1, o + i * WINO_N, 1);
+                WINO_A(R, tmp + i * M, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
                 __builtin_memcpy(dm + (xi * nT + q) * Fp + f, &o[xi], sizeof o[xi]);
             }
         }
     }
+}
+
+WINO_CLONES
+static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
+                              size_t nT, float *dm)
+{
+    WINO_DISPATCH(w, wino_dy_transform_r, w, dy, t0, n, nT, dm);
 }
 
 /* dx += B dV B^T of tiles [t0, t0 + n), at the inputs inside the image
