@@ -87,7 +87,7 @@ struct conv_wino {
     size_t th, tw, tiles; /* tile rows and columns of a sample, tiles of a sample */
     size_t Cp, Fp;        /* C and F rounded up to whole vectors */
     size_t block;         /* the most tiles of a block */
-    size_t ws_u, ws_du, ws_v, ws_m;
+    size_t ws_u, ws_du, ws_ut, ws_v, ws_m;
 };
 
 /* Whether the method computes this convolution: a 3 x 3 kernel, or a
@@ -130,7 +130,16 @@ static size_t wino_block(const struct conv_wino *w, size_t B)
     return n < w->block ? n : w->block;
 }
 
-/* The workspace for B samples: U and dU (N * N rows of C x Fp each), then
+/* Whether the products of w are wino_mm and wino_mm_tn rather than
+ * cblas_sgemm: where the inner dimension of the forward product, C, is a
+ * vector or two. */
+static int wino_uses_mm(const struct conv_wino *w)
+{
+    return w->C <= 2 * WINO_LANES;
+}
+
+/* The workspace for B samples: U and dU (N * N rows of C x Fp each), U^T
+ * where wino_uses_mm (N * N x F x Cp), then
  * V (N * N x block x Cp) and M (N * N x block x Fp). Sets the offsets,
  * which depend on B only through the block (the same for every B once
  * the batch is a block or more), and returns the floats. */
@@ -139,7 +148,8 @@ static size_t wino_layout(struct conv_wino *w, size_t B)
     size_t nT = wino_block(w, B);
     w->ws_u = 0;
     w->ws_du = w->ws_u + WINO_NN * w->C * w->Fp;
-    w->ws_v = w->ws_du + WINO_NN * w->C * w->Fp;
+    w->ws_ut = w->ws_du + WINO_NN * w->C * w->Fp;
+    w->ws_v = w->ws_ut + (wino_uses_mm(w) ? WINO_NN * w->F * w->Cp : 0);
     w->ws_m = w->ws_v + WINO_NN * nT * w->Cp;
     return w->ws_m + WINO_NN * nT * w->Fp;
 }
@@ -663,6 +673,150 @@ static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t
     }
 }
 
+/* The products of narrow layers. With few channels (LeNet's second layer:
+ * C = 6, F = 16, 400 tiles per micro-shard of 16) each of the N * N
+ * products is tiny (tiles x 6 by 6 x 16), and cblas_sgemm spends most of
+ * its time packing and in its kernel's edges: F(2 x 2, 5 x 5) on lenet2
+ * ran at 0.46 of sgemm's rate with it, a third of the direct method's
+ * (scripts/conv-rate.c, B = 16). These two register-blocked products keep
+ * up to WINO_MM_ROWS rows by two vectors of the result in registers (12
+ * of the 16 vector registers of AVX2) and read their operands once per
+ * block. wino_uses_mm says which layers take them. */
+#define WINO_MM_ROWS 6
+
+/* out[t][0, 8 VB) = sum_k a[t][k] b[k][0, 8 VB) for RB rows t (RB, VB
+ * constants: the accumulators stay in registers). */
+static inline __attribute__((always_inline)) void wino_mm_block(
+    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
+    size_t K, float *out, size_t ldo)
+{
+    wino_v8 acc[WINO_MM_ROWS][2];
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            acc[r][v] = (wino_v8){0};
+        }
+    }
+    for (size_t k = 0; k < K; k++) {
+        wino_v8 bv[2];
+        for (size_t v = 0; v < VB; v++) {
+            __builtin_memcpy(&bv[v], b + k * ldb + v * WINO_LANES, sizeof bv[v]);
+        }
+        for (size_t r = 0; r < RB; r++) {
+            wino_v8 av = (wino_v8){0} + a[r * lda + k];
+            for (size_t v = 0; v < VB; v++) {
+                acc[r][v] += av * bv[v];
+            }
+        }
+    }
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            __builtin_memcpy(out + r * ldo + v * WINO_LANES, &acc[r][v], sizeof acc[r][v]);
+        }
+    }
+}
+
+/* out (n x N, rows ldo apart) = a (n x K) b (K x N), N a multiple of
+ * WINO_LANES: the forward product (V U) and dx's (dM U^T, with U^T stored
+ * as such: wino_kernel_transpose). */
+WINO_CLONES
+static void wino_mm(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *out, size_t ldo)
+{
+    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
+        const float *bf = b + f;
+        float *of = out + f;
+        int two = N - f >= 2 * WINO_LANES;
+        size_t t = 0;
+        for (; t + WINO_MM_ROWS <= n; t += WINO_MM_ROWS) {
+            if (two) {
+                wino_mm_block(WINO_MM_ROWS, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            } else {
+                wino_mm_block(WINO_MM_ROWS, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            }
+        }
+        for (; t < n; t++) {
+            if (two) {
+                wino_mm_block(1, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            } else {
+                wino_mm_block(1, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            }
+        }
+    }
+}
+
+/* out[k][0, 8 VB) += sum_t a[t][k] b[t][0, 8 VB) for RB rows k. */
+static inline __attribute__((always_inline)) void wino_mm_tn_block(
+    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
+    size_t n, float *out, size_t ldo)
+{
+    wino_v8 acc[WINO_MM_ROWS][2];
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            acc[r][v] = (wino_v8){0};
+        }
+    }
+    for (size_t t = 0; t < n; t++) {
+        wino_v8 bv[2];
+        for (size_t v = 0; v < VB; v++) {
+            __builtin_memcpy(&bv[v], b + t * ldb + v * WINO_LANES, sizeof bv[v]);
+        }
+        for (size_t r = 0; r < RB; r++) {
+            wino_v8 av = (wino_v8){0} + a[t * lda + r];
+            for (size_t v = 0; v < VB; v++) {
+                acc[r][v] += av * bv[v];
+            }
+        }
+    }
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            wino_add(out + r * ldo + v * WINO_LANES, &acc[r][v], WINO_LANES);
+        }
+    }
+}
+
+/* out (K x N) += a^T b, a (n x K) and b (n x N), N a multiple of
+ * WINO_LANES: the kernel gradient's product (V^T dM). */
+WINO_CLONES
+static void wino_mm_tn(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
+                       size_t ldb, float *out, size_t ldo)
+{
+    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
+        const float *bf = b + f;
+        float *of = out + f;
+        int two = N - f >= 2 * WINO_LANES;
+        size_t k = 0;
+        for (; k + WINO_MM_ROWS <= K; k += WINO_MM_ROWS) {
+            if (two) {
+                wino_mm_tn_block(WINO_MM_ROWS, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            } else {
+                wino_mm_tn_block(WINO_MM_ROWS, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            }
+        }
+        for (; k < K; k++) {
+            if (two) {
+                wino_mm_tn_block(1, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            } else {
+                wino_mm_tn_block(1, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            }
+        }
+    }
+}
+
+/* UT[xi] (F rows of Cp) = U[xi]^T, zeros past C: the right operand of dx's
+ * product for wino_mm. */
+static void wino_kernel_transpose(const struct conv_wino *w, const float *u, float *ut)
+{
+    const size_t C = w->C, F = w->F, Cp = w->Cp, Fp = w->Fp;
+    memset(ut, 0, WINO_NN * F * Cp * sizeof *ut);
+    for (size_t xi = 0; xi < WINO_NN; xi++) {
+        for (size_t c = 0; c < C; c++) {
+            for (size_t f = 0; f < F; f++) {
+                ut[(xi * F + f) * Cp + c] = u[(xi * C + c) * Fp + f];
+            }
+        }
+    }
+}
+
 /* y (B, Ho, Wo, F) from x (B, H, W, C) and params [kernel; bias] (bias
  * NULL without one), block by block; ws is the workspace of wino_layout. */
 static void wino_forward(const struct conv_wino *wl, const float *params, const float *bias,
@@ -672,7 +826,7 @@ static void wino_forward(const struct conv_wino *wl, const float *params, const 
     wino_layout(&w, B);
     size_t nT = wino_block(&w, B), T = B * w.tiles;
     float *u = ws + w.ws_u, *v = ws + w.ws_v, *m = ws + w.ws_m;
-    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp, mm = wino_uses_mm(&w);
     wino_kernel_transform(&w, params, u);
     if (w.F != w.Fp) { /* the lanes past F, never written by the products */
         memset(m, 0, WINO_NN * nT * w.Fp * sizeof *m);
@@ -681,9 +835,13 @@ static void wino_forward(const struct conv_wino *wl, const float *params, const 
         size_t n = T - t0 < nT ? T - t0 : nT;
         wino_input_transform(&w, x, t0, n, nT, v);
         for (size_t xi = 0; xi < WINO_NN; xi++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, C, 1.0f,
-                        v + xi * nT * w.Cp, Cp, u + xi * w.C * w.Fp, Fp, 0.0f,
-                        m + xi * nT * w.Fp, Fp);
+            float *vx = v + xi * nT * w.Cp, *ux = u + xi * w.C * w.Fp, *mx = m + xi * nT * w.Fp;
+            if (mm) {
+                wino_mm(n, w.C, w.Fp, vx, w.Cp, ux, w.Fp, mx, w.Fp);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, C, 1.0f, vx,
+                            Cp, ux, Fp, 0.0f, mx, Fp);
+            }
         }
         wino_output_transform(&w, m, bias, t0, n, nT, y);
     }
@@ -697,10 +855,14 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
     struct conv_wino w = *wl;
     wino_layout(&w, B);
     size_t nT = wino_block(&w, B), T = B * w.tiles;
-    float *u = ws + w.ws_u, *du = ws + w.ws_du, *v = ws + w.ws_v, *m = ws + w.ws_m;
-    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    float *u = ws + w.ws_u, *du = ws + w.ws_du, *ut = ws + w.ws_ut, *v = ws + w.ws_v;
+    float *m = ws + w.ws_m;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp, mm = wino_uses_mm(&w);
     if (dx) {
         wino_kernel_transform(&w, params, u);
+        if (mm) {
+            wino_kernel_transpose(&w, u, ut);
+        }
         memset(dx, 0, B * w.H * w.W * w.C * sizeof *dx);
     }
     memset(du, 0, WINO_NN * w.C * w.Fp * sizeof *du);
@@ -710,9 +872,15 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
         wino_dy_transform(&w, dy, t0, n, nT, m);
         for (size_t xi = 0; xi < WINO_NN; xi++) {
             float *vx = v + xi * nT * w.Cp, *mx = m + xi * nT * w.Fp;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, F, (int)n, 1.0f, vx, Cp, mx,
-                        Fp, 1.0f, du + xi * w.C * w.Fp, Fp);
-            if (dx) { /* dV overwrites V, read just above */
+            if (mm) {
+                wino_mm_tn(n, w.C, w.Fp, vx, w.Cp, mx, w.Fp, du + xi * w.C * w.Fp, w.Fp);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, F, (int)n, 1.0f, vx, Cp,
+                            mx, Fp, 1.0f, du + xi * w.C * w.Fp, Fp);
+            }
+            if (dx && mm) { /* dV overwrites V, read just above */
+                wino_mm(n, w.F, w.Cp, mx, w.Fp, ut + xi * w.F * w.Cp, w.Cp, vx, w.Cp);
+            } else if (dx) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, F, 1.0f, mx, Fp,
                             u + xi * w.C * w.Fp, Fp, 0.0f, vx, Cp);
             }
