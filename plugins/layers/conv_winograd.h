@@ -73,6 +73,12 @@
  * CPU has it and for baseline x86-64 otherwise; the results may differ in
  * the last bits between the two, as OpenBLAS's do. */
 typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
+/* The same, at any float's address: loads and stores through it keep the
+ * vectors they move in registers (a __builtin_memcpy from a local vector
+ * may make GCC keep it in memory). */
+typedef float wino_v8u
+    __attribute__((vector_size(WINO_LANES * sizeof(float)), aligned(4), may_alias));
+typedef int wino_i8 __attribute__((vector_size(WINO_LANES * sizeof(int))));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define WINO_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -87,7 +93,7 @@ struct conv_wino {
     size_t th, tw, tiles; /* tile rows and columns of a sample, tiles of a sample */
     size_t Cp, Fp;        /* C and F rounded up to whole vectors */
     size_t block;         /* the most tiles of a block */
-    size_t ws_u, ws_du, ws_ut, ws_v, ws_m;
+    size_t ws_u, ws_du, ws_ut, ws_v, ws_m, ws_dxp;
 };
 
 /* Whether the method computes this convolution: a 3 x 3 kernel, or a
@@ -138,11 +144,22 @@ static int wino_uses_mm(const struct conv_wino *w)
     return w->C <= 2 * WINO_LANES;
 }
 
+/* Whether wino_backward accumulates dx in a copy whose pixels are Cp
+ * floats apart, then copies it out: where C is not a whole number of
+ * vectors and the products are wino_mm's. Adding C = 6 floats per pixel
+ * one by one, or whole vectors that overlap the next pixel's (store
+ * forwarding fails on them), took as long as all the products together
+ * on lenet2. */
+static int wino_pads_dx(const struct conv_wino *w)
+{
+    return w->C != w->Cp && wino_uses_mm(w);
+}
+
 /* The workspace for B samples: U and dU (N * N rows of C x Fp each), U^T
- * where wino_uses_mm (N * N x F x Cp), then
- * V (N * N x block x Cp) and M (N * N x block x Fp). Sets the offsets,
- * which depend on B only through the block (the same for every B once
- * the batch is a block or more), and returns the floats. */
+ * where wino_uses_mm (N * N x F x Cp), V (N * N x block x Cp), M (N * N x
+ * block x Fp), then the padded dx where wino_pads_dx (B x H x W x Cp).
+ * Sets the offsets, which depend on B only through the block (the same
+ * for every B once the batch is a block or more), and returns the floats. */
 static size_t wino_layout(struct conv_wino *w, size_t B)
 {
     size_t nT = wino_block(w, B);
@@ -151,7 +168,8 @@ static size_t wino_layout(struct conv_wino *w, size_t B)
     w->ws_ut = w->ws_du + WINO_NN * w->C * w->Fp;
     w->ws_v = w->ws_ut + (wino_uses_mm(w) ? WINO_NN * w->F * w->Cp : 0);
     w->ws_m = w->ws_v + WINO_NN * nT * w->Cp;
-    return w->ws_m + WINO_NN * nT * w->Fp;
+    w->ws_dxp = w->ws_m + WINO_NN * nT * w->Fp;
+    return w->ws_dxp + (wino_pads_dx(w) ? B * w->H * w->W * w->Cp : 0);
 }
 
 /* Loads n <= WINO_LANES floats into *v, zeros in the other lanes. (The
@@ -161,7 +179,7 @@ static inline __attribute__((always_inline)) void wino_load(wino_v8 *v, const fl
 {
     *v = (wino_v8){0};
     if (n == WINO_LANES) {
-        __builtin_memcpy(v, p, sizeof *v);
+        *v = *(const wino_v8u *)p;
     } else {
         for (size_t k = 0; k < n; k++) {
             (*v)[k] = p[k];
@@ -175,9 +193,9 @@ static inline __attribute__((always_inline)) void wino_add(float *p, const wino_
 {
     if (n == WINO_LANES) {
         wino_v8 d;
-        __builtin_memcpy(&d, p, sizeof d);
+        d = *(const wino_v8u *)(p);
         d += *v;
-        __builtin_memcpy(p, &d, sizeof d);
+        *(wino_v8u *)(p) = d;
     } else {
         for (size_t k = 0; k < n; k++) {
             p[k] += (*v)[k];
@@ -190,7 +208,7 @@ static inline __attribute__((always_inline)) void wino_store(float *p, const win
                                                              size_t n)
 {
     if (n == WINO_LANES) {
-        __builtin_memcpy(p, v, sizeof *v);
+        *(wino_v8u *)p = *v;
     } else {
         for (size_t k = 0; k < n; k++) {
             p[k] = (*v)[k];
@@ -457,7 +475,7 @@ static inline __attribute__((always_inline)) void wino_kernel_transform_r(
                 WINO_G(R, tmp + i * R, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(u + (xi * C + c) * Fp + f, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(u + (xi * C + c) * Fp + f) = o[xi];
             }
         }
     }
@@ -479,7 +497,7 @@ static inline __attribute__((always_inline)) void wino_kernel_gradient_r(
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_NN], tmp[5 * WINO_N], o[25];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], du + (xi * C + c) * Fp + f, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(du + (xi * C + c) * Fp + f);
             }
             for (size_t j = 0; j < WINO_N; j++) {
                 WINO_GT(R, d + j, WINO_N, tmp + j, WINO_N);
@@ -502,15 +520,18 @@ static void wino_kernel_gradient(const struct conv_wino *w, const float *du, flo
 
 /* The input tiles of a block: V[xi][t][c] = (B^T d B)[xi] for tiles
  * [t0, t0 + n) of the batch x, into v (rows of Cp, the block's tiles nT
- * apart per xi). Lanes past C are 0. */
+ * apart per xi). The lanes past C hold the transform of whatever follows
+ * in x (the next pixel's first channels, 0 past the sample's end): the
+ * products read C columns of V only. Loading whole vectors there rather
+ * than nc floats one by one made this transform 2x faster with C = 6. */
 WINO_CLONES
 static void wino_input_transform(const struct conv_wino *w, const float *x, size_t t0, size_t n,
                                  size_t nT, float *v)
 {
-    const size_t C = w->C, Cp = w->Cp;
+    const size_t C = w->C, Cp = w->Cp, n_x = w->H * w->W * C;
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
-        const float *xs = x + tl.b * w->H * w->W * C;
+        const float *xs = x + tl.b * n_x;
         int inside[WINO_NN];
         for (size_t i = 0; i < WINO_N; i++) {
             for (size_t j = 0; j < WINO_N; j++) {
@@ -525,10 +546,13 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
             for (size_t i = 0; i < WINO_N; i++) {
                 for (size_t j = 0; j < WINO_N; j++) {
                     size_t k = i * WINO_N + j;
+                    size_t at = ((size_t)(tl.h0 + (ptrdiff_t)i) * w->W +
+                                 (size_t)(tl.w0 + (ptrdiff_t)j)) * C + c;
                     d[k] = (wino_v8){0};
-                    if (inside[k]) {
-                        wino_load(&d[k], xs + ((size_t)(tl.h0 + (ptrdiff_t)i) * w->W +
-                                               (size_t)(tl.w0 + (ptrdiff_t)j)) * C + c, nc);
+                    if (inside[k] && at + WINO_LANES <= n_x) {
+                        d[k] = *(const wino_v8u *)(xs + at); /* lanes past C: the next pixel */
+                    } else if (inside[k]) {
+                        wino_load(&d[k], xs + at, nc);
                     }
                 }
             }
@@ -539,7 +563,7 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
                 wino_bt(tmp + i * WINO_N, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(v + (xi * nT + q) * Cp + c, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(v + (xi * nT + q) * Cp + c) = o[xi];
             }
         }
     }
@@ -561,7 +585,7 @@ static inline __attribute__((always_inline)) void wino_output_transform_r(
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_NN], tmp[WINO_M * WINO_N], o[WINO_M * WINO_M];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], m + (xi * nT + q) * Fp + f, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(m + (xi * nT + q) * Fp + f);
             }
             for (size_t j = 0; j < WINO_N; j++) {
                 WINO_AT(R, d + j, WINO_N, tmp + j, WINO_N);
@@ -621,7 +645,7 @@ static inline __attribute__((always_inline)) void wino_dy_transform_r(
                 WINO_A(R, tmp + i * M, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(dm + (xi * nT + q) * Fp + f, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(dm + (xi * nT + q) * Fp + f) = o[xi];
             }
         }
     }
@@ -635,20 +659,23 @@ static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t
 }
 
 /* dx += B dV B^T of tiles [t0, t0 + n), at the inputs inside the image
- * (neighbouring tiles overlap by two rows and columns: both add). */
+ * (neighbouring tiles overlap by N - m rows and columns: all add); dx's
+ * pixels are ldc floats apart: C, or Cp for the padded accumulator of
+ * wino_backward, where whole vectors are added (the lanes past C are
+ * never read). */
 WINO_CLONES
 static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t t0, size_t n,
-                              size_t nT, float *dx)
+                              size_t nT, float *dx, size_t ldc)
 {
     const size_t C = w->C, Cp = w->Cp;
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
-        float *xs = dx + tl.b * w->H * w->W * C;
+        float *xs = dx + tl.b * w->H * w->W * ldc;
         for (size_t c = 0; c < C; c += WINO_LANES) {
-            size_t nc = C - c < WINO_LANES ? C - c : WINO_LANES;
+            size_t nc = ldc == Cp || C - c >= WINO_LANES ? WINO_LANES : C - c;
             wino_v8 d[WINO_NN], tmp[WINO_NN], o[WINO_NN];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], dv + (xi * nT + q) * Cp + c, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(dv + (xi * nT + q) * Cp + c);
             }
             for (size_t j = 0; j < WINO_N; j++) {
                 wino_b(d + j, WINO_N, tmp + j, WINO_N);
@@ -664,7 +691,7 @@ static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t
                 for (size_t j = 0; j < WINO_N; j++) {
                     ptrdiff_t ww = tl.w0 + (ptrdiff_t)j;
                     if (ww >= 0 && ww < (ptrdiff_t)w->W) {
-                        wino_add(xs + ((size_t)h * w->W + (size_t)ww) * C + c,
+                        wino_add(xs + ((size_t)h * w->W + (size_t)ww) * ldc + c,
                                  &o[i * WINO_N + j], nc);
                     }
                 }
@@ -699,10 +726,11 @@ static inline __attribute__((always_inline)) void wino_mm_block(
     for (size_t k = 0; k < K; k++) {
         wino_v8 bv[2];
         for (size_t v = 0; v < VB; v++) {
-            __builtin_memcpy(&bv[v], b + k * ldb + v * WINO_LANES, sizeof bv[v]);
+            bv[v] = *(const wino_v8u *)(b + k * ldb + v * WINO_LANES);
         }
         for (size_t r = 0; r < RB; r++) {
-            wino_v8 av = (wino_v8){0} + a[r * lda + k];
+            float s = a[r * lda + k];
+            wino_v8 av = {s, s, s, s, s, s, s, s};
             for (size_t v = 0; v < VB; v++) {
                 acc[r][v] += av * bv[v];
             }
@@ -710,7 +738,7 @@ static inline __attribute__((always_inline)) void wino_mm_block(
     }
     for (size_t r = 0; r < RB; r++) {
         for (size_t v = 0; v < VB; v++) {
-            __builtin_memcpy(out + r * ldo + v * WINO_LANES, &acc[r][v], sizeof acc[r][v]);
+            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) = acc[r][v];
         }
     }
 }
@@ -758,10 +786,11 @@ static inline __attribute__((always_inline)) void wino_mm_tn_block(
     for (size_t t = 0; t < n; t++) {
         wino_v8 bv[2];
         for (size_t v = 0; v < VB; v++) {
-            __builtin_memcpy(&bv[v], b + t * ldb + v * WINO_LANES, sizeof bv[v]);
+            bv[v] = *(const wino_v8u *)(b + t * ldb + v * WINO_LANES);
         }
         for (size_t r = 0; r < RB; r++) {
-            wino_v8 av = (wino_v8){0} + a[t * lda + r];
+            float s = a[t * lda + r];
+            wino_v8 av = {s, s, s, s, s, s, s, s};
             for (size_t v = 0; v < VB; v++) {
                 acc[r][v] += av * bv[v];
             }
@@ -769,7 +798,7 @@ static inline __attribute__((always_inline)) void wino_mm_tn_block(
     }
     for (size_t r = 0; r < RB; r++) {
         for (size_t v = 0; v < VB; v++) {
-            wino_add(out + r * ldo + v * WINO_LANES, &acc[r][v], WINO_LANES);
+            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) += acc[r][v];
         }
     }
 }
@@ -856,14 +885,15 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
     wino_layout(&w, B);
     size_t nT = wino_block(&w, B), T = B * w.tiles;
     float *u = ws + w.ws_u, *du = ws + w.ws_du, *ut = ws + w.ws_ut, *v = ws + w.ws_v;
-    float *m = ws + w.ws_m;
+    float *m = ws + w.ws_m, *dxp = wino_pads_dx(&w) ? ws + w.ws_dxp : dx;
     const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp, mm = wino_uses_mm(&w);
+    const size_t ldc = wino_pads_dx(&w) ? w.Cp : w.C;
     if (dx) {
         wino_kernel_transform(&w, params, u);
         if (mm) {
             wino_kernel_transpose(&w, u, ut);
         }
-        memset(dx, 0, B * w.H * w.W * w.C * sizeof *dx);
+        memset(dxp, 0, B * w.H * w.W * ldc * sizeof *dxp);
     }
     memset(du, 0, WINO_NN * w.C * w.Fp * sizeof *du);
     for (size_t t0 = 0; t0 < T; t0 += nT) {
@@ -886,8 +916,11 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
             }
         }
         if (dx) {
-            wino_dx_transform(&w, v, t0, n, nT, dx);
+            wino_dx_transform(&w, v, t0, n, nT, dxp, ldc);
         }
+    }
+    for (size_t p = 0; dx && dxp != dx && p < B * w.H * w.W; p++) {
+        memcpy(dx + p * w.C, dxp + p * w.Cp, w.C * sizeof *dx);
     }
     wino_kernel_gradient(&w, du, dparams);
 }
