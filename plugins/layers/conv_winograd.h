@@ -1,12 +1,14 @@
-/* The Winograd method of conv_common.h for 3 x 3 kernels, stride 1 and
- * dilation 1 ("valid" or "same" padding): Lavin and Gray, "Fast
- * Algorithms for Convolutional Neural Networks" (CVPR 2016), F(m x m,
- * 3 x 3) with m = WINO_M output rows and columns per tile.
+/* The Winograd method of conv_common.h for 3 x 3 and 5 x 5 kernels,
+ * stride 1 and dilation 1 ("valid" or "same" padding): Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), F(m x
+ * m, r x r) with m output rows and columns per tile: F(WINO_M x WINO_M,
+ * 3 x 3) and F(2 x 2, 5 x 5), both on tiles of N = m + r - 1 = 6 inputs
+ * a side (the geometry's m and r, struct conv_wino).
  *
  * The output is cut into tiles of m x m positions; tile (ti, tj) of sample
- * b reads the N x N inputs (N = m + 2) from row ti * m - pad_top and
- * column tj * m - pad_left, zeros outside the image. For every channel c
- * and filter f, with the kernel g = kernel[:, :, c, f]:
+ * b reads the N x N inputs from row ti * m - pad_top and column tj * m -
+ * pad_left, zeros outside the image. For every channel c and filter f,
+ * with the kernel g = kernel[:, :, c, f]:
  *
  *     U = G g G^T,  V = B^T d B  (per tile and channel),
  *     M[xi] = V[xi] (tiles x C) U[xi] (C x F)  for each of the N * N
@@ -14,11 +16,12 @@
  *     Y = A^T M A + bias  (per tile and filter), m x m outputs.
  *
  * The products do all the multiplies: N^2 / m^2 per output, channel and
- * filter instead of 9 (36 / 16 = 2.25 with m = 4, 4 with m = 2). The same
- * algebra read backwards gives the gradients, Y being linear in U and V:
+ * filter instead of r^2 (36 / 16 = 2.25 instead of 9 for F(4 x 4, 3 x 3),
+ * 36 / 4 = 9 instead of 25 for F(2 x 2, 5 x 5)). The same algebra read
+ * backwards gives the gradients, Y being linear in U and V:
  *
  *     dM = A dY A^T,  dU[xi] += V[xi]^T dM[xi],  dkernel += G^T dU G,
- *     dV[xi] = dM[xi] U[xi]^T,  dx += B dV B^T  (tiles overlap by 2).
+ *     dV[xi] = dM[xi] U[xi]^T,  dx += B dV B^T  (tiles overlap by r - 1).
  *
  * The batch goes through in blocks of tiles (block: tiles of several
  * samples, or part of one), sized so that V and M of a block stay in the
@@ -26,11 +29,12 @@
  * on vectors of WINO_LANES channels or filters (channels last: contiguous
  * in x, y and the kernel); C and F need not be multiples of it: V, U and M
  * keep rows of Cp and Fp (rounded up) floats, whose extra lanes are zero
- * or never stored. The products are cblas_sgemm.
+ * or never read. The products are cblas_sgemm, or register-blocked ones
+ * for few channels (wino_mm).
  *
- * Accuracy (float32): the transforms multiply by up to 8 and divide by up
- * to 24, so the rounding error is larger than im2col's; the figures and
- * the choice of m are at WINO_M.
+ * Accuracy (float32): the transforms multiply by up to 16 and divide by
+ * up to 24, so the rounding error is larger than im2col's; the figures
+ * and the choice of m are at WINO_M.
  *
  * Left out: other kernels, strides and dilations (conv_create refuses the
  * forced method for them), conv1d. */
@@ -50,11 +54,16 @@
  * "winograd against im2col", vggsmall's three shapes and small ones):
  * m = 4: y 2e-7 .. 4.2e-6, dx 2e-7 .. 3.3e-6, dparams 4e-8 .. 2.8e-6;
  * m = 2: y, dx and dparams 4e-8 .. 5.2e-7, about im2col's own rounding.
- * Both are far below what training notices. m = 4 is the faster by far
+ * F(2 x 2, 5 x 5) (5 x 5 kernels, the same cases and LeNet's second
+ * layer): y 1.4e-7 .. 2.4e-6, dx 7.8e-7 .. 3.2e-6, dparams 2.3e-7 ..
+ * 1.4e-5 (the largest for one channel, 28 x 28: each kernel gradient sums
+ * 196 tiles of transformed values up to 16 times the inputs).
+ * All are far below what training notices. m = 4 is the faster by far
  * (scripts/conv-rate.c, B = 64, rate over sgemm's, m = 4 / m = 2): vgg2
  * 1.84 / 1.32, vgg3 1.93 / 1.30, vgg4 2.39 / 1.53: its products are
  * 44% fewer and its V a smaller multiple of the input (2.25 against 4).
- * -DWINO_M=2 builds the other for such measurements. */
+ * -DWINO_M=2 builds the other for such measurements (its tiles are 4 x 4:
+ * 5 x 5 kernels are then refused). */
 #ifndef WINO_M
 #define WINO_M 4
 #endif
