@@ -488,6 +488,38 @@ static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_
     return np;
 }
 
+/* The backward pass's F(2 x 2, 5 x 5) transforms are the adjoints of the
+ * forward's: <T a, b> = <a, T' b> on lane 0, a and b taken from d and g. */
+static void check_winograd_adjoints(const wino_v8 *d, const wino_v8 *g)
+{
+    wino_v8 o[6], tmp[6];
+    double lhs[3] = {0}, rhs[3] = {0}, mag[3] = {0};
+    wino_bt(d, 1, o, 1); /* B^T d against v = d[6..11] */
+    wino_b(d + 6, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[0] += (double)o[i][0] * d[6 + i][0], rhs[0] += (double)d[i][0] * tmp[i][0];
+        mag[0] += fabs((double)o[i][0] * d[6 + i][0]);
+    }
+    wino_at5(d, 1, o, 1); /* A^T m against y = g[0..1] */
+    wino_a5(g, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[1] += i < 2 ? (double)o[i][0] * g[i][0] : 0;
+        rhs[1] += (double)d[i][0] * tmp[i][0];
+        mag[1] += fabs((double)d[i][0] * tmp[i][0]);
+    }
+    wino_g5(g, 1, o, 1); /* G g against u = d[0..5] */
+    wino_gt5(d, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[2] += (double)o[i][0] * d[i][0];
+        rhs[2] += i < 5 ? (double)g[i][0] * tmp[i][0] : 0;
+        mag[2] += fabs((double)o[i][0] * d[i][0]);
+    }
+    for (int k = 0; k < 3; k++) {
+        printf(", adjoint %d: %.1e", k, fabs(lhs[k] - rhs[k]) / fmax(mag[k], 1));
+        CU_ASSERT(fabs(lhs[k] - rhs[k]) < 1e-5 * fmax(mag[k], 1));
+    }
+}
+
 /* F(2 x 2, 5 x 5)'s transforms (conv_winograd.h) on their own, on small
  * integers in each of the 8 lanes: in 1-D, A^T ((G g) . (B^T d)) must be
  * the correlation y_i = sum_k g_k d_(i + k) of 6 inputs with 5 taps; in
@@ -500,7 +532,7 @@ static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_
 static void test_winograd_transforms(void)
 {
     uint64_t seed = 5;
-    wino_v8 d[36], g[25], v[36], u[36], tmp[36], m[36], y[4], o[36];
+    wino_v8 d[36], g[25], v[36], u[36], tmp[36], m[36], y[4];
     float r[36 * 8];
     lc_fill(r, 36 * 8, &seed, -4, 4);
     for (size_t i = 0; i < 36; i++) {
@@ -568,32 +600,7 @@ static void test_winograd_transforms(void)
     }
     printf(", 2-D: %.1e", worst);
     CU_ASSERT(worst < 1e-5);
-    /* the adjoints: <T a, b> = <a, T' b> on lane 0, a and b from d and g */
-    double lhs[3] = {0}, rhs[3] = {0}, mag[3] = {0};
-    wino_bt(d, 1, o, 1); /* B^T d against v = d[6..11] */
-    wino_b(d + 6, 1, tmp, 1);
-    for (size_t i = 0; i < 6; i++) {
-        lhs[0] += (double)o[i][0] * d[6 + i][0], rhs[0] += (double)d[i][0] * tmp[i][0];
-        mag[0] += fabs((double)o[i][0] * d[6 + i][0]);
-    }
-    wino_at5(d, 1, o, 1); /* A^T m against y = g[0..1] */
-    wino_a5(g, 1, tmp, 1);
-    for (size_t i = 0; i < 6; i++) {
-        lhs[1] += i < 2 ? (double)o[i][0] * g[i][0] : 0;
-        rhs[1] += (double)d[i][0] * tmp[i][0];
-        mag[1] += fabs((double)d[i][0] * tmp[i][0]);
-    }
-    wino_g5(g, 1, o, 1); /* G g against u = d[0..5] */
-    wino_gt5(d, 1, tmp, 1);
-    for (size_t i = 0; i < 6; i++) {
-        lhs[2] += (double)o[i][0] * d[i][0];
-        rhs[2] += i < 5 ? (double)g[i][0] * tmp[i][0] : 0;
-        mag[2] += fabs((double)o[i][0] * d[i][0]);
-    }
-    for (int k = 0; k < 3; k++) {
-        printf(", adjoint %d: %.1e", k, fabs(lhs[k] - rhs[k]) / fmax(mag[k], 1));
-        CU_ASSERT(fabs(lhs[k] - rhs[k]) < 1e-5 * fmax(mag[k], 1));
-    }
+    check_winograd_adjoints(d, g);
 }
 
 /* The Winograd method against im2col on the same inputs and parameters:
