@@ -146,11 +146,15 @@ static size_t wino_block(const struct conv_wino *w, size_t B)
 }
 
 /* Whether the products of w are wino_mm and wino_mm_tn rather than
- * cblas_sgemm: where the inner dimension of the forward product, C, is a
- * vector or two. */
+ * cblas_sgemm: up to 32 channels. scripts/conv-rate.c, B = 16, rate over
+ * sgemm's, three alternating runs (cblas_sgemm for C > 16 / wino_mm for
+ * C <= 32): vgg2 (C 32, F 32) 2.26, 2.06, 2.25 / 3.01, 3.01, 3.06; vgg3
+ * (C 32, F 64) 2.01, 1.73, 1.89 / 2.55, 2.47, 2.65; but vgg4 (C 64, F 64)
+ * 2.27, 2.30, 2.42 / 2.44, 2.29, 2.29, no better: it stays on sgemm. With
+ * 16 channels (16 x 16, F 32, 3 x 3) 1.45, 1.39, 1.60 / 1.96, 2.11, 2.12. */
 static int wino_uses_mm(const struct conv_wino *w)
 {
-    return w->C <= 2 * WINO_LANES;
+    return w->C <= 4 * WINO_LANES;
 }
 
 /* Whether wino_backward accumulates dx in a copy whose pixels are Cp
