@@ -7,8 +7,9 @@
  * several blocks of rows; the shapes and settings that are refused. The
  * finite-difference and direct comparisons run with each method ("auto",
  * "im2col" and "direct" forced), so both paths see every shape. The
- * Winograd method (3 x 3 kernels, stride 1, dilation 1 only) has cases of
- * its own: finite differences and contracts, its results against
+ * Winograd method (3 x 3 and 5 x 5 kernels, stride 1, dilation 1 only)
+ * has cases of its own: its F(2 x 2, 5 x 5) transforms against a direct
+ * correlation, finite differences and contracts, its results against
  * im2col's on the same inputs (tiles cut by the edges, B = 1 and odd, C
  * and F not multiples of 8, several blocks of tiles), and its refusal
  * when forced on other shapes.
@@ -22,6 +23,13 @@
 
 #include "layer_check.h"
 #include "util.h"
+
+/* The Winograd method's one-dimensional transforms, checked on their own
+ * (test_winograd_transforms); its other functions are not used here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "../plugins/layers/conv_winograd.h"
+#pragma GCC diagnostic pop
 
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -117,7 +125,7 @@ static void test_conv2d_gradients(void)
     }
 }
 
-/* The Winograd method, forced, on the shapes it computes (3 x 3, stride 1,
+/* The Winograd method, forced, on the shapes it computes (3 x 3 and 5 x 5, stride 1,
  * dilation 1): outputs that are not whole tiles of 4 x 4 (3 x 3, 7 x 5,
  * 1 x 1, 6 x 2), "valid" and "same", C and F not multiples of 8. Its
  * rounding is a few times im2col's (see WINO_TOL) and still far below the
@@ -130,6 +138,12 @@ static void test_conv2d_winograd_gradients(void)
         {"filters = 9; kernel_size = 3; padding = \"same\";", {1, 1, 10}, {1, 1, 9}},
         {"filters = 2; kernel_size = 3; use_bias = false;", {8, 4, 9}, {6, 2, 2}},
         {"filters = 11; kernel_size = 3; padding = \"same\";", {3, 3, 4}, {3, 3, 11}},
+        /* F(2 x 2, 5 x 5): 5 x 3 and 3 x 3 outputs, "same" on 1 x 1 */
+        {"filters = 3; kernel_size = 5;", {9, 7, 2}, {5, 3, 3}},
+        {"filters = 16; kernel_size = 5;", {7, 7, 6}, {3, 3, 16}},
+        {"filters = 5; kernel_size = 5; padding = \"same\";", {5, 3, 3}, {5, 3, 5}},
+        {"filters = 9; kernel_size = 5; padding = \"same\";", {1, 1, 10}, {1, 1, 9}},
+        {"filters = 2; kernel_size = 5; use_bias = false;", {8, 6, 9}, {4, 2, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char settings[256];
@@ -478,7 +492,7 @@ static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_
     uint64_t seed = 77;
     lc_fill(x, nx, &seed, -1, 1);
     lc_fill(dy, ny, &seed, -1, 1);
-    if (np == 9 * C * F + F) { /* a bias that is not 0 */
+    if (!strstr(settings, "use_bias = false")) { /* a bias that is not 0 */
         lc_fill(c.params + np - F, F, &seed, -1, 1);
     }
     for (size_t i = 0; dx && i < nx; i++) {
@@ -494,6 +508,121 @@ static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_
     return np;
 }
 
+/* The backward pass's F(2 x 2, 5 x 5) transforms are the adjoints of the
+ * forward's: <T a, b> = <a, T' b> on lane 0, a and b taken from d and g. */
+static void check_winograd_adjoints(const wino_v8 *d, const wino_v8 *g)
+{
+    wino_v8 o[6], tmp[6];
+    double lhs[3] = {0}, rhs[3] = {0}, mag[3] = {0};
+    wino_bt(d, 1, o, 1); /* B^T d against v = d[6..11] */
+    wino_b(d + 6, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[0] += (double)o[i][0] * d[6 + i][0], rhs[0] += (double)d[i][0] * tmp[i][0];
+        mag[0] += fabs((double)o[i][0] * d[6 + i][0]);
+    }
+    wino_at5(d, 1, o, 1); /* A^T m against y = g[0..1] */
+    wino_a5(g, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[1] += i < 2 ? (double)o[i][0] * g[i][0] : 0;
+        rhs[1] += (double)d[i][0] * tmp[i][0];
+        mag[1] += fabs((double)d[i][0] * tmp[i][0]);
+    }
+    wino_g5(g, 1, o, 1); /* G g against u = d[0..5] */
+    wino_gt5(d, 1, tmp, 1);
+    for (size_t i = 0; i < 6; i++) {
+        lhs[2] += (double)o[i][0] * d[i][0];
+        rhs[2] += i < 5 ? (double)g[i][0] * tmp[i][0] : 0;
+        mag[2] += fabs((double)o[i][0] * d[i][0]);
+    }
+    for (int k = 0; k < 3; k++) {
+        printf(", adjoint %d: %.1e", k, fabs(lhs[k] - rhs[k]) / fmax(mag[k], 1));
+        CU_ASSERT(fabs(lhs[k] - rhs[k]) < 1e-5 * fmax(mag[k], 1));
+    }
+}
+
+/* F(2 x 2, 5 x 5)'s transforms (conv_winograd.h) on their own, on small
+ * integers in each of the 8 lanes: in 1-D, A^T ((G g) . (B^T d)) must be
+ * the correlation y_i = sum_k g_k d_(i + k) of 6 inputs with 5 taps; in
+ * 2-D, A^T ((G g G^T) . (B^T d B)) A the 2 x 2 correlation of 6 x 6 inputs
+ * with 5 x 5 taps; and the backward pass's transforms must be the
+ * adjoints, <B^T d, v> = <d, B v>, <A^T m, y> = <m, A y>, <G g, u> =
+ * <g, G^T u>. The products of the interpolation (by 1/4, 1/6, 1/24) round,
+ * so the bound is relative: 1e-5 of the terms' magnitudes (the worst
+ * measured is under 1e-6). */
+static void test_winograd_transforms(void)
+{
+    uint64_t seed = 5;
+    wino_v8 d[36], g[25], v[36], u[36], tmp[36], m[36], y[4];
+    float r[36 * 8];
+    lc_fill(r, 36 * 8, &seed, -4, 4);
+    for (size_t i = 0; i < 36; i++) {
+        for (size_t l = 0; l < 8; l++) {
+            d[i][l] = roundf(r[i * 8 + l]);
+            g[i % 25][l] = roundf(r[(35 - i) * 8 + l]);
+        }
+    }
+    /* 1-D: d[0..5], g[0..4] */
+    wino_bt(d, 1, v, 1);
+    wino_g5(g, 1, u, 1);
+    for (size_t i = 0; i < 6; i++) {
+        m[i] = u[i] * v[i];
+    }
+    wino_at5(m, 1, y, 1);
+    double worst = 0;
+    for (size_t l = 0; l < 8; l++) {
+        for (size_t i = 0; i < 2; i++) {
+            double want = 0, mag = 0;
+            for (size_t k = 0; k < 5; k++) {
+                want += (double)g[k][l] * d[i + k][l];
+                mag += fabs((double)g[k][l] * d[i + k][l]);
+            }
+            worst = fmax(worst, fabs(y[i][l] - want) / fmax(mag, 1));
+        }
+    }
+    printf("\n    F(2, 5) 1-D: %.1e", worst);
+    CU_ASSERT(worst < 1e-5);
+    /* 2-D: columns, then rows, as the layer applies them */
+    for (size_t j = 0; j < 6; j++) {
+        wino_bt(d + j, 6, tmp + j, 6);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        wino_bt(tmp + i * 6, 1, v + i * 6, 1);
+    }
+    for (size_t j = 0; j < 5; j++) {
+        wino_g5(g + j, 5, tmp + j, 5);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        wino_g5(tmp + i * 5, 1, u + i * 6, 1);
+    }
+    for (size_t i = 0; i < 36; i++) {
+        m[i] = u[i] * v[i];
+    }
+    for (size_t j = 0; j < 6; j++) {
+        wino_at5(m + j, 6, tmp + j, 6);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        wino_at5(tmp + i * 6, 1, y + i * 2, 1);
+    }
+    worst = 0;
+    for (size_t l = 0; l < 8; l++) {
+        for (size_t oi = 0; oi < 2; oi++) {
+            for (size_t oj = 0; oj < 2; oj++) {
+                double want = 0, mag = 0;
+                for (size_t ki = 0; ki < 5; ki++) {
+                    for (size_t kj = 0; kj < 5; kj++) {
+                        double t = (double)g[ki * 5 + kj][l] * d[(oi + ki) * 6 + oj + kj][l];
+                        want += t, mag += fabs(t);
+                    }
+                }
+                worst = fmax(worst, fabs(y[oi * 2 + oj][l] - want) / fmax(mag, 1));
+            }
+        }
+    }
+    printf(", 2-D: %.1e", worst);
+    CU_ASSERT(worst < 1e-5);
+    check_winograd_adjoints(d, g);
+}
+
 /* The Winograd method against im2col on the same inputs and parameters:
  * y, dx and dparams (kernel and bias) within WINO_TOL of the largest
  * value, relative. F(4 x 4, 3 x 3) in float32 measured 2e-7 .. 4.2e-6 on
@@ -501,18 +630,23 @@ static size_t run_step(const char *settings, size_t H, size_t W, size_t C, size_
  * F(2 x 2, 3 x 3) at most 5.2e-7: see WINO_M in conv_winograd.h), growing
  * slowly with C and F. The bound leaves 20 times that for other CPUs and
  * BLAS kernels, while a missing or wrong term (a tap, a tile's edge)
- * changes a value by about its own size. */
+ * changes a value by about its own size. F(2 x 2, 5 x 5), whose G and A
+ * multiply by up to 16, measured y 1.4e-7 .. 2.4e-6, dx 7.8e-7 .. 3.2e-6
+ * and dparams 2.3e-7 .. 1.4e-5, the last on one channel of 28 x 28 (196
+ * tiles summed per kernel gradient): still 7 times under the bound,
+ * which a missing tap of a 5 x 5 kernel (a 25th of a value or more)
+ * exceeds. */
 #define WINO_TOL 1e-4
 
-static void check_winograd(const char *settings, size_t H, size_t W, size_t C, size_t F,
-                           size_t B, int with_dx)
+static void check_winograd(const char *settings, size_t k, size_t H, size_t W, size_t C,
+                           size_t F, size_t B, int with_dx)
 {
     char wino[256], im2col[256];
-    snprintf(wino, sizeof wino, "method = \"winograd\"; filters = %zu; kernel_size = 3; %s", F,
-             settings);
-    snprintf(im2col, sizeof im2col, "method = \"im2col\"; filters = %zu; kernel_size = 3; %s",
-             F, settings);
-    size_t nx = B * H * W * C, ny = B * H * W * F, np = 9 * C * F + F;
+    snprintf(wino, sizeof wino, "method = \"winograd\"; filters = %zu; kernel_size = %zu; %s",
+             F, k, settings);
+    snprintf(im2col, sizeof im2col, "method = \"im2col\"; filters = %zu; kernel_size = %zu; %s",
+             F, k, settings);
+    size_t nx = B * H * W * C, ny = B * H * W * F, np = k * k * C * F + F;
     float *y[2], *dx[2], *dp[2];
     for (int k = 0; k < 2; k++) {
         y[k] = malloc(ny * sizeof *y[k]), dx[k] = malloc(nx * sizeof *dx[k]);
@@ -523,13 +657,13 @@ static void check_winograd(const char *settings, size_t H, size_t W, size_t C, s
     run_step(im2col, H, W, C, F, B, y[1], with_dx ? dx[1] : NULL, dp[1]);
     size_t Ho = H, Wo = W;
     if (!strstr(settings, "same")) {
-        Ho = H - 2, Wo = W - 2;
+        Ho = H - k + 1, Wo = W - k + 1;
     }
     ny = B * Ho * Wo * F;
     double ey = normwise_err(y[0], y[1], ny), edp = normwise_err(dp[0], dp[1], n);
     double edx = with_dx ? normwise_err(dx[0], dx[1], nx) : 0;
-    printf("\n    winograd %s[%zu, %zu, %zu] F = %zu, B = %zu: y %.1e, dx %.1e, dparams %.1e",
-           settings, H, W, C, F, B, ey, edx, edp);
+    printf("\n    winograd %zu x %zu %s[%zu, %zu, %zu] F = %zu, B = %zu: y %.1e, dx %.1e, "
+           "dparams %.1e", k, k, settings, H, W, C, F, B, ey, edx, edp);
     CU_ASSERT(ey < WINO_TOL && edx < WINO_TOL && edp < WINO_TOL);
     for (int k = 0; k < 2; k++) {
         free(y[k]), free(dx[k]), free(dp[k]);
@@ -541,16 +675,27 @@ static void check_winograd(const char *settings, size_t H, size_t W, size_t C, s
  * vggsmall's layers with a batch cut into several blocks of tiles. */
 static void test_winograd_against_im2col(void)
 {
-    check_winograd("padding = \"same\";", 8, 8, 8, 8, 1, 1);
-    check_winograd("padding = \"same\";", 7, 5, 3, 5, 3, 1);
-    check_winograd("padding = \"same\";", 3, 3, 11, 13, 1, 1);
-    check_winograd("padding = \"same\";", 1, 1, 9, 17, 5, 1);
-    check_winograd("", 9, 6, 10, 12, 3, 1);
-    check_winograd("", 3, 3, 4, 2, 2, 1);
-    check_winograd("use_bias = false; padding = \"same\";", 6, 10, 16, 8, 2, 1);
-    check_winograd("padding = \"same\";", 32, 32, 32, 32, 5, 1);
-    check_winograd("padding = \"same\";", 16, 16, 32, 64, 7, 0);
-    check_winograd("padding = \"same\";", 16, 16, 64, 64, 9, 1);
+    check_winograd("padding = \"same\";", 3, 8, 8, 8, 8, 1, 1);
+    check_winograd("padding = \"same\";", 3, 7, 5, 3, 5, 3, 1);
+    check_winograd("padding = \"same\";", 3, 3, 3, 11, 13, 1, 1);
+    check_winograd("padding = \"same\";", 3, 1, 1, 9, 17, 5, 1);
+    check_winograd("", 3, 9, 6, 10, 12, 3, 1);
+    check_winograd("", 3, 3, 3, 4, 2, 2, 1);
+    check_winograd("use_bias = false; padding = \"same\";", 3, 6, 10, 16, 8, 2, 1);
+    check_winograd("padding = \"same\";", 3, 32, 32, 32, 32, 5, 1);
+    check_winograd("padding = \"same\";", 3, 16, 16, 32, 64, 7, 0);
+    check_winograd("padding = \"same\";", 3, 16, 16, 64, 64, 9, 1);
+    /* F(2 x 2, 5 x 5): LeNet's second layer at the host's micro-shard of
+     * 16 and at B = 1, outputs of odd sides (5 x 3, 7 x 7, 1 x 1), C and F
+     * not multiples of 8, "same" with padding wider than a tile. */
+    check_winograd("", 5, 14, 14, 6, 16, 16, 1);
+    check_winograd("", 5, 14, 14, 6, 16, 1, 1);
+    check_winograd("", 5, 9, 7, 3, 5, 3, 1);
+    check_winograd("padding = \"same\";", 5, 7, 7, 11, 13, 1, 1);
+    check_winograd("padding = \"same\";", 5, 1, 1, 9, 17, 5, 1);
+    check_winograd("use_bias = false; padding = \"same\";", 5, 6, 10, 16, 8, 2, 1);
+    check_winograd("padding = \"same\";", 5, 28, 28, 1, 6, 3, 0);
+    check_winograd("padding = \"same\";", 5, 16, 16, 32, 64, 7, 1);
 }
 
 /* create() must fail with a message containing each of the strings. */
@@ -586,10 +731,14 @@ static void test_refused(void)
                   "e.g. kernel_size = 3");
     check_refused("conv2d", "filters = 4; kernel_size = 3; strides = 2; dilation = 2;",
                   lc_shape(8, 8, 3), "strides 2 with dilation 2", "Keras refuses");
-    /* The Winograd method computes 3 x 3 kernels with stride 1 and
+    /* The Winograd method computes 3 x 3 and 5 x 5 kernels with stride 1 and
      * dilation 1 on conv2d only; forced on others, it is refused. */
-    check_refused("conv2d", "filters = 4; kernel_size = 5; method = \"winograd\";",
-                  lc_shape(8, 8, 3), "method \"winograd\" needs", "kernel [5, 5]");
+    check_refused("conv2d", "filters = 4; kernel_size = 4; method = \"winograd\";",
+                  lc_shape(8, 8, 3), "method \"winograd\" needs", "kernel [4, 4]");
+    check_refused("conv2d", "filters = 4; kernel_size = 5; strides = 2; method = \"winograd\";",
+                  lc_shape(8, 8, 3), "method \"winograd\" needs", "strides 2");
+    check_refused("conv2d", "filters = 4; kernel_size = 5; dilation = 2; method = \"winograd\";",
+                  lc_shape(12, 12, 3), "method \"winograd\" needs", "dilation 2");
     check_refused("conv2d", "filters = 4; kernel_size = 3; strides = 2; method = \"winograd\";",
                   lc_shape(8, 8, 3), "method \"winograd\" needs", "strides 2");
     check_refused("conv2d", "filters = 4; kernel_size = 3; dilation = 2; method = \"winograd\";",
@@ -666,6 +815,7 @@ int main(void)
     CU_add_test(s, "conv1d by hand: dilated, same", test_conv1d_by_hand_dilated);
     CU_add_test(s, "conv2d against a direct convolution, in blocks",
                 test_conv2d_against_direct);
+    CU_add_test(s, "winograd F(2x2, 5x5) transforms", test_winograd_transforms);
     CU_add_test(s, "winograd against im2col", test_winograd_against_im2col);
     CU_add_test(s, "refused shapes and settings name what they found", test_refused);
     CU_add_test(s, "tensors and initializers", test_tensors_and_init);

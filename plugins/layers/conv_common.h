@@ -26,11 +26,12 @@
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
  * for all three passes (conv_direct_forward, _dkernel, _dx). 3 x 3
- * kernels with stride 1 and dilation 1 and more channels and filters
- * (vggsmall's layers 2-4) go through Winograd's minimal filtering
- * (conv_winograd.h), which does 4 times fewer multiplies. The setting
- * method = "im2col", "direct" or "winograd" forces one (winograd only on
- * the shapes it computes: forced on others it is refused); the default
+ * and 5 x 5 kernels with stride 1 and dilation 1 and more channels and
+ * filters (vggsmall's layers 2-4) go through Winograd's minimal filtering
+ * (conv_winograd.h), which does 4 (3 x 3) or 2.8 (5 x 5) times fewer
+ * multiplies. The setting method = "im2col", "direct" or "winograd"
+ * forces one (winograd only on the shapes it computes: forced on others
+ * it is refused); the default
  * "auto" picks by shape (conv_wino_pays, conv_direct_pays).
  *
  * Guarantees: forward and backward allocate nothing; their scratch is the
@@ -107,7 +108,7 @@ struct conv {
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
     size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dxp, ws_wt, ws_end; /* workspace offsets in floats */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
-    /* The Winograd method (conv_winograd.h), 3 x 3 kernels only. */
+    /* The Winograd method (conv_winograd.h), 3 x 3 and 5 x 5 kernels only. */
     int wino;
     struct conv_wino wn;
 };
@@ -278,10 +279,21 @@ static int conv_direct_pays(const struct conv_geom *g, size_t F)
  * 16, C 64, F 64) 1.07 / 2.44; but with 8 channels or filters the direct
  * method is as fast or faster (direct / winograd, two runs each): 16 x 16,
  * C 8, F 16 1.06, 1.05 / 1.04, 1.06; 32 x 32, C 8, F 8 1.37, 1.33 / 1.10,
- * 1.05; 16 x 16, C 16, F 8 1.85, 1.57 / 1.80, 2.02. */
+ * 1.05; 16 x 16, C 16, F 8 1.85, 1.57 / 1.80, 2.02.
+ *
+ * 5 x 5 kernels (F(2 x 2, 5 x 5), tiles of 2 x 2) follow the same rule.
+ * LeNet's second layer (14 x 14, C 6, F 16, B = 16) stays on the direct
+ * method: direct / winograd over sgemm's rate, three alternating runs,
+ * 1.43, 1.42, 1.40 / 1.25, 1.23, 1.28 (medians of 5; 36 products of
+ * tiles x 6 by 6 x 16 and the transforms of 6 x 6 tiles for 2 x 2 outputs
+ * cost more than the direct method's FMAs save). Where the direct method
+ * does not pay, F(2 x 2, 5 x 5) beats im2col (direct-equivalent GFLOP/s,
+ * B = 16, winograd / im2col): 16 x 16, C 32, F 64 "same" 96 / 66; 14 x
+ * 14, C 16, F 32 "valid" 73 / 56; 14 x 14, C 12, F 16 71 / 34. */
 static int conv_wino_pays(const struct conv_geom *g, size_t F)
 {
-    return !conv_direct_pays(g, F) && g->h.out >= WINO_M && g->w.out >= WINO_M;
+    size_t m = wino_m_of(g->h.k);
+    return !conv_direct_pays(g, F) && g->h.out >= m && g->w.out >= m;
 }
 
 /* Rounds n floats up to a whole number of 64-byte lines. */
@@ -353,15 +365,15 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     int wino_ok = !one_d && wino_valid(kh, kw, c.g.h.stride, c.g.w.stride, c.g.h.dilation,
                                        c.g.w.dilation);
     if (s->method == CONV_WINOGRAD && !wino_ok) {
-        return host->error(host->ctx, "method \"winograd\" needs a conv2d with kernel_size 3, "
-                           "strides 1 and dilation 1; got kernel %s, strides %lld, dilation "
+        return host->error(host->ctx, "method \"winograd\" needs a conv2d with kernel_size 3 "
+                           "or 5, strides 1 and dilation 1; got kernel %s, strides %lld, dilation "
                            "%lld%s", kernel, (long long)s->strides, (long long)s->dilation,
                            one_d ? " on a conv1d" : "");
     }
     c.wino = wino_ok && (s->method == CONV_WINOGRAD ||
                          (s->method == CONV_AUTO && conv_wino_pays(&c.g, c.F)));
     if (c.wino) {
-        wino_init(&c.wn, H, W, C, c.F, c.g.h.out, c.g.w.out, c.g.h.pad, c.g.w.pad);
+        wino_init(&c.wn, H, W, C, c.F, kh, c.g.h.out, c.g.w.out, c.g.h.pad, c.g.w.pad);
     }
     c.direct = !c.identity && !c.wino &&
                (s->method == CONV_DIRECT ||

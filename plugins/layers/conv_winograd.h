@@ -1,12 +1,14 @@
-/* The Winograd method of conv_common.h for 3 x 3 kernels, stride 1 and
- * dilation 1 ("valid" or "same" padding): Lavin and Gray, "Fast
- * Algorithms for Convolutional Neural Networks" (CVPR 2016), F(m x m,
- * 3 x 3) with m = WINO_M output rows and columns per tile.
+/* The Winograd method of conv_common.h for 3 x 3 and 5 x 5 kernels,
+ * stride 1 and dilation 1 ("valid" or "same" padding): Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), F(m x
+ * m, r x r) with m output rows and columns per tile: F(WINO_M x WINO_M,
+ * 3 x 3) and F(2 x 2, 5 x 5), both on tiles of N = m + r - 1 = 6 inputs
+ * a side (the geometry's m and r, struct conv_wino).
  *
  * The output is cut into tiles of m x m positions; tile (ti, tj) of sample
- * b reads the N x N inputs (N = m + 2) from row ti * m - pad_top and
- * column tj * m - pad_left, zeros outside the image. For every channel c
- * and filter f, with the kernel g = kernel[:, :, c, f]:
+ * b reads the N x N inputs from row ti * m - pad_top and column tj * m -
+ * pad_left, zeros outside the image. For every channel c and filter f,
+ * with the kernel g = kernel[:, :, c, f]:
  *
  *     U = G g G^T,  V = B^T d B  (per tile and channel),
  *     M[xi] = V[xi] (tiles x C) U[xi] (C x F)  for each of the N * N
@@ -14,11 +16,12 @@
  *     Y = A^T M A + bias  (per tile and filter), m x m outputs.
  *
  * The products do all the multiplies: N^2 / m^2 per output, channel and
- * filter instead of 9 (36 / 16 = 2.25 with m = 4, 4 with m = 2). The same
- * algebra read backwards gives the gradients, Y being linear in U and V:
+ * filter instead of r^2 (36 / 16 = 2.25 instead of 9 for F(4 x 4, 3 x 3),
+ * 36 / 4 = 9 instead of 25 for F(2 x 2, 5 x 5)). The same algebra read
+ * backwards gives the gradients, Y being linear in U and V:
  *
  *     dM = A dY A^T,  dU[xi] += V[xi]^T dM[xi],  dkernel += G^T dU G,
- *     dV[xi] = dM[xi] U[xi]^T,  dx += B dV B^T  (tiles overlap by 2).
+ *     dV[xi] = dM[xi] U[xi]^T,  dx += B dV B^T  (tiles overlap by r - 1).
  *
  * The batch goes through in blocks of tiles (block: tiles of several
  * samples, or part of one), sized so that V and M of a block stay in the
@@ -26,11 +29,12 @@
  * on vectors of WINO_LANES channels or filters (channels last: contiguous
  * in x, y and the kernel); C and F need not be multiples of it: V, U and M
  * keep rows of Cp and Fp (rounded up) floats, whose extra lanes are zero
- * or never stored. The products are cblas_sgemm.
+ * or never read. The products are cblas_sgemm, or register-blocked ones
+ * for few channels (wino_mm).
  *
- * Accuracy (float32): the transforms multiply by up to 8 and divide by up
- * to 24, so the rounding error is larger than im2col's; the figures and
- * the choice of m are at WINO_M.
+ * Accuracy (float32): the transforms multiply by up to 16 and divide by
+ * up to 24, so the rounding error is larger than im2col's; the figures
+ * and the choice of m are at WINO_M.
  *
  * Left out: other kernels, strides and dilations (conv_create refuses the
  * forced method for them), conv1d. */
@@ -50,11 +54,16 @@
  * "winograd against im2col", vggsmall's three shapes and small ones):
  * m = 4: y 2e-7 .. 4.2e-6, dx 2e-7 .. 3.3e-6, dparams 4e-8 .. 2.8e-6;
  * m = 2: y, dx and dparams 4e-8 .. 5.2e-7, about im2col's own rounding.
- * Both are far below what training notices. m = 4 is the faster by far
+ * F(2 x 2, 5 x 5) (5 x 5 kernels, the same cases and LeNet's second
+ * layer): y 1.4e-7 .. 2.4e-6, dx 7.8e-7 .. 3.2e-6, dparams 2.3e-7 ..
+ * 1.4e-5 (the largest for one channel, 28 x 28: each kernel gradient sums
+ * 196 tiles of transformed values up to 16 times the inputs).
+ * All are far below what training notices. m = 4 is the faster by far
  * (scripts/conv-rate.c, B = 64, rate over sgemm's, m = 4 / m = 2): vgg2
  * 1.84 / 1.32, vgg3 1.93 / 1.30, vgg4 2.39 / 1.53: its products are
  * 44% fewer and its V a smaller multiple of the input (2.25 against 4).
- * -DWINO_M=2 builds the other for such measurements. */
+ * -DWINO_M=2 builds the other for such measurements (its tiles are 4 x 4:
+ * 5 x 5 kernels are then refused). */
 #ifndef WINO_M
 #define WINO_M 4
 #endif
@@ -73,6 +82,12 @@
  * CPU has it and for baseline x86-64 otherwise; the results may differ in
  * the last bits between the two, as OpenBLAS's do. */
 typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
+/* The same, at any float's address: loads and stores through it keep the
+ * vectors they move in registers (a __builtin_memcpy from a local vector
+ * may make GCC keep it in memory). */
+typedef float wino_v8u
+    __attribute__((vector_size(WINO_LANES * sizeof(float)), aligned(4), may_alias));
+typedef int wino_i8 __attribute__((vector_size(WINO_LANES * sizeof(int))));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define WINO_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -83,28 +98,39 @@ typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
  * grid, the block and the workspace layout (offsets in floats). */
 struct conv_wino {
     size_t H, W, C, F, Ho, Wo, pad_t, pad_l;
+    size_t m, r;          /* the outputs per tile side and the kernel side: F(m x m, r x r) */
     size_t th, tw, tiles; /* tile rows and columns of a sample, tiles of a sample */
     size_t Cp, Fp;        /* C and F rounded up to whole vectors */
     size_t block;         /* the most tiles of a block */
-    size_t ws_u, ws_du, ws_v, ws_m;
+    size_t ws_u, ws_du, ws_ut, ws_v, ws_m, ws_dxp;
 };
 
-/* Whether the method computes this convolution: a 3 x 3 kernel on both
- * axes, stride 1, dilation 1. */
+/* Whether the method computes this convolution: a 3 x 3 kernel, or a
+ * 5 x 5 one where the tiles are 6 x 6 (F(2 x 2, 5 x 5) shares them), on
+ * both axes, stride 1, dilation 1. */
 static int wino_valid(size_t kh, size_t kw, size_t sh, size_t sw, size_t dh, size_t dw)
 {
-    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1;
+    int r_ok = (kh == 3 && kw == 3) || (WINO_N == 6 && kh == 5 && kw == 5);
+    return r_ok && sh == 1 && sw == 1 && dh == 1 && dw == 1;
 }
 
-/* Fills *w for an input [H, W, C], F filters, the output [Ho, Wo] and the
- * padding before the first row and column. */
-static void wino_init(struct conv_wino *w, size_t H, size_t W, size_t C, size_t F, size_t Ho,
-                      size_t Wo, size_t pad_t, size_t pad_l)
+/* The outputs per tile side for an r x r kernel: WINO_M for 3 x 3, 2 for
+ * 5 x 5 (N = m + r - 1 = 6 either way). */
+static size_t wino_m_of(size_t r)
+{
+    return r == 5 ? 2 : WINO_M;
+}
+
+/* Fills *w for an input [H, W, C], an r x r kernel (wino_valid), F
+ * filters, the output [Ho, Wo] and the padding before the first row and
+ * column. */
+static void wino_init(struct conv_wino *w, size_t H, size_t W, size_t C, size_t F, size_t r,
+                      size_t Ho, size_t Wo, size_t pad_t, size_t pad_l)
 {
     *w = (struct conv_wino){.H = H, .W = W, .C = C, .F = F, .Ho = Ho, .Wo = Wo,
-                            .pad_t = pad_t, .pad_l = pad_l};
-    w->th = (Ho + WINO_M - 1) / WINO_M;
-    w->tw = (Wo + WINO_M - 1) / WINO_M;
+                            .pad_t = pad_t, .pad_l = pad_l, .r = r, .m = wino_m_of(r)};
+    w->th = (Ho + w->m - 1) / w->m;
+    w->tw = (Wo + w->m - 1) / w->m;
     w->tiles = w->th * w->tw;
     w->Cp = (C + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
     w->Fp = (F + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
@@ -119,18 +145,44 @@ static size_t wino_block(const struct conv_wino *w, size_t B)
     return n < w->block ? n : w->block;
 }
 
-/* The workspace for B samples: U and dU (N * N rows of C x Fp each), then
- * V (N * N x block x Cp) and M (N * N x block x Fp). Sets the offsets,
- * which depend on B only through the block (the same for every B once
- * the batch is a block or more), and returns the floats. */
+/* Whether the products of w are wino_mm and wino_mm_tn rather than
+ * cblas_sgemm: up to 32 channels. scripts/conv-rate.c, B = 16, rate over
+ * sgemm's, three alternating runs (cblas_sgemm for C > 16 / wino_mm for
+ * C <= 32): vgg2 (C 32, F 32) 2.26, 2.06, 2.25 / 3.01, 3.01, 3.06; vgg3
+ * (C 32, F 64) 2.01, 1.73, 1.89 / 2.55, 2.47, 2.65; but vgg4 (C 64, F 64)
+ * 2.27, 2.30, 2.42 / 2.44, 2.29, 2.29, no better: it stays on sgemm. With
+ * 16 channels (16 x 16, F 32, 3 x 3) 1.45, 1.39, 1.60 / 1.96, 2.11, 2.12. */
+static int wino_uses_mm(const struct conv_wino *w)
+{
+    return w->C <= 4 * WINO_LANES;
+}
+
+/* Whether wino_backward accumulates dx in a copy whose pixels are Cp
+ * floats apart, then copies it out: where C is not a whole number of
+ * vectors and the products are wino_mm's. Adding C = 6 floats per pixel
+ * one by one, or whole vectors that overlap the next pixel's (store
+ * forwarding fails on them), took as long as all the products together
+ * on lenet2. */
+static int wino_pads_dx(const struct conv_wino *w)
+{
+    return w->C != w->Cp && wino_uses_mm(w);
+}
+
+/* The workspace for B samples: U and dU (N * N rows of C x Fp each), U^T
+ * where wino_uses_mm (N * N x F x Cp), V (N * N x block x Cp), M (N * N x
+ * block x Fp), then the padded dx where wino_pads_dx (B x H x W x Cp).
+ * Sets the offsets, which depend on B only through the block (the same
+ * for every B once the batch is a block or more), and returns the floats. */
 static size_t wino_layout(struct conv_wino *w, size_t B)
 {
     size_t nT = wino_block(w, B);
     w->ws_u = 0;
     w->ws_du = w->ws_u + WINO_NN * w->C * w->Fp;
-    w->ws_v = w->ws_du + WINO_NN * w->C * w->Fp;
+    w->ws_ut = w->ws_du + WINO_NN * w->C * w->Fp;
+    w->ws_v = w->ws_ut + (wino_uses_mm(w) ? WINO_NN * w->F * w->Cp : 0);
     w->ws_m = w->ws_v + WINO_NN * nT * w->Cp;
-    return w->ws_m + WINO_NN * nT * w->Fp;
+    w->ws_dxp = w->ws_m + WINO_NN * nT * w->Fp;
+    return w->ws_dxp + (wino_pads_dx(w) ? B * w->H * w->W * w->Cp : 0);
 }
 
 /* Loads n <= WINO_LANES floats into *v, zeros in the other lanes. (The
@@ -140,7 +192,7 @@ static inline __attribute__((always_inline)) void wino_load(wino_v8 *v, const fl
 {
     *v = (wino_v8){0};
     if (n == WINO_LANES) {
-        __builtin_memcpy(v, p, sizeof *v);
+        *v = *(const wino_v8u *)p;
     } else {
         for (size_t k = 0; k < n; k++) {
             (*v)[k] = p[k];
@@ -154,9 +206,9 @@ static inline __attribute__((always_inline)) void wino_add(float *p, const wino_
 {
     if (n == WINO_LANES) {
         wino_v8 d;
-        __builtin_memcpy(&d, p, sizeof d);
+        d = *(const wino_v8u *)(p);
         d += *v;
-        __builtin_memcpy(p, &d, sizeof d);
+        *(wino_v8u *)(p) = d;
     } else {
         for (size_t k = 0; k < n; k++) {
             p[k] += (*v)[k];
@@ -169,7 +221,7 @@ static inline __attribute__((always_inline)) void wino_store(float *p, const win
                                                              size_t n)
 {
     if (n == WINO_LANES) {
-        __builtin_memcpy(p, v, sizeof *v);
+        *(wino_v8u *)p = *v;
     } else {
         for (size_t k = 0; k < n; k++) {
             p[k] = (*v)[k];
@@ -314,6 +366,91 @@ static inline __attribute__((always_inline)) void wino_a(const wino_v8 *y, size_
 #error "WINO_M must be 2 or 4"
 #endif
 
+/* F(2 x 2, 5 x 5) on the same 6 x 6 tiles, for 5 x 5 kernels. Toom-Cook
+ * on the points 0, 1, -1, 2, -2 and infinity, as F(4 x 4, 3 x 3) above:
+ * A^T is the 2 x 6 Vandermonde matrix of the points (row k: p^k, the
+ * point at infinity contributing to the last row only), G the 6 x 5 one
+ * with each row scaled by 1 / prod_{q != p} (p - q) (1/4, -1/6, -1/6,
+ * 1/24, 1/24, 1, the scales of F(4 x 4, 3 x 3)'s G), and B^T, which
+ * depends on the points and their scales only, is F(4 x 4, 3 x 3)'s:
+ * wino_bt and wino_b serve both. The matrices, rows top to bottom:
+ *
+ *     A^T = [1 1  1 1  1 0;  0 1 -1 2 -2 1]
+ *     G   = [1/4 0 0 0 0;  -1/6 -1/6 -1/6 -1/6 -1/6;  -1/6 1/6 -1/6 1/6 -1/6;
+ *            1/24 1/12 1/6 1/3 2/3;  1/24 -1/12 1/6 -1/3 2/3;  0 0 0 0 1]
+ *
+ * tests/test_conv.c checks them against a direct correlation in 1-D (6
+ * inputs, 5 taps, 2 outputs), then through the layer in 2-D. */
+static inline __attribute__((always_inline)) void wino_g5(const wino_v8 *g, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 g0 = g[0], g1 = g[s], g2 = g[2 * s], g3 = g[3 * s], g4 = g[4 * s];
+    wino_v8 e = g0 + g2 + g4, od = g1 + g3;
+    wino_v8 h = g0 / 24 + g2 / 6 + g4 * (2.0f / 3), k = g1 / 12 + g3 / 3;
+    o[0] = g0 / 4;
+    o[t] = -(e + od) / 6;
+    o[2 * t] = -(e - od) / 6;
+    o[3 * t] = h + k;
+    o[4 * t] = h - k;
+    o[5 * t] = g4;
+}
+
+static inline __attribute__((always_inline)) void wino_gt5(const wino_v8 *u, size_t s,
+                                                           wino_v8 *o, size_t t)
+{
+    wino_v8 u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s];
+    wino_v8 p = u1 + u2, q = u3 + u4, dp = (u2 - u1) / 6, dq = u3 - u4;
+    o[0] = u0 / 4 - p / 6 + q / 24;
+    o[t] = dp + dq / 12;
+    o[2 * t] = (q - p) / 6;
+    o[3 * t] = dp + dq / 3;
+    o[4 * t] = q * (2.0f / 3) - p / 6 + u5;
+}
+
+static inline __attribute__((always_inline)) void wino_at5(const wino_v8 *m, size_t s,
+                                                           wino_v8 *o, size_t t)
+{
+    wino_v8 m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+    o[0] = m0 + (m1 + m2) + (m3 + m4);
+    o[t] = (m1 - m2) + 2 * (m3 - m4) + m5;
+}
+
+static inline __attribute__((always_inline)) void wino_a5(const wino_v8 *y, size_t s,
+                                                          wino_v8 *o, size_t t)
+{
+    wino_v8 y0 = y[0], y1 = y[s];
+    o[0] = y0;
+    o[t] = y0 + y1;
+    o[2 * t] = y0 - y1;
+    o[3 * t] = y0 + 2 * y1;
+    o[4 * t] = y0 - 2 * y1;
+    o[5 * t] = y1;
+}
+
+/* The kernel-side and output-side transforms of F(m x m, R x R), R a
+ * constant where these are inlined, so each variant compiles to its own
+ * straight-line code. */
+#define WINO_G(R, ...) ((R) == 5 ? wino_g5(__VA_ARGS__) : wino_g(__VA_ARGS__))
+#define WINO_GT(R, ...) ((R) == 5 ? wino_gt5(__VA_ARGS__) : wino_gt(__VA_ARGS__))
+#define WINO_AT(R, ...) ((R) == 5 ? wino_at5(__VA_ARGS__) : wino_at(__VA_ARGS__))
+#define WINO_A(R, ...) ((R) == 5 ? wino_a5(__VA_ARGS__) : wino_a(__VA_ARGS__))
+#define WINO_MOF(R) ((R) == 5 ? (size_t)2 : (size_t)WINO_M)
+
+/* Calls body(R, args) with R = w->r as a constant: 5 where the tiles
+ * allow it, 3 otherwise. */
+#if WINO_N == 6
+#define WINO_DISPATCH(w, body, ...)                                                           \
+    do {                                                                                      \
+        if ((w)->r == 5) {                                                                    \
+            body(5, __VA_ARGS__);                                                             \
+        } else {                                                                              \
+            body(3, __VA_ARGS__);                                                             \
+        }                                                                                     \
+    } while (0)
+#else
+#define WINO_DISPATCH(w, body, ...) body(3, __VA_ARGS__)
+#endif
+
 /* The first input row and column of tile t of a block (numbered over the
  * whole batch from 0), and its sample. Signed: the first tiles of a
  * padded input start before it. */
@@ -326,73 +463,88 @@ struct wino_tile {
 static inline __attribute__((always_inline)) struct wino_tile wino_tile_of(
     const struct conv_wino *w, size_t t)
 {
-    size_t r = t % w->tiles, oh0 = r / w->tw * WINO_M, ow0 = r % w->tw * WINO_M;
+    size_t r = t % w->tiles, oh0 = r / w->tw * w->m, ow0 = r % w->tw * w->m;
     return (struct wino_tile){t / w->tiles, (ptrdiff_t)oh0 - (ptrdiff_t)w->pad_t,
                               (ptrdiff_t)ow0 - (ptrdiff_t)w->pad_l, oh0, ow0};
 }
 
-/* U[xi] (C rows of Fp) = G g G^T for every channel and filter, g the 3 x 3
- * taps of kernel[:, :, c, f] in params ([3, 3, C, F]). Lanes past F are 0. */
-WINO_CLONES
-static void wino_kernel_transform(const struct conv_wino *w, const float *params, float *u)
+/* U[xi] (C rows of Fp) = G g G^T for every channel and filter, g the R x R
+ * taps of kernel[:, :, c, f] in params ([R, R, C, F]). Lanes past F are 0. */
+static inline __attribute__((always_inline)) void wino_kernel_transform_r(
+    const size_t R, const struct conv_wino *w, const float *params, float *u)
 {
     const size_t C = w->C, F = w->F, Fp = w->Fp;
     for (size_t c = 0; c < C; c++) {
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
-            wino_v8 g[9], tmp[WINO_N * 3], o[WINO_NN];
-            for (size_t k = 0; k < 9; k++) {
+            wino_v8 g[25], tmp[WINO_N * 5], o[WINO_NN];
+            for (size_t k = 0; k < R * R; k++) {
                 wino_load(&g[k], params + (k * C + c) * F + f, nf);
             }
-            for (size_t j = 0; j < 3; j++) {
-                wino_g(g + j, 3, tmp + j, 3);
+            for (size_t j = 0; j < R; j++) {
+                WINO_G(R, g + j, R, tmp + j, R);
             }
             for (size_t i = 0; i < WINO_N; i++) {
-                wino_g(tmp + i * 3, 1, o + i * WINO_N, 1);
+                WINO_G(R, tmp + i * R, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(u + (xi * C + c) * Fp + f, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(u + (xi * C + c) * Fp + f) = o[xi];
             }
         }
     }
 }
 
-/* dparams[kernel] += G^T dU G for every channel and filter. */
 WINO_CLONES
-static void wino_kernel_gradient(const struct conv_wino *w, const float *du, float *dparams)
+static void wino_kernel_transform(const struct conv_wino *w, const float *params, float *u)
+{
+    WINO_DISPATCH(w, wino_kernel_transform_r, w, params, u);
+}
+
+/* dparams[kernel] += G^T dU G for every channel and filter. */
+static inline __attribute__((always_inline)) void wino_kernel_gradient_r(
+    const size_t R, const struct conv_wino *w, const float *du, float *dparams)
 {
     const size_t C = w->C, F = w->F, Fp = w->Fp;
     for (size_t c = 0; c < C; c++) {
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
-            wino_v8 d[WINO_NN], tmp[3 * WINO_N], o[9];
+            wino_v8 d[WINO_NN], tmp[5 * WINO_N], o[25];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], du + (xi * C + c) * Fp + f, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(du + (xi * C + c) * Fp + f);
             }
             for (size_t j = 0; j < WINO_N; j++) {
-                wino_gt(d + j, WINO_N, tmp + j, WINO_N);
+                WINO_GT(R, d + j, WINO_N, tmp + j, WINO_N);
             }
-            for (size_t i = 0; i < 3; i++) {
-                wino_gt(tmp + i * WINO_N, 1, o + i * 3, 1);
+            for (size_t i = 0; i < R; i++) {
+                WINO_GT(R, tmp + i * WINO_N, 1, o + i * R, 1);
             }
-            for (size_t k = 0; k < 9; k++) {
+            for (size_t k = 0; k < R * R; k++) {
                 wino_add(dparams + (k * C + c) * F + f, &o[k], nf);
             }
         }
     }
 }
 
+WINO_CLONES
+static void wino_kernel_gradient(const struct conv_wino *w, const float *du, float *dparams)
+{
+    WINO_DISPATCH(w, wino_kernel_gradient_r, w, du, dparams);
+}
+
 /* The input tiles of a block: V[xi][t][c] = (B^T d B)[xi] for tiles
  * [t0, t0 + n) of the batch x, into v (rows of Cp, the block's tiles nT
- * apart per xi). Lanes past C are 0. */
+ * apart per xi). The lanes past C hold the transform of whatever follows
+ * in x (the next pixel's first channels, 0 past the sample's end): the
+ * products read C columns of V only. Loading whole vectors there rather
+ * than nc floats one by one made this transform 2x faster with C = 6. */
 WINO_CLONES
 static void wino_input_transform(const struct conv_wino *w, const float *x, size_t t0, size_t n,
                                  size_t nT, float *v)
 {
-    const size_t C = w->C, Cp = w->Cp;
+    const size_t C = w->C, Cp = w->Cp, n_x = w->H * w->W * C;
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
-        const float *xs = x + tl.b * w->H * w->W * C;
+        const float *xs = x + tl.b * n_x;
         int inside[WINO_NN];
         for (size_t i = 0; i < WINO_N; i++) {
             for (size_t j = 0; j < WINO_N; j++) {
@@ -407,10 +559,13 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
             for (size_t i = 0; i < WINO_N; i++) {
                 for (size_t j = 0; j < WINO_N; j++) {
                     size_t k = i * WINO_N + j;
+                    size_t at = ((size_t)(tl.h0 + (ptrdiff_t)i) * w->W +
+                                 (size_t)(tl.w0 + (ptrdiff_t)j)) * C + c;
                     d[k] = (wino_v8){0};
-                    if (inside[k]) {
-                        wino_load(&d[k], xs + ((size_t)(tl.h0 + (ptrdiff_t)i) * w->W +
-                                               (size_t)(tl.w0 + (ptrdiff_t)j)) * C + c, nc);
+                    if (inside[k] && at + WINO_LANES <= n_x) {
+                        d[k] = *(const wino_v8u *)(xs + at); /* lanes past C: the next pixel */
+                    } else if (inside[k]) {
+                        wino_load(&d[k], xs + at, nc);
                     }
                 }
             }
@@ -421,7 +576,7 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
                 wino_bt(tmp + i * WINO_N, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(v + (xi * nT + q) * Cp + c, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(v + (xi * nT + q) * Cp + c) = o[xi];
             }
         }
     }
@@ -429,27 +584,27 @@ static void wino_input_transform(const struct conv_wino *w, const float *x, size
 
 /* y of tiles [t0, t0 + n) = A^T M A + bias (NULL: none), the outputs
  * inside [Ho, Wo] only. */
-WINO_CLONES
-static void wino_output_transform(const struct conv_wino *w, const float *m, const float *bias,
-                                  size_t t0, size_t n, size_t nT, float *y)
+static inline __attribute__((always_inline)) void wino_output_transform_r(
+    const size_t R, const struct conv_wino *w, const float *m, const float *bias, size_t t0,
+    size_t n, size_t nT, float *y)
 {
-    const size_t F = w->F, Fp = w->Fp;
+    const size_t F = w->F, Fp = w->Fp, M = WINO_MOF(R);
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
         float *ys = y + tl.b * w->Ho * w->Wo * F;
-        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
-        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        size_t rows = w->Ho - tl.oh0 < M ? w->Ho - tl.oh0 : M;
+        size_t cols = w->Wo - tl.ow0 < M ? w->Wo - tl.ow0 : M;
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_NN], tmp[WINO_M * WINO_N], o[WINO_M * WINO_M];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], m + (xi * nT + q) * Fp + f, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(m + (xi * nT + q) * Fp + f);
             }
             for (size_t j = 0; j < WINO_N; j++) {
-                wino_at(d + j, WINO_N, tmp + j, WINO_N);
+                WINO_AT(R, d + j, WINO_N, tmp + j, WINO_N);
             }
-            for (size_t i = 0; i < WINO_M; i++) {
-                wino_at(tmp + i * WINO_N, 1, o + i * WINO_M, 1);
+            for (size_t i = 0; i < M; i++) {
+                WINO_AT(R, tmp + i * WINO_N, 1, o + i * M, 1);
             }
             wino_v8 bv = {0};
             if (bias) {
@@ -457,7 +612,7 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
             }
             for (size_t i = 0; i < rows; i++) {
                 for (size_t j = 0; j < cols; j++) {
-                    wino_v8 yv = o[i * WINO_M + j] + bv;
+                    wino_v8 yv = o[i * M + j] + bv;
                     wino_store(ys + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, &yv, nf);
                 }
             }
@@ -465,58 +620,75 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
     }
 }
 
+WINO_CLONES
+static void wino_output_transform(const struct conv_wino *w, const float *m, const float *bias,
+                                  size_t t0, size_t n, size_t nT, float *y)
+{
+    WINO_DISPATCH(w, wino_output_transform_r, w, m, bias, t0, n, nT, y);
+}
+
 /* dM[xi][t][f] = (A dY A^T)[xi] for tiles [t0, t0 + n) of dy, dY's
  * positions past [Ho, Wo] taken as 0. Lanes past F are 0. */
-WINO_CLONES
-static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
-                              size_t nT, float *dm)
+static inline __attribute__((always_inline)) void wino_dy_transform_r(
+    const size_t R, const struct conv_wino *w, const float *dy, size_t t0, size_t n, size_t nT,
+    float *dm)
 {
-    const size_t F = w->F, Fp = w->Fp;
+    const size_t F = w->F, Fp = w->Fp, M = WINO_MOF(R);
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
         const float *ds = dy + tl.b * w->Ho * w->Wo * F;
-        size_t rows = w->Ho - tl.oh0 < WINO_M ? w->Ho - tl.oh0 : WINO_M;
-        size_t cols = w->Wo - tl.ow0 < WINO_M ? w->Wo - tl.ow0 : WINO_M;
+        size_t rows = w->Ho - tl.oh0 < M ? w->Ho - tl.oh0 : M;
+        size_t cols = w->Wo - tl.ow0 < M ? w->Wo - tl.ow0 : M;
         for (size_t f = 0; f < F; f += WINO_LANES) {
             size_t nf = F - f < WINO_LANES ? F - f : WINO_LANES;
             wino_v8 d[WINO_M * WINO_M], tmp[WINO_N * WINO_M], o[WINO_NN];
-            for (size_t i = 0; i < WINO_M; i++) {
-                for (size_t j = 0; j < WINO_M; j++) {
-                    d[i * WINO_M + j] = (wino_v8){0};
+            for (size_t i = 0; i < M; i++) {
+                for (size_t j = 0; j < M; j++) {
+                    d[i * M + j] = (wino_v8){0};
                     if (i < rows && j < cols) {
-                        wino_load(&d[i * WINO_M + j],
+                        wino_load(&d[i * M + j],
                                   ds + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, nf);
                     }
                 }
             }
-            for (size_t j = 0; j < WINO_M; j++) {
-                wino_a(d + j, WINO_M, tmp + j, WINO_M);
+            for (size_t j = 0; j < M; j++) {
+                WINO_A(R, d + j, M, tmp + j, M);
             }
             for (size_t i = 0; i < WINO_N; i++) {
-                wino_a(tmp + i * WINO_M, 1, o + i * WINO_N, 1);
+                WINO_A(R, tmp + i * M, 1, o + i * WINO_N, 1);
             }
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(dm + (xi * nT + q) * Fp + f, &o[xi], sizeof o[xi]);
+                *(wino_v8u *)(dm + (xi * nT + q) * Fp + f) = o[xi];
             }
         }
     }
 }
 
+WINO_CLONES
+static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
+                              size_t nT, float *dm)
+{
+    WINO_DISPATCH(w, wino_dy_transform_r, w, dy, t0, n, nT, dm);
+}
+
 /* dx += B dV B^T of tiles [t0, t0 + n), at the inputs inside the image
- * (neighbouring tiles overlap by two rows and columns: both add). */
+ * (neighbouring tiles overlap by N - m rows and columns: all add); dx's
+ * pixels are ldc floats apart: C, or Cp for the padded accumulator of
+ * wino_backward, where whole vectors are added (the lanes past C are
+ * never read). */
 WINO_CLONES
 static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t t0, size_t n,
-                              size_t nT, float *dx)
+                              size_t nT, float *dx, size_t ldc)
 {
     const size_t C = w->C, Cp = w->Cp;
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
-        float *xs = dx + tl.b * w->H * w->W * C;
+        float *xs = dx + tl.b * w->H * w->W * ldc;
         for (size_t c = 0; c < C; c += WINO_LANES) {
-            size_t nc = C - c < WINO_LANES ? C - c : WINO_LANES;
+            size_t nc = ldc == Cp || C - c >= WINO_LANES ? WINO_LANES : C - c;
             wino_v8 d[WINO_NN], tmp[WINO_NN], o[WINO_NN];
             for (size_t xi = 0; xi < WINO_NN; xi++) {
-                __builtin_memcpy(&d[xi], dv + (xi * nT + q) * Cp + c, sizeof d[xi]);
+                d[xi] = *(const wino_v8u *)(dv + (xi * nT + q) * Cp + c);
             }
             for (size_t j = 0; j < WINO_N; j++) {
                 wino_b(d + j, WINO_N, tmp + j, WINO_N);
@@ -532,10 +704,156 @@ static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t
                 for (size_t j = 0; j < WINO_N; j++) {
                     ptrdiff_t ww = tl.w0 + (ptrdiff_t)j;
                     if (ww >= 0 && ww < (ptrdiff_t)w->W) {
-                        wino_add(xs + ((size_t)h * w->W + (size_t)ww) * C + c,
+                        wino_add(xs + ((size_t)h * w->W + (size_t)ww) * ldc + c,
                                  &o[i * WINO_N + j], nc);
                     }
                 }
+            }
+        }
+    }
+}
+
+/* The products of narrow layers. With few channels (LeNet's second layer:
+ * C = 6, F = 16, 400 tiles per micro-shard of 16) each of the N * N
+ * products is tiny (tiles x 6 by 6 x 16), and cblas_sgemm spends most of
+ * its time packing and in its kernel's edges: F(2 x 2, 5 x 5) on lenet2
+ * ran at 0.46 of sgemm's rate with it, a third of the direct method's
+ * (scripts/conv-rate.c, B = 16). These two register-blocked products keep
+ * up to WINO_MM_ROWS rows by two vectors of the result in registers (12
+ * of the 16 vector registers of AVX2) and read their operands once per
+ * block. wino_uses_mm says which layers take them. */
+#define WINO_MM_ROWS 6
+
+/* out[t][0, 8 VB) = sum_k a[t][k] b[k][0, 8 VB) for RB rows t (RB, VB
+ * constants: the accumulators stay in registers). */
+static inline __attribute__((always_inline)) void wino_mm_block(
+    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
+    size_t K, float *out, size_t ldo)
+{
+    wino_v8 acc[WINO_MM_ROWS][2];
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            acc[r][v] = (wino_v8){0};
+        }
+    }
+    for (size_t k = 0; k < K; k++) {
+        wino_v8 bv[2];
+        for (size_t v = 0; v < VB; v++) {
+            bv[v] = *(const wino_v8u *)(b + k * ldb + v * WINO_LANES);
+        }
+        for (size_t r = 0; r < RB; r++) {
+            float s = a[r * lda + k];
+            wino_v8 av = {s, s, s, s, s, s, s, s};
+            for (size_t v = 0; v < VB; v++) {
+                acc[r][v] += av * bv[v];
+            }
+        }
+    }
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) = acc[r][v];
+        }
+    }
+}
+
+/* out (n x N, rows ldo apart) = a (n x K) b (K x N), N a multiple of
+ * WINO_LANES: the forward product (V U) and dx's (dM U^T, with U^T stored
+ * as such: wino_kernel_transpose). */
+WINO_CLONES
+static void wino_mm(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *out, size_t ldo)
+{
+    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
+        const float *bf = b + f;
+        float *of = out + f;
+        int two = N - f >= 2 * WINO_LANES;
+        size_t t = 0;
+        for (; t + WINO_MM_ROWS <= n; t += WINO_MM_ROWS) {
+            if (two) {
+                wino_mm_block(WINO_MM_ROWS, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            } else {
+                wino_mm_block(WINO_MM_ROWS, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            }
+        }
+        for (; t < n; t++) {
+            if (two) {
+                wino_mm_block(1, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            } else {
+                wino_mm_block(1, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
+            }
+        }
+    }
+}
+
+/* out[k][0, 8 VB) += sum_t a[t][k] b[t][0, 8 VB) for RB rows k. */
+static inline __attribute__((always_inline)) void wino_mm_tn_block(
+    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
+    size_t n, float *out, size_t ldo)
+{
+    wino_v8 acc[WINO_MM_ROWS][2];
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            acc[r][v] = (wino_v8){0};
+        }
+    }
+    for (size_t t = 0; t < n; t++) {
+        wino_v8 bv[2];
+        for (size_t v = 0; v < VB; v++) {
+            bv[v] = *(const wino_v8u *)(b + t * ldb + v * WINO_LANES);
+        }
+        for (size_t r = 0; r < RB; r++) {
+            float s = a[t * lda + r];
+            wino_v8 av = {s, s, s, s, s, s, s, s};
+            for (size_t v = 0; v < VB; v++) {
+                acc[r][v] += av * bv[v];
+            }
+        }
+    }
+    for (size_t r = 0; r < RB; r++) {
+        for (size_t v = 0; v < VB; v++) {
+            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) += acc[r][v];
+        }
+    }
+}
+
+/* out (K x N) += a^T b, a (n x K) and b (n x N), N a multiple of
+ * WINO_LANES: the kernel gradient's product (V^T dM). */
+WINO_CLONES
+static void wino_mm_tn(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
+                       size_t ldb, float *out, size_t ldo)
+{
+    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
+        const float *bf = b + f;
+        float *of = out + f;
+        int two = N - f >= 2 * WINO_LANES;
+        size_t k = 0;
+        for (; k + WINO_MM_ROWS <= K; k += WINO_MM_ROWS) {
+            if (two) {
+                wino_mm_tn_block(WINO_MM_ROWS, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            } else {
+                wino_mm_tn_block(WINO_MM_ROWS, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            }
+        }
+        for (; k < K; k++) {
+            if (two) {
+                wino_mm_tn_block(1, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            } else {
+                wino_mm_tn_block(1, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
+            }
+        }
+    }
+}
+
+/* UT[xi] (F rows of Cp) = U[xi]^T, zeros past C: the right operand of dx's
+ * product for wino_mm. */
+static void wino_kernel_transpose(const struct conv_wino *w, const float *u, float *ut)
+{
+    const size_t C = w->C, F = w->F, Cp = w->Cp, Fp = w->Fp;
+    memset(ut, 0, WINO_NN * F * Cp * sizeof *ut);
+    for (size_t xi = 0; xi < WINO_NN; xi++) {
+        for (size_t c = 0; c < C; c++) {
+            for (size_t f = 0; f < F; f++) {
+                ut[(xi * F + f) * Cp + c] = u[(xi * C + c) * Fp + f];
             }
         }
     }
@@ -550,7 +868,7 @@ static void wino_forward(const struct conv_wino *wl, const float *params, const 
     wino_layout(&w, B);
     size_t nT = wino_block(&w, B), T = B * w.tiles;
     float *u = ws + w.ws_u, *v = ws + w.ws_v, *m = ws + w.ws_m;
-    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp, mm = wino_uses_mm(&w);
     wino_kernel_transform(&w, params, u);
     if (w.F != w.Fp) { /* the lanes past F, never written by the products */
         memset(m, 0, WINO_NN * nT * w.Fp * sizeof *m);
@@ -559,9 +877,13 @@ static void wino_forward(const struct conv_wino *wl, const float *params, const 
         size_t n = T - t0 < nT ? T - t0 : nT;
         wino_input_transform(&w, x, t0, n, nT, v);
         for (size_t xi = 0; xi < WINO_NN; xi++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, C, 1.0f,
-                        v + xi * nT * w.Cp, Cp, u + xi * w.C * w.Fp, Fp, 0.0f,
-                        m + xi * nT * w.Fp, Fp);
+            float *vx = v + xi * nT * w.Cp, *ux = u + xi * w.C * w.Fp, *mx = m + xi * nT * w.Fp;
+            if (mm) {
+                wino_mm(n, w.C, w.Fp, vx, w.Cp, ux, w.Fp, mx, w.Fp);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, F, C, 1.0f, vx,
+                            Cp, ux, Fp, 0.0f, mx, Fp);
+            }
         }
         wino_output_transform(&w, m, bias, t0, n, nT, y);
     }
@@ -575,11 +897,16 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
     struct conv_wino w = *wl;
     wino_layout(&w, B);
     size_t nT = wino_block(&w, B), T = B * w.tiles;
-    float *u = ws + w.ws_u, *du = ws + w.ws_du, *v = ws + w.ws_v, *m = ws + w.ws_m;
-    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp;
+    float *u = ws + w.ws_u, *du = ws + w.ws_du, *ut = ws + w.ws_ut, *v = ws + w.ws_v;
+    float *m = ws + w.ws_m, *dxp = wino_pads_dx(&w) ? ws + w.ws_dxp : dx;
+    const int C = (int)w.C, F = (int)w.F, Cp = (int)w.Cp, Fp = (int)w.Fp, mm = wino_uses_mm(&w);
+    const size_t ldc = wino_pads_dx(&w) ? w.Cp : w.C;
     if (dx) {
         wino_kernel_transform(&w, params, u);
-        memset(dx, 0, B * w.H * w.W * w.C * sizeof *dx);
+        if (mm) {
+            wino_kernel_transpose(&w, u, ut);
+        }
+        memset(dxp, 0, B * w.H * w.W * ldc * sizeof *dxp);
     }
     memset(du, 0, WINO_NN * w.C * w.Fp * sizeof *du);
     for (size_t t0 = 0; t0 < T; t0 += nT) {
@@ -588,16 +915,25 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
         wino_dy_transform(&w, dy, t0, n, nT, m);
         for (size_t xi = 0; xi < WINO_NN; xi++) {
             float *vx = v + xi * nT * w.Cp, *mx = m + xi * nT * w.Fp;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, F, (int)n, 1.0f, vx, Cp, mx,
-                        Fp, 1.0f, du + xi * w.C * w.Fp, Fp);
-            if (dx) { /* dV overwrites V, read just above */
+            if (mm) {
+                wino_mm_tn(n, w.C, w.Fp, vx, w.Cp, mx, w.Fp, du + xi * w.C * w.Fp, w.Fp);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, F, (int)n, 1.0f, vx, Cp,
+                            mx, Fp, 1.0f, du + xi * w.C * w.Fp, Fp);
+            }
+            if (dx && mm) { /* dV overwrites V, read just above */
+                wino_mm(n, w.F, w.Cp, mx, w.Fp, ut + xi * w.F * w.Cp, w.Cp, vx, w.Cp);
+            } else if (dx) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, F, 1.0f, mx, Fp,
                             u + xi * w.C * w.Fp, Fp, 0.0f, vx, Cp);
             }
         }
         if (dx) {
-            wino_dx_transform(&w, v, t0, n, nT, dx);
+            wino_dx_transform(&w, v, t0, n, nT, dxp, ldc);
         }
+    }
+    for (size_t p = 0; dx && dxp != dx && p < B * w.H * w.W; p++) {
+        memcpy(dx + p * w.C, dxp + p * w.Cp, w.C * sizeof *dx);
     }
     wino_kernel_gradient(&w, du, dparams);
 }
