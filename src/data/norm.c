@@ -3,6 +3,8 @@
 
 #include "data/norm.h"
 
+#include <dptrain/plugin.h> /* DPT_VECTORIZE */
+
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -161,6 +163,9 @@ int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dp
     return 0;
 }
 
+/* Runs on every row of every step (LeNet: 1.5% of the step before the
+ * vector clones); the clones change no result: no product is added. */
+DPT_VECTORIZE
 void dpt_norm_x(const struct dpt_norm *n, const float *x, float *out, size_t rows)
 {
     if (!dpt_norm_has_x(n)) {
