@@ -216,8 +216,11 @@ static const struct pool_case cases[] = {
      * computes 8 lanes from each cell on (max_across_narrow) */
     {"", 4, 6, 9, 2, 3, 3},
     {"pool_size = 3; strides = 2; padding = \"same\";", 5, 5, 8, 3, 3, 1},
-    /* LeNet's first pool, 28 x 28 x 6 */
+    /* LeNet's pools, 28 x 28 x 6 and 10 x 10 x 16, and odd sides for the
+     * path of pool 2 stride 2 "valid" (a row and a column in no window) */
     {"", 28, 28, 6, 14, 14, 3},
+    {"", 10, 10, 16, 5, 5, 1},
+    {"", 7, 5, 17, 3, 2, 3},
 };
 
 /* Bound 1e-6: see max_pool_dx_error. */
@@ -234,6 +237,102 @@ static void test_max_gradients(void)
         CU_ASSERT(err < 1e-6);
         lc_check_contracts(&c, t->B, 20 + k);
         lc_destroy(&c);
+    }
+}
+
+/* Inputs full of ties and NaN: small integers, a NaN in about one cell
+ * of 16. */
+static void tied_inputs(float *x, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(seed >> 40);
+        x[i] = r % 16 == 0 ? NAN : (float)(r % 3);
+    }
+}
+
+/* The training forward and backward of max pooling, pool 2 stride 2
+ * "valid", by the rules of the header of pool2d.c written out window by
+ * window: down each column (the lower cell wins if greater or NaN), then
+ * across (the right column wins if greater, NaN, or equal with a winner
+ * earlier in row-major order). y[B * OH * OW * C], dx[B * H * W * C]. */
+static void max2x2_reference(const float *x, const float *dy, float *y, float *dx, size_t B,
+                             size_t H, size_t W, size_t C)
+{
+    size_t OH = H / 2, OW = W / 2;
+    memset(dx, 0, B * H * W * C * sizeof *dx);
+    for (size_t i = 0; i < B; i++) {
+        for (size_t oh = 0; oh < OH; oh++) {
+            for (size_t ow = 0; ow < OW; ow++) {
+                for (size_t c = 0; c < C; c++) {
+                    size_t at[4], win[2];
+                    for (size_t k = 0; k < 4; k++) {
+                        at[k] = ((i * H + 2 * oh + k / 2) * W + 2 * ow + k % 2) * C + c;
+                    }
+                    for (size_t col = 0; col < 2; col++) {
+                        float top = x[at[col]], low = x[at[2 + col]];
+                        win[col] = low > top || isnan(low) ? at[2 + col] : at[col];
+                    }
+                    float m0 = x[win[0]], m1 = x[win[1]];
+                    size_t w = m1 > m0 || isnan(m1) || (m1 == m0 && win[1] < win[0]) ? win[1]
+                                                                                     : win[0];
+                    size_t o = ((i * OH + oh) * OW + ow) * C + c;
+                    y[o] = x[w];
+                    dx[w] = dy[o];
+                }
+            }
+        }
+    }
+}
+
+/* Pool 2 stride 2 "valid" has a path of its own (max2x2_rows, C >= 8); it must
+ * give bit for bit the values, winners (NaN and ties included) and dx of
+ * the general rules, on odd and even sides, C below, at and above 8 and
+ * not a multiple of it, B = 1 and 3. dx is checked after filling it with
+ * garbage, as it must be written whole. Where H and W are even, "same"
+ * padding has the same windows and takes the general path: compared too. */
+static void test_max_2x2_fast_path(void)
+{
+    static const uint64_t sides[][2] = {{7, 5}, {4, 4}, {28, 28}, {10, 10}, {2, 3}, {5, 2}};
+    static const uint64_t channels[] = {1, 3, 6, 8, 16, 17};
+    static const size_t batches[] = {1, 3};
+    uint64_t seed = 77;
+    for (size_t a = 0; a < sizeof sides / sizeof sides[0]; a++) {
+        for (size_t b = 0; b < sizeof channels / sizeof channels[0]; b++) {
+            for (size_t k = 0; k < 2; k++) {
+                size_t H = sides[a][0], W = sides[a][1], C = channels[b], B = batches[k];
+                size_t nx = B * H * W * C, ny = B * (H / 2) * (W / 2) * C;
+                float *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *dx);
+                float *dx_ref = malloc(nx * sizeof *dx), *y = malloc(ny * sizeof *y);
+                float *y_ref = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
+                CU_ASSERT_FATAL(x && dx && dx_ref && y && y_ref && dy);
+                tied_inputs(x, nx, seed++);
+                lc_fill(dy, ny, &seed, -1, 1);
+                max2x2_reference(x, dy, y_ref, dx_ref, B, H, W, C);
+                int even = H % 2 == 0 && W % 2 == 0;
+                for (int same = 0; same <= even; same++) {
+                    struct lc c;
+                    create_ok(&c, "max_pool2d", same ? "padding = \"same\";" : "",
+                              lc_shape(H, W, C), H / 2, W / 2, C);
+                    for (size_t j = 0; j < nx; j++) {
+                        dx[j] = 1e30f;
+                    }
+                    lc_forward(&c, x, y, B, 1);
+                    lc_backward(&c, x, y, dy, dx, NULL, B);
+                    int y_ok = memcmp(y, y_ref, ny * sizeof *y) == 0;
+                    int dx_ok = memcmp(dx, dx_ref, nx * sizeof *dx) == 0;
+                    if (!y_ok || !dx_ok) {
+                        printf("\n    %zux%zux%zu B = %zu %s: %s%s differ", H, W, C, B,
+                               same ? "same" : "valid", y_ok ? "" : "y ", dx_ok ? "" : "dx");
+                    }
+                    CU_ASSERT(y_ok && dx_ok);
+                    lc_forward(&c, x, y, B, 0); /* inference: no winners kept */
+                    CU_ASSERT(memcmp(y, y_ref, ny * sizeof *y) == 0);
+                    lc_destroy(&c);
+                }
+                free(x), free(dx), free(dx_ref), free(y), free(y_ref), free(dy);
+            }
+        }
     }
 }
 
@@ -448,6 +547,7 @@ int main(void)
     CU_add_test(s, "\"same\" puts the smaller half first", test_same_padding_split);
     CU_add_test(s, "max pooling gradients away from ties", test_max_gradients);
     CU_add_test(s, "ties, channels and NaN of max pooling by hand", test_max_ties_by_hand);
+    CU_add_test(s, "max pooling 2x2 stride 2 against the general rules", test_max_2x2_fast_path);
     CU_add_test(s, "average pooling gradients", test_avg_gradients);
     CU_add_test(s, "global average pooling by hand", test_global_avg_by_hand);
     CU_add_test(s, "global average pooling gradients", test_global_avg_gradients);
