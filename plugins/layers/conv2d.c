@@ -6,8 +6,9 @@
  * or "same", dilation (Keras' dilation_rate; default 1), use_bias (default
  * true), initializer "glorot_uniform" (default), "he_normal" or "zeros",
  * method "auto" (default: by shape), "im2col", "direct" or "winograd"
- * (3 x 3 kernels, stride 1, dilation 1 only); the same results within
- * rounding (Winograd's a few times larger); for tests and measurements.
+ * (3 x 3 and 5 x 5 kernels, stride 1, dilation 1 only); the same
+ * results within rounding (Winograd's a few times larger); for tests and
+ * measurements.
  * The parameter slice is "kernel" [kh, kw, C, filters] (Keras' layout, so
  * weights compare and export as they are), then "bias" [filters] with
  * use_bias.
