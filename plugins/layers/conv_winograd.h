@@ -724,11 +724,12 @@ static void wino_dx_transform(const struct conv_wino *w, const float *dv, size_t
  * block. wino_uses_mm says which layers take them. */
 #define WINO_MM_ROWS 6
 
-/* out[t][0, 8 VB) = sum_k a[t][k] b[k][0, 8 VB) for RB rows t (RB, VB
- * constants: the accumulators stay in registers). */
-static inline __attribute__((always_inline)) void wino_mm_block(
-    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
-    size_t K, float *out, size_t ldo)
+/* out[r][0, 8 VB) (=, or += with add) sum_k a(r, k) b[k][0, 8 VB) for RB
+ * rows r, where a(r, k) = a[r * ar + k * ak] (RB, VB and the strides
+ * constants after inlining: the accumulators stay in registers). */
+static inline __attribute__((always_inline)) void
+wino_mm_block(const size_t RB, const size_t VB, const float *a, size_t ar, size_t ak,
+              const float *b, size_t ldb, size_t K, float *out, size_t ldo, int add)
 {
     wino_v8 acc[WINO_MM_ROWS][2];
     for (size_t r = 0; r < RB; r++) {
@@ -742,7 +743,7 @@ static inline __attribute__((always_inline)) void wino_mm_block(
             bv[v] = *(const wino_v8u *)(b + k * ldb + v * WINO_LANES);
         }
         for (size_t r = 0; r < RB; r++) {
-            float s = a[r * lda + k];
+            float s = a[r * ar + k * ak];
             wino_v8 av = {s, s, s, s, s, s, s, s};
             for (size_t v = 0; v < VB; v++) {
                 acc[r][v] += av * bv[v];
@@ -751,7 +752,43 @@ static inline __attribute__((always_inline)) void wino_mm_block(
     }
     for (size_t r = 0; r < RB; r++) {
         for (size_t v = 0; v < VB; v++) {
-            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) = acc[r][v];
+            wino_v8u *o = (wino_v8u *)(out + r * ldo + v * WINO_LANES);
+            if (add) {
+                *o += acc[r][v];
+            } else {
+                *o = acc[r][v];
+            }
+        }
+    }
+}
+
+/* out (R x N, rows ldo apart) (=, or += with add) the product of a (R x
+ * K, a(r, k) = a[r * ar + k * ak]) and b (K x N), N a multiple of
+ * WINO_LANES, by blocks of WINO_MM_ROWS rows by two vectors. */
+static inline __attribute__((always_inline)) void
+wino_mm_rows(size_t R, size_t K, size_t N, const float *a, size_t ar, size_t ak, const float *b,
+             size_t ldb, float *out, size_t ldo, int add)
+{
+    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
+        const float *bf = b + f;
+        float *of = out + f;
+        int two = N - f >= 2 * WINO_LANES;
+        size_t r = 0;
+        for (; r + WINO_MM_ROWS <= R; r += WINO_MM_ROWS) {
+            if (two) {
+                wino_mm_block(WINO_MM_ROWS, 2, a + r * ar, ar, ak, bf, ldb, K, of + r * ldo, ldo,
+                              add);
+            } else {
+                wino_mm_block(WINO_MM_ROWS, 1, a + r * ar, ar, ak, bf, ldb, K, of + r * ldo, ldo,
+                              add);
+            }
+        }
+        for (; r < R; r++) {
+            if (two) {
+                wino_mm_block(1, 2, a + r * ar, ar, ak, bf, ldb, K, of + r * ldo, ldo, add);
+            } else {
+                wino_mm_block(1, 1, a + r * ar, ar, ak, bf, ldb, K, of + r * ldo, ldo, add);
+            }
         }
     }
 }
@@ -763,57 +800,7 @@ WINO_CLONES
 static void wino_mm(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
                     size_t ldb, float *out, size_t ldo)
 {
-    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
-        const float *bf = b + f;
-        float *of = out + f;
-        int two = N - f >= 2 * WINO_LANES;
-        size_t t = 0;
-        for (; t + WINO_MM_ROWS <= n; t += WINO_MM_ROWS) {
-            if (two) {
-                wino_mm_block(WINO_MM_ROWS, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
-            } else {
-                wino_mm_block(WINO_MM_ROWS, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
-            }
-        }
-        for (; t < n; t++) {
-            if (two) {
-                wino_mm_block(1, 2, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
-            } else {
-                wino_mm_block(1, 1, a + t * lda, lda, bf, ldb, K, of + t * ldo, ldo);
-            }
-        }
-    }
-}
-
-/* out[k][0, 8 VB) += sum_t a[t][k] b[t][0, 8 VB) for RB rows k. */
-static inline __attribute__((always_inline)) void wino_mm_tn_block(
-    const size_t RB, const size_t VB, const float *a, size_t lda, const float *b, size_t ldb,
-    size_t n, float *out, size_t ldo)
-{
-    wino_v8 acc[WINO_MM_ROWS][2];
-    for (size_t r = 0; r < RB; r++) {
-        for (size_t v = 0; v < VB; v++) {
-            acc[r][v] = (wino_v8){0};
-        }
-    }
-    for (size_t t = 0; t < n; t++) {
-        wino_v8 bv[2];
-        for (size_t v = 0; v < VB; v++) {
-            bv[v] = *(const wino_v8u *)(b + t * ldb + v * WINO_LANES);
-        }
-        for (size_t r = 0; r < RB; r++) {
-            float s = a[t * lda + r];
-            wino_v8 av = {s, s, s, s, s, s, s, s};
-            for (size_t v = 0; v < VB; v++) {
-                acc[r][v] += av * bv[v];
-            }
-        }
-    }
-    for (size_t r = 0; r < RB; r++) {
-        for (size_t v = 0; v < VB; v++) {
-            *(wino_v8u *)(out + r * ldo + v * WINO_LANES) += acc[r][v];
-        }
-    }
+    wino_mm_rows(n, K, N, a, lda, 1, b, ldb, out, ldo, 0);
 }
 
 /* out (K x N) += a^T b, a (n x K) and b (n x N), N a multiple of
@@ -822,26 +809,7 @@ WINO_CLONES
 static void wino_mm_tn(size_t n, size_t K, size_t N, const float *a, size_t lda, const float *b,
                        size_t ldb, float *out, size_t ldo)
 {
-    for (size_t f = 0; f < N; f += 2 * WINO_LANES) {
-        const float *bf = b + f;
-        float *of = out + f;
-        int two = N - f >= 2 * WINO_LANES;
-        size_t k = 0;
-        for (; k + WINO_MM_ROWS <= K; k += WINO_MM_ROWS) {
-            if (two) {
-                wino_mm_tn_block(WINO_MM_ROWS, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
-            } else {
-                wino_mm_tn_block(WINO_MM_ROWS, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
-            }
-        }
-        for (; k < K; k++) {
-            if (two) {
-                wino_mm_tn_block(1, 2, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
-            } else {
-                wino_mm_tn_block(1, 1, a + k, lda, bf, ldb, n, of + k * ldo, ldo);
-            }
-        }
-    }
+    wino_mm_rows(K, n, N, a, 1, lda, b, ldb, out, ldo, 1);
 }
 
 /* UT[xi] (F rows of Cp) = U[xi]^T, zeros past C: the right operand of dx's
