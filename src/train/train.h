@@ -39,7 +39,8 @@ struct dpt_train_opts {
                         double seconds);
     /* Called on every rank once before the first step, with the network
      * built (for a model summary), the threads per rank chosen and one line
-     * saying how the rows are held and read (for --verbose). NULL: no call. */
+     * saying how the rows are held and read, then one with the micro-shard
+     * size (for --verbose). NULL: no call. */
     void (*on_start)(void *ctx, const struct dpt_net *net, int threads, const char *data);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
