@@ -378,7 +378,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     c.direct = !c.identity && !c.wino &&
                (s->method == CONV_DIRECT ||
                 (s->method == CONV_AUTO && conv_direct_pays(&c.g, c.F)));
-    c.block_rows = CONV_BLOCK_FLOATS / (c.direct ? c.g.K : c.ld + c.g.K);
+    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K); /* im2col only */
     c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
     if (c.direct) {
         conv_direct_layout(&c);
@@ -445,12 +445,12 @@ static size_t conv_block(size_t M, size_t cap)
     return M < cap ? M : cap;
 }
 
-/* The workspace holds one block of cols (rows, ld), then one of dcols
- * (rows, K) for backward. */
+/* The workspace: Winograd's (wino_layout) or the direct method's
+ * (conv_direct_layout); for im2col one block of cols (rows, ld), then one
+ * of dcols (rows, K) for backward. */
 static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
-    size_t rows = conv_block(B * c->g.P, c->block_rows);
     if (c->wino) {
         struct conv_wino w = c->wn;
         return wino_layout(&w, B) * sizeof(float);
@@ -458,6 +458,7 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
     if (c->direct) {
         return c->ws_end * sizeof(float);
     }
+    size_t rows = conv_block(B * c->g.P, c->block_rows);
     return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
 }
 
