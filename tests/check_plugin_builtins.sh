@@ -84,4 +84,7 @@ expect_exit 2 "has no plugin named 'dense2' (it has: dense)" \
 expect_exit 2 "\-\-shape '0,3'" dptrain check-plugin "$libs/layer_dense.so" --shape 0,3
 expect_exit 2 "not a dptrain plugin" dptrain check-plugin "$DPT_TEST_PLUGINS/no_symbol.so"
 check "--help" dptrain check-plugin --help
+# 6. An ABI 1.x layer is not checked but failed, with what to do.
+expect_error "^FAIL layer dense_v1: plugin ABI: built for plugin ABI 1.2; .*rebuild it" \
+    dptrain check-plugin "$DPT_TEST_PLUGINS/v1_dense.so"
 summary
