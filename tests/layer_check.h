@@ -1,7 +1,10 @@
-/* Checks of an ABI 2.0 layer plugin the way the host uses it, for the CUnit
- * tests of every layer (tests/test_layers_*.c): create with settings and an
- * input shape, then forward/backward over B rows against central finite
- * differences, and the buffer contracts of include/dptrain/plugin.h.
+/* The CUnit face of the layer checks in src/check/harness.h, for the tests
+ * of every layer (tests/test_layers.c, test_conv.c, test_pool.c,
+ * test_batch_norm.c): create with settings and an input shape, then
+ * forward/backward over B rows against central finite differences, and
+ * the buffer contracts of include/dptrain/plugin.h, asserted. The harness
+ * itself (guarded buffers, the finite-difference loop, the contracts) is
+ * the one `dptrain check-plugin` runs, so the two cannot drift apart.
  *
  * The objective is L = sum(r * y) for a fixed random r, accumulated in
  * double from the layer's float outputs; its derivative by x or a
@@ -10,11 +13,13 @@
  * (convolutions, pooling away from ties) the truncation error is zero and a
  * large h (0.1) keeps the float rounding small; nonlinear layers (batch
  * norm) need a smaller h (1e-2). Errors are |analytic - numeric| /
- * max(1, |analytic|, |numeric|).
+ * max(1, |analytic|, |numeric|). The tests choose inputs away from kinks,
+ * so the finite differences here are not kink-aware.
  */
 #ifndef DPT_TESTS_LAYER_CHECK_H
 #define DPT_TESTS_LAYER_CHECK_H
 
+#include "check/harness.h"
 #include "plugin/host.h"
 
 #include <dptrain/plugin.h>
@@ -32,6 +37,7 @@ struct lc {
     size_t n_in, n_out; /* floats per sample */
     size_t n_slice;     /* n_params + n_state */
     float *params;      /* initialized by the plugin's init from a fixed seed */
+    struct dpt_check_layer l; /* the harness's instance; the members above alias it */
 };
 
 /* The shape [d0], [d0, d1] or [d0, d1, d2] (unused trailing 0s). */
@@ -58,12 +64,13 @@ void lc_backward(struct lc *c, const float *x, const float *y, const float *dy, 
 void lc_gradient_errors(struct lc *c, size_t B, uint64_t seed, double lo, double hi, double h,
                         double *dx_err, double *dp_err);
 
-/* The contracts, asserted with CUnit: forward writes every output (y
- * filled with NaN first) at inference and in training; backward adds into
- * prefilled dparams; dx is added into, or fully written under
- * DPT_CAP_WRITES_DX (filled with NaN first); dx NULL gives the same
- * dparams; the same inputs give the same bits twice; nothing is written
- * past any buffer (guard floats after x, y, dx, dparams). */
+/* The contracts of dpt_check_layer_contracts, asserted with CUnit: forward
+ * writes every output (y filled with NaN first) at inference and in
+ * training; backward adds into prefilled dparams; dx is added into, or
+ * fully written under DPT_CAP_WRITES_DX (filled with NaN first); dx NULL
+ * gives the same dparams; the same inputs give the same bits twice;
+ * nothing is written before or past any buffer or the workspace; inputs
+ * unchanged; finite outputs. */
 void lc_check_contracts(struct lc *c, size_t B, uint64_t seed);
 
 /* lc_gradient_errors asserted below tol (printing both errors), then

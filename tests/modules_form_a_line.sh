@@ -5,7 +5,7 @@
 # knowing only the ones below it.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-order="util dist data plugin model io train cli"
+order="util dist data plugin model io train check cli"
 rank() {
     i=0
     for m in $order; do

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
         {"plugins", cmd_plugins},
         {"inspect", cmd_inspect},
         {"summary", cmd_summary},
+        {"check-plugin", cmd_check_plugin},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
@@ -202,5 +203,5 @@ int main(int argc, char **argv)
         }
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
-                           "plugins, inspect, summary)", cmd);
+                           "plugins, inspect, summary, check-plugin)", cmd);
 }

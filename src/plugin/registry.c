@@ -349,6 +349,22 @@ int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_
     return 0;
 }
 
+int dpt_registry_create_file(struct dpt_registry **out, const char *file, struct dpt_err *err)
+{
+    *out = NULL;
+    struct dpt_registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    int rc = load_file(reg, file, 1, err);
+    if (rc < 0) {
+        dpt_registry_destroy(reg);
+        return rc;
+    }
+    *out = reg;
+    return 0;
+}
+
 void dpt_registry_destroy(struct dpt_registry *reg)
 {
     if (!reg) {

@@ -27,6 +27,10 @@ struct dpt_registry_entry {
 
 /* path: the --plugin-path value (may be NULL). */
 int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err);
+/* A registry of the plugins of one file only (no search path), for
+ * `dptrain check-plugin`: the file must load and pass the same ABI and
+ * required-function checks. */
+int dpt_registry_create_file(struct dpt_registry **out, const char *file, struct dpt_err *err);
 void dpt_registry_destroy(struct dpt_registry *reg);
 
 size_t dpt_registry_count(const struct dpt_registry *reg);

@@ -1,0 +1,312 @@
+/* Guarded buffers, finite differences and a layer driven as the host
+ * drives it: see harness.h. */
+#include "config.h"
+
+#include "check/harness.h"
+
+#include <dptrain/dptrain.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A guarded block: [header 64 | guard 64 | data, rounded up to 64 | guard 64].
+ * The header holds the data size; 64 bytes keep the data 64-byte aligned. */
+#define GUARD_BYTES 64
+#define GUARD_BYTE 0xA5
+
+void *dpt_check_alloc(size_t bytes)
+{
+    size_t data = (bytes + 63) / 64 * 64;
+    unsigned char *base = aligned_alloc(64, 64 + GUARD_BYTES + data + GUARD_BYTES);
+    if (!base) {
+        return NULL;
+    }
+    memcpy(base, &bytes, sizeof bytes);
+    unsigned char *p = base + 64 + GUARD_BYTES;
+    memset(p - GUARD_BYTES, GUARD_BYTE, GUARD_BYTES);
+    memset(p, 0, data);
+    /* The tail guard starts right after the bytes asked for, so a write of
+     * one byte too many shows even when bytes is not a multiple of 64. */
+    memset(p + bytes, GUARD_BYTE, data - bytes + GUARD_BYTES);
+    return p;
+}
+
+float *dpt_check_floats(size_t n)
+{
+    return dpt_check_alloc(n * sizeof(float));
+}
+
+int dpt_check_intact(const void *p)
+{
+    const unsigned char *q = p;
+    size_t bytes;
+    memcpy(&bytes, q - GUARD_BYTES - 64, sizeof bytes);
+    size_t tail = (bytes + 63) / 64 * 64 - bytes + GUARD_BYTES;
+    for (size_t i = 0; i < GUARD_BYTES; i++) {
+        if (q[-1 - (ptrdiff_t)i] != GUARD_BYTE) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < tail; i++) {
+        if (q[bytes + i] != GUARD_BYTE) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void dpt_check_free(void *p)
+{
+    if (p) {
+        free((unsigned char *)p - GUARD_BYTES - 64);
+    }
+}
+
+void dpt_check_fill(float *v, size_t n, uint64_t *seed, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(*seed >> 11) * 0x1p-53;
+        v[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+double dpt_check_rel_error(double a, double b)
+{
+    double e = fabs(a - b) / fmax(1.0, fmax(fabs(a), fabs(b)));
+    return isnan(e) ? INFINITY : e;
+}
+
+/* Whether point i is a corner of the objective: the one-sided
+ * differences disagree and the analytic derivative a lies between them. */
+static int is_kink(float *v, size_t i, double a, double (*objective)(void *), void *ctx,
+                   double f_up, double f_down, float up, float down, double tol)
+{
+    double f0 = objective(ctx);
+    double right = (f_up - f0) / ((double)up - (double)v[i]);
+    double left = (f0 - f_down) / ((double)v[i] - (double)down);
+    if (dpt_check_rel_error(left, right) <= tol) {
+        return 0;
+    }
+    double slack = tol * fmax(1.0, fmax(fabs(left), fabs(right)));
+    return a >= fmin(left, right) - slack && a <= fmax(left, right) + slack;
+}
+
+void dpt_check_fd(float *v, size_t n, const float *a, double (*objective)(void *ctx),
+                  void *ctx, double h, double kink_tol, struct dpt_check_fd *out)
+{
+    *out = (struct dpt_check_fd){0};
+    for (size_t i = 0; i < n; i++) {
+        float keep = v[i];
+        float up = (float)(keep + h), down = (float)(keep - h);
+        v[i] = up;
+        double f_up = objective(ctx);
+        v[i] = down;
+        double f_down = objective(ctx);
+        v[i] = keep;
+        double num = (f_up - f_down) / ((double)up - (double)down);
+        double err = dpt_check_rel_error(a[i], num);
+        if (kink_tol > 0 && err > kink_tol) {
+            /* A curved function (batch norm over two rows) may need a
+             * smaller step: its truncation error falls 16-fold. */
+            float up4 = (float)(keep + h / 4), down4 = (float)(keep - h / 4);
+            v[i] = up4;
+            double f_up4 = objective(ctx);
+            v[i] = down4;
+            double f_down4 = objective(ctx);
+            v[i] = keep;
+            double num4 = (f_up4 - f_down4) / ((double)up4 - (double)down4);
+            if (dpt_check_rel_error(a[i], num4) < err) {
+                num = num4;
+                err = dpt_check_rel_error(a[i], num4);
+            }
+        }
+        if (kink_tol > 0 && err > kink_tol &&
+            is_kink(v, i, a[i], objective, ctx, f_up, f_down, up, down, kink_tol)) {
+            out->kinks++;
+            continue;
+        }
+        if (err > out->worst) {
+            out->worst = err;
+            out->where = i;
+            out->analytic = a[i];
+            out->numeric = num;
+        }
+    }
+}
+
+/* ---------- A layer as the host runs it ---------- */
+
+/* Sizes and the guarded slice of an instance whose create() succeeded. */
+static int layer_finish(struct dpt_check_layer *c)
+{
+    c->n_in = c->n_out = 1;
+    for (uint32_t j = 0; j < c->in.rank && j < DPT_MAX_RANK; j++) {
+        c->n_in *= c->in.dims[j];
+    }
+    for (uint32_t j = 0; j < c->info.out.rank && j < DPT_MAX_RANK; j++) {
+        c->n_out *= c->info.out.dims[j];
+    }
+    c->n_slice = c->info.n_params + c->info.n_state;
+    c->params = dpt_check_floats(c->n_slice);
+    return c->params ? 0 : DPT_ENOMEM;
+}
+
+int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
+                           const struct dpt_host *host, const struct dpt_shape *in,
+                           uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->host = host;
+    c->in = *in;
+    int rc = p->create(&c->st, host, in, &c->info);
+    if (rc < 0) {
+        c->st = NULL;
+        return rc;
+    }
+    if (layer_finish(c) < 0) {
+        return DPT_ENOMEM;
+    }
+    if (p->init) {
+        struct dpt_rng rng = {seed, 0};
+        p->init(c->st, c->params, host, &rng);
+    }
+    return 0;
+}
+
+int dpt_check_layer_adopt(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
+                          void *st, const struct dpt_shape *in,
+                          const struct dpt_layer_info *info)
+{
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->st = st;
+    c->in = *in;
+    c->info = *info;
+    return layer_finish(c);
+}
+
+void dpt_check_layer_destroy(struct dpt_check_layer *c)
+{
+    if (c->st) {
+        c->p->destroy(c->st);
+    }
+    dpt_check_free(c->params);
+    dpt_check_free(c->ws);
+    memset(c, 0, sizeof *c);
+}
+
+void *dpt_check_layer_workspace(const struct dpt_check_layer *c, size_t B, size_t *bytes,
+                                int *failed)
+{
+    *bytes = c->p->workspace_bytes ? c->p->workspace_bytes(c->st, B) : 0;
+    if (*bytes == 0) {
+        return NULL;
+    }
+    void *ws = dpt_check_alloc(*bytes);
+    *failed = *failed || !ws;
+    return ws;
+}
+
+static struct dpt_batch batch_of(void *ws, size_t B, int training)
+{
+    struct dpt_batch b = {.B = B, .ws = ws, .training = (uint32_t)training,
+                          .scale = 1.0f / (float)B, .key = 77, .first_sample = 5};
+    return b;
+}
+
+void dpt_check_layer_forward_ws(const struct dpt_check_layer *c, void *ws, const float *x,
+                                float *y, size_t B, int training)
+{
+    struct dpt_batch b = batch_of(ws, B, training);
+    c->p->forward(c->st, c->params, x, y, &b);
+}
+
+void dpt_check_layer_backward_ws(const struct dpt_check_layer *c, void *ws, const float *x,
+                                 const float *y, const float *dy, float *dx, float *dparams,
+                                 size_t B)
+{
+    struct dpt_batch b = batch_of(ws, B, 1);
+    c->p->backward(c->st, c->params, x, y, dy, dx, dparams, &b);
+}
+
+/* The instance's workspace for B rows: reallocated when B changes, so
+ * its guard sits right after the bytes declared for this B. */
+static int own_workspace(struct dpt_check_layer *c, size_t B)
+{
+    if (c->ws_B == B && (c->ws || c->ws_bytes == 0)) {
+        return 0;
+    }
+    dpt_check_free(c->ws);
+    int failed = 0;
+    c->ws = dpt_check_layer_workspace(c, B, &c->ws_bytes, &failed);
+    c->ws_B = B;
+    return failed ? DPT_ENOMEM : 0;
+}
+
+int dpt_check_layer_forward(struct dpt_check_layer *c, const float *x, float *y, size_t B,
+                            int training)
+{
+    if (own_workspace(c, B) < 0) {
+        return DPT_ENOMEM;
+    }
+    dpt_check_layer_forward_ws(c, c->ws, x, y, B, training);
+    return 0;
+}
+
+int dpt_check_layer_backward(struct dpt_check_layer *c, const float *x, const float *y,
+                             const float *dy, float *dx, float *dparams, size_t B)
+{
+    if (own_workspace(c, B) < 0) {
+        return DPT_ENOMEM;
+    }
+    dpt_check_layer_backward_ws(c, c->ws, x, y, dy, dx, dparams, B);
+    return 0;
+}
+
+struct layer_objective {
+    struct dpt_check_layer *c;
+    const float *x, *r;
+    float *y;
+    size_t B;
+};
+
+static double layer_objective(void *ctx)
+{
+    struct layer_objective *o = ctx;
+    dpt_check_layer_forward(o->c, o->x, o->y, o->B, 1);
+    double L = 0;
+    for (size_t i = 0; i < o->B * o->c->n_out; i++) {
+        L += (double)o->r[i] * o->y[i];
+    }
+    return L;
+}
+
+int dpt_check_layer_fd(struct dpt_check_layer *c, size_t B, uint64_t seed, double lo,
+                       double hi, double h, double kink_tol, struct dpt_check_fd *dx,
+                       const size_t *parts, size_t n_parts, struct dpt_check_fd *dp)
+{
+    size_t nx = B * c->n_in, ny = B * c->n_out;
+    float *x = dpt_check_floats(nx), *y = dpt_check_floats(ny), *r = dpt_check_floats(ny);
+    float *gx = dpt_check_floats(nx), *gp = dpt_check_floats(c->n_slice);
+    int rc = DPT_ENOMEM;
+    if (!x || !y || !r || !gx || !gp || own_workspace(c, B) < 0) {
+        goto done;
+    }
+    dpt_check_fill(x, nx, &seed, lo, hi);
+    dpt_check_fill(r, ny, &seed, -1, 1);
+    struct layer_objective o = {c, x, r, y, B};
+    layer_objective(&o);
+    dpt_check_layer_backward(c, x, y, r, gx, gp, B);
+    dpt_check_fd(x, nx, gx, layer_objective, &o, h, kink_tol, dx);
+    for (size_t k = 0; k < n_parts; k++) {
+        dpt_check_fd(c->params + parts[k], parts[k + 1] - parts[k], gp + parts[k],
+                     layer_objective, &o, h, kink_tol, &dp[k]);
+    }
+    rc = 0;
+done:
+    dpt_check_free(x), dpt_check_free(y), dpt_check_free(r);
+    dpt_check_free(gx), dpt_check_free(gp);
+    return rc;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# `dptrain check-plugin` catches the quiet mistakes of plugin authors (issue
+# 12; README.md, "check-plugin"): each plugin in tests/plugins/broken_*.c is
+# the layer of tests/plugins/broken_layer.h with one mistake. Each must exit
+# 1 with a FAIL line for the check that the mistake breaks, naming the
+# function or buffer where that says something, while the checks the mistake
+# does not touch still pass (so a FAIL points at the mistake). The layer
+# without a mistake passes everything.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+libs="$DPT_TEST_PLUGINS"
+
+# mistake NAME 'FAIL PATTERN' PASSING-CHECK...: check-plugin on
+# broken_NAME.so exits 1, a FAIL line matches the pattern, and each
+# passing check has its PASS line.
+mistake() {
+    name=$1 pattern=$2
+    shift 2
+    expect_error "^FAIL layer broken_$name: $pattern" \
+        dptrain check-plugin "$libs/broken_$name.so"
+    dptrain check-plugin "$libs/broken_$name.so" > out || true
+    for c in "$@"; do
+        grep -qxF "PASS layer broken_$name: $c" out || fail "$name: '$c' should still pass"
+    done
+    grep -q "^check-plugin: [0-9]* checks, [1-9][0-9]* failed$" out || fail "$name: the count"
+}
+
+# 0. The layer without a mistake passes every check.
+check "the layer without a mistake passes" dptrain check-plugin "$libs/scale_ok.so"
+
+# 1. dparams = instead of +=, and a backward that zeroes its own dparams:
+# the gradients are right, only the accumulation is wrong.
+for m in assign_dparams zero_dparams; do
+    mistake $m 'dparams accumulate (+=): .* not prefill + gradient' \
+        'gradient x' 'gradient weight' 'gradient bias' 'forward writes every output' \
+        'writes stay inside buffers' 'finite outputs' 'instances independent'
+done
+# 2. DPT_CAP_WRITES_DX while adding into dx (dx filled with NaN shows it).
+mistake writes_dx_adds 'dx fully written (DPT_CAP_WRITES_DX): ' \
+    'gradient x' 'dparams accumulate (+=)' 'finite outputs' 'deterministic'
+# 3. A NaN produced in backward from finite inputs, named with its function.
+mistake nan_backward 'finite outputs: backward produced NaN or Inf in dparams' \
+    'gradient x' 'forward writes every output' 'writes stay inside buffers'
+# 4. Writes past the output and past the declared workspace.
+mistake past_output 'writes stay inside buffers: forward wrote outside y' \
+    'gradient x' 'gradient weight' 'dparams accumulate (+=)' 'finite outputs'
+mistake past_workspace 'writes stay inside buffers: forward wrote outside workspace' \
+    'gradient x' 'gradient weight' 'dparams accumulate (+=)' 'finite outputs'
+# 5. Outputs forward leaves unwritten (at inference).
+mistake unwritten 'forward writes every output: 1 of ' \
+    'gradient x' 'finite outputs' 'dparams accumulate (+=)' 'writes stay inside buffers'
+# 6. Hidden global state: two instances interfere.
+mistake global 'instances independent: ' \
+    'gradient x' 'gradient weight' 'dparams accumulate (+=)' 'forward writes every output'
+# 7. A wrong gradient (a sign error in dx): the worst error and where.
+mistake sign 'gradient x: relative error 2 at x\[row [0-9]*\]\[[0-9]*\] (backward' \
+    'gradient weight' 'gradient bias' 'dx accumulates (+=)' 'dparams accumulate (+=)'
+# 8. Parameter tensors that do not cover the slice.
+mistake tensors "parameter tensors: 'bias' starts at float 6, but the tensors before it end at 7 (an overlap)" \
+    'gradient x' 'dparams accumulate (+=)'
+
+# 9. The failure also shows in --format json, with its detail.
+dptrain check-plugin "$libs/broken_sign.so" --format json > json.out || true
+check "json: the failed check with its detail" "$PYTHON" - <<'PY'
+import json
+doc = json.load(open("json.out"))
+bad = [c for c in doc["checks"] if not c["passed"]]
+assert doc["failed"] == len(bad) == 1, bad
+assert bad[0]["check"] == "gradient x" and "relative error 2" in bad[0]["detail"], bad
+PY
+summary
