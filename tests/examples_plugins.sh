@@ -163,4 +163,61 @@ check "the BLAS recipe links: activation blas_identity is listed" \
     grep -E '^activation +blas_identity ' "$tmp/list.txt"
 check "  ... and its file needs libopenblas" sh -c "ldd mylayer.so | grep -q libopenblas"
 
+# 10. Settings errors in a model file name the file, the line, the layer and
+#     the key: a key the plugin never asks for (a typo), and a value that
+#     passes the getter's range but that create() refuses through
+#     host->error (huber's delta = 0).
+cd "$tmp"
+m=share/examples/plugins
+sed 's/stddev = 0.05;/stdev = 0.05;/' $m/custom.cfg > $m/typo.cfg
+expect_error "typo.cfg:[0-9]*: layer 1 (channel_scale): unknown key 'stdev'" \
+    dptrain train $m/typo.cfg --plugin-path built --quiet
+sed 's/delta = 1.0;/delta = 0.0;/' $m/custom.cfg > $m/zero.cfg
+expect_error "zero.cfg:[0-9]*: loss (huber): 'delta' must be greater than 0, got 0" \
+    dptrain train $m/zero.cfg --plugin-path built --quiet
+
+# 11. A plugin stamped with the next minor of this ABI (as if built against
+#     a newer header: it may have members this host does not know) loads,
+#     and trains the softsign model: the host reads only its own minor's.
+mkdir newer
+sed -e 's/DPT_PLUGIN_HEADER(/NEXT_MINOR_HEADER(/' \
+    -e 's|^#include <dptrain/plugin.h>$|#include <dptrain/plugin.h>\
+#define NEXT_MINOR_HEADER(k, n, v, s) { .abi_major = DPT_ABI_MAJOR, \\\
+    .abi_minor = DPT_ABI_MINOR + 1, .kind = (k), .caps = DPT_CAP_DETERMINISTIC, \\\
+    .name = (n), .version = (v), .summary = (s) }|' "$ex/softsign.c" > newer/softsign.c
+must "${PLAIN_CC:-cc}" -O2 -Wall -Wextra -Werror -fPIC -shared -I"$top_srcdir/include" \
+    newer/softsign.c -o newer/softsign.so -lm
+check "newer/softsign.c is stamped with the next minor" grep -q 'DPT_ABI_MINOR + 1' \
+    newer/softsign.c
+must dptrain train "$top_srcdir/examples/plugins/softsign.cfg" --plugin-path newer \
+    --out newer.h5 --quiet
+ok "a plugin of ABI $(dptrain --version | sed -n 's/.*ABI \([0-9]*\)\.\([0-9]*\).*/\1.\2+1/p') loads and trains"
+
+# 12. The checks of case 3 catch the quiet mistakes docs/PLUGINS.md lists,
+#     made on purpose in copies of channel_scale.c: `=` instead of `+=`
+#     into dparams, and DPT_CAP_WRITES_DX set while backward still adds
+#     into dx.
+mkdir -p broken/assign broken/writes_dx
+sed 's/dgamma\[c\] += /dgamma[c] = /' "$ex/channel_scale.c" > broken/assign/channel_scale.c
+sed 's/\.base = DPT_PLUGIN_HEADER(DPT_KIND_LAYER, "channel_scale", "1.0.0",/.base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "channel_scale", "1.0.0",/
+     s/"x \* gamma + beta per channel (example out-of-tree layer)"),/"x * gamma + beta per channel (example out-of-tree layer)", DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),/' \
+    "$ex/channel_scale.c" > broken/writes_dx/channel_scale.c
+for b in assign writes_dx; do
+    must "${PLAIN_CC:-cc}" -O2 -fPIC -shared -I"$top_srcdir/include" \
+        broken/$b/channel_scale.c -o broken/$b/channel_scale.so
+    cp built/softsign.so built/huber.so broken/$b/
+done
+check "dparams = instead of +=: the check fails" ! \
+    env DPTRAIN_PLUGIN_PATH="$tmp/broken/assign:$DPTRAIN_PLUGIN_PATH" \
+    "$top_builddir/tests/example_plugins_check"
+cp check.out assign.out
+check "  ... naming the += contract of dparams" \
+    grep -E '0 dx and [1-9][0-9]* dparams values break the \+= contract' assign.out
+check "DPT_CAP_WRITES_DX while adding into dx: the check fails" ! \
+    env DPTRAIN_PLUGIN_PATH="$tmp/broken/writes_dx:$DPTRAIN_PLUGIN_PATH" \
+    "$top_builddir/tests/example_plugins_check"
+cp check.out writes_dx.out
+check "  ... naming dx" grep -E '[1-9][0-9]* dx and 0 dparams values break the \+= contract' \
+    writes_dx.out
+
 summary
