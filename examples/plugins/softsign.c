@@ -1,8 +1,11 @@
 /* softsign: an activation plugin built outside dptrain's tree, against the
- * installed header alone. y = x / (1 + |x|), dy/dx = 1 / (1 + |x|)^2.
+ * installed header alone; the smallest template (docs/PLUGINS.md; a layer
+ * is channel_scale.c, a loss huber.c). y = x / (1 + |x|), dy/dx =
+ * 1 / (1 + |x|)^2. Stateless: no create, so state is NULL.
  *
- * Build:  cc -O2 -fPIC -shared -I/usr/local/include softsign.c -o softsign.so
- * Use:    dptrain train model.cfg --plugin-path .   (activation = "softsign")
+ * Build:  make   (or: cc -O2 -fPIC -shared $(pkg-config --cflags dptrain)
+ *                     softsign.c -o softsign.so -lm)
+ * Use:    dptrain train softsign.cfg --plugin-path .   (activation = "softsign")
  */
 #include <dptrain/plugin.h>
 #include <math.h>
