@@ -24,15 +24,21 @@ static const char usage[] =
     "                       loss and metrics of a trained model on a data file\n"
     "  predict MODEL.h5 DATA.h5 --out PRED.h5 [--format json]\n"
     "                       write a trained model's outputs for a data file\n"
-    "  plugins              list the plugins found and the files rejected\n"
+    "  plugins [--verbose]  list the plugins found and the files rejected;\n"
+    "                       --verbose also prints the search path\n"
     "  inspect FILE.h5      check a model or checkpoint file (checksum) and describe it\n"
     "  summary MODEL.cfg [--format json] [--input-shape H,W,C]\n"
     "                       the layers a model file builds: output shapes and\n"
     "                       parameters per layer, totals (as Keras' model.summary())\n"
+    "  check-plugin FILE.so [NAME] [--set KEY=VALUE]... [--shape D1,D2,...]\n"
+    "                       check a plugin file: gradients, buffer contracts,\n"
+    "                       determinism, shapes (PASS/FAIL per check)\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
-    "                       $DPTRAIN_PLUGIN_PATH and the built-in plugins\n"
+    "                       $DPTRAIN_PLUGIN_PATH, the per-user folder\n"
+    "                       ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins\n"
+    "                       and the built-in plugins\n"
     "  --threads T          OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
     "  -h, --help           help (also: dptrain COMMAND --help)\n"
     "  --version            print the version\n"
@@ -128,15 +134,45 @@ void cli_mpi_finalize(void)
     dpt_dist_finish();
 }
 
+/* `plugins --verbose`: the search path the registry walked, in order, with
+ * where each folder or file came from and what was there. */
+static void print_search_path(const struct dpt_registry *reg)
+{
+    static const char *const status[] = {
+        [DPT_PLACE_FOLDER] = "folder",
+        [DPT_PLACE_FILE] = "file",
+        [DPT_PLACE_MISSING] = "does not exist",
+        [DPT_PLACE_REPEATED] = "folder, already scanned above",
+    };
+    printf("search path, in order:\n");
+    for (size_t i = 0; i < dpt_registry_place_count(reg); i++) {
+        const struct dpt_registry_place *pl = dpt_registry_place(reg, i);
+        printf("  %-30s %s (%s)\n", pl->origin, pl->path, status[pl->status]);
+    }
+    printf("\n");
+}
+
 int cmd_plugins(int argc, char **argv)
 {
     struct cli_common c = {0};
+    int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: dptrain plugins [--plugin-path DIRS]\n\n"
+            printf("usage: dptrain plugins [--plugin-path DIRS] [--verbose]\n\n"
                    "Lists every plugin found (kind, name, version, file, summary) and every\n"
-                   "file that was rejected, with the reason.\n");
+                   "file that was rejected, with the reason. Plugins are searched in\n"
+                   "--plugin-path, then $DPTRAIN_PLUGIN_PATH, then the per-user folder\n"
+                   "${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins, then the built-in\n"
+                   "folder.\n\n"
+                   "options:\n"
+                   "  --plugin-path DIRS   ':'-separated folders or files searched first\n"
+                   "  -v, --verbose        also print the search path: each folder or file,\n"
+                   "                       where it came from and whether it exists\n");
             return 0;
+        }
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+            verbose = 1;
+            continue;
         }
         int r = cli_common_option("plugins", argc, argv, &i, &c);
         if (r < 0) {
@@ -151,6 +187,9 @@ int cmd_plugins(int argc, char **argv)
     if (dpt_registry_create(&reg, c.plugin_path, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_RUN;
+    }
+    if (verbose) {
+        print_search_path(reg);
     }
     printf("%-10s %-14s %-8s %-48s %s\n", "KIND", "NAME", "VERSION", "FILE", "SUMMARY");
     for (uint32_t kind = DPT_KIND_LAYER; kind <= DPT_KIND_OPTIMIZER; kind++) {

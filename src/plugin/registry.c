@@ -32,6 +32,8 @@ struct dpt_registry {
     size_t n_rejected;
     char **dirs_seen; /* realpaths of scanned directories */
     size_t n_dirs_seen;
+    struct dpt_registry_place *places; /* the search path, in order; paths owned */
+    size_t n_places;
 };
 
 const char *dpt_kind_name(uint32_t kind)
@@ -230,6 +232,8 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
     }
     for (size_t i = 0; i < reg->n_dirs_seen; i++) {
         if (strcmp(reg->dirs_seen[i], real) == 0) {
+            /* Every caller records the folder's place just before. */
+            reg->places[reg->n_places - 1].status = DPT_PLACE_REPEATED;
             return 0;
         }
     }
@@ -272,10 +276,33 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
     return rc;
 }
 
+/* Records one folder or file of the search path for `dptrain plugins
+ * --verbose`, with what is there now. */
+static int add_place(struct dpt_registry *reg, const char *path, const char *origin,
+                     struct dpt_err *err)
+{
+    struct stat st;
+    struct dpt_registry_place pl = {.path = dpt__strdup(path), .origin = origin};
+    if (stat(path, &st) != 0) {
+        pl.status = DPT_PLACE_MISSING;
+    } else {
+        pl.status = S_ISDIR(st.st_mode) ? DPT_PLACE_FOLDER : DPT_PLACE_FILE;
+    }
+    if (!pl.path || push(&reg->places, &reg->n_places, sizeof pl, &pl) < 0) {
+        free((char *)pl.path);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* One entry of a search path: directory or file. */
 static int load_entry(struct dpt_registry *reg, const char *entry, const char *origin,
                       struct dpt_err *err)
 {
+    int rc = add_place(reg, entry, origin, err);
+    if (rc < 0) {
+        return rc;
+    }
     struct stat st;
     if (stat(entry, &st) != 0) {
         return dpt_err_set(err, DPT_EIO, "plugin path entry '%s' (from %s): %s", entry, origin,
@@ -304,8 +331,8 @@ static int load_path(struct dpt_registry *reg, const char *path, const char *ori
 }
 
 /* The build tree's plugins when this program runs from the build tree,
- * else the install directory. */
-static void builtin_dir(char *buf, size_t len)
+ * else the install directory. Returns where the folder comes from. */
+static const char *builtin_dir(char *buf, size_t len)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -314,10 +341,42 @@ static void builtin_dir(char *buf, size_t len)
         size_t k = strlen(DPT_BUILD_DIR);
         if (strncmp(exe, DPT_BUILD_DIR, k) == 0 && exe[k] == '/') {
             snprintf(buf, len, "%s/plugins/.libs", DPT_BUILD_DIR);
-            return;
+            return "built-in (build tree)";
         }
     }
     snprintf(buf, len, "%s", DPT_PLUGIN_DIR);
+    return "built-in";
+}
+
+/* The per-user folder, ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins
+ * (the XDG base directory specification, which also says to ignore a
+ * relative XDG_DATA_HOME). Returns where it comes from, or NULL when neither
+ * variable gives an absolute folder. */
+static const char *user_dir(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && xdg[0] == '/') {
+        snprintf(buf, len, "%s/dptrain/plugins", xdg);
+        return "per-user ($XDG_DATA_HOME)";
+    }
+    const char *home = getenv("HOME");
+    if (home && home[0] == '/') {
+        snprintf(buf, len, "%s/.local/share/dptrain/plugins", home);
+        return "per-user ($HOME/.local/share)";
+    }
+    return NULL;
+}
+
+/* A folder the user did not name (per-user, built-in): scanned when it
+ * exists, recorded either way. */
+static int load_default_dir(struct dpt_registry *reg, const char *dir, const char *origin,
+                            struct dpt_err *err)
+{
+    int rc = add_place(reg, dir, origin, err);
+    if (rc == 0 && reg->places[reg->n_places - 1].status == DPT_PLACE_FOLDER) {
+        rc = load_dir(reg, dir, err);
+    }
+    return rc;
 }
 
 int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err)
@@ -336,10 +395,13 @@ int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_
         rc = load_path(reg, env, "DPTRAIN_PLUGIN_PATH", err);
     }
     char dir[PATH_MAX];
-    builtin_dir(dir, sizeof dir);
-    struct stat st;
-    if (rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = load_dir(reg, dir, err);
+    const char *origin = user_dir(dir, sizeof dir);
+    if (rc == 0 && origin) {
+        rc = load_default_dir(reg, dir, origin, err);
+    }
+    origin = builtin_dir(dir, sizeof dir);
+    if (rc == 0) {
+        rc = load_default_dir(reg, dir, origin, err);
     }
     if (rc < 0) {
         dpt_registry_destroy(reg);
@@ -382,6 +444,10 @@ void dpt_registry_destroy(struct dpt_registry *reg)
     for (size_t i = 0; i < reg->n_dirs_seen; i++) {
         free(reg->dirs_seen[i]);
     }
+    for (size_t i = 0; i < reg->n_places; i++) {
+        free((char *)reg->places[i].path);
+    }
+    free(reg->places);
     free(reg->handles);
     free(reg->entries);
     free(reg->files);
@@ -408,6 +474,16 @@ size_t dpt_registry_rejected_count(const struct dpt_registry *reg)
 const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i)
 {
     return i < reg->n_rejected ? reg->rejected[i] : NULL;
+}
+
+size_t dpt_registry_place_count(const struct dpt_registry *reg)
+{
+    return reg->n_places;
+}
+
+const struct dpt_registry_place *dpt_registry_place(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_places ? &reg->places[i] : NULL;
 }
 
 const struct dpt_plugin *dpt_registry_find(const struct dpt_registry *reg, uint32_t kind,

@@ -2,10 +2,14 @@
  * checks their ABI and keeps their descriptors by (kind, name).
  *
  * Search order: the --plugin-path entries, then DPTRAIN_PLUGIN_PATH, then the
- * built-in directory (the build tree's plugins/.libs when dptrain runs from
- * its build tree, else the install directory). Entries are ':'-separated
- * directories (every *.so in them is tried) or plugin files. A directory is
- * scanned once however often it is listed.
+ * per-user folder ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins, then
+ * the built-in directory (the build tree's plugins/.libs when dptrain runs
+ * from its build tree, else the install directory). Entries are
+ * ':'-separated directories (every *.so in them is tried) or plugin files. A
+ * directory is scanned once however often it is listed. The per-user and
+ * built-in folders are skipped when they do not exist. The registry keeps
+ * the search path it walked (dpt_registry_place) for `dptrain plugins
+ * --verbose`.
  *
  * Fatal (create fails): a named entry that does not exist, an explicitly
  * named file that is not a usable plugin, two plugins of one kind with one
@@ -25,6 +29,21 @@ struct dpt_registry_entry {
     const char *file;                /* the file it came from */
 };
 
+/* One folder or file of the search path, as the registry found it. */
+enum dpt_place_status {
+    DPT_PLACE_FOLDER,   /* a folder, scanned */
+    DPT_PLACE_FILE,     /* a file, loaded (or, for the per-user and built-in
+                         * places, not a folder, so skipped) */
+    DPT_PLACE_MISSING,  /* nothing there */
+    DPT_PLACE_REPEATED, /* a folder already scanned earlier on the path */
+};
+
+struct dpt_registry_place {
+    const char *path;   /* as written, or as computed for the per-user and built-in folders */
+    const char *origin; /* "--plugin-path", "DPTRAIN_PLUGIN_PATH", "per-user (...)", "built-in" */
+    enum dpt_place_status status;
+};
+
 /* path: the --plugin-path value (may be NULL). */
 int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err);
 /* A registry of the plugins of one file only (no search path), for
@@ -38,6 +57,10 @@ const struct dpt_registry_entry *dpt_registry_entry(const struct dpt_registry *r
 size_t dpt_registry_rejected_count(const struct dpt_registry *reg);
 /* "FILE: reason" for rejected file i. */
 const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i);
+
+/* The search path in order; strings live as long as the registry. */
+size_t dpt_registry_place_count(const struct dpt_registry *reg);
+const struct dpt_registry_place *dpt_registry_place(const struct dpt_registry *reg, size_t i);
 
 /* The plugin of this kind and name, or NULL with an error that lists the
  * names of that kind that are known (and rejected files, if any). */
