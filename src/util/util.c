@@ -3,6 +3,7 @@
 
 #include "util/util.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,4 +59,15 @@ uint64_t dpt__mix64(uint64_t a, uint64_t b)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+const char *dpt__file_of(const void *addr)
+{
+    /* dladdr reads the loader's own list of loaded objects: no registry is
+     * needed to name the file a plugin descriptor lives in. */
+    Dl_info info;
+    if (addr && dladdr(addr, &info) && info.dli_fname && info.dli_fname[0]) {
+        return info.dli_fname;
+    }
+    return "unknown file";
 }

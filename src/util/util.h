@@ -15,5 +15,9 @@ void *dpt__zalloc_aligned(size_t n);
 double dpt__now(void);
 /* A well-mixed 64-bit hash of (a, b), for deriving seeds. */
 uint64_t dpt__mix64(uint64_t a, uint64_t b);
+/* The path of the loaded file (the dptrain program or a plugin) that holds
+ * address addr, as it was opened; "unknown file" when the loader cannot
+ * tell. Borrowed: valid while the file stays loaded. */
+const char *dpt__file_of(const void *addr);
 
 #endif
