@@ -379,7 +379,9 @@ static int parse_error(struct dpt_spec *spec, struct dpt_err *err)
 {
     const char *f = config_error_file(&spec->cfg);
     if (config_error_type(&spec->cfg) == CONFIG_ERR_FILE_IO) {
-        return dpt_err_set(err, DPT_EIO, "%s: cannot read the model file", spec->file);
+        char shown[8192];
+        return dpt_err_set(err, DPT_EIO, "%s: cannot read the model file",
+                           dpt__path_shown(spec->file, shown, sizeof shown));
     }
     return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s", f ? f : spec->file,
                        config_error_line(&spec->cfg), config_error_text(&spec->cfg));
