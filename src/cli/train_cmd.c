@@ -403,7 +403,10 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
     p->jsonl = len > 6 && strcmp(spec->log + len - 6, ".jsonl") == 0;
     p->log = fopen(spec->log, a->resume ? "a" : "w");
     if (!p->log) {
-        return dpt_err_set(err, DPT_EIO, "train.log %s: %s", spec->log, strerror(errno));
+        int e = errno;
+        char shown[8192];
+        return dpt_err_set(err, DPT_EIO, "train.log %s: %s",
+                           dpt__path_shown(spec->log, shown, sizeof shown), strerror(e));
     }
     return 0;
 }

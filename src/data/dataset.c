@@ -33,6 +33,7 @@
 
 #include "data/dataset.h"
 #include "util/h5.h"
+#include "util/util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -163,13 +164,16 @@ static int check_readable(const char *path, struct dpt_err *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return dpt_err_set(err, DPT_EIO, "%s: no such file", path);
+        int e = errno;
+        char shown[8192];
+        dpt__path_shown(path, shown, sizeof shown);
+        if (e == ENOENT || e == ENOTDIR) {
+            return dpt_err_set(err, DPT_EIO, "%s: no such file", shown);
         }
-        if (errno == EACCES) {
-            return dpt_err_set(err, DPT_EIO, "%s: permission denied", path);
+        if (e == EACCES) {
+            return dpt_err_set(err, DPT_EIO, "%s: permission denied", shown);
         }
-        return dpt_err_set(err, DPT_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return dpt_err_set(err, DPT_EIO, "%s: cannot open: %s", shown, strerror(e));
     }
     struct stat st;
     int rc = 0;

@@ -231,8 +231,9 @@ int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *c
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (f < 0) {
+        char shown[8192];
         rc = dpt_err_set(err, DPT_EIO, "%s: cannot create the file (does its folder exist and "
-                         "can you write there?)", tmp);
+                         "can you write there?)", dpt__path_shown(tmp, shown, sizeof shown));
     } else {
         int w = fill(f, ctx);
         int fl = H5Fflush(f, H5F_SCOPE_GLOBAL);

@@ -267,7 +267,10 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
     dpt__h5_quiet_begin(&h->quiet);
     h->f = -1;
     if (access(path, R_OK) != 0) {
-        return dpt_err_set(err, DPT_EIO, "%s: %s", path, strerror(errno));
+        int e = errno;
+        char shown[8192];
+        return dpt_err_set(err, DPT_EIO, "%s: %s", dpt__path_shown(path, shown, sizeof shown),
+                           strerror(e));
     }
     h->f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     if (h->f < 0) {

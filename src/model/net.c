@@ -652,8 +652,9 @@ static struct dpt_batch batch_of(const struct dpt_node *nd, size_t B, void *ws, 
     return b;
 }
 
-/* A layer's forward over the call b, whichever its ABI. */
-static void layer_forward(const struct dpt_node *nd, const float *params, const float *x,
+/* A layer's forward over the call b, whichever its ABI. Always inlined, as
+ * forward() below (the same reason). */
+static inline __attribute__((always_inline)) void layer_forward(const struct dpt_node *nd, const float *params, const float *x,
                           float *y, const struct dpt_batch *b)
 {
     const struct dpt_layer_plugin_v1 *v1 = nd->layer_v1;
@@ -679,8 +680,10 @@ static void layer_backward(const struct dpt_node *nd, const float *params, const
 }
 
 /* Runs nodes [0, n) forward (in training when mi is not NULL); returns the
- * last output. */
-static const float *forward(const struct dpt_net *net, struct dpt_work *w, const float *x,
+ * last output. Always inlined: with the diagnosis pass as a third caller
+ * the compiler would stop inlining it into dpt_net_train_micro, which costs
+ * 0.4% of the instructions of a step of the tiny model. */
+static inline __attribute__((always_inline)) const float *forward(const struct dpt_net *net, struct dpt_work *w, const float *x,
                             size_t n, size_t B, float scale, const struct dpt_micro_info *mi)
 {
     const float *in = x;
@@ -728,6 +731,81 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
         }
     }
     return loss;
+}
+
+/* The index of the first non-finite float of a[0, n), or n. */
+static size_t first_nonfinite(const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Records in *out that `output` of node i (n floats at a) is not finite,
+ * if so; returns out->found. */
+static int blame(struct dpt_nonfinite *out, size_t i, const char *output, const float *a,
+                 size_t n)
+{
+    size_t at = a ? first_nonfinite(a, n) : n;
+    if (at < n) {
+        *out = (struct dpt_nonfinite){.found = 1, .node = i, .output = output, .at = at,
+                                      .value = a[at]};
+    }
+    return out->found;
+}
+
+void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const float *x,
+                            const float *y, size_t y_cols, size_t B, float scale,
+                            float *dparams, const struct dpt_micro_info *mi,
+                            struct dpt_nonfinite *out)
+{
+    size_t n = net->n_train;
+    *out = (struct dpt_nonfinite){0};
+    memset(dparams, 0, net->n_params * sizeof(float));
+    /* The rows and every parameter are finite here: the data was checked
+     * when it was read, and the step that found the problem left the
+     * parameters as they were. So each node's inputs are finite until the
+     * first output that is not, which is the one to report. */
+    for (size_t i = 0; i < n; i++) {
+        /* Nodes 0..i again rather than node i alone: the diagnosis may be
+         * slow, and the training forward stays one loop. */
+        forward(net, w, x, i + 1, B, scale, mi);
+        if (blame(out, i, "y", w->act[i + 1], B * net->nodes[i].n_out)) {
+            return;
+        }
+    }
+    float *dpred = w->dact[n];
+    memset(dpred, 0, B * net->n_out * sizeof(float));
+    net->loss->forward_backward(net->loss_state, w->act[n], y, dpred, B, net->n_out, y_cols,
+                                scale);
+    if (blame(out, 0, "dpred", dpred, B * net->n_out)) {
+        out->is_loss = 1;
+        return;
+    }
+    for (size_t i = n; i-- > 0;) {
+        const struct dpt_node *nd = &net->nodes[i];
+        const float *in = i ? w->act[i] : x;
+        float *dx = i ? w->dact[i] : NULL;
+        if (dx) {
+            memset(dx, 0, B * nd->n_in * sizeof(float));
+        }
+        float *dp = dparams + nd->param_off;
+        if (nd->kind == DPT_KIND_LAYER) {
+            struct dpt_batch b = batch_of(nd, B, w->ws[i], scale, mi);
+            layer_backward(nd, net->params + nd->param_off, in, w->act[i + 1], w->dact[i + 1],
+                           dx, dp, &b);
+        } else if (dx) {
+            nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx,
+                              B * (nd->n_out / act_cols(nd)), act_cols(nd));
+        }
+        if (blame(out, i, "dparams", dp, nd->n_params + nd->n_state) ||
+            blame(out, i, "dx", dx, B * nd->n_in)) {
+            return;
+        }
+    }
 }
 
 double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,

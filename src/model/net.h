@@ -138,6 +138,30 @@ struct dpt_micro_info {
 double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                            const float *y, size_t y_cols, size_t B, float scale, float *dparams,
                            size_t *correct, const struct dpt_micro_info *mi);
+/* Where a training pass first made a non-finite value from finite inputs
+ * (dpt_net_find_nonfinite). */
+struct dpt_nonfinite {
+    int found;          /* 0: the pass stayed finite (the problem did not come back) */
+    int is_loss;        /* the loss plugin's gradient, not a node */
+    size_t node;        /* else the node, an index into net->nodes */
+    const char *output; /* "y" (forward), "dx" or "dparams" (backward), "dpred" (loss) */
+    size_t at;          /* the first non-finite element of that buffer (of this micro-shard) */
+    float value;        /* its value: NaN or +-Inf */
+};
+
+/* The diagnosis pass after a step whose gradient was not finite: the same
+ * training pass as dpt_net_train_micro over the same rows, node by node,
+ * checking that each function's inputs are finite and finding the first
+ * whose outputs are not (forward in order, then the loss, then backward
+ * from the top). dparams is scratch of net->n_params floats, zeroed here.
+ * Only the first non-finite output is reported: everything after it has a
+ * non-finite input. Slow (it scans every buffer) and only run when
+ * something is already wrong. */
+void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const float *x,
+                            const float *y, size_t y_cols, size_t B, float scale,
+                            float *dparams, const struct dpt_micro_info *mi,
+                            struct dpt_nonfinite *out);
+
 /* Forward only. Returns the loss sum when y is not NULL (else 0); writes the
  * activated outputs (B, n_out) to pred when pred is not NULL. */
 double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,

@@ -379,7 +379,9 @@ static int parse_error(struct dpt_spec *spec, struct dpt_err *err)
 {
     const char *f = config_error_file(&spec->cfg);
     if (config_error_type(&spec->cfg) == CONFIG_ERR_FILE_IO) {
-        return dpt_err_set(err, DPT_EIO, "%s: cannot read the model file", spec->file);
+        char shown[8192];
+        return dpt_err_set(err, DPT_EIO, "%s: cannot read the model file",
+                           dpt__path_shown(spec->file, shown, sizeof shown));
     }
     return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s", f ? f : spec->file,
                        config_error_line(&spec->cfg), config_error_text(&spec->cfg));
@@ -470,6 +472,91 @@ static int add_scalar(config_setting_t *g, const char *name, const config_settin
     }
 }
 
+/* Parses a --set value into member "v" of the empty config *tmp as libconfig
+ * would (number, bool, "string"); a bare word such as other.h5 is taken as
+ * a string. 0, or -1 when out of memory. */
+static int parse_value(config_t *tmp, const char *value)
+{
+    char *text = dpt__aprintf("v = %s;", value);
+    if (!text) {
+        return -1;
+    }
+    int parsed = config_read_string(tmp, text);
+    free(text);
+    config_setting_t *v = parsed ? config_lookup(tmp, "v") : NULL;
+    if (!v || config_setting_is_aggregate(v)) {
+        config_destroy(tmp);
+        config_init(tmp);
+        v = config_setting_add(config_root_setting(tmp), "v", CONFIG_TYPE_STRING);
+        config_setting_set_string(v, value);
+    }
+    return 0;
+}
+
+/* One step of a --set path below g: "[N]" is entry N (from 0, as libconfig
+ * counts) of the list g, anything else a member of the group g, made when
+ * missing. *walked is the path so far, for messages. */
+static config_setting_t *set_step(config_setting_t *g, const char *part, const char *walked,
+                                  const char *assignment, struct dpt_err *err)
+{
+    if (part[0] == '[') {
+        char *end;
+        long i = strtol(part + 1, &end, 10);
+        int n = config_setting_length(g);
+        if (!config_setting_is_list(g) && !config_setting_is_array(g)) {
+            dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is not a list, so it has no "
+                        "entry %s", assignment, walked, part);
+            return NULL;
+        }
+        if (end == part + 1 || strcmp(end, "]") != 0 || i < 0 || i >= n) {
+            dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' has %d entries, [0] to [%d]; "
+                        "there is no entry %s", assignment, walked, n, n - 1, part);
+            return NULL;
+        }
+        return config_setting_get_elem(g, (unsigned)i);
+    }
+    if (!config_setting_is_group(g)) {
+        dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is not a group, so it has no key '%s'%s",
+                    assignment, walked, part, config_setting_is_list(g)
+                    ? " (name a list's entry as [N], e.g. model.layers.[0].units)" : "");
+        return NULL;
+    }
+    config_setting_t *m = config_setting_get_member(g, part);
+    if (!m) {
+        m = config_setting_add(g, part, CONFIG_TYPE_GROUP);
+    }
+    if (!m) {
+        dpt_err_set(err, DPT_EINVAL, "--set '%s': bad key '%s'", assignment, part);
+    }
+    return m;
+}
+
+/* Replaces or adds member `key` of g by a copy of the scalar v. */
+static int set_last(config_setting_t *g, const char *key, const char *walked,
+                    const config_setting_t *v, const char *assignment, struct dpt_err *err)
+{
+    if (key[0] == '[') {
+        return dpt_err_set(err, DPT_EINVAL, "--set '%s': only a key of a group can be set; "
+                           "%s is an entry of the list %s", assignment, key, walked);
+    }
+    if (!config_setting_is_group(g)) {
+        set_step(g, key, walked, assignment, err); /* writes why g has no key */
+        return err->code;
+    }
+    config_setting_t *m = config_setting_get_member(g, key);
+    if (m && config_setting_is_aggregate(m)) {
+        return dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is a group or list; only single "
+                           "values can be set", assignment, key);
+    }
+    if (m) {
+        config_setting_remove(g, key);
+    }
+    if (add_scalar(g, key, v) < 0) {
+        return dpt_err_set(err, DPT_EINVAL, "--set '%s': cannot set '%s'", assignment, key);
+    }
+    return 0;
+}
+
 int dpt_config_set(config_t *cfg, const char *assignment, struct dpt_err *err)
 {
     const char *eq = strchr(assignment, '=');
@@ -478,70 +565,36 @@ int dpt_config_set(config_t *cfg, const char *assignment, struct dpt_err *err)
                            "--set '%s': expected section.key=value, e.g. data.train=other.h5",
                            assignment);
     }
-    char path[256];
+    char path[256], walked[256] = "";
     size_t plen = (size_t)(eq - assignment);
     if (plen >= sizeof path) {
         return dpt_err_set(err, DPT_EINVAL, "--set '%s': key too long", assignment);
     }
     memcpy(path, assignment, plen);
     path[plen] = '\0';
-    const char *value = eq + 1;
-
-    /* Parse the value as libconfig would (number, bool, "string"); a bare
-     * word such as other.h5 is taken as a string. */
     config_t tmp;
     config_init(&tmp);
-    char *text = dpt__aprintf("v = %s;", value);
-    if (!text) {
+    if (parse_value(&tmp, eq + 1) < 0) {
         config_destroy(&tmp);
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    int parsed = config_read_string(&tmp, text);
-    free(text);
-    config_setting_t *v = parsed ? config_lookup(&tmp, "v") : NULL;
-    if (!v || config_setting_is_aggregate(v)) {
-        config_destroy(&tmp);
-        config_init(&tmp);
-        v = config_setting_add(config_root_setting(&tmp), "v", CONFIG_TYPE_STRING);
-        config_setting_set_string(v, value);
-    }
 
-    /* Walk/create the groups of the path, then replace the last key. */
+    /* Walk (and make) the groups and list entries of the path, then
+     * replace the last key. */
     config_setting_t *g = config_root_setting(cfg);
     char *save = NULL;
     int rc = 0;
     char *part = strtok_r(path, ".", &save);
-    while (part) {
+    while (part && rc == 0) {
         char *next = strtok_r(NULL, ".", &save);
-        config_setting_t *m = config_setting_get_member(g, part);
         if (!next) {
-            if (m && config_setting_is_aggregate(m)) {
-                rc = dpt_err_set(err, DPT_EINVAL,
-                                 "--set '%s': '%s' is a group or list; only single values can "
-                                 "be set", assignment, part);
-            } else {
-                if (m) {
-                    config_setting_remove(g, part);
-                }
-                if (add_scalar(g, part, v) < 0) {
-                    rc = dpt_err_set(err, DPT_EINVAL, "--set '%s': cannot set '%s'",
-                                     assignment, part);
-                }
-            }
+            rc = set_last(g, part, walked, config_lookup(&tmp, "v"), assignment, err);
             break;
         }
-        if (!m) {
-            m = config_setting_add(g, part, CONFIG_TYPE_GROUP);
-        } else if (!config_setting_is_group(m)) {
-            rc = dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is not a group", assignment,
-                             part);
-            break;
-        }
-        if (!m) {
-            rc = dpt_err_set(err, DPT_EINVAL, "--set '%s': bad key '%s'", assignment, part);
-            break;
-        }
-        g = m;
+        g = set_step(g, part, walked, assignment, err);
+        rc = g ? 0 : err->code;
+        size_t w = strlen(walked);
+        snprintf(walked + w, sizeof walked - w, "%s%s", w ? "." : "", part);
         part = next;
     }
     config_destroy(&tmp);

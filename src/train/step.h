@@ -40,6 +40,7 @@ struct dpt_step {
     struct dpt_err thread_err; /* the first error a thread met in a step */
     float lr_scale;            /* of the step being taken */
     int l2_done;               /* the L2 gradient was added before clipping */
+    int nonfinite;             /* this step's gradient held a NaN or an infinity */
 };
 
 /* What one step computes: step s of the epoch whose rows shard holds. */
@@ -69,7 +70,11 @@ void dpt_step_cleanup(struct dpt_step *st);
 /* Collective. Takes one step: gradient, allreduce, checks, optimizer update
  * of net->params. Returns 0, or an error every rank agrees on: a thread's
  * failure (--deterministic out of range), a NaN or infinite loss (naming
- * the epoch and step). */
+ * the epoch and step), or a NaN or infinite gradient. A gradient that is not
+ * finite is found before the update touches the parameters it covers; then
+ * a diagnosis pass re-runs the step's micro-shards layer by layer and the
+ * error names the layer, its plugin and the function (forward's y,
+ * backward's dx or dparams) that made it from finite inputs. */
 int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_step_out *out,
                   struct dpt_err *err);
 

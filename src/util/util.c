@@ -3,11 +3,13 @@
 
 #include "util/util.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 char *dpt__strdup(const char *s)
 {
@@ -58,4 +60,67 @@ uint64_t dpt__mix64(uint64_t a, uint64_t b)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+const char *dpt__file_of(const void *addr)
+{
+    /* dladdr reads the loader's own list of loaded objects: no registry is
+     * needed to name the file a plugin descriptor lives in. */
+    Dl_info info;
+    if (addr && dladdr(addr, &info) && info.dli_fname && info.dli_fname[0]) {
+        return info.dli_fname;
+    }
+    return "unknown file";
+}
+
+/* Appends component [s, s + n) of a path to buf (used bytes *used),
+ * applying "." and ".." lexically. */
+static void push_component(char *buf, size_t len, size_t *used, const char *s, size_t n)
+{
+    if (n == 0 || (n == 1 && s[0] == '.')) {
+        return;
+    }
+    if (n == 2 && s[0] == '.' && s[1] == '.') {
+        char *slash = strrchr(buf, '/');
+        *used = slash && slash != buf ? (size_t)(slash - buf) : 1;
+        buf[*used] = '\0';
+        return;
+    }
+    if (*used + 1 + n >= len) {
+        return;
+    }
+    if (buf[*used - 1] != '/') {
+        buf[(*used)++] = '/';
+    }
+    memcpy(buf + *used, s, n);
+    *used += n;
+    buf[*used] = '\0';
+}
+
+const char *dpt__path_shown(const char *path, char *buf, size_t len)
+{
+    /* Symbolic links are left alone (the file may not exist, so realpath
+     * cannot help): ".." is taken lexically, which is what a user reading
+     * the message will do too. */
+    char cwd[4096], abs[4096] = "/";
+    size_t used = 1;
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+        snprintf(buf, len, "%s", path);
+        return buf;
+    }
+    for (int pass = path[0] == '/' ? 1 : 0; pass < 2; pass++) {
+        const char *p = pass ? path : cwd;
+        while (*p) {
+            const char *end = strchr(p, '/');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            push_component(abs, sizeof abs, &used, p, n);
+            p += n + (end ? 1 : 0);
+        }
+    }
+    if (strcmp(abs, path) == 0) {
+        snprintf(buf, len, "%s", path);
+    } else {
+        snprintf(buf, len, "%s (resolved as %s)", path, abs);
+    }
+    return buf;
 }

@@ -15,5 +15,16 @@ void *dpt__zalloc_aligned(size_t n);
 double dpt__now(void);
 /* A well-mixed 64-bit hash of (a, b), for deriving seeds. */
 uint64_t dpt__mix64(uint64_t a, uint64_t b);
+/* The path of the loaded file (the dptrain program or a plugin) that holds
+ * address addr, as it was opened; "unknown file" when the loader cannot
+ * tell. Borrowed: valid while the file stays loaded. */
+const char *dpt__file_of(const void *addr);
+/* A user-given path for a message: the path itself when it is absolute and
+ * plain, else "PATH (resolved as /ABS/PATH)", the absolute path against the
+ * working directory with "." and ".." applied, so that a relative path
+ * written in a model file and joined to the file's folder
+ * ("x/../data/a.h5") says which file was looked for. Written to buf,
+ * which is returned. */
+const char *dpt__path_shown(const char *path, char *buf, size_t len);
 
 #endif
