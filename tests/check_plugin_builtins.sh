@@ -84,6 +84,14 @@ expect_exit 2 "has no plugin named 'dense2' (it has: dense)" \
 expect_exit 2 "\-\-shape '0,3'" dptrain check-plugin "$libs/layer_dense.so" --shape 0,3
 expect_exit 2 "not a dptrain plugin" dptrain check-plugin "$DPT_TEST_PLUGINS/no_symbol.so"
 check "--help" dptrain check-plugin --help
+# A --set key the plugin never reads (a typo) fails instead of checking the
+# defaults without a word, for every kind of plugin.
+expect_error "^FAIL layer dense: settings all read: .*unknown key 'unit' (it takes: units" \
+    dptrain check-plugin "$libs/layer_dense.so" --set units=3 --set unit=4
+expect_error "^FAIL optimizer adam: settings all read: .*unknown key 'lr'" \
+    dptrain check-plugin "$libs/optimizer_adam.so" --set lr=0.1
+expect_error "^FAIL loss mse: settings all read: .*unknown key 'foo'" \
+    dptrain check-plugin "$libs/loss_mse.so" --set foo=1
 # 6. An ABI 1.x layer is not checked but failed, with what to do.
 expect_error "^FAIL layer dense_v1: plugin ABI: built for plugin ABI 1.2; .*rebuild it" \
     dptrain check-plugin "$DPT_TEST_PLUGINS/v1_dense.so"

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "check/check.h"
+#include "plugin/host.h"
 #include "plugin/registry.h"
 
 #include <stdarg.h>
@@ -87,10 +88,20 @@ const char *dpt_check_shape_text(const struct dpt_shape *s, char *buf, size_t le
     return buf;
 }
 
+void dpt_check_note_unread(const struct dpt_check_options *o, struct dpt_host_ctx *host)
+{
+    if (o->settings && o->unread && !o->unread->code) {
+        dpt_host_check_unused(host, NULL, o->unread);
+    }
+}
+
 int dpt_check_plugin(const struct dpt_plugin *p, const struct dpt_check_options *o,
                      struct dpt_check_report *rep)
 {
     int rc = 0;
+    if (o->unread) {
+        *o->unread = (struct dpt_err){0};
+    }
     switch (p->kind) {
     case DPT_KIND_LAYER:
         if (p->abi_major != DPT_ABI_MAJOR) {
@@ -112,6 +123,9 @@ int dpt_check_plugin(const struct dpt_plugin *p, const struct dpt_check_options 
     case DPT_KIND_OPTIMIZER:
         rc = dpt_check_optimizer_plugin((const struct dpt_optimizer_plugin *)p, o, rep);
         break;
+    }
+    if (o->unread && o->unread->code) {
+        dpt_check_fail(rep, p, "settings all read", 1, "%s", o->unread->msg);
     }
     return rc < 0 ? rc : rep->oom ? DPT_ENOMEM : 0;
 }

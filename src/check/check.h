@@ -27,6 +27,8 @@
 #include <libconfig.h>
 #include <stddef.h>
 
+struct dpt_host_ctx;
+
 struct dpt_check_result {
     const char *kind;  /* "layer", "activation", "loss", "optimizer" (static) */
     char name[64];     /* the plugin's name */
@@ -47,7 +49,15 @@ struct dpt_check_options {
     const char *settings_name;        /* names them in messages, e.g. "--set" */
     const struct dpt_shape *shapes;   /* layer/activation input shapes (NULL: defaults) */
     size_t n_shapes;
+    /* Set by the first instance whose create() left a key of settings
+     * unread (a typo would otherwise check the defaults without a word);
+     * dpt_check_plugin reports it as a failed check. NULL: not checked. */
+    struct dpt_err *unread;
 };
+
+/* After a successful create() through host: notes in o->unread a key of
+ * o->settings that create() did not ask for, unless one is noted already. */
+void dpt_check_note_unread(const struct dpt_check_options *o, struct dpt_host_ctx *host);
 
 /* Runs every check of plugin p into rep. Returns 0, or DPT_ENOMEM. */
 int dpt_check_plugin(const struct dpt_plugin *p, const struct dpt_check_options *o,

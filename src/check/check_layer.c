@@ -390,6 +390,7 @@ static int layer_make(const struct dpt_check_subject *s, uint64_t seed,
     dpt_host_init(&out->host, l->o->settings, l->o->settings_name, what);
     int rc = dpt_check_layer_create(&out->c, l->p, &out->host.host, &l->in, seed);
     if (rc == 0) {
+        dpt_check_note_unread(l->o, &out->host);
         /* Noise on top of init: a layer initialized to zeros would
          * otherwise hide mistakes in dx. First, init's own values. */
         for (size_t i = 0; i < out->c.n_slice && !out->init_nonfinite; i++) {

@@ -110,6 +110,9 @@ static int adapted_make(const struct dpt_check_subject *s, uint64_t seed,
     int (*create)(void **, const struct dpt_host *) =
         a->act ? a->act->create : a->loss->create;
     int rc = create ? create(&a->st, &out->host.host) : 0;
+    if (rc == 0) {
+        dpt_check_note_unread(x->o, &out->host);
+    }
     if (rc < 0) {
         free(a);
         return rc;

@@ -297,9 +297,11 @@ static const char *other_settings(const char *name)
     return NULL;
 }
 
-/* Creates the optimizer with settings group g and checks it. */
+/* Creates the optimizer with settings group g and checks it; notes keys
+ * of g left unread in note->unread unless note is NULL. */
 static int check_settings(const struct dpt_optimizer_plugin *o, const config_setting_t *g,
-                          const char *source, const char *label, struct dpt_check_report *rep)
+                          const char *source, const char *label,
+                          const struct dpt_check_options *note, struct dpt_check_report *rep)
 {
     struct dpt_host_ctx host, ref_host;
     char what[96];
@@ -313,6 +315,9 @@ static int check_settings(const struct dpt_optimizer_plugin *o, const config_set
         dpt_check_pass(rep, &o->base, check);
         return 1;
     }
+    if (note) {
+        dpt_check_note_unread(note, &host);
+    }
     struct ref r;
     int builtin = ref_settings(o->base.name, &ref_host.host, &r);
     int rc = check_instance(o, st, builtin ? &r : NULL, label, rep);
@@ -325,7 +330,7 @@ int dpt_check_optimizer_plugin(const struct dpt_optimizer_plugin *o,
                                struct dpt_check_report *rep)
 {
     int rc = check_settings(o, opt->settings, opt->settings_name,
-                            opt->settings ? "settings as given" : "default settings", rep);
+                            opt->settings ? "settings as given" : "default settings", opt, rep);
     int refused = rc == 1;
     const char *text = other_settings(o->base.name);
     if (rc >= 0 && !opt->settings && text) {
@@ -337,7 +342,7 @@ int dpt_check_optimizer_plugin(const struct dpt_optimizer_plugin *o,
         }
         char label[160];
         snprintf(label, sizeof label, "settings %s", text);
-        rc = check_settings(o, config_root_setting(&cfg), "check-plugin", label, rep);
+        rc = check_settings(o, config_root_setting(&cfg), "check-plugin", label, NULL, rep);
         refused = refused && rc == 1;
         config_destroy(&cfg);
     }

@@ -129,11 +129,16 @@ static void check_forward(struct run *r, int training, int exact)
     dpt_check_layer_forward(c, r->x, r->y2, r->B, training);
     watch(r, "forward", NULL, "y", 0, NULL, NULL, NULL);
     note_guard(r, "forward", "y", r->y2);
+    size_t unwritten = 0, nondet = 0;
     for (size_t i = 0; i < r->ny; i++) {
         /* NaN where the zero-filled run wrote a number: never written. */
-        r->out->y_unwritten += isnan(r->yn[i]) && !isnan(r->y0[i]);
-        r->out->y_nondet += !same(r->y2[i], r->y0[i], exact) && !isnan(r->y0[i]);
+        unwritten += isnan(r->yn[i]) && !isnan(r->y0[i]);
+        nondet += !same(r->y2[i], r->y0[i], exact) && !isnan(r->y0[i]);
     }
+    /* Inference and training forward are checked alike: the report gives
+     * the worse of the two as a count of the ny outputs, not their sum. */
+    r->out->y_unwritten = unwritten > r->out->y_unwritten ? unwritten : r->out->y_unwritten;
+    r->out->y_nondet = nondet > r->out->y_nondet ? nondet : r->out->y_nondet;
 }
 
 /* One training forward into y0 and a backward into dx, dp; fresh: dx and

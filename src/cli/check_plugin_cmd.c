@@ -195,10 +195,11 @@ static int run_checks(struct check_args *a, struct dpt_check_report *rep)
         cli_error("%s", err.msg);
         return EXIT_USAGE;
     }
+    struct dpt_err unread = {0};
     struct dpt_check_options o = {
         .settings = a->n_sets ? config_root_setting(&a->settings) : NULL,
-        .settings_name = "--set", .shapes = a->n_shapes ? a->shapes : NULL,
-        .n_shapes = a->n_shapes};
+        .settings_name = "check-plugin", .shapes = a->n_shapes ? a->shapes : NULL,
+        .n_shapes = a->n_shapes, .unread = &unread};
     size_t checked = 0;
     for (size_t i = 0; rc == 0 && i < dpt_registry_count(reg); i++) {
         const struct dpt_plugin *p = dpt_registry_entry(reg, i)->plugin;
