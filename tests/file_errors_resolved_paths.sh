@@ -16,6 +16,12 @@ ok_cfg="$top_srcdir/examples/iris.cfg"
 expect_error "x/y/../data/iris-train.h5 (resolved as $here/x/data/iris-train.h5): no such file" \
     dptrain train x/y/model.cfg --out m.h5
 
+# 1b. A path given with --set is the command line's, so relative to the
+#     current folder (not to the model file's, as the same path written in
+#     the file would be).
+expect_error "^dptrain: error: data/iris-train.h5 (resolved as $here/data/iris-train.h5): no such file" \
+    dptrain train x/y/model.cfg --set data.train=data/iris-train.h5 --out m.h5
+
 # 2. The model file itself, and files given on the command line.
 expect_error "x/../nomodel.cfg (resolved as $here/nomodel.cfg): cannot read the model file" \
     dptrain train x/../nomodel.cfg
