@@ -42,6 +42,11 @@ check "pkg-config --cflags dptrain is -I$includedir" \
 check "pkg-config --variable=plugindir dptrain is $plugindir" \
     test "$(pkg-config --variable=plugindir dptrain)" = "$plugindir"
 check "the built-in plugins are in plugindir" test -f "$plugindir/layer_dense.so"
+# docs/PLUGINS.md maps the source tree's paths to these variables.
+check "includedir/dptrain/plugin.h from pkg-config" \
+    test -f "$(pkg-config --variable=includedir dptrain)/dptrain/plugin.h"
+check "examplesdir/plugins/channel_scale.c from pkg-config" \
+    test -f "$(pkg-config --variable=examplesdir dptrain)/plugins/channel_scale.c"
 
 # 2. pkg-config --libs links a program against the installed libdptrain.
 cat > version.c <<'EOF'
