@@ -71,4 +71,16 @@ must env XDG_DATA_HOME="$tmp/xdg" "$DPTRAIN" train "$top_srcdir/examples/plugins
     --set train.epochs=1 --out m.h5
 check "the softsign model trained with the per-user plugin" test -s m.h5
 
+# 6. The table's columns line up: VERSION and FILE start at the same
+#    column on every row, whatever the length of the names and paths.
+dptrain plugins > table.txt
+check "the columns of 'dptrain plugins' line up" awk '
+    NR == 1 { v = index($0, "VERSION"); f = index($0, "FILE"); next }
+    /^(layer|activation|loss|optimizer) / {
+        n = split($0, c, / +/); rest = substr($0, length(c[1]) + 1)
+        if (substr($0, v - 1, 1) != " " || substr($0, v, 1) == " ") bad = 1
+        if (substr($0, f - 1, 1) != " " || substr($0, f, 1) != "/") bad = 1
+    }
+    END { exit bad }' table.txt
+
 summary

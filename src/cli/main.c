@@ -191,14 +191,24 @@ int cmd_plugins(int argc, char **argv)
     if (verbose) {
         print_search_path(reg);
     }
-    printf("%-10s %-14s %-8s %-48s %s\n", "KIND", "NAME", "VERSION", "FILE", "SUMMARY");
+    /* Columns as wide as their longest entry, so that they line up. */
+    int w_name = 4, w_version = 7, w_file = 4;
+    for (size_t i = 0; i < dpt_registry_count(reg); i++) {
+        const struct dpt_registry_entry *e = dpt_registry_entry(reg, i);
+        const char *v = e->plugin->version ? e->plugin->version : "?";
+        w_name = (int)strlen(e->plugin->name) > w_name ? (int)strlen(e->plugin->name) : w_name;
+        w_version = (int)strlen(v) > w_version ? (int)strlen(v) : w_version;
+        w_file = (int)strlen(e->file) > w_file ? (int)strlen(e->file) : w_file;
+    }
+    printf("%-10s %-*s %-*s %-*s %s\n", "KIND", w_name, "NAME", w_version, "VERSION", w_file,
+           "FILE", "SUMMARY");
     for (uint32_t kind = DPT_KIND_LAYER; kind <= DPT_KIND_OPTIMIZER; kind++) {
         for (size_t i = 0; i < dpt_registry_count(reg); i++) {
             const struct dpt_registry_entry *e = dpt_registry_entry(reg, i);
             if (e->plugin->kind == kind) {
-                printf("%-10s %-14s %-8s %-48s %s\n", dpt_kind_name(kind), e->plugin->name,
-                       e->plugin->version ? e->plugin->version : "?", e->file,
-                       e->plugin->summary ? e->plugin->summary : "");
+                printf("%-10s %-*s %-*s %-*s %s\n", dpt_kind_name(kind), w_name, e->plugin->name,
+                       w_version, e->plugin->version ? e->plugin->version : "?", w_file,
+                       e->file, e->plugin->summary ? e->plugin->summary : "");
             }
         }
     }
