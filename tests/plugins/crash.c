@@ -83,7 +83,7 @@ static void crash_backward(const void *st, const float *params, const float *x, 
                            const struct dpt_batch *b)
 {
     (void)params, (void)x, (void)y, (void)dparams;
-    for (size_t i = 0; i < b->B * *(const size_t *)st; i++) {
+    for (size_t i = 0; dx && i < b->B * *(const size_t *)st; i++) {
         dx[i] += dy[i];
     }
 }
