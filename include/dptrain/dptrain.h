@@ -37,6 +37,7 @@ enum dpt_status {
     DPT_EDATA = -7,    /* bad data: NaN, label out of range, shapes */
     DPT_ENUMERIC = -8, /* training diverged: NaN/Inf loss */
     DPT_ESIGNAL = -9,  /* interrupted */
+    DPT_ECRASH = -10,  /* a plugin crashed (SIGSEGV...) loading or in create(): report, exit */
 };
 
 struct dpt_err {

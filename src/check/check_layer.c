@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "check/subject.h"
+#include "plugin/guard.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -211,6 +212,20 @@ static int check_threads(const struct dpt_check_subject *s, const struct dpt_che
     return rc;
 }
 
+/* Records that create() of subject s crashed for input shape `in`; returns
+ * DPT_ECRASH, which ends every check: nothing of the plugin runs after a
+ * crash (plugin/guard.h). */
+static int crash_fail(const struct dpt_check_subject *s, const struct dpt_check_layer *c,
+                      struct dpt_check_report *rep)
+{
+    char in[64];
+    dpt_check_fail(rep, s->base, "create() does not crash", 1,
+                   "create() crashed with %s for input %s; no further checks were run",
+                   dpt__guard_signal_name(c->crash_signal),
+                   dpt_check_shape_text(&c->in, in, sizeof in));
+    return DPT_ECRASH;
+}
+
 /* Instances a and b alone, then called in turn (a forward, b forward,
  * a backward, b backward): the same results, or they share state. */
 static int check_instances(const struct dpt_check_subject *s, struct dpt_check_inst *a,
@@ -218,6 +233,9 @@ static int check_instances(const struct dpt_check_subject *s, struct dpt_check_i
 {
     struct dpt_check_inst b;
     int rc = s->make(s, seed + 1, &b);
+    if (rc == DPT_ECRASH) {
+        return crash_fail(s, &b.c, rep);
+    }
     if (rc < 0) {
         return rc == DPT_ENOMEM ? rc : 0; /* refused once it worked: not this check's */
     }
@@ -468,6 +486,9 @@ int dpt_check_layer_plugin(const struct dpt_layer_plugin *p, const struct dpt_ch
                                       .ctx = &l};
         struct dpt_check_inst a;
         int rc = layer_make(&s, 42, &a);
+        if (rc == DPT_ECRASH) {
+            return crash_fail(&s, &a.c, rep);
+        }
         if (rc == DPT_ENOMEM) {
             layer_unmake(&a);
             return rc;
@@ -484,7 +505,7 @@ int dpt_check_layer_plugin(const struct dpt_layer_plugin *p, const struct dpt_ch
             rc = layer_shape(p, &s, &a, rep);
         }
         layer_unmake(&a);
-        if (rc == DPT_ENOMEM) {
+        if (rc == DPT_ENOMEM || rc == DPT_ECRASH) {
             return rc;
         }
     }

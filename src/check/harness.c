@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "check/harness.h"
+#include "plugin/guard.h"
 
 #include <dptrain/dptrain.h>
 #include <math.h>
@@ -152,6 +153,19 @@ static int layer_finish(struct dpt_check_layer *c)
     return c->params ? 0 : DPT_ENOMEM;
 }
 
+/* create() of c's plugin, run under the crash guard. */
+struct create_call {
+    struct dpt_check_layer *c;
+    int rc;
+};
+
+static void call_create(void *arg)
+{
+    struct create_call *call = arg;
+    struct dpt_check_layer *c = call->c;
+    call->rc = c->p->create(&c->st, c->host, &c->in, &c->info);
+}
+
 int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
                            const struct dpt_host *host, const struct dpt_shape *in,
                            uint64_t seed)
@@ -160,7 +174,13 @@ int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plu
     c->p = p;
     c->host = host;
     c->in = *in;
-    int rc = p->create(&c->st, host, in, &c->info);
+    struct create_call call = {c, 0};
+    c->crash_signal = dpt__guard_call(call_create, &call);
+    if (c->crash_signal) {
+        c->st = NULL; /* never destroyed: the plugin's state is unknown */
+        return DPT_ECRASH;
+    }
+    int rc = call.rc;
     if (rc < 0) {
         c->st = NULL;
         return rc;

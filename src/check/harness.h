@@ -73,11 +73,14 @@ struct dpt_check_layer {
     float *params;      /* guarded, n_slice floats */
     void *ws;           /* guarded, ws_bytes for B = ws_B */
     size_t ws_bytes, ws_B;
+    int crash_signal;   /* the signal create() crashed with, else 0 */
 };
 
 /* Creates the instance (create(), then init() from rng key `seed`).
  * Returns 0; a negative value from a refusing create() (its message is
- * wherever the host put it; c->st is NULL); or DPT_ENOMEM.
+ * wherever the host put it; c->st is NULL); DPT_ECRASH when create()
+ * crashed (c->crash_signal says with what; nothing of the plugin may run
+ * after that, plugin/guard.h); or DPT_ENOMEM.
  * dpt_check_layer_destroy is safe after any return. */
 int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
                            const struct dpt_host *host, const struct dpt_shape *in,

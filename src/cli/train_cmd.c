@@ -496,10 +496,12 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_checkpoint = on_checkpoint,
         .ctx = &prog,
     };
+    /* rc is the same on every rank here: an error agreed on already is not
+     * agreed on again (that would print it as "rank 0: rank 1: ..."). */
     if (rc == 0) {
         rc = open_log(&spec, a, &prog, &err);
+        rc = dpt_dist_agree(d, rc, &err);
     }
-    rc = dpt_dist_agree(d, rc, &err);
     if (rc == 0 && d->rank == 0 && a->verbose) {
         print_blas();
     }

@@ -17,9 +17,11 @@
 
 #include "model/net.h"
 #include "plugin/abi1.h"
+#include "plugin/guard.h"
 #include "util/util.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,42 @@ static int create(const struct dpt_plugin *p, struct dpt_host_ctx *host,
     return plain ? plain(state, &host->host) : 0;
 }
 
+/* create() run under the crash guard (plugin/guard.h). */
+struct create_call {
+    const struct dpt_plugin *p;
+    struct dpt_host_ctx *host;
+    const struct dpt_shape *in;
+    struct dpt_layer_info *info;
+    void **state;
+    int rc;
+};
+
+static void call_create(void *arg)
+{
+    struct create_call *c = arg;
+    c->rc = create(c->p, c->host, c->in, c->info, c->state);
+}
+
+/* create() of p, or DPT_ECRASH with err naming the plugin, its file and
+ * the instance (`where`: "FILE:LINE: layer 2 (x)") when it crashes. */
+static int create_guarded(const struct dpt_plugin *p, struct dpt_host_ctx *host,
+                          const struct dpt_shape *in, struct dpt_layer_info *info,
+                          void **state, const char *where, struct dpt_err *err)
+{
+    struct create_call c = {p, host, in, info, state, 0};
+    int sig = dpt__guard_call(call_create, &c);
+    if (sig == 0) {
+        return c.rc;
+    }
+    /* The file as the loader opened it may be relative ("./mine.so"):
+     * named absolute, it needs no "(resolved as ...)" inside the brackets. */
+    char file[PATH_MAX];
+    const char *opened = dpt__file_of(p);
+    return dpt_err_set(err, DPT_ECRASH, "%s: plugin '%s' (%s) crashed with %s in create(); "
+                       "this is a bug in the plugin", where, p->name,
+                       realpath(opened, file) ? file : opened, dpt__guard_signal_name(sig));
+}
+
 /* Destroys an instance whose create() succeeded. A NULL state has nothing to
  * destroy: a plugin without create() leaves it NULL. */
 static void release(const struct dpt_plugin *p, void *state)
@@ -137,10 +175,15 @@ static int instantiate(const struct dpt_registry *reg, const struct dpt_spec *sp
     }
     dpt_host_init(host, want->group, spec->file, want->label);
     void *state = NULL;
-    int rc = create(p, host, &want->in, &out->info, &state);
+    char at[640];
+    snprintf(at, sizeof at, "%s: %s", where, want->label);
+    int rc = create_guarded(p, host, &want->in, &out->info, &state, at, err);
     if (rc < 0) {
         state = NULL; /* a failed create leaves nothing to destroy */
-        if (host->err.code) {
+        if (rc == DPT_ECRASH) {
+            /* Not even the host context is freed: the plugin may hold it. */
+            return rc;
+        } else if (host->err.code) {
             /* The plugin reported through host->error: the message already
              * names the file, line and instance. */
             *err = host->err;

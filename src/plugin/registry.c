@@ -3,12 +3,19 @@
  * Every usable plugin file stays open until the registry is destroyed, so the
  * descriptors it hands out stay valid that long. Files are opened with
  * RTLD_NOW | RTLD_LOCAL: a missing symbol shows at load time, and two plugins
- * may use the same static names without clashing.
+ * may use the same static names without clashing. A path entry is the file
+ * or folder it names, relative to the working directory: "mine.so" is
+ * opened as "./mine.so", never looked up in the system's library folders,
+ * and messages show it as resolved ("mine.so (resolved as /ABS/mine.so)").
+ * dlopen (the file's constructors) and dpt_plugins() run under the crash
+ * guard (guard.h): a crash there is an error naming the file, never a
+ * rejected file to skip.
  */
 #include "config.h"
 
 #include "plugin/registry.h"
 #include "plugin/abi1.h"
+#include "plugin/guard.h"
 #include "util/util.h"
 
 #include <dirent.h>
@@ -141,35 +148,76 @@ static int check_functions(const struct dpt_plugin *p, const char *file, struct 
     return 0;
 }
 
-/* Opens one file. Unusable files: error if explicit, else recorded. */
+/* The two calls into a plugin file that run its code, each under the
+ * crash guard: dlopen (which runs the file's constructors) and its
+ * dpt_plugins(). */
+struct open_call {
+    const char *path;
+    void *handle;
+    dpt_plugins_fn fn;
+    const struct dpt_plugin *const *list;
+};
+
+static void call_dlopen(void *arg)
+{
+    struct open_call *c = arg;
+    c->handle = dlopen(c->path, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void call_list(void *arg)
+{
+    struct open_call *c = arg;
+    c->list = c->fn();
+}
+
+/* Opens one file, `file` as the user or a folder scan gave it (shown as
+ * resolved in messages). Unusable files: error if explicit, else recorded.
+ * A crash in the file's code is an error (DPT_ECRASH) either way, and the
+ * file is left open: see guard.h. */
 static int load_file(struct dpt_registry *reg, const char *file, int explicit,
                      struct dpt_err *err)
 {
+    char shown[PATH_MAX + 64], dotted[PATH_MAX + 2];
+    dpt__path_shown(file, shown, sizeof shown);
+    /* dlopen looks a name without a slash up in the library folders. */
+    snprintf(dotted, sizeof dotted, "%s%s", strchr(file, '/') ? "" : "./", file);
+    struct open_call call = {.path = dotted};
     struct dpt_err why = {0};
-    void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    int sig = dpt__guard_call(call_dlopen, &call);
+    if (sig) {
+        return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s while loading "
+                           "(dlopen, which runs its constructors); this is a bug in the "
+                           "plugin", shown, dpt__guard_signal_name(sig));
+    }
+    void *h = call.handle;
     if (!h) {
-        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: cannot load: %s", file, dlerror());
+        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: cannot load: %s", shown, dlerror());
         goto rejected;
     }
     dlerror();
     void *sym = dlsym(h, DPT_PLUGINS_SYMBOL);
     if (!sym) {
         dpt_err_set(&why, DPT_EPLUGIN,
-                    "plugin %s: not a dptrain plugin (no '%s' symbol)", file,
+                    "plugin %s: not a dptrain plugin (no '%s' symbol)", shown,
                     DPT_PLUGINS_SYMBOL);
         goto rejected;
     }
-    dpt_plugins_fn fn;
-    memcpy(&fn, &sym, sizeof fn); /* object pointer to function pointer, as POSIX allows */
-    const struct dpt_plugin *const *list = fn();
+    memcpy(&call.fn, &sym, sizeof call.fn); /* object to function pointer, as POSIX allows */
+    sig = dpt__guard_call(call_list, &call);
+    if (sig) {
+        return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s in %s(); this "
+                           "is a bug in the plugin", shown, dpt__guard_signal_name(sig),
+                           DPT_PLUGINS_SYMBOL);
+    }
+    const struct dpt_plugin *const *list = call.list;
     if (!list || !list[0]) {
-        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: '%s' returned no plugins", file,
+        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: '%s' returned no plugins", shown,
                     DPT_PLUGINS_SYMBOL);
         goto rejected;
     }
     for (size_t i = 0; list[i]; i++) {
-        if (check_descriptor(list[i], file, &why) < 0 ||
-            check_functions(list[i], file, &why) < 0) {
+        if (check_descriptor(list[i], shown, &why) < 0 ||
+            check_functions(list[i], shown, &why) < 0) {
             goto rejected;
         }
     }
@@ -226,9 +274,10 @@ static int cmp_str(const void *a, const void *b)
 /* Loads every *.so of a directory, in name order (so messages are stable). */
 static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *err)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], shown[PATH_MAX + 64];
     if (!realpath(dir, real)) {
-        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s", dir, strerror(errno));
+        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s",
+                           dpt__path_shown(dir, shown, sizeof shown), strerror(errno));
     }
     for (size_t i = 0; i < reg->n_dirs_seen; i++) {
         if (strcmp(reg->dirs_seen[i], real) == 0) {
@@ -245,7 +294,8 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
 
     DIR *d = opendir(dir);
     if (!d) {
-        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s", dir, strerror(errno));
+        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s",
+                           dpt__path_shown(dir, shown, sizeof shown), strerror(errno));
     }
     char **names = NULL;
     size_t n = 0;
@@ -305,8 +355,9 @@ static int load_entry(struct dpt_registry *reg, const char *entry, const char *o
     }
     struct stat st;
     if (stat(entry, &st) != 0) {
-        return dpt_err_set(err, DPT_EIO, "plugin path entry '%s' (from %s): %s", entry, origin,
-                           strerror(errno));
+        char shown[PATH_MAX + 64];
+        return dpt_err_set(err, DPT_EIO, "%s entry %s: %s", origin,
+                           dpt__path_shown(entry, shown, sizeof shown), strerror(errno));
     }
     if (S_ISDIR(st.st_mode)) {
         return load_dir(reg, entry, err);
@@ -432,7 +483,9 @@ void dpt_registry_destroy(struct dpt_registry *reg)
     if (!reg) {
         return;
     }
-    for (size_t i = reg->n_handles; i-- > 0;) {
+    /* After a crash in plugin code the loader may be stopped half way
+     * through a dlopen: the process is about to exit, so nothing is closed. */
+    for (size_t i = reg->n_handles; i-- > 0 && !dpt__guard_crashed();) {
         dlclose(reg->handles[i]);
     }
     for (size_t i = 0; i < reg->n_files; i++) {

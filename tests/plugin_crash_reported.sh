@@ -1,0 +1,59 @@
+#!/bin/sh
+# A plugin that crashes (SIGSEGV) while loading (a constructor dlopen runs,
+# or its dpt_plugins()) or in create() is reported by dptrain naming the
+# plugin and its file, and dptrain exits with status 1 rather than dying of
+# the signal: at training, at evaluation (the model is built on load), in
+# `dptrain plugins`, and in check-plugin (a FAIL naming create()). The
+# plugins are tests/plugins/crash.c, built three times; the guard is
+# src/plugin/guard.c. tests/mpi/plugin_crash_one_rank.sh does this on one
+# rank of two.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+tp="$DPT_TEST_PLUGINS"
+here=$(pwd -P)
+cat > m.cfg <<CFG
+data = { train = "$top_srcdir/data/iris-train.h5"; };
+model = { layers = ( { type = "crash_create"; },
+                     { type = "dense"; units = 3; activation = "softmax"; } );
+          loss = "cce"; optimizer = "sgd"; };
+train = { epochs = 1; };
+CFG
+
+# 1. create() crashes: the model file's line, the layer, the plugin, its
+#    file and the function; no model is written.
+expect_error "m.cfg:2: layer 1 (crash_create): plugin 'crash_create' ($tp/crash_create.so) crashed with SIGSEGV in create()" \
+    dptrain train m.cfg --plugin-path "$tp/crash_create.so" --out m.h5
+check "no model written" [ ! -e m.h5 ]
+
+# 2. Loading crashes: in a constructor (dlopen runs it) and in
+#    dpt_plugins(), from --plugin-path and from DPTRAIN_PLUGIN_PATH.
+expect_error "plugin file $tp/crash_ctor.so crashed with SIGSEGV while loading (dlopen" \
+    dptrain train m.cfg --plugin-path "$tp/crash_ctor.so" --out m.h5
+expect_error "plugin file $tp/crash_list.so crashed with SIGSEGV in dpt_plugins()" \
+    env DPTRAIN_PLUGIN_PATH="$tp/crash_list.so:$DPTRAIN_PLUGIN_PATH" "$DPTRAIN" plugins
+
+# 3. A crashing file in a scanned folder is an error too, not a rejected
+#    file to pass over: the process must not go on after a crash. A
+#    relative path is shown as resolved.
+mkdir scan
+ln -s "$tp/crash_list.so" scan/crash_list.so
+expect_error "plugin file scan/crash_list.so (resolved as $here/scan/crash_list.so) crashed with SIGSEGV in dpt_plugins()" \
+    dptrain plugins --plugin-path scan
+
+# 4. Evaluation builds the model's layers: a model trained while the layer
+#    did not crash (CRASH_ONLY_RANK names a rank this serial run is not)
+#    crashes in create() when loaded.
+must env CRASH_ONLY_RANK=7 "$DPTRAIN" train m.cfg --plugin-path "$tp/crash_create.so" \
+    --out ok.h5 --quiet
+expect_error "plugin 'crash_create' ($tp/crash_create.so) crashed with SIGSEGV in create()" \
+    dptrain eval ok.h5 "$top_srcdir/data/iris-test.h5" --plugin-path "$tp/crash_create.so"
+
+# 5. check-plugin: a crash in create() is a FAIL naming the function, and
+#    nothing more of the file runs; a crash while loading is an error.
+#    Both exit with status 1.
+expect_exit 1 "FAIL layer crash_create: create() does not crash: create() crashed with SIGSEGV for input \[7\]" \
+    dptrain check-plugin "$tp/crash_create.so"
+expect_exit 1 "plugin file $tp/crash_ctor.so crashed with SIGSEGV while loading" \
+    dptrain check-plugin "$tp/crash_ctor.so"
+
+summary

@@ -1,0 +1,115 @@
+/* Test plugin: a layer that crashes (SIGSEGV, a store through a null
+ * pointer), for the messages that name the plugin and its file
+ * (tests/plugin_crash_reported.sh, tests/mpi/plugin_crash_one_rank.sh).
+ * Built three times, CRASH_IN saying where:
+ *   1  in create()          (crash_create.so, layer 'crash_create')
+ *   2  in a constructor     (crash_ctor.so: dlopen runs it)
+ *   3  in dpt_plugins()     (crash_list.so)
+ * With CRASH_ONLY_RANK=R in the environment it crashes only on MPI rank R
+ * (Open MPI's OMPI_COMM_WORLD_RANK), so that the other ranks carry on to
+ * the next collective. */
+#include <dptrain/plugin.h>
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CRASH_IN
+#error "build with -DCRASH_IN=1, 2 or 3"
+#endif
+
+/* Whether this process is one that should crash. */
+static int crash_here(void)
+{
+    const char *only = getenv("CRASH_ONLY_RANK");
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    return !only || (rank && strcmp(only, rank) == 0);
+}
+
+/* The crash itself. Both the pointer and the store are volatile: else the
+ * compiler may drop a store it can prove goes nowhere, or emit a trap
+ * instruction (SIGILL) for it. */
+static void crash(void)
+{
+    volatile int *volatile nowhere = NULL;
+    *nowhere = 1;
+}
+
+#if CRASH_IN == 2
+__attribute__((constructor)) static void crash_at_load(void)
+{
+    if (crash_here()) {
+        crash();
+    }
+}
+#endif
+
+/* The state is the row width: the layer copies x to y. */
+static int crash_create(void **state, const struct dpt_host *host, const struct dpt_shape *in,
+                        struct dpt_layer_info *info)
+{
+#if CRASH_IN == 1
+    if (crash_here()) {
+        crash();
+    }
+#endif
+    size_t *width = malloc(sizeof *width);
+    if (!width) {
+        return host->error(host->ctx, "out of memory");
+    }
+    *width = 1;
+    for (uint32_t j = 0; j < in->rank; j++) {
+        *width *= in->dims[j];
+    }
+    *info = (struct dpt_layer_info){.out = *in};
+    *state = width;
+    return 0;
+}
+
+static void crash_destroy(void *state)
+{
+    free(state);
+}
+
+static void crash_forward(const void *st, const float *params, const float *x, float *y,
+                          const struct dpt_batch *b)
+{
+    (void)params;
+    memcpy(y, x, b->B * *(const size_t *)st * sizeof *y);
+}
+
+static void crash_backward(const void *st, const float *params, const float *x, const float *y,
+                           const float *dy, float *dx, float *dparams,
+                           const struct dpt_batch *b)
+{
+    (void)params, (void)x, (void)y, (void)dparams;
+    for (size_t i = 0; dx && i < b->B * *(const size_t *)st; i++) {
+        dx[i] += dy[i];
+    }
+}
+
+#if CRASH_IN == 1
+#define CRASH_NAME "crash_create"
+#elif CRASH_IN == 2
+#define CRASH_NAME "crash_ctor"
+#else
+#define CRASH_NAME "crash_list"
+#endif
+
+static const struct dpt_layer_plugin crashing = {
+    .base = DPT_PLUGIN_HEADER(DPT_KIND_LAYER, CRASH_NAME, "1.0.0", "crashes on purpose"),
+    .create = crash_create,
+    .destroy = crash_destroy,
+    .forward = crash_forward,
+    .backward = crash_backward,
+};
+static const struct dpt_plugin *const all[] = {&crashing.base, NULL};
+DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void)
+{
+#if CRASH_IN == 3
+    if (crash_here()) {
+        crash();
+    }
+#endif
+    return all;
+}
