@@ -56,14 +56,35 @@ check "--plugin-path comes first, and a missing per-user folder says so" \
     sh -c "sed -n 2p verbose.txt | grep -E '^  --plugin-path +$tmp/cli \(folder\)$' &&
            grep -E '^  per-user .* $tmp/none/dptrain/plugins \(does not exist\)$' verbose.txt"
 
-# 4. The order shows where one name is found twice: the duplicate message
-#    names the file found first first (--plugin-path before
-#    DPTRAIN_PLUGIN_PATH before the per-user folder).
-expect_error "two activation plugins named 'softsign': $tmp/cli/softsign.so and $tmp/env/softsign.so" \
-    env DPTRAIN_PLUGIN_PATH="$tmp/env" XDG_DATA_HOME="$tmp/xdg" \
-    "$DPTRAIN" plugins --plugin-path "$tmp/cli"
-expect_error "two activation plugins named 'softsign': $tmp/env/softsign.so and $tmp/xdg/dptrain/plugins/softsign.so" \
-    env DPTRAIN_PLUGIN_PATH="$tmp/env" XDG_DATA_HOME="$tmp/xdg" "$DPTRAIN" plugins
+# 4. One name found in several places: the first in the search order is
+#    used (--plugin-path before DPTRAIN_PLUGIN_PATH before the per-user
+#    folder), as a command on $PATH; `plugins` lists the others as shadowed
+#    and train warns about them, so a development copy can be tried over an
+#    installed one.
+env DPTRAIN_PLUGIN_PATH="$tmp/env" XDG_DATA_HOME="$tmp/xdg" \
+    "$DPTRAIN" plugins --plugin-path "$tmp/cli" > shadow.txt
+check "--plugin-path's softsign is used" \
+    grep -E "^activation +softsign +1\.0\.0 +$tmp/cli/softsign\.so " shadow.txt
+check "... DPTRAIN_PLUGIN_PATH's is listed as shadowed by it" \
+    grep -xF "shadowed: activation softsign in $tmp/env/softsign.so (shadowed by $tmp/cli/softsign.so)" shadow.txt
+check "... and the per-user folder's too" \
+    grep -xF "shadowed: activation softsign in $tmp/xdg/dptrain/plugins/softsign.so (shadowed by $tmp/cli/softsign.so)" shadow.txt
+env DPTRAIN_PLUGIN_PATH="$tmp/env" XDG_DATA_HOME="$tmp/xdg" "$DPTRAIN" plugins > shadow2.txt
+check "without --plugin-path, DPTRAIN_PLUGIN_PATH's comes first" \
+    grep -E "^activation +softsign +1\.0\.0 +$tmp/env/softsign\.so " shadow2.txt
+must env DPTRAIN_PLUGIN_PATH="$tmp/env" XDG_DATA_HOME="$tmp/xdg" "$DPTRAIN" train \
+    "$top_srcdir/examples/plugins/softsign.cfg" --plugin-path "$tmp/cli" --set train.epochs=1 \
+    --out shadow.h5 --quiet
+check "train warns which copy was shadowed" \
+    grep -F "dptrain: warning: activation softsign in $tmp/env/softsign.so (shadowed by $tmp/cli/softsign.so)" log
+
+#    A file on the path that is not a usable plugin is skipped (a copy of
+#    the same plugin found later is used), and train says so.
+mkdir -p broken && cp "$tmp/cli/softsign.so" broken/ && cp "$DPT_TEST_PLUGINS/no_symbol.so" broken/
+must "$DPTRAIN" train "$top_srcdir/examples/plugins/softsign.cfg" --plugin-path broken \
+    --set train.epochs=1 --out skipped.h5 --quiet
+check "train warns about the skipped file, naming it and why" \
+    grep -E "^dptrain: warning: plugin file skipped: .*broken/no_symbol\.so.*no 'dpt_plugins' symbol" log
 
 # 5. A model that needs the plugin trains with it from the per-user folder
 #    alone (no --plugin-path): the folder is a real place to install into.

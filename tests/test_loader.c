@@ -93,15 +93,50 @@ static void test_missing_file(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "No such file"));
 }
 
-static void test_duplicate_name(void)
+/* A name found again further down the search path is shadowed, as on
+ * $PATH: the test plugin's relu on --plugin-path is used, the built-in one
+ * is listed as shadowed by it. */
+static void test_duplicate_name_shadowed(void)
 {
     struct dpt_err err = {0};
     struct dpt_registry *reg = NULL;
-    CU_ASSERT(dpt_registry_create(&reg, tp("dup_relu.so"), &err) < 0);
-    /* Both files are named: the test plugin and the built-in relu. */
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "two activation plugins named 'relu'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, tp("dup_relu.so")));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "activation_relu.so"));
+    CU_ASSERT_EQUAL_FATAL(dpt_registry_create(&reg, tp("dup_relu.so"), &err), 0);
+    int found = 0;
+    for (size_t i = 0; i < dpt_registry_count(reg); i++) {
+        const struct dpt_registry_entry *e = dpt_registry_entry(reg, i);
+        if (e->plugin->kind == DPT_KIND_ACTIVATION && strcmp(e->plugin->name, "relu") == 0) {
+            found++;
+            CU_ASSERT_PTR_NOT_NULL(strstr(e->file, "dup_relu.so"));
+        }
+    }
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL_FATAL(dpt_registry_shadowed_count(reg), 1);
+    const char *note = dpt_registry_shadowed(reg, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(note, "activation relu in "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(note, "activation_relu.so (shadowed by "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(note, "dup_relu.so)"));
+    dpt_registry_destroy(reg);
+}
+
+/* Found twice in one place of the path (one folder), neither comes first:
+ * an error naming both files. */
+static void test_duplicate_name_one_place(void)
+{
+    char dir[256], link[512];
+    test_path(dir, sizeof dir, "dup");
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755) == 0 || access(dir, F_OK) == 0, 1);
+    const char *names[] = {"a.so", "b.so"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+        unlink(link);
+        CU_ASSERT_EQUAL(symlink(tp("dup_relu.so"), link), 0);
+    }
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    CU_ASSERT(dpt_registry_create(&reg, dir, &err) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "two activation plugins named 'relu' in one place"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/a.so and "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/b.so"));
 }
 
 /* A scanned folder keeps going past unusable files and lists them. */
@@ -278,7 +313,9 @@ int main(void)
     CU_add_test(s, "wrong ABI major is refused, naming file and versions", test_bad_abi);
     CU_add_test(s, "a file without dpt_plugins is refused", test_no_symbol);
     CU_add_test(s, "a missing path entry is an error", test_missing_file);
-    CU_add_test(s, "two plugins with one name: both files named", test_duplicate_name);
+    CU_add_test(s, "one name further down the path is shadowed", test_duplicate_name_shadowed);
+    CU_add_test(s, "one name twice in one folder: both files named",
+                test_duplicate_name_one_place);
     CU_add_test(s, "scanned folders list rejected files", test_scanned_dir_rejects);
     CU_add_test(s, "a failing create() reports its message", test_create_failure);
     CU_add_test(s, "host parameter checks name file, line and key", test_host_parameter_errors);

@@ -40,6 +40,10 @@ void cli_summary_print(FILE *f, const char *model, const struct dpt_net *net);
 
 /* "dptrain: error: MSG" on stderr (rank 0 only, or unknown rank). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* On stderr: the plugin files the registry skipped and the plugins it found
+ * shadowed further down the search path (call on rank 0). */
+struct dpt_registry;
+void cli_plugin_warnings(const struct dpt_registry *reg);
 /* Usage errors: message plus "try 'dptrain CMD --help'"; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* This process's MPI rank from the launcher's environment (0 when not under mpirun). */

@@ -86,6 +86,9 @@ static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_r
                 struct dpt_err *err)
 {
     int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    if (rc == 0 && d->rank == 0) {
+        cli_plugin_warnings(*reg);
+    }
     if (rc == 0) {
         rc = dpt_model_load(a->model, *reg, spec, net, norm, err);
     } else {

@@ -69,6 +69,17 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_plugin_warnings(const struct dpt_registry *reg)
+{
+    for (size_t i = 0; i < dpt_registry_rejected_count(reg); i++) {
+        fprintf(stderr, "dptrain: warning: plugin file skipped: %s\n",
+                dpt_registry_rejected(reg, i));
+    }
+    for (size_t i = 0; i < dpt_registry_shadowed_count(reg); i++) {
+        fprintf(stderr, "dptrain: warning: %s\n", dpt_registry_shadowed(reg, i));
+    }
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     if (cli_env_rank() == 0) {
@@ -214,6 +225,9 @@ int cmd_plugins(int argc, char **argv)
     }
     for (size_t i = 0; i < dpt_registry_rejected_count(reg); i++) {
         printf("rejected: %s\n", dpt_registry_rejected(reg, i));
+    }
+    for (size_t i = 0; i < dpt_registry_shadowed_count(reg); i++) {
+        printf("shadowed: %s\n", dpt_registry_shadowed(reg, i));
     }
     dpt_registry_destroy(reg);
     return 0;

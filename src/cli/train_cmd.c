@@ -468,6 +468,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     struct dpt_net *net = NULL;
     struct dpt_norm norm = {0};
     int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+    if (rc == 0 && d->rank == 0) {
+        cli_plugin_warnings(reg);
+    }
     rc = dpt_dist_agree(d, rc, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);

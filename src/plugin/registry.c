@@ -37,6 +37,9 @@ struct dpt_registry {
     size_t n_files;
     char **rejected;
     size_t n_rejected;
+    char **shadowed; /* "KIND NAME in FILE (shadowed by FILE)" */
+    size_t n_shadowed;
+    size_t *entry_place; /* the search-path place each entry came from */
     char **dirs_seen; /* realpaths of scanned directories */
     size_t n_dirs_seen;
     struct dpt_registry_place *places; /* the search path, in order; paths owned */
@@ -148,6 +151,43 @@ static int check_functions(const struct dpt_plugin *p, const char *file, struct 
     return 0;
 }
 
+/* Adds plugin p of file to the entries. A name found again further down
+ * the search path is shadowed (as a command is on $PATH: a development copy
+ * on --plugin-path wins over the installed one) and noted for `dptrain
+ * plugins`; found twice in one place (one folder or file), it is an error,
+ * since neither can be said to come first. */
+static int add_plugin(struct dpt_registry *reg, const struct dpt_plugin *p, const char *file,
+                      struct dpt_err *err)
+{
+    size_t place = reg->n_places ? reg->n_places - 1 : 0;
+    for (size_t j = 0; j < reg->n_entries; j++) {
+        const struct dpt_registry_entry *e = &reg->entries[j];
+        if (e->plugin->kind != p->kind || strcmp(e->plugin->name, p->name) != 0) {
+            continue;
+        }
+        if (reg->entry_place[j] == place) {
+            return dpt_err_set(err, DPT_EPLUGIN,
+                               "two %s plugins named '%s' in one place of the plugin path: "
+                               "%s and %s; remove one",
+                               dpt_kind_name(p->kind), p->name, e->file, file);
+        }
+        char *note = dpt__aprintf("%s %s in %s (shadowed by %s)", dpt_kind_name(p->kind),
+                                  p->name, file, e->file);
+        if (!note || push(&reg->shadowed, &reg->n_shadowed, sizeof note, &note) < 0) {
+            free(note);
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+        }
+        return 0;
+    }
+    struct dpt_registry_entry e = {p, file};
+    size_t n = reg->n_entries;
+    if (push(&reg->entry_place, &n, sizeof place, &place) < 0 ||
+        push(&reg->entries, &reg->n_entries, sizeof e, &e) < 0) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    return 0;
+}
+
 /* The two calls into a plugin file that run its code, each under the
  * crash guard: dlopen (which runs the file's constructors) and its
  * dpt_plugins(). */
@@ -233,18 +273,9 @@ static int load_file(struct dpt_registry *reg, const char *file, int explicit,
         return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
     }
     for (size_t i = 0; list[i]; i++) {
-        for (size_t j = 0; j < reg->n_entries; j++) {
-            const struct dpt_registry_entry *e = &reg->entries[j];
-            if (e->plugin->kind == list[i]->kind && strcmp(e->plugin->name, list[i]->name) == 0) {
-                return dpt_err_set(err, DPT_EPLUGIN,
-                                   "two %s plugins named '%s': %s and %s; remove one from "
-                                   "the plugin path",
-                                   dpt_kind_name(list[i]->kind), list[i]->name, e->file, copy);
-            }
-        }
-        struct dpt_registry_entry e = {list[i], copy};
-        if (push(&reg->entries, &reg->n_entries, sizeof e, &e) < 0) {
-            return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+        int rc = add_plugin(reg, list[i], copy, err);
+        if (rc < 0) {
+            return rc;
         }
     }
     return 0;
@@ -494,6 +525,11 @@ void dpt_registry_destroy(struct dpt_registry *reg)
     for (size_t i = 0; i < reg->n_rejected; i++) {
         free(reg->rejected[i]);
     }
+    for (size_t i = 0; i < reg->n_shadowed; i++) {
+        free(reg->shadowed[i]);
+    }
+    free(reg->shadowed);
+    free(reg->entry_place);
     for (size_t i = 0; i < reg->n_dirs_seen; i++) {
         free(reg->dirs_seen[i]);
     }
@@ -527,6 +563,16 @@ size_t dpt_registry_rejected_count(const struct dpt_registry *reg)
 const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i)
 {
     return i < reg->n_rejected ? reg->rejected[i] : NULL;
+}
+
+size_t dpt_registry_shadowed_count(const struct dpt_registry *reg)
+{
+    return reg->n_shadowed;
+}
+
+const char *dpt_registry_shadowed(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_shadowed ? reg->shadowed[i] : NULL;
 }
 
 size_t dpt_registry_place_count(const struct dpt_registry *reg)

@@ -57,6 +57,10 @@ const struct dpt_registry_entry *dpt_registry_entry(const struct dpt_registry *r
 size_t dpt_registry_rejected_count(const struct dpt_registry *reg);
 /* "FILE: reason" for rejected file i. */
 const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i);
+/* Plugins not used because one of the same kind and name came earlier in
+ * the search path: "KIND NAME in FILE (shadowed by FILE)". */
+size_t dpt_registry_shadowed_count(const struct dpt_registry *reg);
+const char *dpt_registry_shadowed(const struct dpt_registry *reg, size_t i);
 
 /* The search path in order; strings live as long as the registry. */
 size_t dpt_registry_place_count(const struct dpt_registry *reg);
