@@ -69,6 +69,14 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (cli_env_rank() == 0) {
+        fprintf(stderr, "dptrain: warning: %s\n", msg);
+    }
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     if (cli_env_rank() == 0) {
