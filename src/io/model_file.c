@@ -205,11 +205,12 @@ int dpt__model_read_tensor(hid_t g, const char *file, const char *gname, const s
     int rank = H5Sget_simple_extent_ndims(sp);
     hsize_t dims[8] = {0};
     int ok = rank == (int)t->rank && rank <= 8;
-    if (ok) {
+    /* The dimensions are read whatever the rank, for the message below. */
+    if (rank >= 0 && rank <= 8) {
         H5Sget_simple_extent_dims(sp, dims, NULL);
-        for (int j = 0; j < rank; j++) {
-            ok = ok && dims[j] == t->shape[j];
-        }
+    }
+    for (int j = 0; ok && j < rank; j++) {
+        ok = dims[j] == t->shape[j];
     }
     int rc = 0;
     if (!ok) {
@@ -379,7 +380,9 @@ static void describe_change(char *buf, size_t len, const struct dpt_node *nd,
  * differs from the one that wrote the group is an error when the parameter
  * count differs (the weights would be read as something else), and a
  * warning through warn when the count and the tensor shapes are the same;
- * an error about a tensor then also names both versions. */
+ * an error about a tensor then also names both versions. Whatever the
+ * versions, a group holding more floats than the plugin's tensors is an
+ * error rather than weights partly read. */
 static int read_layer(hid_t g, const char *path, const char *gname, struct dpt_net *net,
                       const struct dpt_node *nd, const struct dpt_warn *warn,
                       struct dpt_err *err)
@@ -407,6 +410,15 @@ static int read_layer(hid_t g, const char *path, const char *gname, struct dpt_n
     if (rc < 0 && changed) {
         size_t used = strlen(err->msg);
         snprintf(err->msg + used, sizeof err->msg - used, " (%s: %s)", nd->label, change);
+    } else if (rc == 0 && group_floats(g) != node_floats(nd)) {
+        /* Every tensor the plugin names was there, but the file holds more:
+         * written by a plugin with more parameters under the same version,
+         * or before versions were recorded. Reading on would drop them. */
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: %s: the file holds %llu parameters for this "
+                         "layer; plugin '%s' version %s (%s) has %llu (a different model, or "
+                         "another build of the plugin)", path, nd->label, group_floats(g),
+                         nd->plugin->name, plugin_version(nd), dpt__file_of(nd->plugin),
+                         node_floats(nd));
     } else if (rc == 0 && changed && warn && warn->fn) {
         char msg[1536];
         snprintf(msg, sizeof msg, "%s: %s: %s; the parameter count and tensor shapes are the "
