@@ -304,11 +304,13 @@ static const char inspect_usage[] =
     "usage: dptrain inspect FILE.h5 [--format json] [--plugin-path DIRS]\n"
     "\n"
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
-    "size and, for a checkpoint, where training stands. A checkpoint's checksum\n"
-    "is verified; a damaged file exits with status 1.\n";
+    "size, for a checkpoint where training stands, and the plugin version each\n"
+    "layer was written with. A checkpoint's checksum is verified; a damaged file\n"
+    "exits with status 1.\n";
 
-/* What inspect shows: the network of the file and, for a checkpoint, where
- * training stands (its checksum verified on loading). */
+/* What inspect shows: the network of the file, the plugin versions its
+ * layers were written with and, for a checkpoint, where training stands
+ * (its checksum verified on loading). */
 struct inspected {
     enum dpt_file_kind kind;
     struct dpt_registry *reg;
