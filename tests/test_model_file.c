@@ -114,7 +114,7 @@ static void round_trip(const char *name, size_t yc, int with_norm)
     struct dpt_spec spec2;
     struct dpt_net *net2 = NULL;
     struct dpt_norm norm2;
-    int rc = dpt_model_load(path, reg, &spec2, &net2, &norm2, &err);
+    int rc = dpt_model_load(path, reg, &spec2, &net2, &norm2, NULL, &err);
     if (rc < 0) {
         fprintf(stderr, "%s\n", err.msg);
     }
@@ -198,7 +198,7 @@ static void expect_refused(const char *path, const char *what)
     struct dpt_net *net = NULL;
     struct dpt_norm norm;
     struct dpt_err err = {0};
-    CU_ASSERT(dpt_model_load(path, reg, &spec, &net, &norm, &err) < 0);
+    CU_ASSERT(dpt_model_load(path, reg, &spec, &net, &norm, NULL, &err) < 0);
     CU_ASSERT_PTR_NULL(net);
     CU_ASSERT_EQUAL(norm.f, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));

@@ -44,6 +44,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * shadowed further down the search path (call on rank 0). */
 struct dpt_registry;
 void cli_plugin_warnings(const struct dpt_registry *reg);
+/* "dptrain: warning: MSG" on stderr (rank 0 only, or unknown rank); its
+ * shape fits struct dpt_warn's fn (io/model_file.h), ctx unused. */
+void cli_warn(void *ctx, const char *msg);
 /* Usage errors: message plus "try 'dptrain CMD --help'"; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* This process's MPI rank from the launcher's environment (0 when not under mpirun). */

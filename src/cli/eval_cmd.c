@@ -90,7 +90,8 @@ static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_r
         cli_plugin_warnings(*reg);
     }
     if (rc == 0) {
-        rc = dpt_model_load(a->model, *reg, spec, net, norm, err);
+        const struct dpt_warn warn = {cli_warn, NULL};
+        rc = dpt_model_load(a->model, *reg, spec, net, norm, &warn, err);
     } else {
         memset(spec, 0, sizeof *spec);
         config_init(&spec->cfg);
@@ -306,11 +307,13 @@ static const char inspect_usage[] =
     "usage: dptrain inspect FILE.h5 [--format json] [--plugin-path DIRS]\n"
     "\n"
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
-    "size and, for a checkpoint, where training stands. A checkpoint's checksum\n"
-    "is verified; a damaged file exits with status 1.\n";
+    "size, for a checkpoint where training stands, and the plugin version each\n"
+    "layer was written with. A checkpoint's checksum is verified; a damaged file\n"
+    "exits with status 1.\n";
 
-/* What inspect shows: the network of the file and, for a checkpoint, where
- * training stands (its checksum verified on loading). */
+/* What inspect shows: the network of the file, the plugin versions its
+ * layers were written with and, for a checkpoint, where training stands
+ * (its checksum verified on loading). */
 struct inspected {
     enum dpt_file_kind kind;
     struct dpt_registry *reg;
@@ -319,6 +322,7 @@ struct inspected {
     struct dpt_norm norm;
     struct dpt_train_state st;
     float *ostate; /* the checkpoint's optimizer state: loaded to verify the checksum */
+    struct dpt_layer_record *rec; /* per node: the plugin versions the file recorded */
 };
 
 /* Asks the file what it is, then loads it as that: a model, or a checkpoint
@@ -331,17 +335,74 @@ static int inspect_load(const char *path, const char *plugin_path, struct inspec
         rc = dpt_model_file_kind(path, &in->kind, err);
     }
     if (rc == 0) {
-        rc = dpt_model_load(path, in->reg, &in->spec, &in->net, &in->norm, err);
+        const struct dpt_warn warn = {cli_warn, NULL};
+        rc = dpt_model_load(path, in->reg, &in->spec, &in->net, &in->norm, &warn, err);
     } else {
         memset(&in->spec, 0, sizeof in->spec);
         config_init(&in->spec.cfg);
     }
     if (rc == 0 && in->kind == DPT_FILE_CHECKPOINT) {
         in->ostate = calloc(in->net->opt_floats * in->net->n_params + 1, sizeof *in->ostate);
-        rc = in->ostate ? dpt_checkpoint_load(path, in->net, in->ostate, &in->norm, &in->st, err)
-                        : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        /* No warnings this time: loading the model above gave them. */
+        rc = in->ostate
+                 ? dpt_checkpoint_load(path, in->net, in->ostate, &in->norm, &in->st, NULL, err)
+                 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        in->rec = calloc(in->net->n_nodes + 1, sizeof *in->rec);
+        rc = in->rec ? dpt_model_read_records(path, in->net, in->rec, err)
+                     : dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     return rc;
+}
+
+/* The plugin each layer was written with, as the file recorded it, and
+ * the version loaded now: one JSON object per layer. */
+static json_t *records_json(const struct inspected *in)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < in->net->n_nodes; i++) {
+        const struct dpt_node *nd = &in->net->nodes[i];
+        const struct dpt_layer_record *r = &in->rec[i];
+        if (nd->kind != DPT_KIND_LAYER) {
+            continue;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "index", json_integer(nd->layer_index));
+        json_object_set_new(o, "type", json_string(nd->plugin->name));
+        json_object_set_new(o, "plugin_version",
+                            r->recorded ? json_string(r->version) : json_null());
+        json_object_set_new(o, "plugin_abi", r->recorded ? json_string(r->abi) : json_null());
+        json_object_set_new(o, "loaded_version",
+                            json_string(nd->plugin->version ? nd->plugin->version : ""));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* One line per layer: "layer 2 (dense): plugin 'dense' version 1.0.0, ABI
+ * 2.0", and the version loaded now when it differs. */
+static void print_records(const struct inspected *in)
+{
+    for (size_t i = 0; i < in->net->n_nodes; i++) {
+        const struct dpt_node *nd = &in->net->nodes[i];
+        const struct dpt_layer_record *r = &in->rec[i];
+        const char *now = nd->plugin->version ? nd->plugin->version : "";
+        if (nd->kind != DPT_KIND_LAYER) {
+            continue;
+        }
+        if (!r->recorded) {
+            printf("%s: plugin '%s', version not recorded (an older file)\n", nd->label,
+                   nd->plugin->name);
+            continue;
+        }
+        printf("%s: plugin '%s' version %s, ABI %s", nd->label, nd->plugin->name, r->version,
+               r->abi);
+        if (strcmp(r->version, now) != 0) {
+            printf(" (loaded now: version %s)", now);
+        }
+        printf("\n");
+    }
 }
 
 static void print_inspected(const char *path, int json, const struct inspected *in)
@@ -367,6 +428,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
             json_object_set_new(o, "global_step", json_integer((json_int_t)in->st.global_step));
             json_object_set_new(o, "checksum_ok", json_true());
         }
+        json_object_set_new(o, "layers", records_json(in));
         print_json(o);
         return;
     }
@@ -381,6 +443,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
                (long long)in->st.epoch + 1, (unsigned long long)in->st.step,
                (unsigned long long)in->st.global_step);
     }
+    print_records(in);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -415,6 +478,7 @@ int cmd_inspect(int argc, char **argv)
         cli_error("%s", err.msg);
     }
     free(in.ostate);
+    free(in.rec);
     dpt_net_destroy(in.net);
     dpt_norm_cleanup(&in.norm);
     dpt_spec_cleanup(&in.spec);

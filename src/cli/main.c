@@ -69,14 +69,23 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (cli_env_rank() == 0) {
+        fprintf(stderr, "dptrain: warning: %s\n", msg);
+    }
+}
+
 void cli_plugin_warnings(const struct dpt_registry *reg)
 {
+    char line[8192];
     for (size_t i = 0; i < dpt_registry_rejected_count(reg); i++) {
-        fprintf(stderr, "dptrain: warning: plugin file skipped: %s\n",
-                dpt_registry_rejected(reg, i));
+        snprintf(line, sizeof line, "plugin file skipped: %s", dpt_registry_rejected(reg, i));
+        cli_warn(NULL, line);
     }
     for (size_t i = 0; i < dpt_registry_shadowed_count(reg); i++) {
-        fprintf(stderr, "dptrain: warning: %s\n", dpt_registry_shadowed(reg, i));
+        cli_warn(NULL, dpt_registry_shadowed(reg, i));
     }
 }
 

@@ -497,6 +497,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_progress = prog.tty ? on_progress : NULL,
         .on_start = on_start,
         .on_checkpoint = on_checkpoint,
+        .on_warning = cli_warn,
         .ctx = &prog,
     };
     /* rc is the same on every rank here: an error agreed on already is not

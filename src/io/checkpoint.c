@@ -110,7 +110,8 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
 }
 
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
-                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err)
+                        struct dpt_norm *norm, struct dpt_train_state *st,
+                        const struct dpt_warn *warn, struct dpt_err *err)
 {
     struct dpt__model_file h;
     char fmt[64] = "", opt[64] = "", sum[64] = "";
@@ -143,7 +144,7 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         H5Gclose(t);
     }
     if (rc == 0) {
-        rc = dpt__model_read_layers(h.f, path, net, err);
+        rc = dpt__model_read_layers(h.f, path, net, warn, err);
     }
     if (rc == 0) {
         hid_t g = H5Lexists(h.f, "optimizer", H5P_DEFAULT) > 0

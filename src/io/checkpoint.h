@@ -23,6 +23,7 @@
 #define DPT_IO_CHECKPOINT_H
 
 #include "data/norm.h"
+#include "io/model_file.h"
 #include "model/net.h"
 #include "model/spec.h"
 
@@ -55,8 +56,11 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
 /* Reads a checkpoint into a network built from a compatible model: layer
  * tensors, optimizer state (ostate: opt_floats * n_params floats), norm and
  * state; refuses a checksum mismatch, a model of another shape, another
- * optimizer, and a trained model (which --init takes). */
+ * optimizer, and a trained model (which --init takes). Layer plugins of
+ * another version than the checkpoint's are handled as dpt_model_load
+ * says (io/model_file.h), with warnings to warn (may be NULL). */
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
-                        struct dpt_norm *norm, struct dpt_train_state *st, struct dpt_err *err);
+                        struct dpt_norm *norm, struct dpt_train_state *st,
+                        const struct dpt_warn *warn, struct dpt_err *err);
 
 #endif

@@ -23,6 +23,12 @@ static void group_name(char *buf, size_t len, const struct dpt_node *nd)
     snprintf(buf, len, "%02d_%s", nd->layer_index, nd->plugin->name);
 }
 
+/* The version string of a layer's plugin ("" for a descriptor without one). */
+static const char *plugin_version(const struct dpt_node *nd)
+{
+    return nd->plugin->version ? nd->plugin->version : "";
+}
+
 static int write_shape(hid_t f, const char *name, const struct dpt_shape *s)
 {
     long long dims[DPT_MAX_RANK];
@@ -51,6 +57,37 @@ static int read_input_shape(hid_t f, long long n_in, struct dpt_shape *s)
     return rank >= 1 && prod == n_in ? 0 : -1;
 }
 
+/* The group of one layer: its tensors, and what a later load compares with
+ * the plugin it finds then (type, index, the plugin's version and the ABI
+ * it was built against). */
+static int write_layer(hid_t layers, const struct dpt_net *net, const struct dpt_node *nd)
+{
+    char name[128], abi[32];
+    group_name(name, sizeof name, nd);
+    snprintf(abi, sizeof abi, "%u.%u", (unsigned)nd->plugin->abi_major,
+             (unsigned)nd->plugin->abi_minor);
+    hid_t g = dpt__h5_group_create(layers, name);
+    int rc = g < 0 || dpt__h5_write_string_attr(g, "type", nd->plugin->name) < 0 ||
+                     dpt__h5_write_int_attr(g, "index", nd->layer_index) < 0 ||
+                     dpt__h5_write_string_attr(g, "plugin_version", plugin_version(nd)) < 0 ||
+                     dpt__h5_write_string_attr(g, "plugin_abi", abi) < 0
+                 ? -1
+                 : 0;
+    struct dpt_tensor t;
+    for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
+        hsize_t dims[4];
+        for (uint32_t j = 0; j < t.rank && j < 4; j++) {
+            dims[j] = t.shape[j];
+        }
+        rc = dpt__h5_write_array(g, t.name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, (int)t.rank, dims,
+                                 net->params + nd->param_off + t.offset);
+    }
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    return rc;
+}
+
 int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net *net,
                           const char *config_text, const struct dpt_norm *norm)
 {
@@ -73,28 +110,8 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
     }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < net->n_nodes; i++) {
-        const struct dpt_node *nd = &net->nodes[i];
-        if (nd->kind != DPT_KIND_LAYER) {
-            continue;
-        }
-        char name[128];
-        group_name(name, sizeof name, nd);
-        hid_t g = dpt__h5_group_create(layers, name);
-        rc = g < 0 || dpt__h5_write_string_attr(g, "type", nd->plugin->name) < 0 ||
-                     dpt__h5_write_int_attr(g, "index", nd->layer_index) < 0
-                 ? -1
-                 : 0;
-        struct dpt_tensor t;
-        for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
-            hsize_t dims[4];
-            for (uint32_t j = 0; j < t.rank && j < 4; j++) {
-                dims[j] = t.shape[j];
-            }
-            rc = dpt__h5_write_array(g, t.name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, (int)t.rank, dims,
-                             net->params + nd->param_off + t.offset);
-        }
-        if (g >= 0) {
-            H5Gclose(g);
+        if (net->nodes[i].kind == DPT_KIND_LAYER) {
+            rc = write_layer(layers, net, &net->nodes[i]);
         }
     }
     H5Gclose(layers);
@@ -188,11 +205,12 @@ int dpt__model_read_tensor(hid_t g, const char *file, const char *gname, const s
     int rank = H5Sget_simple_extent_ndims(sp);
     hsize_t dims[8] = {0};
     int ok = rank == (int)t->rank && rank <= 8;
-    if (ok) {
+    /* The dimensions are read whatever the rank, for the message below. */
+    if (rank >= 0 && rank <= 8) {
         H5Sget_simple_extent_dims(sp, dims, NULL);
-        for (int j = 0; j < rank; j++) {
-            ok = ok && dims[j] == t->shape[j];
-        }
+    }
+    for (int j = 0; ok && j < rank; j++) {
+        ok = dims[j] == t->shape[j];
     }
     int rc = 0;
     if (!ok) {
@@ -292,8 +310,127 @@ void dpt__model_close(struct dpt__model_file *h)
     dpt__h5_quiet_end(&h->quiet);
 }
 
+/* The record of the layer group g (zeroed, recorded = 0, when the file
+ * predates records). */
+static void read_record(hid_t g, struct dpt_layer_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->recorded =
+        dpt__h5_read_string_attr(g, "plugin_version", rec->version, sizeof rec->version) == 0;
+    if (dpt__h5_read_string_attr(g, "plugin_abi", rec->abi, sizeof rec->abi) < 0) {
+        rec->abi[0] = '\0';
+    }
+}
+
+/* Floats in all the datasets of group g: what the file holds for a layer,
+ * whatever the tensors' names. */
+static unsigned long long group_floats(hid_t g)
+{
+    H5G_info_t info;
+    unsigned long long sum = 0;
+    if (H5Gget_info(g, &info) < 0) {
+        return 0;
+    }
+    for (hsize_t i = 0; i < info.nlinks; i++) {
+        char name[256];
+        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                               H5P_DEFAULT) < 0) {
+            continue;
+        }
+        hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : 0;
+        sum += n > 0 ? (unsigned long long)n : 0;
+        if (sp >= 0) {
+            H5Sclose(sp);
+        }
+        if (ds >= 0) {
+            H5Dclose(ds);
+        }
+    }
+    return sum;
+}
+
+/* Floats in a layer's tensors: what the writer stores for it. */
+static unsigned long long node_floats(const struct dpt_node *nd)
+{
+    unsigned long long sum = 0;
+    struct dpt_tensor t;
+    for (uint32_t k = 0; dpt_node_tensor(nd, k, &t) == 0; k++) {
+        unsigned long long n = 1;
+        for (uint32_t j = 0; j < t.rank; j++) {
+            n *= t.shape[j];
+        }
+        sum += n;
+    }
+    return sum;
+}
+
+/* "written by plugin 'P' version V; the plugin loaded now (FILE) is version
+ * W", the part every message about a changed version shares. */
+static void describe_change(char *buf, size_t len, const struct dpt_node *nd,
+                            const struct dpt_layer_record *rec)
+{
+    snprintf(buf, len, "written by plugin '%s' version %s; the plugin loaded now (%s) is "
+             "version %s", nd->plugin->name, rec->version, dpt__file_of(nd->plugin),
+             plugin_version(nd));
+}
+
+/* Reads the tensors of layer nd from its group g. A plugin whose version
+ * differs from the one that wrote the group is an error when the parameter
+ * count differs (the weights would be read as something else), and a
+ * warning through warn when the count and the tensor shapes are the same;
+ * an error about a tensor then also names both versions. Whatever the
+ * versions, a group holding more floats than the plugin's tensors is an
+ * error rather than weights partly read. */
+static int read_layer(hid_t g, const char *path, const char *gname, struct dpt_net *net,
+                      const struct dpt_node *nd, const struct dpt_warn *warn,
+                      struct dpt_err *err)
+{
+    struct dpt_layer_record rec;
+    read_record(g, &rec);
+    int changed = rec.recorded && strcmp(rec.version, plugin_version(nd)) != 0;
+    char change[1024] = "";
+    if (changed) {
+        describe_change(change, sizeof change, nd, &rec);
+        unsigned long long in_file = group_floats(g), wanted = node_floats(nd);
+        if (in_file != wanted) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: %s: the file holds %llu parameters for "
+                               "this layer, %s and has %llu: the weights cannot be read (load "
+                               "version %s with --plugin-path, or train again)", path,
+                               nd->label, in_file, change, wanted, rec.version);
+        }
+    }
+    int rc = 0;
+    struct dpt_tensor t;
+    for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
+        rc = dpt__model_read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset,
+                                    err);
+    }
+    if (rc < 0 && changed) {
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used, " (%s: %s)", nd->label, change);
+    } else if (rc == 0 && group_floats(g) != node_floats(nd)) {
+        /* Every tensor the plugin names was there, but the file holds more:
+         * written by a plugin with more parameters under the same version,
+         * or before versions were recorded. Reading on would drop them. */
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: %s: the file holds %llu parameters for this "
+                         "layer; plugin '%s' version %s (%s) has %llu (a different model, or "
+                         "another build of the plugin)", path, nd->label, group_floats(g),
+                         nd->plugin->name, plugin_version(nd), dpt__file_of(nd->plugin),
+                         node_floats(nd));
+    } else if (rc == 0 && changed && warn && warn->fn) {
+        char msg[1536];
+        snprintf(msg, sizeof msg, "%s: %s: %s; the parameter count and tensor shapes are the "
+                 "same, so the weights were read as stored", path, nd->label, change);
+        warn->fn(warn->ctx, msg);
+    }
+    return rc;
+}
+
 /* Reads every layer's tensors into net->params. */
-int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net, struct dpt_err *err)
+int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net,
+                           const struct dpt_warn *warn, struct dpt_err *err)
 {
     for (size_t i = 0; i < net->n_nodes; i++) {
         const struct dpt_node *nd = &net->nodes[i];
@@ -308,17 +445,36 @@ int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net, struc
                                "model)", path, full);
         }
         hid_t g = H5Gopen2(f, full, H5P_DEFAULT);
-        struct dpt_tensor t;
-        int rc = 0;
-        for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
-            rc = dpt__model_read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset, err);
-        }
+        int rc = read_layer(g, path, gname, net, nd, warn, err);
         H5Gclose(g);
         if (rc < 0) {
             return rc;
         }
     }
     return 0;
+}
+
+int dpt_model_read_records(const char *path, const struct dpt_net *net,
+                           struct dpt_layer_record *rec, struct dpt_err *err)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "";
+    memset(rec, 0, net->n_nodes * sizeof *rec);
+    int rc = dpt__model_open(&h, path, fmt, sizeof fmt, err);
+    for (size_t i = 0; rc == 0 && i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        char gname[128], full[160];
+        group_name(gname, sizeof gname, nd);
+        snprintf(full, sizeof full, "layers/%s", gname);
+        if (nd->kind == DPT_KIND_LAYER && H5Lexists(h.f, "layers", H5P_DEFAULT) > 0 &&
+            H5Lexists(h.f, full, H5P_DEFAULT) > 0) {
+            hid_t g = H5Gopen2(h.f, full, H5P_DEFAULT);
+            read_record(g, &rec[i]);
+            H5Gclose(g);
+        }
+    }
+    dpt__model_close(&h);
+    return rc;
 }
 
 int dpt_model_read_config(const char *path, char **text, struct dpt_err *err)
@@ -335,7 +491,8 @@ int dpt_model_read_config(const char *path, char **text, struct dpt_err *err)
 }
 
 int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_spec *spec,
-                   struct dpt_net **net_out, struct dpt_norm *norm, struct dpt_err *err)
+                   struct dpt_net **net_out, struct dpt_norm *norm, const struct dpt_warn *warn,
+                   struct dpt_err *err)
 {
     *net_out = NULL;
     memset(norm, 0, sizeof *norm);
@@ -366,7 +523,7 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
                  : dpt_net_create(&net, spec, reg, &in, err);
     }
     if (rc == 0) {
-        rc = dpt__model_read_layers(h.f, path, net, err);
+        rc = dpt__model_read_layers(h.f, path, net, warn, err);
     }
     if (rc == 0) {
         rc = dpt__model_read_norm(h.f, path, (size_t)n_in, norm, err);
@@ -382,13 +539,14 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     return 0;
 }
 
-int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err)
+int dpt_weights_load(const char *path, struct dpt_net *net, const struct dpt_warn *warn,
+                     struct dpt_err *err)
 {
     struct dpt__model_file h;
     char fmt[64] = "";
     int rc = dpt__model_open(&h, path, fmt, sizeof fmt, err);
     if (rc == 0) {
-        rc = dpt__model_read_layers(h.f, path, net, err);
+        rc = dpt__model_read_layers(h.f, path, net, warn, err);
     }
     dpt__model_close(&h);
     return rc;

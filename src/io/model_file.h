@@ -5,7 +5,11 @@
  *   /config                string: the whole model file (libconfig text), as trained
  *   /layers/NN_TYPE/NAME   float32 tensors of layer NN (00, 01, ...), e.g.
  *                          /layers/00_dense/weight [n_out, n_in], .../bias [n_out];
- *                          group attrs: type, index (position in model.layers)
+ *                          group attrs: type (the plugin's name), index (position
+ *                          in model.layers), plugin_version (the descriptor's
+ *                          version string) and plugin_abi ("MAJOR.MINOR" the
+ *                          plugin was built against); older files lack the
+ *                          last two and load as before (nothing to compare)
  *   /standardize/mean, /standardize/std   float64 [F] (when data.standardize), of the
  *                          inputs times data.scale: x' = (x * scale - mean) / std
  *   /standardize attr scale float64, data.scale (only when it is not 1)
@@ -25,13 +29,34 @@
 
 #include <dptrain/dptrain.h>
 
+/* Where a load sends what it warns about without failing (a layer whose
+ * plugin has another version than the one that wrote the file, but the
+ * same parameter layout): fn(ctx, message) once per warning, the message
+ * borrowed for the call. A NULL struct or fn drops the warnings. */
+struct dpt_warn {
+    void (*fn)(void *ctx, const char *msg);
+    void *ctx;
+};
+
+/* What a file recorded about the plugin of one layer. */
+struct dpt_layer_record {
+    int recorded;     /* 0: the file predates the records (version and abi empty) */
+    char version[64]; /* the plugin's version string when the file was written */
+    char abi[16];     /* the plugin ABI it was built against, "MAJOR.MINOR" */
+};
+
 int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt_spec *spec,
                    const struct dpt_norm *norm, struct dpt_err *err);
 
 /* Rebuilds the network (plugins from reg) and its weights; *spec, *net and
- * *norm belong to the caller afterwards. */
+ * *norm belong to the caller afterwards. A layer whose plugin now has
+ * another version than the one recorded in the file is an error naming the
+ * layer, the plugin and both versions when its parameter count or a
+ * tensor's shape differs; otherwise the weights are read and warn gets a
+ * message naming the same (warn may be NULL). */
 int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_spec *spec,
-                   struct dpt_net **net, struct dpt_norm *norm, struct dpt_err *err);
+                   struct dpt_net **net, struct dpt_norm *norm, const struct dpt_warn *warn,
+                   struct dpt_err *err);
 
 /* Writes predictions (n, n_out) as /pred float32 and, when labels is not
  * NULL, /label int32 [n]; same temporary-file-and-rename protocol. */
@@ -42,8 +67,15 @@ int dpt_predictions_save(const char *path, const float *pred, const int *labels,
 int dpt_model_read_config(const char *path, char **text, struct dpt_err *err);
 
 /* Reads the layer tensors of a model or checkpoint file into net->params;
- * names and shapes must match (--init). */
-int dpt_weights_load(const char *path, struct dpt_net *net, struct dpt_err *err);
+ * names and shapes must match (--init). Plugin versions as dpt_model_load. */
+int dpt_weights_load(const char *path, struct dpt_net *net, const struct dpt_warn *warn,
+                     struct dpt_err *err);
+
+/* Reads what the file at path recorded about each layer's plugin into
+ * rec[i] for net->nodes[i] (net->n_nodes entries; those of activations and
+ * of layers the file lacks are left zeroed), for `dptrain inspect`. */
+int dpt_model_read_records(const char *path, const struct dpt_net *net,
+                           struct dpt_layer_record *rec, struct dpt_err *err);
 
 /* What a file is, by its format attribute. */
 enum dpt_file_kind { DPT_FILE_NEITHER, DPT_FILE_MODEL, DPT_FILE_CHECKPOINT };

@@ -5,6 +5,7 @@
 #define DPT_IO_MODEL_IO_H
 
 #include "data/norm.h"
+#include "io/model_file.h"
 #include "model/net.h"
 #include "util/h5.h"
 
@@ -35,8 +36,11 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
  * must be t's. */
 int dpt__model_read_tensor(hid_t g, const char *file, const char *gname,
                            const struct dpt_tensor *t, float *dst, struct dpt_err *err);
-/* Reads every layer's tensors into net->params. */
-int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net, struct dpt_err *err);
+/* Reads every layer's tensors into net->params, comparing each layer's
+ * recorded plugin version with the loaded plugin's (see dpt_model_load in
+ * model_file.h); warn may be NULL. */
+int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net,
+                           const struct dpt_warn *warn, struct dpt_err *err);
 /* Reads /standardize into norm (left empty when the file has none). */
 int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
                          struct dpt_err *err);

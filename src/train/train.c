@@ -379,12 +379,14 @@ static int init_weights(struct run *r, struct dpt_err *err)
     const struct dpt_train_opts *o = r->o;
     dpt_net_init_params(r->net, (uint64_t)r->spec->seed);
     r->st.seed = (uint64_t)r->spec->seed;
+    const struct dpt_warn warn = {o->on_warning, o->ctx};
     int rc = 0;
     if (o->init) {
-        rc = dpt_weights_load(o->init, r->net, err);
+        rc = dpt_weights_load(o->init, r->net, &warn, err);
     }
     if (rc == 0 && o->resume) {
-        rc = dpt_checkpoint_load(o->resume, r->net, r->step.ostate, r->norm, &r->st, err);
+        rc = dpt_checkpoint_load(o->resume, r->net, r->step.ostate, r->norm, &r->st, &warn,
+                                 err);
         if (rc == 0 && r->st.epoch > r->spec->epochs) {
             rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
                              "train.epochs = %lld is smaller", o->resume,

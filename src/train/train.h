@@ -44,6 +44,11 @@ struct dpt_train_opts {
     void (*on_start)(void *ctx, const struct dpt_net *net, int threads, const char *data);
     /* Called on every rank after each checkpoint. */
     void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
+    /* Called on every rank for each warning of loading init or resume (a
+     * layer plugin of another version than the file's, with the same
+     * parameter layout: io/model_file.h); the CLI prints on rank 0. NULL:
+     * the warnings are dropped. */
+    void (*on_warning)(void *ctx, const char *msg);
     void *ctx;
 };
 
