@@ -336,9 +336,10 @@ static void check_against_direct_with(const char *settings, const struct geom *g
     float *dx = malloc(nx * sizeof *dx), *dp = calloc(np, sizeof *dp);
     double *all = calloc(2 * (ny + nx + np), sizeof *all);
     CU_ASSERT_FATAL(x && y && dy && dx && dp && all);
-    struct ref r = {all, all + ny, all + ny + nx, all + ny + nx + nk};
-    r.y_abs = all + ny + nx + np, r.dx_abs = r.y_abs + ny, r.dk_abs = r.dx_abs + nx;
-    r.db_abs = r.dk_abs + nk;
+    double *abs_sums = all + ny + nx + np;
+    struct ref r = {.y = all, .dx = all + ny, .dk = all + ny + nx, .db = all + ny + nx + nk,
+                    .y_abs = abs_sums, .dx_abs = abs_sums + ny, .dk_abs = abs_sums + ny + nx,
+                    .db_abs = abs_sums + ny + nx + nk};
     uint64_t seed = 9;
     lc_fill(x, nx, &seed, -2, 2);
     lc_fill(dy, ny, &seed, -1, 1);
