@@ -23,7 +23,7 @@ acc=$(sed -n 's/^test .*accuracy \([0-9.]*\).*/\1/p' log)
 check "softsign model: test accuracy '$acc' >= 0.9" at_least "$acc" 0.9
 
 # 4. Without the plugin path the model cannot be built, and the message says why.
-expect_error "no activation plugin named 'softsign'" \
+expect_error "no activation plugin named 'softsign' (known: .*); a plugin of your own is found with --plugin-path" \
     dptrain eval m.h5 "$top_srcdir/data/breast_cancer-test.h5"
 
 summary

@@ -608,7 +608,9 @@ const struct dpt_plugin *dpt_registry_find(const struct dpt_registry *reg, uint3
         snprintf(rejected, sizeof rejected, "; %zu plugin file(s) were rejected, first: %s",
                  reg->n_rejected, reg->rejected[0]);
     }
-    return dpt_err_set(err, DPT_EPLUGIN, "no %s plugin named '%s' (known: %s)%s",
+    return dpt_err_set(err, DPT_EPLUGIN,
+                       "no %s plugin named '%s' (known: %s)%s; a plugin of your own is "
+                       "found with --plugin-path FILE_OR_FOLDER (see dptrain plugins --verbose)",
                        dpt_kind_name(kind), name, used ? known : "none", rejected),
            NULL;
 }
