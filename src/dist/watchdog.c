@@ -83,11 +83,15 @@ static void *watch_main(void *arg)
 {
     (void)arg;
     uint64_t seen = atomic_load(&dpt__watch_seq);
-    double since = dpt__now();
+    double since = dpt__now(), last = since;
     while (!nap()) {
         uint64_t now_seq = atomic_load_explicit(&dpt__watch_seq, memory_order_relaxed);
-        double now = dpt__now();
-        if (now_seq != seen || !(now_seq & 1)) {
+        double now = dpt__now(), slept = now - last;
+        last = now;
+        /* A nap far longer than asked: this process itself was stopped
+         * (SIGSTOP, a suspended job). That wait is not the others' fault;
+         * once continued, it counts afresh rather than blaming them. */
+        if (now_seq != seen || !(now_seq & 1) || slept > 4 * WATCH_PERIOD_S) {
             seen = now_seq;
             since = now;
             continue;
