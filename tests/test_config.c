@@ -180,6 +180,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(spec.lr_base_batch, 0);
     CU_ASSERT_EQUAL(spec.clip_norm, 0.0);
     CU_ASSERT_EQUAL(spec.clip_value, 0.0);
+    CU_ASSERT_EQUAL(spec.timeout, 600.0); /* the watchdog is on by default */
     CU_ASSERT_PTR_NULL(spec.log);
     /* No checkpoint group: no checkpoints on the way. */
     CU_ASSERT_PTR_NULL(spec.ckpt_path);
@@ -238,7 +239,7 @@ static void test_every_key(void)
         "  validation_split = 0.25; };\n"
         "train = { batch = 64; epochs = 3; seed = 9; micro_batch = 8; check_sync = 2;\n"
         "  deterministic = true; scale_lr_batch = 256; clip_norm = 1.5; clip_value = 0.5;\n"
-        "  log = \"log.csv\";\n"
+        "  log = \"log.csv\"; timeout = 30;\n"
         "  checkpoint = { path = \"c.h5\"; every_steps = 100; every_epochs = 0; keep = 4; };\n"
         "  early_stopping = { monitor = \"loss\"; min_delta = 0.01; patience = 2;\n"
         "                     restore_best_weights = true; };\n"
@@ -263,7 +264,7 @@ static void test_every_key(void)
     CU_ASSERT_EQUAL(spec.validation_split, 0.25);
     CU_ASSERT(spec.batch == 64 && spec.epochs == 3 && spec.seed == 9 && spec.micro_batch == 8);
     CU_ASSERT(spec.check_sync == 2 && spec.deterministic == 1 && spec.lr_base_batch == 256);
-    CU_ASSERT(spec.clip_norm == 1.5 && spec.clip_value == 0.5);
+    CU_ASSERT(spec.clip_norm == 1.5 && spec.clip_value == 0.5 && spec.timeout == 30.0);
     CU_ASSERT_STRING_EQUAL(spec.log, "log.csv");
     CU_ASSERT_STRING_EQUAL(spec.ckpt_path, "c.h5");
     CU_ASSERT(spec.ckpt_every_steps == 100 && spec.ckpt_every_epochs == 0 && spec.ckpt_keep == 4);
@@ -386,7 +387,8 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:3: train: 'checkpoint' must be a group { ... }, found an integer"},
     {MODEL "train = {\n  bacth = 3;\n};\n",
      "bad.cfg:3: train: unknown key 'bacth' (it takes: batch, epochs, seed, micro_batch, "
-     "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, log, checkpoint, "
+     "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, timeout, log, "
+     "checkpoint, "
      "early_stopping, lr_schedule, reduce_lr_on_plateau)"},
     /* train.checkpoint */
     {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  keep = 0; }; };\n",

@@ -52,6 +52,17 @@ DPT_API int dpt_err_set(struct dpt_err *err, int code, const char *fmt, ...)
 DPT_API int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Stop requests. A host asks the library to stop by calling
+ * dpt_stop_request(sig) (async-signal-safe: call it from a SIGINT, SIGTERM
+ * or SIGUSR1 handler); every long loop of the library (reading data, the
+ * standardization statistics, evaluation, prediction, the training steps)
+ * polls dpt_stop_requested() and returns DPT_ESIGNAL within about a second.
+ * Training first finishes its step and writes a checkpoint. The first
+ * request's signal number is kept (sig <= 0 counts as SIGTERM); the flag
+ * is never cleared. dpt_stop_requested() returns it, or 0. */
+DPT_API void dpt_stop_request(int sig);
+DPT_API int dpt_stop_requested(void);
+
 /* The library's version string, e.g. "0.1.0". */
 DPT_API const char *dpt_version(void);
 

@@ -1,6 +1,8 @@
 /* The dptrain command: shared pieces of the subcommands. Only src/cli prints
  * and picks exit codes: 0 success, 1 a run failed (bad data, bad model file,
- * diverged...), 2 bad command line. */
+ * diverged...), 2 bad command line, 3 stopped by a signal after writing a
+ * checkpoint, 128 + the signal's number stopped with nothing worth saving
+ * (130 SIGINT, 143 SIGTERM, 138 SIGUSR1, 140 SIGUSR2). */
 #ifndef DPT_CLI_CLI_H
 #define DPT_CLI_CLI_H
 
@@ -13,6 +15,7 @@ struct dpt_net;
 
 #define EXIT_RUN 1
 #define EXIT_USAGE 2
+#define EXIT_STOPPED 3
 
 /* Options every subcommand takes. */
 struct cli_common {
@@ -56,8 +59,25 @@ int cli_env_rank(void);
  * 1 if taken, 0 if not a common option, -1 on a bad value (reported). */
 int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c);
 
-/* MPI_Init_thread / MPI_Finalize around the commands that need MPI. */
-int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d);
+/* MPI_Init_thread / MPI_Finalize around the commands that need MPI.
+ * cli_mpi_init also starts the watchdog of collective calls
+ * (dist/watchdog.h) with timeout_s seconds (0: none) when there is more
+ * than one rank; cli_mpi_timeout changes it (once the model file's
+ * train.timeout is known). On a timeout each live rank prints the
+ * watchdog's line and the job ends with MPI_Abort (exit status 1). */
+int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s);
+void cli_mpi_timeout(double timeout_s);
 void cli_mpi_finalize(void);
+
+/* SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 become a stop request
+ * (dpt_stop_request) instead of ending the process. The long commands
+ * (train, eval, predict) call it first thing, before MPI starts, so that a
+ * signal in the first moments of a job is a clean stop too; cli_mpi_init
+ * installs the handlers again after MPI_Init. */
+void cli_catch_stop_signals(void);
+/* After a stop request with nothing saved: the exit status for signal
+ * sig, 128 + sig (130, 143, 138, 140). The ranks may have been signalled
+ * differently (or only some): collective, every rank returns the same. */
+int cli_stop_status(const struct dpt_dist *d);
 
 #endif

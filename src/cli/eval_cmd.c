@@ -3,8 +3,10 @@
 
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
+#include "model/spec.h"
 #include "train/eval.h"
 
 #include <jansson.h>
@@ -244,6 +246,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
 
 static int run(const char *cmd, int predict, int argc, char **argv)
 {
+    cli_catch_stop_signals(); /* before anything slow: see cli.h */
     struct run_args a = {0};
     int st = parse(cmd, predict ? predict_usage : eval_usage, argc, argv, &a);
     if (st != 0) {
@@ -253,9 +256,10 @@ static int run(const char *cmd, int predict, int argc, char **argv)
         return cli_usage_error("predict ", "--out PRED.h5 is required");
     }
     struct dpt_dist d;
-    if (cli_mpi_init(&argc, &argv, &d) < 0) {
+    if (cli_mpi_init(&argc, &argv, &d, DPT_DEFAULT_TIMEOUT) < 0) {
         return EXIT_RUN;
     }
+    dpt_watch_phase(predict ? "prediction" : "evaluation");
     struct dpt_err err = {0};
     struct dpt_registry *reg = NULL;
     struct dpt_spec spec;
@@ -278,7 +282,16 @@ static int run(const char *cmd, int predict, int argc, char **argv)
     if (rc == 0 && d.rank == 0) {
         print_result(&a, predict, net, &res, labels != NULL);
     }
-    if (rc < 0 && d.rank == 0) {
+    /* rc is agreed on by every rank here (load and dpt_evaluate agree; the
+     * predictions' write is agreed above). */
+    int status = rc < 0 ? EXIT_RUN : 0;
+    if (rc == DPT_ESIGNAL) {
+        status = cli_stop_status(&d);
+        if (d.rank == 0) {
+            fprintf(stderr, "dptrain: %s; %s stopped, nothing written (exit %d)\n", err.msg,
+                    cmd, status);
+        }
+    } else if (rc < 0 && d.rank == 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
     }
     fflush(stdout);
@@ -290,7 +303,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
     dpt_spec_cleanup(&spec);
     dpt_registry_destroy(reg);
     cli_mpi_finalize();
-    return rc < 0 ? EXIT_RUN : 0;
+    return status;
 }
 
 int cmd_eval(int argc, char **argv)

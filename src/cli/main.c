@@ -3,13 +3,16 @@
 #include "config.h"
 
 #include "cli/cli.h"
+#include "dist/watchdog.h"
 #include "plugin/registry.h"
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: dptrain COMMAND [ARGS...]\n"
@@ -45,7 +48,8 @@ static const char usage[] =
     "\n"
     "Run in parallel with: mpirun -np P dptrain train MODEL.cfg\n"
     "Exit status: 0 success, 1 the run failed, 2 bad command line,\n"
-    "3 training stopped by a signal after writing a checkpoint.\n";
+    "3 training stopped by a signal after writing a checkpoint, 128 + the signal's\n"
+    "number (130 SIGINT, 143 SIGTERM, 138 SIGUSR1) stopped with nothing to save.\n";
 
 int cli_env_rank(void)
 {
@@ -139,18 +143,72 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
     return 0;
 }
 
-int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d)
+static void on_stop_signal(int sig)
+{
+    dpt_stop_request(sig);
+}
+
+void cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: a read or write the signal interrupts goes on; the stop
+     * is noticed where the loops poll dpt_stop_requested. */
+    sa.sa_flags = SA_RESTART;
+    static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int cli_stop_status(const struct dpt_dist *d)
+{
+    /* The highest signal number any rank got: one status for all ranks. */
+    int sig = -dpt_dist_min_int(d, -dpt_stop_requested());
+    return sig > 0 ? 128 + sig : EXIT_STOPPED;
+}
+
+/* The watchdog's report (on its own thread): print, give the other live
+ * ranks a moment to print theirs (their watchdogs fire within a quarter
+ * of a second of this one), end the job. alarm() is the way out should
+ * MPI_Abort itself not return control to the launcher. */
+static void on_hang(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "dptrain: error: %s\n", msg);
+    fflush(stderr);
+    sleep(1);
+    alarm(10);
+    MPI_Abort(MPI_COMM_WORLD, EXIT_RUN);
+    _exit(EXIT_RUN);
+}
+
+int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
 {
     struct dpt_err err = {0};
     if (dpt_dist_start(argc, argv, d, &err) < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;
     }
+    cli_catch_stop_signals(); /* whatever MPI_Init installed, ours again */
+    if (d->size > 1 && dpt_watch_start(d->rank, timeout_s, on_hang, NULL, &err) < 0) {
+        fprintf(stderr, "dptrain: error: %s\n", err.msg);
+        dpt_dist_finish();
+        return -1;
+    }
     return 0;
+}
+
+void cli_mpi_timeout(double timeout_s)
+{
+    dpt_watch_timeout(timeout_s);
 }
 
 void cli_mpi_finalize(void)
 {
+    dpt_watch_stop();
     dpt_dist_finish();
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "dist/watchdog.h"
 #include "io/model_file.h"
 #include "model/spec.h"
 #include "train/eval.h"
@@ -16,7 +17,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +45,9 @@ static const char train_usage[] =
     "                           checkpoint's own model description is used\n"
     "  --init WEIGHTS.h5        start from the weights of a model or checkpoint file\n"
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
+    "  --timeout SECONDS        end the job when a rank waits longer than this for the\n"
+    "                           others (a hung or stopped rank); 0: never (default:\n"
+    "                           train.timeout, else 600)\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
     "  -v, --verbose            also how the data is read and a line per checkpoint\n"
@@ -53,33 +56,11 @@ static const char train_usage[] =
     "\n"
     "SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make every rank finish the current step,\n"
     "write a checkpoint (to PATH, or OUT-ckpt.h5 when none is configured) and exit\n"
-    "with status 3. Resume with --resume.\n"
+    "with status 3. Resume with --resume. A signal before the first step (reading\n"
+    "the data, the statistics) ends the run within about a second with status\n"
+    "128 + the signal's number (130 SIGINT, 143 SIGTERM, 138 SIGUSR1): nothing to save.\n"
     "\n"
     "Parallel: mpirun -np P dptrain train MODEL.cfg --threads T\n";
-
-#define EXIT_STOPPED 3
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        sigaction(sigs[i], &sa, NULL);
-    }
-}
-
-
 
 struct progress {
     int rank, ranks;
@@ -292,6 +273,7 @@ struct train_args {
     struct cli_common c;
     const char *model, *out, *resume, *init, *ckpt;
     long long check_sync, stop_after;
+    double timeout; /* --timeout; < 0: not given */
     int deterministic, verbose, progress_bar;
     char **sets; /* the --set values, n_sets of them (argv's strings) */
     size_t n_sets;
@@ -314,7 +296,8 @@ static int count_value(const char *opt, const char *v, long long *out)
 static int value_option(int argc, char **argv, int *i, struct train_args *a)
 {
     static const char *const names[] = {"--set", "--out", "--check-sync", "--resume", "--init",
-                                        "--checkpoint", "--stop-after-steps", NULL};
+                                        "--checkpoint", "--stop-after-steps", "--timeout",
+                                        NULL};
     const char *opt = argv[*i];
     int k = 0;
     while (names[k] && strcmp(opt, names[k]) != 0) {
@@ -334,7 +317,15 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
     case 3: a->resume = v; break;
     case 4: a->init = v; break;
     case 5: a->ckpt = v; break;
-    default: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    case 6: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    default: {
+        char *end;
+        a->timeout = strtod(v, &end);
+        if (*end || end == v || !(a->timeout >= 0)) {
+            return cli_usage_error("train ", "--timeout needs seconds >= 0 (0: never), got '%s'",
+                                   v);
+        }
+    }
     }
     return 1;
 }
@@ -417,6 +408,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
                   const struct dpt_norm *norm, const struct progress *prog, double train_s,
                   struct dpt_err *err)
 {
+    dpt_watch_phase("writing the model (the others wait for rank 0)");
     int rc = d->rank == 0 ? dpt_model_save(a->out, net, spec, norm, err) : 0;
     rc = dpt_dist_agree(d, rc, err);
     if (rc < 0) {
@@ -440,6 +432,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
         return 0;
     }
     struct dpt_eval_result res;
+    dpt_watch_phase("evaluating the test data");
     rc = dpt_evaluate(net, spec->test, spec->x_name, spec->y_name, norm, d, prog->threads, 0,
                       &res, err);
     if (rc == 0 && d->rank == 0) {
@@ -474,7 +467,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     rc = dpt_dist_agree(d, rc, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);
+        dpt_watch_phase("start-up (the model file from rank 0)");
         rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, &spec, &err);
+    }
+    if (rc == 0 && a->timeout < 0) {
+        cli_mpi_timeout(spec.timeout); /* the command line's --timeout wins */
     }
     spec.deterministic |= rc == 0 && a->deterministic;
     char how[PATH_MAX + 64];
@@ -491,7 +488,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .init = a->init,
         .ckpt_path = a->ckpt ? a->ckpt : spec.ckpt_path,
         .stop_path = a->stop_path,
-        .stop = &stop_requested,
+        .stop = NULL, /* the CLI's signal handlers call dpt_stop_request */
         .stop_after_steps = a->stop_after,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
@@ -518,7 +515,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     }
     double train_s = dpt__now() - t0;
     int status = 0;
-    if (rc == DPT_ESIGNAL) {
+    if (rc == DPT_ESIGNAL && net) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: %s\nresume with: dptrain train %s --resume %s\n", err.msg,
                     a->model ? a->model : "", opts.ckpt_path ? opts.ckpt_path : a->stop_path);
@@ -527,6 +524,16 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     }
     if (rc == 0) {
         rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
+    }
+    /* A stop request before the first step, or while the test data was
+     * evaluated (the model is written by then): nothing to save. */
+    if (rc == DPT_ESIGNAL && status != EXIT_STOPPED) {
+        status = cli_stop_status(d);
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: %s; %s (exit %d)\n", err.msg,
+                    net ? "the model was written before" : "no step taken, nothing to save",
+                    status);
+        }
     }
     if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d->rank == 0) {
@@ -547,7 +554,9 @@ int cmd_train(int argc, char **argv)
     /* Progress bars on a terminal. Under mpirun the ranks' stdout is a pseudo
      * terminal even when mpirun's own output goes to a file, so there the
      * default is one line per epoch; --progress asks for the bars. */
+    cli_catch_stop_signals(); /* before anything slow: see cli.h */
     struct train_args a = {
+        .timeout = -1,
         .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
                         !getenv("PMI_SIZE"),
         .sets = calloc((size_t)argc, sizeof *a.sets),
@@ -558,10 +567,10 @@ int cmd_train(int argc, char **argv)
     }
     int status = parse_train_args(argc, argv, &a);
     struct dpt_dist d;
-    if (status == 0 && cli_mpi_init(&argc, &argv, &d) < 0) {
+    double timeout = a.timeout >= 0 ? a.timeout : DPT_DEFAULT_TIMEOUT;
+    if (status == 0 && cli_mpi_init(&argc, &argv, &d, timeout) < 0) {
         status = EXIT_RUN;
     } else if (status == 0) {
-        catch_stop_signals();
         status = run_train(&d, &a);
         cli_mpi_finalize();
     }

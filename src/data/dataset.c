@@ -770,10 +770,18 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
 
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf
  * as n rows of a->cols values of mem_type: directly when a allows it and
- * floats are wanted, else through HDF5. */
+ * floats are wanted, else through HDF5. Every read of data goes through
+ * here, a block of at most a few MB at a time, so this is where a stop
+ * request (dpt_stop_requested) ends the statistics, the reading of
+ * windows, evaluation and prediction within a fraction of a second. */
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
+    int sig = dpt_stop_requested();
+    if (sig) {
+        return dpt_err_set(err, DPT_ESIGNAL, "stopped by %s while reading %s",
+                           dpt__signal_name(sig), ds->path);
+    }
     if (a->raw && H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0) {
         return read_direct(ds, a, rows, first, n, buf, err);
     }

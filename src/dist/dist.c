@@ -2,11 +2,20 @@
 #include "config.h"
 
 #include "dist/dist.h"
+#include "dist/watchdog.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A collective call the watchdog (watchdog.h) watches: two plain stores. */
+#define WATCHED(call)                                                                       \
+    do {                                                                                    \
+        dpt__watch_enter();                                                                 \
+        call;                                                                               \
+        dpt__watch_leave();                                                                 \
+    } while (0)
 
 void dpt_dist_init(struct dpt_dist *d, MPI_Comm comm)
 {
@@ -38,7 +47,7 @@ int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err)
         return rc;
     }
     int mine = rc < 0 ? d->rank : INT_MAX, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
+    WATCHED(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
     if (first == INT_MAX) {
         return 0;
     }
@@ -50,7 +59,7 @@ int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err)
         m.code = err->code ? err->code : rc;
         snprintf(m.msg, sizeof m.msg, "rank %d: %.2000s", first, err->msg);
     }
-    MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm);
+    WATCHED(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm));
     err->code = m.code;
     memcpy(err->msg, m.msg, sizeof err->msg);
     return m.code;
@@ -62,7 +71,7 @@ int dpt_dist_bcast_string(const struct dpt_dist *d, char **s, int root, struct d
         return 0;
     }
     long long len = d->rank == root ? (long long)strlen(*s) + 1 : 0;
-    MPI_Bcast(&len, 1, MPI_LONG_LONG, root, d->comm);
+    WATCHED(MPI_Bcast(&len, 1, MPI_LONG_LONG, root, d->comm));
     if (len > INT_MAX) {
         return dpt_err_set(err, DPT_EINVAL, "text of %lld bytes is too long to broadcast", len);
     }
@@ -70,11 +79,11 @@ int dpt_dist_bcast_string(const struct dpt_dist *d, char **s, int root, struct d
         *s = malloc((size_t)len);
     }
     int ok = *s != NULL, all_ok;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, d->comm);
+    WATCHED(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, d->comm));
     if (!all_ok) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory receiving the model file");
     }
-    MPI_Bcast(*s, (int)len, MPI_CHAR, root, d->comm);
+    WATCHED(MPI_Bcast(*s, (int)len, MPI_CHAR, root, d->comm));
     return 0;
 }
 
@@ -86,7 +95,7 @@ void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n)
     /* Counts are int: sum in pieces below 2^31 elements. */
     for (size_t off = 0; off < n; off += (size_t)INT_MAX) {
         size_t k = n - off < (size_t)INT_MAX ? n - off : (size_t)INT_MAX;
-        MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, d->comm);
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, d->comm));
     }
 }
 
@@ -95,7 +104,7 @@ static void reduce_doubles(const struct dpt_dist *d, double *buf, size_t n, MPI_
     if (d->size == 1) {
         return;
     }
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, op, d->comm);
+    WATCHED(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, op, d->comm));
 }
 
 void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n)
@@ -116,7 +125,7 @@ void dpt_dist_max_doubles(const struct dpt_dist *d, double *buf, size_t n)
 int dpt_dist_min_int(const struct dpt_dist *d, int v)
 {
     if (d->size > 1) {
-        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, d->comm);
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, d->comm));
     }
     return v;
 }
@@ -125,7 +134,7 @@ int dpt_dist_any(const struct dpt_dist *d, int v)
 {
     v = v != 0;
     if (d->size > 1) {
-        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, d->comm);
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, d->comm));
     }
     return v;
 }
@@ -134,8 +143,12 @@ int dpt_dist_node_ranks(const struct dpt_dist *d)
 {
     MPI_Comm node;
     int local = 1;
-    if (d->size > 1 && MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank,
-                                           MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    int rc = MPI_ERR_OTHER;
+    if (d->size > 1) {
+        WATCHED(rc = MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                                         &node));
+    }
+    if (rc == MPI_SUCCESS) {
         MPI_Comm_size(node, &local);
         MPI_Comm_free(&node);
     }
@@ -148,9 +161,9 @@ int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v)
         return 0;
     }
     uint64_t ref = v;
-    MPI_Bcast(&ref, 1, MPI_UINT64_T, 0, d->comm);
+    WATCHED(MPI_Bcast(&ref, 1, MPI_UINT64_T, 0, d->comm));
     int mine = v != ref ? d->rank + 1 : INT_MAX, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
+    WATCHED(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
     return first == INT_MAX ? 0 : first;
 }
 
@@ -203,12 +216,14 @@ int dpt_dist_gather_floats(const struct dpt_dist *d, const float *buf, size_t n,
     }
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0) {
-        MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, ns, 1, MPI_UNSIGNED_LONG_LONG, 0, d->comm);
+        WATCHED(MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, ns, 1, MPI_UNSIGNED_LONG_LONG, 0,
+                           d->comm));
         rc = root ? gather_layout(ns, P, counts, displs, all, err) : 0;
         rc = dpt_dist_agree(d, rc, err);
     }
     if (rc == 0) {
-        MPI_Gatherv(buf, (int)n, MPI_FLOAT, *all, counts, displs, MPI_FLOAT, 0, d->comm);
+        WATCHED(MPI_Gatherv(buf, (int)n, MPI_FLOAT, *all, counts, displs, MPI_FLOAT, 0,
+                            d->comm));
     } else {
         free(*all);
         *all = NULL;

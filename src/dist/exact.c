@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include "dist/exact.h"
+#include "dist/watchdog.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -235,7 +236,9 @@ int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_
     const size_t piece = (size_t)INT_MAX / sizeof(dpt_fix);
     for (size_t off = 0; off < n; off += piece) {
         size_t k = n - off < piece ? n - off : piece;
+        dpt__watch_enter();
         int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, type, op, comm);
+        dpt__watch_leave();
         if (rc != MPI_SUCCESS) {
             return -1;
         }

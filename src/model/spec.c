@@ -299,7 +299,7 @@ static int read_reduce_lr(struct dpt_spec *spec, struct dpt_host_ctx *train,
 }
 
 /* train = { batch; epochs; seed; micro_batch; check_sync; deterministic;
- *           scale_lr_batch; clip_norm; clip_value; log; and the groups
+ *           scale_lr_batch; clip_norm; clip_value; timeout; log; and the groups
  *           checkpoint, early_stopping, lr_schedule, reduce_lr_on_plateau; } */
 static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
@@ -313,6 +313,7 @@ static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
         h->get_int(h->ctx, "scale_lr_batch", 0, 0, INT64_MAX, &spec->lr_base_batch) < 0 ||
         h->get_float(h->ctx, "clip_norm", 0.0, 0.0, INFINITY, &spec->clip_norm) < 0 ||
         h->get_float(h->ctx, "clip_value", 0.0, 0.0, INFINITY, &spec->clip_value) < 0 ||
+        h->get_float(h->ctx, "timeout", DPT_DEFAULT_TIMEOUT, 0.0, INFINITY, &spec->timeout) < 0 ||
         h->get_string(h->ctx, "log", NULL, NULL, &spec->log) < 0) {
         return failed(c, err);
     }

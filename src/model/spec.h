@@ -72,7 +72,15 @@ struct dpt_spec {
     double rop_factor, rop_min_delta, rop_min_scale;
     int64_t rop_patience;
     const char *log; /* train.log: per-epoch metrics, .csv or .jsonl */
+    /* train.timeout: seconds a rank may wait in one collective call before
+     * the watchdog (dist/watchdog.h) ends the job; 0: no watchdog. */
+    double timeout;
 };
+
+/* train.timeout's default: ten minutes, longer than any wait of a healthy
+ * job (the longest is the others waiting while rank 0 writes a checkpoint
+ * or the model), short enough that a hung job gives its allocation back. */
+#define DPT_DEFAULT_TIMEOUT 600.0
 
 /* Reads the model file at path, applies the "section.key=value" overrides
  * and checks every key. */

@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "data/shard.h"
 #include "data/window.h"
+#include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "train/eval.h"
@@ -65,6 +66,7 @@ struct run {
     float lr_scale;          /* the learning rate's factor at the last step */
     uint64_t steps_this_run;
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
+    int stop_saved;          /* a stop request was answered with a checkpoint */
     double start, epoch_start;
 };
 
@@ -89,6 +91,7 @@ static uint64_t params_hash(const struct dpt_net *net)
 static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
 {
     dpt_shard_prefetch_wait(r->shard); /* HDF5 is not thread-safe: one user at a time */
+    dpt_watch_phase("writing a checkpoint (the others wait for rank 0)");
     int rc = 0;
     if (r->d->rank == 0) {
         rc = dpt_checkpoint_write(path, r->spec->ckpt_keep, r->net, r->step.ostate, r->spec,
@@ -104,17 +107,30 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     return rc;
 }
 
-/* Some rank asked to stop after step s: a checkpoint (to the configured
- * path, else the stop path), then DPT_ESIGNAL. */
-static int stop_on_request(struct run *r, uint64_t s, struct dpt_err *err)
+/* Some rank asked to stop (a signal, --stop-after-steps) after the steps
+ * r->st says were taken: a checkpoint (to the configured path, else the
+ * stop path; none when the configured path holds this very step already,
+ * as after a stop request that came while it was written), then
+ * DPT_ESIGNAL. */
+static int stop_on_request(struct run *r, struct dpt_err *err)
 {
     const char *path = r->o->ckpt_path ? r->o->ckpt_path : r->o->stop_path;
-    int rc = path ? checkpoint(r, path, err) : 0;
+    int rc = 0;
+    if (path && !(path == r->o->ckpt_path &&
+                  r->last_ckpt_step == (int64_t)r->st.global_step)) {
+        rc = checkpoint(r, path, err);
+    }
     if (rc < 0) {
         return rc;
     }
-    return dpt_err_set(err, DPT_ESIGNAL, "stopped on request after step %llu of epoch %lld%s%s",
-                       (unsigned long long)s + 1, (long long)r->st.epoch + 1,
+    r->stop_saved = path != NULL;
+    int sig = dpt_stop_requested();
+    char by[32] = "";
+    if (sig) {
+        snprintf(by, sizeof by, " (%s)", dpt__signal_name(sig));
+    }
+    return dpt_err_set(err, DPT_ESIGNAL, "stopped on request%s after step %llu of epoch %lld%s%s",
+                       by, (unsigned long long)r->st.step, (long long)r->st.epoch + 1,
                        path ? "; checkpoint " : "", path ? path : "");
 }
 
@@ -129,6 +145,7 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
 {
     const struct dpt_spec *spec = r->spec;
     struct dpt_shard *sh = r->shard;
+    dpt_watch_phase("reading a window of training rows");
     int rc = dpt_shard_next(sh, perm, dpt_shard_window_of(sh, s), err);
     if (rc == 0 && sh->win_hi < sh->steps) {
         dpt_shard_prefetch(sh, perm, sh->win_hi);
@@ -173,11 +190,13 @@ static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
         .epoch = (uint64_t)r->st.epoch,
         .t = r->st.global_step + 1,
         .lr_scale = r->lr_scale,
-        .stop = (o->stop && *o->stop) ||
+        .stop = dpt_stop_requested() || (o->stop && *o->stop) ||
                 (o->stop_after_steps > 0 &&
                  r->steps_this_run + 1 >= (uint64_t)o->stop_after_steps),
     };
     struct dpt_step_out out;
+    dpt_watch_phase("the gradient sum of a step");
+    dpt_watch_at(r->st.epoch + 1, s + 1);
     int rc = dpt_step_take(&r->step, &in, &out, err);
     if (rc < 0) {
         return rc;
@@ -226,7 +245,7 @@ static int run_steps(struct run *r, struct dpt_err *err)
             rc = take_step(r, s, &stop, err);
         }
         if (rc == 0 && stop) {
-            rc = stop_on_request(r, s, err);
+            rc = stop_on_request(r, err);
         }
         if (rc < 0) {
             return rc;
@@ -260,6 +279,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
     };
     if (r->val.n) {
         dpt_shard_prefetch_wait(r->shard); /* HDF5: one user at a time */
+        dpt_watch_phase("validation");
         int rc = dpt_validation_run(&r->val, r->net, r->norm, r->d, r->threads, &es.val_loss,
                                     &es.val_accuracy, err);
         if (rc < 0) {
@@ -301,6 +321,11 @@ static int train_epochs(struct run *r, struct dpt_err *err)
         if (rc == 0) {
             rc = finish_epoch(r, &done, err);
         }
+    }
+    /* A stop request that a read of rows noticed (a window, validation)
+     * rather than a step: the steps taken are worth a checkpoint too. */
+    if (rc == DPT_ESIGNAL && !r->stop_saved && r->steps_this_run > 0) {
+        rc = stop_on_request(r, err);
     }
     /* The end of training is a checkpoint too: a later run may go further. */
     if (rc == 0 && r->o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
@@ -457,6 +482,7 @@ static void report_start(const struct run *r)
  * the collective calls are made whether or not this rank failed so far. */
 static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *err)
 {
+    dpt_watch_phase("start-up (opening the data, building the network)");
     int rc = open_data(r, reg, err);
     int node = dpt_dist_node_ranks(r->d);
     r->threads = r->o->threads > 0 ? r->o->threads
@@ -477,9 +503,11 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
         rc = init_weights(r, err);
     }
     if (rc == 0) {
+        dpt_watch_phase("the standardization statistics");
         rc = standardize(r, err);
     }
     if (rc == 0) {
+        dpt_watch_phase("start-up (reading the training rows)");
         rc = make_shard(r, node, micro, err);
     }
     return rc;
@@ -502,7 +530,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
         rc = train_epochs(&r, err);
     }
     run_cleanup(&r);
-    if (rc < 0 && rc != DPT_ESIGNAL) {
+    if (rc < 0 && !(rc == DPT_ESIGNAL && r.stop_saved)) {
         dpt_net_destroy(r.net);
         dpt_norm_cleanup(norm);
         return rc;

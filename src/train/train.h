@@ -28,7 +28,8 @@ struct dpt_train_opts {
     const char *ckpt_path;
     const char *stop_path;
     /* Set (by a signal handler) to ask for a stop: all ranks finish the
-     * step, a checkpoint is written, dpt_train returns DPT_ESIGNAL. */
+     * step, a checkpoint is written, dpt_train returns DPT_ESIGNAL. NULL is
+     * fine: dpt_stop_requested() asks the same, and is how the CLI asks. */
     volatile sig_atomic_t *stop;
     int64_t stop_after_steps; /* testing: behave as if *stop were set after this many steps */
     /* Called on every rank after each epoch (the CLI prints on rank 0). */
@@ -56,8 +57,11 @@ struct dpt_train_opts {
  * (identical on every rank; from opts->init or opts->resume if given),
  * computes the standardization if asked (or takes the checkpoint's), and
  * trains up to spec->epochs, writing checkpoints as the spec and opts say.
- * On success, and on DPT_ESIGNAL (stopped on request after a checkpoint),
- * *net and *norm belong to the caller. Any rank's error becomes every
+ * On success, and on DPT_ESIGNAL after a checkpoint (a stop request,
+ * dpt_stop_requested() or opts->stop, after the first step), *net and
+ * *norm belong to the caller. A stop request before the first step (during
+ * the statistics, the first reads) returns DPT_ESIGNAL with *net NULL:
+ * nothing was worth saving. Any rank's error becomes every
  * rank's. With spec->deterministic the gradients are summed exactly (see
  * dist/exact.h), so the weights do not depend on the number of ranks or
  * threads. */

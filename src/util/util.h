@@ -26,5 +26,8 @@ const char *dpt__file_of(const void *addr);
  * ("x/../data/a.h5") says which file was looked for. Written to buf,
  * which is returned. */
 const char *dpt__path_shown(const char *path, char *buf, size_t len);
+/* "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", else "a signal":
+ * for messages about a stop request (dpt_stop_requested). */
+const char *dpt__signal_name(int sig);
 
 #endif
