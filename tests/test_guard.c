@@ -12,16 +12,20 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void store_one(void *arg)
 {
     *(int *)arg = 1;
 }
 
+/* A store into a page mapped without access: a real SIGSEGV, and not a
+ * null store, which UBSan would report (and stop at) before the fault. */
 static void segv(void *arg)
 {
     (void)arg;
-    volatile int *volatile nowhere = NULL;
+    volatile int *volatile nowhere =
+        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     *nowhere = 1;
 }
 

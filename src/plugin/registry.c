@@ -344,7 +344,7 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
         }
     }
     closedir(d);
-    if (rc == 0) {
+    if (rc == 0 && n > 1) { /* qsort must not get NULL, even for 0 items */
         qsort(names, n, sizeof *names, cmp_str);
     }
     for (size_t i = 0; i < n; i++) {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifndef CRASH_IN
 #error "build with -DCRASH_IN=1, 2 or 3"
@@ -26,12 +27,14 @@ static int crash_here(void)
     return !only || (rank && strcmp(only, rank) == 0);
 }
 
-/* The crash itself. Both the pointer and the store are volatile: else the
- * compiler may drop a store it can prove goes nowhere, or emit a trap
- * instruction (SIGILL) for it. */
+/* The crash itself: a store into a page mapped without access (a real
+ * SIGSEGV; a null store would be stopped by UBSan first in the sanitizer
+ * build). Both the pointer and the store are volatile: else the compiler
+ * may drop a store it can prove goes nowhere. */
 static void crash(void)
 {
-    volatile int *volatile nowhere = NULL;
+    volatile int *volatile nowhere =
+        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     *nowhere = 1;
 }
 
