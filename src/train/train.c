@@ -65,6 +65,7 @@ struct run {
     float lr_scale;          /* the learning rate's factor at the last step */
     uint64_t steps_this_run;
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
+    double last_ckpt_time;   /* when it was written, or when training started */
     double start, epoch_start;
 };
 
@@ -97,6 +98,7 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
         r->last_ckpt_step = (int64_t)r->st.global_step;
+        r->last_ckpt_time = dpt__now();
         if (r->o->on_checkpoint) {
             r->o->on_checkpoint(r->o->ctx, path, r->st.global_step);
         }
@@ -160,9 +162,20 @@ static int check_sync(const struct run *r, struct dpt_err *err)
     return 0;
 }
 
+/* Whether rank 0's clock says a checkpoint is due: every_seconds of
+ * training have passed since the last one. Only rank 0 asks, and the
+ * request rides in the step's allreduce, so all ranks checkpoint after the
+ * same step whatever their clocks say. */
+static int checkpoint_due(const struct run *r)
+{
+    double every = r->spec->ckpt_every_seconds;
+    return r->d->rank == 0 && r->o->ckpt_path && every > 0 &&
+           dpt__now() - r->last_ckpt_time >= every;
+}
+
 /* Step s of the current epoch on every rank; *stop when some rank asked to
- * stop (a signal, or --stop-after-steps). */
-static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
+ * stop (a signal, or --stop-after-steps), *due when a checkpoint is due. */
+static int take_step(struct run *r, uint64_t s, int *stop, int *due, struct dpt_err *err)
 {
     const struct dpt_train_opts *o = r->o;
     r->lr_scale = dpt_lr_factor(r->spec, r->st.global_step + 1) * (float)r->cb.plateau_scale;
@@ -176,6 +189,7 @@ static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
         .stop = (o->stop && *o->stop) ||
                 (o->stop_after_steps > 0 &&
                  r->steps_this_run + 1 >= (uint64_t)o->stop_after_steps),
+        .checkpoint = checkpoint_due(r),
     };
     struct dpt_step_out out;
     int rc = dpt_step_take(&r->step, &in, &out, err);
@@ -188,6 +202,7 @@ static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     r->st.step = s + 1;
     r->steps_this_run++;
     *stop = out.stop;
+    *due = out.checkpoint;
     return check_sync(r, err);
 }
 
@@ -206,7 +221,7 @@ static void report_progress(const struct run *r, uint64_t s, double *last)
 }
 
 /* The steps of the current epoch from r->st.step on (a resumed run starts
- * mid-epoch), with the checkpoints every_steps asks for. */
+ * mid-epoch), with the checkpoints every_steps and every_seconds ask for. */
 static int run_steps(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -218,12 +233,12 @@ static int run_steps(struct run *r, struct dpt_err *err)
     double last_progress = r->epoch_start;
     uint64_t s0 = r->st.step;
     for (uint64_t s = s0; s < sh->steps; s++) {
-        int rc = 0, stop = 0;
+        int rc = 0, stop = 0, due = 0;
         if (s == s0 || s >= sh->win_hi) {
             rc = load_window(r, &perm, s, first_epoch, err);
         }
         if (rc == 0) {
-            rc = take_step(r, s, &stop, err);
+            rc = take_step(r, s, &stop, &due, err);
         }
         if (rc == 0 && stop) {
             rc = stop_on_request(r, s, err);
@@ -232,8 +247,8 @@ static int run_steps(struct run *r, struct dpt_err *err)
             return rc;
         }
         report_progress(r, s, &last_progress);
-        if (every > 0 && r->st.global_step % (uint64_t)every == 0 &&
-            (rc = checkpoint(r, r->o->ckpt_path, err)) < 0) {
+        due |= every > 0 && r->st.global_step % (uint64_t)every == 0;
+        if (due && (rc = checkpoint(r, r->o->ckpt_path, err)) < 0) {
             return rc;
         }
     }
@@ -290,7 +305,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
 
 static int train_epochs(struct run *r, struct dpt_err *err)
 {
-    r->start = dpt__now();
+    r->start = r->last_ckpt_time = dpt__now();
     int rc = 0, done = 0;
     while (rc == 0 && !done && r->st.epoch < r->spec->epochs) {
         r->epoch_start = dpt__now();
