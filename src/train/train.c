@@ -16,12 +16,14 @@
 #include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "train/eval.h"
+#include "train/resume.h"
 #include "train/step.h"
 #include "train/validation.h"
 #include "util/util.h"
 
 #include <cblas.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ struct run {
     struct dpt_callbacks cb;
     struct dpt_validation val;
     struct dpt_train_state st;
+    struct dpt_run_record run; /* this run's P, T, mode and data (rank 0's fingerprint) */
     int threads;
     uint64_t n_train;        /* rows trained on (all of data.train but a validation split) */
     uint64_t micro;          /* rows per micro-shard (micro_rows) */
@@ -85,14 +88,52 @@ static uint64_t params_hash(const struct dpt_net *net)
 
 /* ---- Checkpoints and stops ---- */
 
+/* The callbacks' state into r->st.cb, for a checkpoint. */
+static void callbacks_to_state(struct run *r)
+{
+    const struct dpt_callbacks *cb = &r->cb;
+    r->st.cb = (struct dpt_callback_state){
+        .plateau_scale = cb->plateau_scale,
+        .plateau_best = cb->plateau_best,
+        .plateau_wait = cb->plateau_wait,
+        .es_best = cb->es_best,
+        .es_wait = cb->es_wait,
+        .es_best_epoch = cb->es_best_epoch,
+        .stopped_early = cb->stopped,
+        .best = cb->best,
+    };
+}
+
+/* The callbacks' state from a loaded checkpoint (the best weights are in
+ * cb->best already: dpt_checkpoint_load filled them). A checkpoint from
+ * before callbacks were stored leaves them fresh. */
+static void callbacks_from_state(struct run *r)
+{
+    const struct dpt_callback_state *s = &r->st.cb;
+    struct dpt_callbacks *cb = &r->cb;
+    if (!r->st.has_cb) {
+        return;
+    }
+    cb->plateau_scale = s->plateau_scale;
+    cb->plateau_best = s->plateau_best;
+    cb->plateau_wait = s->plateau_wait;
+    cb->es_best = s->es_best;
+    cb->es_wait = s->es_wait;
+    cb->es_best_epoch = s->es_best_epoch;
+    cb->stopped = s->stopped_early;
+}
+
 /* Rank 0 writes a checkpoint behind the link path; the others wait and
  * share its outcome. */
 static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
 {
     dpt_shard_prefetch_wait(r->shard); /* HDF5 is not thread-safe: one user at a time */
     int rc = 0;
+    callbacks_to_state(r);
+    r->st.run = r->run;
     if (r->d->rank == 0) {
-        rc = dpt_checkpoint_write(path, r->spec->ckpt_keep, r->net, r->step.ostate, r->spec,
+        int64_t keep = r->o->overwrite && r->last_ckpt_step < 0 ? 1 : r->spec->ckpt_keep;
+        rc = dpt_checkpoint_write(path, keep, r->net, r->step.ostate, r->spec,
                                   r->norm, &r->st, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
@@ -292,6 +333,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
     r->st.step = 0;
     r->st.loss_sum = r->st.hit_sum = 0;
     if (es.stop_early) {
+        r->cb.stopped = 1;
         dpt_callbacks_restore(&r->cb, r->net->params);
         *done = 1;
         return 0;
@@ -306,7 +348,9 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
 static int train_epochs(struct run *r, struct dpt_err *err)
 {
     r->start = r->last_ckpt_time = dpt__now();
-    int rc = 0, done = 0;
+    /* A checkpoint written after early stopping ended training: resuming
+     * it trains no further (its weights are the best ones, restored). */
+    int rc = 0, done = r->cb.stopped;
     while (rc == 0 && !done && r->st.epoch < r->spec->epochs) {
         r->epoch_start = dpt__now();
         if (r->st.step == 0) {
@@ -386,29 +430,118 @@ static uint64_t micro_rows(const struct run *r)
     return m < B ? m : B;
 }
 
-/* The starting weights: from the seed, then --init, then --resume (which
- * also brings the optimizer state, the standardization and where training
- * stands). All ranks must end up with the same weights. Collective. */
-static int init_weights(struct run *r, struct dpt_err *err)
+/* The weights of a fresh start: from the seed, then --init; the optimizer
+ * state zero and training at its start. Local. */
+static int fresh_start(struct run *r, struct dpt_err *err)
 {
     const struct dpt_train_opts *o = r->o;
     dpt_net_init_params(r->net, (uint64_t)r->spec->seed);
-    r->st.seed = (uint64_t)r->spec->seed;
+    memset(r->step.ostate, 0, r->net->opt_floats * r->net->n_params * sizeof(float));
+    r->st = (struct dpt_train_state){.seed = (uint64_t)r->spec->seed};
     const struct dpt_warn warn = {o->on_warning, o->ctx};
-    int rc = 0;
-    if (o->init) {
-        rc = dpt_weights_load(o->init, r->net, &warn, err);
+    return o->init ? dpt_weights_load(o->init, r->net, &warn, err) : 0;
+}
+
+static void note(const struct run *r, const char *msg)
+{
+    if (r->o->on_note && r->d->rank == 0) {
+        r->o->on_note(r->o->ctx, msg);
     }
-    if (rc == 0 && o->resume) {
-        rc = dpt_checkpoint_load(o->resume, r->net, r->step.ostate, r->norm, &r->st, &warn,
-                                 err);
-        if (rc == 0 && r->st.epoch > r->spec->epochs) {
-            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
-                             "train.epochs = %lld is smaller", o->resume,
-                             (long long)r->st.epoch, (long long)r->spec->epochs);
-        }
+}
+
+/* On rank 0: does the checkpoint at path, loaded into r->st, fit this run
+ * (train/resume.h)? Notes what changed. */
+static int check_resume(struct run *r, const char *path, struct dpt_err *err)
+{
+    if (r->st.epoch > r->spec->epochs) {
+        return dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
+                           "train.epochs = %lld is smaller", path, (long long)r->st.epoch,
+                           (long long)r->spec->epochs);
+    }
+    char *text = NULL;
+    int rc = dpt_model_read_config(path, &text, err);
+    if (rc == 0) {
+        rc = dpt_resume_compare(path, text, &r->st.run, r->spec, &r->run,
+                                r->o->on_note, r->o->ctx, err);
+    }
+    free(text);
+    return rc;
+}
+
+/* Continues from the checkpoint at path: every rank loads it (weights,
+ * optimizer state, standardization, where training stands, callbacks), and
+ * rank 0 checks that it fits this run. Collective; the outcome is agreed. */
+static int resume_from(struct run *r, const char *path, struct dpt_err *err)
+{
+    const struct dpt_warn warn = {r->o->on_warning, r->o->ctx};
+    r->st.cb.best = r->cb.best;
+    int rc = dpt_checkpoint_load(path, r->net, r->step.ostate, r->norm, &r->st, &warn, err);
+    if (rc == 0 && r->d->rank == 0) {
+        rc = check_resume(r, path, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        callbacks_from_state(r);
+    }
+    return rc;
+}
+
+/* --resume auto: the newest checkpoint of the series that loads and fits
+ * (rank 0 lists the files, newest first, and every rank tries them in that
+ * order), or a fresh start when the series has no files. When it has files
+ * but none loads, that is an error rather than a fresh start: a fresh run
+ * would rotate them away. Collective. */
+static int resume_auto(struct run *r, struct dpt_err *err)
+{
+    char *list = NULL, line[PATH_MAX + 1200];
+    int rc = r->d->rank == 0 ? dpt_checkpoint_series(r->o->resume, &list, err) : 0;
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        rc = dpt_dist_bcast_string(r->d, &list, 0, err);
+    }
+    int tried = 0;
+    for (char *f = list, *nl; rc == 0 && f && (nl = strchr(f, '\n')); f = nl + 1, tried++) {
+        *nl = '\0';
+        rc = fresh_start(r, err) == 0 ? resume_from(r, f, err) : -1;
+        if (rc == 0) {
+            snprintf(line, sizeof line, "--resume auto: resuming from %s (epoch %lld, step %llu "
+                     "of the epoch)", f, (long long)r->st.epoch + 1,
+                     (unsigned long long)r->st.step);
+            note(r, line);
+            free(list);
+            return 0;
+        }
+        snprintf(line, sizeof line, "--resume auto: skipping %s: %s", f, err->msg);
+        note(r, line);
+        rc = 0;
+    }
+    free(list);
+    if (rc == 0 && tried) {
+        return dpt_err_set(err, DPT_EFORMAT, "--resume auto: none of the %d checkpoint files "
+                           "of %s loads (see above); resume one with --resume FILE, or start "
+                           "afresh with --overwrite", tried, r->o->resume);
+    }
+    if (rc == 0) {
+        snprintf(line, sizeof line, "--resume auto: no checkpoint of %s yet: starting afresh",
+                 r->o->resume);
+        note(r, line);
+        rc = fresh_start(r, err);
+    }
+    return rc;
+}
+
+/* The starting weights: from the seed, then --init, then --resume (which
+ * also brings the optimizer state, the standardization, where training
+ * stands and the callbacks). All ranks must end up with the same weights.
+ * Collective. */
+static int init_weights(struct run *r, struct dpt_err *err)
+{
+    const struct dpt_train_opts *o = r->o;
+    int rc = fresh_start(r, err);
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0 && o->resume) {
+        rc = o->resume_auto ? resume_auto(r, err) : resume_from(r, o->resume, err);
+    }
     if (rc == 0) {
         int bad = dpt_dist_same_u64(r->d, params_hash(r->net));
         if (bad) {
@@ -482,6 +615,11 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     }
     if (rc == 0) {
         rc = dpt_callbacks_init(&r->cb, r->spec, r->net->n_params, err);
+    }
+    r->run = (struct dpt_run_record){.ranks = r->d->size, .threads = r->threads,
+                                     .deterministic = r->spec->deterministic};
+    if (rc == 0 && r->d->rank == 0) {
+        rc = dpt_resume_fingerprint(r->ds, r->run.data, sizeof r->run.data, err);
     }
     uint64_t micro = r->micro = micro_rows(r);
     if (rc == 0) {
