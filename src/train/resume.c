@@ -208,7 +208,9 @@ static int setting_changes(const config_t *was, const config_t *now, char *broke
 }
 
 /* The settings that fix the data and its order, as read (defaults
- * included, so that writing a default out is no change). */
+ * included, so that writing a default out is no change). data.scale is
+ * not among them: the trainer compares it with the statistics the
+ * checkpoint brings, and says so in its own words (train.c, standardize). */
 static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, char *broken,
                           size_t len)
 {
@@ -232,10 +234,10 @@ static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, ch
     STR_FIELD(y_name, "data.y");
 #undef INT_FIELD
 #undef STR_FIELD
-    if (a->scale != b->scale || a->validation_split != b->validation_split) {
-        snprintf(x, sizeof x, "%g, %g", a->scale, a->validation_split);
-        snprintf(y, sizeof y, "%g, %g", b->scale, b->validation_split);
-        add_change(broken, len, "(data.scale, data.validation_split)", x, y);
+    if (a->validation_split != b->validation_split) {
+        snprintf(x, sizeof x, "%.17g", a->validation_split);
+        snprintf(y, sizeof y, "%.17g", b->validation_split);
+        add_change(broken, len, "data.validation_split", x, y);
     }
 }
 

@@ -482,6 +482,10 @@ static int resume_from(struct run *r, const char *path, struct dpt_err *err)
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
         callbacks_from_state(r);
+        /* The factor of the last step taken, for the epoch line of an epoch
+         * whose steps were all taken before the stop. */
+        uint64_t t = r->st.global_step ? r->st.global_step : 1;
+        r->lr_scale = dpt_lr_factor(r->spec, t) * (float)r->cb.plateau_scale;
     }
     return rc;
 }
@@ -504,9 +508,10 @@ static int resume_auto(struct run *r, struct dpt_err *err)
         *nl = '\0';
         rc = fresh_start(r, err) == 0 ? resume_from(r, f, err) : -1;
         if (rc == 0) {
-            snprintf(line, sizeof line, "--resume auto: resuming from %s (epoch %lld, step %llu "
-                     "of the epoch)", f, (long long)r->st.epoch + 1,
-                     (unsigned long long)r->st.step);
+            snprintf(line, sizeof line, "--resume auto: resuming from %s (%s %lld, %llu "
+                     "steps in all)", f, r->st.step ? "in epoch" : "after epoch",
+                     (long long)r->st.epoch + (r->st.step ? 1 : 0),
+                     (unsigned long long)r->st.global_step);
             note(r, line);
             free(list);
             return 0;
