@@ -46,6 +46,13 @@ check "every_seconds: one after step $((steps - 1)) (inside epoch 1)" \
     grep -x "checkpoint s.h5 (step $((steps - 1)))" log
 n=$(ls s-0*.h5 | wc -l)
 check "every_seconds: $n numbered files, one per step ($((3 * steps)))" test "$n" = $((3 * steps))
+# On 2 ranks (--deterministic: the flag rides in the exact sums) rank 0's
+# clock decides for both: a checkpoint after every step and at each
+# epoch's end (the epoch's state differs from its last step's).
+must mpirun_np 2 "$DPTRAIN" train m.cfg --deterministic --checkpoint s2.h5 \
+    --set train.checkpoint.every_seconds=1e-9 --out o.h5 --verbose
+check "every_seconds on 2 ranks: $((3 * steps + 3)) checkpoints" \
+    test "$(grep -c '^checkpoint s2.h5' log)" = $((3 * steps + 3))
 # every_seconds = 0 turns it off: the epochs' checkpoints only.
 must dptrain train m.cfg --checkpoint z.h5 --set train.checkpoint.every_seconds=0 --out o.h5 --verbose
 check "every_seconds = 0: 3 checkpoints" test "$(grep -c '^checkpoint z.h5' log)" = 3
