@@ -69,9 +69,10 @@ check "2 ranks: no model written" [ ! -e v2.h5 ]
 #    probe tells the two apart.
 split="--set data.validation_split=0.5 --set train.epochs=1"
 # val_loss DATA: sets $vl to the first epoch's val_loss on DATA with the
-# weights left as drawn (10 significant digits, as the log writes it).
+# weights left as drawn (10 significant digits, as the log writes it);
+# each probe replaces the last one's log (--overwrite).
 val_loss() {
-    must dptrain train bin.cfg --set data.train="$1" $split \
+    must dptrain train bin.cfg --set data.train="$1" $split --overwrite \
         --set model.optimizer.learning_rate=1e-20 --set train.log=v.jsonl --out p.h5 --quiet
     vl=$(json_number val_loss v.jsonl)
 }

@@ -7,12 +7,14 @@
 # The same for evaluation (dptrain eval reads the same file).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-# 1.5 million rows of 32 int8 columns (48 MB): read through HDF5's
-# conversion, the two passes of the statistics take ~3 s here.
+# 6 million rows of 32 int8 columns (192 MB): read through HDF5's
+# conversion, the statistics take ~2 s on a quiet machine (Zen 3), and
+# longer on a busy one or in the sanitizer build, so the signal one second
+# in lands in them (with 48 MB they were over before it on a quiet one).
 "$PYTHON" - <<'PY'
 import numpy as np, h5py
 rng = np.random.default_rng(1)
-n, f = 1_500_000, 32
+n, f = 6_000_000, 32
 with h5py.File("big.h5", "w") as h:
     h["X"] = rng.integers(0, 4, (n, f), dtype=np.int8)
     h["y"] = (rng.random(n) < 0.5).astype(np.float32)

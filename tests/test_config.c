@@ -182,10 +182,13 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(spec.clip_value, 0.0);
     CU_ASSERT_EQUAL(spec.timeout, 600.0); /* the watchdog is on by default */
     CU_ASSERT_PTR_NULL(spec.log);
-    /* No checkpoint group: no checkpoints on the way. */
+    /* No checkpoint group: the documented defaults, for --checkpoint PATH
+     * (every epoch and every 600 s of training). */
     CU_ASSERT_PTR_NULL(spec.ckpt_path);
     CU_ASSERT_EQUAL(spec.ckpt_every_steps, 0);
-    CU_ASSERT_EQUAL(spec.ckpt_every_epochs, 0);
+    CU_ASSERT_EQUAL(spec.ckpt_every_epochs, 1);
+    CU_ASSERT_EQUAL(spec.ckpt_every_seconds, 600.0);
+    CU_ASSERT_EQUAL(spec.ckpt_group, 0);
     CU_ASSERT_EQUAL(spec.ckpt_keep, 2);
     /* No callback groups: both callbacks off, their numbers at the defaults. */
     CU_ASSERT_EQUAL(spec.es_monitor, DPT_MONITOR_NONE);
@@ -397,10 +400,9 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:4: train.checkpoint: 'every_steps' must be an integer, found a string"},
     {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  evry_epochs = 2; }; };\n",
      "bad.cfg:4: train.checkpoint: unknown key 'evry_epochs' (it takes: path, every_steps, "
-     "every_epochs, keep)"},
-    {MODEL "train = {\n  checkpoint = { keep = 3; }; };\n",
-     "bad.cfg:3: train.checkpoint: 'path' is required: path = \"FILE.h5\"; (where checkpoints "
-     "go)"},
+     "every_epochs, every_seconds, keep)"},
+    {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  every_seconds = -1; }; };\n",
+     "bad.cfg:4: train.checkpoint: 'every_seconds' must be at least 0, got -1"},
     /* train.early_stopping */
     {MODEL "train = { early_stopping = {\n  monitor = \"acc\"; }; };\n",
      "bad.cfg:3: train.early_stopping: 'monitor' must be \"loss\", \"accuracy\", \"val_loss\" or "

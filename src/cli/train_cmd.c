@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "dist/watchdog.h"
+#include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "model/spec.h"
 #include "train/eval.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char train_usage[] =
@@ -40,9 +42,15 @@ static const char train_usage[] =
     "  --deterministic          exact gradient sums: the same weights for any number of\n"
     "                           ranks and threads (train.deterministic = true)\n"
     "  --checkpoint PATH        write checkpoints to PATH (train.checkpoint.path), a link\n"
-    "                           to the newest PATH-STEP file\n"
+    "                           to the newest PATH-STEP file; every epoch and every\n"
+    "                           600 s of training unless train.checkpoint says otherwise\n"
     "  --resume CKPT            continue from a checkpoint; without MODEL.cfg the\n"
     "                           checkpoint's own model description is used\n"
+    "  --resume auto            continue from the newest checkpoint of the --checkpoint\n"
+    "                           series (else OUT-ckpt.h5) that loads, or start afresh\n"
+    "                           when there is none (what a requeued batch job wants)\n"
+    "  --overwrite              let a fresh run replace the checkpoints and train.log\n"
+    "                           of an earlier run (without it, it refuses to start)\n"
     "  --init WEIGHTS.h5        start from the weights of a model or checkpoint file\n"
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --timeout SECONDS        end the job when a rank waits longer than this for the\n"
@@ -56,9 +64,10 @@ static const char train_usage[] =
     "\n"
     "SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make every rank finish the current step,\n"
     "write a checkpoint (to PATH, or OUT-ckpt.h5 when none is configured) and exit\n"
-    "with status 3. Resume with --resume. A signal before the first step (reading\n"
-    "the data, the statistics) ends the run within about a second with status\n"
-    "128 + the signal's number (130 SIGINT, 143 SIGTERM, 138 SIGUSR1): nothing to save.\n"
+    "with status 3, and print the command that resumes (--resume). A signal before\n"
+    "the first step (reading the data, the statistics) ends the run within about a\n"
+    "second with status 128 + the signal's number (130 SIGINT, 143 SIGTERM, 138\n"
+    "SIGUSR1): nothing to save.\n"
     "\n"
     "Parallel: mpirun -np P dptrain train MODEL.cfg --threads T\n";
 
@@ -75,6 +84,14 @@ struct progress {
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
 };
+
+/* Notes about a resume (train/train.h, on_note): on rank 0, to stderr,
+ * whatever --quiet says (they say what the run does with its checkpoint). */
+static void on_note(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "dptrain: note: %s\n", msg);
+}
 
 static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
 {
@@ -274,7 +291,8 @@ struct train_args {
     const char *model, *out, *resume, *init, *ckpt;
     long long check_sync, stop_after;
     double timeout; /* --timeout; < 0: not given */
-    int deterministic, verbose, progress_bar;
+    int deterministic, verbose, progress_bar, overwrite;
+    int resume_auto; /* --resume auto */
     char **sets; /* the --set values, n_sets of them (argv's strings) */
     size_t n_sets;
     char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
@@ -356,6 +374,8 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
             a->deterministic = 1;
         } else if (strcmp(s, "--progress") == 0 || strcmp(s, "--no-progress") == 0) {
             a->progress_bar = strcmp(s, "--progress") == 0;
+        } else if (strcmp(s, "--overwrite") == 0) {
+            a->overwrite = 1;
         } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
             a->verbose = 1;
         } else if (strncmp(s, "--set=", 6) == 0) {
@@ -371,6 +391,11 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
     }
     if (!a->model && !a->resume) {
         return cli_usage_error("train ", "no model file given");
+    }
+    a->resume_auto = a->resume && strcmp(a->resume, "auto") == 0;
+    if (a->resume_auto && !a->model) {
+        return cli_usage_error("train ", "--resume auto needs the model file (it may start "
+                               "afresh): dptrain train MODEL.cfg --resume auto");
     }
     if (!a->out) {
         default_out(a->out_buf, sizeof a->out_buf, a->model ? a->model : a->resume);
@@ -400,6 +425,117 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
                            dpt__path_shown(spec->log, shown, sizeof shown), strerror(e));
     }
     return 0;
+}
+
+/* Appends " arg" to buf (len bytes), in single quotes when the shell
+ * would read it otherwise. */
+static void add_arg(char *buf, size_t len, const char *arg)
+{
+    size_t u = strlen(buf);
+    int plain = *arg != '\0';
+    for (const char *c = arg; *c; c++) {
+        plain &= strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "_./=:,+-@%", *c) != NULL;
+    }
+    if (plain) {
+        snprintf(buf + u, len - u, " %s", arg);
+        return;
+    }
+    snprintf(buf + u, len - u, " '");
+    for (const char *c = arg; *c && (u = strlen(buf)) + 6 < len; c++) {
+        snprintf(buf + u, len - u, *c == '\'' ? "'\\''" : "%c", *c);
+    }
+    u = strlen(buf);
+    snprintf(buf + u, len - u, "'");
+}
+
+/* After a stop with a checkpoint: the whole command that continues the run,
+ * as typed (tests/resume_hint.sh). With a checkpoint series (--checkpoint
+ * or train.checkpoint.path) and a model file it resumes with --resume auto,
+ * else from the file the stop wrote. */
+static void print_resume_hint(const struct dpt_dist *d, const struct train_args *a,
+                              const char *ckpt)
+{
+    char cmd[16384] = "";
+    if (d->size > 1) {
+        snprintf(cmd, sizeof cmd, "mpirun -np %d ", d->size);
+    }
+    size_t u = strlen(cmd);
+    snprintf(cmd + u, sizeof cmd - u, "dptrain train");
+    if (a->model) {
+        add_arg(cmd, sizeof cmd, a->model);
+    }
+    for (size_t i = 0; i < a->n_sets; i++) {
+        add_arg(cmd, sizeof cmd, "--set");
+        add_arg(cmd, sizeof cmd, a->sets[i]);
+    }
+    add_arg(cmd, sizeof cmd, "--out");
+    add_arg(cmd, sizeof cmd, a->out);
+    if (a->deterministic) {
+        add_arg(cmd, sizeof cmd, "--deterministic");
+    }
+    if (a->c.threads > 0) {
+        char t[32];
+        snprintf(t, sizeof t, "%d", a->c.threads);
+        add_arg(cmd, sizeof cmd, "--threads");
+        add_arg(cmd, sizeof cmd, t);
+    }
+    if (a->c.plugin_path) {
+        add_arg(cmd, sizeof cmd, "--plugin-path");
+        add_arg(cmd, sizeof cmd, a->c.plugin_path);
+    }
+    if (ckpt) {
+        add_arg(cmd, sizeof cmd, "--checkpoint");
+        add_arg(cmd, sizeof cmd, ckpt);
+    }
+    add_arg(cmd, sizeof cmd, "--resume");
+    add_arg(cmd, sizeof cmd, ckpt && a->model ? "auto" : ckpt ? ckpt : a->stop_path);
+    fprintf(stderr, "resume with: %s\n", cmd);
+}
+
+/* Lists into buf what a fresh run would replace: the checkpoint series at
+ * ckpt (its link and numbered files) and a train.log that is not empty (a
+ * run killed before its first epoch leaves an empty one). Rank 0. */
+static int files_in_the_way(const char *ckpt, const char *log, char *buf, size_t len,
+                            struct dpt_err *err)
+{
+    struct stat st;
+    if (ckpt && lstat(ckpt, &st) == 0) {
+        snprintf(buf, len, "%s", ckpt);
+    }
+    char *list = NULL;
+    int rc = ckpt ? dpt_checkpoint_series(ckpt, &list, err) : 0;
+    for (char *f = list, *nl; rc == 0 && f && (nl = strchr(f, '\n')); f = nl + 1) {
+        *nl = '\0';
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, "%s%s", u ? ", " : "", f);
+    }
+    free(list);
+    if (log && stat(log, &st) == 0 && st.st_size > 0) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, "%s%s (train.log)", u ? ", " : "", log);
+    }
+    return rc;
+}
+
+/* A fresh run (no --resume, no --overwrite) refuses to start over the files
+ * of an earlier run, naming them and the ways out (tests/no_silent_overwrite.sh).
+ * Rank 0 looks; the outcome is agreed. */
+static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a,
+                            const char *ckpt, const struct dpt_spec *spec, struct dpt_err *err)
+{
+    int rc = 0;
+    if (d->rank == 0 && !a->resume && !a->overwrite) {
+        char files[4096] = "";
+        rc = files_in_the_way(ckpt, spec->log, files, sizeof files, err);
+        if (rc == 0 && files[0]) {
+            rc = dpt_err_set(err, DPT_EIO, "this fresh run would replace the files of an "
+                             "earlier run: %s; continue that run with --resume auto, replace "
+                             "them with --overwrite, or write to another path (--checkpoint "
+                             "PATH, --set train.log=FILE)", files);
+        }
+    }
+    return dpt_dist_agree(d, rc, err);
 }
 
 /* After training: the model file, the RESULT line and the test set. */
@@ -474,9 +610,18 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         cli_mpi_timeout(spec.timeout); /* the command line's --timeout wins */
     }
     spec.deterministic |= rc == 0 && a->deterministic;
+    const char *ckpt = a->ckpt ? a->ckpt : spec.ckpt_path;
+    if (rc == 0 && spec.ckpt_group && !ckpt) {
+        rc = dpt_err_set(&err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
+                         "\"FILE.h5\"; there, or give --checkpoint PATH", spec.file);
+    }
+    if (rc == 0) {
+        rc = refuse_overwrite(d, a, ckpt, &spec, &err);
+    }
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
-             a->resume ? ", resuming from " : "", a->resume ? a->resume : "");
+             a->resume ? ", resuming from " : "",
+             a->resume_auto ? "the newest checkpoint (--resume auto)" : a->resume ? a->resume : "");
     struct progress prog = {.rank = d->rank, .ranks = d->size, .quiet = a->c.quiet,
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)", .how = how,
@@ -484,9 +629,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     struct dpt_train_opts opts = {
         .threads = a->c.threads, /* 0: dpt_train chooses (on_start tells) */
         .check_sync = a->check_sync ? a->check_sync : spec.check_sync,
-        .resume = a->resume,
+        .resume = a->resume_auto ? (ckpt ? ckpt : a->stop_path) : a->resume,
+        .resume_auto = a->resume_auto,
+        .overwrite = a->overwrite,
         .init = a->init,
-        .ckpt_path = a->ckpt ? a->ckpt : spec.ckpt_path,
+        .ckpt_path = ckpt,
         .stop_path = a->stop_path,
         .stop = NULL, /* the CLI's signal handlers call dpt_stop_request */
         .stop_after_steps = a->stop_after,
@@ -495,6 +642,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_start = on_start,
         .on_checkpoint = on_checkpoint,
         .on_warning = cli_warn,
+        .on_note = on_note,
         .ctx = &prog,
     };
     /* rc is the same on every rank here: an error agreed on already is not
@@ -517,8 +665,8 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     int status = 0;
     if (rc == DPT_ESIGNAL && net) {
         if (d->rank == 0) {
-            fprintf(stderr, "dptrain: %s\nresume with: dptrain train %s --resume %s\n", err.msg,
-                    a->model ? a->model : "", opts.ckpt_path ? opts.ckpt_path : a->stop_path);
+            fprintf(stderr, "dptrain: %s\n", err.msg);
+            print_resume_hint(d, a, ckpt);
         }
         status = EXIT_STOPPED;
     }

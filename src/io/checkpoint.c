@@ -16,9 +16,27 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* XXH3-64 over everything a resume depends on. */
+/* Adds the callbacks' state to the checksum; best holds the best weights
+ * (n floats) or is NULL. */
+static void hash_callbacks(XXH3_state_t *h, const struct dpt_callback_state *cb,
+                           const float *best, size_t n)
+{
+    double d[3] = {cb->plateau_scale, cb->plateau_best, cb->es_best};
+    long long i[4] = {(long long)cb->plateau_wait, (long long)cb->es_wait,
+                      (long long)cb->es_best_epoch, (long long)cb->stopped_early};
+    XXH3_64bits_update(h, d, sizeof d);
+    XXH3_64bits_update(h, i, sizeof i);
+    if (best) {
+        XXH3_64bits_update(h, best, n * sizeof *best);
+    }
+}
+
+/* XXH3-64 over everything a resume depends on. with_cb: the callbacks are
+ * part of it (always when writing; when reading, if the file has them),
+ * with the best weights best (NULL: none). */
 static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
-                                const struct dpt_norm *norm, const struct dpt_train_state *st)
+                                const struct dpt_norm *norm, const struct dpt_train_state *st,
+                                int with_cb, const float *best)
 {
     XXH3_state_t *h = XXH3_createState();
     if (!h) {
@@ -43,6 +61,9 @@ static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
     XXH3_64bits_update(h, ints, sizeof ints);
     XXH3_64bits_update(h, &st->loss_sum, sizeof st->loss_sum);
     XXH3_64bits_update(h, &st->hit_sum, sizeof st->hit_sum);
+    if (with_cb) {
+        hash_callbacks(h, &st->cb, best, net->n_params);
+    }
     uint64_t v = XXH3_64bits_digest(h);
     XXH3_freeState(h);
     return v;
@@ -55,6 +76,39 @@ struct ckpt_ctx {
     const struct dpt_norm *norm;
     const struct dpt_train_state *st;
 };
+
+/* /callbacks: the callbacks' numbers, and the best weights when kept. */
+static int write_callbacks(hid_t f, const struct dpt_callback_state *cb, size_t n_params)
+{
+    hid_t g = dpt__h5_group_create(f, "callbacks");
+    hsize_t dims[1] = {n_params};
+    int rc = g < 0 || dpt__h5_write_double_attr(g, "plateau_scale", cb->plateau_scale) < 0 ||
+                     dpt__h5_write_double_attr(g, "plateau_best", cb->plateau_best) < 0 ||
+                     dpt__h5_write_int_attr(g, "plateau_wait", cb->plateau_wait) < 0 ||
+                     dpt__h5_write_double_attr(g, "es_best", cb->es_best) < 0 ||
+                     dpt__h5_write_int_attr(g, "es_wait", cb->es_wait) < 0 ||
+                     dpt__h5_write_int_attr(g, "es_best_epoch", cb->es_best_epoch) < 0 ||
+                     dpt__h5_write_int_attr(g, "stopped_early", cb->stopped_early) < 0 ||
+                     (cb->best && dpt__h5_write_array(g, "best_weights", H5T_IEEE_F32LE,
+                                                      H5T_NATIVE_FLOAT, 1, dims, cb->best) < 0)
+                 ? -1
+                 : 0;
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    return rc;
+}
+
+/* The run record's attributes on /train. */
+static int write_run_record(hid_t t, const struct dpt_run_record *run)
+{
+    return dpt__h5_write_int_attr(t, "ranks", run->ranks) < 0 ||
+                   dpt__h5_write_int_attr(t, "threads", run->threads) < 0 ||
+                   dpt__h5_write_int_attr(t, "deterministic", run->deterministic) < 0 ||
+                   dpt__h5_write_string_attr(t, "data", run->data) < 0
+               ? -1
+               : 0;
+}
 
 static int write_checkpoint(hid_t f, const void *ctx)
 {
@@ -76,7 +130,8 @@ static int write_checkpoint(hid_t f, const void *ctx)
     hid_t t = rc == 0 ? dpt__h5_group_create(f, "train") : -1;
     char sum[64];
     snprintf(sum, sizeof sum, "xxh3-64:%016llx",
-             (unsigned long long)checkpoint_hash(net, c->ostate, c->norm, c->st));
+             (unsigned long long)checkpoint_hash(net, c->ostate, c->norm, c->st, 1,
+                                                 c->st->cb.best));
     rc = t < 0 || dpt__h5_write_int_attr(t, "epoch", c->st->epoch) < 0 ||
                  dpt__h5_write_int_attr(t, "step_in_epoch", (long long)c->st->step) < 0 ||
                  dpt__h5_write_int_attr(t, "global_step", (long long)c->st->global_step) < 0 ||
@@ -86,6 +141,8 @@ static int write_checkpoint(hid_t f, const void *ctx)
                  dpt__h5_write_string_attr(t, "rng", "philox4x32-10 and a Feistel permutation, "
                                    "keyed by (seed, epoch): no other state") < 0 ||
                  dpt__h5_write_string_attr(t, "loss", net->loss->base.name) < 0 ||
+                 write_run_record(t, &c->st->run) < 0 ||
+                 write_callbacks(f, &c->st->cb, net->n_params) < 0 ||
                  dpt__h5_write_string_attr(f, "checksum", sum) < 0
              ? -1
              : 0;
@@ -109,13 +166,79 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
     return rc;
 }
 
+/* The run record from /train t; attributes a file from before they were
+ * recorded lacks stay zero. */
+static void read_run_record(hid_t t, struct dpt_run_record *run)
+{
+    long long v = 0;
+    if (H5Aexists(t, "ranks") > 0 && dpt__h5_read_ll_attr(t, "ranks", &v) == 0) {
+        run->ranks = v;
+    }
+    if (H5Aexists(t, "threads") > 0 && dpt__h5_read_ll_attr(t, "threads", &v) == 0) {
+        run->threads = v;
+    }
+    if (H5Aexists(t, "deterministic") > 0 && dpt__h5_read_ll_attr(t, "deterministic", &v) == 0) {
+        run->deterministic = (int)v;
+    }
+    if (H5Aexists(t, "data") > 0) {
+        dpt__h5_read_string_attr(t, "data", run->data, sizeof run->data);
+    }
+}
+
+/* /callbacks into st->cb (st->has_cb = 1), when the file has it. The best
+ * weights, when stored, are read into *best (malloc'ed, n_params floats,
+ * the caller frees) for the checksum, and copied into st->cb.best when the
+ * caller gave a buffer. A file from before callbacks were stored leaves
+ * has_cb 0. */
+static int read_callbacks(hid_t f, const char *path, const struct dpt_net *net,
+                          struct dpt_train_state *st, float **best, struct dpt_err *err)
+{
+    if (H5Lexists(f, "callbacks", H5P_DEFAULT) <= 0) {
+        return 0;
+    }
+    hid_t g = H5Gopen2(f, "callbacks", H5P_DEFAULT);
+    struct dpt_callback_state *cb = &st->cb;
+    long long pw = 0, ew = 0, be = 0, se = 0;
+    int rc = 0;
+    if (g < 0 || dpt__h5_read_double_attr(g, "plateau_scale", &cb->plateau_scale) < 0 ||
+        dpt__h5_read_double_attr(g, "plateau_best", &cb->plateau_best) < 0 ||
+        dpt__h5_read_ll_attr(g, "plateau_wait", &pw) < 0 ||
+        dpt__h5_read_double_attr(g, "es_best", &cb->es_best) < 0 ||
+        dpt__h5_read_ll_attr(g, "es_wait", &ew) < 0 ||
+        dpt__h5_read_ll_attr(g, "es_best_epoch", &be) < 0 ||
+        dpt__h5_read_ll_attr(g, "stopped_early", &se) < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /callbacks lacks an "
+                         "attribute", path);
+    }
+    cb->plateau_wait = pw;
+    cb->es_wait = ew;
+    cb->es_best_epoch = be;
+    cb->stopped_early = (int)se;
+    if (rc == 0 && H5Lexists(g, "best_weights", H5P_DEFAULT) > 0) {
+        *best = malloc(net->n_params * sizeof **best + 1);
+        struct dpt_tensor t = {.name = "best_weights", .rank = 1, .shape = {net->n_params}};
+        rc = *best ? dpt__model_read_tensor(g, path, "../callbacks", &t, *best, err)
+                   : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        if (rc == 0 && cb->best) {
+            memcpy(cb->best, *best, net->n_params * sizeof *cb->best);
+        }
+    }
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    st->has_cb = rc == 0;
+    return rc;
+}
+
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                         struct dpt_norm *norm, struct dpt_train_state *st,
                         const struct dpt_warn *warn, struct dpt_err *err)
 {
     struct dpt__model_file h;
     char fmt[64] = "", opt[64] = "", sum[64] = "";
+    float *keep_best = st->cb.best, *best = NULL;
     memset(st, 0, sizeof *st);
+    st->cb.best = keep_best;
     dpt_norm_cleanup(norm);
     int rc = dpt__model_open(&h, path, fmt, sizeof fmt, err);
     if (rc == 0 && strcmp(fmt, DPT_CKPT_FORMAT) != 0) {
@@ -139,6 +262,9 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         st->step = (uint64_t)step;
         st->global_step = (uint64_t)gstep;
         st->seed = (uint64_t)seed;
+        if (t >= 0) {
+            read_run_record(t, &st->run);
+        }
     }
     if (t >= 0) {
         H5Gclose(t);
@@ -168,15 +294,19 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         rc = dpt__model_read_norm(h.f, path, net->n_in, norm, err);
     }
     if (rc == 0) {
+        rc = read_callbacks(h.f, path, net, st, &best, err);
+    }
+    if (rc == 0) {
         char want[64];
         snprintf(want, sizeof want, "xxh3-64:%016llx",
-                 (unsigned long long)checkpoint_hash(net, ostate, norm, st));
+                 (unsigned long long)checkpoint_hash(net, ostate, norm, st, st->has_cb, best));
         if (strcmp(want, sum) != 0) {
             rc = dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch (file says %s, contents "
                              "give %s): the checkpoint is corrupted", path, sum, want);
         }
     }
     dpt__model_close(&h);
+    free(best);
     if (rc < 0) {
         dpt_norm_cleanup(norm);
     }
@@ -270,4 +400,62 @@ int dpt_checkpoint_write(const char *path, int64_t keep, const struct dpt_net *n
     }
     prune(stem, ext, keep > 0 ? keep : 1, file);
     return 0;
+}
+
+/* Appends line and a newline to the malloc'ed string *list. -1 when out of
+ * memory. */
+static int append_line(char **list, size_t *len, const char *line)
+{
+    size_t n = strlen(line);
+    char *grown = realloc(*list, *len + n + 2);
+    if (!grown) {
+        return -1;
+    }
+    memcpy(grown + *len, line, n);
+    grown[*len + n] = '\n';
+    grown[*len + n + 1] = '\0';
+    *list = grown;
+    *len += n + 1;
+    return 0;
+}
+
+int dpt_checkpoint_series(const char *path, char **list, struct dpt_err *err)
+{
+    char stem[PATH_MAX - 32], pattern[PATH_MAX + 32];
+    const char *ext;
+    split_ext(path, stem, sizeof stem, &ext);
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s", stem, ext);
+    *list = calloc(1, 1);
+    size_t len = 0;
+    int rc = *list ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    glob_t g;
+    int globbed = rc == 0 && glob(pattern, 0, NULL, &g) == 0;
+    struct aged *files = globbed ? calloc(g.gl_pathc, sizeof *files) : NULL;
+    size_t n = 0;
+    if (globbed && !files) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; files && i < g.gl_pathc; i++) {
+        struct stat st;
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode)) {
+            files[n++] = (struct aged){g.gl_pathv[i], st.st_mtim};
+        }
+    }
+    if (files) {
+        qsort(files, n, sizeof *files, newer_first);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (append_line(list, &len, files[i].path) < 0) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+    }
+    free(files);
+    if (globbed) {
+        globfree(&g);
+    }
+    if (rc < 0) {
+        free(*list);
+        *list = NULL;
+    }
+    return rc;
 }

@@ -6,9 +6,15 @@
  *   /optimizer/state   float32 [state_floats, n_params] (flat layout, padded
  *                      slices), attr type = the optimizer's name
  *   /train             attrs epoch, step_in_epoch, global_step, seed,
- *                      epoch_loss_sum, epoch_hit_sum, rng, loss
+ *                      epoch_loss_sum, epoch_hit_sum, rng, loss, and the
+ *                      run record: ranks, threads, deterministic, data
+ *   /callbacks         attrs plateau_scale, plateau_best, plateau_wait,
+ *                      es_best, es_wait, es_best_epoch, stopped_early;
+ *                      dataset best_weights float32 [n_params] (only with
+ *                      restore_best_weights)
  *   /  attr checksum = "xxh3-64:HEX" over the flat parameters, the optimizer
- *                      state, the standardization and the train state.
+ *                      state, the standardization, the train state and the
+ *                      callbacks (when the file has them: older ones do not).
  *
  * On disk, a checkpoint PATH is a symbolic link to the newest of numbered
  * files STEM-<global step, 12 digits>EXT next to it (PATH = STEM EXT), of
@@ -31,6 +37,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The state of the epoch callbacks (train/schedule.h: struct
+ * dpt_callbacks), so that a resumed run decides as the uninterrupted one
+ * would: reduce_lr_on_plateau's factor, best value and wait; early
+ * stopping's best value, wait, best epoch, whether it ended training, and
+ * the best weights when it restores them. */
+struct dpt_callback_state {
+    double plateau_scale, plateau_best;
+    int64_t plateau_wait; /* -1: no value seen yet */
+    double es_best;
+    int64_t es_wait;      /* -1: no value seen yet */
+    int64_t es_best_epoch; /* 1-based; 0: none yet */
+    int stopped_early;    /* early stopping ended training */
+    /* restore_best_weights: n_params floats, the caller's buffer (borrowed);
+     * NULL: none written, and a stored copy is not read. */
+    float *best;
+};
+
+/* How the checkpoint's run ran and on what; a resume compares them with
+ * its own (train/resume.h). All zero / empty in checkpoints from before
+ * they were recorded. */
+struct dpt_run_record {
+    int64_t ranks, threads; /* P and T of the run that wrote the checkpoint */
+    int deterministic;
+    char data[512];         /* data.train's fingerprint: shapes, dtypes, hash of rows */
+};
+
 /* Where training stands; what a checkpoint stores besides the buffers. */
 struct dpt_train_state {
     int64_t epoch;        /* the epoch in progress, from 0 */
@@ -38,6 +70,9 @@ struct dpt_train_state {
     uint64_t global_step; /* optimizer steps taken in all (Adam's t) */
     uint64_t seed;        /* train.seed: with epoch it fixes the data order */
     double loss_sum, hit_sum; /* over the epoch's steps taken so far */
+    struct dpt_callback_state cb;
+    int has_cb;           /* loaded: the file held /callbacks (written always) */
+    struct dpt_run_record run;
 };
 
 /* Writes a checkpoint of the run to the numbered file of st->global_step
@@ -55,12 +90,19 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
 
 /* Reads a checkpoint into a network built from a compatible model: layer
  * tensors, optimizer state (ostate: opt_floats * n_params floats), norm and
- * state; refuses a checksum mismatch, a model of another shape, another
+ * state (st->cb.best, when not NULL, is a buffer of n_params floats for the
+ * best weights; it is filled when the file has them); refuses a checksum mismatch, a model of another shape, another
  * optimizer, and a trained model (which --init takes). Layer plugins of
  * another version than the checkpoint's are handled as dpt_model_load
  * says (io/model_file.h), with warnings to warn (may be NULL). */
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                         struct dpt_norm *norm, struct dpt_train_state *st,
                         const struct dpt_warn *warn, struct dpt_err *err);
+
+/* The numbered checkpoint files of the series behind the link path, newest
+ * (most recently written) first, one per line in a malloc'ed string *list
+ * (empty when there are none; the caller frees it). The link itself is not
+ * listed. 0 or DPT_ENOMEM. */
+int dpt_checkpoint_series(const char *path, char **list, struct dpt_err *err);
 
 #endif

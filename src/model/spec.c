@@ -199,8 +199,11 @@ static int read_model(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
     return 0;
 }
 
-/* train.checkpoint = { path; every_steps; every_epochs; keep; }: without
- * the group no checkpoint is written on the way (every_epochs 0). */
+/* train.checkpoint = { path; every_steps; every_epochs; every_seconds; keep; }.
+ * The defaults hold with or without the group, so that `--checkpoint PATH`
+ * alone checkpoints every epoch and at least every 10 minutes of training:
+ * a batch job killed without warning (node failure, OOM) loses at most that
+ * much (tests/checkpoint_defaults.sh). */
 static int read_checkpoint(struct dpt_spec *spec, struct dpt_host_ctx *train,
                            struct dpt_err *err)
 {
@@ -209,21 +212,20 @@ static int read_checkpoint(struct dpt_spec *spec, struct dpt_host_ctx *train,
         return err->code;
     }
     const struct dpt_host *h = &c.host;
-    int64_t every_epochs = c.group ? 1 : 0;
     if (h->get_string(h->ctx, "path", NULL, NULL, &spec->ckpt_path) < 0 ||
         h->get_int(h->ctx, "every_steps", 0, 0, INT64_MAX, &spec->ckpt_every_steps) < 0 ||
-        h->get_int(h->ctx, "every_epochs", every_epochs, 0, INT64_MAX,
-                   &spec->ckpt_every_epochs) < 0 ||
+        h->get_int(h->ctx, "every_epochs", 1, 0, INT64_MAX, &spec->ckpt_every_epochs) < 0 ||
+        h->get_float(h->ctx, "every_seconds", 600.0, 0.0, INFINITY,
+                     &spec->ckpt_every_seconds) < 0 ||
         h->get_int(h->ctx, "keep", 2, 1, INT64_MAX, &spec->ckpt_keep) < 0) {
         return failed(&c, err);
     }
     if (dpt_host_check_unused(&c, NULL, err) < 0) {
         return err->code;
     }
-    if (c.group && !spec->ckpt_path) {
-        dpt_host_fail(&c, NULL, "'path' is required: path = \"FILE.h5\"; (where checkpoints go)");
-        return failed(&c, err);
-    }
+    /* A group without a path sets how often `--checkpoint PATH` writes; the
+     * CLI refuses it when no --checkpoint comes either. */
+    spec->ckpt_group = c.group != NULL;
     return 0;
 }
 

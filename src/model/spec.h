@@ -6,7 +6,8 @@
  *               loss = "bce";  optimizer = { type = "adam"; learning_rate = 0.001; };
  *               metrics = [ "accuracy" ]; };
  *     train = { batch = 32; epochs = 50; seed = 1; micro_batch = 0; deterministic = false;
- *               checkpoint = { path = "ckpt.h5"; every_steps = 0; every_epochs = 1; keep = 2; }; };
+ *               checkpoint = { path = "ckpt.h5"; every_steps = 0; every_epochs = 1;
+ *                              every_seconds = 600; keep = 2; }; };
  *
  * Relative data paths written in the file are relative to the file's folder;
  * those given with --set are relative to the working directory. A spec owns
@@ -53,9 +54,11 @@ struct dpt_spec {
     /* train */
     int64_t batch, epochs, seed, micro_batch, check_sync;
     int deterministic;
-    /* train.checkpoint = { path; every_steps; every_epochs; keep; } */
+    /* train.checkpoint = { path; every_steps; every_epochs; every_seconds; keep; } */
     const char *ckpt_path;
     int64_t ckpt_every_steps, ckpt_every_epochs, ckpt_keep;
+    double ckpt_every_seconds; /* of training since the last checkpoint; 0: off */
+    int ckpt_group;            /* the model file has a train.checkpoint group */
     /* train.early_stopping = { monitor; min_delta; patience; restore_best_weights; } */
     enum dpt_monitor es_monitor; /* DPT_MONITOR_NONE: no early stopping */
     double es_min_delta;

@@ -147,6 +147,7 @@ int dpt_callbacks_epoch(struct dpt_callbacks *cb, const struct dpt_epoch_stats *
         return 0; /* nothing to watch (no early stopping, no validation data, no accuracy) */
     }
     if (improved(sp->es_monitor, v, sp->es_min_delta, &cb->es_best, &cb->es_wait)) {
+        cb->es_best_epoch = es->epoch;
         if (cb->best) {
             memcpy(cb->best, params, cb->n_params * sizeof *cb->best);
         }

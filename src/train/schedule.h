@@ -52,6 +52,8 @@ struct dpt_callbacks {
     int64_t plateau_wait; /* epochs without improvement; -1: no value seen yet */
     double es_best;       /* early stopping */
     int64_t es_wait;
+    int64_t es_best_epoch; /* the epoch (1-based) of es_best; 0: none yet */
+    int stopped;          /* early stopping ended training (set by the trainer) */
     float *best;          /* parameters at es_best (restore_best_weights), malloc'ed */
     size_t n_params;
 };

@@ -16,7 +16,7 @@
 #define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
-enum { X_LOSS, X_HITS, X_STOP, X_ERROR, N_EXTRA };
+enum { X_LOSS, X_HITS, X_STOP, X_ERROR, X_CKPT, N_EXTRA };
 
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err)
@@ -256,7 +256,7 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
         memset(g, 0, n * sizeof(float));
         g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h);
         g[n + X_HITS] = (float)h;
-        g[n + X_STOP] = g[n + X_ERROR] = 0;
+        g[n + X_STOP] = g[n + X_ERROR] = g[n + X_CKPT] = 0;
         if (dpt_fix_add(acc, g, n + 2, bad_at) < 0) {
             *bad_value = g[*bad_at];
             return -1;
@@ -310,9 +310,9 @@ static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *fai
     float scale = 1.0f / (float)dpt_shard_step_rows(in->shard, in->s);
     if (st->spec->deterministic) {
         *failed = compute_exact(st, in, scale) < 0;
-        float flags[2] = {(float)in->stop, (float)*failed};
+        float flags[3] = {(float)in->stop, (float)*failed, (float)in->checkpoint};
         size_t bad;
-        dpt_fix_add(st->tfix[0] + n + X_STOP, flags, 2, &bad);
+        dpt_fix_add(st->tfix[0] + n + X_STOP, flags, 3, &bad);
         dpt_fix_allreduce(st->tfix[0], n + N_EXTRA, st->fix_type, st->fix_op, st->d->comm);
         dpt_fix_to_float(st->tfix[0], g, n + N_EXTRA);
         return;
@@ -323,6 +323,7 @@ static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *fai
     compute_fast(st, in, scale, *updated ? in->t : 0);
     g[n + X_STOP] = (float)in->stop;
     g[n + X_ERROR] = 0;
+    g[n + X_CKPT] = (float)in->checkpoint;
     dpt_dist_sum_floats(st->d, g, n + N_EXTRA);
 }
 
@@ -428,7 +429,8 @@ int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_
     if (st->nonfinite || (!updated && !st->spec->deterministic && !all_finite(g, n))) {
         return nonfinite_error(st, in, err);
     }
-    *out = (struct dpt_step_out){.loss = loss, .hits = g[n + X_HITS], .stop = g[n + X_STOP] > 0};
+    *out = (struct dpt_step_out){.loss = loss, .hits = g[n + X_HITS], .stop = g[n + X_STOP] > 0,
+                                 .checkpoint = g[n + X_CKPT] > 0};
     if (dpt_clipping(st->spec)) {
         add_l2(st->net, g, 0, n); /* the penalty's gradient is part of what is clipped */
         st->l2_done = 1;

@@ -3,7 +3,7 @@
  * Every thread runs forward/backward over its micro-shards of the step into
  * its own gradient buffer; the buffers are summed in thread order; one
  * in-place allreduce sums the flat gradient over the ranks, with the step's
- * loss, hit count and the stop and error flags riding as extra floats at its
+ * loss, hit count and the stop, error and checkpoint flags riding as extra floats at its
  * end; every rank then applies the same optimizer update, so the parameters
  * stay identical everywhere. With --deterministic each micro-shard's
  * gradient is added into fixed-point accumulators instead (dist/exact.h), so
@@ -51,6 +51,8 @@ struct dpt_step_in {
     uint64_t t;           /* the optimizer step being taken: 1, 2, ... (Adam's t) */
     float lr_scale;       /* the learning rate's factor for this step */
     int stop;             /* this rank asks every rank to stop after the step */
+    int checkpoint;       /* this rank asks for a checkpoint after the step (rank 0's
+                           * clock says every_seconds have passed) */
 };
 
 /* What every rank learns from a step. */
@@ -58,6 +60,7 @@ struct dpt_step_out {
     double loss; /* the sum of the per-sample losses of the step's rows (all ranks) */
     double hits; /* right predictions among them */
     int stop;    /* some rank asked to stop */
+    int checkpoint; /* some rank asked for a checkpoint */
 };
 
 /* Allocates the buffers of a step for micro-shards of up to micro rows on

@@ -17,12 +17,14 @@
 #include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "train/eval.h"
+#include "train/resume.h"
 #include "train/step.h"
 #include "train/validation.h"
 #include "util/util.h"
 
 #include <cblas.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,7 @@ struct run {
     struct dpt_callbacks cb;
     struct dpt_validation val;
     struct dpt_train_state st;
+    struct dpt_run_record run; /* this run's P, T, mode and data (rank 0's fingerprint) */
     int threads;
     uint64_t n_train;        /* rows trained on (all of data.train but a validation split) */
     uint64_t micro;          /* rows per micro-shard (micro_rows) */
@@ -67,6 +70,7 @@ struct run {
     uint64_t steps_this_run;
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
     int stop_saved;          /* a stop request was answered with a checkpoint */
+    double last_ckpt_time;   /* when it was written, or when training started */
     double start, epoch_start;
 };
 
@@ -86,6 +90,41 @@ static uint64_t params_hash(const struct dpt_net *net)
 
 /* ---- Checkpoints and stops ---- */
 
+/* The callbacks' state into r->st.cb, for a checkpoint. */
+static void callbacks_to_state(struct run *r)
+{
+    const struct dpt_callbacks *cb = &r->cb;
+    r->st.cb = (struct dpt_callback_state){
+        .plateau_scale = cb->plateau_scale,
+        .plateau_best = cb->plateau_best,
+        .plateau_wait = cb->plateau_wait,
+        .es_best = cb->es_best,
+        .es_wait = cb->es_wait,
+        .es_best_epoch = cb->es_best_epoch,
+        .stopped_early = cb->stopped,
+        .best = cb->best,
+    };
+}
+
+/* The callbacks' state from a loaded checkpoint (the best weights are in
+ * cb->best already: dpt_checkpoint_load filled them). A checkpoint from
+ * before callbacks were stored leaves them fresh. */
+static void callbacks_from_state(struct run *r)
+{
+    const struct dpt_callback_state *s = &r->st.cb;
+    struct dpt_callbacks *cb = &r->cb;
+    if (!r->st.has_cb) {
+        return;
+    }
+    cb->plateau_scale = s->plateau_scale;
+    cb->plateau_best = s->plateau_best;
+    cb->plateau_wait = s->plateau_wait;
+    cb->es_best = s->es_best;
+    cb->es_wait = s->es_wait;
+    cb->es_best_epoch = s->es_best_epoch;
+    cb->stopped = s->stopped_early;
+}
+
 /* Rank 0 writes a checkpoint behind the link path; the others wait and
  * share its outcome. */
 static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
@@ -93,13 +132,17 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     dpt_shard_prefetch_wait(r->shard); /* HDF5 is not thread-safe: one user at a time */
     dpt_watch_phase("writing a checkpoint (the others wait for rank 0)");
     int rc = 0;
+    callbacks_to_state(r);
+    r->st.run = r->run;
     if (r->d->rank == 0) {
-        rc = dpt_checkpoint_write(path, r->spec->ckpt_keep, r->net, r->step.ostate, r->spec,
+        int64_t keep = r->o->overwrite && r->last_ckpt_step < 0 ? 1 : r->spec->ckpt_keep;
+        rc = dpt_checkpoint_write(path, keep, r->net, r->step.ostate, r->spec,
                                   r->norm, &r->st, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
         r->last_ckpt_step = (int64_t)r->st.global_step;
+        r->last_ckpt_time = dpt__now();
         if (r->o->on_checkpoint) {
             r->o->on_checkpoint(r->o->ctx, path, r->st.global_step);
         }
@@ -177,9 +220,20 @@ static int check_sync(const struct run *r, struct dpt_err *err)
     return 0;
 }
 
+/* Whether rank 0's clock says a checkpoint is due: every_seconds of
+ * training have passed since the last one. Only rank 0 asks, and the
+ * request rides in the step's allreduce, so all ranks checkpoint after the
+ * same step whatever their clocks say. */
+static int checkpoint_due(const struct run *r)
+{
+    double every = r->spec->ckpt_every_seconds;
+    return r->d->rank == 0 && r->o->ckpt_path && every > 0 &&
+           dpt__now() - r->last_ckpt_time >= every;
+}
+
 /* Step s of the current epoch on every rank; *stop when some rank asked to
- * stop (a signal, or --stop-after-steps). */
-static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
+ * stop (a signal, or --stop-after-steps), *due when a checkpoint is due. */
+static int take_step(struct run *r, uint64_t s, int *stop, int *due, struct dpt_err *err)
 {
     const struct dpt_train_opts *o = r->o;
     r->lr_scale = dpt_lr_factor(r->spec, r->st.global_step + 1) * (float)r->cb.plateau_scale;
@@ -193,6 +247,7 @@ static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
         .stop = dpt_stop_requested() || (o->stop && *o->stop) ||
                 (o->stop_after_steps > 0 &&
                  r->steps_this_run + 1 >= (uint64_t)o->stop_after_steps),
+        .checkpoint = checkpoint_due(r),
     };
     struct dpt_step_out out;
     dpt_watch_phase("the gradient sum of a step");
@@ -207,6 +262,7 @@ static int take_step(struct run *r, uint64_t s, int *stop, struct dpt_err *err)
     r->st.step = s + 1;
     r->steps_this_run++;
     *stop = out.stop;
+    *due = out.checkpoint;
     return check_sync(r, err);
 }
 
@@ -225,7 +281,7 @@ static void report_progress(const struct run *r, uint64_t s, double *last)
 }
 
 /* The steps of the current epoch from r->st.step on (a resumed run starts
- * mid-epoch), with the checkpoints every_steps asks for. */
+ * mid-epoch), with the checkpoints every_steps and every_seconds ask for. */
 static int run_steps(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -237,12 +293,12 @@ static int run_steps(struct run *r, struct dpt_err *err)
     double last_progress = r->epoch_start;
     uint64_t s0 = r->st.step;
     for (uint64_t s = s0; s < sh->steps; s++) {
-        int rc = 0, stop = 0;
+        int rc = 0, stop = 0, due = 0;
         if (s == s0 || s >= sh->win_hi) {
             rc = load_window(r, &perm, s, first_epoch, err);
         }
         if (rc == 0) {
-            rc = take_step(r, s, &stop, err);
+            rc = take_step(r, s, &stop, &due, err);
         }
         if (rc == 0 && stop) {
             rc = stop_on_request(r, err);
@@ -251,8 +307,8 @@ static int run_steps(struct run *r, struct dpt_err *err)
             return rc;
         }
         report_progress(r, s, &last_progress);
-        if (every > 0 && r->st.global_step % (uint64_t)every == 0 &&
-            (rc = checkpoint(r, r->o->ckpt_path, err)) < 0) {
+        due |= every > 0 && r->st.global_step % (uint64_t)every == 0;
+        if (due && (rc = checkpoint(r, r->o->ckpt_path, err)) < 0) {
             return rc;
         }
     }
@@ -297,6 +353,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
     r->st.step = 0;
     r->st.loss_sum = r->st.hit_sum = 0;
     if (es.stop_early) {
+        r->cb.stopped = 1;
         dpt_callbacks_restore(&r->cb, r->net->params);
         *done = 1;
         return 0;
@@ -310,8 +367,10 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
 
 static int train_epochs(struct run *r, struct dpt_err *err)
 {
-    r->start = dpt__now();
-    int rc = 0, done = 0;
+    r->start = r->last_ckpt_time = dpt__now();
+    /* A checkpoint written after early stopping ended training: resuming
+     * it trains no further (its weights are the best ones, restored). */
+    int rc = 0, done = r->cb.stopped;
     while (rc == 0 && !done && r->st.epoch < r->spec->epochs) {
         r->epoch_start = dpt__now();
         if (r->st.step == 0) {
@@ -396,29 +455,123 @@ static uint64_t micro_rows(const struct run *r)
     return m < B ? m : B;
 }
 
-/* The starting weights: from the seed, then --init, then --resume (which
- * also brings the optimizer state, the standardization and where training
- * stands). All ranks must end up with the same weights. Collective. */
-static int init_weights(struct run *r, struct dpt_err *err)
+/* The weights of a fresh start: from the seed, then --init; the optimizer
+ * state zero and training at its start. Local. */
+static int fresh_start(struct run *r, struct dpt_err *err)
 {
     const struct dpt_train_opts *o = r->o;
     dpt_net_init_params(r->net, (uint64_t)r->spec->seed);
-    r->st.seed = (uint64_t)r->spec->seed;
+    memset(r->step.ostate, 0, r->net->opt_floats * r->net->n_params * sizeof(float));
+    r->st = (struct dpt_train_state){.seed = (uint64_t)r->spec->seed};
     const struct dpt_warn warn = {o->on_warning, o->ctx};
-    int rc = 0;
-    if (o->init) {
-        rc = dpt_weights_load(o->init, r->net, &warn, err);
+    return o->init ? dpt_weights_load(o->init, r->net, &warn, err) : 0;
+}
+
+static void note(const struct run *r, const char *msg)
+{
+    if (r->o->on_note && r->d->rank == 0) {
+        r->o->on_note(r->o->ctx, msg);
     }
-    if (rc == 0 && o->resume) {
-        rc = dpt_checkpoint_load(o->resume, r->net, r->step.ostate, r->norm, &r->st, &warn,
-                                 err);
-        if (rc == 0 && r->st.epoch > r->spec->epochs) {
-            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
-                             "train.epochs = %lld is smaller", o->resume,
-                             (long long)r->st.epoch, (long long)r->spec->epochs);
-        }
+}
+
+/* On rank 0: does the checkpoint at path, loaded into r->st, fit this run
+ * (train/resume.h)? Notes what changed. */
+static int check_resume(struct run *r, const char *path, struct dpt_err *err)
+{
+    if (r->st.epoch > r->spec->epochs) {
+        return dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint is at epoch %lld; "
+                           "train.epochs = %lld is smaller", path, (long long)r->st.epoch,
+                           (long long)r->spec->epochs);
+    }
+    char *text = NULL;
+    int rc = dpt_model_read_config(path, &text, err);
+    if (rc == 0) {
+        rc = dpt_resume_compare(path, text, &r->st.run, r->spec, &r->run,
+                                r->o->on_note, r->o->ctx, err);
+    }
+    free(text);
+    return rc;
+}
+
+/* Continues from the checkpoint at path: every rank loads it (weights,
+ * optimizer state, standardization, where training stands, callbacks), and
+ * rank 0 checks that it fits this run. Collective; the outcome is agreed. */
+static int resume_from(struct run *r, const char *path, struct dpt_err *err)
+{
+    const struct dpt_warn warn = {r->o->on_warning, r->o->ctx};
+    r->st.cb.best = r->cb.best;
+    int rc = dpt_checkpoint_load(path, r->net, r->step.ostate, r->norm, &r->st, &warn, err);
+    if (rc == 0 && r->d->rank == 0) {
+        rc = check_resume(r, path, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        callbacks_from_state(r);
+        /* The factor of the last step taken, for the epoch line of an epoch
+         * whose steps were all taken before the stop. */
+        uint64_t t = r->st.global_step ? r->st.global_step : 1;
+        r->lr_scale = dpt_lr_factor(r->spec, t) * (float)r->cb.plateau_scale;
+    }
+    return rc;
+}
+
+/* --resume auto: the newest checkpoint of the series that loads and fits
+ * (rank 0 lists the files, newest first, and every rank tries them in that
+ * order), or a fresh start when the series has no files. When it has files
+ * but none loads, that is an error rather than a fresh start: a fresh run
+ * would rotate them away. Collective. */
+static int resume_auto(struct run *r, struct dpt_err *err)
+{
+    char *list = NULL, line[PATH_MAX + 1200];
+    int rc = r->d->rank == 0 ? dpt_checkpoint_series(r->o->resume, &list, err) : 0;
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        rc = dpt_dist_bcast_string(r->d, &list, 0, err);
+    }
+    int tried = 0;
+    for (char *f = list, *nl; rc == 0 && f && (nl = strchr(f, '\n')); f = nl + 1, tried++) {
+        *nl = '\0';
+        rc = fresh_start(r, err) == 0 ? resume_from(r, f, err) : -1;
+        if (rc == 0) {
+            snprintf(line, sizeof line, "--resume auto: resuming from %s (%s %lld, %llu "
+                     "steps in all)", f, r->st.step ? "in epoch" : "after epoch",
+                     (long long)r->st.epoch + (r->st.step ? 1 : 0),
+                     (unsigned long long)r->st.global_step);
+            note(r, line);
+            free(list);
+            return 0;
+        }
+        snprintf(line, sizeof line, "--resume auto: skipping %s: %s", f, err->msg);
+        note(r, line);
+        rc = 0;
+    }
+    free(list);
+    if (rc == 0 && tried) {
+        return dpt_err_set(err, DPT_EFORMAT, "--resume auto: none of the %d checkpoint files "
+                           "of %s loads (see above); resume one with --resume FILE, or start "
+                           "afresh with --overwrite", tried, r->o->resume);
+    }
+    if (rc == 0) {
+        snprintf(line, sizeof line, "--resume auto: no checkpoint of %s yet: starting afresh",
+                 r->o->resume);
+        note(r, line);
+        rc = fresh_start(r, err);
+    }
+    return rc;
+}
+
+/* The starting weights: from the seed, then --init, then --resume (which
+ * also brings the optimizer state, the standardization, where training
+ * stands and the callbacks). All ranks must end up with the same weights.
+ * Collective. */
+static int init_weights(struct run *r, struct dpt_err *err)
+{
+    const struct dpt_train_opts *o = r->o;
+    int rc = fresh_start(r, err);
+    rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0 && o->resume) {
+        rc = o->resume_auto ? resume_auto(r, err) : resume_from(r, o->resume, err);
+    }
     if (rc == 0) {
         int bad = dpt_dist_same_u64(r->d, params_hash(r->net));
         if (bad) {
@@ -493,6 +646,11 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     }
     if (rc == 0) {
         rc = dpt_callbacks_init(&r->cb, r->spec, r->net->n_params, err);
+    }
+    r->run = (struct dpt_run_record){.ranks = r->d->size, .threads = r->threads,
+                                     .deterministic = r->spec->deterministic};
+    if (rc == 0 && r->d->rank == 0) {
+        rc = dpt_resume_fingerprint(r->ds, r->run.data, sizeof r->run.data, err);
     }
     uint64_t micro = r->micro = micro_rows(r);
     if (rc == 0) {

@@ -21,7 +21,14 @@
 struct dpt_train_opts {
     int threads; /* per rank; 0: up to omp_get_max_threads(), as the model's size pays for */
     int64_t check_sync; /* every K steps compare a hash of the weights; 0: never */
-    const char *resume; /* checkpoint to continue from, or NULL */
+    /* Checkpoint to continue from, or NULL. With resume_auto, the link path
+     * of a series: its newest checkpoint that loads, or a fresh start when
+     * the series has no files (train/train.c, resume_auto). */
+    const char *resume;
+    int resume_auto;
+    /* The first checkpoint of this run removes every other numbered file
+     * of its series (--overwrite: a fresh run replaces an earlier one's). */
+    int overwrite;
     const char *init;   /* model or checkpoint file whose weights to start from, or NULL */
     /* Where checkpoints go (NULL: none, unless a stop request comes; then
      * stop_path). Schedules and retention come from the spec. */
@@ -50,6 +57,11 @@ struct dpt_train_opts {
      * parameter layout: io/model_file.h); the CLI prints on rank 0. NULL:
      * the warnings are dropped. */
     void (*on_warning)(void *ctx, const char *msg);
+    /* Called on rank 0 with notes about a resume: which checkpoint
+     * --resume auto took (or a fresh start), the changed settings applied,
+     * another number of ranks without --deterministic (train/resume.h).
+     * NULL: dropped. */
+    void (*on_note)(void *ctx, const char *msg);
     void *ctx;
 };
 

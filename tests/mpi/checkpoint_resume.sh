@@ -87,11 +87,14 @@ expect_error "/layers/00_dense/weight has shape \[16, 8\]; the model needs \[12,
 expect_error "a trained model, not a checkpoint" dptrain train m.cfg --resume straight.h5 --out x.h5
 
 # 5. --init: with epochs = 0 the written weights are the initial ones, which
-#    are the given file's; a file of another shape is refused.
+#    are the given file's; a file of another shape is refused. (m.cfg's
+#    checkpoint series ck.h5 is an earlier run's: its own runs start
+#    afresh with another --checkpoint path.)
 check "--init with 0 epochs" \
-    mpirun_np 1 "$DPTRAIN" train m.cfg --init straight.h5 --set train.epochs=0 --out init0.h5 --quiet
+    mpirun_np 1 "$DPTRAIN" train m.cfg --init straight.h5 --set train.epochs=0 --out init0.h5 \
+    --checkpoint i0.h5 --quiet
 check "--init starts from the given weights" dpt_test compare straight.h5 init0.h5
-expect_error "has shape" dptrain train other.cfg --init straight.h5 --out x.h5
+expect_error "has shape" dptrain train other.cfg --init straight.h5 --out x.h5 --checkpoint x.h5
 
 # 6. keep = 2: at most two numbered checkpoints remain, and the link's
 #    target is one of them.
