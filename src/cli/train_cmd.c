@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "io/model_file.h"
+#include "io/output.h"
 #include "model/spec.h"
 #include "train/eval.h"
 #include "train/train.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char train_usage[] =
@@ -44,6 +46,9 @@ static const char train_usage[] =
     "  --resume CKPT            continue from a checkpoint; without MODEL.cfg the\n"
     "                           checkpoint's own model description is used\n"
     "  --init WEIGHTS.h5        start from the weights of a model or checkpoint file\n"
+    "  --time-limit TIME        HH:MM:SS or seconds from the start (train.time_limit): stop\n"
+    "                           in time to write the checkpoint (without --checkpoint: the\n"
+    "                           model), then exit with status 3\n"
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
@@ -88,6 +93,8 @@ struct progress {
     int quiet;
     int verbose;
     FILE *log; /* train.log on rank 0, or NULL */
+    const char *log_path;
+    int log_errno; /* the first failed write to the log (0: none) */
     int tty;   /* stdout is a terminal: progress bars; else one line per epoch */
     int64_t batch;
     int jsonl; /* the log is JSON lines, else CSV */
@@ -141,6 +148,26 @@ static void on_start(void *ctx, const struct dpt_net *net, int threads, const ch
     fflush(stdout);
 }
 
+/* Rank 0: flushes the log; on the first failure (a full disk), says so at
+ * once, closes the log and remembers the cause: training goes on, and the
+ * exit status will be 1. */
+static int log_flush(struct progress *p)
+{
+    int failed = fflush(p->log) != 0 || ferror(p->log);
+    int e = errno;
+    if (!failed) {
+        return 0;
+    }
+    p->log_errno = e ? e : EIO;
+    char shown[8192];
+    fprintf(stderr, "dptrain: error: train.log %s: writing failed: %s; training goes on without "
+            "it, and dptrain will exit with status 1\n",
+            dpt__path_shown(p->log_path, shown, sizeof shown), strerror(p->log_errno));
+    fclose(p->log);
+    p->log = NULL;
+    return -1;
+}
+
 /* One row per epoch: CSV (header first) or JSON lines; NaN becomes empty / null. */
 static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
 {
@@ -178,7 +205,7 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
         }
         fprintf(p->log, "\n");
     }
-    fflush(p->log);
+    log_flush(p);
 }
 
 /* A one-line progress bar on a terminal, redrawn in place. */
@@ -292,6 +319,8 @@ struct train_args {
     struct cli_common c;
     const char *model, *out, *resume, *init, *ckpt;
     long long check_sync, stop_after;
+    double time_limit; /* --time-limit in seconds (0: not given) */
+    double t_start;    /* dpt__now() when dptrain started */
     int deterministic, verbose, progress_bar;
     char **sets; /* the --set values, n_sets of them (argv's strings) */
     size_t n_sets;
@@ -314,7 +343,8 @@ static int count_value(const char *opt, const char *v, long long *out)
 static int value_option(int argc, char **argv, int *i, struct train_args *a)
 {
     static const char *const names[] = {"--set", "--out", "--check-sync", "--resume", "--init",
-                                        "--checkpoint", "--stop-after-steps", NULL};
+                                        "--checkpoint", "--stop-after-steps", "--time-limit",
+                                        NULL};
     const char *opt = argv[*i];
     int k = 0;
     while (names[k] && strcmp(opt, names[k]) != 0) {
@@ -334,7 +364,12 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
     case 3: a->resume = v; break;
     case 4: a->init = v; break;
     case 5: a->ckpt = v; break;
-    default: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    case 7:
+        if (dpt__duration_parse(v, &a->time_limit) < 0 || a->time_limit <= 0) {
+            return cli_usage_error("train ", "%s needs HH:MM:SS or seconds > 0, got '%s'", opt, v);
+        }
+        break;
+    case 6: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
     }
     return 1;
 }
@@ -401,6 +436,11 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
     }
     size_t len = strlen(spec->log);
     p->jsonl = len > 6 && strcmp(spec->log + len - 6, ".jsonl") == 0;
+    p->log_path = spec->log;
+    int rc = dpt_output_probe(spec->log, "train.log", err);
+    if (rc < 0) {
+        return rc;
+    }
     p->log = fopen(spec->log, a->resume ? "a" : "w");
     if (!p->log) {
         int e = errno;
@@ -409,6 +449,32 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
                            dpt__path_shown(spec->log, shown, sizeof shown), strerror(e));
     }
     return 0;
+}
+
+/* Rank 0, before anything is read: every file the run will write can be
+ * written (folders made, a probe file written and removed), so that a job
+ * that cannot write its result fails within seconds, not after training.
+ * train.log is probed when it is opened. Collective. */
+static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
+                         const char *ckpt, struct dpt_err *err)
+{
+    int rc = 0;
+    if (d->rank == 0) {
+        rc = dpt_output_probe(a->out, "--out", err);
+    }
+    if (rc == 0 && d->rank == 0 && ckpt) {
+        struct stat st;
+        char shown[8192];
+        rc = dpt_output_probe(ckpt, "--checkpoint", err);
+        /* PATH is the link dptrain points at the newest PATH-STEP file. */
+        if (rc == 0 && lstat(ckpt, &st) == 0 && !S_ISLNK(st.st_mode)) {
+            rc = dpt_err_set(err, DPT_EIO, "--checkpoint %s: is a regular file, not the link to "
+                             "the newest checkpoint that dptrain keeps there; give another "
+                             "path, or move the file away",
+                             dpt__path_shown(ckpt, shown, sizeof shown));
+        }
+    }
+    return dpt_dist_agree(d, rc, err);
 }
 
 /* After training: the model file, the RESULT line and the test set. */
@@ -457,6 +523,25 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     return rc;
 }
 
+/* The time limit stopped a run without --checkpoint: the model so far goes
+ * to --out instead (it continues with --init, not exactly with --resume).
+ * Collective; 0 or an error. */
+static int save_at_time_limit(const struct dpt_dist *d, const struct train_args *a,
+                              const struct dpt_spec *spec, const struct dpt_net *net,
+                              const struct dpt_norm *norm, struct dpt_err *err)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    int rc = d->rank == 0 ? dpt_model_save(a->out, net, spec, norm, err) : 0;
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0 && d->rank == 0) {
+        fprintf(stderr, "dptrain: %s; no --checkpoint, so the model so far was written to %s "
+                "(continue from it with --init; --checkpoint makes a resumable stop)\n", msg,
+                a->out);
+    }
+    return rc;
+}
+
 /* Trains on every rank once MPI runs; returns the exit status. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
@@ -484,6 +569,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)", .how = how,
                             .tty = a->progress_bar > 0 && !a->c.quiet, .batch = spec.batch};
+    int time_up = 0;
     struct dpt_train_opts opts = {
         .threads = a->c.threads, /* 0: dpt_train chooses (on_start tells) */
         .check_sync = a->check_sync ? a->check_sync : spec.check_sync,
@@ -493,6 +579,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .stop_path = a->stop_path,
         .stop = &stop_requested,
         .stop_after_steps = a->stop_after,
+        .out = a->out,
+        .limit = a->time_limit > 0 ? a->time_limit : spec.time_limit,
+        .time_up = &time_up,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
         .on_start = on_start,
@@ -503,35 +592,49 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     /* rc is the same on every rank here: an error agreed on already is not
      * agreed on again (that would print it as "rank 0: rank 1: ..."). */
     if (rc == 0) {
+        rc = check_outputs(d, a, opts.ckpt_path, &err);
+    }
+    if (rc == 0) {
         rc = open_log(&spec, a, &prog, &err);
         rc = dpt_dist_agree(d, rc, &err);
     }
     if (rc == 0 && d->rank == 0 && a->verbose) {
         print_blas();
     }
+    opts.deadline = opts.limit > 0 ? a->t_start + opts.limit : 0;
     double t0 = dpt__now();
     if (rc == 0) {
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
-    if (prog.log) {
-        fclose(prog.log);
+    if (prog.log && fclose(prog.log) != 0 && !prog.log_errno) {
+        prog.log_errno = errno; /* the last rows' write, reported below */
     }
     double train_s = dpt__now() - t0;
     int status = 0;
-    if (rc == DPT_ESIGNAL) {
+    if (rc == DPT_ESIGNAL && time_up && !opts.ckpt_path) {
+        rc = save_at_time_limit(d, a, &spec, net, &norm, &err);
+        status = EXIT_STOPPED;
+    } else if (rc == DPT_ESIGNAL) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: %s\nresume with: dptrain train %s --resume %s\n", err.msg,
                     a->model ? a->model : "", opts.ckpt_path ? opts.ckpt_path : a->stop_path);
         }
         status = EXIT_STOPPED;
     }
-    if (rc == 0) {
+    if (rc == 0 && status == 0) {
         rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
     }
     if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: error: %s\n", err.msg);
         }
+        status = EXIT_RUN;
+    }
+    /* A requested output that could not be written fails the run. */
+    if (prog.log_errno && status == 0) {
+        char shown[8192];
+        fprintf(stderr, "dptrain: error: train.log %s: incomplete: %s\n",
+                dpt__path_shown(prog.log_path, shown, sizeof shown), strerror(prog.log_errno));
         status = EXIT_RUN;
     }
     fflush(stdout);
@@ -548,6 +651,7 @@ int cmd_train(int argc, char **argv)
      * terminal even when mpirun's own output goes to a file, so there the
      * default is one line per epoch; --progress asks for the bars. */
     struct train_args a = {
+        .t_start = dpt__now(), /* the time limit counts from here */
         .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
                         !getenv("PMI_SIZE"),
         .sets = calloc((size_t)argc, sizeof *a.sets),

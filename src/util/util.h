@@ -26,5 +26,8 @@ const char *dpt__file_of(const void *addr);
  * ("x/../data/a.h5") says which file was looked for. Written to buf,
  * which is returned. */
 const char *dpt__path_shown(const char *path, char *buf, size_t len);
+/* A duration in seconds from "SECONDS" (decimals allowed), "MM:SS",
+ * "HH:MM:SS" or Slurm's "DAYS-HH[:MM[:SS]]"; 0, or -1 when s is not one. */
+int dpt__duration_parse(const char *s, double *seconds);
 
 #endif
