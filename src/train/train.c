@@ -17,6 +17,7 @@
 #include "io/model_file.h"
 #include "io/output.h"
 #include "train/eval.h"
+#include "train/fingerprint.h"
 #include "train/step.h"
 #include "train/validation.h"
 #include "util/util.h"
@@ -580,6 +581,9 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
         rc = dpt_step_init(&r->step, r->net, r->spec, r->d, r->threads, micro, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        rc = dpt_fingerprint_agree(r->d, r->spec, r->net, reg, r->ds, err);
+    }
     if (rc == 0) {
         rc = check_space(r, err);
     }
