@@ -523,6 +523,23 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     return rc;
 }
 
+/* Rank 0: closes train.log; a requested output that could not be written
+ * fails a run that would otherwise exit 0. Returns the exit status. */
+static int close_log(struct progress *p, int status)
+{
+    if (p->log && fclose(p->log) != 0 && !p->log_errno) {
+        p->log_errno = errno; /* the last rows' write */
+    }
+    p->log = NULL;
+    if (p->log_errno && status == 0) {
+        char shown[8192];
+        fprintf(stderr, "dptrain: error: train.log %s: incomplete: %s\n",
+                dpt__path_shown(p->log_path, shown, sizeof shown), strerror(p->log_errno));
+        status = EXIT_RUN;
+    }
+    return status;
+}
+
 /* The time limit stopped a run without --checkpoint: the model so far goes
  * to --out instead (it continues with --init, not exactly with --resume).
  * Collective; 0 or an error. */
@@ -542,7 +559,10 @@ static int save_at_time_limit(const struct dpt_dist *d, const struct train_args 
     return rc;
 }
 
-/* Trains on every rank once MPI runs; returns the exit status. */
+/* Trains on every rank once MPI runs; returns the exit status. Some 90
+ * lines: a run's steps, from the plugins to the exit status, read best in
+ * the order they happen; each step of more than a few lines is a function
+ * of its own. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
     struct dpt_err err = {0};
@@ -570,6 +590,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .data = spec.train ? spec.train : "(no data)", .how = how,
                             .tty = a->progress_bar > 0 && !a->c.quiet, .batch = spec.batch};
     int time_up = 0;
+    double limit = a->time_limit > 0 ? a->time_limit : spec.time_limit;
     struct dpt_train_opts opts = {
         .threads = a->c.threads, /* 0: dpt_train chooses (on_start tells) */
         .check_sync = a->check_sync ? a->check_sync : spec.check_sync,
@@ -580,7 +601,8 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .stop = &stop_requested,
         .stop_after_steps = a->stop_after,
         .out = a->out,
-        .limit = a->time_limit > 0 ? a->time_limit : spec.time_limit,
+        .limit = limit,
+        .deadline = limit > 0 ? a->t_start + limit : 0,
         .time_up = &time_up,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
@@ -601,13 +623,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     if (rc == 0 && d->rank == 0 && a->verbose) {
         print_blas();
     }
-    opts.deadline = opts.limit > 0 ? a->t_start + opts.limit : 0;
     double t0 = dpt__now();
     if (rc == 0) {
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
-    }
-    if (prog.log && fclose(prog.log) != 0 && !prog.log_errno) {
-        prog.log_errno = errno; /* the last rows' write, reported below */
     }
     double train_s = dpt__now() - t0;
     int status = 0;
@@ -630,13 +648,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         }
         status = EXIT_RUN;
     }
-    /* A requested output that could not be written fails the run. */
-    if (prog.log_errno && status == 0) {
-        char shown[8192];
-        fprintf(stderr, "dptrain: error: train.log %s: incomplete: %s\n",
-                dpt__path_shown(prog.log_path, shown, sizeof shown), strerror(prog.log_errno));
-        status = EXIT_RUN;
-    }
+    status = close_log(&prog, status);
     fflush(stdout);
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);
