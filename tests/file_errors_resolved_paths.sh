@@ -33,10 +33,13 @@ expect_error "\./none.h5 (resolved as $here/none.h5): No such file or directory"
     dptrain train "$ok_cfg" --resume ./none.h5
 expect_error "x/none.h5 (resolved as $here/x/none.h5): No such file or directory" \
     dptrain train "$ok_cfg" --init x/none.h5
-expect_error "nodir/m.h5.tmp-[0-9]* (resolved as $here/nodir/m.h5.tmp-[0-9]*): cannot create the file" \
-    dptrain train "$ok_cfg" --set train.epochs=1 --out nodir/m.h5
-expect_error "train.log nodir/l.csv (resolved as $here/nodir/l.csv)" \
-    dptrain train "$ok_cfg" --set train.epochs=1 --set train.log=nodir/l.csv --out m.h5
+# (A missing folder of an output is made: tests/outputs_fail_fast.sh. A
+# folder that is a file is the error.)
+touch afile
+expect_error "out afile/m.h5 (resolved as $here/afile/m.h5): cannot make its folder afile (resolved as $here/afile): Not a directory" \
+    dptrain train "$ok_cfg" --set train.epochs=1 --out afile/m.h5
+expect_error "train.log afile/l.csv (resolved as $here/afile/l.csv)" \
+    dptrain train "$ok_cfg" --set train.epochs=1 --set train.log=afile/l.csv --out m.h5
 
 # 3. An absolute path is shown as it is.
 expect_error "dptrain: error: /nonexistent/none.h5: No such file or directory" \

@@ -391,8 +391,12 @@ static const struct bad_case bad_cases[] = {
     {MODEL "train = {\n  bacth = 3;\n};\n",
      "bad.cfg:3: train: unknown key 'bacth' (it takes: batch, epochs, seed, micro_batch, "
      "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, timeout, log, "
-     "checkpoint, "
+     "time_limit, checkpoint, "
      "early_stopping, lr_schedule, reduce_lr_on_plateau)"},
+    {MODEL "train = {\n  time_limit = \"1:2:3:4\";\n};\n",
+     "bad.cfg:3: train: 'time_limit': expected seconds or \"HH:MM:SS\", found \"1:2:3:4\""},
+    {MODEL "train = {\n  time_limit = -5;\n};\n",
+     "bad.cfg:3: train: 'time_limit' must be at least 0, got -5"},
     /* train.checkpoint */
     {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  keep = 0; }; };\n",
      "bad.cfg:4: train.checkpoint: 'keep' must be at least 1, got 0"},

@@ -7,6 +7,7 @@
 #include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
+#include "io/output.h"
 #include "model/spec.h"
 #include "train/eval.h"
 #include "train/train.h"
@@ -52,6 +53,9 @@ static const char train_usage[] =
     "  --overwrite              let a fresh run replace the checkpoints and train.log\n"
     "                           of an earlier run (without it, it refuses to start)\n"
     "  --init WEIGHTS.h5        start from the weights of a model or checkpoint file\n"
+    "  --time-limit TIME        HH:MM:SS or seconds from the start (train.time_limit): stop\n"
+    "                           in time to write the checkpoint (without --checkpoint: the\n"
+    "                           model), then exit with status 3\n"
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
     "  --timeout SECONDS        end the job when a rank waits longer than this for the\n"
     "                           others (a hung or stopped rank); 0: never (default:\n"
@@ -78,6 +82,8 @@ struct progress {
     int quiet;
     int verbose;
     FILE *log; /* train.log on rank 0, or NULL */
+    const char *log_path;
+    int log_errno; /* the first failed write to the log (0: none) */
     int tty;   /* stdout is a terminal: progress bars; else one line per epoch */
     int64_t batch;
     int jsonl; /* the log is JSON lines, else CSV */
@@ -139,6 +145,26 @@ static void on_start(void *ctx, const struct dpt_net *net, int threads, const ch
     fflush(stdout);
 }
 
+/* Rank 0: flushes the log; on the first failure (a full disk), says so at
+ * once, closes the log and remembers the cause: training goes on, and the
+ * exit status will be 1. */
+static int log_flush(struct progress *p)
+{
+    int failed = fflush(p->log) != 0 || ferror(p->log);
+    int e = errno;
+    if (!failed) {
+        return 0;
+    }
+    p->log_errno = e ? e : EIO;
+    char shown[8192];
+    fprintf(stderr, "dptrain: error: train.log %s: writing failed: %s; training goes on without "
+            "it, and dptrain will exit with status 1\n",
+            dpt__path_shown(p->log_path, shown, sizeof shown), strerror(p->log_errno));
+    fclose(p->log);
+    p->log = NULL;
+    return -1;
+}
+
 /* One row per epoch: CSV (header first) or JSON lines; NaN becomes empty / null. */
 static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
 {
@@ -176,7 +202,7 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
         }
         fprintf(p->log, "\n");
     }
-    fflush(p->log);
+    log_flush(p);
 }
 
 /* A one-line progress bar on a terminal, redrawn in place. */
@@ -290,7 +316,9 @@ struct train_args {
     struct cli_common c;
     const char *model, *out, *resume, *init, *ckpt;
     long long check_sync, stop_after;
-    double timeout; /* --timeout; < 0: not given */
+    double timeout;    /* --timeout; < 0: not given */
+    double time_limit; /* --time-limit in seconds (0: not given) */
+    double t_start;    /* dpt__now() when dptrain started */
     int deterministic, verbose, progress_bar, overwrite;
     int resume_auto; /* --resume auto */
     char **sets; /* the --set values, n_sets of them (argv's strings) */
@@ -315,7 +343,7 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
 {
     static const char *const names[] = {"--set", "--out", "--check-sync", "--resume", "--init",
                                         "--checkpoint", "--stop-after-steps", "--timeout",
-                                        NULL};
+                                        "--time-limit", NULL};
     const char *opt = argv[*i];
     int k = 0;
     while (names[k] && strcmp(opt, names[k]) != 0) {
@@ -336,14 +364,20 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
     case 4: a->init = v; break;
     case 5: a->ckpt = v; break;
     case 6: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
-    default: {
+    case 7: {
         char *end;
         a->timeout = strtod(v, &end);
         if (*end || end == v || !(a->timeout >= 0)) {
             return cli_usage_error("train ", "--timeout needs seconds >= 0 (0: never), got '%s'",
                                    v);
         }
+        break;
     }
+    default:
+        if (dpt__duration_parse(v, &a->time_limit) < 0 || a->time_limit <= 0) {
+            return cli_usage_error("train ", "%s needs HH:MM:SS or seconds > 0, got '%s'", opt, v);
+        }
+        break;
     }
     return 1;
 }
@@ -417,6 +451,11 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
     }
     size_t len = strlen(spec->log);
     p->jsonl = len > 6 && strcmp(spec->log + len - 6, ".jsonl") == 0;
+    p->log_path = spec->log;
+    int rc = dpt_output_probe(spec->log, "train.log", err);
+    if (rc < 0) {
+        return rc;
+    }
     p->log = fopen(spec->log, a->resume ? "a" : "w");
     if (!p->log) {
         int e = errno;
@@ -538,6 +577,32 @@ static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a
     return dpt_dist_agree(d, rc, err);
 }
 
+/* Rank 0, before anything is read: every file the run will write can be
+ * written (folders made, a probe file written and removed), so that a job
+ * that cannot write its result fails within seconds, not after training.
+ * train.log is probed when it is opened. Collective. */
+static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
+                         const char *ckpt, struct dpt_err *err)
+{
+    int rc = 0;
+    if (d->rank == 0) {
+        rc = dpt_output_probe(a->out, "--out", err);
+    }
+    if (rc == 0 && d->rank == 0 && ckpt) {
+        struct stat st;
+        char shown[8192];
+        rc = dpt_output_probe(ckpt, "--checkpoint", err);
+        /* PATH is the link dptrain points at the newest PATH-STEP file. */
+        if (rc == 0 && lstat(ckpt, &st) == 0 && !S_ISLNK(st.st_mode)) {
+            rc = dpt_err_set(err, DPT_EIO, "--checkpoint %s: is a regular file, not the link to "
+                             "the newest checkpoint that dptrain keeps there; give another "
+                             "path, or move the file away",
+                             dpt__path_shown(ckpt, shown, sizeof shown));
+        }
+    }
+    return dpt_dist_agree(d, rc, err);
+}
+
 /* After training: the model file, the RESULT line and the test set. */
 static int finish(const struct dpt_dist *d, const struct train_args *a,
                   const struct dpt_spec *spec, const struct dpt_net *net,
@@ -586,7 +651,46 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     return rc;
 }
 
-/* Trains on every rank once MPI runs; returns the exit status. */
+/* Rank 0: closes train.log; a requested output that could not be written
+ * fails a run that would otherwise exit 0. Returns the exit status. */
+static int close_log(struct progress *p, int status)
+{
+    if (p->log && fclose(p->log) != 0 && !p->log_errno) {
+        p->log_errno = errno; /* the last rows' write */
+    }
+    p->log = NULL;
+    if (p->log_errno && status == 0) {
+        char shown[8192];
+        fprintf(stderr, "dptrain: error: train.log %s: incomplete: %s\n",
+                dpt__path_shown(p->log_path, shown, sizeof shown), strerror(p->log_errno));
+        status = EXIT_RUN;
+    }
+    return status;
+}
+
+/* The time limit stopped a run without --checkpoint: the model so far goes
+ * to --out instead (it continues with --init, not exactly with --resume).
+ * Collective; 0 or an error. */
+static int save_at_time_limit(const struct dpt_dist *d, const struct train_args *a,
+                              const struct dpt_spec *spec, const struct dpt_net *net,
+                              const struct dpt_norm *norm, struct dpt_err *err)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    int rc = d->rank == 0 ? dpt_model_save(a->out, net, spec, norm, err) : 0;
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0 && d->rank == 0) {
+        fprintf(stderr, "dptrain: %s; no --checkpoint, so the model so far was written to %s "
+                "(continue from it with --init; --checkpoint makes a resumable stop)\n", msg,
+                a->out);
+    }
+    return rc;
+}
+
+/* Trains on every rank once MPI runs; returns the exit status. Some 90
+ * lines: a run's steps, from the plugins to the exit status, read best in
+ * the order they happen; each step of more than a few lines is a function
+ * of its own. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
     struct dpt_err err = {0};
@@ -626,6 +730,8 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)", .how = how,
                             .tty = a->progress_bar > 0 && !a->c.quiet, .batch = spec.batch};
+    int time_up = 0;
+    double limit = a->time_limit > 0 ? a->time_limit : spec.time_limit;
     struct dpt_train_opts opts = {
         .threads = a->c.threads, /* 0: dpt_train chooses (on_start tells) */
         .check_sync = a->check_sync ? a->check_sync : spec.check_sync,
@@ -637,6 +743,10 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .stop_path = a->stop_path,
         .stop = NULL, /* the CLI's signal handlers call dpt_stop_request */
         .stop_after_steps = a->stop_after,
+        .out = a->out,
+        .limit = limit,
+        .deadline = limit > 0 ? a->t_start + limit : 0,
+        .time_up = &time_up,
         .on_epoch = on_epoch,
         .on_progress = prog.tty ? on_progress : NULL,
         .on_start = on_start,
@@ -648,6 +758,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     /* rc is the same on every rank here: an error agreed on already is not
      * agreed on again (that would print it as "rank 0: rank 1: ..."). */
     if (rc == 0) {
+        rc = check_outputs(d, a, opts.ckpt_path, &err);
+    }
+    if (rc == 0) {
         rc = open_log(&spec, a, &prog, &err);
         rc = dpt_dist_agree(d, rc, &err);
     }
@@ -658,19 +771,19 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     if (rc == 0) {
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
-    if (prog.log) {
-        fclose(prog.log);
-    }
     double train_s = dpt__now() - t0;
     int status = 0;
-    if (rc == DPT_ESIGNAL && net) {
+    if (rc == DPT_ESIGNAL && net && time_up && !opts.ckpt_path) {
+        rc = save_at_time_limit(d, a, &spec, net, &norm, &err);
+        status = EXIT_STOPPED;
+    } else if (rc == DPT_ESIGNAL && net) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: %s\n", err.msg);
             print_resume_hint(d, a, ckpt);
         }
         status = EXIT_STOPPED;
     }
-    if (rc == 0) {
+    if (rc == 0 && status == 0) {
         rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
     }
     /* A stop request before the first step, or while the test data was
@@ -689,6 +802,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         }
         status = EXIT_RUN;
     }
+    status = close_log(&prog, status);
     fflush(stdout);
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);
@@ -705,6 +819,7 @@ int cmd_train(int argc, char **argv)
     cli_catch_stop_signals(); /* before anything slow: see cli.h */
     struct train_args a = {
         .timeout = -1,
+        .t_start = dpt__now(), /* the time limit counts from here */
         .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
                         !getenv("PMI_SIZE"),
         .sets = calloc((size_t)argc, sizeof *a.sets),

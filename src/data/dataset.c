@@ -465,6 +465,30 @@ int dpt_dataset_y_is_integer(const struct dpt_dataset *ds)
     return ds->y.dset >= 0 && ds->y.is_integer;
 }
 
+/* "X [150, 4] float32" for one array into buf at u. */
+static size_t describe_array(const struct array *a, char *buf, size_t len, size_t u)
+{
+    u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s [", a->name);
+    for (int j = 0; j < a->rank; j++) {
+        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s%llu", j ? ", " : "",
+                              (unsigned long long)a->dims[j]);
+    }
+    hid_t type = H5Dget_type(a->dset);
+    size_t bits = type >= 0 ? 8 * H5Tget_size(type) : 0;
+    close_id(type, H5Tclose);
+    return u + (size_t)snprintf(buf + u, u < len ? len - u : 0, "] %s%zu",
+                                a->is_integer ? "int" : "float", bits);
+}
+
+void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len)
+{
+    size_t u = describe_array(&ds->x, buf, len, 0);
+    if (ds->y.dset >= 0) {
+        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, ", ");
+        describe_array(&ds->y, buf, len, u);
+    }
+}
+
 const char *dpt_dataset_path(const struct dpt_dataset *ds)
 {
     return ds->path;

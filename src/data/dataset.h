@@ -41,6 +41,9 @@ void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *sh
 uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds);   /* 1 for [N], k for [N, k]; 0 without y */
 int dpt_dataset_y_is_integer(const struct dpt_dataset *ds);  /* y stored with an integer dtype */
 const char *dpt_dataset_path(const struct dpt_dataset *ds);
+/* "X [N, F] float32, y [N] int64": the arrays' names, shapes and dtypes as
+ * stored (integer or float, and bits), into buf. */
+void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len);
 
 /* Reads file rows rows[0..n) (strictly increasing) into x (n, F) and, if y is
  * not NULL, y (n, y_cols), in that order; each row of x is one sample, flat

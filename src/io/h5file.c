@@ -2,17 +2,13 @@
 #include "config.h"
 
 #include "io/h5file.h"
+#include "io/output.h"
 #include "util/h5.h"
 #include "util/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 hid_t dpt__h5_group_create(hid_t loc, const char *name)
 {
@@ -210,53 +206,53 @@ size_t dpt__h5_extent(hid_t f, const char *name)
     }
     return n > 0 ? (size_t)n : 0;
 }
-/* fsync a file or directory by path; 0 or -1 with errno. */
-static int sync_path(const char *path, int dir)
-{
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) {
-        return -1;
-    }
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
+/* HDF5 builds the file in memory (the core driver without a backing
+ * store) and dpt_output_write_atomically puts the bytes on disk. So HDF5
+ * never sees a failing disk: when H5Fclose failed on a full disk, the file
+ * stayed half open in HDF5's tables and its library crashed at exit
+ * (H5F__close_cb, or "infinite loop closing library"), and the message
+ * could not say why the write failed. The price is a copy of the file in
+ * memory while it is written. The image has the same bytes the sec2 driver
+ * writes. */
+#define CORE_INCREMENT (4u << 20) /* the in-memory file grows by 4 MiB at a time */
+
 int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
                            const void *ctx, struct dpt_err *err)
 {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = 0;
-    if (f < 0) {
-        char shown[8192];
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot create the file (does its folder exist and "
-                         "can you write there?)", dpt__path_shown(tmp, shown, sizeof shown));
-    } else {
-        int w = fill(f, ctx);
-        int fl = H5Fflush(f, H5F_SCOPE_GLOBAL);
-        int cl = H5Fclose(f);
-        if (w < 0 || fl < 0 || cl < 0) {
-            rc = dpt_err_set(err, DPT_EIO, "%s: writing failed (disk full?)", tmp);
-        }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0
+                  ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+                  : -1;
+    void *image = NULL;
+    ssize_t n = -1;
+    int filled = f >= 0 && fill(f, ctx) >= 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0;
+    if (filled && (n = H5Fget_file_image(f, NULL, 0)) > 0 && (image = malloc((size_t)n))) {
+        n = H5Fget_file_image(f, image, (size_t)n);
+    }
+    char why[DPT__H5_REASON_LEN] = "";
+    if (!image || n <= 0) {
+        dpt__h5_reason(why, sizeof why);
+    }
+    if (f >= 0) {
+        H5Fclose(f);
+    }
+    if (fapl >= 0) {
+        H5Pclose(fapl);
     }
     dpt__h5_quiet_end(&quiet);
-    if (rc == 0 && sync_path(tmp, 0) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: fsync: %s", tmp, strerror(errno));
+    int rc;
+    if (!image || n <= 0) {
+        char shown[8192];
+        rc = dpt_err_set(err, filled && !image ? DPT_ENOMEM : DPT_EIO, "%s: cannot build the "
+                         "file in memory (%s)", dpt__path_shown(path, shown, sizeof shown),
+                         filled && !image ? "out of memory" : why);
+    } else {
+        rc = dpt_output_write_atomically(path, image, (size_t)n, err);
     }
-    if (rc == 0 && rename(tmp, path) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    }
-    if (rc < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    sync_path(dirname(dir), 1); /* best effort: make the rename durable */
-    return 0;
+    free(image);
+    return rc;
 }
 
 int dpt__h5_write_ints_attr(hid_t obj, const char *name, const long long *v, size_t n)

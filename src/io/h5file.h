@@ -41,9 +41,11 @@ int dpt__h5_read_doubles(hid_t f, const char *path, const char *name, double *ds
 /* Number of values of a dataset, or 0 when missing. */
 size_t dpt__h5_extent(hid_t f, const char *name);
 
-/* Creates path through a temporary file in the same folder: fill(f, ctx)
- * fills it, then it is flushed, fsynced and renamed over path, and the
- * folder is fsynced. A reader sees the old file or the new one, whole. */
+/* Creates path: fill(f, ctx) fills a file HDF5 holds in memory, whose
+ * bytes then go to disk through a temporary file in the same folder (write,
+ * fsync, rename over path, fsync of the folder: io/output.h). A reader sees
+ * the old file or the new one, whole; a failed write names the file and
+ * the cause and leaves the old file as it was. */
 int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
                             const void *ctx, struct dpt_err *err);
 

@@ -300,8 +300,32 @@ static int read_reduce_lr(struct dpt_spec *spec, struct dpt_host_ctx *train,
     return dpt_host_check_unused(&c, NULL, err);
 }
 
+/* train.time_limit: seconds (a number), or a string "HH:MM:SS", "MM:SS",
+ * "SECONDS" or "DAYS-HH:MM:SS" as Slurm writes them. */
+static int read_time_limit(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const struct dpt_host *h = &c->host;
+    const config_setting_t *s = c->group ? config_setting_get_member(c->group, "time_limit")
+                                         : NULL;
+    if (s && config_setting_type(s) != CONFIG_TYPE_STRING) {
+        return h->get_float(h->ctx, "time_limit", 0.0, 0.0, INFINITY, &spec->time_limit) < 0
+                   ? failed(c, err)
+                   : 0;
+    }
+    const char *text = NULL;
+    if (h->get_string(h->ctx, "time_limit", NULL, NULL, &text) < 0) {
+        return failed(c, err);
+    }
+    if (text && dpt__duration_parse(text, &spec->time_limit) < 0) {
+        dpt_host_fail(c, s, "'time_limit': expected seconds or \"HH:MM:SS\", found \"%s\"",
+                      text);
+        return failed(c, err);
+    }
+    return 0;
+}
+
 /* train = { batch; epochs; seed; micro_batch; check_sync; deterministic;
- *           scale_lr_batch; clip_norm; clip_value; timeout; log; and the groups
+ *           scale_lr_batch; clip_norm; clip_value; timeout; log; time_limit; and the groups
  *           checkpoint, early_stopping, lr_schedule, reduce_lr_on_plateau; } */
 static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
@@ -319,7 +343,8 @@ static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
         h->get_string(h->ctx, "log", NULL, NULL, &spec->log) < 0) {
         return failed(c, err);
     }
-    if (read_checkpoint(spec, c, err) < 0 || read_early_stopping(spec, c, err) < 0 ||
+    if (read_time_limit(spec, c, err) < 0 || read_checkpoint(spec, c, err) < 0 ||
+        read_early_stopping(spec, c, err) < 0 ||
         read_lr_schedule(spec, c, err) < 0 || read_reduce_lr(spec, c, err) < 0) {
         return err->code;
     }

@@ -54,6 +54,7 @@ struct dpt_spec {
     /* train */
     int64_t batch, epochs, seed, micro_batch, check_sync;
     int deterministic;
+    double time_limit; /* train.time_limit in seconds (0: none) */
     /* train.checkpoint = { path; every_steps; every_epochs; every_seconds; keep; } */
     const char *ckpt_path;
     int64_t ckpt_every_steps, ckpt_every_epochs, ckpt_keep;

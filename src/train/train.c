@@ -16,8 +16,10 @@
 #include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
+#include "io/output.h"
 #include "train/eval.h"
 #include "train/resume.h"
+#include "train/fingerprint.h"
 #include "train/step.h"
 #include "train/validation.h"
 #include "util/util.h"
@@ -48,6 +50,13 @@
  * 16, 565-606 with 8. Dense models keep one micro-shard per worker: their
  * sgemm wants the rows. */
 #define SPATIAL_MICRO 16
+/* The time limit's margin beyond twice the checkpoint's write time: 10 s
+ * (interfaces of issue 13), but at most a tenth of the limit, so that a
+ * limit of a few seconds (the tests', a quick debug job's) still trains. */
+#define TIME_MARGIN_S 10.0
+/* Before the first checkpoint has been timed, its write time is estimated
+ * at this rate: 100 MB/s is a slow share of a busy parallel filesystem. */
+#define WRITE_RATE 100e6
 
 /* Everything one run holds; released by run_cleanup. */
 struct run {
@@ -71,6 +80,9 @@ struct run {
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
     int stop_saved;          /* a stop request was answered with a checkpoint */
     double last_ckpt_time;   /* when it was written, or when training started */
+    double write_s;          /* rank 0: the last checkpoint's write time (0: none yet) */
+    double last_check, step_max; /* rank 0: the time limit's last look, longest step */
+    int time_up;             /* rank 0: the time limit asked for the stop */
     double start, epoch_start;
 };
 
@@ -136,8 +148,10 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
     r->st.run = r->run;
     if (r->d->rank == 0) {
         int64_t keep = r->o->overwrite && r->last_ckpt_step < 0 ? 1 : r->spec->ckpt_keep;
+        double t0 = dpt__now();
         rc = dpt_checkpoint_write(path, keep, r->net, r->step.ostate, r->spec,
                                   r->norm, &r->st, err);
+        r->write_s = dpt__now() - t0;
     }
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
@@ -175,6 +189,65 @@ static int stop_on_request(struct run *r, struct dpt_err *err)
     return dpt_err_set(err, DPT_ESIGNAL, "stopped on request%s after step %llu of epoch %lld%s%s",
                        by, (unsigned long long)r->st.step, (long long)r->st.epoch + 1,
                        path ? "; checkpoint " : "", path ? path : "");
+}
+
+/* The bytes of a model file of the net, and of a checkpoint: the floats,
+ * plus the attributes and the model description (an iris model is 14 KB
+ * for 131 parameters, a LeNet's 180 KB for 44k: 64 KiB and 8 KiB a node
+ * cover both). */
+static uint64_t model_bytes(const struct run *r)
+{
+    return 4 * (uint64_t)r->net->n_params + (64u << 10) + (8u << 10) * r->net->n_nodes;
+}
+static uint64_t checkpoint_bytes(const struct run *r)
+{
+    return model_bytes(r) + 4 * (uint64_t)r->net->n_params * r->net->opt_floats;
+}
+
+/* Rank 0, before each step: whether this step must be the last, so that
+ * the checkpoint (without one, the model file) is written before the time
+ * limit. The step about to start, the longest step seen so far (epoch
+ * ends, validation and checkpoints included), twice the write time and
+ * the margin must fit before the deadline. */
+static int time_is_up(struct run *r)
+{
+    const struct dpt_train_opts *o = r->o;
+    if (o->deadline <= 0 || r->d->rank != 0) {
+        return 0;
+    }
+    double now = dpt__now();
+    if (r->last_check > 0 && now - r->last_check > r->step_max) {
+        r->step_max = now - r->last_check;
+    }
+    r->last_check = now;
+    double write_s = r->write_s > 0 ? r->write_s
+                                    : (double)(o->ckpt_path ? checkpoint_bytes(r)
+                                                            : model_bytes(r)) / WRITE_RATE;
+    double margin = o->limit / 10 < TIME_MARGIN_S ? o->limit / 10 : TIME_MARGIN_S;
+    r->time_up = now + r->step_max + 2 * write_s + margin >= o->deadline;
+    return r->time_up;
+}
+
+/* The time limit stopped training after step s: the checkpoint, if one is
+ * configured (the caller writes the model file otherwise), then
+ * DPT_ESIGNAL with *o->time_up set. */
+static int stop_on_time_limit(struct run *r, uint64_t s, struct dpt_err *err)
+{
+    const struct dpt_train_opts *o = r->o;
+    int rc = 0;
+    if (o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
+        rc = checkpoint(r, o->ckpt_path, err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    r->stop_saved = 1; /* the checkpoint, or the model the caller writes */
+    *o->time_up = 1;
+    double left = o->deadline - dpt__now();
+    return dpt_err_set(err, DPT_ESIGNAL, "time limit of %.0f s: stopped after step %llu of "
+                       "epoch %lld with %.1f s left%s%s", o->limit, (unsigned long long)s + 1,
+                       (long long)r->st.epoch + 1, left, o->ckpt_path ? "; checkpoint " : "",
+                       o->ckpt_path ? o->ckpt_path : "");
 }
 
 /* ---- One step ---- */
@@ -244,7 +317,7 @@ static int take_step(struct run *r, uint64_t s, int *stop, int *due, struct dpt_
         .epoch = (uint64_t)r->st.epoch,
         .t = r->st.global_step + 1,
         .lr_scale = r->lr_scale,
-        .stop = dpt_stop_requested() || (o->stop && *o->stop) ||
+        .stop = dpt_stop_requested() || (o->stop && *o->stop) || time_is_up(r) ||
                 (o->stop_after_steps > 0 &&
                  r->steps_this_run + 1 >= (uint64_t)o->stop_after_steps),
         .checkpoint = checkpoint_due(r),
@@ -300,7 +373,10 @@ static int run_steps(struct run *r, struct dpt_err *err)
         if (rc == 0) {
             rc = take_step(r, s, &stop, &due, err);
         }
-        if (rc == 0 && stop) {
+        /* Every rank learns whether rank 0's clock asked for the stop. */
+        if (rc == 0 && stop && dpt_dist_any(r->d, r->time_up)) {
+            rc = stop_on_time_limit(r, s, err);
+        } else if (rc == 0 && stop) {
             rc = stop_on_request(r, err);
         }
         if (rc < 0) {
@@ -413,6 +489,39 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
         rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), spec->train, err);
     }
     return rc;
+}
+
+/* data.test, opened and checked against the model now, so that a wrong
+ * file is reported before training rather than after it. Local. */
+static int check_test_file(const struct run *r, struct dpt_err *err)
+{
+    const struct dpt_spec *spec = r->spec;
+    if (!spec->test) {
+        return 0;
+    }
+    struct dpt_dataset *ds = NULL;
+    int rc = dpt_eval_open(&ds, r->net, spec->test, spec->x_name, spec->y_name, err);
+    dpt_dataset_close(ds);
+    if (rc < 0) {
+        dpt_err_prefix(err, "data.test");
+    }
+    return rc;
+}
+
+/* Rank 0 (the rank that writes): room for the model file and for a
+ * checkpoint beside the previous one (which stays until the new one is
+ * whole). Collective. */
+static int check_space(const struct run *r, struct dpt_err *err)
+{
+    int rc = 0;
+    if (r->d->rank == 0) {
+        const struct dpt_output_need needs[] = {
+            {r->o->out, "the model file", model_bytes(r)},
+            {r->o->ckpt_path, "two checkpoints", 2 * checkpoint_bytes(r)},
+        };
+        rc = dpt_output_space(needs, 2, err);
+    }
+    return dpt_dist_agree(r->d, rc, err);
 }
 
 /* Whether a layer of the net outputs samples of rank 2 or more. */
@@ -645,6 +754,9 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
         rc = dpt_validation_setup(&r->val, r->spec, r->ds, r->net, r->d, &r->n_train, err);
     }
     if (rc == 0) {
+        rc = check_test_file(r, err);
+    }
+    if (rc == 0) {
         rc = dpt_callbacks_init(&r->cb, r->spec, r->net->n_params, err);
     }
     r->run = (struct dpt_run_record){.ranks = r->d->size, .threads = r->threads,
@@ -657,6 +769,12 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
         rc = dpt_step_init(&r->step, r->net, r->spec, r->d, r->threads, micro, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
+    if (rc == 0) {
+        rc = dpt_fingerprint_agree(r->d, r->spec, r->net, reg, r->ds, err);
+    }
+    if (rc == 0) {
+        rc = check_space(r, err);
+    }
     if (rc == 0) {
         rc = init_weights(r, err);
     }

@@ -39,6 +39,16 @@ struct dpt_train_opts {
      * fine: dpt_stop_requested() asks the same, and is how the CLI asks. */
     volatile sig_atomic_t *stop;
     int64_t stop_after_steps; /* testing: behave as if *stop were set after this many steps */
+    /* The model file the caller writes after training (NULL: none); its
+     * filesystem must have room for it, checked before the first step. */
+    const char *out;
+    /* The time limit: limit seconds, ending at deadline on dpt__now()'s
+     * clock (0: none). Rank 0 stops training at the step boundary that
+     * leaves time to write the checkpoint (or, without ckpt_path, the
+     * model file); dpt_train then returns DPT_ESIGNAL and sets *time_up
+     * on every rank. */
+    double limit, deadline;
+    int *time_up;
     /* Called on every rank after each epoch (the CLI prints on rank 0). */
     void (*on_epoch)(void *ctx, const struct dpt_epoch_stats *st);
     /* Called on rank 0 only, during an epoch, at most every 0.2 s: steps

@@ -3,6 +3,7 @@
 
 #include "util/util.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,4 +124,46 @@ const char *dpt__path_shown(const char *path, char *buf, size_t len)
         snprintf(buf, len, "%s (resolved as %s)", path, abs);
     }
     return buf;
+}
+
+int dpt__duration_parse(const char *s, double *seconds)
+{
+    /* Up to three ':'-separated fields, the last one seconds (a decimal
+     * number), and Slurm's "DAYS-" in front of hours. */
+    double days = 0, f[3] = {0, 0, 0};
+    int n = 0;
+    char *end;
+    const char *dash = strchr(s, '-');
+    if (dash) {
+        days = strtod(s, &end);
+        if (end != dash || end == s || days < 0) {
+            return -1;
+        }
+        s = dash + 1;
+    }
+    for (;;) {
+        if (n == 3 || !isdigit((unsigned char)*s)) {
+            return -1;
+        }
+        f[n++] = strtod(s, &end);
+        if (*end == '\0') {
+            break;
+        }
+        if (*end != ':') {
+            return -1;
+        }
+        s = end + 1;
+    }
+    /* After "DAYS-" the fields count from hours, else from seconds. */
+    double h, m, sec;
+    if (dash) {
+        h = f[0], m = f[1], sec = f[2];
+    } else {
+        h = n == 3 ? f[0] : 0, m = n >= 2 ? f[n - 2] : 0, sec = f[n - 1];
+    }
+    if ((n >= 2 && (sec >= 60 || m >= 60)) || (dash && h >= 24)) {
+        return -1;
+    }
+    *seconds = ((days * 24 + h) * 60 + m) * 60 + sec;
+    return 0;
 }

@@ -29,5 +29,8 @@ const char *dpt__path_shown(const char *path, char *buf, size_t len);
 /* "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", else "a signal":
  * for messages about a stop request (dpt_stop_requested). */
 const char *dpt__signal_name(int sig);
+/* A duration in seconds from "SECONDS" (decimals allowed), "MM:SS",
+ * "HH:MM:SS" or Slurm's "DAYS-HH[:MM[:SS]]"; 0, or -1 when s is not one. */
+int dpt__duration_parse(const char *s, double *seconds);
 
 #endif

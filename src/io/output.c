@@ -1,0 +1,218 @@
+/* Output files: start-up probes, free space, atomic writes. See output.h. */
+#include "config.h"
+
+#include "io/output.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* The folder of path ("." for a bare name) into dir. */
+static void folder_of(const char *path, char *dir, size_t len)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(dir, len, "%s", dirname(copy));
+}
+
+/* mkdir -p dir. On failure, errno is set and *bad names the component that
+ * could not be made (or that is not a folder). */
+static int make_folders(char *dir, const char **bad)
+{
+    *bad = dir;
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        errno = S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        return S_ISDIR(st.st_mode) ? 0 : -1;
+    }
+    /* Make every component in turn; an existing one is fine, and the first
+     * that cannot be made is the one to name. */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        int rc = mkdir(dir, 0777);
+        int e = errno;
+        int is_dir = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+        if (rc < 0 && !is_dir) {
+            errno = e == EEXIST ? ENOTDIR : e;
+            return -1; /* *bad is dir, cut at this component */
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) < 0 && !(errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+        if (errno == EEXIST) {
+            errno = ENOTDIR;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int dpt_output_probe(const char *path, const char *what, struct dpt_err *err)
+{
+    char shown[8192], dir[PATH_MAX], probe[PATH_MAX + 32];
+    dpt__path_shown(path, shown, sizeof shown);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return dpt_err_set(err, DPT_EIO, "%s %s: is a folder; give a file name", what, shown);
+    }
+    folder_of(path, dir, sizeof dir);
+    const char *bad;
+    if (make_folders(dir, &bad) < 0) {
+        int e = errno;
+        char bshown[8192];
+        return dpt_err_set(err, DPT_EIO, "%s %s: cannot make its folder %s: %s", what, shown,
+                           dpt__path_shown(bad, bshown, sizeof bshown), strerror(e));
+    }
+    /* A real file with a byte in it: creating alone would pass on a full
+     * disk, and some filesystems (ext4) refuse the write already. */
+    snprintf(probe, sizeof probe, "%s/.dptrain-probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int rc = 0;
+    if (fd < 0 || write(fd, "\n", 1) != 1) {
+        int e = errno;
+        char dshown[8192];
+        rc = dpt_err_set(err, DPT_EIO, "%s %s: cannot write a file in %s: %s", what, shown,
+                         dpt__path_shown(dir, dshown, sizeof dshown), strerror(e));
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+    }
+    return rc;
+}
+
+/* Free bytes for an unprivileged writer on the filesystem of path's folder,
+ * and its id; -1 with errno when statvfs fails. */
+static int free_space(const char *path, uint64_t *bytes, unsigned long *fsid)
+{
+    char dir[PATH_MAX];
+    folder_of(path, dir, sizeof dir);
+    struct statvfs vs;
+    if (statvfs(dir, &vs) < 0) {
+        return -1;
+    }
+    *bytes = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+    *fsid = vs.f_fsid;
+    return 0;
+}
+
+int dpt_output_space(const struct dpt_output_need *needs, size_t n, struct dpt_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t avail;
+        unsigned long fsid;
+        if (!needs[i].path || free_space(needs[i].path, &avail, &fsid) < 0) {
+            continue; /* the probe has said what is wrong with the folder */
+        }
+        /* The outputs sharing this filesystem, named in one message. */
+        uint64_t need = 0;
+        char names[256] = "";
+        size_t u = 0;
+        for (size_t j = 0; j < n; j++) {
+            uint64_t a2;
+            unsigned long id2;
+            if (needs[j].path && free_space(needs[j].path, &a2, &id2) == 0 && id2 == fsid) {
+                need += needs[j].bytes;
+                u += (size_t)snprintf(names + u, u < sizeof names ? sizeof names - u : 0,
+                                      "%s%s %s (about %.1f MB)", need == needs[j].bytes ? "" : " and ",
+                                      needs[j].what, needs[j].path, (double)needs[j].bytes / 1e6);
+            }
+        }
+        if (avail < need) {
+            char dir[PATH_MAX], shown[8192];
+            folder_of(needs[i].path, dir, sizeof dir);
+            return dpt_err_set(err, DPT_EIO, "not enough free space for %s: %s has %.1f MB "
+                               "free, %.1f MB are needed (No space left on device)", names,
+                               dpt__path_shown(dir, shown, sizeof shown), (double)avail / 1e6,
+                               (double)need / 1e6);
+        }
+    }
+    return 0;
+}
+
+/* fsync a file or folder by path; 0 or -1 with errno. */
+static int sync_path(const char *path, int dir)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* All n bytes to fd (write may write less than asked); 0 or -1 with errno.
+ * A short write without an error (a disk filling up) reports ENOSPC. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            if (w == 0) {
+                errno = ENOSPC;
+            }
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
+                                struct dpt_err *err)
+{
+    char tmp[PATH_MAX + 32], shown[8192];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    const char *step = "cannot create it";
+    int rc = fd < 0 ? -1 : 0;
+    if (rc == 0 && write_all(fd, buf, n) < 0) {
+        rc = -1;
+        step = "writing failed";
+    }
+    if (rc == 0 && fsync(fd) < 0) {
+        rc = -1;
+        step = "fsync failed";
+    }
+    int e = errno;
+    if (fd >= 0 && close(fd) < 0 && rc == 0) { /* NFS reports a failed write at close */
+        rc = -1;
+        e = errno;
+        step = "close failed";
+    }
+    if (rc < 0) {
+        if (fd >= 0) {
+            unlink(tmp);
+        }
+        return dpt_err_set(err, DPT_EIO, "%s: %s (%zu bytes, temporary file %s): %s; the file "
+                           "there before, if any, is unchanged",
+                           dpt__path_shown(path, shown, sizeof shown), step, n, tmp,
+                           strerror(e));
+    }
+    if (rename(tmp, path) < 0) {
+        e = errno;
+        unlink(tmp);
+        return dpt_err_set(err, DPT_EIO, "%s: cannot rename %s to it: %s",
+                           dpt__path_shown(path, shown, sizeof shown), tmp, strerror(e));
+    }
+    char dir[PATH_MAX];
+    folder_of(path, dir, sizeof dir);
+    sync_path(dir, 1); /* best effort: make the rename durable */
+    return 0;
+}
