@@ -157,6 +157,24 @@ dptrain() {
     "$DPTRAIN" "$@"
 }
 
+# small_model FILE [TRAIN_EXTRA]: train.h5 (400 rows x 6 features, binary
+# labels) and a small bce model file on it, batch 40, 4 epochs, seed 5;
+# TRAIN_EXTRA goes into its train group (e.g. 'log = "run.csv";'). The
+# resume and checkpoint tests share it.
+small_model() {
+    dpt_test data train.h5 --rows 400 --features 6 --seed 2 --noise 0.3
+    cat > "$1" <<CFG
+data = { train = "train.h5"; standardize = true; };
+model = {
+  layers = ( { type = "dense"; units = 8; activation = "relu"; },
+             { type = "dense"; units = 1; activation = "sigmoid"; } );
+  loss = "bce";
+  optimizer = { type = "adam"; learning_rate = 0.01; };
+};
+train = { batch = 40; epochs = 4; seed = 5; ${2:-}};
+CFG
+}
+
 mpirun_np() {
     dpt__np=$1
     shift

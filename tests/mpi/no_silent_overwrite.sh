@@ -8,17 +8,7 @@
 # 0's and every rank follows it).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-dpt_test data train.h5 --rows 400 --features 6 --seed 2 --noise 0.3
-cat > m.cfg <<'CFG'
-data = { train = "train.h5"; standardize = true; };
-model = {
-  layers = ( { type = "dense"; units = 8; activation = "relu"; },
-             { type = "dense"; units = 1; activation = "sigmoid"; } );
-  loss = "bce";
-  optimizer = { type = "adam"; learning_rate = 0.01; };
-};
-train = { batch = 40; epochs = 4; seed = 5; log = "run.csv"; };
-CFG
+small_model m.cfg 'log = "run.csv";'
 # 10 steps per epoch.
 
 for np in 1 2; do

@@ -6,17 +6,7 @@
 # the weights of an uninterrupted one.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-dpt_test data train.h5 --rows 400 --features 6 --seed 2 --noise 0.3
-cat > m.cfg <<'CFG'
-data = { train = "train.h5"; standardize = true; };
-model = {
-  layers = ( { type = "dense"; units = 8; activation = "relu"; },
-             { type = "dense"; units = 1; activation = "sigmoid"; } );
-  loss = "bce";
-  optimizer = { type = "adam"; learning_rate = 0.01; };
-};
-train = { batch = 40; epochs = 4; seed = 5; };
-CFG
+small_model m.cfg
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set train.epochs=5 --out straight.h5 --quiet
 
 # 1. Two ranks, a series: the hint names them all.

@@ -7,19 +7,9 @@
 # that it is not exact.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-dpt_test data train.h5 --rows 400 --features 6 --seed 2 --noise 0.3
+small_model m.cfg
 dpt_test data other.h5 --rows 400 --features 6 --seed 9 --noise 0.3
 dpt_test data wide.h5 --rows 400 --features 7 --seed 2 --noise 0.3
-cat > m.cfg <<'CFG'
-data = { train = "train.h5"; standardize = true; };
-model = {
-  layers = ( { type = "dense"; units = 8; activation = "relu"; },
-             { type = "dense"; units = 1; activation = "sigmoid"; } );
-  loss = "bce";
-  optimizer = { type = "adam"; learning_rate = 0.01; };
-};
-train = { batch = 40; epochs = 4; seed = 5; };
-CFG
 expect_exit 3 "stopped on request" mpirun_np 2 "$DPTRAIN" train m.cfg --checkpoint ck.h5 \
     --out p.h5 --quiet --stop-after-steps 15
 
