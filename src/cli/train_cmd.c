@@ -205,6 +205,92 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
     log_flush(p);
 }
 
+/* The epoch of a line of train.log (CSV: its first field; JSON lines: its
+ * "epoch" member), or -1 for a line that is not a row (the CSV header). */
+static long long row_epoch(const char *line, int jsonl)
+{
+    const char *s = line;
+    if (jsonl) {
+        s = strstr(line, "\"epoch\":");
+        if (!s) {
+            return -1;
+        }
+        s += strlen("\"epoch\":");
+    }
+    char *end;
+    long long epoch = strtoll(s, &end, 10);
+    return end == s ? -1 : epoch;
+}
+
+/* Rewrites the log at path without its rows of epochs after epochs_done
+ * and without an unfinished last line (a run killed while writing it);
+ * the header stays. Through a temporary file renamed over the log, so that
+ * a failure leaves it as it was; untouched when there is nothing to drop. */
+static int trim_log(const char *path, int jsonl, int64_t epochs_done, struct dpt_err *err)
+{
+    char shown[8192];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return dpt_err_set(err, DPT_EIO, "%s: cannot read it: %s",
+                           dpt__path_shown(path, shown, sizeof shown), strerror(e));
+    }
+    char *kept = NULL, *line = NULL;
+    size_t n_kept = 0, cap = 0;
+    int dropped = 0, rc = 0;
+    FILE *out = open_memstream(&kept, &n_kept);
+    ssize_t len;
+    while (out && (len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] != '\n' || row_epoch(line, jsonl) > epochs_done) {
+            dropped = 1;
+        } else {
+            fputs(line, out);
+        }
+    }
+    int read_failed = ferror(f);
+    int e = errno;
+    free(line);
+    fclose(f);
+    if (!out || fclose(out) != 0) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    } else if (read_failed) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: reading failed: %s",
+                         dpt__path_shown(path, shown, sizeof shown), strerror(e));
+    } else if (dropped) {
+        rc = dpt_output_write_atomically(path, kept, n_kept, err);
+    }
+    free(kept);
+    return rc;
+}
+
+/* Rank 0, when a resume knows its checkpoint (train/train.h, on_resume):
+ * train.log loses the rows the interrupted run wrote after that checkpoint,
+ * which the resumed run writes again, so that it ends as an uninterrupted
+ * run's would (tests/resume_log_exact.sh). On failure the log is left as it
+ * was and not written to: training goes on, and the exit status will be 1. */
+static void on_resume(void *ctx, int64_t epochs_done)
+{
+    struct progress *p = ctx;
+    if (!p->log) {
+        return;
+    }
+    fclose(p->log); /* nothing written yet; reopened on the new file */
+    struct dpt_err err = {0};
+    int rc = trim_log(p->log_path, p->jsonl, epochs_done, &err);
+    p->log = rc == 0 ? fopen(p->log_path, "a") : NULL;
+    if (rc == 0 && !p->log) {
+        int e = errno;
+        char shown[8192];
+        dpt_err_set(&err, DPT_EIO, "%s: %s", dpt__path_shown(p->log_path, shown, sizeof shown),
+                    strerror(e));
+    }
+    if (!p->log) {
+        p->log_errno = EIO;
+        fprintf(stderr, "dptrain: error: train.log %s; training goes on without it, and "
+                "dptrain will exit with status 1\n", err.msg);
+    }
+}
+
 /* A one-line progress bar on a terminal, redrawn in place. */
 static void on_progress(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds)
@@ -753,6 +839,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_checkpoint = on_checkpoint,
         .on_warning = cli_warn,
         .on_note = on_note,
+        .on_resume = on_resume,
         .ctx = &prog,
     };
     /* rc is the same on every rank here: an error agreed on already is not
