@@ -773,10 +773,85 @@ static int save_at_time_limit(const struct dpt_dist *d, const struct train_args 
     return rc;
 }
 
-/* Trains on every rank once MPI runs; returns the exit status. Some 90
- * lines: a run's steps, from the plugins to the exit status, read best in
- * the order they happen; each step of more than a few lines is a function
- * of its own. */
+/* The start of a run, on every rank: the plugins, the model description
+ * (and the watchdog's timeout from it unless --timeout was given), the
+ * checkpoint series into *ckpt (--checkpoint, else train.checkpoint.path;
+ * NULL: none), and the refusal to replace an earlier run's files.
+ * Collective; the outcome is agreed. spec is initialized by the caller. */
+static int start_run(const struct dpt_dist *d, const struct train_args *a,
+                     struct dpt_registry **reg, struct dpt_spec *spec, const char **ckpt,
+                     struct dpt_err *err)
+{
+    int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    if (rc == 0 && d->rank == 0) {
+        cli_plugin_warnings(*reg);
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        config_destroy(&spec->cfg);
+        dpt_watch_phase("start-up (the model file from rank 0)");
+        rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, spec, err);
+    }
+    if (rc == 0 && a->timeout < 0) {
+        cli_mpi_timeout(spec->timeout); /* the command line's --timeout wins */
+    }
+    spec->deterministic |= rc == 0 && a->deterministic;
+    *ckpt = a->ckpt ? a->ckpt : spec->ckpt_path;
+    if (rc == 0 && spec->ckpt_group && !*ckpt) {
+        rc = dpt_err_set(err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
+                         "\"FILE.h5\"; there, or give --checkpoint PATH", spec->file);
+    }
+    if (rc == 0) {
+        rc = refuse_overwrite(d, a, *ckpt, spec, err);
+    }
+    return rc;
+}
+
+/* What dpt_train's outcome rc means for the run, on every rank: after a
+ * stop, the model so far (time limit without a checkpoint) or the resume
+ * hint; after success, the model file and the test set (finish); then the
+ * messages. Returns the exit status (before train.log's is added). */
+static int end_run(const struct dpt_dist *d, const struct train_args *a, const char *ckpt,
+                   int rc, int time_up, const struct dpt_spec *spec, const struct dpt_net *net,
+                   const struct dpt_norm *norm, const struct progress *prog, double train_s,
+                   struct dpt_err *err)
+{
+    int status = 0;
+    if (rc == DPT_ESIGNAL && net && time_up && !ckpt) {
+        rc = save_at_time_limit(d, a, spec, net, norm, err);
+        status = EXIT_STOPPED;
+    } else if (rc == DPT_ESIGNAL && net) {
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: %s\n", err->msg);
+            print_resume_hint(d, a, ckpt);
+        }
+        status = EXIT_STOPPED;
+    }
+    if (rc == 0 && status == 0) {
+        rc = finish(d, a, spec, net, norm, prog, train_s, err);
+    }
+    /* A stop request before the first step, or while the test data was
+     * evaluated (the model is written by then): nothing to save. */
+    if (rc == DPT_ESIGNAL && status != EXIT_STOPPED) {
+        status = cli_stop_status(d);
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: %s; %s (exit %d)\n", err->msg,
+                    net ? "the model was written before" : "no step taken, nothing to save",
+                    status);
+        }
+    }
+    if (rc < 0 && rc != DPT_ESIGNAL) {
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: error: %s\n", err->msg);
+        }
+        status = EXIT_RUN;
+    }
+    return status;
+}
+
+/* Trains on every rank once MPI runs; returns the exit status. A run's
+ * steps in the order they happen: start_run, the options dpt_train takes,
+ * the outputs' checks, training, end_run, train.log's close. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
     struct dpt_err err = {0};
@@ -786,28 +861,8 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     config_init(&spec.cfg);
     struct dpt_net *net = NULL;
     struct dpt_norm norm = {0};
-    int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
-    if (rc == 0 && d->rank == 0) {
-        cli_plugin_warnings(reg);
-    }
-    rc = dpt_dist_agree(d, rc, &err);
-    if (rc == 0) {
-        config_destroy(&spec.cfg);
-        dpt_watch_phase("start-up (the model file from rank 0)");
-        rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, &spec, &err);
-    }
-    if (rc == 0 && a->timeout < 0) {
-        cli_mpi_timeout(spec.timeout); /* the command line's --timeout wins */
-    }
-    spec.deterministic |= rc == 0 && a->deterministic;
-    const char *ckpt = a->ckpt ? a->ckpt : spec.ckpt_path;
-    if (rc == 0 && spec.ckpt_group && !ckpt) {
-        rc = dpt_err_set(&err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
-                         "\"FILE.h5\"; there, or give --checkpoint PATH", spec.file);
-    }
-    if (rc == 0) {
-        rc = refuse_overwrite(d, a, ckpt, &spec, &err);
-    }
+    const char *ckpt = NULL;
+    int rc = start_run(d, a, &reg, &spec, &ckpt, &err);
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
              a->resume ? ", resuming from " : "",
@@ -859,36 +914,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
-    int status = 0;
-    if (rc == DPT_ESIGNAL && net && time_up && !opts.ckpt_path) {
-        rc = save_at_time_limit(d, a, &spec, net, &norm, &err);
-        status = EXIT_STOPPED;
-    } else if (rc == DPT_ESIGNAL && net) {
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: %s\n", err.msg);
-            print_resume_hint(d, a, ckpt);
-        }
-        status = EXIT_STOPPED;
-    }
-    if (rc == 0 && status == 0) {
-        rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
-    }
-    /* A stop request before the first step, or while the test data was
-     * evaluated (the model is written by then): nothing to save. */
-    if (rc == DPT_ESIGNAL && status != EXIT_STOPPED) {
-        status = cli_stop_status(d);
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: %s; %s (exit %d)\n", err.msg,
-                    net ? "the model was written before" : "no step taken, nothing to save",
-                    status);
-        }
-    }
-    if (rc < 0 && rc != DPT_ESIGNAL) {
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: error: %s\n", err.msg);
-        }
-        status = EXIT_RUN;
-    }
+    int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     status = close_log(&prog, status);
     fflush(stdout);
     dpt_net_destroy(net);
