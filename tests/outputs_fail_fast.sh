@@ -140,4 +140,24 @@ timed expect_exit 3 "time limit of 3 s.*no --checkpoint, so the model so far was
 check "... within the limit ($took s), the model written" [ "$took" -le 3 -a -s tlm.h5 ]
 expect_exit 2 "time-limit needs HH:MM:SS or seconds > 0, got '1:70'" dptrain train m.cfg --time-limit 1:70
 
+# 9. predict --out is probed as train's is, before the model or the data
+#    is read: a path under a regular file fails with the probe's message,
+#    also when the data file does not exist (its error would come first if
+#    the data were read before the probe), and nothing is written. eval
+#    writes no file: --out is a usage error there.
+expect_exit 2 "eval writes no file (--out is predict's)" \
+    dptrain eval prev.h5 iris-test.h5 --out afile/p.h5
+for cmd in predict; do
+    expect_error "out afile/p.h5.*cannot make its folder afile.*: Not a directory" \
+        dptrain $cmd prev.h5 iris-test.h5 --out afile/p.h5
+    expect_error "out afile/p.h5.*cannot make its folder afile.*: Not a directory" \
+        dptrain $cmd prev.h5 missing.h5 --out afile/p.h5
+    expect_error "out /proc/p.h5: cannot write a file in /proc: No such file" \
+        dptrain $cmd prev.h5 missing.h5 --out /proc/p.h5
+done
+check "... and afile is still the empty regular file" [ -f afile -a ! -s afile ]
+check "predict --out makes a missing folder and writes there" \
+    dptrain predict prev.h5 iris-test.h5 --out newp/p.h5
+check "... the predictions are there" [ -s newp/p.h5 ]
+
 summary

@@ -6,6 +6,7 @@
 #include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
+#include "io/output.h"
 #include "model/spec.h"
 #include "train/eval.h"
 
@@ -59,6 +60,10 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
         if (r > 0) {
             continue;
         }
+        if (strcmp(s, "--out") == 0 && strcmp(cmd, "eval") == 0) {
+            return cli_usage_error(help, "eval writes no file (--out is predict's): it prints "
+                                         "the metrics, as JSON with --format json");
+        }
         if (strcmp(s, "--out") == 0 || strcmp(s, "--x") == 0 || strcmp(s, "--y") == 0) {
             if (i + 1 >= argc) {
                 return cli_usage_error(help, "%s needs a value", s);
@@ -82,12 +87,18 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
     return 0;
 }
 
-/* Loads the model on every rank (each reads the small model file). */
+/* Loads the model on every rank (each reads the small model file), after
+ * rank 0 has checked that --out, if given, can be written (its folders
+ * made, a probe file written and removed, as train does), so that a run
+ * that cannot write its result fails before the work, not after it. */
 static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_registry **reg,
                 struct dpt_spec *spec, struct dpt_net **net, struct dpt_norm *norm,
                 struct dpt_err *err)
 {
-    int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    int rc = d->rank == 0 && a->out ? dpt_output_probe(a->out, "--out", err) : 0;
+    if (rc == 0) {
+        rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    }
     if (rc == 0 && d->rank == 0) {
         cli_plugin_warnings(*reg);
     }

@@ -205,6 +205,92 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
     log_flush(p);
 }
 
+/* The epoch of a line of train.log (CSV: its first field; JSON lines: its
+ * "epoch" member), or -1 for a line that is not a row (the CSV header). */
+static long long row_epoch(const char *line, int jsonl)
+{
+    const char *s = line;
+    if (jsonl) {
+        s = strstr(line, "\"epoch\":");
+        if (!s) {
+            return -1;
+        }
+        s += strlen("\"epoch\":");
+    }
+    char *end;
+    long long epoch = strtoll(s, &end, 10);
+    return end == s ? -1 : epoch;
+}
+
+/* Rewrites the log at path without its rows of epochs after epochs_done
+ * and without an unfinished last line (a run killed while writing it);
+ * the header stays. Through a temporary file renamed over the log, so that
+ * a failure leaves it as it was; untouched when there is nothing to drop. */
+static int trim_log(const char *path, int jsonl, int64_t epochs_done, struct dpt_err *err)
+{
+    char shown[8192];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return dpt_err_set(err, DPT_EIO, "%s: cannot read it: %s",
+                           dpt__path_shown(path, shown, sizeof shown), strerror(e));
+    }
+    char *kept = NULL, *line = NULL;
+    size_t n_kept = 0, cap = 0;
+    int dropped = 0, rc = 0;
+    FILE *out = open_memstream(&kept, &n_kept);
+    ssize_t len;
+    while (out && (len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] != '\n' || row_epoch(line, jsonl) > epochs_done) {
+            dropped = 1;
+        } else {
+            fputs(line, out);
+        }
+    }
+    int read_failed = ferror(f);
+    int e = errno;
+    free(line);
+    fclose(f);
+    if (!out || fclose(out) != 0) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    } else if (read_failed) {
+        rc = dpt_err_set(err, DPT_EIO, "%s: reading failed: %s",
+                         dpt__path_shown(path, shown, sizeof shown), strerror(e));
+    } else if (dropped) {
+        rc = dpt_output_write_atomically(path, kept, n_kept, err);
+    }
+    free(kept);
+    return rc;
+}
+
+/* Rank 0, when a resume knows its checkpoint (train/train.h, on_resume):
+ * train.log loses the rows the interrupted run wrote after that checkpoint,
+ * which the resumed run writes again, so that it ends as an uninterrupted
+ * run's would (tests/resume_log_exact.sh). On failure the log is left as it
+ * was and not written to: training goes on, and the exit status will be 1. */
+static void on_resume(void *ctx, int64_t epochs_done)
+{
+    struct progress *p = ctx;
+    if (!p->log) {
+        return;
+    }
+    fclose(p->log); /* nothing written yet; reopened on the new file */
+    struct dpt_err err = {0};
+    int rc = trim_log(p->log_path, p->jsonl, epochs_done, &err);
+    p->log = rc == 0 ? fopen(p->log_path, "a") : NULL;
+    if (rc == 0 && !p->log) {
+        int e = errno;
+        char shown[8192];
+        dpt_err_set(&err, DPT_EIO, "%s: %s", dpt__path_shown(p->log_path, shown, sizeof shown),
+                    strerror(e));
+    }
+    if (!p->log) {
+        p->log_errno = EIO;
+        fprintf(stderr, "dptrain: error: train.log %s; training goes on without it, and "
+                "dptrain will exit with status 1\n", err.msg);
+    }
+}
+
 /* A one-line progress bar on a terminal, redrawn in place. */
 static void on_progress(void *ctx, int64_t epoch, uint64_t step, uint64_t steps, double loss,
                         double seconds)
@@ -687,10 +773,85 @@ static int save_at_time_limit(const struct dpt_dist *d, const struct train_args 
     return rc;
 }
 
-/* Trains on every rank once MPI runs; returns the exit status. Some 90
- * lines: a run's steps, from the plugins to the exit status, read best in
- * the order they happen; each step of more than a few lines is a function
- * of its own. */
+/* The start of a run, on every rank: the plugins, the model description
+ * (and the watchdog's timeout from it unless --timeout was given), the
+ * checkpoint series into *ckpt (--checkpoint, else train.checkpoint.path;
+ * NULL: none), and the refusal to replace an earlier run's files.
+ * Collective; the outcome is agreed. spec is initialized by the caller. */
+static int start_run(const struct dpt_dist *d, const struct train_args *a,
+                     struct dpt_registry **reg, struct dpt_spec *spec, const char **ckpt,
+                     struct dpt_err *err)
+{
+    int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    if (rc == 0 && d->rank == 0) {
+        cli_plugin_warnings(*reg);
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0) {
+        config_destroy(&spec->cfg);
+        dpt_watch_phase("start-up (the model file from rank 0)");
+        rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, spec, err);
+    }
+    if (rc == 0 && a->timeout < 0) {
+        cli_mpi_timeout(spec->timeout); /* the command line's --timeout wins */
+    }
+    spec->deterministic |= rc == 0 && a->deterministic;
+    *ckpt = a->ckpt ? a->ckpt : spec->ckpt_path;
+    if (rc == 0 && spec->ckpt_group && !*ckpt) {
+        rc = dpt_err_set(err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
+                         "\"FILE.h5\"; there, or give --checkpoint PATH", spec->file);
+    }
+    if (rc == 0) {
+        rc = refuse_overwrite(d, a, *ckpt, spec, err);
+    }
+    return rc;
+}
+
+/* What dpt_train's outcome rc means for the run, on every rank: after a
+ * stop, the model so far (time limit without a checkpoint) or the resume
+ * hint; after success, the model file and the test set (finish); then the
+ * messages. Returns the exit status (before train.log's is added). */
+static int end_run(const struct dpt_dist *d, const struct train_args *a, const char *ckpt,
+                   int rc, int time_up, const struct dpt_spec *spec, const struct dpt_net *net,
+                   const struct dpt_norm *norm, const struct progress *prog, double train_s,
+                   struct dpt_err *err)
+{
+    int status = 0;
+    if (rc == DPT_ESIGNAL && net && time_up && !ckpt) {
+        rc = save_at_time_limit(d, a, spec, net, norm, err);
+        status = EXIT_STOPPED;
+    } else if (rc == DPT_ESIGNAL && net) {
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: %s\n", err->msg);
+            print_resume_hint(d, a, ckpt);
+        }
+        status = EXIT_STOPPED;
+    }
+    if (rc == 0 && status == 0) {
+        rc = finish(d, a, spec, net, norm, prog, train_s, err);
+    }
+    /* A stop request before the first step, or while the test data was
+     * evaluated (the model is written by then): nothing to save. */
+    if (rc == DPT_ESIGNAL && status != EXIT_STOPPED) {
+        status = cli_stop_status(d);
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: %s; %s (exit %d)\n", err->msg,
+                    net ? "the model was written before" : "no step taken, nothing to save",
+                    status);
+        }
+    }
+    if (rc < 0 && rc != DPT_ESIGNAL) {
+        if (d->rank == 0) {
+            fprintf(stderr, "dptrain: error: %s\n", err->msg);
+        }
+        status = EXIT_RUN;
+    }
+    return status;
+}
+
+/* Trains on every rank once MPI runs; returns the exit status. A run's
+ * steps in the order they happen: start_run, the options dpt_train takes,
+ * the outputs' checks, training, end_run, train.log's close. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
     struct dpt_err err = {0};
@@ -700,28 +861,8 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     config_init(&spec.cfg);
     struct dpt_net *net = NULL;
     struct dpt_norm norm = {0};
-    int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
-    if (rc == 0 && d->rank == 0) {
-        cli_plugin_warnings(reg);
-    }
-    rc = dpt_dist_agree(d, rc, &err);
-    if (rc == 0) {
-        config_destroy(&spec.cfg);
-        dpt_watch_phase("start-up (the model file from rank 0)");
-        rc = load_spec(d, a->model, a->resume, a->sets, a->n_sets, &spec, &err);
-    }
-    if (rc == 0 && a->timeout < 0) {
-        cli_mpi_timeout(spec.timeout); /* the command line's --timeout wins */
-    }
-    spec.deterministic |= rc == 0 && a->deterministic;
-    const char *ckpt = a->ckpt ? a->ckpt : spec.ckpt_path;
-    if (rc == 0 && spec.ckpt_group && !ckpt) {
-        rc = dpt_err_set(&err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
-                         "\"FILE.h5\"; there, or give --checkpoint PATH", spec.file);
-    }
-    if (rc == 0) {
-        rc = refuse_overwrite(d, a, ckpt, &spec, &err);
-    }
+    const char *ckpt = NULL;
+    int rc = start_run(d, a, &reg, &spec, &ckpt, &err);
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
              a->resume ? ", resuming from " : "",
@@ -753,6 +894,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_checkpoint = on_checkpoint,
         .on_warning = cli_warn,
         .on_note = on_note,
+        .on_resume = on_resume,
         .ctx = &prog,
     };
     /* rc is the same on every rank here: an error agreed on already is not
@@ -772,36 +914,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
-    int status = 0;
-    if (rc == DPT_ESIGNAL && net && time_up && !opts.ckpt_path) {
-        rc = save_at_time_limit(d, a, &spec, net, &norm, &err);
-        status = EXIT_STOPPED;
-    } else if (rc == DPT_ESIGNAL && net) {
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: %s\n", err.msg);
-            print_resume_hint(d, a, ckpt);
-        }
-        status = EXIT_STOPPED;
-    }
-    if (rc == 0 && status == 0) {
-        rc = finish(d, a, &spec, net, &norm, &prog, train_s, &err);
-    }
-    /* A stop request before the first step, or while the test data was
-     * evaluated (the model is written by then): nothing to save. */
-    if (rc == DPT_ESIGNAL && status != EXIT_STOPPED) {
-        status = cli_stop_status(d);
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: %s; %s (exit %d)\n", err.msg,
-                    net ? "the model was written before" : "no step taken, nothing to save",
-                    status);
-        }
-    }
-    if (rc < 0 && rc != DPT_ESIGNAL) {
-        if (d->rank == 0) {
-            fprintf(stderr, "dptrain: error: %s\n", err.msg);
-        }
-        status = EXIT_RUN;
-    }
+    int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     status = close_log(&prog, status);
     fflush(stdout);
     dpt_net_destroy(net);

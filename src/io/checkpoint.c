@@ -230,12 +230,80 @@ static int read_callbacks(hid_t f, const char *path, const struct dpt_net *net,
     return rc;
 }
 
+/* /train into st (where training stands and the run record) and the
+ * file's checksum attribute into sum (len bytes). */
+static int read_train_state(hid_t f, const char *path, struct dpt_train_state *st, char *sum,
+                            size_t len, struct dpt_err *err)
+{
+    long long ep = 0, step = 0, gstep = 0, seed = 0;
+    int rc = 0;
+    hid_t t = H5Lexists(f, "train", H5P_DEFAULT) > 0 ? H5Gopen2(f, "train", H5P_DEFAULT) : -1;
+    if (t < 0 || dpt__h5_read_ll_attr(t, "epoch", &ep) < 0 ||
+        dpt__h5_read_ll_attr(t, "step_in_epoch", &step) < 0 ||
+        dpt__h5_read_ll_attr(t, "global_step", &gstep) < 0 || dpt__h5_read_ll_attr(t, "seed", &seed) < 0 ||
+        dpt__h5_read_double_attr(t, "epoch_loss_sum", &st->loss_sum) < 0 ||
+        dpt__h5_read_double_attr(t, "epoch_hit_sum", &st->hit_sum) < 0 ||
+        dpt__h5_read_string_attr(f, "checksum", sum, len) < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /train or the "
+                         "checksum is missing", path);
+    }
+    st->epoch = ep;
+    st->step = (uint64_t)step;
+    st->global_step = (uint64_t)gstep;
+    st->seed = (uint64_t)seed;
+    if (t >= 0) {
+        read_run_record(t, &st->run);
+        H5Gclose(t);
+    }
+    return rc;
+}
+
+/* /optimizer into ostate (opt_floats * n_params floats), after checking
+ * that it is the state of the model's optimizer. */
+static int read_optimizer(hid_t f, const char *path, const struct dpt_net *net, float *ostate,
+                          struct dpt_err *err)
+{
+    char opt[64] = "";
+    int rc = 0;
+    hid_t g = H5Lexists(f, "optimizer", H5P_DEFAULT) > 0 ? H5Gopen2(f, "optimizer", H5P_DEFAULT)
+                                                         : -1;
+    if (g < 0 || dpt__h5_read_string_attr(g, "type", opt, sizeof opt) < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: no /optimizer", path);
+    } else if (strcmp(opt, net->opt->base.name) != 0) {
+        rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint's optimizer is '%s'; the "
+                         "model file's is '%s'", path, opt, net->opt->base.name);
+    } else if (net->opt_floats > 0) {
+        struct dpt_tensor ts = {.name = "state", .rank = 2,
+                                .shape = {net->opt_floats, net->n_params}};
+        rc = dpt__model_read_tensor(g, path, "../optimizer", &ts, ostate, err);
+    }
+    if (g >= 0) {
+        H5Gclose(g);
+    }
+    return rc;
+}
+
+/* The checksum of what was read against the one the file says (sum). */
+static int check_sum(const char *path, const struct dpt_net *net, const float *ostate,
+                     const struct dpt_norm *norm, const struct dpt_train_state *st,
+                     const float *best, const char *sum, struct dpt_err *err)
+{
+    char want[64];
+    snprintf(want, sizeof want, "xxh3-64:%016llx",
+             (unsigned long long)checkpoint_hash(net, ostate, norm, st, st->has_cb, best));
+    if (strcmp(want, sum) != 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch (file says %s, contents "
+                           "give %s): the checkpoint is corrupted", path, sum, want);
+    }
+    return 0;
+}
+
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                         struct dpt_norm *norm, struct dpt_train_state *st,
                         const struct dpt_warn *warn, struct dpt_err *err)
 {
     struct dpt__model_file h;
-    char fmt[64] = "", opt[64] = "", sum[64] = "";
+    char fmt[64] = "", sum[64] = "";
     float *keep_best = st->cb.best, *best = NULL;
     memset(st, 0, sizeof *st);
     st->cb.best = keep_best;
@@ -245,50 +313,14 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: a trained model, not a checkpoint (use --init "
                          "to start from its weights)", path);
     }
-    long long ep = 0, step = 0, gstep = 0, seed = 0;
-    hid_t t = -1;
     if (rc == 0) {
-        t = H5Lexists(h.f, "train", H5P_DEFAULT) > 0 ? H5Gopen2(h.f, "train", H5P_DEFAULT) : -1;
-        if (t < 0 || dpt__h5_read_ll_attr(t, "epoch", &ep) < 0 ||
-            dpt__h5_read_ll_attr(t, "step_in_epoch", &step) < 0 ||
-            dpt__h5_read_ll_attr(t, "global_step", &gstep) < 0 || dpt__h5_read_ll_attr(t, "seed", &seed) < 0 ||
-            dpt__h5_read_double_attr(t, "epoch_loss_sum", &st->loss_sum) < 0 ||
-            dpt__h5_read_double_attr(t, "epoch_hit_sum", &st->hit_sum) < 0 ||
-            dpt__h5_read_string_attr(h.f, "checksum", sum, sizeof sum) < 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /train or the "
-                             "checksum is missing", path);
-        }
-        st->epoch = ep;
-        st->step = (uint64_t)step;
-        st->global_step = (uint64_t)gstep;
-        st->seed = (uint64_t)seed;
-        if (t >= 0) {
-            read_run_record(t, &st->run);
-        }
-    }
-    if (t >= 0) {
-        H5Gclose(t);
+        rc = read_train_state(h.f, path, st, sum, sizeof sum, err);
     }
     if (rc == 0) {
         rc = dpt__model_read_layers(h.f, path, net, warn, err);
     }
     if (rc == 0) {
-        hid_t g = H5Lexists(h.f, "optimizer", H5P_DEFAULT) > 0
-                      ? H5Gopen2(h.f, "optimizer", H5P_DEFAULT)
-                      : -1;
-        if (g < 0 || dpt__h5_read_string_attr(g, "type", opt, sizeof opt) < 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: no /optimizer", path);
-        } else if (strcmp(opt, net->opt->base.name) != 0) {
-            rc = dpt_err_set(err, DPT_ECONFIG, "%s: the checkpoint's optimizer is '%s'; the "
-                             "model file's is '%s'", path, opt, net->opt->base.name);
-        } else if (net->opt_floats > 0) {
-            struct dpt_tensor ts = {.name = "state", .rank = 2,
-                                    .shape = {net->opt_floats, net->n_params}};
-            rc = dpt__model_read_tensor(g, path, "../optimizer", &ts, ostate, err);
-        }
-        if (g >= 0) {
-            H5Gclose(g);
-        }
+        rc = read_optimizer(h.f, path, net, ostate, err);
     }
     if (rc == 0) {
         rc = dpt__model_read_norm(h.f, path, net->n_in, norm, err);
@@ -297,13 +329,7 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         rc = read_callbacks(h.f, path, net, st, &best, err);
     }
     if (rc == 0) {
-        char want[64];
-        snprintf(want, sizeof want, "xxh3-64:%016llx",
-                 (unsigned long long)checkpoint_hash(net, ostate, norm, st, st->has_cb, best));
-        if (strcmp(want, sum) != 0) {
-            rc = dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch (file says %s, contents "
-                             "give %s): the checkpoint is corrupted", path, sum, want);
-        }
+        rc = check_sum(path, net, ostate, norm, st, best, sum, err);
     }
     dpt__model_close(&h);
     free(best);

@@ -689,6 +689,9 @@ static int init_weights(struct run *r, struct dpt_err *err)
                              bad - 1);
         }
     }
+    if (rc == 0 && o->resume && o->on_resume && r->d->rank == 0) {
+        o->on_resume(o->ctx, r->st.epoch);
+    }
     return rc;
 }
 

@@ -72,6 +72,13 @@ struct dpt_train_opts {
      * another number of ranks without --deterministic (train/resume.h).
      * NULL: dropped. */
     void (*on_note)(void *ctx, const char *msg);
+    /* Called on rank 0 once a resume (o->resume given) knows where it
+     * starts: the epochs the checkpoint had completed (a checkpoint in the
+     * middle of an epoch counts the epochs before it), 0 when --resume auto
+     * starts afresh. Rows logged by the interrupted run after that point
+     * will be logged again (the CLI drops them from train.log). NULL: no
+     * call. */
+    void (*on_resume)(void *ctx, int64_t epochs_done);
     void *ctx;
 };
 
