@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "plugin/guard.h"
+#include "util/util.h"
 #include "util.h"
 
 #include <CUnit/CUnit.h>
@@ -63,8 +64,8 @@ static void test_catches(void)
     CU_ASSERT_EQUAL(dpt__guard_call(segv, NULL), SIGSEGV);
     CU_ASSERT_EQUAL(dpt__guard_call(fpe, NULL), SIGFPE);
     CU_ASSERT(dpt__guard_crashed());
-    CU_ASSERT_STRING_EQUAL(dpt__guard_signal_name(SIGSEGV), "SIGSEGV");
-    CU_ASSERT_STRING_EQUAL(dpt__guard_signal_name(SIGBUS), "SIGBUS");
+    CU_ASSERT_STRING_EQUAL(dpt__signal_name(SIGSEGV), "SIGSEGV");
+    CU_ASSERT_STRING_EQUAL(dpt__signal_name(SIGBUS), "SIGBUS");
     /* Again after a crash: the handler is installed anew and the mask
      * did not keep SIGSEGV blocked. */
     CU_ASSERT_EQUAL(dpt__guard_call(segv, NULL), SIGSEGV);

@@ -5,6 +5,7 @@
 
 #include "check/subject.h"
 #include "plugin/guard.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -221,7 +222,7 @@ static int crash_fail(const struct dpt_check_subject *s, const struct dpt_check_
     char in[64];
     dpt_check_fail(rep, s->base, "create() does not crash", 1,
                    "create() crashed with %s for input %s; no further checks were run",
-                   dpt__guard_signal_name(c->crash_signal),
+                   dpt__signal_name(c->crash_signal),
                    dpt_check_shape_text(&c->in, in, sizeof in));
     return DPT_ECRASH;
 }

@@ -126,7 +126,7 @@ static int create_guarded(const struct dpt_plugin *p, struct dpt_host_ctx *host,
     const char *opened = dpt__file_of(p);
     return dpt_err_set(err, DPT_ECRASH, "%s: plugin '%s' (%s) crashed with %s in create(); "
                        "this is a bug in the plugin", where, p->name,
-                       realpath(opened, file) ? file : opened, dpt__guard_signal_name(sig));
+                       realpath(opened, file) ? file : opened, dpt__signal_name(sig));
 }
 
 /* Destroys an instance whose create() succeeded. A NULL state has nothing to

@@ -147,19 +147,3 @@ int dpt__guard_crashed(void)
 {
     return any_crash;
 }
-
-const char *dpt__guard_signal_name(int sig)
-{
-    switch (sig) {
-    case SIGSEGV:
-        return "SIGSEGV";
-    case SIGBUS:
-        return "SIGBUS";
-    case SIGFPE:
-        return "SIGFPE";
-    case SIGILL:
-        return "SIGILL";
-    default:
-        return "a signal";
-    }
-}

@@ -30,8 +30,4 @@ int dpt__guard_call(void (*fn)(void *arg), void *arg);
  * process only reports and exits (the registry no longer closes files). */
 int dpt__guard_crashed(void);
 
-/* "SIGSEGV" for SIGSEGV, and so on for the four signals caught; "a signal"
- * for any other. Static. */
-const char *dpt__guard_signal_name(int sig);
-
 #endif

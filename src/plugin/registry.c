@@ -227,7 +227,7 @@ static int load_file(struct dpt_registry *reg, const char *file, int explicit,
     if (sig) {
         return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s while loading "
                            "(dlopen, which runs its constructors); this is a bug in the "
-                           "plugin", shown, dpt__guard_signal_name(sig));
+                           "plugin", shown, dpt__signal_name(sig));
     }
     void *h = call.handle;
     if (!h) {
@@ -246,7 +246,7 @@ static int load_file(struct dpt_registry *reg, const char *file, int explicit,
     sig = dpt__guard_call(call_list, &call);
     if (sig) {
         return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s in %s(); this "
-                           "is a bug in the plugin", shown, dpt__guard_signal_name(sig),
+                           "is a bug in the plugin", shown, dpt__signal_name(sig),
                            DPT_PLUGINS_SYMBOL);
     }
     const struct dpt_plugin *const *list = call.list;

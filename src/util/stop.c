@@ -37,6 +37,10 @@ const char *dpt__signal_name(int sig)
     case SIGUSR1: return "SIGUSR1";
     case SIGUSR2: return "SIGUSR2";
     case SIGHUP:  return "SIGHUP";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS:  return "SIGBUS";
+    case SIGFPE:  return "SIGFPE";
+    case SIGILL:  return "SIGILL";
     default:      return "a signal";
     }
 }

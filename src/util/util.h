@@ -26,8 +26,9 @@ const char *dpt__file_of(const void *addr);
  * ("x/../data/a.h5") says which file was looked for. Written to buf,
  * which is returned. */
 const char *dpt__path_shown(const char *path, char *buf, size_t len);
-/* "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", else "a signal":
- * for messages about a stop request (dpt_stop_requested). */
+/* "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", and the crash
+ * signals the plugin guard catches ("SIGSEGV", "SIGBUS", "SIGFPE",
+ * "SIGILL"), else "a signal": for messages about stops and crashes. */
 const char *dpt__signal_name(int sig);
 /* A duration in seconds from "SECONDS" (decimals allowed), "MM:SS",
  * "HH:MM:SS" or Slurm's "DAYS-HH[:MM[:SS]]"; 0, or -1 when s is not one. */
