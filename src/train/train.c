@@ -705,7 +705,8 @@ static int standardize(struct run *r, struct dpt_err *err)
         dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
     }
     int x = spec->standardize && !r->norm->f, y = spec->standardize_y && !r->norm->yc;
-    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y, err) : rc;
+    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y,
+                                                     spec->deterministic, err) : rc;
 }
 
 /* The shard: which rows this rank reads, held how. Collective. */
