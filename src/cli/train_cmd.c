@@ -165,7 +165,10 @@ static int log_flush(struct progress *p)
     return -1;
 }
 
-/* One row per epoch: CSV (header first) or JSON lines; NaN becomes empty / null. */
+/* One row per epoch: CSV (header first) or JSON lines. A metric without a
+ * value (accuracy of a loss that counts no hits, val_* without validation
+ * data) is an empty field in CSV, whose columns are fixed, and left out of
+ * a JSON line: never nan. */
 static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
 {
     const char *names[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr_scale",
@@ -176,7 +179,9 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
         json_t *o = json_object();
         json_object_set_new(o, "epoch", json_integer(st->epoch));
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-            json_object_set_new(o, names[i], isnan(v[i]) ? json_null() : json_real(v[i]));
+            if (!isnan(v[i])) {
+                json_object_set_new(o, names[i], json_real(v[i]));
+            }
         }
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (line) {
@@ -706,13 +711,19 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
         size_t params = dpt_net_count(net, -1, NULL, NULL);
         printf("trained %zu parameters in %.2f s; wrote %s\n", params, train_s, a->out);
         /* One line for scripts: throughput over the epochs after the first. */
-        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
+        /* accuracy= is left out when the loss counts no hits (regression):
+         * a metric that cannot be computed is never printed as nan. */
+        char acc[48] = "";
+        if (!isnan(prog->last.accuracy)) {
+            snprintf(acc, sizeof acc, " accuracy=%.4f", prog->last.accuracy);
+        }
+        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f%s "
                "ranks=%d threads=%d params=%zu blas_core=%s\n",
                prog->timed_s > 0 ? prog->timed_samples / prog->timed_s : 0.0,
                prog->timed_s > 0 && prog->last.epoch > 1
                    ? prog->timed_s / (double)(prog->last.epoch - 1)
                    : prog->last.seconds,
-               prog->last.loss, prog->last.accuracy, d->size, prog->threads, params,
+               prog->last.loss, acc, d->size, prog->threads, params,
                openblas_get_corename());
     }
     if (!spec->test) {
@@ -729,7 +740,10 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
             printf("  accuracy %.4f", res.accuracy);
         }
         if (res.task == DPT_TASK_REGRESSION) {
-            printf("  rmse %.6g  r2 %.4f", res.rmse, res.r2);
+            printf("  rmse %.6g", res.rmse);
+            if (!isnan(res.r2)) {
+                printf("  r2 %.4f", res.r2);
+            }
         }
         printf("\n");
     }

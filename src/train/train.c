@@ -21,6 +21,7 @@
 #include "train/resume.h"
 #include "train/fingerprint.h"
 #include "train/step.h"
+#include "train/consistency.h"
 #include "train/validation.h"
 #include "util/util.h"
 
@@ -487,6 +488,9 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
     }
     if (rc == 0) {
         rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), spec->train, err);
+    }
+    if (rc == 0) {
+        rc = dpt_consistency_check(spec, r->net, r->ds, err);
     }
     return rc;
 }
