@@ -122,8 +122,7 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
-/* The task's metrics as JSON members. */
-static void add_metrics_json(json_t *o, const struct dpt_eval_result *r)
+void cli_metrics_json(json_t *o, const struct dpt_eval_result *r)
 {
     if (!isnan(r->accuracy)) {
         json_object_set_new(o, "accuracy", json_real(r->accuracy));
@@ -245,7 +244,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
         } else {
             json_object_set_new(o, "loss", json_real(res->loss));
             json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
-            add_metrics_json(o, res);
+            cli_metrics_json(o, res);
         }
         print_json(o);
     } else if (predict) {

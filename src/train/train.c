@@ -813,6 +813,12 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     if (rc == 0) {
         rc = train_epochs(&r, err);
     }
+    if (o->outcome) {
+        *o->outcome = (struct dpt_train_outcome){
+            .epochs = r.st.epoch, .global_step = r.st.global_step,
+            .steps_this_run = r.steps_this_run, .early_stopped = r.cb.stopped,
+            .best_epoch = r.cb.es_best_epoch};
+    }
     run_cleanup(&r);
     if (rc < 0 && !(rc == DPT_ESIGNAL && r.stop_saved)) {
         dpt_net_destroy(r.net);
