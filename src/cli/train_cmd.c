@@ -907,12 +907,12 @@ static FILE *set_stdout_aside(void)
     return f;
 }
 
-/* How a run ended, for its JSON summary. */
+/* How a run ended, for its JSON summary: dpt_train's or end_run's rc, the
+ * exit status. */
 struct run_end {
     int rc, status, time_up;
     double train_s;
     const struct dpt_train_outcome *oc;
-    const char *error; /* the error's message, or NULL */
 };
 
 /* Why the run stopped: the words of the summary's "stopped_by". */
@@ -928,12 +928,13 @@ static const char *stopped_by(const struct run_end *e)
 }
 
 /* Rank 0, --format json: the end of the run as one JSON object on one line
- * (README "train --format json" lists the members). A metric without a value
- * is left out, as in eval --format json; so are the model file and the
- * checkpoint when none was written. */
+ * (README "train --format json" lists the members) to out, which it closes
+ * (set_stdout_aside's; NULL: stdout), and p->test released. A metric
+ * without a value is left out, as in eval --format json; so are the model
+ * file and the checkpoint when none was written. */
 static void print_summary(FILE *out, const struct dpt_dist *d, const struct train_args *a,
-                          const struct dpt_spec *spec, const struct progress *p,
-                          const struct run_end *e)
+                          const struct dpt_spec *spec, struct progress *p,
+                          const struct run_end *e, const struct dpt_err *err)
 {
     json_t *o = json_object();
     const char *status = e->status == 0 ? "finished" : e->status == EXIT_RUN ? "error"
@@ -945,8 +946,13 @@ static void print_summary(FILE *out, const struct dpt_dist *d, const struct trai
         json_object_set_new(o, "signal", json_string(dpt__signal_name(sig)));
     }
     json_object_set_new(o, "exit_status", json_integer(e->status));
-    if (e->error) {
-        json_object_set_new(o, "error", json_string(e->error));
+    if (e->status == EXIT_RUN) {
+        /* The error line's message; else the run failed on train.log. */
+        char log_error[PATH_MAX + 128];
+        snprintf(log_error, sizeof log_error, "train.log %s: incomplete: %s", p->log_path,
+                 strerror(p->log_errno));
+        int failed = err->code < 0 && err->code != DPT_ESIGNAL;
+        json_object_set_new(o, "error", json_string(failed ? err->msg : log_error));
     }
     json_object_set_new(o, "model", json_string(a->model ? a->model : a->resume));
     json_object_set_new(o, "epochs", json_integer(e->oc->epochs));
@@ -992,11 +998,16 @@ static void print_summary(FILE *out, const struct dpt_dist *d, const struct trai
     json_object_set_new(o, "deterministic", json_boolean(spec->deterministic));
     char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (line) {
-        fprintf(out, "%s\n", line);
+        fprintf(out ? out : stdout, "%s\n", line);
         free(line);
     }
-    fflush(out);
+    fflush(out ? out : stdout);
+    if (out) {
+        fclose(out);
+    }
     json_decref(o);
+    json_decref(p->test);
+    p->test = NULL;
 }
 
 /* Trains on every rank once MPI runs; returns the exit status. A run's
@@ -1073,19 +1084,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     status = close_log(&prog, status);
     fflush(stdout);
     if (prog.json) {
-        char log_error[PATH_MAX + 128];
-        snprintf(log_error, sizeof log_error, "train.log %s: incomplete: %s", prog.log_path,
-                 strerror(prog.log_errno));
         struct run_end e = {.rc = rc < 0 ? rc : end_rc, .status = status, .time_up = time_up,
-                            .train_s = train_s, .oc = &outcome,
-                            .error = status != EXIT_RUN ? NULL
-                                     : err.code < 0 && err.code != DPT_ESIGNAL ? err.msg
-                                                                               : log_error};
-        print_summary(json_out ? json_out : stdout, d, a, &spec, &prog, &e);
-        json_decref(prog.test);
-    }
-    if (json_out) {
-        fclose(json_out);
+                            .train_s = train_s, .oc = &outcome};
+        print_summary(json_out, d, a, &spec, &prog, &e, &err);
     }
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);
