@@ -738,7 +738,7 @@ static int x_stats(struct dpt_dataset *ds, double *mean, double *std, struct dpt
 {
     struct dpt_dist one = {MPI_COMM_SELF, 0, 1};
     struct dpt_norm n = {0};
-    int rc = dpt_norm_compute(&n, ds, &one, 1, 0, err);
+    int rc = dpt_norm_compute(&n, ds, &one, 1, 0, 0, err);
     if (rc == 0) {
         memcpy(mean, n.mean, n.f * sizeof *mean);
         memcpy(std, n.std, n.f * sizeof *std);
@@ -1069,7 +1069,7 @@ static void test_stats_y(void)
     struct dpt_dist one = {MPI_COMM_SELF, 0, 1};
     struct dpt_norm n = {0};
     struct dpt_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 0, 1, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 0, 1, 0, &err), 0);
     CU_ASSERT_EQUAL(n.f, 0);
     CU_ASSERT_EQUAL_FATAL(n.yc, K);
     CU_ASSERT_DOUBLE_EQUAL(n.y_mean[0], want_mean, 1e-12 * want_mean);
@@ -1141,7 +1141,7 @@ static void test_scale_constant_pixels(void)
     CU_ASSERT_FALSE(dpt_norm_has_x(&n)); /* a zeroed struct changes nothing */
     CU_ASSERT_EQUAL_FATAL(dpt_norm_set_scale(&n, s, F, &err), 0);
     CU_ASSERT(dpt_norm_has_x(&n) && dpt_norm_scales(&n));
-    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 1, 0, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&n, ds, &one, 1, 0, 0, &err), 0);
     CU_ASSERT_EQUAL_FATAL(n.f, F);
     int constant = 0;
     for (int j = 0; j < F; j++) {
@@ -1182,8 +1182,8 @@ static void test_scale_constant_pixels(void)
     struct dpt_norm plain = {0}, one_scale = {0};
     CU_ASSERT_EQUAL_FATAL(dpt_norm_set_scale(&one_scale, 1.0, F, &err), 0);
     CU_ASSERT_FALSE(dpt_norm_has_x(&one_scale));
-    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&plain, ds, &one, 1, 0, &err), 0);
-    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&one_scale, ds, &one, 1, 0, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&plain, ds, &one, 1, 0, 0, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_norm_compute(&one_scale, ds, &one, 1, 0, 0, &err), 0);
     CU_ASSERT_EQUAL(memcmp(plain.mean, one_scale.mean, F * sizeof(double)), 0);
     CU_ASSERT_EQUAL(memcmp(plain.std, one_scale.std, F * sizeof(double)), 0);
     dpt_norm_cleanup(&plain);

@@ -6,7 +6,9 @@
  * References are computed another way: a float's fixed-point value through
  * long double (64-bit mantissa, so x * 2^64 is exact), a fixed-point value's
  * float through the compiler's own __int128-to-float conversion. The MPI
- * side is tested under mpirun by tests/mpi/test_exact_mpi.c. */
+ * side is tested under mpirun by tests/mpi/test_exact_mpi.c. The wide sums
+ * of the --deterministic statistics are checked against __int128 sums of
+ * values where those are exact. */
 #include "config.h"
 
 #include "dist/exact.h"
@@ -463,6 +465,134 @@ static void test_golden(void)
     free(x);
 }
 
+/* Wide sums (struct dpt_wide): exact whatever the magnitudes. Terms that a
+ * double sum would lose beside a large one survive its cancelling, down to
+ * the smallest subnormal float, and so do the largest squares. */
+static void test_wide_exact(void)
+{
+    struct dpt_wide s = {{0}};
+    dpt_wide_add(&s, 0x1p100f);
+    dpt_wide_add(&s, 1.0f);
+    dpt_wide_add(&s, 0x1p-149f);
+    dpt_wide_add(&s, -0x1p100f);
+    dpt_wide_normalize(&s);
+    CU_ASSERT_EQUAL(dpt_wide_to_double(&s), 1.0 + 0x1p-149);
+    struct dpt_wide q = {{0}};
+    for (int i = 0; i < 1000; i++) {
+        dpt_wide_add_square(&q, FLT_MAX);
+        dpt_wide_add_square(&q, -0x1p-149f);
+    }
+    dpt_wide_normalize(&q);
+    /* 1000 FLT_MAX^2 (2^256 (1 - 2^-24)^2 each) and 1000 2^-298: the
+     * double nearest is 1000 FLT_MAX^2 rounded once. */
+    CU_ASSERT_EQUAL(dpt_wide_to_double(&q), 1000.0 * ((double)FLT_MAX * FLT_MAX));
+    struct dpt_wide neg = {{0}};
+    dpt_wide_add(&neg, -3.5f);
+    dpt_wide_add(&neg, 0x1p-140f);
+    dpt_wide_normalize(&neg);
+    CU_ASSERT_EQUAL(dpt_wide_to_double(&neg), -3.5 + 0x1p-140);
+}
+
+/* The conversion to double rounds once, to nearest, ties to even: 2^53 + 1
+ * is a tie (to 2^53), and the smallest term beyond it breaks the tie up. */
+static void test_wide_rounding(void)
+{
+    struct dpt_wide s = {{0}};
+    dpt_wide_add(&s, 0x1p53f);
+    dpt_wide_add(&s, 1.0f);
+    dpt_wide_normalize(&s);
+    CU_ASSERT_EQUAL(dpt_wide_to_double(&s), 0x1p53);
+    dpt_wide_add(&s, 0x1p-149f);
+    dpt_wide_normalize(&s);
+    CU_ASSERT_EQUAL(dpt_wide_to_double(&s), 0x1p53 + 2.0);
+    /* Random sums against the compiler's correctly rounded __int128 to
+     * double: terms in [2^-41, 2^39) are exact in 64 fractional bits. */
+    uint64_t seed = 7;
+    for (int t = 0; t < 200; t++) {
+        struct dpt_wide w = {{0}};
+        __int128 ref = 0;
+        for (int i = 0; i < 50; i++) {
+            float x = random_float(&seed, -41, 20);
+            dpt_wide_add(&w, x);
+            ref += (__int128)((long double)x * 0x1p64L);
+        }
+        dpt_wide_normalize(&w);
+        CU_ASSERT_EQUAL(dpt_wide_to_double(&w), ldexp((double)ref, -64));
+    }
+}
+
+/* Same bits in any order and grouping: one accumulator forwards, another
+ * backwards in three parts summed as the ranks' are. */
+static void test_wide_orders(void)
+{
+    enum { N = 3000 };
+    uint64_t seed = 11;
+    float x[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = random_float(&seed, -149, 127);
+    }
+    struct dpt_wide a[2] = {{{0}}}, b[3][2];
+    memset(b, 0, sizeof b);
+    for (int i = 0; i < N; i++) {
+        dpt_wide_add(&a[0], x[i]);
+        dpt_wide_add_square(&a[1], x[i]);
+        dpt_wide_add(&b[i % 3][0], x[N - 1 - i]);
+        dpt_wide_add_square(&b[i % 3][1], x[N - 1 - i]);
+    }
+    for (int k = 0; k < 2; k++) {
+        dpt_wide_normalize(&a[k]);
+        for (int p = 1; p < 3; p++) {
+            for (int l = 0; l < DPT_WIDE_LIMBS; l++) {
+                b[0][k].w[l] += b[p][k].w[l];
+            }
+        }
+        dpt_wide_normalize(&b[0][k]);
+        CU_ASSERT_EQUAL(memcmp(&a[k], &b[0][k], sizeof a[k]), 0);
+    }
+}
+
+/* The variance against integers: for integer-valued floats (n * S2 - S1^2)
+ * is exact in __int128, rounded once to double and divided by n^2, which
+ * is what dpt_wide_variance promises. Values near 2^24 with a spread of a
+ * few thousand: the naive S2 / n - mean^2 in double loses every digit.
+ * Scaled by 2^-40 (exact) the variance is the same times 2^-80. */
+static void test_wide_variance(void)
+{
+    enum { N = 5000 };
+    uint64_t seed = 3;
+    struct dpt_wide s = {{0}}, q = {{0}}, s2 = {{0}}, q2 = {{0}};
+    __int128 s1 = 0, sq = 0;
+    for (int i = 0; i < N; i++) {
+        float x = (float)(16777216 - (int)(next(&seed) % 4096));
+        dpt_wide_add(&s, x);
+        dpt_wide_add_square(&q, x);
+        dpt_wide_add(&s2, x * 0x1p-40f);
+        dpt_wide_add_square(&q2, x * 0x1p-40f);
+        s1 += (__int128)x;
+        sq += (__int128)x * (__int128)x;
+    }
+    dpt_wide_normalize(&s);
+    dpt_wide_normalize(&q);
+    dpt_wide_normalize(&s2);
+    dpt_wide_normalize(&q2);
+    double want = (double)((__int128)N * sq - s1 * s1) / ((double)N * N);
+    double got = dpt_wide_variance(&s, &q, N);
+    if (got != want) {
+        printf("\n    variance %.17g, expected %.17g ", got, want);
+    }
+    CU_ASSERT_EQUAL(got, want);
+    CU_ASSERT(want > 1e6 && want < 2e6); /* uniform on 4096 values: 4096^2 / 12 */
+    CU_ASSERT_EQUAL(dpt_wide_variance(&s2, &q2, N), want * 0x1p-80);
+    struct dpt_wide c = {{0}}, c2 = {{0}};
+    for (int i = 0; i < 7; i++) {
+        dpt_wide_add(&c, 0.1f);
+        dpt_wide_add_square(&c2, 0.1f);
+    }
+    dpt_wide_normalize(&c);
+    dpt_wide_normalize(&c2);
+    CU_ASSERT_EQUAL(dpt_wide_variance(&c, &c2, 7), 0.0); /* a constant: exactly 0 */
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -481,5 +611,10 @@ int main(void)
     CU_add_test(sums, "golden hash", test_golden);
     CU_pSuite out = CU_add_suite("fixed to float", NULL, NULL);
     CU_add_test(out, "nearest, ties to even", test_to_float);
+    CU_pSuite wide = CU_add_suite("wide sums (statistics)", NULL, NULL);
+    CU_add_test(wide, "exact at any magnitude", test_wide_exact);
+    CU_add_test(wide, "to double: nearest, ties to even", test_wide_rounding);
+    CU_add_test(wide, "any order, any grouping", test_wide_orders);
+    CU_add_test(wide, "variance with an exact numerator", test_wide_variance);
     return test_run_all();
 }

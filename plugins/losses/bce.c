@@ -47,7 +47,9 @@ static int64_t bce_check_rows(const void *state, const float *y, uint64_t rows, 
                              (unsigned long long)j, t);
                 } else {
                     snprintf(why, why_len, "target %g is outside [0, 1] (binary "
-                             "cross-entropy takes labels 0/1 or probabilities)", t);
+                             "cross-entropy takes labels 0/1 or probabilities; for class "
+                             "labels 0..K-1 use a softmax output of K units and loss "
+                             "\"cce\")", t);
                 }
                 return (int64_t)i;
             }

@@ -77,13 +77,19 @@ static int64_t cce_check_rows(const void *state, const float *y, uint64_t rows, 
     for (uint64_t i = 0; i < rows; i++) {
         if (y_cols == 1) {
             float v = y[i];
+            /* What to write instead: a float target is a regression's, a
+             * label past the outputs needs one softmax output per class. */
             if (!is_integer(v)) {
-                snprintf(why, why_len, "label %g is not an integer", v);
+                snprintf(why, why_len, "label %g is not an integer (categorical cross-entropy "
+                         "takes class labels 0..%llu; for regression targets use loss \"mse\" "
+                         "with a linear output)", v, (unsigned long long)n_out - 1);
                 return (int64_t)i;
             }
             if (label_index(v, n_out) == n_out) {
-                snprintf(why, why_len, "label %g is out of range [0, %llu] for %llu outputs", v,
-                         (unsigned long long)n_out - 1, (unsigned long long)n_out);
+                snprintf(why, why_len, "label %g is out of range [0, %llu] for %llu outputs "
+                         "(one softmax output per class; for regression targets use loss "
+                         "\"mse\" with a linear output)", v, (unsigned long long)n_out - 1,
+                         (unsigned long long)n_out);
                 return (int64_t)i;
             }
             continue;

@@ -55,6 +55,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* This process's MPI rank from the launcher's environment (0 when not under mpirun). */
 int cli_env_rank(void);
 
+/* The task's metrics of an evaluation as members of the JSON object o
+ * (accuracy, precision/recall/f1, top-k, mae/rmse/r2, confusion); a metric
+ * without a value is left out. eval --format json and train's summary. */
+struct json_t;
+struct dpt_eval_result;
+void cli_metrics_json(struct json_t *o, const struct dpt_eval_result *r);
+
 /* Parses a common option at argv[*i] (advancing *i past its value);
  * 1 if taken, 0 if not a common option, -1 on a bad value (reported). */
 int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c);

@@ -122,8 +122,7 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
-/* The task's metrics as JSON members. */
-static void add_metrics_json(json_t *o, const struct dpt_eval_result *r)
+void cli_metrics_json(json_t *o, const struct dpt_eval_result *r)
 {
     if (!isnan(r->accuracy)) {
         json_object_set_new(o, "accuracy", json_real(r->accuracy));
@@ -139,7 +138,9 @@ static void add_metrics_json(json_t *o, const struct dpt_eval_result *r)
     } else if (r->task == DPT_TASK_REGRESSION) {
         json_object_set_new(o, "mae", json_real(r->mae));
         json_object_set_new(o, "rmse", json_real(r->rmse));
-        json_object_set_new(o, "r2", isnan(r->r2) ? json_null() : json_real(r->r2));
+        if (!isnan(r->r2)) { /* none for constant targets: left out, never nan */
+            json_object_set_new(o, "r2", json_real(r->r2));
+        }
     }
     if (r->confusion) {
         json_t *m = json_array();
@@ -163,7 +164,11 @@ static void print_metrics(const struct dpt_eval_result *r)
     } else if (r->task == DPT_TASK_MULTICLASS && r->top_k > 0) {
         printf("top-%d accuracy %.4f\n", r->top_k, r->top_k_accuracy);
     } else if (r->task == DPT_TASK_REGRESSION) {
-        printf("mae %.6g  rmse %.6g  r2 %.4f\n", r->mae, r->rmse, r->r2);
+        printf("mae %.6g  rmse %.6g", r->mae, r->rmse);
+        if (!isnan(r->r2)) {
+            printf("  r2 %.4f", r->r2);
+        }
+        printf("\n");
     }
     if (r->confusion && r->classes <= 32) {
         printf("confusion matrix (rows: true class, columns: predicted class)\n      ");
@@ -239,7 +244,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
         } else {
             json_object_set_new(o, "loss", json_real(res->loss));
             json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
-            add_metrics_json(o, res);
+            cli_metrics_json(o, res);
         }
         print_json(o);
     } else if (predict) {

@@ -57,6 +57,9 @@ static const char train_usage[] =
     "                           in time to write the checkpoint (without --checkpoint: the\n"
     "                           model), then exit with status 3\n"
     "  --stop-after-steps N     (for tests) stop as if signalled after N steps of this run\n"
+    "  --format json            end with one JSON object on stdout (status, why it\n"
+    "                           stopped, epochs, steps, metrics, test, files written);\n"
+    "                           the other lines go to stderr\n"
     "  --timeout SECONDS        end the job when a rank waits longer than this for the\n"
     "                           others (a hung or stopped rank); 0: never (default:\n"
     "                           train.timeout, else 600)\n"
@@ -89,6 +92,13 @@ struct progress {
     int jsonl; /* the log is JSON lines, else CSV */
     struct dpt_epoch_stats last;
     double timed_s, timed_samples; /* epochs after the first (warm-up) */
+    /* --format json, on rank 0: what the summary reports besides. */
+    int json;
+    json_t *test;       /* the test set's result, or NULL */
+    int out_written;    /* --out holds this run's model */
+    size_t params;
+    char ckpt[PATH_MAX]; /* the last checkpoint written ("": none) */
+    uint64_t ckpt_step;
 };
 
 /* Notes about a resume (train/train.h, on_note): on rank 0, to stderr,
@@ -101,7 +111,9 @@ static void on_note(void *ctx, const char *msg)
 
 static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
 {
-    const struct progress *p = ctx;
+    struct progress *p = ctx;
+    snprintf(p->ckpt, sizeof p->ckpt, "%s", path);
+    p->ckpt_step = global_step;
     if (p->rank == 0 && p->verbose) {
         printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
         fflush(stdout);
@@ -165,7 +177,10 @@ static int log_flush(struct progress *p)
     return -1;
 }
 
-/* One row per epoch: CSV (header first) or JSON lines; NaN becomes empty / null. */
+/* One row per epoch: CSV (header first) or JSON lines. A metric without a
+ * value (accuracy of a loss that counts no hits, val_* without validation
+ * data) is an empty field in CSV, whose columns are fixed, and left out of
+ * a JSON line: never nan. */
 static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
 {
     const char *names[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr_scale",
@@ -176,7 +191,9 @@ static void write_log(struct progress *p, const struct dpt_epoch_stats *st)
         json_t *o = json_object();
         json_object_set_new(o, "epoch", json_integer(st->epoch));
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-            json_object_set_new(o, names[i], isnan(v[i]) ? json_null() : json_real(v[i]));
+            if (!isnan(v[i])) {
+                json_object_set_new(o, names[i], json_real(v[i]));
+            }
         }
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (line) {
@@ -692,7 +709,7 @@ static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
 /* After training: the model file, the RESULT line and the test set. */
 static int finish(const struct dpt_dist *d, const struct train_args *a,
                   const struct dpt_spec *spec, const struct dpt_net *net,
-                  const struct dpt_norm *norm, const struct progress *prog, double train_s,
+                  const struct dpt_norm *norm, struct progress *prog, double train_s,
                   struct dpt_err *err)
 {
     dpt_watch_phase("writing the model (the others wait for rank 0)");
@@ -703,16 +720,23 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     }
     if (d->rank == 0) {
         /* The count `dptrain summary` and `inspect` show: no alignment padding. */
-        size_t params = dpt_net_count(net, -1, NULL, NULL);
+        size_t params = prog->params = dpt_net_count(net, -1, NULL, NULL);
+        prog->out_written = 1;
         printf("trained %zu parameters in %.2f s; wrote %s\n", params, train_s, a->out);
         /* One line for scripts: throughput over the epochs after the first. */
-        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f accuracy=%.4f "
+        /* accuracy= is left out when the loss counts no hits (regression):
+         * a metric that cannot be computed is never printed as nan. */
+        char acc[48] = "";
+        if (!isnan(prog->last.accuracy)) {
+            snprintf(acc, sizeof acc, " accuracy=%.4f", prog->last.accuracy);
+        }
+        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f%s "
                "ranks=%d threads=%d params=%zu blas_core=%s\n",
                prog->timed_s > 0 ? prog->timed_samples / prog->timed_s : 0.0,
                prog->timed_s > 0 && prog->last.epoch > 1
                    ? prog->timed_s / (double)(prog->last.epoch - 1)
                    : prog->last.seconds,
-               prog->last.loss, prog->last.accuracy, d->size, prog->threads, params,
+               prog->last.loss, acc, d->size, prog->threads, params,
                openblas_get_corename());
     }
     if (!spec->test) {
@@ -729,9 +753,19 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
             printf("  accuracy %.4f", res.accuracy);
         }
         if (res.task == DPT_TASK_REGRESSION) {
-            printf("  rmse %.6g  r2 %.4f", res.rmse, res.r2);
+            printf("  rmse %.6g", res.rmse);
+            if (!isnan(res.r2)) {
+                printf("  r2 %.4f", res.r2);
+            }
         }
         printf("\n");
+        if (prog->json) {
+            prog->test = json_object();
+            json_object_set_new(prog->test, "data", json_string(spec->test));
+            json_object_set_new(prog->test, "samples", json_integer((json_int_t)res.n));
+            json_object_set_new(prog->test, "loss", json_real(res.loss));
+            cli_metrics_json(prog->test, &res);
+        }
     }
     free(res.confusion);
     return rc;
@@ -759,13 +793,16 @@ static int close_log(struct progress *p, int status)
  * Collective; 0 or an error. */
 static int save_at_time_limit(const struct dpt_dist *d, const struct train_args *a,
                               const struct dpt_spec *spec, const struct dpt_net *net,
-                              const struct dpt_norm *norm, struct dpt_err *err)
+                              const struct dpt_norm *norm, struct progress *prog,
+                              struct dpt_err *err)
 {
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     int rc = d->rank == 0 ? dpt_model_save(a->out, net, spec, norm, err) : 0;
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0 && d->rank == 0) {
+        prog->out_written = 1;
+        prog->params = dpt_net_count(net, -1, NULL, NULL);
         fprintf(stderr, "dptrain: %s; no --checkpoint, so the model so far was written to %s "
                 "(continue from it with --init; --checkpoint makes a resumable stop)\n", msg,
                 a->out);
@@ -813,12 +850,12 @@ static int start_run(const struct dpt_dist *d, const struct train_args *a,
  * messages. Returns the exit status (before train.log's is added). */
 static int end_run(const struct dpt_dist *d, const struct train_args *a, const char *ckpt,
                    int rc, int time_up, const struct dpt_spec *spec, const struct dpt_net *net,
-                   const struct dpt_norm *norm, const struct progress *prog, double train_s,
+                   const struct dpt_norm *norm, struct progress *prog, double train_s,
                    struct dpt_err *err)
 {
     int status = 0;
     if (rc == DPT_ESIGNAL && net && time_up && !ckpt) {
-        rc = save_at_time_limit(d, a, spec, net, norm, err);
+        rc = save_at_time_limit(d, a, spec, net, norm, prog, err);
         status = EXIT_STOPPED;
     } else if (rc == DPT_ESIGNAL && net) {
         if (d->rank == 0) {
@@ -849,6 +886,130 @@ static int end_run(const struct dpt_dist *d, const struct train_args *a, const c
     return status;
 }
 
+/* --format json on rank 0: stdout is kept for the summary alone, as a
+ * FILE of its own; what the run prints on stdout (the epoch lines, RESULT,
+ * the test line, --verbose) goes to stderr instead, so that a batch script
+ * can read stdout as one JSON object. NULL when that fails (the summary
+ * then shares stdout). */
+static FILE *set_stdout_aside(void)
+{
+    fflush(stdout);
+    int fd = dup(STDOUT_FILENO);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        if (f) {
+            fclose(f);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    return f;
+}
+
+/* How a run ended, for its JSON summary: dpt_train's or end_run's rc, the
+ * exit status. */
+struct run_end {
+    int rc, status, time_up;
+    double train_s;
+    const struct dpt_train_outcome *oc;
+};
+
+/* Why the run stopped: the words of the summary's "stopped_by". */
+static const char *stopped_by(const struct run_end *e)
+{
+    if (e->rc == DPT_ESIGNAL) {
+        return e->time_up ? "time_limit" : "signal";
+    }
+    if (e->rc < 0) {
+        return "error";
+    }
+    return e->oc->early_stopped ? "early_stopping" : "epochs";
+}
+
+/* Rank 0, --format json: the end of the run as one JSON object on one line
+ * (README "train --format json" lists the members) to out, which it closes
+ * (set_stdout_aside's; NULL: stdout), and p->test released. A metric
+ * without a value is left out, as in eval --format json; so are the model
+ * file and the checkpoint when none was written. */
+static void print_summary(FILE *out, const struct dpt_dist *d, const struct train_args *a,
+                          const struct dpt_spec *spec, struct progress *p,
+                          const struct run_end *e, const struct dpt_err *err)
+{
+    json_t *o = json_object();
+    const char *status = e->status == 0 ? "finished" : e->status == EXIT_RUN ? "error"
+                                                                             : "stopped";
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "stopped_by", json_string(stopped_by(e)));
+    int sig = dpt_stop_requested();
+    if (e->rc == DPT_ESIGNAL && !e->time_up && sig) {
+        json_object_set_new(o, "signal", json_string(dpt__signal_name(sig)));
+    }
+    json_object_set_new(o, "exit_status", json_integer(e->status));
+    if (e->status == EXIT_RUN) {
+        /* The error line's message; else the run failed on train.log. */
+        char log_error[PATH_MAX + 128];
+        snprintf(log_error, sizeof log_error, "train.log %s: incomplete: %s", p->log_path,
+                 strerror(p->log_errno));
+        int failed = err->code < 0 && err->code != DPT_ESIGNAL;
+        json_object_set_new(o, "error", json_string(failed ? err->msg : log_error));
+    }
+    json_object_set_new(o, "model", json_string(a->model ? a->model : a->resume));
+    json_object_set_new(o, "epochs", json_integer(e->oc->epochs));
+    json_object_set_new(o, "epochs_planned", json_integer(spec->epochs));
+    json_object_set_new(o, "steps", json_integer((json_int_t)e->oc->global_step));
+    json_object_set_new(o, "steps_this_run", json_integer((json_int_t)e->oc->steps_this_run));
+    if (e->oc->early_stopped && e->oc->best_epoch > 0) {
+        json_object_set_new(o, "best_epoch", json_integer(e->oc->best_epoch));
+    }
+    if (p->timed_s > 0) {
+        json_object_set_new(o, "samples_per_s", json_real(p->timed_samples / p->timed_s));
+    }
+    json_object_set_new(o, "seconds", json_real(e->train_s));
+    if (p->last.epoch > 0) { /* the last epoch this run finished */
+        json_object_set_new(o, "loss", json_real(p->last.loss));
+        if (!isnan(p->last.accuracy)) {
+            json_object_set_new(o, "accuracy", json_real(p->last.accuracy));
+        }
+        if (!isnan(p->last.val_loss)) {
+            json_t *v = json_object();
+            json_object_set_new(v, "loss", json_real(p->last.val_loss));
+            if (!isnan(p->last.val_accuracy)) {
+                json_object_set_new(v, "accuracy", json_real(p->last.val_accuracy));
+            }
+            json_object_set_new(o, "validation", v);
+        }
+    }
+    if (p->test) {
+        json_object_set_new(o, "test", json_incref(p->test));
+    }
+    if (p->out_written) {
+        json_object_set_new(o, "out", json_string(a->out));
+        json_object_set_new(o, "params", json_integer((json_int_t)p->params));
+    }
+    if (p->ckpt[0]) {
+        json_object_set_new(o, "checkpoint", json_string(p->ckpt));
+        json_object_set_new(o, "checkpoint_step", json_integer((json_int_t)p->ckpt_step));
+    }
+    json_object_set_new(o, "ranks", json_integer(d->size));
+    if (p->threads > 0) { /* 0: the run ended before choosing */
+        json_object_set_new(o, "threads", json_integer(p->threads));
+    }
+    json_object_set_new(o, "deterministic", json_boolean(spec->deterministic));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (line) {
+        fprintf(out ? out : stdout, "%s\n", line);
+        free(line);
+    }
+    fflush(out ? out : stdout);
+    if (out) {
+        fclose(out);
+    }
+    json_decref(o);
+    json_decref(p->test);
+    p->test = NULL;
+}
+
 /* Trains on every rank once MPI runs; returns the exit status. A run's
  * steps in the order they happen: start_run, the options dpt_train takes,
  * the outputs' checks, training, end_run, train.log's close. */
@@ -862,6 +1023,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     struct dpt_net *net = NULL;
     struct dpt_norm norm = {0};
     const char *ckpt = NULL;
+    FILE *json_out = a->c.json && d->rank == 0 ? set_stdout_aside() : NULL;
     int rc = start_run(d, a, &reg, &spec, &ckpt, &err);
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
@@ -870,7 +1032,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     struct progress prog = {.rank = d->rank, .ranks = d->size, .quiet = a->c.quiet,
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)", .how = how,
-                            .tty = a->progress_bar > 0 && !a->c.quiet, .batch = spec.batch};
+                            .tty = a->progress_bar > 0 && !a->c.quiet && !a->c.json,
+                            .batch = spec.batch, .json = a->c.json && d->rank == 0};
+    struct dpt_train_outcome outcome = {0};
     int time_up = 0;
     double limit = a->time_limit > 0 ? a->time_limit : spec.time_limit;
     struct dpt_train_opts opts = {
@@ -896,6 +1060,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_note = on_note,
         .on_resume = on_resume,
         .ctx = &prog,
+        .outcome = &outcome,
     };
     /* rc is the same on every rank here: an error agreed on already is not
      * agreed on again (that would print it as "rank 0: rank 1: ..."). */
@@ -915,8 +1080,14 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     }
     double train_s = dpt__now() - t0;
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
+    int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */
     status = close_log(&prog, status);
     fflush(stdout);
+    if (prog.json) {
+        struct run_end e = {.rc = rc < 0 ? rc : end_rc, .status = status, .time_up = time_up,
+                            .train_s = train_s, .oc = &outcome};
+        print_summary(json_out, d, a, &spec, &prog, &e, &err);
+    }
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);
     dpt_spec_cleanup(&spec);

@@ -995,3 +995,17 @@ done:
     dpt__h5_quiet_end(&quiet);
     return rc;
 }
+
+int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                           size_t n, float *v, struct dpt_err *err)
+{
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
+    const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
+    int rc = read_array(ds, a, NULL, first, n, H5T_NATIVE_FLOAT, v, err);
+    if (rc == 0) {
+        rc = check_finite(ds, a, v, NULL, first, n, err);
+    }
+    dpt__h5_quiet_end(&quiet);
+    return rc;
+}

@@ -75,4 +75,10 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
                         uint64_t n, const double *center, double *sum, double *sq, double *lo,
                         double *hi, struct dpt_err *err);
 
+/* Rows [first, first + n) of X or y as floats, as training reads them, into
+ * v (n, columns); a NaN or Inf is an error naming the file, dataset, row and
+ * column (the --deterministic statistics read their blocks with it). */
+int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                           size_t n, float *v, struct dpt_err *err);
+
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "data/norm.h"
+#include "dist/exact.h"
 
 #include <dptrain/plugin.h> /* DPT_VECTORIZE */
 
@@ -140,20 +141,106 @@ static int column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k, 
     return rc;
 }
 
-int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dpt_dist *d,
-                     int x, int y, struct dpt_err *err)
+/* The exact statistics read blocks of at most this many values (4 MB of
+ * floats): one block of rows per read, as dpt_dataset_moments does. */
+#define EXACT_BLOCK_VALUES ((size_t)1 << 20)
+
+/* Sums of k columns of rows [first, last) of one array of ds into sum and
+ * sq (k each, normalized), and their smallest and largest values into lo
+ * and hi. Not collective. */
+static int exact_sums(struct dpt_dataset *ds, enum dpt_array which, size_t k, uint64_t first,
+                      uint64_t last, struct dpt_wide *sum, struct dpt_wide *sq, double *lo,
+                      double *hi, struct dpt_err *err)
 {
+    size_t block = EXACT_BLOCK_VALUES / k < 1 ? 1 : EXACT_BLOCK_VALUES / k;
+    float *buf = malloc(block * k * sizeof *buf);
+    if (!buf) {
+        return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics",
+                           dpt_dataset_path(ds));
+    }
+    for (size_t j = 0; j < k; j++) {
+        lo[j] = INFINITY;
+        hi[j] = -INFINITY;
+    }
+    int rc = 0;
+    for (uint64_t b = first; rc == 0 && b < last; b += block) {
+        size_t rows = last - b < block ? (size_t)(last - b) : block;
+        rc = dpt_dataset_read_array(ds, which, b, rows, buf, err);
+        for (size_t i = 0; rc == 0 && i < rows; i++) {
+            const float *row = buf + i * k;
+            for (size_t j = 0; j < k; j++) {
+                dpt_wide_add(&sum[j], row[j]);
+                dpt_wide_add_square(&sq[j], row[j]);
+                lo[j] = row[j] < lo[j] ? row[j] : lo[j];
+                hi[j] = row[j] > hi[j] ? row[j] : hi[j];
+            }
+        }
+        /* At most 2^20 additions per limb since the last time: far from
+         * the 2^30 an int64 limb holds. */
+        for (size_t j = 0; rc == 0 && j < k; j++) {
+            dpt_wide_normalize(&sum[j]);
+            dpt_wide_normalize(&sq[j]);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* column_stats for --deterministic: the same statistics from exact sums of
+ * the values (as floats, as training reads them) and of their squares, so
+ * that they are the same bits for any number of ranks and threads. One pass
+ * suffices: the variance (n * sum(x^2) - sum(x)^2) / n^2 is computed with
+ * an exact numerator (dpt_wide_variance), which the two passes of the
+ * floating-point version approximate. Memory: 352 bytes per column. */
+static int exact_column_stats(struct dpt_dataset *ds, enum dpt_array which, size_t k,
+                              double scale, const struct dpt_dist *d, double *mean,
+                              double *std, struct dpt_err *err)
+{
+    uint64_t n = dpt_dataset_rows(ds);
+    uint64_t first = n * (uint64_t)d->rank / (uint64_t)d->size;
+    uint64_t last = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    struct dpt_wide *acc = calloc(2 * k, sizeof *acc);
+    double *lo = malloc(2 * k * sizeof *lo), *hi = lo + k;
+    int rc = acc && lo ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    if (rc == 0) {
+        rc = exact_sums(ds, which, k, first, last, acc, acc + k, lo, hi, err);
+    }
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc == 0 && d->size > 1 && dpt_wide_allreduce(acc, 2 * k, d->comm) < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "MPI failed to sum the statistics");
+    }
+    if (rc == 0) {
+        dpt_dist_min_doubles(d, lo, k);
+        dpt_dist_max_doubles(d, hi, k);
+    }
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        /* A constant column gets its value exactly, as column_stats does. */
+        double m = lo[j] == hi[j] ? lo[j] : dpt_wide_to_double(&acc[j]) / (double)n;
+        double var = dpt_wide_variance(&acc[j], &acc[k + j], n);
+        mean[j] = m * scale;
+        std[j] = lo[j] == hi[j] || !(var > 0.0) ? 1.0 : sqrt(var) * scale;
+    }
+    free(lo);
+    free(acc);
+    return rc;
+}
+
+int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dpt_dist *d,
+                     int x, int y, int exact, struct dpt_err *err)
+{
+    int (*stats)(struct dpt_dataset *, enum dpt_array, size_t, double, const struct dpt_dist *,
+                 double *, double *, struct dpt_err *) = exact ? exact_column_stats
+                                                               : column_stats;
     size_t f = dpt_dataset_features(ds), yc = dpt_dataset_y_cols(ds);
     int rc = 0;
     if ((x && dpt_norm_alloc_x(n, f) < 0) || (y && dpt_norm_alloc_y(n, yc) < 0)) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0 && x) {
-        rc = column_stats(ds, DPT_ARRAY_X, f, n->n_scaled ? n->scale : 1.0, d, n->mean, n->std,
-                          err);
+        rc = stats(ds, DPT_ARRAY_X, f, n->n_scaled ? n->scale : 1.0, d, n->mean, n->std, err);
     }
     if (rc == 0 && y) {
-        rc = column_stats(ds, DPT_ARRAY_Y, yc, 1.0, d, n->y_mean, n->y_std, err);
+        rc = stats(ds, DPT_ARRAY_Y, yc, 1.0, d, n->y_mean, n->y_std, err);
     }
     if (rc < 0) {
         dpt_norm_cleanup(n);

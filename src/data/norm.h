@@ -13,7 +13,8 @@
  * units.
  *
  * The statistics are computed once, over all rows of the training file, by
- * one algorithm for X and y (two passes in double, dpt_norm_compute); they
+ * one algorithm for X and y (two passes in double, or one exact pass with
+ * --deterministic; dpt_norm_compute); they
  * and the scale are stored in model files and checkpoints (io/) and applied
  * wherever rows enter the network, through dpt_norm_x and dpt_norm_y: when
  * a rank reads its training rows (data/shard.c) and when a file is
@@ -78,9 +79,14 @@ int dpt_norm_scales(const struct dpt_norm *n);
  * inputs times n->scale: the raw ones times the scale. A column whose values
  * are all equal (a constant pixel of an image border) gets that value, times
  * the scale, as its mean, exactly as dpt_norm_x scales it, and std 1, so
- * standardizing leaves it at 0. Any rank's read error is every rank's. */
+ * standardizing leaves it at 0. Any rank's read error is every rank's.
+ * With exact (train.deterministic) the statistics come from exact sums of
+ * the values read as floats and of their squares (dist/exact.h, struct
+ * dpt_wide): one pass, and the same bits for any number of ranks, where the
+ * floating-point sums of the two passes differ in the last bits with the
+ * ranks' blocks (tests/mpi/deterministic_model_file.sh). */
 int dpt_norm_compute(struct dpt_norm *n, struct dpt_dataset *ds, const struct dpt_dist *d,
-                     int x, int y, struct dpt_err *err);
+                     int x, int y, int exact, struct dpt_err *err);
 
 /* out (rows, f) = (x * scale - mean) / std, or x * scale without input
  * statistics, or (x - mean) / std without a scale. out may be x. When it

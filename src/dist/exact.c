@@ -29,6 +29,7 @@
 #include "dist/exact.h"
 #include "dist/watchdog.h"
 
+#include <math.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -242,6 +243,175 @@ int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_
         if (rc != MPI_SUCCESS) {
             return -1;
         }
+    }
+    return 0;
+}
+
+/* Wide sums (the --deterministic statistics): see exact.h. These run once
+ * per column and value of the training data, not per step, so they are
+ * plain scalar code. */
+
+/* s += (neg ? -1 : 1) * m * 2^e, for m < 2^64 and e >= DPT_WIDE_LOW: m
+ * shifted into place spans at most three limbs, each of which gets less
+ * than 2^32. */
+static void wide_add_bits(struct dpt_wide *s, uint64_t m, int e, int neg)
+{
+    int off = e - DPT_WIDE_LOW;
+    int i = off / 32;
+    unsigned __int128 v = (unsigned __int128)m << (off % 32);
+    int64_t part[3] = {(int64_t)(uint32_t)v, (int64_t)(uint32_t)(v >> 32),
+                       (int64_t)(uint32_t)(v >> 64)};
+    for (int k = 0; k < 3 && i + k < DPT_WIDE_LIMBS; k++) {
+        s->w[i + k] += neg ? -part[k] : part[k];
+    }
+}
+
+/* x = (-1)^neg * m * 2^e with an integer m < 2^24, e >= -149. */
+static void float_parts(float x, uint64_t *m, int *e, int *neg)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    uint32_t biased = (u >> 23) & 0xff, frac = u & 0x7fffff;
+    *neg = (int)(u >> 31);
+    *m = biased ? frac | 0x800000u : frac;
+    *e = biased ? (int)biased - 150 : -149;
+}
+
+void dpt_wide_add(struct dpt_wide *s, float x)
+{
+    uint64_t m;
+    int e, neg;
+    float_parts(x, &m, &e, &neg);
+    wide_add_bits(s, m, e, neg);
+}
+
+void dpt_wide_add_square(struct dpt_wide *s, float x)
+{
+    uint64_t m;
+    int e, neg;
+    float_parts(x, &m, &e, &neg);
+    wide_add_bits(s, m * m, 2 * e, 0);
+}
+
+void dpt_wide_normalize(struct dpt_wide *s)
+{
+    for (int i = 0; i + 1 < DPT_WIDE_LIMBS; i++) {
+        int64_t low = (int64_t)((uint64_t)s->w[i] & 0xffffffffu);
+        /* An exact division: w - low is a multiple of 2^32 (no shift of a
+         * negative number, whose meaning C leaves to the compiler). */
+        s->w[i + 1] += (s->w[i] - low) / ((int64_t)1 << 32);
+        s->w[i] = low;
+    }
+}
+
+/* The magnitude of a normalized s as DPT_WIDE_LIMBS 32-bit limbs, lowest
+ * first; returns whether s is negative. */
+static int wide_magnitude(const struct dpt_wide *s, uint32_t *mag)
+{
+    struct dpt_wide t = *s;
+    int neg = t.w[DPT_WIDE_LIMBS - 1] < 0;
+    if (neg) {
+        for (int i = 0; i < DPT_WIDE_LIMBS; i++) {
+            t.w[i] = -t.w[i];
+        }
+        dpt_wide_normalize(&t);
+    }
+    for (int i = 0; i < DPT_WIDE_LIMBS; i++) {
+        mag[i] = (uint32_t)t.w[i]; /* the top limb is 0: sums stay below 2^384 */
+    }
+    return neg;
+}
+
+/* The double nearest to mag * 2^exp2 (n limbs, lowest first), ties to even:
+ * the 64 bits from the highest set bit down, with a sticky bit for all
+ * below, convert with one rounding. */
+static double magnitude_to_double(const uint32_t *mag, int n, int exp2)
+{
+    int t = n - 1;
+    while (t >= 0 && mag[t] == 0) {
+        t--;
+    }
+    if (t < 0) {
+        return 0.0;
+    }
+    unsigned __int128 win = (unsigned __int128)mag[t] << 64;
+    win |= t >= 1 ? (unsigned __int128)mag[t - 1] << 32 : 0;
+    win |= t >= 2 ? mag[t - 2] : 0;
+    int sticky = 0;
+    for (int j = 0; j < t - 2; j++) {
+        sticky |= mag[j] != 0;
+    }
+    int high = 95 - __builtin_clz(mag[t]); /* the highest set bit of win */
+    int drop = high - 63;                  /* 1 to 32 */
+    uint64_t top = (uint64_t)(win >> drop);
+    sticky |= (win & (((unsigned __int128)1 << drop) - 1)) != 0;
+    return ldexp((double)(top | (uint64_t)sticky), drop + 32 * (t - 2) + exp2);
+}
+
+double dpt_wide_to_double(const struct dpt_wide *s)
+{
+    uint32_t mag[DPT_WIDE_LIMBS];
+    int neg = wide_magnitude(s, mag);
+    double v = magnitude_to_double(mag, DPT_WIDE_LIMBS, DPT_WIDE_LOW);
+    return neg ? -v : v;
+}
+
+/* r (na + nb limbs) = a (na limbs) * b (nb limbs): schoolbook, 32-bit
+ * limbs and 64-bit products. */
+static void magnitude_mul(const uint32_t *a, int na, const uint32_t *b, int nb, uint32_t *r)
+{
+    memset(r, 0, (size_t)(na + nb) * sizeof *r);
+    for (int i = 0; i < na; i++) {
+        uint64_t carry = 0;
+        for (int j = 0; j < nb; j++) {
+            uint64_t t = (uint64_t)a[i] * b[j] + r[i + j] + carry;
+            r[i + j] = (uint32_t)t;
+            carry = t >> 32;
+        }
+        r[i + nb] = (uint32_t)carry;
+    }
+}
+
+double dpt_wide_variance(const struct dpt_wide *sum, const struct dpt_wide *sq, uint64_t n)
+{
+    enum { K = DPT_WIDE_LIMBS, SHIFT = -DPT_WIDE_LOW / 32, N = 2 * K + 2 };
+    /* sum^2 has the scale 2^(2 LOW), n * sq the scale 2^LOW: n * sq moves
+     * up by -LOW bits (SHIFT limbs) to be subtracted from it. */
+    uint32_t a[K], b[K], sum2[N] = {0}, nsq[N] = {0};
+    wide_magnitude(sum, a);
+    wide_magnitude(sq, b);
+    uint32_t nl[2] = {(uint32_t)n, (uint32_t)(n >> 32)};
+    magnitude_mul(a, K, a, K, sum2);
+    magnitude_mul(b, K, nl, 2, nsq + SHIFT);
+    int64_t borrow = 0;
+    for (int i = 0; i < N; i++) {
+        int64_t d = (int64_t)nsq[i] - sum2[i] - borrow;
+        borrow = d < 0;
+        nsq[i] = (uint32_t)(d + (borrow ? ((int64_t)1 << 32) : 0));
+    }
+    if (borrow) {
+        return 0.0; /* n * sq >= sum^2 (Cauchy-Schwarz): not reached */
+    }
+    return magnitude_to_double(nsq, N, 2 * DPT_WIDE_LOW) / ((double)n * (double)n);
+}
+
+int dpt_wide_allreduce(struct dpt_wide *s, size_t n, MPI_Comm comm)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    const size_t piece = (size_t)INT_MAX / sizeof *s;
+    for (size_t off = 0; size > 1 && off < n; off += piece) {
+        size_t k = n - off < piece ? n - off : piece;
+        dpt__watch_enter();
+        int rc = MPI_Allreduce(MPI_IN_PLACE, s + off, (int)(k * DPT_WIDE_LIMBS), MPI_INT64_T,
+                               MPI_SUM, comm);
+        dpt__watch_leave();
+        if (rc != MPI_SUCCESS) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        dpt_wide_normalize(&s[i]);
     }
     return 0;
 }

@@ -97,4 +97,53 @@ void dpt_fix_mpi_free(MPI_Datatype *type, MPI_Op *op);
  * error handler returns errors; the default aborts). */
 int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
 
+
+/* Wide exact sums of floats and of their squares: the --deterministic
+ * standardization statistics (data/norm.c).
+ *
+ * A struct dpt_wide holds the integer v = sum_i w[i] * 2^(32 i) read as
+ * v * 2^DPT_WIDE_LOW, DPT_WIDE_LOW = -320. Every float (m * 2^e, m < 2^24,
+ * e >= -149) and every square of a float (m^2 * 2^2e, exact in double) is
+ * an integer multiple of 2^-298, so it is added exactly, with no rounding at
+ * all; 22 limbs reach 2^384, above the largest sum of squares of 2^64 floats
+ * (2^320). Unlike dpt_fix there is no range to check: every finite float
+ * fits. A statistic computed from these sums therefore does not depend on
+ * how the rows were split among ranks and threads, nor on their order.
+ *
+ * Each limb takes less than 2^32 per addition; dpt_wide_normalize moves the
+ * carries up so that limbs 0 .. DPT_WIDE_LIMBS - 2 are in [0, 2^32) and the
+ * top one holds the sign. Call it at most every 2^30 additions (the int64
+ * limbs then cannot overflow) and before dpt_wide_allreduce. The cost is
+ * about three limb additions per value: one pass over the data, against the
+ * two passes of the floating-point statistics.
+ */
+#include <stdint.h>
+
+#define DPT_WIDE_LIMBS 22
+#define DPT_WIDE_LOW (-320)
+
+struct dpt_wide {
+    int64_t w[DPT_WIDE_LIMBS];
+};
+
+/* s += x, exactly; x finite (not checked: callers refuse NaN and Inf). */
+void dpt_wide_add(struct dpt_wide *s, float x);
+/* s += x * x, exactly; x finite. */
+void dpt_wide_add_square(struct dpt_wide *s, float x);
+/* Moves the carries up; the value is unchanged. */
+void dpt_wide_normalize(struct dpt_wide *s);
+/* The double nearest to s (ties to even); s normalized. */
+double dpt_wide_to_double(const struct dpt_wide *s);
+/* The population variance of n values (n > 0) whose exact sum is sum and
+ * exact sum of squares is sq (both normalized): (n * sq - sum^2) / n^2, with
+ * the numerator computed exactly in integers and rounded once to double,
+ * so no cancellation loses digits. Never negative. */
+double dpt_wide_variance(const struct dpt_wide *sum, const struct dpt_wide *sq, uint64_t n);
+
+/* Collective. Sums n normalized accumulators over the ranks of comm, in
+ * place, and normalizes them: integer sums (MPI_INT64_T, MPI_SUM), so the
+ * same bits on every rank whatever the order. Returns 0, or -1 if MPI
+ * reported an error. */
+int dpt_wide_allreduce(struct dpt_wide *s, size_t n, MPI_Comm comm);
+
 #endif

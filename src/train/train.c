@@ -21,6 +21,7 @@
 #include "train/resume.h"
 #include "train/fingerprint.h"
 #include "train/step.h"
+#include "train/consistency.h"
 #include "train/validation.h"
 #include "util/util.h"
 
@@ -488,6 +489,9 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
     if (rc == 0) {
         rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), spec->train, err);
     }
+    if (rc == 0) {
+        rc = dpt_consistency_check(spec, r->net, r->ds, err);
+    }
     return rc;
 }
 
@@ -705,7 +709,8 @@ static int standardize(struct run *r, struct dpt_err *err)
         dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
     }
     int x = spec->standardize && !r->norm->f, y = spec->standardize_y && !r->norm->yc;
-    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y, err) : rc;
+    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y,
+                                                     spec->deterministic, err) : rc;
 }
 
 /* The shard: which rows this rank reads, held how. Collective. */
@@ -807,6 +812,12 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     }
     if (rc == 0) {
         rc = train_epochs(&r, err);
+    }
+    if (o->outcome) {
+        *o->outcome = (struct dpt_train_outcome){
+            .epochs = r.st.epoch, .global_step = r.st.global_step,
+            .steps_this_run = r.steps_this_run, .early_stopped = r.cb.stopped,
+            .best_epoch = r.cb.es_best_epoch};
     }
     run_cleanup(&r);
     if (rc < 0 && !(rc == DPT_ESIGNAL && r.stop_saved)) {

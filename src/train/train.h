@@ -18,6 +18,16 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* Where a run ended, for the caller's report (train --format json): set
+ * by dpt_train on every rank whatever it returns, once the run had begun. */
+struct dpt_train_outcome {
+    int64_t epochs;          /* epochs completed, those of a resumed checkpoint included */
+    uint64_t global_step;    /* optimizer steps taken in all */
+    uint64_t steps_this_run; /* of which by this run */
+    int early_stopped;       /* early stopping ended training */
+    int64_t best_epoch;      /* early stopping's best epoch (1-based); 0: none */
+};
+
 struct dpt_train_opts {
     int threads; /* per rank; 0: up to omp_get_max_threads(), as the model's size pays for */
     int64_t check_sync; /* every K steps compare a hash of the weights; 0: never */
@@ -80,6 +90,7 @@ struct dpt_train_opts {
      * call. */
     void (*on_resume)(void *ctx, int64_t epochs_done);
     void *ctx;
+    struct dpt_train_outcome *outcome; /* filled in at the end; NULL: not asked */
 };
 
 /* Collective. Opens spec's training data, builds and initializes the network
