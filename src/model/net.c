@@ -183,6 +183,10 @@ static int instantiate(const struct dpt_registry *reg, const struct dpt_spec *sp
         if (rc == DPT_ECRASH) {
             /* Not even the host context is freed: the plugin may hold it. */
             return rc;
+        } else if (dpt_host_check_typos(host, want->host_keys, err) < 0) {
+            /* A misspelt key ('unit') is why a required one was missing:
+             * the typo is what to report, with the key it stands for. */
+            rc = err->code;
         } else if (host->err.code) {
             /* The plugin reported through host->error: the message already
              * names the file, line and instance. */
