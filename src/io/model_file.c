@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FORMAT_VERSION 1
@@ -404,6 +405,10 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
         char shown[8192];
         return dpt_err_set(err, DPT_EIO, "%s: %s", dpt__path_shown(path, shown, sizeof shown),
                            strerror(e));
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return dpt_err_set(err, DPT_EIO, "%s: a folder, not a model file", path);
     }
     h->f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     if (h->f < 0) {
