@@ -339,13 +339,15 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                          "to start from its weights)", path);
     }
     if (rc == 0) {
-        rc = dpt__model_check_input(h.f, path, net, err);
-    }
-    if (rc == 0) {
         rc = read_train_state(h.f, path, st, sum, sizeof sum, err);
     }
     if (rc == 0) {
         rc = dpt__model_read_layers(h.f, path, net, warn, err);
+    }
+    if (rc == 0) {
+        /* After the layers, whose message about another input width names
+         * the tensor; this catches what the tensors cannot show. */
+        rc = dpt__model_check_input(h.f, path, net, err);
     }
     if (rc == 0) {
         rc = read_optimizer(h.f, path, net, ostate, err);

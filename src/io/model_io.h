@@ -33,7 +33,7 @@ void dpt__model_close(struct dpt__model_file *h);
 int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net *net,
                               const char *config_text, const struct dpt_norm *norm);
 /* Reads a float tensor of group g (whose path, "layers/00_dense", messages
- * name); its shape must be t's, its type float32 and its values finite. */
+ * name); its shape must be t's and its type float32. */
 int dpt__model_read_tensor(hid_t g, const char *file, const char *gpath,
                            const struct dpt_tensor *t, float *dst, struct dpt_err *err);
 /* Reads every layer's tensors into net->params, comparing each layer's

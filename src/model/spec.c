@@ -98,7 +98,7 @@ static int check_name(struct dpt_host_ctx *c, const char *key, const char *value
     if (!value) {
         return 0;
     }
-    const config_setting_t *s = config_setting_get_member(c->group, key);
+    const config_setting_t *s = c->group ? config_setting_get_member(c->group, key) : NULL;
     if (!value[0]) {
         return dpt_host_fail(c, s, "'%s' must not be empty", key);
     }

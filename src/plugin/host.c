@@ -389,7 +389,8 @@ static const config_setting_t *find_unknown(const struct dpt_host_ctx *ctx,
     return NULL;
 }
 
-/* The message about the unknown key s; near is the key it is a typo of. */
+/* The message about the unknown key s; near is the key it is a typo of
+ * (the hint comes last, after the list of keys other messages share). */
 static int report_unknown(const struct dpt_host_ctx *ctx, const config_setting_t *s,
                           const char *near, struct dpt_err *err)
 {
@@ -403,8 +404,8 @@ static int report_unknown(const struct dpt_host_ctx *ctx, const config_setting_t
         snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
     }
     char body[1024];
-    snprintf(body, sizeof body, "unknown key '%s'%s (it takes: %s)", config_setting_name(s),
-             hint, ctx->n_asked ? list : "no keys");
+    snprintf(body, sizeof body, "unknown key '%s' (it takes: %s)%s", config_setting_name(s),
+             ctx->n_asked ? list : "no keys", hint);
     return set_at(err, ctx, s, body);
 }
 

@@ -51,8 +51,8 @@ int dpt_host_fail(struct dpt_host_ctx *ctx, const config_setting_t *s, const cha
 
 /* Keys of the group, other than those in `host_keys` (NULL-terminated) and
  * those asked for: an error in err naming the first one, its line, the
- * known key it is a likely typo of ("did you mean 'units'?") and the keys
- * asked for. */
+ * keys asked for and the known key it is a likely typo of: "unknown key
+ * 'unit' (it takes: units, use_bias); did you mean 'units'?". */
 int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
                           struct dpt_err *err);
 /* The same, for unknown keys that are a likely typo of a known one only:

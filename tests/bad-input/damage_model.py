@@ -142,7 +142,6 @@ DAMAGES = {
     "dtype_int32": with_h5(weight_dtype(np.int32)),
     "dtype_float64": with_h5(weight_dtype(np.float64)),
     "dtype_string": with_h5(weight_strings),
-    "weight_nan": with_h5(weight_nan),
     "format_version": with_h5(attr("format_version", 99)),
     "format_version_string": with_h5(attr("format_version", "one")),
     "no_format": with_h5(drop_attr("format")),
@@ -159,6 +158,7 @@ CKPT_DAMAGES = {
                                                       np.zeros((2, 3), np.float32))),
     "ckpt_no_train": with_h5(drop("train")),
     "ckpt_checksum": with_h5(weight_nudged),
+    "ckpt_weight_nan": with_h5(weight_nan),
     "ckpt_no_checksum": with_h5(drop_attr("checksum")),
     "ckpt_step": with_h5(lambda f: f["train"].attrs.__setitem__("global_step", -5)),
 }
