@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "model/spec.h"
+#include "model/spec_text.h"
 #include "plugin/host.h"
 #include "util.h"
 
@@ -331,7 +332,8 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     /* The top level. */
     {MODEL "trian = { batch = 3; };\n",
-     "bad.cfg:2: top level: unknown key 'trian' (it takes: data, model, train)"},
+     "bad.cfg:2: top level: unknown key 'trian' (it takes: data, model, train); "
+     "did you mean 'train'?"},
     {MODEL "data = 5;\n", "bad.cfg:2: top level: 'data' must be a group { ... }, found an integer"},
     {"data = { train = \"x.h5\"; };\n",
      "bad.cfg: top level: no 'model' section: say model = { layers = (...); loss = \"...\"; "
@@ -348,7 +350,7 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:3: data: 'cache' must be \"auto\", \"none\" or \"all\", got \"some\""},
     {MODEL "data = {\n  shufle = true;\n};\n",
      "bad.cfg:3: data: unknown key 'shufle' (it takes: train, test, x, y, shuffle, standardize, "
-     "standardize_y, scale, cache, window_rows, validation, validation_split)"},
+     "standardize_y, scale, cache, window_rows, validation, validation_split); did you mean 'shuffle'?"},
     {MODEL "data = {\n  scale = 0.0;\n};\n",
      "bad.cfg:3: data: 'scale' must be above 0 (e.g. 0.00392156862745098 for 1/255), got 0"},
     {MODEL "data = {\n  scale = \"1/255\";\n};\n",
@@ -377,7 +379,8 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:5: model: 'metrics' must be a list: metrics = [ \"accuracy\" ];"},
     {"model = {\n  layers = ( { type = \"dense\"; units = 1; } );\n  loss = \"mse\";\n"
      "  optimiser = \"sgd\"; };\n",
-     "bad.cfg:4: model: unknown key 'optimiser' (it takes: layers, loss, optimizer, metrics)"},
+     "bad.cfg:4: model: unknown key 'optimiser' (it takes: layers, loss, optimizer, "
+     "metrics); did you mean 'optimizer'?"},
     /* train */
     {MODEL "train = {\n  batch = 0;\n};\n", "bad.cfg:3: train: 'batch' must be at least 1, got 0"},
     {MODEL "train = {\n  epochs = 2.5;\n};\n",
@@ -392,7 +395,7 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:3: train: unknown key 'bacth' (it takes: batch, epochs, seed, micro_batch, "
      "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, timeout, log, "
      "time_limit, checkpoint, "
-     "early_stopping, lr_schedule, reduce_lr_on_plateau)"},
+     "early_stopping, lr_schedule, reduce_lr_on_plateau); did you mean 'batch'?"},
     {MODEL "train = {\n  time_limit = \"1:2:3:4\";\n};\n",
      "bad.cfg:3: train: 'time_limit': expected seconds or \"HH:MM:SS\", found \"1:2:3:4\""},
     {MODEL "train = {\n  time_limit = -5;\n};\n",
@@ -404,7 +407,7 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:4: train.checkpoint: 'every_steps' must be an integer, found a string"},
     {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  evry_epochs = 2; }; };\n",
      "bad.cfg:4: train.checkpoint: unknown key 'evry_epochs' (it takes: path, every_steps, "
-     "every_epochs, every_seconds, keep)"},
+     "every_epochs, every_seconds, keep); did you mean 'every_epochs'?"},
     {MODEL "train = { checkpoint = {\n  path = \"c.h5\";\n  every_seconds = -1; }; };\n",
      "bad.cfg:4: train.checkpoint: 'every_seconds' must be at least 0, got -1"},
     /* train.early_stopping */
@@ -420,7 +423,7 @@ static const struct bad_case bad_cases[] = {
      "integer"},
     {MODEL "train = { early_stopping = {\n  patiense = 3; }; };\n",
      "bad.cfg:3: train.early_stopping: unknown key 'patiense' (it takes: monitor, min_delta, "
-     "patience, restore_best_weights)"},
+     "patience, restore_best_weights); did you mean 'patience'?"},
     /* train.lr_schedule */
     {MODEL "train = { lr_schedule = {\n  type = \"linear\"; }; };\n",
      "bad.cfg:3: train.lr_schedule: 'type' must be \"constant\", \"step\", \"exponential\" or "
@@ -492,6 +495,45 @@ static void host_open(config_t *cfg, struct dpt_host_ctx *c, const char *text)
 
 /* A bound at the end of the type is no bound: the message gives the other;
  * with two bounds it gives the interval. */
+/* The integers libconfig 1.5 would cut to 32 bits get an L, and nothing
+ * else changes: not strings, comments, names with digits, floats, or
+ * integers that fit; one beyond 64 bits is refused with its line. */
+static void test_widen_ints(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a = 4294967296;", "a = 4294967296L;"},
+        {"a = -2147483649;", "a = -2147483649L;"},
+        {"a = 2147483647; b = -2147483648;", "a = 2147483647; b = -2147483648;"},
+        {"a = 0x100000000; b = 0xFF;", "a = 0x100000000L; b = 0xFF;"},
+        {"a = 4294967296L; b = 1e10; c = 5000000000.5;",
+         "a = 4294967296L; b = 1e10; c = 5000000000.5;"},
+        {"s = \"4294967296\"; # 4294967296\n// 4294967296\n/* 4294967296 */ x = 1;",
+         "s = \"4294967296\"; # 4294967296\n// 4294967296\n/* 4294967296 */ x = 1;"},
+        {"conv2d99999999999 = 1; t = \"a\\\"5000000000\";",
+         "conv2d99999999999 = 1; t = \"a\\\"5000000000\";"},
+        {"l = ( 1, 5000000000 );", "l = ( 1, 5000000000L );"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct dpt_err err = {0};
+        char *out = NULL;
+        CU_ASSERT_EQUAL_FATAL(dpt__config_widen_ints(cases[i].in, "t.cfg", &out, &err), 0);
+        if (strcmp(out, cases[i].out) != 0) {
+            printf("\n  in:   %s\n  want: %s\n  got:  %s\n", cases[i].in, cases[i].out, out);
+        }
+        CU_ASSERT_STRING_EQUAL(out, cases[i].out);
+        free(out);
+    }
+    struct dpt_err err = {0};
+    char *out = NULL;
+    CU_ASSERT(dpt__config_widen_ints("a = 1;\n\nb = 99999999999999999999;", "t.cfg", &out,
+                                     &err) < 0);
+    CU_ASSERT_PTR_NULL(out);
+    CU_ASSERT_STRING_EQUAL(err.msg, "t.cfg:3: the integer 99999999999999999999 does not fit "
+                                    "in 64 bits");
+}
+
 static void test_host_one_sided_ranges(void)
 {
     config_t cfg;
@@ -555,6 +597,7 @@ int main(void)
     CU_add_test(s, "names of choices become enums", test_names_to_enums);
     CU_add_test(s, "each section's wrong types, ranges and unknown keys", test_bad_values);
     CU_add_test(s, "--set values: messages without a line", test_set_errors);
+    CU_add_test(s, "integers beyond 32 bits are widened", test_widen_ints);
     CU_pSuite h = CU_add_suite("host getters", NULL, NULL);
     CU_add_test(h, "one-sided ranges", test_host_one_sided_ranges);
     CU_add_test(h, "asked keys: once each, at most DPT_HOST_MAX_KEYS", test_host_asked_keys);

@@ -51,9 +51,17 @@ static int dense_create(void **state, const struct dpt_host *host, const struct 
         return host->error(host->ctx, "'units' is required (the number of outputs, "
                                       "e.g. units = 16)");
     }
-    if (units < 1 || units > DENSE_MAX_UNITS) {
+    if (units < 1) {
         return host->error(host->ctx, "'units' must be in [1, %d], got %lld", DENSE_MAX_UNITS,
                            (long long)units);
+    }
+    if (units > DENSE_MAX_UNITS) {
+        /* Say what the number would cost: a typo of a few digits is a
+         * weight matrix of terabytes. */
+        double bytes = (double)units * (double)in->dims[in->rank - 1] * sizeof(float);
+        return host->error(host->ctx, "'units' must be in [1, %d], got %lld: its weights "
+                           "alone would take %.3g bytes", DENSE_MAX_UNITS, (long long)units,
+                           bytes);
     }
     int use_bias;
     rc = host->get_bool(host->ctx, "use_bias", 1, &use_bias);

@@ -9,6 +9,7 @@
 #include "io/model_file.h"
 #include "io/output.h"
 #include "model/spec.h"
+#include "model/spec_text.h"
 #include "train/eval.h"
 #include "train/train.h"
 #include "util/util.h"
@@ -376,21 +377,23 @@ static void default_out(char *buf, size_t len, const char *model)
 }
 
 /* Rank 0 reads the model file (or, with path NULL, the description stored
- * in the checkpoint ckpt); every rank gets the same spec. */
+ * in the checkpoint ckpt); every rank gets the same spec. A model file's
+ * own bytes are broadcast and every rank parses them and applies the --set
+ * values itself (argv is the same on every rank), so that a message from
+ * any rank quotes the user's file and lines; the text stored in a
+ * checkpoint is named "CKPT:/config", as eval names it. */
 static int load_spec(const struct dpt_dist *d, const char *path, const char *ckpt, char **sets,
                      size_t n_sets, struct dpt_spec *spec, struct dpt_err *err)
 {
-    char *text = NULL;
+    char *text = NULL, name[PATH_MAX + 16];
+    snprintf(name, sizeof name, "%s:/config", ckpt ? ckpt : "");
     int rc = 0;
     if (d->rank == 0 && path) {
-        rc = dpt_spec_load(spec, path, sets, n_sets, err);
-        if (rc == 0 && !(text = dpt_spec_to_string(spec))) {
-            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
-        }
+        rc = dpt__spec_read_file(path, &text, err);
     } else if (d->rank == 0) {
         rc = dpt_model_read_config(ckpt, &text, err);
         if (rc == 0) {
-            rc = dpt_spec_parse(spec, text, ckpt, err);
+            rc = dpt_spec_parse(spec, text, name, err);
         }
         for (size_t i = 0; rc == 0 && i < n_sets; i++) {
             rc = dpt_config_set(&spec->cfg, sets[i], err);
@@ -400,15 +403,17 @@ static int load_spec(const struct dpt_dist *d, const char *path, const char *ckp
             free(text);
             text = dpt_spec_to_string(spec);
             dpt_spec_cleanup(spec);
-            rc = text ? dpt_spec_parse(spec, text, ckpt, err) : DPT_ENOMEM;
+            rc = text ? dpt_spec_parse(spec, text, name, err) : DPT_ENOMEM;
         }
     }
     rc = dpt_dist_agree(d, rc, err);
     if (rc == 0) {
         rc = dpt_dist_bcast_string(d, &text, 0, err);
     }
-    if (rc == 0 && d->rank != 0) {
-        rc = dpt_spec_parse(spec, text, path ? path : ckpt, err);
+    if (rc == 0 && path) {
+        rc = dpt_spec_load_text(spec, text, path, sets, n_sets, err);
+    } else if (rc == 0 && d->rank != 0) {
+        rc = dpt_spec_parse(spec, text, name, err);
     }
     free(text);
     return dpt_dist_agree(d, rc, err);

@@ -4,6 +4,7 @@
 #include "io/checkpoint.h"
 #include "io/h5file.h"
 #include "io/model_io.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -217,7 +218,7 @@ static int read_callbacks(hid_t f, const char *path, const struct dpt_net *net,
     if (rc == 0 && H5Lexists(g, "best_weights", H5P_DEFAULT) > 0) {
         *best = malloc(net->n_params * sizeof **best + 1);
         struct dpt_tensor t = {.name = "best_weights", .rank = 1, .shape = {net->n_params}};
-        rc = *best ? dpt__model_read_tensor(g, path, "../callbacks", &t, *best, err)
+        rc = *best ? dpt__model_read_tensor(g, path, "callbacks", &t, *best, err)
                    : dpt_err_set(err, DPT_ENOMEM, "out of memory");
         if (rc == 0 && cb->best) {
             memcpy(cb->best, *best, net->n_params * sizeof *cb->best);
@@ -275,7 +276,7 @@ static int read_optimizer(hid_t f, const char *path, const struct dpt_net *net, 
     } else if (net->opt_floats > 0) {
         struct dpt_tensor ts = {.name = "state", .rank = 2,
                                 .shape = {net->opt_floats, net->n_params}};
-        rc = dpt__model_read_tensor(g, path, "../optimizer", &ts, ostate, err);
+        rc = dpt__model_read_tensor(g, path, "optimizer", &ts, ostate, err);
     }
     if (g >= 0) {
         H5Gclose(g);
@@ -298,6 +299,30 @@ static int check_sum(const char *path, const struct dpt_net *net, const float *o
     return 0;
 }
 
+int dpt__checkpoint_verify(hid_t f, const char *path, const struct dpt_net *net,
+                           const struct dpt_norm *norm, struct dpt_err *err)
+{
+    struct dpt_train_state st;
+    memset(&st, 0, sizeof st);
+    char sum[64] = "";
+    float *best = NULL, *ostate = dpt__zalloc_aligned(net->opt_floats * net->n_params *
+                                                      sizeof(float));
+    int rc = ostate ? read_train_state(f, path, &st, sum, sizeof sum, err)
+                    : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    if (rc == 0) {
+        rc = read_optimizer(f, path, net, ostate, err);
+    }
+    if (rc == 0) {
+        rc = read_callbacks(f, path, net, &st, &best, err);
+    }
+    if (rc == 0) {
+        rc = check_sum(path, net, ostate, norm, &st, best, sum, err);
+    }
+    free(best);
+    free(ostate);
+    return rc;
+}
+
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                         struct dpt_norm *norm, struct dpt_train_state *st,
                         const struct dpt_warn *warn, struct dpt_err *err)
@@ -318,6 +343,11 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
     }
     if (rc == 0) {
         rc = dpt__model_read_layers(h.f, path, net, warn, err);
+    }
+    if (rc == 0) {
+        /* After the layers, whose message about another input width names
+         * the tensor; this catches what the tensors cannot show. */
+        rc = dpt__model_check_input(h.f, path, net, err);
     }
     if (rc == 0) {
         rc = read_optimizer(h.f, path, net, ostate, err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FORMAT_VERSION 1
@@ -55,6 +56,29 @@ static int read_input_shape(hid_t f, long long n_in, struct dpt_shape *s)
         prod *= dims[j];
     }
     return rank >= 1 && prod == n_in ? 0 : -1;
+}
+
+int dpt__model_check_input(hid_t f, const char *path, const struct dpt_net *net,
+                           struct dpt_err *err)
+{
+    long long n_in = 0;
+    struct dpt_shape in;
+    if (dpt__h5_read_ll_attr(f, "n_inputs", &n_in) < 0 || n_in <= 0 ||
+        read_input_shape(f, n_in, &in) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: input_shape does not "
+                           "fit n_inputs = %lld", path, n_in);
+    }
+    int same = in.rank == net->in.rank;
+    for (uint32_t j = 0; same && j < in.rank; j++) {
+        same = in.dims[j] == net->in.dims[j];
+    }
+    if (!same) {
+        char a[96], b[96];
+        return dpt_err_set(err, DPT_EFORMAT, "%s: the file's model takes inputs of shape %s; "
+                           "this model takes %s (a different model?)", path,
+                           dpt_shape_str(&in, a, sizeof a), dpt_shape_str(&net->in, b, sizeof b));
+    }
+    return 0;
 }
 
 /* The group of one layer: its tensors, and what a later load compares with
@@ -192,46 +216,119 @@ int dpt_predictions_save(const char *path, const float *pred, const int *labels,
     return dpt__h5_save_atomically(path, write_pred, &p, err);
 }
 
-/* Reads a float tensor; its shape must be t's. */
-int dpt__model_read_tensor(hid_t g, const char *file, const char *gname, const struct dpt_tensor *t,
-                       float *dst, struct dpt_err *err)
+/* "d1, d2, ..." of n dimensions into buf (returned). */
+static const char *dims_str(const unsigned long long *dims, int n, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int j = 0; j < n; j++) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, "%s%llu", j ? ", " : "", dims[j]);
+    }
+    return buf;
+}
+
+/* The HDF5 type ty as a user would name it ("int32", "float64",
+ * "strings") into buf (returned). */
+static const char *type_str(hid_t ty, char *buf, size_t len)
+{
+    size_t bits = H5Tget_size(ty) * 8;
+    switch (H5Tget_class(ty)) {
+    case H5T_INTEGER:
+        snprintf(buf, len, "%s%zu", H5Tget_sign(ty) == H5T_SGN_NONE ? "uint" : "int", bits);
+        break;
+    case H5T_FLOAT:
+        snprintf(buf, len, "float%zu", bits);
+        break;
+    case H5T_STRING:
+        snprintf(buf, len, "strings");
+        break;
+    default:
+        snprintf(buf, len, "values of HDF5 type class %d", (int)H5Tget_class(ty));
+        break;
+    }
+    return buf;
+}
+
+/* Reads the float tensor t of group g (gpath: its path, "layers/00_dense",
+ * for messages); its shape must be t's and its type a 32-bit float (the
+ * only one the writer uses: another would be converted without a word).
+ * The values are read as stored, bit for bit, NaN payloads included
+ * (tests/test_model_file.c); a checkpoint's checksum covers them. */
+int dpt__model_read_tensor(hid_t g, const char *file, const char *gpath,
+                           const struct dpt_tensor *t, float *dst, struct dpt_err *err)
 {
     if (H5Lexists(g, t->name, H5P_DEFAULT) <= 0) {
-        return dpt_err_set(err, DPT_EFORMAT, "%s: missing dataset /layers/%s/%s", file, gname,
-                           t->name);
+        return dpt_err_set(err, DPT_EFORMAT, "%s: missing dataset /%s/%s", file, gpath, t->name);
     }
     hid_t ds = H5Dopen2(g, t->name, H5P_DEFAULT);
-    hid_t sp = H5Dget_space(ds);
-    int rank = H5Sget_simple_extent_ndims(sp);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hsize_t dims[8] = {0};
+    unsigned long long want[DPT_MAX_RANK], got[8];
     int ok = rank == (int)t->rank && rank <= 8;
     /* The dimensions are read whatever the rank, for the message below. */
     if (rank >= 0 && rank <= 8) {
         H5Sget_simple_extent_dims(sp, dims, NULL);
     }
-    for (int j = 0; ok && j < rank; j++) {
-        ok = dims[j] == t->shape[j];
+    for (int j = 0; j < rank && j < 8; j++) {
+        got[j] = dims[j];
+        ok = ok && dims[j] == t->shape[j];
+    }
+    for (uint32_t j = 0; j < t->rank; j++) {
+        want[j] = t->shape[j];
     }
     int rc = 0;
-    if (!ok) {
-        char want[96] = "", got[96] = "";
-        for (uint32_t j = 0; j < t->rank && j < 4; j++) {
-            size_t u = strlen(want);
-            snprintf(want + u, sizeof want - u, "%s%llu", j ? ", " : "",
-                     (unsigned long long)t->shape[j]);
-        }
-        for (int j = 0; j < rank && j < 8; j++) {
-            size_t u = strlen(got);
-            snprintf(got + u, sizeof got - u, "%s%llu", j ? ", " : "", (unsigned long long)dims[j]);
-        }
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /layers/%s/%s has shape [%s]; the model "
-                         "needs [%s] (a different model?)", file, gname, t->name, got, want);
+    char a[96], b[96];
+    if (ds < 0 || sp < 0 || ty < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /%s/%s is not a readable dataset", file, gpath,
+                         t->name);
+    } else if (!ok) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /%s/%s has shape [%s]; the model needs [%s] "
+                         "(a different model?)", file, gpath, t->name,
+                         dims_str(got, rank < 0 ? 0 : rank > 8 ? 8 : rank, a, sizeof a),
+                         dims_str(want, (int)t->rank, b, sizeof b));
+    } else if (H5Tget_class(ty) != H5T_FLOAT || H5Tget_size(ty) != sizeof(float)) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: /%s/%s holds %s; model files store float32",
+                         file, gpath, t->name, type_str(ty, a, sizeof a));
     } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot read /layers/%s/%s", file, gname, t->name);
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot read /%s/%s", file, gpath, t->name);
     }
-    H5Sclose(sp);
-    H5Dclose(ds);
+    if (ty >= 0) {
+        H5Tclose(ty);
+    }
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (ds >= 0) {
+        H5Dclose(ds);
+    }
     return rc;
+}
+
+/* The statistics of /standardize must be finite, and every std above 0:
+ * the writer stores 1 for a constant feature, so anything else is damage
+ * that would turn every prediction into inf or NaN. */
+static int check_norm(const char *path, const struct dpt_norm *norm, struct dpt_err *err)
+{
+    const struct {
+        const char *name;
+        const double *v;
+        size_t n;
+        int positive;
+    } sets[] = {{"mean", norm->mean, norm->f, 0}, {"std", norm->std, norm->f, 1},
+                {"y_mean", norm->y_mean, norm->yc, 0}, {"y_std", norm->y_std, norm->yc, 1}};
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        for (size_t i = 0; sets[k].v && i < sets[k].n; i++) {
+            double v = sets[k].v[i];
+            if (!isfinite(v) || (sets[k].positive && !(v > 0))) {
+                return dpt_err_set(err, DPT_EFORMAT, "%s: /standardize/%s[%zu] is %g; it must "
+                                   "be a finite number%s (the file is damaged)", path,
+                                   sets[k].name, i, v, sets[k].positive ? " above 0" : "");
+            }
+        }
+    }
+    return 0;
 }
 
 int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
@@ -274,6 +371,9 @@ int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm
         }
     }
     if (rc == 0) {
+        rc = check_norm(path, norm, err);
+    }
+    if (rc == 0) {
         dpt_norm_finish(norm);
     }
     return rc;
@@ -290,6 +390,10 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
         return dpt_err_set(err, DPT_EIO, "%s: %s", dpt__path_shown(path, shown, sizeof shown),
                            strerror(e));
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return dpt_err_set(err, DPT_EIO, "%s: a folder, not a model file", path);
+    }
     h->f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     if (h->f < 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file (or a truncated one)", path);
@@ -298,6 +402,18 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
         (strcmp(format, DPT_MODEL_FORMAT) != 0 && strcmp(format, DPT_CKPT_FORMAT) != 0)) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: not a dptrain model file (no format = \"%s\" "
                            "attribute)", path, DPT_MODEL_FORMAT);
+    }
+    /* Every file ever written says its version; a later layout read as
+     * this one would put its numbers in the wrong places. */
+    long long version = 0;
+    if (dpt__h5_read_ll_attr(h->f, "format_version", &version) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged %s file: no integer attribute "
+                           "format_version", path, format);
+    }
+    if (version != FORMAT_VERSION) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: %s format version %lld; this dptrain reads "
+                           "version %d (a file from a newer dptrain?)", path, format, version,
+                           FORMAT_VERSION);
     }
     return 0;
 }
@@ -383,7 +499,7 @@ static void describe_change(char *buf, size_t len, const struct dpt_node *nd,
  * an error about a tensor then also names both versions. Whatever the
  * versions, a group holding more floats than the plugin's tensors is an
  * error rather than weights partly read. */
-static int read_layer(hid_t g, const char *path, const char *gname, struct dpt_net *net,
+static int read_layer(hid_t g, const char *path, const char *gpath, struct dpt_net *net,
                       const struct dpt_node *nd, const struct dpt_warn *warn,
                       struct dpt_err *err)
 {
@@ -404,7 +520,7 @@ static int read_layer(hid_t g, const char *path, const char *gname, struct dpt_n
     int rc = 0;
     struct dpt_tensor t;
     for (uint32_t k = 0; rc == 0 && dpt_node_tensor(nd, k, &t) == 0; k++) {
-        rc = dpt__model_read_tensor(g, path, gname, &t, net->params + nd->param_off + t.offset,
+        rc = dpt__model_read_tensor(g, path, gpath, &t, net->params + nd->param_off + t.offset,
                                     err);
     }
     if (rc < 0 && changed) {
@@ -445,7 +561,7 @@ int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net,
                                "model)", path, full);
         }
         hid_t g = H5Gopen2(f, full, H5P_DEFAULT);
-        int rc = read_layer(g, path, gname, net, nd, warn, err);
+        int rc = read_layer(g, path, full, net, nd, warn, err);
         H5Gclose(g);
         if (rc < 0) {
             return rc;
@@ -527,6 +643,9 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     }
     if (rc == 0) {
         rc = dpt__model_read_norm(h.f, path, (size_t)n_in, norm, err);
+    }
+    if (rc == 0 && strcmp(fmt, DPT_CKPT_FORMAT) == 0) {
+        rc = dpt__checkpoint_verify(h.f, path, net, norm, err);
     }
     dpt__model_close(&h);
     free(text);

@@ -32,15 +32,24 @@ void dpt__model_close(struct dpt__model_file *h);
  * /config, /layers and /standardize. 0 or -1. */
 int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net *net,
                               const char *config_text, const struct dpt_norm *norm);
-/* Reads a float tensor of group g (named gname in messages); its shape
- * must be t's. */
-int dpt__model_read_tensor(hid_t g, const char *file, const char *gname,
+/* Reads a float tensor of group g (whose path, "layers/00_dense", messages
+ * name); its shape must be t's and its type float32. */
+int dpt__model_read_tensor(hid_t g, const char *file, const char *gpath,
                            const struct dpt_tensor *t, float *dst, struct dpt_err *err);
 /* Reads every layer's tensors into net->params, comparing each layer's
  * recorded plugin version with the loaded plugin's (see dpt_model_load in
  * model_file.h); warn may be NULL. */
 int dpt__model_read_layers(hid_t f, const char *path, struct dpt_net *net,
                            const struct dpt_warn *warn, struct dpt_err *err);
+/* The file's n_inputs and input_shape against the input of net: an error
+ * naming both when they differ or do not agree with each other. */
+int dpt__model_check_input(hid_t f, const char *path, const struct dpt_net *net,
+                           struct dpt_err *err);
+/* For a checkpoint read as a trained model (eval, predict): reads what
+ * else it holds (/train, /optimizer, /callbacks) and checks its checksum
+ * over that, net's weights and norm, as a resume would. */
+int dpt__checkpoint_verify(hid_t f, const char *path, const struct dpt_net *net,
+                           const struct dpt_norm *norm, struct dpt_err *err);
 /* Reads /standardize into norm (left empty when the file has none). */
 int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
                          struct dpt_err *err);

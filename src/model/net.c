@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* Parameter slices start on 16-float (64-byte) boundaries, as the buffer
  * itself does, so every layer's weights are equally aligned. */
@@ -34,6 +36,43 @@
 static size_t round_up(size_t n, size_t k)
 {
     return (n + k - 1) / k * k;
+}
+
+/* Bytes of memory this process may use: the machine's, or less under a
+ * limit on the address space or a cgroup's limit (Slurm confines a job's
+ * memory with one). Sizes above it are refused before anything is
+ * allocated: with overcommit, a too-large allocation succeeds and the
+ * kernel kills the process when the memory is touched. */
+static double memory_bytes(void)
+{
+    double bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        (double)lim.rlim_cur < bytes) {
+        bytes = (double)lim.rlim_cur;
+    }
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    unsigned long long cg;
+    if (f && fscanf(f, "%llu", &cg) == 1 && (double)cg < bytes) {
+        bytes = (double)cg;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return bytes;
+}
+
+/* bytes as "12345 bytes (12.1 KiB)" into buf, which is returned. */
+static const char *bytes_str(double bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = bytes;
+    int u = 0;
+    while (v >= 1024 && u < 6) {
+        v /= 1024, u++;
+    }
+    snprintf(buf, len, "%.0f bytes (%.1f %s)", bytes, v, units[u]);
+    return buf;
 }
 
 /* One plugin instance the model file asks for, and where it asks. */
@@ -183,6 +222,10 @@ static int instantiate(const struct dpt_registry *reg, const struct dpt_spec *sp
         if (rc == DPT_ECRASH) {
             /* Not even the host context is freed: the plugin may hold it. */
             return rc;
+        } else if (dpt_host_check_typos(host, want->host_keys, err) < 0) {
+            /* A misspelt key ('unit') is why a required one was missing:
+             * the typo is what to report, with the key it stands for. */
+            rc = err->code;
         } else if (host->err.code) {
             /* The plugin reported through host->error: the message already
              * names the file, line and instance. */
@@ -378,6 +421,13 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     if (check_layer(node, &made.info, where, err) < 0) {
         return err->code;
     }
+    /* A plugin's count is trusted no further than the flat buffer's
+     * arithmetic allows: above 2^60 floats the byte sizes would wrap. */
+    if (made.info.n_params > (UINT64_C(1) << 60) || made.info.n_state > (UINT64_C(1) << 60)) {
+        return dpt_err_set(err, DPT_ENOMEM, "%s: %s: the plugin reports %" PRIu64
+                           " parameters and %" PRIu64 " state floats, more than any memory",
+                           where, node->label, made.info.n_params, made.info.n_state);
+    }
     node->n_params = made.info.n_params;
     node->n_state = made.info.n_state;
     node->param_off = net->n_params;
@@ -494,6 +544,38 @@ static int find_train_ranges(struct dpt_net *net)
     return 0;
 }
 
+/* Refuses a model whose parameters, with their gradients and the
+ * optimizer's state, cannot fit in memory, before they are allocated:
+ * the message names the largest layer and both sizes. */
+static int check_size(const struct dpt_net *net, const struct dpt_spec *spec,
+                      struct dpt_err *err)
+{
+    const struct dpt_node *big = NULL;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        if (!big || nd->n_params + nd->n_state > big->n_params + big->n_state) {
+            big = nd;
+        }
+    }
+    double floats = (double)net->n_params * (2.0 + (double)net->opt_floats);
+    double need = floats * sizeof(float), have = memory_bytes();
+    if (!big || need <= have) {
+        return 0;
+    }
+    char where[512], b_layer[64], b_need[64], b_have[64];
+    const config_setting_t *at = config_setting_get_elem(spec->layers,
+                                                         (unsigned)big->layer_index);
+    return dpt_err_set(err, DPT_ENOMEM, "%s: %s: %zu parameters take %s; with the other "
+                       "layers, the gradients and the optimizer's state the model needs %s, "
+                       "more than the %s of memory here",
+                       dpt_spec_where(spec, at, where, sizeof where), big->label,
+                       big->n_params + big->n_state,
+                       bytes_str((double)(big->n_params + big->n_state) * sizeof(float),
+                                 b_layer, sizeof b_layer),
+                       bytes_str(need, b_need, sizeof b_need),
+                       bytes_str(have, b_have, sizeof b_have));
+}
+
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
                    const struct dpt_registry *reg, const struct dpt_shape *in,
                    struct dpt_err *err)
@@ -520,6 +602,9 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
     }
     if (rc == 0 && find_train_ranges(net) < 0) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        rc = check_size(net, spec, err);
     }
     if (rc == 0) {
         net->params = dpt__zalloc_aligned(net->n_params * sizeof(float));
@@ -618,16 +703,48 @@ static size_t workspace_bytes(const struct dpt_node *nd, size_t m)
     return 0;
 }
 
+/* The bytes of work buffers for micro-shards of m rows (activations, their
+ * gradients and workspaces of every node) into *bytes, and the node with
+ * the largest activations into *big; -1 when the sum does not fit in a
+ * size_t (a batch of 2^62 rows). */
+static int work_bytes(const struct dpt_net *net, size_t m, size_t *bytes,
+                      const struct dpt_node **big)
+{
+    *bytes = 0;
+    *big = NULL;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const struct dpt_node *nd = &net->nodes[i];
+        size_t act, ws = workspace_bytes(nd, m);
+        if (__builtin_mul_overflow(m, nd->n_out * sizeof(float), &act) || act > SIZE_MAX / 4 ||
+            ws > SIZE_MAX / 4 || __builtin_add_overflow(*bytes, 2 * round_up(act, 64), bytes) ||
+            __builtin_add_overflow(*bytes, round_up(ws, 64), bytes)) {
+            *big = nd;
+            return -1;
+        }
+        if (!*big || nd->n_out > (*big)->n_out) {
+            *big = nd;
+        }
+    }
+    return 0;
+}
+
 int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
                     struct dpt_err *err)
 {
     *out = NULL;
     size_t n = net->n_nodes;
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct dpt_node *nd = &net->nodes[i];
-        bytes += 2 * round_up(m * nd->n_out * sizeof(float), 64);
-        bytes += round_up(workspace_bytes(nd, m), 64);
+    const struct dpt_node *big;
+    int fits = work_bytes(net, m, &bytes, &big) == 0;
+    if (!fits || (double)bytes > memory_bytes()) {
+        char b_need[64], b_have[64];
+        return dpt_err_set(err, DPT_ENOMEM, "micro-shards of %zu rows need %s of work buffers "
+                           "per thread (%s: %zu rows x %zu outputs), more than the %s of "
+                           "memory here", m,
+                           fits ? bytes_str((double)bytes, b_need, sizeof b_need)
+                                : "more than 2^64 bytes",
+                           big ? big->label : "the model", m, big ? big->n_out : 0,
+                           bytes_str(memory_bytes(), b_have, sizeof b_have));
     }
     struct dpt_work *w = calloc(1, sizeof *w);
     if (w) {

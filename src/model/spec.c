@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "model/spec.h"
+#include "model/spec_text.h"
 #include "plugin/host.h"
 #include "util/util.h"
 
@@ -89,6 +90,25 @@ static int open_section(struct dpt_host_ctx *parent, const char *key, const char
     return 0;
 }
 
+/* A file or dataset name read from key of section c: refused when empty
+ * (it would name the folder, or no dataset, in a later and less clear
+ * message) or longer than a path can be. NULL (not given) is fine. */
+static int check_name(struct dpt_host_ctx *c, const char *key, const char *value)
+{
+    if (!value) {
+        return 0;
+    }
+    const config_setting_t *s = c->group ? config_setting_get_member(c->group, key) : NULL;
+    if (!value[0]) {
+        return dpt_host_fail(c, s, "'%s' must not be empty", key);
+    }
+    if (strlen(value) >= PATH_MAX) {
+        return dpt_host_fail(c, s, "'%s' is %zu characters long; a file or dataset name has "
+                             "at most %d", key, strlen(value), PATH_MAX - 1);
+    }
+    return 0;
+}
+
 /* data = { train; test; x; y; shuffle; standardize; standardize_y; scale;
  *          cache; window_rows; validation; validation_split; } */
 static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
@@ -111,6 +131,11 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
     }
     if (dpt_host_check_unused(c, NULL, err) < 0) {
         return err->code;
+    }
+    if (check_name(c, "train", spec->train) < 0 || check_name(c, "test", spec->test) < 0 ||
+        check_name(c, "x", spec->x_name) < 0 || check_name(c, "y", spec->y_name) < 0 ||
+        check_name(c, "validation", spec->validation) < 0) {
+        return failed(c, err);
     }
     spec->cache = (enum dpt_cache)pick(cache, caches);
     /* The getter's range is closed; 0 would erase every input. */
@@ -222,6 +247,9 @@ static int read_checkpoint(struct dpt_spec *spec, struct dpt_host_ctx *train,
     }
     if (dpt_host_check_unused(&c, NULL, err) < 0) {
         return err->code;
+    }
+    if (check_name(&c, "path", spec->ckpt_path) < 0) {
+        return failed(&c, err);
     }
     /* A group without a path sets how often `--checkpoint PATH` writes; the
      * CLI refuses it when no --checkpoint comes either. */
@@ -343,6 +371,9 @@ static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
         h->get_string(h->ctx, "log", NULL, NULL, &spec->log) < 0) {
         return failed(c, err);
     }
+    if (check_name(c, "log", spec->log) < 0) {
+        return failed(c, err);
+    }
     if (read_time_limit(spec, c, err) < 0 || read_checkpoint(spec, c, err) < 0 ||
         read_early_stopping(spec, c, err) < 0 ||
         read_lr_schedule(spec, c, err) < 0 || read_reduce_lr(spec, c, err) < 0) {
@@ -415,42 +446,66 @@ static int parse_error(struct dpt_spec *spec, struct dpt_err *err)
                        config_error_line(&spec->cfg), config_error_text(&spec->cfg));
 }
 
-int dpt_spec_load(struct dpt_spec *spec, const char *path, char *const *sets, size_t n_sets,
-                  struct dpt_err *err)
+/* Parses text (a model file's bytes, or a copy of one) into spec->cfg,
+ * after widening its integers (spec_text.h); messages name spec->file. */
+static int parse_text(struct dpt_spec *spec, const char *text, struct dpt_err *err)
+{
+    char *wide = NULL;
+    int rc = dpt__config_widen_ints(text, spec->file, &wide, err);
+    if (rc == 0 && !config_read_string(&spec->cfg, wide)) {
+        rc = parse_error(spec, err);
+    }
+    free(wide);
+    return rc;
+}
+
+/* A spec with nothing in it yet but its file name (a copy of name). */
+static int spec_init(struct dpt_spec *spec, const char *name, struct dpt_err *err)
 {
     memset(spec, 0, sizeof *spec);
     config_init(&spec->cfg);
-    spec->file = dpt__strdup(path);
-    if (!spec->file) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    spec->file = dpt__strdup(name);
+    return spec->file ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+}
+
+int dpt_spec_load(struct dpt_spec *spec, const char *path, char *const *sets, size_t n_sets,
+                  struct dpt_err *err)
+{
+    char *text = NULL;
+    int rc = dpt__spec_read_file(path, &text, err);
+    if (rc == 0) {
+        rc = dpt_spec_load_text(spec, text, path, sets, n_sets, err);
+    } else if (spec_init(spec, path, err) < 0) {
+        rc = err->code;
     }
-    if (!config_read_file(&spec->cfg, path)) {
-        return parse_error(spec, err);
+    free(text);
+    return rc;
+}
+
+int dpt_spec_load_text(struct dpt_spec *spec, const char *text, const char *path,
+                       char *const *sets, size_t n_sets, struct dpt_err *err)
+{
+    int rc = spec_init(spec, path, err);
+    if (rc == 0) {
+        rc = parse_text(spec, text, err);
     }
-    if (resolve_paths(spec, path, err) < 0) {
-        return err->code;
+    if (rc == 0) {
+        rc = resolve_paths(spec, path, err);
     }
-    for (size_t i = 0; i < n_sets; i++) {
-        if (dpt_config_set(&spec->cfg, sets[i], err) < 0) {
-            return err->code;
-        }
+    for (size_t i = 0; rc == 0 && i < n_sets; i++) {
+        rc = dpt_config_set(&spec->cfg, sets[i], err);
     }
-    return extract(spec, err);
+    return rc == 0 ? extract(spec, err) : rc;
 }
 
 int dpt_spec_parse(struct dpt_spec *spec, const char *text, const char *name,
                    struct dpt_err *err)
 {
-    memset(spec, 0, sizeof *spec);
-    config_init(&spec->cfg);
-    spec->file = dpt__strdup(name);
-    if (!spec->file) {
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    int rc = spec_init(spec, name, err);
+    if (rc == 0) {
+        rc = parse_text(spec, text, err);
     }
-    if (!config_read_string(&spec->cfg, text)) {
-        return parse_error(spec, err);
-    }
-    return extract(spec, err);
+    return rc == 0 ? extract(spec, err) : rc;
 }
 
 char *dpt_spec_to_string(const struct dpt_spec *spec)
@@ -501,16 +556,24 @@ static int add_scalar(config_setting_t *g, const char *name, const config_settin
 }
 
 /* Parses a --set value into member "v" of the empty config *tmp as libconfig
- * would (number, bool, "string"); a bare word such as other.h5 is taken as
- * a string. 0, or -1 when out of memory. */
-static int parse_value(config_t *tmp, const char *value)
+ * would (number, bool, "string"), integers beyond 32 bits included; a bare
+ * word such as other.h5 is taken as a string. 0, or an error in err (out
+ * of memory, an integer beyond 64 bits). */
+static int parse_value(config_t *tmp, const char *value, const char *assignment,
+                       struct dpt_err *err)
 {
-    char *text = dpt__aprintf("v = %s;", value);
+    char *text = dpt__aprintf("v = %s;", value), *wide = NULL;
     if (!text) {
-        return -1;
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    int parsed = config_read_string(tmp, text);
+    int rc = dpt__config_widen_ints(text, "--set", &wide, err);
     free(text);
+    if (rc < 0) {
+        return rc == DPT_ENOMEM ? rc : dpt_err_set(err, DPT_EINVAL, "--set '%s': the integer "
+                                                   "does not fit in 64 bits", assignment);
+    }
+    int parsed = config_read_string(tmp, wide);
+    free(wide);
     config_setting_t *v = parsed ? config_lookup(tmp, "v") : NULL;
     if (!v || config_setting_is_aggregate(v)) {
         config_destroy(tmp);
@@ -602,9 +665,9 @@ int dpt_config_set(config_t *cfg, const char *assignment, struct dpt_err *err)
     path[plen] = '\0';
     config_t tmp;
     config_init(&tmp);
-    if (parse_value(&tmp, eq + 1) < 0) {
+    if (parse_value(&tmp, eq + 1, assignment, err) < 0) {
         config_destroy(&tmp);
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        return err->code;
     }
 
     /* Walk (and make) the groups and list entries of the path, then

@@ -90,6 +90,12 @@ struct dpt_spec {
  * and checks every key. */
 int dpt_spec_load(struct dpt_spec *spec, const char *path, char *const *sets, size_t n_sets,
                   struct dpt_err *err);
+/* The same from the model file's text, read by the caller (the bytes rank
+ * 0 read and broadcast): path is named in messages and resolves relative
+ * data paths, as with dpt_spec_load, so every rank quotes the user's file
+ * and lines. */
+int dpt_spec_load_text(struct dpt_spec *spec, const char *text, const char *path,
+                       char *const *sets, size_t n_sets, struct dpt_err *err);
 /* The same from text (another rank's broadcast, or a model file's copy);
  * name is used in messages. */
 int dpt_spec_parse(struct dpt_spec *spec, const char *text, const char *name,

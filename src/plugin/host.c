@@ -169,6 +169,11 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
             return fail(c, s, "'%s' must be a number, found %s", key, type_name(t));
         }
     }
+    /* libconfig reads 1e999 as inf; no setting means "infinite" by it (the
+     * open ends use 0 or leave the key out), and NaN compares false. */
+    if (!isfinite(v)) {
+        return fail(c, s, "'%s' must be a finite number, got %g", key, v);
+    }
     if (!(v >= min && v <= max)) {
         if (isinf(max) && !isinf(min)) {
             return fail(c, s, "'%s' must be at least %g, got %g", key, min, v);
@@ -302,11 +307,67 @@ int dpt_host_fail(struct dpt_host_ctx *ctx, const config_setting_t *s, const cha
     return rc;
 }
 
-int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
-                          struct dpt_err *err)
+/* Edits (insert, delete, replace, swap two neighbours) that turn a into b,
+ * counted up to 3: the optimal string alignment distance, enough to tell a
+ * typo ('unit', 'trian', 'standardise') from another word. */
+static int edits(const char *a, const char *b)
 {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 62 || m > 62 || (n > m ? n - m : m - n) > 2) {
+        return 3;
+    }
+    int d[64][64];
+    for (size_t i = 0; i <= n; i++) {
+        for (size_t j = 0; j <= m; j++) {
+            if (i == 0 || j == 0) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[n][m] < 3 ? d[n][m] : 3;
+}
+
+/* The known key closest to name, when it is a likely typo of it (one edit,
+ * or two in a name of five letters or more), else NULL. */
+static const char *closest(const struct dpt_host_ctx *ctx, const char *const *host_keys,
+                           const char *name)
+{
+    const char *best = NULL;
+    int best_d = strlen(name) >= 5 ? 3 : 2;
+    for (size_t k = 0; host_keys && host_keys[k]; k++) {
+        int d = edits(name, host_keys[k]);
+        if (d < best_d) {
+            best = host_keys[k], best_d = d;
+        }
+    }
+    for (size_t k = 0; k < ctx->n_asked; k++) {
+        int d = edits(name, ctx->asked[k]);
+        if (d < best_d) {
+            best = ctx->asked[k], best_d = d;
+        }
+    }
+    return best;
+}
+
+/* The first key of the group neither in host_keys nor asked for, and when
+ * only_typos, only one close to a known key: its setting, or NULL. The
+ * key it is close to goes to *near (NULL when none). */
+static const config_setting_t *find_unknown(const struct dpt_host_ctx *ctx,
+                                            const char *const *host_keys, int only_typos,
+                                            const char **near)
+{
+    *near = NULL;
     if (!ctx->group || !config_setting_is_group(ctx->group)) {
-        return 0;
+        return NULL;
     }
     for (int i = 0; i < config_setting_length(ctx->group); i++) {
         const config_setting_t *s = config_setting_get_elem(ctx->group, (unsigned)i);
@@ -319,18 +380,49 @@ int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys
             known = strcmp(name, ctx->asked[k]) == 0;
         }
         if (!known) {
-            char list[768] = "";
-            for (size_t k = 0; k < ctx->n_asked; k++) {
-                size_t used = strlen(list);
-                snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", ctx->asked[k]);
-            }
-            char body[1024];
-            snprintf(body, sizeof body, "unknown key '%s' (it takes: %s)", name,
-                     ctx->n_asked ? list : "no keys");
-            return set_at(err, ctx, s, body);
+            *near = closest(ctx, host_keys, name);
+        }
+        if (!known && (*near || !only_typos)) {
+            return s;
         }
     }
-    return 0;
+    return NULL;
+}
+
+/* The message about the unknown key s; near is the key it is a typo of
+ * (the hint comes last, after the list of keys other messages share). */
+static int report_unknown(const struct dpt_host_ctx *ctx, const config_setting_t *s,
+                          const char *near, struct dpt_err *err)
+{
+    char list[768] = "";
+    for (size_t k = 0; k < ctx->n_asked; k++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", ctx->asked[k]);
+    }
+    char hint[128] = "";
+    if (near) {
+        snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    }
+    char body[1024];
+    snprintf(body, sizeof body, "unknown key '%s' (it takes: %s)%s", config_setting_name(s),
+             ctx->n_asked ? list : "no keys", hint);
+    return set_at(err, ctx, s, body);
+}
+
+int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
+                          struct dpt_err *err)
+{
+    const char *near;
+    const config_setting_t *s = find_unknown(ctx, host_keys, 0, &near);
+    return s ? report_unknown(ctx, s, near, err) : 0;
+}
+
+int dpt_host_check_typos(struct dpt_host_ctx *ctx, const char *const *host_keys,
+                         struct dpt_err *err)
+{
+    const char *near;
+    const config_setting_t *s = find_unknown(ctx, host_keys, 1, &near);
+    return s ? report_unknown(ctx, s, near, err) : 0;
 }
 
 void dpt_rng_block(uint64_t key, uint64_t counter, uint32_t out[4])

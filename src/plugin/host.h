@@ -50,10 +50,16 @@ int dpt_host_fail(struct dpt_host_ctx *ctx, const config_setting_t *s, const cha
     __attribute__((format(printf, 3, 4)));
 
 /* Keys of the group, other than those in `host_keys` (NULL-terminated) and
- * those asked for: an error in err naming the first one, its line and the
- * keys asked for. */
+ * those asked for: an error in err naming the first one, its line, the
+ * keys asked for and the known key it is a likely typo of: "unknown key
+ * 'unit' (it takes: units, use_bias); did you mean 'units'?". */
 int dpt_host_check_unused(struct dpt_host_ctx *ctx, const char *const *host_keys,
                           struct dpt_err *err);
+/* The same, for unknown keys that are a likely typo of a known one only:
+ * after a plugin's create() failed ("'units' is required"), a key 'unit'
+ * is the cause to report. 0 when there is none. */
+int dpt_host_check_typos(struct dpt_host_ctx *ctx, const char *const *host_keys,
+                         struct dpt_err *err);
 
 /* The Philox4x32-10 stream behind dpt_host.rng_*. */
 double dpt_rng_uniform(struct dpt_rng *rng);

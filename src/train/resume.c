@@ -4,6 +4,7 @@
 #include "train/resume.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +268,10 @@ int dpt_resume_compare(const char *ckpt, const char *ckpt_text,
 {
     struct dpt_spec old;
     memset(&old, 0, sizeof old);
-    int rc = dpt_spec_parse(&old, ckpt_text, ckpt, err);
+    /* Named as eval and train name a checkpoint's stored model text. */
+    char name[PATH_MAX + 16];
+    snprintf(name, sizeof name, "%s:/config", ckpt);
+    int rc = dpt_spec_parse(&old, ckpt_text, name, err);
     size_t len = 4096;
     char *broken = calloc(1, len), *applied = calloc(1, len);
     if (rc == 0 && (!broken || !applied)) {

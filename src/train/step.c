@@ -40,7 +40,9 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
             return dpt_err_set(err, DPT_ENOMEM, "out of memory for gradients");
         }
         if (dpt_work_create(&st->work[t], net, micro, err) < 0) {
-            return err->code;
+            /* The micro-shard's rows come from these two settings. */
+            return dpt_err_prefix(err, "%s: train.batch = %lld, train.micro_batch = %lld", spec->file,
+                                  (long long)spec->batch, (long long)spec->micro_batch);
         }
     }
     if (spec->deterministic) {
