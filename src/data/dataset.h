@@ -59,6 +59,17 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
  * type: see dataset.c) rather than through H5Dread. */
 int dpt_dataset_direct(const struct dpt_dataset *ds);
 
+/* Reads everything through H5Dread from now on (tests compare the paths). */
+void dpt_dataset_no_direct(struct dpt_dataset *ds);
+
+/* 0 when `need` bytes fit in what this rank can still allocate
+ * (data/memory.h), else DPT_ENOMEM with one message naming the file, X and
+ * its shape, `what` needs them ("this rank's windows of rows"), the bytes
+ * needed and the bytes available. Callers check before they allocate
+ * anything that grows with N or F. */
+int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const char *what,
+                             struct dpt_err *err);
+
 /* Rows read so far by this handle (the sharding tests count them). */
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);
 
