@@ -133,7 +133,8 @@ def elsewhere():
         f["y"] = Y
     efile("sub/efile.h5", X.nbytes, Y.nbytes)
     accepted("sub/efile.h5", "X and y in external raw files")
-    efile("sub/efile-short.h5", X.nbytes + 4096, Y.nbytes)
+    X[:N // 2].tofile("sub/efile-short.raw")
+    efile("sub/efile-short.h5", X.nbytes, Y.nbytes, x_file="efile-short.raw")
     efile("sub/efile-missing.h5", X.nbytes, Y.nbytes, x_file="efile-gone.raw")
 
 
