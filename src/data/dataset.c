@@ -14,14 +14,28 @@
  *
  * Direct reads: HDF5 spends 3-5 us per row on a selection of scattered rows
  * (measured, 60000 x 784 float32 file, 10240 random rows of it), which is
- * what a rank reading its rows a window at a time asks for. A dataset stored
- * contiguously (no chunks, filters or external files) in a native integer
- * or float type is therefore read with pread at the offset HDF5 reports
- * (H5Dget_offset) and converted here: one pread per run of rows, gaps up to
- * GAP_BYTES read through and dropped, 1.6 us per row on the same test.
- * Opening checks the first and last rows both ways and falls back to HDF5
- * for good if they differ. Anything else (chunked, compressed, big-endian)
- * goes through H5Dread.
+ * what a rank reading its rows a window at a time asks for. A dataset is
+ * therefore read with pread at the offset HDF5 reports (H5Dget_offset) and
+ * converted here, one pread per run of rows, gaps up to GAP_BYTES read
+ * through and dropped (1.6 us per row on the same test), but only where
+ * the bytes are provably the dataset's (find_direct): contiguous layout
+ * (not chunked, not virtual), no filters, no external raw storage, a
+ * native integer or float type (or an enum on one), the offset defined and
+ * offset + size within the file, read through a duplicate of the
+ * descriptor HDF5 itself reads the dataset's file with (behind an external
+ * link that is the target file, not ds->path). Opening also checks the
+ * first and last rows both ways and falls back to HDF5 for good if they
+ * differ. Anything else goes through H5Dread.
+ *
+ * What HDF5 would read without a word but is not the file's data is
+ * refused at open (check_storage, check_link): datasets never or only
+ * partly written (fill values), virtual datasets with missing sources or
+ * unmapped values, external raw files missing or short (zeros), external
+ * links whose target is not beside the linking file (HDF5 would try the
+ * working folder next). Names relative to a file resolve from its folder
+ * (${ORIGIN}). Filters this HDF5 lacks and byte counts past 2^64 are
+ * refused too, and a row that cannot fit in memory (data/memory.h). Enums
+ * on integers (numpy bool) read as their integers.
  *
  * HDF5 prints its error stack to stderr by default; a library must not
  * print, so every entry point that calls HDF5 runs it quietly and restores
@@ -389,6 +403,8 @@ static int check_virtual(const struct dpt_dataset *ds, const struct array *a, hi
     char holder[PATH_MAX], src[PATH_MAX], where[PATH_MAX], dname[1024];
     holder_name(ds, a, holder, sizeof holder);
     H5Pget_virtual_count(dcpl, &count);
+    /* Sources open as our own file did (file locking where it works). */
+    hid_t fapl = H5Fget_access_plist(ds->file);
     uint64_t mapped = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++) {
@@ -412,14 +428,18 @@ static int check_virtual(const struct dpt_dataset *ds, const struct array *a, hi
             rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s' is a virtual dataset whose source "
                              "file '%s' (%s) cannot be read: %s", ds->path, a->name, src, where,
                              strerror(errno));
-        } else if ((file = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0 ||
-                   (dset = H5Dopen2(file, dname, H5P_DEFAULT)) < 0) {
+        } else if ((file = H5Fopen(where, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT)) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is a virtual dataset whose "
+                             "source file '%s' (%s) cannot be opened as HDF5", ds->path,
+                             a->name, src, where);
+        } else if ((dset = H5Dopen2(file, dname, H5P_DEFAULT)) < 0) {
             rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is a virtual dataset whose "
                              "source %s has no dataset '%s'", ds->path, a->name, where, dname);
         }
         close_id(dset, H5Dclose);
         close_id(file, H5Fclose);
     }
+    close_id(fapl, H5Pclose);
     /* Overlapping mappings would count twice; h5py writes none, and a gap
      * with an overlap as large is far-fetched. */
     if (rc == 0 && mapped < a->values) {
