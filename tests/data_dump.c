@@ -1,11 +1,13 @@
 /* Opens a data file with dpt_dataset_open and prints what dptrain reads from
  * it, for tests that compare it with numpy (tests/image_shapes_read_like_numpy.sh):
  *
- *     data_dump FILE X Y ROWS
+ *     data_dump FILE X Y ROWS [hdf5]
  *
  * ROWS is a comma-separated list of strictly increasing file rows, read with
  * dpt_dataset_read, or FIRST+N for the range [FIRST, FIRST + N), read with
- * dpt_dataset_read_range. Y may be "-" for none.
+ * dpt_dataset_read_range. Y may be "-" for none. With "hdf5", every read
+ * goes through H5Dread (dpt_dataset_no_direct), so that tests can compare
+ * both read paths on the same file.
  *
  * Output: a line "shape R d0 d1 d2 features F rows N direct D" (the sample
  * shape of dpt_dataset_sample_shape, dims past its rank printed as 0, and
@@ -66,8 +68,8 @@ static size_t parse_rows(const char *text, uint64_t *rows, size_t max, uint64_t 
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        return fail("usage: data_dump FILE X Y|- ROWS (a,b,c or FIRST+N)");
+    if ((argc != 5 && argc != 6) || (argc == 6 && strcmp(argv[5], "hdf5") != 0)) {
+        return fail("usage: data_dump FILE X Y|- ROWS (a,b,c or FIRST+N) [hdf5]");
     }
     enum { MAX_LIST = 4096 };
     static uint64_t rows[MAX_LIST];
@@ -82,6 +84,9 @@ int main(int argc, char **argv)
     const char *y_name = strcmp(argv[3], "-") == 0 ? NULL : argv[3];
     if (dpt_dataset_open(&ds, argv[1], argv[2], y_name, &err) < 0) {
         return fail(err.msg);
+    }
+    if (argc == 6) {
+        dpt_dataset_no_direct(ds);
     }
     struct dpt_shape shape;
     dpt_dataset_sample_shape(ds, &shape);

@@ -14,14 +14,28 @@
  *
  * Direct reads: HDF5 spends 3-5 us per row on a selection of scattered rows
  * (measured, 60000 x 784 float32 file, 10240 random rows of it), which is
- * what a rank reading its rows a window at a time asks for. A dataset stored
- * contiguously (no chunks, filters or external files) in a native integer
- * or float type is therefore read with pread at the offset HDF5 reports
- * (H5Dget_offset) and converted here: one pread per run of rows, gaps up to
- * GAP_BYTES read through and dropped, 1.6 us per row on the same test.
- * Opening checks the first and last rows both ways and falls back to HDF5
- * for good if they differ. Anything else (chunked, compressed, big-endian)
- * goes through H5Dread.
+ * what a rank reading its rows a window at a time asks for. A dataset is
+ * therefore read with pread at the offset HDF5 reports (H5Dget_offset) and
+ * converted here, one pread per run of rows, gaps up to GAP_BYTES read
+ * through and dropped (1.6 us per row on the same test), but only where
+ * the bytes are provably the dataset's (find_direct): contiguous layout
+ * (not chunked, not virtual), no filters, no external raw storage, a
+ * native integer or float type (or an enum on one), the offset defined and
+ * offset + size within the file, read through a duplicate of the
+ * descriptor HDF5 itself reads the dataset's file with (behind an external
+ * link that is the target file, not ds->path). Opening also checks the
+ * first and last rows both ways and falls back to HDF5 for good if they
+ * differ. Anything else goes through H5Dread.
+ *
+ * What HDF5 would read without a word but is not the file's data is
+ * refused at open (check_storage, check_link): datasets never or only
+ * partly written (fill values), virtual datasets with missing sources or
+ * unmapped values, external raw files missing or short (zeros), external
+ * links whose target is not beside the linking file (HDF5 would try the
+ * working folder next). Names relative to a file resolve from its folder
+ * (${ORIGIN}). Filters this HDF5 lacks and byte counts past 2^64 are
+ * refused too, and a row that cannot fit in memory (data/memory.h). Enums
+ * on integers (numpy bool) read as their integers.
  *
  * HDF5 prints its error stack to stderr by default; a library must not
  * print, so every entry point that calls HDF5 runs it quietly and restores
@@ -32,6 +46,7 @@
 #include "config.h"
 
 #include "data/dataset.h"
+#include "data/memory.h"
 #include "util/h5.h"
 #include "util/util.h"
 
@@ -40,6 +55,8 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,10 +107,15 @@ struct array {
     int rank;     /* X: 2 to 4; y: 1 or 2 */
     hsize_t dims[MAX_DIMS]; /* the file's shape; dims[0] = N */
     uint64_t cols; /* values per row, the product of dims[1..rank): F for X, k for y */
-    int is_integer;
+    uint64_t values; /* dims[0] * cols; times 8 (a double each) fits in 64 bits */
+    int is_integer;  /* integer dtype, or an enum (numpy bool) read as its integers */
+    hid_t enum_type; /* an enum: a native copy to read it with; else H5I_INVALID_HID */
     enum raw raw;   /* direct reads: the file type, or RAW_NONE */
     size_t elem;    /* its size in bytes */
     uint64_t offset; /* where the data starts in the file */
+    int fd;          /* direct reads: a duplicate of HDF5's own descriptor of the
+                      * file that holds the data (not always ds->path: external
+                      * links); -1 without */
 };
 
 struct dpt_dataset {
@@ -103,7 +125,6 @@ struct dpt_dataset {
     struct dpt_shape shape; /* of one row of X */
     uint64_t n;
     uint64_t rows_read;
-    int fd;            /* direct reads; -1 when neither array has them */
     char *stage;       /* staging buffer of direct reads */
     size_t stage_bytes;
 };
@@ -242,6 +263,267 @@ static const char *shape_text(char *buf, size_t len, const struct array *a)
     return buf;
 }
 
+/* ---- Where a dataset's values are (see the top of the file) ---- */
+
+/* Opens dataset name of file with relative names of external raw files and
+ * of virtual datasets' source files resolved from the folder of the file
+ * that holds the dataset ("${ORIGIN}"), as h5py users expect, rather than
+ * from the working folder (HDF5's default). HDF5_EXTFILE_PREFIX and
+ * HDF5_VDS_PREFIX, when set, still come first. */
+static hid_t open_dataset(hid_t file, const char *name)
+{
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0) {
+        H5Pset_efile_prefix(dapl, "${ORIGIN}");
+        H5Pset_virtual_prefix(dapl, "${ORIGIN}");
+    }
+    hid_t dset = H5Dopen2(file, name, dapl >= 0 ? dapl : H5P_DEFAULT);
+    close_id(dapl, H5Pclose);
+    return dset;
+}
+
+/* name resolved as HDF5 resolves it with "${ORIGIN}": as it is when
+ * absolute, else in the folder of the file `from`, into buf. */
+static const char *resolve_name(const char *from, const char *name, char *buf, size_t len)
+{
+    char copy[PATH_MAX];
+    int w = snprintf(copy, sizeof copy, "%s", from);
+    if (w >= 0 && (size_t)w < sizeof copy) {
+        w = name[0] == '/' ? snprintf(buf, len, "%s", name)
+                           : snprintf(buf, len, "%s/%s", dirname(copy), name);
+    }
+    if (w < 0 || (size_t)w >= len) {
+        snprintf(buf, len, "(a name too long)"); /* which no file has */
+    }
+    return buf;
+}
+
+/* The name of the file that holds a's values (the target of an external
+ * link, or ds->path), as HDF5 opened it, into buf. */
+static const char *holder_name(const struct dpt_dataset *ds, const struct array *a, char *buf,
+                               size_t len)
+{
+    hid_t file = H5Iget_file_id(a->dset);
+    if (file < 0 || H5Fget_name(file, buf, len) < 0) {
+        snprintf(buf, len, "%s", ds->path);
+    }
+    close_id(file, H5Fclose);
+    return buf;
+}
+
+/* When name is an external link, checks that its target file exists in the
+ * linking file's folder (or at its absolute name): HDF5 would otherwise go
+ * on to look for a file of that name in the working folder, and read
+ * whatever it finds there. */
+static int check_link(const struct dpt_dataset *ds, const char *name, struct dpt_err *err)
+{
+    H5L_info_t info;
+    if (H5Lget_info(ds->file, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_EXTERNAL) {
+        return 0;
+    }
+    char val[PATH_MAX + 256], where[PATH_MAX];
+    const char *file = NULL, *object = NULL;
+    unsigned flags;
+    if (info.u.val_size > sizeof val || H5Lget_val(ds->file, name, val, sizeof val,
+                                                   H5P_DEFAULT) < 0 ||
+        H5Lunpack_elink_val(val, info.u.val_size, &flags, &file, &object) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: '%s' is an external link that cannot be "
+                           "read", ds->path, name);
+    }
+    resolve_name(ds->path, file, where, sizeof where);
+    if (access(where, R_OK) != 0) {
+        return dpt_err_set(err, DPT_EIO, "%s: '%s' is an external link to '%s' in %s, which "
+                           "cannot be read: %s", ds->path, name, object, where,
+                           strerror(errno));
+    }
+    return 0;
+}
+
+/* Every filter of a chunked dataset must be one this HDF5 can decode. */
+static int check_filters(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+                         struct dpt_err *err)
+{
+    int n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n; i++) {
+        unsigned flags, cd[16], config;
+        size_t n_cd = sizeof cd / sizeof cd[0];
+        char fname[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_cd, cd, sizeof fname,
+                                         fname, &config);
+        if (id < 0 || H5Zfilter_avail(id) <= 0) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is stored with HDF5 filter "
+                               "%d ('%s'), which this HDF5 cannot decode (is its plugin in "
+                               "HDF5_PLUGIN_PATH?)", ds->path, a->name, (int)id, fname);
+        }
+    }
+    return 0;
+}
+
+/* A chunked dataset must have every chunk stored: a chunk never written
+ * reads as the fill value. (H5Dget_space_status cannot tell: it compares
+ * bytes stored, which compression makes smaller, with bytes claimed.) */
+static int check_chunks(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+                        struct dpt_err *err)
+{
+    hsize_t chunk[MAX_DIMS], stored = 0;
+    uint64_t want = 1;
+    if (H5Pget_chunk(dcpl, a->rank, chunk) != a->rank ||
+        H5Dget_num_chunks(a->dset, a->space, &stored) < 0) {
+        char why[DPT__H5_REASON_LEN];
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot count its chunks "
+                           "(HDF5: %s)", ds->path, a->name, dpt__h5_reason(why, sizeof why));
+    }
+    for (int d = 0; d < a->rank; d++) {
+        want *= (a->dims[d] + chunk[d] - 1) / chunk[d]; /* at most values: no overflow */
+    }
+    if (stored < want) {
+        char shape[128];
+        shape_text(shape, sizeof shape, a);
+        if (stored == 0) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) was never "
+                               "written: no chunk of it is stored, and every value would read "
+                               "as the fill value", ds->path, a->name, shape);
+        }
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) was only partly "
+                           "written: %" PRIu64 " of its %" PRIu64 " chunks are stored, and the "
+                           "others would read as the fill value", ds->path, a->name, shape,
+                           (uint64_t)stored, want);
+    }
+    return 0;
+}
+
+/* A virtual dataset: every source file must exist beside it (or at its
+ * absolute name) and hold its source dataset, and the mappings must cover
+ * every value: HDF5 reads missing sources and unmapped values as the fill
+ * value without a word. */
+static int check_virtual(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+                         struct dpt_err *err)
+{
+    size_t count = 0;
+    char holder[PATH_MAX], src[PATH_MAX], where[PATH_MAX], dname[1024];
+    holder_name(ds, a, holder, sizeof holder);
+    H5Pget_virtual_count(dcpl, &count);
+    /* Sources open as our own file did (file locking where it works). */
+    hid_t fapl = H5Fget_access_plist(ds->file);
+    uint64_t mapped = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        hid_t vspace = H5Pget_virtual_vspace(dcpl, i);
+        hssize_t points = vspace >= 0 ? H5Sget_select_npoints(vspace) : -1;
+        mapped += points > 0 ? (uint64_t)points : 0;
+        close_id(vspace, H5Sclose);
+        if (H5Pget_virtual_filename(dcpl, i, src, sizeof src) < 0 ||
+            H5Pget_virtual_dsetname(dcpl, i, dname, sizeof dname) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read mapping %zu of "
+                             "the virtual dataset", ds->path, a->name, i);
+            break;
+        }
+        hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+        if (strcmp(src, ".") == 0) {
+            snprintf(where, sizeof where, "%s", holder);
+        } else {
+            resolve_name(holder, src, where, sizeof where);
+        }
+        if (access(where, R_OK) != 0) {
+            rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s' is a virtual dataset whose source "
+                             "file '%s' (%s) cannot be read: %s", ds->path, a->name, src, where,
+                             strerror(errno));
+        } else if ((file = H5Fopen(where, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT)) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is a virtual dataset whose "
+                             "source file '%s' (%s) cannot be opened as HDF5", ds->path,
+                             a->name, src, where);
+        } else if ((dset = H5Dopen2(file, dname, H5P_DEFAULT)) < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is a virtual dataset whose "
+                             "source %s has no dataset '%s'", ds->path, a->name, where, dname);
+        }
+        close_id(dset, H5Dclose);
+        close_id(file, H5Fclose);
+    }
+    close_id(fapl, H5Pclose);
+    /* Overlapping mappings would count twice; h5py writes none, and a gap
+     * with an overlap as large is far-fetched. */
+    if (rc == 0 && mapped < a->values) {
+        char shape[128];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) is a virtual dataset "
+                         "that maps only %" PRIu64 " of its %" PRIu64 " values to a source; the "
+                         "others would read as the fill value", ds->path, a->name,
+                         shape_text(shape, sizeof shape, a), mapped, a->values);
+    }
+    return rc;
+}
+
+/* External raw storage: every file must exist beside the file that names
+ * it (or at its absolute name) and be long enough, as HDF5 reads the part
+ * of a short one that is missing as zeros. */
+static int check_external(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+                          hid_t type, struct dpt_err *err)
+{
+    char holder[PATH_MAX], name[PATH_MAX], where[PATH_MAX];
+    holder_name(ds, a, holder, sizeof holder);
+    uint64_t need = a->values * H5Tget_size(type);
+    int n = H5Pget_external_count(dcpl);
+    for (int i = 0; i < n && need > 0; i++) {
+        off_t off = 0;
+        hsize_t size = 0;
+        if (H5Pget_external(dcpl, (unsigned)i, sizeof name, name, &off, &size) < 0) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read the name of "
+                               "external file %d", ds->path, a->name, i);
+        }
+        uint64_t take = size == H5F_UNLIMITED || size > need ? need : (uint64_t)size;
+        resolve_name(holder, name, where, sizeof where);
+        struct stat st;
+        if (stat(where, &st) != 0) {
+            return dpt_err_set(err, DPT_EIO, "%s: dataset '%s' keeps its values in the external "
+                               "file '%s' (%s), which cannot be read: %s", ds->path, a->name,
+                               name, where, strerror(errno));
+        }
+        if ((uint64_t)st.st_size < (uint64_t)off + take) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' keeps its values in the "
+                               "external file '%s' (%s), which is %" PRIu64 " bytes long; the "
+                               "dataset needs its bytes up to %" PRIu64, ds->path, a->name,
+                               name, where, (uint64_t)st.st_size, (uint64_t)off + take);
+        }
+        need -= take;
+    }
+    return 0;
+}
+
+/* Checks that a's values can be read and are the file's: a filter this HDF5
+ * has, storage that was written, virtual sources and external files that
+ * exist. */
+static int check_storage(const struct dpt_dataset *ds, const struct array *a, hid_t type,
+                         struct dpt_err *err)
+{
+    if (a->values == 0) {
+        return 0; /* nothing to read; the caller refuses an empty X */
+    }
+    hid_t dcpl = H5Dget_create_plist(a->dset);
+    if (dcpl < 0) {
+        char why[DPT__H5_REASON_LEN];
+        return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read how it is stored "
+                           "(HDF5: %s)", ds->path, a->name, dpt__h5_reason(why, sizeof why));
+    }
+    int rc = 0;
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (layout == H5D_VIRTUAL) {
+        rc = check_virtual(ds, a, dcpl, err);
+    } else if (H5Pget_external_count(dcpl) > 0) {
+        rc = check_external(ds, a, dcpl, type, err);
+    } else if (layout == H5D_CHUNKED) {
+        rc = check_filters(ds, a, dcpl, err);
+        rc = rc == 0 ? check_chunks(ds, a, dcpl, err) : rc;
+    } else if (H5Dget_space_status(a->dset, &status) < 0 ||
+               status != H5D_SPACE_STATUS_ALLOCATED) {
+        char shape[128];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) was never written: "
+                         "HDF5 allocated no storage for it, and every value would read as the "
+                         "fill value", ds->path, a->name, shape_text(shape, sizeof shape, a));
+    }
+    H5Pclose(dcpl);
+    return rc;
+}
+
 /* Opens dataset name into a, checks its dtype, and reads its shape into
  * a->dims. rank_ok tells which ranks are allowed (bit r for rank r, r up to
  * MAX_DIMS); expected is the shape the message should ask for. */
@@ -265,7 +547,11 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
                          l.count ? l.text : "nothing at the root");
         goto done;
     }
-    a->dset = H5Dopen2(ds->file, name, H5P_DEFAULT);
+    rc = check_link(ds, name, err);
+    if (rc < 0) {
+        goto done;
+    }
+    a->dset = open_dataset(ds->file, name);
     if (a->dset < 0) {
         dpt__h5_reason(why, sizeof why);
         hid_t group = H5Gopen2(ds->file, name, H5P_DEFAULT);
@@ -281,16 +567,24 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     }
     type = H5Dget_type(a->dset);
     H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
-    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT && cls != H5T_ENUM) {
         rc = dpt_err_set(err, DPT_EFORMAT,
-                         "%s: dataset '%s' has dtype %s; expected an integer or float type%s",
-                         ds->path, name, class_name(cls),
-                         cls == H5T_ENUM ? " (h5py stores numpy bool as an enum: "
-                                           "write it with .astype('u1'))"
-                                         : "");
+                         "%s: dataset '%s' has dtype %s; expected an integer or float type "
+                         "(or an enum such as numpy bool)", ds->path, name, class_name(cls));
         goto done;
     }
-    a->is_integer = cls == H5T_INTEGER;
+    /* An enum (h5py's numpy bool: FALSE = 0, TRUE = 1 on int8) reads as
+     * the integers it stores; HDF5 converts enums only to enums, so reads
+     * go through a native copy of it (read_hdf5). */
+    if (cls == H5T_ENUM) {
+        a->enum_type = H5Tget_native_type(type, H5T_DIR_ASCEND);
+        if (a->enum_type < 0) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read its enum dtype "
+                             "(HDF5: %s)", ds->path, name, dpt__h5_reason(why, sizeof why));
+            goto done;
+        }
+    }
+    a->is_integer = cls == H5T_INTEGER || cls == H5T_ENUM;
 
     a->space = H5Dget_space(a->dset);
     int rank = a->space < 0 ? -1 : H5Sget_simple_extent_ndims(a->space);
@@ -319,6 +613,17 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
         }
         a->cols *= (uint64_t)a->dims[d];
     }
+    /* Every count of bytes below is rows x values per row x at most 8: it
+     * must not wrap around in 64 bits, whatever shape a file claims. */
+    if (a->cols != 0 && a->dims[0] > UINT64_MAX / sizeof(double) / a->cols) {
+        char shape[128];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' has shape %s: more values than "
+                         "64-bit byte counts can hold", ds->path, name,
+                         shape_text(shape, sizeof shape, a));
+        goto done;
+    }
+    a->values = (uint64_t)a->dims[0] * a->cols;
+    rc = check_storage(ds, a, type, err);
 done:
     close_id(type, H5Tclose);
     return rc;
@@ -388,7 +693,8 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
         goto fail;
     }
     ds->file = ds->x.dset = ds->x.space = ds->y.dset = ds->y.space = H5I_INVALID_HID;
-    ds->fd = -1;
+    ds->x.enum_type = ds->y.enum_type = H5I_INVALID_HID;
+    ds->x.fd = ds->y.fd = -1;
     ds->path = strdup(path);
     if (!ds->path) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
@@ -400,6 +706,12 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
     }
     if (rc == 0 && y_name) {
         rc = open_y(ds, y_name, err);
+    }
+    /* Whoever reads this file holds at least one row of X as floats and,
+     * for the statistics, as doubles. */
+    if (rc == 0) {
+        rc = dpt_dataset_check_memory(ds, ds->x.cols * (sizeof(float) + sizeof(double)),
+                                      "one row of it as floats and as doubles", err);
     }
     if (rc == 0) {
         rc = setup_direct(ds, err);
@@ -424,15 +736,17 @@ void dpt_dataset_close(struct dpt_dataset *ds)
     }
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
-    close_id(ds->y.space, H5Sclose);
-    close_id(ds->y.dset, H5Dclose);
-    close_id(ds->x.space, H5Sclose);
-    close_id(ds->x.dset, H5Dclose);
+    struct array *arrays[] = {&ds->y, &ds->x};
+    for (size_t i = 0; i < 2; i++) {
+        close_id(arrays[i]->enum_type, H5Tclose);
+        close_id(arrays[i]->space, H5Sclose);
+        close_id(arrays[i]->dset, H5Dclose);
+        if (arrays[i]->fd >= 0) {
+            close(arrays[i]->fd);
+        }
+    }
     close_id(ds->file, H5Fclose);
     dpt__h5_quiet_end(&quiet);
-    if (ds->fd >= 0) {
-        close(ds->fd);
-    }
     free(ds->stage);
     free(ds->y.name);
     free(ds->x.name);
@@ -477,7 +791,8 @@ static size_t describe_array(const struct array *a, char *buf, size_t len, size_
     size_t bits = type >= 0 ? 8 * H5Tget_size(type) : 0;
     close_id(type, H5Tclose);
     return u + (size_t)snprintf(buf + u, u < len ? len - u : 0, "] %s%zu",
-                                a->is_integer ? "int" : "float", bits);
+                                a->enum_type >= 0 ? "enum" : a->is_integer ? "int" : "float",
+                                bits);
 }
 
 void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len)
@@ -497,6 +812,26 @@ const char *dpt_dataset_path(const struct dpt_dataset *ds)
 int dpt_dataset_direct(const struct dpt_dataset *ds)
 {
     return ds->x.raw != RAW_NONE;
+}
+
+void dpt_dataset_no_direct(struct dpt_dataset *ds)
+{
+    ds->x.raw = ds->y.raw = RAW_NONE;
+}
+
+int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const char *what,
+                             struct dpt_err *err)
+{
+    uint64_t avail = dpt__mem_available();
+    if (need <= avail) {
+        return 0;
+    }
+    char shape[128], need_text[64], avail_text[64];
+    return dpt_err_set(err, DPT_ENOMEM, "%s: dataset '%s' (shape %s) is too large for this "
+                       "rank: %s needs %s, and %s can be allocated (MemAvailable, cgroup and "
+                       "ulimit)", ds->path, ds->x.name, shape_text(shape, sizeof shape, &ds->x),
+                       what, dpt__bytes_text(need_text, sizeof need_text, need),
+                       dpt__bytes_text(avail_text, sizeof avail_text, avail));
 }
 
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds)
@@ -587,6 +922,33 @@ static hid_t select_range(const struct array *a, uint64_t first, size_t n)
     return space;
 }
 
+/* Reads the selection of enum a as `count` values of mem_type (a float
+ * type) into buf: as the enum's native integers first (HDF5 converts an
+ * enum only to an enum), then converted in place, or through a copy when
+ * the integers are wider than mem_type. */
+static herr_t read_enum(const struct array *a, hid_t mem_type, hid_t mem, hid_t file_sel,
+                        size_t count, void *buf)
+{
+    hid_t base = H5Tget_super(a->enum_type);
+    size_t in = H5Tget_size(a->enum_type), out = H5Tget_size(mem_type);
+    void *tmp = in > out ? malloc(count * in) : buf;
+    herr_t rc = base >= 0 && tmp ? 0 : -1;
+    if (rc == 0) {
+        rc = H5Dread(a->dset, a->enum_type, mem, file_sel, H5P_DEFAULT, tmp);
+    }
+    if (rc == 0) {
+        rc = H5Tconvert(base, mem_type, count, tmp, NULL, H5P_DEFAULT);
+    }
+    if (rc == 0 && tmp != buf) {
+        memcpy(buf, tmp, count * out);
+    }
+    if (tmp != buf) {
+        free(tmp);
+    }
+    close_id(base, H5Tclose);
+    return rc;
+}
+
 /* Reads rows[0..n) (or [first, first + n) when rows is NULL) of a into buf,
  * n rows of a->cols values of mem_type, with one H5Dread. The memory space
  * is [n, cols] whatever the file's rank: HDF5 pairs the selected elements
@@ -606,7 +968,9 @@ static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const 
     }
     hsize_t dims[2] = {n, a->cols};
     mem = H5Screate_simple(2, dims, NULL);
-    if (mem < 0 || H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf) < 0) {
+    if (mem < 0 || (a->enum_type >= 0
+                        ? read_enum(a, mem_type, mem, file_sel, n * a->cols, buf)
+                        : H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf)) < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
                          " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
                          dpt__h5_reason(why, sizeof why));
@@ -637,19 +1001,58 @@ static enum raw raw_kind(hid_t type, size_t *elem)
     return RAW_NONE;
 }
 
-/* Whether a's values sit in one contiguous, unfiltered block of the file;
- * sets a->raw, a->elem and a->offset if so. */
+/* A duplicate of the descriptor HDF5 reads the file that holds a with, or
+ * -1 when that file is not open with the sec2 driver. Reading through it
+ * proves that the bytes come from the file HDF5 has the dataset in, which
+ * for an external link is not ds->path. */
+static int holder_fd(const struct array *a)
+{
+    int fd = -1;
+    void *handle = NULL;
+    hid_t file = H5Iget_file_id(a->dset);
+    hid_t fapl = file >= 0 ? H5Fget_access_plist(file) : H5I_INVALID_HID;
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+        H5Fget_vfd_handle(file, fapl, &handle) >= 0 && handle) {
+        fd = fcntl(*(int *)handle, F_DUPFD_CLOEXEC, 0);
+    }
+    close_id(fapl, H5Pclose);
+    close_id(file, H5Fclose);
+    return fd;
+}
+
+/* Whether a's values can be read with pread, and if so sets a->raw,
+ * a->elem, a->offset and a->fd. They can when they sit, as the file's
+ * bytes, in one block of the file HDF5 holds the dataset in: contiguous
+ * layout (not chunked, not virtual), no filters, no external raw storage,
+ * a native integer or float type (or an enum on one), and an offset such
+ * that all of it lies within the file. */
 static void find_direct(struct array *a)
 {
     a->raw = RAW_NONE;
     hid_t type = H5Dget_type(a->dset), dcpl = H5Dget_create_plist(a->dset);
+    hid_t base = type >= 0 && H5Tget_class(type) == H5T_ENUM ? H5Tget_super(type)
+                                                              : H5I_INVALID_HID;
     haddr_t offset = H5Dget_offset(a->dset);
+    size_t elem = 0;
+    enum raw raw = RAW_NONE;
     if (type >= 0 && dcpl >= 0 && offset != HADDR_UNDEF &&
         H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl) == 0 &&
         H5Pget_external_count(dcpl) == 0) {
-        a->raw = raw_kind(type, &a->elem);
-        a->offset = (uint64_t)offset;
+        raw = raw_kind(base >= 0 ? base : type, &elem);
     }
+    int fd = raw != RAW_NONE ? holder_fd(a) : -1;
+    struct stat st;
+    uint64_t bytes = a->values * elem; /* no overflow: see open_array */
+    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)offset <= (uint64_t)st.st_size &&
+        bytes <= (uint64_t)st.st_size - (uint64_t)offset) {
+        a->raw = raw;
+        a->elem = elem;
+        a->offset = (uint64_t)offset;
+        a->fd = fd;
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    close_id(base, H5Tclose);
     close_id(dcpl, H5Pclose);
     close_id(type, H5Tclose);
 }
@@ -660,7 +1063,7 @@ static int pread_all(const struct dpt_dataset *ds, const struct array *a, void *
 {
     char *p = buf;
     while (len > 0) {
-        ssize_t got = pread(ds->fd, p, len, (off_t)off);
+        ssize_t got = pread(a->fd, p, len, (off_t)off);
         if (got < 0 && errno == EINTR) {
             continue;
         }
@@ -758,13 +1161,8 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     }
     ds->stage_bytes = widest > STAGE_BYTES ? widest : STAGE_BYTES;
     ds->stage = aligned_alloc(64, (ds->stage_bytes + 63) / 64 * 64);
-    ds->fd = open(ds->path, O_RDONLY | O_CLOEXEC);
     if (!ds->stage) {
         return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", ds->path);
-    }
-    if (ds->fd < 0) {
-        return dpt_err_set(err, DPT_EIO, "%s: cannot open for reading: %s", ds->path,
-                           strerror(errno));
     }
     for (size_t i = 0; i < 2; i++) {
         struct array *a = arrays[i];

@@ -7,7 +7,7 @@
  * a table, [H, W, 1] for grayscale images stored [N, H, W], [H, W, C] for
  * [N, H, W, C]. Any integer or float dtype on disk, uint8 images included,
  * is converted to float32 on read (class labels stay exact: integers below
- * 2^24). Reads take a sorted list of file rows, so a rank reads only the
+ * 2^24); an enum on an integer type (numpy bool) reads as its integers. Reads take a sorted list of file rows, so a rank reads only the
  * rows its micro-shards need: with pread when the dataset's layout allows
  * it, else with one H5Dread per call (a union of hyperslabs; see
  * dataset.c). The file is opened read-only by every rank
@@ -28,7 +28,10 @@ struct dpt_dataset;
  * y_name is not NULL, y (rank 1, or rank 2 with any number of columns, and
  * the same N as X). Errors name the file and dataset: not an HDF5 file,
  * missing dataset, wrong rank (what was expected and found), N mismatch,
- * a dtype that is not integer or float, no rows. */
+ * a dtype that is not integer, float or an integer enum, no rows, storage
+ * HDF5 would read as fill values or zeros (never written, a virtual
+ * dataset's missing source, a short external file), a filter this HDF5
+ * lacks, a row too large for this rank's memory. */
 int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
                      const char *y_name, struct dpt_err *err);
 void dpt_dataset_close(struct dpt_dataset *ds); /* NULL is fine */
@@ -58,6 +61,17 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
 /* Whether X is read straight from the file (contiguous, unfiltered, native
  * type: see dataset.c) rather than through H5Dread. */
 int dpt_dataset_direct(const struct dpt_dataset *ds);
+
+/* Reads everything through H5Dread from now on (tests compare the paths). */
+void dpt_dataset_no_direct(struct dpt_dataset *ds);
+
+/* 0 when `need` bytes fit in what this rank can still allocate
+ * (data/memory.h), else DPT_ENOMEM with one message naming the file, X and
+ * its shape, `what` needs them ("this rank's windows of rows"), the bytes
+ * needed and the bytes available. Callers check before they allocate
+ * anything that grows with N or F. */
+int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const char *what,
+                             struct dpt_err *err);
 
 /* Rows read so far by this handle (the sharding tests count them). */
 uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds);

@@ -8,7 +8,11 @@
 #include <string.h>
 
 #define FEISTEL_ROUNDS 6
-#define READ_BLOCK 4096 /* rows per H5Dread */
+/* Rows per read: READ_BLOCK, or fewer when they would take more than
+ * READ_BLOCK_BYTES as floats (a staging buffer of 4096 rows of 224 x 224 x 3
+ * images would be 2.4 GB). */
+#define READ_BLOCK 4096
+#define READ_BLOCK_BYTES (64ull << 20)
 
 void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle)
 {
@@ -138,6 +142,44 @@ static int alloc_windows(struct dpt_shard *sh, size_t rows)
                : -1;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* Bytes of step_off, which grows with N / B. */
+static uint64_t steps_bytes(const struct dpt_shard *sh)
+{
+    return sat_mul(sh->steps + 1, sizeof *sh->step_off);
+}
+
+/* Refuses, before anything big is allocated, the shard that cannot fit in
+ * this rank's memory: two window buffer sets of `most` rows (X, y, their
+ * file rows), the sort pairs, and either the staging block or, with
+ * cache_all, the whole file as floats. Counts saturate: a wrap-around must
+ * not make a huge claim look small. */
+static int check_shard_memory(const struct dpt_shard *sh, uint64_t most, struct dpt_err *err)
+{
+    uint64_t yc = sh->y_cols ? sh->y_cols : 1;
+    uint64_t row = sat_add(sat_mul(sh->f + yc, sizeof(float)), sizeof(uint64_t));
+    uint64_t need = sat_add(sat_mul(2 * most, row), sat_mul(most, 2 * sizeof(uint64_t)));
+    need = sat_add(need, steps_bytes(sh));
+    const char *what = "this rank's windows of rows";
+    if (sh->o.cache_all) {
+        uint64_t n_file = dpt_dataset_rows(sh->ds);
+        need = sat_add(need, sat_mul(n_file, sat_mul(sh->f + yc, sizeof(float))));
+        what = "the whole file as floats (data.cache) and this rank's rows";
+    } else {
+        need = sat_add(need, sat_mul(sh->read_block, sat_mul(sh->f + yc, sizeof(float))));
+    }
+    return dpt_dataset_check_memory(sh->ds, need, what, err);
+}
+
 /* With cache_all: the whole file in memory (with a validation split, base,
  * the training rows are spread over all of it). */
 static int read_all(struct dpt_shard *sh, struct dpt_err *err)
@@ -148,8 +190,8 @@ static int read_all(struct dpt_shard *sh, struct dpt_err *err)
     if (!sh->all_x || !sh->all_y) {
         return DPT_ENOMEM;
     }
-    for (uint64_t r = 0; r < n_file; r += READ_BLOCK) {
-        size_t k = n_file - r < READ_BLOCK ? n_file - r : READ_BLOCK;
+    for (uint64_t r = 0; r < n_file; r += sh->read_block) {
+        size_t k = n_file - r < sh->read_block ? n_file - r : sh->read_block;
         int rc = dpt_dataset_read_range(sh->ds, r, k, sh->all_x + r * sh->f,
                                         sh->y_cols ? sh->all_y + r * sh->y_cols : NULL, err);
         if (rc < 0) {
@@ -177,17 +219,32 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
     sh->f = dpt_dataset_features(ds);
     sh->y_cols = dpt_dataset_y_cols(ds);
     sh->steps = (sh->n + o->batch - 1) / o->batch;
+    uint64_t row_bytes = (sh->f + (sh->y_cols ? sh->y_cols : 1)) * sizeof(float);
+    sh->read_block = READ_BLOCK_BYTES / row_bytes;
+    sh->read_block = sh->read_block < 1 ? 1 : sh->read_block > READ_BLOCK ? READ_BLOCK
+                                                                            : sh->read_block;
+    int rc = dpt_dataset_check_memory(ds, steps_bytes(sh), "this rank's list of steps", err);
+    if (rc < 0) {
+        dpt_shard_destroy(sh);
+        return rc;
+    }
     sh->step_off = calloc(sh->steps + 1, sizeof *sh->step_off);
-    int rc = sh->step_off ? 0 : DPT_ENOMEM;
+    rc = sh->step_off ? 0 : DPT_ENOMEM;
     if (rc == 0) {
         uint64_t most = plan_windows(sh);
-        rc = alloc_windows(sh, most ? most : 1) == 0 ? 0 : DPT_ENOMEM;
+        most = most ? most : 1;
+        rc = check_shard_memory(sh, most, err);
+        if (rc < 0) {
+            dpt_shard_destroy(sh);
+            return rc;
+        }
+        rc = alloc_windows(sh, most) == 0 ? 0 : DPT_ENOMEM;
     }
     if (rc == 0 && o->cache_all) {
         rc = read_all(sh, err);
     } else if (rc == 0) {
-        sh->stage_x = malloc(READ_BLOCK * sh->f * sizeof(float));
-        sh->stage_y = malloc(READ_BLOCK * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
+        sh->stage_x = malloc(sh->read_block * sh->f * sizeof(float));
+        sh->stage_y = malloc(sh->read_block * (sh->y_cols ? sh->y_cols : 1) * sizeof(float));
         rc = sh->stage_x && sh->stage_y ? 0 : DPT_ENOMEM;
     }
     if (rc == DPT_ENOMEM) {
@@ -260,8 +317,8 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
 
     /* Read in blocks of sorted rows, then scatter to their local rows. */
     uint64_t rows_buf[READ_BLOCK];
-    for (uint64_t done = 0; done < sh->rows; done += READ_BLOCK) {
-        size_t k = sh->rows - done < READ_BLOCK ? sh->rows - done : READ_BLOCK;
+    for (uint64_t done = 0; done < sh->rows; done += sh->read_block) {
+        size_t k = sh->rows - done < sh->read_block ? sh->rows - done : sh->read_block;
         for (size_t j = 0; j < k; j++) {
             rows_buf[j] = sh->sorted[2 * (done + j)];
         }

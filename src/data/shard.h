@@ -72,6 +72,7 @@ struct dpt_shard {
     struct dpt_perm base;
     int has_base;
     uint64_t *sorted;     /* (file row, local row) pairs, sorted by file row */
+    uint64_t read_block;  /* rows per read (READ_BLOCK or fewer for wide rows) */
     float *stage_x, *stage_y;
     float *all_x, *all_y; /* with cache_all */
 };
