@@ -105,8 +105,8 @@ int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text)
 /* Whether the dataspace sp holds exactly one value (scalar, or any shape
  * of one element). The readers below read one value into a buffer for
  * one; HDF5 would write every element of a larger attribute or dataset
- * there, past its end (found by tests/fuzz/, inputs in
- * tests/fuzz/regressions/saved_model/). Closes sp. */
+ * there, past its end (inputs in tests/fuzz/regressions/saved_model/,
+ * written by hand for the saved_model fuzzing harness). Closes sp. */
 static int one_value(hid_t sp)
 {
     int one = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
