@@ -89,8 +89,14 @@ extern "C" {
  * GCC and clang build the function for AVX-512, AVX2 and baseline x86-64
  * and the loader picks the best one the CPU runs. The wider clones may fuse
  * a * b + c into one rounding (FMA), so results can differ in the last bit
- * between CPUs, as OpenBLAS's kernels already do. Elsewhere: nothing. */
-#if defined(__x86_64__) && defined(__has_attribute)
+ * between CPUs, as OpenBLAS's kernels already do. Elsewhere: nothing; nor
+ * with clang before 15, whose clones of a function that is not static
+ * cannot be called from another file (the symbol is only "NAME.ifunc":
+ * data/norm.c's dpt_norm_x did not link in the --enable-fuzz build). */
+#if defined(__clang__) && __clang_major__ < 15
+#define DPT_VECTORIZE
+#endif
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(DPT_VECTORIZE)
 #if __has_attribute(target_clones)
 #define DPT_VECTORIZE __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif

@@ -102,6 +102,24 @@ int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text)
     H5Tclose(t);
     return rc;
 }
+/* Whether the dataspace sp holds exactly one value (scalar, or any shape
+ * of one element). The readers below read one value into a buffer for
+ * one; HDF5 would write every element of a larger attribute or dataset
+ * there, past its end (inputs in tests/fuzz/regressions/saved_model/,
+ * written by hand for the saved_model fuzzing harness). Closes sp. */
+static int one_value(hid_t sp)
+{
+    int one = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    return one;
+}
+
+/* The longest /config text read: a model file of 64 MiB is far beyond any
+ * real one, and a damaged file may claim a fixed-length string of 4 GiB. */
+#define MAX_TEXT_BYTES ((size_t)64 << 20)
+
 char *dpt__h5_read_string_dataset(hid_t f, const char *name)
 {
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
@@ -110,7 +128,7 @@ char *dpt__h5_read_string_dataset(hid_t f, const char *name)
     }
     hid_t ft = H5Dget_type(ds);
     char *out = NULL;
-    if (H5Tget_class(ft) == H5T_STRING) {
+    if (H5Tget_class(ft) == H5T_STRING && one_value(H5Dget_space(ds))) {
         if (H5Tis_variable_str(ft) > 0) {
             hid_t t = H5Tcopy(H5T_C_S1);
             H5Tset_size(t, H5T_VARIABLE);
@@ -123,7 +141,7 @@ char *dpt__h5_read_string_dataset(hid_t f, const char *name)
             H5Tclose(t);
         } else {
             size_t n = H5Tget_size(ft);
-            out = calloc(n + 1, 1);
+            out = n > 0 && n <= MAX_TEXT_BYTES ? calloc(n + 1, 1) : NULL;
             if (out && H5Dread(ds, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
                 free(out);
                 out = NULL;
@@ -142,7 +160,8 @@ int dpt__h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t len)
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t ft = H5Aget_type(a);
     int rc = -1;
-    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 &&
+        one_value(H5Aget_space(a))) {
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, H5T_VARIABLE);
         H5Tset_cset(t, H5Tget_cset(ft));
@@ -164,7 +183,7 @@ int dpt__h5_read_ll_attr(hid_t obj, const char *name, long long *v)
         return -1;
     }
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
+    int rc = one_value(H5Aget_space(a)) && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
     H5Aclose(a);
     return rc;
 }
@@ -174,7 +193,7 @@ int dpt__h5_read_double_attr(hid_t obj, const char *name, double *v)
         return -1;
     }
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
+    int rc = one_value(H5Aget_space(a)) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
     H5Aclose(a);
     return rc;
 }

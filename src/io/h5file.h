@@ -27,7 +27,9 @@ int dpt__h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_
                         const hsize_t *dims, const void *data);
 int dpt__h5_write_string_dataset(hid_t loc, const char *name, const char *text);
 
-/* Readers: 0, or -1 when missing or of another type. */
+/* Readers of one value: 0, or -1 when missing, of another type, or not
+ * exactly one value (an array attribute is refused, never read past the
+ * buffer). */
 char *dpt__h5_read_string_dataset(hid_t f, const char *name); /* malloc'ed, or NULL */
 int dpt__h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t len);
 int dpt__h5_read_ll_attr(hid_t obj, const char *name, long long *v);

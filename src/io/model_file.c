@@ -53,6 +53,11 @@ static int read_input_shape(hid_t f, long long n_in, struct dpt_shape *s)
     long long prod = 1;
     for (size_t j = 0; j < rank; j++) {
         s->dims[j] = dims[j] > 0 ? (uint64_t)dims[j] : 0;
+        /* A dimension below 1, or a product past n_in (n_in > 0), does not
+         * fit; checked before multiplying, which could overflow. */
+        if (dims[j] <= 0 || prod > n_in / dims[j]) {
+            return -1;
+        }
         prod *= dims[j];
     }
     return rank >= 1 && prod == n_in ? 0 : -1;
