@@ -519,6 +519,15 @@ static int check_storage(const struct dpt_dataset *ds, const struct array *a, hi
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) was never written: "
                          "HDF5 allocated no storage for it, and every value would read as the "
                          "fill value", ds->path, a->name, shape_text(shape, sizeof shape, a));
+    } else if (H5Dget_storage_size(a->dset) < a->values * H5Tget_size(type)) {
+        /* A damaged header: HDF5 1.10.8 reads a compact dataset's shape's
+         * worth of bytes from a smaller buffer (found by fuzzing). */
+        char shape[128];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) stores %llu bytes, "
+                         "fewer than its shape and dtype need (%llu): the file is damaged",
+                         ds->path, a->name, shape_text(shape, sizeof shape, a),
+                         (unsigned long long)H5Dget_storage_size(a->dset),
+                         (unsigned long long)(a->values * H5Tget_size(type)));
     }
     H5Pclose(dcpl);
     return rc;
@@ -686,6 +695,7 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, path);
     int rc = 0;
     struct dpt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
@@ -1216,6 +1226,7 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
+    dpt__h5_progress(); /* each call reads a bounded block */
     int sig = dpt_stop_requested();
     if (sig) {
         return dpt_err_set(err, DPT_ESIGNAL, "stopped by %s while reading %s",
@@ -1298,6 +1309,7 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
     }
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     int rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
     if (rc == 0 && y) {
         rc = read_array(ds, &ds->y, rows, first, n, H5T_NATIVE_FLOAT, y, err);
@@ -1360,6 +1372,7 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     int rc = 0;
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     const size_t F = a->cols;
@@ -1416,6 +1429,7 @@ int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     int rc = read_array(ds, a, NULL, first, n, H5T_NATIVE_FLOAT, v, err);
     if (rc == 0) {

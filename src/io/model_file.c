@@ -388,6 +388,7 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
                      struct dpt_err *err)
 {
     dpt__h5_quiet_begin(&h->quiet);
+    dpt__h5_reading(&h->quiet, path);
     h->f = -1;
     if (access(path, R_OK) != 0) {
         int e = errno;
