@@ -1153,22 +1153,25 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
     return 0;
 }
 
-/* Sets up direct reads for the arrays that allow them, keeping them only
- * where row 0 and the last row read the same both ways. */
 /* Whether all N rows of a, as find_direct placed them, lie inside the file
- * at ds->path. A damaged file may claim a contiguous block far larger than
+ * that holds them (a->fd: behind an external link, the target). A damaged file may claim a contiguous block far larger than
  * itself (found by tests/fuzz/: a 2 KB file whose rows claimed 2^60 bytes
  * made the staging buffer below that size); such an array is read
  * through HDF5, which refuses it when read. */
-static int inside_file(const struct dpt_dataset *ds, const struct array *a)
+static int inside_file(const struct array *a)
 {
     struct stat st;
-    uint64_t size = stat(ds->path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    uint64_t size = 0;
+    if (a->fd >= 0 && fstat(a->fd, &st) == 0 && st.st_size > 0) {
+        size = (uint64_t)st.st_size;
+    }
     uint64_t row_bytes = a->cols * a->elem; /* cols <= SIZE_MAX / 8: open_array */
     return a->offset <= size && row_bytes > 0 &&
            (uint64_t)a->dims[0] <= (size - a->offset) / row_bytes;
 }
 
+/* Sets up direct reads for the arrays that allow them, keeping them only
+ * where row 0 and the last row read the same both ways. */
 static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
 {
     struct array *arrays[] = {&ds->x, ds->y.dset >= 0 ? &ds->y : NULL};
@@ -1176,7 +1179,7 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     for (size_t i = 0; i < 2; i++) {
         if (arrays[i]) {
             find_direct(arrays[i]);
-            if (arrays[i]->raw && !inside_file(ds, arrays[i])) {
+            if (arrays[i]->raw && !inside_file(arrays[i])) {
                 arrays[i]->raw = RAW_NONE;
             }
             size_t row_bytes = arrays[i]->cols * (arrays[i]->raw ? arrays[i]->elem : 0);

@@ -270,7 +270,7 @@ int dpt__model_read_tensor(hid_t g, const char *file, const char *gpath,
     hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hsize_t dims[8] = {0};
-    unsigned long long want[DPT_MAX_RANK], got[8];
+    unsigned long long want[sizeof t->shape / sizeof t->shape[0]], got[8];
     int ok = rank == (int)t->rank && rank <= 8;
     /* The dimensions are read whatever the rank, for the message below. */
     if (rank >= 0 && rank <= 8) {
