@@ -63,6 +63,14 @@ DPT_API int dpt_err_prefix(struct dpt_err *err, const char *fmt, ...)
 DPT_API void dpt_stop_request(int sig);
 DPT_API int dpt_stop_requested(void);
 
+/* The file the library is reading now, or NULL; *stalled_s (unless NULL)
+ * gets the seconds since that read last made progress. For a host's crash
+ * handler and watchdog: libhdf5 itself can crash or loop on a damaged
+ * file, and the host can then name the file instead of dumping core or
+ * sitting until a batch job's time limit. Async-signal-safe; the string
+ * stays valid until the next read begins. */
+DPT_API const char *dpt_reading_file(double *stalled_s);
+
 /* The library's version string, e.g. "0.1.0". */
 DPT_API const char *dpt_version(void);
 

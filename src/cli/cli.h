@@ -82,6 +82,12 @@ void cli_mpi_finalize(void);
  * signal in the first moments of a job is a clean stop too; cli_mpi_init
  * installs the handlers again after MPI_Init. */
 void cli_catch_stop_signals(void);
+
+/* While the library reads a file, a crash in libhdf5 or a read without
+ * progress for DPTRAIN_READ_TIMEOUT seconds ends the process with one line
+ * naming the file (main.c says how). Called first thing, and again after
+ * MPI_Init, which installs crash handlers of its own. */
+void cli_guard_reads(void);
 /* After a stop request with nothing saved: the exit status for signal
  * sig, 128 + sig (130, 143, 138, 140). The ranks may have been signalled
  * differently (or only some): collective, every rank returns the same. */

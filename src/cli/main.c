@@ -5,13 +5,16 @@
 #include "cli/cli.h"
 #include "dist/watchdog.h"
 #include "plugin/registry.h"
+#include "util/util.h"
 
 #include <mpi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -163,6 +166,113 @@ void cli_catch_stop_signals(void)
     }
 }
 
+/* Damaged files: libhdf5 1.10.8 itself crashes or loops forever on some
+ * (docs/RELIABILITY.md, Fuzzing). While the library reads a file
+ * (dpt_reading_file), a crash signal prints one line naming the file and
+ * exits 1, and a read that makes no progress for DPTRAIN_READ_TIMEOUT
+ * seconds (default 600, 0 = never) does the same, so that a batch job
+ * ends with the reason instead of a core dump or at its time limit. At any
+ * other time the handler that was there before (Open MPI's report, or
+ * the default) handles the crash: it is put back and the faulting
+ * instruction, run again, raises the signal again. Under AddressSanitizer
+ * its own report is worth more, so the crash part is left out there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CLI_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLI_ASAN 1
+#endif
+#endif
+#ifndef CLI_ASAN
+#define CLI_ASAN 0
+#endif
+static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+static struct sigaction crash_old[sizeof crash_sigs / sizeof crash_sigs[0]];
+
+static void put(const char *s)
+{
+    ssize_t n = write(STDERR_FILENO, s, strlen(s));
+    (void)n;
+}
+
+static void on_read_crash(int sig)
+{
+    size_t i = 0;
+    while (i + 1 < sizeof crash_sigs / sizeof crash_sigs[0] && crash_sigs[i] != sig) {
+        i++;
+    }
+    const char *path = dpt_reading_file(NULL);
+    if (!path) {
+        sigaction(sig, &crash_old[i], NULL);
+        return;
+    }
+    put("dptrain: error: ");
+    put(path);
+    put(": the HDF5 library crashed (");
+    put(dpt__signal_name(sig));
+    put(") reading this file: it is damaged\n");
+    _exit(EXIT_RUN);
+}
+
+static double read_timeout_s(void)
+{
+    const char *v = getenv("DPTRAIN_READ_TIMEOUT");
+    char *end = NULL;
+    double t = v && *v ? strtod(v, &end) : 600.0;
+    if (v && *v && (*end || !(t >= 0.0))) {
+        fprintf(stderr, "dptrain: warning: DPTRAIN_READ_TIMEOUT='%s' is not a number of "
+                "seconds; using 600\n", v);
+        t = 600.0;
+    }
+    return t;
+}
+
+static void *watch_reads(void *arg)
+{
+    const double limit = *(const double *)arg;
+    for (;;) {
+        struct timespec half = {0, 500000000};
+        nanosleep(&half, NULL);
+        double stalled = 0.0;
+        const char *path = dpt_reading_file(&stalled);
+        if (path && stalled > limit) {
+            fprintf(stderr, "dptrain: error: %s: reading this file made no progress for %.0f s "
+                    "(the HDF5 library stuck on a damaged file, or a stalled file system; "
+                    "DPTRAIN_READ_TIMEOUT sets the limit)\n", path, stalled);
+            fflush(stderr);
+            _exit(EXIT_RUN);
+        }
+    }
+    return NULL;
+}
+
+void cli_guard_reads(void)
+{
+#if !CLI_ASAN
+    for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++) {
+        struct sigaction cur, sa;
+        if (sigaction(crash_sigs[i], NULL, &cur) == 0 && cur.sa_handler == on_read_crash) {
+            continue; /* ours already, with the handler before it saved */
+        }
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_read_crash;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_NODEFER;
+        sigaction(crash_sigs[i], &sa, &crash_old[i]);
+    }
+#endif
+    static double limit;
+    static int started;
+    if (!started) {
+        started = 1;
+        limit = read_timeout_s();
+        pthread_t t;
+        if (limit > 0 && pthread_create(&t, NULL, watch_reads, &limit) == 0) {
+            pthread_detach(t);
+        }
+    }
+}
+
 int cli_stop_status(const struct dpt_dist *d)
 {
     /* The highest signal number any rank got: one status for all ranks. */
@@ -193,6 +303,7 @@ int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
         return -1;
     }
     cli_catch_stop_signals(); /* whatever MPI_Init installed, ours again */
+    cli_guard_reads();        /* ahead of Open MPI's crash report, which it keeps */
     if (d->size > 1 && dpt_watch_start(d->rank, timeout_s, on_hang, NULL, &err) < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         dpt_dist_finish();
@@ -307,6 +418,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    cli_guard_reads();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return 0;

@@ -519,6 +519,15 @@ static int check_storage(const struct dpt_dataset *ds, const struct array *a, hi
         rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) was never written: "
                          "HDF5 allocated no storage for it, and every value would read as the "
                          "fill value", ds->path, a->name, shape_text(shape, sizeof shape, a));
+    } else if (H5Dget_storage_size(a->dset) < a->values * H5Tget_size(type)) {
+        /* A damaged header: HDF5 1.10.8 reads a compact dataset's shape's
+         * worth of bytes from a smaller buffer (found by fuzzing). */
+        char shape[128];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' (shape %s) stores %llu bytes, "
+                         "fewer than its shape and dtype need (%llu): the file is damaged",
+                         ds->path, a->name, shape_text(shape, sizeof shape, a),
+                         (unsigned long long)H5Dget_storage_size(a->dset),
+                         (unsigned long long)(a->values * H5Tget_size(type)));
     }
     H5Pclose(dcpl);
     return rc;
@@ -686,6 +695,7 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, path);
     int rc = 0;
     struct dpt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
@@ -1143,22 +1153,25 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
     return 0;
 }
 
-/* Sets up direct reads for the arrays that allow them, keeping them only
- * where row 0 and the last row read the same both ways. */
 /* Whether all N rows of a, as find_direct placed them, lie inside the file
- * at ds->path. A damaged file may claim a contiguous block far larger than
+ * that holds them (a->fd: behind an external link, the target). A damaged file may claim a contiguous block far larger than
  * itself (found by tests/fuzz/: a 2 KB file whose rows claimed 2^60 bytes
  * made the staging buffer below that size); such an array is read
  * through HDF5, which refuses it when read. */
-static int inside_file(const struct dpt_dataset *ds, const struct array *a)
+static int inside_file(const struct array *a)
 {
     struct stat st;
-    uint64_t size = stat(ds->path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    uint64_t size = 0;
+    if (a->fd >= 0 && fstat(a->fd, &st) == 0 && st.st_size > 0) {
+        size = (uint64_t)st.st_size;
+    }
     uint64_t row_bytes = a->cols * a->elem; /* cols <= SIZE_MAX / 8: open_array */
     return a->offset <= size && row_bytes > 0 &&
            (uint64_t)a->dims[0] <= (size - a->offset) / row_bytes;
 }
 
+/* Sets up direct reads for the arrays that allow them, keeping them only
+ * where row 0 and the last row read the same both ways. */
 static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
 {
     struct array *arrays[] = {&ds->x, ds->y.dset >= 0 ? &ds->y : NULL};
@@ -1166,7 +1179,7 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     for (size_t i = 0; i < 2; i++) {
         if (arrays[i]) {
             find_direct(arrays[i]);
-            if (arrays[i]->raw && !inside_file(ds, arrays[i])) {
+            if (arrays[i]->raw && !inside_file(arrays[i])) {
                 arrays[i]->raw = RAW_NONE;
             }
             size_t row_bytes = arrays[i]->cols * (arrays[i]->raw ? arrays[i]->elem : 0);
@@ -1216,6 +1229,7 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
 static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
+    dpt__h5_progress(); /* each call reads a bounded block */
     int sig = dpt_stop_requested();
     if (sig) {
         return dpt_err_set(err, DPT_ESIGNAL, "stopped by %s while reading %s",
@@ -1298,6 +1312,7 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
     }
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     int rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
     if (rc == 0 && y) {
         rc = read_array(ds, &ds->y, rows, first, n, H5T_NATIVE_FLOAT, y, err);
@@ -1360,6 +1375,7 @@ int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t f
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     int rc = 0;
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     const size_t F = a->cols;
@@ -1416,6 +1432,7 @@ int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, ds->path);
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
     int rc = read_array(ds, a, NULL, first, n, H5T_NATIVE_FLOAT, v, err);
     if (rc == 0) {

@@ -270,7 +270,7 @@ int dpt__model_read_tensor(hid_t g, const char *file, const char *gpath,
     hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hsize_t dims[8] = {0};
-    unsigned long long want[DPT_MAX_RANK], got[8];
+    unsigned long long want[sizeof t->shape / sizeof t->shape[0]], got[8];
     int ok = rank == (int)t->rank && rank <= 8;
     /* The dimensions are read whatever the rank, for the message below. */
     if (rank >= 0 && rank <= 8) {
@@ -388,6 +388,7 @@ int dpt__model_open(struct dpt__model_file *h, const char *path, char *format, s
                      struct dpt_err *err)
 {
     dpt__h5_quiet_begin(&h->quiet);
+    dpt__h5_reading(&h->quiet, path);
     h->f = -1;
     if (access(path, R_OK) != 0) {
         int e = errno;

@@ -29,6 +29,7 @@
 struct dpt__h5_quiet {
     H5E_auto2_t func;
     void *data;
+    int reading; /* dpt__h5_reading was called with it */
 };
 
 /* Saves the current automatic error printing of the default error stack in
@@ -37,8 +38,21 @@ struct dpt__h5_quiet {
  * restores "off". */
 void dpt__h5_quiet_begin(struct dpt__h5_quiet *q);
 
-/* Restores the setting q saved. */
+/* Restores the setting q saved, and ends what dpt__h5_reading(q, ...)
+ * began. */
 void dpt__h5_quiet_end(const struct dpt__h5_quiet *q);
+
+/* Damaged files can crash or hang libhdf5 itself (fuzzing found both in
+ * 1.10.8, docs/RELIABILITY.md): dptrain cannot fix the library, but it can
+ * say which file did it. Right after dpt__h5_quiet_begin(q), an entry
+ * point that reads a file calls dpt__h5_reading(q, path); until
+ * dpt__h5_quiet_end(q), dpt_reading_file() (dptrain.h) names the file and
+ * how long the current read has gone without progress, for the host's
+ * crash handler and watchdog. Pairs nest (the outermost path is kept).
+ * dpt__h5_progress marks progress within a long call: one bounded block
+ * of rows read. The library installs no handler itself. */
+void dpt__h5_reading(struct dpt__h5_quiet *q, const char *path);
+void dpt__h5_progress(void);
 
 /* A buffer size that holds a typical HDF5 reason whole. */
 #define DPT__H5_REASON_LEN 256

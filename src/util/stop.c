@@ -41,6 +41,7 @@ const char *dpt__signal_name(int sig)
     case SIGBUS:  return "SIGBUS";
     case SIGFPE:  return "SIGFPE";
     case SIGILL:  return "SIGILL";
+    case SIGABRT: return "SIGABRT";
     default:      return "a signal";
     }
 }
