@@ -186,6 +186,7 @@ void cli_catch_stop_signals(void)
 #ifndef CLI_ASAN
 #define CLI_ASAN 0
 #endif
+#if !CLI_ASAN
 static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 static struct sigaction crash_old[sizeof crash_sigs / sizeof crash_sigs[0]];
 
@@ -213,6 +214,7 @@ static void on_read_crash(int sig)
     put(") reading this file: it is damaged\n");
     _exit(EXIT_RUN);
 }
+#endif
 
 static double read_timeout_s(void)
 {
