@@ -1051,6 +1051,9 @@ static void find_direct(struct array *a)
         raw = raw_kind(base >= 0 ? base : type, &elem);
     }
     int fd = raw != RAW_NONE ? holder_fd(a) : -1;
+    /* Every row must lie inside the file that holds it: a damaged file may
+     * claim a block far larger than itself (tests/fuzz/: a 2 KB file whose
+     * rows claimed 2^60 bytes once sized the staging buffer). */
     struct stat st;
     uint64_t bytes = a->values * elem; /* no overflow: see open_array */
     if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)offset <= (uint64_t)st.st_size &&
@@ -1153,23 +1156,6 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
     return 0;
 }
 
-/* Whether all N rows of a, as find_direct placed them, lie inside the file
- * that holds them (a->fd: behind an external link, the target). A damaged file may claim a contiguous block far larger than
- * itself (found by tests/fuzz/: a 2 KB file whose rows claimed 2^60 bytes
- * made the staging buffer below that size); such an array is read
- * through HDF5, which refuses it when read. */
-static int inside_file(const struct array *a)
-{
-    struct stat st;
-    uint64_t size = 0;
-    if (a->fd >= 0 && fstat(a->fd, &st) == 0 && st.st_size > 0) {
-        size = (uint64_t)st.st_size;
-    }
-    uint64_t row_bytes = a->cols * a->elem; /* cols <= SIZE_MAX / 8: open_array */
-    return a->offset <= size && row_bytes > 0 &&
-           (uint64_t)a->dims[0] <= (size - a->offset) / row_bytes;
-}
-
 /* Sets up direct reads for the arrays that allow them, keeping them only
  * where row 0 and the last row read the same both ways. */
 static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
@@ -1179,9 +1165,6 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
     for (size_t i = 0; i < 2; i++) {
         if (arrays[i]) {
             find_direct(arrays[i]);
-            if (arrays[i]->raw && !inside_file(arrays[i])) {
-                arrays[i]->raw = RAW_NONE;
-            }
             size_t row_bytes = arrays[i]->cols * (arrays[i]->raw ? arrays[i]->elem : 0);
             widest = row_bytes > widest ? row_bytes : widest;
         }
