@@ -238,9 +238,9 @@ static void *watch_reads(void *arg)
         double stalled = 0.0;
         const char *path = dpt_reading_file(&stalled);
         if (path && stalled > limit) {
-            fprintf(stderr, "dptrain: error: %s: reading this file made no progress for %.0f s "
+            fprintf(stderr, "dptrain: error: %s: reading this file made no progress for %g s "
                     "(the HDF5 library stuck on a damaged file, or a stalled file system; "
-                    "DPTRAIN_READ_TIMEOUT sets the limit)\n", path, stalled);
+                    "DPTRAIN_READ_TIMEOUT sets the limit)\n", path, limit);
             fflush(stderr);
             _exit(EXIT_RUN);
         }
