@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "dist/placement.h"
 #include "dist/watchdog.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
@@ -66,7 +67,8 @@ static const char train_usage[] =
     "                           train.timeout, else 600)\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  -q, --quiet              no per-epoch lines\n"
-    "  -v, --verbose            also how the data is read and a line per checkpoint\n"
+    "  -v, --verbose            also how the data is read, where each rank runs (CPUs)\n"
+    "                           and a line per checkpoint\n"
     "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
     "                           not under mpirun)\n"
     "\n"
@@ -1076,8 +1078,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = open_log(&spec, a, &prog, &err);
         rc = dpt_dist_agree(d, rc, &err);
     }
-    if (rc == 0 && d->rank == 0 && a->verbose) {
-        print_blas();
+    if (rc == 0 && a->verbose) {
+        if (d->rank == 0) {
+            print_blas();
+        }
+        dpt_dist_describe_placement(d, stdout);
     }
     double t0 = dpt__now();
     if (rc == 0) {

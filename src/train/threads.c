@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "train/threads.h"
+#include "dist/placement.h"
 
 #include <limits.h>
 #include <omp.h>
@@ -28,11 +29,12 @@ static int paid_threads(int max, const struct dpt_net *net, uint64_t batch, int 
 }
 
 /* The cores are shared among the node's ranks: 2 ranks x 2 threads on 2
- * unbound cores ran 10x slower than 2 x 1. */
-int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d,
-                       int node_ranks)
+ * unbound cores ran 10x slower than 2 x 1. A rank takes at most the CPUs it
+ * has to itself (dist/placement.h): all of its mask when mpirun bound it to
+ * cores of its own, its part of the node's CPUs when ranks are unbound. */
+int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d)
 {
-    int max = dpt_train_threads(0), share = omp_get_num_procs() / node_ranks;
+    int max = dpt_train_threads(0), share = dpt_dist_cpu_share(d);
     max = max < share ? max : share;
     int t = net ? paid_threads(max < 1 ? 1 : max, net, batch, d->size) : INT_MAX;
     t = dpt_dist_min_int(d, t);

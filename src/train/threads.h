@@ -12,12 +12,11 @@
 int dpt_train_threads(int t);
 
 /* Collective. The threads per rank for training when none were asked for:
- * up to dpt_train_threads(0) and to the cores this process may use shared
- * among the ranks of its node, but no more than the model's size pays for.
+ * up to dpt_train_threads(0) and to the CPUs this rank has to itself
+ * (dpt_dist_cpu_share), but no more than the model's size pays for.
  * All ranks take the smallest count (micro-shards depend on it). net may
  * be NULL on a rank whose setup failed: it then takes no part in the
  * choice. */
-int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d,
-                       int node_ranks);
+int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d);
 
 #endif

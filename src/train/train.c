@@ -757,7 +757,7 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     int node = dpt_dist_node_ranks(r->d);
     r->threads = r->o->threads > 0 ? r->o->threads
                                    : dpt_threads_choose(rc == 0 ? r->net : NULL,
-                                                        (uint64_t)r->spec->batch, r->d, node);
+                                                        (uint64_t)r->spec->batch, r->d);
     if (rc == 0) {
         rc = dpt_validation_setup(&r->val, r->spec, r->ds, r->net, r->d, &r->n_train, err);
     }

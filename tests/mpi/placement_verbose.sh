@@ -1,0 +1,44 @@
+#!/bin/sh
+# `train --verbose` says where each rank runs (src/dist/placement.c): one
+# line per rank with the CPUs its affinity mask holds, as the kernel shows
+# them to the rank itself (/proc/self/status), and how many it has to
+# itself; a note when ranks of a node may run on the same CPUs. Run bound
+# (--bind-to core: a core each, no note) and unbound (--bind-to none: both
+# hold every CPU, each has half, and the note says how to bind).
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+small_model m.cfg
+# nproc counts the CPUs of its mask, unless OMP_NUM_THREADS says otherwise.
+n=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+run() {
+    OMP_NUM_THREADS=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root --bind-to "$1" \
+        -np 2 sh -c 'sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status \
+                        > "cpus.$OMPI_COMM_WORLD_RANK"
+                     exec "$0" train m.cfg --verbose --set train.epochs=1' \
+        "$DPTRAIN" > "out.$1" 2>&1
+}
+
+# 1. Bound to a core each: the lines name each rank's own mask, 1 CPU to itself.
+if [ "$n" -ge 2 ]; then
+    must run core
+    for r in 0 1; do
+        want="placement: rank $r on [^:]*: cpus $(cat cpus.$r) (1), 1 to itself"
+        check "bound: rank $r's line names its mask $(cat cpus.$r)" grep -q "^$want\$" out.core
+    done
+    check "bound: no note about shared CPUs" ! grep -q 'placement: note' out.core
+else
+    fail "this test needs 2 CPUs or more, the machine has $n"
+fi
+
+# 2. Unbound: both hold every CPU, each has half of them, and the note
+# says how to bind.
+must run none
+half=$((n / 2))
+for r in 0 1; do
+    want="placement: rank $r on [^:]*: cpus $(cat cpus.$r) ($n), $half to itself"
+    check "unbound: rank $r holds all $n CPUs and has $half to itself" grep -q "^$want\$" out.none
+done
+check "unbound: the note names both ranks and how to bind" \
+    grep -q 'placement: note: ranks 0 and 1 on .* may both run on cpus .*--map-by ppr:RANKS:node:PE=THREADS' out.none
+check "OpenMP's binding settings are shown" grep -q '^placement: threads: OMP_PROC_BIND=' out.none
+summary
