@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "model/net.h"
+#include "data/memory.h"
 #include "plugin/abi1.h"
 #include "plugin/guard.h"
 #include "util/util.h"
@@ -26,8 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 /* Parameter slices start on 16-float (64-byte) boundaries, as the buffer
  * itself does, so every layer's weights are equally aligned. */
@@ -36,43 +35,6 @@
 static size_t round_up(size_t n, size_t k)
 {
     return (n + k - 1) / k * k;
-}
-
-/* Bytes of memory this process may use: the machine's, or less under a
- * limit on the address space or a cgroup's limit (Slurm confines a job's
- * memory with one). Sizes above it are refused before anything is
- * allocated: with overcommit, a too-large allocation succeeds and the
- * kernel kills the process when the memory is touched. */
-static double memory_bytes(void)
-{
-    double bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    struct rlimit lim;
-    if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-        (double)lim.rlim_cur < bytes) {
-        bytes = (double)lim.rlim_cur;
-    }
-    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
-    unsigned long long cg;
-    if (f && fscanf(f, "%llu", &cg) == 1 && (double)cg < bytes) {
-        bytes = (double)cg;
-    }
-    if (f) {
-        fclose(f);
-    }
-    return bytes;
-}
-
-/* bytes as "12345 bytes (12.1 KiB)" into buf, which is returned. */
-static const char *bytes_str(double bytes, char *buf, size_t len)
-{
-    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double v = bytes;
-    int u = 0;
-    while (v >= 1024 && u < 6) {
-        v /= 1024, u++;
-    }
-    snprintf(buf, len, "%.0f bytes (%.1f %s)", bytes, v, units[u]);
-    return buf;
 }
 
 /* One plugin instance the model file asks for, and where it asks. */
@@ -557,9 +519,11 @@ static int check_size(const struct dpt_net *net, const struct dpt_spec *spec,
             big = nd;
         }
     }
-    double floats = (double)net->n_params * (2.0 + (double)net->opt_floats);
-    double need = floats * sizeof(float), have = memory_bytes();
-    if (!big || need <= have) {
+    /* In doubles: 10^12 parameters x (2 + optimizer floats) x 4 bytes
+     * overflows no 64-bit count, but a larger model file could. */
+    double need = (double)net->n_params * (2.0 + (double)net->opt_floats) * sizeof(float);
+    uint64_t have = dpt__mem_available();
+    if (!big || need <= (double)have) {
         return 0;
     }
     char where[512], b_layer[64], b_need[64], b_have[64];
@@ -567,13 +531,14 @@ static int check_size(const struct dpt_net *net, const struct dpt_spec *spec,
                                                          (unsigned)big->layer_index);
     return dpt_err_set(err, DPT_ENOMEM, "%s: %s: %zu parameters take %s; with the other "
                        "layers, the gradients and the optimizer's state the model needs %s, "
-                       "more than the %s of memory here",
+                       "and %s can be allocated (MemAvailable, cgroup and ulimit)",
                        dpt_spec_where(spec, at, where, sizeof where), big->label,
                        big->n_params + big->n_state,
-                       bytes_str((double)(big->n_params + big->n_state) * sizeof(float),
-                                 b_layer, sizeof b_layer),
-                       bytes_str(need, b_need, sizeof b_need),
-                       bytes_str(have, b_have, sizeof b_have));
+                       dpt__bytes_text(b_layer, sizeof b_layer,
+                                       (uint64_t)(big->n_params + big->n_state) * sizeof(float)),
+                       need < 0x1p64 ? dpt__bytes_text(b_need, sizeof b_need, (uint64_t)need)
+                                     : "more than 2^64 bytes",
+                       dpt__bytes_text(b_have, sizeof b_have, have));
 }
 
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
@@ -736,15 +701,16 @@ int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
     size_t bytes = 0;
     const struct dpt_node *big;
     int fits = work_bytes(net, m, &bytes, &big) == 0;
-    if (!fits || (double)bytes > memory_bytes()) {
+    uint64_t have = dpt__mem_available();
+    if (!fits || bytes > have) {
         char b_need[64], b_have[64];
         return dpt_err_set(err, DPT_ENOMEM, "micro-shards of %zu rows need %s of work buffers "
-                           "per thread (%s: %zu rows x %zu outputs), more than the %s of "
-                           "memory here", m,
-                           fits ? bytes_str((double)bytes, b_need, sizeof b_need)
+                           "per thread (%s: %zu rows x %zu outputs), and %s can be "
+                           "allocated (MemAvailable, cgroup and ulimit)", m,
+                           fits ? dpt__bytes_text(b_need, sizeof b_need, bytes)
                                 : "more than 2^64 bytes",
                            big ? big->label : "the model", m, big ? big->n_out : 0,
-                           bytes_str(memory_bytes(), b_have, sizeof b_have));
+                           dpt__bytes_text(b_have, sizeof b_have, have));
     }
     struct dpt_work *w = calloc(1, sizeof *w);
     if (w) {

@@ -177,7 +177,7 @@ refused summary-of-binary 1 "garbage.cfg" dptrain summary garbage.cfg
 mcfg units_1e12 '' "$(model_with '{ type = "dense"; units = 1000000000000; }')"
 refused dense-10^12-units 1 "units_1e12.cfg:2: layer 1 \(dense\): 'units' must be in \[1, 1048576\], got 1000000000000: its weights alone would take 2.4e\+13 bytes" dptrain train units_1e12.cfg
 printf '%s\nmodel = {\n  layers = ( { type = "dense"; units = 1048576; },\n    { type = "dense"; units = 1048576; } );\n  loss = "mse"; optimizer = "adam"; };\n' "$mcfg_data" > params_1e12.cfg
-refused 10^12-parameters 1 "params_1e12.cfg:4: layer 2 \(dense\): 1099512676352 parameters take 4398050705408 bytes.*the model needs [0-9]+ bytes .* more than the [0-9]+ bytes .* of memory here" dptrain train params_1e12.cfg
+refused 10^12-parameters 1 "params_1e12.cfg:4: layer 2 \(dense\): 1099512676352 parameters take 4.0 TiB \(4398050705408 bytes\).*the model needs 16.0 TiB \([0-9]+ bytes\), and .* \([0-9]+ bytes\) can be allocated \(MemAvailable, cgroup and ulimit\)" dptrain train params_1e12.cfg
 refused 10^12-parameters-summary 1 "params_1e12.cfg:4: layer 2 \(dense\): 1099512676352 parameters" dptrain summary params_1e12.cfg
 
 ### The same wrong values through --set (relative to good.cfg: no line, the --set path).
