@@ -29,12 +29,17 @@ static int paid_threads(int max, const struct dpt_net *net, uint64_t batch, int 
 
 /* The cores are shared among the node's ranks: 2 ranks x 2 threads on 2
  * unbound cores ran 10x slower than 2 x 1. */
-int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d,
-                       int node_ranks)
+int dpt_threads_for(const struct dpt_net *net, uint64_t batch, int ranks, int node_ranks)
 {
     int max = dpt_train_threads(0), share = omp_get_num_procs() / node_ranks;
     max = max < share ? max : share;
-    int t = net ? paid_threads(max < 1 ? 1 : max, net, batch, d->size) : INT_MAX;
+    return paid_threads(max < 1 ? 1 : max, net, batch, ranks);
+}
+
+int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d,
+                       int node_ranks)
+{
+    int t = net ? dpt_threads_for(net, batch, d->size, node_ranks) : INT_MAX;
     t = dpt_dist_min_int(d, t);
     return t == INT_MAX ? dpt_train_threads(0) : t;
 }

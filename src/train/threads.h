@@ -17,6 +17,12 @@ int dpt_train_threads(int t);
  * All ranks take the smallest count (micro-shards depend on it). net may
  * be NULL on a rank whose setup failed: it then takes no part in the
  * choice. */
+/* Local. The same choice for one rank of a job of `ranks` ranks,
+ * node_ranks of them on this rank's node (what dpt_threads_choose takes
+ * before the ranks agree on their smallest); net must not be NULL. `dptrain
+ * plan` calls it for a job it does not run. */
+int dpt_threads_for(const struct dpt_net *net, uint64_t batch, int ranks, int node_ranks);
+
 int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d,
                        int node_ranks);
 
