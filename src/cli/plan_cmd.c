@@ -218,7 +218,7 @@ static void print_text(const struct plan_args *a, const struct dpt_plan *p)
     printf("\n");
     if (p->steps_timed > 0) {
         printf("time: %.3g s a step (median of %d steps timed on this machine, rank 0's share; "
-               "the allreduce, validation and checkpoints not counted): about %.0f s for "
+               "the allreduce, validation and checkpoints not counted): about %.3g s for "
                "%llu steps, an estimate for this machine\n", p->step_s, p->steps_timed,
                p->estimate_s, (unsigned long long)p->steps);
     }

@@ -39,6 +39,8 @@
 #include "util/util.h"
 
 #include <cblas.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -217,9 +219,9 @@ static void plan_memory(struct planner *pl)
     struct dpt_plan_memory *m = &p->mem;
     struct dpt_step_bytes sb;
     dpt_step_bytes(pl->net, pl->spec, p->threads, p->micro, &sb);
-    p->n_params = pl->net->n_params;
+    p->n_params = dpt_net_count(pl->net, -1, NULL, NULL);
     m->data = p->rank[0].data_bytes;
-    m->params = p->n_params * sizeof(float);
+    m->params = pl->net->n_params * sizeof(float); /* the flat buffer, padding included */
     m->grads = sb.grads;
     m->optimizer = sb.optimizer;
     m->work = sb.work;
@@ -501,15 +503,44 @@ static void warn_resources(struct planner *pl)
 /* The model file and the checkpoints on disk: the newest keep, plus the
  * one being written before the oldest is removed, checked as the run's
  * start-up checks its outputs (dpt_output_space). */
+/* path itself when its folder exists, else "FOLDER/." for the nearest
+ * folder above it that does (the run makes the missing ones), so that
+ * dpt_output_space finds the filesystem the file will be on. */
+static const char *on_disk(const char *path, char *buf, size_t len)
+{
+    if (!path) {
+        return NULL;
+    }
+    snprintf(buf, len, "%s", path);
+    for (int first = 1;; first = 0) {
+        char *slash = strrchr(buf, '/');
+        if (!slash) {
+            return first ? path : "./."; /* a file of the current folder, or below it */
+        }
+        *slash = '\0';
+        struct stat st;
+        if (buf[0] == '\0' || (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))) {
+            if (first) {
+                return path;
+            }
+            size_t used = strlen(buf);
+            snprintf(buf + used, len - used, "%s", buf[0] ? "/." : "/");
+            return buf;
+        }
+    }
+}
+
 static void warn_space(struct planner *pl)
 {
     struct dpt_plan *p = pl->p;
     uint64_t files = p->ckpts_written < p->ckpts_kept + 1 ? p->ckpts_written : p->ckpts_kept + 1;
-    char what[96];
-    snprintf(what, sizeof what, "%llu checkpoints", (unsigned long long)files);
+    char what[128];
+    snprintf(what, sizeof what, "%llu checkpoints of %.40s in", (unsigned long long)files,
+             pl->o->ckpt_path ? pl->o->ckpt_path : "");
+    char out[PATH_MAX], ckpt[PATH_MAX];
     const struct dpt_output_need needs[] = {
-        {pl->o->out, "the model file", p->model_bytes},
-        {pl->o->ckpt_path, what, files * p->ckpt_bytes},
+        {on_disk(pl->o->out, out, sizeof out), "the model file", p->model_bytes},
+        {on_disk(pl->o->ckpt_path, ckpt, sizeof ckpt), what, files * p->ckpt_bytes},
     };
     struct dpt_err err = {0};
     if (dpt_output_space(needs, 2, &err) < 0) {

@@ -71,7 +71,7 @@ struct dpt_plan {
     struct dpt_plan_rank *rank; /* ranks entries, malloc'ed */
     int cache_all, direct;
     uint64_t window_steps, windows_per_epoch;
-    uint64_t n_params;
+    uint64_t n_params; /* as train, summary and inspect count them (no padding) */
     struct dpt_plan_memory mem;
     uint64_t node_bytes, available; /* node_ranks x rank 0's, and what this machine has */
     uint64_t model_bytes, ckpt_bytes, ckpts_written, ckpts_kept;
