@@ -138,7 +138,7 @@ fires "keep $keep checkpoints of every step ($free bytes free)" disk_space "$bc"
     --checkpoint ck/c.h5 --set train.checkpoint.every_steps=1 \
     --set train.checkpoint.keep=$keep --set train.epochs=$((keep / 10)) --time-steps 0
 check "the disk_space warning names the folder and the sizes" \
-    grep -q "not enough free space for [0-9]* checkpoints of ck/c.h5" plan.json
+    grep -q "not enough free space for.* [0-9]* checkpoints of ck/c.h5 in" plan.json
 quiet "keep 2 of them" disk_space "$bc" --checkpoint ck/c.h5 \
     --set train.checkpoint.every_steps=1 --set train.epochs=$((keep / 10)) --time-steps 0
 

@@ -52,13 +52,13 @@ struct plan_args {
     char out_buf[PATH_MAX];
 };
 
-/* A positive integer option value of at most max; -1 (reported) if not. */
-static int count_value(const char *opt, const char *v, long max)
+/* An integer option value in [min, max]; -1 (reported) if not. */
+static int count_value(const char *opt, const char *v, long min, long max)
 {
     char *end;
     long n = v ? strtol(v, &end, 10) : -1;
-    if (!v || *end || n < 0 || n > max) {
-        cli_usage_error("plan ", "%s must be a number from 0 to %ld, got '%s'", opt, max,
+    if (!v || !*v || *end || n < min || n > max) {
+        cli_usage_error("plan ", "%s must be a number from %ld to %ld, got '%s'", opt, min, max,
                         v ? v : "nothing");
         return -1;
     }
@@ -72,11 +72,9 @@ static int plan_option(struct plan_args *a, int argc, char **argv, int *i)
     int n;
     if (strcmp(o, "-np") == 0 || strcmp(o, "--np") == 0 || strcmp(o, "--ranks-per-node") == 0 ||
         strcmp(o, "--time-steps") == 0) {
-        if ((n = count_value(o, v, strcmp(o, "--time-steps") == 0 ? 1000 : 1 << 20)) < 0) {
+        int steps = strcmp(o, "--time-steps") == 0;
+        if ((n = count_value(o, v, steps ? 0 : 1, steps ? 1000 : 1 << 20)) < 0) {
             return EXIT_USAGE;
-        }
-        if (n == 0 && strcmp(o, "--time-steps") != 0) {
-            return cli_usage_error("plan ", "%s must be at least 1", o);
         }
         *(strcmp(o, "--time-steps") == 0 ? &a->time_steps
           : strcmp(o, "--ranks-per-node") == 0 ? &a->node_ranks : &a->ranks) = n;

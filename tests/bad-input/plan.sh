@@ -4,7 +4,7 @@
 # warning, not an error (tests/plan.sh).
 cfg="$top_srcdir/examples/breast_cancer.cfg"
 refused plan-no-model 2 "no model file given" dptrain plan
-refused plan-np-zero 2 "-np must be at least 1" dptrain plan "$cfg" -np 0
+refused plan-np-zero 2 "-np must be a number from 1 to" dptrain plan "$cfg" -np 0
 refused plan-np-word 2 "-np must be a number" dptrain plan "$cfg" -np four
 refused plan-np-missing 2 "-np must be a number" dptrain plan "$cfg" -np
 refused plan-time-steps-negative 2 "--time-steps must be a number" \
