@@ -33,6 +33,8 @@ int cmd_plugins(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_check_plugin(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 /* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
  * one row per entry of model.layers (index, type and activation, output
@@ -40,6 +42,10 @@ int cmd_check_plugin(int argc, char **argv);
  * parameters with their memory. `dptrain summary` and `dptrain train
  * --verbose` print it. */
 void cli_summary_print(FILE *f, const char *model, const struct dpt_net *net);
+
+/* train's default --out: MODEL.cfg -> MODEL.h5 in the current folder
+ * (src/cli/train_cmd.c; `dptrain plan` sizes the same file). */
+void cli_default_out(char *buf, size_t len, const char *model);
 
 /* "dptrain: error: MSG" on stderr (rank 0 only, or unknown rank). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -366,7 +366,7 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
 }
 
 /* MODEL.cfg -> MODEL.h5 in the current folder. */
-static void default_out(char *buf, size_t len, const char *model)
+void cli_default_out(char *buf, size_t len, const char *model)
 {
     char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", model);
@@ -542,7 +542,7 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
                                "afresh): dptrain train MODEL.cfg --resume auto");
     }
     if (!a->out) {
-        default_out(a->out_buf, sizeof a->out_buf, a->model ? a->model : a->resume);
+        cli_default_out(a->out_buf, sizeof a->out_buf, a->model ? a->model : a->resume);
         a->out = a->out_buf;
     }
     size_t len = strlen(a->out);

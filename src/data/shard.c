@@ -163,21 +163,31 @@ static uint64_t steps_bytes(const struct dpt_shard *sh)
  * file rows), the sort pairs, and either the staging block or, with
  * cache_all, the whole file as floats. Counts saturate: a wrap-around must
  * not make a huge claim look small. */
+static uint64_t shard_memory(const struct dpt_shard *sh, uint64_t most, const char **what);
+
 static int check_shard_memory(const struct dpt_shard *sh, uint64_t most, struct dpt_err *err)
+{
+    const char *what;
+    uint64_t need = shard_memory(sh, most, &what);
+    return dpt_dataset_check_memory(sh->ds, need, what, err);
+}
+
+/* The bytes check_shard_memory asks for, and what they hold in *what. */
+static uint64_t shard_memory(const struct dpt_shard *sh, uint64_t most, const char **what)
 {
     uint64_t yc = sh->y_cols ? sh->y_cols : 1;
     uint64_t row = sat_add(sat_mul(sh->f + yc, sizeof(float)), sizeof(uint64_t));
     uint64_t need = sat_add(sat_mul(2 * most, row), sat_mul(most, 2 * sizeof(uint64_t)));
     need = sat_add(need, steps_bytes(sh));
-    const char *what = "this rank's windows of rows";
+    *what = "this rank's windows of rows";
     if (sh->o.cache_all) {
         uint64_t n_file = dpt_dataset_rows(sh->ds);
         need = sat_add(need, sat_mul(n_file, sat_mul(sh->f + yc, sizeof(float))));
-        what = "the whole file as floats (data.cache) and this rank's rows";
+        *what = "the whole file as floats (data.cache) and this rank's rows";
     } else {
         need = sat_add(need, sat_mul(sh->read_block, sat_mul(sh->f + yc, sizeof(float))));
     }
-    return dpt_dataset_check_memory(sh->ds, need, what, err);
+    return need;
 }
 
 /* With cache_all: the whole file in memory (with a validation split, base,
@@ -201,8 +211,10 @@ static int read_all(struct dpt_shard *sh, struct dpt_err *err)
     return 0;
 }
 
-int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
-                     const struct dpt_shard_opts *o, struct dpt_err *err)
+/* A shard with its sizes and its list of steps (step_off) laid out, and
+ * nothing read or allocated for rows yet; 0 or an error (*out NULL). */
+static int shard_begin(struct dpt_shard **out, struct dpt_dataset *ds,
+                       const struct dpt_shard_opts *o, uint64_t *most, struct dpt_err *err)
 {
     *out = NULL;
     struct dpt_shard *sh = calloc(1, sizeof *sh);
@@ -229,17 +241,54 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
         return rc;
     }
     sh->step_off = calloc(sh->steps + 1, sizeof *sh->step_off);
-    rc = sh->step_off ? 0 : DPT_ENOMEM;
-    if (rc == 0) {
-        uint64_t most = plan_windows(sh);
-        most = most ? most : 1;
-        rc = check_shard_memory(sh, most, err);
-        if (rc < 0) {
-            dpt_shard_destroy(sh);
-            return rc;
-        }
-        rc = alloc_windows(sh, most) == 0 ? 0 : DPT_ENOMEM;
+    if (!sh->step_off) {
+        dpt_shard_destroy(sh);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
+                           dpt_dataset_path(ds));
     }
+    *most = plan_windows(sh);
+    *most = *most ? *most : 1;
+    *out = sh;
+    return 0;
+}
+
+int dpt_shard_layout(struct dpt_dataset *ds, const struct dpt_shard_opts *o,
+                     struct dpt_shard_layout *out, struct dpt_err *err)
+{
+    struct dpt_shard *sh;
+    uint64_t most;
+    int rc = shard_begin(&sh, ds, o, &most, err);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *what;
+    *out = (struct dpt_shard_layout){
+        .steps = sh->steps,
+        .rows = sh->step_off[sh->steps],
+        .window_steps = sh->window_steps,
+        .window_rows = most,
+        .memory = shard_memory(sh, most, &what),
+    };
+    dpt_shard_destroy(sh);
+    return 0;
+}
+
+int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
+                     const struct dpt_shard_opts *o, struct dpt_err *err)
+{
+    struct dpt_shard *sh;
+    uint64_t most;
+    *out = NULL;
+    int rc = shard_begin(&sh, ds, o, &most, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = check_shard_memory(sh, most, err);
+    if (rc < 0) {
+        dpt_shard_destroy(sh);
+        return rc;
+    }
+    rc = alloc_windows(sh, most) == 0 ? 0 : DPT_ENOMEM;
     if (rc == 0 && o->cache_all) {
         rc = read_all(sh, err);
     } else if (rc == 0) {

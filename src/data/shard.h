@@ -81,6 +81,19 @@ int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
                      const struct dpt_shard_opts *o, struct dpt_err *err);
 void dpt_shard_destroy(struct dpt_shard *sh);
 
+/* What dpt_shard_create would lay out for o over ds, without allocating
+ * the windows or reading a row: `dptrain plan`'s figures for each rank. */
+struct dpt_shard_layout {
+    uint64_t steps;          /* steps per epoch */
+    uint64_t rows;           /* this rank's rows per epoch */
+    uint64_t window_steps;   /* steps per window (steps: a whole epoch) */
+    uint64_t window_rows;    /* the most rows one window holds */
+    uint64_t memory;         /* bytes dpt_shard_create checks for: windows, their
+                              * bookkeeping, and the staging block or the cached file */
+};
+int dpt_shard_layout(struct dpt_dataset *ds, const struct dpt_shard_opts *o,
+                     struct dpt_shard_layout *out, struct dpt_err *err);
+
 /* The first step of the window that holds step s. */
 uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s);
 /* Reads this rank's rows of the window starting at step lo (a window start)

@@ -42,14 +42,12 @@ int dpt_window_cache_all(const struct dpt_window_policy *p, const struct dpt_dat
     return p->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
 }
 
-/* Whether some rank wants the big window budget: its node's workers (ranks
+/* Whether this rank wants the big window budget: its node's workers (ranks
  * x threads) leave no core for the reader thread (cores as the process may
- * use them: binding counts), or it reads X through HDF5. Collective. */
-static int big_windows(const struct dpt_dist *d, int node_ranks, const struct dpt_dataset *ds,
-                       int threads)
+ * use them: binding counts), or it reads X through HDF5. */
+int dpt_window_big(int node_ranks, const struct dpt_dataset *ds, int threads)
 {
-    return dpt_dist_any(d, node_ranks * threads >= omp_get_num_procs() ||
-                               !dpt_dataset_direct(ds));
+    return node_ranks * threads >= omp_get_num_procs() || !dpt_dataset_direct(ds);
 }
 
 /* A whole epoch when two epochs' worth of this rank's rows fit in the
@@ -62,8 +60,18 @@ uint64_t dpt_window_rows(const struct dpt_window_policy *p, const struct dpt_dis
     if (p->window_rows > 0) {
         return p->window_rows;
     }
-    uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)d->size + 1;
-    uint64_t budget = big_windows(d, node_ranks, ds, threads) ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    int big = dpt_dist_any(d, dpt_window_big(node_ranks, ds, threads));
+    return dpt_window_rows_for(p, d->size, big, ds, n_train);
+}
+
+uint64_t dpt_window_rows_for(const struct dpt_window_policy *p, int ranks, int big,
+                             const struct dpt_dataset *ds, uint64_t n_train)
+{
+    if (p->window_rows > 0) {
+        return p->window_rows;
+    }
+    uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)ranks + 1;
+    uint64_t budget = big ? WINDOW_BYTES_BIG : WINDOW_BYTES;
     if (dpt_window_cache_all(p, ds) || 2 * per_rank * bytes <= budget) {
         return 0;
     }

@@ -39,6 +39,17 @@ uint64_t dpt_window_rows(const struct dpt_window_policy *p, const struct dpt_dis
                          int node_ranks, const struct dpt_dataset *ds, uint64_t n_train,
                          int threads);
 
+/* Local. Whether a rank with `threads` threads, node_ranks ranks on its
+ * node, wants the big window budget (its workers leave no core for the
+ * reader thread, or X is read through HDF5); dpt_window_rows takes it if
+ * any rank does. */
+int dpt_window_big(int node_ranks, const struct dpt_dataset *ds, int threads);
+/* Local. dpt_window_rows for a job of `ranks` ranks whose ranks agreed on
+ * big (dpt_window_big of any rank): what `dptrain plan` computes for a job
+ * it does not run. */
+uint64_t dpt_window_rows_for(const struct dpt_window_policy *p, int ranks, int big,
+                             const struct dpt_dataset *ds, uint64_t n_train);
+
 /* One line saying how the shard holds and reads its n_train rows, for
  * --verbose. */
 void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *line, size_t len);

@@ -167,6 +167,21 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
     return rc;
 }
 
+int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
+                              const struct dpt_spec *spec, const struct dpt_norm *norm,
+                              const struct dpt_train_state *st, uint64_t *bytes,
+                              struct dpt_err *err)
+{
+    char *text = dpt_spec_to_string(spec);
+    if (!text) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c, bytes, err);
+    free(text);
+    return rc;
+}
+
 /* The run record from /train t; attributes a file from before they were
  * recorded lacks stay zero. */
 static void read_run_record(hid_t t, struct dpt_run_record *run)

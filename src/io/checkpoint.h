@@ -88,6 +88,12 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
                         const struct dpt_spec *spec, const struct dpt_norm *norm,
                         const struct dpt_train_state *st, struct dpt_err *err);
 
+/* The bytes one checkpoint file (dpt_checkpoint_save) would take: the
+ * file built in memory, not written. */
+int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
+                              const struct dpt_spec *spec, const struct dpt_norm *norm,
+                              const struct dpt_train_state *st, uint64_t *bytes,
+                              struct dpt_err *err);
 /* Reads a checkpoint into a network built from a compatible model: layer
  * tensors, optimizer state (ostate: opt_floats * n_params floats), norm and
  * state (st->cb.best, when not NULL, is a buffer of n_params floats for the

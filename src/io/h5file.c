@@ -235,8 +235,11 @@ size_t dpt__h5_extent(hid_t f, const char *name)
  * writes. */
 #define CORE_INCREMENT (4u << 20) /* the in-memory file grows by 4 MiB at a time */
 
-int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
-                           const void *ctx, struct dpt_err *err)
+/* The bytes of the file fill(f, ctx) makes, built in memory as
+ * dpt__h5_save_atomically builds it: *image (malloc'ed) and its length *n.
+ * 0, or an error naming path. */
+static int build_image(const char *path, int (*fill)(hid_t f, const void *ctx),
+                       const void *ctx, void **image_out, size_t *n_out, struct dpt_err *err)
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
@@ -267,10 +270,35 @@ int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *c
         rc = dpt_err_set(err, filled && !image ? DPT_ENOMEM : DPT_EIO, "%s: cannot build the "
                          "file in memory (%s)", dpt__path_shown(path, shown, sizeof shown),
                          filled && !image ? "out of memory" : why);
-    } else {
-        rc = dpt_output_write_atomically(path, image, (size_t)n, err);
+        free(image);
+        return rc;
+    }
+    *image_out = image;
+    *n_out = (size_t)n;
+    return 0;
+}
+
+int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
+                           const void *ctx, struct dpt_err *err)
+{
+    void *image = NULL;
+    size_t n = 0;
+    int rc = build_image(path, fill, ctx, &image, &n, err);
+    if (rc == 0) {
+        rc = dpt_output_write_atomically(path, image, n, err);
     }
     free(image);
+    return rc;
+}
+
+int dpt__h5_image_bytes(const char *path, int (*fill)(hid_t f, const void *ctx),
+                        const void *ctx, uint64_t *bytes, struct dpt_err *err)
+{
+    void *image = NULL;
+    size_t n = 0;
+    int rc = build_image(path, fill, ctx, &image, &n, err);
+    free(image);
+    *bytes = rc == 0 ? n : 0;
     return rc;
 }
 

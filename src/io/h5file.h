@@ -9,6 +9,7 @@
 #include <dptrain/dptrain.h>
 #include <hdf5.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Creates a group or a dataset without modification times, so that the
  * same contents give the same bytes (a model file trained twice, or on
@@ -50,5 +51,10 @@ size_t dpt__h5_extent(hid_t f, const char *name);
  * the cause and leaves the old file as it was. */
 int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
                             const void *ctx, struct dpt_err *err);
+
+/* The size in bytes of the file dpt__h5_save_atomically would write at
+ * path, built in memory the same way and not written (`dptrain plan`). */
+int dpt__h5_image_bytes(const char *path, int (*fill)(hid_t f, const void *ctx),
+                        const void *ctx, uint64_t *bytes, struct dpt_err *err);
 
 #endif

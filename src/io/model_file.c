@@ -196,6 +196,19 @@ int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt
     return rc;
 }
 
+int dpt_model_file_bytes(const struct dpt_net *net, const struct dpt_spec *spec,
+                         const struct dpt_norm *norm, uint64_t *bytes, struct dpt_err *err)
+{
+    char *text = dpt_spec_to_string(spec);
+    if (!text) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    struct model_ctx m = {net, text, norm};
+    int rc = dpt__h5_image_bytes("(the model file, measured)", write_model, &m, bytes, err);
+    free(text);
+    return rc;
+}
+
 struct pred_ctx {
     const float *pred;
     const int *labels;

@@ -48,6 +48,10 @@ struct dpt_layer_record {
 int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt_spec *spec,
                    const struct dpt_norm *norm, struct dpt_err *err);
 
+/* The bytes dpt_model_save would write: the file built in memory, not
+ * written. */
+int dpt_model_file_bytes(const struct dpt_net *net, const struct dpt_spec *spec,
+                         const struct dpt_norm *norm, uint64_t *bytes, struct dpt_err *err);
 /* Rebuilds the network (plugins from reg) and its weights; *spec, *net and
  * *norm belong to the caller afterwards. A layer whose plugin now has
  * another version than the one recorded in the file is an error naming the

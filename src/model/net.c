@@ -693,6 +693,12 @@ static int work_bytes(const struct dpt_net *net, size_t m, size_t *bytes,
     return 0;
 }
 
+int dpt_work_bytes(const struct dpt_net *net, size_t m, size_t *bytes)
+{
+    const struct dpt_node *big;
+    return work_bytes(net, m, bytes, &big);
+}
+
 int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
                     struct dpt_err *err)
 {

@@ -121,6 +121,10 @@ struct dpt_work {
     void **ws;    /* workspace per node */
     void *block;  /* one allocation behind all of the above */
 };
+/* The bytes of one thread's work buffers for micro-shards of m rows
+ * (activations, their gradients, the layers' workspaces): what
+ * dpt_work_create allocates. 0, or -1 when they exceed the address space. */
+int dpt_work_bytes(const struct dpt_net *net, size_t m, size_t *bytes);
 int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
                     struct dpt_err *err);
 void dpt_work_destroy(struct dpt_work *w);

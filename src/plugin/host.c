@@ -100,6 +100,46 @@ static int lookup(struct dpt_host_ctx *c, const char *key, const config_setting_
     return 0;
 }
 
+/* The log this thread's getters record into (dpt_host_record), or NULL.
+ * Thread-local and set only by the commands that describe settings (keys,
+ * plan) around one parse: the training run never sets it. */
+static _Thread_local struct dpt_key_log *recording;
+
+struct dpt_key_log *dpt_host_record(struct dpt_key_log *log)
+{
+    struct dpt_key_log *before = recording;
+    recording = log;
+    return before;
+}
+
+/* The record of (c->what, key) in the log being recorded, made on first
+ * use; NULL when nothing is being recorded or the log is full. */
+static struct dpt_key_use *record(const struct dpt_host_ctx *c, const char *key,
+                                  enum dpt_key_type type, const config_setting_t *s)
+{
+    struct dpt_key_log *log = recording;
+    if (!log) {
+        return NULL;
+    }
+    for (size_t i = 0; i < log->n; i++) {
+        if (strcmp(log->use[i].what, c->what) == 0 && strcmp(log->use[i].key, key) == 0) {
+            return &log->use[i];
+        }
+    }
+    if (log->n == DPT_KEY_LOG_MAX) {
+        log->overflow = 1;
+        return NULL;
+    }
+    struct dpt_key_use *u = &log->use[log->n++];
+    memset(u, 0, sizeof *u);
+    snprintf(u->what, sizeof u->what, "%s", c->what);
+    snprintf(u->key, sizeof u->key, "%s", key);
+    u->type = type;
+    u->given = s != NULL;
+    u->value = NAN;
+    return u;
+}
+
 static const char *type_name(int type)
 {
     switch (type) {
@@ -127,6 +167,12 @@ static int get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t
     if (lookup(c, key, &s) < 0) {
         return DPT_ECONFIG;
     }
+    struct dpt_key_use *u = record(c, key, DPT_KEY_INT, s);
+    if (u) {
+        u->idef = def;
+        u->imin = min;
+        u->imax = max;
+    }
     int64_t v = def;
     if (s) {
         int t = config_setting_type(s);
@@ -146,6 +192,9 @@ static int get_int(void *ctx, const char *key, int64_t def, int64_t min, int64_t
         return fail(c, s, "'%s' must be in [%" PRId64 ", %" PRId64 "], got %" PRId64, key, min,
                     max, v);
     }
+    if (u) {
+        u->value = (double)v;
+    }
     *out = v;
     return 0;
 }
@@ -157,6 +206,12 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
     const config_setting_t *s;
     if (lookup(c, key, &s) < 0) {
         return DPT_ECONFIG;
+    }
+    struct dpt_key_use *u = record(c, key, DPT_KEY_FLOAT, s);
+    if (u) {
+        u->fdef = def;
+        u->fmin = min;
+        u->fmax = max;
     }
     double v = def;
     if (s) {
@@ -183,6 +238,9 @@ static int get_float(void *ctx, const char *key, double def, double min, double 
         }
         return fail(c, s, "'%s' must be in [%g, %g], got %g", key, min, max, v);
     }
+    if (u) {
+        u->value = v;
+    }
     *out = v;
     return 0;
 }
@@ -193,6 +251,12 @@ static int get_bool(void *ctx, const char *key, int def, int *out)
     const config_setting_t *s;
     if (lookup(c, key, &s) < 0) {
         return DPT_ECONFIG;
+    }
+    struct dpt_key_use *u = record(c, key, DPT_KEY_BOOL, s);
+    if (u) {
+        u->idef = def;
+        u->value = s && config_setting_type(s) == CONFIG_TYPE_BOOL ? config_setting_get_bool(s)
+                                                                    : def;
     }
     if (!s) {
         *out = def;
@@ -224,6 +288,16 @@ static int get_string(void *ctx, const char *key, const char *def, const char *c
     const config_setting_t *s;
     if (lookup(c, key, &s) < 0) {
         return DPT_ECONFIG;
+    }
+    struct dpt_key_use *u = record(c, key, DPT_KEY_STRING, s);
+    if (u) {
+        u->has_sdef = def != NULL;
+        snprintf(u->sdef, sizeof u->sdef, "%s", def ? def : "");
+        for (size_t i = 0; choices && choices[i]; i++) {
+            size_t used = strlen(u->choices);
+            snprintf(u->choices + used, sizeof u->choices - used, "%s%s", i ? ", " : "",
+                     choices[i]);
+        }
     }
     const char *v = def;
     if (s) {
@@ -280,7 +354,11 @@ void dpt_host_init(struct dpt_host_ctx *ctx, const config_setting_t *group, cons
 
 int dpt_host_setting(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out)
 {
-    return lookup(ctx, key, out);
+    int rc = lookup(ctx, key, out);
+    if (rc == 0) {
+        record(ctx, key, DPT_KEY_SETTING, *out);
+    }
+    return rc;
 }
 
 int dpt_host_group(struct dpt_host_ctx *ctx, const char *key, const config_setting_t **out)
@@ -290,6 +368,7 @@ int dpt_host_group(struct dpt_host_ctx *ctx, const char *key, const config_setti
     if (lookup(ctx, key, &s) < 0) {
         return DPT_ECONFIG;
     }
+    record(ctx, key, DPT_KEY_GROUP, s);
     if (s && !config_setting_is_group(s)) {
         return fail(ctx, s, "'%s' must be a group { ... }, found %s", key,
                     type_name(config_setting_type(s)));

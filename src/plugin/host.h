@@ -67,4 +67,44 @@ double dpt_rng_normal(struct dpt_rng *rng);
 /* Four 32-bit random words for (key, counter): the raw generator. */
 void dpt_rng_block(uint64_t key, uint64_t counter, uint32_t out[4]);
 
+/* A record of what the getters were asked, for the commands that describe
+ * settings rather than use them: `dptrain keys` (model/keys.c) lists every
+ * key the model file's reader asks for, with the default, range and
+ * choices the reader itself passed, and `dptrain plan` reads the value a
+ * plugin took (the optimizer's learning_rate). Recording is per thread and
+ * off unless a log is set, so a run pays one load per getter call. */
+enum dpt_key_type {
+    DPT_KEY_INT,
+    DPT_KEY_FLOAT,
+    DPT_KEY_BOOL,
+    DPT_KEY_STRING,
+    DPT_KEY_SETTING, /* dpt_host_setting: any type, checked by its reader */
+    DPT_KEY_GROUP,   /* dpt_host_group: a group { ... } */
+};
+
+struct dpt_key_use {
+    char what[96];    /* the section or instance: "train.checkpoint", "optimizer (adam)" */
+    char key[64];
+    enum dpt_key_type type;
+    int64_t idef, imin, imax; /* DPT_KEY_INT; DPT_KEY_BOOL's default in idef */
+    double fdef, fmin, fmax;  /* DPT_KEY_FLOAT */
+    int has_sdef;             /* DPT_KEY_STRING: a default was given */
+    char sdef[128];
+    char choices[256];        /* DPT_KEY_STRING: "a, b, c", or empty for any string */
+    int given;                /* the group set the key */
+    double value;             /* the value read (int, float, bool); NaN for the others */
+};
+
+#define DPT_KEY_LOG_MAX 256
+
+struct dpt_key_log {
+    struct dpt_key_use use[DPT_KEY_LOG_MAX]; /* in the order first asked; each (what, key) once */
+    size_t n;
+    int overflow; /* more than DPT_KEY_LOG_MAX different keys were asked for */
+};
+
+/* Starts recording the getters of this thread into log (NULL: stop);
+ * returns the log recorded into before. */
+struct dpt_key_log *dpt_host_record(struct dpt_key_log *log);
+
 #endif

@@ -299,6 +299,12 @@ static int eval_finish(const struct dpt_net *net, int has_y, uint64_t n, double 
     return dpt_dist_agree(d, rc, err);
 }
 
+void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi)
+{
+    *lo = n * (uint64_t)rank / (uint64_t)ranks;
+    *hi = n * (uint64_t)(rank + 1) / (uint64_t)ranks;
+}
+
 /* Opens a data file for evaluation and checks it fits the model: the
  * sample shape and, with targets, theirs. */
 int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
@@ -325,8 +331,8 @@ int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name
     struct dpt_dataset *ds = NULL;
     int rc = dpt_eval_open(&ds, net, path, x_name, y_name, err);
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
-    uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
-    uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    uint64_t lo, hi;
+    dpt_eval_share(n, d->rank, d->size, &lo, &hi);
     res->task = rc == 0 && y_name ? task_of(net, dpt_dataset_y_cols(ds)) : DPT_TASK_NONE;
     res->classes = res->task == DPT_TASK_MULTICLASS ? net->n_out : 0;
     res->top_k = res->classes > 1 ? (int)(res->classes - 1 < 5 ? res->classes - 1 : 5) : 0;

@@ -45,6 +45,10 @@ struct dpt_eval_result {
     double mae, rmse, r2;
 };
 
+/* The rows [*lo, *hi) of n that rank `rank` of `ranks` evaluates (a
+ * contiguous share; validation takes the same shares of its rows). */
+void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi);
+
 /* Opens a data file to run net over and checks that its sample shape and,
  * with y_name, its targets fit the network; errors name the file, the
  * dataset and both shapes. *ds is the caller's to close, also when a check

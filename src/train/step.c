@@ -54,6 +54,18 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
     return 0;
 }
 
+void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
+                    size_t micro, struct dpt_step_bytes *out)
+{
+    uint64_t n = net->n_params + N_EXTRA, T = (uint64_t)threads;
+    uint64_t per = n * sizeof(float) + (spec->deterministic ? n * sizeof(dpt_fix) : 0);
+    size_t work = 0;
+    int fits = dpt_work_bytes(net, micro, &work) == 0;
+    out->grads = T * per;
+    out->optimizer = net->opt_floats * net->n_params * sizeof(float);
+    out->work = fits && work <= UINT64_MAX / T ? T * work : UINT64_MAX;
+}
+
 void dpt_step_cleanup(struct dpt_step *st)
 {
     for (int t = 0; st->work && t < st->threads; t++) {

@@ -70,6 +70,16 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err);
 void dpt_step_cleanup(struct dpt_step *st);
 
+/* The bytes dpt_step_init allocates for net on `threads` threads with
+ * micro-shards of micro rows, by kind: per-thread gradients (and exact
+ * accumulators with --deterministic), the optimizer state, and the work
+ * buffers (activations and workspaces). Saturates at UINT64_MAX. */
+struct dpt_step_bytes {
+    uint64_t grads, optimizer, work;
+};
+void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
+                    size_t micro, struct dpt_step_bytes *out);
+
 /* Collective. Takes one step: gradient, allreduce, checks, optimizer update
  * of net->params. Returns 0, or an error every rank agrees on: a thread's
  * failure (--deterministic out of range), a NaN or infinite loss (naming

@@ -32,11 +32,17 @@ static int paid_threads(int max, const struct dpt_net *net, uint64_t batch, int 
  * unbound cores ran 10x slower than 2 x 1. A rank takes at most the CPUs it
  * has to itself (dist/placement.h): all of its mask when mpirun bound it to
  * cores of its own, its part of the node's CPUs when ranks are unbound. */
+int dpt_threads_for(const struct dpt_net *net, uint64_t batch, int ranks, int cpus)
+{
+    int max = dpt_train_threads(0);
+    max = max < cpus ? max : cpus;
+    return paid_threads(max < 1 ? 1 : max, net, batch, ranks);
+}
+
 int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d)
 {
-    int max = dpt_train_threads(0), share = dpt_dist_cpu_share(d);
-    max = max < share ? max : share;
-    int t = net ? paid_threads(max < 1 ? 1 : max, net, batch, d->size) : INT_MAX;
+    int cpus = dpt_dist_cpu_share(d);
+    int t = net ? dpt_threads_for(net, batch, d->size, cpus) : INT_MAX;
     t = dpt_dist_min_int(d, t);
     return t == INT_MAX ? dpt_train_threads(0) : t;
 }

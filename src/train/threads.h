@@ -19,4 +19,10 @@ int dpt_train_threads(int t);
  * choice. */
 int dpt_threads_choose(const struct dpt_net *net, uint64_t batch, const struct dpt_dist *d);
 
+/* Local. The same choice for one rank of a job of `ranks` ranks that has
+ * `cpus` CPUs to itself (what dpt_threads_choose takes before the ranks
+ * agree on their smallest); net must not be NULL. `dptrain plan` calls it
+ * for a job it does not run. */
+int dpt_threads_for(const struct dpt_net *net, uint64_t batch, int ranks, int cpus);
+
 #endif

@@ -75,7 +75,7 @@ struct run {
     struct dpt_run_record run; /* this run's P, T, mode and data (rank 0's fingerprint) */
     int threads;
     uint64_t n_train;        /* rows trained on (all of data.train but a validation split) */
-    uint64_t micro;          /* rows per micro-shard (micro_rows) */
+    uint64_t micro;          /* rows per micro-shard (dpt_train_micro_rows) */
     float lr_scale;          /* the learning rate's factor at the last step */
     uint64_t steps_this_run;
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
@@ -547,20 +547,20 @@ static int has_spatial_layer(const struct dpt_net *net)
  * SPATIAL_MICRO rows or below (so that the workers still get as many
  * each: batch 64 on 3 workers gives micro-shards of 11, not 16 and an idle
  * worker). */
-static uint64_t micro_rows(const struct run *r)
+uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net *net, int ranks,
+                              int threads)
 {
-    const struct dpt_spec *spec = r->spec;
     uint64_t B = (uint64_t)spec->batch, m;
     if (spec->micro_batch > 0) {
         m = (uint64_t)spec->micro_batch;
     } else if (spec->deterministic) {
         m = DET_MICRO;
-    } else if (r->net && r->net->n_nonweights > 0) {
+    } else if (net && net->n_nonweights > 0) {
         m = STATE_MICRO;
     } else {
-        uint64_t workers = (uint64_t)r->d->size * (uint64_t)r->threads;
+        uint64_t workers = (uint64_t)ranks * (uint64_t)threads;
         m = (B + workers - 1) / workers;
-        if (has_spatial_layer(r->net) && m > SPATIAL_MICRO) {
+        if (has_spatial_layer(net) && m > SPATIAL_MICRO) {
             uint64_t k = (m + SPATIAL_MICRO - 1) / SPATIAL_MICRO;
             m = (B + workers * k - 1) / (workers * k);
         }
@@ -772,7 +772,7 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     if (rc == 0 && r->d->rank == 0) {
         rc = dpt_resume_fingerprint(r->ds, r->run.data, sizeof r->run.data, err);
     }
-    uint64_t micro = r->micro = micro_rows(r);
+    uint64_t micro = r->micro = dpt_train_micro_rows(r->spec, r->net, r->d->size, r->threads);
     if (rc == 0) {
         rc = dpt_step_init(&r->step, r->net, r->spec, r->d, r->threads, micro, err);
     }

@@ -93,6 +93,12 @@ struct dpt_train_opts {
     struct dpt_train_outcome *outcome; /* filled in at the end; NULL: not asked */
 };
 
+/* Rows per micro-shard of a job of ranks x threads training net as spec
+ * says (train.micro_batch, else the defaults README.md lists). Local: what
+ * dpt_train uses, and what `dptrain plan` reports. */
+uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net *net, int ranks,
+                              int threads);
+
 /* Collective. Opens spec's training data, builds and initializes the network
  * (identical on every rank; from opts->init or opts->resume if given),
  * computes the standardization if asked (or takes the checkpoint's), and

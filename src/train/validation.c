@@ -52,8 +52,8 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
     } else {
         return 0;
     }
-    uint64_t lo = n * (uint64_t)d->rank / (uint64_t)d->size;
-    uint64_t hi = n * (uint64_t)(d->rank + 1) / (uint64_t)d->size;
+    uint64_t lo, hi;
+    dpt_eval_share(n, d->rank, d->size, &lo, &hi);
     v->n = n;
     v->local = hi - lo;
     v->rows = malloc((v->local ? v->local : 1) * sizeof *v->rows);

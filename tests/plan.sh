@@ -1,0 +1,167 @@
+#!/bin/sh
+# `dptrain plan` runs without mpirun, its text and JSON agree, and each of
+# its warnings fires on a model that has the problem and not on the same
+# model without it. tests/mpi/plan_matches_run.sh compares its figures
+# with real runs; tests/bad-input/plan.sh holds its bad command lines.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+bc=$top_srcdir/examples/breast_cancer.cfg
+# The cores this process may use (nproc would answer OMP_NUM_THREADS).
+cores=$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')
+
+# The ids of the warnings of a plan (--format json) in file $1.
+ids() {
+    "$PYTHON" -c 'import json, sys; print(" ".join(w["id"] for w in json.load(open(sys.argv[1]))["warnings"]))' "$1"
+}
+
+# fires NAME ID ARGS...: the plan of ARGS warns ID; quiet NAME ID ARGS...:
+# it does not. Both need the plan to succeed.
+fires() {
+    name=$1 id=$2
+    shift 2
+    if dptrain plan "$@" --format json > plan.json 2> plan.err; then
+        case " $(ids plan.json) " in
+        *" $id "*) ok "$name: warns $id" ;;
+        *) fail "$name: no $id warning ($(ids plan.json))" ;;
+        esac
+    else
+        fail "$name: the plan failed"
+        dpt__show plan.err
+    fi
+}
+quiet() {
+    name=$1 id=$2
+    shift 2
+    if dptrain plan "$@" --format json > plan.json 2> plan.err; then
+        case " $(ids plan.json) " in
+        *" $id "*) fail "$name: warns $id"; "$PYTHON" -m json.tool plan.json | grep -A1 "\"$id\"" ;;
+        *) ok "$name: no $id warning" ;;
+        esac
+    else
+        fail "$name: the plan failed"
+        dpt__show plan.err
+    fi
+}
+
+# 1. Without mpirun, text and JSON: the same steps, rows and file sizes.
+must dptrain plan "$bc" -np 2 --threads 1 --checkpoint ck/bc.h5
+cp log plan.txt
+must dptrain plan "$bc" -np 2 --threads 1 --checkpoint ck/bc.h5 --format json
+cp log plan1.json
+check "text and JSON agree (steps, rows per rank, file sizes, time)" "$PYTHON" - plan.txt plan1.json <<'PY'
+import json, re, sys
+text, p = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+assert f"{p['steps_per_epoch']} steps an epoch, {p['epochs']} epochs, {p['steps']} steps" in text
+for r in p["per_rank"]:
+    assert f"rank {r['rank']}: {r['train']} / {r['validation']} / {r['test']}" in text, r
+assert f"({p['files']['model_bytes']} bytes)" in text and f"({p['files']['checkpoint_bytes']} bytes)" in text
+assert p["time"]["steps_timed"] == 5 and p["time"]["step_s"] > 0, p["time"]
+assert abs(p["time"]["estimate_s"] - p["time"]["step_s"] * p["steps"]) < 1e-9 * p["steps"]
+assert "an estimate for this machine" in text
+assert sum(r["train"] for r in p["per_rank"]) == p["train_rows"]
+print(p["steps"], "steps;", p["time"]["estimate_s"], "s estimated")
+PY
+check "nothing was written (no model file, no checkpoint folder)" \
+    sh -c '! [ -e breast_cancer.h5 ] && ! [ -e ck ]'
+
+# 2. The learning-rate schedule: the factors train.lr_schedule gives at
+#    the steps the plan names, times the optimizer's learning_rate.
+must dptrain plan "$bc" --time-steps 0 --format json --set model.optimizer.type=adam \
+    --set model.optimizer.learning_rate=0.01 --set train.lr_schedule.type=cosine \
+    --set train.lr_schedule.decay_steps=300 --set train.lr_schedule.warmup_steps=30
+cp log sched.json
+check "cosine with warmup: lr at each step as the formula gives it" "$PYTHON" - sched.json <<'PY'
+import json, math, sys
+p = json.load(open(sys.argv[1]))
+pts = p["learning_rate"]
+assert len(pts) >= 5 and pts[0]["step"] == 1 and pts[-1]["step"] == p["steps"], pts
+for q in pts:
+    t = q["step"]
+    # Cosine to 0 over decay_steps, counting the t - 1 steps before step t
+    # (Keras' schedules see the step from 0).
+    f = 0.5 * (1 + math.cos(math.pi * min(t - 1, 300) / 300))
+    f *= min(1.0, t / 30)                                    # linear warmup
+    assert abs(q["factor"] - f) < 1e-6, (t, q["factor"], f)
+    assert abs(q["learning_rate"] - 0.01 * q["factor"]) < 1e-9, q
+print([(q["step"], round(q["learning_rate"], 6)) for q in pts])
+PY
+
+# 3. The warnings, each on a model that has the problem, then on the same
+#    one without it. --ranks-per-node 1 keeps the cores out of it.
+fires "micro-shards 8 of batch 32 on 3 ranks" uneven_batch "$bc" -np 3 --threads 1 \
+    --ranks-per-node 1 --set train.micro_batch=8 --time-steps 0
+quiet "micro-shards 8 of batch 32 on 2 ranks" uneven_batch "$bc" -np 2 --threads 1 \
+    --ranks-per-node 1 --set train.micro_batch=8 --time-steps 0
+fires "batch 8 in one micro-shard on 2 ranks" idle_rank "$bc" -np 2 --threads 1 \
+    --ranks-per-node 1 --set train.batch=8 --set train.micro_batch=8 --time-steps 0
+quiet "batch 8 in two micro-shards on 2 ranks" idle_rank "$bc" -np 2 --threads 1 \
+    --ranks-per-node 1 --set train.batch=8 --set train.micro_batch=4 --time-steps 0
+fires "early stopping on val_loss without validation data" refused "$bc" \
+    --set train.early_stopping.patience=3 --time-steps 0
+check "the refusal is dpt_consistency_check's, naming val_loss" grep -q "val_loss" plan.json
+quiet "early stopping on val_loss with validation_split" refused "$bc" \
+    --set train.early_stopping.patience=3 --set data.validation_split=0.2 --time-steps 0
+fires "$cores ranks x 2 threads on $cores cores" oversubscribed "$bc" -np "$cores" \
+    --threads 2 --time-steps 0
+quiet "1 rank x 1 thread" oversubscribed "$bc" -np 1 --threads 1 --time-steps 0
+fires "an estimate beyond train.time_limit = 1" time_limit "$bc" \
+    --set train.epochs=1000000 --set train.time_limit=1
+quiet "the same without a time limit" time_limit "$bc" --set train.epochs=1000000
+fires "inputs scaled to infinity: the steps cannot be timed" timing "$bc" \
+    --set data.scale=1e37
+quiet "inputs as they are" timing "$bc"
+
+# rereads_compressed: X gzip-compressed in chunks, read in windows of 64
+# rows; the same windows of a contiguous copy, and the compressed file
+# kept in memory, read it once.
+"$PYTHON" - "$top_srcdir/data/breast_cancer-train.h5" <<'PY'
+import h5py, sys
+src = h5py.File(sys.argv[1], "r")
+for name, opts in (("gzip.h5", dict(chunks=(64, src["X"].shape[1]), compression="gzip")),
+                   ("plain.h5", {})):
+    with h5py.File(name, "w") as f:
+        f.create_dataset("X", data=src["X"][...], **opts)
+        f.create_dataset("y", data=src["y"][...])
+PY
+fires "gzip chunks read in windows of 64 rows" rereads_compressed "$bc" \
+    --set data.train=gzip.h5 --set data.cache=none --set data.window_rows=64 --time-steps 0
+quiet "a contiguous X read in windows of 64 rows" rereads_compressed "$bc" \
+    --set data.train=plain.h5 --set data.cache=none --set data.window_rows=64 --time-steps 0
+quiet "gzip chunks kept in memory" rereads_compressed "$bc" \
+    --set data.train=gzip.h5 --set data.cache=all --time-steps 0
+
+# disk_space: a checkpoint every step, kept by the million, cannot fit the
+# free space of this folder's filesystem; the default two can.
+free=$(df -P -B1 . | awk 'NR == 2 { print $4 }')
+keep=$((free / 20000 + 1000))
+fires "keep $keep checkpoints of every step ($free bytes free)" disk_space "$bc" \
+    --checkpoint ck/c.h5 --set train.checkpoint.every_steps=1 \
+    --set train.checkpoint.keep=$keep --set train.epochs=$((keep / 10)) --time-steps 0
+check "the disk_space warning names the folder and the sizes" \
+    grep -q "not enough free space for.* [0-9]* checkpoints of ck/c.h5 in" plan.json
+quiet "keep 2 of them" disk_space "$bc" --checkpoint ck/c.h5 \
+    --set train.checkpoint.every_steps=1 --set train.epochs=$((keep / 10)) --time-steps 0
+
+# memory: 200 ranks on a node, each with about 1.2M parameters (Adam:
+# the parameters, a gradient and two state floats each), under a 3 GB
+# address-space limit (which dptrain counts as memory it may use); one
+# rank fits.
+big="--set model.layers.[0].units=40000 --set model.layers.[1].units=30 --time-steps 0"
+for np in 200 1; do
+    # shellcheck disable=SC2086
+    if sh -c 'ulimit -v 3000000 && exec "$@"' sh "$DPTRAIN" plan "$bc" -np "$np" $big \
+           --format json > mem.json 2> mem.err; then
+        case " $(ids mem.json) " in
+        *" memory "*) got=warns ;;
+        *) got=quiet ;;
+        esac
+        want=$([ "$np" = 200 ] && echo warns || echo quiet)
+        check "$np ranks of the 1.2M-parameter model under ulimit -v 3 GB: $want memory" \
+            test "$got" = "$want"
+    else
+        fail "$np ranks under ulimit -v: the plan failed"
+        dpt__show mem.err
+    fi
+done
+
+summary
