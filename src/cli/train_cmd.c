@@ -434,7 +434,8 @@ struct train_args {
     char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
 };
 
-/* A count option's value: an integer >= 1, else a usage error. */
+/* A count option's value: 0 for an integer >= 1, else a usage error's
+ * status (EXIT_USAGE). */
 static int count_value(const char *opt, const char *v, long long *out)
 {
     char *end;
@@ -465,13 +466,18 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
     }
     const char *v = argv[++*i];
     switch (k) {
-    case 0: a->sets[a->n_sets++] = (char *)v; break;
+    case 0:
+        if (cli_set_option("train ", v) != 0) {
+            return EXIT_USAGE;
+        }
+        a->sets[a->n_sets++] = (char *)v;
+        break;
     case 1: a->out = v; break;
-    case 2: return count_value(opt, v, &a->check_sync) < 0 ? EXIT_USAGE : 1;
+    case 2: return count_value(opt, v, &a->check_sync) != 0 ? EXIT_USAGE : 1;
     case 3: a->resume = v; break;
     case 4: a->init = v; break;
     case 5: a->ckpt = v; break;
-    case 6: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    case 6: return count_value(opt, v, &a->stop_after) != 0 ? EXIT_USAGE : 1;
     case 7: {
         char *end;
         a->timeout = strtod(v, &end);
@@ -521,6 +527,9 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
         } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
             a->verbose = 1;
         } else if (strncmp(s, "--set=", 6) == 0) {
+            if (cli_set_option("train ", s + 6) != 0) {
+                return EXIT_USAGE;
+            }
             a->sets[a->n_sets++] = (char *)s + 6;
         } else if (s[0] == '-') {
             return cli_usage_error("train ", "unknown option '%s'", s);

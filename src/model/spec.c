@@ -13,6 +13,7 @@
 #include "model/spec.h"
 #include "model/spec_text.h"
 #include "plugin/host.h"
+#include "plugin/set_blame.h"
 #include "util/util.h"
 
 #include <assert.h>
@@ -29,6 +30,8 @@ const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *
     int line = s ? config_setting_source_line(s) : 0;
     if (line > 0) {
         snprintf(buf, len, "%s:%d", spec->file, line);
+    } else if (dpt__set_blame(s, buf, len)) {
+        /* A value given with --set: blamed on it, not on the file. */
     } else {
         snprintf(buf, len, "%s", spec->file);
     }
@@ -407,21 +410,25 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
     return 0;
 }
 
-/* Makes relative paths of data.train/test relative to the model file's folder. */
+/* Makes every relative path written in the model file relative to the
+ * file's folder: the data it reads (data.train, test, validation) and the
+ * files it writes (train.log, train.checkpoint.path). Called before the
+ * --set values are applied, so that a path given on the command line stays
+ * relative to the working directory, as every command-line path does. */
 static int resolve_paths(struct dpt_spec *spec, const char *path, struct dpt_err *err)
 {
     char dir_buf[PATH_MAX];
     snprintf(dir_buf, sizeof dir_buf, "%s", path);
     const char *dir = dirname(dir_buf);
-    config_setting_t *data = config_lookup(&spec->cfg, "data");
-    static const char *const keys[] = {"train", "test", "validation"};
-    for (size_t i = 0; data && i < 3; i++) {
-        config_setting_t *s = config_setting_get_member(data, keys[i]);
+    static const char *const keys[] = {"data.train", "data.test", "data.validation",
+                                       "train.log", "train.checkpoint.path"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        config_setting_t *s = config_lookup(&spec->cfg, keys[i]);
         if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
             continue;
         }
         const char *v = config_setting_get_string(s);
-        if (v[0] == '/' || strcmp(dir, ".") == 0) {
+        if (v[0] == '/' || v[0] == '\0' || strcmp(dir, ".") == 0) {
             continue;
         }
         char *joined = dpt__aprintf("%s/%s", dir, v);
