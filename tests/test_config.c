@@ -394,7 +394,7 @@ static const struct bad_case bad_cases[] = {
     {MODEL "train = {\n  bacth = 3;\n};\n",
      "bad.cfg:3: train: unknown key 'bacth' (it takes: batch, epochs, seed, micro_batch, "
      "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, timeout, log, "
-     "time_limit, checkpoint, "
+     "time_limit, log_every, checkpoint, "
      "early_stopping, lr_schedule, reduce_lr_on_plateau); did you mean 'batch'?"},
     {MODEL "train = {\n  time_limit = \"1:2:3:4\";\n};\n",
      "bad.cfg:3: train: 'time_limit': expected seconds or \"HH:MM:SS\", found \"1:2:3:4\""},

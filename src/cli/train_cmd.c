@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli/cli.h"
+#include "cli/log_every.h"
 #include "dist/dist.h"
 #include "dist/watchdog.h"
 #include "io/checkpoint.h"
@@ -100,7 +101,10 @@ struct progress {
     size_t params;
     char ckpt[PATH_MAX]; /* the last checkpoint written ("": none) */
     uint64_t ckpt_step;
+    struct cli_log_every every; /* which epoch lines are printed (train.log_every) */
 };
+
+static void print_epoch_line(const struct progress *p, const struct dpt_epoch_stats *st);
 
 /* Notes about a resume (train/train.h, on_note): on rank 0, to stderr,
  * whatever --quiet says (they say what the run does with its checkpoint). */
@@ -115,7 +119,14 @@ static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
     struct progress *p = ctx;
     snprintf(p->ckpt, sizeof p->ckpt, "%s", path);
     p->ckpt_step = global_step;
-    if (p->rank == 0 && p->verbose) {
+    /* With train.log_every thinning the epoch lines, every checkpoint is
+     * logged with the last epoch before it, so a batch log shows what each
+     * checkpoint holds. */
+    struct dpt_epoch_stats held;
+    if (p->rank == 0 && !p->quiet && cli_log_every_take_held(&p->every, &held)) {
+        print_epoch_line(p, &held);
+    }
+    if (p->rank == 0 && (p->verbose || (!p->quiet && cli_log_every_thins(&p->every)))) {
         printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
         fflush(stdout);
     }
@@ -335,9 +346,14 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
     if (p->log) {
         write_log(p, st);
     }
-    if (p->rank != 0 || p->quiet) {
-        return;
+    if (p->rank == 0 && !p->quiet && cli_log_every_due(&p->every, st)) {
+        print_epoch_line(p, st);
     }
+}
+
+/* Rank 0: the line of epoch st on stdout, "epoch 3/40  loss ...". */
+static void print_epoch_line(const struct progress *p, const struct dpt_epoch_stats *st)
+{
     char extra[160] = "";
     size_t u = 0;
     if (!isnan(st->accuracy)) {
@@ -356,8 +372,12 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
     if (p->tty) {
         printf("\r\033[K"); /* clear the progress bar */
     }
-    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n",
-           st->epochs >= 100 ? 3 : st->epochs >= 10 ? 2 : 1, (long long)st->epoch,
+    int width = 1; /* the epoch numbers line up: as wide as the count */
+    for (int64_t e = st->epochs; e >= 10; e /= 10) {
+        width++;
+    }
+    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n", width,
+           (long long)st->epoch,
            (long long)st->epochs, st->loss, extra, (double)st->samples / st->seconds, st->elapsed,
            st->stop_early ? "  (early stopping)" : "");
     fflush(stdout);
@@ -1048,6 +1068,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .data = spec.train ? spec.train : "(no data)", .how = how,
                             .tty = a->progress_bar > 0 && !a->c.quiet && !a->c.json,
                             .batch = spec.batch, .json = a->c.json && d->rank == 0};
+    cli_log_every_init(&prog.every, spec.log_every_epochs, spec.log_every_s, !prog.tty);
     struct dpt_train_outcome outcome = {0};
     int time_up = 0;
     double limit = a->time_limit > 0 ? a->time_limit : spec.time_limit;
@@ -1093,6 +1114,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
+    /* However training ended, its last finished epoch is in the log. */
+    struct dpt_epoch_stats held;
+    if (d->rank == 0 && !prog.quiet && cli_log_every_take_held(&prog.every, &held)) {
+        print_epoch_line(&prog, &held);
+    }
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */
     status = close_log(&prog, status);

@@ -355,8 +355,55 @@ static int read_time_limit(struct dpt_spec *spec, struct dpt_host_ctx *c, struct
     return 0;
 }
 
+/* train.log_every: how often a batch log gets an epoch line. An integer N
+ * is every N epochs; a string is a time, "30s", "5min", "1h" (a decimal
+ * number and its unit) or "HH:MM:SS": at most one line per that much
+ * training time. Default 1: every epoch. */
+static int read_log_every(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const struct dpt_host *h = &c->host;
+    const config_setting_t *s = c->group ? config_setting_get_member(c->group, "log_every")
+                                         : NULL;
+    spec->log_every_epochs = 1;
+    if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
+        return h->get_int(h->ctx, "log_every", 1, 1, INT64_MAX, &spec->log_every_epochs) < 0
+                   ? failed(c, err)
+                   : 0;
+    }
+    const char *text = NULL;
+    if (h->get_string(h->ctx, "log_every", NULL, NULL, &text) < 0) {
+        return failed(c, err);
+    }
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {{"s", 1.0}, {"min", 60.0}, {"h", 3600.0}};
+    char *end;
+    double v = strtod(text, &end);
+    int ok = 0;
+    for (size_t i = 0; end != text && i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            v *= units[i].seconds;
+            ok = 1;
+        }
+    }
+    if (!ok && strchr(text, ':')) {
+        ok = dpt__duration_parse(text, &v) == 0;
+    }
+    if (!ok || !(v > 0) || !isfinite(v)) {
+        dpt_host_fail(c, s, "'log_every': expected a number of epochs (log_every = 100;) or "
+                      "a time above 0 (\"30s\", \"5min\", \"1h\", \"HH:MM:SS\"), found \"%s\"",
+                      text);
+        return failed(c, err);
+    }
+    spec->log_every_epochs = 0;
+    spec->log_every_s = v;
+    return 0;
+}
+
 /* train = { batch; epochs; seed; micro_batch; check_sync; deterministic;
- *           scale_lr_batch; clip_norm; clip_value; timeout; log; time_limit; and the groups
+ *           scale_lr_batch; clip_norm; clip_value; timeout; log; time_limit; log_every;
+ *           and the groups
  *           checkpoint, early_stopping, lr_schedule, reduce_lr_on_plateau; } */
 static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
@@ -377,7 +424,8 @@ static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
     if (check_name(c, "log", spec->log) < 0) {
         return failed(c, err);
     }
-    if (read_time_limit(spec, c, err) < 0 || read_checkpoint(spec, c, err) < 0 ||
+    if (read_time_limit(spec, c, err) < 0 || read_log_every(spec, c, err) < 0 ||
+        read_checkpoint(spec, c, err) < 0 ||
         read_early_stopping(spec, c, err) < 0 ||
         read_lr_schedule(spec, c, err) < 0 || read_reduce_lr(spec, c, err) < 0) {
         return err->code;

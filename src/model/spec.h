@@ -80,6 +80,11 @@ struct dpt_spec {
     /* train.timeout: seconds a rank may wait in one collective call before
      * the watchdog (dist/watchdog.h) ends the job; 0: no watchdog. */
     double timeout;
+    /* train.log_every: an epoch line every log_every_epochs epochs, or (when
+     * that is 0) at most one per log_every_s seconds of training; on a
+     * batch log only (the CLI's epoch lines, not train.log's rows). */
+    int64_t log_every_epochs;
+    double log_every_s;
 };
 
 /* train.timeout's default: ten minutes, longer than any wait of a healthy
