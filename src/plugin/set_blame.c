@@ -30,6 +30,11 @@ const char *dpt__set_blame(const config_setting_t *s, char *buf, size_t len)
     if (!s || config_setting_source_line(s) > 0 || len < 8) {
         return NULL;
     }
+    /* A group --set made on its way to a key: the first key it holds, so
+     * that the message quotes a whole --set (--set a.b.c=1 made a.b). */
+    while (config_setting_is_group(s) && config_setting_length(s) > 0) {
+        s = config_setting_get_elem(s, 0);
+    }
     int used = snprintf(buf, len, "--set ");
     dpt__setting_path(s, buf + used, len - (size_t)used);
     used = (int)strlen(buf);
@@ -59,7 +64,7 @@ const char *dpt__set_blame(const config_setting_t *s, char *buf, size_t len)
         snprintf(buf + used, left, "=%s", config_setting_get_string(s));
         break;
     default:
-        break; /* a group --set made on its way to a key: its path alone */
+        break; /* an empty group: its path alone */
     }
     return buf;
 }

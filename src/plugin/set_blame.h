@@ -15,8 +15,8 @@ const char *dpt__setting_path(const config_setting_t *s, char *buf, size_t len);
 
 /* "--set PATH=VALUE" for a setting s without a source line (one --set
  * made), the value written as libconfig would read it back ("--set
- * train.epochs=abc", "--set data.train=x.h5"); "--set PATH" for a group
- * --set made on the way. Into buf (returned). Returns NULL, buf untouched,
+ * train.epochs=abc", "--set data.train=x.h5"); for a group --set made on
+ * the way, that of the first key in it. Into buf (returned). Returns NULL, buf untouched,
  * for a setting read from a file (it has a line) or NULL. */
 const char *dpt__set_blame(const config_setting_t *s, char *buf, size_t len);
 

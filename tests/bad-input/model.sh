@@ -193,7 +193,7 @@ refused set-key-of-a-string 1 "--set 'model.optimizer.learning_rate=0.1': 'model
 refused set-unknown-key 1 "--set train.epoch=3: train: unknown key 'epoch' \(it takes: [^)]*\); did you mean 'epochs'\?" dptrain train good.cfg --set train.epoch=3
 refused set-unknown-layer-key 1 "--set model.layers.\[0\].unit=3: layer 1 \(dense\): unknown key 'unit' \(it takes: [^)]*\); did you mean 'units'\?" dptrain train good.cfg --set model.layers.[0].unit=3
 refused set-empty-train 1 "--set data.train=: data: 'train' must not be empty" dptrain train good.cfg --set 'data.train=""'
-refused set-both-validation 1 "good.cfg.*data: give 'validation' \(a file\) or 'validation_split'" dptrain train good.cfg --set data.validation=train.h5 --set data.validation_split=0.2
+refused set-both-validation 1 "--set data.validation=train.h5: data: give 'validation' \(a file\) or 'validation_split'" dptrain train good.cfg --set data.validation=train.h5 --set data.validation_split=0.2
 refused set-list-entry-missing 1 "--set 'model.layers.\[5\].units=3': 'model.layers' has 2 entries" dptrain train good.cfg --set model.layers.[5].units=3
 refused set-no-equals 2 "--set 'train.batch': no '='; expected SECTION.KEY=VALUE" dptrain train good.cfg --set train.batch
 
