@@ -55,8 +55,10 @@ expect_error "'nope'" dptrain train "$cfg" $(t good.h5) --set data.x=nope --out 
 # 3. A test file whose width is not the training file's.
 expect_error "wrongwidth.h5.*shape \[12\]; the model takes \[30\]" dptrain train "$cfg" $(t good.h5) --set data.test="$tmp/wrongwidth.h5" --out m.h5
 
-# 4. A model file that names an unknown loss: the message names the file.
-expect_error "model.cfg\|breast_cancer.cfg" dptrain train "$cfg" --set model.loss=nosuchloss --out m.h5
+# 4. An unknown loss: the message names where it was written, here the
+#    --set that gave it (in a file, the file and its line).
+expect_error "^dptrain: error: --set model.loss=nosuchloss: model.loss: no loss plugin named 'nosuchloss'" \
+    dptrain train "$cfg" --set model.loss=nosuchloss --out m.h5
 
 # 5. Other dtypes are converted, not refused: float64 X with int64 y, int16
 #    X with uint8 y of shape [N]. (m.h5 is the model eval uses in case 7.)

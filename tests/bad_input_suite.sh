@@ -2,7 +2,8 @@
 # The bad-input suite: every case a file of tests/bad-input/ lists, each with
 # its expected outcome. A case that is refused must end with exit status 1
 # (a bad file) or 2 (a bad command line), as the case says, and print exactly
-# one line that starts "dptrain: error:" and matches the case's pattern (the
+# one line that starts "dptrain: error:", with no doubled prefix ("rank 0:
+# rank 0:", a "dptrain: error:" inside one), and matches the case's pattern (the
 # pattern names the file and the dataset, row, line or key); a case that is
 # accepted must exit 0. No case may crash, hang (TIMEOUT seconds) or draw a
 # sanitizer report (this suite also runs under scripts/check --sanitize).
@@ -58,6 +59,11 @@ refused() {
     fi
     if [ -z "$dpt__why" ] && [ "$dpt__lines" != 1 ]; then
         dpt__why="$dpt__lines lines start 'dptrain: error:', expected 1"
+    fi
+    # One prefix each: "rank 0: rank 0: ..." or a message quoted inside
+    # another's "dptrain: error:" was an error reported twice.
+    if [ -z "$dpt__why" ] && grep -q -E 'rank [0-9]+: rank [0-9]+:|dptrain: (error|warning): .*dptrain: ' "$tmp/.err"; then
+        dpt__why="a doubled prefix"
     fi
     if [ -z "$dpt__why" ] && ! grep '^dptrain: error:' "$tmp/.err" | grep -q -E -- "$dpt__pattern"; then
         dpt__why="the error does not match /$dpt__pattern/"

@@ -146,10 +146,10 @@ expect_error "ck.h5: the input statistics were computed on inputs scaled by 0.00
     dptrain train c.cfg --resume ck.h5 --set data.scale=1 --out x.h5
 
 # 8. data.scale must be a number above 0; the message names the key.
-expect_error "a.cfg (--set data.scale): data: 'scale' must be above 0 .*got 0" \
+expect_error "--set data.scale=0: data: 'scale' must be above 0 .*got 0" \
     dptrain train a.cfg --set data.scale=0 --out x.h5
-expect_error "a.cfg (--set data.scale): data: 'scale' must be above 0 .*got -2" \
+expect_error "--set data.scale=-2: data: 'scale' must be above 0 .*got -2" \
     dptrain train a.cfg --set data.scale=-2 --out x.h5
-expect_error "a.cfg (--set data.scale): data: 'scale' must be a number" \
+expect_error "--set data.scale=1/255: data: 'scale' must be a number" \
     dptrain train a.cfg --set 'data.scale="1/255"' --out x.h5
 summary

@@ -20,9 +20,9 @@ check "the trained model has $want parameters" grep -q "$want" log
 # 2. Errors name the setting and what is wrong.
 expect_error "--set 'model.layers.\[5\].units=64': 'model.layers' has 2 entries, \[0\] to \[1\]; there is no entry \[5\]" \
     dptrain train "$cfg" --set model.layers.[5].units=64 --out x.h5
-expect_error "iris.cfg (--set model.layers.\[0\].unitz): layer 1 (dense): unknown key 'unitz'" \
+expect_error "--set model.layers.\[0\].unitz=64: layer 1 (dense): unknown key 'unitz'" \
     dptrain train "$cfg" --set model.layers.[0].unitz=64 --out x.h5
-expect_error "iris.cfg (--set model.layers.\[1\].units): layer 2 (dense): 'units' must be an integer, found a string" \
+expect_error "--set model.layers.\[1\].units=many: layer 2 (dense): 'units' must be an integer, found a string" \
     dptrain train "$cfg" --set 'model.layers.[1].units="many"' --out x.h5
 expect_error "'model.layers' is not a group, so it has no key 'units' (name a list's entry as \[N\]" \
     dptrain train "$cfg" --set model.layers.units=64 --out x.h5

@@ -394,7 +394,7 @@ static const struct bad_case bad_cases[] = {
     {MODEL "train = {\n  bacth = 3;\n};\n",
      "bad.cfg:3: train: unknown key 'bacth' (it takes: batch, epochs, seed, micro_batch, "
      "check_sync, deterministic, scale_lr_batch, clip_norm, clip_value, timeout, log, "
-     "time_limit, checkpoint, "
+     "time_limit, log_every, checkpoint, "
      "early_stopping, lr_schedule, reduce_lr_on_plateau); did you mean 'batch'?"},
     {MODEL "train = {\n  time_limit = \"1:2:3:4\";\n};\n",
      "bad.cfg:3: train: 'time_limit': expected seconds or \"HH:MM:SS\", found \"1:2:3:4\""},
@@ -464,21 +464,21 @@ static void test_bad_values(void)
     }
 }
 
-/* A value given with --set has no line: the message names the file, the
- * setting as --set spells it, and the section. */
+/* A value given with --set has no line: the message blames the --set as
+ * typed (the setting as --set spells it, its value) and names the section. */
 static void test_set_errors(void)
 {
     struct dpt_spec spec;
     struct dpt_err err = {0};
     char *typo[] = {"train.bacth=3"};
     CU_ASSERT(load_text(&spec, "set7.cfg", good, typo, 1, &err) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "set7.cfg (--set train.bacth): train: unknown key 'bacth' (it takes: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "--set train.bacth=3: train: unknown key 'bacth' (it takes: "));
     dpt_spec_cleanup(&spec);
 
     char *zero[] = {"train.checkpoint.keep=0", "train.checkpoint.path=c.h5"};
     CU_ASSERT(load_text(&spec, "set8.cfg", good, zero, 2, &err) < 0);
     CU_ASSERT_PTR_NOT_NULL(
-        strstr(err.msg, "set8.cfg (--set train.checkpoint.keep): train.checkpoint: 'keep' must "
+        strstr(err.msg, "--set train.checkpoint.keep=0: train.checkpoint: 'keep' must "
                         "be at least 1, got 0"));
     dpt_spec_cleanup(&spec);
 }

@@ -99,4 +99,9 @@ void cli_guard_reads(void);
  * differently (or only some): collective, every rank returns the same. */
 int cli_stop_status(const struct dpt_dist *d);
 
+/* A --set value's form (src/cli/set_option.c): 0 when it is
+ * SECTION.KEY=VALUE with no empty part in the key, else a usage error
+ * naming it (cmd as for cli_usage_error) and EXIT_USAGE. */
+int cli_set_option(const char *cmd, const char *assignment);
+
 #endif

@@ -229,11 +229,17 @@ static int parse_summary_args(int argc, char **argv, struct summary_args *a)
                 return cli_usage_error("summary ", "%s needs a value", s);
             }
             if (strcmp(s, "--set") == 0) {
+                if (cli_set_option("summary ", argv[i + 1]) != 0) {
+                    return EXIT_USAGE;
+                }
                 a->sets[a->n_sets++] = argv[++i];
             } else {
                 a->input_shape = argv[++i];
             }
         } else if (strncmp(s, "--set=", 6) == 0) {
+            if (cli_set_option("summary ", s + 6) != 0) {
+                return EXIT_USAGE;
+            }
             a->sets[a->n_sets++] = (char *)s + 6;
         } else if (s[0] == '-') {
             return cli_usage_error("summary ", "unknown option '%s'", s);

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include "cli/cli.h"
+#include "cli/log_every.h"
+#include "cli/run_summary.h"
 #include "dist/dist.h"
 #include "dist/placement.h"
 #include "dist/watchdog.h"
@@ -62,6 +64,8 @@ static const char train_usage[] =
     "  --format json            end with one JSON object on stdout (status, why it\n"
     "                           stopped, epochs, steps, metrics, test, files written);\n"
     "                           the other lines go to stderr\n"
+    "  --summary FILE.json      write the same JSON object to FILE.json at the end of\n"
+    "                           the run, whatever the end (written whole or not at all)\n"
     "  --timeout SECONDS        end the job when a rank waits longer than this for the\n"
     "                           others (a hung or stopped rank); 0: never (default:\n"
     "                           train.timeout, else 600)\n"
@@ -102,7 +106,11 @@ struct progress {
     size_t params;
     char ckpt[PATH_MAX]; /* the last checkpoint written ("": none) */
     uint64_t ckpt_step;
+    struct cli_log_every every; /* which epoch lines are printed (train.log_every) */
+    struct cli_best best;       /* the best metrics of this run's epochs */
 };
+
+static void print_epoch_line(const struct progress *p, const struct dpt_epoch_stats *st);
 
 /* Notes about a resume (train/train.h, on_note): on rank 0, to stderr,
  * whatever --quiet says (they say what the run does with its checkpoint). */
@@ -117,7 +125,14 @@ static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
     struct progress *p = ctx;
     snprintf(p->ckpt, sizeof p->ckpt, "%s", path);
     p->ckpt_step = global_step;
-    if (p->rank == 0 && p->verbose) {
+    /* With train.log_every thinning the epoch lines, every checkpoint is
+     * logged with the last epoch before it, so a batch log shows what each
+     * checkpoint holds. */
+    struct dpt_epoch_stats held;
+    if (p->rank == 0 && !p->quiet && cli_log_every_take_held(&p->every, &held)) {
+        print_epoch_line(p, &held);
+    }
+    if (p->rank == 0 && (p->verbose || (!p->quiet && cli_log_every_thins(&p->every)))) {
         printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
         fflush(stdout);
     }
@@ -330,6 +345,7 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
 {
     struct progress *p = ctx;
     p->last = *st;
+    cli_best_update(&p->best, st);
     if (st->epoch > 1 || st->epochs == 1) {
         p->timed_s += st->seconds;
         p->timed_samples += (double)st->samples;
@@ -337,9 +353,14 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
     if (p->log) {
         write_log(p, st);
     }
-    if (p->rank != 0 || p->quiet) {
-        return;
+    if (p->rank == 0 && !p->quiet && cli_log_every_due(&p->every, st)) {
+        print_epoch_line(p, st);
     }
+}
+
+/* Rank 0: the line of epoch st on stdout, "epoch 3/40  loss ...". */
+static void print_epoch_line(const struct progress *p, const struct dpt_epoch_stats *st)
+{
     char extra[160] = "";
     size_t u = 0;
     if (!isnan(st->accuracy)) {
@@ -358,8 +379,12 @@ static void on_epoch(void *ctx, const struct dpt_epoch_stats *st)
     if (p->tty) {
         printf("\r\033[K"); /* clear the progress bar */
     }
-    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n",
-           st->epochs >= 100 ? 3 : st->epochs >= 10 ? 2 : 1, (long long)st->epoch,
+    int width = 1; /* the epoch numbers line up: as wide as the count */
+    for (int64_t e = st->epochs; e >= 10; e /= 10) {
+        width++;
+    }
+    printf("epoch %*lld/%lld  loss %.6f%s  %.0f samples/s  %.2f s%s\n", width,
+           (long long)st->epoch,
            (long long)st->epochs, st->loss, extra, (double)st->samples / st->seconds, st->elapsed,
            st->stop_early ? "  (early stopping)" : "");
     fflush(stdout);
@@ -425,6 +450,7 @@ static int load_spec(const struct dpt_dist *d, const char *path, const char *ckp
 struct train_args {
     struct cli_common c;
     const char *model, *out, *resume, *init, *ckpt;
+    const char *summary; /* --summary FILE.json, or NULL */
     long long check_sync, stop_after;
     double timeout;    /* --timeout; < 0: not given */
     double time_limit; /* --time-limit in seconds (0: not given) */
@@ -436,7 +462,8 @@ struct train_args {
     char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
 };
 
-/* A count option's value: an integer >= 1, else a usage error. */
+/* A count option's value: 0 for an integer >= 1, else a usage error's
+ * status (EXIT_USAGE). */
 static int count_value(const char *opt, const char *v, long long *out)
 {
     char *end;
@@ -453,7 +480,7 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
 {
     static const char *const names[] = {"--set", "--out", "--check-sync", "--resume", "--init",
                                         "--checkpoint", "--stop-after-steps", "--timeout",
-                                        "--time-limit", NULL};
+                                        "--time-limit", "--summary", NULL};
     const char *opt = argv[*i];
     int k = 0;
     while (names[k] && strcmp(opt, names[k]) != 0) {
@@ -467,13 +494,18 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
     }
     const char *v = argv[++*i];
     switch (k) {
-    case 0: a->sets[a->n_sets++] = (char *)v; break;
+    case 0:
+        if (cli_set_option("train ", v) != 0) {
+            return EXIT_USAGE;
+        }
+        a->sets[a->n_sets++] = (char *)v;
+        break;
     case 1: a->out = v; break;
-    case 2: return count_value(opt, v, &a->check_sync) < 0 ? EXIT_USAGE : 1;
+    case 2: return count_value(opt, v, &a->check_sync) != 0 ? EXIT_USAGE : 1;
     case 3: a->resume = v; break;
     case 4: a->init = v; break;
     case 5: a->ckpt = v; break;
-    case 6: return count_value(opt, v, &a->stop_after) < 0 ? EXIT_USAGE : 1;
+    case 6: return count_value(opt, v, &a->stop_after) != 0 ? EXIT_USAGE : 1;
     case 7: {
         char *end;
         a->timeout = strtod(v, &end);
@@ -483,6 +515,7 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
         }
         break;
     }
+    case 9: a->summary = v; break;
     default:
         if (dpt__duration_parse(v, &a->time_limit) < 0 || a->time_limit <= 0) {
             return cli_usage_error("train ", "%s needs HH:MM:SS or seconds > 0, got '%s'", opt, v);
@@ -523,6 +556,9 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
         } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
             a->verbose = 1;
         } else if (strncmp(s, "--set=", 6) == 0) {
+            if (cli_set_option("train ", s + 6) != 0) {
+                return EXIT_USAGE;
+            }
             a->sets[a->n_sets++] = (char *)s + 6;
         } else if (s[0] == '-') {
             return cli_usage_error("train ", "unknown option '%s'", s);
@@ -698,6 +734,9 @@ static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
     if (d->rank == 0) {
         rc = dpt_output_probe(a->out, "--out", err);
     }
+    if (rc == 0 && d->rank == 0 && a->summary) {
+        rc = dpt_output_probe(a->summary, "--summary", err);
+    }
     if (rc == 0 && d->rank == 0 && ckpt) {
         struct stat st;
         char shown[8192];
@@ -766,7 +805,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
             }
         }
         printf("\n");
-        if (prog->json) {
+        if (prog->json || a->summary) {
             prog->test = json_object();
             json_object_set_new(prog->test, "data", json_string(spec->test));
             json_object_set_new(prog->test, "samples", json_integer((json_int_t)res.n));
@@ -928,20 +967,22 @@ static const char *stopped_by(const struct run_end *e)
     if (e->rc == DPT_ESIGNAL) {
         return e->time_up ? "time_limit" : "signal";
     }
+    if (e->rc == DPT_ENUMERIC) {
+        return "nan"; /* training diverged: a loss or gradient not finite */
+    }
     if (e->rc < 0) {
         return "error";
     }
     return e->oc->early_stopped ? "early_stopping" : "epochs";
 }
 
-/* Rank 0, --format json: the end of the run as one JSON object on one line
- * (README "train --format json" lists the members) to out, which it closes
- * (set_stdout_aside's; NULL: stdout), and p->test released. A metric
- * without a value is left out, as in eval --format json; so are the model
- * file and the checkpoint when none was written. */
-static void print_summary(FILE *out, const struct dpt_dist *d, const struct train_args *a,
-                          const struct dpt_spec *spec, struct progress *p,
-                          const struct run_end *e, const struct dpt_err *err)
+/* Rank 0: the end of the run as one JSON object (README "train --format
+ * json" lists the members; the best and final metrics come from
+ * run_summary.c). A metric without a value is left out, as in eval --format
+ * json; so are the model file and the checkpoint when none was written. */
+static json_t *summary_object(const struct dpt_dist *d, const struct train_args *a,
+                              const struct dpt_spec *spec, struct progress *p,
+                              const struct run_end *e, const struct dpt_err *err)
 {
     json_t *o = json_object();
     const char *status = e->status == 0 ? "finished" : e->status == EXIT_RUN ? "error"
@@ -968,11 +1009,15 @@ static void print_summary(FILE *out, const struct dpt_dist *d, const struct trai
     json_object_set_new(o, "steps_this_run", json_integer((json_int_t)e->oc->steps_this_run));
     if (e->oc->early_stopped && e->oc->best_epoch > 0) {
         json_object_set_new(o, "best_epoch", json_integer(e->oc->best_epoch));
+        if (spec->es_restore) { /* the weights written are that epoch's */
+            json_object_set_new(o, "restored_epoch", json_integer(e->oc->best_epoch));
+        }
     }
     if (p->timed_s > 0) {
         json_object_set_new(o, "samples_per_s", json_real(p->timed_samples / p->timed_s));
     }
     json_object_set_new(o, "seconds", json_real(e->train_s));
+    json_object_set_new(o, "wall_seconds", json_real(dpt__now() - a->t_start));
     if (p->last.epoch > 0) { /* the last epoch this run finished */
         json_object_set_new(o, "loss", json_real(p->last.loss));
         if (!isnan(p->last.accuracy)) {
@@ -1003,7 +1048,46 @@ static void print_summary(FILE *out, const struct dpt_dist *d, const struct trai
         json_object_set_new(o, "threads", json_integer(p->threads));
     }
     json_object_set_new(o, "deterministic", json_boolean(spec->deterministic));
-    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    cli_summary_add_metrics(o, &p->best, p->last.epoch > 0 ? &p->last : NULL, p->test);
+    json_t *files = json_object();
+    if (p->out_written) {
+        json_object_set_new(files, "model", json_string(a->out));
+    }
+    if (p->ckpt[0]) {
+        json_object_set_new(files, "checkpoint", json_string(p->ckpt));
+    }
+    if (p->log_path && p->last.epoch > 0) {
+        json_object_set_new(files, "log", json_string(p->log_path));
+    }
+    if (a->summary) {
+        json_object_set_new(files, "summary", json_string(a->summary));
+    }
+    json_object_set_new(o, "files", files);
+    return o;
+}
+
+/* Rank 0, with --summary or --format json: the summary written to the
+ * --summary file and printed to out (set_stdout_aside's, which it closes;
+ * NULL: stdout) when json; p->test released. A failed --summary write
+ * fails a run that would otherwise exit 0 (the printed object says so).
+ * Returns the exit status. */
+static int report_summary(FILE *out, const struct dpt_dist *d, const struct train_args *a,
+                          const struct dpt_spec *spec, struct progress *p,
+                          const struct run_end *e, const struct dpt_err *err)
+{
+    int status = e->status;
+    json_t *o = summary_object(d, a, spec, p, e, err);
+    struct dpt_err werr = {0};
+    if (a->summary && cli_summary_write(a->summary, o, &werr) < 0) {
+        fprintf(stderr, "dptrain: error: %s\n", werr.msg);
+        if (status == 0) {
+            status = EXIT_RUN;
+            json_object_set_new(o, "status", json_string("error"));
+            json_object_set_new(o, "exit_status", json_integer(status));
+            json_object_set_new(o, "error", json_string(werr.msg));
+        }
+    }
+    char *line = p->json ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     if (line) {
         fprintf(out ? out : stdout, "%s\n", line);
         free(line);
@@ -1015,6 +1099,7 @@ static void print_summary(FILE *out, const struct dpt_dist *d, const struct trai
     json_decref(o);
     json_decref(p->test);
     p->test = NULL;
+    return status;
 }
 
 /* Trains on every rank once MPI runs; returns the exit status. A run's
@@ -1041,6 +1126,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .data = spec.train ? spec.train : "(no data)", .how = how,
                             .tty = a->progress_bar > 0 && !a->c.quiet && !a->c.json,
                             .batch = spec.batch, .json = a->c.json && d->rank == 0};
+    cli_log_every_init(&prog.every, spec.log_every_epochs, spec.log_every_s, !prog.tty);
     struct dpt_train_outcome outcome = {0};
     int time_up = 0;
     double limit = a->time_limit > 0 ? a->time_limit : spec.time_limit;
@@ -1089,14 +1175,19 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
+    /* However training ended, its last finished epoch is in the log. */
+    struct dpt_epoch_stats held;
+    if (d->rank == 0 && !prog.quiet && cli_log_every_take_held(&prog.every, &held)) {
+        print_epoch_line(&prog, &held);
+    }
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */
     status = close_log(&prog, status);
     fflush(stdout);
-    if (prog.json) {
+    if (prog.json || (a->summary && d->rank == 0)) {
         struct run_end e = {.rc = rc < 0 ? rc : end_rc, .status = status, .time_up = time_up,
                             .train_s = train_s, .oc = &outcome};
-        print_summary(json_out, d, a, &spec, &prog, &e, &err);
+        status = report_summary(json_out, d, a, &spec, &prog, &e, &err);
     }
     dpt_net_destroy(net);
     dpt_norm_cleanup(&norm);

@@ -51,13 +51,24 @@ int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err)
     if (first == INT_MAX) {
         return 0;
     }
+    /* "rank R: " says where an error happened when some ranks did not have
+     * it. When every rank failed, the error is either one agreed on already
+     * (its message carries the prefix, if any, since the first agreement:
+     * adding one more gave "rank 0: rank 0: ...") or one every rank found
+     * alike (the same bad file), where a rank's number tells nothing. */
+    int ok = rc < 0 ? 0 : 1, n_ok;
+    WATCHED(MPI_Allreduce(&ok, &n_ok, 1, MPI_INT, MPI_SUM, d->comm));
     struct {
         int code;
         char msg[sizeof err->msg];
     } m;
     if (d->rank == first) {
         m.code = err->code ? err->code : rc;
-        snprintf(m.msg, sizeof m.msg, "rank %d: %.2000s", first, err->msg);
+        if (n_ok > 0) {
+            snprintf(m.msg, sizeof m.msg, "rank %d: %.2000s", first, err->msg);
+        } else {
+            memcpy(m.msg, err->msg, sizeof m.msg);
+        }
     }
     WATCHED(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm));
     err->code = m.code;

@@ -25,7 +25,9 @@ void dpt_dist_finish(void);
 
 /* Collective. Every rank passes its own rc (0 or a negative code) and err.
  * If any rank failed, every rank returns the code of the lowest failing rank
- * and err holds that rank's message, prefixed with "rank R: " when P > 1. */
+ * and err holds that rank's message, prefixed with "rank R: " when some
+ * ranks did not fail (never when all did: agreeing on an agreed error again
+ * leaves its message as it is, tests/messages.sh). */
 int dpt_dist_agree(const struct dpt_dist *d, int rc, struct dpt_err *err);
 
 /* Collective. Root's malloc'ed string *s is copied to every rank (*s on the

@@ -69,11 +69,17 @@ static const struct key_doc docs[] = {
     {"train.clip_value", NULL, NULL, "clip each gradient element to [-v, v]; 0: off"},
     {"train.timeout", NULL, NULL, "seconds a rank may wait in one collective call before the "
                                   "job is ended; 0: never"},
-    {"train.log", NULL, NULL, "a per-epoch metrics file, .csv or .jsonl"},
+    {"train.log", NULL, NULL, "a per-epoch metrics file, .csv or .jsonl (relative to the "
+                              "model file's folder)"},
+    {"train.log_every", NULL, NULL, "the per-epoch line off a terminal every N epochs, or a "
+                                    "time (\"30s\", \"5min\", \"1h\", \"HH:MM:SS\"): at most "
+                                    "one line per that much training; the first and last "
+                                    "epochs and each checkpoint are always shown"},
     {"train.time_limit", NULL, NULL, "seconds (a number) or \"HH:MM:SS\": stop in time to "
                                      "write a checkpoint, exit status 3"},
     {"train.checkpoint", "group", "{}", "when checkpoints are written and how many kept"},
-    {"train.checkpoint.path", NULL, NULL, "the checkpoint link (or --checkpoint PATH)"},
+    {"train.checkpoint.path", NULL, NULL, "the checkpoint link, relative to the model file's "
+                                          "folder (or --checkpoint PATH)"},
     {"train.checkpoint.every_steps", NULL, NULL, "a checkpoint every N steps; 0: off"},
     {"train.checkpoint.every_epochs", NULL, NULL, "a checkpoint every N epochs; 0: off"},
     {"train.checkpoint.every_seconds", NULL, NULL, "a checkpoint when this many seconds of "

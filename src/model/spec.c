@@ -13,6 +13,7 @@
 #include "model/spec.h"
 #include "model/spec_text.h"
 #include "plugin/host.h"
+#include "plugin/set_blame.h"
 #include "util/util.h"
 
 #include <assert.h>
@@ -29,6 +30,8 @@ const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *
     int line = s ? config_setting_source_line(s) : 0;
     if (line > 0) {
         snprintf(buf, len, "%s:%d", spec->file, line);
+    } else if (dpt__set_blame(s, buf, len)) {
+        /* A value given with --set: blamed on it, not on the file. */
     } else {
         snprintf(buf, len, "%s", spec->file);
     }
@@ -352,8 +355,55 @@ static int read_time_limit(struct dpt_spec *spec, struct dpt_host_ctx *c, struct
     return 0;
 }
 
+/* train.log_every: how often a batch log gets an epoch line. An integer N
+ * is every N epochs; a string is a time, "30s", "5min", "1h" (a decimal
+ * number and its unit) or "HH:MM:SS": at most one line per that much
+ * training time. Default 1: every epoch. */
+static int read_log_every(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
+{
+    const struct dpt_host *h = &c->host;
+    const config_setting_t *s = c->group ? config_setting_get_member(c->group, "log_every")
+                                         : NULL;
+    spec->log_every_epochs = 1;
+    if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
+        return h->get_int(h->ctx, "log_every", 1, 1, INT64_MAX, &spec->log_every_epochs) < 0
+                   ? failed(c, err)
+                   : 0;
+    }
+    const char *text = NULL;
+    if (h->get_string(h->ctx, "log_every", NULL, NULL, &text) < 0) {
+        return failed(c, err);
+    }
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {{"s", 1.0}, {"min", 60.0}, {"h", 3600.0}};
+    char *end;
+    double v = strtod(text, &end);
+    int ok = 0;
+    for (size_t i = 0; end != text && i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            v *= units[i].seconds;
+            ok = 1;
+        }
+    }
+    if (!ok && strchr(text, ':')) {
+        ok = dpt__duration_parse(text, &v) == 0;
+    }
+    if (!ok || !(v > 0) || !isfinite(v)) {
+        dpt_host_fail(c, s, "'log_every': expected a number of epochs (log_every = 100;) or "
+                      "a time above 0 (\"30s\", \"5min\", \"1h\", \"HH:MM:SS\"), found \"%s\"",
+                      text);
+        return failed(c, err);
+    }
+    spec->log_every_epochs = 0;
+    spec->log_every_s = v;
+    return 0;
+}
+
 /* train = { batch; epochs; seed; micro_batch; check_sync; deterministic;
- *           scale_lr_batch; clip_norm; clip_value; timeout; log; time_limit; and the groups
+ *           scale_lr_batch; clip_norm; clip_value; timeout; log; time_limit; log_every;
+ *           and the groups
  *           checkpoint, early_stopping, lr_schedule, reduce_lr_on_plateau; } */
 static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
@@ -374,7 +424,8 @@ static int read_train(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_
     if (check_name(c, "log", spec->log) < 0) {
         return failed(c, err);
     }
-    if (read_time_limit(spec, c, err) < 0 || read_checkpoint(spec, c, err) < 0 ||
+    if (read_time_limit(spec, c, err) < 0 || read_log_every(spec, c, err) < 0 ||
+        read_checkpoint(spec, c, err) < 0 ||
         read_early_stopping(spec, c, err) < 0 ||
         read_lr_schedule(spec, c, err) < 0 || read_reduce_lr(spec, c, err) < 0) {
         return err->code;
@@ -407,21 +458,25 @@ static int extract(struct dpt_spec *spec, struct dpt_err *err)
     return 0;
 }
 
-/* Makes relative paths of data.train/test relative to the model file's folder. */
+/* Makes every relative path written in the model file relative to the
+ * file's folder: the data it reads (data.train, test, validation) and the
+ * files it writes (train.log, train.checkpoint.path). Called before the
+ * --set values are applied, so that a path given on the command line stays
+ * relative to the working directory, as every command-line path does. */
 static int resolve_paths(struct dpt_spec *spec, const char *path, struct dpt_err *err)
 {
     char dir_buf[PATH_MAX];
     snprintf(dir_buf, sizeof dir_buf, "%s", path);
     const char *dir = dirname(dir_buf);
-    config_setting_t *data = config_lookup(&spec->cfg, "data");
-    static const char *const keys[] = {"train", "test", "validation"};
-    for (size_t i = 0; data && i < 3; i++) {
-        config_setting_t *s = config_setting_get_member(data, keys[i]);
+    static const char *const keys[] = {"data.train", "data.test", "data.validation",
+                                       "train.log", "train.checkpoint.path"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        config_setting_t *s = config_lookup(&spec->cfg, keys[i]);
         if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
             continue;
         }
         const char *v = config_setting_get_string(s);
-        if (v[0] == '/' || strcmp(dir, ".") == 0) {
+        if (v[0] == '/' || v[0] == '\0' || strcmp(dir, ".") == 0) {
             continue;
         }
         char *joined = dpt__aprintf("%s/%s", dir, v);

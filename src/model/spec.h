@@ -9,7 +9,8 @@
  *               checkpoint = { path = "ckpt.h5"; every_steps = 0; every_epochs = 1;
  *                              every_seconds = 600; keep = 2; }; };
  *
- * Relative data paths written in the file are relative to the file's folder;
+ * Relative paths written in the file (data, train.log, the checkpoints) are
+ * relative to the file's folder;
  * those given with --set are relative to the working directory. A spec owns
  * its libconfig tree; every string below points into it.
  */
@@ -79,6 +80,11 @@ struct dpt_spec {
     /* train.timeout: seconds a rank may wait in one collective call before
      * the watchdog (dist/watchdog.h) ends the job; 0: no watchdog. */
     double timeout;
+    /* train.log_every: an epoch line every log_every_epochs epochs, or (when
+     * that is 0) at most one per log_every_s seconds of training; on a
+     * batch log only (the CLI's epoch lines, not train.log's rows). */
+    int64_t log_every_epochs;
+    double log_every_s;
 };
 
 /* train.timeout's default: ten minutes, longer than any wait of a healthy
@@ -107,8 +113,8 @@ void dpt_spec_cleanup(struct dpt_spec *spec);
 /* Applies one "section.key=value" to cfg (exposed for tests). */
 int dpt_config_set(config_t *cfg, const char *assignment, struct dpt_err *err);
 
-/* "FILE:LINE" of setting s, or "FILE" when s has no line (set by --set);
- * written to buf, which is returned. */
+/* "FILE:LINE" of setting s, "--set PATH=VALUE" when --set made s (it has
+ * no line), or "FILE" when s is NULL; written to buf, which is returned. */
 const char *dpt_spec_where(const struct dpt_spec *spec, const config_setting_t *s, char *buf,
                            size_t len);
 

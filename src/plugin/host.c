@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "plugin/host.h"
+#include "plugin/set_blame.h"
 
 #include <Random123/philox.h>
 #include <inttypes.h>
@@ -19,29 +20,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The path of setting s as --set spells it, "model.layers.[1].units",
- * into buf (returned). */
-static const char *setting_path(const config_setting_t *s, char *buf, size_t len)
-{
-    const config_setting_t *up = config_setting_parent(s);
-    if (!up) {
-        buf[0] = '\0';
-        return buf;
-    }
-    setting_path(up, buf, len);
-    size_t used = strlen(buf);
-    if (config_setting_name(s)) {
-        snprintf(buf + used, len - used, "%s%s", used ? "." : "", config_setting_name(s));
-    } else {
-        snprintf(buf + used, len - used, "%s[%d]", used ? "." : "", config_setting_index(s));
-    }
-    return buf;
-}
-
 /* Writes "FILE:LINE: WHAT: body" into err, LINE being that of s (of the
  * group when s is NULL); a setting without a line (added by --set) gives
- * "FILE (--set PATH): WHAT: body", so that the message names the setting
- * the user typed. Returns DPT_ECONFIG. */
+ * "--set PATH=VALUE: WHAT: body", so that the message blames the setting
+ * the user typed, not the model file (plugin/set_blame.h). Returns
+ * DPT_ECONFIG. */
 static int set_at(struct dpt_err *err, const struct dpt_host_ctx *c, const config_setting_t *s,
                   const char *body)
 {
@@ -50,10 +33,9 @@ static int set_at(struct dpt_err *err, const struct dpt_host_ctx *c, const confi
     if (line > 0) {
         return dpt_err_set(err, DPT_ECONFIG, "%s:%d: %s: %s", c->file, line, c->what, body);
     }
-    if (s) {
-        char path[256];
-        return dpt_err_set(err, DPT_ECONFIG, "%s (--set %s): %s: %s", c->file,
-                           setting_path(s, path, sizeof path), c->what, body);
+    char blame[1024];
+    if (dpt__set_blame(s, blame, sizeof blame)) {
+        return dpt_err_set(err, DPT_ECONFIG, "%s: %s: %s", blame, c->what, body);
     }
     return dpt_err_set(err, DPT_ECONFIG, "%s: %s: %s", c->file, c->what, body);
 }

@@ -7,7 +7,8 @@
 
 static const char *const monitor_names[] = {"", "loss", "accuracy", "val_loss", "val_accuracy"};
 
-/* "FILE:LINE" of the setting at path, or "FILE" (set with --set). */
+/* "FILE:LINE" of the setting at path, "--set PATH=VALUE" (set with --set), or
+ * "FILE" (not set). */
 static const char *where(const struct dpt_spec *spec, const char *path, char *buf, size_t len)
 {
     return dpt_spec_where(spec, config_lookup(&spec->cfg, path), buf, len);

@@ -63,12 +63,12 @@ refused early-stopping-val-accuracy-no-validation 1 'c-es.cfg:[0-9]+: early_stop
     dptrain train c-es.cfg --set train.early_stopping.monitor=val_accuracy --out x.h5
 accepted early-stopping-val-loss-with-split dptrain train c-es.cfg --set data.validation_split=0.2 --out x.h5 --quiet
 accepted early-stopping-loss dptrain train c-es.cfg --set train.early_stopping.monitor=loss --out x.h5 --quiet
-refused plateau-val-loss-no-validation 1 'c-es.cfg: reduce_lr_on_plateau monitors val_loss but there is no validation data; set data.validation or validation_split, or monitor loss$' \
+refused plateau-val-loss-no-validation 1 '--set train.reduce_lr_on_plateau.monitor=val_loss: reduce_lr_on_plateau monitors val_loss but there is no validation data; set data.validation or validation_split, or monitor loss$' \
     dptrain train c-es.cfg --set train.early_stopping.monitor=loss --set train.reduce_lr_on_plateau.monitor=val_loss --out x.h5
 chk_cfg c-es-mse.cfg "$data/diabetes-train.h5" "$dense1" mse 'early_stopping = { monitor = "accuracy"; };'
 refused early-stopping-accuracy-with-mse 1 'c-es-mse.cfg:[0-9]+: early_stopping monitors accuracy but loss .mse. counts no hits, so there is no accuracy; monitor loss$' \
     dptrain train c-es-mse.cfg --out x.h5
-refused plateau-val-accuracy-with-mse 1 'c-es-mse.cfg: reduce_lr_on_plateau monitors val_accuracy but loss .mse. counts no hits, so there is no accuracy; monitor val_loss$' \
+refused plateau-val-accuracy-with-mse 1 '--set train.reduce_lr_on_plateau.monitor=val_accuracy: reduce_lr_on_plateau monitors val_accuracy but loss .mse. counts no hits, so there is no accuracy; monitor val_loss$' \
     dptrain train c-es-mse.cfg --set train.early_stopping.monitor=loss --set data.validation_split=0.2 \
     --set train.reduce_lr_on_plateau.monitor=val_accuracy --out x.h5
 refused validation-file-and-split 1 'not both' \

@@ -180,21 +180,22 @@ printf '%s\nmodel = {\n  layers = ( { type = "dense"; units = 1048576; },\n    {
 refused 10^12-parameters 1 "params_1e12.cfg:4: layer 2 \(dense\): 1099512676352 parameters take 4.0 TiB \(4398050705408 bytes\).*the model needs 16.0 TiB \([0-9]+ bytes\), and .* \([0-9]+ bytes\) can be allocated \(MemAvailable, cgroup and ulimit\)" dptrain train params_1e12.cfg
 refused 10^12-parameters-summary 1 "params_1e12.cfg:4: layer 2 \(dense\): 1099512676352 parameters" dptrain summary params_1e12.cfg
 
-### The same wrong values through --set (relative to good.cfg: no line, the --set path).
-refused set-batch-negative 1 "good.cfg \(--set train.batch\): train: 'batch' must be at least 1, got -1" dptrain train good.cfg --set train.batch=-1
-refused set-batch-string 1 "good.cfg \(--set train.batch\): train: 'batch' must be an integer, found a string" dptrain train good.cfg --set train.batch=many
-refused set-batch-float 1 "good.cfg \(--set train.batch\): train: 'batch' must be an integer, found a number" dptrain train good.cfg --set train.batch=2.5
+### The same wrong values through --set (relative to good.cfg): blamed on the --set
+### as typed, not on the file, whose line the value never had.
+refused set-batch-negative 1 "^dptrain: error: --set train.batch=-1: train: 'batch' must be at least 1, got -1" dptrain train good.cfg --set train.batch=-1
+refused set-batch-string 1 "^dptrain: error: --set train.batch=many: train: 'batch' must be an integer, found a string" dptrain train good.cfg --set train.batch=many
+refused set-batch-float 1 "^dptrain: error: --set train.batch=2.5: train: 'batch' must be an integer, found a number" dptrain train good.cfg --set train.batch=2.5
 refused set-batch-2^40 1 "good.cfg: train.batch = 1099511627776.*work buffers" dptrain train good.cfg --set train.batch=1099511627776
 refused set-beyond-64-bits 1 "--set 'train.seed=99999999999999999999': the integer does not fit in 64 bits" dptrain train good.cfg --set train.seed=99999999999999999999
-refused set-clip-inf 1 "good.cfg \(--set train.clip_norm\): train: 'clip_norm' must be a finite number, got inf" dptrain train good.cfg --set train.clip_norm=1e999
-refused set-nan 1 "good.cfg \(--set train.clip_norm\): train: 'clip_norm' must be a number, found a string" dptrain train good.cfg --set train.clip_norm=nan
+refused set-clip-inf 1 "--set train.clip_norm=inf: train: 'clip_norm' must be a finite number, got inf" dptrain train good.cfg --set train.clip_norm=1e999
+refused set-nan 1 "--set train.clip_norm=nan: train: 'clip_norm' must be a number, found a string" dptrain train good.cfg --set train.clip_norm=nan
 refused set-key-of-a-string 1 "--set 'model.optimizer.learning_rate=0.1': 'model.optimizer' is not a group" dptrain train good.cfg --set model.optimizer.learning_rate=0.1
-refused set-unknown-key 1 "good.cfg \(--set train.epoch\): train: unknown key 'epoch' \(it takes: [^)]*\); did you mean 'epochs'\?" dptrain train good.cfg --set train.epoch=3
-refused set-unknown-layer-key 1 "good.cfg.*layer 1 \(dense\): unknown key 'unit' \(it takes: [^)]*\); did you mean 'units'\?" dptrain train good.cfg --set model.layers.[0].unit=3
-refused set-empty-train 1 "good.cfg \(--set data.train\): data: 'train' must not be empty" dptrain train good.cfg --set 'data.train=""'
-refused set-both-validation 1 "good.cfg.*data: give 'validation' \(a file\) or 'validation_split'" dptrain train good.cfg --set data.validation=train.h5 --set data.validation_split=0.2
+refused set-unknown-key 1 "--set train.epoch=3: train: unknown key 'epoch' \(it takes: [^)]*\); did you mean 'epochs'\?" dptrain train good.cfg --set train.epoch=3
+refused set-unknown-layer-key 1 "--set model.layers.\[0\].unit=3: layer 1 \(dense\): unknown key 'unit' \(it takes: [^)]*\); did you mean 'units'\?" dptrain train good.cfg --set model.layers.[0].unit=3
+refused set-empty-train 1 "--set data.train=: data: 'train' must not be empty" dptrain train good.cfg --set 'data.train=""'
+refused set-both-validation 1 "--set data.validation=train.h5: data: give 'validation' \(a file\) or 'validation_split'" dptrain train good.cfg --set data.validation=train.h5 --set data.validation_split=0.2
 refused set-list-entry-missing 1 "--set 'model.layers.\[5\].units=3': 'model.layers' has 2 entries" dptrain train good.cfg --set model.layers.[5].units=3
-refused set-no-equals 1 "--set 'train.batch': expected section.key=value" dptrain train good.cfg --set train.batch
+refused set-no-equals 2 "--set 'train.batch': no '='; expected SECTION.KEY=VALUE" dptrain train good.cfg --set train.batch
 
 ### Saved models and checkpoints: damaged files (damage_model.py says how
 ### each was made) given to eval, inspect, predict and train --resume. eval
