@@ -39,6 +39,8 @@ static const char usage[] =
     "  check-plugin FILE.so [NAME] [--set KEY=VALUE]... [--shape D1,D2,...]\n"
     "                       check a plugin file: gradients, buffer contracts,\n"
     "                       determinism, shapes (PASS/FAIL per check)\n"
+    "  export MODEL.h5 OUT.onnx\n"
+    "                       write a trained model as an ONNX graph (opset 13)\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
@@ -440,6 +442,7 @@ int main(int argc, char **argv)
         {"inspect", cmd_inspect},
         {"summary", cmd_summary},
         {"check-plugin", cmd_check_plugin},
+        {"export", cmd_export},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
@@ -447,5 +450,5 @@ int main(int argc, char **argv)
         }
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
-                           "plugins, inspect, summary, check-plugin)", cmd);
+                           "plugins, inspect, summary, check-plugin, export)", cmd);
 }
