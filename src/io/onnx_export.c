@@ -330,7 +330,8 @@ static const float *tensor(const struct dpt_net *net, const struct dpt_node *nd,
 }
 
 /* Spatial attributes of a window operator (Conv, MaxPool, AveragePool):
- * kernel_shape, strides, dilations (when given) and pads, the paddings
+ * kernel_shape, strides, dilations (when above 0; pooling has none) and
+ * pads, the paddings
  * derived from the shapes: a total of (out - 1) * stride + span - in
  * (none when that is below 0, as for "valid"), the smaller half before. */
 static void window_attrs(struct graph *g, Onnx__NodeProto *op, const struct dpt_node *nd,
@@ -340,7 +341,7 @@ static void window_attrs(struct graph *g, Onnx__NodeProto *op, const struct dpt_
     int64_t ks[DPT_MAX_RANK], st[DPT_MAX_RANK], dl[DPT_MAX_RANK], pads[2 * DPT_MAX_RANK];
     for (uint32_t j = 0; j < n; j++) {
         int64_t in = (int64_t)nd->in.dims[j], out = (int64_t)nd->out.dims[j];
-        int64_t total = (out - 1) * stride + (k - 1) * dilation + 1 - in;
+        int64_t total = (out - 1) * stride + (k - 1) * (dilation > 0 ? dilation : 1) + 1 - in;
         total = total > 0 ? total : 0;
         ks[j] = k;
         st[j] = stride;
