@@ -41,3 +41,11 @@ refused export-abi1-layer 1 "ex-v1.h5: layer 1 \(dense_v1\): layer plugin 'dense
 refused export-shadowed-builtin 1 "ex.h5: layer 1 \(relu\): activation plugin 'relu' \(.*dup_relu.so\) has no ONNX mapping" \
     dptrain export ex.h5 dup.onnx --plugin-path "$tp/dup_relu.so"
 fi
+
+# predict --format: the file formats and json/text; anything else is a bad command line.
+small_model pf.cfg
+dptrain train pf.cfg --out pf.h5 -q > ex-train.log 2>&1 || cat ex-train.log
+accepted predict-format-csv dptrain predict pf.h5 train.h5 --out pf.csv --format csv
+refused predict-format-unknown 2 "--format must be hdf5, json, csv or npy, got 'xlsx'" \
+    dptrain predict pf.h5 train.h5 --out pf.xlsx --format xlsx
+refused predict-csv-unwritable 1 '/proc/pf.csv' dptrain predict pf.h5 train.h5 --out /proc/pf.csv --format csv
