@@ -35,6 +35,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_check_plugin(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
  * one row per entry of model.layers (index, type and activation, output

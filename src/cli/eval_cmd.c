@@ -7,6 +7,7 @@
 #include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "io/output.h"
+#include "io/pred_files.h"
 #include "model/spec.h"
 #include "train/eval.h"
 
@@ -35,13 +36,45 @@ static const char predict_usage[] =
     "\n"
     "options:\n"
     "  --x NAME             the input dataset (default: that of the model file)\n"
-    "  --format json        print a JSON summary instead of text\n"
+    "  --format FMT         hdf5 (default): PRED.h5 as above; json: the same file\n"
+    "                       and a JSON summary instead of text; csv: a header line\n"
+    "                       pred_0,...[,label] then one line per row; npy: numpy's\n"
+    "                       .npy, float32 [N, outputs], and for classifiers the\n"
+    "                       labels int32 [N] in PRED.label.npy (PRED without .npy)\n"
     "  --threads T, --plugin-path DIRS\n";
+
+/* What predict writes to --out: the HDF5 file (also with --format json,
+ * which changes what is printed), CSV or .npy (io/pred_files.h). */
+enum pred_format { PRED_HDF5, PRED_CSV, PRED_NPY };
 
 struct run_args {
     struct cli_common c;
     const char *model, *data, *out, *x, *y;
+    enum pred_format format;
 };
+
+/* predict's --format: the file formats, or the common text/json. 1 when
+ * taken, -1 on a bad value (reported), 0 when the option is another one. */
+static int predict_format(int argc, char **argv, int *i, struct run_args *a)
+{
+    if (strcmp(argv[*i], "--format") != 0) {
+        return 0;
+    }
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    static const char *const names[] = {"hdf5", "csv", "npy"};
+    for (int f = PRED_HDF5; v && f <= PRED_NPY; f++) {
+        if (strcmp(v, names[f]) == 0) {
+            a->format = (enum pred_format)f;
+            ++*i;
+            return 1;
+        }
+    }
+    if (v && strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
+        cli_usage_error("predict ", "--format must be hdf5, json, csv or npy, got '%s'", v);
+        return -1;
+    }
+    return 0; /* json, text, or no value: the common option's */
+}
 
 static int parse(const char *cmd, const char *usage, int argc, char **argv, struct run_args *a)
 {
@@ -53,7 +86,10 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
             fputs(usage, stdout);
             return 1;
         }
-        int r = cli_common_option(cmd, argc, argv, &i, &a->c);
+        int r = strcmp(cmd, "predict") == 0 ? predict_format(argc, argv, &i, a) : 0;
+        if (r == 0) {
+            r = cli_common_option(cmd, argc, argv, &i, &a->c);
+        }
         if (r < 0) {
             return EXIT_USAGE;
         }
@@ -205,9 +241,42 @@ static enum label_rule label_rule(const struct dpt_net *net)
     return net->loss->fused_activation ? LABELS_THRESHOLD : LABELS_NONE;
 }
 
+/* The file of the labels beside PRED.npy: PRED.label.npy ("x.npy" and "x"
+ * both give "x.label.npy"); malloc'ed. */
+static char *label_path(const char *out)
+{
+    size_t n = strlen(out);
+    if (n >= 4 && strcmp(out + n - 4, ".npy") == 0) {
+        n -= 4;
+    }
+    char *p = malloc(n + sizeof ".label.npy");
+    if (p) {
+        memcpy(p, out, n);
+        strcpy(p + n, ".label.npy");
+    }
+    return p;
+}
+
+/* Writes the predictions (and labels, unless NULL) to out in the format. */
+static int write_predictions(const char *out, enum pred_format format, const float *pred,
+                             const int *labels, uint64_t n, size_t n_out, struct dpt_err *err)
+{
+    if (format == PRED_CSV) {
+        return dpt_predictions_save_csv(out, pred, labels, n, n_out, err);
+    }
+    if (format == PRED_NPY) {
+        char *lp = label_path(out);
+        int rc = lp ? dpt_predictions_save_npy(out, pred, labels, lp, n, n_out, err)
+                    : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        free(lp);
+        return rc;
+    }
+    return dpt_predictions_save(out, pred, labels, n, n_out, err);
+}
+
 /* Rank 0's half of predict: the labels (*labels, malloc'ed, NULL without)
  * of the outputs res->pred, then the predictions file. */
-static int save_predictions(const char *out, const struct dpt_net *net,
+static int save_predictions(const char *out, enum pred_format format, const struct dpt_net *net,
                             const struct dpt_eval_result *res, int **labels, struct dpt_err *err)
 {
     enum label_rule rule = label_rule(net);
@@ -226,7 +295,7 @@ static int save_predictions(const char *out, const struct dpt_net *net,
         }
         (*labels)[i] = rule == LABELS_ARGMAX ? best : p[0] > 0.5f;
     }
-    return dpt_predictions_save(out, res->pred, *labels, res->n, res->n_out, err);
+    return write_predictions(out, format, res->pred, *labels, res->n, res->n_out, err);
 }
 
 /* Rank 0 prints what eval found or what predict wrote, as text or JSON. */
@@ -247,6 +316,12 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
             cli_metrics_json(o, res);
         }
         print_json(o);
+    } else if (predict && a->format == PRED_NPY && labelled) {
+        char *lp = label_path(a->out);
+        printf("wrote %s: pred [%llu, %zu], and %s: label [%llu]\n", a->out,
+               (unsigned long long)res->n, res->n_out, lp ? lp : "the labels",
+               (unsigned long long)res->n);
+        free(lp);
     } else if (predict) {
         printf("wrote %s: pred [%llu, %zu]%s\n", a->out, (unsigned long long)res->n, res->n_out,
                labelled ? " and label" : "");
@@ -290,7 +365,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
         rc = dpt_evaluate(net, a.data, x, y, &norm, &d, a.c.threads, predict, &res, &err);
     }
     if (rc == 0 && predict && d.rank == 0) {
-        rc = save_predictions(a.out, net, &res, &labels, &err);
+        rc = save_predictions(a.out, a.format, net, &res, &labels, &err);
     }
     if (predict) {
         rc = dpt_dist_agree(&d, rc, &err);

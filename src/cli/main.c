@@ -28,7 +28,7 @@ static const char usage[] =
     "                       train the model a model file describes\n"
     "  eval MODEL.h5 DATA.h5 [--format json]\n"
     "                       loss and metrics of a trained model on a data file\n"
-    "  predict MODEL.h5 DATA.h5 --out PRED.h5 [--format json]\n"
+    "  predict MODEL.h5 DATA.h5 --out PRED [--format hdf5|json|csv|npy]\n"
     "                       write a trained model's outputs for a data file\n"
     "  plugins [--verbose]  list the plugins found and the files rejected;\n"
     "                       --verbose also prints the search path\n"
@@ -39,6 +39,13 @@ static const char usage[] =
     "  check-plugin FILE.so [NAME] [--set KEY=VALUE]... [--shape D1,D2,...]\n"
     "                       check a plugin file: gradients, buffer contracts,\n"
     "                       determinism, shapes (PASS/FAIL per check)\n"
+    "  keys [--format json|man]\n"
+    "                       every model-file key: type, default, range, meaning\n"
+    "  plan MODEL.cfg [-np P] [--threads T] [--format json]\n"
+    "                       a job's rows per rank, steps, memory, file sizes,\n"
+    "                       time and warnings, before it runs (no mpirun)\n"
+    "  export MODEL.h5 OUT.onnx\n"
+    "                       write a trained model as an ONNX graph (opset 13)\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
@@ -442,6 +449,7 @@ int main(int argc, char **argv)
         {"check-plugin", cmd_check_plugin},
         {"keys", cmd_keys},
         {"plan", cmd_plan},
+        {"export", cmd_export},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
@@ -449,5 +457,5 @@ int main(int argc, char **argv)
         }
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
-                           "plugins, inspect, summary, check-plugin, keys, plan)", cmd);
+                           "plugins, inspect, summary, check-plugin, keys, plan, export)", cmd);
 }
