@@ -574,13 +574,12 @@ static const char *string_attr(hid_t file, const char *obj, const char *attr, ch
     size_t size = type >= 0 ? H5Tget_size(type) : 0;
     if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 &&
         size > 0 && size < len) {
-        hid_t mem = H5Tcopy(type);
-        H5Tset_cset(mem, H5T_CSET_ASCII); /* pandas writes UTF-8 or ASCII; both read as bytes */
-        if (H5Aread(a, mem, buf) < 0) {
+        /* Read as stored (HDF5 converts no character set into another): the
+         * bytes, which for pandas' ASCII names are the text. */
+        if (H5Aread(a, type, buf) < 0) {
             size = 0;
         }
         buf[size] = '\0';
-        close_id(mem, H5Tclose);
     }
     close_id(type, H5Tclose);
     close_id(a, H5Aclose);
