@@ -49,6 +49,13 @@ static int read_files(struct dpt_host_ctx *c, const char *key, const char ***fil
             return dpt_host_fail(c, e, "'%s': item %zu is not a string; expected file names "
                                  "or glob patterns", key, i + 1);
         }
+        if (!is_list && !v[0]) {
+            return dpt_host_fail(c, e, "'%s' must not be empty", key);
+        }
+        if (!is_list && strlen(v) >= PATH_MAX) {
+            return dpt_host_fail(c, e, "'%s' is %zu characters long; a file or dataset name "
+                                 "has at most %d", key, strlen(v), PATH_MAX - 1);
+        }
         if (!v[0] || strlen(v) >= PATH_MAX) {
             return dpt_host_fail(c, e, "'%s': item %zu %s", key, i + 1,
                                  v[0] ? "is longer than a path can be" : "is empty");
@@ -104,7 +111,7 @@ int dpt__spec_read_data_sources(struct dpt_spec *spec, struct dpt_host_ctx *c)
         *first[i] = n ? files[0] : NULL;
     }
     spec->train_src.key = "data.train";
-    spec->test_src.key = "data.test";
+    /* No key for data.test: train.c says "data.test" before its errors. */
     spec->validation_src.key = "data.validation";
     return 0;
 }
