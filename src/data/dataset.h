@@ -13,6 +13,11 @@
  * dataset.c). The file is opened read-only by every rank
  * independently; nothing here talks MPI. Every function leaves the caller's
  * HDF5 error printing as it found it and prints nothing.
+ *
+ * A data set may be several files (dpt_dataset_open_source): their rows
+ * one after another, read through the same calls (data/set.c), and X and y
+ * may be columns of one 2-D dataset (data/columns.h). Rows, row lists and
+ * ranges below are the whole set's.
  */
 #ifndef DPT_DATA_DATASET_H
 #define DPT_DATA_DATASET_H
