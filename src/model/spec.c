@@ -117,7 +117,8 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
 {
     const struct dpt_host *h = &c->host;
     const char *cache = NULL;
-    if (dpt__spec_read_data_sources(spec, c) < 0 ||
+    if (dpt__spec_read_data_files(spec, c, "train") < 0 ||
+        dpt__spec_read_data_files(spec, c, "test") < 0 ||
         h->get_string(h->ctx, "x", "X", NULL, &spec->x_name) < 0 ||
         h->get_string(h->ctx, "y", "y", NULL, &spec->y_name) < 0 ||
         h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
@@ -126,7 +127,9 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         h->get_float(h->ctx, "scale", 1.0, -HUGE_VAL, HUGE_VAL, &spec->scale) < 0 ||
         h->get_string(h->ctx, "cache", "auto", caches, &cache) < 0 ||
         h->get_int(h->ctx, "window_rows", 0, 0, INT64_MAX, &spec->window_rows) < 0 ||
-        h->get_float(h->ctx, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split) < 0) {
+        dpt__spec_read_data_files(spec, c, "validation") < 0 ||
+        h->get_float(h->ctx, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split) < 0 ||
+        dpt__spec_read_data_columns(spec, c) < 0) {
         return failed(c, err);
     }
     if (dpt_host_check_unused(c, NULL, err) < 0) {

@@ -89,31 +89,34 @@ static int read_columns(struct dpt_spec *spec, struct dpt_host_ctx *c, const cha
     return 0;
 }
 
-int dpt__spec_read_data_sources(struct dpt_spec *spec, struct dpt_host_ctx *c)
+int dpt__spec_read_data_files(struct dpt_spec *spec, struct dpt_host_ctx *c, const char *key)
 {
     static const char *const keys[] = {"train", "test", "validation"};
     struct dpt_data_source *src[] = {&spec->train_src, &spec->test_src, &spec->validation_src};
     const char **first[] = {&spec->train, &spec->test, &spec->validation};
-    if (read_columns(spec, c, "x_columns", &spec->x_columns) < 0 ||
-        read_columns(spec, c, "y_columns", &spec->y_columns) < 0) {
+    /* No key in data.test's messages: train.c says "data.test" before them. */
+    static const char *const shown[] = {"data.train", NULL, "data.validation"};
+    size_t i = 0;
+    while (strcmp(key, keys[i]) != 0) {
+        i++;
+    }
+    const char **files;
+    size_t n;
+    if (read_files(c, key, &files, &n) < 0) {
+        free(files);
         return -1;
     }
-    for (size_t i = 0; i < 3; i++) {
-        const char **files;
-        size_t n;
-        if (read_files(c, keys[i], &files, &n) < 0) {
-            free(files);
-            return -1;
-        }
-        *src[i] = (struct dpt_data_source){.files = files, .n_files = n, .key = NULL,
-                                           .x_cols = spec->x_columns,
-                                           .y_cols = spec->y_columns};
-        *first[i] = n ? files[0] : NULL;
-    }
-    spec->train_src.key = "data.train";
-    /* No key for data.test: train.c says "data.test" before its errors. */
-    spec->validation_src.key = "data.validation";
+    *src[i] = (struct dpt_data_source){.files = files, .n_files = n, .key = shown[i]};
+    *first[i] = n ? files[0] : NULL;
     return 0;
+}
+
+int dpt__spec_read_data_columns(struct dpt_spec *spec, struct dpt_host_ctx *c)
+{
+    return read_columns(spec, c, "x_columns", &spec->x_columns) < 0 ||
+                   read_columns(spec, c, "y_columns", &spec->y_columns) < 0
+               ? -1
+               : 0;
 }
 
 int dpt__spec_check_data_sources(struct dpt_spec *spec, struct dpt_host_ctx *c)
@@ -129,6 +132,8 @@ int dpt__spec_check_data_sources(struct dpt_spec *spec, struct dpt_host_ctx *c)
     for (size_t i = 0; i < 3; i++) {
         src[i]->x_name = spec->x_name;
         src[i]->y_name = spec->y_name;
+        src[i]->x_cols = spec->x_columns;
+        src[i]->y_cols = spec->y_columns;
     }
     return 0;
 }
