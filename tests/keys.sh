@@ -37,6 +37,7 @@ defines = dict(re.findall(r"#define (\w+) ([0-9.e+-]+)", open(sys.argv[3]).read(
 # The section each reader function fills (the text between its name and
 # the next function's).
 sections = {"read_data": "data", "read_train": "train", "read_time_limit": "train",
+            "read_log_every": "train",
             "read_checkpoint": "train.checkpoint", "read_early_stopping": "train.early_stopping",
             "read_lr_schedule": "train.lr_schedule", "read_reduce_lr": "train.reduce_lr_on_plateau"}
 parts = re.split(r"\nstatic int (\w+)\(", src)
@@ -49,8 +50,10 @@ for name, body in zip(parts[1::2], parts[2::2]):
         full = sections[name] + "." + key
         assert full in ref, f"{full}: read by {name} but not in dptrain keys"
         got = ref[full]["default"]
-        if ref[full]["type"] == "string" and kind != "string":
-            continue  # train.time_limit: a number or a string, listed as the string
+        if (ref[full]["type"] == "string") != (kind == "string"):
+            # A number or a string, listed as one of them: train.time_limit
+            # (as the string), train.log_every (as the integer).
+            continue
         default = defines.get(default.strip(), default.strip())
         if kind in ("int", "float"):
             assert float(got) == float(default), (full, got, default)
@@ -59,7 +62,10 @@ for name, body in zip(parts[1::2], parts[2::2]):
         else:
             assert got == ("none" if default == "NULL" else default), (full, got, default)
         seen += 1
-assert seen >= 40, seen
+# data.train, data.test, data.validation and the columns are read as
+# settings (src/model/spec_data.c), not through these getters: part 1
+# covers them (a key read without a row fails `dptrain keys`).
+assert seen >= 38, seen
 print(seen, "getter calls match")
 PY
 

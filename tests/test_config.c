@@ -350,7 +350,7 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:3: data: 'cache' must be \"auto\", \"none\" or \"all\", got \"some\""},
     {MODEL "data = {\n  shufle = true;\n};\n",
      "bad.cfg:3: data: unknown key 'shufle' (it takes: train, test, x, y, shuffle, standardize, "
-     "standardize_y, scale, cache, window_rows, validation, validation_split); did you mean 'shuffle'?"},
+     "standardize_y, scale, cache, window_rows, validation, validation_split, x_columns, y_columns); did you mean 'shuffle'?"},
     {MODEL "data = {\n  scale = 0.0;\n};\n",
      "bad.cfg:3: data: 'scale' must be above 0 (e.g. 0.00392156862745098 for 1/255), got 0"},
     {MODEL "data = {\n  scale = \"1/255\";\n};\n",

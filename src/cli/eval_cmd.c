@@ -360,9 +360,19 @@ static int run(const char *cmd, int predict, int argc, char **argv)
     struct dpt_eval_result res = {0};
     int *labels = NULL;
     if (rc == 0) {
-        const char *x = a.x ? a.x : spec.x_name;
-        const char *y = predict ? NULL : (a.y ? a.y : spec.y_name);
-        rc = dpt_evaluate(net, a.data, x, y, &norm, &d, a.c.threads, predict, &res, &err);
+        /* The datasets and columns the model was trained on, from a.data;
+         * --y names a dataset of targets instead of data.y_columns. */
+        const char *files[1] = {a.data};
+        struct dpt_data_source src = spec.train_src;
+        src.files = files;
+        src.n_files = 1;
+        src.key = NULL;
+        src.x_name = a.x ? a.x : spec.x_name;
+        if (a.y) {
+            src.y_name = a.y;
+            src.y_cols = NULL;
+        }
+        rc = dpt_evaluate(net, &src, !predict, &norm, &d, a.c.threads, predict, &res, &err);
     }
     if (rc == 0 && predict && d.rank == 0) {
         rc = save_predictions(a.out, a.format, net, &res, &labels, &err);

@@ -276,7 +276,7 @@ static int input_shape(const struct summary_args *a, const struct dpt_spec *spec
                            "(e.g. --input-shape 30 or --input-shape 28,28,1)", spec->file);
     }
     struct dpt_dataset *ds = NULL;
-    int rc = dpt_dataset_open(&ds, spec->train, spec->x_name, NULL, err);
+    int rc = dpt_dataset_open_source(&ds, &spec->train_src, 0, err);
     if (rc == 0) {
         dpt_dataset_sample_shape(ds, in); /* [F], or [H, W, C] for images */
     }

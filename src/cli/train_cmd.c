@@ -790,8 +790,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     }
     struct dpt_eval_result res;
     dpt_watch_phase("evaluating the test data");
-    rc = dpt_evaluate(net, spec->test, spec->x_name, spec->y_name, norm, d, prog->threads, 0,
-                      &res, err);
+    rc = dpt_evaluate(net, &spec->test_src, 1, norm, d, prog->threads, 0, &res, err);
     if (rc == 0 && d->rank == 0) {
         printf("test %s: %llu samples  loss %.6f", spec->test, (unsigned long long)res.n,
                res.loss);

@@ -45,7 +45,8 @@
  */
 #include "config.h"
 
-#include "data/dataset.h"
+#include "data/columns.h"
+#include "data/file.h"
 #include "data/memory.h"
 #include "util/h5.h"
 #include "util/util.h"
@@ -81,10 +82,6 @@
 #define GAP_BYTES (32u << 10)
 #define STAGE_BYTES (1u << 20)
 
-/* dpt_dataset_moments reads blocks of at most this many rows and values. */
-#define STATS_BLOCK_ROWS 4096
-#define STATS_BLOCK_VALUES ((size_t)1 << 20)
-
 /* H5Smodify_select arrived in HDF5 1.10.6 (and 1.12.0). */
 #define HAVE_MODIFY_SELECT H5_VERSION_GE(1, 10, 6)
 /* H5Pset_file_locking arrived in 1.10.7 and 1.12.1, not in 1.12.0. */
@@ -106,8 +103,11 @@ struct array {
     hid_t space;  /* its file dataspace; never selected on, only copied */
     int rank;     /* X: 2 to 4; y: 1 or 2 */
     hsize_t dims[MAX_DIMS]; /* the file's shape; dims[0] = N */
-    uint64_t cols; /* values per row, the product of dims[1..rank): F for X, k for y */
-    uint64_t values; /* dims[0] * cols; times 8 (a double each) fits in 64 bits */
+    uint64_t width; /* values per row in the file, the product of dims[1..rank) */
+    uint64_t cols; /* values per row read: width, or the columns picked; F for X, k for y */
+    uint64_t *pick; /* the file columns read, in order (cols of them); NULL: all */
+    int shares_x;   /* y picked from X's dataset: read_rows reads the rows once */
+    uint64_t values; /* dims[0] * width; times 8 (a double each) fits in 64 bits */
     int is_integer;  /* integer dtype, or an enum (numpy bool) read as its integers */
     hid_t enum_type; /* an enum: a native copy to read it with; else H5I_INVALID_HID */
     enum raw raw;   /* direct reads: the file type, or RAW_NONE */
@@ -118,7 +118,7 @@ struct array {
                       * links); -1 without */
 };
 
-struct dpt_dataset {
+struct dpt__file {
     char *path;
     hid_t file;
     struct array x, y; /* y.dset is H5I_INVALID_HID without y */
@@ -127,6 +127,9 @@ struct dpt_dataset {
     uint64_t rows_read;
     char *stage;       /* staging buffer of direct reads */
     size_t stage_bytes;
+    int locking;       /* opened with file locking (see open_file) */
+    char *wide;        /* whole rows of a dataset that columns are picked from */
+    size_t wide_bytes;
 };
 
 static void close_id(hid_t id, herr_t (*close_fn)(hid_t))
@@ -207,9 +210,34 @@ static int check_readable(const char *path, struct dpt_err *err)
     return rc;
 }
 
+/* The access list data files are opened with (the caller closes it), or
+ * H5I_INVALID_HID: with or without file locking (see open_file). */
+static hid_t data_fapl(int locking)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
+     * of a selection: for a few thousand random rows of a 60000 x 784 file
+     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
+     * epoch when a rank reads its rows a few steps at a time). Runs of
+     * adjacent rows larger than the buffer are read directly anyway. */
+    if (fapl >= 0) {
+        H5Pset_sieve_buf_size(fapl, 4096);
+    }
+#if HAVE_FILE_LOCKING
+    /* ignore_when_disabled: a file system that says it has no locks at
+     * all (ENOSYS) needs no second try. */
+    if (fapl >= 0) {
+        H5Pset_file_locking(fapl, locking != 0, 1);
+    }
+#else
+    (void)locking;
+#endif
+    return fapl;
+}
+
 /* Opens ds->path read-only into ds->file, after checking that it is a
  * readable HDF5 file, with the default (sec2) driver. */
-static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
+static int open_file(struct dpt__file *ds, struct dpt_err *err)
 {
     int rc = check_readable(ds->path, err);
     if (rc < 0) {
@@ -223,30 +251,28 @@ static int open_file(struct dpt_dataset *ds, struct dpt_err *err)
     if (is_hdf5 <= 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", ds->path);
     }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* HDF5's data sieving reads a 64 KiB buffer around every scattered piece
-     * of a selection: for a few thousand random rows of a 60000 x 784 file
-     * that is hundreds of MB per read (measured: 13 s instead of 0.8 s per
-     * epoch when a rank reads its rows a few steps at a time). Runs of
-     * adjacent rows larger than the buffer are read directly anyway. */
-    if (fapl >= 0) {
-        H5Pset_sieve_buf_size(fapl, 4096);
+    /* File locking first, as every other opener in this process has it
+     * by default (HDF5 refuses to open one file twice with different
+     * locking), then without: dptrain only reads its data, and on a file
+     * system without working flock (some Lustre and NFS mounts) the lock
+     * fails the open with "unable to lock file"; so does a lock another
+     * program holds. HDF5_USE_FILE_LOCKING, when set, decides both tries. */
+    char why[DPT__H5_REASON_LEN] = "";
+    for (int locking = 1; ds->file < 0 && locking >= 0; locking--) {
+        hid_t fapl = data_fapl(locking);
+        ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+        ds->locking = locking;
+        if (ds->file < 0) {
+            dpt__h5_reason(why, sizeof why); /* now: closing fapl clears the stack */
+        }
+        close_id(fapl, H5Pclose); /* the file keeps its own copy */
+        if (ds->file < 0 && !(HAVE_FILE_LOCKING && strstr(why, "lock"))) {
+            break; /* not the lock: trying again cannot help */
+        }
     }
-    /* File locking is wanted where it works, but must not stop a read-only
-     * open on a file system without flock (Lustre, some NFS). */
-#if HAVE_FILE_LOCKING
-    if (fapl >= 0) {
-        H5Pset_file_locking(fapl, 1, 1);
-    }
-#endif
-    ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
     if (ds->file < 0) {
-        /* The reason first: closing fapl clears HDF5's error stack. */
-        char why[DPT__H5_REASON_LEN];
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", ds->path,
-                         dpt__h5_reason(why, sizeof why));
+        rc = dpt_err_set(err, DPT_EIO, "%s: cannot open as HDF5 (HDF5: %s)", ds->path, why);
     }
-    close_id(fapl, H5Pclose); /* the file keeps its own copy */
     return rc;
 }
 
@@ -300,7 +326,7 @@ static const char *resolve_name(const char *from, const char *name, char *buf, s
 
 /* The name of the file that holds a's values (the target of an external
  * link, or ds->path), as HDF5 opened it, into buf. */
-static const char *holder_name(const struct dpt_dataset *ds, const struct array *a, char *buf,
+static const char *holder_name(const struct dpt__file *ds, const struct array *a, char *buf,
                                size_t len)
 {
     hid_t file = H5Iget_file_id(a->dset);
@@ -315,7 +341,7 @@ static const char *holder_name(const struct dpt_dataset *ds, const struct array 
  * linking file's folder (or at its absolute name): HDF5 would otherwise go
  * on to look for a file of that name in the working folder, and read
  * whatever it finds there. */
-static int check_link(const struct dpt_dataset *ds, const char *name, struct dpt_err *err)
+static int check_link(const struct dpt__file *ds, const char *name, struct dpt_err *err)
 {
     H5L_info_t info;
     if (H5Lget_info(ds->file, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_EXTERNAL) {
@@ -340,7 +366,7 @@ static int check_link(const struct dpt_dataset *ds, const char *name, struct dpt
 }
 
 /* Every filter of a chunked dataset must be one this HDF5 can decode. */
-static int check_filters(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+static int check_filters(const struct dpt__file *ds, const struct array *a, hid_t dcpl,
                          struct dpt_err *err)
 {
     int n = H5Pget_nfilters(dcpl);
@@ -362,7 +388,7 @@ static int check_filters(const struct dpt_dataset *ds, const struct array *a, hi
 /* A chunked dataset must have every chunk stored: a chunk never written
  * reads as the fill value. (H5Dget_space_status cannot tell: it compares
  * bytes stored, which compression makes smaller, with bytes claimed.) */
-static int check_chunks(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+static int check_chunks(const struct dpt__file *ds, const struct array *a, hid_t dcpl,
                         struct dpt_err *err)
 {
     hsize_t chunk[MAX_DIMS], stored = 0;
@@ -396,15 +422,16 @@ static int check_chunks(const struct dpt_dataset *ds, const struct array *a, hid
  * absolute name) and hold its source dataset, and the mappings must cover
  * every value: HDF5 reads missing sources and unmapped values as the fill
  * value without a word. */
-static int check_virtual(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+static int check_virtual(const struct dpt__file *ds, const struct array *a, hid_t dcpl,
                          struct dpt_err *err)
 {
     size_t count = 0;
     char holder[PATH_MAX], src[PATH_MAX], where[PATH_MAX], dname[1024];
     holder_name(ds, a, holder, sizeof holder);
     H5Pget_virtual_count(dcpl, &count);
-    /* Sources open as our own file did (file locking where it works). */
-    hid_t fapl = H5Fget_access_plist(ds->file);
+    /* Sources open as our own file did (with or without file locking: one
+     * file opened twice both ways is refused, and a source may be it). */
+    hid_t fapl = data_fapl(ds->locking);
     uint64_t mapped = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++) {
@@ -455,7 +482,7 @@ static int check_virtual(const struct dpt_dataset *ds, const struct array *a, hi
 /* External raw storage: every file must exist beside the file that names
  * it (or at its absolute name) and be long enough, as HDF5 reads the part
  * of a short one that is missing as zeros. */
-static int check_external(const struct dpt_dataset *ds, const struct array *a, hid_t dcpl,
+static int check_external(const struct dpt__file *ds, const struct array *a, hid_t dcpl,
                           hid_t type, struct dpt_err *err)
 {
     char holder[PATH_MAX], name[PATH_MAX], where[PATH_MAX];
@@ -491,7 +518,7 @@ static int check_external(const struct dpt_dataset *ds, const struct array *a, h
 /* Checks that a's values can be read and are the file's: a filter this HDF5
  * has, storage that was written, virtual sources and external files that
  * exist. */
-static int check_storage(const struct dpt_dataset *ds, const struct array *a, hid_t type,
+static int check_storage(const struct dpt__file *ds, const struct array *a, hid_t type,
                          struct dpt_err *err)
 {
     if (a->values == 0) {
@@ -533,10 +560,104 @@ static int check_storage(const struct dpt_dataset *ds, const struct array *a, hi
     return rc;
 }
 
+/* The string attribute attr of object obj into buf ("" when absent or not
+ * a fixed-length string, as PyTables writes them). */
+static const char *string_attr(hid_t file, const char *obj, const char *attr, char *buf,
+                               size_t len)
+{
+    buf[0] = '\0';
+    if (H5Aexists_by_name(file, obj, attr, H5P_DEFAULT) <= 0) {
+        return buf;
+    }
+    hid_t a = H5Aopen_by_name(file, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t type = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 &&
+        size > 0 && size < len) {
+        /* Read as stored (HDF5 converts no character set into another): the
+         * bytes, which for pandas' ASCII names are the text. */
+        if (H5Aread(a, type, buf) < 0) {
+            size = 0;
+        }
+        buf[size] = '\0';
+    }
+    close_id(type, H5Tclose);
+    close_id(a, H5Aclose);
+    return buf;
+}
+
+/* How to write or read a group that pandas (PyTables) wrote, into buf, or
+ * "" when name is not one. */
+static const char *pandas_hint(const struct dpt__file *ds, const char *name, char *buf,
+                               size_t len)
+{
+    char kind[64];
+    string_attr(ds->file, name, "pandas_type", kind, sizeof kind);
+    buf[0] = '\0';
+    if (strcmp(kind, "frame_table") == 0) {
+        snprintf(buf, len, "; '%.200s' is a pandas DataFrame stored with format=\"table\" (rows of "
+                 "a compound type), which dptrain does not read: write it as arrays with h5py "
+                 "(f[\"X\"] = df[features].to_numpy(); f[\"y\"] = df[label].to_numpy()), or "
+                 "with df.to_hdf(path, key=\"%.200s\") (the fixed format), or as CSV for "
+                 "`dptrain convert IN.csv OUT.h5`", name, name);
+    } else if (strcmp(kind, "frame") == 0) {
+        char blocks[256];
+        snprintf(blocks, sizeof blocks, "%.200s/block1_values", name);
+        if (H5Lexists(ds->file, blocks, H5P_DEFAULT) > 0) {
+            snprintf(buf, len, "; '%.200s' is a pandas DataFrame whose columns pandas stored in "
+                     "several arrays by dtype, which dptrain does not join: store one dtype "
+                     "(df.astype(\"float64\").to_hdf(path, key=\"%.200s\")), or write the arrays "
+                     "with h5py, or as CSV for `dptrain convert IN.csv OUT.h5`", name, name);
+        } else {
+            snprintf(buf, len, "; '%.200s' is a pandas DataFrame (fixed format): its values are "
+                     "the dataset '%s/block0_values', so set data.x = \"%.200s/block0_values\" "
+                     "and name the label column(s) with data.y_columns (e.g. [-1])", name,
+                     name, name);
+        }
+    }
+    return buf;
+}
+
+static herr_t find_pandas(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)group;
+    (void)info;
+    struct {
+        const struct dpt__file *ds;
+        char *buf;
+        size_t len;
+    } *p = data;
+    return pandas_hint(p->ds, name, p->buf, p->len)[0] ? 1 : 0;
+}
+
+/* What to do about a missing X or y, into buf: the pandas group at the
+ * root, if there is one; else, for X, how to take features and labels
+ * from the columns of one dataset. */
+static const char *missing_hint(const struct dpt__file *ds, int is_y, char *buf, size_t len)
+{
+    struct {
+        const struct dpt__file *ds;
+        char *buf;
+        size_t len;
+    } p = {ds, buf, len};
+    buf[0] = '\0';
+    H5Literate(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, find_pandas, &p);
+    if (buf[0]) {
+        return buf;
+    }
+    snprintf(buf, len, is_y ? "; set data.y to the dataset of the targets, or data.y_columns "
+                              "to take them from columns of '%s' (e.g. [-1])"
+                            : "; set data.x to the dataset of the features; for one 2-D "
+                              "dataset holding features and labels, set data.x to its name "
+                              "and data.y_columns to the label column(s) (e.g. [-1])",
+             ds->x.name);
+    return buf;
+}
+
 /* Opens dataset name into a, checks its dtype, and reads its shape into
  * a->dims. rank_ok tells which ranks are allowed (bit r for rank r, r up to
  * MAX_DIMS); expected is the shape the message should ask for. */
-static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
+static int open_array(struct dpt__file *ds, struct array *a, const char *name,
                       unsigned rank_ok, const char *expected, struct dpt_err *err)
 {
     int rc = 0;
@@ -552,8 +673,10 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
         struct name_list l = {.used = 0, .count = 0};
         l.text[0] = '\0';
         H5Literate(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, add_name, &l);
-        rc = dpt_err_set(err, DPT_EFORMAT, "%s: no dataset '%s' (found: %s)", ds->path, name,
-                         l.count ? l.text : "nothing at the root");
+        char hint[1024];
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: no dataset '%s' (found: %s)%s", ds->path, name,
+                         l.count ? l.text : "nothing at the root",
+                         missing_hint(ds, a == &ds->y, hint, sizeof hint));
         goto done;
     }
     rc = check_link(ds, name, err);
@@ -577,9 +700,18 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
     type = H5Dget_type(a->dset);
     H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT && cls != H5T_ENUM) {
+        /* A pandas table's rows are a compound type: say how to write it. */
+        char parent[PATH_MAX], hint[1024] = "";
+        snprintf(parent, sizeof parent, "%s", name);
+        char *slash = strrchr(parent, '/');
+        if (cls == H5T_COMPOUND && slash && slash != parent) {
+            *slash = '\0';
+            pandas_hint(ds, parent, hint, sizeof hint);
+        }
         rc = dpt_err_set(err, DPT_EFORMAT,
                          "%s: dataset '%s' has dtype %s; expected an integer or float type "
-                         "(or an enum such as numpy bool)", ds->path, name, class_name(cls));
+                         "(or an enum such as numpy bool)%s", ds->path, name, class_name(cls),
+                         hint);
         goto done;
     }
     /* An enum (h5py's numpy bool: FALSE = 0, TRUE = 1 on int8) reads as
@@ -631,6 +763,7 @@ static int open_array(struct dpt_dataset *ds, struct array *a, const char *name,
                          shape_text(shape, sizeof shape, a));
         goto done;
     }
+    a->width = a->cols;
     a->values = (uint64_t)a->dims[0] * a->cols;
     rc = check_storage(ds, a, type, err);
 done:
@@ -640,7 +773,7 @@ done:
 
 /* Opens X, which must be [N, F], [N, H, W] or [N, H, W, C] with no
  * dimension 0; sets ds->n and ds->shape: [F], [H, W, 1] or [H, W, C]. */
-static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *err)
+static int open_x(struct dpt__file *ds, const char *x_name, struct dpt_err *err)
 {
     struct array *x = &ds->x;
     int rc = open_array(ds, x, x_name, (1u << 2) | (1u << 3) | (1u << 4),
@@ -670,7 +803,7 @@ static int open_x(struct dpt_dataset *ds, const char *x_name, struct dpt_err *er
 }
 
 /* Opens y, which must be [N] or [N, k] with X's N and k above 0. */
-static int open_y(struct dpt_dataset *ds, const char *y_name, struct dpt_err *err)
+static int open_y(struct dpt__file *ds, const char *y_name, struct dpt_err *err)
 {
     int rc = open_array(ds, &ds->y, y_name, (1u << 1) | (1u << 2), "[N] or [N, k]", err);
     if (rc < 0) {
@@ -688,16 +821,97 @@ static int open_y(struct dpt_dataset *ds, const char *y_name, struct dpt_err *er
     return 0;
 }
 
-static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err); /* with the direct reads */
+/* The columns src picks of X's dataset (see columns.h): with y_columns, y
+ * is those columns of it and X the columns of x_columns, or else all the
+ * others; with x_columns alone, X is those and y its own dataset. Sets the
+ * picks, X's sample shape [F], and the buffer whole rows are read into. */
+static int open_columns(struct dpt__file *ds, const struct dpt_data_source *src, int with_y,
+                        struct dpt_err *err)
+{
+    struct array *x = &ds->x;
+    const struct dpt_columns *first = src->y_cols ? src->y_cols : src->x_cols;
+    uint64_t *xpick = NULL, *ypick = NULL;
+    size_t nx = 0, ny = 0;
+    int rc = 0;
+    if (x->rank != 2) {
+        char shape[128];
+        return dpt_err_set(err, DPT_ECONFIG, "%s: %s: dataset '%s' of %s has shape %s; "
+                           "columns are taken from a 2-D dataset [N, columns]", first->where,
+                           first->key, x->name, ds->path, shape_text(shape, sizeof shape, x));
+    }
+    if (src->y_cols) {
+        rc = dpt_columns_resolve(src->y_cols, x->width, ds->path, x->name, &ypick, &ny, err);
+    }
+    if (rc == 0 && src->x_cols) {
+        rc = dpt_columns_resolve(src->x_cols, x->width, ds->path, x->name, &xpick, &nx, err);
+        for (size_t i = 0; rc == 0 && i < nx; i++) {
+            for (size_t j = 0; j < ny; j++) {
+                if (xpick[i] == ypick[j]) {
+                    rc = dpt_err_set(err, DPT_ECONFIG, "%s: %s: column %" PRIu64 " of dataset "
+                                     "'%s' is a label column too (%s, %s): a model that sees "
+                                     "its label learns nothing", src->x_cols->where,
+                                     src->x_cols->key, xpick[i], x->name,
+                                     src->y_cols->key, src->y_cols->where);
+                    break;
+                }
+            }
+        }
+    } else if (rc == 0) {
+        /* Features: every column that is not a label, in the file's order. */
+        xpick = malloc((x->width - ny ? x->width - ny : 1) * sizeof *xpick);
+        for (uint64_t c = 0; xpick && c < x->width; c++) {
+            int label = 0;
+            for (size_t j = 0; j < ny; j++) {
+                label |= ypick[j] == c;
+            }
+            if (!label) {
+                xpick[nx++] = c;
+            }
+        }
+        if (!xpick) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", ds->path);
+        } else if (nx == 0) {
+            rc = dpt_err_set(err, DPT_ECONFIG, "%s: %s: takes every column of dataset '%s' of "
+                             "%s (%" PRIu64 " columns); none is left for the features",
+                             src->y_cols->where, src->y_cols->key, x->name, ds->path, x->width);
+        }
+    }
+    if (rc == 0 && with_y && ypick) {
+        rc = open_array(ds, &ds->y, x->name, 1u << 2, "[N, columns]", err);
+        if (rc == 0) {
+            ds->y.pick = ypick;
+            ds->y.cols = ny;
+            ds->y.shares_x = 1;
+            ypick = NULL;
+        }
+    }
+    if (rc == 0) {
+        x->pick = xpick;
+        x->cols = nx;
+        xpick = NULL;
+        ds->shape = (struct dpt_shape){.rank = 1, .dims = {nx}};
+        ds->wide_bytes = x->width * sizeof(double) > STAGE_BYTES ? x->width * sizeof(double)
+                                                                 : STAGE_BYTES;
+        ds->wide = malloc(ds->wide_bytes);
+        if (!ds->wide) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", ds->path);
+        }
+    }
+    free(xpick);
+    free(ypick);
+    return rc;
+}
 
-int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
-                     const char *y_name, struct dpt_err *err)
+static int setup_direct(struct dpt__file *ds, struct dpt_err *err); /* with the direct reads */
+
+int dpt__file_open(struct dpt__file **out, const char *path,
+                   const struct dpt_data_source *src, int with_y, struct dpt_err *err)
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     dpt__h5_reading(&quiet, path);
     int rc = 0;
-    struct dpt_dataset *ds = calloc(1, sizeof *ds);
+    struct dpt__file *ds = calloc(1, sizeof *ds);
     if (!ds) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);
         goto fail;
@@ -712,15 +926,18 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
     }
     rc = open_file(ds, err);
     if (rc == 0) {
-        rc = open_x(ds, x_name, err);
+        rc = open_x(ds, src->x_name, err);
     }
-    if (rc == 0 && y_name) {
-        rc = open_y(ds, y_name, err);
+    if (rc == 0 && (src->x_cols || src->y_cols)) {
+        rc = open_columns(ds, src, with_y, err);
+    }
+    if (rc == 0 && with_y && src->y_name && !src->y_cols) {
+        rc = open_y(ds, src->y_name, err);
     }
     /* Whoever reads this file holds at least one row of X as floats and,
      * for the statistics, as doubles. */
     if (rc == 0) {
-        rc = dpt_dataset_check_memory(ds, ds->x.cols * (sizeof(float) + sizeof(double)),
+        rc = dpt__file_check_memory(ds, ds->x.width * (sizeof(float) + sizeof(double)),
                                       "one row of it as floats and as doubles", err);
     }
     if (rc == 0) {
@@ -733,13 +950,13 @@ int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_n
     *out = ds;
     return 0;
 fail:
-    dpt_dataset_close(ds);
+    dpt__file_close(ds);
     dpt__h5_quiet_end(&quiet);
     *out = NULL;
     return rc;
 }
 
-void dpt_dataset_close(struct dpt_dataset *ds)
+void dpt__file_close(struct dpt__file *ds)
 {
     if (!ds) {
         return;
@@ -758,44 +975,60 @@ void dpt_dataset_close(struct dpt_dataset *ds)
     close_id(ds->file, H5Fclose);
     dpt__h5_quiet_end(&quiet);
     free(ds->stage);
+    free(ds->wide);
+    free(ds->y.pick);
+    free(ds->x.pick);
     free(ds->y.name);
     free(ds->x.name);
     free(ds->path);
     free(ds);
 }
 
-uint64_t dpt_dataset_rows(const struct dpt_dataset *ds)
+uint64_t dpt__file_rows(const struct dpt__file *ds)
 {
     return ds->n;
 }
 
-uint64_t dpt_dataset_features(const struct dpt_dataset *ds)
+uint64_t dpt__file_features(const struct dpt__file *ds)
 {
     return ds->x.cols;
 }
 
-void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape)
+void dpt__file_sample_shape(const struct dpt__file *ds, struct dpt_shape *shape)
 {
     *shape = ds->shape;
 }
 
-uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds)
+uint64_t dpt__file_y_cols(const struct dpt__file *ds)
 {
     return ds->y.dset >= 0 ? ds->y.cols : 0;
 }
 
-int dpt_dataset_y_is_integer(const struct dpt_dataset *ds)
+int dpt__file_y_is_integer(const struct dpt__file *ds)
 {
     return ds->y.dset >= 0 && ds->y.is_integer;
 }
 
-/* "X [150, 4] float32" for one array into buf at u. */
-static size_t describe_array(const struct array *a, char *buf, size_t len, size_t u)
+/* "X [150, 4] float32" for one array into buf at u; picked columns as
+ * "data[:, 0:4] [150, 4] float64"; with_n 0 writes N for the rows ("X [N,
+ * 4] float32", what every file of a data set must agree on). */
+static size_t describe_array(const struct array *a, int with_n, char *buf, size_t len, size_t u)
 {
-    u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s [", a->name);
-    for (int j = 0; j < a->rank; j++) {
-        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s%llu", j ? ", " : "",
-                              (unsigned long long)a->dims[j]);
+    char picked[256] = "";
+    if (a->pick) {
+        snprintf(picked, sizeof picked, "[:, %s]",
+                 dpt_columns_text(a->pick, a->cols, picked + 64, sizeof picked - 64));
+    }
+    u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s%s [", a->name, picked);
+    if (with_n) {
+        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%llu",
+                              (unsigned long long)a->dims[0]);
+    } else {
+        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "N");
+    }
+    for (int j = 1; j < a->rank; j++) {
+        unsigned long long d = a->pick ? a->cols : (unsigned long long)a->dims[j];
+        u += (size_t)snprintf(buf + u, u < len ? len - u : 0, ", %llu", d);
     }
     hid_t type = H5Dget_type(a->dset);
     size_t bits = type >= 0 ? 8 * H5Tget_size(type) : 0;
@@ -805,31 +1038,31 @@ static size_t describe_array(const struct array *a, char *buf, size_t len, size_
                                 bits);
 }
 
-void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len)
+void dpt__file_describe(const struct dpt__file *ds, int with_n, char *buf, size_t len)
 {
-    size_t u = describe_array(&ds->x, buf, len, 0);
+    size_t u = describe_array(&ds->x, with_n, buf, len, 0);
     if (ds->y.dset >= 0) {
         u += (size_t)snprintf(buf + u, u < len ? len - u : 0, ", ");
-        describe_array(&ds->y, buf, len, u);
+        describe_array(&ds->y, with_n, buf, len, u);
     }
 }
 
-const char *dpt_dataset_path(const struct dpt_dataset *ds)
+const char *dpt__file_path(const struct dpt__file *ds)
 {
     return ds->path;
 }
 
-int dpt_dataset_direct(const struct dpt_dataset *ds)
+int dpt__file_direct(const struct dpt__file *ds)
 {
     return ds->x.raw != RAW_NONE;
 }
 
-void dpt_dataset_no_direct(struct dpt_dataset *ds)
+void dpt__file_no_direct(struct dpt__file *ds)
 {
     ds->x.raw = ds->y.raw = RAW_NONE;
 }
 
-int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const char *what,
+int dpt__file_check_memory(const struct dpt__file *ds, uint64_t need, const char *what,
                              struct dpt_err *err)
 {
     uint64_t avail = dpt__mem_available();
@@ -844,7 +1077,7 @@ int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const 
                        dpt__bytes_text(avail_text, sizeof avail_text, avail));
 }
 
-uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds)
+uint64_t dpt__file_rows_read(const struct dpt__file *ds)
 {
     return ds->rows_read;
 }
@@ -964,7 +1197,7 @@ static herr_t read_enum(const struct array *a, hid_t mem_type, hid_t mem, hid_t 
  * is [n, cols] whatever the file's rank: HDF5 pairs the selected elements
  * in C order of their file coordinates, which is the file's own order, so
  * each row comes out flat. */
-static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+static int read_hdf5(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
     int rc = 0;
@@ -976,10 +1209,10 @@ static int read_hdf5(const struct dpt_dataset *ds, const struct array *a, const 
                          ds->path, a->name, n, dpt__h5_reason(why, sizeof why));
         goto done;
     }
-    hsize_t dims[2] = {n, a->cols};
+    hsize_t dims[2] = {n, a->width};
     mem = H5Screate_simple(2, dims, NULL);
     if (mem < 0 || (a->enum_type >= 0
-                        ? read_enum(a, mem_type, mem, file_sel, n * a->cols, buf)
+                        ? read_enum(a, mem_type, mem, file_sel, n * a->width, buf)
                         : H5Dread(a->dset, mem_type, mem, file_sel, H5P_DEFAULT, buf)) < 0) {
         rc = dpt_err_set(err, DPT_EIO, "%s: dataset '%s': reading %zu rows from row %" PRIu64
                          " failed (HDF5: %s)", ds->path, a->name, n, file_row(rows, first, 0),
@@ -1071,7 +1304,7 @@ static void find_direct(struct array *a)
 }
 
 /* Reads len bytes at off, whatever pread returns at a time. */
-static int pread_all(const struct dpt_dataset *ds, const struct array *a, void *buf, size_t len,
+static int pread_all(const struct dpt__file *ds, const struct array *a, void *buf, size_t len,
                      uint64_t off, struct dpt_err *err)
 {
     char *p = buf;
@@ -1120,17 +1353,17 @@ static void to_float(enum raw raw, const void *src, float *dst, size_t n)
 /* Rows (strictly increasing; or first, first + 1, ... when rows is NULL) of
  * a, as floats into out (n rows). Adjacent float32 rows go straight into
  * out; other runs through the stage, gaps of up to GAP_BYTES included. */
-static int read_direct(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+static int read_direct(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
                        uint64_t first, size_t n, float *out, struct dpt_err *err)
 {
-    size_t row_bytes = a->cols * a->elem;
+    size_t row_bytes = a->width * a->elem;
     for (size_t i = 0, j; i < n; i = j) {
         uint64_t r0 = file_row(rows, first, i);
         for (j = i + 1; a->raw == RAW_F32 && j < n && file_row(rows, first, j) == r0 + (j - i);) {
             j++;
         }
         if (j - i > 1) {
-            int rc = pread_all(ds, a, out + i * a->cols, (j - i) * row_bytes,
+            int rc = pread_all(ds, a, out + i * a->width, (j - i) * row_bytes,
                                a->offset + r0 * row_bytes, err);
             if (rc < 0) {
                 return rc;
@@ -1150,7 +1383,7 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
         }
         for (size_t k = i; k < j; k++) {
             to_float(a->raw, ds->stage + (file_row(rows, first, k) - r0) * row_bytes,
-                     out + k * a->cols, a->cols);
+                     out + k * a->width, a->width);
         }
     }
     return 0;
@@ -1158,14 +1391,14 @@ static int read_direct(const struct dpt_dataset *ds, const struct array *a, cons
 
 /* Sets up direct reads for the arrays that allow them, keeping them only
  * where row 0 and the last row read the same both ways. */
-static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
+static int setup_direct(struct dpt__file *ds, struct dpt_err *err)
 {
     struct array *arrays[] = {&ds->x, ds->y.dset >= 0 ? &ds->y : NULL};
     size_t widest = 0;
     for (size_t i = 0; i < 2; i++) {
         if (arrays[i]) {
             find_direct(arrays[i]);
-            size_t row_bytes = arrays[i]->cols * (arrays[i]->raw ? arrays[i]->elem : 0);
+            size_t row_bytes = arrays[i]->width * (arrays[i]->raw ? arrays[i]->elem : 0);
             widest = row_bytes > widest ? row_bytes : widest;
         }
     }
@@ -1182,17 +1415,17 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
         if (!a || !a->raw) {
             continue;
         }
-        float *direct = malloc(2 * a->cols * sizeof *direct);
-        float *via_hdf5 = malloc(2 * a->cols * sizeof *via_hdf5);
+        float *direct = malloc(2 * a->width * sizeof *direct);
+        float *via_hdf5 = malloc(2 * a->width * sizeof *via_hdf5);
         uint64_t ends[2] = {0, ds->n - 1};
         int same = direct && via_hdf5;
         for (size_t e = 0; same && e < 2; e++) {
             struct dpt_err ignored;
-            same = read_direct(ds, a, NULL, ends[e], 1, direct + e * a->cols, &ignored) == 0 &&
-                   read_hdf5(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->cols,
+            same = read_direct(ds, a, NULL, ends[e], 1, direct + e * a->width, &ignored) == 0 &&
+                   read_hdf5(ds, a, NULL, ends[e], 1, H5T_NATIVE_FLOAT, via_hdf5 + e * a->width,
                              &ignored) == 0 &&
-                   memcmp(direct + e * a->cols, via_hdf5 + e * a->cols,
-                          a->cols * sizeof *direct) == 0;
+                   memcmp(direct + e * a->width, via_hdf5 + e * a->width,
+                          a->width * sizeof *direct) == 0;
         }
         if (!same) {
             a->raw = RAW_NONE;
@@ -1209,7 +1442,7 @@ static int setup_direct(struct dpt_dataset *ds, struct dpt_err *err)
  * here, a block of at most a few MB at a time, so this is where a stop
  * request (dpt_stop_requested) ends the statistics, the reading of
  * windows, evaluation and prediction within a fraction of a second. */
-static int read_array(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+static int read_whole(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
                       uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
 {
     dpt__h5_progress(); /* each call reads a bounded block */
@@ -1224,10 +1457,58 @@ static int read_array(const struct dpt_dataset *ds, const struct array *a, const
     return read_hdf5(ds, a, rows, first, n, mem_type, buf, err);
 }
 
+/* Copies a's picked columns of k whole rows (a->width values of size
+ * bytes each) at wide into out (k rows of a->cols values). */
+static void gather(const struct array *a, const char *wide, size_t k, size_t size, char *out)
+{
+    for (size_t r = 0; r < k; r++) {
+        const char *row = wide + r * a->width * size;
+        for (size_t j = 0; j < a->cols; j++) {
+            memcpy(out + (r * a->cols + j) * size, row + a->pick[j] * size, size);
+        }
+    }
+}
+
+/* Rows of a dataset that columns are picked from: whole rows a block at a
+ * time into ds->wide (at least one row; see apply_columns), then a's
+ * columns into buf and, when b is not NULL (y picked from the same
+ * dataset), b's into buf_b: the rows are read once for both. */
+static int read_picked(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
+                       uint64_t first, size_t n, hid_t mem_type, void *buf,
+                       const struct array *b, void *buf_b, struct dpt_err *err)
+{
+    size_t size = H5Tget_size(mem_type), row_bytes = a->width * size;
+    size_t block = ds->wide_bytes / row_bytes;
+    for (size_t i = 0, k; i < n; i += k) {
+        k = n - i < block ? n - i : block;
+        int rc = read_whole(ds, a, rows ? rows + i : NULL, first + i, k, mem_type, ds->wide,
+                            err);
+        if (rc < 0) {
+            return rc;
+        }
+        gather(a, ds->wide, k, size, (char *)buf + i * a->cols * size);
+        if (b) {
+            gather(b, ds->wide, k, size, (char *)buf_b + i * b->cols * size);
+        }
+    }
+    return 0;
+}
+
+/* Reads rows of a into buf as a->cols values of mem_type each: whole rows,
+ * or the columns picked from them. */
+static int read_array(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
+                      uint64_t first, size_t n, hid_t mem_type, void *buf, struct dpt_err *err)
+{
+    if (a->pick) {
+        return read_picked(ds, a, rows, first, n, mem_type, buf, NULL, NULL, err);
+    }
+    return read_whole(ds, a, rows, first, n, mem_type, buf, err);
+}
+
 /* The message for a NaN or Inf at value index i of a block read from a:
  * the row, and the column of a table or the index within an image as h5py
  * would write it (X[row, h, w] or X[row, h, w, c]). */
-static int bad_value(const struct dpt_dataset *ds, const struct array *a, const uint64_t *rows,
+static int bad_value(const struct dpt__file *ds, const struct array *a, const uint64_t *rows,
                      uint64_t first, size_t i, double v, struct dpt_err *err)
 {
     uint64_t row = file_row(rows, first, i / a->cols);
@@ -1237,8 +1518,9 @@ static int bad_value(const struct dpt_dataset *ds, const struct array *a, const 
                            a->name, row, what);
     }
     if (a->rank == 2) {
-        return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 ", column %zu is "
-                           "%s", ds->path, a->name, row, (size_t)(i % a->cols), what);
+        uint64_t col = i % a->cols;
+        return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %" PRIu64 ", column %" PRIu64
+                           " is %s", ds->path, a->name, row, a->pick ? a->pick[col] : col, what);
     }
     uint64_t at[MAX_DIMS], rest = i % a->cols;
     for (int d = a->rank - 1; d >= 1; d--) {
@@ -1255,7 +1537,7 @@ static int bad_value(const struct dpt_dataset *ds, const struct array *a, const 
 }
 
 /* Checks n rows of a, read as floats into v, for NaN and Inf. */
-static int check_finite(const struct dpt_dataset *ds, const struct array *a, const float *v,
+static int check_finite(const struct dpt__file *ds, const struct array *a, const float *v,
                         const uint64_t *rows, uint64_t first, size_t n, struct dpt_err *err)
 {
     if (a->is_integer) {
@@ -1282,7 +1564,7 @@ static int check_finite(const struct dpt_dataset *ds, const struct array *a, con
 }
 
 /* Reads and checks X and, if y is not NULL, y; counts the rows. */
-static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t first, size_t n,
+static int read_rows(struct dpt__file *ds, const uint64_t *rows, uint64_t first, size_t n,
                      float *x, float *y, struct dpt_err *err)
 {
     if (!x) {
@@ -1296,7 +1578,13 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     dpt__h5_reading(&quiet, ds->path);
-    int rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
+    int rc = 0;
+    if (y && ds->y.shares_x) {
+        rc = read_picked(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, &ds->y, y, err);
+        y = NULL; /* read */
+    } else {
+        rc = read_array(ds, &ds->x, rows, first, n, H5T_NATIVE_FLOAT, x, err);
+    }
     if (rc == 0 && y) {
         rc = read_array(ds, &ds->y, rows, first, n, H5T_NATIVE_FLOAT, y, err);
     }
@@ -1312,7 +1600,7 @@ static int read_rows(struct dpt_dataset *ds, const uint64_t *rows, uint64_t firs
     return rc;
 }
 
-int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, float *x,
+int dpt__file_read(struct dpt__file *ds, const uint64_t *rows, size_t n, float *x,
                      float *y, struct dpt_err *err)
 {
     if (n == 0) {
@@ -1334,7 +1622,7 @@ int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, flo
     return read_rows(ds, rows, 0, n, x, y, err);
 }
 
-int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, float *x,
+int dpt__file_read_range(struct dpt__file *ds, uint64_t first, size_t n, float *x,
                            float *y, struct dpt_err *err)
 {
     if (n == 0) {
@@ -1348,69 +1636,26 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
     return read_rows(ds, NULL, first, n, x, y, err);
 }
 
-/* One pass over rows [first, first + n) of X or y in blocks, in double.
- * Each block is summed on its own before joining the total, which keeps the
- * rounding error near (block + N / block) ulps instead of N. These reads do
- * not count in rows_read. */
-int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
-                        uint64_t n, const double *center, double *sum, double *sq, double *lo,
-                        double *hi, struct dpt_err *err)
+int dpt__file_read_doubles(struct dpt__file *ds, enum dpt_array which, uint64_t first,
+                           size_t n, double *v, struct dpt_err *err)
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     dpt__h5_reading(&quiet, ds->path);
-    int rc = 0;
     const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
-    const size_t F = a->cols;
-    size_t block = STATS_BLOCK_VALUES / F;
-    block = block < 1 ? 1 : block > STATS_BLOCK_ROWS ? STATS_BLOCK_ROWS : block;
-    double *buf = malloc(block * F * sizeof *buf);
-    double *part = malloc(2 * F * sizeof *part);
-    if (!buf || !part) {
-        rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics of '%s'",
-                         ds->path, a->name);
-        goto done;
-    }
-    double *part2 = part + F;
-    for (size_t j = 0; j < F; j++) {
-        lo[j] = INFINITY;
-        hi[j] = -INFINITY;
-        sum[j] = sq[j] = 0.0;
-    }
-    for (uint64_t b = first; b < first + n; b += block) {
-        size_t k = first + n - b < block ? (size_t)(first + n - b) : block;
-        rc = read_array(ds, a, NULL, b, k, H5T_NATIVE_DOUBLE, buf, err);
-        if (rc < 0) {
-            goto done;
-        }
-        memset(part, 0, 2 * F * sizeof *part);
-        for (size_t i = 0; i < k; i++) {
-            const double *row = buf + i * F;
-            for (size_t j = 0; j < F; j++) {
-                if (!isfinite(row[j])) {
-                    rc = bad_value(ds, a, NULL, b, i * F + j, row[j], err);
-                    goto done;
-                }
-                double d = row[j] - (center ? center[j] : 0.0);
-                part[j] += d;
-                part2[j] += d * d;
-                lo[j] = row[j] < lo[j] ? row[j] : lo[j];
-                hi[j] = row[j] > hi[j] ? row[j] : hi[j];
-            }
-        }
-        for (size_t j = 0; j < F; j++) {
-            sum[j] += part[j];
-            sq[j] += part2[j];
-        }
-    }
-done:
-    free(part);
-    free(buf);
+    int rc = read_array(ds, a, NULL, first, n, H5T_NATIVE_DOUBLE, v, err);
     dpt__h5_quiet_end(&quiet);
     return rc;
 }
 
-int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+int dpt__file_bad_value(const struct dpt__file *ds, enum dpt_array which, uint64_t row,
+                        uint64_t col, double v, struct dpt_err *err)
+{
+    const struct array *a = which == DPT_ARRAY_Y ? &ds->y : &ds->x;
+    return bad_value(ds, a, NULL, row, col, v, err);
+}
+
+int dpt__file_read_array(struct dpt__file *ds, enum dpt_array which, uint64_t first,
                            size_t n, float *v, struct dpt_err *err)
 {
     struct dpt__h5_quiet quiet;

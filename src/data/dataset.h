@@ -13,6 +13,11 @@
  * dataset.c). The file is opened read-only by every rank
  * independently; nothing here talks MPI. Every function leaves the caller's
  * HDF5 error printing as it found it and prints nothing.
+ *
+ * A data set may be several files (dpt_dataset_open_source): their rows
+ * one after another, read through the same calls (data/set.c), and X and y
+ * may be columns of one 2-D dataset (data/columns.h). Rows, row lists and
+ * ranges below are the whole set's.
  */
 #ifndef DPT_DATA_DATASET_H
 #define DPT_DATA_DATASET_H
@@ -23,6 +28,31 @@
 
 
 struct dpt_dataset;
+struct dpt_columns; /* data/columns.h */
+
+/* Where a data set is and what of it to read (data.train, data.test and
+ * data.validation of a model file; model/spec.h fills one for each).
+ * files are names or glob patterns ("shards/part-*.h5", matched in byte
+ * order of the names), in order: the files are one data set, their rows
+ * one after another. A name that exists as written is taken as it is. */
+struct dpt_data_source {
+    const char *const *files;
+    size_t n_files;
+    const char *key;        /* "data.train", in messages; may be NULL */
+    const char *x_name;     /* X's dataset, or the one columns are picked from */
+    const char *y_name;     /* y's dataset (unless y_cols), or NULL */
+    const struct dpt_columns *x_cols, *y_cols; /* NULL: X whole, y its own dataset */
+};
+
+/* Opens every file of src as one data set: rows 0 .. N1-1 are the first
+ * file's, N1 .. N1+N2-1 the second's, and so on. with_y 0 opens no targets
+ * (y_cols still leave X). Each file is checked as dpt_dataset_open checks
+ * its one; beyond that, every file must have the first one's sample shape,
+ * target columns and dtypes (the message names the odd file, both
+ * descriptions and src->key), and a glob pattern must match a file (the
+ * message names the pattern). */
+int dpt_dataset_open_source(struct dpt_dataset **out, const struct dpt_data_source *src,
+                            int with_y, struct dpt_err *err);
 
 /* Opens path and checks X (rank 2, 3 or 4, no dimension of size 0) and, if
  * y_name is not NULL, y (rank 1, or rank 2 with any number of columns, and
@@ -43,7 +73,13 @@ uint64_t dpt_dataset_features(const struct dpt_dataset *ds); /* F = prod(sample 
 void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape);
 uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds);   /* 1 for [N], k for [N, k]; 0 without y */
 int dpt_dataset_y_is_integer(const struct dpt_dataset *ds);  /* y stored with an integer dtype */
+/* The file, or "FIRST ... LAST (K files)" for several, for messages. */
 const char *dpt_dataset_path(const struct dpt_dataset *ds);
+/* The number of files and file i's name. */
+size_t dpt_dataset_files(const struct dpt_dataset *ds);
+const char *dpt_dataset_file(const struct dpt_dataset *ds, size_t i);
+/* Which file holds row `row` of the data set, and its row in that file. */
+size_t dpt_dataset_locate(const struct dpt_dataset *ds, uint64_t row, uint64_t *file_row);
 /* "X [N, F] float32, y [N] int64": the arrays' names, shapes and dtypes as
  * stored (integer or float, and bits), into buf. */
 void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len);

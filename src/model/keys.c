@@ -25,8 +25,11 @@ static const struct key_doc docs[] = {
     {"data", "group", "{}", "the training data and how it is read"},
     {"model", "group", "required", "the network, its loss and its optimizer"},
     {"train", "group", "{}", "how training runs"},
-    {"data.train", NULL, NULL, "the training file (HDF5), relative to the model file's folder"},
-    {"data.test", NULL, NULL, "a file evaluated after training"},
+    {"data.train", "string or list of strings", "none",
+     "the training data: an HDF5 file, a glob pattern (\"shards/part-*.h5\") or a list of "
+     "them, one data set in that order; relative to the model file's folder"},
+    {"data.test", "string or list of strings", "none",
+     "file(s) evaluated after training, as data.train"},
     {"data.x", NULL, NULL, "the inputs' dataset name: [N, F], [N, H, W] or [N, H, W, C]"},
     {"data.y", NULL, NULL, "the targets' dataset name: [N] labels or [N, k] values"},
     {"data.shuffle", NULL, NULL, "a new seeded order of the rows every epoch; false keeps "
@@ -41,7 +44,13 @@ static const struct key_doc docs[] = {
                                "most 64 MB as floats; all: always; none: read each rank's rows"},
     {"data.window_rows", NULL, NULL, "rows a rank reads at a time; 0: a whole epoch when "
                                      "two fit the budget, else windows that do"},
-    {"data.validation", NULL, NULL, "a validation file, evaluated after every epoch"},
+    {"data.validation", "string or list of strings", "none",
+     "validation file(s), evaluated after every epoch, as data.train"},
+    {"data.x_columns", "integer, string or list of them", "every column not in y_columns",
+     "the feature columns of data.x's 2-D table: an index (negative from the end), a range "
+     "\"a:b\" (b excluded) or a list of them"},
+    {"data.y_columns", "integer, string or list of them", "none (y is its own dataset)",
+     "the label column(s) of data.x's 2-D table, e.g. [-1], as data.x_columns"},
     {"data.validation_split", NULL, NULL, "or this fraction of data.train's rows held out "
                                           "for validation (seeded by train.seed)"},
     {"model.layers", "list of groups", "required", "the layers in order, each { type = "

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "model/spec.h"
+#include "model/spec_data.h"
 #include "model/spec_text.h"
 #include "plugin/host.h"
 #include "plugin/set_blame.h"
@@ -113,13 +114,14 @@ static int check_name(struct dpt_host_ctx *c, const char *key, const char *value
 }
 
 /* data = { train; test; x; y; shuffle; standardize; standardize_y; scale;
- *          cache; window_rows; validation; validation_split; } */
+ *          cache; window_rows; validation; validation_split; x_columns;
+ *          y_columns; } (train, test, validation and the columns: spec_data.c) */
 static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
     const struct dpt_host *h = &c->host;
     const char *cache = NULL;
-    if (h->get_string(h->ctx, "train", NULL, NULL, &spec->train) < 0 ||
-        h->get_string(h->ctx, "test", NULL, NULL, &spec->test) < 0 ||
+    if (dpt__spec_read_data_files(spec, c, "train") < 0 ||
+        dpt__spec_read_data_files(spec, c, "test") < 0 ||
         h->get_string(h->ctx, "x", "X", NULL, &spec->x_name) < 0 ||
         h->get_string(h->ctx, "y", "y", NULL, &spec->y_name) < 0 ||
         h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
@@ -128,16 +130,16 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         h->get_float(h->ctx, "scale", 1.0, -HUGE_VAL, HUGE_VAL, &spec->scale) < 0 ||
         h->get_string(h->ctx, "cache", "auto", caches, &cache) < 0 ||
         h->get_int(h->ctx, "window_rows", 0, 0, INT64_MAX, &spec->window_rows) < 0 ||
-        h->get_string(h->ctx, "validation", NULL, NULL, &spec->validation) < 0 ||
-        h->get_float(h->ctx, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split) < 0) {
+        dpt__spec_read_data_files(spec, c, "validation") < 0 ||
+        h->get_float(h->ctx, "validation_split", 0.0, 0.0, 0.99, &spec->validation_split) < 0 ||
+        dpt__spec_read_data_columns(spec, c) < 0) {
         return failed(c, err);
     }
     if (dpt_host_check_unused(c, NULL, err) < 0) {
         return err->code;
     }
-    if (check_name(c, "train", spec->train) < 0 || check_name(c, "test", spec->test) < 0 ||
-        check_name(c, "x", spec->x_name) < 0 || check_name(c, "y", spec->y_name) < 0 ||
-        check_name(c, "validation", spec->validation) < 0) {
+    if (check_name(c, "x", spec->x_name) < 0 || check_name(c, "y", spec->y_name) < 0 ||
+        dpt__spec_check_data_sources(spec, c) < 0) {
         return failed(c, err);
     }
     spec->cache = (enum dpt_cache)pick(cache, caches);
@@ -471,20 +473,26 @@ static int resolve_paths(struct dpt_spec *spec, const char *path, struct dpt_err
     static const char *const keys[] = {"data.train", "data.test", "data.validation",
                                        "train.log", "train.checkpoint.path"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        config_setting_t *s = config_lookup(&spec->cfg, keys[i]);
-        if (!s || config_setting_type(s) != CONFIG_TYPE_STRING) {
-            continue;
+        config_setting_t *key = config_lookup(&spec->cfg, keys[i]);
+        /* A list of files (or glob patterns): each of its strings. */
+        int is_list = key && (config_setting_is_array(key) || config_setting_is_list(key));
+        int n = !key ? 0 : is_list ? config_setting_length(key) : 1;
+        for (int j = 0; j < n; j++) {
+            config_setting_t *s = is_list ? config_setting_get_elem(key, (unsigned)j) : key;
+            if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                continue;
+            }
+            const char *v = config_setting_get_string(s);
+            if (v[0] == '/' || v[0] == '\0' || strcmp(dir, ".") == 0) {
+                continue;
+            }
+            char *joined = dpt__aprintf("%s/%s", dir, v);
+            if (!joined) {
+                return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+            }
+            config_setting_set_string(s, joined);
+            free(joined);
         }
-        const char *v = config_setting_get_string(s);
-        if (v[0] == '/' || v[0] == '\0' || strcmp(dir, ".") == 0) {
-            continue;
-        }
-        char *joined = dpt__aprintf("%s/%s", dir, v);
-        if (!joined) {
-            return dpt_err_set(err, DPT_ENOMEM, "out of memory");
-        }
-        config_setting_set_string(s, joined);
-        free(joined);
     }
     return 0;
 }
@@ -583,6 +591,7 @@ void dpt_spec_cleanup(struct dpt_spec *spec)
 {
     config_destroy(&spec->cfg);
     free(spec->file);
+    dpt__spec_free_data_sources(spec);
     memset(spec, 0, sizeof *spec);
 }
 

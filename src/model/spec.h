@@ -17,6 +17,7 @@
 #ifndef DPT_MODEL_SPEC_H
 #define DPT_MODEL_SPEC_H
 
+#include "data/dataset.h"
 #include "data/window.h"
 
 #include <dptrain/dptrain.h>
@@ -47,6 +48,11 @@ struct dpt_spec {
     double scale; /* data.scale: inputs are multiplied by it before standardizing (1: none) */
     enum dpt_cache cache; /* data.cache */
     int64_t window_rows; /* data.window_rows: rows a rank reads at a time (0: automatic) */
+    /* data.train, data.test, data.validation as data/dataset.h opens them
+     * (files or glob patterns, datasets, columns; model/spec_data.c);
+     * train, test and validation above are their first files. */
+    struct dpt_data_source train_src, test_src, validation_src;
+    struct dpt_columns *x_columns, *y_columns; /* data.x_columns, data.y_columns, or NULL */
     /* model */
     const config_setting_t *layers;    /* list of groups */
     const config_setting_t *loss;      /* string or group */

@@ -17,7 +17,8 @@
 #define EVAL_BLOCK 4096
 #define EVAL_MICRO 256
 
-int dpt_check_target_rows(const struct dpt_net *net, const char *path, const char *y_name,
+int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *ds,
+                          const char *y_name,
                           const float *y, size_t rows, size_t y_cols,
                           const uint64_t *file_row, uint64_t first_row, struct dpt_err *err)
 {
@@ -30,9 +31,12 @@ int dpt_check_target_rows(const struct dpt_net *net, const char *path, const cha
     if (bad < 0) {
         return 0;
     }
-    uint64_t row = file_row ? file_row[bad] : first_row + (uint64_t)bad;
-    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %llu: %s (loss '%s')", path, y_name,
-                       (unsigned long long)row, why, net->loss->base.name);
+    /* The row of the file that holds it, when the data set has several. */
+    uint64_t row;
+    size_t f = dpt_dataset_locate(ds, file_row ? file_row[bad] : first_row + (uint64_t)bad, &row);
+    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %llu: %s (loss '%s')",
+                       dpt_dataset_file(ds, f), y_name, (unsigned long long)row, why,
+                       net->loss->base.name);
 }
 
 /* The task the metrics are for: labels with several outputs are classes;
@@ -239,7 +243,7 @@ static int read_block(const struct eval_job *j, size_t i, size_t k, size_t yc,
     int rc = j->rows ? dpt_dataset_read(j->ds, j->rows + i, k, b->x, y, err)
                      : dpt_dataset_read_range(j->ds, j->first + i, k, b->x, y, err);
     if (rc == 0 && y) {
-        rc = dpt_check_target_rows(j->net, dpt_dataset_path(j->ds), j->y_name, y, k, yc,
+        rc = dpt_check_target_rows(j->net, j->ds, j->y_name, y, k, yc,
                                    j->rows ? j->rows + i : NULL, j->first + i, err);
     }
     return rc;
@@ -307,29 +311,39 @@ void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi)
 
 /* Opens a data file for evaluation and checks it fits the model: the
  * sample shape and, with targets, theirs. */
-int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
-                  const char *x_name, const char *y_name, struct dpt_err *err)
+int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
+                  const struct dpt_data_source *src, int with_y, struct dpt_err *err)
 {
-    int rc = dpt_dataset_open(ds, path, x_name, y_name, err);
+    int rc = dpt_dataset_open_source(ds, src, with_y, err);
     struct dpt_shape in;
     if (rc == 0) {
         dpt_dataset_sample_shape(*ds, &in);
-        rc = dpt_net_check_inputs(net, &in, path, x_name, err);
+        rc = dpt_net_check_inputs(net, &in, dpt_dataset_path(*ds), src->x_name, err);
     }
-    if (rc == 0 && y_name) {
-        rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), path, err);
+    if (rc == 0 && dpt_eval_y_name(src, with_y)) {
+        rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), dpt_dataset_path(*ds), err);
     }
     return rc;
 }
 
-int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
-                 const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
-                 int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err)
+const char *dpt_eval_y_name(const struct dpt_data_source *src, int with_y)
+{
+    if (!with_y) {
+        return NULL;
+    }
+    return src->y_cols ? src->x_name : src->y_name;
+}
+
+int dpt_evaluate(const struct dpt_net *net, const struct dpt_data_source *src, int with_y,
+                 const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
+                 int want_pred, struct dpt_eval_result *res, struct dpt_err *err)
 {
     memset(res, 0, sizeof *res);
     res->n_out = net->n_out;
     struct dpt_dataset *ds = NULL;
-    int rc = dpt_eval_open(&ds, net, path, x_name, y_name, err);
+    const char *y_name = dpt_eval_y_name(src, with_y);
+    const char *path = src->files[0];
+    int rc = dpt_eval_open(&ds, net, src, with_y, err);
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo, hi;
     dpt_eval_share(n, d->rank, d->size, &lo, &hi);

@@ -49,21 +49,25 @@ struct dpt_eval_result {
  * contiguous share; validation takes the same shares of its rows). */
 void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi);
 
-/* Opens a data file to run net over and checks that its sample shape and,
- * with y_name, its targets fit the network; errors name the file, the
- * dataset and both shapes. *ds is the caller's to close, also when a check
- * fails after the file opened. */
-int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net, const char *path,
-                  const char *x_name, const char *y_name, struct dpt_err *err);
+/* Opens the data set of src to run net over (with_y 0: no targets) and
+ * checks that its sample shape and, with targets, theirs fit the network;
+ * errors name the file, the dataset and both shapes. *ds is the caller's
+ * to close, also when a check fails after the file opened. */
+int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
+                  const struct dpt_data_source *src, int with_y, struct dpt_err *err);
 
-/* Collective. Evaluates every row of the data file at path (datasets x_name
- * and y_name; y_name NULL: no targets, outputs only): each rank takes the
- * rows [N*r/P, N*(r+1)/P). With want_pred rank 0 receives all outputs in
- * res->pred. Errors name the file: features the model does not take,
- * targets of the wrong shape or a bad label (with its row). */
-int dpt_evaluate(const struct dpt_net *net, const char *path, const char *x_name,
-                 const char *y_name, const struct dpt_norm *norm, const struct dpt_dist *d,
-                 int threads, int want_pred, struct dpt_eval_result *res, struct dpt_err *err);
+/* The name of src's targets for messages (their dataset, or the one their
+ * columns are in), or NULL when there are none (or with_y is 0). */
+const char *dpt_eval_y_name(const struct dpt_data_source *src, int with_y);
+
+/* Collective. Evaluates every row of the data set of src (with_y 0: no
+ * targets, outputs only): each rank takes the rows [N*r/P, N*(r+1)/P).
+ * With want_pred rank 0 receives all outputs in res->pred. Errors name the
+ * file: features the model does not take, targets of the wrong shape or a
+ * bad label (with its row). */
+int dpt_evaluate(const struct dpt_net *net, const struct dpt_data_source *src, int with_y,
+                 const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
+                 int want_pred, struct dpt_eval_result *res, struct dpt_err *err);
 
 /* Collective. Loss and accuracy over rows of an open data set: this rank
  * takes the file rows rows[0..n_local) (sorted), all ranks together n_total
@@ -74,9 +78,11 @@ int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const c
                       const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
                       struct dpt_eval_result *res, struct dpt_err *err);
 
-/* Checks target rows against the loss; file_row maps local rows to file
- * rows (NULL: identity from first_row). Error names file and row. */
-int dpt_check_target_rows(const struct dpt_net *net, const char *path, const char *y_name,
+/* Checks target rows against the loss; file_row maps local rows to rows of
+ * ds (NULL: identity from first_row). The error names the file that holds
+ * the row and its row there. */
+int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *ds,
+                          const char *y_name,
                           const float *y, size_t rows, size_t y_cols,
                           const uint64_t *file_row, uint64_t first_row, struct dpt_err *err);
 

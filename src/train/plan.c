@@ -92,7 +92,7 @@ static int open_model(struct planner *pl, const struct dpt_registry *reg, struct
         return dpt_err_set(err, DPT_ECONFIG, "%s: no training data: set data.train = "
                            "\"FILE.h5\" (or --set data.train=FILE.h5)", spec->file);
     }
-    int rc = dpt_dataset_open(&pl->ds, spec->train, spec->x_name, spec->y_name, err);
+    int rc = dpt_dataset_open_source(&pl->ds, &spec->train_src, 1, err);
     struct dpt_key_log *log = rc == 0 ? calloc(1, sizeof *log) : NULL;
     if (rc == 0 && !log) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
@@ -113,7 +113,8 @@ static int open_model(struct planner *pl, const struct dpt_registry *reg, struct
     }
     free(log);
     if (rc == 0) {
-        rc = dpt_net_check_targets(pl->net, dpt_dataset_y_cols(pl->ds), spec->train, err);
+        rc = dpt_net_check_targets(pl->net, dpt_dataset_y_cols(pl->ds), dpt_dataset_path(pl->ds),
+                                   err);
     }
     return rc;
 }
@@ -135,7 +136,7 @@ static int plan_rows(struct planner *pl, struct dpt_err *err)
     p->validation_split = pl->val.split;
     if (spec->test) {
         struct dpt_dataset *test = NULL;
-        rc = dpt_eval_open(&test, pl->net, spec->test, spec->x_name, spec->y_name, err);
+        rc = dpt_eval_open(&test, pl->net, &spec->test_src, 1, err);
         p->n_test = rc == 0 ? dpt_dataset_rows(test) : 0;
         dpt_dataset_close(test);
         if (rc < 0) {

@@ -272,7 +272,8 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
         dpt_shard_prefetch(sh, &next, 0);
     }
     if (rc == 0 && first_epoch) {
-        rc = dpt_check_target_rows(r->net, spec->train, spec->y_name, sh->y, sh->rows,
+        rc = dpt_check_target_rows(r->net, r->ds, dpt_eval_y_name(&spec->train_src, 1), sh->y,
+                                   sh->rows,
                                    sh->y_cols, sh->file_row, 0, err);
     }
     return dpt_dist_agree(r->d, rc, err);
@@ -480,14 +481,15 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
         return dpt_err_set(err, DPT_ECONFIG, "%s: no training data: set data.train = "
                            "\"FILE.h5\" (or --set data.train=FILE.h5)", spec->file);
     }
-    int rc = dpt_dataset_open(&r->ds, spec->train, spec->x_name, spec->y_name, err);
+    int rc = dpt_dataset_open_source(&r->ds, &spec->train_src, 1, err);
     if (rc == 0) {
         struct dpt_shape in;
         dpt_dataset_sample_shape(r->ds, &in);
         rc = dpt_net_create(&r->net, spec, reg, &in, err);
     }
     if (rc == 0) {
-        rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), spec->train, err);
+        rc = dpt_net_check_targets(r->net, dpt_dataset_y_cols(r->ds), dpt_dataset_path(r->ds),
+                                   err);
     }
     if (rc == 0) {
         rc = dpt_consistency_check(spec, r->net, r->ds, err);
@@ -504,7 +506,7 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
         return 0;
     }
     struct dpt_dataset *ds = NULL;
-    int rc = dpt_eval_open(&ds, r->net, spec->test, spec->x_name, spec->y_name, err);
+    int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, err);
     dpt_dataset_close(ds);
     if (rc < 0) {
         dpt_err_prefix(err, "data.test");

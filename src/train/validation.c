@@ -18,7 +18,7 @@ static int cmp_u64(const void *a, const void *b)
 static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
                      const struct dpt_net *net, struct dpt_err *err)
 {
-    int rc = dpt_eval_open(&v->ds, net, sp->validation, sp->x_name, sp->y_name, err);
+    int rc = dpt_eval_open(&v->ds, net, &sp->validation_src, 1, err);
     v->owns_ds = v->ds != NULL;
     return rc;
 }
@@ -28,7 +28,7 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
                          const struct dpt_dist *d, uint64_t *n_train, struct dpt_err *err)
 {
     memset(v, 0, sizeof *v);
-    v->y_name = sp->y_name;
+    v->y_name = dpt_eval_y_name(&sp->train_src, 1);
     uint64_t n = 0, N = dpt_dataset_rows(train);
     *n_train = N;
     if (sp->validation) {

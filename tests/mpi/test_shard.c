@@ -2,7 +2,10 @@
  * dataset handle), every row is seen exactly once per epoch across ranks,
  * and each micro-shard holds the same rows whatever P and T are.
  *
- *   mpirun -np P tests/mpi/test_shard FILE.h5 B m T
+ *   mpirun -np P tests/mpi/test_shard FILE.h5[,FILE.h5...] B m T
+ *
+ * Several files, comma-separated, are one data set (data/dataset.h): the
+ * same checks then cover rows that come from different files.
  */
 #include "config.h"
 
@@ -33,7 +36,14 @@ int main(int argc, char **argv)
     int T = atoi(argv[4]);
     struct dpt_err err = {0};
     struct dpt_dataset *ds;
-    if (dpt_dataset_open(&ds, argv[1], "X", "y", &err) < 0) {
+    const char *files[16];
+    size_t n_files = 0;
+    for (char *f = strtok(argv[1], ","); f && n_files < 16; f = strtok(NULL, ",")) {
+        files[n_files++] = f;
+    }
+    const struct dpt_data_source src = {.files = files, .n_files = n_files, .x_name = "X",
+                                        .y_name = "y"};
+    if (dpt_dataset_open_source(&ds, &src, 1, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }

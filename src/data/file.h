@@ -1,0 +1,46 @@
+/* One HDF5 file of a data set (private to src/data: dataset.c implements
+ * it, set.c joins files into the data set of data/dataset.h).
+ *
+ * Each function is the one-file form of the dpt_dataset_* function of the
+ * same name (see dataset.h for what it promises); rows here are the file's
+ * own, counted from 0. src says which datasets and columns to open; with_y
+ * 0 opens X only (its columns still leave out the label columns).
+ */
+#ifndef DPT_DATA_FILE_H
+#define DPT_DATA_FILE_H
+
+#include "data/dataset.h"
+
+struct dpt__file;
+
+int dpt__file_open(struct dpt__file **out, const char *path,
+                   const struct dpt_data_source *src, int with_y, struct dpt_err *err);
+void dpt__file_close(struct dpt__file *f);
+uint64_t dpt__file_rows(const struct dpt__file *f);
+uint64_t dpt__file_features(const struct dpt__file *f);
+void dpt__file_sample_shape(const struct dpt__file *f, struct dpt_shape *shape);
+uint64_t dpt__file_y_cols(const struct dpt__file *f);
+int dpt__file_y_is_integer(const struct dpt__file *f);
+/* with_n 0: without the number of rows, what every file of a set shares. */
+void dpt__file_describe(const struct dpt__file *f, int with_n, char *buf, size_t len);
+const char *dpt__file_path(const struct dpt__file *f);
+int dpt__file_direct(const struct dpt__file *f);
+void dpt__file_no_direct(struct dpt__file *f);
+int dpt__file_check_memory(const struct dpt__file *f, uint64_t need, const char *what,
+                           struct dpt_err *err);
+uint64_t dpt__file_rows_read(const struct dpt__file *f);
+int dpt__file_read(struct dpt__file *f, const uint64_t *rows, size_t n, float *x, float *y,
+                   struct dpt_err *err);
+int dpt__file_read_range(struct dpt__file *f, uint64_t first, size_t n, float *x, float *y,
+                         struct dpt_err *err);
+int dpt__file_read_array(struct dpt__file *f, enum dpt_array which, uint64_t first, size_t n,
+                         float *v, struct dpt_err *err);
+/* Rows [first, first + n) of X or y as doubles into v, unchecked (the
+ * statistics check them: dpt__file_bad_value names a NaN or Inf found at
+ * file row row, column col of what was read). */
+int dpt__file_read_doubles(struct dpt__file *f, enum dpt_array which, uint64_t first, size_t n,
+                           double *v, struct dpt_err *err);
+int dpt__file_bad_value(const struct dpt__file *f, enum dpt_array which, uint64_t row,
+                        uint64_t col, double v, struct dpt_err *err);
+
+#endif

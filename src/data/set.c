@@ -1,0 +1,504 @@
+/* A data set of one or more HDF5 files (data/dataset.h): the files' rows
+ * one after another, read through data/file.h one file at a time.
+ *
+ * Everything above this file (sharding, shuffling, the statistics, the
+ * validation split, evaluation) sees rows 0 .. N-1 of the whole set, so a
+ * rank still reads only its own rows, shuffling and standardization span
+ * every file, and a set split into k files reads the same values in the
+ * same order as the one file. A read of rows that cross files is cut into
+ * one read per file; a set of one file passes every call straight through,
+ * so the single-file path costs what it did.
+ *
+ * The statistics (dpt_dataset_moments) are summed here, in blocks of rows
+ * of the whole set: a block may span two files, and its sums are the ones
+ * the single file gives, to the bit.
+ *
+ * Left out: files with different datasets or column picks (one source
+ * describes every file), and re-expanding a glob while training runs.
+ */
+#include "config.h"
+
+#include "data/dataset.h"
+#include "data/file.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* dpt_dataset_moments reads blocks of at most this many rows and values
+ * (the sums' rounding: see dpt_dataset_moments). */
+#define STATS_BLOCK_ROWS 4096
+#define STATS_BLOCK_VALUES ((size_t)1 << 20)
+
+struct dpt_dataset {
+    struct dpt__file **files;
+    size_t n_files;
+    uint64_t *start; /* n_files + 1 entries: the set's row where file i begins */
+    uint64_t n;
+    char *shown;     /* dpt_dataset_path */
+    uint64_t *local; /* file rows of one read (several files only) */
+    size_t local_cap;
+};
+
+/* ---- The files: names and glob patterns ---- */
+
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
+static int add_name(struct names *l, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **grown = realloc(l->v, cap * sizeof *grown);
+        if (!grown) {
+            return -1;
+        }
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n] = dpt__strdup(name);
+    if (!l->v[l->n]) {
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static void free_names(struct names *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds the files pattern names to l: the name itself when it exists or
+ * has no glob character, else its matches sorted by the bytes of their
+ * names (strcmp, whatever the locale, so every rank gets one order). */
+static int expand(struct names *l, const char *pattern, const char *key, struct dpt_err *err)
+{
+    if (!strpbrk(pattern, "*?[") || access(pattern, F_OK) == 0) {
+        return add_name(l, pattern) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : 0;
+    }
+    glob_t g;
+    int r = glob(pattern, GLOB_NOSORT, NULL, &g);
+    if (r == GLOB_NOMATCH) {
+        globfree(&g);
+        return dpt_err_set(err, DPT_EIO, "%s%sno file matches the pattern '%s'", key ? key : "",
+                           key ? ": " : "", pattern);
+    }
+    if (r != 0) {
+        globfree(&g);
+        return dpt_err_set(err, DPT_EIO, "%s%scannot list the files of the pattern '%s': %s",
+                           key ? key : "", key ? ": " : "", pattern,
+                           r == GLOB_NOSPACE ? "out of memory" : "a folder cannot be read");
+    }
+    qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, by_bytes);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+        if (add_name(l, g.gl_pathv[i]) < 0) {
+            rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+    }
+    globfree(&g);
+    return rc;
+}
+
+/* ---- Opening ---- */
+
+/* Checks that file i has the first file's shapes (but for N), dtypes and
+ * columns. */
+static int same_as_first(const struct dpt_dataset *ds, size_t i, const char *key,
+                         struct dpt_err *err)
+{
+    char first[512], this[512];
+    dpt__file_describe(ds->files[0], 0, first, sizeof first);
+    dpt__file_describe(ds->files[i], 0, this, sizeof this);
+    if (strcmp(first, this) == 0) {
+        return 0;
+    }
+    return dpt_err_set(err, DPT_EFORMAT, "%s%s%s holds %s, but the data set's first file %s "
+                       "holds %s: every file of a data set needs the same shapes (but for "
+                       "the rows) and dtypes", key ? key : "", key ? ": " : "",
+                       dpt__file_path(ds->files[i]), this, dpt__file_path(ds->files[0]),
+                       first);
+}
+
+/* ds->shown: the one file, or "FIRST ... LAST (K files)". */
+static int set_shown(struct dpt_dataset *ds)
+{
+    const char *first = dpt__file_path(ds->files[0]);
+    if (ds->n_files == 1) {
+        ds->shown = dpt__strdup(first);
+    } else {
+        ds->shown = dpt__aprintf("%s ... %s (%zu files)", first,
+                                 dpt__file_path(ds->files[ds->n_files - 1]), ds->n_files);
+    }
+    return ds->shown ? 0 : -1;
+}
+
+int dpt_dataset_open_source(struct dpt_dataset **out, const struct dpt_data_source *src,
+                            int with_y, struct dpt_err *err)
+{
+    *out = NULL;
+    struct names l = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < src->n_files; i++) {
+        rc = expand(&l, src->files[i], src->key, err);
+    }
+    struct dpt_dataset *ds = rc == 0 ? calloc(1, sizeof *ds) : NULL;
+    if (rc == 0 && (!ds || !(ds->files = calloc(l.n ? l.n : 1, sizeof *ds->files)) ||
+                    !(ds->start = calloc(l.n + 1, sizeof *ds->start)))) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && l.n == 0) {
+        rc = dpt_err_set(err, DPT_ECONFIG, "%s: the list of files is empty",
+                         src->key ? src->key : "data");
+    }
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        rc = dpt__file_open(&ds->files[i], l.v[i], src, with_y, err);
+        ds->n_files += rc == 0;
+        if (rc == 0 && i > 0) {
+            rc = same_as_first(ds, i, src->key, err);
+        }
+        if (rc == 0) {
+            uint64_t n = dpt__file_rows(ds->files[i]);
+            if (ds->n > UINT64_MAX - n) {
+                rc = dpt_err_set(err, DPT_EFORMAT, "%s: more rows than 64 bits can count",
+                                 l.v[i]);
+            }
+            ds->n += n;
+            ds->start[i + 1] = ds->n;
+        }
+    }
+    if (rc == 0 && set_shown(ds) < 0) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    free_names(&l);
+    if (rc < 0) {
+        dpt_dataset_close(ds);
+        return rc;
+    }
+    *out = ds;
+    return 0;
+}
+
+int dpt_dataset_open(struct dpt_dataset **out, const char *path, const char *x_name,
+                     const char *y_name, struct dpt_err *err)
+{
+    const struct dpt_data_source src = {.files = &path, .n_files = 1, .x_name = x_name,
+                                        .y_name = y_name};
+    return dpt_dataset_open_source(out, &src, y_name != NULL, err);
+}
+
+void dpt_dataset_close(struct dpt_dataset *ds)
+{
+    if (!ds) {
+        return;
+    }
+    for (size_t i = 0; i < ds->n_files; i++) {
+        dpt__file_close(ds->files[i]);
+    }
+    free(ds->local);
+    free(ds->shown);
+    free(ds->start);
+    free(ds->files);
+    free(ds);
+}
+
+/* ---- What the set is ---- */
+
+uint64_t dpt_dataset_rows(const struct dpt_dataset *ds)
+{
+    return ds->n;
+}
+
+uint64_t dpt_dataset_features(const struct dpt_dataset *ds)
+{
+    return dpt__file_features(ds->files[0]);
+}
+
+void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape)
+{
+    dpt__file_sample_shape(ds->files[0], shape);
+}
+
+uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds)
+{
+    return dpt__file_y_cols(ds->files[0]);
+}
+
+int dpt_dataset_y_is_integer(const struct dpt_dataset *ds)
+{
+    return dpt__file_y_is_integer(ds->files[0]);
+}
+
+const char *dpt_dataset_path(const struct dpt_dataset *ds)
+{
+    return ds->shown;
+}
+
+size_t dpt_dataset_files(const struct dpt_dataset *ds)
+{
+    return ds->n_files;
+}
+
+const char *dpt_dataset_file(const struct dpt_dataset *ds, size_t i)
+{
+    return dpt__file_path(ds->files[i]);
+}
+
+size_t dpt_dataset_locate(const struct dpt_dataset *ds, uint64_t row, uint64_t *file_row)
+{
+    size_t lo = 0, hi = ds->n_files - 1;
+    while (lo < hi) { /* the last file whose start is <= row */
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (ds->start[mid] <= row) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    *file_row = row - ds->start[lo];
+    return lo;
+}
+
+void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len)
+{
+    if (ds->n_files == 1) {
+        dpt__file_describe(ds->files[0], 1, buf, len);
+        return;
+    }
+    dpt__file_describe(ds->files[0], 0, buf, len);
+    size_t u = strlen(buf);
+    snprintf(buf + u, u < len ? len - u : 0, "; N = %" PRIu64 " in %zu files", ds->n,
+             ds->n_files);
+}
+
+int dpt_dataset_direct(const struct dpt_dataset *ds)
+{
+    int all = 1;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        all &= dpt__file_direct(ds->files[i]) != 0;
+    }
+    return all;
+}
+
+void dpt_dataset_no_direct(struct dpt_dataset *ds)
+{
+    for (size_t i = 0; i < ds->n_files; i++) {
+        dpt__file_no_direct(ds->files[i]);
+    }
+}
+
+int dpt_dataset_check_memory(const struct dpt_dataset *ds, uint64_t need, const char *what,
+                             struct dpt_err *err)
+{
+    return dpt__file_check_memory(ds->files[0], need, what, err);
+}
+
+uint64_t dpt_dataset_rows_read(const struct dpt_dataset *ds)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        n += dpt__file_rows_read(ds->files[i]);
+    }
+    return n;
+}
+
+/* ---- Reading ---- */
+
+int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, float *x,
+                     float *y, struct dpt_err *err)
+{
+    if (ds->n_files == 1 || n == 0) {
+        return dpt__file_read(ds->files[0], rows, n, x, y, err);
+    }
+    /* The cut into files below relies on sorted rows, the caller's promise
+     * (the shard sorts them), checked as one file checks it. */
+    for (size_t i = 1; i < n; i++) {
+        if (rows[i] <= rows[i - 1]) {
+            return dpt_err_set(err, DPT_EINVAL, "%s: rows to read must be strictly increasing: "
+                               "rows[%zu] = %" PRIu64 " follows rows[%zu] = %" PRIu64,
+                               ds->shown, i, rows[i], i - 1, rows[i - 1]);
+        }
+    }
+    if (rows[n - 1] >= ds->n) {
+        return dpt_err_set(err, DPT_EINVAL, "%s: row %" PRIu64 " is out of range: the data set "
+                           "has %" PRIu64 " rows", ds->shown, rows[n - 1], ds->n);
+    }
+    if (n > ds->local_cap) {
+        uint64_t *grown = realloc(ds->local, n * sizeof *grown);
+        if (!grown) {
+            return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", ds->shown);
+        }
+        ds->local = grown;
+        ds->local_cap = n;
+    }
+    uint64_t F = dpt_dataset_features(ds), yc = dpt_dataset_y_cols(ds);
+    for (size_t i = 0, j; i < n; i = j) {
+        uint64_t first;
+        size_t k = dpt_dataset_locate(ds, rows[i], &first);
+        for (j = i; j < n && rows[j] < ds->start[k + 1]; j++) {
+            ds->local[j - i] = rows[j] - ds->start[k];
+        }
+        int rc = dpt__file_read(ds->files[k], ds->local, j - i, x + i * F,
+                                y ? y + i * yc : NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* What one file reads of a range of the set's rows: a range of its own. */
+typedef int (*range_fn)(struct dpt__file *f, int which, uint64_t first, size_t n, void *a,
+                        void *b, struct dpt_err *err);
+
+/* Runs fn over [first, first + n) of the set, cut at the files' borders;
+ * a and b advance by a_row and b_row bytes per row. */
+static int over_files(struct dpt_dataset *ds, uint64_t first, size_t n, range_fn fn, int which,
+                      char *a, size_t a_row, char *b, size_t b_row, struct dpt_err *err)
+{
+    if (first >= ds->n || n > ds->n - first) {
+        return dpt_err_set(err, DPT_EINVAL, "%s: rows [%" PRIu64 ", %" PRIu64 ") are out of "
+                           "range: the data set has %" PRIu64 " rows", ds->shown, first,
+                           first + n, ds->n);
+    }
+    for (size_t done = 0; done < n;) {
+        uint64_t local;
+        size_t k = dpt_dataset_locate(ds, first + done, &local);
+        uint64_t left = ds->start[k + 1] - (first + done);
+        size_t m = left < n - done ? (size_t)left : n - done;
+        int rc = fn(ds->files[k], which, local, m, a + done * a_row, b ? b + done * b_row : NULL,
+                    err);
+        if (rc < 0) {
+            return rc;
+        }
+        done += m;
+    }
+    return 0;
+}
+
+static int range_rows(struct dpt__file *f, int which, uint64_t first, size_t n, void *x, void *y,
+                      struct dpt_err *err)
+{
+    (void)which;
+    return dpt__file_read_range(f, first, n, x, y, err);
+}
+
+static int range_array(struct dpt__file *f, int which, uint64_t first, size_t n, void *v,
+                       void *unused, struct dpt_err *err)
+{
+    (void)unused;
+    return dpt__file_read_array(f, (enum dpt_array)which, first, n, v, err);
+}
+
+static int range_doubles(struct dpt__file *f, int which, uint64_t first, size_t n, void *v,
+                         void *unused, struct dpt_err *err)
+{
+    (void)unused;
+    return dpt__file_read_doubles(f, (enum dpt_array)which, first, n, v, err);
+}
+
+int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, float *x,
+                           float *y, struct dpt_err *err)
+{
+    if (ds->n_files == 1 || n == 0) {
+        return dpt__file_read_range(ds->files[0], first, n, x, y, err);
+    }
+    return over_files(ds, first, n, range_rows, 0, (char *)x,
+                      dpt_dataset_features(ds) * sizeof *x, (char *)y,
+                      dpt_dataset_y_cols(ds) * sizeof *y, err);
+}
+
+/* Values per row of X or y. */
+static size_t columns_of(const struct dpt_dataset *ds, enum dpt_array which)
+{
+    return which == DPT_ARRAY_Y ? dpt_dataset_y_cols(ds) : dpt_dataset_features(ds);
+}
+
+int dpt_dataset_read_array(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                           size_t n, float *v, struct dpt_err *err)
+{
+    if (ds->n_files == 1 || n == 0) {
+        return dpt__file_read_array(ds->files[0], which, first, n, v, err);
+    }
+    return over_files(ds, first, n, range_array, (int)which, (char *)v,
+                      columns_of(ds, which) * sizeof *v, NULL, 0, err);
+}
+
+/* One pass over rows [first, first + n) of X or y in blocks, in double.
+ * Each block is summed on its own before joining the total, which keeps the
+ * rounding error near (block + N / block) ulps instead of N. The blocks
+ * are the set's, not a file's, so that a set split into files sums as the
+ * one file does. These reads do not count in rows_read. */
+int dpt_dataset_moments(struct dpt_dataset *ds, enum dpt_array which, uint64_t first,
+                        uint64_t n, const double *center, double *sum, double *sq, double *lo,
+                        double *hi, struct dpt_err *err)
+{
+    int rc = 0;
+    const size_t F = columns_of(ds, which);
+    size_t block = STATS_BLOCK_VALUES / F;
+    block = block < 1 ? 1 : block > STATS_BLOCK_ROWS ? STATS_BLOCK_ROWS : block;
+    double *buf = malloc(block * F * sizeof *buf);
+    double *part = malloc(2 * F * sizeof *part);
+    if (!buf || !part) {
+        rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for the statistics", ds->shown);
+        goto done;
+    }
+    double *part2 = part + F;
+    for (size_t j = 0; j < F; j++) {
+        lo[j] = INFINITY;
+        hi[j] = -INFINITY;
+        sum[j] = sq[j] = 0.0;
+    }
+    for (uint64_t b = first; b < first + n; b += block) {
+        size_t k = first + n - b < block ? (size_t)(first + n - b) : block;
+        rc = ds->n_files == 1
+                 ? dpt__file_read_doubles(ds->files[0], which, b, k, buf, err)
+                 : over_files(ds, b, k, range_doubles, (int)which, (char *)buf,
+                              F * sizeof *buf, NULL, 0, err);
+        if (rc < 0) {
+            goto done;
+        }
+        memset(part, 0, 2 * F * sizeof *part);
+        for (size_t i = 0; i < k; i++) {
+            const double *row = buf + i * F;
+            for (size_t j = 0; j < F; j++) {
+                if (!isfinite(row[j])) {
+                    uint64_t local;
+                    size_t f = dpt_dataset_locate(ds, b + i, &local);
+                    rc = dpt__file_bad_value(ds->files[f], which, local, j, row[j], err);
+                    goto done;
+                }
+                double d = row[j] - (center ? center[j] : 0.0);
+                part[j] += d;
+                part2[j] += d * d;
+                lo[j] = row[j] < lo[j] ? row[j] : lo[j];
+                hi[j] = row[j] > hi[j] ? row[j] : hi[j];
+            }
+        }
+        for (size_t j = 0; j < F; j++) {
+            sum[j] += part[j];
+            sq[j] += part2[j];
+        }
+    }
+done:
+    free(part);
+    free(buf);
+    return rc;
+}
