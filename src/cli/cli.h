@@ -33,6 +33,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_check_plugin(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
  * one row per entry of model.layers (index, type and activation, output

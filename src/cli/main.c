@@ -440,6 +440,7 @@ int main(int argc, char **argv)
         {"inspect", cmd_inspect},
         {"summary", cmd_summary},
         {"check-plugin", cmd_check_plugin},
+        {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
@@ -447,5 +448,5 @@ int main(int argc, char **argv)
         }
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
-                           "plugins, inspect, summary, check-plugin)", cmd);
+                           "plugins, inspect, summary, check-plugin, convert)", cmd);
 }
