@@ -1,8 +1,9 @@
 /* dptrain inspect DATA.h5: the description of a data file (data/describe.h)
  * as text or JSON. A file whose root has a `format` attribute is a model or
- * checkpoint and goes to the model inspection of eval_cmd.c, as does a file
- * that is not HDF5 at all (which that path names as such); every other
- * HDF5 file is described here. */
+ * checkpoint and goes to the model inspection of eval_cmd.c, as do a file
+ * with a model's /config and /layers and a file that is not HDF5 at all
+ * (which that path names as such); every other HDF5 file is described
+ * here. */
 #include "config.h"
 
 #include "cli/cli.h"
@@ -21,13 +22,15 @@
 #define TEXT_COLUMNS_MAX 64
 
 /* 1 for an HDF5 file without a root `format` attribute (a data file), 0
- * otherwise. */
+ * otherwise. A file that lost its attribute but has a model's /config and
+ * /layers is a damaged model, for the model inspection to refuse. */
 static int is_data_file(const char *path)
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-    int data = f >= 0 && H5Aexists(f, "format") == 0;
+    int data = f >= 0 && H5Aexists(f, "format") == 0 &&
+               !(H5Lexists(f, "config", H5P_DEFAULT) > 0 && H5Lexists(f, "layers", H5P_DEFAULT) > 0);
     if (f >= 0) {
         H5Fclose(f);
     }
