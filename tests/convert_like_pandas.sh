@@ -40,6 +40,13 @@ PY
 printf 'a,"b, the second","c ""q""\nx",label\r\n1.5, 2 ,"3",0\r\n\r\n-4e-3,5.25,"6",1\r\n7,8,9,2\r\n' > quoted.csv
 check "1. quotes, CRLF, blank lines" "$DPTRAIN" convert quoted.csv quoted.h5
 check "1. the same values as pandas.read_csv" compare quoted.csv quoted.h5 "" -1 int
+# A UTF-8 byte order mark (Excel's) before the header, or before a number.
+printf '\357\273\277a,b,y\n1,2,0\n3,4,1\n' > bom.csv
+printf '\357\273\2771,2,0\n3,4,1\n' > bomnum.csv
+check "1. a byte order mark before the header" "$DPTRAIN" convert bom.csv bom.h5 --label y
+check "1. ... the header's first name without it, as pandas" compare bom.csv bom.h5 "" y int
+check "1. a byte order mark before a number: no header detected" "$DPTRAIN" convert bomnum.csv bomnum.h5
+check "1. ... as pandas" compare bomnum.csv bomnum.h5 "header=None" -1 int
 
 # 2. Random data with and without a header; the header detected, or forced.
 "$PYTHON" - <<'PY'

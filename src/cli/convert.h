@@ -15,9 +15,9 @@
  * and the chunk in HDF5's cache when the output is chunked). */
 #define CONVERT_BLOCK_BYTES ((size_t)1 << 20)
 
-enum convert_fill { FILL_REFUSE, FILL_VALUE, FILL_MEAN };
+enum cli_convert_fill { FILL_REFUSE, FILL_VALUE, FILL_MEAN };
 
-struct convert_opts {
+struct cli_convert_opts {
     const char *in, *out;
     const char *format;     /* "csv", "npy", "npz", or NULL: from the file */
     char delim;             /* CSV */
@@ -25,7 +25,7 @@ struct convert_opts {
     const char *label;      /* CSV: a name or an index (negative from the end); NULL: last */
     int no_label;           /* write X only */
     char label_type;        /* 0 detect, 'i' integer, 'f' float */
-    enum convert_fill fill; /* CSV: missing feature values */
+    enum cli_convert_fill fill; /* CSV: missing feature values */
     double fill_value;
     const char *x_member, *y_member; /* .npz members; NULL: X/x/arr_0, y/Y/arr_1 */
     const char *y_file;              /* .npy: the labels' own file */
@@ -34,8 +34,8 @@ struct convert_opts {
     int force, quiet;
 };
 
-struct convert_run {
-    struct convert_opts o;
+struct cli_convert_run {
+    struct cli_convert_opts o;
     char *tmp;            /* OUT.tmp-PID */
     struct dpt_h5out *w;  /* open while writing */
     char summary[512];    /* "X [N, F] float32, y [N] int64": for the last line */
@@ -47,23 +47,23 @@ struct convert_run {
 
 /* Reports how far a phase is ("reading", "writing"): on a terminal at most
  * 5 times a second, elsewhere at most every 30 s, never with --quiet. */
-void convert_progress(struct convert_run *r, const char *phase, uint64_t done,
+void cli_convert_progress(struct cli_convert_run *r, const char *phase, uint64_t done,
                       uint64_t total);
 
 /* Creates the temporary output file (r->w). */
-int convert_create(struct convert_run *r, struct dpt_err *err);
+int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err);
 
 /* The rows of a block of `row_bytes`-byte rows (at least 1), a multiple of
  * the chunk's rows when the output is chunked, so that each chunk is
  * written whole, once. */
-uint64_t convert_block_rows(const struct convert_run *r, uint64_t row_bytes, uint64_t n);
+uint64_t cli_convert_block_rows(const struct cli_convert_run *r, uint64_t row_bytes, uint64_t n);
 
 /* The chunk rows for a dataset of n rows of row_bytes bytes: --chunk-rows,
  * or about 1 MiB of rows when compressed without it, or 0 (contiguous). */
-uint64_t convert_chunk_rows(const struct convert_run *r, uint64_t row_bytes, uint64_t n);
+uint64_t cli_convert_chunk_rows(const struct cli_convert_run *r, uint64_t row_bytes, uint64_t n);
 
 /* Each returns 0, or an error (DPT_ESIGNAL when a stop signal came). */
-int convert_csv(struct convert_run *r, struct dpt_err *err);
-int convert_npy(struct convert_run *r, struct dpt_err *err);
+int cli_convert_csv(struct cli_convert_run *r, struct dpt_err *err);
+int cli_convert_npy(struct cli_convert_run *r, struct dpt_err *err);
 
 #endif

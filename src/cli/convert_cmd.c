@@ -70,7 +70,8 @@ static const char convert_usage[] =
     "otherwise. Exit status: 0 written, 1 refused (the message names the line\n"
     "and column) or failed, 2 bad command line, 128 + signal when stopped.\n";
 
-void convert_progress(struct convert_run *r, const char *phase, uint64_t done, uint64_t total)
+void cli_convert_progress(struct cli_convert_run *r, const char *phase, uint64_t done,
+                          uint64_t total)
 {
     double now = dpt__now();
     if (r->o.quiet || now - r->last < (r->tty ? 0.2 : 30.0)) {
@@ -84,7 +85,7 @@ void convert_progress(struct convert_run *r, const char *phase, uint64_t done, u
     fflush(stderr);
 }
 
-uint64_t convert_chunk_rows(const struct convert_run *r, uint64_t row_bytes, uint64_t n)
+uint64_t cli_convert_chunk_rows(const struct cli_convert_run *r, uint64_t row_bytes, uint64_t n)
 {
     uint64_t c = r->o.chunk_rows;
     if (c == 0 && r->o.level > 0) {
@@ -97,10 +98,10 @@ uint64_t convert_chunk_rows(const struct convert_run *r, uint64_t row_bytes, uin
     return c;
 }
 
-uint64_t convert_block_rows(const struct convert_run *r, uint64_t row_bytes, uint64_t n)
+uint64_t cli_convert_block_rows(const struct cli_convert_run *r, uint64_t row_bytes, uint64_t n)
 {
     uint64_t b = row_bytes ? CONVERT_BLOCK_BYTES / row_bytes : n;
-    uint64_t c = convert_chunk_rows(r, row_bytes, n);
+    uint64_t c = cli_convert_chunk_rows(r, row_bytes, n);
     if (c > 0) {
         b = b < c ? c : b / c * c;
     }
@@ -108,14 +109,14 @@ uint64_t convert_block_rows(const struct convert_run *r, uint64_t row_bytes, uin
     return b > n ? (n ? n : 1) : b;
 }
 
-int convert_create(struct convert_run *r, struct dpt_err *err)
+int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err)
 {
     return dpt_h5out_create(&r->w, r->tmp, err);
 }
 
 /* Parses the options after IN and OUT; returns 0, or EXIT_USAGE after
  * printing why. */
-static int parse_option(struct convert_opts *o, int argc, char **argv, int *i)
+static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     static const char *const with_value[] = {"--from", "--delimiter", "--label",
@@ -188,7 +189,7 @@ static int parse_option(struct convert_opts *o, int argc, char **argv, int *i)
 }
 
 /* The options of one input format given with another. */
-static int check_format(struct convert_opts *o)
+static int check_format(struct cli_convert_opts *o)
 {
     static const char magic[] = "\211HDF\r\n\032\n";
     if (!o->format) {
@@ -222,7 +223,7 @@ static int check_format(struct convert_opts *o)
     return 0;
 }
 
-static int parse_args(struct convert_opts *o, int argc, char **argv)
+static int parse_args(struct cli_convert_opts *o, int argc, char **argv)
 {
     o->delim = ',';
     o->header = -1;
@@ -254,7 +255,7 @@ static int parse_args(struct convert_opts *o, int argc, char **argv)
 
 /* Gives the finished temporary file OUT's name (see the file comment) and
  * makes the rename durable (fsync of the folder). */
-static int put_in_place(struct convert_run *r, struct dpt_err *err)
+static int put_in_place(struct cli_convert_run *r, struct dpt_err *err)
 {
     const char *out = r->o.out;
     int rc = 0;
@@ -288,7 +289,7 @@ static int put_in_place(struct convert_run *r, struct dpt_err *err)
 }
 
 /* Fail fast: OUT must be writable, and not there unless --overwrite. */
-static int check_out(const struct convert_run *r, struct dpt_err *err)
+static int check_out(const struct cli_convert_run *r, struct dpt_err *err)
 {
     struct stat st;
     if (!r->o.force && stat(r->o.out, &st) == 0) {
@@ -300,7 +301,7 @@ static int check_out(const struct convert_run *r, struct dpt_err *err)
     return dpt_output_probe(r->o.out, "OUT", err);
 }
 
-static void print_done(const struct convert_run *r)
+static void print_done(const struct cli_convert_run *r)
 {
     if (r->o.quiet) {
         return;
@@ -321,7 +322,7 @@ static void print_done(const struct convert_run *r)
 int cmd_convert(int argc, char **argv)
 {
     cli_catch_stop_signals();
-    struct convert_run r = {0};
+    struct cli_convert_run r = {0};
     int rc = parse_args(&r.o, argc, argv);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
@@ -335,7 +336,7 @@ int cmd_convert(int argc, char **argv)
         rc = dpt_err_set(&err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0) {
-        rc = strcmp(r.o.format, "csv") == 0 ? convert_csv(&r, &err) : convert_npy(&r, &err);
+        rc = strcmp(r.o.format, "csv") == 0 ? cli_convert_csv(&r, &err) : cli_convert_npy(&r, &err);
     }
     if (rc == 0 && r.w) {
         rc = dpt_h5out_close(r.w, &err);

@@ -48,7 +48,7 @@ static const char *col_name(const struct scan *s, size_t j, char *buf, size_t le
 
 /* The --label column: a header name, else an index from 0 (negative from
  * the end); by default the last column. */
-static int find_label(struct convert_run *r, struct scan *s, struct dpt_err *err)
+static int find_label(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
     const char *in = r->o.in, *l = r->o.label;
     s->label = r->o.no_label ? s->ncols : s->ncols - 1;
@@ -88,7 +88,7 @@ static int find_label(struct convert_run *r, struct scan *s, struct dpt_err *err
 /* The first record: its field count is every row's; it is the header when
  * --header says so or, by default, when any field is text (neither a
  * number nor a missing value). */
-static int first_record(struct convert_run *r, struct scan *s, struct dpt_err *err)
+static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
     char **f;
     size_t n;
@@ -138,7 +138,7 @@ static int first_record(struct convert_run *r, struct scan *s, struct dpt_err *e
 }
 
 /* One label: checked in pass 1 (y NULL), stored in pass 2. */
-static int put_label(struct convert_run *r, struct scan *s, const char *text, void *y,
+static int put_label(struct cli_convert_run *r, struct scan *s, const char *text, void *y,
                      uint64_t at, struct dpt_err *err)
 {
     char where[512], cn[300];
@@ -174,7 +174,7 @@ static int put_label(struct convert_run *r, struct scan *s, const char *text, vo
 
 /* One record: pass 1 (x NULL) checks it and sums its features; pass 2
  * puts its features in x (F floats) and its label at y[at]. */
-static int parse_row(struct convert_run *r, struct scan *s, char **f, size_t n, float *x,
+static int parse_row(struct cli_convert_run *r, struct scan *s, char **f, size_t n, float *x,
                      void *y, uint64_t at, struct dpt_err *err)
 {
     unsigned long long line = (unsigned long long)dpt_csv_line(s->csv);
@@ -231,7 +231,7 @@ static int stopped(struct dpt_err *err)
 }
 
 /* Pass 1: every record checked, rows counted, the fill values set. */
-static int scan_pass(struct convert_run *r, struct scan *s, struct dpt_err *err)
+static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
     int rc = first_record(r, s, err);
     if (rc < 0) {
@@ -248,7 +248,7 @@ static int scan_pass(struct convert_run *r, struct scan *s, struct dpt_err *err)
             return rc;
         }
         if (++s->rows % 65536 == 0) {
-            convert_progress(r, "reading", dpt_csv_offset(s->csv), 2 * dpt_csv_size(s->csv));
+            cli_convert_progress(r, "reading", dpt_csv_offset(s->csv), 2 * dpt_csv_size(s->csv));
             if ((rc = stopped(err)) < 0) {
                 return rc;
             }
@@ -274,18 +274,18 @@ static int scan_pass(struct convert_run *r, struct scan *s, struct dpt_err *err)
 }
 
 /* Creates X and y in the temporary file; their indices in the writer. */
-static int create_sets(struct convert_run *r, const struct scan *s, int *xi, int *yi,
+static int create_sets(struct cli_convert_run *r, const struct scan *s, int *xi, int *yi,
                        int int_y, struct dpt_err *err)
 {
-    int rc = convert_create(r, err);
+    int rc = cli_convert_create(r, err);
     uint64_t xd[2] = {s->rows, s->F};
     if (rc == 0) {
         rc = *xi = dpt_h5out_dataset(r->w, "X", H5T_IEEE_F32LE, 2, xd,
-                                     convert_chunk_rows(r, s->F * 4, s->rows), r->o.level, err);
+                                     cli_convert_chunk_rows(r, s->F * 4, s->rows), r->o.level, err);
     }
     if (rc >= 0 && s->label < s->ncols) {
         rc = *yi = dpt_h5out_dataset(r->w, "y", int_y ? H5T_STD_I64LE : H5T_IEEE_F32LE, 1,
-                                     xd, convert_chunk_rows(r, s->F * 4, s->rows), r->o.level,
+                                     xd, cli_convert_chunk_rows(r, s->F * 4, s->rows), r->o.level,
                                      err);
     }
     snprintf(r->summary, sizeof r->summary, "X [%llu, %zu] float32", (unsigned long long)s->rows,
@@ -298,12 +298,12 @@ static int create_sets(struct convert_run *r, const struct scan *s, int *xi, int
 }
 
 /* Pass 2: the rows again, written a block at a time. */
-static int write_pass(struct convert_run *r, struct scan *s, struct dpt_err *err)
+static int write_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
     int int_y = r->o.label_type == 'i' || (r->o.label_type == 0 && s->int_labels);
     int xi = -1, yi = -1;
     int rc = create_sets(r, s, &xi, &yi, int_y, err);
-    uint64_t B = convert_block_rows(r, s->F * 4, s->rows);
+    uint64_t B = cli_convert_block_rows(r, s->F * 4, s->rows);
     float *x = rc == 0 ? malloc(B * s->F * sizeof *x) : NULL;
     void *y = rc == 0 ? malloc(B * 8) : NULL;
     if (rc == 0 && (!x || !y)) {
@@ -340,7 +340,7 @@ static int write_pass(struct convert_run *r, struct scan *s, struct dpt_err *err
         if (rc == 0) {
             rc = stopped(err);
         }
-        convert_progress(r, "writing", dpt_csv_size(s->csv) + dpt_csv_offset(s->csv),
+        cli_convert_progress(r, "writing", dpt_csv_size(s->csv) + dpt_csv_offset(s->csv),
                          2 * dpt_csv_size(s->csv));
     }
     free(x);
@@ -348,7 +348,7 @@ static int write_pass(struct convert_run *r, struct scan *s, struct dpt_err *err
     return rc;
 }
 
-int convert_csv(struct convert_run *r, struct dpt_err *err)
+int cli_convert_csv(struct cli_convert_run *r, struct dpt_err *err)
 {
     struct scan s = {0};
     int rc = dpt_csv_open(&s.csv, r->o.in, r->o.delim, err);

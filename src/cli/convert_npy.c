@@ -74,7 +74,7 @@ static hid_t file_type(const struct dpt_npy_info *in, const char **name)
 }
 
 /* Copies the whole array a into dataset `set`, a block of rows at a time. */
-static int copy_rows(struct convert_run *r, struct dpt_npy *a, int set, const char *phase,
+static int copy_rows(struct cli_convert_run *r, struct dpt_npy *a, int set, const char *phase,
                      struct dpt_err *err)
 {
     const struct dpt_npy_info *in = dpt_npy_info(a);
@@ -82,7 +82,7 @@ static int copy_rows(struct convert_run *r, struct dpt_npy *a, int set, const ch
     for (int i = 1; i < in->rank; i++) {
         row_bytes *= in->dims[i];
     }
-    uint64_t B = convert_block_rows(r, row_bytes, N);
+    uint64_t B = cli_convert_block_rows(r, row_bytes, N);
     void *buf = malloc(B * row_bytes > 0 ? B * row_bytes : 1);
     hid_t mt = mem_type(in);
     int rc = buf && mt >= 0 ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
@@ -96,7 +96,7 @@ static int copy_rows(struct convert_run *r, struct dpt_npy *a, int set, const ch
         if (rc == 0 && sig) {
             rc = dpt_err_set(err, DPT_ESIGNAL, "stopped by a signal (%d)", sig);
         }
-        convert_progress(r, phase, dpt_npy_offset(a), dpt_npy_file_size(a));
+        cli_convert_progress(r, phase, dpt_npy_offset(a), dpt_npy_file_size(a));
     }
     if (mt >= 0) {
         H5Tclose(mt);
@@ -138,7 +138,7 @@ static const char *pick(char **names, size_t n, const char *asked, const char *c
 
 /* Opens X and, when there is one, y: from the .npz's members or the
  * .npy files. */
-static int open_arrays(struct convert_run *r, struct dpt_npy **x, struct dpt_npy **y,
+static int open_arrays(struct cli_convert_run *r, struct dpt_npy **x, struct dpt_npy **y,
                        struct dpt_err *err)
 {
     static const char *const xs[] = {"X", "x", "arr_0", NULL};
@@ -178,7 +178,7 @@ static int open_arrays(struct convert_run *r, struct dpt_npy **x, struct dpt_npy
 }
 
 /* X is [N, F], [N, H, W] or [N, H, W, C] with N > 0; y [N] or [N, k]. */
-static int check_shapes(struct convert_run *r, struct dpt_npy *x, struct dpt_npy *y,
+static int check_shapes(struct cli_convert_run *r, struct dpt_npy *x, struct dpt_npy *y,
                         struct dpt_err *err)
 {
     const struct dpt_npy_info *xi = dpt_npy_info(x);
@@ -204,7 +204,7 @@ static int check_shapes(struct convert_run *r, struct dpt_npy *x, struct dpt_npy
 }
 
 /* Creates a dataset shaped like the array a. */
-static int create_like(struct convert_run *r, const char *name, struct dpt_npy *a,
+static int create_like(struct cli_convert_run *r, const char *name, struct dpt_npy *a,
                        struct dpt_err *err)
 {
     const struct dpt_npy_info *in = dpt_npy_info(a);
@@ -219,10 +219,10 @@ static int create_like(struct convert_run *r, const char *name, struct dpt_npy *
     snprintf(r->summary + k, sizeof r->summary - k, "%s%s %s %s", k ? ", " : "", name,
              shape_text(in, s, sizeof s), tname);
     return dpt_h5out_dataset(r->w, name, ft, in->rank, in->dims,
-                             convert_chunk_rows(r, row_bytes, in->dims[0]), r->o.level, err);
+                             cli_convert_chunk_rows(r, row_bytes, in->dims[0]), r->o.level, err);
 }
 
-int convert_npy(struct convert_run *r, struct dpt_err *err)
+int cli_convert_npy(struct cli_convert_run *r, struct dpt_err *err)
 {
     struct dpt_npy *x = NULL, *y = NULL;
     int xs = -1, ys = -1;
@@ -231,7 +231,7 @@ int convert_npy(struct convert_run *r, struct dpt_err *err)
         rc = check_shapes(r, x, y, err);
     }
     if (rc == 0) {
-        rc = convert_create(r, err);
+        rc = cli_convert_create(r, err);
     }
     if (rc == 0) {
         rc = xs = create_like(r, "X", x, err);

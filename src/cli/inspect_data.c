@@ -1,13 +1,14 @@
 /* dptrain inspect DATA.h5: the description of a data file (data/describe.h)
- * as text or JSON. A file whose root has a `format` attribute is a model or
- * checkpoint and goes to the model inspection of eval_cmd.c, as do a file
- * with a model's /config and /layers and a file that is not HDF5 at all
- * (which that path names as such); every other HDF5 file is described
- * here. */
+ * as text or JSON. A model or checkpoint (format "dptrain-model" or
+ * "dptrain-checkpoint", or a model's /config and /layers whatever its
+ * format) goes to the model inspection of eval_cmd.c, as does a file that
+ * is not HDF5 at all (which that path names as such); every other HDF5
+ * file, prediction files included, is described here. */
 #include "config.h"
 
 #include "cli/cli.h"
 #include "data/describe.h"
+#include "io/h5file.h"
 #include "util/h5.h"
 
 #include <hdf5.h>
@@ -21,16 +22,27 @@
  * one line over all their values, and --format json every column. */
 #define TEXT_COLUMNS_MAX 64
 
-/* 1 for an HDF5 file without a root `format` attribute (a data file), 0
- * otherwise. A file that lost its attribute but has a model's /config and
- * /layers is a damaged model, for the model inspection to refuse. */
+/* 1 for an HDF5 file that is not a model or checkpoint: neither a root
+ * `format` of a model or checkpoint nor a model's /config and /layers
+ * (prediction files say "dptrain-predictions" and are arrays like any
+ * other). A model that lost or changed its attribute is a damaged model,
+ * for the model inspection to refuse. */
 static int is_data_file(const char *path)
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-    int data = f >= 0 && H5Aexists(f, "format") == 0 &&
-               !(H5Lexists(f, "config", H5P_DEFAULT) > 0 && H5Lexists(f, "layers", H5P_DEFAULT) > 0);
+    char format[64] = "";
+    int data = 0;
+    if (f >= 0) {
+        int model_format = H5Aexists(f, "format") > 0 &&
+                           dpt__h5_read_string_attr(f, "format", format, sizeof format) == 0 &&
+                           (strcmp(format, "dptrain-model") == 0 ||
+                            strcmp(format, "dptrain-checkpoint") == 0);
+        int model_shape = H5Lexists(f, "config", H5P_DEFAULT) > 0 &&
+                          H5Lexists(f, "layers", H5P_DEFAULT) > 0;
+        data = !model_format && !model_shape;
+    }
     if (f >= 0) {
         H5Fclose(f);
     }

@@ -164,6 +164,17 @@ static int next_char(struct dpt_csv *c)
 int dpt_csv_next(struct dpt_csv *c, char ***fields, size_t *n, struct dpt_err *err)
 {
     int rc = 0;
+    /* A UTF-8 byte order mark (Excel writes one) is not part of the first
+     * field: pandas drops it too. */
+    if (c->offset == 0) {
+        unsigned char bom[3];
+        size_t got = fread(bom, 1, 3, c->f);
+        if (got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF) {
+            c->offset = 3;
+        } else if (fseeko(c->f, 0, SEEK_SET) != 0) {
+            return dpt_err_set(err, DPT_EIO, "%s: %s", c->path, strerror(errno));
+        }
+    }
     for (;;) {
         c->n_bytes = 0;
         c->n_fields = 0;

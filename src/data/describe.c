@@ -139,9 +139,15 @@ static int64_t int_at(const struct reader *r, const unsigned char *p, double *d)
 {
     int64_t v;
     switch (r->isize) {
-    case 1: v = r->is_signed ? (int64_t) * (const int8_t *)p : (int64_t) * (const uint8_t *)p; break;
-    case 2: v = r->is_signed ? (int64_t) * (const int16_t *)p : (int64_t) * (const uint16_t *)p; break;
-    case 4: v = r->is_signed ? (int64_t) * (const int32_t *)p : (int64_t) * (const uint32_t *)p; break;
+    case 1:
+        v = r->is_signed ? (int64_t) * (const int8_t *)p : (int64_t) * (const uint8_t *)p;
+        break;
+    case 2:
+        v = r->is_signed ? (int64_t) * (const int16_t *)p : (int64_t) * (const uint16_t *)p;
+        break;
+    case 4:
+        v = r->is_signed ? (int64_t) * (const int32_t *)p : (int64_t) * (const uint32_t *)p;
+        break;
     default:
         if (r->is_signed) {
             v = *(const int64_t *)p;
