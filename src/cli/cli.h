@@ -36,6 +36,11 @@ int cmd_check_plugin(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+/* inspect's data-file half (src/cli/inspect_data.c): the exit status when
+ * argv names a data file (or --sample is misused), -1 to go on with the
+ * model and checkpoint inspection. */
+int cli_inspect_data(int argc, char **argv);
 
 /* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
  * one row per entry of model.layers (index, type and activation, output

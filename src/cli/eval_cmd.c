@@ -423,7 +423,14 @@ static const char inspect_usage[] =
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
     "size, for a checkpoint where training stands, and the plugin version each\n"
     "layer was written with. A checkpoint's checksum is verified; a damaged file\n"
-    "exits with status 1.\n";
+    "exits with status 1.\n"
+    "\n"
+    "Any other HDF5 file is described as a data file: each dataset's dtype,\n"
+    "shape, layout (contiguous, chunked, compressed, external) and bytes stored,\n"
+    "and per column min, max, mean, std and NaN/Inf counts; integer labels are\n"
+    "counted. The rows are streamed in blocks.\n"
+    "  --sample N           statistics of about N rows (64 evenly spread runs)\n"
+    "                       instead of all, for huge files\n";
 
 /* What inspect shows: the network of the file, the plugin versions its
  * layers were written with and, for a checkpoint, where training stands
@@ -562,6 +569,10 @@ static void print_inspected(const char *path, int json, const struct inspected *
 
 int cmd_inspect(int argc, char **argv)
 {
+    int data = cli_inspect_data(argc, argv);
+    if (data >= 0) {
+        return data;
+    }
     struct cli_common c = {0};
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {

@@ -32,7 +32,8 @@ static const char usage[] =
     "                       write a trained model's outputs for a data file\n"
     "  plugins [--verbose]  list the plugins found and the files rejected;\n"
     "                       --verbose also prints the search path\n"
-    "  inspect FILE.h5      check a model or checkpoint file (checksum) and describe it\n"
+    "  inspect FILE.h5      check a model or checkpoint file (checksum) and describe it,\n"
+    "                       or describe a data file (layout, statistics, labels)\n"
     "  summary MODEL.cfg [--format json] [--input-shape H,W,C]\n"
     "                       the layers a model file builds: output shapes and\n"
     "                       parameters per layer, totals (as Keras' model.summary())\n"
@@ -46,6 +47,8 @@ static const char usage[] =
     "                       time and warnings, before it runs (no mpirun)\n"
     "  export MODEL.h5 OUT.onnx\n"
     "                       write a trained model as an ONNX graph (opset 13)\n"
+    "  convert IN OUT.h5 [--label COLUMN] [--compress LEVEL] ...\n"
+    "                       a CSV, .npy or .npz file as a data file dptrain reads\n"
     "\n"
     "options for every command:\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
@@ -450,6 +453,7 @@ int main(int argc, char **argv)
         {"keys", cmd_keys},
         {"plan", cmd_plan},
         {"export", cmd_export},
+        {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {
@@ -457,5 +461,5 @@ int main(int argc, char **argv)
         }
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
-                           "plugins, inspect, summary, check-plugin, keys, plan, export)", cmd);
+                           "plugins, inspect, summary, check-plugin, keys, plan, export, convert)", cmd);
 }

@@ -261,6 +261,6 @@ refused init-from-another-model 1 "other.h5: /layers/00_dense/weight has shape \
 refused resume-from-a-model 1 "m.h5: a trained model, not a checkpoint" dptrain train m.cfg -q --resume m.h5 --out resumed.h5
 refused resume-from-a-data-file 1 "train.h5: not a dptrain model file" dptrain train m.cfg -q --resume train.h5 --out resumed.h5
 refused eval-data-file-as-model 1 "train.h5: not a dptrain model file" dptrain eval train.h5 train.h5
-refused inspect-data-file 1 "train.h5: not a dptrain model file" dptrain inspect train.h5
+accepted inspect-data-file dptrain inspect train.h5
 refused eval-folder-as-model 1 "damaged: a folder, not a model file" dptrain eval damaged train.h5
 refused eval-missing-model 1 "nothing.h5.*: No such file or directory" dptrain eval nothing.h5 train.h5

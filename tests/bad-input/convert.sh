@@ -1,0 +1,107 @@
+# Cases of tests/bad_input_suite.sh: dptrain convert (CSV, .npy, .npz) and
+# inspect of data files. A refused input names the file and the line and
+# column (CSV) or array (numpy), with the text found; no refusal leaves an
+# output file or a temporary one behind (checked at the end).
+mkdir -p convert && cd convert
+printf 'a,b,y\n1,2,0\n3,4,1\n' > good.csv
+
+### CSV: values
+printf 'a,b,y\n1,2,0\n3,,1\n' > empty.csv
+refused csv-missing-empty 1 "empty.csv: line 3, column 'b' \(index 1\): missing value \(''\); --fill-missing" \
+    dptrain convert empty.csv out.h5
+printf 'a,b,y\n1,2,0\n3,NA,1\n' > na.csv
+refused csv-missing-na 1 "na.csv: line 3, column 'b' \(index 1\): missing value \('NA'\)" dptrain convert na.csv out.h5
+printf '1,2,0\n3,nan,1\n' > nanhead.csv
+refused csv-missing-no-header 1 "nanhead.csv: line 2, column index 1: missing value \('nan'\)" dptrain convert nanhead.csv out.h5
+printf 'a,b,y\n1,2,0\n3,4x,1\n' > text.csv
+refused csv-not-a-number 1 "text.csv: line 3, column 'b' \(index 1\): '4x' is not a number" dptrain convert text.csv out.h5
+printf 'a,b,y\n1,inf,0\n' > inf.csv
+refused csv-infinite 1 "inf.csv: line 2, column 'b' \(index 1\): 'inf' is not a finite number" dptrain convert inf.csv out.h5
+printf 'a,b,y\n1,0x10,0\n' > hex.csv
+refused csv-hex-is-text 1 "hex.csv: line 2, column 'b' \(index 1\): '0x10' is not a number" dptrain convert hex.csv out.h5
+printf 'a,b,y\n1,2,0\n3,4\n' > ragged.csv
+refused csv-ragged 1 "ragged.csv: line 3: 2 fields, expected 3 \(as on line 1\)" dptrain convert ragged.csv out.h5
+printf 'a,b,y\n1,"2,0\n' > quote.csv
+refused csv-open-quote 1 "quote.csv: line 2: a quoted field is not closed by the end of the file" dptrain convert quote.csv out.h5
+printf 'a,b,y\n1,2,\n' > nolabel.csv
+refused csv-missing-label 1 "nolabel.csv: line 2, label column 'y' \(index 2\): missing label \(''\); labels are never filled" \
+    dptrain convert nolabel.csv out.h5 --fill-missing 0
+printf 'a,b,y\n1,2,cat\n' > textlabel.csv
+refused csv-text-label 1 "textlabel.csv: line 2, label column 'y' \(index 2\): 'cat' is not a number" dptrain convert textlabel.csv out.h5
+printf 'a,b,y\n1,2,1.5\n' > floatlabel.csv
+refused csv-label-not-int 1 "floatlabel.csv: line 2, label column 'y' \(index 2\): '1.5' is not an integer \(--label-type int\)" \
+    dptrain convert floatlabel.csv out.h5 --label-type int
+printf 'a,b,y\n,2,0\nNA,3,1\n' > allmissing.csv
+refused csv-mean-of-nothing 1 "allmissing.csv: column 'a' \(index 0\): every value is missing" \
+    dptrain convert allmissing.csv out.h5 --fill-missing mean
+accepted csv-mean-fill dptrain convert empty.csv filled.h5 --fill-missing mean -q
+
+### CSV: the file as a whole, the label column
+: > nothing.csv
+refused csv-empty-file 1 "nothing.csv: no records \(an empty file\)" dptrain convert nothing.csv out.h5
+printf 'a,b,y\n' > headonly.csv
+refused csv-header-only 1 "headonly.csv: a header and no rows of data" dptrain convert headonly.csv out.h5
+printf 'y\n1\n' > onecol.csv
+refused csv-label-only 1 "onecol.csv: one column, the label: no features left" dptrain convert onecol.csv out.h5
+refused csv-label-name 1 "good.csv: --label 'z': no such column \(the header has: a, b, y\)" dptrain convert good.csv out.h5 --label z
+refused csv-label-index 1 "good.csv: --label 3: the file has 3 columns \(indices 0 to 2, or -3 to -1\)" dptrain convert good.csv out.h5 --label 3
+refused csv-label-name-no-header 1 "nanhead.csv: --label 'y': the file has no header" dptrain convert nanhead.csv out.h5 --label y
+refused csv-forced-header-missing 1 "good.csv: line 1, column index 0: 'a' is not a number" dptrain convert good.csv out.h5 --no-header
+refused input-missing 1 "absent.csv: No such file or directory" dptrain convert absent.csv out.h5
+refused input-folder 1 "\.: a folder, not a CSV file" dptrain convert . out.h5
+refused input-is-hdf5 1 "filled.h5: already an HDF5 file" dptrain convert filled.h5 out.h5
+
+### numpy
+"$PYTHON" - <<'PY'
+import numpy as np
+np.save("fortran.npy", np.asfortranarray(np.zeros((4, 3))))
+np.save("one_d.npy", np.zeros(5))
+np.save("objects.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+np.save("complex.npy", np.zeros((3, 2), dtype=np.complex64))
+np.save("x4.npy", np.zeros((4, 3), dtype=np.float32))
+np.save("y5.npy", np.zeros(5, dtype=np.int64))
+np.savez("other.npz", a=np.zeros((2, 2)), b=np.zeros(2))
+np.savez_compressed("packed.npz", X=np.arange(4000, dtype=np.float64).reshape(1000, 4))
+d = open("x4.npy", "rb").read()
+open("short.npy", "wb").write(d[:-5])
+z = open("packed.npz", "rb").read()
+open("cut.npz", "wb").write(z[:len(z) // 2])
+b = bytearray(z); b[len(b) // 3] ^= 0xFF; b[len(b) // 3 + 1] ^= 0xFF
+open("flipped.npz", "wb").write(bytes(b))
+PY
+refused npy-fortran 1 "fortran.npy: the array is in Fortran order; save np.ascontiguousarray" dptrain convert fortran.npy out.h5
+refused npy-1d 1 "one_d.npy: X has shape \[5\]; expected \[N, features\]" dptrain convert one_d.npy out.h5
+refused npy-object 1 "objects.npy: dtype '\|O' is not a bool, integer or float" dptrain convert objects.npy out.h5
+refused npy-complex 1 "complex.npy: dtype '<c8' is not a bool, integer or float" dptrain convert complex.npy out.h5
+refused npy-truncated 1 "short.npy: truncated: the shape needs 48 bytes of values, the file holds 43" dptrain convert short.npy out.h5
+refused npy-y-rows 1 "y5.npy: y has shape \[5\]; expected \[4\] or \[4, k\]" dptrain convert x4.npy out.h5 --y-file y5.npy
+refused npz-no-x 1 "other.npz: no array X, x or arr_0 \(found: a, b\); name the features with --x NAME" dptrain convert other.npz out.h5
+refused npz-no-such-member 1 "other.npz: no array 'c' \(found: a, b\)" dptrain convert other.npz out.h5 --x a --y c
+refused npz-truncated 1 "cut.npz: not a .npz \(zip\) archive: no end of central directory" dptrain convert cut.npz out.h5
+refused npz-damaged-deflate 1 "flipped.npz: array 'X': (damaged compressed data \(zlib: |the compressed member ends before its values do)" dptrain convert flipped.npz out.h5
+accepted npz-named dptrain convert other.npz named.h5 --x a --y b -q
+
+### the output
+refused out-exists 1 "filled.h5 exists; --overwrite replaces it" dptrain convert good.csv filled.h5
+: > afile
+refused out-under-a-file 1 "OUT afile/out.h5.*: cannot make its folder" dptrain convert good.csv afile/out.h5
+accepted out-new-folder dptrain convert good.csv made/here/out.h5 -q
+check "convert: no refusal left an output or a temporary file" sh -c '! ls out.h5* *.tmp-* 2>/dev/null | grep -q .'
+
+### the command line (exit 2)
+refused convert-no-output 2 "give the input and the output" dptrain convert good.csv
+refused convert-compress-level 2 "--compress takes a level from 0 \(none\) to 9, got '11'" dptrain convert good.csv o.h5 --compress 11
+refused convert-chunk-rows 2 "--chunk-rows must be a positive number, got '0'" dptrain convert good.csv o.h5 --chunk-rows 0
+refused convert-delimiter 2 "--delimiter must be one character" dptrain convert good.csv o.h5 --delimiter ab
+refused convert-fill 2 "--fill-missing takes a finite number or 'mean', got 'zero'" dptrain convert good.csv o.h5 --fill-missing zero
+refused convert-label-type 2 "--label-type must be int or float, got 'str'" dptrain convert good.csv o.h5 --label-type str
+refused convert-from 2 "--from must be csv, npy or npz, got 'xls'" dptrain convert good.csv o.h5 --from xls
+refused convert-csv-option-on-npy 2 "--delimiter does not apply to npy input" dptrain convert x4.npy o.h5 --delimiter ';'
+refused convert-npy-option-on-csv 2 "--y-file does not apply to csv input" dptrain convert good.csv o.h5 --y-file y5.npy
+refused convert-unknown 2 "unknown option '--bogus'" dptrain convert good.csv o.h5 --bogus
+
+### inspect of data files
+refused inspect-sample-zero 2 "--sample takes a number of rows above 0, got '0'" dptrain inspect filled.h5 --sample 0
+refused inspect-not-hdf5 1 "good.csv: not an HDF5 file" dptrain inspect good.csv
+accepted inspect-data-file dptrain inspect filled.h5
+cd ..

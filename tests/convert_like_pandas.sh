@@ -1,0 +1,203 @@
+#!/bin/sh
+# dptrain convert: what it writes is what pandas and numpy read from the
+# same input, and dptrain trains on it. Each numbered case states what it
+# expects; the expected values always come from pandas/numpy/h5py, never
+# from dptrain. Refusals are cases of tests/bad-input/convert.sh.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+# compare CSV OUT.h5 [pandas read_csv keyword arguments] [-- LABEL [int|float]]:
+# X and y of OUT.h5 equal pandas' reading of CSV: features as float32 of
+# pandas' float64 (round_trip: correctly rounded, as strtod), the label
+# column (by name or position; default the last) as int64 or float32.
+compare() {
+    "$PYTHON" - "$@" <<'PY'
+import sys, h5py, numpy as np, pandas as pd
+csv, out, kw, label, ltype = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+df = pd.read_csv(csv, float_precision="round_trip", **eval("dict(%s)" % kw))
+if label == "none":
+    Xw, yw = df.to_numpy(np.float64), None
+else:
+    col = df.columns[int(label)] if label.lstrip("-").isdigit() else label
+    yw, Xw = df[col].to_numpy(), df.drop(columns=[col]).to_numpy(np.float64)
+with h5py.File(out, "r") as f:
+    X = f["X"][...]
+    assert X.dtype == np.float32, X.dtype
+    assert X.shape == Xw.shape, (X.shape, Xw.shape)
+    assert np.array_equal(X, Xw.astype(np.float32)), "X differs"
+    if yw is None:
+        assert "y" not in f
+    else:
+        y = f["y"][...]
+        want = np.int64 if ltype == "int" else np.float32
+        assert y.dtype == want, (y.dtype, want)
+        assert np.array_equal(y, yw.astype(want)), "y differs"
+print("same as pandas: X", X.shape, "y", None if yw is None else y.dtype)
+PY
+}
+
+# 1. A header, quoted fields (a delimiter, a doubled quote and a line break
+#    inside quotes), CRLF line ends, a blank line, spaces around numbers.
+printf 'a,"b, the second","c ""q""\nx",label\r\n1.5, 2 ,"3",0\r\n\r\n-4e-3,5.25,"6",1\r\n7,8,9,2\r\n' > quoted.csv
+check "1. quotes, CRLF, blank lines" "$DPTRAIN" convert quoted.csv quoted.h5
+check "1. the same values as pandas.read_csv" compare quoted.csv quoted.h5 "" -1 int
+# A UTF-8 byte order mark (Excel's) before the header, or before a number.
+printf '\357\273\277a,b,y\n1,2,0\n3,4,1\n' > bom.csv
+printf '\357\273\2771,2,0\n3,4,1\n' > bomnum.csv
+check "1. a byte order mark before the header" "$DPTRAIN" convert bom.csv bom.h5 --label y
+check "1. ... the header's first name without it, as pandas" compare bom.csv bom.h5 "" y int
+check "1. a byte order mark before a number: no header detected" "$DPTRAIN" convert bomnum.csv bomnum.h5
+check "1. ... as pandas" compare bomnum.csv bomnum.h5 "header=None" -1 int
+
+# 2. Random data with and without a header; the header detected, or forced.
+"$PYTHON" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(1)
+X = rng.normal(size=(300, 5)) * [1, 10, 1e-3, 1e5, 1]
+y = rng.integers(0, 4, 300)
+t = rng.normal(size=300)
+def write(path, head, sep=",", target=y, fmt=repr):
+    with open(path, "w") as f:
+        if head:
+            f.write(sep.join(["f%d" % i for i in range(5)] + ["target"]) + "\n")
+        for r, l in zip(X, target):
+            f.write(sep.join([fmt(float(v)) for v in r] + [fmt(l) if target is t else str(l)]) + "\n")
+write("head.csv", True)
+write("nohead.csv", False)
+write("semi.csv", True, sep=";")
+write("tab.csv", True, sep="\t")
+write("float.csv", True, target=t)
+# a label in the middle, by name: column "f2"
+PY
+check "2. header detected" "$DPTRAIN" convert head.csv head.h5
+check "2. header: as pandas" compare head.csv head.h5 "" -1 int
+check "2. no header detected" "$DPTRAIN" convert nohead.csv nohead.h5
+check "2. no header: as pandas (header=None)" compare nohead.csv nohead.h5 "header=None" -1 int
+check "2. --header forced on the file with one" "$DPTRAIN" convert head.csv head2.h5 --header
+check "2. --no-header on a numeric first row" "$DPTRAIN" convert nohead.csv nohead2.h5 --no-header
+check "2. --no-header: as pandas" compare nohead.csv nohead2.h5 "header=None" -1 int
+
+# 3. Delimiters.
+check "3. --delimiter ';'" "$DPTRAIN" convert semi.csv semi.h5 --delimiter ';'
+check "3. ';': as pandas" compare semi.csv semi.h5 "sep=';'" -1 int
+check "3. --delimiter tab" "$DPTRAIN" convert tab.csv tab.h5 --delimiter tab
+check "3. tab: as pandas" compare tab.csv tab.h5 "sep='\t'" -1 int
+
+# 4. The label column by name, by index, from the end; none.
+check "4. --label f2 (a float column, by name)" "$DPTRAIN" convert head.csv byname.h5 --label f2
+check "4. by name: as pandas, float32 labels" compare head.csv byname.h5 "" f2 float
+check "4. --label 0" "$DPTRAIN" convert head.csv byindex.h5 --label 0
+check "4. index 0: as pandas" compare head.csv byindex.h5 "" 0 float
+check "4. --label -1" "$DPTRAIN" convert nohead.csv neg.h5 --label -1
+check "4. index -1: as pandas" compare nohead.csv neg.h5 "header=None" -1 int
+check "4. --no-label" "$DPTRAIN" convert head.csv nolabel.h5 --no-label
+check "4. no label: every column in X" compare head.csv nolabel.h5 "" none int
+
+# 5. Label types: float labels detected; forced either way.
+check "5. float labels" "$DPTRAIN" convert float.csv float.h5
+check "5. float labels: float32 as pandas" compare float.csv float.h5 "" -1 float
+check "5. --label-type float on integer labels" "$DPTRAIN" convert head.csv lf.h5 --label-type float
+check "5. forced float: as pandas" compare head.csv lf.h5 "" -1 float
+printf 'a,b\n1,2.0\n3,-1.0\n' > intf.csv
+check "5. --label-type int on labels written 2.0" "$DPTRAIN" convert intf.csv intf.h5 --label-type int
+check "5. forced int: as pandas" compare intf.csv intf.h5 "" -1 int
+
+# 6. Missing values filled: with a value, and with the column's mean
+#    (pandas: fillna(value) and fillna(mean of the values present)).
+printf 'a,b,c,y\n1,,3,0\nNA,5,6,1\n7,8,nan,0\n10,NaN,12,1\n' > missing.csv
+check "6. --fill-missing 0" "$DPTRAIN" convert missing.csv fill0.h5 --fill-missing 0
+check "6. --fill-missing mean" "$DPTRAIN" convert missing.csv fillmean.h5 --fill-missing mean
+check "6. the filled values are pandas' fillna" "$PYTHON" - <<'PY'
+import h5py, numpy as np, pandas as pd
+df = pd.read_csv("missing.csv")
+X = df.drop(columns=["y"])
+for out, want in [("fill0.h5", X.fillna(0)), ("fillmean.h5", X.fillna(X.mean()))]:
+    got = h5py.File(out, "r")["X"][...]
+    assert np.allclose(got, want.to_numpy(np.float32), rtol=1e-7, atol=0), (out, got, want)
+print("fillna(0) and fillna(mean) as pandas")
+PY
+
+# 7. numpy: .npy (X, and y from --y-file), .npz stored and compressed, and
+#    dtypes: big-endian, float16 (to float32), bool (to uint8), uint8 images.
+"$PYTHON" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(2)
+X = rng.normal(size=(50, 3)).astype(np.float32)
+y = rng.integers(0, 3, 50)
+img = rng.integers(0, 256, size=(50, 6, 5, 2), dtype=np.uint8)
+np.save("X.npy", X); np.save("y.npy", y)
+np.savez("plain.npz", X=X, y=y)
+np.savez_compressed("packed.npz", X=X.astype(">f8"), y=y.astype(">i4"))
+np.savez("pos.npz", img, rng.normal(size=50))                 # arr_0, arr_1
+np.savez("named.npz", feats=X.astype(np.float16), target=y.astype(bool))
+PY
+check "7. .npy with --y-file" "$DPTRAIN" convert X.npy npy.h5 --y-file y.npy
+check "7. .npz (np.savez)" "$DPTRAIN" convert plain.npz plain.h5
+check "7. .npz (np.savez_compressed, big-endian)" "$DPTRAIN" convert packed.npz packed.h5
+check "7. .npz positional arrays (arr_0, arr_1)" "$DPTRAIN" convert pos.npz pos.h5
+check "7. .npz named with --x/--y, float16 and bool" "$DPTRAIN" convert named.npz named.h5 --x feats --y target
+check "7. every array as numpy reads it" "$PYTHON" - <<'PY'
+import h5py, numpy as np
+def same(out, X, y, xdt, ydt):
+    f = h5py.File(out, "r")
+    assert f["X"].dtype == xdt and f["y"].dtype == ydt, (out, f["X"].dtype, f["y"].dtype)
+    assert np.array_equal(f["X"][...], X.astype(xdt)), out
+    assert np.array_equal(f["y"][...], y.astype(ydt)), out
+X, y = np.load("X.npy"), np.load("y.npy")
+same("npy.h5", X, y, np.float32, np.int64)
+same("plain.h5", X, y, np.float32, np.int64)
+p = np.load("packed.npz"); same("packed.h5", p["X"], p["y"], np.float64, np.int32)
+p = np.load("pos.npz"); same("pos.h5", p["arr_0"], p["arr_1"], np.uint8, np.float64)
+p = np.load("named.npz"); same("named.h5", p["feats"], p["target"], np.float32, np.uint8)
+print("npy/npz: values and dtypes as numpy")
+PY
+
+# 8. Chunked and compressed output, as asked; the values unchanged.
+check "8. --chunk-rows 64" "$DPTRAIN" convert head.csv chunked.h5 --chunk-rows 64
+check "8. --compress 6" "$DPTRAIN" convert head.csv gz.h5 --compress 6
+check "8. --compress 4 --chunk-rows 7 (npz)" "$DPTRAIN" convert pos.npz gz7.h5 --compress 4 --chunk-rows 7
+check "8. layouts as h5py sees them" "$PYTHON" - <<'PY'
+import h5py, numpy as np
+ref = h5py.File("head.h5", "r")
+assert ref["X"].chunks is None and ref["X"].compression is None
+c = h5py.File("chunked.h5", "r")
+assert c["X"].chunks == (64, 5) and c["X"].compression is None, c["X"].chunks
+g = h5py.File("gz.h5", "r")
+assert g["X"].compression == "gzip" and g["X"].compression_opts == 6 and g["X"].chunks
+assert g["y"].compression == "gzip"
+g7 = h5py.File("gz7.h5", "r")
+assert g7["X"].chunks == (7, 6, 5, 2) and g7["X"].compression_opts == 4
+for f in (c, g):
+    assert np.array_equal(f["X"][...], ref["X"][...]) and np.array_equal(f["y"][...], ref["y"][...])
+assert np.array_equal(g7["X"][...], np.load("pos.npz")["arr_0"])
+print("contiguous by default; chunks", c["X"].chunks, "gzip", g["X"].chunks)
+PY
+
+# 9. dptrain trains on a converted file, and eval reads it.
+cat > m.cfg <<'EOF'
+data = { train = "head.h5"; standardize = true; };
+model = {
+  layers = ( { type = "dense"; units = 8; activation = "relu"; },
+             { type = "dense"; units = 4; activation = "softmax"; } );
+  loss = "cce";
+  optimizer = { type = "adam"; learning_rate = 0.01; };
+};
+train = { batch = 30; epochs = 3; seed = 1; };
+EOF
+check "9. train on the converted CSV" "$DPTRAIN" train m.cfg --out model.h5 -q
+check "9. eval on the gzip-compressed conversion" "$DPTRAIN" eval model.h5 gz.h5
+
+# 10. The output: an existing file is kept without --overwrite; a failed
+#     conversion (a bad row near the end) leaves neither OUT nor a
+#     temporary file; --overwrite replaces.
+cp head.h5 keep.h5
+before=$(cksum < keep.h5)
+check "10. an existing OUT is refused" ! "$DPTRAIN" convert float.csv keep.h5
+check "10. ... and left as it was" test "$before" = "$(cksum < keep.h5)"
+{ cat head.csv; echo "1,2,3,4,oops,1"; } > badtail.csv
+check "10. a bad last row is refused" ! "$DPTRAIN" convert badtail.csv bad.h5
+check "10. ... leaving no bad.h5 and no temporary file" sh -c '! ls bad.h5* 2>/dev/null | grep -q .'
+check "10. --overwrite replaces" "$DPTRAIN" convert float.csv keep.h5 --overwrite
+check "10. ... with the new data" compare float.csv keep.h5 "" -1 float
+check "10. no temporary files left anywhere" sh -c '! ls *.tmp-* 2>/dev/null | grep -q .'
+
+summary
