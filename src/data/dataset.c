@@ -237,6 +237,37 @@ static hid_t data_fapl(int locking)
 
 /* Opens ds->path read-only into ds->file, after checking that it is a
  * readable HDF5 file, with the default (sec2) driver. */
+/* What a file that is not HDF5 looks like, for the refusal: numpy's
+ * magic, a zip (.npz), or text (a CSV), each of which `dptrain convert`
+ * turns into a data file; "" for anything else. */
+static const char *not_hdf5_hint(const char *path)
+{
+    unsigned char head[512];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        n = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    if (n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) {
+        return ": it is a numpy .npy file; convert it first: dptrain convert FILE.npy OUT.h5";
+    }
+    if (n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) {
+        return ": it is a zip file (numpy .npz?); convert it first: dptrain convert FILE.npz "
+               "OUT.h5";
+    }
+    size_t text = 0;
+    for (size_t i = 0; i < n; i++) {
+        text += head[i] == '\n' || head[i] == '\r' || head[i] == '\t' ||
+                (head[i] >= 0x20 && head[i] != 0x7f);
+    }
+    if (n > 0 && text == n) {
+        return ": it is text (a CSV?); convert it first: dptrain convert FILE.csv OUT.h5 "
+               "(dptrain convert --help)";
+    }
+    return "";
+}
+
 static int open_file(struct dpt__file *ds, struct dpt_err *err)
 {
     int rc = check_readable(ds->path, err);
@@ -249,7 +280,8 @@ static int open_file(struct dpt__file *ds, struct dpt_err *err)
     htri_t is_hdf5 = H5Fis_hdf5(ds->path);
 #endif
     if (is_hdf5 <= 0) {
-        return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file", ds->path);
+        return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file%s", ds->path,
+                           not_hdf5_hint(ds->path));
     }
     /* File locking first, as every other opener in this process has it
      * by default (HDF5 refuses to open one file twice with different
