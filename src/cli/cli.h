@@ -64,6 +64,10 @@ void cli_plugin_warnings(const struct dpt_registry *reg);
 void cli_warn(void *ctx, const char *msg);
 /* Usage errors: message plus "try 'dptrain CMD --help'"; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cli_usage_error for an option the command does not know, with a hint
+ * when it is mpirun's -np (the user meant mpirun -np P dptrain CMD ...). */
+int cli_unknown_option(const char *cmd, const char *opt);
 /* This process's MPI rank from the launcher's environment (0 when not under mpirun). */
 int cli_env_rank(void);
 

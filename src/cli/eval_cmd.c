@@ -107,7 +107,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
             const char **dst = s[2] == 'o' ? &a->out : s[2] == 'x' ? &a->x : &a->y;
             *dst = argv[++i];
         } else if (s[0] == '-') {
-            return cli_usage_error(help, "unknown option '%s'", s);
+            return cli_unknown_option(help, s);
         } else if (!a->model) {
             a->model = s;
         } else if (!a->data) {

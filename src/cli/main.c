@@ -119,6 +119,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_unknown_option(const char *cmd, const char *opt)
+{
+    /* mpirun's own options given to dptrain: the ranks are mpirun's to start. */
+    if (strcmp(opt, "-np") == 0 || strcmp(opt, "--np") == 0 || strcmp(opt, "-n") == 0 ||
+        strncmp(opt, "-np=", 4) == 0) {
+        return cli_usage_error(cmd, "unknown option '%s': mpirun starts the ranks: "
+                               "mpirun -np P dptrain %sARGS...", opt, cmd ? cmd : "");
+    }
+    return cli_usage_error(cmd, "unknown option '%s'", opt);
+}
+
 int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli_common *c)
 {
     const char *a = argv[*i];

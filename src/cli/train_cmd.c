@@ -561,7 +561,7 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
             }
             a->sets[a->n_sets++] = (char *)s + 6;
         } else if (s[0] == '-') {
-            return cli_usage_error("train ", "unknown option '%s'", s);
+            return cli_unknown_option("train ", s);
         } else if (a->model) {
             return cli_usage_error("train ", "one model file only (got '%s' and '%s')", a->model,
                                    s);

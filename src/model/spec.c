@@ -681,7 +681,9 @@ static config_setting_t *set_step(config_setting_t *g, const char *part, const c
         m = config_setting_add(g, part, CONFIG_TYPE_GROUP);
     }
     if (!m) {
-        dpt_err_set(err, DPT_EINVAL, "--set '%s': bad key '%s'", assignment, part);
+        dpt_err_set(err, DPT_EINVAL, "--set '%s': bad key '%s'%s", assignment, part,
+                    strchr(part, '[') ? " (a list's entry is a part of its own: "
+                                        "model.layers.[0].units)" : "");
     }
     return m;
 }
