@@ -75,6 +75,9 @@ b = s["best"]["validation"]["loss"]
 assert math.isclose(b["value"], min(vals), rel_tol=1e-9) and b["epoch"] == vals.index(min(vals)) + 1, b
 assert math.isclose(s["final"]["validation"]["loss"], vals[-1], rel_tol=1e-9)
 PY
+check "early stopping: the text output says which epoch's weights were written" \
+    grep -q "; wrote m2.h5 (the weights of epoch 1, restored by early stopping)" o2
+check "a run without early stopping says nothing of the kind" ! grep -q "restored by early stopping" o1 e1
 
 # 3. The time limit: exit 3, the model so far written and listed.
 run 3 dptrain train iris.cfg --threads 1 --out m3.h5 --summary s3.json --set train.log=tl.csv \

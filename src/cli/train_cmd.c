@@ -108,6 +108,7 @@ struct progress {
     uint64_t ckpt_step;
     struct cli_log_every every; /* which epoch lines are printed (train.log_every) */
     struct cli_best best;       /* the best metrics of this run's epochs */
+    int64_t restored_epoch;     /* early stopping restored this epoch's weights (0: none) */
 };
 
 static void print_epoch_line(const struct progress *p, const struct dpt_epoch_stats *st);
@@ -768,7 +769,13 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
         /* The count `dptrain summary` and `inspect` show: no alignment padding. */
         size_t params = prog->params = dpt_net_count(net, -1, NULL, NULL);
         prog->out_written = 1;
-        printf("trained %zu parameters in %.2f s; wrote %s\n", params, train_s, a->out);
+        char restored[96] = "";
+        if (prog->restored_epoch > 0) {
+            snprintf(restored, sizeof restored, " (the weights of epoch %lld, restored by early "
+                     "stopping)", (long long)prog->restored_epoch);
+        }
+        printf("trained %zu parameters in %.2f s; wrote %s%s\n", params, train_s, a->out,
+               restored);
         /* One line for scripts: throughput over the epochs after the first. */
         /* accuracy= is left out when the loss counts no hits (regression):
          * a metric that cannot be computed is never printed as nan. */
@@ -1174,6 +1181,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
+    prog.restored_epoch = outcome.early_stopped && spec.es_restore ? outcome.best_epoch : 0;
     /* However training ended, its last finished epoch is in the log. */
     struct dpt_epoch_stats held;
     if (d->rank == 0 && !prog.quiet && cli_log_every_take_held(&prog.every, &held)) {
