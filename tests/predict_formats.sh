@@ -69,4 +69,13 @@ print(f"pred {p.shape} {p.dtype}" + ("" if label is None else f", label {label.s
 PY
 done
 
+# 4. Without --format, an --out ending in .csv or .npy picks that format
+#    (the same bytes as with --format); another name stays HDF5, and an
+#    explicit --format wins over the name.
+must dptrain predict iris.h5 "$data/iris-test.h5" --out by-name.csv
+check "--out by-name.csv without --format: the same CSV as --format csv" cmp by-name.csv iris-p.csv
+must dptrain predict iris.h5 "$data/iris-test.h5" --out by-name.npy
+check "--out by-name.npy without --format: the same .npy as --format npy" cmp by-name.npy iris-p.npy
+must dptrain predict iris.h5 "$data/iris-test.h5" --out forced.csv --format hdf5
+check "--format hdf5 wins over a .csv name" "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r")["pred"]' forced.csv
 summary

@@ -36,7 +36,8 @@ static const char predict_usage[] =
     "\n"
     "options:\n"
     "  --x NAME             the input dataset (default: that of the model file)\n"
-    "  --format FMT         hdf5 (default): PRED.h5 as above; json: the same file\n"
+    "  --format FMT         hdf5 (default, but csv or npy for an --out that ends\n"
+    "                       in .csv or .npy): PRED.h5 as above; json: the same file\n"
     "                       and a JSON summary instead of text; csv: a header line\n"
     "                       pred_0,...[,label] then one line per row; npy: numpy's\n"
     "                       .npy, float32 [N, outputs], and for classifiers the\n"
@@ -51,6 +52,7 @@ struct run_args {
     struct cli_common c;
     const char *model, *data, *out, *x, *y;
     enum pred_format format;
+    int format_given; /* --format hdf5, csv or npy was given */
 };
 
 /* predict's --format: the file formats, or the common text/json. 1 when
@@ -65,6 +67,7 @@ static int predict_format(int argc, char **argv, int *i, struct run_args *a)
     for (int f = PRED_HDF5; v && f <= PRED_NPY; f++) {
         if (strcmp(v, names[f]) == 0) {
             a->format = (enum pred_format)f;
+            a->format_given = 1;
             ++*i;
             return 1;
         }
@@ -115,6 +118,14 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
         } else {
             return cli_usage_error(help, "unexpected argument '%s'", s);
         }
+    }
+    /* predict --out pred.csv means CSV: HDF5 in a file named .csv would
+     * only puzzle whoever opens it. */
+    size_t n = a->out ? strlen(a->out) : 0;
+    if (!a->format_given && n > 4 && strcmp(a->out + n - 4, ".csv") == 0) {
+        a->format = PRED_CSV;
+    } else if (!a->format_given && n > 4 && strcmp(a->out + n - 4, ".npy") == 0) {
+        a->format = PRED_NPY;
     }
     if (!a->model || !a->data) {
         return cli_usage_error(help, "give a model file and a data file: dptrain %s MODEL.h5 "
