@@ -680,10 +680,11 @@ static void print_resume_hint(const struct dpt_dist *d, const struct train_args 
 }
 
 /* Lists into buf what a fresh run would replace: the checkpoint series at
- * ckpt (its link and numbered files) and a train.log that is not empty (a
- * run killed before its first epoch leaves an empty one). Rank 0. */
-static int files_in_the_way(const char *ckpt, const char *log, char *buf, size_t len,
-                            struct dpt_err *err)
+ * ckpt (its link and numbered files), a train.log that is not empty (a
+ * run killed before its first epoch leaves an empty one) and, beside
+ * those, an earlier --summary file. Rank 0. */
+static int files_in_the_way(const char *ckpt, const char *log, const char *summary, char *buf,
+                            size_t len, struct dpt_err *err)
 {
     struct stat st;
     if (ckpt && lstat(ckpt, &st) == 0) {
@@ -701,20 +702,30 @@ static int files_in_the_way(const char *ckpt, const char *log, char *buf, size_t
         size_t u = strlen(buf);
         snprintf(buf + u, len - u, "%s%s (train.log)", u ? ", " : "", log);
     }
+    /* A summary alone is no run to continue (the model file, --out, is
+     * replaced too), but beside one it is that run's record: listed, and
+     * kept when the run is refused. */
+    if (buf[0] && summary && stat(summary, &st) == 0 && st.st_size > 0) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, ", %s (--summary)", summary);
+    }
     return rc;
 }
 
 /* A fresh run (no --resume, no --overwrite) refuses to start over the files
- * of an earlier run, naming them and the ways out (tests/no_silent_overwrite.sh).
- * Rank 0 looks; the outcome is agreed. */
+ * of an earlier run, naming them and the ways out (tests/no_silent_overwrite.sh);
+ * *refused tells rank 0 that it did, so that the refusal's own summary does
+ * not replace the earlier run's. Rank 0 looks; the outcome is agreed. */
 static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a,
-                            const char *ckpt, const struct dpt_spec *spec, struct dpt_err *err)
+                            const char *ckpt, const struct dpt_spec *spec, int *refused,
+                            struct dpt_err *err)
 {
     int rc = 0;
     if (d->rank == 0 && !a->resume && !a->overwrite) {
         char files[4096] = "";
-        rc = files_in_the_way(ckpt, spec->log, files, sizeof files, err);
-        if (rc == 0 && files[0]) {
+        rc = files_in_the_way(ckpt, spec->log, a->summary, files, sizeof files, err);
+        *refused = rc == 0 && files[0];
+        if (*refused) {
             rc = dpt_err_set(err, DPT_EIO, "this fresh run would replace the files of an "
                              "earlier run: %s; continue that run with --resume auto, replace "
                              "them with --overwrite, or write to another path (--checkpoint "
@@ -869,7 +880,7 @@ static int save_at_time_limit(const struct dpt_dist *d, const struct train_args 
  * Collective; the outcome is agreed. spec is initialized by the caller. */
 static int start_run(const struct dpt_dist *d, const struct train_args *a,
                      struct dpt_registry **reg, struct dpt_spec *spec, const char **ckpt,
-                     struct dpt_err *err)
+                     int *refused, struct dpt_err *err)
 {
     int rc = dpt_registry_create(reg, a->c.plugin_path, err);
     if (rc == 0 && d->rank == 0) {
@@ -891,7 +902,7 @@ static int start_run(const struct dpt_dist *d, const struct train_args *a,
                          "\"FILE.h5\"; there, or give --checkpoint PATH", spec->file);
     }
     if (rc == 0) {
-        rc = refuse_overwrite(d, a, *ckpt, spec, err);
+        rc = refuse_overwrite(d, a, *ckpt, spec, refused, err);
     }
     return rc;
 }
@@ -1122,7 +1133,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     struct dpt_norm norm = {0};
     const char *ckpt = NULL;
     FILE *json_out = a->c.json && d->rank == 0 ? set_stdout_aside() : NULL;
-    int rc = start_run(d, a, &reg, &spec, &ckpt, &err);
+    int refused = 0;
+    int rc = start_run(d, a, &reg, &spec, &ckpt, &refused, &err);
+    if (refused) {
+        a->summary = NULL; /* the earlier run's summary is one of the files kept */
+    }
     char how[PATH_MAX + 64];
     snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
              a->resume ? ", resuming from " : "",

@@ -15,9 +15,11 @@ for np in 1 2; do
     rm -rf r$np && mkdir r$np && cp m.cfg train.h5 r$np/ && cd r$np
     run() { mpirun_np $np "$DPTRAIN" train m.cfg --quiet "$@"; }
 
-    # 1. The first run writes its series (keep = 2: steps 30, 40) and log.
-    must run --checkpoint ck.h5 --out a.h5
+    # 1. The first run writes its series (keep = 2: steps 30, 40), log and
+    #    summary.
+    must run --checkpoint ck.h5 --out a.h5 --summary s.json
     lines=$(wc -l < run.csv)
+    cp s.json s-first.json
 
     # 2. A second fresh run refuses, naming the link, the numbered files and
     #    the log, and the three ways out; nothing is touched.
@@ -25,6 +27,12 @@ for np in 1 2; do
         run --checkpoint ck.h5 --out b.h5
     check "np=$np: the log is untouched ($lines lines)" test "$(wc -l < run.csv)" = "$lines"
     check "np=$np: the checkpoints are untouched" test -f ck-000000000030.h5 -a -f ck-000000000040.h5
+
+    # 2b. Its summary is that run's record: listed, and kept as it was (the
+    #     refused run's own summary replaced it before).
+    expect_error "earlier run: .*run.csv (train.log), s.json (--summary); continue" \
+        run --checkpoint ck.h5 --out b.h5 --summary s.json
+    check "np=$np: the first run's summary is kept" cmp s.json s-first.json
 
     # 3. The log alone is in the way too; an empty one (a run killed before
     #    its first epoch) is not.
