@@ -670,6 +670,10 @@ static void print_resume_hint(const struct dpt_dist *d, const struct train_args 
         add_arg(cmd, sizeof cmd, "--plugin-path");
         add_arg(cmd, sizeof cmd, a->c.plugin_path);
     }
+    if (a->summary) {
+        add_arg(cmd, sizeof cmd, "--summary");
+        add_arg(cmd, sizeof cmd, a->summary);
+    }
     if (ckpt) {
         add_arg(cmd, sizeof cmd, "--checkpoint");
         add_arg(cmd, sizeof cmd, ckpt);

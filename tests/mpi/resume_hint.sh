@@ -1,7 +1,7 @@
 #!/bin/sh
 # The resume hint printed after a stop (README, "Checkpoints") is the whole
 # command: mpirun -np P when P > 1, the model file, the --set overrides,
-# --out, --checkpoint and --resume auto (or, without a checkpoint series,
+# --out, --summary, --checkpoint and --resume auto (or, without a checkpoint series,
 # the file the stop wrote); running it as printed finishes the run with
 # the weights of an uninterrupted one.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
@@ -25,8 +25,9 @@ check "stopped + resumed with the hint == uninterrupted" dpt_test compare straig
 expect_exit 3 "^resume with: dptrain train m.cfg --set train.epochs=5 --out o.h5 --resume o-ckpt.h5\$" \
     dptrain train m.cfg --set train.epochs=5 --out o.h5 --quiet --stop-after-steps 13
 
-# 3. Options that shape the run are in it: --deterministic, --threads.
-expect_exit 3 "^resume with: dptrain train m.cfg --out d.h5 --deterministic --threads 1 --checkpoint d-ck.h5 --resume auto\$" \
-    dptrain train m.cfg --out d.h5 --deterministic --threads 1 --checkpoint d-ck.h5 --quiet --stop-after-steps 3
+# 3. Options that shape the run or what it writes are in it:
+#    --deterministic, --threads, --summary.
+expect_exit 3 "^resume with: dptrain train m.cfg --out d.h5 --deterministic --threads 1 --summary d.json --checkpoint d-ck.h5 --resume auto\$" \
+    dptrain train m.cfg --out d.h5 --deterministic --threads 1 --summary d.json --checkpoint d-ck.h5 --quiet --stop-after-steps 3
 
 summary
