@@ -125,7 +125,8 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
 {
     const char *a = argv[*i];
     static const char *const with_value[] = {"--from", "--delimiter", "--label",
-                                             "--label-type", "--fill-missing", "--y-file", "--classes",
+                                             "--label-type", "--fill-missing", "--y-file",
+                                             "--classes",
                                              "--x", "--y", "--chunk-rows", "--compress", NULL};
     const char *v = NULL;
     for (const char *const *w = with_value; *w; w++) {

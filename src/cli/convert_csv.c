@@ -209,7 +209,8 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
     if (s->F == 0) {
         char h[32];
         return dpt_err_set(err, DPT_EFORMAT, "%s: %s: no features left%s", r->o.in,
-                           n == 1 ? "one column, the label" : "two columns, pandas' index and the label",
+                           n == 1 ? "one column, the label"
+                                  : "two columns, pandas' index and the label",
                            delim_hint(s, h, sizeof h));
     }
     s->sum = calloc(s->F, sizeof *s->sum);
