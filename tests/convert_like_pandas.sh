@@ -200,4 +200,103 @@ check "10. --overwrite replaces" "$DPTRAIN" convert float.csv keep.h5 --overwrit
 check "10. ... with the new data" compare float.csv keep.h5 "" -1 float
 check "10. no temporary files left anywhere" sh -c '! ls *.tmp-* 2>/dev/null | grep -q .'
 
+# 11. Text labels are classes 0..K-1 in byte order of their names (pandas'
+#     Categorical with sorted categories), the same numbering for a train
+#     and a test file converted apart; --classes fixes the list and order.
+#     The names are y's attribute `classes`, printed, and in inspect's
+#     label counts.
+"$PYTHON" - <<'PY'
+import numpy as np, pandas as pd
+rng = np.random.default_rng(3)
+names = np.array(["virginica", "setosa", "Versicolor", "setosa-2"])
+for path, n in [("iris_train.csv", 60), ("iris_test.csv", 25)]:
+    df = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    df["species"] = names[rng.permutation(np.arange(n) % 4)]
+    df.to_csv(path, index=False)
+PY
+if "$DPTRAIN" convert iris_train.csv iris_train.h5 > classes.out 2>&1; then rc=0; else rc=$?; fi
+check "11. text labels converted" test $rc = 0
+check "11. iris_test.csv converted apart" "$DPTRAIN" convert iris_test.csv iris_test.h5 -q
+check "11. --classes in a fixed order" "$DPTRAIN" convert iris_train.csv fixed.h5 -q --classes "virginica,setosa,setosa-2,Versicolor,unused"
+"$DPTRAIN" inspect iris_train.h5 > classes.inspect 2>&1 || :
+check "11. y, classes, the printed mapping and inspect's counts as pandas" "$PYTHON" - <<'PY'
+import h5py, numpy as np, pandas as pd
+def codes(path, cats):
+    return pd.Categorical(pd.read_csv(path)["species"], categories=cats).codes.astype(np.int64)
+cats = sorted(pd.read_csv("iris_train.csv")["species"].unique(), key=lambda s: s.encode())
+for out, path, want in [("iris_train.h5", "iris_train.csv", cats), ("iris_test.h5", "iris_test.csv", cats),
+                        ("fixed.h5", "iris_train.csv",
+                         ["virginica", "setosa", "setosa-2", "Versicolor", "unused"])]:
+    f = h5py.File(out, "r")
+    assert f["y"].dtype == np.int64, f["y"].dtype
+    assert list(f["y"].attrs["classes"]) == want, (out, list(f["y"].attrs["classes"]), want)
+    assert np.array_equal(f["y"][...], codes(path, want)), out
+    assert np.array_equal(f["X"][...], pd.read_csv(path)[["a", "b", "c"]].to_numpy(np.float32)), out
+mapping = ", ".join("%d %s" % (i, c) for i, c in enumerate(cats))
+assert ("4 classes, y = " + mapping) in open("classes.out").read(), open("classes.out").read()
+counts = pd.Series(codes("iris_train.csv", cats)).value_counts().sort_index()
+want = ", ".join("%d (%s): %d" % (i, cats[i], n) for i, n in counts.items())
+assert ("labels (4 distinct): " + want) in open("classes.inspect").read(), open("classes.inspect").read()
+print("classes", cats, "as pandas' Categorical codes")
+PY
+
+# 12. A CSV written by pandas' df.to_csv(path) (index=True: a first column
+#     with an empty name) loses that index, saying so; --keep-index keeps it
+#     (pandas reads it as "Unnamed: 0").
+"$PYTHON" - <<'PY'
+import numpy as np, pandas as pd
+rng = np.random.default_rng(4)
+df = pd.DataFrame(rng.normal(size=(40, 3)), columns=["u", "v", "w"])
+df["target"] = rng.integers(0, 3, 40)
+df.to_csv("indexed.csv")
+PY
+if "$DPTRAIN" convert indexed.csv indexed.h5 > indexed.out 2>&1; then rc=0; else rc=$?; fi
+check "12. pandas' index dropped" test $rc = 0
+check "12. ... said on one line" test "$(grep -c "the first column has no name in the header: the index pandas' to_csv writes, dropped" indexed.out)" = 1
+check "12. ... X and y as pandas' read_csv(index_col=0)" compare indexed.csv indexed.h5 "index_col=0" -1 int
+check "12. --keep-index" "$DPTRAIN" convert indexed.csv kept.h5 --keep-index -q
+check "12. ... the index is the first feature, as pandas reads it" compare indexed.csv kept.h5 "" -1 int
+
+# 13. --fill-missing reports how many values it filled, and with what, per
+#     column (pandas: isna().sum() and the column's mean).
+if "$DPTRAIN" convert missing.csv fillmean2.h5 --fill-missing mean > fill.out 2>&1; then rc=0; else rc=$?; fi
+check "13. --fill-missing mean converted" test $rc = 0
+check "13. the filled counts and values as pandas" "$PYTHON" - <<'PY'
+import numpy as np, pandas as pd
+X = pd.read_csv("missing.csv").drop(columns=["y"])
+na = X.isna().sum()
+parts = ["column '%s' (index %d): %d with %g" % (c, j, na[c], float(np.float32(X[c].mean())))
+         for j, c in enumerate(X.columns) if na[c]]
+want = "missing.csv: filled %d missing values (each column's mean): %s" % (na.sum(), ", ".join(parts))
+got = open("fill.out").read()
+assert want in got, (want, got)
+print(want)
+PY
+
+# 14. Bad values are listed together: the first on the error line, the next
+#     nine indented under it, and the count of all (found by pandas'
+#     to_numeric(errors="coerce") here).
+"$PYTHON" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(5)
+rows = [["%.3f" % v for v in rng.normal(size=3)] + [str(i % 2)] for i in range(50)]
+for i, j in [(3, 0), (7, 2), (8, 1), (12, 0), (20, 2), (21, 2), (30, 1), (33, 0), (40, 1), (41, 0), (44, 2), (49, 1)]:
+    rows[i][j] = "oops%d" % i
+open("manybad.csv", "w").write("a,b,c,y\n" + "".join(",".join(r) + "\n" for r in rows))
+PY
+if "$DPTRAIN" convert manybad.csv manybad.h5 > /dev/null 2> manybad.err; then rc=0; else rc=$?; fi
+check "14. a file with 12 bad values is refused" test $rc = 1
+check "14. one error line, nine detail lines, the rest counted, as pandas finds them" "$PYTHON" - <<'PY'
+import pandas as pd
+df = pd.read_csv("manybad.csv", dtype=str)
+bad = [(i + 2, j, c, df.iat[i, j]) for i in range(len(df)) for j, c in enumerate(df.columns[:3])
+       if pd.isna(pd.to_numeric(df.iat[i, j], errors="coerce"))]
+text = ["line %d, column '%s' (index %d): '%s' is not a number" % (l, c, j, v) for l, j, c, v in bad]
+lines = open("manybad.err").read().splitlines()
+assert lines[0] == "dptrain: error: manybad.csv: %s; %d bad values in all:" % (text[0], len(bad)), lines[0]
+assert lines[1:10] == ["  " + t for t in text[1:10]], lines[1:10]
+assert lines[10:] == ["  ... and %d more" % (len(bad) - 10)], lines[10:]
+print(len(bad), "bad values, listed as pandas finds them")
+PY
+
 summary

@@ -27,6 +27,8 @@ struct cli_convert_opts {
     char label_type;        /* 0 detect, 'i' integer, 'f' float */
     enum cli_convert_fill fill; /* CSV: missing feature values */
     double fill_value;
+    const char *classes;    /* CSV: --classes A,B,C: the label's class names, in order */
+    int keep_index;         /* CSV: keep a first column with no name (pandas' index) */
     const char *x_member, *y_member; /* .npz members; NULL: X/x/arr_0, y/Y/arr_1 */
     const char *y_file;              /* .npy: the labels' own file */
     uint64_t chunk_rows;             /* 0: contiguous (unless compressed) */
@@ -39,6 +41,8 @@ struct cli_convert_run {
     char *tmp;            /* OUT.tmp-PID */
     struct dpt_h5out *w;  /* open while writing */
     char summary[512];    /* "X [N, F] float32, y [N] int64": for the last line */
+    char notes[2048];     /* lines printed before it: a dropped index, filled values,
+                           * the label's classes */
     /* Progress (convert_progress): a line rewritten on a terminal, a line
      * now and then in a batch log. */
     int tty;

@@ -51,6 +51,11 @@ static const char convert_usage[] =
     "  --label-type int|float\n"
     "                       y as int64 or float32 (default: int64 when every\n"
     "                       label is written as an integer)\n"
+    "  --classes A,B,...    the label's class names, in this order (y = 0, 1, ...);\n"
+    "                       a label not in the list is refused. Without it, text\n"
+    "                       labels become classes 0..K-1 in byte order of names\n"
+    "  --keep-index         keep a first column whose header name is empty (the\n"
+    "                       index pandas' to_csv writes; default: drop it)\n"
     "  --fill-missing VALUE|mean\n"
     "                       fill missing feature values (empty, NA, NaN, null...)\n"
     "                       with VALUE or the column's mean (default: refuse them,\n"
@@ -121,6 +126,7 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
     const char *a = argv[*i];
     static const char *const with_value[] = {"--from", "--delimiter", "--label",
                                              "--label-type", "--fill-missing", "--y-file",
+                                             "--classes",
                                              "--x", "--y", "--chunk-rows", "--compress", NULL};
     const char *v = NULL;
     for (const char *const *w = with_value; *w; w++) {
@@ -162,6 +168,14 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
             return cli_usage_error("convert ", "--fill-missing takes a finite number or "
                                    "'mean', got '%s'", v);
         }
+    } else if (strcmp(a, "--classes") == 0) {
+        if (!*v || v[0] == ',' || v[strlen(v) - 1] == ',' || strstr(v, ",,")) {
+            return cli_usage_error("convert ", "--classes takes class names separated by ',' "
+                                   "(none empty), got '%s'", v);
+        }
+        o->classes = v;
+    } else if (strcmp(a, "--keep-index") == 0) {
+        o->keep_index = 1;
     } else if (strcmp(a, "--y-file") == 0) {
         o->y_file = v;
     } else if (strcmp(a, "--x") == 0 || strcmp(a, "--y") == 0) {
@@ -200,7 +214,8 @@ static int check_format(struct cli_convert_opts *o)
                              : o->y_member ? "--y" : NULL)
                           : (o->delim != ',' ? "--delimiter" : o->header >= 0 ? "--header"
                              : o->label ? "--label" : o->label_type ? "--label-type"
-                             : o->fill != FILL_REFUSE ? "--fill-missing" : NULL);
+                             : o->fill != FILL_REFUSE ? "--fill-missing"
+                             : o->classes ? "--classes" : o->keep_index ? "--keep-index" : NULL);
     if (!bad && !csv) {
         bad = npz && o->y_file ? "--y-file" : !npz && (o->x_member || o->y_member) ? "--x/--y"
                                                                                  : NULL;
@@ -208,6 +223,10 @@ static int check_format(struct cli_convert_opts *o)
     if (bad) {
         return cli_usage_error("convert ", "%s does not apply to %s input (%s)", bad,
                                o->format, o->in);
+    }
+    if (o->classes && (o->label_type || o->no_label)) {
+        return cli_usage_error("convert ", "--classes does not go with %s: class labels are "
+                               "int64", o->no_label ? "--no-label" : "--label-type");
     }
     FILE *f = csv ? fopen(o->in, "rb") : NULL;
     char head[8] = "";
@@ -315,6 +334,7 @@ static void print_done(const struct cli_convert_run *r)
     } else if (r->o.chunk_rows > 0) {
         snprintf(layout, sizeof layout, "chunked");
     }
+    fputs(r->notes, stdout);
     printf("%s: %s (%s), from %s in %.1f s\n", r->o.out, r->summary, layout, r->o.in,
            dpt__now() - r->start);
 }

@@ -7,8 +7,17 @@
  *      --fill-missing mean, each feature's values summed. Any refusal comes
  *      here, before an output file exists.
  *   2. writing: the file again, each row into a block of X (float32 [N, F])
- *      and y (int64 [N] for integer labels, float32 [N] otherwise), written
- *      when full.
+ *      and y (int64 [N] for integer labels or class names, float32 [N]
+ *      otherwise), written when full.
+ *
+ * A bad value (not a number, infinite, or missing without --fill-missing)
+ * does not stop pass 1: the first BAD_SHOWN are listed in one message with
+ * the count of all, so that a user fixes the file in one go. Text labels
+ * are class names: y holds each one's index in the sorted list of names
+ * (byte order, so that a train and a test file give the same numbers), or
+ * in --classes' list, and y's attribute `classes` holds the names. A first
+ * column with no name in the header is the index pandas' to_csv writes by
+ * default, and is dropped unless --keep-index.
  *
  * Features are stored as float32 because that is what dptrain computes
  * with; numbers are parsed with strtod (correctly rounded), then rounded to
@@ -20,20 +29,80 @@
 #include "data/csv.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Bad values listed in the one message that refuses them. */
+#define BAD_SHOWN 10
+/* Distinct text labels beyond this are a column of names or ids, not
+ * classes: refused (and the sorted insertion stays cheap). */
+#define CLASSES_MAX 10000
+
+struct bad_field {
+    uint64_t line;
+    size_t col;
+    enum dpt_csv_kind kind;
+    char text[64];
+};
+
+struct class_name {
+    char *name;
+    int64_t id; /* the value in y */
+};
+
 struct scan {
     struct dpt_csv *csv;
     size_t ncols, label, F; /* label == ncols: none */
+    size_t skip;            /* pandas' index column, dropped; ncols: none */
+    char hint;              /* a delimiter inside a one-column file's first record, or 0 */
     char **names;           /* the header's names, or NULL */
     uint64_t header_line, first_line, rows;
     int int_labels; /* every label written as an integer */
     double *sum;    /* per feature: sum and count of its values (mean fill) */
     uint64_t *cnt;
-    float *fill; /* per feature: the value of a missing one */
+    uint64_t *filled; /* per feature: missing values filled */
+    float *fill;      /* per feature: the value of a missing one */
+    struct bad_field bad[BAD_SHOWN];
+    uint64_t n_bad;
+    /* Class names, sorted by name; fixed by --classes, else collected. */
+    struct class_name *classes;
+    size_t n_classes;
+    int fixed_classes;
+    uint64_t text_line, number_line; /* the first text label and number label */
+    char text_label[64], number_label[64];
 };
+
+/* Appends a line to what convert prints before its closing line. */
+static void note(struct cli_convert_run *r, const char *fmt, ...)
+{
+    size_t k = strlen(r->notes);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->notes + k, sizeof r->notes - k, fmt, ap);
+    va_end(ap);
+    k = strlen(r->notes);
+    if (k + 1 < sizeof r->notes) {
+        r->notes[k] = '\n';
+        r->notes[k + 1] = '\0';
+    }
+}
+
+/* "; use --delimiter ';'" when a one-column file looks split by another
+ * delimiter, else "". */
+static const char *delim_hint(const struct scan *s, char *buf, size_t len)
+{
+    if (!s->hint) {
+        return "";
+    }
+    if (s->hint == '\t') {
+        snprintf(buf, len, "; use --delimiter tab");
+    } else {
+        snprintf(buf, len, "; use --delimiter '%c'", s->hint);
+    }
+    return buf;
+}
 
 /* "column 'age' (index 2)" or "column index 2". */
 static const char *col_name(const struct scan *s, size_t j, char *buf, size_t len)
@@ -73,15 +142,22 @@ static int find_label(struct cli_convert_run *r, struct scan *s, struct dpt_err 
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
                      s->names[j]);
         }
+        char h[32];
         return dpt_err_set(err, DPT_EFORMAT, "%s: --label '%s': no such column (the header "
-                           "has: %s)", in, l, list);
+                           "has: %s)%s", in, l, list, delim_hint(s, h, sizeof h));
     }
     long n = (long)s->ncols;
     if (v < -n || v >= n) {
+        char h[32];
         return dpt_err_set(err, DPT_EFORMAT, "%s: --label %ld: the file has %ld columns "
-                           "(indices 0 to %ld, or -%ld to -1)", in, v, n, n - 1, n);
+                           "(indices 0 to %ld, or -%ld to -1)%s", in, v, n, n - 1, n,
+                           delim_hint(s, h, sizeof h));
     }
     s->label = (size_t)(v < 0 ? v + n : v);
+    if (s->label == s->skip) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: --label %ld: the column with no name, "
+                           "pandas' index, which convert drops; --keep-index keeps it", in, v);
+    }
     return 0;
 }
 
@@ -99,8 +175,10 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
     if (rc < 0) {
         return rc;
     }
-    s->ncols = n;
+    s->ncols = s->skip = n;
     s->first_line = dpt_csv_line(s->csv);
+    const char *other = n == 1 ? strpbrk(f[0], ";\t|") : NULL;
+    s->hint = other ? *other : 0;
     int header = r->o.header;
     for (size_t j = 0; header < 0 && j < n; j++) {
         if (dpt_csv_value(f[j], NULL, NULL, NULL) == DPT_CSV_TEXT) {
@@ -118,26 +196,121 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
         if (!s->names) {
             return dpt_err_set(err, DPT_ENOMEM, "out of memory");
         }
+        if (n > 1 && s->names[0][0] == '\0' && !r->o.keep_index) {
+            s->skip = 0;
+            note(r, "%s: the first column has no name in the header: the index pandas' "
+                 "to_csv writes, dropped (--keep-index keeps it as a feature)", r->o.in);
+        }
     }
     if ((rc = find_label(r, s, err)) < 0) {
         return rc;
     }
-    s->F = n - (s->label < n ? 1 : 0);
+    s->F = n - (s->label < n ? 1 : 0) - (s->skip < n ? 1 : 0);
     if (s->F == 0) {
-        return dpt_err_set(err, DPT_EFORMAT, "%s: one column, the label: no features left",
-                           r->o.in);
+        char h[32];
+        return dpt_err_set(err, DPT_EFORMAT, "%s: %s: no features left%s", r->o.in,
+                           n == 1 ? "one column, the label"
+                                  : "two columns, pandas' index and the label",
+                           delim_hint(s, h, sizeof h));
     }
     s->sum = calloc(s->F, sizeof *s->sum);
     s->cnt = calloc(s->F, sizeof *s->cnt);
+    s->filled = calloc(s->F, sizeof *s->filled);
     s->fill = calloc(s->F, sizeof *s->fill);
-    if (!s->sum || !s->cnt || !s->fill) {
+    if (!s->sum || !s->cnt || !s->filled || !s->fill) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     s->int_labels = 1;
     return header == 1 ? 0 : 1; /* 1: the record is data */
 }
 
-/* One label: checked in pass 1 (y NULL), stored in pass 2. */
+static int class_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct class_name *)a)->name, ((const struct class_name *)b)->name);
+}
+
+/* The class named `name`, or NULL. */
+static struct class_name *find_class(const struct scan *s, const char *name)
+{
+    struct class_name key = {(char *)name, 0};
+    return s->n_classes ? bsearch(&key, s->classes, s->n_classes, sizeof key, class_cmp)
+                        : NULL;
+}
+
+/* Adds `name` (copied) in its sorted place, with the given id. */
+static int add_class(struct scan *s, const char *name, int64_t id,
+                     const char *where, struct dpt_err *err)
+{
+    if (s->n_classes == CLASSES_MAX) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: more than %d distinct text labels: a "
+                           "column of names or ids rather than classes? (--label COLUMN "
+                           "names the label column)", where, CLASSES_MAX);
+    }
+    if (!s->classes && !(s->classes = calloc(CLASSES_MAX, sizeof *s->classes))) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    size_t lo = 0, hi = s->n_classes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(s->classes[mid].name, name) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    memmove(s->classes + lo + 1, s->classes + lo, (s->n_classes - lo) * sizeof *s->classes);
+    s->classes[lo] = (struct class_name){copy, id};
+    s->n_classes++;
+    return 0;
+}
+
+/* --classes A,B,C: the names in that order are 0, 1, 2. */
+static int fixed_classes(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
+{
+    char *list = strdup(r->o.classes), *save = NULL;
+    int rc = list ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    int64_t id = 0;
+    for (char *c = list ? strtok_r(list, ",", &save) : NULL; rc == 0 && c;
+         c = strtok_r(NULL, ",", &save)) {
+        if (find_class(s, c)) {
+            rc = dpt_err_set(err, DPT_EINVAL, "--classes: '%s' is listed twice", c);
+        } else {
+            rc = add_class(s, c, id++, "--classes", err);
+        }
+    }
+    free(list);
+    s->fixed_classes = 1;
+    return rc;
+}
+
+/* A label that is a class name: checked (and collected) in pass 1, its
+ * class's id stored in pass 2. */
+static int class_label(struct cli_convert_run *r, struct scan *s, const char *text, void *y,
+                       uint64_t at, const char *where, struct dpt_err *err)
+{
+    struct class_name *c = find_class(s, text);
+    if (y) {
+        ((int64_t *)y)[at] = c->id; /* pass 1 saw every label */
+        return 0;
+    }
+    if (!c && s->fixed_classes) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not one of --classes (%.200s)",
+                           where, text, r->o.classes);
+    }
+    if (!s->text_line) {
+        s->text_line = dpt_csv_line(s->csv);
+        snprintf(s->text_label, sizeof s->text_label, "%.60s", text);
+    }
+    return c ? 0 : add_class(s, text, 0, where, err);
+}
+
+/* One label: checked in pass 1 (y NULL), stored in pass 2. Text makes it
+ * a class name (also a number, with --classes); a missing label is
+ * refused, never filled. */
 static int put_label(struct cli_convert_run *r, struct scan *s, const char *text, void *y,
                      uint64_t at, struct dpt_err *err)
 {
@@ -147,19 +320,27 @@ static int put_label(struct cli_convert_run *r, struct scan *s, const char *text
     double v = 0;
     int is_int = 0;
     int64_t i = 0;
-    switch (dpt_csv_value(text, &v, &is_int, &i)) {
-    case DPT_CSV_MISSING:
+    enum dpt_csv_kind kind = dpt_csv_value(text, &v, &is_int, &i);
+    if (kind == DPT_CSV_MISSING) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: missing label ('%s'); labels are never "
                            "filled: remove the row", where, text);
-    case DPT_CSV_TEXT:
-        return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not a number", where, text);
-    case DPT_CSV_INFINITE:
+    }
+    if (s->fixed_classes || (kind == DPT_CSV_TEXT && !r->o.label_type)) {
+        return class_label(r, s, text, y, at, where, err);
+    }
+    if (kind == DPT_CSV_TEXT) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not a number (--label-type; "
+                           "without it, text labels are class names)", where, text);
+    }
+    if (kind == DPT_CSV_INFINITE) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not a finite number", where, text);
-    case DPT_CSV_NUMBER:
-        break;
     }
     if (!y) {
         s->int_labels &= is_int;
+        if (!s->number_line) {
+            s->number_line = dpt_csv_line(s->csv);
+            snprintf(s->number_label, sizeof s->number_label, "%.60s", text);
+        }
         if (r->o.label_type == 'i' && !is_int && (v != floor(v) || fabs(v) >= 0x1p63)) {
             return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not an integer (--label-type "
                                "int)", where, text);
@@ -172,18 +353,34 @@ static int put_label(struct cli_convert_run *r, struct scan *s, const char *text
     return 0;
 }
 
-/* One record: pass 1 (x NULL) checks it and sums its features; pass 2
- * puts its features in x (F floats) and its label at y[at]. */
+/* A bad value of a feature, kept for the message of bad_error. */
+static void keep_bad(struct scan *s, size_t j, enum dpt_csv_kind kind, const char *text)
+{
+    if (s->n_bad < BAD_SHOWN) {
+        struct bad_field *b = &s->bad[s->n_bad];
+        b->line = dpt_csv_line(s->csv);
+        b->col = j;
+        b->kind = kind;
+        snprintf(b->text, sizeof b->text, "%.60s", text);
+    }
+    s->n_bad++;
+}
+
+/* One record: pass 1 (x NULL) checks it, sums its features and keeps its
+ * bad values; pass 2 puts its features in x (F floats) and its label at
+ * y[at]. */
 static int parse_row(struct cli_convert_run *r, struct scan *s, char **f, size_t n, float *x,
                      void *y, uint64_t at, struct dpt_err *err)
 {
-    unsigned long long line = (unsigned long long)dpt_csv_line(s->csv);
     if (n != s->ncols) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: line %llu: %zu fields, expected %zu (as on "
-                           "line %llu)", r->o.in, line, n, s->ncols,
-                           (unsigned long long)s->first_line);
+                           "line %llu)", r->o.in, (unsigned long long)dpt_csv_line(s->csv), n,
+                           s->ncols, (unsigned long long)s->first_line);
     }
     for (size_t j = 0, k = 0; j < n; j++) {
+        if (j == s->skip) {
+            continue;
+        }
         if (j == s->label) {
             int rc = put_label(r, s, f[j], y, at, err);
             if (rc < 0) {
@@ -192,34 +389,124 @@ static int parse_row(struct cli_convert_run *r, struct scan *s, char **f, size_t
             continue;
         }
         double v = 0;
-        char cn[300];
-        switch (dpt_csv_value(f[j], &v, NULL, NULL)) {
-        case DPT_CSV_NUMBER:
+        enum dpt_csv_kind kind = dpt_csv_value(f[j], &v, NULL, NULL);
+        if (kind == DPT_CSV_NUMBER) {
             if (x) {
                 x[k] = (float)v;
             } else {
                 s->sum[k] += v;
                 s->cnt[k]++;
             }
-            break;
-        case DPT_CSV_MISSING:
-            if (r->o.fill == FILL_REFUSE) {
-                return dpt_err_set(err, DPT_EFORMAT, "%s: line %llu, %s: missing value ('%s'); "
-                                   "--fill-missing VALUE or --fill-missing mean fills it",
-                                   r->o.in, line, col_name(s, j, cn, sizeof cn), f[j]);
-            }
+        } else if (kind == DPT_CSV_MISSING && r->o.fill != FILL_REFUSE) {
             if (x) {
                 x[k] = s->fill[k];
+            } else {
+                s->filled[k]++;
             }
-            break;
-        case DPT_CSV_INFINITE:
-            return dpt_err_set(err, DPT_EFORMAT, "%s: line %llu, %s: '%.60s' is not a finite "
-                               "number", r->o.in, line, col_name(s, j, cn, sizeof cn), f[j]);
-        case DPT_CSV_TEXT:
-            return dpt_err_set(err, DPT_EFORMAT, "%s: line %llu, %s: '%.60s' is not a number",
-                               r->o.in, line, col_name(s, j, cn, sizeof cn), f[j]);
+        } else if (!x) {
+            keep_bad(s, j, kind, f[j]);
         }
         k++;
+    }
+    return 0;
+}
+
+/* What is wrong with bad value b: "line 3, column 'b' (index 1): '4x' is
+ * not a number". */
+static void bad_text(const struct scan *s, const struct bad_field *b, char *buf, size_t len)
+{
+    char cn[300];
+    snprintf(buf, len, b->kind == DPT_CSV_MISSING ? "line %llu, %s: missing value ('%s')"
+                       : b->kind == DPT_CSV_INFINITE ? "line %llu, %s: '%s' is not a finite number"
+                                                     : "line %llu, %s: '%s' is not a number",
+             (unsigned long long)b->line, col_name(s, b->col, cn, sizeof cn), b->text);
+}
+
+/* The refusal of every bad value of pass 1: the first on the error line
+ * (with how to fill, when missing), the next ones indented below it, and
+ * the count of all. */
+static int bad_error(const struct cli_convert_run *r, const struct scan *s,
+                     struct dpt_err *err)
+{
+    int missing = 0;
+    for (uint64_t b = 0; b < s->n_bad && b < BAD_SHOWN; b++) {
+        missing |= s->bad[b].kind == DPT_CSV_MISSING;
+    }
+    char first[512], more[1400] = "";
+    bad_text(s, &s->bad[0], first, sizeof first);
+    if (s->n_bad == 1 && missing) {
+        snprintf(more, sizeof more, "; --fill-missing VALUE or --fill-missing mean fills it");
+    } else if (s->n_bad > 1) {
+        snprintf(more, sizeof more, "; %llu bad values in all%s:", (unsigned long long)s->n_bad,
+                 missing ? " (--fill-missing VALUE or --fill-missing mean fills the missing "
+                           "ones)" : "");
+    }
+    for (uint64_t b = 1; b < s->n_bad && b < BAD_SHOWN; b++) {
+        char line[512];
+        bad_text(s, &s->bad[b], line, sizeof line);
+        size_t k = strlen(more);
+        if (k + strlen(line) + 64 < sizeof more) {
+            snprintf(more + k, sizeof more - k, "\n  %s", line);
+        }
+    }
+    if (s->n_bad > BAD_SHOWN) {
+        size_t k = strlen(more);
+        snprintf(more + k, sizeof more - k, "\n  ... and %llu more",
+                 (unsigned long long)(s->n_bad - BAD_SHOWN));
+    }
+    return dpt_err_set(err, DPT_EFORMAT, "%s: %s%s", r->o.in, first, more);
+}
+
+/* After pass 1: labels that are all numbers or all class names (ids in
+ * byte order of the names unless --classes), and the notes on classes
+ * and filled values. */
+static int finish_scan(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
+{
+    char cn[300];
+    if (s->text_line && s->number_line && !s->fixed_classes) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: label %s holds numbers (line %llu: '%s') "
+                           "and text (line %llu: '%s'); fix the rows, or give --classes with "
+                           "every label's name to read each one as a class name", r->o.in,
+                           col_name(s, s->label, cn, sizeof cn),
+                           (unsigned long long)s->number_line, s->number_label,
+                           (unsigned long long)s->text_line, s->text_label);
+    }
+    for (size_t c = 0; c < s->n_classes && !s->fixed_classes; c++) {
+        s->classes[c].id = (int64_t)c;
+    }
+    if (s->n_classes > 0) {
+        char list[1024] = "";
+        for (int64_t id = 0; id < (int64_t)s->n_classes && strlen(list) < 600; id++) {
+            for (size_t c = 0; c < s->n_classes; c++) {
+                if (s->classes[c].id == id) {
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%lld %.60s",
+                             id ? ", " : "", (long long)id, s->classes[c].name);
+                }
+            }
+        }
+        note(r, "%s: label %s: %zu classes, y = %s%s", r->o.in,
+             col_name(s, s->label, cn, sizeof cn), s->n_classes, list,
+             strlen(list) >= 600 ? ", ... (dptrain inspect lists them)" : "");
+    }
+    uint64_t filled = 0;
+    char list[512] = "";
+    int shown = 0;
+    for (size_t k = 0, j = 0; k < s->F; k++, j++) {
+        while (j == s->label || j == s->skip) {
+            j++;
+        }
+        filled += s->filled[k];
+        if (s->filled[k] && shown++ < 5) {
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s: %llu with %g",
+                     shown > 1 ? ", " : "", col_name(s, j, cn, 64),
+                     (unsigned long long)s->filled[k], (double)s->fill[k]);
+        } else if (s->filled[k] && shown == 6) {
+            snprintf(list + strlen(list), sizeof list - strlen(list), ", ...");
+        }
+    }
+    if (filled) {
+        note(r, "%s: filled %llu missing values (%s): %s", r->o.in, (unsigned long long)filled,
+             r->o.fill == FILL_MEAN ? "each column's mean" : "--fill-missing", list);
     }
     return 0;
 }
@@ -233,7 +520,10 @@ static int stopped(struct dpt_err *err)
 /* Pass 1: every record checked, rows counted, the fill values set. */
 static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
-    int rc = first_record(r, s, err);
+    int rc = r->o.classes ? fixed_classes(r, s, err) : 0;
+    if (rc == 0) {
+        rc = first_record(r, s, err);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -257,11 +547,16 @@ static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *
     if (rc < 0) {
         return rc;
     }
+    if (s->n_bad > 0) {
+        return bad_error(r, s, err);
+    }
     if (s->rows == 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: a header and no rows of data", r->o.in);
     }
     for (size_t k = 0, j = 0; k < s->F; k++, j++) {
-        j += j == s->label;
+        while (j == s->label || j == s->skip) {
+            j++;
+        }
         if (r->o.fill == FILL_MEAN && s->cnt[k] == 0) {
             char cn[300];
             return dpt_err_set(err, DPT_EFORMAT, "%s: %s: every value is missing: no mean to "
@@ -270,7 +565,7 @@ static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *
         s->fill[k] = (float)(r->o.fill == FILL_MEAN ? s->sum[k] / (double)s->cnt[k]
                                                     : r->o.fill_value);
     }
-    return 0;
+    return finish_scan(r, s, err);
 }
 
 /* Creates X and y in the temporary file; their indices in the writer. */
@@ -297,12 +592,32 @@ static int create_sets(struct cli_convert_run *r, const struct scan *s, int *xi,
     return rc < 0 ? rc : 0;
 }
 
+/* y's attribute `classes`: the class names, in the order of their ids. */
+static int write_classes(struct cli_convert_run *r, const struct scan *s, int yi,
+                         struct dpt_err *err)
+{
+    const char **v = malloc(s->n_classes * sizeof *v);
+    if (!v) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (size_t c = 0; c < s->n_classes; c++) {
+        v[s->classes[c].id] = s->classes[c].name;
+    }
+    int rc = dpt_h5out_strings_attr(r->w, yi, "classes", v, s->n_classes, err);
+    free(v);
+    return rc;
+}
+
 /* Pass 2: the rows again, written a block at a time. */
 static int write_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
-    int int_y = r->o.label_type == 'i' || (r->o.label_type == 0 && s->int_labels);
+    int int_y = r->o.label_type == 'i' || (r->o.label_type == 0 && s->int_labels) ||
+                s->n_classes > 0;
     int xi = -1, yi = -1;
     int rc = create_sets(r, s, &xi, &yi, int_y, err);
+    if (rc == 0 && yi >= 0 && s->n_classes > 0) {
+        rc = write_classes(r, s, yi, err);
+    }
     uint64_t B = cli_convert_block_rows(r, s->F * 4, s->rows);
     float *x = rc == 0 ? malloc(B * s->F * sizeof *x) : NULL;
     void *y = rc == 0 ? malloc(B * 8) : NULL;
@@ -362,6 +677,11 @@ int cli_convert_csv(struct cli_convert_run *r, struct dpt_err *err)
         free(s.names[j]);
     }
     free(s.names);
+    for (size_t c = 0; c < s.n_classes; c++) {
+        free(s.classes[c].name);
+    }
+    free(s.classes);
+    free(s.filled);
     free(s.sum);
     free(s.cnt);
     free(s.fill);

@@ -118,6 +118,13 @@ static json_t *set_json(const struct dpt_described_set *s, uint64_t sample)
             json_object_set_new(l, key, json_integer((json_int_t)s->labels[k].count));
         }
         json_object_set_new(o, "labels", s->labels ? l : json_null());
+        if (s->classes) {
+            json_t *c = json_array();
+            for (size_t k = 0; k < s->n_classes; k++) {
+                json_array_append_new(c, json_string(s->classes[k]));
+            }
+            json_object_set_new(o, "classes", c);
+        }
         if (!s->labels) {
             json_decref(l);
         }
@@ -202,7 +209,10 @@ static void print_set(const struct dpt_described_set *s, uint64_t sample)
         }
         printf("  labels (%zu distinct):", s->n_labels);
         for (size_t k = 0; k < s->n_labels; k++) {
-            printf(" %lld: %llu%s", (long long)s->labels[k].value,
+            int64_t l = s->labels[k].value;
+            int named = s->classes && l >= 0 && (uint64_t)l < s->n_classes;
+            printf(" %lld%s%s%s: %llu%s", (long long)l, named ? " (" : "",
+                   named ? s->classes[l] : "", named ? ")" : "",
                    (unsigned long long)s->labels[k].count, k + 1 < s->n_labels ? "," : "");
         }
         printf("\n");

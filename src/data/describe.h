@@ -6,7 +6,8 @@
  * image): how many values are finite, NaN and Inf, and the finite values'
  * min, max, mean and population std (ddof = 0, as standardization uses).
  * Integer datasets of shape [N] or [N, 1] also get their distinct values
- * counted (labels), up to DPT_DESCRIBE_LABELS_MAX of them.
+ * counted (labels), up to DPT_DESCRIBE_LABELS_MAX of them, with the names
+ * of their attribute `classes` (label k is named classes[k]) when it has one.
  *
  * The rows are streamed in blocks of a few MB, so memory does not grow with
  * N; with sample_rows > 0 only about that many rows are read, in 64 runs of
@@ -55,6 +56,9 @@ struct dpt_described_set {
     struct dpt_label_count *labels; /* n_labels, ascending; NULL when not counted */
     size_t n_labels;
     int labels_overflow; /* more distinct values than DPT_DESCRIBE_LABELS_MAX */
+    char **classes;      /* the set's string attribute `classes` (class names of
+                          * labels 0, 1, ..., as dptrain convert writes), or NULL */
+    size_t n_classes;
 };
 
 struct dpt_data_description {

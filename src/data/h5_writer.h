@@ -36,6 +36,11 @@ int dpt_h5out_dataset(struct dpt_h5out *w, const char *name, hid_t file_type, in
 int dpt_h5out_write(struct dpt_h5out *w, int which, uint64_t first, uint64_t rows,
                     hid_t mem_type, const void *buf, struct dpt_err *err);
 
+/* Attaches to dataset `which` the attribute `name`: n variable-length
+ * UTF-8 strings v[0..n) (h5py reads them as str), e.g. y's class names. */
+int dpt_h5out_strings_attr(struct dpt_h5out *w, int which, const char *name,
+                           const char *const *v, size_t n, struct dpt_err *err);
+
 /* Closes the file and fsyncs it; the error names the file and the cause.
  * The writer is freed either way. */
 int dpt_h5out_close(struct dpt_h5out *w, struct dpt_err *err);

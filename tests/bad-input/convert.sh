@@ -26,8 +26,18 @@ refused csv-open-quote 1 "quote.csv: line 2: a quoted field is not closed by the
 printf 'a,b,y\n1,2,\n' > nolabel.csv
 refused csv-missing-label 1 "nolabel.csv: line 2, label column 'y' \(index 2\): missing label \(''\); labels are never filled" \
     dptrain convert nolabel.csv out.h5 --fill-missing 0
-printf 'a,b,y\n1,2,cat\n' > textlabel.csv
-refused csv-text-label 1 "textlabel.csv: line 2, label column 'y' \(index 2\): 'cat' is not a number" dptrain convert textlabel.csv out.h5
+printf 'a,b,y\n1,2,cat\n3,4,0\n' > mixedlabel.csv
+refused csv-label-numbers-and-text 1 "mixedlabel.csv: label column 'y' \(index 2\) holds numbers \(line 3: '0'\) and text \(line 2: 'cat'\); .*--classes" \
+    dptrain convert mixedlabel.csv out.h5
+refused csv-label-not-in-classes 1 "mixedlabel.csv: line 2, label column 'y' \(index 2\): 'cat' is not one of --classes \(0,dog\)" \
+    dptrain convert mixedlabel.csv out.h5 --classes 0,dog
+refused csv-text-label-typed 1 "mixedlabel.csv: line 2, label column 'y' \(index 2\): 'cat' is not a number \(--label-type" \
+    dptrain convert mixedlabel.csv out.h5 --label-type float
+refused csv-classes-twice 1 "--classes: 'cat' is listed twice" dptrain convert mixedlabel.csv out.h5 --classes cat,0,cat
+accepted csv-text-labels-as-classes dptrain convert mixedlabel.csv classes.h5 --classes cat,0 -q
+printf 'a,b,c,y\n1,x,2,0\n3,4,,1\n5,6,7,1\n' > twobad.csv
+refused csv-bad-values-together 1 "twobad.csv: line 2, column 'b' \(index 1\): 'x' is not a number; 2 bad values in all \(--fill-missing" \
+    dptrain convert twobad.csv out.h5
 printf 'a,b,y\n1,2,1.5\n' > floatlabel.csv
 refused csv-label-not-int 1 "floatlabel.csv: line 2, label column 'y' \(index 2\): '1.5' is not an integer \(--label-type int\)" \
     dptrain convert floatlabel.csv out.h5 --label-type int
@@ -44,6 +54,18 @@ refused csv-header-only 1 "headonly.csv: a header and no rows of data" dptrain c
 printf 'y\n1\n' > onecol.csv
 refused csv-label-only 1 "onecol.csv: one column, the label: no features left" dptrain convert onecol.csv out.h5
 refused csv-label-name 1 "good.csv: --label 'z': no such column \(the header has: a, b, y\)" dptrain convert good.csv out.h5 --label z
+printf 'a;b;y\n1;2;0\n' > semi.csv
+refused csv-semicolon-hint 1 "semi.csv: one column, the label: no features left; use --delimiter ';'" dptrain convert semi.csv out.h5
+refused csv-semicolon-hint-label 1 "semi.csv: --label 'y': no such column \(the header has: a;b;y\); use --delimiter ';'" \
+    dptrain convert semi.csv out.h5 --label y
+printf 'a\tb\ty\n1\t2\t0\n' > tabbed.csv
+refused csv-tab-hint 1 "tabbed.csv: one column, the label: no features left; use --delimiter tab" dptrain convert tabbed.csv out.h5
+printf ',a,y\n0,1.5,0\n1,2.5,1\n' > indexed.csv
+refused csv-label-is-index 1 "indexed.csv: --label 0: the column with no name, pandas' index, which convert drops; --keep-index" \
+    dptrain convert indexed.csv out.h5 --label 0
+printf ',y\n0,0\n1,1\n' > indexonly.csv
+refused csv-index-and-label-only 1 "indexonly.csv: two columns, pandas' index and the label: no features left" \
+    dptrain convert indexonly.csv out.h5
 refused csv-label-index 1 "good.csv: --label 3: the file has 3 columns \(indices 0 to 2, or -3 to -1\)" dptrain convert good.csv out.h5 --label 3
 refused csv-label-name-no-header 1 "nanhead.csv: --label 'y': the file has no header" dptrain convert nanhead.csv out.h5 --label y
 refused csv-forced-header-missing 1 "good.csv: line 1, column index 0: 'a' is not a number" dptrain convert good.csv out.h5 --no-header
@@ -98,6 +120,9 @@ refused convert-label-type 2 "--label-type must be int or float, got 'str'" dptr
 refused convert-from 2 "--from must be csv, npy or npz, got 'xls'" dptrain convert good.csv o.h5 --from xls
 refused convert-csv-option-on-npy 2 "--delimiter does not apply to npy input" dptrain convert x4.npy o.h5 --delimiter ';'
 refused convert-npy-option-on-csv 2 "--y-file does not apply to csv input" dptrain convert good.csv o.h5 --y-file y5.npy
+refused convert-classes-empty 2 "--classes takes class names separated by ',' \(none empty\), got 'a,,b'" dptrain convert good.csv o.h5 --classes a,,b
+refused convert-classes-typed 2 "--classes does not go with --label-type" dptrain convert good.csv o.h5 --classes a,b --label-type int
+refused convert-classes-on-npy 2 "--classes does not apply to npy input" dptrain convert x4.npy o.h5 --classes a,b
 refused convert-unknown 2 "unknown option '--bogus'" dptrain convert good.csv o.h5 --bogus
 
 ### inspect of data files
