@@ -23,7 +23,12 @@ PY
 
 # peak IN OUT [OPTIONS]: the peak resident memory (KiB) of `dptrain convert
 # IN.csv OUT.h5 OPTIONS`, from the kernel's account of a child process
-# (getrusage), its stderr kept in OUT.err.
+# (getrusage), its stderr kept in OUT.err. Under AddressSanitizer freed
+# memory waits in a quarantine (256 MB) before it is reused, so memory that
+# a plain build reuses (the compressed chunks' buffers) would count once
+# per chunk: no quarantine, so that the bound means the same in both builds.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+export ASAN_OPTIONS
 peak() {
     "$PYTHON" - "$DPTRAIN" "$@" <<'PY'
 import resource, subprocess, sys

@@ -23,18 +23,25 @@ for job in "1 1 2" "2 1 100" "3 1 2" "2 2 3"; do
     must dptrain plan "$bc" -np "$P" --threads "$T" $sets --set train.checkpoint.keep="$keep" \
         --out "$dir/m.h5" --checkpoint "$dir/ck/c.h5" --format json
     cp log "$dir/plan.json"
+    # The JSON object on stdout, the --verbose lines on stderr, in files of
+    # their own: mpirun forwards the two streams in pieces, and merged they
+    # can cut the one long JSON line in two.
     # shellcheck disable=SC2086
-    must mpirun_np "$P" "$DPTRAIN" train "$bc" --threads "$T" $sets \
-        --set train.checkpoint.keep="$keep" --out "$dir/m.h5" --checkpoint "$dir/ck/c.h5" \
-        --format json --verbose
-    cp log "$dir/train.log"
+    if ! mpirun_np "$P" "$DPTRAIN" train "$bc" --threads "$T" $sets \
+            --set train.checkpoint.keep="$keep" --out "$dir/m.h5" --checkpoint "$dir/ck/c.h5" \
+            --format json --verbose > "$dir/train.json" 2> "$dir/train.log"; then
+        cat "$dir/train.log"
+        fail "$P x $T: the training run failed"
+        summary
+    fi
     check "$P x $T: steps, micro-shards, file sizes and checkpoints as planned" \
         "$PYTHON" - "$dir" <<'PY'
 import glob, json, os, re, sys
 d = sys.argv[1]
 p = json.load(open(f"{d}/plan.json"))
 log = open(f"{d}/train.log").read()
-run = json.loads([l for l in log.splitlines() if l.startswith('{"status"')][-1])
+run = json.loads([l for l in open(f"{d}/train.json").read().splitlines()
+                  if l.startswith('{"status"')][-1])
 assert run["status"] == "finished", run
 assert run["steps"] == p["steps"], (run["steps"], p["steps"])
 assert run["params"] == p["params"], (run["params"], p["params"])
