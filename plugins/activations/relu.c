@@ -2,7 +2,8 @@
  *
  * Stateless. The derivative at x = 0 is taken as 0 (as Keras and PyTorch
  * do); a NaN input gives y = 0 and no gradient. Left out: leaky and
- * clipped variants.
+ * clipped variants. DPT_CAP_IS_RELU: a layer before it that can apply
+ * relu itself (conv2d, conv1d) does so, and this node is skipped.
  */
 #include "config.h"
 
@@ -33,7 +34,8 @@ static void relu_backward(const void *state, const float *x, const float *y, con
 static const struct dpt_activation_plugin relu = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_ACTIVATION, "relu", "1.0.0",
                                    "rectified linear unit, y = max(x, 0)",
-                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX |
+                                       DPT_CAP_IS_RELU),
     .forward = relu_forward,
     .backward = relu_backward,
 };

@@ -64,7 +64,8 @@ static int conv1d_tensor(const void *state, uint32_t i, struct dpt_tensor *t)
 static const struct dpt_layer_plugin conv1d = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "conv1d", "1.0.0",
                                    "1-D convolution on [L, C], im2col and sgemm or direct",
-                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX |
+                                       DPT_CAP_APPLIES_RELU),
     .create = conv1d_create,
     .destroy = conv_destroy,
     .tensor = conv1d_tensor,

@@ -70,7 +70,8 @@ static const struct dpt_layer_plugin conv2d = {
     .base = DPT_PLUGIN_HEADER_CAPS(DPT_KIND_LAYER, "conv2d", "1.0.0",
                                    "2-D convolution on [H, W, C], im2col and sgemm, direct or "
                                    "Winograd",
-                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX),
+                                   DPT_CAP_DETERMINISTIC | DPT_CAP_WRITES_DX |
+                                       DPT_CAP_APPLIES_RELU),
     .create = conv2d_create,
     .destroy = conv_destroy,
     .tensor = conv2d_tensor,

@@ -37,7 +37,11 @@
  * Guarantees: forward and backward allocate nothing; their scratch is the
  * workspace, bounded (CONV_BLOCK_FLOATS) whatever the batch; backward
  * writes every element of dx (DPT_CAP_WRITES_DX) and adds into dparams;
- * same inputs and B give the same bits. Left out: groups, "causal"
+ * same inputs and B give the same bits. A relu that follows the layer
+ * runs inside it (DPT_CAP_APPLIES_RELU, dpt_batch.relu): forward applies
+ * it to y, backward masks dy where y <= 0 (the direct method per sample,
+ * Winograd as it gathers dy's tiles, im2col per block), with the bits of
+ * the relu node run apart. Left out: groups, "causal"
  * padding, regularizers and constraints, strides > 1 together with
  * dilation > 1 (Keras refuses them too).
  */
@@ -54,6 +58,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* y = relu(y) over n floats, as the relu plugin computes it: inlined into
+ * the direct method's loop over samples (a sample's output is still in L1
+ * there) and cloned for the other methods' whole outputs. */
+static inline __attribute__((always_inline)) void conv_relu(float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    }
+}
+
+DPT_VECTORIZE
+static void conv_relu_all(float *y, size_t n)
+{
+    conv_relu(y, n);
+}
+
+/* dym = dy where y > 0, else 0, over n floats: the relu's backward. */
+DPT_VECTORIZE
+static void conv_relu_mask(const float *dy, const float *y, size_t n, float *dym)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded whatever y is, so the loop vectorizes */
+        dym[i] = y[i] > 0.0f ? g : 0.0f;
+    }
+}
 
 /* The workspace: at most this many floats of cols and dcols for a block
  * of rows (256 KB, half the L2 cache of a core of the EPYC we measured
@@ -320,7 +350,7 @@ static void conv_direct_layout(struct conv *c)
     c->ws_dy = c->ws_tile + conv_round16(CONV_LANES * c->Fp);
     c->Lv = ((g->w.k - 1) * g->w.dilation * g->C + g->C + CONV_LANES - 1) / CONV_LANES *
             CONV_LANES;
-    c->ws_dxp = c->ws_dy + conv_round16(g->P * c->Fp);
+    c->ws_dxp = c->ws_dy + conv_round16(g->P * c->Fp + CONV_LANES);
     c->ws_wt = c->ws_dxp + conv_round16(c->Hp * c->Wp * g->C + CONV_LANES);
     c->ws_end = c->ws_wt + c->F * g->h.k * c->Lv;
 }
@@ -378,7 +408,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     c.direct = !c.identity && !c.wino &&
                (s->method == CONV_DIRECT ||
                 (s->method == CONV_AUTO && conv_direct_pays(&c.g, c.F)));
-    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K); /* im2col only */
+    c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K + c.F); /* im2col only */
     c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
     if (c.direct) {
         conv_direct_layout(&c);
@@ -447,7 +477,8 @@ static size_t conv_block(size_t M, size_t cap)
 
 /* The workspace: Winograd's (wino_layout) or the direct method's
  * (conv_direct_layout); for im2col one block of cols (rows, ld), then one
- * of dcols (rows, K) for backward. */
+ * of dcols (rows, K) for backward (neither for a 1 x 1 convolution), then
+ * dy of the block masked by a relu applied (rows, F). */
 static size_t conv_workspace_bytes(const void *state, size_t B)
 {
     const struct conv *c = state;
@@ -459,7 +490,7 @@ static size_t conv_workspace_bytes(const void *state, size_t B)
         return c->ws_end * sizeof(float);
     }
     size_t rows = conv_block(B * c->g.P, c->block_rows);
-    return c->identity ? 0 : rows * (c->ld + c->g.K) * sizeof(float);
+    return rows * ((c->identity ? 0 : c->ld + c->g.K) + c->F) * sizeof(float);
 }
 
 /* The position of im2col row r: sample b, output row oh, column ow. */
@@ -997,7 +1028,7 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
  * positions are computed twice, to the same bits. */
 CONV_FMA_CLONES
 static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
-                                float *y, size_t B, float *ws)
+                                float *y, size_t B, float *ws, int relu)
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
@@ -1020,6 +1051,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
             } else {
                 conv_direct_rows(c, xp, kp, ys, 0);
             }
+            conv_relu(ys, relu ? P * F : 0);
             continue;
         }
         for (size_t p0 = 0; p0 < P; p0 += T) {
@@ -1041,6 +1073,7 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
                 conv_copy(ys + (p0 + q) * F, tile + q * Fp, F);
             }
         }
+        conv_relu(ys, relu ? P * F : 0);
     }
 }
 
@@ -1225,53 +1258,62 @@ conv_direct_dk_pair(const struct conv *c, const float *xp, const float *dyv, siz
     }
 }
 
-/* dparams += the kernel's (and bias's) gradient, summed in the packed
- * layout of conv_direct_pack, sample by sample, by pairs of vectors of
- * filters when there are more than one. The tiles read dy's rows of F
- * floats in place, a vector of CONV_LANES at a time: lanes past F read
- * the next position's (their sums are never added into dparams), which
- * past the last sample's end would be outside dy, so that sample alone
- * goes through a copy with rows of Fp floats, zero past F. The copy of
- * every sample took 20-30% of the kernel's gradient of LeNet's first
- * layer (F = 6; perf). */
-CONV_FMA_CLONES
-static void conv_direct_dkernel(const struct conv *c, const float *x, const float *dy, size_t B,
-                                float *ws, float *dparams)
+/* dy of sample b as the tiles read it, into *lds its row length. The
+ * tiles read dy's rows of F floats in place, a vector of CONV_LANES at a
+ * time: lanes past F read the next position's (their sums are never added
+ * into dparams), which past the last sample's end would be outside dy, so
+ * that sample alone goes through a copy with rows of Fp floats, zero past
+ * F. (The copy of every sample took 20-30% of the kernel's gradient of
+ * LeNet's first layer, F = 6; perf.) With a relu applied (relu), every
+ * sample's dy is masked where y <= 0 into dym, rows of F and a vector of
+ * zeros after the last: one vectorized pass over a sample that the tiles
+ * then read from L1, where relu's own node made a pass over the whole
+ * micro-shard and a buffer of it. */
+static inline __attribute__((always_inline)) const float *
+conv_direct_dy_of(const struct conv *c, const float *dy, const float *y, size_t b, size_t B,
+                  int relu, float *dym, size_t *lds)
 {
-    const struct conv_geom *g = &c->g;
-    const size_t K = g->K, F = c->F, Fp = c->Fp, P = g->P;
-    float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dyp = ws + c->ws_dy;
-    memset(dk, 0, (K + 1) * Fp * sizeof *dk);
-    memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
-    for (size_t b = 0; b < B; b++) {
-        conv_direct_pad(c, x + b * g->n_in, xp);
-        const float *dys = dy + b * P * F;
-        size_t lds = F;
-        if (b == B - 1 && F < Fp) {
-            memset(dyp, 0, P * Fp * sizeof *dyp);
-            for (size_t p = 0; p < P; p++) {
-                conv_copy(dyp + p * Fp, dys + p * F, F);
-            }
-            dys = dyp, lds = Fp;
+    const size_t F = c->F, Fp = c->Fp, P = c->g.P;
+    const float *dys = dy + b * P * F;
+    *lds = F;
+    if (relu) {
+        const float *ys = y + b * P * F;
+        for (size_t i = 0; i < P * F; i++) {
+            float g = dys[i]; /* loaded whatever y is, so the loop vectorizes */
+            dym[i] = ys[i] > 0.0f ? g : 0.0f;
         }
-        size_t v = 0;
-        if (Fp > CONV_LANES) {
-            size_t pairs = Fp / CONV_LANES / 2;
-            conv_direct_db(c, dys, lds, 2 * pairs, dk + K * CONV_LANES, (K + 1) * CONV_LANES);
-            for (; v + 2 <= Fp / CONV_LANES; v += 2) {
-                conv_direct_dk_pair(c, xp, dys + v * CONV_LANES, lds,
-                                    dk + v * (K + 1) * CONV_LANES);
-            }
+        return dym;
+    }
+    if (b == B - 1 && F < Fp) {
+        memset(dym, 0, P * Fp * sizeof *dym);
+        for (size_t p = 0; p < P; p++) {
+            conv_copy(dym + p * Fp, dys + p * F, F);
         }
-        for (; v < Fp / CONV_LANES; v++) {
-            conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
+        *lds = Fp;
+        return dym;
+    }
+    return dys;
+}
+
+/* dparams += the kernel's (and bias's) gradient of one sample (its padded
+ * input xp, its dy dys with rows lds apart), summed in the packed layout of
+ * conv_direct_pack in dk, by pairs of vectors of filters when there are
+ * more than one. */
+static inline __attribute__((always_inline)) void
+conv_direct_dkernel(const struct conv *c, const float *xp, const float *dys, size_t lds,
+                    float *dk)
+{
+    const size_t K = c->g.K, Fp = c->Fp;
+    size_t v = 0;
+    if (Fp > CONV_LANES) {
+        size_t pairs = Fp / CONV_LANES / 2;
+        conv_direct_db(c, dys, lds, 2 * pairs, dk + K * CONV_LANES, (K + 1) * CONV_LANES);
+        for (; v + 2 <= Fp / CONV_LANES; v += 2) {
+            conv_direct_dk_pair(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
         }
     }
-    for (size_t t = 0; t < K + c->use_bias; t++) {
-        for (size_t f = 0; f < F; f++) {
-            size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
-            dparams[t * F + f] += dk[packed];
-        }
+    for (; v < Fp / CONV_LANES; v++) {
+        conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
     }
 }
 
@@ -1362,11 +1404,11 @@ conv_direct_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t n
  * weights and a broadcast: 8 loads for 12 products; 3 by 4 needed one
  * register more than there are (GCC kept 3 accumulators on the stack). */
 static inline __attribute__((always_inline)) void
-conv_direct_dx_runs(const struct conv *c, const float *dys, float *dxp, const float *wt,
-                    size_t v0, size_t R, size_t NV)
+conv_direct_dx_runs(const struct conv *c, const float *dys, size_t lds, float *dxp,
+                    const float *wt, size_t v0, size_t R, size_t NV)
 {
     const struct conv_geom *g = &c->g;
-    const size_t Ho = g->h.out, Wo = g->w.out, C = g->C, F = c->F;
+    const size_t Ho = g->h.out, Wo = g->w.out, C = g->C;
     for (size_t ow = 0; ow < Wo; ow++) {
         for (size_t oh0 = 0; oh0 < Ho; oh0 += R) {
             size_t nr = Ho - oh0 < R ? Ho - oh0 : R;
@@ -1375,11 +1417,11 @@ conv_direct_dx_runs(const struct conv *c, const float *dys, float *dxp, const fl
                 xb[r] = dxp + ((oh0 + r) * g->h.stride * c->Wp + ow * g->w.stride) * C +
                         v0 * CONV_LANES;
             }
-            const float *dy0 = dys + (oh0 * Wo + ow) * F;
+            const float *dy0 = dys + (oh0 * Wo + ow) * lds;
             if (nr == R) {
-                conv_direct_dx_tile(c, dy0, Wo * F, R, xb, wt + v0 * CONV_LANES, R, NV);
+                conv_direct_dx_tile(c, dy0, Wo * lds, R, xb, wt + v0 * CONV_LANES, R, NV);
             } else {
-                conv_direct_dx_tile(c, dy0, Wo * F, nr, xb, wt + v0 * CONV_LANES, R, NV);
+                conv_direct_dx_tile(c, dy0, Wo * lds, nr, xb, wt + v0 * CONV_LANES, R, NV);
             }
         }
     }
@@ -1405,31 +1447,53 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
     memset(dxp, 0, c->Hp * c->Wp * C * sizeof *dxp);
 }
 
-/* dx of the direct method (see conv_direct_dx_pack), sample by sample:
- * a float of dx is the sum of its positions' products (each a sum over
- * the filters in order), added in the order of conv_direct_dx_runs' loops
- * (the runs' vectors by pairs, the output columns, the tiles down a
- * column, the kernel rows, the positions of a tile); nothing depends on
- * B. */
+/* The direct method's backward, sample by sample: the kernel's gradient
+ * (conv_direct_dkernel) and dx unless NULL (see conv_direct_dx_pack), both
+ * from the sample's dy while it is in the caches (with a relu, the masked
+ * copy conv_direct_dy_of makes). The kernel's gradient is summed over the
+ * samples in order; a float of dx is the sum of its positions' products
+ * (each a sum over the filters in order), added in the order of
+ * conv_direct_dx_runs' loops (the runs' vectors by pairs, the output
+ * columns, the tiles down a column, the kernel rows, the positions of a
+ * tile); nothing depends on B. */
 CONV_FMA_CLONES
-static void conv_direct_dx(const struct conv *c, const float *params, const float *dy, float *dx,
-                           size_t B, float *ws)
+static void conv_direct_backward(const struct conv *c, const float *params, const float *x,
+                                 const float *y, const float *dy, float *dx, float *dparams,
+                                 size_t B, float *ws, int relu)
 {
     const struct conv_geom *g = &c->g;
+    const size_t K = g->K, F = c->F, nv = c->Lv / CONV_LANES;
+    float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dym = ws + c->ws_dy;
     float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
-    const size_t nv = c->Lv / CONV_LANES;
-    conv_direct_dx_pack(c, params, wt);
-    memset(dxp, 0, (c->Hp * c->Wp * g->C + CONV_LANES) * sizeof *dxp);
+    memset(dk, 0, (K + 1) * c->Fp * sizeof *dk);
+    memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
+    memset(dym + g->P * F, 0, CONV_LANES * sizeof *dym); /* read past the masked rows */
+    if (dx) {
+        conv_direct_dx_pack(c, params, wt);
+        memset(dxp, 0, (c->Hp * c->Wp * g->C + CONV_LANES) * sizeof *dxp);
+    }
     for (size_t b = 0; b < B; b++) {
-        const float *dys = dy + b * g->P * c->F;
+        conv_direct_pad(c, x + b * g->n_in, xp);
+        size_t lds;
+        const float *dys = conv_direct_dy_of(c, dy, y, b, B, relu, dym, &lds);
+        conv_direct_dkernel(c, xp, dys, lds, dk);
+        if (!dx) {
+            continue;
+        }
         for (size_t v0 = 0; v0 < nv; v0 += 2) {
             if (nv - v0 >= 2) {
-                conv_direct_dx_runs(c, dys, dxp, wt, v0, 6, 2);
+                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0, 6, 2);
             } else {
-                conv_direct_dx_runs(c, dys, dxp, wt, v0, 12, 1);
+                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0, 12, 1);
             }
         }
         conv_direct_unpad(c, dxp, dx + b * g->n_in);
+    }
+    for (size_t t = 0; t < K + c->use_bias; t++) {
+        for (size_t f = 0; f < F; f++) {
+            size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
+            dparams[t * F + f] += dk[packed];
+        }
     }
 }
 
@@ -1444,10 +1508,11 @@ static void conv_forward(const void *state, const float *params, const float *x,
     if (c->wino) {
         wino_forward(&c->wn, params, c->use_bias ? params + c->g.K * c->F : NULL, x, y, bt->B,
                      bt->ws);
+        conv_relu_all(y, bt->relu ? bt->B * c->g.P * c->F : 0);
         return;
     }
     if (c->direct) {
-        conv_direct_forward(c, params, x, y, bt->B, bt->ws);
+        conv_direct_forward(c, params, x, y, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
@@ -1472,22 +1537,25 @@ static void conv_forward(const void *state, const float *params, const float *x,
         }
         cblas_sgemm(CblasRowMajor, c->k_major ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)n,
                     F, ld, 1.0f, cols, c->k_major ? (int)n : ld, params, F, beta, yb, F);
+        conv_relu_all(yb, bt->relu ? n * c->F : 0);
     }
 }
 
 /* db += the column sums of dy (M, F), in double (M terms of either sign),
- * 64 columns at a time so dy is read row by row. For 1 x 1 convolutions,
- * whose cols (x itself) has no column of ones. */
-static void conv_add_column_sums(const float *dy, size_t M, size_t F, float *db)
+ * 64 columns at a time so dy is read row by row; with y (a relu applied),
+ * the terms where y <= 0 are 0. For 1 x 1 convolutions, whose cols (x
+ * itself) has no column of ones, and for Winograd's. */
+static void conv_add_column_sums(const float *dy, const float *y, size_t M, size_t F,
+                                 float *db)
 {
     enum { COLS = 64 };
     for (size_t j0 = 0; j0 < F; j0 += COLS) {
         size_t k = F - j0 < COLS ? F - j0 : COLS;
         double s[COLS] = {0};
         for (size_t i = 0; i < M; i++) {
-            const float *row = dy + i * F + j0;
+            const float *row = dy + i * F + j0, *yr = y ? y + i * F + j0 : NULL;
             for (size_t j = 0; j < k; j++) {
-                s[j] += row[j];
+                s[j] += !yr || yr[j] > 0.0f ? row[j] : 0.0f;
             }
         }
         for (size_t j = 0; j < k; j++) {
@@ -1510,20 +1578,17 @@ static void conv_backward(const void *state, const float *params, const float *x
                           const float *y, const float *dy, float *dx, float *dparams,
                           const struct dpt_batch *bt)
 {
-    (void)y;
     const struct conv *c = state;
+    const float *mask = bt->relu ? y : NULL;
     if (c->wino) {
-        wino_backward(&c->wn, params, x, dy, dx, dparams, bt->B, bt->ws);
+        wino_backward(&c->wn, params, x, mask, dy, dx, dparams, bt->B, bt->ws);
         if (c->use_bias) {
-            conv_add_column_sums(dy, bt->B * c->g.P, c->F, dparams + c->g.K * c->F);
+            conv_add_column_sums(dy, mask, bt->B * c->g.P, c->F, dparams + c->g.K * c->F);
         }
         return;
     }
     if (c->direct) {
-        conv_direct_dkernel(c, x, dy, bt->B, bt->ws, dparams);
-        if (dx) {
-            conv_direct_dx(c, params, dy, dx, bt->B, bt->ws);
-        }
+        conv_direct_backward(c, params, x, y, dy, dx, dparams, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     size_t M = bt->B * c->g.P, rows = conv_block(M, c->block_rows);
@@ -1532,9 +1597,14 @@ static void conv_backward(const void *state, const float *params, const float *x
     if (dx && dcols) {
         memset(dcols, 0, rows * c->g.K * sizeof *dcols);
     }
+    float *dym = ws + rows * (c->identity ? 0 : c->ld + c->g.K);
     for (size_t r0 = 0; r0 < M; r0 += rows) {
         size_t n = M - r0 < rows ? M - r0 : rows;
         const float *cols = c->identity ? x + r0 * c->g.C : ws, *dyb = dy + r0 * c->F;
+        if (mask) {
+            conv_relu_mask(dyb, mask + r0 * c->F, n * c->F, dym);
+            dyb = dym;
+        }
         if (!c->identity && rows < M) {
             if (c->k_major) {
                 conv_im2col_k_major(&c->g, x, r0, n, ws, c->ld);
@@ -1558,7 +1628,7 @@ static void conv_backward(const void *state, const float *params, const float *x
         conv_col2im(&c->g, dcols, r0, n, dx);
     }
     if (c->identity && c->use_bias) {
-        conv_add_column_sums(dy, M, c->F, dparams + c->g.K * c->F);
+        conv_add_column_sums(dy, mask, M, c->F, dparams + c->g.K * c->F);
     }
 }
 

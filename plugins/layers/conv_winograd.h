@@ -628,15 +628,17 @@ static void wino_output_transform(const struct conv_wino *w, const float *m, con
 }
 
 /* dM[xi][t][f] = (A dY A^T)[xi] for tiles [t0, t0 + n) of dy, dY's
- * positions past [Ho, Wo] taken as 0. Lanes past F are 0. */
+ * positions past [Ho, Wo] taken as 0, and those where mask <= 0 too
+ * unless mask is NULL. Lanes past F are 0. */
 static inline __attribute__((always_inline)) void wino_dy_transform_r(
-    const size_t R, const struct conv_wino *w, const float *dy, size_t t0, size_t n, size_t nT,
-    float *dm)
+    const size_t R, const struct conv_wino *w, const float *dy, const float *mask, size_t t0,
+    size_t n, size_t nT, float *dm)
 {
     const size_t F = w->F, Fp = w->Fp, M = WINO_MOF(R);
     for (size_t q = 0; q < n; q++) {
         struct wino_tile tl = wino_tile_of(w, t0 + q);
         const float *ds = dy + tl.b * w->Ho * w->Wo * F;
+        const float *ms = mask ? mask + tl.b * w->Ho * w->Wo * F : NULL;
         size_t rows = w->Ho - tl.oh0 < M ? w->Ho - tl.oh0 : M;
         size_t cols = w->Wo - tl.ow0 < M ? w->Wo - tl.ow0 : M;
         for (size_t f = 0; f < F; f += WINO_LANES) {
@@ -645,9 +647,14 @@ static inline __attribute__((always_inline)) void wino_dy_transform_r(
             for (size_t i = 0; i < M; i++) {
                 for (size_t j = 0; j < M; j++) {
                     d[i * M + j] = (wino_v8){0};
+                    size_t at = ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f;
                     if (i < rows && j < cols) {
-                        wino_load(&d[i * M + j],
-                                  ds + ((tl.oh0 + i) * w->Wo + tl.ow0 + j) * F + f, nf);
+                        wino_load(&d[i * M + j], ds + at, nf);
+                    }
+                    if (i < rows && j < cols && ms) { /* a relu applied: 0 where y <= 0 */
+                        wino_v8 y;
+                        wino_load(&y, ms + at, nf);
+                        d[i * M + j] = (wino_v8)((wino_i8)d[i * M + j] & (y > 0.0f));
                     }
                 }
             }
@@ -665,10 +672,10 @@ static inline __attribute__((always_inline)) void wino_dy_transform_r(
 }
 
 WINO_CLONES
-static void wino_dy_transform(const struct conv_wino *w, const float *dy, size_t t0, size_t n,
-                              size_t nT, float *dm)
+static void wino_dy_transform(const struct conv_wino *w, const float *dy, const float *mask,
+                              size_t t0, size_t n, size_t nT, float *dm)
 {
-    WINO_DISPATCH(w, wino_dy_transform_r, w, dy, t0, n, nT, dm);
+    WINO_DISPATCH(w, wino_dy_transform_r, w, dy, mask, t0, n, nT, dm);
 }
 
 /* dx += B dV B^T of tiles [t0, t0 + n), at the inputs inside the image
@@ -858,9 +865,11 @@ static void wino_forward(const struct conv_wino *wl, const float *params, const 
 }
 
 /* dparams[kernel] += the kernel's gradient; dx (unless NULL) = the
- * input's gradient, written whole. The bias's gradient is the caller's. */
+ * input's gradient, written whole. With mask (a relu applied: its output),
+ * dy counts as 0 where mask <= 0. The bias's gradient is the caller's. */
 static void wino_backward(const struct conv_wino *wl, const float *params, const float *x,
-                          const float *dy, float *dx, float *dparams, size_t B, float *ws)
+                          const float *mask, const float *dy, float *dx, float *dparams,
+                          size_t B, float *ws)
 {
     struct conv_wino w = *wl;
     wino_layout(&w, B);
@@ -880,7 +889,7 @@ static void wino_backward(const struct conv_wino *wl, const float *params, const
     for (size_t t0 = 0; t0 < T; t0 += nT) {
         size_t n = T - t0 < nT ? T - t0 : nT;
         wino_input_transform(&w, x, t0, n, nT, v);
-        wino_dy_transform(&w, dy, t0, n, nT, m);
+        wino_dy_transform(&w, dy, mask, t0, n, nT, m);
         for (size_t xi = 0; xi < WINO_NN; xi++) {
             float *vx = v + xi * nT * w.Cp, *mx = m + xi * nT * w.Fp;
             if (mm) {

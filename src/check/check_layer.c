@@ -213,6 +213,42 @@ static int check_threads(const struct dpt_check_subject *s, const struct dpt_che
     return rc;
 }
 
+/* A layer with DPT_CAP_APPLIES_RELU (ABI 2.1): forward with dpt_batch.relu
+ * must give relu of its plain output, and backward then the plain
+ * backward's results for dy masked where that output is <= 0, bit for
+ * bit, as the host relies on when it skips the relu node. */
+static int check_relu(const struct dpt_check_subject *s, struct dpt_check_layer *c,
+                      struct dpt_check_report *rep, size_t B, uint64_t seed)
+{
+    struct outs plain = {0}, fused = {0};
+    float *x = dpt_check_floats(B * c->n_in), *dy = dpt_check_floats(B * c->n_out);
+    float *dym = dpt_check_floats(B * c->n_out);
+    int rc = x && dy && dym ? outs_alloc(&plain, c, B) : DPT_ENOMEM;
+    rc = rc ? rc : outs_alloc(&fused, c, B);
+    if (rc == 0) {
+        dpt_check_fill(x, B * c->n_in, &seed, s->lo, s->hi);
+        dpt_check_fill(dy, B * c->n_out, &seed, -1, 1);
+        memset(plain.dx, 0, B * c->n_in * sizeof *plain.dx);
+        memset(plain.dp, 0, c->n_slice * sizeof *plain.dp);
+        c->relu = 0;
+        dpt_check_layer_forward_ws(c, plain.ws, x, plain.y, B, 1);
+        for (size_t i = 0; i < B * c->n_out; i++) {
+            dym[i] = plain.y[i] > 0.0f ? dy[i] : 0.0f;
+            plain.y[i] = plain.y[i] > 0.0f ? plain.y[i] : 0.0f;
+        }
+        dpt_check_layer_backward_ws(c, plain.ws, x, plain.y, dym, plain.dx, plain.dp, B);
+        c->relu = 1;
+        pass_once(c, &fused, x, dy, B);
+        c->relu = 0;
+        expect(s, rep, "relu applied as the relu node would", outs_differ(c, &plain, &fused, B),
+               B * (c->n_in + c->n_out) + c->n_slice,
+               "values differ from the layer's plain passes followed by relu's", B);
+    }
+    outs_free(&plain), outs_free(&fused);
+    dpt_check_free(x), dpt_check_free(dy), dpt_check_free(dym);
+    return rc;
+}
+
 /* Records that create() of subject s crashed for input shape `in`; returns
  * DPT_ECRASH, which ends every check: nothing of the plugin runs after a
  * crash (plugin/guard.h). */
@@ -291,6 +327,10 @@ int dpt_check_subject_run(const struct dpt_check_subject *s, struct dpt_check_in
         report_contracts(s, rep, c, &contracts, B);
     }
     int rc = check_threads(s, c, rep, 3, 300);
+    if (rc == 0 && s->base->kind == DPT_KIND_LAYER && s->base->abi_minor >= 1 &&
+        (s->base->caps & DPT_CAP_APPLIES_RELU)) {
+        rc = check_relu(s, c, rep, 3, 500);
+    }
     return rc < 0 ? rc : check_instances(s, a, rep, 2, 400);
 }
 

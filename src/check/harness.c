@@ -229,17 +229,19 @@ void *dpt_check_layer_workspace(const struct dpt_check_layer *c, size_t B, size_
     return ws;
 }
 
-static struct dpt_batch batch_of(void *ws, size_t B, int training)
+static struct dpt_batch batch_of(const struct dpt_check_layer *c, void *ws, size_t B,
+                                 int training)
 {
     struct dpt_batch b = {.B = B, .ws = ws, .training = (uint32_t)training,
-                          .scale = 1.0f / (float)B, .key = 77, .first_sample = 5};
+                          .scale = 1.0f / (float)B, .key = 77, .first_sample = 5,
+                          .relu = c->relu};
     return b;
 }
 
 void dpt_check_layer_forward_ws(const struct dpt_check_layer *c, void *ws, const float *x,
                                 float *y, size_t B, int training)
 {
-    struct dpt_batch b = batch_of(ws, B, training);
+    struct dpt_batch b = batch_of(c, ws, B, training);
     c->p->forward(c->st, c->params, x, y, &b);
 }
 
@@ -247,7 +249,7 @@ void dpt_check_layer_backward_ws(const struct dpt_check_layer *c, void *ws, cons
                                  const float *y, const float *dy, float *dx, float *dparams,
                                  size_t B)
 {
-    struct dpt_batch b = batch_of(ws, B, 1);
+    struct dpt_batch b = batch_of(c, ws, B, 1);
     c->p->backward(c->st, c->params, x, y, dy, dx, dparams, &b);
 }
 

@@ -74,6 +74,7 @@ struct dpt_check_layer {
     void *ws;           /* guarded, ws_bytes for B = ws_B */
     size_t ws_bytes, ws_B;
     int crash_signal;   /* the signal create() crashed with, else 0 */
+    uint32_t relu;      /* dpt_batch.relu of the calls (DPT_CAP_APPLIES_RELU) */
 };
 
 /* Creates the instance (create(), then init() from rng key `seed`).

@@ -428,6 +428,28 @@ static struct want model_want(uint32_t kind, const config_setting_t *s)
     return want;
 }
 
+/* Lets each layer with DPT_CAP_APPLIES_RELU (ABI 2.1) that a relu
+ * (DPT_CAP_IS_RELU) follows apply it in its own passes; the relu's node is
+ * then skipped and its buffers are the layer's (dpt_work_create). Only the
+ * run changes: model files, summaries and exports still show both nodes.
+ * DPTRAIN_FUSE=0 in the environment turns it off, for the tests that
+ * compare the two ways bit for bit (tests/relu_fusion.sh). */
+static void fuse_relus(struct dpt_net *net)
+{
+    const char *env = getenv("DPTRAIN_FUSE");
+    if (env && strcmp(env, "0") == 0) {
+        return;
+    }
+    for (size_t i = 0; i + 1 < net->n_nodes; i++) {
+        struct dpt_node *nd = &net->nodes[i], *next = &net->nodes[i + 1];
+        if (nd->layer && nd->plugin->abi_minor >= 1 &&
+            (nd->plugin->caps & DPT_CAP_APPLIES_RELU) && next->act &&
+            next->plugin->abi_minor >= 1 && (next->plugin->caps & DPT_CAP_IS_RELU)) {
+            nd->applies_relu = next->fused = 1;
+        }
+    }
+}
+
 /* Makes the loss. A loss that fuses the final activation (cce with softmax)
  * needs the net to end in it; training then stops before it (n_train). */
 static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
@@ -443,6 +465,7 @@ static int add_loss(struct dpt_net *net, const struct dpt_registry *reg,
     net->loss_host = made.host;
 
     net->n_train = net->n_nodes;
+    fuse_relus(net);
     const char *fused = net->loss->fused_activation;
     if (fused) {
         const struct dpt_node *last = &net->nodes[net->n_nodes - 1];
@@ -680,6 +703,9 @@ static int work_bytes(const struct dpt_net *net, size_t m, size_t *bytes,
     for (size_t i = 0; i < net->n_nodes; i++) {
         const struct dpt_node *nd = &net->nodes[i];
         size_t act, ws = workspace_bytes(nd, m);
+        if (nd->fused) {
+            continue; /* its buffers are its layer's */
+        }
         if (__builtin_mul_overflow(m, nd->n_out * sizeof(float), &act) || act > SIZE_MAX / 4 ||
             ws > SIZE_MAX / 4 || __builtin_add_overflow(*bytes, 2 * round_up(act, 64), bytes) ||
             __builtin_add_overflow(*bytes, round_up(ws, 64), bytes)) {
@@ -734,6 +760,11 @@ int dpt_work_create(struct dpt_work **out, const struct dpt_net *net, size_t m,
     char *p = w->block;
     for (size_t i = 0; i < n; i++) {
         const struct dpt_node *nd = &net->nodes[i];
+        if (nd->fused) { /* the same floats: the layer wrote relu's output */
+            w->act[i + 1] = w->act[i];
+            w->dact[i + 1] = w->dact[i];
+            continue;
+        }
         size_t b = round_up(m * nd->n_out * sizeof(float), 64);
         w->act[i + 1] = (float *)p;
         p += b;
@@ -773,7 +804,7 @@ static size_t act_cols(const struct dpt_node *nd)
 static struct dpt_batch batch_of(const struct dpt_node *nd, size_t B, void *ws, float scale,
                                  const struct dpt_micro_info *mi)
 {
-    struct dpt_batch b = {.B = B, .ws = ws, .scale = scale};
+    struct dpt_batch b = {.B = B, .ws = ws, .scale = scale, .relu = (uint32_t)nd->applies_relu};
     if (mi) {
         b.training = 1;
         b.key = dpt__mix64(dpt__mix64(mi->seed, mi->epoch), (uint64_t)nd->layer_index);
@@ -822,6 +853,9 @@ static inline __attribute__((always_inline)) const float *forward(const struct d
     for (size_t i = 0; i < n; i++) {
         const struct dpt_node *nd = &net->nodes[i];
         float *y = w->act[i + 1];
+        if (nd->fused) {
+            continue; /* y is in (the layer's output, relu applied) */
+        }
         if (nd->kind == DPT_KIND_LAYER) {
             struct dpt_batch b = batch_of(nd, B, w->ws[i], scale, mi);
             layer_forward(nd, net->params + nd->param_off, in, y, &b);
@@ -850,6 +884,9 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
         float *dx = i ? w->dact[i] : NULL;
+        if (nd->fused) {
+            continue; /* its layer takes dy, the relu's, as it is */
+        }
         if (dx && !nd->writes_dx) {
             memset(dx, 0, B * nd->n_in * sizeof(float));
         }
@@ -921,6 +958,9 @@ void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
         float *dx = i ? w->dact[i] : NULL;
+        if (nd->fused) {
+            continue;
+        }
         if (dx) {
             memset(dx, 0, B * nd->n_in * sizeof(float));
         }

@@ -43,6 +43,8 @@ struct dpt_node {
     size_t param_off, n_params, n_state;
     int layer_index; /* index in model.layers */
     int writes_dx;   /* DPT_CAP_WRITES_DX: backward writes dx, no zeroing needed */
+    int applies_relu; /* a layer that runs the next node, a relu, in its own passes */
+    int fused;        /* a relu its layer applies: skipped; its buffers are the layer's */
     double l2;       /* the layer's "l2" key: loss += l2 * sum(w^2) over its weight tensor */
     size_t l2_off, l2_len; /* that tensor within the flat buffer */
     char label[96];  /* "layer 2 (dense)" */
