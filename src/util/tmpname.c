@@ -42,16 +42,21 @@ int dpt__random_name(const char *prefix, char *name, size_t len)
     return 0;
 }
 
+int dpt__open_excl(const char *name)
+{
+    /* O_EXCL alone already fails on a symbolic link at name (even a
+     * dangling one) and never follows it; O_NOFOLLOW says so for readers
+     * and for file systems that honour only one of them. */
+    return open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+}
+
 int dpt__create_excl(const char *prefix, char *name, size_t len)
 {
     for (int i = 0; i < DPT__CREATE_TRIES; i++) {
         if (dpt__random_name(prefix, name, len) < 0) {
             return -1;
         }
-        /* O_EXCL alone already fails on a symbolic link at name (even a
-         * dangling one) and never follows it; O_NOFOLLOW says so for
-         * readers and for file systems that honour only one of them. */
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        int fd = dpt__open_excl(name);
         if (fd >= 0 || errno != EEXIST) {
             return fd;
         }

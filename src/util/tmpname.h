@@ -46,6 +46,13 @@
  * name is too small, or getrandom's. */
 int dpt__random_name(const char *prefix, char *name, size_t len);
 
+/* Creates the new, empty file name for writing, as dpt__create_excl does
+ * for each name it tries: O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode
+ * 0666 less the umask. The descriptor, or -1 with errno (EEXIST for
+ * anything already at name, a symbolic link included, which is not
+ * followed). */
+int dpt__open_excl(const char *name);
+
 /* Creates a new, empty file named prefix<random> for writing (its name to
  * name, len bytes) with O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC and mode
  * 0666 less the umask, trying other names while a name is taken. The
