@@ -265,6 +265,12 @@ int dpt_output_open_in_place(FILE **out, const char *path, int append, const cha
     if (fd < 0 && e == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
         return refuse_link(path, what, err);
     }
+    /* fopen's "a" starts at the end (ftell tells an empty log from one to
+     * go on); fdopen leaves the offset where open put it, at 0. */
+    if (fd >= 0 && append && lseek(fd, 0, SEEK_END) < 0) {
+        close(fd);
+        fd = -1;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, append ? "a" : "w") : NULL;
     if (!f) {
         e = errno;

@@ -59,7 +59,8 @@ int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
  * folder's cause (strerror) and what was tried; nothing was created. */
 int dpt_output_create_tmp(const char *path, char *tmp, size_t len, struct dpt_err *err);
 
-/* Opens path for writing in place, appending (append != 0) or from empty,
+/* Opens path for writing in place, appending (append != 0; ftell then
+ * gives the size it had, as after fopen's "a") or from empty,
  * creating it (mode 0666 less the umask) when missing, as a FILE (*out,
  * the caller fcloses it). A symbolic link at path is refused rather than
  * written through: someone who can write the folder may have planted it to
