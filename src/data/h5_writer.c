@@ -75,14 +75,17 @@ int dpt_h5out_create(struct dpt_h5out **out, const char *path, char *tmp, size_t
     char why[DPT__H5_REASON_LEN] = "every name tried was taken";
     w->file = -1;
     struct stat st;
-    for (int i = 0; i < DPT__CREATE_TRIES && w->file < 0 && e == EEXIST; i++) {
+    for (int i = 0; i < DPT__CREATE_TRIES; i++) {
         if (dpt__random_name(prefix, tmp, len) < 0) {
             e = errno;
             snprintf(why, sizeof why, "no random name");
-        } else if (lstat(tmp, &st) != 0) {
-            w->file = create_excl(tmp, &e, why, sizeof why);
-            e = w->file < 0 && e == EEXIST ? EIO : e; /* not a name taken before */
+            break;
         }
+        if (lstat(tmp, &st) == 0) {
+            continue; /* taken: another name */
+        }
+        w->file = create_excl(tmp, &e, why, sizeof why);
+        break;
     }
     free(prefix);
     if (w->file < 0 || !(w->path = strdup(tmp))) {

@@ -188,7 +188,7 @@ int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
     }
     const char *step = "";
     int rc = 0;
-    if (rc == 0 && write_all(fd, buf, n) < 0) {
+    if (write_all(fd, buf, n) < 0) {
         rc = -1;
         step = "writing failed";
     }
