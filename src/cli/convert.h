@@ -38,7 +38,8 @@ struct cli_convert_opts {
 
 struct cli_convert_run {
     struct cli_convert_opts o;
-    char *tmp;            /* OUT.tmp-PID */
+    char *tmp;            /* OUT.tmp-<random>, made by dpt_h5out_create */
+    size_t tmp_len;       /* bytes at tmp */
     struct dpt_h5out *w;  /* open while writing */
     char summary[512];    /* "X [N, F] float32, y [N] int64": for the last line */
     char notes[2048];     /* lines printed before it: a dropped index, filled values,

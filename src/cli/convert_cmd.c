@@ -3,9 +3,13 @@
  *
  * This file reads the command line, shows progress, and owns the output's
  * life: OUT's folder is probed first (a job that cannot write fails before
- * reading a byte), the data go to OUT.tmp-PID, and only a complete, fsynced
- * file gets OUT's name; without --overwrite it is linked there (link(2)
- * fails when OUT exists, so a file that appeared meanwhile is not replaced).
+ * reading a byte), the data go to OUT.tmp-<random> (an unpredictable name,
+ * created exclusively: util/tmpname.h), and only a complete, fsynced file
+ * gets OUT's name; without --overwrite it is linked there (link(2) fails
+ * when OUT exists, a symbolic link included, so a file that appeared
+ * meanwhile is not replaced and a planted link is not written through);
+ * with it, rename(2) replaces what is there, a link itself rather than
+ * its target.
  * On any error or stop signal the temporary file is removed: OUT is either
  * absent, the old file, or the whole new one. The readers are
  * convert_csv.c and convert_npy.c.
@@ -116,7 +120,7 @@ uint64_t cli_convert_block_rows(const struct cli_convert_run *r, uint64_t row_by
 
 int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err)
 {
-    return dpt_h5out_create(&r->w, r->tmp, err);
+    return dpt_h5out_create(&r->w, r->o.out, r->tmp, r->tmp_len, err);
 }
 
 /* Parses the options after IN and OUT; returns 0, or EXIT_USAGE after
@@ -284,7 +288,8 @@ static int put_in_place(struct cli_convert_run *r, struct dpt_err *err)
         unlink(r->tmp);
     } else if (errno != EEXIST) {
         /* A file system without hard links (some FUSE and SMB mounts). */
-        rc = access(out, F_OK) == 0 ? (errno = EEXIST, -1) : rename(r->tmp, out);
+        struct stat st;
+        rc = lstat(out, &st) == 0 ? (errno = EEXIST, -1) : rename(r->tmp, out);
     }
     if (rc != 0) {
         int e = errno;
@@ -311,7 +316,7 @@ static int put_in_place(struct cli_convert_run *r, struct dpt_err *err)
 static int check_out(const struct cli_convert_run *r, struct dpt_err *err)
 {
     struct stat st;
-    if (!r->o.force && stat(r->o.out, &st) == 0) {
+    if (!r->o.force && lstat(r->o.out, &st) == 0) { /* a link, even dangling, too */
         return dpt_err_set(err, DPT_EIO, "%s exists; --overwrite replaces it", r->o.out);
     }
     if (r->o.level > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0) {
@@ -351,7 +356,8 @@ int cmd_convert(int argc, char **argv)
     r.start = r.last = dpt__now();
     struct dpt_err err = {0};
     rc = check_out(&r, &err);
-    r.tmp = rc == 0 ? dpt__aprintf("%s.tmp-%ld", r.o.out, (long)getpid()) : NULL;
+    r.tmp_len = strlen(r.o.out) + 64;
+    r.tmp = rc == 0 ? calloc(1, r.tmp_len) : NULL;
     if (rc == 0 && !r.tmp) {
         rc = dpt_err_set(&err, DPT_ENOMEM, "out of memory");
     }

@@ -265,11 +265,14 @@ static long long row_epoch(const char *line, int jsonl)
 static int trim_log(const char *path, int jsonl, int64_t epochs_done, struct dpt_err *err)
 {
     char shown[8192];
-    FILE *f = fopen(path, "r");
+    /* Not through a symbolic link: one planted here after the log was
+     * opened would have the rewrite copy another file into the folder. */
+    FILE *f = dpt_output_open_read_nofollow(path);
     if (!f) {
         int e = errno;
         return dpt_err_set(err, DPT_EIO, "%s: cannot read it: %s",
-                           dpt__path_shown(path, shown, sizeof shown), strerror(e));
+                           dpt__path_shown(path, shown, sizeof shown),
+                           e == ELOOP ? "is a symbolic link" : strerror(e));
     }
     char *kept = NULL, *line = NULL;
     size_t n_kept = 0, cap = 0;
@@ -312,18 +315,17 @@ static void on_resume(void *ctx, int64_t epochs_done)
     }
     fclose(p->log); /* nothing written yet; reopened on the new file */
     struct dpt_err err = {0};
-    int rc = trim_log(p->log_path, p->jsonl, epochs_done, &err);
-    p->log = rc == 0 ? fopen(p->log_path, "a") : NULL;
-    if (rc == 0 && !p->log) {
-        int e = errno;
-        char shown[8192];
-        dpt_err_set(&err, DPT_EIO, "%s: %s", dpt__path_shown(p->log_path, shown, sizeof shown),
-                    strerror(e));
+    /* trim_log's messages start with the path, dpt_output_open_in_place's
+     * with "train.log" and the path. */
+    const char *what = "train.log ";
+    if (trim_log(p->log_path, p->jsonl, epochs_done, &err) == 0) {
+        what = "";
+        dpt_output_open_in_place(&p->log, p->log_path, 1, "train.log", &err);
     }
     if (!p->log) {
         p->log_errno = EIO;
-        fprintf(stderr, "dptrain: error: train.log %s; training goes on without it, and "
-                "dptrain will exit with status 1\n", err.msg);
+        fprintf(stderr, "dptrain: error: %s%s; training goes on without it, and "
+                "dptrain will exit with status 1\n", what, err.msg);
     }
 }
 
@@ -603,14 +605,9 @@ static int open_log(const struct dpt_spec *spec, const struct train_args *a, str
     if (rc < 0) {
         return rc;
     }
-    p->log = fopen(spec->log, a->resume ? "a" : "w");
-    if (!p->log) {
-        int e = errno;
-        char shown[8192];
-        return dpt_err_set(err, DPT_EIO, "train.log %s: %s",
-                           dpt__path_shown(spec->log, shown, sizeof shown), strerror(e));
-    }
-    return 0;
+    /* Written in place (appended to on a resume), so a symbolic link here
+     * is refused rather than followed: io/output.h. */
+    return dpt_output_open_in_place(&p->log, spec->log, a->resume != NULL, "train.log", err);
 }
 
 /* Appends " arg" to buf (len bytes), in single quotes when the shell

@@ -1,15 +1,19 @@
 /* The block writer of data/h5_writer.h. Every entry point runs HDF5
  * quietly and quotes its reason; a failed write leaves the file to
- * dpt_h5out_abandon, which removes it. */
+ * dpt_h5out_abandon, which removes it. The file is created under an
+ * unpredictable temporary name (util/tmpname.h) with H5F_ACC_EXCL. */
 #include "config.h"
 
 #include "data/h5_writer.h"
 #include "util/h5.h"
+#include "util/tmpname.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* H5Pset_file_locking arrived in 1.10.7 and 1.12.1, not in 1.12.0. */
@@ -28,14 +32,10 @@ struct dpt_h5out {
     char names[MAX_SETS][64];
 };
 
-int dpt_h5out_create(struct dpt_h5out **out, const char *path, struct dpt_err *err)
+/* H5Fcreate of path with H5F_ACC_EXCL, quietly; the file id, or -1 with
+ * the cause in *e (errno, 0 when HDF5 set none) and why. */
+static hid_t create_excl(const char *path, int *e, char *why, size_t len)
 {
-    *out = NULL;
-    struct dpt_h5out *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path))) {
-        free(w);
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
-    }
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -44,20 +44,59 @@ int dpt_h5out_create(struct dpt_h5out **out, const char *path, struct dpt_err *e
         H5Pset_file_locking(fapl, 0, 1);
     }
 #endif
-    /* The oldest format that holds what we write, so that h5py and
-     * HDF5 1.8 read the file too. */
-    w->file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
-    int e = errno;
-    char why[DPT__H5_REASON_LEN];
-    dpt__h5_reason(why, sizeof why);
+    errno = 0;
+    hid_t file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+    *e = errno;
+    dpt__h5_reason(why, len);
     if (fapl >= 0) {
         H5Pclose(fapl);
     }
     dpt__h5_quiet_end(&quiet);
-    if (w->file < 0) {
-        free(w->path);
+    return file;
+}
+
+int dpt_h5out_create(struct dpt_h5out **out, const char *path, char *tmp, size_t len,
+                     struct dpt_err *err)
+{
+    *out = NULL;
+    struct dpt_h5out *w = calloc(1, sizeof *w);
+    char *prefix = dpt__aprintf("%s" DPT__TMP_SEP, path);
+    if (!w || !prefix) {
         free(w);
-        return dpt_err_set(err, DPT_EIO, "%s: cannot create (%s; HDF5: %s)", path,
+        free(prefix);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    /* H5F_ACC_EXCL creates with O_EXCL, but HDF5 first opens an existing
+     * name to compare it with the files it has open, through a symbolic
+     * link too (and then refuses it): so a name found taken is skipped
+     * before HDF5 sees it. Nobody can plant anything at a name in the
+     * moment between, as nobody knows it (util/tmpname.h). */
+    int e = EEXIST;
+    char why[DPT__H5_REASON_LEN] = "every name tried was taken";
+    w->file = -1;
+    struct stat st;
+    for (int i = 0; i < DPT__CREATE_TRIES; i++) {
+        if (dpt__random_name(prefix, tmp, len) < 0) {
+            e = errno;
+            snprintf(why, sizeof why, "no random name");
+            break;
+        }
+        if (lstat(tmp, &st) == 0) {
+            continue; /* taken: another name */
+        }
+        w->file = create_excl(tmp, &e, why, sizeof why);
+        break;
+    }
+    free(prefix);
+    if (w->file < 0 || !(w->path = strdup(tmp))) {
+        if (w->file >= 0) {
+            H5Fclose(w->file);
+            unlink(tmp);
+            e = ENOMEM;
+        }
+        free(w);
+        return dpt_err_set(err, DPT_EIO, "%s: cannot create a temporary file %s<random> next "
+                           "to it (%s; HDF5: %s)", path, DPT__TMP_SEP,
                            e ? strerror(e) : "no details", why);
     }
     *out = w;
@@ -218,7 +257,9 @@ int dpt_h5out_close(struct dpt_h5out *w, struct dpt_err *err)
         rc = dpt_err_set(err, DPT_EIO, "%s: closing the file failed (%s; HDF5: %s)", w->path,
                          e ? strerror(e) : "no details", why);
     }
-    int fd = rc == 0 ? open(w->path, O_RDONLY) : -1;
+    /* Reopened by name to fsync; a symbolic link or a FIFO someone swapped
+     * in for the file meanwhile is refused rather than followed or waited on. */
+    int fd = rc == 0 ? open(w->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
     if (rc == 0 && (fd < 0 || fsync(fd) != 0)) {
         rc = dpt_err_set(err, DPT_EIO, "%s: fsync: %s", w->path, strerror(errno));
     }

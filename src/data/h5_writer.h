@@ -4,8 +4,8 @@
  * the default layout is contiguous, which dptrain reads with pread; chunked
  * and deflate-compressed on request. Unlike dptrain's model files (built in
  * memory, io/output.h), a data file may be larger than memory, so HDF5
- * writes it straight to disk; the caller gives a temporary name and renames
- * it when everything is written (dpt_h5out_close fsyncs first).
+ * writes it straight to disk, under a temporary name the caller renames
+ * when everything is written (dpt_h5out_close fsyncs first).
  * Nothing here prints. One writer belongs to one thread.
  */
 #ifndef DPT_DATA_H5_WRITER_H
@@ -17,10 +17,15 @@
 
 struct dpt_h5out;
 
-/* Creates the HDF5 file path, which must not exist yet (the error says so,
- * naming it), without file locking (the name is the caller's own, and some
- * parallel file systems refuse locks). */
-int dpt_h5out_create(struct dpt_h5out **out, const char *path, struct dpt_err *err);
+/* Creates a new HDF5 file next to path, under the temporary name
+ * PATH.tmp-<random> written to tmp (len bytes, at least strlen(path) + 32):
+ * unpredictable, created with H5F_ACC_EXCL (O_EXCL: nothing already there,
+ * a symbolic link included, is followed or replaced; util/tmpname.h), mode
+ * 0666 less the umask, and without file locking (the name is ours alone,
+ * and some parallel file systems refuse locks). The caller renames tmp to
+ * path when the file is complete. The error names path and the cause. */
+int dpt_h5out_create(struct dpt_h5out **out, const char *path, char *tmp, size_t len,
+                     struct dpt_err *err);
 
 /* Adds dataset `name` of type file_type (borrowed) and shape dims[rank]
  * (rank 1 to 4, dims[0] the rows): contiguous when chunk_rows is 0, else

@@ -4,6 +4,7 @@
 #include "io/checkpoint.h"
 #include "io/h5file.h"
 #include "io/model_io.h"
+#include "util/tmpname.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -417,7 +418,7 @@ static int newer_first(const void *a, const void *b)
  * temporary files a killed writer left behind. */
 static void prune(const char *stem, const char *ext, int64_t keep, const char *current)
 {
-    char pattern[PATH_MAX + 32];
+    char pattern[PATH_MAX + 128];
     glob_t g;
     snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s", stem, ext);
     if (glob(pattern, 0, NULL, &g) == 0) {
@@ -438,13 +439,47 @@ static void prune(const char *stem, const char *ext, int64_t keep, const char *c
         free(files);
         globfree(&g);
     }
-    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s.tmp-*", stem, ext);
+    /* Exactly the names io/output.c gives temporary files (PATH.tmp- and
+     * the random part, util/tmpname.h), and only regular files of ours:
+     * never a file someone else put in a shared folder. */
+    snprintf(pattern, sizeof pattern, "%s-[0-9]*[0-9]%s" DPT__TMP_SEP DPT__RANDOM_GLOB, stem, ext);
     if (glob(pattern, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
-            unlink(g.gl_pathv[i]);
+            if (dpt__tmp_is_ours(g.gl_pathv[i])) {
+                unlink(g.gl_pathv[i]);
+            }
         }
         globfree(&g);
     }
+}
+
+/* Points the link path at file (its name in the same folder): a new
+ * symbolic link under an unpredictable name (symlink(2) fails on anything
+ * already there, like O_EXCL; a taken name is retried), renamed over path,
+ * which replaces a link or file there rather than writing through it. 0,
+ * or -1 with errno; no temporary link is left behind. */
+static int point_link(const char *path, const char *file)
+{
+    char prefix[PATH_MAX + 16], link_tmp[PATH_MAX + 64];
+    snprintf(prefix, sizeof prefix, "%s.link-", path);
+    for (int i = 0; i < DPT__CREATE_TRIES; i++) {
+        if (dpt__random_name(prefix, link_tmp, sizeof link_tmp) < 0) {
+            return -1;
+        }
+        if (symlink(file, link_tmp) == 0) {
+            if (rename(link_tmp, path) == 0) {
+                return 0;
+            }
+            int e = errno;
+            unlink(link_tmp);
+            errno = e;
+            return -1;
+        }
+        if (errno != EEXIST) {
+            return -1;
+        }
+    }
+    return -1;
 }
 
 int dpt_checkpoint_write(const char *path, int64_t keep, const struct dpt_net *net,
@@ -452,7 +487,7 @@ int dpt_checkpoint_write(const char *path, int64_t keep, const struct dpt_net *n
                          const struct dpt_norm *norm, const struct dpt_train_state *st,
                          struct dpt_err *err)
 {
-    char stem[PATH_MAX - 32], file[PATH_MAX], link_tmp[PATH_MAX + 16];
+    char stem[PATH_MAX - 32], file[PATH_MAX];
     const char *ext;
     split_ext(path, stem, sizeof stem, &ext);
     snprintf(file, sizeof file, "%s-%012llu%s", stem, (unsigned long long)st->global_step, ext);
@@ -461,13 +496,9 @@ int dpt_checkpoint_write(const char *path, int64_t keep, const struct dpt_net *n
         return rc;
     }
     const char *slash = strrchr(file, '/');
-    snprintf(link_tmp, sizeof link_tmp, "%s.link-%ld", path, (long)getpid());
-    unlink(link_tmp);
-    if (symlink(slash ? slash + 1 : file, link_tmp) < 0 || rename(link_tmp, path) < 0) {
-        rc = dpt_err_set(err, DPT_EIO, "%s: cannot point the checkpoint link at %s: %s (is %s a "
-                         "regular file?)", path, file, strerror(errno), path);
-        unlink(link_tmp);
-        return rc;
+    if (point_link(path, slash ? slash + 1 : file) < 0) {
+        return dpt_err_set(err, DPT_EIO, "%s: cannot point the checkpoint link at %s: %s (is %s a "
+                           "folder?)", path, file, strerror(errno), path);
     }
     prune(stem, ext, keep > 0 ? keep : 1, file);
     return 0;

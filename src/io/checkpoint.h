@@ -21,7 +21,10 @@
  * which the newest `keep` are kept. Writing one (dpt_checkpoint_write) is
  * one operation: the numbered file through a temporary file (flush, fsync,
  * rename, fsync of the folder), then a new link renamed over PATH, then the
- * pruning of older files and of temporaries a killed writer left. Readers
+ * pruning of older files and of temporaries a killed writer left. The
+ * temporary file and link have unpredictable names and are created
+ * exclusively (util/tmpname.h), and the pruning removes only the user's
+ * own regular files with exactly that name pattern. Readers
  * only ever see a whole checkpoint. Nothing here talks MPI: rank 0 writes,
  * the trainer shares the outcome.
  */

@@ -15,7 +15,7 @@
  *   /standardize attr scale float64, data.scale (only when it is not 1)
  *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
  *
- * Files are written to "PATH.tmp-PID" in the same folder, flushed, fsynced
+ * Files are written to "PATH.tmp-<random>" in the same folder, flushed, fsynced
  * and renamed over PATH: a reader sees the old file or the new one, whole.
  * Checkpoints are model files with more in them: io/checkpoint.h.
  */

@@ -1,7 +1,10 @@
-/* Output files: start-up probes, free space, atomic writes. See output.h. */
+/* Output files: start-up probes, free space, atomic writes through
+ * exclusively created temporaries, in-place writes that refuse a symbolic
+ * link. See output.h. */
 #include "config.h"
 
 #include "io/output.h"
+#include "util/tmpname.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -60,7 +63,7 @@ static int make_folders(char *dir, const char **bad)
 
 int dpt_output_probe(const char *path, const char *what, struct dpt_err *err)
 {
-    char shown[8192], dir[PATH_MAX], probe[PATH_MAX + 32];
+    char shown[8192], dir[PATH_MAX], probe[PATH_MAX + 64];
     dpt__path_shown(path, shown, sizeof shown);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -76,8 +79,9 @@ int dpt_output_probe(const char *path, const char *what, struct dpt_err *err)
     }
     /* A real file with a byte in it: creating alone would pass on a full
      * disk, and some filesystems (ext4) refuse the write already. */
-    snprintf(probe, sizeof probe, "%s/.dptrain-probe-%ld", dir, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    char prefix[PATH_MAX + 32];
+    snprintf(prefix, sizeof prefix, "%s/.dptrain-probe-", dir);
+    int fd = dpt__create_excl(prefix, probe, sizeof probe);
     int rc = 0;
     if (fd < 0 || write(fd, "\n", 1) != 1) {
         int e = errno;
@@ -177,12 +181,14 @@ static int write_all(int fd, const char *buf, size_t n)
 int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
                                 struct dpt_err *err)
 {
-    char tmp[PATH_MAX + 32], shown[8192];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    const char *step = "cannot create it";
-    int rc = fd < 0 ? -1 : 0;
-    if (rc == 0 && write_all(fd, buf, n) < 0) {
+    char tmp[PATH_MAX + 64], shown[8192];
+    int fd = dpt_output_create_tmp(path, tmp, sizeof tmp, err);
+    if (fd < 0) {
+        return fd;
+    }
+    const char *step = "";
+    int rc = 0;
+    if (write_all(fd, buf, n) < 0) {
         rc = -1;
         step = "writing failed";
     }
@@ -191,15 +197,13 @@ int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
         step = "fsync failed";
     }
     int e = errno;
-    if (fd >= 0 && close(fd) < 0 && rc == 0) { /* NFS reports a failed write at close */
+    if (close(fd) < 0 && rc == 0) { /* NFS reports a failed write at close */
         rc = -1;
         e = errno;
         step = "close failed";
     }
     if (rc < 0) {
-        if (fd >= 0) {
-            unlink(tmp);
-        }
+        unlink(tmp);
         return dpt_err_set(err, DPT_EIO, "%s: %s (%zu bytes, temporary file %s): %s; the file "
                            "there before, if any, is unchanged",
                            dpt__path_shown(path, shown, sizeof shown), step, n, tmp,
@@ -215,4 +219,80 @@ int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
     folder_of(path, dir, sizeof dir);
     sync_path(dir, 1); /* best effort: make the rename durable */
     return 0;
+}
+
+int dpt_output_create_tmp(const char *path, char *tmp, size_t len, struct dpt_err *err)
+{
+    char prefix[PATH_MAX + 32], shown[8192];
+    int n = snprintf(prefix, sizeof prefix, "%s" DPT__TMP_SEP, path);
+    int fd = -1;
+    if (n < 0 || (size_t)n >= sizeof prefix) {
+        errno = ENAMETOOLONG;
+    } else {
+        fd = dpt__create_excl(prefix, tmp, len);
+    }
+    if (fd >= 0) {
+        return fd;
+    }
+    int e = errno;
+    char dir[PATH_MAX], dshown[8192];
+    folder_of(path, dir, sizeof dir);
+    return dpt_err_set(err, DPT_EIO, "%s: cannot create a temporary file %s<random> in %s: "
+                       "%s%s; the file there before, if any, is unchanged",
+                       dpt__path_shown(path, shown, sizeof shown), DPT__TMP_SEP,
+                       dpt__path_shown(dir, dshown, sizeof dshown), strerror(e),
+                       e == EEXIST ? " (every name tried was taken)" : "");
+}
+
+/* The error for a symbolic link at path, which dptrain will not write
+ * through (see output.h). */
+static int refuse_link(const char *path, const char *what, struct dpt_err *err)
+{
+    char shown[8192];
+    return dpt_err_set(err, DPT_EIO, "%s %s: is a symbolic link; dptrain does not write "
+                       "through links in case someone else planted it; remove it or give "
+                       "another path", what, dpt__path_shown(path, shown, sizeof shown));
+}
+
+int dpt_output_open_in_place(FILE **out, const char *path, int append, const char *what,
+                             struct dpt_err *err)
+{
+    *out = NULL;
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    int fd = open(path, flags, 0666);
+    int e = errno;
+    struct stat st;
+    if (fd < 0 && e == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        return refuse_link(path, what, err);
+    }
+    /* fopen's "a" starts at the end (ftell tells an empty log from one to
+     * go on); fdopen leaves the offset where open put it, at 0. */
+    if (fd >= 0 && append && lseek(fd, 0, SEEK_END) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, append ? "a" : "w") : NULL;
+    if (!f) {
+        e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        char shown[8192];
+        return dpt_err_set(err, DPT_EIO, "%s %s: %s", what,
+                           dpt__path_shown(path, shown, sizeof shown), strerror(e));
+    }
+    *out = f;
+    return 0;
+}
+
+FILE *dpt_output_open_read_nofollow(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }

@@ -10,8 +10,12 @@
  * filesystem has free (statvfs). dpt_output_write_atomically writes a
  * buffer through a temporary file (write, fsync, rename, fsync of the
  * folder): every failure has an errno, which the message quotes, and the
- * file at path is the old one or the new one, never a part. Nothing here
- * talks MPI; the caller decides which ranks check and agrees on the result.
+ * file at path is the old one or the new one, never a part. Temporary
+ * files get unpredictable names and are created exclusively
+ * (util/tmpname.h), and files written in place
+ * refuse a symbolic link, so that someone else who can write an output
+ * folder cannot make dptrain write through a link they planted there.
+ * Nothing here talks MPI; the caller decides which ranks check and agrees on the result.
  */
 #ifndef DPT_IO_OUTPUT_H
 #define DPT_IO_OUTPUT_H
@@ -19,6 +23,7 @@
 #include <dptrain/dptrain.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Makes sure a file can be written at path: creates its missing folders,
  * refuses a path that is a directory, and writes and removes a probe file
@@ -37,11 +42,37 @@ struct dpt_output_need {
  * folder, what is free and what is needed. */
 int dpt_output_space(const struct dpt_output_need *needs, size_t n, struct dpt_err *err);
 
-/* Writes n bytes of buf to path through PATH.tmp-PID in the same folder:
- * write, fsync, rename over path, fsync of the folder. On failure the
- * temporary file is removed, path is left as it was, and the error names the
- * file and the cause (strerror). */
+/* Writes n bytes of buf to path through a temporary file made by
+ * dpt_output_create_tmp in the same folder: write, fsync, rename over path,
+ * fsync of the folder. rename replaces whatever is at path, a symbolic link
+ * included, and never writes through it. On failure the temporary file is
+ * removed, path is left as it was, and the error names the file and the
+ * cause (strerror). */
 int dpt_output_write_atomically(const char *path, const void *buf, size_t n,
                                 struct dpt_err *err);
+
+/* Creates a new, empty file PATH.tmp-<random> for writing and returns its
+ * descriptor (>= 0, close-on-exec); its name goes to tmp (len bytes, at
+ * least strlen(path) + 32). The name is unpredictable and the file is
+ * created exclusively, never through a symbolic link, with mode 0666 less
+ * the umask (util/tmpname.h); a taken name is retried with another. On failure, a negative DPT_E* code and an error naming path, the
+ * folder's cause (strerror) and what was tried; nothing was created. */
+int dpt_output_create_tmp(const char *path, char *tmp, size_t len, struct dpt_err *err);
+
+/* Opens path for writing in place, appending (append != 0; ftell then
+ * gives the size it had, as after fopen's "a") or from empty,
+ * creating it (mode 0666 less the umask) when missing, as a FILE (*out,
+ * the caller fcloses it). A symbolic link at path is refused rather than
+ * written through: someone who can write the folder may have planted it to
+ * make dptrain overwrite a file of the user's elsewhere, and dptrain cannot
+ * tell who made it. The error names the output (what: "train.log") and the
+ * file, and says to remove the link or give another path. */
+int dpt_output_open_in_place(FILE **out, const char *path, int append, const char *what,
+                             struct dpt_err *err);
+
+/* Opens path for reading without following a symbolic link at its last
+ * component (the same rule as dpt_output_open_in_place, for a file dptrain
+ * reads and then rewrites). NULL with errno (ELOOP for a link). */
+FILE *dpt_output_open_read_nofollow(const char *path);
 
 #endif
