@@ -117,7 +117,14 @@ for sig in USR1 TERM; do
     "$MPIRUN" --oversubscribe --allow-run-as-root -np 2 "$DPTRAIN" train long.cfg --deterministic \
         --checkpoint sg.h5 --out sig.h5 > sig.log 2>&1 &
     pid=$!
-    sleep 1.5
+    # Signalled once the first epoch is done (the ranks' handlers are in
+    # place by then): a fixed sleep came before the ranks had started on
+    # a busy machine, and mpirun died of the signal itself.
+    i=0
+    until grep -q '^epoch' sig.log || [ $i -ge 1200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     kill -s $sig $pid
     if wait $pid; then st=0; else st=$?; fi
     want=3
