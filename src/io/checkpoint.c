@@ -4,6 +4,7 @@
 #include "io/checkpoint.h"
 #include "io/h5file.h"
 #include "io/model_io.h"
+#include "model/spec_store.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -76,6 +77,7 @@ struct ckpt_ctx {
     const char *text;
     const struct dpt_norm *norm;
     const struct dpt_train_state *st;
+    const char *name; /* the model's name (struct dpt_spec, name), or NULL */
 };
 
 /* /callbacks: the callbacks' numbers, and the best weights when kept. */
@@ -144,7 +146,8 @@ static int write_checkpoint(hid_t f, const void *ctx)
                  dpt__h5_write_string_attr(t, "loss", net->loss->base.name) < 0 ||
                  write_run_record(t, &c->st->run) < 0 ||
                  write_callbacks(f, &c->st->cb, net->n_params) < 0 ||
-                 dpt__h5_write_string_attr(f, "checksum", sum) < 0
+                 dpt__h5_write_string_attr(f, "checksum", sum) < 0 ||
+                 (c->name && dpt__h5_write_string_attr(f, "model_name", c->name) < 0)
              ? -1
              : 0;
     if (t >= 0) {
@@ -157,11 +160,11 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
                         const struct dpt_spec *spec, const struct dpt_norm *norm,
                         const struct dpt_train_state *st, struct dpt_err *err)
 {
-    char *text = dpt_spec_to_string(spec);
+    char *text = dpt_spec_stored_text(spec);
     if (!text) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
     int rc = dpt__h5_save_atomically(path, write_checkpoint, &c, err);
     free(text);
     return rc;
@@ -172,11 +175,11 @@ int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
                               const struct dpt_train_state *st, uint64_t *bytes,
                               struct dpt_err *err)
 {
-    char *text = dpt_spec_to_string(spec);
+    char *text = dpt_spec_stored_text(spec);
     if (!text) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
     int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c, bytes, err);
     free(text);
     return rc;
@@ -382,6 +385,20 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         dpt_norm_cleanup(norm);
     }
     return rc;
+}
+
+int dpt_checkpoint_model_name(const char *path, char *buf, size_t len)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "";
+    struct dpt_err err = {0};
+    int rc = dpt__model_open(&h, path, fmt, sizeof fmt, &err);
+    if (rc == 0 && (H5Aexists(h.f, "model_name") <= 0 ||
+                    dpt__h5_read_string_attr(h.f, "model_name", buf, len) < 0 || !buf[0])) {
+        rc = -1;
+    }
+    dpt__model_close(&h);
+    return rc < 0 ? -1 : 0;
 }
 
 /* "dir/ckpt.h5" -> "dir/ckpt" + ".h5" split for numbered files. */
