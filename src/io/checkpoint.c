@@ -47,17 +47,7 @@ static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
     XXH3_64bits_reset(h);
     XXH3_64bits_update(h, net->params, net->n_params * sizeof(float));
     XXH3_64bits_update(h, ostate, net->opt_floats * net->n_params * sizeof(float));
-    if (norm && norm->f) {
-        XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
-        XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
-    }
-    if (norm && dpt_norm_scales(norm)) {
-        XXH3_64bits_update(h, &norm->scale, sizeof norm->scale);
-    }
-    if (norm && norm->yc) {
-        XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
-        XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));
-    }
+    dpt__model_hash_norm(h, norm);
     long long ints[4] = {(long long)st->epoch, (long long)st->step,
                          (long long)st->global_step, (long long)st->seed};
     XXH3_64bits_update(h, ints, sizeof ints);
