@@ -187,11 +187,42 @@ void dpt__model_hash_norm(XXH3_state_t *h, const struct dpt_norm *norm)
     }
 }
 
+/* Adds the tensors of layer nd to h in the order of their names (as h5py
+ * lists a group), each as stored: n floats, without the flat buffer's
+ * alignment padding. Names are unique within a layer: each round takes
+ * the smallest name after the last one taken. */
+static void hash_layer(XXH3_state_t *h, const struct dpt_net *net, const struct dpt_node *nd)
+{
+    const char *prev = NULL;
+    for (;;) {
+        struct dpt_tensor t, next;
+        int found = 0;
+        for (uint32_t k = 0; dpt_node_tensor(nd, k, &t) == 0; k++) {
+            if ((!prev || strcmp(t.name, prev) > 0) &&
+                (!found || strcmp(t.name, next.name) < 0)) {
+                next = t;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return;
+        }
+        size_t n = 1;
+        for (uint32_t j = 0; j < next.rank; j++) {
+            n *= next.shape[j];
+        }
+        XXH3_64bits_update(h, net->params + nd->param_off + next.offset, n * sizeof(float));
+        prev = next.name;
+    }
+}
+
 /* A model file's checksum, "xxh3-64:HEX" into buf (len bytes): XXH3-64
- * over every layer's tensors as stored (in the order of the layers and of
- * their tensors, without the flat buffer's alignment padding) and the
- * standardization. Nothing that changes between two runs of the same
- * training (no time, host or path), so equal models get equal files. */
+ * over every layer's tensors (the layers in model order, each one's
+ * tensors in the order of their names) and the standardization (mean,
+ * std, scale when not 1, y_mean, y_std), the bytes as stored (float32,
+ * float64, little-endian). Nothing that changes between two runs of the
+ * same training (no time, host or path), so equal models get equal files;
+ * tests/model_checksum.sh computes it again with h5py. */
 static void model_checksum(const struct dpt_net *net, const struct dpt_norm *norm, char *buf,
                            size_t len)
 {
@@ -202,14 +233,8 @@ static void model_checksum(const struct dpt_net *net, const struct dpt_norm *nor
     }
     XXH3_64bits_reset(h);
     for (size_t i = 0; i < net->n_nodes; i++) {
-        const struct dpt_node *nd = &net->nodes[i];
-        struct dpt_tensor t;
-        for (uint32_t k = 0; nd->kind == DPT_KIND_LAYER && dpt_node_tensor(nd, k, &t) == 0; k++) {
-            size_t n = 1;
-            for (uint32_t j = 0; j < t.rank; j++) {
-                n *= t.shape[j];
-            }
-            XXH3_64bits_update(h, net->params + nd->param_off + t.offset, n * sizeof(float));
+        if (net->nodes[i].kind == DPT_KIND_LAYER) {
+            hash_layer(h, net, &net->nodes[i]);
         }
     }
     dpt__model_hash_norm(h, norm);
