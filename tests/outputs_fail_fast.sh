@@ -79,7 +79,7 @@ in_small_files() { # BLOCKS CMD...: CMD where files may not grow beyond BLOCKS
     "$MPIRUN" --oversubscribe --allow-run-as-root -np 1 sh -c \
         "trap '' XFSZ; ulimit -f $dpt__blocks; exec \"\$@\"" sh "$@"
 }
-expect_error "prev.h5.*: writing failed (14536 bytes.*File too large; the file there before.*unchanged" \
+expect_error "prev.h5.*: writing failed (14640 bytes.*File too large; the file there before.*unchanged" \
     in_small_files 8 "$DPTRAIN" train m.cfg -q --out prev.h5
 check "... not a crash" ! grep -i "segmentation\|signal\|infinite loop" .err
 check "... the previous model file is unchanged" cmp prev.h5 prev.orig

@@ -103,7 +103,7 @@ static void test_set_overrides(void)
 
     char *group[] = {"model.layers=3"};
     CU_ASSERT(load_text(&spec, "set4.cfg", good, group, 1, &err) < 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "only single values"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "replaces single values, not lists: set a key of one of its entries, e.g. --set model.layers.[0].KEY=3"));
     dpt_spec_cleanup(&spec);
 }
 

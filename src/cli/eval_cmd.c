@@ -433,8 +433,8 @@ static const char inspect_usage[] =
     "\n"
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
     "size, for a checkpoint where training stands, and the plugin version each\n"
-    "layer was written with. A checkpoint's checksum is verified; a damaged file\n"
-    "exits with status 1.\n"
+    "layer was written with. The checksum of a model or checkpoint is verified;\n"
+    "a damaged or altered file exits with status 1.\n"
     "\n"
     "Any other HDF5 file is described as a data file: each dataset's dtype,\n"
     "shape, layout (contiguous, chunked, compressed, external) and bytes stored,\n"
@@ -559,6 +559,9 @@ static void print_inspected(const char *path, int json, const struct inspected *
             json_object_set_new(o, "step_in_epoch", json_integer((json_int_t)in->st.step));
             json_object_set_new(o, "global_step", json_integer((json_int_t)in->st.global_step));
             json_object_set_new(o, "checksum_ok", json_true());
+        } else { /* verified on loading; null: a file from before model checksums */
+            json_object_set_new(o, "checksum_ok",
+                                dpt_model_has_checksum(path) ? json_true() : json_null());
         }
         json_object_set_new(o, "layers", records_json(in));
         print_json(o);
@@ -574,6 +577,10 @@ static void print_inspected(const char *path, int json, const struct inspected *
         printf("epoch %lld, step %llu of the epoch, %llu steps in all; checksum ok\n",
                (long long)in->st.epoch + 1, (unsigned long long)in->st.step,
                (unsigned long long)in->st.global_step);
+    } else {
+        printf("%s\n", dpt_model_has_checksum(path) ? "checksum ok"
+                                                    : "no checksum (a file from before model "
+                                                      "files had one)");
     }
     print_records(in);
 }

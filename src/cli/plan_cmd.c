@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "cli/cli.h"
+#include "cli/resume_out.h"
 #include "data/memory.h"
 #include "model/spec.h"
 #include "plugin/registry.h"
@@ -50,6 +51,7 @@ struct plan_args {
     char **sets;
     size_t n_sets;
     char out_buf[PATH_MAX];
+    char name[PATH_MAX]; /* the model's name, which checkpoints store */
 };
 
 /* An integer option value in [min, max]; -1 (reported) if not. */
@@ -341,6 +343,10 @@ static int run(struct plan_args *a, const struct dpt_dist *d)
     if (rc == 0) {
         cli_plugin_warnings(reg);
         a->ckpt = a->ckpt ? a->ckpt : spec.ckpt_path;
+        /* As train_cmd.c sets them: what its checkpoints store, for their size. */
+        spec.ckpt_path = a->ckpt;
+        cli_run_name(d, a->model, NULL, a->name, sizeof a->name, &err); /* a stem: cannot fail */
+        spec.name = a->name;
         struct dpt_plan_opts o = {.ranks = a->ranks, .threads = a->c.threads,
                                   .node_ranks = a->node_ranks, .out = a->out,
                                   .ckpt_path = a->ckpt, .time_steps = a->time_steps};

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/log_every.h"
+#include "cli/resume_out.h"
 #include "cli/run_summary.h"
 #include "dist/dist.h"
 #include "dist/placement.h"
@@ -37,20 +38,28 @@ static const char train_usage[] =
     "trained model (weights + model description) to an HDF5 file.\n"
     "\n"
     "options:\n"
-    "  --set SECTION.KEY=VALUE  override a setting of the model file (repeatable),\n"
-    "                           e.g. --set train.epochs=5 --set data.train=other.h5\n"
+    "  --set SECTION.KEY=VALUE  override a single value of the model file (repeatable),\n"
+    "                           e.g. --set train.epochs=5 --set data.train=other.h5;\n"
+    "                           inside a group or list: --set model.optimizer.type=sgd,\n"
+    "                           --set model.layers.[0].units=64\n"
     "  --out FILE.h5            where to write the model (default: MODEL.h5 in the\n"
-    "                           current folder, named after the model file)\n"
+    "                           current folder, named after the model file; with\n"
+    "                           --resume alone, after the checkpoint's model); never\n"
+    "                           over a checkpoint or its link\n"
     "  --threads T              OpenMP threads per rank (default: up to $OMP_NUM_THREADS\n"
     "                           or the cores, fewer when the model is too small to gain)\n"
     "  --check-sync K           every K steps, check that all ranks hold the same weights\n"
     "  --deterministic          exact gradient sums: the same weights for any number of\n"
     "                           ranks and threads (train.deterministic = true)\n"
     "  --checkpoint PATH        write checkpoints to PATH (train.checkpoint.path), a link\n"
-    "                           to the newest PATH-STEP file; every epoch and every\n"
-    "                           600 s of training unless train.checkpoint says otherwise\n"
+    "                           to the newest numbered file beside it: STEM-STEP.h5 for\n"
+    "                           PATH = STEM.h5, STEP the step in 12 digits\n"
+    "                           (ck-000000000500.h5); every epoch and every 600 s of\n"
+    "                           training unless train.checkpoint says otherwise\n"
     "  --resume CKPT            continue from a checkpoint; without MODEL.cfg the\n"
-    "                           checkpoint's own model description is used\n"
+    "                           checkpoint's own model description is used (its paths\n"
+    "                           stored absolute, its checkpoint settings kept), from\n"
+    "                           any folder\n"
     "  --resume auto            continue from the newest checkpoint of the --checkpoint\n"
     "                           series (else OUT-ckpt.h5) that loads, or start afresh\n"
     "                           when there is none (what a requeued batch job wants)\n"
@@ -463,6 +472,7 @@ struct train_args {
     char **sets; /* the --set values, n_sets of them (argv's strings) */
     size_t n_sets;
     char out_buf[PATH_MAX], stop_path[PATH_MAX + 16];
+    char name[PATH_MAX]; /* the model's name (cli/resume_out.h) */
 };
 
 /* A count option's value: 0 for an integer >= 1, else a usage error's
@@ -530,6 +540,15 @@ static int value_option(int argc, char **argv, int *i, struct train_args *a)
 
 #define HELP_SHOWN (-1) /* parse_train_args printed --help: exit 0 */
 
+/* OUT.h5 -> OUT-ckpt.h5, where a stop without a checkpoint series writes. */
+static void set_stop_path(struct train_args *a)
+{
+    size_t len = strlen(a->out);
+    int h5 = len > 3 && strcmp(a->out + len - 3, ".h5") == 0;
+    snprintf(a->stop_path, sizeof a->stop_path, "%.*s-ckpt.h5", (int)(h5 ? len - 3 : len),
+             a->out);
+}
+
 /* Parses the command line into a; 0, HELP_SHOWN, or a usage error's
  * status. */
 static int parse_train_args(int argc, char **argv, struct train_args *a)
@@ -580,15 +599,30 @@ static int parse_train_args(int argc, char **argv, struct train_args *a)
         return cli_usage_error("train ", "--resume auto needs the model file (it may start "
                                "afresh): dptrain train MODEL.cfg --resume auto");
     }
-    if (!a->out) {
-        cli_default_out(a->out_buf, sizeof a->out_buf, a->model ? a->model : a->resume);
+    /* Without the model file the default --out is named after the model
+     * the checkpoint holds, once rank 0 has read it (name_run). */
+    if (!a->out && a->model) {
+        cli_default_out(a->out_buf, sizeof a->out_buf, a->model);
         a->out = a->out_buf;
     }
-    size_t len = strlen(a->out);
-    int h5 = len > 3 && strcmp(a->out + len - 3, ".h5") == 0;
-    snprintf(a->stop_path, sizeof a->stop_path, "%.*s-ckpt.h5", (int)(h5 ? len - 3 : len),
-             a->out);
+    if (a->out) {
+        set_stop_path(a);
+    }
     return 0;
+}
+
+/* The model's name, and --out named after it when not given. Collective. */
+static int name_run(const struct dpt_dist *d, struct train_args *a, struct dpt_spec *spec,
+                    struct dpt_err *err)
+{
+    int rc = cli_run_name(d, a->model, a->resume, a->name, sizeof a->name, err);
+    spec->name = a->name;
+    if (rc == 0 && !a->out) {
+        cli_default_out(a->out_buf, sizeof a->out_buf, a->name);
+        a->out = a->out_buf;
+        set_stop_path(a);
+    }
+    return rc;
 }
 
 /* Opens train.log on rank 0 (appending when resuming). */
@@ -747,6 +781,9 @@ static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
     if (d->rank == 0) {
         rc = dpt_output_probe(a->out, "--out", err);
     }
+    if (rc == 0 && d->rank == 0) {
+        rc = cli_out_not_checkpoint(a->out, ckpt, err);
+    }
     if (rc == 0 && d->rank == 0 && a->summary) {
         rc = dpt_output_probe(a->summary, "--summary", err);
     }
@@ -898,6 +935,7 @@ static int start_run(const struct dpt_dist *d, const struct train_args *a,
     }
     spec->deterministic |= rc == 0 && a->deterministic;
     *ckpt = a->ckpt ? a->ckpt : spec->ckpt_path;
+    spec->ckpt_path = *ckpt; /* stored in checkpoints as the series (model/spec_store.h) */
     if (rc == 0 && spec->ckpt_group && !*ckpt) {
         rc = dpt_err_set(err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
                          "\"FILE.h5\"; there, or give --checkpoint PATH", spec->file);
@@ -1136,6 +1174,9 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     FILE *json_out = a->c.json && d->rank == 0 ? set_stdout_aside() : NULL;
     int refused = 0;
     int rc = start_run(d, a, &reg, &spec, &ckpt, &refused, &err);
+    if (rc == 0) {
+        rc = name_run(d, a, &spec, &err);
+    }
     if (refused) {
         a->summary = NULL; /* the earlier run's summary is one of the files kept */
     }

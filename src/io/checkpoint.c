@@ -5,6 +5,7 @@
 #include "io/h5file.h"
 #include "io/model_io.h"
 #include "util/tmpname.h"
+#include "model/spec_store.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -47,17 +48,7 @@ static uint64_t checkpoint_hash(const struct dpt_net *net, const float *ostate,
     XXH3_64bits_reset(h);
     XXH3_64bits_update(h, net->params, net->n_params * sizeof(float));
     XXH3_64bits_update(h, ostate, net->opt_floats * net->n_params * sizeof(float));
-    if (norm && norm->f) {
-        XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
-        XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
-    }
-    if (norm && dpt_norm_scales(norm)) {
-        XXH3_64bits_update(h, &norm->scale, sizeof norm->scale);
-    }
-    if (norm && norm->yc) {
-        XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
-        XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));
-    }
+    dpt__model_hash_norm(h, norm);
     long long ints[4] = {(long long)st->epoch, (long long)st->step,
                          (long long)st->global_step, (long long)st->seed};
     XXH3_64bits_update(h, ints, sizeof ints);
@@ -77,6 +68,7 @@ struct ckpt_ctx {
     const char *text;
     const struct dpt_norm *norm;
     const struct dpt_train_state *st;
+    const char *name; /* the model's name (struct dpt_spec, name), or NULL */
 };
 
 /* /callbacks: the callbacks' numbers, and the best weights when kept. */
@@ -145,7 +137,8 @@ static int write_checkpoint(hid_t f, const void *ctx)
                  dpt__h5_write_string_attr(t, "loss", net->loss->base.name) < 0 ||
                  write_run_record(t, &c->st->run) < 0 ||
                  write_callbacks(f, &c->st->cb, net->n_params) < 0 ||
-                 dpt__h5_write_string_attr(f, "checksum", sum) < 0
+                 dpt__h5_write_string_attr(f, "checksum", sum) < 0 ||
+                 (c->name && dpt__h5_write_string_attr(f, "model_name", c->name) < 0)
              ? -1
              : 0;
     if (t >= 0) {
@@ -158,11 +151,11 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
                         const struct dpt_spec *spec, const struct dpt_norm *norm,
                         const struct dpt_train_state *st, struct dpt_err *err)
 {
-    char *text = dpt_spec_to_string(spec);
+    char *text = dpt_spec_stored_text(spec);
     if (!text) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
     int rc = dpt__h5_save_atomically(path, write_checkpoint, &c, err);
     free(text);
     return rc;
@@ -173,11 +166,11 @@ int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
                               const struct dpt_train_state *st, uint64_t *bytes,
                               struct dpt_err *err)
 {
-    char *text = dpt_spec_to_string(spec);
+    char *text = dpt_spec_stored_text(spec);
     if (!text) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    struct ckpt_ctx c = {net, ostate, text, norm, st};
+    struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
     int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c, bytes, err);
     free(text);
     return rc;
@@ -383,6 +376,20 @@ int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
         dpt_norm_cleanup(norm);
     }
     return rc;
+}
+
+int dpt_checkpoint_model_name(const char *path, char *buf, size_t len)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "";
+    struct dpt_err err = {0};
+    int rc = dpt__model_open(&h, path, fmt, sizeof fmt, &err);
+    if (rc == 0 && (H5Aexists(h.f, "model_name") <= 0 ||
+                    dpt__h5_read_string_attr(h.f, "model_name", buf, len) < 0 || !buf[0])) {
+        rc = -1;
+    }
+    dpt__model_close(&h);
+    return rc < 0 ? -1 : 0;
 }
 
 /* "dir/ckpt.h5" -> "dir/ckpt" + ".h5" split for numbered files. */

@@ -15,6 +15,11 @@
  *   /  attr checksum = "xxh3-64:HEX" over the flat parameters, the optimizer
  *                      state, the standardization, the train state and the
  *                      callbacks (when the file has them: older ones do not).
+ *   /  attr model_name = the stem of the model file the run was started
+ *                      with (struct dpt_spec, name), which names the default
+ *                      --out of a resume without it (older files lack it)
+ *   /config holds the text of model/spec_store.h: paths absolute and the
+ *                      checkpoint series' settings written out.
  *
  * On disk, a checkpoint PATH is a symbolic link to the newest of numbered
  * files STEM-<global step, 12 digits>EXT next to it (PATH = STEM EXT), of
@@ -107,6 +112,11 @@ int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
 int dpt_checkpoint_load(const char *path, struct dpt_net *net, float *ostate,
                         struct dpt_norm *norm, struct dpt_train_state *st,
                         const struct dpt_warn *warn, struct dpt_err *err);
+
+/* The model_name attribute of the checkpoint at path into buf (len
+ * bytes): 0, or -1 when the file has none (written before it was stored)
+ * or cannot be read (the loaders report why). */
+int dpt_checkpoint_model_name(const char *path, char *buf, size_t len);
 
 /* The numbered checkpoint files of the series behind the link path, newest
  * (most recently written) first, one per line in a malloc'ed string *list

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define FORMAT_VERSION 1
 
@@ -171,6 +172,117 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
     return rc;
 }
 
+void dpt__model_hash_norm(XXH3_state_t *h, const struct dpt_norm *norm)
+{
+    if (norm && norm->f) {
+        XXH3_64bits_update(h, norm->mean, norm->f * sizeof(double));
+        XXH3_64bits_update(h, norm->std, norm->f * sizeof(double));
+    }
+    if (norm && dpt_norm_scales(norm)) {
+        XXH3_64bits_update(h, &norm->scale, sizeof norm->scale);
+    }
+    if (norm && norm->yc) {
+        XXH3_64bits_update(h, norm->y_mean, norm->yc * sizeof(double));
+        XXH3_64bits_update(h, norm->y_std, norm->yc * sizeof(double));
+    }
+}
+
+/* Adds the tensors of layer nd to h in the order of their names (as h5py
+ * lists a group), each as stored: n floats, without the flat buffer's
+ * alignment padding. Names are unique within a layer: each round takes
+ * the smallest name after the last one taken. */
+static void hash_layer(XXH3_state_t *h, const struct dpt_net *net, const struct dpt_node *nd)
+{
+    const char *prev = NULL;
+    for (;;) {
+        struct dpt_tensor t, next;
+        int found = 0;
+        for (uint32_t k = 0; dpt_node_tensor(nd, k, &t) == 0; k++) {
+            if ((!prev || strcmp(t.name, prev) > 0) &&
+                (!found || strcmp(t.name, next.name) < 0)) {
+                next = t;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return;
+        }
+        size_t n = 1;
+        for (uint32_t j = 0; j < next.rank; j++) {
+            n *= next.shape[j];
+        }
+        XXH3_64bits_update(h, net->params + nd->param_off + next.offset, n * sizeof(float));
+        prev = next.name;
+    }
+}
+
+/* A model file's checksum, "xxh3-64:HEX" into buf (len bytes): XXH3-64
+ * over every layer's tensors (the layers in model order, each one's
+ * tensors in the order of their names) and the standardization (mean,
+ * std, scale when not 1, y_mean, y_std), the bytes as stored (float32,
+ * float64, little-endian). Nothing that changes between two runs of the
+ * same training (no time, host or path), so equal models get equal files;
+ * tests/model_checksum.sh computes it again with h5py. */
+static void model_checksum(const struct dpt_net *net, const struct dpt_norm *norm, char *buf,
+                           size_t len)
+{
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) {
+        snprintf(buf, len, "(out of memory)");
+        return;
+    }
+    XXH3_64bits_reset(h);
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].kind == DPT_KIND_LAYER) {
+            hash_layer(h, net, &net->nodes[i]);
+        }
+    }
+    dpt__model_hash_norm(h, norm);
+    snprintf(buf, len, "xxh3-64:%016llx", (unsigned long long)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+}
+
+/* The checksum of the model read (net's weights, norm) against the one the
+ * file says. A file without one, written before model files had it, is
+ * read with a warning: nothing to compare. */
+static int verify_model(hid_t f, const char *path, const struct dpt_net *net,
+                        const struct dpt_norm *norm, const struct dpt_warn *warn,
+                        struct dpt_err *err)
+{
+    char sum[64] = "", want[64];
+    if (H5Aexists(f, "checksum") <= 0) {
+        if (warn && warn->fn) {
+            char msg[PATH_MAX + 160];
+            snprintf(msg, sizeof msg, "%s: no checksum (a model file written before dptrain "
+                     "stored one): its weights cannot be verified", path);
+            warn->fn(warn->ctx, msg);
+        }
+        return 0;
+    }
+    if (dpt__h5_read_string_attr(f, "checksum", sum, sizeof sum) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: the checksum attribute "
+                           "is not a string", path);
+    }
+    model_checksum(net, norm, want, sizeof want);
+    if (strcmp(sum, want) != 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: checksum mismatch: the weights or state were "
+                           "changed after the file was written (the file says %s, its contents "
+                           "give %s); use an intact copy or train again", path, sum, want);
+    }
+    return 0;
+}
+
+int dpt_model_has_checksum(const char *path)
+{
+    struct dpt__model_file h;
+    char fmt[64] = "";
+    struct dpt_err err = {0};
+    int has = dpt__model_open(&h, path, fmt, sizeof fmt, &err) == 0 &&
+              H5Aexists(h.f, "checksum") > 0;
+    dpt__model_close(&h);
+    return has;
+}
+
 struct model_ctx {
     const struct dpt_net *net;
     const char *text;
@@ -180,7 +292,12 @@ struct model_ctx {
 static int write_model(hid_t f, const void *ctx)
 {
     const struct model_ctx *m = ctx;
-    return dpt__model_write_contents(f, DPT_MODEL_FORMAT, m->net, m->text, m->norm);
+    char sum[64];
+    model_checksum(m->net, m->norm, sum, sizeof sum);
+    return dpt__model_write_contents(f, DPT_MODEL_FORMAT, m->net, m->text, m->norm) < 0 ||
+                   dpt__h5_write_string_attr(f, "checksum", sum) < 0
+               ? -1
+               : 0;
 }
 
 int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt_spec *spec,
@@ -665,6 +782,8 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
     }
     if (rc == 0 && strcmp(fmt, DPT_CKPT_FORMAT) == 0) {
         rc = dpt__checkpoint_verify(h.f, path, net, norm, err);
+    } else if (rc == 0) {
+        rc = verify_model(h.f, path, net, norm, warn, err);
     }
     dpt__model_close(&h);
     free(text);
@@ -686,6 +805,20 @@ int dpt_weights_load(const char *path, struct dpt_net *net, const struct dpt_war
     if (rc == 0) {
         rc = dpt__model_read_layers(h.f, path, net, warn, err);
     }
+    /* A trained model's checksum covers its weights and standardization:
+     * the latter is read here only to check it. (A checkpoint's checksum
+     * covers an optimizer state this model may not share: not checked.) */
+    long long n_in = 0;
+    struct dpt_norm norm = {0};
+    if (rc == 0 && strcmp(fmt, DPT_MODEL_FORMAT) == 0) {
+        rc = dpt__h5_read_ll_attr(h.f, "n_inputs", &n_in) < 0 || n_in <= 0
+                 ? dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file (no n_inputs)", path)
+                 : dpt__model_read_norm(h.f, path, (size_t)n_in, &norm, err);
+        if (rc == 0) {
+            rc = verify_model(h.f, path, net, &norm, warn, err);
+        }
+    }
+    dpt_norm_cleanup(&norm);
     dpt__model_close(&h);
     return rc;
 }

@@ -14,6 +14,10 @@
  *                          inputs times data.scale: x' = (x * scale - mean) / std
  *   /standardize attr scale float64, data.scale (only when it is not 1)
  *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
+ *   /  attr checksum = "xxh3-64:HEX" over every layer's tensors (in order, as
+ *                          stored) and the standardization; verified by every
+ *                          loader (dpt_model_load, dpt_weights_load); files
+ *                          written before it load with a warning
  *
  * Files are written to "PATH.tmp-<random>" in the same folder, flushed, fsynced
  * and renamed over PATH: a reader sees the old file or the new one, whole.
@@ -80,6 +84,10 @@ int dpt_weights_load(const char *path, struct dpt_net *net, const struct dpt_war
  * of layers the file lacks are left zeroed), for `dptrain inspect`. */
 int dpt_model_read_records(const char *path, const struct dpt_net *net,
                            struct dpt_layer_record *rec, struct dpt_err *err);
+
+/* 1 when the model or checkpoint file at path has a checksum attribute
+ * (the loaders verify it), else 0. */
+int dpt_model_has_checksum(const char *path);
 
 /* What a file is, by its format attribute. */
 enum dpt_file_kind { DPT_FILE_NEITHER, DPT_FILE_MODEL, DPT_FILE_CHECKPOINT };

@@ -11,6 +11,7 @@
 
 #include <dptrain/dptrain.h>
 #include <hdf5.h>
+#include <xxhash.h>
 
 /* The `format` attribute at the root of each kind of file. */
 #define DPT_MODEL_FORMAT "dptrain-model"
@@ -50,6 +51,11 @@ int dpt__model_check_input(hid_t f, const char *path, const struct dpt_net *net,
  * over that, net's weights and norm, as a resume would. */
 int dpt__checkpoint_verify(hid_t f, const char *path, const struct dpt_net *net,
                            const struct dpt_norm *norm, struct dpt_err *err);
+/* Adds the standardization of norm (mean and std, the scale when it is
+ * not 1, y_mean and y_std; nothing for NULL) to the checksum h, as model
+ * files and checkpoints both hash it. */
+void dpt__model_hash_norm(XXH3_state_t *h, const struct dpt_norm *norm);
+
 /* Reads /standardize into norm (left empty when the file has none). */
 int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
                          struct dpt_err *err);

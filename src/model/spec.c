@@ -688,6 +688,28 @@ static config_setting_t *set_step(config_setting_t *g, const char *part, const c
     return m;
 }
 
+/* --set replaces single values only: a group or list m (member key of the
+ * group at walked) is refused with the form that reaches inside it, made
+ * from its own contents (tests/help_texts_true.sh). */
+static int refuse_aggregate(const config_setting_t *m, const char *walked, const char *key,
+                            const char *assignment, struct dpt_err *err)
+{
+    const char *value = strchr(assignment, '=') + 1;
+    char path[512];
+    snprintf(path, sizeof path, "%s%s%s", walked, walked[0] ? "." : "", key);
+    if (config_setting_is_group(m)) {
+        const config_setting_t *first = config_setting_get_elem(m, 0);
+        const char *inner = config_setting_get_member(m, "type") ? "type"
+                            : first ? config_setting_name(first) : "KEY";
+        return dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is a group; --set replaces "
+                           "single values, not groups: set one of its keys, e.g. --set "
+                           "%s.%s=%s", assignment, path, path, inner, value);
+    }
+    return dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is a list; --set replaces single "
+                       "values, not lists: set a key of one of its entries, e.g. --set "
+                       "%s.[0].KEY=%s", assignment, path, path, value);
+}
+
 /* Replaces or adds member `key` of g by a copy of the scalar v. */
 static int set_last(config_setting_t *g, const char *key, const char *walked,
                     const config_setting_t *v, const char *assignment, struct dpt_err *err)
@@ -702,8 +724,7 @@ static int set_last(config_setting_t *g, const char *key, const char *walked,
     }
     config_setting_t *m = config_setting_get_member(g, key);
     if (m && config_setting_is_aggregate(m)) {
-        return dpt_err_set(err, DPT_EINVAL, "--set '%s': '%s' is a group or list; only single "
-                           "values can be set", assignment, key);
+        return refuse_aggregate(m, walked, key, assignment, err);
     }
     if (m) {
         config_setting_remove(g, key);

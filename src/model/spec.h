@@ -91,6 +91,11 @@ struct dpt_spec {
      * batch log only (the CLI's epoch lines, not train.log's rows). */
     int64_t log_every_epochs;
     double log_every_s;
+    /* The model's name, the stem of its model file ("m" for cfgs/m.cfg),
+     * which names the default --out; checkpoints store it (attribute
+     * model_name) for a resume without the model file. Borrowed; NULL:
+     * none. Set by the caller, not read from the file. */
+    const char *name;
 };
 
 /* train.timeout's default: ten minutes, longer than any wait of a healthy

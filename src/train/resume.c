@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "train/resume.h"
+#include "model/spec_store.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -266,18 +267,28 @@ int dpt_resume_compare(const char *ckpt, const char *ckpt_text,
                        const struct dpt_run_record *now, dpt_note_fn note, void *ctx,
                        struct dpt_err *err)
 {
-    struct dpt_spec old;
+    struct dpt_spec old, stored;
     memset(&old, 0, sizeof old);
+    memset(&stored, 0, sizeof stored);
     /* Named as eval and train name a checkpoint's stored model text. */
     char name[PATH_MAX + 16];
     snprintf(name, sizeof name, "%s:/config", ckpt);
     int rc = dpt_spec_parse(&old, ckpt_text, name, err);
+    /* This run's settings as its own checkpoints will store them (paths
+     * absolute, the checkpoint series written out), so that only what
+     * really changed is noted. */
+    char *now_text = rc == 0 ? dpt_spec_stored_text(spec) : NULL;
+    if (rc == 0) {
+        rc = now_text ? dpt_spec_parse(&stored, now_text, spec->file, err)
+                      : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    free(now_text);
     size_t len = 4096;
     char *broken = calloc(1, len), *applied = calloc(1, len);
     if (rc == 0 && (!broken || !applied)) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    if (rc == 0 && setting_changes(&old.cfg, &spec->cfg, broken, applied, len) < 0) {
+    if (rc == 0 && setting_changes(&old.cfg, &stored.cfg, broken, applied, len) < 0) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0) {
@@ -304,5 +315,6 @@ int dpt_resume_compare(const char *ckpt, const char *ckpt_text,
     free(broken);
     free(applied);
     dpt_spec_cleanup(&old);
+    dpt_spec_cleanup(&stored);
     return rc;
 }

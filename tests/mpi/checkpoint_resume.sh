@@ -94,7 +94,7 @@ check "--init with 0 epochs" \
     mpirun_np 1 "$DPTRAIN" train m.cfg --init straight.h5 --set train.epochs=0 --out init0.h5 \
     --checkpoint i0.h5 --quiet
 check "--init starts from the given weights" dpt_test compare straight.h5 init0.h5
-expect_error "has shape" dptrain train other.cfg --init straight.h5 --out x.h5 --checkpoint x.h5
+expect_error "has shape" dptrain train other.cfg --init straight.h5 --out x.h5 --checkpoint xc.h5
 
 # 6. keep = 2: at most two numbered checkpoints remain, and the link's
 #    target is one of them.
