@@ -144,7 +144,7 @@ static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_r
 {
     int rc = d->rank == 0 && a->out ? dpt_output_probe(a->out, "--out", err) : 0;
     if (rc == 0) {
-        rc = dpt_registry_create(reg, a->c.plugin_path, err);
+        rc = cli_registry_create(reg, &a->c, err);
     }
     if (rc == 0 && d->rank == 0) {
         cli_plugin_warnings(*reg);
@@ -459,10 +459,10 @@ struct inspected {
 
 /* Asks the file what it is, then loads it as that: a model, or a checkpoint
  * into the network its own /config describes. */
-static int inspect_load(const char *path, const char *plugin_path, struct inspected *in,
+static int inspect_load(const char *path, const struct cli_common *c, struct inspected *in,
                         struct dpt_err *err)
 {
-    int rc = dpt_registry_create(&in->reg, plugin_path, err);
+    int rc = cli_registry_create(&in->reg, c, err);
     if (rc == 0) {
         rc = dpt_model_file_kind(path, &in->kind, err);
     }
@@ -561,6 +561,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
             json_object_set_new(o, "checksum_ok", json_true());
         }
         json_object_set_new(o, "layers", records_json(in));
+        cli_plugin_files_inspect(path, o);
         print_json(o);
         return;
     }
@@ -576,6 +577,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
                (unsigned long long)in->st.global_step);
     }
     print_records(in);
+    cli_plugin_files_inspect(path, NULL);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -607,7 +609,7 @@ int cmd_inspect(int argc, char **argv)
     }
     struct dpt_err err = {0};
     struct inspected in = {0};
-    int rc = inspect_load(path, c.plugin_path, &in, &err);
+    int rc = inspect_load(path, &c, &in, &err);
     if (rc == 0) {
         print_inspected(path, c.json, &in);
     } else {

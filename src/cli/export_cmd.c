@@ -126,7 +126,7 @@ int cmd_export(int argc, char **argv)
     config_init(&spec.cfg);
     int rc = dpt_output_probe(out, "OUT.onnx", &err);
     if (rc == 0) {
-        rc = dpt_registry_create(&reg, c.plugin_path, &err);
+        rc = cli_registry_create(&reg, &c, &err);
     }
     if (rc == 0) {
         cli_plugin_warnings(reg);

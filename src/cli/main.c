@@ -164,6 +164,10 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
         c->quiet = 1;
         return 1;
     }
+    if (strcmp(a, "--allow-unsafe-plugins") == 0) {
+        c->allow_unsafe_plugins = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -396,12 +400,14 @@ int cmd_plugins(int argc, char **argv)
     }
     struct dpt_err err = {0};
     struct dpt_registry *reg;
-    if (dpt_registry_create(&reg, c.plugin_path, &err) < 0) {
+    if (cli_registry_create(&reg, &c, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_RUN;
     }
     if (verbose) {
         print_search_path(reg);
+        cli_plugin_files_print(stdout, reg);
+        printf("\n");
     }
     /* Columns as wide as their longest entry, so that they line up. */
     int w_name = 4, w_version = 7, w_file = 4;

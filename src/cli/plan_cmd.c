@@ -336,7 +336,7 @@ static int run(struct plan_args *a, const struct dpt_dist *d)
     struct dpt_plan p = {0};
     int rc = dpt_spec_load(&spec, a->model, a->sets, a->n_sets, &err);
     if (rc == 0) {
-        rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+        rc = cli_registry_create(&reg, &a->c, &err);
     }
     if (rc == 0) {
         cli_plugin_warnings(reg);

@@ -294,7 +294,7 @@ static int run_summary(const struct summary_args *a)
     struct dpt_shape in;
     memset(&spec, 0, sizeof spec);
     config_init(&spec.cfg); /* so that the cleanup below is safe on every path */
-    int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+    int rc = cli_registry_create(&reg, &a->c, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);
         rc = dpt_spec_load(&spec, a->model, a->sets, a->n_sets, &err);

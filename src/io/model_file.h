@@ -14,6 +14,8 @@
  *                          inputs times data.scale: x' = (x * scale - mean) / std
  *   /standardize attr scale float64, data.scale (only when it is not 1)
  *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
+ *   /plugin_files          string: each loaded plugin file's SHA-256 and path, one
+ *                          line each as sha256sum prints them (io/plugin_record.h)
  *
  * Files are written to "PATH.tmp-PID" in the same folder, flushed, fsynced
  * and renamed over PATH: a reader sees the old file or the new one, whole.
