@@ -40,6 +40,39 @@ void cli_plugin_files_print(FILE *f, const struct dpt_registry *reg)
     }
 }
 
+/* The /plugin_files text as a JSON array of {"sha256", "path"}, undoing
+ * sha256sum's escapes (a line that starts with a backslash). */
+static json_t *plugin_files_json(char *text)
+{
+    json_t *a = json_array();
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+        int escaped = line[0] == '\\';
+        char *sep = strstr(line + escaped, "  ");
+        if (!sep) {
+            continue;
+        }
+        *sep = '\0';
+        char *w = sep + 2;
+        for (const char *r = sep + 2; *r; r++) {
+            if (escaped && r[0] == '\\' && (r[1] == 'n' || r[1] == '\\')) {
+                *w++ = *++r == 'n' ? '\n' : '\\';
+            } else {
+                *w++ = *r;
+            }
+        }
+        *w = '\0';
+        json_t *f = json_object();
+        json_object_set_new(f, "sha256", json_string(line + escaped));
+        json_object_set_new(f, "path", json_string(sep + 2));
+        json_array_append_new(a, f);
+    }
+    return a;
+}
+
 void cli_plugin_files_inspect(const char *path, json_t *o)
 {
     char *text = NULL;
@@ -51,7 +84,7 @@ void cli_plugin_files_inspect(const char *path, json_t *o)
         return;
     }
     if (o) {
-        json_object_set_new(o, "plugin_files", text ? json_string(text) : json_null());
+        json_object_set_new(o, "plugin_files", text ? plugin_files_json(text) : json_null());
     } else if (!text) {
         printf("plugin files: not recorded (an older file)\n");
     } else {
