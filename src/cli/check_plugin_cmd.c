@@ -45,6 +45,8 @@ static const char check_usage[] =
     "  --shape D1,D2,...    a sample's input shape for layers and activations,\n"
     "                       1 to 3 numbers (repeatable; default: 7, 6,3 and 5,4,3)\n"
     "  --format json        one JSON document instead of lines\n"
+    "  --allow-unsafe-plugins  check FILE.so even when others could have written\n"
+    "                       it or its folder (a warning instead of the refusal)\n"
     "\n"
     "Exit status: 0 every check passed, 1 a check failed, 2 bad command line or\n"
     "a file that does not load.\n";

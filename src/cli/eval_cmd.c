@@ -26,7 +26,8 @@ static const char eval_usage[] =
     "options:\n"
     "  --x NAME, --y NAME   dataset names (default: those of the model file)\n"
     "  --format json        print one JSON object instead of text\n"
-    "  --threads T, --plugin-path DIRS\n";
+    "  --threads T, --plugin-path DIRS\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 static const char predict_usage[] =
     "usage: dptrain predict MODEL.h5 DATA.h5 --out PRED.h5 [options]\n"
@@ -42,7 +43,8 @@ static const char predict_usage[] =
     "                       pred_0,...[,label] then one line per row; npy: numpy's\n"
     "                       .npy, float32 [N, outputs], and for classifiers the\n"
     "                       labels int32 [N] in PRED.label.npy (PRED without .npy)\n"
-    "  --threads T, --plugin-path DIRS\n";
+    "  --threads T, --plugin-path DIRS\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 /* What predict writes to --out: the HDF5 file (also with --format json,
  * which changes what is printed), CSV or .npy (io/pred_files.h). */
@@ -430,10 +432,11 @@ int cmd_predict(int argc, char **argv)
 
 static const char inspect_usage[] =
     "usage: dptrain inspect FILE.h5 [--format json] [--plugin-path DIRS]\n"
+    "                       [--allow-unsafe-plugins]\n"
     "\n"
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
-    "size, for a checkpoint where training stands, and the plugin version each\n"
-    "layer was written with. A checkpoint's checksum is verified; a damaged file\n"
+    "size, for a checkpoint where training stands, the plugin version each\n"
+    "layer was written with, and each plugin file loaded then, with its SHA-256. A checkpoint's checksum is verified; a damaged file\n"
     "exits with status 1.\n"
     "\n"
     "Any other HDF5 file is described as a data file: each dataset's dtype,\n"

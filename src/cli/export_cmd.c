@@ -30,7 +30,8 @@ static const char export_usage[] =
     "\n"
     "options:\n"
     "  --format json        print a JSON summary instead of text\n"
-    "  --plugin-path DIRS   extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS   extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 /* Whether a and b name the same existing file (the export would replace
  * the model it reads). */

@@ -55,6 +55,11 @@ static const char usage[] =
     "                       $DPTRAIN_PLUGIN_PATH, the per-user folder\n"
     "                       ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins\n"
     "                       and the built-in plugins\n"
+    "  --allow-unsafe-plugins\n"
+    "                       load plugin files and folders that others could\n"
+    "                       have written (writable by the group or everyone, or\n"
+    "                       owned by another user), with a warning; refused\n"
+    "                       otherwise\n"
     "  --threads T          OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
     "  -h, --help           help (also: dptrain COMMAND --help)\n"
     "  --version            print the version\n"
@@ -374,7 +379,8 @@ int cmd_plugins(int argc, char **argv)
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: dptrain plugins [--plugin-path DIRS] [--verbose]\n\n"
+            printf("usage: dptrain plugins [--plugin-path DIRS] [--verbose]\n"
+                   "                       [--allow-unsafe-plugins]\n\n"
                    "Lists every plugin found (kind, name, version, file, summary) and every\n"
                    "file that was rejected, with the reason. Plugins are searched in\n"
                    "--plugin-path, then $DPTRAIN_PLUGIN_PATH, then the per-user folder\n"
@@ -383,7 +389,10 @@ int cmd_plugins(int argc, char **argv)
                    "options:\n"
                    "  --plugin-path DIRS   ':'-separated folders or files searched first\n"
                    "  -v, --verbose        also print the search path: each folder or file,\n"
-                   "                       where it came from and whether it exists\n");
+                   "                       where it came from and whether it exists, and\n"
+                   "                       each loaded file's real path and SHA-256\n"
+                   "  --allow-unsafe-plugins  load plugins others could have written, with\n"
+                   "                       a warning\n");
             return 0;
         }
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {

@@ -41,7 +41,8 @@ static const char plan_usage[] =
     "  --checkpoint PATH        the checkpoint path train is given\n"
     "  --time-steps K           steps to time (default 5; 0: no timing)\n"
     "  --format json            print one JSON object instead of text\n"
-    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n";
 
 struct plan_args {
     struct cli_common c;

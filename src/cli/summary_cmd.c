@@ -39,7 +39,8 @@ static const char summary_usage[] =
     "  --input-shape H,W,C      the shape of one sample, 1 to 3 numbers (e.g. 30 or\n"
     "                           28,28,1); instead of reading data.train\n"
     "  --format json            print one JSON object instead of the table\n"
-    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n";
 
 /* One entry of model.layers, gathered from its nodes. */
 struct entry {
