@@ -45,6 +45,8 @@ static const char check_usage[] =
     "  --shape D1,D2,...    a sample's input shape for layers and activations,\n"
     "                       1 to 3 numbers (repeatable; default: 7, 6,3 and 5,4,3)\n"
     "  --format json        one JSON document instead of lines\n"
+    "  --allow-unsafe-plugins  check FILE.so even when others could have written\n"
+    "                       it or its folder (a warning instead of the refusal)\n"
     "\n"
     "Exit status: 0 every check passed, 1 a check failed, 2 bad command line or\n"
     "a file that does not load.\n";
@@ -58,6 +60,7 @@ struct check_args {
     struct dpt_shape shapes[MAX_SHAPES];
     size_t n_shapes;
     int json;
+    unsigned unsafe_flags; /* DPT_REGISTRY_ALLOW_UNSAFE with --allow-unsafe-plugins */
 };
 
 /* "28,28,1" into *s; 0, or -1 when it is not 1 to 3 positive numbers. */
@@ -125,6 +128,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         }
     }
     a->json = common.json;
+    a->unsafe_flags = common.allow_unsafe_plugins ? DPT_REGISTRY_ALLOW_UNSAFE : 0;
     if (!a->file) {
         return cli_usage_error("check-plugin ", "which plugin file? (dptrain check-plugin "
                                "FILE.so [NAME])");
@@ -186,13 +190,14 @@ static int run_checks(struct check_args *a, struct dpt_check_report *rep)
     }
     struct dpt_err err = {0};
     struct dpt_registry *reg = NULL;
-    int rc = dpt_registry_create_file(&reg, a->file, &err);
+    int rc = dpt_registry_create_file(&reg, a->file, a->unsafe_flags, &err);
     if (rc < 0) {
         /* A file that crashes while loading is the plugin's failure, not
          * a wrong command line. */
         cli_error("%s", err.msg);
         return rc == DPT_ECRASH ? EXIT_RUN : EXIT_USAGE;
     }
+    cli_unsafe_plugin_warnings(reg);
     struct dpt_err unread = {0};
     struct dpt_check_options o = {
         .settings = a->n_sets ? config_root_setting(&a->settings) : NULL,

@@ -23,6 +23,7 @@ struct cli_common {
     int threads;
     int json;
     int quiet;
+    int allow_unsafe_plugins; /* --allow-unsafe-plugins: warn instead of refusing */
 };
 
 /* argv[0] is the subcommand's name. Each returns the exit status. */
@@ -59,6 +60,22 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * shadowed further down the search path (call on rank 0). */
 struct dpt_registry;
 void cli_plugin_warnings(const struct dpt_registry *reg);
+/* The plugin registry of a command (src/cli/plugin_trust.c): --plugin-path
+ * and --allow-unsafe-plugins from c; on rank 0, a warning on stderr for
+ * each unsafe file or folder that --allow-unsafe-plugins let through. */
+int cli_registry_create(struct dpt_registry **reg, const struct cli_common *c,
+                        struct dpt_err *err);
+/* The warnings above, for a registry made another way (check-plugin). */
+void cli_unsafe_plugin_warnings(const struct dpt_registry *reg);
+/* "plugin file PATH sha256 HEX", one line per loaded plugin file, to f
+ * (--verbose). */
+void cli_plugin_files_print(FILE *f, const struct dpt_registry *reg);
+/* What the model or checkpoint file at path recorded about the plugin
+ * files loaded when it was written: printed (text) or set as member
+ * "plugin_files" of json object o (when o is not NULL). */
+struct json_t;
+void cli_plugin_files_inspect(const char *path, struct json_t *o);
+
 /* "dptrain: warning: MSG" on stderr (rank 0 only, or unknown rank); its
  * shape fits struct dpt_warn's fn (io/model_file.h), ctx unused. */
 void cli_warn(void *ctx, const char *msg);

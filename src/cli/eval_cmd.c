@@ -26,7 +26,8 @@ static const char eval_usage[] =
     "options:\n"
     "  --x NAME, --y NAME   dataset names (default: those of the model file)\n"
     "  --format json        print one JSON object instead of text\n"
-    "  --threads T, --plugin-path DIRS\n";
+    "  --threads T, --plugin-path DIRS\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 static const char predict_usage[] =
     "usage: dptrain predict MODEL.h5 DATA.h5 --out PRED.h5 [options]\n"
@@ -42,7 +43,8 @@ static const char predict_usage[] =
     "                       pred_0,...[,label] then one line per row; npy: numpy's\n"
     "                       .npy, float32 [N, outputs], and for classifiers the\n"
     "                       labels int32 [N] in PRED.label.npy (PRED without .npy)\n"
-    "  --threads T, --plugin-path DIRS\n";
+    "  --threads T, --plugin-path DIRS\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 /* What predict writes to --out: the HDF5 file (also with --format json,
  * which changes what is printed), CSV or .npy (io/pred_files.h). */
@@ -144,7 +146,7 @@ static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_r
 {
     int rc = d->rank == 0 && a->out ? dpt_output_probe(a->out, "--out", err) : 0;
     if (rc == 0) {
-        rc = dpt_registry_create(reg, a->c.plugin_path, err);
+        rc = cli_registry_create(reg, &a->c, err);
     }
     if (rc == 0 && d->rank == 0) {
         cli_plugin_warnings(*reg);
@@ -430,11 +432,13 @@ int cmd_predict(int argc, char **argv)
 
 static const char inspect_usage[] =
     "usage: dptrain inspect FILE.h5 [--format json] [--plugin-path DIRS]\n"
+    "                       [--allow-unsafe-plugins]\n"
     "\n"
     "Checks a model or checkpoint file and prints what it holds: the model's\n"
-    "size, for a checkpoint where training stands, and the plugin version each\n"
-    "layer was written with. The checksum of a model or checkpoint is verified;\n"
-    "a damaged or altered file exits with status 1.\n"
+    "size, for a checkpoint where training stands, the plugin version each\n"
+    "layer was written with, and each plugin file loaded then, with its\n"
+    "SHA-256. The checksum of a model or checkpoint is verified; a damaged or\n"
+    "altered file exits with status 1.\n"
     "\n"
     "Any other HDF5 file is described as a data file: each dataset's dtype,\n"
     "shape, layout (contiguous, chunked, compressed, external) and bytes stored,\n"
@@ -459,10 +463,10 @@ struct inspected {
 
 /* Asks the file what it is, then loads it as that: a model, or a checkpoint
  * into the network its own /config describes. */
-static int inspect_load(const char *path, const char *plugin_path, struct inspected *in,
+static int inspect_load(const char *path, const struct cli_common *c, struct inspected *in,
                         struct dpt_err *err)
 {
-    int rc = dpt_registry_create(&in->reg, plugin_path, err);
+    int rc = cli_registry_create(&in->reg, c, err);
     if (rc == 0) {
         rc = dpt_model_file_kind(path, &in->kind, err);
     }
@@ -564,6 +568,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
                                 dpt_model_has_checksum(path) ? json_true() : json_null());
         }
         json_object_set_new(o, "layers", records_json(in));
+        cli_plugin_files_inspect(path, o);
         print_json(o);
         return;
     }
@@ -583,6 +588,7 @@ static void print_inspected(const char *path, int json, const struct inspected *
                                                       "files had one)");
     }
     print_records(in);
+    cli_plugin_files_inspect(path, NULL);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -614,7 +620,7 @@ int cmd_inspect(int argc, char **argv)
     }
     struct dpt_err err = {0};
     struct inspected in = {0};
-    int rc = inspect_load(path, c.plugin_path, &in, &err);
+    int rc = inspect_load(path, &c, &in, &err);
     if (rc == 0) {
         print_inspected(path, c.json, &in);
     } else {

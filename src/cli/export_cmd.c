@@ -30,7 +30,8 @@ static const char export_usage[] =
     "\n"
     "options:\n"
     "  --format json        print a JSON summary instead of text\n"
-    "  --plugin-path DIRS   extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS   extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins  load plugins others could have written, with a warning\n";
 
 /* Whether a and b name the same existing file (the export would replace
  * the model it reads). */
@@ -126,7 +127,7 @@ int cmd_export(int argc, char **argv)
     config_init(&spec.cfg);
     int rc = dpt_output_probe(out, "OUT.onnx", &err);
     if (rc == 0) {
-        rc = dpt_registry_create(&reg, c.plugin_path, &err);
+        rc = cli_registry_create(&reg, &c, &err);
     }
     if (rc == 0) {
         cli_plugin_warnings(reg);

@@ -55,6 +55,11 @@ static const char usage[] =
     "                       $DPTRAIN_PLUGIN_PATH, the per-user folder\n"
     "                       ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins\n"
     "                       and the built-in plugins\n"
+    "  --allow-unsafe-plugins\n"
+    "                       load plugin files and folders that others could\n"
+    "                       have written (writable by the group or everyone, or\n"
+    "                       owned by another user), with a warning; refused\n"
+    "                       otherwise\n"
     "  --threads T          OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
     "  -h, --help           help (also: dptrain COMMAND --help)\n"
     "  --version            print the version\n"
@@ -162,6 +167,10 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
     }
     if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
         c->quiet = 1;
+        return 1;
+    }
+    if (strcmp(a, "--allow-unsafe-plugins") == 0) {
+        c->allow_unsafe_plugins = 1;
         return 1;
     }
     return 0;
@@ -370,7 +379,8 @@ int cmd_plugins(int argc, char **argv)
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: dptrain plugins [--plugin-path DIRS] [--verbose]\n\n"
+            printf("usage: dptrain plugins [--plugin-path DIRS] [--verbose]\n"
+                   "                       [--allow-unsafe-plugins]\n\n"
                    "Lists every plugin found (kind, name, version, file, summary) and every\n"
                    "file that was rejected, with the reason. Plugins are searched in\n"
                    "--plugin-path, then $DPTRAIN_PLUGIN_PATH, then the per-user folder\n"
@@ -379,7 +389,10 @@ int cmd_plugins(int argc, char **argv)
                    "options:\n"
                    "  --plugin-path DIRS   ':'-separated folders or files searched first\n"
                    "  -v, --verbose        also print the search path: each folder or file,\n"
-                   "                       where it came from and whether it exists\n");
+                   "                       where it came from and whether it exists, and\n"
+                   "                       each loaded file's real path and SHA-256\n"
+                   "  --allow-unsafe-plugins  load plugins others could have written, with\n"
+                   "                       a warning\n");
             return 0;
         }
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
@@ -396,12 +409,14 @@ int cmd_plugins(int argc, char **argv)
     }
     struct dpt_err err = {0};
     struct dpt_registry *reg;
-    if (dpt_registry_create(&reg, c.plugin_path, &err) < 0) {
+    if (cli_registry_create(&reg, &c, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_RUN;
     }
     if (verbose) {
         print_search_path(reg);
+        cli_plugin_files_print(stdout, reg);
+        printf("\n");
     }
     /* Columns as wide as their longest entry, so that they line up. */
     int w_name = 4, w_version = 7, w_file = 4;

@@ -42,7 +42,8 @@ static const char plan_usage[] =
     "  --checkpoint PATH        the checkpoint path train is given\n"
     "  --time-steps K           steps to time (default 5; 0: no timing)\n"
     "  --format json            print one JSON object instead of text\n"
-    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n";
 
 struct plan_args {
     struct cli_common c;
@@ -338,7 +339,7 @@ static int run(struct plan_args *a, const struct dpt_dist *d)
     struct dpt_plan p = {0};
     int rc = dpt_spec_load(&spec, a->model, a->sets, a->n_sets, &err);
     if (rc == 0) {
-        rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+        rc = cli_registry_create(&reg, &a->c, &err);
     }
     if (rc == 0) {
         cli_plugin_warnings(reg);

@@ -39,7 +39,8 @@ static const char summary_usage[] =
     "  --input-shape H,W,C      the shape of one sample, 1 to 3 numbers (e.g. 30 or\n"
     "                           28,28,1); instead of reading data.train\n"
     "  --format json            print one JSON object instead of the table\n"
-    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n";
+    "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n";
 
 /* One entry of model.layers, gathered from its nodes. */
 struct entry {
@@ -294,7 +295,7 @@ static int run_summary(const struct summary_args *a)
     struct dpt_shape in;
     memset(&spec, 0, sizeof spec);
     config_init(&spec.cfg); /* so that the cleanup below is safe on every path */
-    int rc = dpt_registry_create(&reg, a->c.plugin_path, &err);
+    int rc = cli_registry_create(&reg, &a->c, &err);
     if (rc == 0) {
         config_destroy(&spec.cfg);
         rc = dpt_spec_load(&spec, a->model, a->sets, a->n_sets, &err);

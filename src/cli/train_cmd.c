@@ -79,9 +79,10 @@ static const char train_usage[] =
     "                           others (a hung or stopped rank); 0: never (default:\n"
     "                           train.timeout, else 600)\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
+    "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n"
     "  -q, --quiet              no per-epoch lines\n"
-    "  -v, --verbose            also how the data is read, where each rank runs (CPUs)\n"
-    "                           and a line per checkpoint\n"
+    "  -v, --verbose            also how the data is read, where each rank runs (CPUs),\n"
+    "                           a line per checkpoint and each plugin file's SHA-256\n"
     "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
     "                           not under mpirun)\n"
     "\n"
@@ -701,6 +702,9 @@ static void print_resume_hint(const struct dpt_dist *d, const struct train_args 
         add_arg(cmd, sizeof cmd, "--plugin-path");
         add_arg(cmd, sizeof cmd, a->c.plugin_path);
     }
+    if (a->c.allow_unsafe_plugins) {
+        add_arg(cmd, sizeof cmd, "--allow-unsafe-plugins");
+    }
     if (a->summary) {
         add_arg(cmd, sizeof cmd, "--summary");
         add_arg(cmd, sizeof cmd, a->summary);
@@ -920,7 +924,7 @@ static int start_run(const struct dpt_dist *d, const struct train_args *a,
                      struct dpt_registry **reg, struct dpt_spec *spec, const char **ckpt,
                      int *refused, struct dpt_err *err)
 {
-    int rc = dpt_registry_create(reg, a->c.plugin_path, err);
+    int rc = cli_registry_create(reg, &a->c, err);
     if (rc == 0 && d->rank == 0) {
         cli_plugin_warnings(*reg);
     }
@@ -1230,6 +1234,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     if (rc == 0 && a->verbose) {
         if (d->rank == 0) {
             print_blas();
+            cli_plugin_files_print(stdout, reg);
         }
         dpt_dist_describe_placement(d, stdout);
     }

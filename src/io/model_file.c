@@ -4,6 +4,7 @@
 #include "io/model_file.h"
 #include "io/h5file.h"
 #include "io/model_io.h"
+#include "io/plugin_record.h"
 #include "util/h5.h"
 #include "util/util.h"
 
@@ -131,7 +132,8 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         dpt__h5_write_int_attr(f, "n_outputs", (long long)net->n_out) < 0 ||
         write_shape(f, "input_shape", &net->in) < 0 ||
         write_shape(f, "output_shape", &net->out) < 0 ||
-        dpt__h5_write_string_dataset(f, "config", config_text) < 0) {
+        dpt__h5_write_string_dataset(f, "config", config_text) < 0 ||
+        (net->reg && dpt__plugin_files_write(f, net->reg) < 0)) {
         return -1;
     }
     hid_t layers = dpt__h5_group_create(f, "layers");

@@ -18,6 +18,8 @@
  *                          stored) and the standardization; verified by every
  *                          loader (dpt_model_load, dpt_weights_load); files
  *                          written before it load with a warning
+ *   /plugin_files          string: each loaded plugin file's SHA-256 and path, one
+ *                          line each as sha256sum prints them (io/plugin_record.h)
  *
  * Files are written to "PATH.tmp-<random>" in the same folder, flushed, fsynced
  * and renamed over PATH: a reader sees the old file or the new one, whole.

@@ -575,6 +575,7 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
     }
     net->in = *in;
     net->n_in = dpt_shape_size(in);
+    net->reg = reg;
     struct dpt_shape shape = *in;
     int rc = 0;
     for (int i = 0; rc == 0 && i < config_setting_length(spec->layers); i++) {

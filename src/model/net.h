@@ -73,6 +73,7 @@ struct dpt_net {
     void *opt_state;
     struct dpt_host_ctx *opt_host;
     size_t opt_floats; /* optimizer state floats per parameter */
+    const struct dpt_registry *reg; /* borrowed: the plugins' registry (io/plugin_record.h) */
 };
 
 /* Builds the network for samples of shape *in from spec's model section:

@@ -10,17 +10,27 @@
  * dlopen (the file's constructors) and dpt_plugins() run under the crash
  * guard (guard.h): a crash there is an error naming the file, never a
  * rejected file to skip.
+ *
+ * Before any of its code runs, a file and its folder must pass trust.h's
+ * checks (owner, write bits); a file is dlopened as "/proc/self/fd/N", the
+ * descriptor that was checked and hashed, which stays open as long as the
+ * registry, so that no other file can take that name while the loader
+ * remembers it. With DPT_REGISTRY_ALLOW_UNSAFE a failed check is kept as a
+ * warning (dpt_registry_unsafe) instead of an error.
  */
 #include "config.h"
 
 #include "plugin/registry.h"
 #include "plugin/abi1.h"
 #include "plugin/guard.h"
+#include "plugin/trust.h"
 #include "util/util.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +54,12 @@ struct dpt_registry {
     size_t n_dirs_seen;
     struct dpt_registry_place *places; /* the search path, in order; paths owned */
     size_t n_places;
+    unsigned flags;                    /* DPT_REGISTRY_* */
+    struct dpt_registry_file *loaded;  /* per files[i]: real path and SHA-256 (owned) */
+    char **unsafe;                     /* checks failed but allowed: the warnings */
+    size_t n_unsafe;
+    int *fds;                          /* every descriptor dlopened, closed last */
+    size_t n_fds;
 };
 
 const char *dpt_kind_name(uint32_t kind)
@@ -210,28 +226,152 @@ static void call_list(void *arg)
     c->list = c->fn();
 }
 
-/* Opens one file, `file` as the user or a folder scan gave it (shown as
- * resolved in messages). Unusable files: error if explicit, else recorded.
- * A crash in the file's code is an error (DPT_ECRASH) either way, and the
- * file is left open: see guard.h. */
-static int load_file(struct dpt_registry *reg, const char *file, int explicit,
-                     struct dpt_err *err)
+/* Keeps a usable file: its handle, its path as given (which the entries
+ * point into), where it really is with its SHA-256 (tf's path moves into
+ * the registry), and its plugins. */
+static int keep_file(struct dpt_registry *reg, void *h, const struct dpt_plugin *const *list,
+                     const char *file, struct dpt__trusted_file *tf, struct dpt_err *err)
 {
-    char shown[PATH_MAX + 64], dotted[PATH_MAX + 2];
+    char *copy = dpt__strdup(file);
+    struct dpt_registry_file rec = {.real = tf->real};
+    memcpy(rec.sha256, tf->sha256, sizeof rec.sha256);
+    size_t n = reg->n_files;
+    if (!copy || push(&reg->loaded, &n, sizeof rec, &rec) < 0) {
+        free(copy);
+        dpt__trusted_file_close(tf);
+        dlclose(h);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    tf->real = NULL;
+    reg->loaded[reg->n_files].path = copy;
+    if (push(&reg->files, &reg->n_files, sizeof copy, &copy) < 0) {
+        free(copy);
+        free((char *)rec.real);
+        dlclose(h);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    if (push(&reg->handles, &reg->n_handles, sizeof h, &h) < 0) {
+        dlclose(h);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    for (size_t i = 0; list[i]; i++) {
+        int rc = add_plugin(reg, list[i], copy, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A failed trust check (DPT__UNSAFE, the reason in err): an error that
+ * says how to override it, or, with DPT_REGISTRY_ALLOW_UNSAFE, a warning
+ * kept for the caller to print, and 0. */
+static int unsafe(struct dpt_registry *reg, struct dpt_err *err)
+{
+    if (!(reg->flags & DPT_REGISTRY_ALLOW_UNSAFE)) {
+        struct dpt_err why = *err;
+        return dpt_err_set(err, DPT_EPLUGIN, "%s, or pass --allow-unsafe-plugins", why.msg);
+    }
+    char *note = dpt__aprintf("%s; used anyway (--allow-unsafe-plugins)", err->msg);
+    if (!note || push(&reg->unsafe, &reg->n_unsafe, sizeof note, &note) < 0) {
+        free(note);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* dlopen finds an object it already has by its name before it looks at
+ * the file: a file loaded earlier as "/proc/self/fd/N" that dlclose did
+ * not unload (a library marked NODELETE, or one of an earlier registry)
+ * would be taken for this one once N is reused. So tf moves to another
+ * descriptor number until no loaded object has its name. The number of
+ * tries only bounds a loader gone wrong. */
+static int free_fd_name(struct dpt__trusted_file *tf, const char *shown, struct dpt_err *err)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        void *h = dlopen(tf->fd_path, RTLD_LAZY | RTLD_NOLOAD);
+        if (!h) {
+            return 0;
+        }
+        struct link_map *lm = NULL;
+        int taken = dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name &&
+                    strcmp(lm->l_name, tf->fd_path) == 0;
+        dlclose(h);
+        if (!taken) {
+            return 0; /* this very file, loaded before under another name */
+        }
+        int fd = fcntl(tf->fd, F_DUPFD_CLOEXEC, tf->fd + 1);
+        if (fd < 0) {
+            return dpt_err_set(err, DPT_EIO, "plugin file %s: %s", shown, strerror(errno));
+        }
+        close(tf->fd);
+        tf->fd = fd;
+        snprintf(tf->fd_path, sizeof tf->fd_path, "/proc/self/fd/%d", fd);
+    }
+    return dpt_err_set(err, DPT_EPLUGIN, "plugin file %s: the loader keeps every name "
+                       "/proc/self/fd/N for it taken", shown);
+}
+
+/* dlerror's text without the "/proc/self/fd/N: " it starts with when the
+ * file itself is at fault (the message names the file already). */
+static const char *load_error(const char *fd_path)
+{
+    const char *e = dlerror();
+    size_t k = strlen(fd_path);
+    if (!e) {
+        return "unknown error";
+    }
+    return strncmp(e, fd_path, k) == 0 && e[k] == ':' && e[k + 1] == ' ' ? e + k + 2 : e;
+}
+
+/* Opens name in the folder dirfd (already checked, its status dir_st);
+ * file is the path the user or a folder scan gave, which messages show
+ * resolved. The file must pass trust.h's checks first. Unusable files:
+ * error if explicit, else recorded. A crash in the file's code is an
+ * error (DPT_ECRASH) either way, and the file is left open: see guard.h. */
+static int load_file(struct dpt_registry *reg, int dirfd, const char *name, const char *file,
+                     const struct stat *dir_st, int explicit, struct dpt_err *err)
+{
+    char shown[PATH_MAX + 64];
     dpt__path_shown(file, shown, sizeof shown);
-    /* dlopen looks a name without a slash up in the library folders. */
-    snprintf(dotted, sizeof dotted, "%s%s", strchr(file, '/') ? "" : "./", file);
-    struct open_call call = {.path = dotted};
+    struct dpt__trusted_file tf;
     struct dpt_err why = {0};
+    void *h = NULL;
+    int rc = dpt__trust_file_open(&tf, dirfd, name, file, dir_st, &why);
+    if (rc == DPT__UNSAFE) {
+        rc = unsafe(reg, &why);
+        if (rc < 0) {
+            *err = why;
+            dpt__trusted_file_close(&tf);
+            return rc;
+        }
+    }
+    if (rc == 0) {
+        rc = free_fd_name(&tf, shown, &why);
+    }
+    if (rc < 0) {
+        dpt__trusted_file_close(&tf);
+        goto rejected;
+    }
+    /* The descriptor stays open as long as the registry: its number is
+     * the loaded file's name. */
+    if (push(&reg->fds, &reg->n_fds, sizeof tf.fd, &tf.fd) < 0) {
+        dpt__trusted_file_close(&tf);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
+    }
+    tf.fd = -1;
+    struct open_call call = {.path = tf.fd_path};
     int sig = dpt__guard_call(call_dlopen, &call);
     if (sig) {
+        dpt__trusted_file_close(&tf);
         return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s while loading "
                            "(dlopen, which runs its constructors); this is a bug in the "
                            "plugin", shown, dpt__signal_name(sig));
     }
-    void *h = call.handle;
+    h = call.handle;
     if (!h) {
-        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: cannot load: %s", shown, dlerror());
+        dpt_err_set(&why, DPT_EPLUGIN, "plugin %s: cannot load: %s", shown,
+                    load_error(tf.fd_path));
         goto rejected;
     }
     dlerror();
@@ -245,6 +385,7 @@ static int load_file(struct dpt_registry *reg, const char *file, int explicit,
     memcpy(&call.fn, &sym, sizeof call.fn); /* object to function pointer, as POSIX allows */
     sig = dpt__guard_call(call_list, &call);
     if (sig) {
+        dpt__trusted_file_close(&tf);
         return dpt_err_set(err, DPT_ECRASH, "plugin file %s crashed with %s in %s(); this "
                            "is a bug in the plugin", shown, dpt__signal_name(sig),
                            DPT_PLUGINS_SYMBOL);
@@ -261,26 +402,10 @@ static int load_file(struct dpt_registry *reg, const char *file, int explicit,
             goto rejected;
         }
     }
-
-    char *copy = dpt__strdup(file);
-    if (!copy || push(&reg->files, &reg->n_files, sizeof copy, &copy) < 0) {
-        free(copy);
-        dlclose(h);
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
-    }
-    if (push(&reg->handles, &reg->n_handles, sizeof h, &h) < 0) {
-        dlclose(h);
-        return dpt_err_set(err, DPT_ENOMEM, "out of memory loading plugins");
-    }
-    for (size_t i = 0; list[i]; i++) {
-        int rc = add_plugin(reg, list[i], copy, err);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return keep_file(reg, h, list, file, &tf, err);
 
 rejected:
+    dpt__trusted_file_close(&tf);
     if (h) {
         dlclose(h);
     }
@@ -302,13 +427,15 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Loads every *.so of a directory, in name order (so messages are stable). */
+/* Loads every *.so of a directory, in name order (so messages are stable).
+ * The folder is checked (trust.h) before it is read, and its files are
+ * opened from the descriptor that was checked. */
 static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *err)
 {
     char real[PATH_MAX], shown[PATH_MAX + 64];
+    dpt__path_shown(dir, shown, sizeof shown);
     if (!realpath(dir, real)) {
-        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s",
-                           dpt__path_shown(dir, shown, sizeof shown), strerror(errno));
+        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s", shown, strerror(errno));
     }
     for (size_t i = 0; i < reg->n_dirs_seen; i++) {
         if (strcmp(reg->dirs_seen[i], real) == 0) {
@@ -323,14 +450,22 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
 
-    DIR *d = opendir(dir);
+    int fd;
+    struct stat st;
+    int rc = dpt__trust_dir_open(dir, shown, &fd, &st, err);
+    if (rc == DPT__UNSAFE) {
+        rc = unsafe(reg, err);
+    }
+    DIR *d = rc == 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        return dpt_err_set(err, DPT_EIO, "plugin path %s: %s",
-                           dpt__path_shown(dir, shown, sizeof shown), strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rc < 0 ? rc : dpt_err_set(err, DPT_EIO, "plugin path %s: %s", shown,
+                                         strerror(errno));
     }
     char **names = NULL;
     size_t n = 0;
-    int rc = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!ends_with(de->d_name, ".so")) {
@@ -343,17 +478,51 @@ static int load_dir(struct dpt_registry *reg, const char *dir, struct dpt_err *e
             break;
         }
     }
-    closedir(d);
     if (rc == 0 && n > 1) { /* qsort must not get NULL, even for 0 items */
         qsort(names, n, sizeof *names, cmp_str);
     }
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) {
-            rc = load_file(reg, names[i], 0, err);
+            rc = load_file(reg, dirfd(d), names[i] + strlen(dir) + 1, names[i], &st, 0, err);
         }
         free(names[i]);
     }
     free(names);
+    closedir(d);
+    return rc;
+}
+
+/* A file named on the search path or given to check-plugin: the folder
+ * that holds it as named (the link's, when it is a symbolic link) is
+ * checked, then the file is opened from that folder's descriptor. */
+static int load_named_file(struct dpt_registry *reg, const char *file, struct dpt_err *err)
+{
+    char folder[PATH_MAX], shown[2 * PATH_MAX + 128];
+    const char *slash = strrchr(file, '/');
+    const char *name = slash ? slash + 1 : file;
+    if (!slash) {
+        snprintf(folder, sizeof folder, ".");
+    } else {
+        snprintf(folder, sizeof folder, "%.*s", slash == file ? 1 : (int)(slash - file), file);
+    }
+    char real[PATH_MAX];
+    snprintf(shown, sizeof shown, "%s (which holds %s)",
+             realpath(folder, real) ? real : folder, file);
+    if (!name[0]) {
+        return dpt_err_set(err, DPT_EPLUGIN, "plugin %s: not a file", file);
+    }
+    int fd;
+    struct stat st;
+    int rc = dpt__trust_dir_open(folder, shown, &fd, &st, err);
+    if (rc == DPT__UNSAFE) {
+        rc = unsafe(reg, err);
+    }
+    if (rc == 0) {
+        rc = load_file(reg, fd, name, file, &st, 1, err);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
     return rc;
 }
 
@@ -393,7 +562,7 @@ static int load_entry(struct dpt_registry *reg, const char *entry, const char *o
     if (S_ISDIR(st.st_mode)) {
         return load_dir(reg, entry, err);
     }
-    return load_file(reg, entry, 1, err);
+    return load_named_file(reg, entry, err);
 }
 
 static int load_path(struct dpt_registry *reg, const char *path, const char *origin,
@@ -463,11 +632,18 @@ static int load_default_dir(struct dpt_registry *reg, const char *dir, const cha
 
 int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err)
 {
+    return dpt_registry_create_flags(out, path, 0, err);
+}
+
+int dpt_registry_create_flags(struct dpt_registry **out, const char *path, unsigned flags,
+                              struct dpt_err *err)
+{
     *out = NULL;
     struct dpt_registry *reg = calloc(1, sizeof *reg);
     if (!reg) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
+    reg->flags = flags;
     int rc = 0;
     if (path && path[0]) {
         rc = load_path(reg, path, "--plugin-path", err);
@@ -493,14 +669,16 @@ int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_
     return 0;
 }
 
-int dpt_registry_create_file(struct dpt_registry **out, const char *file, struct dpt_err *err)
+int dpt_registry_create_file(struct dpt_registry **out, const char *file, unsigned flags,
+                             struct dpt_err *err)
 {
     *out = NULL;
     struct dpt_registry *reg = calloc(1, sizeof *reg);
     if (!reg) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
-    int rc = load_file(reg, file, 1, err);
+    reg->flags = flags;
+    int rc = load_named_file(reg, file, err);
     if (rc < 0) {
         dpt_registry_destroy(reg);
         return rc;
@@ -519,9 +697,19 @@ void dpt_registry_destroy(struct dpt_registry *reg)
     for (size_t i = reg->n_handles; i-- > 0 && !dpt__guard_crashed();) {
         dlclose(reg->handles[i]);
     }
+    for (size_t i = 0; i < reg->n_fds && !dpt__guard_crashed(); i++) {
+        close(reg->fds[i]);
+    }
     for (size_t i = 0; i < reg->n_files; i++) {
         free(reg->files[i]);
+        free((char *)reg->loaded[i].real);
     }
+    for (size_t i = 0; i < reg->n_unsafe; i++) {
+        free(reg->unsafe[i]);
+    }
+    free(reg->unsafe);
+    free(reg->loaded);
+    free(reg->fds);
     for (size_t i = 0; i < reg->n_rejected; i++) {
         free(reg->rejected[i]);
     }
@@ -553,6 +741,26 @@ size_t dpt_registry_count(const struct dpt_registry *reg)
 const struct dpt_registry_entry *dpt_registry_entry(const struct dpt_registry *reg, size_t i)
 {
     return i < reg->n_entries ? &reg->entries[i] : NULL;
+}
+
+size_t dpt_registry_file_count(const struct dpt_registry *reg)
+{
+    return reg->n_files;
+}
+
+const struct dpt_registry_file *dpt_registry_file(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_files ? &reg->loaded[i] : NULL;
+}
+
+size_t dpt_registry_unsafe_count(const struct dpt_registry *reg)
+{
+    return reg->n_unsafe;
+}
+
+const char *dpt_registry_unsafe(const struct dpt_registry *reg, size_t i)
+{
+    return i < reg->n_unsafe ? reg->unsafe[i] : NULL;
 }
 
 size_t dpt_registry_rejected_count(const struct dpt_registry *reg)

@@ -15,6 +15,16 @@
  * named file that is not a usable plugin, two plugins of one kind with one
  * name (the message names both files). Files found by scanning a directory
  * that are not usable plugins are recorded as rejected, with the reason.
+ *
+ * Every folder scanned and every file loaded must be owned by the running
+ * user or root and writable by no one else (plugin/trust.h); one that is
+ * not is fatal, its message naming it and the reason, unless the registry
+ * is created with DPT_REGISTRY_ALLOW_UNSAFE, which keeps the message as a
+ * warning (dpt_registry_unsafe) and loads it. An empty entry of a path
+ * ("a::b", a leading or trailing ':') is skipped: the working folder is
+ * searched only when an entry names it ("." or a relative path). The
+ * registry records each loaded file's real path and SHA-256
+ * (dpt_registry_file), for --verbose and the model file.
  */
 #ifndef DPT_PLUGIN_REGISTRY_H
 #define DPT_PLUGIN_REGISTRY_H
@@ -44,12 +54,18 @@ struct dpt_registry_place {
     enum dpt_place_status status;
 };
 
-/* path: the --plugin-path value (may be NULL). */
+/* Flags of dpt_registry_create_flags and dpt_registry_create_file. */
+#define DPT_REGISTRY_ALLOW_UNSAFE 1u /* warn about unsafe files and folders, load them */
+
+/* path: the --plugin-path value (may be NULL). flags: DPT_REGISTRY_*. */
 int dpt_registry_create(struct dpt_registry **out, const char *path, struct dpt_err *err);
+int dpt_registry_create_flags(struct dpt_registry **out, const char *path, unsigned flags,
+                              struct dpt_err *err);
 /* A registry of the plugins of one file only (no search path), for
- * `dptrain check-plugin`: the file must load and pass the same ABI and
- * required-function checks. */
-int dpt_registry_create_file(struct dpt_registry **out, const char *file, struct dpt_err *err);
+ * `dptrain check-plugin`: the file must pass the same safety checks, load
+ * and pass the same ABI and required-function checks. */
+int dpt_registry_create_file(struct dpt_registry **out, const char *file, unsigned flags,
+                             struct dpt_err *err);
 void dpt_registry_destroy(struct dpt_registry *reg);
 
 size_t dpt_registry_count(const struct dpt_registry *reg);
@@ -61,6 +77,20 @@ const char *dpt_registry_rejected(const struct dpt_registry *reg, size_t i);
  * the search path: "KIND NAME in FILE (shadowed by FILE)". */
 size_t dpt_registry_shadowed_count(const struct dpt_registry *reg);
 const char *dpt_registry_shadowed(const struct dpt_registry *reg, size_t i);
+
+/* A plugin file the registry loaded and kept; strings live as long as
+ * the registry. */
+struct dpt_registry_file {
+    const char *path; /* as on the search path or found by a scan (entries' file) */
+    const char *real; /* the file opened: absolute, symbolic links resolved */
+    char sha256[65];  /* hex SHA-256 of the bytes loaded (read through the same descriptor) */
+};
+size_t dpt_registry_file_count(const struct dpt_registry *reg);
+const struct dpt_registry_file *dpt_registry_file(const struct dpt_registry *reg, size_t i);
+/* With DPT_REGISTRY_ALLOW_UNSAFE: one message per failed safety check,
+ * "plugin file X: writable by ...; used anyway (--allow-unsafe-plugins)". */
+size_t dpt_registry_unsafe_count(const struct dpt_registry *reg);
+const char *dpt_registry_unsafe(const struct dpt_registry *reg, size_t i);
 
 /* The search path in order; strings live as long as the registry. */
 size_t dpt_registry_place_count(const struct dpt_registry *reg);

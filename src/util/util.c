@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +67,23 @@ uint64_t dpt__mix64(uint64_t a, uint64_t b)
 const char *dpt__file_of(const void *addr)
 {
     /* dladdr reads the loader's own list of loaded objects: no registry is
-     * needed to name the file a plugin descriptor lives in. */
+     * needed to name the file a plugin descriptor lives in. The registry
+     * loads plugins as "/proc/self/fd/N" and keeps N open while they are
+     * loaded (plugin/registry.c), so that name still leads to the file. */
+    static _Thread_local char real[PATH_MAX];
+    static const char fd_prefix[] = "/proc/self/fd/";
     Dl_info info;
-    if (addr && dladdr(addr, &info) && info.dli_fname && info.dli_fname[0]) {
-        return info.dli_fname;
+    if (!addr || !dladdr(addr, &info) || !info.dli_fname || !info.dli_fname[0]) {
+        return "unknown file";
     }
-    return "unknown file";
+    if (strncmp(info.dli_fname, fd_prefix, sizeof fd_prefix - 1) == 0) {
+        ssize_t n = readlink(info.dli_fname, real, sizeof real - 1);
+        if (n > 0) {
+            real[n] = '\0';
+            return real;
+        }
+    }
+    return info.dli_fname;
 }
 
 /* Appends component [s, s + n) of a path to buf (used bytes *used),

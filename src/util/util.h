@@ -16,8 +16,10 @@ double dpt__now(void);
 /* A well-mixed 64-bit hash of (a, b), for deriving seeds. */
 uint64_t dpt__mix64(uint64_t a, uint64_t b);
 /* The path of the loaded file (the dptrain program or a plugin) that holds
- * address addr, as it was opened; "unknown file" when the loader cannot
- * tell. Borrowed: valid while the file stays loaded. */
+ * address addr, as it was opened (a plugin's real path, not the
+ * /proc/self/fd name the registry loads it by); "unknown file" when the
+ * loader cannot tell. Borrowed: valid while the file stays loaded and
+ * until this thread's next call. */
 const char *dpt__file_of(const void *addr);
 /* A user-given path for a message: the path itself when it is absolute and
  * plain, else "PATH (resolved as /ABS/PATH)", the absolute path against the
