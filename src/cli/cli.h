@@ -50,6 +50,10 @@ int cli_inspect_data(int argc, char **argv);
  * --verbose` print it. */
 void cli_summary_print(FILE *f, const char *model, const struct dpt_net *net);
 
+/* The file name of path without its folder and its last extension:
+ * "cfgs/m.cfg" -> "m". */
+void cli_model_stem(char *buf, size_t len, const char *path);
+
 /* train's default --out: MODEL.cfg -> MODEL.h5 in the current folder
  * (src/cli/train_cmd.c; `dptrain plan` sizes the same file). */
 void cli_default_out(char *buf, size_t len, const char *model);

@@ -1,6 +1,7 @@
 /* The model's name and the guard that keeps checkpoints: see resume_out.h. */
 #include "config.h"
 
+#include "cli/cli.h"
 #include "cli/resume_out.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
@@ -14,25 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The file name of path without its folder and its last extension:
- * "cfgs/m.cfg" -> "m" (as cli_default_out names MODEL.h5). */
-static void stem_of(const char *path, char *buf, size_t len)
-{
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", path);
-    char *base = basename(copy);
-    char *dot = strrchr(base, '.');
-    if (dot && dot != base) {
-        *dot = '\0';
-    }
-    snprintf(buf, len, "%s", base);
-}
-
 int cli_run_name(const struct dpt_dist *d, const char *model, const char *resume, char *name,
                  size_t len, struct dpt_err *err)
 {
     if (model || !resume) {
-        stem_of(model ? model : "model", name, len);
+        cli_model_stem(name, len, model ? model : "model");
         return 0;
     }
     char *shared = NULL;
@@ -40,7 +27,7 @@ int cli_run_name(const struct dpt_dist *d, const char *model, const char *resume
         char stored[PATH_MAX];
         if (dpt_checkpoint_model_name(resume, stored, sizeof stored) < 0 ||
             strchr(stored, '/')) {
-            stem_of(resume, stored, sizeof stored); /* an older checkpoint */
+            cli_model_stem(stored, sizeof stored, resume); /* an older checkpoint */
         }
         shared = dpt__strdup(stored);
     }

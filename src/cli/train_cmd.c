@@ -404,16 +404,23 @@ static void print_epoch_line(const struct progress *p, const struct dpt_epoch_st
 }
 
 /* MODEL.cfg -> MODEL.h5 in the current folder. */
-void cli_default_out(char *buf, size_t len, const char *model)
+void cli_model_stem(char *buf, size_t len, const char *path)
 {
     char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", model);
+    snprintf(copy, sizeof copy, "%s", path);
     char *base = basename(copy);
     char *dot = strrchr(base, '.');
     if (dot && dot != base) {
         *dot = '\0';
     }
-    snprintf(buf, len, "%s.h5", base);
+    snprintf(buf, len, "%s", base);
+}
+
+void cli_default_out(char *buf, size_t len, const char *model)
+{
+    cli_model_stem(buf, len, model);
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, ".h5");
 }
 
 /* Rank 0 reads the model file (or, with path NULL, the description stored
