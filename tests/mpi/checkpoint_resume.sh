@@ -111,17 +111,20 @@ check "ck.h5 points to an existing file" [ -e "$(readlink -f ck.h5)" ]
 sed 's/epochs = 6;/epochs = 150;/' m.cfg > long.cfg
 must mpirun_np 2 "$DPTRAIN" train long.cfg --deterministic --out long-straight.h5 --quiet --checkpoint ls.h5
 for sig in USR1 TERM; do
-    rm -f sg.h5 sg-0*.h5
+    # sig.log goes too: the shell truncates it in the child it forks, and
+    # the wait below could otherwise read the previous run's lines.
+    rm -f sg.h5 sg-0*.h5 sig.log
     # mpirun itself must get the signal, so it is started directly (a
     # function run in the background is a subshell of its own).
     "$MPIRUN" --oversubscribe --allow-run-as-root -np 2 "$DPTRAIN" train long.cfg --deterministic \
         --checkpoint sg.h5 --out sig.h5 > sig.log 2>&1 &
     pid=$!
-    # Signalled once the first epoch is done (the ranks' handlers are in
-    # place by then): a fixed sleep came before the ranks had started on
-    # a busy machine, and mpirun died of the signal itself.
+    # Signalled once the first epoch is done and the first checkpoint
+    # written (the ranks' handlers are in place by then): a fixed sleep
+    # came before the ranks had started on a busy machine, and mpirun died
+    # of the signal itself.
     i=0
-    until grep -q '^epoch' sig.log || [ $i -ge 1200 ]; do
+    until { [ -L sg.h5 ] && grep -q '^epoch' sig.log 2>/dev/null; } || [ $i -ge 1200 ]; do
         sleep 0.1
         i=$((i + 1))
     done
