@@ -41,9 +41,11 @@ static const struct key_doc docs[] = {
     {"data.scale", NULL, NULL, "every input is multiplied by it first, e.g. 1/255; must be "
                                "above 0"},
     {"data.cache", NULL, NULL, "auto: keep the whole file in memory when its rows take at "
-                               "most 64 MB as floats; all: always; none: read each rank's rows"},
+                               "most 64 MB as floats (unless window_rows is set); all: always; "
+                               "none: read each rank's rows"},
     {"data.window_rows", NULL, NULL, "rows a rank reads at a time; 0: a whole epoch when "
-                                     "two fit the budget, else windows that do"},
+                                     "two fit the budget, else windows that do; set, it turns "
+                                     "cache = \"auto\" off"},
     {"data.validation", "string or list of strings", "none",
      "validation file(s), evaluated after every epoch, as data.train"},
     {"data.x_columns", "integer, string or list of them", "every column not in y_columns",

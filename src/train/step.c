@@ -297,7 +297,9 @@ static int compute_exact(struct dpt_step *st, const struct dpt_step_in *in, floa
                 st->nonfinite = !isfinite(v);
                 dpt_err_set(&st->thread_err, DPT_ENUMERIC,
                             "--deterministic: a gradient value (%g at parameter %zu, step "
-                            "%llu) is outside the range of exact sums (|x| < %g)",
+                            "%llu) is outside the range of exact sums (|x| < %g); scale or "
+                            "standardize the inputs and targets (data.scale, data.standardize, "
+                            "data.standardize_y), or train without --deterministic",
                             v, bad, (unsigned long long)in->s + 1, (double)DPT_FIX_MAX_ABS);
             }
         }
