@@ -101,4 +101,37 @@ check "ck.h5 still links to $numbered, which loads" \
     sh -c "[ \"\$(readlink ck.h5)\" = $numbered ] && \"\$DPTRAIN\" inspect ck.h5"
 check "s4.h5 still loads as a checkpoint" dptrain inspect s4.h5
 
+# 8. --deterministic given on the command line only is stored with the
+#    checkpoint (train.deterministic = true): the requeued job resumes
+#    without the flag, on 2 ranks, and still ends bitwise on the straight
+#    run. (Before, it summed in floating point and ended near it.)
+expect_exit 3 "stopped on request after step 5 of epoch 2" \
+    dptrain train m.cfg --deterministic -q --stop-after-steps 15 --checkpoint det/ck.h5 \
+    --set train.log=det.csv
+cd ../B
+rm -f m.h5
+check "--resume ../A/det/ck.h5 without --deterministic, 2 ranks" \
+    mpirun_np 2 "$DPTRAIN" train --resume ../A/det/ck.h5 -q
+check "== 4 epochs straight (bitwise): the run was deterministic" \
+    dpt_test compare ../A/straight4.h5 m.h5
+cd ..
+
+# 9. A project folder whose name has glob characters ("G[1]"), with the
+#    data as a pattern (shards/*.h5): the stored absolute pattern escapes
+#    the folder's part, so the resume from elsewhere reads the same shards.
+#    (Before, "G[1]" read as a pattern matched only a folder "G1".)
+mkdir -p "G[1]/shards"
+dpt_test data "G[1]/shards/a.h5" --rows 200 --features 6 --seed 2 --noise 0.3
+dpt_test data "G[1]/shards/b.h5" --rows 200 --features 6 --seed 3 --noise 0.3
+sed 's|"data/train.h5"|"shards/*.h5"|' A/m.cfg > "G[1]/m.cfg"
+cd "G[1]"
+must dptrain train m.cfg --deterministic -q --out straight.h5 --checkpoint s.h5 --set train.log=s.csv
+expect_exit 3 "stopped on request after step 5 of epoch 2" \
+    dptrain train m.cfg --deterministic -q --stop-after-steps 15
+cd ../B
+rm -f m.h5
+check "--resume '../G[1]/ck.h5' from B, data shards/*.h5" dptrain train --resume "../G[1]/ck.h5" -q
+check "== the straight run in G[1] (bitwise)" dpt_test compare "../G[1]/straight.h5" m.h5
+cd ..
+
 summary

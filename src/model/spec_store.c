@@ -21,10 +21,31 @@
 static const char *const path_keys[] = {"data.train", "data.test", "data.validation",
                                         "train.log", "train.checkpoint.path"};
 
+/* cwd with a backslash before each character glob(3) reads as special
+ * (the characters *, ?, [ and the backslash), for the front of a
+ * pattern: "/runs/a[1]" -> "/runs/a\[1]".
+ * NULL when out of memory. */
+static char *glob_escaped(const char *cwd)
+{
+    char *out = malloc(2 * strlen(cwd) + 1), *o = out;
+    for (const char *c = cwd; out && *c; c++) {
+        if (strchr("*?[\\", *c)) {
+            *o++ = '\\';
+        }
+        *o++ = *c;
+    }
+    if (out) {
+        *o = '\0';
+    }
+    return out;
+}
+
 /* Sets the string setting s to cwd/its value when that value is relative;
- * a leading "./" is dropped first, so the stored path reads as one. 0, or
- * -1 when out of memory. */
-static int make_absolute(config_setting_t *s, const char *cwd)
+ * a leading "./" is dropped first, so the stored path reads as one. For a
+ * data key whose value is a glob pattern, cwd's own glob characters are
+ * escaped, so that only the value's part is a pattern (data/set.c expands
+ * it). 0, or -1 when out of memory. */
+static int make_absolute(config_setting_t *s, const char *cwd, int data_key)
 {
     const char *v = config_setting_get_string(s);
     if (!v || v[0] == '/' || v[0] == '\0') {
@@ -33,7 +54,10 @@ static int make_absolute(config_setting_t *s, const char *cwd)
     while (v[0] == '.' && v[1] == '/') {
         v += 2;
     }
-    char *joined = dpt__aprintf("%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", v);
+    char *front = data_key && strpbrk(v, "*?[") ? glob_escaped(cwd) : dpt__strdup(cwd);
+    char *joined = front ? dpt__aprintf("%s%s%s", front, strcmp(cwd, "/") == 0 ? "" : "/", v)
+                         : NULL;
+    free(front);
     if (!joined) {
         return -1;
     }
@@ -51,7 +75,8 @@ static int store_paths(config_t *c, const char *cwd)
         int n = !key ? 0 : is_list ? config_setting_length(key) : 1;
         for (int j = 0; j < n; j++) {
             config_setting_t *s = is_list ? config_setting_get_elem(key, (unsigned)j) : key;
-            if (config_setting_type(s) == CONFIG_TYPE_STRING && make_absolute(s, cwd) < 0) {
+            if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+                make_absolute(s, cwd, strncmp(path_keys[i], "data.", 5) == 0) < 0) {
                 return -1;
             }
         }
@@ -71,17 +96,25 @@ static int add_int(config_setting_t *g, const char *name, int64_t v)
     return (wide ? config_setting_set_int64(s, v) : config_setting_set_int(s, (int)v)) ? 0 : -1;
 }
 
-/* train.checkpoint as the run uses it: the series' path (absolute) and
- * every setting with the value read, defaults included, replacing what the
- * tree had. */
-static int store_checkpoint(config_t *c, const struct dpt_spec *spec, const char *cwd)
+/* The tree's train group, added when it has none; NULL when out of memory
+ * or when train is not a group. */
+static config_setting_t *train_group(config_t *c)
 {
     config_setting_t *root = config_root_setting(c);
     config_setting_t *train = config_setting_get_member(root, "train");
     if (!train) {
         train = config_setting_add(root, "train", CONFIG_TYPE_GROUP);
     }
-    if (!train || !config_setting_is_group(train)) {
+    return train && config_setting_is_group(train) ? train : NULL;
+}
+
+/* train.checkpoint as the run uses it: the series' path (absolute) and
+ * every setting with the value read, defaults included, replacing what the
+ * tree had. */
+static int store_checkpoint(config_t *c, const struct dpt_spec *spec, const char *cwd)
+{
+    config_setting_t *train = train_group(c);
+    if (!train) {
         return -1;
     }
     if (config_setting_get_member(train, "checkpoint")) {
@@ -90,7 +123,7 @@ static int store_checkpoint(config_t *c, const struct dpt_spec *spec, const char
     config_setting_t *g = config_setting_add(train, "checkpoint", CONFIG_TYPE_GROUP);
     config_setting_t *path = g ? config_setting_add(g, "path", CONFIG_TYPE_STRING) : NULL;
     if (!path || !config_setting_set_string(path, spec->ckpt_path) ||
-        (cwd && make_absolute(path, cwd) < 0) ||
+        (cwd && make_absolute(path, cwd, 0) < 0) ||
         add_int(g, "every_steps", spec->ckpt_every_steps) < 0 ||
         add_int(g, "every_epochs", spec->ckpt_every_epochs) < 0) {
         return -1;
@@ -108,6 +141,17 @@ static int store_checkpoint(config_t *c, const struct dpt_spec *spec, const char
         }
     }
     return add_int(g, "keep", spec->ckpt_keep);
+}
+
+/* train.deterministic = true, also when it came from the command line. */
+static int store_deterministic(config_t *c)
+{
+    config_setting_t *train = train_group(c);
+    config_setting_t *s = train ? config_setting_get_member(train, "deterministic") : NULL;
+    if (train && !s) {
+        s = config_setting_add(train, "deterministic", CONFIG_TYPE_BOOL);
+    }
+    return s && config_setting_set_bool(s, 1) ? 0 : -1;
 }
 
 char *dpt_spec_stored_text(const struct dpt_spec *spec)
@@ -128,6 +172,9 @@ char *dpt_spec_stored_text(const struct dpt_spec *spec)
     }
     if (ok && spec->ckpt_path) {
         ok = store_checkpoint(&c, spec, cwd) == 0;
+    }
+    if (ok && spec->deterministic) {
+        ok = store_deterministic(&c) == 0;
     }
     char *buf = NULL;
     size_t len = 0;

@@ -14,7 +14,11 @@
  * stored as a whole train.checkpoint group, with its every_steps,
  * every_epochs, every_seconds and keep as the run used them, so that a
  * resumed run without the model file checkpoints where and as often as
- * the original did (tests/resume_from_anywhere.sh).
+ * the original did (tests/resume_from_anywhere.sh). A data path that is a
+ * glob pattern gets the working directory's own glob characters escaped
+ * ("/runs/a[1]" -> "/runs/a\[1]"), so that the folder is not read as a
+ * pattern. --deterministic is stored as train.deterministic = true, so the
+ * resumed run sums as exactly as the original did without being told.
  *
  * Absolute rather than relative to the checkpoint's folder: a requeued job
  * changes its working directory, not where the data lives. A project
