@@ -65,7 +65,10 @@ for d in lzf lz4 bzip2 blosc; do
     check "$d: the same model file bytes as the uncompressed file" cmp plain/m.h5 "$d/m.h5"
 done
 
-# 5. A filter of no Debian package: refused in one line, exit 1.
+# 9. inspect reads an lzf file's values: its label counts.
+expect_exit 0 "labels (2 distinct)" dptrain inspect lzf/d.h5
+
+# 10. A filter of no Debian package: refused in one line, exit 1.
 cd xor
 expect_error "^dptrain: error: d.h5: dataset 'X' is compressed with HDF5 filter xor (id 300), which cannot be decoded here: no installed HDF5 filter plugin provides it and Debian ships none: an HDF5 filter plugin for filter id 300 is needed" \
     dptrain train m.cfg --out m.h5
@@ -80,7 +83,7 @@ expect_error "d.h5: dataset 'X' is compressed with HDF5 filter xor (id 300)" \
     dptrain eval ../plain/m.h5 d.h5
 expect_exit 0 "not read: HDF5 filter xor (id 300) cannot be decoded here" dptrain inspect d.h5
 
-# 9. With HDF5_PLUGIN_PATH naming its folder it reads, and trains as the
+# 14. With HDF5_PLUGIN_PATH naming its folder it reads, and trains as the
 # plain file; the Debian plugins are still found after that folder.
 check "HDF5_PLUGIN_PATH=xor/: trains" env HDF5_PLUGIN_PATH="$tmp/xor" \
     "$DPTRAIN" train m.cfg --out m.h5
@@ -91,7 +94,7 @@ check "HDF5_PLUGIN_PATH=xor/: lzf still reads" env HDF5_PLUGIN_PATH="$tmp/xor" \
     "$DPTRAIN" train m.cfg --out m2.h5
 check "HDF5_PLUGIN_PATH=xor/: lzf, the same model file bytes" cmp ../plain/m.h5 m2.h5
 
-# 13. Plugins turned off by HDF5's own switch: lzf is refused, saying why.
+# 18. Plugins turned off by HDF5's own switch: lzf is refused, saying why.
 expect_error "^dptrain: error: d.h5: dataset 'X' is compressed with HDF5 filter lzf (id 32000), which cannot be decoded here: HDF5_PLUGIN_PRELOAD=:: turns HDF5's filter plugins off" \
     env HDF5_PLUGIN_PRELOAD=:: "$DPTRAIN" train m.cfg --out m3.h5
 cd ..
