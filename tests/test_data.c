@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/norm.h"
 #include "util.h"
+#include "util/h5.h"
 
 #include <CUnit/CUnit.h>
 #include <fcntl.h>
@@ -1209,6 +1210,46 @@ static void test_scale_constant_pixels(void)
     dpt_norm_cleanup(&alone);
 }
 
+/* The advice for a filter that cannot be decoded (util/h5_filters.c): the
+ * Debian package for each filter Debian ships a plugin of, none for the
+ * rest, and HDF5's own switch when it turned plugins off. The whole message
+ * through train, eval and inspect is tests/h5_filters_read.sh's. */
+static void test_filter_advice(void)
+{
+    const char *saved = getenv("HDF5_PLUGIN_PRELOAD");
+    char keep[64] = "", why[256];
+    snprintf(keep, sizeof keep, "%s", saved ? saved : "");
+    unsetenv("HDF5_PLUGIN_PRELOAD");
+    const struct {
+        H5Z_filter_t id;
+        const char *name, *advice;
+    } cases[] = {
+        {32000, "lzf", "install the Debian packages hdf5-plugin-lzf and liblzf1"},
+        {32004, "lz4", "install the Debian package hdf5-filter-plugin"},
+        {307, "bzip2", "install the Debian package hdf5-filter-plugin"},
+        {32001, "blosc", "install the Debian package hdf5-filter-plugin-blosc-serial"},
+        {32008, "bitshuffle", "Debian ships none: an HDF5 filter plugin for filter id 32008"},
+        {300, "stored", "Debian ships none: an HDF5 filter plugin for filter id 300"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CU_ASSERT_STRING_EQUAL(dpt__h5_filter_name(cases[i].id, "stored"), cases[i].name);
+        dpt__h5_filter_missing(why, sizeof why, cases[i].id);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, cases[i].advice));
+        if (!strstr(why, cases[i].advice)) {
+            printf("\nfilter %d: %s\n", (int)cases[i].id, why);
+        }
+    }
+    CU_ASSERT_STRING_EQUAL(dpt__h5_filter_name(300, ""), "unnamed");
+    setenv("HDF5_PLUGIN_PRELOAD", "::", 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dpt__h5_filter_missing(why, sizeof why, 32000),
+                                  "HDF5_PLUGIN_PRELOAD=:: turns"));
+    if (saved) {
+        setenv("HDF5_PLUGIN_PRELOAD", keep, 1);
+    } else {
+        unsetenv("HDF5_PLUGIN_PRELOAD");
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -1232,6 +1273,7 @@ int main(void)
     CU_add_test(errors, "HDF5 stays quiet", test_quiet);
     CU_add_test(errors, "a caller's HDF5 handler survives every call", test_handler_restored);
     CU_add_test(errors, "NaN and Inf", test_nonfinite);
+    CU_add_test(errors, "what to install for a missing HDF5 filter", test_filter_advice);
     CU_pSuite stats = CU_add_suite("statistics", NULL, NULL);
     CU_add_test(stats, "small file by hand", test_stats_small);
     CU_add_test(stats, "shipped X_mean and X_std", test_stats_shipped);

@@ -91,6 +91,9 @@ static json_t *set_json(const struct dpt_described_set *s, uint64_t sample)
     json_object_set_new(o, "filters", json_string(s->filters));
     json_object_set_new(o, "external", json_boolean(s->external));
     json_object_set_new(o, "stored_bytes", json_integer((json_int_t)s->stored_bytes));
+    if (s->filter_missing[0]) {
+        json_object_set_new(o, "filter_missing", json_string(s->filter_missing));
+    }
     if (!s->stats) {
         return o;
     }
@@ -191,6 +194,9 @@ static void print_set(const struct dpt_described_set *s, uint64_t sample)
            chunk, s->filters[0] ? ", " : "", s->filters, s->external ? ", external raw data" : "",
            (unsigned long long)s->stored_bytes);
     if (!s->stats) {
+        if (s->filter_missing[0]) {
+            printf("  not read: %s\n", s->filter_missing);
+        }
         if (s->numeric && s->stored_bytes == 0 && strcmp(s->layout, "virtual") != 0) {
             printf("  never written: no values stored (HDF5 would read fill values)\n");
         }

@@ -397,10 +397,12 @@ static int check_link(const struct dpt__file *ds, const char *name, struct dpt_e
     return 0;
 }
 
-/* Every filter of a chunked dataset must be one this HDF5 can decode. */
+/* Every filter of a chunked dataset must be one this HDF5 can decode, from
+ * the filter plugins installed for any HDF5 flavour (util/h5.h). */
 static int check_filters(const struct dpt__file *ds, const struct array *a, hid_t dcpl,
                          struct dpt_err *err)
 {
+    dpt__h5_find_filters();
     int n = H5Pget_nfilters(dcpl);
     for (int i = 0; i < n; i++) {
         unsigned flags, cd[16], config;
@@ -408,10 +410,18 @@ static int check_filters(const struct dpt__file *ds, const struct array *a, hid_
         char fname[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_cd, cd, sizeof fname,
                                          fname, &config);
-        if (id < 0 || H5Zfilter_avail(id) <= 0) {
-            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is stored with HDF5 filter "
-                               "%d ('%s'), which this HDF5 cannot decode (is its plugin in "
-                               "HDF5_PLUGIN_PATH?)", ds->path, a->name, (int)id, fname);
+        if (id < 0) {
+            char why[DPT__H5_REASON_LEN];
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s': cannot read its filter "
+                               "%d of %d (HDF5: %s)", ds->path, a->name, i + 1, n,
+                               dpt__h5_reason(why, sizeof why));
+        }
+        if (H5Zfilter_avail(id) <= 0) {
+            char why[256];
+            return dpt_err_set(err, DPT_EFORMAT, "%s: dataset '%s' is compressed with HDF5 "
+                               "filter %s (id %d), which cannot be decoded here: %s", ds->path,
+                               a->name, dpt__h5_filter_name(id, fname), (int)id,
+                               dpt__h5_filter_missing(why, sizeof why, id));
         }
     }
     return 0;

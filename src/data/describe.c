@@ -81,6 +81,7 @@ static void describe_layout(hid_t set, struct dpt_described_set *s, int *readabl
             s->chunk[i] = c[i];
         }
     }
+    dpt__h5_find_filters();
     int nf = H5Pget_nfilters(dcpl);
     for (int i = 0; i < nf; i++) {
         unsigned flags, cd[8];
@@ -95,11 +96,16 @@ static void describe_layout(hid_t set, struct dpt_described_set *s, int *readabl
                    id == H5Z_FILTER_SCALEOFFSET) {
             snprintf(one, sizeof one, "%s", name[0] ? name : "filter");
         } else {
-            snprintf(one, sizeof one, "filter %d%s%s%s", (int)id, name[0] ? " (" : "", name,
-                     name[0] ? ")" : "");
+            snprintf(one, sizeof one, "filter %d (%s)", (int)id, dpt__h5_filter_name(id, name));
         }
         if (H5Zfilter_avail(id) <= 0) {
             strncat(one, ", not available here", sizeof one - strlen(one) - 1);
+            if (*readable) {
+                char why[256];
+                snprintf(s->filter_missing, sizeof s->filter_missing, "HDF5 filter %s (id %d) "
+                         "cannot be decoded here: %s", dpt__h5_filter_name(id, name), (int)id,
+                         dpt__h5_filter_missing(why, sizeof why, id));
+            }
             *readable = 0;
         }
         size_t used = strlen(s->filters);

@@ -48,6 +48,7 @@ struct dpt_described_set {
     int chunk_rank;
     uint64_t chunk[DPT_DESCRIBE_MAX_RANK];
     char filters[160]; /* "deflate level 4, shuffle", or "" */
+    char filter_missing[320]; /* why a filter cannot be decoded here (no statistics), or "" */
     int external;      /* raw data in external files */
     uint64_t stored_bytes;
     uint64_t rows_read; /* rows the statistics cover (all, or the sample) */

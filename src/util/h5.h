@@ -64,4 +64,25 @@ void dpt__h5_progress(void);
  * next HDF5 API call clears the stack. */
 const char *dpt__h5_reason(char *buf, size_t len);
 
+/* HDF5 filter plugins (h5_filters.c). Debian installs each filter plugin in
+ * LIBDIR/hdf5/<flavour>/plugins for the HDF5 flavour it was built for
+ * (serial, openmpi, mpich), and HDF5 searches only its own flavour's folder,
+ * or only HDF5_PLUGIN_PATH when that is set. dpt__h5_find_filters appends,
+ * once per process and after whatever HDF5 searches already: this flavour's
+ * folder, then serial's, then any other flavour's, each when it exists and
+ * only root or we can write to it. HDF5_PLUGIN_PATH's folders keep coming
+ * first and HDF5_PLUGIN_PRELOAD=:: still turns plugins off. Call it before
+ * asking H5Zfilter_avail about a dataset's filters. */
+void dpt__h5_find_filters(void);
+
+/* The name of filter id: the registered one for filters dptrain knows,
+ * else the name stored in the file, else "unnamed". */
+const char *dpt__h5_filter_name(H5Z_filter_t id, const char *stored);
+
+/* Why filter id cannot be decoded here, for the end of a one-line message:
+ * which Debian package to install, or that Debian has none and a plugin
+ * for this filter id is needed, or that HDF5_PLUGIN_PRELOAD=:: turns
+ * plugins off. Returns buf. */
+const char *dpt__h5_filter_missing(char *buf, size_t len, H5Z_filter_t id);
+
 #endif

@@ -51,6 +51,8 @@ def layouts():
     write(accepted("shuffle.h5", "shuffle + gzip"), chunks=(8, F), shuffle=True,
           compression="gzip", compression_opts=9)
     write(accepted("fletcher.h5", "Fletcher-32 checksums"), chunks=(8, F), fletcher32=True)
+    write(accepted("lzf.h5", "h5py's lzf (Debian's plugin, built for serial HDF5)"),
+          chunks=(8, F), compression="lzf")
     with h5py.File(accepted("bigend.h5", "big-endian X and y"), "w") as f:
         f["X"] = X.astype(">f4")
         f["y"] = Y.astype(">i4")
@@ -222,7 +224,6 @@ def refused_files():
         write(f"{what}.h5", x=x)
         write(f"{what}-chunked.h5", x=x, chunks=(7, F), compression="gzip")
     write("mismatch.h5", y=Y[:-1])
-    write("lzf.h5", chunks=(8, F), compression="lzf")
     with h5py.File("group.h5", "w") as f:
         f.create_group("X")
         f["y"] = Y
