@@ -321,9 +321,13 @@ d_timeout() {
     n=0
     while [ ! -f pid.1 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     sleep 1.5
-    kill -STOP "$(cat pid.1)"
+    kill -STOP "$(cat pid.1 2>/dev/null)" 2>/dev/null || true
+    # Should the watchdog not end the job, the job is ended after 30 s.
+    (sleep 30 && kill "$job" 2>/dev/null) &
+    guard=$!
     st=0
     wait $job || st=$?
+    kill "$guard" 2>/dev/null || true
     kill -KILL "$(cat pid.1)" 2>/dev/null || true
     kill -CONT "$(cat pid.1)" 2>/dev/null || true
     check "without --timeout, the watchdog waits train.timeout (2 s)" \
