@@ -87,7 +87,7 @@ static int parse_shape(const char *text, struct dpt_shape *s)
 /* Parses argv into a; returns 1 to go on, 0 after --help, or EXIT_USAGE. */
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
-    struct cli_common common = {0};
+    struct cli_common common = {.takes = CLI_TAKES_FORMAT};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {

@@ -17,8 +17,17 @@ struct dpt_net;
 #define EXIT_USAGE 2
 #define EXIT_STOPPED 3
 
-/* Options every subcommand takes. */
+/* The options most subcommands share. --plugin-path and
+ * --allow-unsafe-plugins are taken by every command that parses them with
+ * cli_common_option; the others only by the commands whose --help lists
+ * them (set in takes), so that an option that would do nothing is refused
+ * instead of ignored (tests/help_defaults_checked.sh holds each --help to
+ * what its command accepts). */
+#define CLI_TAKES_THREADS 1u /* --threads T */
+#define CLI_TAKES_FORMAT 2u  /* --format json|text */
+#define CLI_TAKES_QUIET 4u   /* -q, --quiet */
 struct cli_common {
+    unsigned takes; /* CLI_TAKES_* */
     const char *plugin_path;
     int threads;
     int json;

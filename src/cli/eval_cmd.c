@@ -105,6 +105,10 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
             return cli_usage_error(help, "eval writes no file (--out is predict's): it prints "
                                          "the metrics, as JSON with --format json");
         }
+        if (strcmp(s, "--y") == 0 && strcmp(cmd, "predict") == 0) {
+            return cli_usage_error(help, "predict reads no labels (--y is eval's): it writes "
+                                         "the model's outputs for the rows of --x");
+        }
         if (strcmp(s, "--out") == 0 || strcmp(s, "--x") == 0 || strcmp(s, "--y") == 0) {
             if (i + 1 >= argc) {
                 return cli_usage_error(help, "%s needs a value", s);
@@ -351,7 +355,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
 static int run(const char *cmd, int predict, int argc, char **argv)
 {
     cli_catch_stop_signals(); /* before anything slow: see cli.h */
-    struct run_args a = {0};
+    struct run_args a = {.c.takes = CLI_TAKES_THREADS | CLI_TAKES_FORMAT};
     int st = parse(cmd, predict ? predict_usage : eval_usage, argc, argv, &a);
     if (st != 0) {
         return st == 1 ? 0 : st;
@@ -597,12 +601,16 @@ int cmd_inspect(int argc, char **argv)
     if (data >= 0) {
         return data;
     }
-    struct cli_common c = {0};
+    struct cli_common c = {.takes = CLI_TAKES_FORMAT};
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(inspect_usage, stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--sample") == 0 && i + 1 < argc) {
+            i++; /* a data file's option, checked by cli_inspect_data */
+            continue;
         }
         int r = cli_common_option("inspect", argc, argv, &i, &c);
         if (r < 0) {

@@ -110,7 +110,7 @@ static void print_report(const struct cli_common *c, const char *model, const ch
 
 int cmd_export(int argc, char **argv)
 {
-    struct cli_common c = {0};
+    struct cli_common c = {.takes = CLI_TAKES_FORMAT};
     const char *model = NULL, *out = NULL;
     int st = parse(argc, argv, &c, &model, &out);
     if (st != 0) {

@@ -229,7 +229,7 @@ static void print_set(const struct dpt_described_set *s, uint64_t sample)
  * hand over to the model inspection, or a negative exit status. */
 static int parse(int argc, char **argv, const char **path, uint64_t *sample, int *json)
 {
-    struct cli_common c = {0};
+    struct cli_common c = {.takes = CLI_TAKES_FORMAT};
     int sample_given = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -251,7 +251,10 @@ static int parse(int argc, char **argv, const char **path, uint64_t *sample, int
         if (r < 0) {
             return -EXIT_USAGE;
         }
-        if (r == 0 && argv[i][0] != '-' && !*path) {
+        if (r == 0 && (argv[i][0] == '-' || *path)) {
+            return 0; /* the model inspection's parser names the argument */
+        }
+        if (r == 0) {
             *path = argv[i];
         }
     }

@@ -50,17 +50,18 @@ static const char usage[] =
     "  convert IN OUT.h5 [--label COLUMN] [--compress LEVEL] ...\n"
     "                       a CSV, .npy or .npz file as a data file dptrain reads\n"
     "\n"
-    "options for every command:\n"
+    "options (each command's --help lists those it takes; it refuses the others):\n"
     "  --plugin-path DIRS   ':'-separated folders or files searched before\n"
     "                       $DPTRAIN_PLUGIN_PATH, the per-user folder\n"
     "                       ${XDG_DATA_HOME:-$HOME/.local/share}/dptrain/plugins\n"
-    "                       and the built-in plugins\n"
+    "                       and the built-in plugins (all commands but\n"
+    "                       check-plugin, keys and convert)\n"
     "  --allow-unsafe-plugins\n"
     "                       load plugin files and folders that others could\n"
     "                       have written (writable by the group or everyone, or\n"
     "                       owned by another user), with a warning; refused\n"
-    "                       otherwise\n"
-    "  --threads T          OpenMP threads per rank (default: $OMP_NUM_THREADS)\n"
+    "                       otherwise (all commands but keys and convert)\n"
+    "  --threads T          OpenMP threads per rank (train, eval, predict, plan)\n"
     "  -h, --help           help (also: dptrain COMMAND --help)\n"
     "  --version            print the version\n"
     "\n"
@@ -140,6 +141,13 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
     const char *a = argv[*i];
     char help[64];
     snprintf(help, sizeof help, "%s ", cmd);
+    /* Options this command does not list fall through to its own
+     * "unknown option" (see struct cli_common). */
+    if ((strcmp(a, "--threads") == 0 && !(c->takes & CLI_TAKES_THREADS)) ||
+        (strcmp(a, "--format") == 0 && !(c->takes & CLI_TAKES_FORMAT)) ||
+        ((strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) && !(c->takes & CLI_TAKES_QUIET))) {
+        return 0;
+    }
     if (strcmp(a, "--plugin-path") == 0 || strcmp(a, "--threads") == 0 ||
         strcmp(a, "--format") == 0) {
         if (*i + 1 >= argc) {
@@ -375,7 +383,7 @@ static void print_search_path(const struct dpt_registry *reg)
 
 int cmd_plugins(int argc, char **argv)
 {
-    struct cli_common c = {0};
+    struct cli_common c = {0}; /* --plugin-path, --allow-unsafe-plugins */
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -376,7 +376,7 @@ static int run(struct plan_args *a, const struct dpt_dist *d)
 
 int cmd_plan(int argc, char **argv)
 {
-    struct plan_args a = {0};
+    struct plan_args a = {.c.takes = CLI_TAKES_THREADS | CLI_TAKES_FORMAT};
     int rc = parse_args(&a, argc, argv);
     if (rc != 0) {
         free(a.sets);

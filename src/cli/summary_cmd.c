@@ -322,7 +322,8 @@ static int run_summary(const struct summary_args *a)
 
 int cmd_summary(int argc, char **argv)
 {
-    struct summary_args a = {.sets = calloc((size_t)argc, sizeof *a.sets)};
+    struct summary_args a = {.c.takes = CLI_TAKES_FORMAT,
+                             .sets = calloc((size_t)argc, sizeof *a.sets)};
     if (!a.sets) {
         cli_error("out of memory");
         return EXIT_RUN;

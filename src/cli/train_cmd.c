@@ -1279,6 +1279,7 @@ int cmd_train(int argc, char **argv)
      * default is one line per epoch; --progress asks for the bars. */
     cli_catch_stop_signals(); /* before anything slow: see cli.h */
     struct train_args a = {
+        .c.takes = CLI_TAKES_THREADS | CLI_TAKES_FORMAT | CLI_TAKES_QUIET,
         .timeout = -1,
         .t_start = dpt__now(), /* the time limit counts from here */
         .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
