@@ -23,8 +23,9 @@
       exit 0 when ACTUAL's lines match EXPECTED's ("..." matches any text
       within a line); else prints the first line that differs.
 
-What a block needs is said in an HTML comment on the line before its
-opening fence, which a reader of the rendered page does not see:
+What a block needs is said in an HTML comment just before its opening
+fence (blank lines may come between), which a reader of the rendered page
+does not see:
 
   <!-- doc-test: needs model.cfg bc.h5; epochs 1 -->
   <!-- doc-test: prepend base.cfg -->

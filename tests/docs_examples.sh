@@ -200,6 +200,7 @@ while IFS="$tab" read -r n kind info where needs prepend epochs note <&3; do
         while read -r line; do
             cmd=$(echo "$line" | awk '{ print $2 }')
             case $cmd in -*) cmd="" ;; esac
+            # shellcheck disable=SC2086 # no command: dptrain --help
             if ! "$DPTRAIN" $cmd --help > help.out 2>&1; then
                 bad="$bad; 'dptrain $cmd --help' fails"
                 continue
