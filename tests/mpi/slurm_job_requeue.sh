@@ -18,44 +18,17 @@ model = { layers = ( { type = "dense"; units = 32; activation = "relu"; },
 train = { batch = 16; epochs = 300; seed = 3; };
 CFG
 
-# The fake scheduler. sbatch acts as `sbatch --wait`: it sets the SLURM_*
-# variables Slurm sets in a batch job (the task and CPU counts from the
-# script's #SBATCH lines, SLURM_RESTART_COUNT from the requeues recorded for
-# the job so far, set only once there was one, as in Slurm), writes the
-# batch shell's pid to batch.pid and runs the script there, ending with its
-# status. scontrol records `requeue JOBID` in requeues.
+# The fake scheduler, tests/fake-slurm/: sbatch runs the job at once in
+# this folder, as `sbatch --wait` would, with the SLURM_* variables of a
+# batch job (SLURM_RESTART_COUNT from the requeues recorded so far) and the
+# batch shell's pid in batch.pid; scontrol records `requeue JOBID` in
+# requeues.
 mkdir bin
-cat > bin/sbatch <<'SH'
-#!/bin/sh
-opt() { sed -n "s/^#SBATCH --$1=//p" "$script"; }
-script=$1
-SLURM_JOB_ID=4242 SLURM_JOBID=4242
-SLURM_NNODES=$(opt nodes)
-SLURM_NTASKS_PER_NODE=$(opt ntasks-per-node)
-SLURM_TASKS_PER_NODE=$SLURM_NTASKS_PER_NODE
-SLURM_CPUS_PER_TASK=$(opt cpus-per-task)
-SLURM_NODELIST=$(hostname) SLURM_JOB_NODELIST=$(hostname)
-export SLURM_JOB_ID SLURM_JOBID SLURM_NNODES SLURM_NTASKS_PER_NODE SLURM_TASKS_PER_NODE \
-    SLURM_CPUS_PER_TASK SLURM_NODELIST SLURM_JOB_NODELIST
-n=$(cat requeues 2>/dev/null | grep -c "^requeue $SLURM_JOB_ID\$")
-if [ "$n" -gt 0 ]; then
-    SLURM_RESTART_COUNT=$n
-    export SLURM_RESTART_COUNT
-fi
-echo "Submitted batch job $SLURM_JOB_ID (restart count ${SLURM_RESTART_COUNT:-unset})"
-echo $$ > batch.pid
-exec bash "$@"
-SH
-cat > bin/scontrol <<'SH'
-#!/bin/sh
-[ "$1" = requeue ] && [ $# = 2 ] || { echo "fake scontrol: unexpected: $*" >&2; exit 1; }
-echo "requeue $2" >> requeues
-SH
 # dptrain and mpirun as the job finds them on PATH.
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$DPTRAIN" > bin/dptrain
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$MPIRUN" > bin/mpirun
 chmod +x bin/*
-PATH="$tmp/bin:$PATH"
+PATH="$tmp/bin:$top_srcdir/tests/fake-slurm:$PATH"
 MPIRUN_OPTS="--oversubscribe --allow-run-as-root"
 export PATH MPIRUN_OPTS
 
