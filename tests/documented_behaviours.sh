@@ -4,7 +4,8 @@
 # l2 penalty; data.window_rows turns cache = "auto" off; the model file's
 # /config is libconfig's re-serialisation of the description as trained;
 # --deterministic refuses gradient elements of 2^39 and more, and the
-# advice it gives works.
+# advice it gives works; the RESULT line leaves out what a run did not
+# measure.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 dpt_test data d.h5 --rows 400 --features 6 --seed 2
@@ -108,5 +109,16 @@ expect_error "deterministic: a gradient value (.* step 1) is outside the range o
     dptrain train huge.cfg --deterministic --out h.h5
 check "no model was written" [ ! -e h.h5 ]
 check "with data.scale = 1e-12 it trains" dptrain train huge.cfg --deterministic --out h.h5 --quiet --set data.scale=1e-12
+
+# 5. The RESULT line of a run resumed from the checkpoint of a finished
+#    run (no epoch left) has no figures: nothing was measured, and zeros
+#    would read as a loss of 0. A run that did train has them all.
+must dptrain train plain.cfg --out r.h5 --checkpoint r/ck.h5
+check "a run that trained: RESULT samples_per_s=... final_loss=... accuracy=..." \
+    grep -q '^RESULT samples_per_s=[0-9.]* epoch_s=[0-9.]* final_loss=[0-9.]* accuracy=[0-9.]* ranks=1 ' log
+must dptrain train plain.cfg --out r2.h5 --resume r/ck.h5
+check "resumed with no epoch left: 'RESULT ranks=1 threads=1 params=65 ...'" \
+    grep -q '^RESULT ranks=1 threads=1 params=65 blas_core=' log
+check "and the model is the checkpoint's" dpt_test compare r.h5 r2.h5
 
 summary

@@ -836,21 +836,29 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
         }
         printf("trained %zu parameters in %.2f s; wrote %s%s\n", params, train_s, a->out,
                restored);
-        /* One line for scripts: throughput over the epochs after the first. */
-        /* accuracy= is left out when the loss counts no hits (regression):
-         * a metric that cannot be computed is never printed as nan. */
-        char acc[48] = "";
-        if (!isnan(prog->last.accuracy)) {
-            snprintf(acc, sizeof acc, " accuracy=%.4f", prog->last.accuracy);
+        /* One line for scripts: throughput over the epochs after the first.
+         * What this run did not measure is left out, never printed as 0 or
+         * nan: accuracy= when the loss counts no hits (regression), and
+         * all four figures when no epoch was left to run (a resume of a
+         * finished run), samples_per_s= also when only a first epoch ran. */
+        char figures[160] = "";
+        if (prog->last.epoch > 0) {
+            char rate[48] = "", acc[48] = "";
+            if (prog->timed_s > 0) {
+                snprintf(rate, sizeof rate, "samples_per_s=%.1f ",
+                         prog->timed_samples / prog->timed_s);
+            }
+            if (!isnan(prog->last.accuracy)) {
+                snprintf(acc, sizeof acc, " accuracy=%.4f", prog->last.accuracy);
+            }
+            snprintf(figures, sizeof figures, "%sepoch_s=%.4f final_loss=%.6f%s ", rate,
+                     prog->timed_s > 0 && prog->last.epoch > 1
+                         ? prog->timed_s / (double)(prog->last.epoch - 1)
+                         : prog->last.seconds,
+                     prog->last.loss, acc);
         }
-        printf("RESULT samples_per_s=%.1f epoch_s=%.4f final_loss=%.6f%s "
-               "ranks=%d threads=%d params=%zu blas_core=%s\n",
-               prog->timed_s > 0 ? prog->timed_samples / prog->timed_s : 0.0,
-               prog->timed_s > 0 && prog->last.epoch > 1
-                   ? prog->timed_s / (double)(prog->last.epoch - 1)
-                   : prog->last.seconds,
-               prog->last.loss, acc, d->size, prog->threads, params,
-               openblas_get_corename());
+        printf("RESULT %sranks=%d threads=%d params=%zu blas_core=%s\n", figures, d->size,
+               prog->threads, params, openblas_get_corename());
     }
     if (!spec->test) {
         return 0;
