@@ -1,0 +1,145 @@
+#!/bin/sh
+# What README.md and docs/*.md promise is tested (issue 18): docs/DESIGN.md,
+# "Where the tests of each guarantee live", names the test of each
+# guarantee. This test keeps those pointers from rotting, and checks the
+# documented behaviours no other test covered.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+# 1. Every tests/... path named in README.md and docs/*.md exists (a glob
+#    matches something), every test script or CUnit source named there is
+#    in Makefile.am (so that make check runs it), and every "tests/X.sh,
+#    case N" (or "cases N-M, K and L") names a case X.sh has: a comment
+#    "# N." or "# N-M." before it, or a check message "N. ...".
+check "the tests/ paths and case numbers named in README.md and docs/*.md are right" \
+    "$PYTHON" - "$top_srcdir" <<'PY'
+import glob, os, re, sys
+os.chdir(sys.argv[1])
+docs = ["README.md"] + sorted(glob.glob("docs/*.md"))
+am = open("Makefile.am").read()
+bad, refs, cases = [], 0, 0
+for doc in docs:
+    text = open(doc).read()
+    for m in re.finditer(r"tests/[A-Za-z0-9_./*-]*[A-Za-z0-9_*/]", text):
+        p = m.group(0)
+        refs += 1
+        hits = glob.glob(p)
+        if not hits:
+            bad.append(f"{doc}: {p}: no such file")
+        for h in hits:
+            if re.fullmatch(r"tests/(mpi/)?[^/]+\.(sh|c)", h) and h not in am:
+                bad.append(f"{doc}: {p}: {h} is not in Makefile.am: make check does not run it")
+    flat = re.sub(r"\s+", " ", text)
+    for m in re.finditer(r"(tests/[\w/.-]+\.sh)`?[,;:]? \(?cases? ((?:\d+(?:-\d+)?(?:, | and |,)?)+)", flat):
+        path, want = m.group(1), set()
+        for part in re.split(r", | and |,", m.group(2).strip(", ")):
+            a, _, b = part.partition("-")
+            want.update(range(int(a), int(b or a) + 1))
+        if not os.path.exists(path):
+            continue
+        have = set()
+        for h in re.finditer(r"(?:^\s*#\s*|check\s+[\"'])(\d+)(?:-(\d+))?\.", open(path).read(), re.M):
+            have.update(range(int(h.group(1)), int(h.group(2) or h.group(1)) + 1))
+        for n in sorted(want):
+            cases += 1
+            if n not in have:
+                bad.append(f"{doc}: {path}, case {n}: {path} has no case {n}")
+print("\n".join(bad))
+print(f"{refs} tests/ paths in {len(docs)} files, {cases} case numbers; {len(bad)} wrong")
+sys.exit(1 if bad else 0)
+PY
+
+# Data for the runs below: a regression file, rows in a known order.
+dpt_test data reg.h5 --rows 40 --features 3 --kind regression --seed 4
+cat > lin.cfg <<'CFG'
+data = { train = "reg.h5"; shuffle = false; };
+model = {
+  layers = ( { type = "dense"; units = 1; activation = "linear"; initializer = "zeros"; } );
+  loss = "mse";
+  optimizer = { type = "sgd"; learning_rate = 0.05; };
+};
+train = { batch = 10; epochs = 2; seed = 9; };
+CFG
+
+# 2. README.md, "Validation, callbacks, schedules": the RESULT line is on
+#    standard output also with --quiet, and the epoch lines are not.
+dptrain train lin.cfg --quiet --out q.h5 > q.out 2> q.err || true
+check "--quiet: one RESULT line on stdout" sh -c 'grep -c "^RESULT samples_per_s=.* params=4 " q.out | grep -qx 1'
+check "--quiet: no epoch lines" ! grep -q '^epoch ' q.out q.err
+
+# 3. README.md, "A model file": data.shuffle = false keeps file order: the
+#    weights are those of SGD on the file's rows in order, batch by batch
+#    (numpy, float64), and not those of another order; shuffle = true
+#    trains on another order.
+must dptrain train lin.cfg --out ordered.h5 --quiet
+must dptrain train lin.cfg --set data.shuffle=true --out shuffled.h5 --quiet
+check "shuffle = false: the weights of SGD over the rows in file order" "$PYTHON" - <<'PY'
+import numpy as np
+from dpt_test import read_data, tensors
+X, y, _ = read_data("reg.h5")
+X, y = X.astype(np.float64), y.astype(np.float64).reshape(-1, 1)
+def sgd(order):
+    w, b = np.zeros((1, 3)), np.zeros(1)
+    for _ in range(2):
+        for s in range(0, 40, 10):
+            rows = order[s:s + 10]
+            g = 2 * (X[rows] @ w.T + b - y[rows]) / len(rows)   # d mse / d pred
+            w -= 0.05 * g.T @ X[rows]
+            b -= 0.05 * g.sum(0)
+    return np.concatenate([w.ravel(), b])
+def got(path):
+    t = tensors(path)
+    return np.concatenate([t["00_dense/weight"].ravel(), t["00_dense/bias"].ravel()])
+want, other = sgd(np.arange(40)), sgd(np.arange(40)[::-1])
+print("file order:", want, "\nshuffle = false:", got("ordered.h5"), "\nshuffle = true:", got("shuffled.h5"))
+assert np.abs(want - other).max() > 1e-3, "the orders are not told apart"
+assert np.allclose(got("ordered.h5"), want, rtol=1e-5, atol=1e-6), "not file order"
+assert not np.allclose(got("shuffled.h5"), want, rtol=1e-4, atol=1e-4), "shuffle = true kept file order"
+PY
+
+# 4. README.md, "File locking": HDF5_USE_FILE_LOCKING=TRUE makes the lock
+#    required (a file another process holds an exclusive lock on is
+#    refused, naming it), and FALSE or unset reads it (the retry without
+#    locking; tests/data_columns_locks_pandas.sh covers the unset case).
+check "HDF5_USE_FILE_LOCKING=TRUE refuses a locked file, FALSE reads it" \
+    env -u HDF5_USE_FILE_LOCKING "$PYTHON" - "$DPTRAIN" <<'PY'
+import fcntl, os, subprocess, sys
+held = open("reg.h5", "rb")
+fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+def run(v):
+    env = dict(os.environ, HDF5_USE_FILE_LOCKING=v)
+    r = subprocess.run([sys.argv[1], "eval", "ordered.h5", "reg.h5"], env=env,
+                       capture_output=True, text=True)
+    print(v, r.returncode, r.stderr.strip())
+    return r
+r = run("TRUE")
+assert r.returncode == 1 and r.stderr.startswith("dptrain: error: reg.h5") and "lock" in r.stderr
+assert run("FALSE").returncode == 0
+PY
+
+# 5. docs/SECURITY.md: write access given to another user by a POSIX ACL
+#    shows in the group bits (the ACL mask) and is refused like them. The
+#    ACL is set with setxattr (the acl package's setfacl is not needed).
+mkdir p
+cp "$DPT_TEST_PLUGINS/vscale_1_0.so" p/vscale.so
+chmod 644 p/vscale.so
+if "$PYTHON" - <<'PY'
+import os, struct, sys
+# system.posix_acl_access, version 2: (tag, perm, id) entries: the owner rw,
+# user nobody (65534) rw, the group r, the mask rw, others r.
+U = 0xffffffff
+entries = [(0x01, 6, U), (0x02, 6, 65534), (0x04, 4, U), (0x10, 6, U), (0x20, 4, U)]
+try:
+    os.setxattr("p/vscale.so", "system.posix_acl_access",
+                struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
+except OSError as e:
+    print("no ACLs on this file system:", e)
+    sys.exit(1)
+PY
+then
+    expect_error "plugin file p/vscale.so.*writable by its group (mode 0664)" \
+        dptrain plugins --plugin-path p/vscale.so
+else
+    echo "skipped: an ACL granting write (this file system takes none)"
+fi
+
+summary
