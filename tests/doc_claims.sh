@@ -142,4 +142,14 @@ else
     echo "skipped: an ACL granting write (this file system takes none)"
 fi
 
+# 6. README.md, "Fail fast, lose nothing": DPTRAIN_READ_TIMEOUT=0 never
+#    ends a read: a file libhdf5 loops on is still being read when an
+#    outside timeout stops it after 4 s, and good files read as usual
+#    (tests/damaged_files_named.sh checks the limit when it is set).
+hang="$top_srcdir/tests/fuzz/hdf5-bugs/saved_model/hang-global-heap-vlen-attribute.h5"
+if DPTRAIN_READ_TIMEOUT=0 timeout 4 "$DPTRAIN" inspect "$hang" > hang.out 2>&1; then st=0; else st=$?; fi
+check "DPTRAIN_READ_TIMEOUT=0: a hanging read is not ended (stopped by timeout(1): 124, got $st)" \
+    sh -c "[ $st = 124 ] && ! grep -q 'made no progress' hang.out"
+check "DPTRAIN_READ_TIMEOUT=0: a good file reads" env DPTRAIN_READ_TIMEOUT=0 "$DPTRAIN" eval ordered.h5 reg.h5
+
 summary
