@@ -152,4 +152,35 @@ check "DPTRAIN_READ_TIMEOUT=0: a hanging read is not ended (stopped by timeout(1
     sh -c "[ $st = 124 ] && ! grep -q 'made no progress' hang.out"
 check "DPTRAIN_READ_TIMEOUT=0: a good file reads" env DPTRAIN_READ_TIMEOUT=0 "$DPTRAIN" eval ordered.h5 reg.h5
 
+# 7. README.md, "Checkpoints": without --checkpoint, --resume auto's series
+#    is OUT-ckpt.h5: an empty series starts afresh and says so, and a run
+#    stopped after 5 of its 8 steps (its checkpoint goes to OUT-ckpt.h5)
+#    resumes from there to the weights of an uninterrupted run.
+must dptrain train lin.cfg --out straight.h5 --quiet
+dptrain train lin.cfg --out r.h5 --resume auto --set train.epochs=0 > afresh.out 2>&1 || true
+check "--resume auto, nothing there: 'no checkpoint of r-ckpt.h5 yet: starting afresh'" \
+    grep -q "^dptrain: note: --resume auto: no checkpoint of r-ckpt.h5 yet: starting afresh" afresh.out
+rm -f r.h5
+expect_exit 3 "checkpoint r-ckpt.h5" dptrain train lin.cfg --out r.h5 --stop-after-steps 5
+must dptrain train lin.cfg --out r.h5 --resume auto
+check "--resume auto resumed from r-ckpt.h5's series" grep -q "resuming from r-ckpt-000000000005.h5" log
+check "... to the uninterrupted run's weights" dpt_test compare straight.h5 r.h5 --max-abs 0
+
+# 8. README.md, "Using a trained model elsewhere": export takes a model or
+#    a checkpoint; the checkpoint at the end of a run exports the graph
+#    and the weights of that run's model file.
+must dptrain train lin.cfg --out e.h5 --checkpoint eck.h5 --quiet
+must dptrain export e.h5 e.onnx
+must dptrain export eck.h5 eck.onnx
+check "export of a checkpoint: the model file's nodes and initializers" "$PYTHON" - <<'PY'
+import onnx
+from onnx import numpy_helper
+a, b = onnx.load("e.onnx"), onnx.load("eck.onnx")
+assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
+ia = {i.name: numpy_helper.to_array(i) for i in a.graph.initializer}
+ib = {i.name: numpy_helper.to_array(i) for i in b.graph.initializer}
+assert sorted(ia) == sorted(ib) and all((ia[k] == ib[k]).all() for k in ia)
+print(len(a.graph.node), "nodes,", len(ia), "initializers alike")
+PY
+
 summary
