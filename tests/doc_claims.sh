@@ -9,10 +9,11 @@
 #    matches something), every test script or CUnit source named there is
 #    in Makefile.am (so that make check runs it), and every "tests/X.sh,
 #    case N" (or "cases N-M, K and L") names a case X.sh has: a comment
-#    "# N." or "# N-M." before it, or a check message "N. ...". The src/
-#    files named exist, and the module line "util -> ..." is the one
-#    tests/modules_form_a_line.sh enforces.
-check "the tests/ and src/ paths, case numbers and module line in README.md and docs/*.md are right" \
+#    "# N." or "# N-M." before it, or a check message "N. ...". The files
+#    named in src/, examples/, scripts/, man/ and include/ exist, and the
+#    module line "util -> ..." is the one tests/modules_form_a_line.sh
+#    enforces.
+check "the paths, case numbers and module line in README.md and docs/*.md are right" \
     "$PYTHON" - "$top_srcdir" <<'PY'
 import glob, os, re, sys
 os.chdir(sys.argv[1])
@@ -45,11 +46,12 @@ for doc in docs:
             cases += 1
             if n not in have:
                 bad.append(f"{doc}: {path}, case {n}: {path} has no case {n}")
-# The source files named (src/..., a glob or {a,b} alternatives) exist too,
+# The files named in src/, examples/, scripts/, man/ and include/ (a glob
+# or {a,b} alternatives) exist too,
 # and the module line given is the one tests/modules_form_a_line.sh checks.
 for doc in docs:
     text = open(doc).read()
-    for m in re.finditer(r"src/[A-Za-z0-9_./*{},-]*[A-Za-z0-9_*}]", text):
+    for m in re.finditer(r"(?<![\w/.$-])(?:src|examples|scripts|man|include)/[A-Za-z0-9_./*{},-]*[A-Za-z0-9_*}]", text):
         p = m.group(0)
         alts = re.match(r"(.*)\{([^}]*)\}(.*)", p)
         for q in [alts.group(1) + a + alts.group(3) for a in alts.group(2).split(",")] if alts else [p]:
@@ -61,7 +63,7 @@ for doc in docs:
         if " ".join(m.group(0).replace("->", " ").split()) != order:
             bad.append(f"{doc}: the module line '{m.group(0)}' is not tests/modules_form_a_line.sh's '{order}'")
 print("\n".join(bad))
-print(f"{refs} tests/ and src/ paths in {len(docs)} files, {cases} case numbers; {len(bad)} wrong")
+print(f"{refs} paths in {len(docs)} files, {cases} case numbers; {len(bad)} wrong")
 sys.exit(1 if bad else 0)
 PY
 
