@@ -202,4 +202,40 @@ assert sorted(ia) == sorted(ib) and all((ia[k] == ib[k]).all() for k in ia)
 print(len(a.graph.node), "nodes,", len(ia), "initializers alike")
 PY
 
+# 9. docs/PLUGINS.md: plugins are opened with RTLD_NOW, so a symbol a
+#    plugin needs and does not link fails at load time, naming the file
+#    (not at the first call, in the middle of training).
+cat > unlinked.c <<'C'
+#include <dptrain/plugin.h>
+float some_function_nobody_links(float x);
+static void fwd(const void *state, const float *x, float *y, size_t rows, size_t cols)
+{
+    (void)state;
+    for (size_t i = 0; i < rows * cols; i++) {
+        y[i] = some_function_nobody_links(x[i]);
+    }
+}
+static void bwd(const void *state, const float *x, const float *y, const float *dy,
+                float *dx, size_t rows, size_t cols)
+{
+    (void)state, (void)x, (void)y;
+    for (size_t i = 0; i < rows * cols; i++) {
+        dx[i] += dy[i];
+    }
+}
+static const struct dpt_activation_plugin unlinked = {
+    .base = DPT_PLUGIN_HEADER(DPT_KIND_ACTIVATION, "unlinked", "1.0.0", "calls what it lacks"),
+    .forward = fwd,
+    .backward = bwd,
+};
+static const struct dpt_plugin *const all[] = {&unlinked.base, NULL};
+DPT_PLUGIN_EXPORT const struct dpt_plugin *const *dpt_plugins(void)
+{
+    return all;
+}
+C
+must "${PLAIN_CC:-cc}" -fPIC -shared -I"$top_srcdir/include" unlinked.c -o unlinked.so
+chmod 644 unlinked.so
+expect_error "unlinked.so.*some_function_nobody_links" dptrain plugins --plugin-path unlinked.so
+
 summary
