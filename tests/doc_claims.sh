@@ -275,4 +275,29 @@ mkdir -p shadow && cp "$DPTRAIN_PLUGIN_PATH/activation_relu.so" shadow/ && chmod
 check "eval warns which copy was shadowed" sh -c '"$0" eval ordered.h5 reg.h5 --plugin-path shadow 2>&1 |
     grep -q "^dptrain: warning: activation relu in .*activation_relu.so (shadowed by shadow/activation_relu.so)"' "$DPTRAIN"
 
+# 12. README.md, "A model file": data.cache = "auto" keeps the whole file
+#     in memory when its rows take at most 64 MB as floats (X and y), else
+#     reads windows; train --verbose says which. 16384 rows of 1023 uint8
+#     features and a label are 64 MiB as floats, one row more is over.
+"$PYTHON" - <<'PY'
+import h5py, numpy as np
+for n in (16384, 16385):
+    with h5py.File(f"c{n}.h5", "w") as f:
+        X = np.zeros((n, 1023), np.uint8)
+        X[::7, 3] = 1
+        f["X"] = X
+        f["y"] = (np.arange(n) % 2).astype(np.float32)
+PY
+cat > cache.cfg <<'CFG'
+data = { train = "c16384.h5"; };
+model = { layers = ( { type = "dense"; units = 1; activation = "sigmoid"; } );
+          loss = "bce"; optimizer = "sgd"; };
+train = { batch = 64; epochs = 0; };
+CFG
+dptrain train cache.cfg --verbose --out c.h5 > c1.out 2>&1 || true
+dptrain train cache.cfg --set data.train=c16385.h5 --verbose --out c.h5 > c2.out 2>&1 || true
+check "cache = auto: 64 MB as floats kept in memory" grep -q "^data: 16384 rows x 1023 features kept in memory" c1.out
+check "cache = auto: one row more is read in windows" grep -q "^data: 16385 rows x 1023 features read a window" c2.out
+rm -f c16384.h5 c16385.h5
+
 summary
