@@ -300,4 +300,24 @@ check "cache = auto: 64 MB as floats kept in memory" grep -q "^data: 16384 rows 
 check "cache = auto: one row more is read in windows" grep -q "^data: 16385 rows x 1023 features read a window" c2.out
 rm -f c16384.h5 c16385.h5
 
+# 13. README.md, "Threads" (and docs/HPC.md): --verbose names OpenBLAS's
+#     kernels, and notes when OPENBLAS_CORETYPE holds a CPU with AVX-512 to
+#     AVX2 kernels; without the variable, or on a CPU without AVX-512,
+#     there is no note.
+avx512=yes
+for f in avx512f avx512bw avx512dq avx512vl; do
+    grep -m 1 '^flags' /proc/cpuinfo | grep -qw "$f" || avx512=no
+done
+OPENBLAS_CORETYPE=Haswell "$DPTRAIN" train lin.cfg --verbose --out v.h5 > haswell.out 2>&1 || true
+env -u OPENBLAS_CORETYPE "$DPTRAIN" train lin.cfg --verbose --out v.h5 > own.out 2>&1 || true
+check "--verbose: 'blas: ... kernels Haswell (OPENBLAS_CORETYPE=Haswell)'" \
+    grep -q '^blas: .*, kernels Haswell (OPENBLAS_CORETYPE=Haswell)$' haswell.out
+if [ $avx512 = yes ]; then
+    check "AVX-512 here: a note that OPENBLAS_CORETYPE holds it to Haswell kernels" \
+        grep -q '^blas: note: this CPU has AVX-512 but OPENBLAS_CORETYPE holds OpenBLAS to Haswell kernels' haswell.out
+else
+    check "no AVX-512 here: no note" ! grep -q '^blas: note:' haswell.out
+fi
+check "without OPENBLAS_CORETYPE: no note" ! grep -q '^blas: note:' own.out
+
 summary
