@@ -146,8 +146,8 @@ static void print_where(FILE *out, const struct where *w, int n)
         for (int r = 1; r < n; r++) {
             least = w[r].share < least ? w[r].share : least;
         }
-        fprintf(out, "placement: and %d more ranks; every rank has at least %d cpu%s to itself\n",
-                n - SHOWN, least, least > 1 ? "s" : "");
+        fprintf(out, "placement: and %d more rank%s; every rank has at least %d cpu%s to "
+                "itself\n", n - SHOWN, n - SHOWN > 1 ? "s" : "", least, least > 1 ? "s" : "");
     }
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     fprintf(out, "placement: threads: OMP_PROC_BIND=%s OMP_PLACES=%s%s\n", bind ? bind : "(unset)",

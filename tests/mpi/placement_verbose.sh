@@ -4,7 +4,8 @@
 # them to the rank itself (/proc/self/status), and how many it has to
 # itself; a note when ranks of a node may run on the same CPUs. Run bound
 # (--bind-to core: a core each, no note) and unbound (--bind-to none: both
-# hold every CPU, each has half, and the note says how to bind).
+# hold every CPU, each has half, and the note says how to bind); 17 ranks
+# show 16 lines and a count of the rest.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 small_model m.cfg
@@ -41,4 +42,13 @@ done
 check "unbound: the note names both ranks and how to bind" \
     grep -q 'placement: note: ranks 0 and 1 on .* may both run on cpus .*--map-by ppr:RANKS:node:PE=THREADS' out.none
 check "OpenMP's binding settings are shown" grep -q '^placement: threads: OMP_PROC_BIND=' out.none
+
+# 3. More than 16 ranks (docs/HPC.md): the first 16 get a line each, then
+#    one line counts the others and gives the fewest CPUs any rank has.
+OMP_NUM_THREADS=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root -np 17 \
+    "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.17 2>&1 || true
+check "17 ranks: lines for ranks 0 to 15 only" \
+    sh -c 'grep -c "^placement: rank [0-9]* on " out.17 | grep -qx 16 && grep -q "^placement: rank 15 on " out.17'
+check "17 ranks: then 'and 1 more rank' with the fewest CPUs to itself" \
+    grep -q '^placement: and 1 more rank; every rank has at least [1-9][0-9]* cpus\{0,1\} to itself$' out.17
 summary

@@ -1,10 +1,18 @@
-/* Test plugin: a layer whose create() always fails with a message. */
+/* Test plugin: a layer whose create() always fails with a message. It
+ * sets *state before failing, and its destroy() aborts: the host never
+ * destroys an instance whose create failed (docs/PLUGINS.md, "The life
+ * cycle of an instance"), and the tests that build a network with it
+ * (tests/test_loader.c, "a failing create() reports its message") or check
+ * it with check-plugin (tests/plugin_path_entries.sh) would crash if it did. */
 #include <dptrain/plugin.h>
+
+#include <stdlib.h>
 
 static int create(void **state, const struct dpt_host *host, const struct dpt_shape *in,
                   struct dpt_layer_info *info)
 {
-    (void)state, (void)info;
+    (void)info;
+    *state = (void *)host; /* not an instance: nothing the host may destroy */
     return host->error(host->ctx, "refusing inputs of width %llu on purpose",
                        (unsigned long long)in->dims[in->rank - 1]);
 }
@@ -12,6 +20,7 @@ static int create(void **state, const struct dpt_host *host, const struct dpt_sh
 static void destroy(void *state)
 {
     (void)state;
+    abort();
 }
 
 static void fwd(const void *st, const float *params, const float *x, float *y,
