@@ -4,7 +4,8 @@
 # watchdog of every live rank prints where it waits (phase, epoch, step)
 # (the step's gradient sum, or the agreement on a window of rows) and
 # the job ends with a non-zero exit status within 15 s; the stopped
-# rank prints nothing, which is how the output names it.
+# rank prints nothing, which is how the output names it. --timeout 0
+# turns the watchdog off, also over a train.timeout of the model file.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 dpt_test data d.h5 --rows 2000 --features 8 --seed 1
@@ -72,4 +73,32 @@ for r in 0 2; do
 done
 cleanup_ranks
 check "the stopped rank is gone after SIGKILL" gone "$(cat pid.1)"
+
+# 4. --timeout 0: the watchdog is off. The model file asks for 2 s; rank 1
+#    is stopped for 6 s and continued, the job keeps training, and SIGUSR1
+#    then stops it as asked (exit 3, a checkpoint), with no watchdog line.
+rm -f pid.*
+sed 's/epochs = 1000000;/epochs = 1000000; timeout = 2;/' m.cfg > t.cfg
+"$MPIRUN" --oversubscribe --allow-run-as-root -np 2 sh -c \
+    'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec "$0" train t.cfg --out t.h5 --quiet --timeout 0' \
+    "$DPTRAIN" > out0 2>&1 &
+job=$!
+n=0
+while [ "$(ls pid.* 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 100 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+sleep 2
+kill -STOP "$(cat pid.1)"
+sleep 6
+kill -CONT "$(cat pid.1)"
+sleep 1
+alive=no
+kill -0 $job 2>/dev/null && alive=yes
+kill -USR1 $job
+if wait $job; then st=0; else st=$?; fi
+cat out0
+check "the job still ran 6 s after the stop of a rank (train.timeout = 2)" [ $alive = yes ]
+check "and stopped on SIGUSR1 with exit status 3 ($st)" [ "$st" = 3 ]
+check "no watchdog line" ! grep -q "no answer from the other ranks" out0
 summary
