@@ -21,7 +21,11 @@ code:
       without bounds: exit 0 when the layer tensors are bitwise equal;
       with bounds: prints how far B's weights are from A's and checks them;
   dpt_test nudge MODEL.h5 TENSOR I,J DELTA
-      adds DELTA to one weight in place (to damage a checkpoint).
+      adds DELTA to one weight in place (to damage a checkpoint);
+  dpt_test pty CMD ARGS...
+      runs CMD on a pseudo-terminal (its stdin, stdout and stderr), copies
+      what it wrote to stdout and exits with its status: a run "on a
+      terminal" in a test.
 
 Tests whose check is their own (a forward pass in numpy, metrics computed by
 hand) import this file as a module (lib.sh puts tests/ on PYTHONPATH) and use
@@ -35,6 +39,7 @@ passes it to the tests as $PYTHON (by hand: $PYTHON tests/dpt_test.py --help).
 
 import argparse
 import hashlib
+import os
 import sys
 import types
 
@@ -256,6 +261,24 @@ def cmd_nudge(a):
         t[...] = v
 
 
+def cmd_pty(a):
+    import pty
+    import subprocess
+    m, s = pty.openpty()
+    p = subprocess.Popen(a.cmd, stdin=s, stdout=s, stderr=s)
+    os.close(s)
+    while True:
+        try:
+            b = os.read(m, 65536)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not b:
+            break
+        sys.stdout.buffer.write(b)
+    sys.stdout.flush()
+    return p.wait()
+
+
 # ---------------------------------------------------------------------------
 # Command line
 
@@ -327,6 +350,10 @@ def main(argv=None):
     n.add_argument("index", help="the element, e.g. 3,2")
     n.add_argument("delta", type=float)
     n.set_defaults(run=cmd_nudge)
+
+    t = sub.add_parser("pty", help="run a command on a pseudo-terminal")
+    t.add_argument("cmd", nargs=argparse.REMAINDER)
+    t.set_defaults(run=cmd_pty)
 
     a = p.parse_args(argv)
     return a.run(a) or 0

@@ -337,23 +337,9 @@ d_timeout() {
 # --progress: bars (\033[K) on a terminal, none in a pipe or under mpirun,
 # and on a terminal the same as --progress.
 d_progress() {
-    cat > pty_run.py <<'PY'
-import os, pty, subprocess, sys
-m, s = pty.openpty()
-p = subprocess.Popen(sys.argv[1:], stdin=s, stdout=s, stderr=s)
-os.close(s)
-out = b""
-while True:
-    try:
-        b = os.read(m, 65536)
-    except OSError:
-        break
-    if not b:
-        break
-    out += b
-sys.exit(p.wait() or (0 if b"\x1b[K" in out else 3))
-PY
-    bars() { if "$PYTHON" pty_run.py "$@" > /dev/null 2>&1; then echo bars; else echo none; fi; }
+    bars() {
+        if dpt_test pty "$@" 2>/dev/null | grep -q "$(printf '\033')\[K"; then echo bars; else echo none; fi
+    }
     got="$(bars "$DPTRAIN" train m.cfg --out t1.h5) $(bars "$DPTRAIN" train m.cfg --out t2.h5 --progress)"
     check "on a terminal: bars, as with --progress ($got)" [ "$got" = "bars bars" ]
     check "in a pipe: no bars" sh -c '! grep -q "$(printf "\033")\[K" train.err'

@@ -29,17 +29,25 @@ cleanup_ranks() {
 }
 trap 'dpt__st=$?; cleanup_ranks; dpt__cleanup $dpt__st' EXIT
 
-# Each rank writes its pid, then becomes dptrain (exec keeps the pid).
-"$MPIRUN" --oversubscribe --allow-run-as-root -np 3 sh -c \
-    'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec "$0" train m.cfg --out m.h5 --quiet --timeout 5' \
-    "$DPTRAIN" > out 2>&1 &
-job=$!
-n=0
-while [ "$(ls pid.* 2>/dev/null | wc -l)" -lt 3 ] && [ $n -lt 100 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-sleep 2 # training is under way
+# start_job NP OUT TRAIN-ARGS: `dptrain train TRAIN-ARGS` on NP ranks in the
+# background ($job: mpirun's pid), its output into OUT. Each rank writes
+# its pid to pid.RANK, then becomes dptrain (exec keeps the pid); returns
+# once training is under way.
+start_job() {
+    np=$1 log=$2
+    shift 2
+    "$MPIRUN" --oversubscribe --allow-run-as-root -np "$np" sh -c \
+        'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec "$0" train "$@"' "$DPTRAIN" "$@" > "$log" 2>&1 &
+    job=$!
+    n=0
+    while [ "$(ls pid.* 2>/dev/null | wc -l)" -lt "$np" ] && [ $n -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    sleep 2
+}
+
+start_job 3 out m.cfg --out m.h5 --quiet --timeout 5
 start=$(date +%s)
 kill -STOP "$(cat pid.1)"
 if wait $job; then st=0; else st=$?; fi
@@ -79,16 +87,7 @@ check "the stopped rank is gone after SIGKILL" gone "$(cat pid.1)"
 #    then stops it as asked (exit 3, a checkpoint), with no watchdog line.
 rm -f pid.*
 sed 's/epochs = 1000000;/epochs = 1000000; timeout = 2;/' m.cfg > t.cfg
-"$MPIRUN" --oversubscribe --allow-run-as-root -np 2 sh -c \
-    'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec "$0" train t.cfg --out t.h5 --quiet --timeout 0' \
-    "$DPTRAIN" > out0 2>&1 &
-job=$!
-n=0
-while [ "$(ls pid.* 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 100 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-sleep 2
+start_job 2 out0 t.cfg --out t.h5 --quiet --timeout 0
 kill -STOP "$(cat pid.1)"
 sleep 6
 kill -CONT "$(cat pid.1)"
