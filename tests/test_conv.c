@@ -699,6 +699,58 @@ static void test_winograd_against_im2col(void)
     check_winograd("padding = \"same\";", 5, 16, 16, 32, 64, 7, 1);
 }
 
+/* The direct method's wide tiles (16 filters, or 16 floats of a dx run,
+ * per vector; picked on CPUs with AVX-512 for F a multiple of 16) against
+ * its 8-lane tiles, forced by DPTRAIN_CONV_LANES, which conv_create reads:
+ * y, dx and dparams must be the same bits. Where the CPU has no AVX-512 the
+ * wide tiles run as pairs of narrower instructions, so their indexing and
+ * order are checked on every machine. Shapes: LeNet's second layer;
+ * vggsmall's first, smaller; three vectors of filters, stride 2, "same";
+ * dilation 2 (K = 18: kernel-gradient tiles of 6); fewer positions than a
+ * forward tile (2 x 3), K = 49; dx runs of 24 floats (one wide vector and
+ * an 8-lane one) and of 40 (two wide and an 8-lane one); no bias. */
+static void test_conv2d_wide_same_bits(void)
+{
+    static const struct {
+        const char *settings;
+        size_t H, W, C, F, B;
+    } cases[] = {
+        {"filters = 16; kernel_size = 5;", 14, 14, 6, 16, 3},
+        {"filters = 16; kernel_size = 5;", 14, 14, 6, 16, 1},
+        {"filters = 32; kernel_size = 3; padding = \"same\";", 9, 10, 3, 32, 2},
+        {"filters = 48; kernel_size = 3; strides = 2; padding = \"same\";", 9, 11, 2, 48, 3},
+        {"filters = 16; kernel_size = 3; dilation = 2;", 13, 11, 2, 16, 3},
+        {"filters = 32; kernel_size = 7;", 8, 9, 1, 32, 2},
+        {"filters = 16; kernel_size = 3; padding = \"same\";", 6, 7, 8, 16, 2},
+        {"filters = 16; kernel_size = 5;", 9, 8, 8, 16, 2},
+        {"filters = 16; kernel_size = 3; use_bias = false;", 7, 7, 6, 16, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char settings[256];
+        snprintf(settings, sizeof settings, "method = \"direct\"; %s", cases[i].settings);
+        size_t H = cases[i].H, W = cases[i].W, C = cases[i].C, F = cases[i].F;
+        size_t B = cases[i].B, nx = B * H * W * C, ny = B * H * W * F;
+        size_t np = (9 * 9 * C + 1) * F; /* at least the params of any kernel above */
+        float *out[2][3];
+        for (int w = 0; w < 2; w++) {
+            out[w][0] = calloc(ny, sizeof(float));
+            out[w][1] = calloc(nx, sizeof(float));
+            out[w][2] = calloc(np, sizeof(float));
+            CU_ASSERT_FATAL(out[w][0] && out[w][1] && out[w][2]);
+            setenv("DPTRAIN_CONV_LANES", w ? "16" : "8", 1);
+            np = run_step(settings, H, W, C, F, B, out[w][0], out[w][1], out[w][2]);
+        }
+        unsetenv("DPTRAIN_CONV_LANES");
+        printf("\n    %s B = %zu", settings, B);
+        CU_ASSERT(memcmp(out[0][0], out[1][0], ny * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(out[0][1], out[1][1], nx * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(out[0][2], out[1][2], np * sizeof(float)) == 0);
+        for (int w = 0; w < 2; w++) {
+            free(out[w][0]), free(out[w][1]), free(out[w][2]);
+        }
+    }
+}
+
 /* create() must fail with a message containing each of the strings. */
 static void check_refused(const char *layer, const char *settings, struct dpt_shape in,
                           const char *want1, const char *want2)
@@ -816,6 +868,8 @@ int main(void)
     CU_add_test(s, "conv1d by hand: dilated, same", test_conv1d_by_hand_dilated);
     CU_add_test(s, "conv2d against a direct convolution, in blocks",
                 test_conv2d_against_direct);
+    CU_add_test(s, "conv2d direct: wide tiles give the 8-lane tiles' bits",
+                test_conv2d_wide_same_bits);
     CU_add_test(s, "winograd F(2x2, 5x5) transforms", test_winograd_transforms);
     CU_add_test(s, "winograd against im2col", test_winograd_against_im2col);
     CU_add_test(s, "refused shapes and settings name what they found", test_refused);

@@ -133,6 +133,7 @@ struct conv {
     enum conv_init init;
     /* The direct method (conv_direct_forward): no im2col, no sgemm. */
     int direct;
+    int wide;           /* its tiles of 16 lanes (conv_wide_tile and after) */
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
@@ -283,6 +284,58 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
  * without, as OpenBLAS's do (same CPU, same inputs and B: same bits). */
 #define CONV_FMA_CLONES WINO_CLONES
 
+/* The wide tiles: vectors of 16 floats, which CPUs with AVX-512 (the
+ * x86-64-v4 clone of CONV_WIDE_CLONES) hold in one register, twice the products per
+ * instruction of the 8-lane tiles; their 32 registers also make room for
+ * forward tiles of 12 positions. conv_create picks them (c->wide) for
+ * layers whose filters are whole vectors of 16 (F % 16 == 0, so dy's rows
+ * are read in place with no lanes past F: LeNet's second layer, vggsmall's
+ * first) on CPUs that have them; DPTRAIN_CONV_LANES=8 or 16 in the
+ * environment forces either, for tests and measurements (on other CPUs GCC
+ * builds a 16-lane operation from narrower ones). Every output is the same
+ * sum in the same order as in the 8-lane tiles: the same bits
+ * (tests/test_conv.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define CONV_WIDE_CLONES                                                                  \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CONV_WIDE_CLONES DPT_VECTORIZE
+#endif
+#define CONV_WIDE 16
+#define CONV_WIDE_POS 12    /* positions of a wide forward tile */
+#define CONV_WIDE_DK_TAPS 8 /* taps of a wide kernel-gradient tile (their offsets in registers) */
+typedef float conv_v16 __attribute__((vector_size(CONV_WIDE * sizeof(float))));
+
+static int conv_cpu_wide(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+    return __builtin_cpu_supports("x86-64-v4");
+#elif defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+/* Whether a direct layer of F filters takes the wide tiles. */
+static int conv_wide_pays(size_t F)
+{
+    const char *env = getenv("DPTRAIN_CONV_LANES");
+    if (F % CONV_WIDE != 0) {
+        return 0;
+    }
+    if (env && *env) {
+        return strcmp(env, "16") == 0;
+    }
+    return conv_cpu_wide();
+}
+
+/* Filters per vector of the packed kernel and its gradient. */
+static size_t conv_lanes(const struct conv *c)
+{
+    return c->wide ? CONV_WIDE : CONV_LANES;
+}
+
 /* Whether the direct method beats im2col and sgemm on this shape: few
  * filters, where sgemm's N = F is too narrow for its kernels (LeNet's
  * first layer, F = 6, ran at 11% of sgemm's peak), or few input channels,
@@ -411,6 +464,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     c.block_rows = CONV_BLOCK_FLOATS / (c.ld + c.g.K + c.F); /* im2col only */
     c.block_rows = c.block_rows > 0 ? c.block_rows : 1;
     if (c.direct) {
+        c.wide = conv_wide_pays(c.F);
         conv_direct_layout(&c);
     }
     /* The tap offsets of the direct method follow the instance. */
@@ -816,15 +870,32 @@ static void conv_direct_pad(const struct conv *c, const float *xs, float *xp)
     }
 }
 
-/* kp[(v * (K + 1) + t) * CONV_LANES + l] = the weight of tap t for filter
- * v * CONV_LANES + l (0 past F); t = K is the bias (0 without one). */
+/* The kernel packed by vectors of filters: kp[(v * (K + 1) + t) * L + l]
+ * = the weight of tap t for filter v * L + l, L the filters of a vector
+ * (conv_lanes); 0 past F; t = K is the bias (0 without one). */
 static void conv_direct_pack(const struct conv *c, const float *params, float *kp)
 {
-    const size_t K = c->g.K, F = c->F;
+    const size_t K = c->g.K, F = c->F, L = conv_lanes(c);
     memset(kp, 0, (K + 1) * c->Fp * sizeof *kp);
     for (size_t t = 0; t < K + c->use_bias; t++) {
         for (size_t f = 0; f < F; f++) {
-            kp[((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES] = params[t * F + f];
+            kp[(f / L * (K + 1) + t) * L + f % L] = params[t * F + f];
+        }
+    }
+}
+
+/* dparams += the gradient dk packed as conv_direct_pack packs the kernel;
+ * by whole vectors, without a division per element (5% of a step of
+ * LeNet's second layer). */
+static void conv_direct_unpack_add(const struct conv *c, const float *dk, float *dparams)
+{
+    const size_t K = c->g.K, F = c->F, L = conv_lanes(c);
+    for (size_t t = 0; t < K + c->use_bias; t++) {
+        for (size_t f0 = 0; f0 < F; f0 += L) {
+            const float *d = dk + (f0 / L * (K + 1) + t) * L;
+            for (size_t l = 0; l < L && f0 + l < F; l++) {
+                dparams[t * F + f0 + l] += d[l];
+            }
         }
     }
 }
@@ -1022,13 +1093,72 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
     }
 }
 
+/* The wide forward tile: n <= CONV_WIDE_POS positions (the padded input of
+ * position q starts at xb[q]) by the 16 filters whose packed weights are
+ * kv, into out (rows ld apart). Each output is its bias plus the taps'
+ * products in tap order, as in conv_direct_tile2. */
+static inline __attribute__((always_inline)) void
+conv_wide_tile(const float *const *xb, size_t n, const float *kv, const size_t *off, size_t K,
+               float *out, size_t ld)
+{
+    conv_v16 acc[CONV_WIDE_POS], w;
+    memcpy(&w, kv + K * CONV_WIDE, sizeof w);
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_WIDE_POS; q++) {
+        acc[q] = w;
+    }
+    for (size_t t = 0; t < K; t++) {
+        memcpy(&w, kv + t * CONV_WIDE, sizeof w);
+        const size_t o = off[t];
+#pragma GCC unroll 12
+        for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+            acc[q] += xb[q][o] * w;
+        }
+    }
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+        memcpy(out + q * ld, &acc[q], sizeof acc[q]);
+    }
+}
+
+/* The wide forward of one sample (padded input xp) into ys: tiles of
+ * CONV_WIDE_POS positions, the last overlapping the one before, written
+ * in place (F is whole vectors). */
+static inline __attribute__((always_inline)) void
+conv_wide_forward(const struct conv *c, const float *xp, const float *kp, float *ys)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, K = g->K, P = g->P, Wo = g->w.out, T = CONV_WIDE_POS;
+    for (size_t p0 = 0; p0 < P; p0 += T) {
+        size_t n = P - p0 < T ? P - p0 : T;
+        if (n < T && P >= T) {
+            p0 = P - T, n = T;
+        }
+        const float *xb[CONV_WIDE_POS];
+        for (size_t q = 0; q < n; q++) {
+            size_t oh = (p0 + q) / Wo, ow = (p0 + q) % Wo;
+            xb[q] = xp + (oh * g->h.stride * c->Wp + ow * g->w.stride) * g->C;
+        }
+        for (size_t v = 0; v < F / CONV_WIDE; v++) {
+            const float *kv = kp + v * (K + 1) * CONV_WIDE;
+            float *out = ys + p0 * F + v * CONV_WIDE;
+            if (n == T) {
+                conv_wide_tile(xb, T, kv, c->off, K, out, F);
+            } else {
+                conv_wide_tile(xb, n, kv, c->off, K, out, F);
+            }
+        }
+    }
+}
+
 /* y = the convolution of x, by tiles of T positions of a sample (T =
- * CONV_LANES for one vector of filters, CONV_PAIR_POS for more). The last
+ * CONV_LANES for one vector of filters, CONV_PAIR_POS for more; the wide
+ * tiles' CONV_WIDE_POS). The last
  * tile of a sample overlaps the one before instead of being short: its
  * positions are computed twice, to the same bits. */
-CONV_FMA_CLONES
-static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
-                                float *y, size_t B, float *ws, int relu)
+static inline __attribute__((always_inline)) void
+conv_direct_forward_with(const struct conv *c, const float *params, const float *x, float *y,
+                         size_t B, float *ws, int relu, int wide)
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, Fp = c->Fp, C = g->C, P = g->P, Wo = g->w.out;
@@ -1043,6 +1173,11 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         float *ys = y + b * P * F;
+        if (wide) {
+            conv_wide_forward(c, xp, kp, ys);
+            conv_relu(ys, relu ? P * F : 0);
+            continue;
+        }
         if (Fp == CONV_LANES && Wo >= CONV_LANES) {
             if (KW == 5) {
                 conv_direct_rows(c, xp, kp, ys, 5);
@@ -1075,6 +1210,24 @@ static void conv_direct_forward(const struct conv *c, const float *params, const
         }
         conv_relu(ys, relu ? P * F : 0);
     }
+}
+
+/* The forward of the 8-lane tiles, and of the wide ones (c->wide), each
+ * built for the CPUs it pays on: the x86-64-v4 build of the 8-lane tiles
+ * ran LeNet's first layer 6% slower than the x86-64-v3 one (conv-rate,
+ * alternating, on an AVX-512 Zen). */
+CONV_FMA_CLONES
+static void conv_direct_forward(const struct conv *c, const float *params, const float *x,
+                                float *y, size_t B, float *ws, int relu)
+{
+    conv_direct_forward_with(c, params, x, y, B, ws, relu, 0);
+}
+
+CONV_WIDE_CLONES
+static void conv_wide_forward_all(const struct conv *c, const float *params, const float *x,
+                                  float *y, size_t B, float *ws, int relu)
+{
+    conv_direct_forward_with(c, params, x, y, B, ws, relu, 1);
 }
 
 /* The most taps of a tile of the kernel's gradient (conv_direct_dk_one):
@@ -1156,14 +1309,59 @@ conv_direct_db(const struct conv *c, const float *dyv, size_t lds, size_t nv, fl
     }
 }
 
+/* conv_direct_dk_tile with 16 filters (wide) and skip = 0: each tap's sum
+ * over the positions in order, as there, and the bias's as in
+ * conv_direct_db. */
+static inline __attribute__((always_inline)) void
+conv_wide_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                  const size_t *off, size_t n, float *dk, float *db)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C;
+    conv_v16 acc[CONV_WIDE_POS], accb = {0}, d;
+    size_t o[CONV_WIDE_POS];
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_WIDE_POS; q++) {
+        acc[q] = (conv_v16){0};
+        o[q] = q < n ? off[q] : 0;
+    }
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *row = xp + oh * g->h.stride * c->Wp * C;
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
+            const float *bp = row + ow * g->w.stride * C;
+            memcpy(&d, dyv, sizeof d);
+            accb += d;
+#pragma GCC unroll 12
+            for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+                acc[q] += bp[o[q]] * d;
+            }
+        }
+    }
+    for (size_t q = 0; q < n; q++) {
+        memcpy(&d, dk + q * CONV_WIDE, sizeof d);
+        d += acc[q];
+        memcpy(dk + q * CONV_WIDE, &d, sizeof d);
+    }
+    if (db) {
+        memcpy(&d, db, sizeof d);
+        d += accb;
+        memcpy(db, &d, sizeof d);
+    }
+}
+
 /* One tile of n taps from t0 on (n a constant after inlining), the bias
- * with the first tile. */
+ * with the first tile; 16 filters when wide (a constant too), else 8. */
 static inline __attribute__((always_inline)) void
 conv_direct_dk_at(const struct conv *c, const float *xp, const float *dyv, size_t lds,
-                  float *dkv, size_t t0, size_t n)
+                  float *dkv, size_t t0, size_t n, int wide)
 {
-    float *db = t0 == 0 ? dkv + c->g.K * CONV_LANES : NULL;
-    conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, 0, dkv + t0 * CONV_LANES, db);
+    const size_t L = wide ? CONV_WIDE : CONV_LANES;
+    float *db = t0 == 0 ? dkv + c->g.K * L : NULL;
+    if (wide) {
+        conv_wide_dk_tile(c, xp, dyv, lds, c->off + t0, n, dkv + t0 * L, db);
+    } else {
+        conv_direct_dk_tile(c, xp, dyv, lds, c->off + t0, n, 0, dkv + t0 * L, db);
+    }
 }
 
 /* The kernel's gradient of a sample for one vector of filters: dy's
@@ -1177,21 +1375,22 @@ conv_direct_dk_at(const struct conv *c, const float *xp, const float *dyv, size_
  * idle 1 cycle in 6), which tiles of 6 to 12 give from K = 13 on. */
 static inline __attribute__((always_inline)) void
 conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
-                   float *dkv)
+                   float *dkv, int wide)
 {
-    const size_t K = c->g.K, tiles = (K + CONV_DK_TAPS - 1) / CONV_DK_TAPS;
+    const size_t cap = wide ? CONV_WIDE_DK_TAPS : CONV_DK_TAPS;
+    const size_t K = c->g.K, tiles = (K + cap - 1) / cap;
     const size_t base = K / tiles, extra = K % tiles;
     for (size_t i = 0, t0 = 0; i < tiles; i++) {
         size_t n = base + (i < extra);
         switch (n) {
-        case 12: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 12); break;
-        case 11: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 11); break;
-        case 10: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 10); break;
-        case 9: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 9); break;
-        case 8: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 8); break;
-        case 7: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 7); break;
-        case 6: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 6); break;
-        default: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, n); break;
+        case 12: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 12, wide); break;
+        case 11: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 11, wide); break;
+        case 10: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 10, wide); break;
+        case 9: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 9, wide); break;
+        case 8: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 8, wide); break;
+        case 7: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 7, wide); break;
+        case 6: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, 6, wide); break;
+        default: conv_direct_dk_at(c, xp, dyv, lds, dkv, t0, n, wide); break;
         }
         t0 += n;
     }
@@ -1301,10 +1500,16 @@ conv_direct_dy_of(const struct conv *c, const float *dy, const float *y, size_t 
  * more than one. */
 static inline __attribute__((always_inline)) void
 conv_direct_dkernel(const struct conv *c, const float *xp, const float *dys, size_t lds,
-                    float *dk)
+                    float *dk, int wide)
 {
     const size_t K = c->g.K, Fp = c->Fp;
     size_t v = 0;
+    if (wide) {
+        for (; v < Fp / CONV_WIDE; v++) {
+            conv_direct_dk_one(c, xp, dys + v * CONV_WIDE, lds, dk + v * (K + 1) * CONV_WIDE, 1);
+        }
+        return;
+    }
     if (Fp > CONV_LANES) {
         size_t pairs = Fp / CONV_LANES / 2;
         conv_direct_db(c, dys, lds, 2 * pairs, dk + K * CONV_LANES, (K + 1) * CONV_LANES);
@@ -1313,7 +1518,7 @@ conv_direct_dkernel(const struct conv *c, const float *xp, const float *dys, siz
         }
     }
     for (; v < Fp / CONV_LANES; v++) {
-        conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES);
+        conv_direct_dk_one(c, xp, dys + v * CONV_LANES, lds, dk + v * (K + 1) * CONV_LANES, 0);
     }
 }
 
@@ -1394,8 +1599,48 @@ conv_direct_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t n
     }
 }
 
+/* conv_direct_dx_tile with one vector of 16 floats of the runs for the
+ * 8-lane tiles' two (R = 6, NV = 2): the same sums, added in the same
+ * order. Tiles of two wide vectors (12 accumulators) would change that
+ * order: runs of neighbouring positions overlap, so a float of dxp gets
+ * its terms from several offsets in the runs, and conv_direct_backward
+ * adds them by the runs' pieces of 16 floats. */
+static inline __attribute__((always_inline)) void
+conv_wide_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t nr,
+                  float *const *xb, const float *wt, size_t R)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, kh = g->h.k, step = g->h.dilation * c->Wp * g->C;
+    for (size_t i = 0; i < kh; i++) {
+        conv_v16 acc[6], w, d;
+#pragma GCC unroll 6
+        for (size_t r = 0; r < R; r++) {
+            acc[r] = (conv_v16){0};
+        }
+        for (size_t f = 0; f < F; f++) {
+            memcpy(&w, wt + (f * kh + i) * c->Lv, sizeof w);
+#pragma GCC unroll 6
+            for (size_t r = 0; r < R; r++) {
+                if (r < nr) {
+                    acc[r] += dy0[r * ldy + f] * w;
+                }
+            }
+        }
+#pragma GCC unroll 6
+        for (size_t r = 0; r < R; r++) {
+            if (r < nr) {
+                float *o = xb[r] + i * step;
+                memcpy(&d, o, sizeof d);
+                d += acc[r];
+                memcpy(o, &d, sizeof d);
+            }
+        }
+    }
+}
+
 /* The positions of a sample by tiles of R down a column, for the NV
- * vectors of the runs from v0 on. The positions of a tile add into
+ * vectors of the runs from float f0 on (one of 16 floats when wide, with
+ * R = 6; else NV of 8). The positions of a tile add into
  * different rows of dxp: along a row, the runs of neighbours overlap,
  * and adding one right after the other made each load wait for the
  * store before it (a store the load only partly overlaps cannot be
@@ -1405,7 +1650,7 @@ conv_direct_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t n
  * register more than there are (GCC kept 3 accumulators on the stack). */
 static inline __attribute__((always_inline)) void
 conv_direct_dx_runs(const struct conv *c, const float *dys, size_t lds, float *dxp,
-                    const float *wt, size_t v0, size_t R, size_t NV)
+                    const float *wt, size_t f0, size_t R, size_t NV, int wide)
 {
     const struct conv_geom *g = &c->g;
     const size_t Ho = g->h.out, Wo = g->w.out, C = g->C;
@@ -1414,14 +1659,17 @@ conv_direct_dx_runs(const struct conv *c, const float *dys, size_t lds, float *d
             size_t nr = Ho - oh0 < R ? Ho - oh0 : R;
             float *xb[12];
             for (size_t r = 0; r < nr; r++) {
-                xb[r] = dxp + ((oh0 + r) * g->h.stride * c->Wp + ow * g->w.stride) * C +
-                        v0 * CONV_LANES;
+                xb[r] = dxp + ((oh0 + r) * g->h.stride * c->Wp + ow * g->w.stride) * C + f0;
             }
             const float *dy0 = dys + (oh0 * Wo + ow) * lds;
-            if (nr == R) {
-                conv_direct_dx_tile(c, dy0, Wo * lds, R, xb, wt + v0 * CONV_LANES, R, NV);
+            if (wide && nr == R) {
+                conv_wide_dx_tile(c, dy0, Wo * lds, R, xb, wt + f0, 6);
+            } else if (wide) {
+                conv_wide_dx_tile(c, dy0, Wo * lds, nr, xb, wt + f0, 6);
+            } else if (nr == R) {
+                conv_direct_dx_tile(c, dy0, Wo * lds, R, xb, wt + f0, R, NV);
             } else {
-                conv_direct_dx_tile(c, dy0, Wo * lds, nr, xb, wt + v0 * CONV_LANES, R, NV);
+                conv_direct_dx_tile(c, dy0, Wo * lds, nr, xb, wt + f0, R, NV);
             }
         }
     }
@@ -1456,10 +1704,10 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
  * conv_direct_dx_runs' loops (the runs' vectors by pairs, the output
  * columns, the tiles down a column, the kernel rows, the positions of a
  * tile); nothing depends on B. */
-CONV_FMA_CLONES
-static void conv_direct_backward(const struct conv *c, const float *params, const float *x,
-                                 const float *y, const float *dy, float *dx, float *dparams,
-                                 size_t B, float *ws, int relu)
+static inline __attribute__((always_inline)) void
+conv_direct_backward_with(const struct conv *c, const float *params, const float *x,
+                          const float *y, const float *dy, float *dx, float *dparams, size_t B,
+                          float *ws, int relu, int wide)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, nv = c->Lv / CONV_LANES;
@@ -1476,25 +1724,41 @@ static void conv_direct_backward(const struct conv *c, const float *params, cons
         conv_direct_pad(c, x + b * g->n_in, xp);
         size_t lds;
         const float *dys = conv_direct_dy_of(c, dy, y, b, B, relu, dym, &lds);
-        conv_direct_dkernel(c, xp, dys, lds, dk);
+        conv_direct_dkernel(c, xp, dys, lds, dk, wide);
         if (!dx) {
             continue;
         }
-        for (size_t v0 = 0; v0 < nv; v0 += 2) {
+        size_t v0 = 0;
+        for (; wide && nv - v0 >= 2; v0 += 2) {
+            conv_direct_dx_runs(c, dys, lds, dxp, wt, v0 * CONV_LANES, 6, 1, 1);
+        }
+        for (; v0 < nv; v0 += 2) {
             if (nv - v0 >= 2) {
-                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0, 6, 2);
+                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0 * CONV_LANES, 6, 2, 0);
             } else {
-                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0, 12, 1);
+                conv_direct_dx_runs(c, dys, lds, dxp, wt, v0 * CONV_LANES, 12, 1, 0);
             }
         }
         conv_direct_unpad(c, dxp, dx + b * g->n_in);
     }
-    for (size_t t = 0; t < K + c->use_bias; t++) {
-        for (size_t f = 0; f < F; f++) {
-            size_t packed = ((f / CONV_LANES) * (K + 1) + t) * CONV_LANES + f % CONV_LANES;
-            dparams[t * F + f] += dk[packed];
-        }
-    }
+    conv_direct_unpack_add(c, dk, dparams);
+}
+
+/* The backward of the 8-lane tiles and of the wide ones, as the forward. */
+CONV_FMA_CLONES
+static void conv_direct_backward(const struct conv *c, const float *params, const float *x,
+                                 const float *y, const float *dy, float *dx, float *dparams,
+                                 size_t B, float *ws, int relu)
+{
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0);
+}
+
+CONV_WIDE_CLONES
+static void conv_wide_backward_all(const struct conv *c, const float *params, const float *x,
+                                   const float *y, const float *dy, float *dx, float *dparams,
+                                   size_t B, float *ws, int relu)
+{
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 1);
 }
 
 /* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
@@ -1509,6 +1773,10 @@ static void conv_forward(const void *state, const float *params, const float *x,
         wino_forward(&c->wn, params, c->use_bias ? params + c->g.K * c->F : NULL, x, y, bt->B,
                      bt->ws);
         conv_relu_all(y, bt->relu ? bt->B * c->g.P * c->F : 0);
+        return;
+    }
+    if (c->direct && c->wide) {
+        conv_wide_forward_all(c, params, x, y, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     if (c->direct) {
@@ -1585,6 +1853,10 @@ static void conv_backward(const void *state, const float *params, const float *x
         if (c->use_bias) {
             conv_add_column_sums(dy, mask, bt->B * c->g.P, c->F, dparams + c->g.K * c->F);
         }
+        return;
+    }
+    if (c->direct && c->wide) {
+        conv_wide_backward_all(c, params, x, y, dy, dx, dparams, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     if (c->direct) {
