@@ -28,7 +28,7 @@ near() {
 #    every rank has whole rows, then capped by the batch: 64 rows at 1000
 #    samples/s are 64000 samples/s on 64 ranks and on 1024 alike. With a
 #    batch of 100, 8 ranks get 13 rows (the busiest rank decides): 100 /
-#    13 ms.
+#    13 ms. At P = 128 the efficiency is 50%, not under: it stops at 256.
 must model --params 1000 --samples-per-s 1000 --batch 64 --alpha-us 0 --beta-ns 0 --format tsv
 cp log free.tsv
 for p in 1 2 8 64; do
@@ -41,6 +41,9 @@ must model --params 1000 --samples-per-s 1000 --batch 100 --alpha-us 0 --beta-ns
 cp log b100.tsv
 check "1. batch 100 on 8 ranks: 13 rows per rank" test "$(field 8 2 b100.tsv)" = 13
 check "1. ... 100 / 0.013 s = 7692.3 samples/s" near "$(field 8 6 b100.tsv)" 7692.3
+must model --params 1000 --samples-per-s 1000 --batch 64 --alpha-us 0 --beta-ns 0
+check "1. stops at P = 256 (25%) from the batch, not the allreduce" \
+    grep -x "stops scaling at P = 256: efficiency 25% < 50%, from the batch: 64 rows for 256 ranks .*" log
 
 # 2. By hand, 8 ranks, 249995 parameters: n = 4 * 250000 = 1e6 bytes;
 #    100 Gb/s is beta = 8 / 1e11 s = 0.08 ns per byte; alpha = 2 us; 10 us
@@ -97,6 +100,10 @@ check "3. ... break-even 11.20 rows per rank" near "$(field 8 9 log)" 11.20
 must model --params 1000 --sample-us 10 --batch 64 --alpha-us 10 --beta-ns 0 --algorithm ring
 check "4. stops scaling at P = 8, 8 rows per rank, break-even 14.0" \
     grep -x "stops scaling at P = 8: efficiency 36% < 50%, 8 rows per rank against a break-even of 14.0" log
+#    On 1024 ranks the ring's 2046 messages take 20.46 ms: 2046 rows per
+#    rank to match them, a global batch of 1024 x 2046.
+check "4. 50% on 1024 ranks takes 1024 x 2046 = 2095104 rows" \
+    grep -x "50% efficiency on P = 1024 takes a global batch of 1024 x 2046 = 2095104 rows or more" log
 must model --params 1000 --sample-us 10 --batch 4096 --alpha-us 0 --beta-ns 0 --max-ranks 64
 check "4. no communication cost: scales to the last P" grep -x "scales to P = 64 .*" log
 
