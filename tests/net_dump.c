@@ -120,7 +120,7 @@ static int run(const struct model *m, const struct dpt_registry *reg)
     const float scale = 0.25f;
     size_t correct = 3;
     struct dpt_micro_info mi = {.seed = 1, .epoch = 0, .step = 0, .first_sample = 0};
-    double loss = dpt_net_train_micro(net, w, x, y, m->y_cols, B, scale, dparams, &correct, &mi);
+    double loss = dpt_net_train_micro(net, w, x, y, m->y_cols, B, scale, dparams, &correct, &mi, NULL);
     dump_scalar("scale", scale);
     dump_scalar("correct_before", 3);
     dump_scalar("train_loss", loss);

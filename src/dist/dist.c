@@ -110,6 +110,23 @@ void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n)
     }
 }
 
+void dpt_dist_isum_floats(const struct dpt_dist *d, float *buf, size_t n, MPI_Request *req)
+{
+    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm, req);
+}
+
+int dpt_dist_test(MPI_Request *req)
+{
+    int done = 0;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    return done;
+}
+
+void dpt_dist_wait(MPI_Request *req)
+{
+    WATCHED(MPI_Wait(req, MPI_STATUS_IGNORE));
+}
+
 static void reduce_doubles(const struct dpt_dist *d, double *buf, size_t n, MPI_Op op)
 {
     if (d->size == 1) {

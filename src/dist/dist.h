@@ -38,6 +38,14 @@ int dpt_dist_bcast_string(const struct dpt_dist *d, char **s, int root, struct d
 void dpt_dist_sum_floats(const struct dpt_dist *d, float *buf, size_t n);
 void dpt_dist_sum_doubles(const struct dpt_dist *d, double *buf, size_t n);
 
+/* Collective, nonblocking. Starts the in-place sum of n < 2^31 floats over
+ * all ranks; buf must stay untouched until dpt_dist_test says it is done or
+ * dpt_dist_wait returns. Every rank starts the same sums in the same order.
+ * Open MPI moves such a sum on only inside MPI calls: dpt_dist_test is one. */
+void dpt_dist_isum_floats(const struct dpt_dist *d, float *buf, size_t n, MPI_Request *req);
+int dpt_dist_test(MPI_Request *req); /* 1 when the sum is done */
+void dpt_dist_wait(MPI_Request *req);
+
 /* Collective. In-place elementwise minima / maxima of n doubles. */
 void dpt_dist_min_doubles(const struct dpt_dist *d, double *buf, size_t n);
 void dpt_dist_max_doubles(const struct dpt_dist *d, double *buf, size_t n);

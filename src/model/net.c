@@ -870,7 +870,8 @@ static inline __attribute__((always_inline)) const float *forward(const struct d
 
 double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                            const float *y, size_t y_cols, size_t B, float scale, float *dparams,
-                           size_t *correct, const struct dpt_micro_info *mi)
+                           size_t *correct, const struct dpt_micro_info *mi,
+                           const struct dpt_net_hook *hook)
 {
     size_t n = net->n_train;
     const float *pred = forward(net, w, x, n, B, scale, mi);
@@ -898,6 +899,9 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
         } else if (dx) {
             nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx,
                               B * (nd->n_out / act_cols(nd)), act_cols(nd));
+        }
+        if (hook) {
+            hook->after(hook->ctx, i);
         }
     }
     return loss;

@@ -139,12 +139,21 @@ struct dpt_micro_info {
     uint64_t first_sample; /* position of its first row in the epoch's order */
 };
 
+/* Called by dpt_net_train_micro after the backward pass of each node it
+ * runs, top node first: from then on the pass neither reads nor writes that
+ * node's parameters or its part of dparams. */
+struct dpt_net_hook {
+    void (*after)(void *ctx, size_t node);
+    void *ctx;
+};
+
 /* Forward and backward over B <= m rows: x (B, n_in), y (B, y_cols).
  * dparams += scale * gradient of the loss sum; returns the loss sum and
- * adds the number of right predictions to *correct. */
+ * adds the number of right predictions to *correct. hook may be NULL. */
 double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const float *x,
                            const float *y, size_t y_cols, size_t B, float scale, float *dparams,
-                           size_t *correct, const struct dpt_micro_info *mi);
+                           size_t *correct, const struct dpt_micro_info *mi,
+                           const struct dpt_net_hook *hook);
 /* Where a training pass first made a non-finite value from finite inputs
  * (dpt_net_find_nonfinite). */
 struct dpt_nonfinite {

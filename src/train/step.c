@@ -7,8 +7,10 @@
 #include "plugin/registry.h"
 #include "util/util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,64 @@
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, X_CKPT, N_EXTRA };
+
+#define BUCKET_BYTES 65536 /* the least size of a bucket, unless DPTRAIN_BUCKET_BYTES says */
+
+/* A non-negative whole number from the environment variable name, else def. */
+static size_t env_size(const char *name, size_t def)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (!v || !*v) {
+        return def;
+    }
+    unsigned long long x = strtoull(v, &end, 10);
+    return *end || v[0] == '-' ? def : (size_t)x;
+}
+
+/* Cuts the flat gradient into the buckets of its sum over the ranks: from
+ * the top node down, the order in which the backward pass finishes them, a
+ * bucket closes at the start of the first node that makes it at least
+ * `floats` long (0: one bucket), and waits for that node. A bucket is never
+ * longer than MPI's int counts. The extras (loss, hits, flags) are known
+ * only after the pass: they ride in a bucket of their own, or with the whole
+ * gradient when it is one bucket (then a step makes one allreduce, as
+ * without buckets). Returns 0 or -1 (out of memory). */
+static int make_buckets(struct dpt_step *st, size_t floats)
+{
+    const struct dpt_net *net = st->net;
+    size_t n = net->n_params, lowest = SIZE_MAX;
+    for (size_t i = net->n_nodes; i-- > 0;) {
+        if (net->nodes[i].n_params + net->nodes[i].n_state) {
+            lowest = i;
+        }
+    }
+    size_t cap = net->n_nodes + n / INT_MAX + 2, nb = 0, hi = n;
+    st->buckets = calloc(cap, sizeof *st->buckets);
+    if (!st->buckets) {
+        return -1;
+    }
+    for (size_t i = net->n_nodes; lowest != SIZE_MAX && i-- > lowest;) {
+        const struct dpt_node *nd = &net->nodes[i];
+        size_t lo = i == lowest ? 0 : nd->param_off;
+        if (nd->n_params + nd->n_state == 0 || (i != lowest && (!floats || hi - lo < floats))) {
+            continue;
+        }
+        while (hi > lo) {
+            size_t k = hi - lo < (size_t)INT_MAX ? hi - lo : (size_t)INT_MAX;
+            st->buckets[nb++] = (struct dpt_bucket){.lo = hi - k, .hi = hi, .node = i};
+            hi -= k;
+        }
+    }
+    if (nb <= 1 && n + N_EXTRA <= (size_t)INT_MAX) {
+        nb = 0;
+        st->buckets[nb++] = (struct dpt_bucket){.lo = 0, .hi = n + N_EXTRA, .node = SIZE_MAX};
+    } else {
+        st->buckets[nb++] = (struct dpt_bucket){.lo = n, .hi = n + N_EXTRA, .node = SIZE_MAX};
+    }
+    st->n_buckets = nb;
+    return 0;
+}
 
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err)
@@ -44,6 +104,13 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
             return dpt_err_prefix(err, "%s: train.batch = %lld, train.micro_batch = %lld", spec->file,
                                   (long long)spec->batch, (long long)spec->micro_batch);
         }
+    }
+    if ((d->size > 1 || threads > 1) && !spec->deterministic) {
+        size_t bytes = env_size("DPTRAIN_BUCKET_BYTES", BUCKET_BYTES);
+        if (make_buckets(st, (bytes + sizeof(float) - 1) / sizeof(float)) < 0) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+        st->overlap = env_size("DPTRAIN_OVERLAP", 1) != 0;
     }
     if (spec->deterministic) {
         if (dpt_fix_mpi_create(&st->fix_type, &st->fix_op) != 0) {
@@ -84,6 +151,7 @@ void dpt_step_cleanup(struct dpt_step *st)
     free(st->tgrad);
     free(st->tfix);
     free(st->ostate);
+    free(st->buckets);
     memset(st, 0, sizeof *st);
 }
 
@@ -167,13 +235,13 @@ static void optimizer_step(struct dpt_step *st, uint64_t t)
 /* The training pass over local micro-shard i of the step into g; returns
  * its loss sum and adds its hits to *hits. */
 static double run_micro(struct dpt_step *st, const struct dpt_step_in *in, uint64_t i, int t,
-                        float scale, float *g, size_t *hits)
+                        float scale, float *g, size_t *hits, const struct dpt_net_hook *hook)
 {
     const struct dpt_shard *sh = in->shard;
     uint64_t first, rows = dpt_shard_micro(sh, in->s, i, &first);
     struct dpt_micro_info mi = {in->seed, in->epoch, in->s, dpt_shard_micro_pos(sh, in->s, i)};
     return dpt_net_train_micro(st->net, st->work[t], sh->x + first * sh->f,
-                               sh->y + first * sh->y_cols, sh->y_cols, rows, scale, g, hits, &mi);
+                               sh->y + first * sh->y_cols, sh->y_cols, rows, scale, g, hits, &mi, hook);
 }
 
 /* Gradient floats [c, end): the T thread buffers summed into tgrad[0] (and
@@ -203,6 +271,171 @@ static void sum_piece(struct dpt_step *st, size_t c, size_t end, int T, uint64_t
     update_piece(st, c, end - c, update_t);
 }
 
+/* Bucket b's sum has arrived: with update_t set, its gradient is updated
+ * by the optimizer now (as sum_piece does for one rank). */
+static void bucket_arrived(struct dpt_step *st, const struct dpt_bucket *b)
+{
+    size_t n = st->net->n_params, hi = b->hi < n ? b->hi : n;
+    if (st->update_t && b->lo < hi) {
+        sum_piece(st, b->lo, hi, 1, st->update_t);
+    }
+}
+
+/* Takes the buckets whose sums have arrived, in order. */
+static void progress(struct dpt_step *st)
+{
+    while (st->arrived < st->posted && dpt_dist_test(&st->buckets[st->arrived].req)) {
+        bucket_arrived(st, &st->buckets[st->arrived++]);
+    }
+}
+
+/* The hook of the step's last backward pass (one thread): starts the sums
+ * of the buckets that waited for this node, and moves the others on (Open
+ * MPI progresses a nonblocking allreduce only inside MPI calls). */
+static void after_node(void *ctx, size_t node)
+{
+    struct dpt_step *st = ctx;
+    while (st->posted < st->n_buckets && st->buckets[st->posted].node == node) {
+        struct dpt_bucket *b = &st->buckets[st->posted++];
+        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+    }
+    progress(st);
+}
+
+/* After the backward pass: starts the sums of the buckets not started yet
+ * (all of them without overlap, in the same order and pieces, so the sums
+ * are the same bits either way) and takes every bucket as it arrives. One
+ * bucket is summed by a blocking allreduce: Open MPI's nonblocking one
+ * (libnbc) took up to 1.4x as long for the same bytes (docs/PERFORMANCE.md)
+ * and has nothing to overlap with here. */
+static void sum_buckets(struct dpt_step *st)
+{
+    if (st->n_buckets == 1) {
+        struct dpt_bucket *b = &st->buckets[0];
+        dpt_dist_sum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo);
+        bucket_arrived(st, b);
+        return;
+    }
+    while (st->posted < st->n_buckets) {
+        struct dpt_bucket *b = &st->buckets[st->posted++];
+        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+    }
+    while (st->arrived < st->n_buckets) {
+        dpt_dist_wait(&st->buckets[st->arrived].req);
+        bucket_arrived(st, &st->buckets[st->arrived++]);
+    }
+}
+
+/* In a loop that waits for another thread: after a few thousand turns,
+ * gives the CPU away each turn (more threads than cores must not spin
+ * against the ones they wait for). */
+static void pause_a_little(unsigned spins)
+{
+    if (spins > 4096) {
+        sched_yield();
+    }
+}
+
+/* Several threads. A thread's state in the step's buckets: the first
+ * bucket it has not yet finished. */
+struct thread_buckets {
+    struct dpt_step *st;
+    int t;
+    size_t mine;
+};
+
+/* The master thread starts the sums of the buckets summed over the
+ * threads, in order, and moves the started ones on; not the buckets that
+ * wait for the extras (node SIZE_MAX), which sum_buckets starts. */
+static void master_progress(struct dpt_step *st)
+{
+    if (st->d->size == 1) {
+        return;
+    }
+    while (st->posted < st->n_buckets && st->buckets[st->posted].node != SIZE_MAX &&
+           atomic_load(&st->buckets[st->posted].summed)) {
+        struct dpt_bucket *b = &st->buckets[st->posted++];
+        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+    }
+    progress(st);
+}
+
+/* Takes pieces of bucket b's thread sum (T buffers into tgrad[0], in thread
+ * order, as sum_piece adds them) until none is left; the thread that
+ * finishes the last piece marks the bucket summed. */
+static void sum_pieces(struct dpt_step *st, struct dpt_bucket *b)
+{
+    size_t n = st->net->n_params, hi = b->hi < n ? b->hi : n;
+    size_t len = hi > b->lo ? hi - b->lo : 0, pieces = (len + SUM_CHUNK - 1) / SUM_CHUNK;
+    if (pieces == 0) {
+        atomic_store(&b->summed, 1); /* the extras alone: nothing to add */
+        return;
+    }
+    for (;;) {
+        size_t c = atomic_fetch_add(&b->next_piece, 1);
+        if (c >= pieces) {
+            return;
+        }
+        size_t lo = b->lo + c * SUM_CHUNK;
+        sum_piece(st, lo, hi - lo < SUM_CHUNK ? hi : lo + SUM_CHUNK, st->threads,
+                  st->sum_update_t);
+        if (atomic_fetch_add(&b->pieces_done, 1) + 1 == pieces) {
+            atomic_store(&b->summed, 1);
+        }
+    }
+}
+
+/* Thread tb->t has finished the next of its buckets: the last thread to
+ * finish one starts its sum (no thread reads or writes its parameters or
+ * gradients in this step any more), and others join when they are free. */
+static void arrive(struct thread_buckets *tb)
+{
+    struct dpt_step *st = tb->st;
+    struct dpt_bucket *b = &st->buckets[tb->mine++];
+    if (atomic_fetch_add(&b->arrivals, 1) + 1 == st->threads) {
+        sum_pieces(st, b);
+    }
+}
+
+/* The hook of a thread's last backward pass of the step. */
+static void thread_after_node(void *ctx, size_t node)
+{
+    struct thread_buckets *tb = ctx;
+    while (tb->mine < tb->st->n_buckets && tb->st->buckets[tb->mine].node == node) {
+        arrive(tb);
+    }
+    if (tb->t == 0) {
+        master_progress(tb->st);
+    }
+}
+
+/* After a thread's last pass: it finishes the buckets still open for it,
+ * then helps with every bucket's sum in order as the others finish theirs;
+ * the master thread also starts the allreduces as buckets are summed. */
+static void thread_finish(struct thread_buckets *tb)
+{
+    struct dpt_step *st = tb->st;
+    while (tb->mine < st->n_buckets) {
+        arrive(tb);
+    }
+    for (size_t i = 0; i < st->n_buckets; i++) {
+        struct dpt_bucket *b = &st->buckets[i];
+        for (unsigned spins = 0; atomic_load(&b->arrivals) < st->threads; spins++) {
+            if (tb->t == 0) {
+                master_progress(st);
+            }
+            pause_a_little(spins);
+        }
+        sum_pieces(st, b);
+    }
+    for (unsigned spins = 0; tb->t == 0 && st->d->size > 1 && st->posted < st->n_buckets &&
+                             st->buckets[st->posted].node != SIZE_MAX;
+         spins++) {
+        master_progress(st);
+        pause_a_little(spins);
+    }
+}
+
 /* Fast path of one step on this rank: thread t accumulates the local
  * micro-shards t, t + T, ... into its own float buffer; the buffers are
  * summed in thread order, split by parameter ranges. The buffers start the
@@ -222,25 +455,37 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
     size_t hits[T];
     if (T == 1) {
         loss[0] = 0, hits[0] = 0;
+        struct dpt_net_hook hook = {after_node, st};
         for (uint64_t i = 0; i < local; i++) {
-            loss[0] += run_micro(st, in, i, 0, scale, st->tgrad[0], &hits[0]);
+            int last = i + 1 == local && st->overlap;
+            loss[0] += run_micro(st, in, i, 0, scale, st->tgrad[0], &hits[0], last ? &hook : NULL);
         }
         for (size_t c = 0; update_t && c < n; c += SUM_CHUNK) {
             sum_piece(st, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, 1, update_t);
         }
     } else {
+        st->sum_update_t = update_t;
+        for (size_t b = 0; b < st->n_buckets; b++) {
+            struct dpt_bucket *k = &st->buckets[b];
+            atomic_init(&k->arrivals, 0);
+            atomic_init(&k->next_piece, 0);
+            atomic_init(&k->pieces_done, 0);
+            atomic_init(&k->summed, 0);
+        }
 #pragma omp parallel num_threads(T)
         {
             int t = omp_get_thread_num();
+            struct thread_buckets tb = {st, t, 0};
+            struct dpt_net_hook hook = {thread_after_node, &tb};
+            uint64_t u = (uint64_t)t, step = (uint64_t)T;
+            uint64_t last = u < local ? u + (local - 1 - u) / step * step : UINT64_MAX;
             loss[t] = 0, hits[t] = 0;
-            for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)T) {
-                loss[t] += run_micro(st, in, i, t, scale, st->tgrad[t], &hits[t]);
+            for (uint64_t i = u; i < local; i += step) {
+                int hooked = i == last && st->overlap;
+                loss[t] += run_micro(st, in, i, t, scale, st->tgrad[t], &hits[t],
+                                     hooked ? &hook : NULL);
             }
-#pragma omp barrier
-#pragma omp for schedule(static)
-            for (size_t c = 0; c < n; c += SUM_CHUNK) {
-                sum_piece(st, c, c + SUM_CHUNK < n ? c + SUM_CHUNK : n, T, update_t);
-            }
+            thread_finish(&tb);
         }
     }
     double l = 0;
@@ -268,7 +513,7 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)st->threads) {
         size_t h = 0;
         memset(g, 0, n * sizeof(float));
-        g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h);
+        g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h, NULL);
         g[n + X_HITS] = (float)h;
         g[n + X_STOP] = g[n + X_ERROR] = g[n + X_CKPT] = 0;
         if (dpt_fix_add(acc, g, n + 2, bad_at) < 0) {
@@ -333,14 +578,20 @@ static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *fai
         dpt_fix_to_float(st->tfix[0], g, n + N_EXTRA);
         return;
     }
-    /* One rank: nothing to agree on, so the update joins the sum. A NaN loss
-     * still stops training; the weights it spoilt are not saved. */
-    *updated = st->d->size == 1 && !dpt_clipping(st->spec);
-    compute_fast(st, in, scale, *updated ? in->t : 0);
+    /* One rank: nothing to agree on, so the update joins the thread sum.
+     * More ranks on one thread: each bucket is updated as its sum arrives.
+     * A NaN loss still stops training; the weights it spoilt are not saved. */
+    int one = st->d->size == 1;
+    *updated = (one || st->threads == 1) && !dpt_clipping(st->spec);
+    st->update_t = *updated ? in->t : 0;
+    st->posted = st->arrived = 0;
+    compute_fast(st, in, scale, one ? st->update_t : 0);
     g[n + X_STOP] = (float)in->stop;
     g[n + X_ERROR] = 0;
     g[n + X_CKPT] = (float)in->checkpoint;
-    dpt_dist_sum_floats(st->d, g, n + N_EXTRA);
+    if (!one) {
+        sum_buckets(st);
+    }
 }
 
 /* What the diagnosis pass found, as an error naming the layer, its plugin

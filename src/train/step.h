@@ -23,7 +23,21 @@
 #include "model/spec.h"
 
 #include <dptrain/dptrain.h>
+#include <stdatomic.h>
 #include <stdint.h>
+
+/* A piece [lo, hi) of the flat gradient summed over the ranks by one
+ * nonblocking allreduce, which can start once the backward pass of node
+ * `node` is done (SIZE_MAX: after the whole pass). */
+struct dpt_bucket {
+    size_t lo, hi, node;
+    MPI_Request req;
+    /* Several threads: how many have finished `node` on their last
+     * micro-shard; the thread sum's pieces taken and done; 1 once summed. */
+    atomic_int arrivals;
+    atomic_size_t next_piece, pieces_done;
+    atomic_int summed;
+};
 
 struct dpt_step {
     struct dpt_net *net;
@@ -41,6 +55,15 @@ struct dpt_step {
     float lr_scale;            /* of the step being taken */
     int l2_done;               /* the L2 gradient was added before clipping */
     int nonfinite;             /* this step's gradient held a NaN or an infinity */
+    /* More than one rank: the gradient's sum over the ranks, in pieces of
+     * whole layers, top layers first (make_buckets in step.c); the last
+     * holds the extras. */
+    struct dpt_bucket *buckets;
+    size_t n_buckets;
+    size_t posted, arrived; /* buckets of this step started, and summed */
+    int overlap;            /* buckets start during the backward pass */
+    uint64_t update_t;      /* nonzero: each bucket is updated at this step as it arrives */
+    uint64_t sum_update_t;  /* several threads, one rank: the update fused with the sum */
 };
 
 /* What one step computes: step s of the epoch whose rows shard holds. */
