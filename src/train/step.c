@@ -74,6 +74,10 @@ static int make_buckets(struct dpt_step *st, size_t floats)
     } else {
         st->buckets[nb++] = (struct dpt_bucket){.lo = n, .hi = n + N_EXTRA, .node = SIZE_MAX};
     }
+    for (size_t b = 0; b < nb; b++) {
+        struct dpt_bucket *k = &st->buckets[b];
+        k->blocking = k->node == lowest || k->node == SIZE_MAX;
+    }
     st->n_buckets = nb;
     return 0;
 }
@@ -295,7 +299,8 @@ static void progress(struct dpt_step *st)
 static void after_node(void *ctx, size_t node)
 {
     struct dpt_step *st = ctx;
-    while (st->posted < st->n_buckets && st->buckets[st->posted].node == node) {
+    while (st->posted < st->n_buckets && st->buckets[st->posted].node == node &&
+           !st->buckets[st->posted].blocking) {
         struct dpt_bucket *b = &st->buckets[st->posted++];
         dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
     }
@@ -304,26 +309,27 @@ static void after_node(void *ctx, size_t node)
 
 /* After the backward pass: starts the sums of the buckets not started yet
  * (all of them without overlap, in the same order and pieces, so the sums
- * are the same bits either way) and takes every bucket as it arrives. One
- * bucket is summed by a blocking allreduce: Open MPI's nonblocking one
- * (libnbc) took up to 1.4x as long for the same bytes (docs/PERFORMANCE.md)
- * and has nothing to overlap with here. */
+ * are the same bits either way) and takes every bucket as it arrives. The
+ * buckets the pass ends with (the lowest layer's, the extras) have nothing
+ * left to overlap with: they are summed by blocking allreduces, which Open
+ * MPI runs faster than its nonblocking ones (libnbc: up to 1.4x as long
+ * for the same bytes, docs/PERFORMANCE.md). */
 static void sum_buckets(struct dpt_step *st)
 {
-    if (st->n_buckets == 1) {
-        struct dpt_bucket *b = &st->buckets[0];
-        dpt_dist_sum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo);
-        bucket_arrived(st, b);
-        return;
-    }
-    while (st->posted < st->n_buckets) {
+    while (st->posted < st->n_buckets && !st->buckets[st->posted].blocking) {
         struct dpt_bucket *b = &st->buckets[st->posted++];
         dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
     }
-    while (st->arrived < st->n_buckets) {
-        dpt_dist_wait(&st->buckets[st->arrived].req);
-        bucket_arrived(st, &st->buckets[st->arrived++]);
+    for (; st->arrived < st->n_buckets; st->arrived++) {
+        struct dpt_bucket *b = &st->buckets[st->arrived];
+        if (b->blocking) {
+            dpt_dist_sum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo);
+        } else {
+            dpt_dist_wait(&b->req);
+        }
+        bucket_arrived(st, b);
     }
+    st->posted = st->n_buckets;
 }
 
 /* In a loop that waits for another thread: after a few thousand turns,
@@ -346,13 +352,13 @@ struct thread_buckets {
 
 /* The master thread starts the sums of the buckets summed over the
  * threads, in order, and moves the started ones on; not the buckets that
- * wait for the extras (node SIZE_MAX), which sum_buckets starts. */
+ * sum_buckets sums after the pass (blocking). */
 static void master_progress(struct dpt_step *st)
 {
     if (st->d->size == 1) {
         return;
     }
-    while (st->posted < st->n_buckets && st->buckets[st->posted].node != SIZE_MAX &&
+    while (st->posted < st->n_buckets && !st->buckets[st->posted].blocking &&
            atomic_load(&st->buckets[st->posted].summed)) {
         struct dpt_bucket *b = &st->buckets[st->posted++];
         dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
@@ -429,7 +435,7 @@ static void thread_finish(struct thread_buckets *tb)
         sum_pieces(st, b);
     }
     for (unsigned spins = 0; tb->t == 0 && st->d->size > 1 && st->posted < st->n_buckets &&
-                             st->buckets[st->posted].node != SIZE_MAX;
+                             !st->buckets[st->posted].blocking;
          spins++) {
         master_progress(st);
         pause_a_little(spins);

@@ -31,6 +31,8 @@
  * `node` is done (SIZE_MAX: after the whole pass). */
 struct dpt_bucket {
     size_t lo, hi, node;
+    int blocking; /* summed by a blocking allreduce after the pass: nothing is left to
+                   * overlap with it (the lowest layer's, the extras) */
     MPI_Request req;
     /* Several threads: how many have finished `node` on their last
      * micro-shard; the thread sum's pieces taken and done; 1 once summed. */
