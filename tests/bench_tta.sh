@@ -42,10 +42,12 @@ assert not (Xa[:50] == Ta).all(), "the test file repeats the train file"
 print("ok", np.bincount(ya).tolist())
 PY
 
-# 2. The report, on canned runs. mlp: dptrain 10, 12, 11 s, torch 30, 33,
-#    40 s: medians 11 and 33, ratio 3.00x, per round 3.00, 2.75, 3.64;
-#    one torch run ended at 0.965 < 0.97. lenet: torch never reached the
-#    target in round 0, so no counted rounds. The FMA ratios are listed.
+# 2. The report, on canned runs. Round 2 failed the two-core check (FMA
+#    1.41 < 1.8), so mlp counts rounds 1 and 3: dptrain 10 and 11 s,
+#    PyTorch 30 and 40 s, medians 10.5 and 35, ratio 3.33x, per round 3.00
+#    and 3.64; 2 of 3 rounds. One PyTorch run (round 2) ended at 0.965 <
+#    0.97: every counted run's accuracy is listed. lenet: PyTorch never
+#    reached the target in round 0, so it has no counted rounds.
 mkdir canned
 cat > canned/tta.txt <<'TXT'
 fma 0 1.95
@@ -65,16 +67,38 @@ fma 3 1.88
 TXT
 must "$top_srcdir/scripts/bench-tta" --report canned
 cp log report.txt
-check "2. mlp: epochs 3/4, 3 rounds, dptrain median 11.00 (10.00-12.00)" \
-    grep -E '^mlp +0\.97 +3/4 +3 +11\.00 \(10\.00-12\.00\)' report.txt
-check "2. mlp: torch median 33.00 (30.00-40.00), 3.00x (2.75-3.64)" \
-    grep -E '33\.00 \(30\.00-40\.00\) +3\.00x \(2\.75-3\.64\)$' report.txt
-check "2. mlp: the last accuracies, one torch run below the target" \
-    grep -x '       last test accuracy: dptrain 0.9773 0.9773 0.9773, torch 0.9769 0.9650 0.9769 (0 dptrain and 1 torch runs ended below the target)' report.txt
-check "2. lenet: not measured, torch did not reach 0.98 in round 0" \
-    grep -E '^lenet +0\.98 +2/none +not measured' report.txt
+check "2. mlp: epochs 3/4, rounds 2/3, dptrain median 10.50 (10.00-11.00)" \
+    grep -E '^mlp +0\.97 +3/4 +2/3 +10\.50 \(10\.00-11\.00\)' report.txt
+check "2. mlp: PyTorch median 35.00 (30.00-40.00), 3.33x (3.00-3.64)" \
+    grep -E ' 35\.00 \(30\.00-40\.00\) +3\.33x \(3\.00-3\.64\)$' report.txt
+check "2. mlp: the last accuracies, one PyTorch run below the target" \
+    grep -x '       last test accuracy: dptrain 0.9773 0.9773 0.9773, PyTorch 0.9769 0.9650 0.9769 (0 dptrain and 1 PyTorch runs ended below the target)' report.txt
+check "2. lenet: not measured, PyTorch did not reach 0.98 in round 0" \
+    grep -E '^lenet +0\.98 +2/none +not measured: a side did not reach the target in round 0' report.txt
 check "2. the FMA check of every round" \
     grep -x 'FMA check, 2 threads / 1 per round (>= 1.8: two real cores): 1.95 1.90 1.41 1.88' report.txt
+check "2. no noisy-round note when a round passed the check" ! grep -q 'noisy' report.txt
+
+# 2b. When no counted round passed the check, all count and the row says so:
+#     dptrain 5 and 7 s, PyTorch 20 and 21 s: medians 6 and 20.5, 3.42x,
+#     per round 4.00 and 3.00.
+mkdir noisy
+cat > noisy/tta.txt <<'TXT'
+fma 0 1.20
+0 mlp dptrain 2 9.0 0.9800 0.97
+0 mlp torch 2 22.0 0.9750 0.97
+fma 1 1.30
+1 mlp dptrain 2 5.000 0.9800 0.97
+1 mlp torch 2 20.000 0.9750 0.97
+fma 2 1.00
+2 mlp dptrain 2 7.000 0.9800 0.97
+2 mlp torch 2 21.000 0.9750 0.97
+TXT
+must "$top_srcdir/scripts/bench-tta" --report noisy
+cp log noisy.txt
+check "2b. all rounds: 0/2, 6.00 (5.00-7.00), 20.50 (20.00-21.00), 3.42x (3.00-4.00)" \
+    grep -E '^mlp +0\.97 +2/2 +0/2 +6\.00 \(5\.00-7\.00\) +20\.50 \(20\.00-21\.00\) +3\.42x \(3\.00-4\.00\)$' noisy.txt
+check "2b. ... and says so" grep -q 'no round passed the two-core check: all rounds counted, noisy' noisy.txt
 
 # 3. Bad arguments: the usage, exit status 2.
 for args in "--report" "--report nowhere" "--fast" "0" "3x"; do
