@@ -46,8 +46,10 @@ PY
 #    1.41 < 1.8), so mlp counts rounds 1 and 3: dptrain 10 and 11 s,
 #    PyTorch 30 and 40 s, medians 10.5 and 35, ratio 3.33x, per round 3.00
 #    and 3.64; 2 of 3 rounds. One PyTorch run (round 2) ended at 0.965 <
-#    0.97: every counted run's accuracy is listed. lenet: PyTorch never
-#    reached the target in round 0, so it has no counted rounds.
+#    0.97: every counted run's accuracy is listed. dptrain_yield ran in
+#    rounds 1 and 3 only: 8 and 9 s, median 8.5, 4.12x, per round 3.75 and
+#    4.44. lenet: PyTorch never reached the target in round 0, so it has
+#    no counted rounds.
 mkdir canned
 cat > canned/tta.txt <<'TXT'
 fma 0 1.95
@@ -57,24 +59,28 @@ fma 0 1.95
 0 lenet torch none 90.0 0.9790 0.98
 fma 1 1.90
 1 mlp dptrain 3 10.000 0.9773 0.97
+1 mlp dptrain_yield 3 8.000 0.9773 0.97
 1 mlp torch 4 30.000 0.9769 0.97
 fma 2 1.41
 2 mlp dptrain 3 12.000 0.9773 0.97
 2 mlp torch 4 33.000 0.9650 0.97
 fma 3 1.88
 3 mlp dptrain 3 11.000 0.9773 0.97
+3 mlp dptrain_yield 3 9.000 0.9773 0.97
 3 mlp torch 4 40.000 0.9769 0.97
 TXT
 must "$top_srcdir/scripts/bench-tta" --report canned
 cp log report.txt
 check "2. mlp: epochs 3/4, rounds 2/3, dptrain median 10.50 (10.00-11.00)" \
-    grep -E '^mlp +0\.97 +3/4 +2/3 +10\.50 \(10\.00-11\.00\)' report.txt
+    grep -E '^mlp +0\.97 +dptrain +3/4 +2/3 +10\.50 \(10\.00-11\.00\)' report.txt
 check "2. mlp: PyTorch median 35.00 (30.00-40.00), 3.33x (3.00-3.64)" \
-    grep -E ' 35\.00 \(30\.00-40\.00\) +3\.33x \(3\.00-3\.64\)$' report.txt
+    grep -E '^mlp .* dptrain .* 35\.00 \(30\.00-40\.00\) +3\.33x \(3\.00-3\.64\)$' report.txt
+check "2. mlp, dptrain_yield: rounds 2/2, 8.50 (8.00-9.00), 35.00, 4.12x (3.75-4.44)" \
+    grep -E '^mlp +0\.97 +dptrain_yield +3/4 +2/2 +8\.50 \(8\.00-9\.00\) +35\.00 \(30\.00-40\.00\) +4\.12x \(3\.75-4\.44\)$' report.txt
 check "2. mlp: the last accuracies, one PyTorch run below the target" \
-    grep -x '       last test accuracy: dptrain 0.9773 0.9773 0.9773, PyTorch 0.9769 0.9650 0.9769 (0 dptrain and 1 PyTorch runs ended below the target)' report.txt
+    grep -x '       last test accuracy: dptrain 0.9773 0.9773 0.9773, dptrain_yield 0.9773 0.9773, torch 0.9769 0.9650 0.9769 (0 dptrain and 1 PyTorch runs ended below the target)' report.txt
 check "2. lenet: not measured, PyTorch did not reach 0.98 in round 0" \
-    grep -E '^lenet +0\.98 +2/none +not measured: a side did not reach the target in round 0' report.txt
+    grep -E '^lenet +0\.98 +- +2/none +not measured: a side did not reach the target in round 0' report.txt
 check "2. the FMA check of every round" \
     grep -x 'FMA check, 2 threads / 1 per round (>= 1.8: two real cores): 1.95 1.90 1.41 1.88' report.txt
 check "2. no noisy-round note when a round passed the check" ! grep -q 'noisy' report.txt
@@ -97,7 +103,7 @@ TXT
 must "$top_srcdir/scripts/bench-tta" --report noisy
 cp log noisy.txt
 check "2b. all rounds: 0/2, 6.00 (5.00-7.00), 20.50 (20.00-21.00), 3.42x (3.00-4.00)" \
-    grep -E '^mlp +0\.97 +2/2 +0/2 +6\.00 \(5\.00-7\.00\) +20\.50 \(20\.00-21\.00\) +3\.42x \(3\.00-4\.00\)$' noisy.txt
+    grep -E '^mlp +0\.97 +dptrain +2/2 +0/2 +6\.00 \(5\.00-7\.00\) +20\.50 \(20\.00-21\.00\) +3\.42x \(3\.00-4\.00\)$' noisy.txt
 check "2b. ... and says so" grep -q 'no round passed the two-core check: all rounds counted, noisy' noisy.txt
 
 # 3. Bad arguments: the usage, exit status 2.
