@@ -312,7 +312,7 @@ static void after_node(void *ctx, size_t node)
  * are the same bits either way) and takes every bucket as it arrives. The
  * buckets the pass ends with (the lowest layer's, the extras) have nothing
  * left to overlap with: they are summed by blocking allreduces, which Open
- * MPI runs faster than its nonblocking ones (libnbc: up to 1.4x as long
+ * MPI runs faster than its nonblocking ones (libnbc: 1.3-1.5x as long
  * for the same bytes, docs/PERFORMANCE.md). */
 static void sum_buckets(struct dpt_step *st)
 {
