@@ -348,8 +348,10 @@ static const struct bad_case bad_cases[] = {
      "bad.cfg:3: data: 'validation_split' must be in [0, 0.99], got 1.5"},
     {MODEL "data = {\n  cache = \"some\";\n};\n",
      "bad.cfg:3: data: 'cache' must be \"auto\", \"none\" or \"all\", got \"some\""},
+    {MODEL "data = {\n  shuffle_by = \"chunks\";\n};\n",
+     "bad.cfg:3: data: 'shuffle_by' must be \"auto\", \"rows\" or \"blocks\", got \"chunks\""},
     {MODEL "data = {\n  shufle = true;\n};\n",
-     "bad.cfg:3: data: unknown key 'shufle' (it takes: train, test, x, y, shuffle, standardize, "
+     "bad.cfg:3: data: unknown key 'shufle' (it takes: train, test, x, y, shuffle, shuffle_by, standardize, "
      "standardize_y, scale, cache, window_rows, validation, validation_split, x_columns, y_columns); did you mean 'shuffle'?"},
     {MODEL "data = {\n  scale = 0.0;\n};\n",
      "bad.cfg:3: data: 'scale' must be above 0 (e.g. 0.00392156862745098 for 1/255), got 0"},

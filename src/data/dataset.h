@@ -97,6 +97,8 @@ int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, flo
 /* Whether X is read straight from the file (contiguous, unfiltered, native
  * type: see dataset.c) rather than through H5Dread. */
 int dpt_dataset_direct(const struct dpt_dataset *ds);
+/* Rows per chunk of X when it is chunked (the first file's), else 0. */
+uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds);
 
 /* Reads everything through H5Dread from now on (tests compare the paths). */
 void dpt_dataset_no_direct(struct dpt_dataset *ds);

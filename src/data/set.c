@@ -288,6 +288,11 @@ void dpt_dataset_describe(const struct dpt_dataset *ds, char *buf, size_t len)
              ds->n_files);
 }
 
+uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds)
+{
+    return dpt__file_chunk_rows(ds->files[0]);
+}
+
 int dpt_dataset_direct(const struct dpt_dataset *ds)
 {
     int all = 1;

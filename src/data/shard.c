@@ -14,29 +14,60 @@
 #define READ_BLOCK 4096
 #define READ_BLOCK_BYTES (64ull << 20)
 
-void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle)
+/* Half the bits of the next even power of two >= n (at least 4). */
+static unsigned half_bits_for(uint64_t n)
 {
-    p->n = n;
-    p->key = dpt__mix64(seed, epoch);
-    p->identity = !shuffle || n < 2;
     unsigned bits = 2;
     while (bits < 64 && (1ull << bits) < n) {
         bits++;
     }
-    p->half_bits = (bits + 1) / 2;
+    return (bits + 1) / 2;
 }
 
-static uint64_t feistel(const struct dpt_perm *p, uint64_t x)
+void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle)
 {
-    uint64_t mask = (1ull << p->half_bits) - 1;
-    uint64_t l = x >> p->half_bits, r = x & mask;
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->key = dpt__mix64(seed, epoch);
+    p->identity = !shuffle || n < 2;
+    p->half_bits = half_bits_for(n);
+}
+
+void dpt_perm_blocks(struct dpt_perm *p, uint64_t block, uint64_t pool)
+{
+    if (block == 0 || pool == 0) {
+        return;
+    }
+    p->block = block;
+    p->pool = pool;
+    p->blocks = p->n / block;
+    p->block_bits = half_bits_for(p->blocks);
+    p->pool_bits = half_bits_for(pool);
+    p->last_pool_bits = half_bits_for(p->n - (p->n - 1) / pool * pool);
+}
+
+static uint64_t feistel(uint64_t key, unsigned half_bits, uint64_t x)
+{
+    uint64_t mask = (1ull << half_bits) - 1;
+    uint64_t l = x >> half_bits, r = x & mask;
     for (uint64_t round = 0; round < FEISTEL_ROUNDS; round++) {
-        uint64_t f = dpt__mix64(p->key + round, r) & mask;
+        uint64_t f = dpt__mix64(key + round, r) & mask;
         uint64_t t = l ^ f;
         l = r;
         r = t;
     }
-    return (l << p->half_bits) | r;
+    return (l << half_bits) | r;
+}
+
+/* Position i of a permutation of [0, n) keyed by key. Cycle walking: the
+ * domain is < 4n, so ~2 rounds on average. */
+static uint64_t walk(uint64_t key, unsigned half_bits, uint64_t n, uint64_t i)
+{
+    uint64_t x = feistel(key, half_bits, i);
+    while (x >= n) {
+        x = feistel(key, half_bits, x);
+    }
+    return x;
 }
 
 uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i)
@@ -44,12 +75,20 @@ uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i)
     if (p->identity) {
         return i;
     }
-    /* Cycle walking: the domain is < 4n, so ~2 rounds on average. */
-    uint64_t x = feistel(p, i);
-    while (x >= p->n) {
-        x = feistel(p, x);
+    if (!p->block) {
+        return walk(p->key, p->half_bits, p->n, i);
     }
-    return x;
+    /* Position i of pool k is position q of the order of blocks. */
+    uint64_t k = i / p->pool, start = k * p->pool;
+    uint64_t len = p->n - start < p->pool ? p->n - start : p->pool;
+    unsigned bits = len == p->pool ? p->pool_bits : p->last_pool_bits;
+    uint64_t q = start + walk(dpt__mix64(p->key, k), bits, len, i - start);
+    uint64_t b = q / p->block;
+    if (b >= p->blocks) {
+        return q; /* the short last block */
+    }
+    return walk(dpt__mix64(p->key, UINT64_MAX), p->block_bits, p->blocks, b) * p->block +
+           q % p->block;
 }
 
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s)
@@ -326,6 +365,13 @@ static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const flo
     dpt_norm_y(sh->o.norm, y, sh->y + dest * sh->y_cols, 1, sh->y_cols);
 }
 
+void dpt_shard_epoch(const struct dpt_shard *sh, struct dpt_perm *p, uint64_t seed,
+                     uint64_t epoch, int shuffle)
+{
+    dpt_perm_init(p, sh->n, seed, epoch, shuffle);
+    dpt_perm_blocks(p, sh->o.block, sh->o.pool);
+}
+
 uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s)
 {
     return s / sh->window_steps * sh->window_steps;
@@ -443,7 +489,8 @@ int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
     dpt_shard_prefetch_wait(sh);
     const struct dpt_perm *p = &sh->prefetch_perm;
     if (sh->prefetch == 2 && p->n == perm->n && p->key == perm->key &&
-        p->identity == perm->identity && sh->back_lo == lo) {
+        p->identity == perm->identity && p->block == perm->block && p->pool == perm->pool &&
+        sh->back_lo == lo) {
         sh->prefetch = 0;
         if (sh->prefetch_rc < 0) {
             *err = sh->prefetch_err;

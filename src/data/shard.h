@@ -24,14 +24,25 @@
 #include <stdint.h>
 
 /* A permutation of [0, n) evaluated pointwise: a Feistel network over the
- * next even power of two with cycle walking (a bijection, O(1) memory). */
+ * next even power of two with cycle walking (a bijection, O(1) memory).
+ *
+ * In block order (dpt_perm_blocks) the rows stay near their neighbours, so
+ * that a window of steps reads a few runs of the file rather than rows from
+ * all over it: the file is cut into blocks of `block` consecutive rows (the
+ * last, short one stays last), the blocks are permuted, and the rows of
+ * that order are shuffled within pools of `pool` positions. */
 struct dpt_perm {
     uint64_t n;
     uint64_t key;
     unsigned half_bits;
     int identity;
+    uint64_t block, pool; /* block order; 0: rows from anywhere */
+    uint64_t blocks;      /* full blocks: n / block */
+    unsigned block_bits, pool_bits, last_pool_bits;
 };
 void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch, int shuffle);
+/* Turns p into block order (block, pool >= 1 rows; block 0 leaves it). */
+void dpt_perm_blocks(struct dpt_perm *p, uint64_t block, uint64_t pool);
 uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i);
 
 struct dpt_shard_opts {
@@ -47,6 +58,9 @@ struct dpt_shard_opts {
      * window_steps consecutive steps at a time (and prefetches the next
      * window), so its resident data stays small whatever N is. */
     uint64_t window_rows;
+    /* The order of an epoch's rows: dpt_perm_blocks(block, pool); 0 and 0:
+     * rows from anywhere. */
+    uint64_t block, pool;
 };
 
 struct dpt_shard {
@@ -93,6 +107,10 @@ struct dpt_shard_layout {
 };
 int dpt_shard_layout(struct dpt_dataset *ds, const struct dpt_shard_opts *o,
                      struct dpt_shard_layout *out, struct dpt_err *err);
+
+/* The order of epoch e's rows: the permutation every rank uses. */
+void dpt_shard_epoch(const struct dpt_shard *sh, struct dpt_perm *p, uint64_t seed,
+                     uint64_t epoch, int shuffle);
 
 /* The first step of the window that holds step s. */
 uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s);

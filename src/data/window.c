@@ -27,6 +27,18 @@
 #define WINDOW_BYTES (64ull << 20)
 #define WINDOW_BYTES_BIG (512ull << 20)
 
+/* Block order (files larger than CACHE_BYTES by default): blocks of
+ * BLOCK_ROWS rows (fewer when that would be more than BLOCK_BYTES), or of
+ * X's chunk when X is chunked, so that an epoch decompresses each chunk
+ * once; pools of POOL_BYTES of rows (at least POOL_BLOCKS blocks), a whole
+ * number of batches. A window is a whole number of pools in at most half of
+ * WINDOW_BYTES, whatever the cores, the layout or N, and reads runs of
+ * neighbouring rows. */
+#define BLOCK_ROWS 64
+#define BLOCK_BYTES (256u << 10)
+#define POOL_BYTES (32ull << 20)
+#define POOL_BLOCKS 16
+
 /* Bytes one training row takes in memory (X and y as floats). */
 static uint64_t row_bytes(const struct dpt_dataset *ds)
 {
@@ -40,6 +52,27 @@ int dpt_window_cache_all(const struct dpt_window_policy *p, const struct dpt_dat
         return p->cache == DPT_CACHE_ALL;
     }
     return p->window_rows == 0 && dpt_dataset_rows(ds) * row_bytes(ds) <= CACHE_BYTES;
+}
+
+void dpt_window_order(const struct dpt_window_policy *p, const struct dpt_dataset *ds,
+                      uint64_t *block, uint64_t *pool)
+{
+    uint64_t bytes = row_bytes(ds);
+    *block = *pool = 0;
+    if (p->by == DPT_SHUFFLE_BY_ROWS ||
+        (p->by == DPT_SHUFFLE_BY_AUTO && dpt_dataset_rows(ds) * bytes <= CACHE_BYTES)) {
+        return;
+    }
+    uint64_t most = POOL_BYTES / POOL_BLOCKS / bytes;
+    uint64_t b = dpt_dataset_chunk_rows(ds);
+    if (b == 0) {
+        b = BLOCK_BYTES / bytes < BLOCK_ROWS ? BLOCK_BYTES / bytes : BLOCK_ROWS;
+    }
+    b = b > most ? most : b;
+    *block = b < 1 ? 1 : b;
+    uint64_t rows = POOL_BYTES / bytes > POOL_BLOCKS * *block ? POOL_BYTES / bytes
+                                                                : POOL_BLOCKS * *block;
+    *pool = (rows + p->batch - 1) / p->batch * p->batch;
 }
 
 /* Whether this rank wants the big window budget: its node's workers (ranks
@@ -71,26 +104,41 @@ uint64_t dpt_window_rows_for(const struct dpt_window_policy *p, int ranks, int b
         return p->window_rows;
     }
     uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)ranks + 1;
-    uint64_t budget = big ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    uint64_t block, pool;
+    dpt_window_order(p, ds, &block, &pool);
+    uint64_t budget = big && !pool ? WINDOW_BYTES_BIG : WINDOW_BYTES;
     if (dpt_window_cache_all(p, ds) || 2 * per_rank * bytes <= budget) {
         return 0;
     }
-    return budget / (2 * bytes);
+    if (!pool) {
+        return budget / (2 * bytes);
+    }
+    /* Whole pools: a pool's steps each hold ceil(B / P) of a rank's rows. */
+    uint64_t per_step = (p->batch + (uint64_t)ranks - 1) / (uint64_t)ranks;
+    uint64_t pool_rows = pool / p->batch * per_step;
+    uint64_t k = budget / (2 * bytes) / pool_rows;
+    return (k ? k : 1) * pool_rows;
 }
 
 void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *line, size_t len)
 {
     double mb = (double)row_bytes(sh->ds) / (1 << 20);
+    char order[96] = "";
+    if (sh->o.pool) {
+        snprintf(order, sizeof order, "; in block order: blocks of %" PRIu64 " rows, pools of "
+                 "%" PRIu64, sh->o.block, sh->o.pool);
+    }
     if (sh->all_x) {
         snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features kept in memory "
-                 "(%.1f MB per rank)", n_train, sh->f, mb * (double)dpt_dataset_rows(sh->ds));
+                 "(%.1f MB per rank)%s", n_train, sh->f, mb * (double)dpt_dataset_rows(sh->ds),
+                 order);
         return;
     }
     int windows = sh->window_steps < sh->steps;
     uint64_t rows = sh->step_off[windows ? sh->window_steps : sh->steps];
     snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s (2 x %.1f MB "
-             "per rank)", n_train, sh->f,
+             "per rank)%s", n_train, sh->f,
              windows ? "a window of steps at a time" : "an epoch at a time",
              dpt_dataset_direct(sh->ds) ? "straight from the file" : "through HDF5",
-             mb * (double)rows);
+             mb * (double)rows, order);
 }

@@ -23,11 +23,24 @@
  * when it is small, "all" always, "none" never. */
 enum dpt_cache { DPT_CACHE_AUTO, DPT_CACHE_NONE, DPT_CACHE_ALL };
 
+/* data.shuffle_by: the rows of an epoch come from anywhere in the file
+ * ("rows") or in block order ("blocks", see struct dpt_perm); "auto" picks
+ * blocks for a file too large to keep in memory by default. */
+enum dpt_shuffle_by { DPT_SHUFFLE_BY_AUTO, DPT_SHUFFLE_BY_ROWS, DPT_SHUFFLE_BY_BLOCKS };
+
 /* What the model file asks for. */
 struct dpt_window_policy {
     enum dpt_cache cache;
     uint64_t window_rows; /* data.window_rows; 0: automatic */
+    enum dpt_shuffle_by by;
+    uint64_t batch; /* train.batch */
 };
+
+/* The order of an epoch's rows of ds for dpt_perm_blocks: rows per block
+ * and per pool, or 0 and 0 for rows from anywhere. The same on every rank
+ * and for any number of ranks and threads. */
+void dpt_window_order(const struct dpt_window_policy *p, const struct dpt_dataset *ds,
+                      uint64_t *block, uint64_t *pool);
 
 /* Whether every rank keeps the whole file of ds in memory. */
 int dpt_window_cache_all(const struct dpt_window_policy *p, const struct dpt_dataset *ds);

@@ -34,6 +34,11 @@ static const struct key_doc docs[] = {
     {"data.y", NULL, NULL, "the targets' dataset name: [N] labels or [N, k] values"},
     {"data.shuffle", NULL, NULL, "a new seeded order of the rows every epoch; false keeps "
                                  "the file's order"},
+    {"data.shuffle_by", NULL, NULL, "auto: blocks for a file whose rows take more than 64 MB "
+                                    "as floats, else rows; rows: each epoch's order from the "
+                                    "whole file; blocks: blocks of neighbouring rows in a new "
+                                    "order, rows shuffled within pools of blocks (reads runs of "
+                                    "the file, decompresses each chunk once an epoch)"},
     {"data.standardize", NULL, NULL, "inputs to zero mean and unit variance per feature "
                                      "(statistics stored in the model)"},
     {"data.standardize_y", NULL, NULL, "regression targets standardized too (predictions "

@@ -58,6 +58,7 @@ const char *dpt_spec_type_of(const config_setting_t *s)
  * names are checked by the getter and turned into enums here, once, so the
  * training loop never compares strings. */
 static const char *const caches[] = {"auto", "none", "all", NULL};
+static const char *const shuffle_bys[] = {"auto", "rows", "blocks", NULL};
 static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
 static const char *const monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy", NULL};
 
@@ -113,18 +114,19 @@ static int check_name(struct dpt_host_ctx *c, const char *key, const char *value
     return 0;
 }
 
-/* data = { train; test; x; y; shuffle; standardize; standardize_y; scale;
+/* data = { train; test; x; y; shuffle; shuffle_by; standardize; standardize_y; scale;
  *          cache; window_rows; validation; validation_split; x_columns;
  *          y_columns; } (train, test, validation and the columns: spec_data.c) */
 static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_err *err)
 {
     const struct dpt_host *h = &c->host;
-    const char *cache = NULL;
+    const char *cache = NULL, *shuffle_by = NULL;
     if (dpt__spec_read_data_files(spec, c, "train") < 0 ||
         dpt__spec_read_data_files(spec, c, "test") < 0 ||
         h->get_string(h->ctx, "x", "X", NULL, &spec->x_name) < 0 ||
         h->get_string(h->ctx, "y", "y", NULL, &spec->y_name) < 0 ||
         h->get_bool(h->ctx, "shuffle", 1, &spec->shuffle) < 0 ||
+        h->get_string(h->ctx, "shuffle_by", "auto", shuffle_bys, &shuffle_by) < 0 ||
         h->get_bool(h->ctx, "standardize", 0, &spec->standardize) < 0 ||
         h->get_bool(h->ctx, "standardize_y", 0, &spec->standardize_y) < 0 ||
         h->get_float(h->ctx, "scale", 1.0, -HUGE_VAL, HUGE_VAL, &spec->scale) < 0 ||
@@ -143,6 +145,7 @@ static int read_data(struct dpt_spec *spec, struct dpt_host_ctx *c, struct dpt_e
         return failed(c, err);
     }
     spec->cache = (enum dpt_cache)pick(cache, caches);
+    spec->shuffle_by = (enum dpt_shuffle_by)pick(shuffle_by, shuffle_bys);
     /* The getter's range is closed; 0 would erase every input. */
     if (!(spec->scale > 0)) {
         dpt_host_fail(c, config_setting_get_member(c->group, "scale"),

@@ -47,6 +47,7 @@ struct dpt_spec {
     int shuffle, standardize, standardize_y;
     double scale; /* data.scale: inputs are multiplied by it before standardizing (1: none) */
     enum dpt_cache cache; /* data.cache */
+    enum dpt_shuffle_by shuffle_by; /* data.shuffle_by */
     int64_t window_rows; /* data.window_rows: rows a rank reads at a time (0: automatic) */
     /* data.train, data.test, data.validation as data/dataset.h opens them
      * (files or glob patterns, datasets, columns; model/spec_data.c);

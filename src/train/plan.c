@@ -59,6 +59,7 @@ struct planner {
     struct dpt_norm norm;
     struct dpt_validation val;
     struct dpt_window_policy policy;
+    uint64_t block, pool; /* the epoch order (dpt_window_order) */
     uint64_t window_rows;
 };
 
@@ -172,6 +173,8 @@ static struct dpt_shard_opts shard_opts(const struct planner *pl, int r)
         .base = pl->val.split ? &pl->val.base : NULL,
         .n_rows = p->n_train,
         .window_rows = pl->window_rows,
+        .block = pl->block,
+        .pool = pl->pool,
     };
 }
 
@@ -190,11 +193,13 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
                                     : dpt_threads_for(pl->net, p->batch, p->ranks, cpus);
     p->micro = dpt_train_micro_rows(spec, pl->net, p->ranks, p->threads);
     p->micros_per_step = (p->batch + p->micro - 1) / p->micro;
-    pl->policy = (struct dpt_window_policy){spec->cache, (uint64_t)spec->window_rows};
+    pl->policy = (struct dpt_window_policy){spec->cache, (uint64_t)spec->window_rows,
+                                            spec->shuffle_by, (uint64_t)spec->batch};
     p->cache_all = dpt_window_cache_all(&pl->policy, pl->ds);
     p->direct = dpt_dataset_direct(pl->ds);
     int big = dpt_window_big(p->node_ranks, pl->ds, p->threads);
     pl->window_rows = dpt_window_rows_for(&pl->policy, p->ranks, big, pl->ds, p->n_train);
+    dpt_window_order(&pl->policy, pl->ds, &pl->block, &pl->pool);
     for (int r = 0; r < p->ranks; r++) {
         struct dpt_shard_opts so = shard_opts(pl, r);
         struct dpt_shard_layout lay;
@@ -380,7 +385,7 @@ static int time_steps(struct planner *pl, struct dpt_step *step, struct dpt_shar
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     struct dpt_perm perm;
-    dpt_perm_init(&perm, sh->n, (uint64_t)spec->seed, 0, spec->shuffle);
+    dpt_shard_epoch(sh, &perm, (uint64_t)spec->seed, 0, spec->shuffle);
     int rc = dpt_shard_next(sh, &perm, 0, err);
     int done = 0;
     for (int i = 0; rc == 0 && i < k; i++) {

@@ -167,6 +167,7 @@ static int breaks_resume(const char *key)
 static int not_noted(const char *key)
 {
     static const char *const skip[] = {"data.train", "data.x", "data.y", "data.shuffle",
+                                       "data.shuffle_by",
                                        "data.standardize", "data.standardize_y", "data.scale",
                                        "data.validation_split", "train.batch", "train.seed",
                                        NULL};
@@ -230,6 +231,7 @@ static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, ch
     INT_FIELD(batch, "train.batch");
     INT_FIELD(seed, "train.seed");
     INT_FIELD(shuffle, "data.shuffle");
+    INT_FIELD(shuffle_by, "data.shuffle_by");
     INT_FIELD(standardize, "data.standardize");
     INT_FIELD(standardize_y, "data.standardize_y");
     STR_FIELD(x_name, "data.x");

@@ -268,7 +268,7 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
         dpt_shard_prefetch(sh, perm, sh->win_hi);
     } else if (rc == 0 && r->st.epoch + 1 < spec->epochs) {
         struct dpt_perm next;
-        dpt_perm_init(&next, sh->n, r->st.seed, (uint64_t)r->st.epoch + 1, spec->shuffle);
+        dpt_shard_epoch(sh, &next, r->st.seed, (uint64_t)r->st.epoch + 1, spec->shuffle);
         dpt_shard_prefetch(sh, &next, 0);
     }
     if (rc == 0 && first_epoch) {
@@ -363,7 +363,7 @@ static int run_steps(struct run *r, struct dpt_err *err)
     struct dpt_shard *sh = r->shard;
     int64_t every = r->o->ckpt_path ? spec->ckpt_every_steps : 0;
     struct dpt_perm perm;
-    dpt_perm_init(&perm, sh->n, r->st.seed, (uint64_t)r->st.epoch, spec->shuffle);
+    dpt_shard_epoch(sh, &perm, r->st.seed, (uint64_t)r->st.epoch, spec->shuffle);
     int first_epoch = r->steps_this_run == 0;
     double last_progress = r->epoch_start;
     uint64_t s0 = r->st.step;
@@ -719,7 +719,8 @@ static int standardize(struct run *r, struct dpt_err *err)
 static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
-    struct dpt_window_policy policy = {spec->cache, (uint64_t)spec->window_rows};
+    struct dpt_window_policy policy = {spec->cache, (uint64_t)spec->window_rows,
+                                       spec->shuffle_by, (uint64_t)spec->batch};
     struct dpt_shard_opts so = {
         .batch = (uint64_t)spec->batch,
         .micro = micro,
@@ -733,6 +734,7 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
         .window_rows = dpt_window_rows(&policy, r->d, node_ranks, r->ds, r->n_train,
                                        r->threads),
     };
+    dpt_window_order(&policy, r->ds, &so.block, &so.pool);
     int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
     return dpt_dist_agree(r->d, rc, err);
 }
@@ -741,7 +743,7 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
  * held and read. */
 static void report_start(const struct run *r)
 {
-    char line[320];
+    char line[448];
     dpt_window_describe(r->shard, r->n_train, line, sizeof line);
     size_t n = strlen(line);
     uint64_t B = (uint64_t)r->spec->batch;

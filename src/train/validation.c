@@ -3,6 +3,7 @@
 
 #include "train/validation.h"
 #include "train/eval.h"
+#include "data/window.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +46,14 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
                                "training rows of %llu", sp->file, sp->validation_split,
                                (unsigned long long)N);
         }
+        /* In block order the split keeps blocks whole (pools of one block),
+         * so that the training rows stay runs of the file. */
+        struct dpt_window_policy policy = {sp->cache, (uint64_t)sp->window_rows,
+                                           sp->shuffle_by, (uint64_t)sp->batch};
+        uint64_t block, pool;
+        dpt_window_order(&policy, train, &block, &pool);
         dpt_perm_init(&v->base, N, (uint64_t)sp->seed, UINT64_MAX, 1);
+        dpt_perm_blocks(&v->base, block, block);
         v->split = 1;
         v->ds = train;
         *n_train = N - n;

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Block order (data.shuffle_by, README "Data"): a file too large to keep in
+# memory is shuffled by blocks of neighbouring rows, its rows shuffled within
+# pools of blocks, so that windows read runs of the file and a chunked file
+# is decompressed once an epoch. The order depends on the seed and the epoch
+# only: with --deterministic, P x T in {1x1, 2x1, 1x2, 3x1} end with the same
+# bits, as do the rows kept in memory, the same values stored in gzip chunks
+# and a validation split; memory per rank does not grow with the file.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+# 3001 rows of 8192 floats: 98 MB, above the 64 MB that "auto" keeps in
+# memory. Blocks of 7 rows (256 KB), pools of 1100 rows (32 MB, 11 batches).
+data="--rows 3001 --features 8192 --seed 3 --kind classes --classes 3 --informative 16"
+# shellcheck disable=SC2086
+dpt_test data train.h5 $data
+# shellcheck disable=SC2086
+dpt_test data chunked.h5 $data --chunk-rows 7
+cat > m.cfg <<'CFG'
+data = { train = "train.h5"; };
+model = {
+  layers = ( { type = "dense"; units = 16; activation = "tanh"; },
+             { type = "dense"; units = 3; activation = "softmax"; } );
+  loss = "cce";
+  optimizer = { type = "sgd"; learning_rate = 0.05; };
+  metrics = [ "accuracy" ];
+};
+train = { batch = 100; epochs = 3; seed = 4; micro_batch = 25; deterministic = true; };
+CFG
+
+# 1. auto picks block order for this file and reads windows of whole pools.
+must mpirun_np 1 "$DPTRAIN" train m.cfg --out p1t1.h5 --verbose
+check "1x1: a window at a time, straight from the file, 2 x 1100 rows" \
+    grep "read a window of steps at a time, straight from the file (2 x 34.4 MB per rank); in block order: blocks of 7 rows, pools of 1100" log
+must mpirun_np 2 "$DPTRAIN" train m.cfg --out p2t1.h5 --verbose
+check "2x1: windows of 550 rows a rank" grep "(2 x 17.2 MB per rank); in block order" log
+must mpirun_np 1 "$DPTRAIN" train m.cfg --threads 2 --out p1t2.h5
+must mpirun_np 3 "$DPTRAIN" train m.cfg --out p3t1.h5
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=all --out p2t1c.h5 --verbose
+check "cache = all: kept in memory, in block order" grep "kept in memory.*in block order" log
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p2t1h.h5 --verbose
+check "chunks of 7 rows: through HDF5, blocks of 7 rows" \
+    grep "through HDF5.*blocks of 7 rows" log
+
+# 2. The same bits everywhere.
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h; do
+    check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
+done
+
+# 3. "rows" is the order of every row from anywhere: another model;
+#    "blocks" is what auto chose.
+must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.shuffle_by=rows --out rows.h5 --verbose
+check "shuffle_by = rows: no block order" ! grep "block order" log
+check "shuffle_by = rows trains other weights" ! dpt_test compare p1t1.h5 rows.h5
+must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.shuffle_by=blocks --out blocks.h5
+check "shuffle_by = blocks: auto's weights" dpt_test compare p1t1.h5 blocks.h5
+
+# 4. A validation split keeps blocks whole: it trains, at 1 and 2 ranks alike.
+must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v1.h5
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v2.h5
+check "validation split: 2x1 = 1x1" dpt_test compare v1.h5 v2.h5
+
+# 5. Memory per rank does not grow with the file: twice the rows, the same
+#    data bytes in the plan (what train allocates: windows, steps, staging).
+dpt_test data big.h5 --rows 9001 --features 8192 --seed 3 --kind classes --classes 3
+"$DPTRAIN" plan m.cfg -np 2 --time-steps 0 --format json > small.json
+"$DPTRAIN" plan m.cfg -np 2 --time-steps 0 --format json --set data.train=big.h5 > big.json
+"$PYTHON" - <<'PY' > mem.txt
+import json
+a = json.load(open("small.json"))["memory_per_rank"]["data"]
+b = json.load(open("big.json"))["memory_per_rank"]["data"]
+print(a, b)
+PY
+small=$(cut -d' ' -f1 mem.txt) big=$(cut -d' ' -f2 mem.txt)
+check "3x the rows: data memory per rank $small -> $big bytes, within 2%" \
+    "$PYTHON" -c "import sys; sys.exit(not $big <= 1.02 * $small)"
+
+summary
