@@ -293,6 +293,13 @@ static void progress(struct dpt_step *st)
     }
 }
 
+/* Starts the nonblocking sum over the ranks of the next bucket in order. */
+static void start_bucket(struct dpt_step *st)
+{
+    struct dpt_bucket *b = &st->buckets[st->posted++];
+    dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+}
+
 /* The hook of the step's last backward pass (one thread): starts the sums
  * of the buckets that waited for this node, and moves the others on (Open
  * MPI progresses a nonblocking allreduce only inside MPI calls). */
@@ -301,8 +308,7 @@ static void after_node(void *ctx, size_t node)
     struct dpt_step *st = ctx;
     while (st->posted < st->n_buckets && st->buckets[st->posted].node == node &&
            !st->buckets[st->posted].blocking) {
-        struct dpt_bucket *b = &st->buckets[st->posted++];
-        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+        start_bucket(st);
     }
     progress(st);
 }
@@ -317,8 +323,7 @@ static void after_node(void *ctx, size_t node)
 static void sum_buckets(struct dpt_step *st)
 {
     while (st->posted < st->n_buckets && !st->buckets[st->posted].blocking) {
-        struct dpt_bucket *b = &st->buckets[st->posted++];
-        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+        start_bucket(st);
     }
     for (; st->arrived < st->n_buckets; st->arrived++) {
         struct dpt_bucket *b = &st->buckets[st->arrived];
@@ -360,8 +365,7 @@ static void master_progress(struct dpt_step *st)
     }
     while (st->posted < st->n_buckets && !st->buckets[st->posted].blocking &&
            atomic_load(&st->buckets[st->posted].summed)) {
-        struct dpt_bucket *b = &st->buckets[st->posted++];
-        dpt_dist_isum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo, &b->req);
+        start_bucket(st);
     }
     progress(st);
 }
