@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every HDF5 layout dptrain accepts reads exactly what h5py reads, on both
-# read paths (pread where dataset.c proves the bytes are the dataset's,
+# read paths (pread where dataset.c proves the bytes are the dataset's, or
+# its own chunk reads for gzip and shuffle + gzip chunks of whole rows;
 # H5Dread always): chunked, gzip, shuffle, Fletcher-32, big-endian, a user
 # block, every integer and float dtype, numpy bool (an HDF5 enum) as X and
 # as y, an integer enum as y, X and y behind external links (a contiguous
@@ -25,7 +26,7 @@ import os, subprocess, sys
 import h5py
 import numpy as np
 dump, top = sys.argv[1], os.getcwd()
-direct_seen = {}
+direct_seen, chunks_seen = {}, {}
 bad = 0
 for line in open("accepted.txt"):
     name, why = line.rstrip("\n").split("\t")
@@ -47,11 +48,12 @@ for line in open("accepted.txt"):
                 bad += 1
                 continue
             lines = out.stdout.splitlines()
-            direct = int(lines[0].split()[-1])
+            head = lines[0].split()
+            direct, chunks = int(head[-1]), int(head[-3])
             if path == "direct":
-                direct_seen[name] = direct
-            elif direct:
-                print(f"{name}: still direct after dpt_dataset_no_direct")
+                direct_seen[name], chunks_seen[name] = direct, chunks
+            elif direct or chunks:
+                print(f"{name}: still direct or chunk reads after dpt_dataset_no_direct")
                 bad += 1
             xs = np.array([[float(v) for v in l.split()[1:]] for l in lines[1::2]], np.float32)
             ys = np.array([[float(v) for v in l.split()[1:]] for l in lines[2::2]], np.float32)
@@ -59,7 +61,8 @@ for line in open("accepted.txt"):
                 print(f"{name} ({why}), {path} path, rows {arg[:20]}: differs from h5py")
                 bad += 1
 print(f"{len(direct_seen)} files compared; read with pread: "
-      + " ".join(sorted(n for n, d in direct_seen.items() if d)))
+      + " ".join(sorted(n for n, d in direct_seen.items() if d))
+      + "; by chunks: " + " ".join(sorted(n for n, d in chunks_seen.items() if d)))
 # The direct path must still be taken where it can be, and never elsewhere.
 want = {"contig.h5": 1, "userblock.h5": 1, "x-bool.h5": 1, "y-bool.h5": 1,
         "sub/elink.h5": 1, "bigend.h5": 0, "chunked.h5": 0, "sub/elink-chunked.h5": 0,
@@ -67,6 +70,16 @@ want = {"contig.h5": 1, "userblock.h5": 1, "x-bool.h5": 1, "y-bool.h5": 1,
 for n, d in want.items():
     if direct_seen.get(n) != d:
         print(f"{n}: direct {direct_seen.get(n)}, expected {d}")
+        bad += 1
+# dptrain's own chunk reads: gzip (or shuffle + gzip) chunks of whole rows
+# of a native type; not chunks of part of a row, other filters, big-endian.
+want = {"shuffle.h5": 1, "sub/elink-chunked.h5": 1, "gzip.h5": 0, "chunked.h5": 0,
+        "fletcher.h5": 0, "contig.h5": 0, "bigend.h5": 0, "x-float16-zip.h5": 0,
+        "x-uint8-zip.h5": 1, "x-int16-zip.h5": 1, "x-float32-zip.h5": 1,
+        "x-float64-zip.h5": 1, "x-uint64-zip.h5": 1, "x-bool-zip.h5": 1, "y-zip.h5": 1}
+for n, c in want.items():
+    if chunks_seen.get(n) != c:
+        print(f"{n}: chunk reads {chunks_seen.get(n)}, expected {c}")
         bad += 1
 sys.exit(1 if bad else 0)
 PY

@@ -632,21 +632,27 @@ static void handler_file(char *path, size_t len, char *other, size_t other_len)
     CU_ASSERT_FATAL(H5Lcreate_soft("/nowhere", f, "dangling", H5P_DEFAULT, H5P_DEFAULT) >= 0);
     CU_ASSERT_FATAL(H5Lcreate_external(other, "X", f, "ext", H5P_DEFAULT, H5P_DEFAULT) >= 0);
 
-    /* Rows 16..31 are a chunk that does not inflate: written raw, as if
-     * compressed, so every read of them fails inside HDF5's filter. */
+    /* Rows 16..31 of column 0 are a chunk that does not inflate: written
+     * raw, as if compressed, so every read of them fails inside HDF5's
+     * filter (chunks of one column: dptrain's own chunk reads take chunks
+     * of whole rows only). x_bad_rows: the same with chunks of whole rows,
+     * which dptrain inflates itself. */
     hid_t space = H5Screate_simple(2, (hsize_t[]){N, F}, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 2, (hsize_t[]){16, F});
-    H5Pset_deflate(dcpl, 4);
-    hid_t d = H5Dcreate2(f, "x_bad", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CU_ASSERT_FATAL(d >= 0);
-    CU_ASSERT_FATAL(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    char garbage[64];
-    memset(garbage, 0x5a, sizeof garbage);
-    CU_ASSERT_FATAL(H5Dwrite_chunk(d, H5P_DEFAULT, 0, (hsize_t[]){16, 0}, sizeof garbage,
-                                   garbage) >= 0);
-    H5Dclose(d);
-    H5Pclose(dcpl);
+    for (int whole = 0; whole < 2; whole++) {
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, (hsize_t[]){16, whole ? F : 1});
+        H5Pset_deflate(dcpl, 4);
+        hid_t d = H5Dcreate2(f, whole ? "x_bad_rows" : "x_bad", H5T_IEEE_F32LE, space,
+                             H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        CU_ASSERT_FATAL(d >= 0);
+        CU_ASSERT_FATAL(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        char garbage[64];
+        memset(garbage, 0x5a, sizeof garbage);
+        CU_ASSERT_FATAL(H5Dwrite_chunk(d, H5P_DEFAULT, 0, (hsize_t[]){16, 0}, sizeof garbage,
+                                       garbage) >= 0);
+        H5Dclose(d);
+        H5Pclose(dcpl);
+    }
     H5Sclose(space);
     H5Fclose(f);
 }
@@ -726,6 +732,19 @@ static void test_handler_restored(void)
     CU_ASSERT_EQUAL(dpt_dataset_rows_read(ds), 16);
     dpt_dataset_close(ds);
     expect_handler(&calls, "closing");
+
+    /* The same damage where dptrain inflates the chunks itself: the good
+     * chunks read, the bad one is named by its rows. */
+    ds = open_ok(path, "x_bad_rows", NULL);
+    CU_ASSERT_TRUE(dpt_dataset_chunk_reads(ds));
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){2, 33, 39}, 3, x, NULL, &err), 0);
+    CU_ASSERT_EQUAL(x[3 * 3 - 1], 39 * 3 + 2);
+    CU_ASSERT_EQUAL(dpt_dataset_read_range(ds, 10, 10, x, NULL, &err), DPT_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dataset 'x_bad_rows': the chunk of rows 16 to 31 "
+                                           "is damaged"));
+    CU_ASSERT_EQUAL(dpt_dataset_read(ds, (uint64_t[]){2, 20}, 2, x, NULL, &err), DPT_EFORMAT);
+    dpt_dataset_close(ds);
+    expect_handler(&calls, "chunk reads of a damaged chunk");
 
     /* The handler is live: an HDF5 error of our own reaches it. */
     CU_ASSERT(H5Dopen2(H5I_INVALID_HID, "X", H5P_DEFAULT) < 0);

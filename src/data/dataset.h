@@ -94,9 +94,12 @@ int dpt_dataset_read(struct dpt_dataset *ds, const uint64_t *rows, size_t n, flo
 int dpt_dataset_read_range(struct dpt_dataset *ds, uint64_t first, size_t n, float *x,
                            float *y, struct dpt_err *err);
 
-/* Whether X is read straight from the file (contiguous, unfiltered, native
- * type: see dataset.c) rather than through H5Dread. */
+/* Whether X is read straight from the file with pread (contiguous,
+ * unfiltered, native type: see dataset.c) rather than through H5Dread. */
 int dpt_dataset_direct(const struct dpt_dataset *ds);
+/* Whether X's chunks are read and inflated by dptrain itself (chunks of
+ * whole rows, deflate or shuffle + deflate: see dataset.c), in every file. */
+int dpt_dataset_chunk_reads(const struct dpt_dataset *ds);
 /* Rows per chunk of X when it is chunked (the first file's), else 0. */
 uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds);
 

@@ -25,6 +25,7 @@ int dpt__file_y_is_integer(const struct dpt__file *f);
 void dpt__file_describe(const struct dpt__file *f, int with_n, char *buf, size_t len);
 const char *dpt__file_path(const struct dpt__file *f);
 int dpt__file_direct(const struct dpt__file *f);
+int dpt__file_chunk_reads(const struct dpt__file *f);
 uint64_t dpt__file_chunk_rows(const struct dpt__file *f);
 void dpt__file_no_direct(struct dpt__file *f);
 int dpt__file_check_memory(const struct dpt__file *f, uint64_t need, const char *what,

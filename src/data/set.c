@@ -302,6 +302,15 @@ int dpt_dataset_direct(const struct dpt_dataset *ds)
     return all;
 }
 
+int dpt_dataset_chunk_reads(const struct dpt_dataset *ds)
+{
+    int all = 1;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        all &= dpt__file_chunk_reads(ds->files[i]);
+    }
+    return all;
+}
+
 void dpt_dataset_no_direct(struct dpt_dataset *ds)
 {
     for (size_t i = 0; i < ds->n_files; i++) {

@@ -139,6 +139,8 @@ void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *lin
     snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s (2 x %.1f MB "
              "per rank)%s", n_train, sh->f,
              windows ? "a window of steps at a time" : "an epoch at a time",
-             dpt_dataset_direct(sh->ds) ? "straight from the file" : "through HDF5",
+             dpt_dataset_direct(sh->ds)       ? "straight from the file"
+             : dpt_dataset_chunk_reads(sh->ds) ? "by chunks inflated with libdeflate"
+                                               : "through HDF5",
              mb * (double)rows, order);
 }

@@ -78,11 +78,20 @@ def dtypes():
         else:
             x = (X * 100).astype(dt)
         write(accepted(f"x-{dt}.h5", f"X {dt}"), x=x)
+        # dptrain's own chunk reads: shuffle + gzip, chunks of 7 rows (the
+        # last one partly past N), each element size (float16 via HDF5).
+        write(accepted(f"x-{dt}-zip.h5", f"X {dt}, shuffle + gzip chunks of 7 rows"), x=x,
+              chunks=(7, F), shuffle=True, compression="gzip")
         if dt.startswith(("int", "uint")):
             write(accepted(f"y-{dt}.h5", f"y {dt}"), y=Y.astype(dt))
     write(accepted("x-bool.h5", "X numpy bool (an HDF5 enum on int8)"), x=X > 0)
     write(accepted("x-bool-chunked.h5", "X bool, chunked (HDF5 path)"), x=X > 0,
           chunks=(7, F))
+    write(accepted("x-bool-zip.h5", "X bool, gzip chunks"), x=X > 0, chunks=(7, F),
+          compression="gzip")
+    with h5py.File(accepted("y-zip.h5", "X and y int16 in gzip chunks of 16 rows"), "w") as f:
+        f.create_dataset("X", data=X, chunks=(16, F), compression="gzip")
+        f.create_dataset("y", data=Y.astype("int16"), chunks=(16,), compression="gzip")
     # Binary labels as numpy bool: the model of the case is a sigmoid.
     write(accepted("y-bool.h5", "y numpy bool, labels 0/1"), y=Y > 0)
     with h5py.File(accepted("y-enum.h5", "y an enum on uint16 with values 0, 1, 2"),

@@ -5,6 +5,7 @@
 # is decompressed once an epoch. The order depends on the seed and the epoch
 # only: with --deterministic, P x T in {1x1, 2x1, 1x2, 3x1} end with the same
 # bits, as do the rows kept in memory, the same values stored in gzip chunks
+# (inflated by dptrain, or through HDF5's filters)
 # and a validation split; memory per rank does not grow with the file.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
@@ -38,11 +39,15 @@ must mpirun_np 3 "$DPTRAIN" train m.cfg --out p3t1.h5
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=all --out p2t1c.h5 --verbose
 check "cache = all: kept in memory, in block order" grep "kept in memory.*in block order" log
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p2t1h.h5 --verbose
-check "chunks of 7 rows: through HDF5, blocks of 7 rows" \
+check "chunks of 7 rows: inflated by dptrain, blocks of 7 rows" \
+    grep "by chunks inflated with libdeflate.*blocks of 7 rows" log
+must mpirun_np 2 env DPTRAIN_NO_CHUNK_READS=1 "$DPTRAIN" train m.cfg \
+    --set data.train=chunked.h5 --out p2t1hh.h5 --verbose
+check "the same chunks through HDF5's filters, blocks of 7 rows" \
     grep "through HDF5.*blocks of 7 rows" log
 
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hh; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 

@@ -11,7 +11,7 @@
 data="--rows 1009 --features 12 --seed 11 --kind classes --classes 3 --informative 4"
 # shellcheck disable=SC2086
 dpt_test data train.h5 $data
-# The same values, stored in gzip-compressed chunks: only HDF5 can read them.
+# The same values, stored in gzip-compressed chunks.
 # shellcheck disable=SC2086
 dpt_test data chunked.h5 $data --chunk-rows 64
 cat > m.cfg <<'CFG'
@@ -37,7 +37,7 @@ done
 # 2. How the rows reach memory: the runs above keep the small file in
 #    memory (data.cache = "auto"); these read it from the file a few steps
 #    at a time (data.window_rows) or an epoch at a time (data.cache =
-#    "none"), straight from the file (contiguous X) or through HDF5
+#    "none"), straight from the file (contiguous X) or by gzip chunks
 #    (chunked.h5). --verbose says which way was taken.
 must mpirun_np 3 "$DPTRAIN" train m.cfg --set data.window_rows=150 --out p3t1w.h5 --verbose
 check "window_rows = 150: read a window at a time, straight from the file" \
@@ -48,8 +48,8 @@ must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=none --out p2t1n.h5 --v
 check "cache = none: read an epoch at a time, straight from the file" \
     grep "read an epoch at a time, straight from the file" log
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=none --set data.train=chunked.h5 --out p2t1h.h5 --verbose
-check "cache = none, chunked file: read an epoch at a time, through HDF5" \
-    grep "read an epoch at a time, through HDF5" log
+check "cache = none, chunked file: read an epoch at a time, by chunks dptrain inflates" \
+    grep "read an epoch at a time, by chunks inflated with libdeflate" log
 must mpirun_np 1 "$DPTRAIN" train m.cfg --out p1t1c.h5 --verbose
 check "cache = auto: kept in memory" grep "kept in memory" log
 
