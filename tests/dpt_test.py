@@ -22,6 +22,11 @@ code:
       with bounds: prints how far B's weights are from A's and checks them;
   dpt_test nudge MODEL.h5 TENSOR I,J DELTA
       adds DELTA to one weight in place (to damage a checkpoint);
+  dpt_test attr FILE.h5 OBJECT NAME
+      prints an attribute of a group or dataset (strings as text);
+  dpt_test unattr FILE.h5 OBJECT NAME...
+      deletes attributes in place, those present (to make a checkpoint look
+      like one from an older build);
   dpt_test pty CMD ARGS...
       runs CMD on a pseudo-terminal (its stdin, stdout and stderr), copies
       what it wrote to stdout and exits with its status: a run "on a
@@ -261,6 +266,20 @@ def cmd_nudge(a):
         t[...] = v
 
 
+def cmd_attr(a):
+    with h5py.File(a.file, "r") as f:
+        v = f[a.object].attrs[a.name]
+        print(v.decode() if isinstance(v, bytes) else v)
+
+
+def cmd_unattr(a):
+    with h5py.File(a.file, "r+") as f:
+        attrs = f[a.object].attrs
+        for name in a.names:
+            if name in attrs:
+                del attrs[name]
+
+
 def cmd_pty(a):
     import pty
     import subprocess
@@ -350,6 +369,18 @@ def main(argv=None):
     n.add_argument("index", help="the element, e.g. 3,2")
     n.add_argument("delta", type=float)
     n.set_defaults(run=cmd_nudge)
+
+    r = sub.add_parser("attr", help="print an attribute")
+    r.add_argument("file")
+    r.add_argument("object", help="a group or dataset, e.g. train")
+    r.add_argument("name")
+    r.set_defaults(run=cmd_attr)
+
+    u = sub.add_parser("unattr", help="delete attributes in place")
+    u.add_argument("file")
+    u.add_argument("object", help="a group or dataset, e.g. train")
+    u.add_argument("names", nargs="+")
+    u.set_defaults(run=cmd_unattr)
 
     t = sub.add_parser("pty", help="run a command on a pseudo-terminal")
     t.add_argument("cmd", nargs=argparse.REMAINDER)

@@ -59,6 +59,11 @@ void dpt_window_order(const struct dpt_window_policy *p, const struct dpt_datase
 {
     uint64_t bytes = row_bytes(ds);
     *block = *pool = 0;
+    if (p->by == DPT_SHUFFLE_BY_BLOCKS && p->block > 0) {
+        *block = p->block;
+        *pool = p->pool;
+        return;
+    }
     if (p->by == DPT_SHUFFLE_BY_ROWS ||
         (p->by == DPT_SHUFFLE_BY_AUTO && dpt_dataset_rows(ds) * bytes <= CACHE_BYTES)) {
         return;

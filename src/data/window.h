@@ -34,11 +34,15 @@ struct dpt_window_policy {
     uint64_t window_rows; /* data.window_rows; 0: automatic */
     enum dpt_shuffle_by by;
     uint64_t batch; /* train.batch */
+    /* An order fixed before (a resumed checkpoint's): with by = BLOCKS and
+     * block > 0, rows per block and per pool as they are; 0 otherwise. */
+    uint64_t block, pool;
 };
 
 /* The order of an epoch's rows of ds for dpt_perm_blocks: rows per block
- * and per pool, or 0 and 0 for rows from anywhere. The same on every rank
- * and for any number of ranks and threads. */
+ * and per pool, or 0 and 0 for rows from anywhere (p->block and p->pool
+ * when p fixes them). The same on every rank and for any number of ranks
+ * and threads. */
 void dpt_window_order(const struct dpt_window_policy *p, const struct dpt_dataset *ds,
                       uint64_t *block, uint64_t *pool);
 

@@ -93,13 +93,20 @@ static int write_callbacks(hid_t f, const struct dpt_callback_state *cb, size_t 
     return rc;
 }
 
-/* The run record's attributes on /train. */
+/* The run record's attributes on /train; the block and pool sizes only
+ * in block order. */
 static int write_run_record(hid_t t, const struct dpt_run_record *run)
 {
+    int blocks = run->block > 0;
     return dpt__h5_write_int_attr(t, "ranks", run->ranks) < 0 ||
                    dpt__h5_write_int_attr(t, "threads", run->threads) < 0 ||
                    dpt__h5_write_int_attr(t, "deterministic", run->deterministic) < 0 ||
-                   dpt__h5_write_string_attr(t, "data", run->data) < 0
+                   dpt__h5_write_string_attr(t, "data", run->data) < 0 ||
+                   dpt__h5_write_string_attr(t, "order", blocks ? "blocks" : "rows") < 0 ||
+                   (blocks && (dpt__h5_write_int_attr(t, "order_block",
+                                                      (long long)run->block) < 0 ||
+                               dpt__h5_write_int_attr(t, "order_pool",
+                                                      (long long)run->pool) < 0))
                ? -1
                : 0;
 }
@@ -174,6 +181,34 @@ int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
     int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c, bytes, err);
     free(text);
     return rc;
+}
+
+/* The order of the run record from /train t: block and pool stay 0 (rows
+ * order) unless order = "blocks" with both sizes. A file from before the
+ * order was recorded was written by a build that always used rows order. */
+static int read_order(hid_t t, const char *path, struct dpt_run_record *run,
+                      struct dpt_err *err)
+{
+    char order[16] = "";
+    long long block = 0, pool = 0;
+    if (H5Aexists(t, "order") <= 0) {
+        return 0;
+    }
+    if (dpt__h5_read_string_attr(t, "order", order, sizeof order) < 0 ||
+        (strcmp(order, "rows") != 0 && strcmp(order, "blocks") != 0)) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: /train attribute "
+                           "'order' must be \"rows\" or \"blocks\", found \"%s\"", path, order);
+    }
+    if (strcmp(order, "blocks") == 0 &&
+        (dpt__h5_read_ll_attr(t, "order_block", &block) < 0 ||
+         dpt__h5_read_ll_attr(t, "order_pool", &pool) < 0 || block < 1 || pool < block)) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged checkpoint: order = \"blocks\" "
+                           "needs /train attributes order_block >= 1 and order_pool >= "
+                           "order_block, found %lld and %lld", path, block, pool);
+    }
+    run->block = (uint64_t)block;
+    run->pool = (uint64_t)pool;
+    return 0;
 }
 
 /* The run record from /train t; attributes a file from before they were
@@ -263,6 +298,9 @@ static int read_train_state(hid_t f, const char *path, struct dpt_train_state *s
     st->seed = (uint64_t)seed;
     if (t >= 0) {
         read_run_record(t, &st->run);
+        if (rc == 0) {
+            rc = read_order(t, path, &st->run, err);
+        }
         H5Gclose(t);
     }
     return rc;

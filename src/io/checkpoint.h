@@ -7,7 +7,12 @@
  *                      slices), attr type = the optimizer's name
  *   /train             attrs epoch, step_in_epoch, global_step, seed,
  *                      epoch_loss_sum, epoch_hit_sum, rng, loss, and the
- *                      run record: ranks, threads, deterministic, data
+ *                      run record: ranks, threads, deterministic, data,
+ *                      order ("rows" or "blocks": the order of the epochs'
+ *                      rows the run used, data.shuffle_by resolved), with
+ *                      order_block and order_pool (rows per block and per
+ *                      pool) in block order. A file without order (older
+ *                      builds, which always used rows order) reads as rows.
  *   /callbacks         attrs plateau_scale, plateau_best, plateau_wait,
  *                      es_best, es_wait, es_best_epoch, stopped_early;
  *                      dataset best_weights float32 [n_params] (only with
@@ -63,12 +68,15 @@ struct dpt_callback_state {
 };
 
 /* How the checkpoint's run ran and on what; a resume compares them with
- * its own (train/resume.h). All zero / empty in checkpoints from before
- * they were recorded. */
+ * its own (train/resume.h) and keeps its order. All zero / empty in
+ * checkpoints from before they were recorded: zero block and pool is rows
+ * order, which every build before data.shuffle_by used. */
 struct dpt_run_record {
     int64_t ranks, threads; /* P and T of the run that wrote the checkpoint */
     int deterministic;
     char data[512];         /* data.train's fingerprint: shapes, dtypes, hash of rows */
+    uint64_t block, pool;   /* the epoch order (data/window.h, dpt_window_order): rows
+                             * per block and per pool; 0 and 0: rows order */
 };
 
 /* Where training stands; what a checkpoint stores besides the buffers. */

@@ -128,7 +128,14 @@ static int plan_rows(struct planner *pl, struct dpt_err *err)
     struct dpt_plan *p = pl->p;
     const struct dpt_spec *spec = pl->spec;
     struct dpt_dist rank0 = {.comm = MPI_COMM_NULL, .rank = 0, .size = p->ranks};
-    int rc = dpt_validation_setup(&pl->val, spec, pl->ds, pl->net, &rank0, &p->n_train, err);
+    /* The order of a run started afresh (a resume keeps its checkpoint's). */
+    pl->policy = (struct dpt_window_policy){.cache = spec->cache,
+                                            .window_rows = (uint64_t)spec->window_rows,
+                                            .by = spec->shuffle_by,
+                                            .batch = (uint64_t)spec->batch};
+    dpt_window_order(&pl->policy, pl->ds, &pl->block, &pl->pool);
+    int rc = dpt_validation_setup(&pl->val, spec, pl->ds, pl->block, pl->net, &rank0,
+                                  &p->n_train, err);
     if (rc < 0) {
         return rc;
     }
@@ -193,13 +200,10 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
                                     : dpt_threads_for(pl->net, p->batch, p->ranks, cpus);
     p->micro = dpt_train_micro_rows(spec, pl->net, p->ranks, p->threads);
     p->micros_per_step = (p->batch + p->micro - 1) / p->micro;
-    pl->policy = (struct dpt_window_policy){spec->cache, (uint64_t)spec->window_rows,
-                                            spec->shuffle_by, (uint64_t)spec->batch};
     p->cache_all = dpt_window_cache_all(&pl->policy, pl->ds);
     p->direct = dpt_dataset_direct(pl->ds);
     int big = dpt_window_big(p->node_ranks, pl->ds, p->threads);
     pl->window_rows = dpt_window_rows_for(&pl->policy, p->ranks, big, pl->ds, p->n_train);
-    dpt_window_order(&pl->policy, pl->ds, &pl->block, &pl->pool);
     for (int r = 0; r < p->ranks; r++) {
         struct dpt_shard_opts so = shard_opts(pl, r);
         struct dpt_shard_layout lay;
@@ -277,7 +281,8 @@ static int plan_files(struct planner *pl, struct dpt_err *err)
     struct dpt_train_state st = {.seed = (uint64_t)spec->seed};
     st.cb.best = p->mem.best ? best : NULL;
     st.run = (struct dpt_run_record){.ranks = p->ranks, .threads = p->threads,
-                                     .deterministic = spec->deterministic};
+                                     .deterministic = spec->deterministic,
+                                     .block = pl->block, .pool = pl->pool};
     int rc = dpt_resume_fingerprint(pl->ds, st.run.data, sizeof st.run.data, err);
     if (rc == 0) {
         rc = dpt_model_file_bytes(pl->net, spec, &pl->norm, &p->model_bytes, err);

@@ -213,7 +213,9 @@ static int setting_changes(const config_t *was, const config_t *now, char *broke
 /* The settings that fix the data and its order, as read (defaults
  * included, so that writing a default out is no change). data.scale is
  * not among them: the trainer compares it with the statistics the
- * checkpoint brings, and says so in its own words (train.c, standardize). */
+ * checkpoint brings, and says so in its own words (train.c, standardize);
+ * nor is data.shuffle_by, which order_changes compares with the order the
+ * checkpoint records. */
 static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, char *broken,
                           size_t len)
 {
@@ -231,7 +233,6 @@ static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, ch
     INT_FIELD(batch, "train.batch");
     INT_FIELD(seed, "train.seed");
     INT_FIELD(shuffle, "data.shuffle");
-    INT_FIELD(shuffle_by, "data.shuffle_by");
     INT_FIELD(standardize, "data.standardize");
     INT_FIELD(standardize_y, "data.standardize_y");
     STR_FIELD(x_name, "data.x");
@@ -243,6 +244,56 @@ static void field_changes(const struct dpt_spec *a, const struct dpt_spec *b, ch
         snprintf(y, sizeof y, "%.17g", b->validation_split);
         add_change(broken, len, "data.validation_split", x, y);
     }
+}
+
+/* "rows" or "blocks of B rows, pools of P" for the order of a run record
+ * into buf (len bytes). */
+static void order_text(const struct dpt_run_record *run, char *buf, size_t len)
+{
+    if (run->block == 0) {
+        snprintf(buf, len, "\"rows\"");
+    } else {
+        snprintf(buf, len, "\"blocks\" (blocks of %" PRIu64 " rows, pools of %" PRIu64 ")",
+                 run->block, run->pool);
+    }
+}
+
+/* The order of the epochs' rows: the run continues in the order the
+ * checkpoint records (was; rows order for a checkpoint from before it was
+ * recorded), whatever data.shuffle_by picks now. A setting that names the
+ * other order breaks the resume. */
+static void order_changes(const struct dpt_run_record *was, const struct dpt_spec *spec,
+                          char *broken, size_t len)
+{
+    int was_blocks = was->block > 0;
+    if (spec->shuffle_by != DPT_SHUFFLE_BY_AUTO &&
+        was_blocks != (spec->shuffle_by == DPT_SHUFFLE_BY_BLOCKS)) {
+        char a[160];
+        order_text(was, a, sizeof a);
+        snprintf(a + strlen(a), sizeof a - strlen(a), " (the order the checkpoint's run used)");
+        add_change(broken, len, "data.shuffle_by", a, was_blocks ? "\"rows\"" : "\"blocks\"");
+    }
+}
+
+/* The note when the checkpoint's order (was) is not the one this run's
+ * data.shuffle_by picks (now): "auto" resolving otherwise today, or blocks
+ * of other sizes. */
+static void note_order(const struct dpt_run_record *was, const struct dpt_spec *spec,
+                       const struct dpt_run_record *now, dpt_note_fn note, void *ctx)
+{
+    if (!note || (was->block == now->block && was->pool == now->pool)) {
+        return;
+    }
+    char a[96], b[96], line[512];
+    order_text(was, a, sizeof a);
+    order_text(now, b, sizeof b);
+    snprintf(line, sizeof line, "resuming in the checkpoint's order of the rows, %s, not %s "
+             "as data.shuffle_by = \"%s\" picks for this run, so that it goes on as the "
+             "uninterrupted run would%s", a, b,
+             spec->shuffle_by == DPT_SHUFFLE_BY_AUTO ? "auto" : "blocks",
+             was->block ? "" : " (a checkpoint that records no order was written in rows "
+                               "order, as by every build before data.shuffle_by)");
+    note(ctx, line);
 }
 
 /* The note about another number of ranks or threads. */
@@ -299,6 +350,9 @@ int dpt_resume_compare(const char *ckpt, const char *ckpt_text,
             add_change(broken, len, "the data of data.train", was->data, now->data);
         }
     }
+    if (rc == 0) {
+        order_changes(was, spec, broken, len);
+    }
     if (rc == 0 && broken[0]) {
         rc = dpt_err_set(err, DPT_ECONFIG, "%s: cannot resume: the run changes what the "
                          "checkpoint depends on: %s (resume with the checkpoint's settings and "
@@ -312,6 +366,7 @@ int dpt_resume_compare(const char *ckpt, const char *ckpt_text,
         note(ctx, line);
     }
     if (rc == 0) {
+        note_order(was, spec, now, note, ctx);
         note_ranks(was, spec, now, note, ctx);
     }
     free(broken);

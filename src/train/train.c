@@ -72,7 +72,9 @@ struct run {
     struct dpt_callbacks cb;
     struct dpt_validation val;
     struct dpt_train_state st;
-    struct dpt_run_record run; /* this run's P, T, mode and data (rank 0's fingerprint) */
+    struct dpt_run_record run; /* this run's P, T, mode, data (rank 0's fingerprint), order */
+    struct dpt_window_policy policy; /* how the training rows are held, and their order */
+    int resumed;             /* a checkpoint was loaded: its order is kept */
     int threads;
     uint64_t n_train;        /* rows trained on (all of data.train but a validation split) */
     uint64_t micro;          /* rows per micro-shard (dpt_train_micro_rows) */
@@ -620,6 +622,7 @@ static int resume_from(struct run *r, const char *path, struct dpt_err *err)
         rc = check_resume(r, path, err);
     }
     rc = dpt_dist_agree(r->d, rc, err);
+    r->resumed = rc == 0;
     if (rc == 0) {
         callbacks_from_state(r);
         /* The factor of the last step taken, for the epoch line of an epoch
@@ -715,26 +718,46 @@ static int standardize(struct run *r, struct dpt_err *err)
                                                      spec->deterministic, err) : rc;
 }
 
+/* The order of the epochs' rows, fixed: a resumed run keeps the order its
+ * checkpoint records (rows order for one from before it was recorded),
+ * whatever data.shuffle_by = "auto" picks now (check_resume has noted a
+ * difference and refused a contradicting setting); this run's checkpoints
+ * record it in turn. Then the validation split, which follows the order.
+ * Collective. */
+static int fix_order(struct run *r, struct dpt_err *err)
+{
+    if (r->resumed) {
+        const struct dpt_run_record *was = &r->st.run;
+        r->policy.by = was->block ? DPT_SHUFFLE_BY_BLOCKS : DPT_SHUFFLE_BY_ROWS;
+        r->policy.block = was->block;
+        r->policy.pool = was->pool;
+    }
+    dpt_window_order(&r->policy, r->ds, &r->run.block, &r->run.pool);
+    int rc = dpt_validation_setup(&r->val, r->spec, r->ds, r->run.block, r->net, r->d,
+                                  &r->n_train, err);
+    return dpt_dist_agree(r->d, rc, err);
+}
+
 /* The shard: which rows this rank reads, held how. Collective. */
 static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
-    struct dpt_window_policy policy = {spec->cache, (uint64_t)spec->window_rows,
-                                       spec->shuffle_by, (uint64_t)spec->batch};
+    const struct dpt_window_policy *policy = &r->policy;
     struct dpt_shard_opts so = {
         .batch = (uint64_t)spec->batch,
         .micro = micro,
         .ranks = r->d->size,
         .rank = r->d->rank,
         .threads = r->threads,
-        .cache_all = dpt_window_cache_all(&policy, r->ds),
+        .cache_all = dpt_window_cache_all(policy, r->ds),
         .norm = r->norm,
         .base = r->val.split ? &r->val.base : NULL,
         .n_rows = r->n_train,
-        .window_rows = dpt_window_rows(&policy, r->d, node_ranks, r->ds, r->n_train,
+        .window_rows = dpt_window_rows(policy, r->d, node_ranks, r->ds, r->n_train,
                                        r->threads),
+        .block = r->run.block,
+        .pool = r->run.pool,
     };
-    dpt_window_order(&policy, r->ds, &so.block, &so.pool);
     int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
     return dpt_dist_agree(r->d, rc, err);
 }
@@ -763,16 +786,22 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
                                    : dpt_threads_choose(rc == 0 ? r->net : NULL,
                                                         (uint64_t)r->spec->batch, r->d);
     if (rc == 0) {
-        rc = dpt_validation_setup(&r->val, r->spec, r->ds, r->net, r->d, &r->n_train, err);
-    }
-    if (rc == 0) {
         rc = check_test_file(r, err);
     }
     if (rc == 0) {
         rc = dpt_callbacks_init(&r->cb, r->spec, r->net->n_params, err);
     }
+    r->policy = (struct dpt_window_policy){.cache = r->spec->cache,
+                                           .window_rows = (uint64_t)r->spec->window_rows,
+                                           .by = r->spec->shuffle_by,
+                                           .batch = (uint64_t)r->spec->batch};
+    /* The order data.shuffle_by picks for a fresh run; a resume may keep
+     * another (fix_order). */
     r->run = (struct dpt_run_record){.ranks = r->d->size, .threads = r->threads,
                                      .deterministic = r->spec->deterministic};
+    if (rc == 0) {
+        dpt_window_order(&r->policy, r->ds, &r->run.block, &r->run.pool);
+    }
     if (rc == 0 && r->d->rank == 0) {
         rc = dpt_resume_fingerprint(r->ds, r->run.data, sizeof r->run.data, err);
     }
@@ -789,6 +818,9 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     }
     if (rc == 0) {
         rc = init_weights(r, err);
+    }
+    if (rc == 0) {
+        rc = fix_order(r, err);
     }
     if (rc == 0) {
         dpt_watch_phase("the standardization statistics");

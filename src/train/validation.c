@@ -25,8 +25,9 @@ static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
 }
 
 int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
-                         struct dpt_dataset *train, const struct dpt_net *net,
-                         const struct dpt_dist *d, uint64_t *n_train, struct dpt_err *err)
+                         struct dpt_dataset *train, uint64_t block,
+                         const struct dpt_net *net, const struct dpt_dist *d,
+                         uint64_t *n_train, struct dpt_err *err)
 {
     memset(v, 0, sizeof *v);
     v->y_name = dpt_eval_y_name(&sp->train_src, 1);
@@ -48,10 +49,6 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
         }
         /* In block order the split keeps blocks whole (pools of one block),
          * so that the training rows stay runs of the file. */
-        struct dpt_window_policy policy = {sp->cache, (uint64_t)sp->window_rows,
-                                           sp->shuffle_by, (uint64_t)sp->batch};
-        uint64_t block, pool;
-        dpt_window_order(&policy, train, &block, &pool);
         dpt_perm_init(&v->base, N, (uint64_t)sp->seed, UINT64_MAX, 1);
         dpt_perm_blocks(&v->base, block, block);
         v->split = 1;

@@ -30,11 +30,14 @@ struct dpt_validation {
     struct dpt_perm base;
 };
 
-/* Sets v up for spec over the training set train (N rows); *n_train gets
- * the rows left for training. Local: errors name the file or the setting. */
+/* Sets v up for spec over the training set train (N rows), whose epochs
+ * take rows in blocks of `block` rows (dpt_window_order; 0: rows order);
+ * *n_train gets the rows left for training. Local: errors name the file or
+ * the setting. */
 int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *spec,
-                         struct dpt_dataset *train, const struct dpt_net *net,
-                         const struct dpt_dist *d, uint64_t *n_train, struct dpt_err *err);
+                         struct dpt_dataset *train, uint64_t block,
+                         const struct dpt_net *net, const struct dpt_dist *d,
+                         uint64_t *n_train, struct dpt_err *err);
 
 /* Collective. The mean loss and accuracy of the network over the
  * validation rows (NaN accuracy when the loss does not count hits). */
