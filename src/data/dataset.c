@@ -85,7 +85,7 @@
 #define STAGE_BYTES (1u << 20)
 
 /* Chunk reads take chunks of at most this many bytes, uncompressed. */
-#define CHUNK_READ_BYTES (64u << 20)
+#define CHUNK_READ_BYTES (16u << 20)
 
 /* HDF5's chunk cache per dataset (its default is 1 MB, 521 slots). */
 #define CHUNK_CACHE_BYTES (16u << 20)
