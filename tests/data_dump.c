@@ -9,10 +9,10 @@
  * goes through H5Dread (dpt_dataset_no_direct), so that tests can compare
  * both read paths on the same file.
  *
- * Output: a line "shape R d0 d1 d2 features F rows N chunks C direct D" (the
+ * Output: a line "shape R d0 d1 d2 features F rows N direct D chunks C" (the
  * sample shape of dpt_dataset_sample_shape, dims past its rank printed as 0,
- * whether X's chunks are inflated by dptrain and whether X is read with
- * pread), then one line per row read, "x v0 v1 ..."
+ * whether X is read with pread and whether X's chunks are inflated by
+ * dptrain), then one line per row read, "x v0 v1 ..."
  * and, with Y, "y v0 ...", floats printed with 9 significant digits (exact
  * for float32). An error is printed as "data_dump: MESSAGE" on stderr, with
  * exit status 1.
@@ -93,9 +93,9 @@ int main(int argc, char **argv)
     dpt_dataset_sample_shape(ds, &shape);
     uint64_t f = dpt_dataset_features(ds), k = dpt_dataset_y_cols(ds);
     printf("shape %" PRIu32 " %" PRIu64 " %" PRIu64 " %" PRIu64 " features %" PRIu64
-           " rows %" PRIu64 " chunks %d direct %d\n", shape.rank, shape.dims[0], shape.dims[1],
-           shape.dims[2], f, dpt_dataset_rows(ds), dpt_dataset_chunk_reads(ds),
-           dpt_dataset_direct(ds));
+           " rows %" PRIu64 " direct %d chunks %d\n", shape.rank, shape.dims[0], shape.dims[1],
+           shape.dims[2], f, dpt_dataset_rows(ds), dpt_dataset_direct(ds),
+           dpt_dataset_chunk_reads(ds));
     float *x = malloc(n * f * sizeof *x), *y = malloc(n * (k ? k : 1) * sizeof *y);
     int rc = x && y ? 0 : fail("out of memory");
     if (rc == 0) {

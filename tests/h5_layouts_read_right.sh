@@ -49,7 +49,7 @@ for line in open("accepted.txt"):
                 continue
             lines = out.stdout.splitlines()
             head = lines[0].split()
-            direct, chunks = int(head[-1]), int(head[-3])
+            direct, chunks = int(head[-3]), int(head[-1])
             if path == "direct":
                 direct_seen[name], chunks_seen[name] = direct, chunks
             elif direct or chunks:

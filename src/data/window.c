@@ -111,8 +111,13 @@ uint64_t dpt_window_rows_for(const struct dpt_window_policy *p, int ranks, int b
     uint64_t bytes = row_bytes(ds), per_rank = n_train / (uint64_t)ranks + 1;
     uint64_t block, pool;
     dpt_window_order(p, ds, &block, &pool);
-    uint64_t budget = big && !pool ? WINDOW_BYTES_BIG : WINDOW_BYTES;
-    if (dpt_window_cache_all(p, ds) || 2 * per_rank * bytes <= budget) {
+    /* A file kept in memory is gathered from there an epoch at a time
+     * while it is small (what "auto" keeps), else in windows as a streamed
+     * one is read: held once, not once more in each of two epoch windows. */
+    int cached = dpt_window_cache_all(p, ds);
+    uint64_t budget = big && !pool && !cached ? WINDOW_BYTES_BIG : WINDOW_BYTES;
+    if (2 * per_rank * bytes <= budget ||
+        (cached && dpt_dataset_rows(ds) * bytes <= CACHE_BYTES)) {
         return 0;
     }
     if (!pool) {

@@ -6,7 +6,8 @@
 # only: with --deterministic, P x T in {1x1, 2x1, 1x2, 3x1} end with the same
 # bits, as do the rows kept in memory, the same values stored in gzip chunks
 # (inflated by dptrain, or through HDF5's filters)
-# and a validation split; memory per rank does not grow with the file.
+# and a validation split; memory per rank does not grow with the file, and
+# a file kept in memory is held once.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # 3001 rows of 8192 floats: 98 MB, above the 64 MB that "auto" keeps in
@@ -78,5 +79,14 @@ PY
 small=$(cut -d' ' -f1 mem.txt) big=$(cut -d' ' -f2 mem.txt)
 check "3x the rows: data memory per rank $small -> $big bytes, within 2%" \
     "$PYTHON" -c "import sys; sys.exit(not $big <= 1.02 * $small)"
+
+# 6. Kept in memory (cache = "all"), a file larger than 64 MB is held once
+#    and gathered in windows of 64 MB, not again in two epochs of rows:
+#    the plan's data bytes stay under the file (295 MB as floats) + 70 MB.
+"$DPTRAIN" plan m.cfg -np 1 --time-steps 0 --format json --set data.train=big.h5 \
+    --set data.cache=all > all.json
+all=$("$PYTHON" -c 'import json; print(json.load(open("all.json"))["memory_per_rank"]["data"])')
+check "cache = all: data memory per rank $all bytes, the file once plus windows" \
+    "$PYTHON" -c "import sys; sys.exit(not 9001 * 8192 * 4 < $all <= 9001 * 8196 * 4 + 70 * 2**20)"
 
 summary
