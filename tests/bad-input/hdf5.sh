@@ -87,8 +87,9 @@ done
 refused "train enum-float-labels.h5" 1 "enum-float-labels.h5: dataset 'y': row 4: label 7 is out of range" \
     dptrain train ../cls.cfg --set data.train=../enum-float-labels.h5 --out ../out.h5 --overwrite
 # 2^24 x 2^16 uint8, allocated and never written (a sparse file of 1 TB):
-# kept whole in memory as floats (data.cache = "all") it cannot fit.
-refused "train huge-sparse.h5 cached" 1 "huge-sparse.h5: dataset 'X' \(shape \[16777216, 65536\]\) is too large for this rank: the whole file as floats .* needs 12.0 TiB" \
+# kept whole in memory as floats (data.cache = "all": 4 TiB, held once) it
+# cannot fit.
+refused "train huge-sparse.h5 cached" 1 "huge-sparse.h5: dataset 'X' \(shape \[16777216, 65536\]\) is too large for this rank: the whole file as floats .* needs 4.0 TiB" \
     dptrain train ../cls.cfg --set data.train=../huge-sparse.h5 --set data.cache=all \
     --set data.standardize=false --out ../out.h5 --overwrite
 accepted "inspect a data file through an external link" dptrain inspect ../sub/elink.h5
