@@ -1264,6 +1264,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     if (d->rank == 0 && !prog.quiet && cli_log_every_take_held(&prog.every, &held)) {
         print_epoch_line(&prog, &held);
     }
+    if (rc == 0 && a->verbose && d->rank == 0 && outcome.chunks_inflated) {
+        printf("data: X's %llu chunks were inflated %llu times in all on the %d rank%s\n",
+               (unsigned long long)outcome.chunks, (unsigned long long)outcome.chunks_inflated,
+               d->size, d->size > 1 ? "s" : "");
+    }
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */
     status = close_log(&prog, status);

@@ -1127,6 +1127,7 @@ int dpt__file_chunk_reads(const struct dpt__file *ds)
     return ds->x.chunks != NULL;
 }
 
+
 void dpt__file_no_direct(struct dpt__file *ds)
 {
     ds->x.raw = ds->y.raw = RAW_NONE;
@@ -1548,7 +1549,13 @@ struct chunk_reader {
     char *plain;         /* the chunk that starts at row `at`, as values */
     char *spread;        /* a shuffled chunk, before unshuffling */
     uint64_t at;         /* UINT64_MAX: plain holds no chunk */
+    uint64_t inflated;   /* chunks inflated so far */
 };
+
+uint64_t dpt__file_chunks_inflated(const struct dpt__file *ds)
+{
+    return ds->x.chunks ? ds->x.chunks->inflated : 0;
+}
 
 static void chunk_reader_free(struct chunk_reader *cr)
 {
@@ -1680,6 +1687,7 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
         unshuffle(cr->spread, cr->plain, cr->bytes, cr->elem);
     }
     cr->at = r0;
+    cr->inflated++;
     return 0;
 }
 

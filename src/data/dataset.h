@@ -102,6 +102,9 @@ int dpt_dataset_direct(const struct dpt_dataset *ds);
 int dpt_dataset_chunk_reads(const struct dpt_dataset *ds);
 /* Rows per chunk of X when it is chunked (the first file's), else 0. */
 uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds);
+/* How many of X's chunks the chunk reads have inflated since opening (a
+ * chunk read twice counts twice). */
+uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
 
 /* Reads everything through H5Dread from now on (tests compare the paths). */
 void dpt_dataset_no_direct(struct dpt_dataset *ds);

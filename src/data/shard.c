@@ -4,6 +4,7 @@
 #include "data/shard.h"
 #include "util/util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,16 @@ void dpt_shard_destroy(struct dpt_shard *sh)
     free(sh->stage_y);
     free(sh->all_x);
     free(sh->all_y);
+    if (sh->shared) {
+        free((void *)sh->shared->rank);
+        free(sh->shared);
+    }
+    free(sh->send_rows);
+    free(sh->recv_rows);
+    free(sh->send);
+    free(sh->recv);
+    free(sh->recv_pair);
+    free(sh->counts);
     free(sh);
 }
 
@@ -175,6 +186,18 @@ static int alloc_windows(struct dpt_shard *sh, size_t rows)
     sh->back_x = dpt__zalloc_aligned(rows * sh->f * sizeof(float));
     sh->back_y = dpt__zalloc_aligned(rows * yc * sizeof(float));
     sh->back_file_row = malloc(rows * sizeof *sh->back_file_row);
+    sh->pair_cap = rows;
+    if (sh->shared) {
+        size_t L = (size_t)sh->shared->ranks;
+        sh->send_rows = calloc(L, sizeof *sh->send_rows);
+        sh->recv_rows = calloc(L, sizeof *sh->recv_rows);
+        sh->recv = malloc(rows * (sh->f + sh->y_cols) * sizeof(float));
+        sh->recv_pair = malloc(2 * rows * sizeof *sh->recv_pair);
+        sh->counts = malloc(4 * L * sizeof *sh->counts);
+        if (!sh->send_rows || !sh->recv_rows || !sh->recv || !sh->recv_pair || !sh->counts) {
+            return -1;
+        }
+    }
     return sh->x && sh->y && sh->file_row && sh->sorted && sh->back_x && sh->back_y &&
                    sh->back_file_row
                ? 0
@@ -218,6 +241,11 @@ static uint64_t shard_memory(const struct dpt_shard *sh, uint64_t most, const ch
     uint64_t row = sat_add(sat_mul(sh->f + yc, sizeof(float)), sizeof(uint64_t));
     uint64_t need = sat_add(sat_mul(2 * most, row), sat_mul(most, 2 * sizeof(uint64_t)));
     need = sat_add(need, steps_bytes(sh));
+    if (sh->shared) {
+        /* The records received and, about as many, sent; their pairs. */
+        uint64_t rec = sat_mul(sh->f + sh->y_cols, sizeof(float));
+        need = sat_add(need, sat_mul(most, sat_add(2 * rec, 4 * sizeof(uint64_t))));
+    }
     *what = "this rank's windows of rows";
     if (sh->o.cache_all) {
         uint64_t n_file = dpt_dataset_rows(sh->ds);
@@ -247,6 +275,42 @@ static int read_all(struct dpt_shard *sh, struct dpt_err *err)
             return rc;
         }
     }
+    return 0;
+}
+
+int dpt_shard_share_wanted(const struct dpt_dataset *ds)
+{
+    const char *no = getenv("DPTRAIN_NO_SHARED_CHUNKS");
+    return dpt_dataset_chunk_rows(ds) > 0 && !(no && *no && strcmp(no, "0") != 0);
+}
+
+/* Takes o.share when it applies: the rows are read in windows, and what one
+ * all-to-all moves stays within MPI's int counts (every rank of the node
+ * decides alike: the same options, the same bounds). 0 or -1. */
+static int begin_share(struct dpt_shard *sh)
+{
+    const struct dpt_shard_share *s = sh->o.share;
+    sh->o.share = NULL;
+    if (!s || s->ranks < 2 || s->chunk == 0 || sh->o.cache_all) {
+        return 0;
+    }
+    /* The most rows any rank holds in a window, times the node's ranks. */
+    uint64_t P = (uint64_t)sh->o.ranks, m = sh->o.micro;
+    uint64_t per_step = ((sh->o.batch + m - 1) / m + P - 1) / P * m;
+    uint64_t floats = sat_mul(sat_mul(sat_mul(sh->window_steps, per_step), (uint64_t)s->ranks),
+                              sh->f + sh->y_cols);
+    if (floats > INT_MAX) {
+        return 0;
+    }
+    sh->shared = malloc(sizeof *sh->shared);
+    int *rank = malloc((size_t)s->ranks * sizeof *rank);
+    if (!sh->shared || !rank) {
+        free(rank);
+        return -1;
+    }
+    memcpy(rank, s->rank, (size_t)s->ranks * sizeof *rank);
+    *sh->shared = *s;
+    sh->shared->rank = rank;
     return 0;
 }
 
@@ -287,6 +351,11 @@ static int shard_begin(struct dpt_shard **out, struct dpt_dataset *ds,
     }
     *most = plan_windows(sh);
     *most = *most ? *most : 1;
+    rc = begin_share(sh);
+    if (rc < 0) {
+        dpt_shard_destroy(sh);
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
     *out = sh;
     return 0;
 }
@@ -353,16 +422,22 @@ static int cmp_pair(const void *a, const void *b)
     return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-/* Copies one row into local row `dest`, scaling and standardizing X. */
-static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
+/* Copies one row into xd and yd, scaling and standardizing X. */
+static void put_row(const struct dpt_shard *sh, float *xd, float *yd, const float *x,
+                    const float *y)
 {
-    float *xd = sh->x + dest * sh->f;
     if (dpt_norm_has_x(sh->o.norm)) {
         dpt_norm_x(sh->o.norm, x, xd, 1);
     } else {
         memcpy(xd, x, sh->f * sizeof(float));
     }
-    dpt_norm_y(sh->o.norm, y, sh->y + dest * sh->y_cols, 1, sh->y_cols);
+    dpt_norm_y(sh->o.norm, y, yd, 1, sh->y_cols);
+}
+
+/* Copies one row into local row `dest`. */
+static void place(struct dpt_shard *sh, uint64_t dest, const float *x, const float *y)
+{
+    put_row(sh, sh->x + dest * sh->f, sh->y + dest * sh->y_cols, x, y);
 }
 
 void dpt_shard_epoch(const struct dpt_shard *sh, struct dpt_perm *p, uint64_t seed,
@@ -375,6 +450,193 @@ void dpt_shard_epoch(const struct dpt_shard *sh, struct dpt_perm *p, uint64_t se
 uint64_t dpt_shard_window_of(const struct dpt_shard *sh, uint64_t s)
 {
     return s / sh->window_steps * sh->window_steps;
+}
+
+/* ---- Chunks shared on a node (struct dpt_shard_share) ---- */
+
+#define SEND_TAG (1ull << 63) /* a pair's second word: a peer's row, not a local one */
+
+static uint64_t file_row_at(const struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t i)
+{
+    uint64_t row = dpt_perm_at(perm, i);
+    return sh->has_base ? dpt_perm_at(&sh->base, row) : row;
+}
+
+/* The index of the node rank that reads the chunk of file row `row`. */
+static uint64_t owner_of(const struct dpt_shard *sh, uint64_t row)
+{
+    return row / sh->shared->chunk % (uint64_t)sh->shared->ranks;
+}
+
+/* Appends the pair (row, tag) to sorted; 0 or -1 (out of memory). */
+static int push_pair(struct dpt_shard *sh, uint64_t *n, uint64_t row, uint64_t tag)
+{
+    if (*n == sh->pair_cap) {
+        uint64_t cap = 2 * sh->pair_cap;
+        uint64_t *p = realloc(sh->sorted, 2 * cap * sizeof *p);
+        if (!p) {
+            return -1;
+        }
+        sh->sorted = p;
+        sh->pair_cap = cap;
+    }
+    sh->sorted[2 * *n] = row;
+    sh->sorted[2 * *n + 1] = tag;
+    (*n)++;
+    return 0;
+}
+
+/* The rows peer j (node index, job rank q) holds in steps [lo, hi) that lie
+ * in this rank's chunks: pairs (row, SEND_TAG | j), counted in send_rows[j]. */
+static int peer_rows(struct dpt_shard *sh, const struct dpt_perm *perm, int j, uint64_t *n)
+{
+    uint64_t P = (uint64_t)sh->o.ranks, q = (uint64_t)sh->shared->rank[j];
+    uint64_t m = sh->o.micro, me = (uint64_t)sh->shared->me;
+    for (uint64_t s = sh->win_lo; s < sh->win_hi; s++) {
+        uint64_t rows = dpt_shard_step_rows(sh, s);
+        for (uint64_t k = q; k * m < rows; k += P) {
+            uint64_t pos = s * sh->o.batch + k * m;
+            uint64_t len = rows - k * m < m ? rows - k * m : m;
+            for (uint64_t r = 0; r < len; r++) {
+                uint64_t row = file_row_at(sh, perm, pos + r);
+                if (owner_of(sh, row) == me) {
+                    if (push_pair(sh, n, row, SEND_TAG | (uint64_t)j) < 0) {
+                        return -1;
+                    }
+                    sh->send_rows[j]++;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* The loaded rows (file_row) that other ranks read: their pairs (row, local
+ * row) in recv_pair by owner, each owner's by row, which is the order the
+ * owner sends them in; the rows read here go to sorted. */
+static int split_rows(struct dpt_shard *sh, uint64_t *n)
+{
+    uint64_t L = (uint64_t)sh->shared->ranks, me = (uint64_t)sh->shared->me;
+    uint64_t at[L];
+    memset(sh->recv_rows, 0, L * sizeof *sh->recv_rows);
+    for (uint64_t d = 0; d < sh->rows; d++) {
+        sh->recv_rows[owner_of(sh, sh->file_row[d])]++;
+    }
+    sh->recv_rows[me] = 0;
+    for (uint64_t j = 0, k = 0; j < L; j++) {
+        at[j] = k;
+        k += sh->recv_rows[j];
+    }
+    for (uint64_t d = 0; d < sh->rows; d++) {
+        uint64_t row = sh->file_row[d], j = owner_of(sh, row);
+        if (j == me) {
+            if (push_pair(sh, n, row, d) < 0) {
+                return -1;
+            }
+        } else {
+            sh->recv_pair[2 * at[j]] = row;
+            sh->recv_pair[2 * at[j] + 1] = d;
+            at[j]++;
+        }
+    }
+    for (uint64_t j = 0, k = 0; j < L; j++) {
+        qsort(sh->recv_pair + 2 * k, sh->recv_rows[j], 2 * sizeof(uint64_t), cmp_pair);
+        k += sh->recv_rows[j];
+    }
+    return 0;
+}
+
+/* The exchange's counts and offsets, in floats (begin_share checked that
+ * they fit in an int), and its buffers (send may have moved). */
+static void set_exchange(struct dpt_shard *sh)
+{
+    int L = sh->shared->ranks;
+    int *c = sh->counts, rec = (int)(sh->f + sh->y_cols);
+    for (int j = 0, s = 0, r = 0; j < L; j++) {
+        c[j] = (int)sh->send_rows[j] * rec;
+        c[L + j] = s;
+        c[2 * L + j] = (int)sh->recv_rows[j] * rec;
+        c[3 * L + j] = r;
+        s += c[j];
+        r += c[2 * L + j];
+    }
+    sh->xch = (struct dpt_shard_exchange){.send = sh->send, .recv = sh->recv,
+                                          .send_counts = c, .send_offsets = c + L,
+                                          .recv_counts = c + 2 * L, .recv_offsets = c + 3 * L};
+}
+
+/* dpt_shard_load with a share: reads the rows of this rank's chunks that
+ * it or its peers hold in the window, once, in file order. */
+static int load_shared(struct dpt_shard *sh, const struct dpt_perm *perm, struct dpt_err *err)
+{
+    int L = sh->shared->ranks;
+    uint64_t n = 0, rec = sh->f + sh->y_cols, at[L];
+    memset(sh->send_rows, 0, (size_t)L * sizeof *sh->send_rows);
+    int rc = split_rows(sh, &n);
+    for (int j = 0; j < L && rc == 0; j++) {
+        rc = j == sh->shared->me ? 0 : peer_rows(sh, perm, j, &n);
+    }
+    uint64_t sends = 0;
+    for (int j = 0; j < L; j++) {
+        at[j] = sends;
+        sends += sh->send_rows[j];
+    }
+    if (rc == 0 && sends > sh->send_cap) {
+        float *p = realloc(sh->send, sends * rec * sizeof(float));
+        rc = p ? 0 : -1;
+        if (p) {
+            sh->send = p;
+            sh->send_cap = sends;
+        }
+    }
+    if (rc < 0) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
+                           dpt_dataset_path(sh->ds));
+    }
+    qsort(sh->sorted, n, 2 * sizeof(uint64_t), cmp_pair);
+    uint64_t rows_buf[READ_BLOCK];
+    for (uint64_t done = 0; done < n; done += sh->read_block) {
+        size_t k = n - done < sh->read_block ? n - done : sh->read_block;
+        for (size_t i = 0; i < k; i++) {
+            rows_buf[i] = sh->sorted[2 * (done + i)];
+        }
+        rc = dpt_dataset_read(sh->ds, rows_buf, k, sh->stage_x, sh->y_cols ? sh->stage_y : NULL,
+                              err);
+        if (rc < 0) {
+            return rc;
+        }
+        for (size_t i = 0; i < k; i++) {
+            uint64_t tag = sh->sorted[2 * (done + i) + 1];
+            const float *x = sh->stage_x + i * sh->f, *y = sh->stage_y + i * sh->y_cols;
+            if (tag & SEND_TAG) {
+                float *r = sh->send + at[tag & ~SEND_TAG]++ * rec;
+                put_row(sh, r, r + sh->f, x, y);
+            } else {
+                place(sh, tag, x, y);
+            }
+        }
+    }
+    set_exchange(sh);
+    return 0;
+}
+
+const struct dpt_shard_exchange *dpt_shard_exchange(const struct dpt_shard *sh)
+{
+    return sh->shared ? &sh->xch : NULL;
+}
+
+void dpt_shard_exchange_place(struct dpt_shard *sh)
+{
+    uint64_t rec = sh->f + sh->y_cols, k = 0;
+    for (int j = 0; j < sh->shared->ranks; j++) {
+        k += sh->recv_rows[j];
+    }
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t d = sh->recv_pair[2 * i + 1];
+        const float *r = sh->recv + i * rec;
+        memcpy(sh->x + d * sh->f, r, sh->f * sizeof(float));
+        memcpy(sh->y + d * sh->y_cols, r + sh->f, sh->y_cols * sizeof(float));
+    }
 }
 
 int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
@@ -407,6 +669,9 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
             place(sh, d, sh->all_x + row * sh->f, sh->all_y + row * sh->y_cols);
         }
         return 0;
+    }
+    if (sh->shared) {
+        return load_shared(sh, perm, err);
     }
     qsort(sh->sorted, sh->rows, 2 * sizeof(uint64_t), cmp_pair);
 
@@ -462,6 +727,11 @@ static void *reader_main(void *arg)
     sh->prefetch_rc = dpt_shard_load(&view, &sh->prefetch_perm, sh->back_lo, &sh->prefetch_err);
     sh->back_hi = view.win_hi;
     sh->back_rows = view.rows;
+    sh->sorted = view.sorted; /* scratch a shared load may have grown */
+    sh->pair_cap = view.pair_cap;
+    sh->send = view.send;
+    sh->send_cap = view.send_cap;
+    sh->xch = view.xch;
     return NULL;
 }
 

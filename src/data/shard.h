@@ -45,6 +45,26 @@ void dpt_perm_init(struct dpt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch
 void dpt_perm_blocks(struct dpt_perm *p, uint64_t block, uint64_t pool);
 uint64_t dpt_perm_at(const struct dpt_perm *p, uint64_t i);
 
+/* One inflation per node. Each rank needs rows of nearly every chunk of a
+ * window, so with each rank reading for itself a node would inflate every
+ * chunk of a compressed X once per rank. Shared, the `ranks` ranks of a
+ * node split X's chunks (chunk c is read by the rank of index c % ranks),
+ * each reads the rows its peers need from its chunks along with its own and
+ * packs them, standardized, into its send buffer; dpt_shard_exchange
+ * then gives what an all-to-all among the node's ranks (the caller's, in
+ * the main thread: MPI is funneled) moves, and dpt_shard_exchange_place puts
+ * the received rows in their places. The rows and their bits are the same
+ * as without sharing. */
+struct dpt_shard_share {
+    int ranks, me;    /* the node's ranks, and this one's index among them */
+    const int *rank;  /* their ranks in the job, by index (copied) */
+    uint64_t chunk;   /* rows per chunk of X */
+};
+
+/* Whether this rank would share ds's chunks with its node peers: X is
+ * chunked and DPTRAIN_NO_SHARED_CHUNKS (for measurements) is not set. */
+int dpt_shard_share_wanted(const struct dpt_dataset *ds);
+
 struct dpt_shard_opts {
     uint64_t batch, micro; /* B and m */
     int ranks, rank, threads;
@@ -61,6 +81,17 @@ struct dpt_shard_opts {
     /* The order of an epoch's rows: dpt_perm_blocks(block, pool); 0 and 0:
      * rows from anywhere. */
     uint64_t block, pool;
+    /* Chunks shared on a node (NULL: each rank reads what it needs): see
+     * struct dpt_shard_share. */
+    const struct dpt_shard_share *share;
+};
+
+/* What the all-to-all among the node's ranks moves after a shared load, in
+ * floats by node rank. */
+struct dpt_shard_exchange {
+    const float *send;
+    float *recv;
+    const int *send_counts, *send_offsets, *recv_counts, *recv_offsets;
 };
 
 struct dpt_shard {
@@ -89,6 +120,17 @@ struct dpt_shard {
     uint64_t read_block;  /* rows per read (READ_BLOCK or fewer for wide rows) */
     float *stage_x, *stage_y;
     float *all_x, *all_y; /* with cache_all */
+    uint64_t pair_cap;    /* pairs `sorted` has room for */
+    /* With a share (shared non-NULL): per peer, the rows sent and received
+     * for the loaded window, as records of f + y_cols floats, and the
+     * (file row, local row) of each received record, by peer. */
+    struct dpt_shard_share *shared;
+    uint64_t *send_rows, *recv_rows;
+    float *send, *recv;
+    int *counts; /* the exchange's: 4 x the node's ranks */
+    struct dpt_shard_exchange xch;
+    uint64_t send_cap; /* records `send` has room for */
+    uint64_t *recv_pair;
 };
 
 int dpt_shard_create(struct dpt_shard **out, struct dpt_dataset *ds,
@@ -129,6 +171,13 @@ void dpt_shard_prefetch_wait(struct dpt_shard *sh);
  * prefetched buffers if that window was prefetched, else reads now. */
 int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t lo,
                    struct dpt_err *err);
+
+/* With a share, after the window was made current: what the all-to-all
+ * among the node's ranks moves, in floats by node rank (counts and offsets
+ * of send and of recv). NULL when this shard shares nothing. */
+const struct dpt_shard_exchange *dpt_shard_exchange(const struct dpt_shard *sh);
+/* Puts the received records in their rows (after the all-to-all). */
+void dpt_shard_exchange_place(struct dpt_shard *sh);
 
 /* Rows in step s (the last step may be short). */
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);

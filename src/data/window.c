@@ -146,11 +146,16 @@ void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *lin
     }
     int windows = sh->window_steps < sh->steps;
     uint64_t rows = sh->step_off[windows ? sh->window_steps : sh->steps];
-    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s (2 x %.1f MB "
+    char shared[96] = "";
+    if (sh->shared) {
+        snprintf(shared, sizeof shared, ", each once for the node's %d ranks",
+                 sh->shared->ranks);
+    }
+    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s%s (2 x %.1f MB "
              "per rank)%s", n_train, sh->f,
              windows ? "a window of steps at a time" : "an epoch at a time",
              dpt_dataset_direct(sh->ds)       ? "straight from the file"
              : dpt_dataset_chunk_reads(sh->ds) ? "by chunks inflated with libdeflate"
                                                : "through HDF5",
-             mb * (double)rows, order);
+             shared, mb * (double)rows, order);
 }

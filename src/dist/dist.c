@@ -183,6 +183,52 @@ int dpt_dist_node_ranks(const struct dpt_dist *d)
     return local;
 }
 
+int dpt_dist_node(const struct dpt_dist *d, struct dpt_dist *node, int **ranks)
+{
+    MPI_Comm comm = MPI_COMM_SELF;
+    int rc = MPI_SUCCESS;
+    if (d->size > 1) {
+        WATCHED(rc = MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                                         &comm));
+    }
+    if (rc != MPI_SUCCESS || d->size == 1) {
+        comm = MPI_COMM_SELF;
+    }
+    dpt_dist_init(node, comm);
+    *ranks = malloc((size_t)node->size * sizeof **ranks);
+    int ok = *ranks != NULL;
+    if (node->size > 1) {
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, comm));
+    }
+    if (!ok) {
+        dpt_dist_node_free(node, *ranks);
+        *ranks = NULL;
+        return DPT_ENOMEM;
+    }
+    (*ranks)[0] = d->rank;
+    if (node->size > 1) {
+        WATCHED(MPI_Allgather(&d->rank, 1, MPI_INT, *ranks, 1, MPI_INT, comm));
+    }
+    return 0;
+}
+
+void dpt_dist_node_free(struct dpt_dist *node, int *ranks)
+{
+    if (node->comm != MPI_COMM_SELF && node->comm != MPI_COMM_NULL) {
+        MPI_Comm_free(&node->comm);
+    }
+    node->comm = MPI_COMM_NULL;
+    free(ranks);
+}
+
+void dpt_dist_alltoallv_floats(const struct dpt_dist *d, const float *send, const int *send_counts,
+                               const int *send_offsets, float *recv, const int *recv_counts,
+                               const int *recv_offsets)
+{
+    WATCHED(MPI_Alltoallv(send, send_counts, send_offsets, MPI_FLOAT, recv, recv_counts,
+                          recv_offsets, MPI_FLOAT, d->comm));
+}
+
 int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v)
 {
     if (d->size == 1) {

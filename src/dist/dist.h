@@ -57,6 +57,18 @@ int dpt_dist_any(const struct dpt_dist *d, int v);
 /* Collective. How many ranks of d share this rank's node (memory). */
 int dpt_dist_node_ranks(const struct dpt_dist *d);
 
+/* Collective. The ranks of d on this rank's node as a dist of their own
+ * (node->rank is this rank's index among them, ordered as in d), and their
+ * ranks in d (*ranks, malloc'ed, node->size of them). 0, or DPT_ENOMEM;
+ * dpt_dist_node_free releases both. */
+int dpt_dist_node(const struct dpt_dist *d, struct dpt_dist *node, int **ranks);
+void dpt_dist_node_free(struct dpt_dist *node, int *ranks);
+
+/* Collective over d: MPI_Alltoallv of floats, counts and offsets by rank. */
+void dpt_dist_alltoallv_floats(const struct dpt_dist *d, const float *send, const int *send_counts,
+                               const int *send_offsets, float *recv, const int *recv_counts,
+                               const int *recv_offsets);
+
 /* Collective. 0 when every rank has the same 64-bit value, else the lowest
  * rank whose value differs from rank 0's, plus one. */
 int dpt_dist_same_u64(const struct dpt_dist *d, uint64_t v);

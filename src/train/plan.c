@@ -204,8 +204,19 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
     p->direct = dpt_dataset_direct(pl->ds);
     int big = dpt_window_big(p->node_ranks, pl->ds, p->threads);
     pl->window_rows = dpt_window_rows_for(&pl->policy, p->ranks, big, pl->ds, p->n_train);
+    /* Ranks r of a node: consecutive, node_ranks of them, sharing X's chunks
+     * as make_shard has them do. */
+    int L = p->node_ranks < p->ranks ? p->node_ranks : p->ranks;
+    int node[L];
     for (int r = 0; r < p->ranks; r++) {
         struct dpt_shard_opts so = shard_opts(pl, r);
+        int first = r / L * L, on_node = p->ranks - first < L ? p->ranks - first : L;
+        for (int i = 0; i < on_node; i++) {
+            node[i] = first + i;
+        }
+        struct dpt_shard_share share = {.ranks = on_node, .me = r - first, .rank = node,
+                                        .chunk = dpt_dataset_chunk_rows(pl->ds)};
+        so.share = on_node > 1 && dpt_shard_share_wanted(pl->ds) ? &share : NULL;
         struct dpt_shard_layout lay;
         int rc = dpt_shard_layout(pl->ds, &so, &lay, err);
         if (rc < 0) {

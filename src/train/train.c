@@ -68,6 +68,8 @@ struct run {
     struct dpt_norm *norm;
     struct dpt_dataset *ds;
     struct dpt_shard *shard;
+    struct dpt_dist node;    /* the ranks on this rank's node */
+    int *node_rank;          /* their ranks in d (NULL: node not set up) */
     struct dpt_step step;
     struct dpt_callbacks cb;
     struct dpt_validation val;
@@ -96,6 +98,9 @@ static void run_cleanup(struct run *r)
     dpt_validation_cleanup(&r->val);
     dpt_shard_destroy(r->shard);
     dpt_dataset_close(r->ds);
+    if (r->node_rank) {
+        dpt_dist_node_free(&r->node, r->node_rank);
+    }
 }
 
 static uint64_t params_hash(const struct dpt_net *net)
@@ -266,6 +271,16 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
     struct dpt_shard *sh = r->shard;
     dpt_watch_phase("reading a window of training rows");
     int rc = dpt_shard_next(sh, perm, dpt_shard_window_of(sh, s), err);
+    const struct dpt_shard_exchange *x = dpt_shard_exchange(sh);
+    if (x) {
+        /* The rows this rank's node peers read from their chunks. */
+        rc = dpt_dist_agree(&r->node, rc, err);
+        if (rc == 0) {
+            dpt_dist_alltoallv_floats(&r->node, x->send, x->send_counts, x->send_offsets,
+                                      x->recv, x->recv_counts, x->recv_offsets);
+            dpt_shard_exchange_place(sh);
+        }
+    }
     if (rc == 0 && sh->win_hi < sh->steps) {
         dpt_shard_prefetch(sh, perm, sh->win_hi);
     } else if (rc == 0 && r->st.epoch + 1 < spec->epochs) {
@@ -738,11 +753,25 @@ static int fix_order(struct run *r, struct dpt_err *err)
     return dpt_dist_agree(r->d, rc, err);
 }
 
+/* Whether the ranks of this node read X's chunks once for all of them
+ * (struct dpt_shard_share): when every one of them wants to. Collective. */
+static int share_chunks(struct run *r)
+{
+    if (!r->node_rank || r->node.size < 2) {
+        return 0;
+    }
+    return dpt_dist_min_int(&r->node, dpt_shard_share_wanted(r->ds));
+}
+
 /* The shard: which rows this rank reads, held how. Collective. */
 static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
     const struct dpt_window_policy *policy = &r->policy;
+    struct dpt_shard_share share = {.ranks = r->node.size, .me = r->node.rank,
+                                    .rank = r->node_rank,
+                                    .chunk = dpt_dataset_chunk_rows(r->ds)};
+    int shared = share_chunks(r);
     struct dpt_shard_opts so = {
         .batch = (uint64_t)spec->batch,
         .micro = micro,
@@ -757,6 +786,7 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
                                        r->threads),
         .block = r->run.block,
         .pool = r->run.pool,
+        .share = shared ? &share : NULL,
     };
     int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
     return dpt_dist_agree(r->d, rc, err);
@@ -781,7 +811,9 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
 {
     dpt_watch_phase("start-up (opening the data, building the network)");
     int rc = open_data(r, reg, err);
-    int node = dpt_dist_node_ranks(r->d);
+    int node_rc = dpt_dist_node(r->d, &r->node, &r->node_rank);
+    int node = node_rc == 0 ? r->node.size : 1;
+    rc = rc == 0 ? node_rc : rc;
     r->threads = r->o->threads > 0 ? r->o->threads
                                    : dpt_threads_choose(rc == 0 ? r->net : NULL,
                                                         (uint64_t)r->spec->batch, r->d);
@@ -854,6 +886,14 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
             .epochs = r.st.epoch, .global_step = r.st.global_step,
             .steps_this_run = r.steps_this_run, .early_stopped = r.cb.stopped,
             .best_epoch = r.cb.es_best_epoch};
+    }
+    if (rc == 0 && o->outcome) { /* rc is agreed: every rank is here */
+        dpt_shard_prefetch_wait(r.shard);
+        double n = (double)dpt_dataset_chunks_inflated(r.ds);
+        dpt_dist_sum_doubles(d, &n, 1);
+        uint64_t c = dpt_dataset_chunk_rows(r.ds);
+        o->outcome->chunks_inflated = (uint64_t)n;
+        o->outcome->chunks = c ? (dpt_dataset_rows(r.ds) + c - 1) / c : 0;
     }
     run_cleanup(&r);
     if (rc < 0 && !(rc == DPT_ESIGNAL && r.stop_saved)) {

@@ -5,9 +5,10 @@
 # is decompressed once an epoch. The order depends on the seed and the epoch
 # only: with --deterministic, P x T in {1x1, 2x1, 1x2, 3x1} end with the same
 # bits, as do the rows kept in memory, the same values stored in gzip chunks
-# (inflated by dptrain, or through HDF5's filters)
-# and a validation split; memory per rank does not grow with the file, and
-# a file kept in memory is held once.
+# (inflated by dptrain, or through HDF5's filters; the ranks of a node
+# inflating each chunk once for all of them, or each for itself) and a
+# validation split; memory per rank does not grow with the file, and a file
+# kept in memory is held once.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # 3001 rows of 8192 floats: 98 MB, above the 64 MB that "auto" keeps in
@@ -42,13 +43,30 @@ check "cache = all: kept in memory, in block order" grep "kept in memory.*in blo
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p2t1h.h5 --verbose
 check "chunks of 7 rows: inflated by dptrain, blocks of 7 rows" \
     grep "by chunks inflated with libdeflate.*blocks of 7 rows" log
+check "2 ranks of a node: each chunk inflated once for both" \
+    grep "libdeflate, each once for the node's 2 ranks" log
+inflated() { sed -n "s/^data: X's 429 chunks were inflated \([0-9]*\) times in all.*/\1/p" log; }
+shared=$(inflated)
+must mpirun_np 2 env DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" train m.cfg \
+    --set data.train=chunked.h5 --out p2t1hn.h5 --verbose
+check "DPTRAIN_NO_SHARED_CHUNKS=1: each rank inflates for itself" \
+    ! grep "each once for the node" log
+alone=$(inflated)
+# 3 epochs of 429 chunks, once each (blocks that straddle two pools and the
+# checks at opening add a few), against twice that when each rank reads
+# for itself.
+check "shared: $shared inflations for 3 epochs of 429 chunks (each rank alone: $alone)" \
+    "$PYTHON" -c "import sys; sys.exit(not (3 * 429 <= $shared <= 1.05 * 3 * 429 and $alone >= 6 * 429))"
+must mpirun_np 3 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p3t1h.h5 --verbose
+check "3 ranks of a node: each chunk inflated once for all" \
+    grep "each once for the node's 3 ranks" log
 must mpirun_np 2 env DPTRAIN_NO_CHUNK_READS=1 "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --out p2t1hh.h5 --verbose
 check "the same chunks through HDF5's filters, blocks of 7 rows" \
     grep "through HDF5.*blocks of 7 rows" log
 
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hh; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 
@@ -64,6 +82,9 @@ check "shuffle_by = blocks: auto's weights" dpt_test compare p1t1.h5 blocks.h5
 must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v1.h5
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v2.h5
 check "validation split: 2x1 = 1x1" dpt_test compare v1.h5 v2.h5
+must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 \
+    --set data.train=chunked.h5 --out v2h.h5
+check "validation split, chunks shared by 2 ranks: 2x1 = 1x1" dpt_test compare v1.h5 v2h.h5
 
 # 5. Memory per rank does not grow with the file: twice the rows, the same
 #    data bytes in the plan (what train allocates: windows, steps, staging).
