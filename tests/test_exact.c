@@ -384,6 +384,26 @@ static void test_to_float(void)
         CU_ASSERT(same_float(got, ref_float(cases[i].v)));
     }
 
+    /* Around where the conversion changes method (exact.c, to_float_kernel:
+     * magnitudes of 2^41, 2^64 and 2^92 units), the top bit b from 38 to
+     * 95: a tie (to even, down), a tie on an odd float (up), and a tie
+     * plus a one in the lowest bit, or in the word below (the sticky bits
+     * decide: up), both signs. */
+    for (int b = 38; b <= 95; b++) {
+        dpt_fix tie = ((dpt_fix)1 << b) + ((dpt_fix)1 << (b - 24));
+        dpt_fix odd = tie + ((dpt_fix)1 << (b - 23));
+        dpt_fix vs[] = {tie, odd, tie + 1, tie + ((dpt_fix)1 << 38), tie + ((dpt_fix)1 << 15),
+                        tie - 1, ((dpt_fix)1 << (b + 1)) - 1};
+        for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                dpt_fix v = sign * vs[k];
+                CU_ASSERT(same_float(to_float1(v), ref_float(v)));
+            }
+        }
+        CU_ASSERT(same_float(to_float1(tie), ldexpf(1.0f, b - 64)));
+        CU_ASSERT(same_float(to_float1(tie + 1), ldexpf(1.0f + 0x1p-23f, b - 64)));
+    }
+
     /* Random values of every length, in one call of an odd length. */
     enum { M = 12345 };
     dpt_fix *v = malloc(M * sizeof *v);
