@@ -129,6 +129,19 @@ quiet "a contiguous X read in windows of 64 rows" rereads_compressed "$bc" \
     --set data.train=plain.h5 --set data.cache=none --set data.window_rows=64 --time-steps 0
 quiet "gzip chunks kept in memory" rereads_compressed "$bc" \
     --set data.train=gzip.h5 --set data.cache=all --time-steps 0
+quiet "gzip chunks in windows of 64 rows in block order" rereads_compressed "$bc" \
+    --set data.train=gzip.h5 --set data.cache=none --set data.window_rows=64 \
+    --set data.shuffle_by=blocks --time-steps 0
+# The reading line says what train --verbose says: chunk reads, shared by
+# the node's ranks, block order (blocks of X's chunk, 64 rows).
+"$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
+    --set data.shuffle_by=blocks --time-steps 0 > reading.txt
+check "plan, 2 ranks, gzip: read by chunks, each once for the node's 2 ranks, in block order" \
+    grep -q "^reading: .*by chunks inflated with libdeflate, each once for the node's 2 ranks; in block order: blocks of 64 rows" reading.txt
+"$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
+    --set data.shuffle_by=blocks --time-steps 0 --format json > reading.json
+check "plan --format json: chunk_reads, chunks_shared_by 2, order blocks" \
+    "$PYTHON" -c "import json, sys; p = json.load(open('reading.json')); sys.exit(not (p['chunk_reads'] is True and p['chunks_shared_by'] == 2 and p['order'] == 'blocks' and p['block_rows'] == 64))"
 
 # disk_space: a checkpoint every step, kept by the million, cannot fit the
 # free space of this folder's filesystem; the default two can.

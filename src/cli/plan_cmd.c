@@ -194,9 +194,19 @@ static void print_text(const struct plan_args *a, const struct dpt_plan *p)
            (unsigned long long)p->micro, (unsigned long long)p->micros_per_step,
            (unsigned long long)p->steps_per_epoch, (long long)p->epochs,
            (unsigned long long)p->steps);
-    printf("reading: %s, %s\n", p->cache_all ? "the whole file kept in memory"
+    printf("reading: %s, %s", p->cache_all ? "the whole file kept in memory"
            : p->windows_per_epoch > 1 ? "windows of steps" : "an epoch of rows at a time",
-           p->direct ? "straight from the file" : "through HDF5 (chunked or compressed)");
+           p->direct        ? "straight from the file"
+           : p->chunk_reads ? "by chunks inflated with libdeflate"
+                            : "through HDF5 (chunked or compressed)");
+    if (p->chunks_shared_by > 1) {
+        printf(", each once for the node's %d ranks", p->chunks_shared_by);
+    }
+    if (p->pool) {
+        printf("; in block order: blocks of %llu rows, pools of %llu",
+               (unsigned long long)p->block, (unsigned long long)p->pool);
+    }
+    printf("\n");
     print_memory(p);
     printf("files: model %s %s; checkpoint %s", a->out,
            dpt__bytes_text(b1, sizeof b1, p->model_bytes),
@@ -219,7 +229,8 @@ static void print_text(const struct plan_args *a, const struct dpt_plan *p)
     printf("\n");
     if (p->steps_timed > 0) {
         printf("time: %.3g s a step (median of %d steps timed on this machine, rank 0's share; "
-               "the allreduce, validation and checkpoints not counted): about %.3g s for "
+               "reading the rows, the allreduce, validation and checkpoints not counted): "
+               "about %.3g s for "
                "%llu steps, an estimate for this machine\n", p->step_s, p->steps_timed,
                p->estimate_s, (unsigned long long)p->steps);
     }
@@ -307,6 +318,11 @@ static json_t *plan_json(const struct plan_args *a, const struct dpt_plan *p)
     json_object_set_new(o, "steps", uint_json(p->steps));
     json_object_set_new(o, "cache_all", json_boolean(p->cache_all));
     json_object_set_new(o, "direct_reads", json_boolean(p->direct));
+    json_object_set_new(o, "chunk_reads", json_boolean(p->chunk_reads));
+    json_object_set_new(o, "chunks_shared_by", json_integer(p->chunks_shared_by));
+    json_object_set_new(o, "order", json_string(p->pool ? "blocks" : "rows"));
+    json_object_set_new(o, "block_rows", uint_json(p->block));
+    json_object_set_new(o, "pool_rows", uint_json(p->pool));
     json_object_set_new(o, "windows_per_epoch", uint_json(p->windows_per_epoch));
     json_object_set_new(o, "params", uint_json(p->n_params));
     json_object_set_new(o, "memory_per_rank", memory_json(&p->mem));
@@ -317,8 +333,8 @@ static json_t *plan_json(const struct plan_args *a, const struct dpt_plan *p)
     json_object_set_new(t, "step_s", json_real(p->step_s));
     json_object_set_new(t, "estimate_s", json_real(p->estimate_s));
     json_object_set_new(t, "note", json_string("an estimate for this machine: rank 0's share "
-                                               "of each step, without the allreduce, "
-                                               "validation and checkpoints"));
+                                               "of each step, without reading the rows, "
+                                               "the allreduce, validation and checkpoints"));
     json_object_set_new(o, "time", t);
     for (int i = 0; i < p->n_warn; i++) {
         json_t *x = json_object();

@@ -133,10 +133,16 @@ uint64_t dpt_window_rows_for(const struct dpt_window_policy *p, int ranks, int b
 void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *line, size_t len)
 {
     double mb = (double)row_bytes(sh->ds) / (1 << 20);
-    char order[96] = "";
+    char order[192] = "";
+    int k = 0;
     if (sh->o.pool) {
-        snprintf(order, sizeof order, "; in block order: blocks of %" PRIu64 " rows, pools of "
-                 "%" PRIu64, sh->o.block, sh->o.pool);
+        k = snprintf(order, sizeof order, "; in block order: blocks of %" PRIu64 " rows, pools "
+                     "of %" PRIu64, sh->o.block, sh->o.pool);
+    }
+    uint64_t held = dpt_dataset_rows(sh->ds) - n_train;
+    if (held && k >= 0 && (size_t)k < sizeof order) {
+        snprintf(order + k, sizeof order - (size_t)k, "; %" PRIu64 " more held out for "
+                 "validation", held);
     }
     if (sh->all_x) {
         snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features kept in memory "

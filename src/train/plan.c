@@ -7,9 +7,10 @@
  *                       P x T workers (micro-shard k goes to rank k % P,
  *                       thread (k / P) % T): some wait for others each step
  *   idle_rank           a rank gets no training rows at all
- *   rereads_compressed  X is read through HDF5 (chunked or compressed) in
+ *   rereads_compressed  X is chunked or compressed and read in rows order in
  *                       several windows per epoch: each window's rows touch
  *                       nearly every chunk, so each decompresses the file
+ *                       (block order decompresses each chunk once an epoch)
  *   disk_space          the model file and the checkpoints kept (plus the one
  *                       being written) do not fit the free space of their folder
  *   memory              the ranks of a node need more memory than it has
@@ -202,6 +203,10 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
     p->micros_per_step = (p->batch + p->micro - 1) / p->micro;
     p->cache_all = dpt_window_cache_all(&pl->policy, pl->ds);
     p->direct = dpt_dataset_direct(pl->ds);
+    p->chunk_reads = dpt_dataset_chunk_reads(pl->ds);
+    p->block = pl->block;
+    p->pool = pl->pool;
+    p->chunks_shared_by = 1;
     int big = dpt_window_big(p->node_ranks, pl->ds, p->threads);
     pl->window_rows = dpt_window_rows_for(&pl->policy, p->ranks, big, pl->ds, p->n_train);
     /* Ranks r of a node: consecutive, node_ranks of them, sharing X's chunks
@@ -217,6 +222,9 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
         struct dpt_shard_share share = {.ranks = on_node, .me = r - first, .rank = node,
                                         .chunk = dpt_dataset_chunk_rows(pl->ds)};
         so.share = on_node > 1 && dpt_shard_share_wanted(pl->ds) ? &share : NULL;
+        if (r == 0 && so.share && !p->cache_all) {
+            p->chunks_shared_by = on_node;
+        }
         struct dpt_shard_layout lay;
         int rc = dpt_shard_layout(pl->ds, &so, &lay, err);
         if (rc < 0) {
@@ -495,12 +503,13 @@ static void warn_layout(struct dpt_plan *p)
 static void warn_resources(struct planner *pl)
 {
     struct dpt_plan *p = pl->p;
-    if (!p->direct && !p->cache_all && p->windows_per_epoch > 1) {
-        warn(p, "rereads_compressed", "%s stores X chunked or compressed, so it is read "
-             "through HDF5, in %llu windows an epoch (%llu steps each): a window's rows are "
-             "spread over the file and touch nearly every chunk, so each window decompresses "
-             "about the whole file (%llu times an epoch); set data.cache = \"all\" if the "
-             "file fits in memory, a larger data.window_rows, or store X contiguous "
+    if (!p->direct && !p->cache_all && !p->pool && p->windows_per_epoch > 1) {
+        warn(p, "rereads_compressed", "%s stores X chunked or compressed, and its rows are "
+             "read in rows order in %llu windows an epoch (%llu steps each): a window's rows "
+             "are spread over the file and touch nearly every chunk, so each window "
+             "decompresses about the whole file (%llu times an epoch); set "
+             "data.shuffle_by = \"blocks\" (each chunk once an epoch), data.cache = \"all\" "
+             "if the file fits in memory, a larger data.window_rows, or store X contiguous "
              "(h5repack -l CONTI)", dpt_dataset_path(pl->ds),
              (unsigned long long)p->windows_per_epoch, (unsigned long long)p->window_steps,
              (unsigned long long)p->windows_per_epoch);

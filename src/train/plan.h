@@ -70,6 +70,9 @@ struct dpt_plan {
     uint64_t batch, micro, micros_per_step, steps_per_epoch, steps;
     struct dpt_plan_rank *rank; /* ranks entries, malloc'ed */
     int cache_all, direct;
+    int chunk_reads;         /* X's chunks inflated by dptrain (libdeflate) */
+    int chunks_shared_by;    /* ranks of a node that inflate each chunk once for all; 1: none */
+    uint64_t block, pool;    /* block order's block and pool rows; 0 and 0: rows order */
     uint64_t window_steps, windows_per_epoch;
     uint64_t n_params; /* as train, summary and inspect count them (no padding) */
     struct dpt_plan_memory mem;

@@ -83,7 +83,9 @@ must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v1
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 --out v2.h5
 check "validation split: 2x1 = 1x1" dpt_test compare v1.h5 v2.h5
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 \
-    --set data.train=chunked.h5 --out v2h.h5
+    --set data.train=chunked.h5 --out v2h.h5 --verbose
+check "--verbose counts the rows held out for validation" \
+    grep -q "^data: 2401 rows x 8192 features read .*; 600 more held out for validation" log
 check "validation split, chunks shared by 2 ranks: 2x1 = 1x1" dpt_test compare v1.h5 v2h.h5
 
 # 5. Memory per rank does not grow with the file: twice the rows, the same
