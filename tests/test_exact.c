@@ -425,6 +425,31 @@ static void test_to_float(void)
     free(out);
 }
 
+/* dpt_fix_set is dpt_fix_add onto zeros, whatever acc held; a refused set
+ * leaves acc as it was. */
+static void test_set(void)
+{
+    float *x = mixed_terms(11);
+    dpt_fix added[NV] = {0}, set[NV];
+    for (size_t j = 0; j < NV; j++) {
+        set[j] = (dpt_fix)0x5a5a5a5a5a5a5a5a * (dpt_fix)(j + 1); /* garbage to overwrite */
+    }
+    for (size_t k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL(dpt_fix_add(added, x + k * NV, NV, NULL), 0);
+    }
+    CU_ASSERT_EQUAL(dpt_fix_set(set, x, NV, NULL), 0);
+    for (size_t k = 1; k < 3; k++) {
+        CU_ASSERT_EQUAL(dpt_fix_add(set, x + k * NV, NV, NULL), 0);
+    }
+    CU_ASSERT(memcmp(added, set, sizeof set) == 0);
+    float bad[3] = {1.0f, INFINITY, 2.0f};
+    size_t at = 0;
+    CU_ASSERT_EQUAL(dpt_fix_set(set, bad, 3, &at), -1);
+    CU_ASSERT_EQUAL(at, 1);
+    CU_ASSERT(memcmp(added, set, sizeof set) == 0);
+    free(x);
+}
+
 /* Terms that cancel give exactly +0, whatever the order. */
 static void test_cancel(void)
 {
@@ -627,6 +652,7 @@ int main(void)
     CU_add_test(sums, "any order, any grouping", test_orders);
     CU_add_test(sums, "exact double sums", test_double_reference);
     CU_add_test(sums, "dpt_fix_sum", test_sum);
+    CU_add_test(sums, "dpt_fix_set", test_set);
     CU_add_test(sums, "cancelling terms", test_cancel);
     CU_add_test(sums, "golden hash", test_golden);
     CU_pSuite out = CU_add_suite("fixed to float", NULL, NULL);

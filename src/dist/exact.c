@@ -86,7 +86,7 @@ KERNEL static uint32_t max_abs_bits(const float *x, size_t n)
     return top;
 }
 
-/* acc += fix(x), for x already checked to be below the limit.
+/* The words of fix(x), for x already checked to be below the limit.
  *
  * A normal float with sign s, biased exponent e and fraction f is
  * m * 2^(e - 150) with m = f + 2^23, so v = x * 2^64 = m * 2^(e - 86).
@@ -97,27 +97,42 @@ KERNEL static uint32_t max_abs_bits(const float *x, size_t n)
  *     exact while -t <= 39 (M's low 39 bits are zero), i.e. |x| >= 2^-41.
  *     Shifts are capped at 63, where M >> 63 = 0 gives the 0 that every
  *     |x| < 2^-65 must give; zero and subnormals (e = 0) land there too.
- * Then v is negated (two's complement of both words) when s is set and
- * added with a carry from the low word into the high word. */
+ * Then v is negated (two's complement of both words) when s is set;
+ * add_kernel adds it with a carry from the low word into the high word. */
+static inline void fix_words(const float *x, uint64_t *lo_out, uint64_t *hi_out)
+{
+    uint32_t u;
+    memcpy(&u, x, sizeof u);
+    int64_t t = (int64_t)((u >> 23) & 0xff) - 125;
+    uint64_t M = (uint64_t)((u & 0x7fffffu) | 0x800000u) << 39;
+    uint64_t up = (uint64_t)(t > 0 ? t : 0);
+    int64_t k = -t - 1;
+    uint64_t down = (uint64_t)(k < 0 ? 0 : k > 63 ? 63 : k);
+    uint64_t lo = t >= 0 ? M << up : ((M >> down) + 1) >> 1;
+    uint64_t hi = (M >> 1) >> (63 - up);
+    uint64_t neg = -(uint64_t)(u >> 31); /* all ones when x < 0 */
+    *hi_out = (hi ^ neg) + (neg & (uint64_t)(lo == 0));
+    *lo_out = (lo ^ neg) - neg;
+}
+
 KERNEL static void add_kernel(word *restrict acc, const float *restrict x, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        int64_t t = (int64_t)((u >> 23) & 0xff) - 125;
-        uint64_t M = (uint64_t)((u & 0x7fffffu) | 0x800000u) << 39;
-        uint64_t up = (uint64_t)(t > 0 ? t : 0);
-        int64_t k = -t - 1;
-        uint64_t down = (uint64_t)(k < 0 ? 0 : k > 63 ? 63 : k);
-        uint64_t lo = t >= 0 ? M << up : ((M >> down) + 1) >> 1;
-        uint64_t hi = (M >> 1) >> (63 - up);
-        uint64_t neg = -(uint64_t)(u >> 31); /* all ones when x < 0 */
-        hi = (hi ^ neg) + (neg & (uint64_t)(lo == 0));
-        lo = (lo ^ neg) - neg;
+        uint64_t lo, hi;
+        fix_words(&x[i], &lo, &hi);
         uint64_t sum = acc[2 * i + LO] + lo;
         acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
         acc[2 * i + LO] = sum;
+    }
+}
+
+/* acc = fix(x): add_kernel onto zeros, without reading them. */
+KERNEL static void set_kernel(word *restrict acc, const float *restrict x, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        fix_words(&x[i], &acc[2 * i + LO], &acc[2 * i + HI]);
     }
 }
 
@@ -202,20 +217,38 @@ KERNEL static int to_float_kernel(const word *restrict acc, float *restrict out,
     return wide;
 }
 
+/* 0 when every x[i] is below the limit, else -1 with *bad the first that is
+ * not: checked first, so that a refused call leaves acc as it was. */
+static int check_range(const float *x, size_t n, size_t *bad)
+{
+    if (max_abs_bits(x, n) < LIMIT_BITS) {
+        return 0;
+    }
+    size_t i = 0;
+    while (abs_bits(x[i]) < LIMIT_BITS) {
+        i++;
+    }
+    if (bad) {
+        *bad = i;
+    }
+    return -1;
+}
+
 int dpt_fix_add(dpt_fix *acc, const float *x, size_t n, size_t *bad)
 {
-    /* Check everything first, so that a refused call leaves acc as it was. */
-    if (max_abs_bits(x, n) >= LIMIT_BITS) {
-        size_t i = 0;
-        while (abs_bits(x[i]) < LIMIT_BITS) {
-            i++;
-        }
-        if (bad) {
-            *bad = i;
-        }
+    if (check_range(x, n, bad) < 0) {
         return -1;
     }
     add_kernel((word *)acc, x, n);
+    return 0;
+}
+
+int dpt_fix_set(dpt_fix *acc, const float *x, size_t n, size_t *bad)
+{
+    if (check_range(x, n, bad) < 0) {
+        return -1;
+    }
+    set_kernel((word *)acc, x, n);
     return 0;
 }
 

@@ -74,6 +74,10 @@ typedef __int128 dpt_fix;
  * it knows what the values are (which parameter, epoch and step). */
 int dpt_fix_add(dpt_fix *acc, const float *x, size_t n, size_t *bad);
 
+/* acc[i] = fix(x[i]) for i < n: dpt_fix_add onto zeros, without reading
+ * them (the first term of a sum). Returns as dpt_fix_add. */
+int dpt_fix_set(dpt_fix *acc, const float *x, size_t n, size_t *bad);
+
 /* acc[i] += b[i] for i < n (modulo 2^128; see DPT_FIX_MAX_TERMS). */
 void dpt_fix_sum(dpt_fix *acc, const dpt_fix *b, size_t n);
 

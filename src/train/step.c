@@ -519,14 +519,23 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     uint64_t local = dpt_shard_local_micros(in->shard, in->s);
     float *g = st->tgrad[t];
     dpt_fix *acc = st->tfix[t];
-    memset(acc, 0, nx * sizeof *acc);
+    /* The first micro-shard sets acc (no pass to zero it first), but for
+     * the extras it does not carry. */
+    memset(acc + n + 2, 0, (nx - n - 2) * sizeof *acc);
+    if ((uint64_t)t >= local) {
+        memset(acc, 0, (n + 2) * sizeof *acc);
+    }
     for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)st->threads) {
         size_t h = 0;
         memset(g, 0, n * sizeof(float));
         g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h, NULL);
         g[n + X_HITS] = (float)h;
         g[n + X_STOP] = g[n + X_ERROR] = g[n + X_CKPT] = 0;
-        if (dpt_fix_add(acc, g, n + 2, bad_at) < 0) {
+        int first = i == (uint64_t)t;
+        if ((first ? dpt_fix_set : dpt_fix_add)(acc, g, n + 2, bad_at) < 0) {
+            if (first) {
+                memset(acc, 0, (n + 2) * sizeof *acc); /* refused: nothing was set */
+            }
             *bad_value = g[*bad_at];
             return -1;
         }
