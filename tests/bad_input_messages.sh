@@ -106,5 +106,11 @@ train = { epochs = 50; batch = 8; };
 CFG
 expect_error "loss became .* at epoch [0-9]*, step [0-9]*" dptrain train diverge.cfg --out d.h5
 check "a diverged run wrote no model" [ ! -e d.h5 ]
+# With checkpoints written before it diverged, the error says they are kept
+# and how to resume.
+expect_error "loss became .* at epoch [0-9]*, step [0-9]*" dptrain train diverge.cfg --out d.h5 \
+    --checkpoint ck.h5 --set train.checkpoint.every_steps=1
+check "a diverged run points to its checkpoints" \
+    grep -q "^dptrain: the checkpoints at ck.h5 are kept; once the cause is fixed, resume with: .*--resume auto" "$tmp/.err"
 
 summary

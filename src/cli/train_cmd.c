@@ -1001,6 +1001,12 @@ static int end_run(const struct dpt_dist *d, const struct train_args *a, const c
     if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: error: %s\n", err->msg);
+            /* A batch log should say where the work done so far is. */
+            if (ckpt && access(ckpt, F_OK) == 0) {
+                fprintf(stderr, "dptrain: the checkpoints at %s are kept; once the cause is "
+                        "fixed, ", ckpt);
+                print_resume_hint(d, a, ckpt);
+            }
         }
         status = EXIT_RUN;
     }
