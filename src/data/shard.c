@@ -546,10 +546,44 @@ static int split_rows(struct dpt_shard *sh, uint64_t *n)
     return 0;
 }
 
-/* The exchange's counts and offsets, in floats (begin_share checked that
- * they fit in an int), and its buffers (send may have moved). */
-static void set_exchange(struct dpt_shard *sh)
+/* Reads the n rows of the pairs in sorted, in file order and in blocks,
+ * and puts each where its tag says: a local row, or (SEND_TAG | j) the
+ * next record for peer j, at[j]. */
+static int read_pairs(struct dpt_shard *sh, uint64_t n, uint64_t *at, struct dpt_err *err)
 {
+    qsort(sh->sorted, n, 2 * sizeof(uint64_t), cmp_pair);
+    uint64_t rows_buf[READ_BLOCK], rec = sh->f + sh->y_cols;
+    for (uint64_t done = 0; done < n; done += sh->read_block) {
+        size_t k = n - done < sh->read_block ? n - done : sh->read_block;
+        for (size_t i = 0; i < k; i++) {
+            rows_buf[i] = sh->sorted[2 * (done + i)];
+        }
+        int rc = dpt_dataset_read(sh->ds, rows_buf, k, sh->stage_x,
+                                  sh->y_cols ? sh->stage_y : NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+        for (size_t i = 0; i < k; i++) {
+            uint64_t tag = sh->sorted[2 * (done + i) + 1];
+            const float *x = sh->stage_x + i * sh->f, *y = sh->stage_y + i * sh->y_cols;
+            if (tag & SEND_TAG) {
+                float *r = sh->send + at[tag & ~SEND_TAG]++ * rec;
+                put_row(sh, r, r + sh->f, x, y);
+            } else {
+                place(sh, tag, x, y);
+            }
+        }
+    }
+    return 0;
+}
+
+/* The all-to-all of the loaded window, in floats (begin_share checked that
+ * they fit in an int). */
+const struct dpt_shard_exchange *dpt_shard_exchange(struct dpt_shard *sh)
+{
+    if (!sh->shared) {
+        return NULL;
+    }
     int L = sh->shared->ranks;
     int *c = sh->counts, rec = (int)(sh->f + sh->y_cols);
     for (int j = 0, s = 0, r = 0; j < L; j++) {
@@ -563,6 +597,7 @@ static void set_exchange(struct dpt_shard *sh)
     sh->xch = (struct dpt_shard_exchange){.send = sh->send, .recv = sh->recv,
                                           .send_counts = c, .send_offsets = c + L,
                                           .recv_counts = c + 2 * L, .recv_offsets = c + 3 * L};
+    return &sh->xch;
 }
 
 /* dpt_shard_load with a share: reads the rows of this rank's chunks that
@@ -593,36 +628,7 @@ static int load_shared(struct dpt_shard *sh, const struct dpt_perm *perm, struct
         return dpt_err_set(err, DPT_ENOMEM, "out of memory for this rank's share of %s",
                            dpt_dataset_path(sh->ds));
     }
-    qsort(sh->sorted, n, 2 * sizeof(uint64_t), cmp_pair);
-    uint64_t rows_buf[READ_BLOCK];
-    for (uint64_t done = 0; done < n; done += sh->read_block) {
-        size_t k = n - done < sh->read_block ? n - done : sh->read_block;
-        for (size_t i = 0; i < k; i++) {
-            rows_buf[i] = sh->sorted[2 * (done + i)];
-        }
-        rc = dpt_dataset_read(sh->ds, rows_buf, k, sh->stage_x, sh->y_cols ? sh->stage_y : NULL,
-                              err);
-        if (rc < 0) {
-            return rc;
-        }
-        for (size_t i = 0; i < k; i++) {
-            uint64_t tag = sh->sorted[2 * (done + i) + 1];
-            const float *x = sh->stage_x + i * sh->f, *y = sh->stage_y + i * sh->y_cols;
-            if (tag & SEND_TAG) {
-                float *r = sh->send + at[tag & ~SEND_TAG]++ * rec;
-                put_row(sh, r, r + sh->f, x, y);
-            } else {
-                place(sh, tag, x, y);
-            }
-        }
-    }
-    set_exchange(sh);
-    return 0;
-}
-
-const struct dpt_shard_exchange *dpt_shard_exchange(const struct dpt_shard *sh)
-{
-    return sh->shared ? &sh->xch : NULL;
+    return read_pairs(sh, n, at, err);
 }
 
 void dpt_shard_exchange_place(struct dpt_shard *sh)
@@ -673,26 +679,7 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
     if (sh->shared) {
         return load_shared(sh, perm, err);
     }
-    qsort(sh->sorted, sh->rows, 2 * sizeof(uint64_t), cmp_pair);
-
-    /* Read in blocks of sorted rows, then scatter to their local rows. */
-    uint64_t rows_buf[READ_BLOCK];
-    for (uint64_t done = 0; done < sh->rows; done += sh->read_block) {
-        size_t k = sh->rows - done < sh->read_block ? sh->rows - done : sh->read_block;
-        for (size_t j = 0; j < k; j++) {
-            rows_buf[j] = sh->sorted[2 * (done + j)];
-        }
-        int rc = dpt_dataset_read(sh->ds, rows_buf, k, sh->stage_x,
-                                  sh->y_cols ? sh->stage_y : NULL, err);
-        if (rc < 0) {
-            return rc;
-        }
-        for (size_t j = 0; j < k; j++) {
-            place(sh, sh->sorted[2 * (done + j) + 1], sh->stage_x + j * sh->f,
-                  sh->stage_y + j * sh->y_cols);
-        }
-    }
-    return 0;
+    return read_pairs(sh, sh->rows, NULL, err);
 }
 
 static void swap_buffers(struct dpt_shard *sh)
@@ -731,7 +718,6 @@ static void *reader_main(void *arg)
     sh->pair_cap = view.pair_cap;
     sh->send = view.send;
     sh->send_cap = view.send_cap;
-    sh->xch = view.xch;
     return NULL;
 }
 

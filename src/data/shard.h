@@ -128,7 +128,7 @@ struct dpt_shard {
     uint64_t *send_rows, *recv_rows;
     float *send, *recv;
     int *counts; /* the exchange's: 4 x the node's ranks */
-    struct dpt_shard_exchange xch;
+    struct dpt_shard_exchange xch; /* what dpt_shard_exchange returns */
     uint64_t send_cap; /* records `send` has room for */
     uint64_t *recv_pair;
 };
@@ -175,7 +175,7 @@ int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
 /* With a share, after the window was made current: what the all-to-all
  * among the node's ranks moves, in floats by node rank (counts and offsets
  * of send and of recv). NULL when this shard shares nothing. */
-const struct dpt_shard_exchange *dpt_shard_exchange(const struct dpt_shard *sh);
+const struct dpt_shard_exchange *dpt_shard_exchange(struct dpt_shard *sh);
 /* Puts the received records in their rows (after the all-to-all). */
 void dpt_shard_exchange_place(struct dpt_shard *sh);
 
