@@ -140,6 +140,10 @@ check "plan, 2 ranks, gzip: read by chunks, each once for the node's 2 ranks, in
     grep -q "^reading: .*by chunks inflated with libdeflate, each once for the node's 2 ranks; in block order: blocks of 64 rows" reading.txt
 "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
     --set data.shuffle_by=blocks --time-steps 0 --format json > reading.json
+DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 \
+    --set data.cache=none --set data.shuffle_by=blocks --time-steps 0 --format json > alone.json
+check "plan counts the rows swapped by the node's ranks in each rank's data bytes" \
+    "$PYTHON" -c "import json, sys; d = lambda f: json.load(open(f))['memory_per_rank']['data']; sys.exit(not d('reading.json') > d('alone.json'))"
 check "plan --format json: chunk_reads, chunks_shared_by 2, order blocks" \
     "$PYTHON" -c "import json, sys; p = json.load(open('reading.json')); sys.exit(not (p['chunk_reads'] is True and p['chunks_shared_by'] == 2 and p['order'] == 'blocks' and p['block_rows'] == 64))"
 
