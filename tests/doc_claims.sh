@@ -284,7 +284,8 @@ rm -f c16384.h5 c16385.h5
 # 13. README.md, "Threads" (and docs/HPC.md): --verbose names OpenBLAS's
 #     kernels, and notes when OPENBLAS_CORETYPE holds a CPU with AVX-512 to
 #     AVX2 kernels; without the variable, or on a CPU without AVX-512,
-#     there is no note.
+#     there is no note. Without the variable, a CPU with AVX2 runs AVX2 or
+#     AVX-512 kernels (src/util/blas_core.h; tests/test_blas_core.c).
 avx512=yes
 for f in avx512f avx512bw avx512dq avx512vl; do
     grep -m 1 '^flags' /proc/cpuinfo | grep -qw "$f" || avx512=no
@@ -300,5 +301,21 @@ else
     check "no AVX-512 here: no note" ! grep -q '^blas: note:' haswell.out
 fi
 check "without OPENBLAS_CORETYPE: no note" ! grep -q '^blas: note:' own.out
+# ... and OpenBLAS's fallback for a CPU model it does not know (Prescott,
+# SSE3, on a VM that hides the model: this happens on some CI machines) is
+# replaced: a CPU with AVX2 and FMA runs AVX2 or AVX-512 kernels, and the
+# kernels are named with who chose them.
+avx2=yes
+for f in avx2 fma; do
+    grep -m 1 '^flags' /proc/cpuinfo | grep -qw "$f" || avx2=no
+done
+if [ $avx2 = yes ]; then
+    check "AVX2 here: without OPENBLAS_CORETYPE the kernels use AVX2 or AVX-512" \
+        grep -Eq '^blas: .*, kernels (Haswell|Zen|SkylakeX|Cooperlake|SapphireRapids|Excavator)( |$)' own.out
+fi
+if grep -q 'set by dptrain' own.out; then
+    check "set by dptrain: the kernels OpenBLAS had chosen are named" \
+        grep -Eq '^blas: .*kernels (Haswell|SkylakeX) \(OPENBLAS_CORETYPE=(Haswell|SkylakeX), set by dptrain: OpenBLAS chose [A-Za-z0-9]+ for this CPU' own.out
+fi
 
 summary

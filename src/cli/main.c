@@ -5,8 +5,10 @@
 #include "cli/cli.h"
 #include "dist/watchdog.h"
 #include "plugin/registry.h"
+#include "util/blas_core.h"
 #include "util/util.h"
 
+#include <cblas.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -457,8 +459,31 @@ int cmd_plugins(int argc, char **argv)
     return 0;
 }
 
+/* When OpenBLAS fell back to kernels older than this CPU runs (blas_core.h),
+ * execute this program again with OPENBLAS_CORETYPE naming the right ones.
+ * Before MPI_Init and before any thread, so nothing is lost; the variable
+ * set by the user (or by this, in the program executed again) is kept. If
+ * exec fails, the run goes on with OpenBLAS's choice and train --verbose
+ * says so. */
+static void cli_blas_reexec(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE") != NULL) {
+        return;
+    }
+    const char *chosen = openblas_get_corename();
+    const char *better = dpt_blas_better_core_here(chosen);
+    if (better == NULL || setenv(DPT_BLAS_FALLBACK_ENV, chosen, 1) != 0 ||
+        setenv("OPENBLAS_CORETYPE", better, 1) != 0) {
+        return;
+    }
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv(DPT_BLAS_FALLBACK_ENV);
+}
+
 int main(int argc, char **argv)
 {
+    cli_blas_reexec(argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -16,6 +16,7 @@
 #include "model/spec_text.h"
 #include "train/eval.h"
 #include "train/train.h"
+#include "util/blas_core.h"
 #include "util/util.h"
 
 #include <cblas.h>
@@ -149,22 +150,35 @@ static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
     }
 }
 
-/* With --verbose: OpenBLAS's kernel set, and a note when OPENBLAS_CORETYPE
- * holds this CPU to AVX2 kernels although it has AVX-512 (OpenBLAS 0.3.21
- * on AMD Zen 5 runs sgemm ~1.8x faster with its own choice, Cooperlake). */
+/* With --verbose: OpenBLAS's kernel set; who chose it when dptrain set
+ * OPENBLAS_CORETYPE (src/util/blas_core.h); and a note when the kernels are
+ * older than the CPU: OPENBLAS_CORETYPE holding an AVX-512 CPU to AVX2
+ * kernels (OpenBLAS 0.3.21 on AMD Zen 5 runs sgemm ~1.8x faster with its own
+ * choice, Cooperlake), or OpenBLAS's fallback where dptrain could not set it. */
 static void print_blas(void)
 {
     const char *core = openblas_get_corename(), *forced = getenv("OPENBLAS_CORETYPE");
+    const char *fallback = getenv(DPT_BLAS_FALLBACK_ENV);
+    if (forced && fallback) {
+        printf("blas: %s, kernels %s (OPENBLAS_CORETYPE=%s, set by dptrain: OpenBLAS chose %s "
+               "for this CPU, kernels older than it runs)\n",
+               openblas_get_config(), core, forced, fallback);
+        return;
+    }
     printf("blas: %s, kernels %s%s%s%s\n", openblas_get_config(), core,
            forced ? " (OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? ")" : "");
     __builtin_cpu_init();
     int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    const char *better = dpt_blas_better_core_here(core);
     if (forced && avx512 && strcasecmp(core, "SkylakeX") != 0 &&
         strcasecmp(core, "Cooperlake") != 0 && strcasecmp(core, "SapphireRapids") != 0) {
         printf("blas: note: this CPU has AVX-512 but OPENBLAS_CORETYPE holds OpenBLAS to %s "
                "kernels; unset it to let OpenBLAS choose (its AVX-512 sgemm is up to 1.9x "
                "faster)\n", core);
+    } else if (!forced && better) {
+        printf("blas: note: OpenBLAS chose its %s kernels, older than this CPU runs; "
+               "export OPENBLAS_CORETYPE=%s (sgemm up to 4.5x faster)\n", core, better);
     }
 }
 

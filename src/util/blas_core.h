@@ -1,0 +1,28 @@
+/* Which OpenBLAS kernels this CPU should run (internal to libdptrain).
+ *
+ * OpenBLAS (0.3.21, Debian 12) picks its kernel set from the CPU's vendor,
+ * family and model numbers. On a CPU it does not know (a model newer than
+ * the library, or a virtual machine that hides the model) it falls back to
+ * its oldest x86-64 kernels, Prescott (SSE3): measured on an AVX-512 Xeon
+ * VM, single-thread sgemm at 31 GFLOP/s against 140 with its SkylakeX
+ * kernels. OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, so the
+ * command sets that variable and executes itself again (cli_blas_reexec in
+ * src/cli/main.c) before MPI or any thread starts. A variable the user set
+ * is never changed. tests/test_blas_core.c and tests/doc_claims.sh. */
+#ifndef DPT_UTIL_BLAS_CORE_H
+#define DPT_UTIL_BLAS_CORE_H
+
+/* The kernel set to force when OpenBLAS chose `chosen` on a CPU with the
+ * given features (usable by the OS: AVX2 and FMA; AVX-512 F, BW, DQ, VL),
+ * or NULL to keep OpenBLAS's choice. Only a choice older than what the CPU
+ * runs is replaced: "SkylakeX" with AVX-512, "Haswell" with AVX2 and FMA. */
+const char *dpt_blas_better_core(const char *chosen, int avx2_fma, int avx512);
+
+/* The same for this process: the CPU's features read with cpuid. */
+const char *dpt_blas_better_core_here(const char *chosen);
+
+/* Set in the environment of the process executed again: the kernel set
+ * OpenBLAS had chosen by itself, for train --verbose to report. */
+#define DPT_BLAS_FALLBACK_ENV "DPTRAIN_OPENBLAS_CHOSE"
+
+#endif
