@@ -313,6 +313,9 @@ if [ $avx2 = yes ]; then
     check "AVX2 here: without OPENBLAS_CORETYPE the kernels use AVX2 or AVX-512" \
         grep -Eq '^blas: .*, kernels (Haswell|Zen|SkylakeX|Cooperlake|SapphireRapids|Excavator)( |$)' own.out
 fi
+env -u OPENBLAS_CORETYPE "$DPTRAIN" --version > version.out 2>&1 || true
+check "dptrain --version names the same kernels as train --verbose" \
+    sh -c 'test "$(grep "^blas: " version.out)" = "$(grep "^blas: " own.out)"'
 if grep -q 'set by dptrain' own.out; then
     check "set by dptrain: the kernels OpenBLAS had chosen are named" \
         grep -Eq '^blas: .*kernels (Haswell|SkylakeX) \(OPENBLAS_CORETYPE=(Haswell|SkylakeX), set by dptrain: OpenBLAS chose [A-Za-z0-9]+ for this CPU' own.out

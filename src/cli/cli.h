@@ -52,6 +52,11 @@ int cmd_convert(int argc, char **argv);
  * model and checkpoint inspection. */
 int cli_inspect_data(int argc, char **argv);
 
+/* To stdout: "blas: CONFIG, kernels NAME", with who chose them when dptrain
+ * set OPENBLAS_CORETYPE (src/util/blas_core.h) and a note when the kernels
+ * are older than the CPU runs. `dptrain --version` and `train --verbose`. */
+void cli_print_blas(void);
+
 /* The model summary (src/cli/summary_cmd.c): "Model: MODEL, input [30]",
  * one row per entry of model.layers (index, type and activation, output
  * shape, parameters), then the total, trainable and non-trainable

@@ -496,6 +496,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("dptrain %s (plugin ABI %d.%d)\n", dpt_version(), DPT_ABI_MAJOR, DPT_ABI_MINOR);
+        cli_print_blas();
         return 0;
     }
     static const struct {

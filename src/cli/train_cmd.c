@@ -150,12 +150,12 @@ static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
     }
 }
 
-/* With --verbose: OpenBLAS's kernel set; who chose it when dptrain set
+/* With --verbose and --version: OpenBLAS's kernel set; who chose it when dptrain set
  * OPENBLAS_CORETYPE (src/util/blas_core.h); and a note when the kernels are
  * older than the CPU: OPENBLAS_CORETYPE holding an AVX-512 CPU to AVX2
  * kernels (OpenBLAS 0.3.21 on AMD Zen 5 runs sgemm ~1.8x faster with its own
  * choice, Cooperlake), or OpenBLAS's fallback where dptrain could not set it. */
-static void print_blas(void)
+void cli_print_blas(void)
 {
     const char *core = openblas_get_corename(), *forced = getenv("OPENBLAS_CORETYPE");
     const char *fallback = getenv(DPT_BLAS_FALLBACK_ENV);
@@ -1268,7 +1268,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     }
     if (rc == 0 && a->verbose) {
         if (d->rank == 0) {
-            print_blas();
+            cli_print_blas();
             cli_plugin_files_print(stdout, reg);
         }
         dpt_dist_describe_placement(d, stdout);
