@@ -9,6 +9,7 @@
 #include "util/util.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -476,7 +477,14 @@ static void cli_blas_reexec(char **argv)
         setenv("OPENBLAS_CORETYPE", better, 1) != 0) {
         return;
     }
-    execv("/proc/self/exe", argv);
+    /* By its own path, not /proc/self/exe: the process keeps its name in
+     * ps, top and pkill (exec names it after the file it runs). */
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        execv(self, argv);
+    }
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv(DPT_BLAS_FALLBACK_ENV);
 }
