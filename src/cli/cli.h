@@ -125,6 +125,9 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
  * watchdog's line and the job ends with MPI_Abort (exit status 1). */
 int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s);
 void cli_mpi_timeout(double timeout_s);
+/* Whether cli_mpi_init set OMPI_MCA_pml=ob1 for a job on one node (main.c
+ * says why); train --verbose says so. */
+int cli_mpi_pml_chosen(void);
 void cli_mpi_finalize(void);
 
 /* SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 become a stop request

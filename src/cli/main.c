@@ -338,9 +338,38 @@ static void on_hang(void *ctx, const char *msg)
     _exit(EXIT_RUN);
 }
 
+/* Open MPI 4.1's MPI_Init opens its cm PML, whose MTLs probe for Omni-Path
+ * (psm, psm2) and libfabric (ofi) networks: about 200 ms of every start on
+ * a machine without them (2 ranks: MPI_Init and MPI_Finalize 350 ms, 150
+ * ms with ob1; a singleton 325 and 125), and then it takes ob1, the
+ * shared-memory path, anyway. A job whose ranks are all on one node has no
+ * network to probe, so there dptrain asks for ob1 itself, unless the
+ * environment names a PML or MTL (the user's or the site's choice). One
+ * node: a singleton (no launcher's variables) or mpirun's
+ * OMPI_MCA_orte_num_nodes=1; other launchers (srun) are left alone. */
+static int pml_chosen;
+
+static void one_node_pml(void)
+{
+    const char *nodes = getenv("OMPI_MCA_orte_num_nodes");
+    int singleton = !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") &&
+                    !getenv("PMI_RANK");
+    if (getenv("OMPI_MCA_pml") || getenv("OMPI_MCA_mtl") ||
+        !(singleton || (nodes && strcmp(nodes, "1") == 0))) {
+        return;
+    }
+    pml_chosen = setenv("OMPI_MCA_pml", "ob1", 1) == 0;
+}
+
+int cli_mpi_pml_chosen(void)
+{
+    return pml_chosen;
+}
+
 int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
 {
     struct dpt_err err = {0};
+    one_node_pml();
     if (dpt_dist_start(argc, argv, d, &err) < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;

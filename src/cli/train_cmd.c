@@ -1272,6 +1272,11 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
             cli_plugin_files_print(stdout, reg);
         }
         dpt_dist_describe_placement(d, stdout);
+        if (d->rank == 0 && cli_mpi_pml_chosen()) {
+            printf("mpi: all ranks on one node: Open MPI's shared-memory PML ob1 "
+                   "(OMPI_MCA_pml=ob1, set by dptrain: no network probes at start; "
+                   "set OMPI_MCA_pml to choose)\n");
+        }
     }
     double t0 = dpt__now();
     if (rc == 0) {

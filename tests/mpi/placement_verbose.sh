@@ -51,4 +51,19 @@ check "17 ranks: lines for ranks 0 to 15 only" \
     sh -c 'grep -c "^placement: rank [0-9]* on " out.17 | grep -qx 16 && grep -q "^placement: rank 15 on " out.17'
 check "17 ranks: then 'and 1 more rank' with the fewest CPUs to itself" \
     grep -q '^placement: and 1 more rank; every rank has at least [1-9][0-9]* cpus\{0,1\} to itself$' out.17
+# 4. All ranks on one node (mpirun's, or a singleton): dptrain asks Open MPI
+#    for its shared-memory PML ob1, so MPI_Init skips the cm PML's network
+#    probes (src/cli/main.c, one_node_pml; docs/HPC.md), and says so; a PML
+#    or MTL the user names is kept.
+check "one node, mpirun: --verbose says dptrain chose ob1" \
+    grep -q "^mpi: all ranks on one node: Open MPI's shared-memory PML ob1 (OMPI_MCA_pml=ob1, set by dptrain" out.core
+OMPI_MCA_pml_base_verbose=10 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.single 2>&1
+check "a singleton: --verbose says so too" grep -q "^mpi: all ranks on one node" out.single
+check "  ... and Open MPI never opens the cm PML (its probes are what this skips)" \
+    sh -c 'grep -q "selected ob1" out.single && ! grep -q "found loaded component cm" out.single'
+OMPI_MCA_pml=ob1 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.user 2>&1
+check "the user's OMPI_MCA_pml: kept, no line" ! grep -q "^mpi: " out.user
+OMPI_MCA_mtl=ofi OMPI_MCA_pml_base_verbose=10 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.mtl 2>&1 || true
+check "the user's OMPI_MCA_mtl: no PML chosen, cm is opened as Open MPI decides" \
+    sh -c '! grep -q "^mpi: " out.mtl && grep -q "found loaded component cm" out.mtl'
 summary
