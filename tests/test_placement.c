@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <CUnit/CUnit.h>
+#include <string.h>
 
 /* A mask of the CPUs lo..hi. */
 static cpu_set_t cpus(int lo, int hi)
@@ -67,6 +68,23 @@ static void test_fractions_add_up(void)
     CU_ASSERT_EQUAL(dpt__cpu_share(&six[2], six, 3), 2);
 }
 
+/* The ranks a note names: "0 and 1", "0, 1 and 2", then a count. */
+static void test_rank_list(void)
+{
+    int r[] = {0, 1, 2, 3, 4};
+    char buf[96];
+    dpt__rank_list(buf, sizeof buf, r, 2, 2);
+    CU_ASSERT_STRING_EQUAL(buf, "0 and 1");
+    dpt__rank_list(buf, sizeof buf, r, 3, 3);
+    CU_ASSERT_STRING_EQUAL(buf, "0, 1 and 2");
+    dpt__rank_list(buf, sizeof buf, r, 5, 5);
+    CU_ASSERT_STRING_EQUAL(buf, "0, 1, 2, 3 and 4");
+    dpt__rank_list(buf, sizeof buf, r, 4, 9);
+    CU_ASSERT_STRING_EQUAL(buf, "0, 1, 2, 3 and 5 more");
+    dpt__rank_list(buf, 8, r, 4, 9); /* cut short, still a string */
+    CU_ASSERT_EQUAL(strlen(buf), 7);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -77,5 +95,6 @@ int main(void)
     CU_add_test(s, "unbound ranks share the node's CPUs, at least 1 each", test_unbound);
     CU_add_test(s, "one rank, and ranks whose masks overlap in part", test_single_and_mixed);
     CU_add_test(s, "shares of a CPU add up to whole CPUs", test_fractions_add_up);
+    CU_add_test(s, "the ranks a note names", test_rank_list);
     return test_run_all();
 }

@@ -130,6 +130,70 @@ struct where {
     int share;
 };
 
+/* "0, 1 and 2" for the ranks r[0..shown) of total: all of them named when
+ * shown == total, else "0, 1, 2, 3 and 5 more". */
+void dpt__rank_list(char *buf, size_t len, const int *r, int shown, int total)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < shown && used < len; i++) {
+        const char *sep = i == 0 ? "" : i == total - 1 ? " and " : ", ";
+        used += (size_t)snprintf(buf + used, len - used, "%s%d", sep, r[i]);
+    }
+    if (total > shown && used < len) {
+        snprintf(buf + used, len - used, " and %d more", total - shown);
+    }
+}
+
+/* Rank 0: the note for rank a's node, if a shares CPUs there (1 if
+ * written). When the node's ranks outnumber the CPUs of all their masks,
+ * binding cannot help and the note says how many ranks fit; otherwise it
+ * names the ranks that share CPUs with a and how to bind them apart. */
+static int note_shared(FILE *out, const struct where *w, int n, int a)
+{
+    enum { MAX_LISTED = 5 };
+    cpu_set_t node_cpus, shared;
+    CPU_ZERO(&node_cpus);
+    CPU_ZERO(&shared);
+    int on_node = 0, k = 0, listed[MAX_LISTED];
+    listed[k++] = a;
+    for (int b = 0; b < n; b++) {
+        if (strcmp(w[a].host, w[b].host) != 0) {
+            continue;
+        }
+        on_node++;
+        CPU_OR(&node_cpus, &node_cpus, &w[b].set);
+        cpu_set_t both;
+        CPU_AND(&both, &w[a].set, &w[b].set);
+        if (b != a && CPU_COUNT(&both) > 0) {
+            CPU_OR(&shared, &shared, &both);
+            if (k < MAX_LISTED) {
+                listed[k] = b;
+            }
+            k++;
+        }
+    }
+    if (k == 1) {
+        return 0;
+    }
+    char list[256], ranks[96];
+    int cpus = CPU_COUNT(&node_cpus);
+    if (on_node > cpus) {
+        cpus_text(&node_cpus, list, sizeof list);
+        fprintf(out, "placement: note: the %d ranks on %s share %d cpu%s (%s): each gets less "
+                "than one; run at most %d rank%s there (docs/HPC.md)\n", on_node, w[a].host,
+                cpus, cpus > 1 ? "s" : "", list, cpus, cpus > 1 ? "s" : "");
+        return 1;
+    }
+    dpt__rank_list(ranks, sizeof ranks, listed, k <= MAX_LISTED ? k : MAX_LISTED - 1, k);
+    cpus_text(&shared, list, sizeof list);
+    fprintf(out, "placement: note: ranks %s on %s may %s run on cpus %s: their threads "
+            "compete; bind each rank to cores of its own (mpirun --map-by "
+            "ppr:RANKS:node:PE=THREADS --bind-to core, docs/HPC.md)\n",
+            ranks, w[a].host, k == 2 ? "both" : "all", list);
+    return 1;
+}
+
 /* Rank 0: the lines for n ranks. */
 static void print_where(FILE *out, const struct where *w, int n)
 {
@@ -154,17 +218,8 @@ static void print_where(FILE *out, const struct where *w, int n)
             places ? places : "(unset)",
             bind ? "" : " (threads may move between the rank's cpus; see docs/HPC.md)");
     for (int a = 0; a < n; a++) {
-        for (int b = a + 1; b < n; b++) {
-            cpu_set_t both;
-            CPU_AND(&both, &w[a].set, &w[b].set);
-            if (strcmp(w[a].host, w[b].host) == 0 && CPU_COUNT(&both) > 0) {
-                cpus_text(&both, list, sizeof list);
-                fprintf(out, "placement: note: ranks %d and %d on %s may both run on cpus %s: "
-                        "their threads compete; bind each rank to cores of its own (mpirun "
-                        "--map-by ppr:RANKS:node:PE=THREADS --bind-to core, docs/HPC.md)\n",
-                        a, b, w[a].host, list);
-                return;
-            }
+        if (note_shared(out, w, n, a)) {
+            return;
         }
     }
 }

@@ -15,6 +15,10 @@
  * each; unbound ranks share the node's CPUs evenly. */
 int dpt__cpu_share(const cpu_set_t *mine, const cpu_set_t *all, int n);
 
+/* Writes "0, 1 and 2" for the ranks r[0..shown) of total into buf: all of
+ * them named when shown == total, else "0, 1, 2, 3 and 5 more". */
+void dpt__rank_list(char *buf, size_t len, const int *r, int shown, int total);
+
 /* Collective. dpt__cpu_share for this rank among the ranks of its node. */
 int dpt_dist_cpu_share(const struct dpt_dist *d);
 

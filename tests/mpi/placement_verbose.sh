@@ -51,6 +51,15 @@ check "17 ranks: lines for ranks 0 to 15 only" \
     sh -c 'grep -c "^placement: rank [0-9]* on " out.17 | grep -qx 16 && grep -q "^placement: rank 15 on " out.17'
 check "17 ranks: then 'and 1 more rank' with the fewest CPUs to itself" \
     grep -q '^placement: and 1 more rank; every rank has at least [1-9][0-9]* cpus\{0,1\} to itself$' out.17
+# 3b. More ranks than the node's CPUs, unbound: binding cannot help, so
+#     the note says how many ranks fit instead of naming a pair.
+more=$((n + 1))
+OMP_NUM_THREADS=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root --bind-to none \
+    -np "$more" "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.over 2>&1 || true
+check "$more ranks on $n CPUs: the note says they share $n and how many fit" \
+    grep -q "^placement: note: the $more ranks on [^ ]* share $n cpus\{0,1\} ([^)]*): each gets less than one; run at most $n ranks\{0,1\} there" out.over
+check "  ... and only that note" sh -c 'test "$(grep -c "^placement: note" out.over)" = 1'
+
 # 4. All ranks on one node (mpirun's, or a singleton): dptrain asks Open MPI
 #    for its shared-memory PML ob1, so MPI_Init skips the cm PML's network
 #    probes (src/cli/main.c, one_node_pml; docs/HPC.md), and says so; a PML
