@@ -147,6 +147,22 @@ check "plan counts the rows swapped by the node's ranks in each rank's data byte
 check "plan --format json: chunk_reads, chunks_shared_by 2, order blocks" \
     "$PYTHON" -c "import json, sys; p = json.load(open('reading.json')); sys.exit(not (p['chunk_reads'] is True and p['chunks_shared_by'] == 2 and p['order'] == 'blocks' and p['block_rows'] == 64))"
 
+# The chunk reads' buffers are part of a rank's data bytes: the gzip file
+# needs its inflated chunk and its compressed one more than the contiguous
+# copy (2 x 64 rows x the row's bytes).
+for f in gzip plain; do
+    "$DPTRAIN" plan "$bc" -np 1 --set data.train=$f.h5 --set data.cache=none \
+        --set data.window_rows=64 --time-steps 0 --format json > mem-$f.json
+done
+check "plan's data bytes count the chunk reader's two chunk buffers" \
+    "$PYTHON" - "$top_srcdir/data/breast_cancer-train.h5" <<'PY'
+import h5py, json, sys
+x = h5py.File(sys.argv[1], "r")["X"]
+chunk = 64 * x.shape[1] * x.dtype.itemsize
+d = lambda f: json.load(open(f))["memory_per_rank"]["data"]
+sys.exit(d("mem-gzip.json") - d("mem-plain.json") != 2 * chunk)
+PY
+
 # disk_space: a checkpoint every step, kept by the million, cannot fit the
 # free space of this folder's filesystem; the default two can.
 free=$(df -P -B1 . | awk 'NR == 2 { print $4 }')

@@ -1557,6 +1557,20 @@ uint64_t dpt__file_chunks_inflated(const struct dpt__file *ds)
     return ds->x.chunks ? ds->x.chunks->inflated : 0;
 }
 
+/* The bytes a chunk reader holds: the inflated chunk, the shuffle filter's
+ * copy of it, and the compressed chunk (grown to the largest one read;
+ * counted at the inflated size, which deflate exceeds by a few bytes at
+ * most). */
+static uint64_t reader_bytes(const struct chunk_reader *cr)
+{
+    return cr ? (uint64_t)cr->bytes * (cr->shuffled ? 3 : 2) : 0;
+}
+
+uint64_t dpt__file_reader_bytes(const struct dpt__file *ds)
+{
+    return reader_bytes(ds->x.chunks) + reader_bytes(ds->y.chunks);
+}
+
 static void chunk_reader_free(struct chunk_reader *cr)
 {
     if (cr) {

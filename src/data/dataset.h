@@ -105,6 +105,10 @@ uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds);
 /* How many of X's chunks the chunk reads have inflated since opening (a
  * chunk read twice counts twice). */
 uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
+/* The bytes the chunk reads' buffers hold, in all files (X's and y's
+ * inflated and compressed chunks; see dataset.c): part of a rank's data
+ * memory (shard.c, shard_memory). */
+uint64_t dpt_dataset_reader_bytes(const struct dpt_dataset *ds);
 
 /* Reads everything through H5Dread from now on (tests compare the paths). */
 void dpt_dataset_no_direct(struct dpt_dataset *ds);

@@ -320,6 +320,15 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds)
     return n;
 }
 
+uint64_t dpt_dataset_reader_bytes(const struct dpt_dataset *ds)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        n += dpt__file_reader_bytes(ds->files[i]);
+    }
+    return n;
+}
+
 void dpt_dataset_no_direct(struct dpt_dataset *ds)
 {
     for (size_t i = 0; i < ds->n_files; i++) {

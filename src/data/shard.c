@@ -222,9 +222,10 @@ static uint64_t steps_bytes(const struct dpt_shard *sh)
 
 /* Refuses, before anything big is allocated, the shard that cannot fit in
  * this rank's memory: two window buffer sets of `most` rows (X, y, their
- * file rows), the sort pairs, and either the staging block or, with
- * cache_all, the whole file as floats. Counts saturate: a wrap-around must
- * not make a huge claim look small. */
+ * file rows), the sort pairs, the chunk reads' buffers (up to 3 x 16 MB a
+ * dataset), and either the staging block or, with cache_all, the whole
+ * file as floats. Counts saturate: a wrap-around must not make a huge
+ * claim look small. */
 static uint64_t shard_memory(const struct dpt_shard *sh, uint64_t most, const char **what);
 
 static int check_shard_memory(const struct dpt_shard *sh, uint64_t most, struct dpt_err *err)
@@ -241,6 +242,7 @@ static uint64_t shard_memory(const struct dpt_shard *sh, uint64_t most, const ch
     uint64_t row = sat_add(sat_mul(sh->f + yc, sizeof(float)), sizeof(uint64_t));
     uint64_t need = sat_add(sat_mul(2 * most, row), sat_mul(most, 2 * sizeof(uint64_t)));
     need = sat_add(need, steps_bytes(sh));
+    need = sat_add(need, dpt_dataset_reader_bytes(sh->ds));
     if (sh->shared) {
         /* The records received and, about as many, sent; their pairs. */
         uint64_t rec = sat_mul(sh->f + sh->y_cols, sizeof(float));
