@@ -344,18 +344,53 @@ static void on_hang(void *ctx, const char *msg)
  * ms with ob1; a singleton 325 and 125), and then it takes ob1, the
  * shared-memory path, anyway. A job whose ranks are all on one node has no
  * network to probe, so there dptrain asks for ob1 itself, unless the
- * environment names a PML or MTL (the user's or the site's choice). One
+ * environment or an MCA parameter file (the site's, the user's) names a PML
+ * or MTL to use, or lists other parameter files. One
  * node: a singleton (no launcher's variables) or mpirun's
  * OMPI_MCA_orte_num_nodes=1; other launchers (srun) are left alone. */
 static int pml_chosen;
 
+/* Whether an MCA parameter file names a PML or an MTL to use: a line
+ * "pml = X" or "mtl = X" whose X is not an exclusion ("^ofi", as Debian's
+ * own /etc/openmpi/openmpi-mca-params.conf has). */
+static int file_names_pml(const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) {
+        return 0;
+    }
+    char line[512];
+    int named = 0;
+    while (!named && fgets(line, sizeof line, f)) {
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, "pml", 3) != 0 && strncmp(p, "mtl", 3) != 0) {
+            continue;
+        }
+        p += 3;
+        p += strspn(p, " \t");
+        if (*p++ != '=') {
+            continue;
+        }
+        p += strspn(p, " \t");
+        named = *p != '^' && *p != '\n' && *p != '\0' && *p != '#';
+    }
+    fclose(f);
+    return named;
+}
+
 static void one_node_pml(void)
 {
-    const char *nodes = getenv("OMPI_MCA_orte_num_nodes");
+    const char *nodes = getenv("OMPI_MCA_orte_num_nodes"), *home = getenv("HOME");
     int singleton = !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") &&
                     !getenv("PMI_RANK");
-    if (getenv("OMPI_MCA_pml") || getenv("OMPI_MCA_mtl") ||
-        !(singleton || (nodes && strcmp(nodes, "1") == 0))) {
+    if (!(singleton || (nodes && strcmp(nodes, "1") == 0)) || getenv("OMPI_MCA_pml") ||
+        getenv("OMPI_MCA_mtl") || getenv("OMPI_MCA_mca_base_param_files")) {
+        return;
+    }
+    char user[PATH_MAX];
+    snprintf(user, sizeof user, "%s/.openmpi/mca-params.conf", home ? home : "");
+    if (file_names_pml("/etc/openmpi/openmpi-mca-params.conf") ||
+        (home && file_names_pml(user))) {
         return;
     }
     pml_chosen = setenv("OMPI_MCA_pml", "ob1", 1) == 0;

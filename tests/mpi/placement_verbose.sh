@@ -75,4 +75,11 @@ check "the user's OMPI_MCA_pml: kept, no line" ! grep -q "^mpi: " out.user
 OMPI_MCA_mtl=ofi OMPI_MCA_pml_base_verbose=10 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.mtl 2>&1 || true
 check "the user's OMPI_MCA_mtl: no PML chosen, cm is opened as Open MPI decides" \
     sh -c '! grep -q "^mpi: " out.mtl && grep -q "found loaded component cm" out.mtl'
+mkdir -p home/.openmpi
+echo "pml = ob1" > home/.openmpi/mca-params.conf
+HOME=$PWD/home "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.file 2>&1
+check "a PML named in ~/.openmpi/mca-params.conf: kept, no line" ! grep -q "^mpi: " out.file
+printf '# ours\n  mtl = ^psm2\n' > home/.openmpi/mca-params.conf
+HOME=$PWD/home "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.excl 2>&1
+check "an MTL only excluded there (as Debian's own file does): ob1 chosen" grep -q "^mpi: all ranks on one node" out.excl
 summary
