@@ -74,5 +74,12 @@ CFG
 must dptrain train c1.cfg --quiet --threads 1 --out c1-fused.h5
 DPTRAIN_FUSE=0 must dptrain train c1.cfg --quiet --threads 1 --out c1-apart.h5
 check "conv1d: the same model file fused and apart" cmp c1-fused.h5 c1-apart.h5
+# ... and its forward by 16 output columns per vector (one channel, 6
+# filters: plugins/layers/conv_common.h, conv_rowlanes_chunk; forced here
+# on any CPU) fused, against the 8-lane tiles run apart.
+DPTRAIN_CONV_LANES=16 must dptrain train c1.cfg --quiet --threads 1 --out c1-cols.h5
+DPTRAIN_CONV_LANES=8 DPTRAIN_FUSE=0 must dptrain train c1.cfg --quiet --threads 1 --out c1-lanes.h5
+check "conv1d: by output columns fused, the 8-lane tiles apart: the same model file" \
+    cmp c1-cols.h5 c1-lanes.h5
 
 summary

@@ -708,7 +708,8 @@ static void test_winograd_against_im2col(void)
  * vggsmall's first, smaller; three vectors of filters, stride 2, "same";
  * dilation 2 (K = 18: kernel-gradient tiles of 6); fewer positions than a
  * forward tile (2 x 3), K = 49; dx runs of 24 floats (one wide vector and
- * an 8-lane one) and of 40 (two wide and an 8-lane one); no bias. */
+ * an 8-lane one) and of 40 (two wide and an 8-lane one); no bias; and the
+ * one-channel shapes whose forward goes by output columns. */
 static void test_conv2d_wide_same_bits(void)
 {
     static const struct {
@@ -724,6 +725,14 @@ static void test_conv2d_wide_same_bits(void)
         {"filters = 16; kernel_size = 3; padding = \"same\";", 6, 7, 8, 16, 2},
         {"filters = 16; kernel_size = 5;", 9, 8, 8, 16, 2},
         {"filters = 16; kernel_size = 3; use_bias = false;", 7, 7, 6, 16, 2},
+        /* one channel, F <= 8: the forward by 16 output columns per vector
+         * (conv_rowlanes_chunk): LeNet's first layer; rows of 18 (the last
+         * chunk overlaps); F = 8 with a 7-wide kernel and no bias; F = 1
+         * with an even kernel and rows of exactly 16. */
+        {"filters = 6; kernel_size = 5; padding = \"same\";", 28, 28, 1, 6, 2},
+        {"filters = 3; kernel_size = 3;", 9, 20, 1, 3, 2},
+        {"filters = 8; kernel_size = 7; use_bias = false;", 8, 23, 1, 8, 1},
+        {"filters = 1; kernel_size = 2;", 5, 17, 1, 1, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char settings[256];

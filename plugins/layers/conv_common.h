@@ -25,7 +25,9 @@
  * stride 1 and no padding has cols = x and dcols = dx and copies nothing.
  * With few filters or few input channels (F <= 8 or C <= 8, e.g. LeNet's
  * layers and vggsmall's first) a direct method replaces im2col and sgemm
- * for all three passes (conv_direct_forward, _dkernel, _dx). 3 x 3
+ * for all three passes (conv_direct_forward, _dkernel, _dx); on CPUs with
+ * AVX-512 a one-channel layer's forward goes by 16 output columns per
+ * vector instead (conv_rowlanes_chunk: LeNet's first layer). 3 x 3
  * and 5 x 5 kernels with stride 1 and dilation 1 and more channels and
  * filters (vggsmall's layers 2-4) go through Winograd's minimal filtering
  * (conv_winograd.h), which does 4 (3 x 3) or 2.8 (5 x 5) times fewer
@@ -134,6 +136,7 @@ struct conv {
     /* The direct method (conv_direct_forward): no im2col, no sgemm. */
     int direct;
     int wide;           /* its tiles of 16 lanes (conv_wide_tile and after) */
+    int rowlanes;       /* one channel, F <= 8: the forward by output columns (conv_rowlanes_chunk) */
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
@@ -330,6 +333,24 @@ static int conv_wide_pays(size_t F)
     return conv_cpu_wide();
 }
 
+/* Whether a direct layer's forward takes 16 output columns per vector
+ * (conv_rowlanes_chunk): one input channel, stride and dilation 1, one
+ * vector of filters, rows of at least 16 positions, on CPUs with AVX-512
+ * (DPTRAIN_CONV_LANES=16 or 8 forces it on or off, as for the wide tiles). */
+static int conv_rowlanes_pays(const struct conv *c)
+{
+    const struct conv_geom *g = &c->g;
+    const char *env = getenv("DPTRAIN_CONV_LANES");
+    if (c->wide || g->C != 1 || c->F > CONV_LANES || g->w.out < CONV_WIDE ||
+        g->h.stride != 1 || g->w.stride != 1 || g->h.dilation != 1 || g->w.dilation != 1) {
+        return 0;
+    }
+    if (env && *env) {
+        return strcmp(env, "16") == 0;
+    }
+    return conv_cpu_wide();
+}
+
 /* Filters per vector of the packed kernel and its gradient. */
 static size_t conv_lanes(const struct conv *c)
 {
@@ -466,6 +487,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
     if (c.direct) {
         c.wide = conv_wide_pays(c.F);
         conv_direct_layout(&c);
+        c.rowlanes = conv_rowlanes_pays(&c);
     }
     /* The tap offsets of the direct method follow the instance. */
     *out = malloc(sizeof **out + (c.direct ? c.g.K * sizeof *c.off : 0));
@@ -1230,6 +1252,112 @@ static void conv_wide_forward_all(const struct conv *c, const float *params, con
     conv_direct_forward_with(c, params, x, y, B, ws, relu, 1);
 }
 
+/* 16 consecutive output columns [ow0, ow0 + 16) of output row oh, all NF
+ * filters, of a one-channel layer: a lane per column, so no lane idles
+ * (the 8-lane tiles hold LeNet's 6 filters in 8), and one load of a padded
+ * input row serves every filter. Each output is the sum the 8-lane tiles
+ * make, in their order (the bias, then the taps row by row), so the same
+ * bits (tests/test_conv.c). xr points at padded row oh, column ow0; the
+ * outputs go to out (channels last) through relu when asked. */
+typedef int32_t conv_i16 __attribute__((vector_size(CONV_WIDE * sizeof(int32_t))));
+
+/* The permutes of conv_rowlanes_chunk for NF filters: tidx[o][f] (f >= 1)
+ * takes into lane m of out's vector o, e = 16 o + m, the column e / NF of
+ * filter f when e % NF = f, and keeps what the lane holds when e % NF < f
+ * (for f = 1, the lanes of filter 0 come from its vector). */
+static void conv_rowlanes_index(size_t NF, conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    for (size_t o = 0; o < NF; o++) {
+        for (size_t f = 1; f < NF; f++) {
+            for (size_t m = 0; m < CONV_WIDE; m++) {
+                size_t e = o * CONV_WIDE + m, q = e / NF, ef = e % NF;
+                int32_t keep = f == 1 ? (int32_t)q : (int32_t)m;
+                tidx[o][f][m] = ef == f ? (int32_t)(CONV_WIDE + q) : ef < f ? keep : 0;
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+conv_rowlanes_chunk(const struct conv *c, const float *xr, const float *kp, float *out, int relu,
+                    size_t NF, const conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    const size_t kh = c->g.h.k, kw = c->g.w.k, Wp = c->Wp, K = c->g.K;
+    conv_v16 acc[CONV_LANES];
+    for (size_t f = 0; f < NF; f++) {
+        acc[f] = (conv_v16){0} + kp[K * CONV_LANES + f];
+    }
+    for (size_t i = 0; i < kh; i++) {
+        for (size_t j = 0; j < kw; j++) {
+            conv_v16 xv;
+            memcpy(&xv, xr + i * Wp + j, sizeof xv);
+            const float *w = kp + (i * kw + j) * CONV_LANES;
+            for (size_t f = 0; f < NF; f++) {
+                acc[f] += xv * w[f];
+            }
+        }
+    }
+    /* Channels last: out's vector o holds columns and filters e = 16 o + m
+     * as (e / NF, e % NF); each is gathered from the filters' vectors by
+     * NF - 1 two-source permutes (tidx, conv_rowlanes_index). */
+    for (size_t o = 0; o < NF; o++) {
+        conv_v16 r = acc[0];
+        if (NF > 1) {
+            r = __builtin_shuffle(acc[0], acc[1], tidx[o][1]);
+        }
+        for (size_t f = 2; f < NF; f++) {
+            r = __builtin_shuffle(r, acc[f], tidx[o][f]);
+        }
+        if (relu) { /* r > 0 ? r : +0, as conv_relu (NaN and -0 too) */
+            r = (conv_v16)((conv_i16)r & (r > 0.0f));
+        }
+        memcpy(out + o * CONV_WIDE, &r, sizeof r);
+    }
+}
+
+/* The forward of a sample (padded input xp) by conv_rowlanes_chunk: each
+ * output row in chunks of 16 columns, the last one overlapping the one
+ * before (its columns computed twice, to the same bits). */
+static inline __attribute__((always_inline)) void
+conv_rowlanes_sample(const struct conv *c, const float *xp, const float *kp, float *ys, int relu,
+                     size_t NF, const conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    const size_t Wo = c->g.w.out;
+    for (size_t oh = 0; oh < c->g.h.out; oh++) {
+        for (size_t ow = 0; ow < Wo; ow += CONV_WIDE) {
+            size_t o = ow + CONV_WIDE <= Wo ? ow : Wo - CONV_WIDE;
+            conv_rowlanes_chunk(c, xp + oh * c->Wp + o, kp, ys + (oh * Wo + o) * NF, relu, NF,
+                                tidx);
+        }
+    }
+}
+
+CONV_WIDE_CLONES
+static void conv_rowlanes_forward(const struct conv *c, const float *params, const float *x,
+                                  float *y, size_t B, float *ws, int relu)
+{
+    const struct conv_geom *g = &c->g;
+    float *xp = ws + c->ws_xp, *kp = ws + c->ws_k;
+    conv_i16 tidx[CONV_LANES][CONV_LANES];
+    conv_rowlanes_index(c->F, tidx);
+    conv_direct_pack(c, params, kp);
+    memset(xp, 0, c->Hp * c->Wp * sizeof *xp);
+    for (size_t b = 0; b < B; b++) {
+        conv_direct_pad(c, x + b * g->n_in, xp);
+        float *ys = y + b * g->P * c->F;
+        switch (c->F) { /* the filters as a constant: their loops unrolled */
+        case 1: conv_rowlanes_sample(c, xp, kp, ys, relu, 1, tidx); break;
+        case 2: conv_rowlanes_sample(c, xp, kp, ys, relu, 2, tidx); break;
+        case 3: conv_rowlanes_sample(c, xp, kp, ys, relu, 3, tidx); break;
+        case 4: conv_rowlanes_sample(c, xp, kp, ys, relu, 4, tidx); break;
+        case 5: conv_rowlanes_sample(c, xp, kp, ys, relu, 5, tidx); break;
+        case 6: conv_rowlanes_sample(c, xp, kp, ys, relu, 6, tidx); break;
+        case 7: conv_rowlanes_sample(c, xp, kp, ys, relu, 7, tidx); break;
+        default: conv_rowlanes_sample(c, xp, kp, ys, relu, 8, tidx); break;
+        }
+    }
+}
+
 /* The most taps of a tile of the kernel's gradient (conv_direct_dk_one):
  * as many vector accumulators, with dy's vector and a broadcast input
  * within AVX2's 16 registers. */
@@ -1777,6 +1905,10 @@ static void conv_forward(const void *state, const float *params, const float *x,
     }
     if (c->direct && c->wide) {
         conv_wide_forward_all(c, params, x, y, bt->B, bt->ws, (int)bt->relu);
+        return;
+    }
+    if (c->direct && c->rowlanes) {
+        conv_rowlanes_forward(c, params, x, y, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     if (c->direct) {
