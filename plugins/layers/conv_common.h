@@ -320,17 +320,18 @@ static int conv_cpu_wide(void)
 #endif
 }
 
+/* Whether the 16-lane kernels are used where a shape allows them: on CPUs
+ * with AVX-512, or as DPTRAIN_CONV_LANES=16 or 8 forces. */
+static int conv_lanes16(void)
+{
+    const char *env = getenv("DPTRAIN_CONV_LANES");
+    return env && *env ? strcmp(env, "16") == 0 : conv_cpu_wide();
+}
+
 /* Whether a direct layer of F filters takes the wide tiles. */
 static int conv_wide_pays(size_t F)
 {
-    const char *env = getenv("DPTRAIN_CONV_LANES");
-    if (F % CONV_WIDE != 0) {
-        return 0;
-    }
-    if (env && *env) {
-        return strcmp(env, "16") == 0;
-    }
-    return conv_cpu_wide();
+    return F % CONV_WIDE == 0 && conv_lanes16();
 }
 
 /* Whether a direct layer's forward takes 16 output columns per vector
@@ -340,15 +341,9 @@ static int conv_wide_pays(size_t F)
 static int conv_rowlanes_pays(const struct conv *c)
 {
     const struct conv_geom *g = &c->g;
-    const char *env = getenv("DPTRAIN_CONV_LANES");
-    if (c->wide || g->C != 1 || c->F > CONV_LANES || g->w.out < CONV_WIDE ||
-        g->h.stride != 1 || g->w.stride != 1 || g->h.dilation != 1 || g->w.dilation != 1) {
-        return 0;
-    }
-    if (env && *env) {
-        return strcmp(env, "16") == 0;
-    }
-    return conv_cpu_wide();
+    return !c->wide && g->C == 1 && c->F <= CONV_LANES && g->w.out >= CONV_WIDE &&
+           g->h.stride == 1 && g->w.stride == 1 && g->h.dilation == 1 && g->w.dilation == 1 &&
+           conv_lanes16();
 }
 
 /* Filters per vector of the packed kernel and its gradient. */
@@ -1252,13 +1247,6 @@ static void conv_wide_forward_all(const struct conv *c, const float *params, con
     conv_direct_forward_with(c, params, x, y, B, ws, relu, 1);
 }
 
-/* 16 consecutive output columns [ow0, ow0 + 16) of output row oh, all NF
- * filters, of a one-channel layer: a lane per column, so no lane idles
- * (the 8-lane tiles hold LeNet's 6 filters in 8), and one load of a padded
- * input row serves every filter. Each output is the sum the 8-lane tiles
- * make, in their order (the bias, then the taps row by row), so the same
- * bits (tests/test_conv.c). xr points at padded row oh, column ow0; the
- * outputs go to out (channels last) through relu when asked. */
 typedef int32_t conv_i16 __attribute__((vector_size(CONV_WIDE * sizeof(int32_t))));
 
 /* The permutes of conv_rowlanes_chunk for NF filters: tidx[o][f] (f >= 1)
@@ -1278,6 +1266,13 @@ static void conv_rowlanes_index(size_t NF, conv_i16 tidx[CONV_LANES][CONV_LANES]
     }
 }
 
+/* 16 consecutive output columns [ow0, ow0 + 16) of output row oh, all NF
+ * filters, of a one-channel layer: a lane per column, so no lane idles
+ * (the 8-lane tiles hold LeNet's 6 filters in 8), and one load of a padded
+ * input row serves every filter. Each output is the sum the 8-lane tiles
+ * make, in their order (the bias, then the taps row by row), so the same
+ * bits (tests/test_conv.c). xr points at padded row oh, column ow0; the
+ * outputs go to out (channels last) through relu when asked. */
 static inline __attribute__((always_inline)) void
 conv_rowlanes_chunk(const struct conv *c, const float *xr, const float *kp, float *out, int relu,
                     size_t NF, const conv_i16 tidx[CONV_LANES][CONV_LANES])

@@ -167,12 +167,8 @@ void cli_print_blas(void)
     }
     printf("blas: %s, kernels %s%s%s%s\n", openblas_get_config(), core,
            forced ? " (OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? ")" : "");
-    __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
     const char *better = dpt_blas_better_core_here(core);
-    if (forced && avx512 && strcasecmp(core, "SkylakeX") != 0 &&
-        strcasecmp(core, "Cooperlake") != 0 && strcasecmp(core, "SapphireRapids") != 0) {
+    if (forced && dpt_blas_cpu_avx512() && !dpt_blas_core_avx512(core)) {
         printf("blas: note: this CPU has AVX-512 but OPENBLAS_CORETYPE holds OpenBLAS to %s "
                "kernels; unset it to let OpenBLAS choose (its AVX-512 sgemm is up to 1.9x "
                "faster)\n", core);

@@ -21,6 +21,13 @@ const char *dpt_blas_better_core(const char *chosen, int avx2_fma, int avx512);
 /* The same for this process: the CPU's features read with cpuid. */
 const char *dpt_blas_better_core_here(const char *chosen);
 
+/* Whether this CPU has AVX-512 F, BW, DQ and VL usable (SkylakeX's kernels). */
+int dpt_blas_cpu_avx512(void);
+
+/* Whether OpenBLAS's kernel set `core` uses AVX-512 (SkylakeX, Cooperlake,
+ * SapphireRapids; any case). */
+int dpt_blas_core_avx512(const char *core);
+
 /* Set in the environment of the process executed again: the kernel set
  * OpenBLAS had chosen by itself, for train --verbose to report. */
 #define DPT_BLAS_FALLBACK_ENV "DPTRAIN_OPENBLAS_CHOSE"
