@@ -243,6 +243,41 @@ static void test_host_parameter_errors(void)
     dpt_registry_destroy(reg);
 }
 
+/* Backward gets dx only where a layer before it trains: not the first
+ * layer, nor a dense layer after dropout or flatten that opens the model
+ * (nor the activation between them); every node after a dense layer does. */
+static void test_dx_only_where_needed(void)
+{
+    struct dpt_err err = {0};
+    struct dpt_registry *reg = NULL;
+    CU_ASSERT_EQUAL_FATAL(dpt_registry_create(&reg, NULL, &err), 0);
+    static const struct {
+        const char *layers;
+        int needs[6];
+    } cases[] = {
+        {"{ type = \"dense\"; units = 4; activation = \"relu\"; }, "
+         "{ type = \"dense\"; units = 2; activation = \"softmax\"; }",
+         {0, 1, 1, 1, -1}},
+        {"{ type = \"flatten\"; }, { type = \"dropout\"; rate = 0.5; }, "
+         "{ type = \"dense\"; units = 4; activation = \"relu\"; }, "
+         "{ type = \"dropout\"; rate = 0.5; }, "
+         "{ type = \"dense\"; units = 2; activation = \"softmax\"; }",
+         {0, 0, 0, 1, 1, 1}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char text[512];
+        snprintf(text, sizeof text, "model = { layers = ( %s ); loss = \"cce\"; "
+                 "optimizer = \"adam\"; };", cases[c].layers);
+        struct dpt_net *net;
+        CU_ASSERT_EQUAL_FATAL(build(text, reg, 3, &net, &err), 0);
+        for (size_t i = 0; i < net->n_nodes && i < 6; i++) {
+            CU_ASSERT_EQUAL(net->nodes[i].needs_dx, cases[c].needs[i]);
+        }
+        dpt_net_destroy(net);
+    }
+    dpt_registry_destroy(reg);
+}
+
 /* The layer keys the host reads itself, "l2" (a number >= 0, default 0) and
  * "activation" (a string naming an activation plugin), get the getters'
  * messages: file and line of the key, the layer, the key, what was expected
@@ -319,6 +354,7 @@ int main(void)
     CU_add_test(s, "scanned folders list rejected files", test_scanned_dir_rejects);
     CU_add_test(s, "a failing create() reports its message", test_create_failure);
     CU_add_test(s, "host parameter checks name file, line and key", test_host_parameter_errors);
+    CU_add_test(s, "backward gets dx only after a layer that trains", test_dx_only_where_needed);
     CU_add_test(s, "a layer's l2 and activation keys: the host's checks and messages",
                 test_host_layer_keys);
     return test_run_all();

@@ -268,7 +268,8 @@ struct dpt_layer_plugin {
     void (*forward)(const void *state, const float *params, const float *x, float *y,
                     const struct dpt_batch *b);
     /* Given dy: dx += dL/dx (dx = dL/dx with DPT_CAP_WRITES_DX), dparams +=
-     * dL/dparams. dx may be NULL (first layer: nobody needs it). x and y are
+     * dL/dparams. dx may be NULL: nobody needs it when no layer before this
+     * one trains (the first layer, or one after flatten or pooling). x and y are
      * the training forward's. A layer with state adds its statistics of
      * these rows to dparams[n_params ...], weighted like gradients (each
      * row by b->scale): the host sums them over micro-shards, threads and

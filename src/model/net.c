@@ -501,16 +501,21 @@ static int add_optimizer(struct dpt_net *net, const struct dpt_registry *reg,
 }
 
 /* The trainable parts of the flat buffer (each layer's first n_params
- * floats; padding and state left out), adjacent ones merged, and the
- * number of state floats. */
+ * floats; padding and state left out), adjacent ones merged, the number
+ * of state floats, and which nodes' backward passes need dx: those after a
+ * trainable one (a model that starts with flatten, reshape or pooling
+ * computes no gradient for the inputs of its first dense or conv layer). */
 static int find_train_ranges(struct dpt_net *net)
 {
     net->train_ranges = calloc(net->n_nodes + 1, sizeof *net->train_ranges);
     if (!net->train_ranges) {
         return DPT_ENOMEM;
     }
+    int trains_before = 0;
     for (size_t i = 0; i < net->n_nodes; i++) {
-        const struct dpt_node *nd = &net->nodes[i];
+        struct dpt_node *nd = &net->nodes[i];
+        nd->needs_dx = trains_before;
+        trains_before |= nd->n_params > 0;
         net->n_nonweights += nd->n_state;
         if (nd->n_params == 0) {
             continue;
@@ -885,7 +890,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
     for (size_t i = n; i-- > 0;) {
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
-        float *dx = i ? w->dact[i] : NULL;
+        float *dx = nd->needs_dx ? w->dact[i] : NULL;
         if (nd->fused) {
             continue; /* its layer takes dy, the relu's, as it is */
         }
@@ -962,7 +967,7 @@ void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const
     for (size_t i = n; i-- > 0;) {
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
-        float *dx = i ? w->dact[i] : NULL;
+        float *dx = nd->needs_dx ? w->dact[i] : NULL;
         if (nd->fused) {
             continue;
         }

@@ -43,6 +43,7 @@ struct dpt_node {
     size_t param_off, n_params, n_state;
     int layer_index; /* index in model.layers */
     int writes_dx;   /* DPT_CAP_WRITES_DX: backward writes dx, no zeroing needed */
+    int needs_dx;    /* a node before it trains: backward gets dx (else NULL, not computed) */
     int applies_relu; /* a layer that runs the next node, a relu, in its own passes */
     int fused;        /* a relu its layer applies: skipped; its buffers are the layer's */
     double l2;       /* the layer's "l2" key: loss += l2 * sum(w^2) over its weight tensor */
