@@ -7,7 +7,47 @@
 #include "util/blas_core.h"
 
 #include <CUnit/CUnit.h>
+#include <cblas.h>
+#include <dirent.h>
 #include <string.h>
+
+/* Threads of this process (the test itself runs one). */
+static int threads_here(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        n += e->d_name[0] != '.';
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* OpenBLAS's pool stopped: make check runs with OPENBLAS_NUM_THREADS=1, so
+ * the test starts a pool of 3 workers itself first. Afterwards the process
+ * has its one thread, OpenBLAS says 1, a product is right and starts no
+ * thread, and a second call changes nothing. */
+static void test_one_thread(void)
+{
+    openblas_set_num_threads(4);
+    int before = threads_here();
+    CU_ASSERT_EQUAL(before, 4);
+    dpt_blas_one_thread();
+    CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
+    CU_ASSERT_EQUAL(threads_here(), 1);
+    float a[64 * 64], b[64 * 64], c[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) {
+        a[i] = (float)(i % 7);
+        b[i] = i / 64 == i % 64; /* the identity */
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 64, 64, 1.0f, a, 64, b, 64, 0.0f,
+                c, 64);
+    CU_ASSERT(memcmp(a, c, sizeof a) == 0);
+    dpt_blas_one_thread();
+    CU_ASSERT_EQUAL(threads_here(), 1);
+}
 
 static void assert_core(const char *got, const char *want)
 {
@@ -75,5 +115,6 @@ int main(void)
     CU_add_test(s, "a CPU without AVX2 and FMA keeps OpenBLAS's choice", test_old_cpu_kept);
     CU_add_test(s, "OpenBLAS's AVX2 and AVX-512 choices are kept", test_modern_choice_kept);
     CU_add_test(s, "this CPU: a replacement is never replaced again", test_here);
+    CU_add_test(s, "OpenBLAS's thread pool is stopped, products still right", test_one_thread);
     return test_run_all();
 }

@@ -556,6 +556,7 @@ static void cli_blas_reexec(char **argv)
 int main(int argc, char **argv)
 {
     cli_blas_reexec(argv);
+    dpt_blas_one_thread(); /* before MPI_Init: its threads would wait as ours start */
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

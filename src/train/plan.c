@@ -37,9 +37,9 @@
 #include "train/threads.h"
 #include "train/train.h"
 #include "train/validation.h"
+#include "util/blas_core.h"
 #include "util/util.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <math.h>
@@ -443,7 +443,7 @@ static void plan_time(struct planner *pl)
     struct dpt_step step = {0};
     struct dpt_shard *sh = NULL;
     struct dpt_shard_opts so = shard_opts(pl, 0);
-    openblas_set_num_threads(1); /* each worker thread runs its own sgemm, as in training */
+    dpt_blas_one_thread(); /* each worker thread runs its own sgemm, as in training */
     dpt_net_init_params(pl->net, (uint64_t)pl->spec->seed);
     int rc = dpt_step_init(&step, pl->net, pl->spec, pl->d, p->threads, p->micro, &err);
     if (rc == 0) {

@@ -23,9 +23,9 @@
 #include "train/step.h"
 #include "train/consistency.h"
 #include "train/validation.h"
+#include "util/blas_core.h"
 #include "util/util.h"
 
-#include <cblas.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -873,7 +873,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     memset(norm, 0, sizeof *norm);
     struct run r = {.spec = spec, .o = o, .d = d, .norm = norm, .last_ckpt_step = -1,
                     .lr_scale = 1.0f};
-    openblas_set_num_threads(1); /* each worker thread runs its own sgemm */
+    dpt_blas_one_thread(); /* each worker thread runs its own sgemm */
     int rc = setup(&r, reg, err);
     if (rc == 0 && o->on_start) {
         report_start(&r);

@@ -1,6 +1,8 @@
 /* Which OpenBLAS kernels this CPU should run: see blas_core.h. */
 #include "util/blas_core.h"
 
+#include <cblas.h>
+#include <dlfcn.h>
 #include <stddef.h>
 #include <strings.h>
 
@@ -64,3 +66,15 @@ const char *dpt_blas_better_core_here(const char *chosen)
     return NULL;
 }
 #endif
+
+void dpt_blas_one_thread(void)
+{
+    if (openblas_get_num_threads() == 1) {
+        return;
+    }
+    openblas_set_num_threads(1);
+    int (*shutdown)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (shutdown) {
+        shutdown();
+    }
+}

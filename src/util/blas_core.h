@@ -28,6 +28,20 @@ int dpt_blas_cpu_avx512(void);
  * SapphireRapids; any case). */
 int dpt_blas_core_avx512(const char *core);
 
+/* Makes OpenBLAS run single-threaded in this process, and stops the
+ * worker threads its pthreads build started when it was loaded (one per
+ * core but one, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS said 1).
+ * dptrain's own threads each run their own sgemm, so OpenBLAS's pool only
+ * ever waits; but a new worker busy-waits (sched_yield) about 0.1 s before
+ * it sleeps, on every rank: on 2 cores with 2 ranks that took the core of
+ * the other rank while it started (digits28's MLP to 0.97: 1.09 -> 1.04 s),
+ * on a 64-core node it would be 63 spinning threads per rank. Stopping the
+ * pool uses OpenBLAS's blas_thread_shutdown_ (what its own fork handler
+ * calls), looked up with dlsym: a BLAS without it keeps its threads. Once
+ * OpenBLAS has one thread it is not called again (openblas_set_num_threads
+ * would start the pool anew). tests/test_blas_core.c. */
+void dpt_blas_one_thread(void);
+
 /* Set in the environment of the process executed again: the kernel set
  * OpenBLAS had chosen by itself, for train --verbose to report. */
 #define DPT_BLAS_FALLBACK_ENV "DPTRAIN_OPENBLAS_CHOSE"
