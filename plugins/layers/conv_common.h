@@ -136,11 +136,13 @@ struct conv {
     /* The direct method (conv_direct_forward): no im2col, no sgemm. */
     int direct;
     int wide;           /* its tiles of 16 lanes (conv_wide_tile and after) */
-    int rowlanes;       /* one channel, F <= 8: the forward by output columns (conv_rowlanes_chunk) */
+    int rowlanes;       /* one channel, F <= 8: forward and kernel gradient by output columns */
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
     size_t ws_xp, ws_k, ws_tile, ws_dy, ws_dxp, ws_wt, ws_end; /* workspace offsets in floats */
+    size_t Wo16, Fg;    /* rowlanes: output rows rounded up to 16, F up to CONV_RL_GROUP */
+    size_t ws_dyt, ws_dkv; /* rowlanes: dy transposed, the kernel gradient by lanes */
     size_t *off;        /* K offsets of the taps (i, j, c) in the padded sample */
     /* The Winograd method (conv_winograd.h), 3 x 3 and 5 x 5 kernels only. */
     int wino;
@@ -334,8 +336,9 @@ static int conv_wide_pays(size_t F)
     return F % CONV_WIDE == 0 && conv_lanes16();
 }
 
-/* Whether a direct layer's forward takes 16 output columns per vector
- * (conv_rowlanes_chunk): one input channel, stride and dilation 1, one
+/* Whether a direct layer's forward and kernel gradient take 16 output
+ * columns per vector (conv_rowlanes_chunk, conv_rowlanes_dk_sample): one
+ * input channel, stride and dilation 1, one
  * vector of filters, rows of at least 16 positions, on CPUs with AVX-512
  * (DPTRAIN_CONV_LANES=16 or 8 forces it on or off, as for the wide tiles). */
 static int conv_rowlanes_pays(const struct conv *c)
@@ -414,7 +417,9 @@ static void conv_direct_layout(struct conv *c)
     c->Hp = (g->h.out - 1) * g->h.stride + (g->h.k - 1) * g->h.dilation + 1;
     c->Wp = (g->w.out - 1) * g->w.stride + (g->w.k - 1) * g->w.dilation + 1;
     c->ws_xp = 0;
-    c->ws_k = c->ws_xp + conv_round16(c->Hp * c->Wp * g->C);
+    /* xp: a vector of zeros after it, which the row-lanes kernel gradient
+     * reads (conv_rowlanes_dk_pass). */
+    c->ws_k = c->ws_xp + conv_round16(c->Hp * c->Wp * g->C + CONV_WIDE);
     c->ws_tile = c->ws_k + conv_round16((g->K + 1) * c->Fp);
     c->ws_dy = c->ws_tile + conv_round16(CONV_LANES * c->Fp);
     c->Lv = ((g->w.k - 1) * g->w.dilation * g->C + g->C + CONV_LANES - 1) / CONV_LANES *
@@ -422,6 +427,28 @@ static void conv_direct_layout(struct conv *c)
     c->ws_dxp = c->ws_dy + conv_round16(g->P * c->Fp + CONV_LANES);
     c->ws_wt = c->ws_dxp + conv_round16(c->Hp * c->Wp * g->C + CONV_LANES);
     c->ws_end = c->ws_wt + c->F * g->h.k * c->Lv;
+}
+
+/* Filters and taps of a pass of the row-lanes kernel gradient
+ * (conv_rowlanes_dk_pass): 24 accumulators, the 6 filters' dy and an input
+ * in AVX-512's 32 registers, so that an input loaded serves all of LeNet's
+ * 6 filters (3 filters by 5 taps: the layer at 0.81 of the rate,
+ * scripts/conv-rate.c). 7 or 8 filters take two passes, the second with
+ * zeros for 4 or 5 of its filters. */
+#define CONV_RL_GROUP 6
+#define CONV_RL_TAPS 4
+
+/* The row-lanes kernel gradient's workspace after the direct method's: dy
+ * of a sample transposed, Fg rows of filters by Ho rows of Wo16 floats
+ * (zero past F and Wo), and the gradient by lanes, Fg * (K + 1) vectors. */
+static void conv_rowlanes_layout(struct conv *c)
+{
+    const struct conv_geom *g = &c->g;
+    c->Wo16 = (g->w.out + CONV_WIDE - 1) / CONV_WIDE * CONV_WIDE;
+    c->Fg = (c->F + CONV_RL_GROUP - 1) / CONV_RL_GROUP * CONV_RL_GROUP;
+    c->ws_dyt = conv_round16(c->ws_end);
+    c->ws_dkv = c->ws_dyt + c->Fg * g->h.out * c->Wo16;
+    c->ws_end = c->ws_dkv + c->Fg * (g->K + 1) * CONV_WIDE;
 }
 
 /* Builds the instance *out (freed by conv_destroy) for an input [H, W, C]
@@ -483,6 +510,9 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
         c.wide = conv_wide_pays(c.F);
         conv_direct_layout(&c);
         c.rowlanes = conv_rowlanes_pays(&c);
+        if (c.rowlanes) {
+            conv_rowlanes_layout(&c);
+        }
     }
     /* The tap offsets of the direct method follow the instance. */
     *out = malloc(sizeof **out + (c.direct ? c.g.K * sizeof *c.off : 0));
@@ -1818,6 +1848,211 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
     memset(dxp, 0, c->Hp * c->Wp * C * sizeof *dxp);
 }
 
+/* The row-lanes kernel gradient (c->rowlanes: one channel, at most 8
+ * filters, stride and dilation 1, rows of 16 or more, on CPUs with
+ * AVX-512), by output columns as the forward (conv_rowlanes_chunk): for
+ * filter f and tap (i, j), dk[i][j][f] = the sum over positions of
+ * xp[oh + i][ow + j] * dy[oh][ow][f], with a lane per output column of a
+ * chunk of 16, so every lane works (the 8-lane tiles hold LeNet's 6
+ * filters in 8, and load a broadcast input per product), and one load of a
+ * padded input row serves 6 filters. Lane l sums the columns ow = l mod
+ * 16 of every row, sample after sample, in dkv; the 16 lanes are added
+ * once, after the micro-shard (conv_hsum16). So the order of the sums is
+ * not the 8-lane tiles': the bits of dparams differ from theirs in the
+ * last places (tests/test_conv.c: within float tolerance, dparams the same
+ * with dx and without, the gradient by central differences). */
+
+/* One pass: filters f0 .. f0 + 5 (their rows of dyt; those past F are
+ * zeros) by the NJ <= 4 taps j0 .. of kernel row i, over every output row and chunk of a sample, added
+ * into dkv. Columns past Wo read dyt's zeros, and xp's next row or the
+ * vector of zeros after it: they add nothing. */
+static inline __attribute__((always_inline)) void
+conv_rowlanes_dk_pass(const struct conv *c, const float *xp, const float *dyt, size_t f0,
+                      size_t i, size_t j0, float *dkv, size_t NJ)
+{
+    const size_t Ho = c->g.h.out, Wo16 = c->Wo16, Wp = c->Wp, K = c->g.K, kw = c->g.w.k;
+    const size_t fs = Ho * Wo16; /* from a filter's rows to the next filter's */
+    conv_v16 acc[CONV_RL_GROUP][CONV_RL_TAPS], d[CONV_RL_GROUP], xv;
+#pragma GCC unroll 6
+    for (size_t k = 0; k < CONV_RL_GROUP; k++) {
+#pragma GCC unroll 4
+        for (size_t j = 0; j < NJ; j++) {
+            acc[k][j] = (conv_v16){0};
+        }
+    }
+    for (size_t oh = 0; oh < Ho; oh++) {
+        const float *xr = xp + (oh + i) * Wp + j0, *dr = dyt + f0 * fs + oh * Wo16;
+        for (size_t ow = 0; ow < Wo16; ow += CONV_WIDE) {
+#pragma GCC unroll 6
+            for (size_t k = 0; k < CONV_RL_GROUP; k++) {
+                memcpy(&d[k], dr + k * fs + ow, sizeof d[k]);
+            }
+#pragma GCC unroll 4
+            for (size_t j = 0; j < NJ; j++) {
+                memcpy(&xv, xr + ow + j, sizeof xv);
+#pragma GCC unroll 6
+                for (size_t k = 0; k < CONV_RL_GROUP; k++) {
+                    acc[k][j] += xv * d[k];
+                }
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (size_t k = 0; k < CONV_RL_GROUP; k++) {
+#pragma GCC unroll 4
+        for (size_t j = 0; j < NJ; j++) {
+            float *o = dkv + ((f0 + k) * (K + 1) + i * kw + j0 + j) * CONV_WIDE;
+            memcpy(&xv, o, sizeof xv);
+            xv += acc[k][j];
+            memcpy(o, &xv, sizeof xv);
+        }
+    }
+}
+
+/* The permutes of conv_rowlanes_transpose for NF filters, the inverse of
+ * conv_rowlanes_index: lane m of filter f's vector takes element e = m NF
+ * + f of the NF vectors of 16 columns by NF filters, that is lane e % 16
+ * of vector e / 16. tidx[f][1] gathers from vectors 0 and 1, tidx[f][k]
+ * (k >= 2) keeps the lanes gathered (index m) and takes vector k's. */
+static void conv_rowlanes_dy_index(size_t NF, conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    for (size_t f = 0; f < NF; f++) {
+        for (size_t k = 1; k < NF; k++) {
+            for (size_t m = 0; m < CONV_WIDE; m++) {
+                size_t e = m * NF + f, v = e / CONV_WIDE, l = e % CONV_WIDE;
+                int32_t keep = k == 1 ? (v == 0 ? (int32_t)l : 0) : (int32_t)m;
+                tidx[f][k][m] = v == k ? (int32_t)(CONV_WIDE + l) : keep;
+            }
+        }
+    }
+}
+
+/* dy of a sample, rows of F = NF floats per position (src), into dyt[f][oh]
+ * [ow] (rows of Wo16 floats): each chunk of 16 columns is NF vectors,
+ * permuted into one vector per filter (NF - 1 two-source permutes each).
+ * A row's last chunk, shorter than 16 columns, reads the next row's first
+ * columns, and its lanes past Wo are cleared (dyt stays 0 past Wo); the
+ * sample's last such chunk is copied first into a buffer of zeros, which
+ * keeps the reads inside dy. */
+static inline __attribute__((always_inline)) void
+conv_rowlanes_transpose(const struct conv *c, const float *src, float *dyt, size_t NF,
+                        const conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    const size_t Ho = c->g.h.out, Wo = c->g.w.out, Wo16 = c->Wo16;
+    const size_t last = Wo16 - CONV_WIDE; /* the column of a row's last chunk */
+    conv_i16 keep;
+    for (size_t m = 0; m < CONV_WIDE; m++) {
+        keep[m] = last + m < Wo ? -1 : 0;
+    }
+    float tail[CONV_LANES * CONV_WIDE] = {0};
+    for (size_t oh = 0; oh < Ho; oh++) {
+        for (size_t ow = 0; ow < Wo; ow += CONV_WIDE) {
+            const float *s = src + (oh * Wo + ow) * NF;
+            if (ow == last && oh + 1 == Ho && last + CONV_WIDE > Wo) {
+                memcpy(tail, s, (Wo - ow) * NF * sizeof *tail);
+                s = tail;
+            }
+            conv_v16 in[CONV_LANES];
+            for (size_t k = 0; k < NF; k++) {
+                memcpy(&in[k], s + k * CONV_WIDE, sizeof in[k]);
+            }
+            for (size_t f = 0; f < NF; f++) {
+                conv_v16 r = in[0];
+                if (NF > 1) {
+                    r = __builtin_shuffle(in[0], in[1], tidx[f][1]);
+                }
+                for (size_t k = 2; k < NF; k++) {
+                    r = __builtin_shuffle(r, in[k], tidx[f][k]);
+                }
+                if (ow == last) {
+                    r = (conv_v16)((conv_i16)r & keep);
+                }
+                memcpy(dyt + (f * Ho + oh) * Wo16 + ow, &r, sizeof r);
+            }
+        }
+    }
+}
+
+/* The kernel's and the bias's gradient of sample b (its padded input xp)
+ * into dkv: dy masked where y <= 0 with a relu applied (into dym, as
+ * conv_direct_dy_of), transposed into dyt, the bias's by lanes, then the
+ * passes. */
+static inline __attribute__((always_inline)) void
+conv_rowlanes_dk_sample(const struct conv *c, const float *xp, const float *dy, const float *y,
+                        size_t b, int relu, float *dym, float *dyt, float *dkv,
+                        const conv_i16 tidx[CONV_LANES][CONV_LANES])
+{
+    const struct conv_geom *g = &c->g;
+    const size_t F = c->F, Ho = g->h.out, Wo16 = c->Wo16, K = g->K, PF = g->P * F;
+    const size_t kh = g->h.k, kw = g->w.k;
+    const float *src = dy + b * PF;
+    if (relu) {
+        const float *ys = y + b * PF;
+        for (size_t i = 0; i < PF; i++) {
+            float v = src[i]; /* loaded whatever y is, so the loop vectorizes */
+            dym[i] = ys[i] > 0.0f ? v : 0.0f;
+        }
+        src = dym;
+    }
+    switch (F) { /* the filters as a constant: the permutes unrolled */
+    case 1: conv_rowlanes_transpose(c, src, dyt, 1, tidx); break;
+    case 2: conv_rowlanes_transpose(c, src, dyt, 2, tidx); break;
+    case 3: conv_rowlanes_transpose(c, src, dyt, 3, tidx); break;
+    case 4: conv_rowlanes_transpose(c, src, dyt, 4, tidx); break;
+    case 5: conv_rowlanes_transpose(c, src, dyt, 5, tidx); break;
+    case 6: conv_rowlanes_transpose(c, src, dyt, 6, tidx); break;
+    case 7: conv_rowlanes_transpose(c, src, dyt, 7, tidx); break;
+    default: conv_rowlanes_transpose(c, src, dyt, 8, tidx); break;
+    }
+    for (size_t f = 0; f < F && c->use_bias; f++) {
+        conv_v16 acc = {0}, d;
+        for (size_t r = 0; r < Ho * Wo16; r += CONV_WIDE) {
+            memcpy(&d, dyt + f * Ho * Wo16 + r, sizeof d);
+            acc += d;
+        }
+        float *o = dkv + (f * (K + 1) + K) * CONV_WIDE;
+        memcpy(&d, o, sizeof d);
+        d += acc;
+        memcpy(o, &d, sizeof d);
+    }
+    for (size_t f0 = 0; f0 < F; f0 += CONV_RL_GROUP) {
+        for (size_t i = 0; i < kh; i++) {
+            for (size_t j0 = 0; j0 < kw; j0 += CONV_RL_TAPS) {
+                switch (kw - j0 < CONV_RL_TAPS ? kw - j0 : CONV_RL_TAPS) {
+                case 1: conv_rowlanes_dk_pass(c, xp, dyt, f0, i, j0, dkv, 1); break;
+                case 2: conv_rowlanes_dk_pass(c, xp, dyt, f0, i, j0, dkv, 2); break;
+                case 3: conv_rowlanes_dk_pass(c, xp, dyt, f0, i, j0, dkv, 3); break;
+                default: conv_rowlanes_dk_pass(c, xp, dyt, f0, i, j0, dkv, 4); break;
+                }
+            }
+        }
+    }
+}
+
+/* The 16 lanes of v added in a fixed order (halves, then quarters...). */
+static float conv_hsum16(const float *v)
+{
+    float s[8];
+    for (size_t k = 0; k < 8; k++) {
+        s[k] = v[k] + v[k + 8];
+    }
+    for (size_t k = 0; k < 4; k++) {
+        s[k] += s[k + 4];
+    }
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+/* dparams += the gradient by lanes dkv, each float the sum of its lanes. */
+static void conv_rowlanes_dk_add(const struct conv *c, const float *dkv, float *dparams)
+{
+    const size_t K = c->g.K, F = c->F;
+    for (size_t t = 0; t < K + c->use_bias; t++) {
+        for (size_t f = 0; f < F; f++) {
+            dparams[t * F + f] += conv_hsum16(dkv + (f * (K + 1) + t) * CONV_WIDE);
+        }
+    }
+}
+
 /* The direct method's backward, sample by sample: the kernel's gradient
  * (conv_direct_dkernel) and dx unless NULL (see conv_direct_dx_pack), both
  * from the sample's dy while it is in the caches (with a relu, the masked
@@ -1830,14 +2065,22 @@ static void conv_direct_unpad(const struct conv *c, float *dxp, float *dxs)
 static inline __attribute__((always_inline)) void
 conv_direct_backward_with(const struct conv *c, const float *params, const float *x,
                           const float *y, const float *dy, float *dx, float *dparams, size_t B,
-                          float *ws, int relu, int wide)
+                          float *ws, int relu, int wide, int cols)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, nv = c->Lv / CONV_LANES;
     float *xp = ws + c->ws_xp, *dk = ws + c->ws_k, *dym = ws + c->ws_dy;
     float *dxp = ws + c->ws_dxp, *wt = ws + c->ws_wt;
-    memset(dk, 0, (K + 1) * c->Fp * sizeof *dk);
-    memset(xp, 0, c->Hp * c->Wp * g->C * sizeof *xp);
+    float *dyt = cols ? ws + c->ws_dyt : NULL, *dkv = cols ? ws + c->ws_dkv : NULL;
+    conv_i16 tidx[CONV_LANES][CONV_LANES];
+    if (cols) {
+        conv_rowlanes_dy_index(F, tidx);
+        memset(dyt, 0, c->Fg * g->h.out * c->Wo16 * sizeof *dyt);
+        memset(dkv, 0, c->Fg * (K + 1) * CONV_WIDE * sizeof *dkv);
+    } else {
+        memset(dk, 0, (K + 1) * c->Fp * sizeof *dk);
+    }
+    memset(xp, 0, (c->Hp * c->Wp * g->C + CONV_WIDE) * sizeof *xp);
     memset(dym + g->P * F, 0, CONV_LANES * sizeof *dym); /* read past the masked rows */
     if (dx) {
         conv_direct_dx_pack(c, params, wt);
@@ -1845,9 +2088,17 @@ conv_direct_backward_with(const struct conv *c, const float *params, const float
     }
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
+        if (cols) {
+            conv_rowlanes_dk_sample(c, xp, dy, y, b, relu, dym, dyt, dkv, tidx);
+        }
+        if (cols && !dx) {
+            continue;
+        }
         size_t lds;
         const float *dys = conv_direct_dy_of(c, dy, y, b, B, relu, dym, &lds);
-        conv_direct_dkernel(c, xp, dys, lds, dk, wide);
+        if (!cols) {
+            conv_direct_dkernel(c, xp, dys, lds, dk, wide);
+        }
         if (!dx) {
             continue;
         }
@@ -1864,7 +2115,11 @@ conv_direct_backward_with(const struct conv *c, const float *params, const float
         }
         conv_direct_unpad(c, dxp, dx + b * g->n_in);
     }
-    conv_direct_unpack_add(c, dk, dparams);
+    if (cols) {
+        conv_rowlanes_dk_add(c, dkv, dparams);
+    } else {
+        conv_direct_unpack_add(c, dk, dparams);
+    }
 }
 
 /* The backward of the 8-lane tiles and of the wide ones, as the forward. */
@@ -1873,7 +2128,7 @@ static void conv_direct_backward(const struct conv *c, const float *params, cons
                                  const float *y, const float *dy, float *dx, float *dparams,
                                  size_t B, float *ws, int relu)
 {
-    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0);
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 0);
 }
 
 CONV_WIDE_CLONES
@@ -1881,7 +2136,18 @@ static void conv_wide_backward_all(const struct conv *c, const float *params, co
                                    const float *y, const float *dy, float *dx, float *dparams,
                                    size_t B, float *ws, int relu)
 {
-    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 1);
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 1, 0);
+}
+
+/* The backward of a layer whose forward goes by output columns: its
+ * kernel gradient by output columns too (conv_rowlanes_dk_sample), dx by
+ * the 8-lane runs. */
+CONV_WIDE_CLONES
+static void conv_rowlanes_backward(const struct conv *c, const float *params, const float *x,
+                                   const float *y, const float *dy, float *dx, float *dparams,
+                                   size_t B, float *ws, int relu)
+{
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 1);
 }
 
 /* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
@@ -1984,6 +2250,10 @@ static void conv_backward(const void *state, const float *params, const float *x
     }
     if (c->direct && c->wide) {
         conv_wide_backward_all(c, params, x, y, dy, dx, dparams, bt->B, bt->ws, (int)bt->relu);
+        return;
+    }
+    if (c->direct && c->rowlanes) {
+        conv_rowlanes_backward(c, params, x, y, dy, dx, dparams, bt->B, bt->ws, (int)bt->relu);
         return;
     }
     if (c->direct) {
