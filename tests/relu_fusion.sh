@@ -56,12 +56,15 @@ same_model no-bias --threads 1 --set "$L0.method=\"im2col\"" --set "$L0.use_bias
 same_model winograd --threads 1 --set "$L2.method=\"winograd\""
 same_model one-by-one --threads 1 --set "$L2.kernel_size=1"
 
-# 3. conv1d on [64, 1] rows: the same.
+# 3. conv1d on [64, 1] rows: the same. (Its second layer has one channel
+#    and a layer that trains before it: its dx is computed, from the dy
+#    relu masked.)
 cat > c1.cfg <<CFG
 data = { train = "$top_srcdir/data/digits-train.h5"; scale = 0.0625; };
 model = {
   layers = (
     { type = "reshape"; target_shape = "64, 1"; },
+    { type = "conv1d"; filters = 1; kernel_size = 3; padding = "same"; },
     { type = "conv1d"; filters = 6; kernel_size = 5; activation = "relu"; },
     { type = "flatten"; },
     { type = "dense"; units = 10; activation = "softmax"; }

@@ -1279,6 +1279,25 @@ static void conv_wide_forward_all(const struct conv *c, const float *params, con
 
 typedef int32_t conv_i16 __attribute__((vector_size(CONV_WIDE * sizeof(int32_t))));
 
+/* A chain of two-source permutes over the NF vectors v: v[0] and v[1]
+ * through idx[1], then what it gathered and v[k] through idx[k] for k >= 2
+ * (NF - 1 permutes; with NF = 1, v[0]). Both transposes of the one-channel
+ * layers are such chains: conv_rowlanes_chunk's (filters to channels
+ * last, conv_rowlanes_index) and conv_rowlanes_transpose's (back,
+ * conv_rowlanes_dy_index). */
+static inline __attribute__((always_inline)) conv_v16
+conv_permute_chain(const conv_v16 *v, size_t NF, const conv_i16 idx[CONV_LANES])
+{
+    conv_v16 r = v[0];
+    if (NF > 1) {
+        r = __builtin_shuffle(v[0], v[1], idx[1]);
+    }
+    for (size_t k = 2; k < NF; k++) {
+        r = __builtin_shuffle(r, v[k], idx[k]);
+    }
+    return r;
+}
+
 /* The permutes of conv_rowlanes_chunk for NF filters: tidx[o][f] (f >= 1)
  * takes into lane m of out's vector o, e = 16 o + m, the column e / NF of
  * filter f when e % NF = f, and keeps what the lane holds when e % NF < f
@@ -1326,13 +1345,7 @@ conv_rowlanes_chunk(const struct conv *c, const float *xr, const float *kp, floa
      * as (e / NF, e % NF); each is gathered from the filters' vectors by
      * NF - 1 two-source permutes (tidx, conv_rowlanes_index). */
     for (size_t o = 0; o < NF; o++) {
-        conv_v16 r = acc[0];
-        if (NF > 1) {
-            r = __builtin_shuffle(acc[0], acc[1], tidx[o][1]);
-        }
-        for (size_t f = 2; f < NF; f++) {
-            r = __builtin_shuffle(r, acc[f], tidx[o][f]);
-        }
+        conv_v16 r = conv_permute_chain(acc, NF, tidx[o]);
         if (relu) { /* r > 0 ? r : +0, as conv_relu (NaN and -0 too) */
             r = (conv_v16)((conv_i16)r & (r > 0.0f));
         }
@@ -1957,13 +1970,7 @@ conv_rowlanes_transpose(const struct conv *c, const float *src, float *dyt, size
                 memcpy(&in[k], s + k * CONV_WIDE, sizeof in[k]);
             }
             for (size_t f = 0; f < NF; f++) {
-                conv_v16 r = in[0];
-                if (NF > 1) {
-                    r = __builtin_shuffle(in[0], in[1], tidx[f][1]);
-                }
-                for (size_t k = 2; k < NF; k++) {
-                    r = __builtin_shuffle(r, in[k], tidx[f][k]);
-                }
+                conv_v16 r = conv_permute_chain(in, NF, tidx[f]);
                 if (ow == last) {
                     r = (conv_v16)((conv_i16)r & keep);
                 }
@@ -2075,7 +2082,8 @@ conv_direct_backward_with(const struct conv *c, const float *params, const float
     conv_i16 tidx[CONV_LANES][CONV_LANES];
     if (cols) {
         conv_rowlanes_dy_index(F, tidx);
-        memset(dyt, 0, c->Fg * g->h.out * c->Wo16 * sizeof *dyt);
+        /* the rows of the filters past F: the transpose writes the others */
+        memset(dyt + F * g->h.out * c->Wo16, 0, (c->Fg - F) * g->h.out * c->Wo16 * sizeof *dyt);
         memset(dkv, 0, c->Fg * (K + 1) * CONV_WIDE * sizeof *dkv);
     } else {
         memset(dk, 0, (K + 1) * c->Fp * sizeof *dk);
@@ -2094,8 +2102,9 @@ conv_direct_backward_with(const struct conv *c, const float *params, const float
         if (cols && !dx) {
             continue;
         }
-        size_t lds;
-        const float *dys = conv_direct_dy_of(c, dy, y, b, B, relu, dym, &lds);
+        size_t lds = F;
+        const float *dys = cols && relu ? dym /* masked by conv_rowlanes_dk_sample */
+                                        : conv_direct_dy_of(c, dy, y, b, B, relu, dym, &lds);
         if (!cols) {
             conv_direct_dkernel(c, xp, dys, lds, dk, wide);
         }
