@@ -34,6 +34,7 @@
 #include <math.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GCC on x86-64 with glibc (for ifunc) builds each kernel three times. All
@@ -353,6 +354,110 @@ int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_
         }
     }
     return 0;
+}
+
+/* dpt_fix_allreduce_float moves the sums by an MPI_Allreduce below this
+ * many values per rank (Open MPI's algorithms for short messages take
+ * log2 P steps) and by a ring from here on. Open MPI's own
+ * MPI_Reduce_scatter took 1.3x its allreduce's time on 235,151 values and
+ * 2 ranks (0.88 against 0.65 ms), the ring below 0.53 ms with the
+ * allgather of the floats (a throwaway program, 300 calls each). */
+#define RING_MIN_PER_RANK 4096
+#define RING_TAG 7305
+
+/* Block r of n values over P ranks: [n r / P, n (r + 1) / P). */
+static size_t block_lo(size_t n, int r, int size)
+{
+    return (size_t)((unsigned __int128)n * (unsigned)r / (unsigned)size);
+}
+
+/* Reduce-scatter of buf's n values (n < 2^27) by a ring: in step s = 0 ..
+ * P - 2 rank r sends its partial sums of block r - s - 1 to rank r + 1 and
+ * adds rank r - 1's of block r - s - 2 (mod P) into its own, so that after
+ * P - 1 steps it holds the whole sum of block r. What arrives goes through
+ * scratch, m values at a time (m the same on every rank): a block goes in
+ * ceil(size / m) messages, and where the block sent and the block received
+ * need different numbers (their sizes differ by one), the extra turns send
+ * or receive nothing (MPI_PROC_NULL), so every message meets its receive. */
+static int ring_reduce_scatter(dpt_fix *buf, size_t n, dpt_fix *scratch, size_t m,
+                               MPI_Datatype type, MPI_Comm comm, int rank, int size)
+{
+    int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    for (int s = 0; s < size - 1; s++) {
+        int sb = ((rank - s - 1) % size + size) % size, rb = ((rank - s - 2) % size + size) % size;
+        size_t s_lo = block_lo(n, sb, size), s_n = block_lo(n, sb + 1, size) - s_lo;
+        size_t r_lo = block_lo(n, rb, size), r_n = block_lo(n, rb + 1, size) - r_lo;
+        for (size_t off = 0; off < s_n || off < r_n; off += m) {
+            size_t ks = s_n > off ? s_n - off : 0, kr = r_n > off ? r_n - off : 0;
+            ks = ks < m ? ks : m;
+            kr = kr < m ? kr : m;
+            if (MPI_Sendrecv(buf + s_lo + off, (int)ks, type, off < s_n ? right : MPI_PROC_NULL,
+                             RING_TAG, scratch, (int)kr, type, off < r_n ? left : MPI_PROC_NULL,
+                             RING_TAG, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                return -1;
+            }
+            dpt_fix_sum(buf + r_lo + off, scratch, kr);
+        }
+    }
+    return 0;
+}
+
+/* One piece of dpt_fix_allreduce_float (n < 2^27 values), into out[0, n),
+ * whose `room` floats from out on hold what the ring receives until the
+ * floats are written: as many dpt_fix as fit after out rounded up to
+ * their alignment, counted for the worst rounding (12 bytes), so that
+ * every rank counts the same. counts and displs have P ints each. */
+static int piece_to_float(dpt_fix *buf, float *out, size_t room, size_t n, MPI_Datatype type,
+                          MPI_Op op, MPI_Comm comm, int rank, int size, int *counts, int *displs)
+{
+    if (n < (size_t)size * RING_MIN_PER_RANK) {
+        if (dpt_fix_allreduce(buf, n, type, op, comm) < 0) {
+            return -1;
+        }
+        dpt_fix_to_float(buf, out, n);
+        return 0;
+    }
+    uintptr_t at = ((uintptr_t)out + sizeof(dpt_fix) - 1) / sizeof(dpt_fix) * sizeof(dpt_fix);
+    size_t m = (room * sizeof *out - (sizeof(dpt_fix) - sizeof *out)) / sizeof(dpt_fix);
+    for (int r = 0; r < size; r++) {
+        displs[r] = (int)block_lo(n, r, size);
+        counts[r] = (int)block_lo(n, r + 1, size) - displs[r];
+    }
+    dpt__watch_enter();
+    int rc = ring_reduce_scatter(buf, n, (dpt_fix *)at, m, type, comm, rank, size);
+    if (rc == 0) {
+        dpt_fix_to_float(buf + displs[rank], out + displs[rank], (size_t)counts[rank]);
+        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, counts, displs, MPI_FLOAT,
+                            comm) == MPI_SUCCESS ? 0 : -1;
+    }
+    dpt__watch_leave();
+    return rc;
+}
+
+int dpt_fix_allreduce_float(dpt_fix *buf, float *out, size_t n, MPI_Datatype type, MPI_Op op,
+                            MPI_Comm comm)
+{
+    int size, rank;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    if (size == 1) {
+        dpt_fix_to_float(buf, out, n);
+        return 0;
+    }
+    int *counts = malloc(2 * (size_t)size * sizeof *counts);
+    if (!counts) {
+        return -1;
+    }
+    /* Pieces of under 2^27 values, as dpt_fix_allreduce's. */
+    const size_t piece = (size_t)INT_MAX / sizeof(dpt_fix);
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < n; off += piece) {
+        size_t k = n - off < piece ? n - off : piece;
+        rc = piece_to_float(buf + off, out + off, n - off, k, type, op, comm, rank, size, counts,
+                            counts + size);
+    }
+    free(counts);
+    return rc;
 }
 
 /* Wide sums (the --deterministic statistics): see exact.h. These run once

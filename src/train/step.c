@@ -11,6 +11,7 @@
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -593,8 +594,14 @@ static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *fai
         float flags[3] = {(float)in->stop, (float)*failed, (float)in->checkpoint};
         size_t bad;
         dpt_fix_add(st->tfix[0] + n + X_STOP, flags, 3, &bad);
-        dpt_fix_allreduce(st->tfix[0], n + N_EXTRA, st->fix_type, st->fix_op, st->d->comm);
-        dpt_fix_to_float(st->tfix[0], g, n + N_EXTRA);
+        if (dpt_fix_allreduce_float(st->tfix[0], g, n + N_EXTRA, st->fix_type, st->fix_op,
+                                    st->d->comm) < 0) {
+            /* MPI's errors abort before this; what is left is 8 bytes a
+             * rank of malloc, and the other ranks are in the sum now */
+            fprintf(stderr, "dptrain: error: rank %d: out of memory in the exact sum of a "
+                    "step; aborting the job\n", st->d->rank);
+            MPI_Abort(st->d->comm, 1);
+        }
         return;
     }
     /* One rank: nothing to agree on, so the update joins the thread sum.

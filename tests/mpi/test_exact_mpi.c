@@ -1,7 +1,8 @@
 /* Exact sums under mpirun: every rank adds its own share of a fixed global
  * set of terms (which rank gets which term is pseudo-random and depends on
- * P), sums two "thread" accumulators, allreduces with the user MPI_Op, and
- * must get the bits this process gets by adding the whole set alone. Rank 0
+ * P), sums two "thread" accumulators, allreduces with the user MPI_Op (and
+ * to floats with dpt_fix_allreduce_float), and must get the bits this
+ * process gets by adding the whole set alone. Rank 0
  * prints a hash of each result, the same for every P
  * (tests/mpi/exact_sums_any_ranks.sh compares them), then "N passed, M
  * failed".
@@ -91,6 +92,23 @@ static void reduce_set(const char *name, uint64_t seed, uint64_t K, size_t n, MP
         }
     }
     dpt_fix_sum(mine[1], mine[0], n);
+
+    /* The sums as floats on every rank, by a ring from 4096 values a rank
+     * on (each rank converts its block), by an allreduce below: the floats
+     * of the whole set's sums. */
+    float *got = malloc(n * sizeof *got), *want = malloc(n * sizeof *want);
+    if (!got || !want) {
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    memcpy(mine[0], mine[1], n * sizeof *mine[0]);
+    CHECK(dpt_fix_allreduce_float(mine[0], got, n, type, op, MPI_COMM_WORLD) == 0,
+          "%s: allreduce to floats", name);
+    dpt_fix_to_float(whole, want, n);
+    CHECK(memcmp(got, want, n * sizeof *got) == 0,
+          "%s: rank %d of %d: the floats of the sums differ from the whole set's", name, rank, P);
+    free(got);
+    free(want);
+
     CHECK(dpt_fix_allreduce(mine[1], n, type, op, MPI_COMM_WORLD) == 0, "%s: allreduce", name);
     CHECK(memcmp(mine[1], whole, n * sizeof *whole) == 0,
           "%s: rank %d of %d (%llu of %llu terms): the allreduced sums differ from the "
@@ -137,9 +155,14 @@ int main(int argc, char **argv)
 
     /* 10^5 values: 1000 terms ("micro-shards") of 100. */
     reduce_set("1000x100", 1, 1000, 100, type, op);
-    /* The medium MLP's gradient, 8 micro-shards: large enough for MPI to
-     * cut the buffer into segments and reduce them piecewise. */
-    reduce_set("8x235146", 2, 8, 235146, type, op);
+    /* The medium MLP's gradient and the step's 5 extras, 8 micro-shards:
+     * large enough for MPI to cut the buffer into segments and reduce them
+     * piecewise; for the ring, blocks of two sizes (P = 3 and 4), some
+     * sent in one message and some in two. */
+    reduce_set("8x235151", 2, 8, 235151, type, op);
+    /* 4096 values a rank and more for up to 3 ranks (the ring, blocks of
+     * unequal sizes), fewer for 4. */
+    reduce_set("5x12289", 4, 5, 12289, type, op);
     /* More ranks than terms: some ranks add nothing. */
     reduce_set("3x1001", 3, 3, 1001, type, op);
 
