@@ -103,11 +103,14 @@ int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_
 
 /* Collective. out[i] = the float of the sum over all ranks of buf[i]
  * (dpt_fix_to_float of what dpt_fix_allreduce gives), for i < n, on every
- * rank: the same bits as the two calls, with less to move. The sums go by
- * a reduce-scatter, so that each rank sums and converts its own slice,
- * then the floats by an allgather: 16 + 4 bytes per value cross between
- * ranks instead of an allreduce's 2 x 16. buf is scratch afterwards. The
- * same returns as dpt_fix_allreduce. */
+ * rank: the same bits as the two calls, with less to move. From 4096
+ * values a rank on, the sums go by a ring reduce-scatter, so that each
+ * rank sums and converts its own block, then the floats by an allgather:
+ * about 16 + 4 bytes a value cross between ranks instead of an
+ * allreduce's 2 x 16; below, by dpt_fix_allreduce. buf is scratch
+ * afterwards, and out holds what the ring receives until the floats are
+ * written. The same returns as dpt_fix_allreduce, and -1 when out of
+ * memory (2 P ints). */
 int dpt_fix_allreduce_float(dpt_fix *buf, float *out, size_t n, MPI_Datatype type, MPI_Op op,
                             MPI_Comm comm);
 
