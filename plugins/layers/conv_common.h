@@ -1279,14 +1279,15 @@ static void conv_wide_forward_all(const struct conv *c, const float *params, con
 
 typedef int32_t conv_i16 __attribute__((vector_size(CONV_WIDE * sizeof(int32_t))));
 
-/* A chain of two-source permutes over the NF vectors v: v[0] and v[1]
- * through idx[1], then what it gathered and v[k] through idx[k] for k >= 2
- * (NF - 1 permutes; with NF = 1, v[0]). Both transposes of the one-channel
- * layers are such chains: conv_rowlanes_chunk's (filters to channels
- * last, conv_rowlanes_index) and conv_rowlanes_transpose's (back,
- * conv_rowlanes_dy_index). */
-static inline __attribute__((always_inline)) conv_v16
-conv_permute_chain(const conv_v16 *v, size_t NF, const conv_i16 idx[CONV_LANES])
+/* *out = a chain of two-source permutes over the NF vectors v: v[0] and
+ * v[1] through idx[1], then what it gathered and v[k] through idx[k] for
+ * k >= 2 (NF - 1 permutes; with NF = 1, v[0]). Both transposes of the
+ * one-channel layers are such chains: conv_rowlanes_chunk's (filters to
+ * channels last, conv_rowlanes_index) and conv_rowlanes_transpose's (back,
+ * conv_rowlanes_dy_index). (The vector goes out by pointer: returned by
+ * value it would change the ABI between the clones.) */
+static inline __attribute__((always_inline)) void
+conv_permute_chain(const conv_v16 *v, size_t NF, const conv_i16 idx[CONV_LANES], conv_v16 *out)
 {
     conv_v16 r = v[0];
     if (NF > 1) {
@@ -1295,7 +1296,7 @@ conv_permute_chain(const conv_v16 *v, size_t NF, const conv_i16 idx[CONV_LANES])
     for (size_t k = 2; k < NF; k++) {
         r = __builtin_shuffle(r, v[k], idx[k]);
     }
-    return r;
+    *out = r;
 }
 
 /* The permutes of conv_rowlanes_chunk for NF filters: tidx[o][f] (f >= 1)
@@ -1345,7 +1346,8 @@ conv_rowlanes_chunk(const struct conv *c, const float *xr, const float *kp, floa
      * as (e / NF, e % NF); each is gathered from the filters' vectors by
      * NF - 1 two-source permutes (tidx, conv_rowlanes_index). */
     for (size_t o = 0; o < NF; o++) {
-        conv_v16 r = conv_permute_chain(acc, NF, tidx[o]);
+        conv_v16 r;
+        conv_permute_chain(acc, NF, tidx[o], &r);
         if (relu) { /* r > 0 ? r : +0, as conv_relu (NaN and -0 too) */
             r = (conv_v16)((conv_i16)r & (r > 0.0f));
         }
@@ -1970,7 +1972,8 @@ conv_rowlanes_transpose(const struct conv *c, const float *src, float *dyt, size
                 memcpy(&in[k], s + k * CONV_WIDE, sizeof in[k]);
             }
             for (size_t f = 0; f < NF; f++) {
-                conv_v16 r = conv_permute_chain(in, NF, tidx[f]);
+                conv_v16 r;
+                conv_permute_chain(in, NF, tidx[f], &r);
                 if (ow == last) {
                     r = (conv_v16)((conv_i16)r & keep);
                 }
