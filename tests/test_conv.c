@@ -73,6 +73,18 @@ static void check_case_with(const char *layer, const char *settings, const struc
     lc_destroy(&c);
 }
 
+/* conv2d on each of n cases with one method forced ("direct",
+ * "winograd"), seeds seed, seed + 20, ... */
+static void check_cases_by(const char *method, const struct fd_case *cases, size_t n,
+                           uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        char settings[256];
+        snprintf(settings, sizeof settings, "method = \"%s\"; %s", method, cases[i].settings);
+        check_case_with("conv2d", settings, &cases[i], seed + 20 * i);
+    }
+}
+
 /* The case with each method. */
 static void check_case(const char *layer, const struct fd_case *t, uint64_t seed)
 {
@@ -142,11 +154,7 @@ static void test_conv2d_rowlanes_gradients(void)
         {"filters = 1; kernel_size = 2;", {3, 17, 1}, {2, 16, 1}},
     };
     setenv("DPTRAIN_CONV_LANES", "16", 1);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char settings[256];
-        snprintf(settings, sizeof settings, "method = \"direct\"; %s", cases[i].settings);
-        check_case_with("conv2d", settings, &cases[i], 900 + 20 * i);
-    }
+    check_cases_by("direct", cases, sizeof cases / sizeof cases[0], 900);
     unsetenv("DPTRAIN_CONV_LANES");
 }
 
@@ -170,11 +178,7 @@ static void test_conv2d_winograd_gradients(void)
         {"filters = 9; kernel_size = 5; padding = \"same\";", {1, 1, 10}, {1, 1, 9}},
         {"filters = 2; kernel_size = 5; use_bias = false;", {8, 6, 9}, {4, 2, 2}},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char settings[256];
-        snprintf(settings, sizeof settings, "method = \"winograd\"; %s", cases[i].settings);
-        check_case_with("conv2d", settings, &cases[i], 700 + 20 * i);
-    }
+    check_cases_by("winograd", cases, sizeof cases / sizeof cases[0], 700);
 }
 
 static void test_conv1d_gradients(void)

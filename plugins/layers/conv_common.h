@@ -1644,11 +1644,7 @@ conv_direct_dy_of(const struct conv *c, const float *dy, const float *y, size_t 
     const float *dys = dy + b * P * F;
     *lds = F;
     if (relu) {
-        const float *ys = y + b * P * F;
-        for (size_t i = 0; i < P * F; i++) {
-            float g = dys[i]; /* loaded whatever y is, so the loop vectorizes */
-            dym[i] = ys[i] > 0.0f ? g : 0.0f;
-        }
+        conv_relu_mask(dys, y + b * P * F, P * F, dym);
         return dym;
     }
     if (b == B - 1 && F < Fp) {
@@ -1997,11 +1993,7 @@ conv_rowlanes_dk_sample(const struct conv *c, const float *xp, const float *dy, 
     const size_t kh = g->h.k, kw = g->w.k;
     const float *src = dy + b * PF;
     if (relu) {
-        const float *ys = y + b * PF;
-        for (size_t i = 0; i < PF; i++) {
-            float v = src[i]; /* loaded whatever y is, so the loop vectorizes */
-            dym[i] = ys[i] > 0.0f ? v : 0.0f;
-        }
+        conv_relu_mask(src, y + b * PF, PF, dym);
         src = dym;
     }
     switch (F) { /* the filters as a constant: the permutes unrolled */
