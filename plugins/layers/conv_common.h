@@ -292,7 +292,12 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 /* The wide tiles: vectors of 16 floats, which CPUs with AVX-512 (the
  * x86-64-v4 clone of CONV_WIDE_CLONES) hold in one register, twice the products per
  * instruction of the 8-lane tiles; their 32 registers also make room for
- * forward tiles of 12 positions. conv_create picks them (c->wide) for
+ * forward tiles of 10 positions (12 needed more pointers than the 16
+ * general registers, whose spills went through the FMA ports, and LeNet's
+ * second layer has 100 positions a sample: 10 tiles exactly where 12 made
+ * 9 with 8 positions twice; forward + backward 117.2 -> 120.2 GFLOP/s,
+ * scripts/conv-rate.c, medians of 8 alternating runs, Intel Xeon with
+ * AVX-512; vggsmall's first layer unchanged). conv_create picks them (c->wide) for
  * layers whose filters are whole vectors of 16 (F % 16 == 0, so dy's rows
  * are read in place with no lanes past F: LeNet's second layer, vggsmall's
  * first) on CPUs that have them; DPTRAIN_CONV_LANES=8 or 16 in the
@@ -307,7 +312,7 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 #define CONV_WIDE_CLONES DPT_VECTORIZE
 #endif
 #define CONV_WIDE 16
-#define CONV_WIDE_POS 12    /* positions of a wide forward tile */
+#define CONV_WIDE_POS 10    /* positions of a wide forward tile */
 #define CONV_WIDE_DK_TAPS 8 /* taps of a wide kernel-gradient tile (their offsets in registers) */
 typedef float conv_v16 __attribute__((vector_size(CONV_WIDE * sizeof(float))));
 
@@ -1486,10 +1491,10 @@ conv_wide_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_
 {
     const struct conv_geom *g = &c->g;
     const size_t C = g->C;
-    conv_v16 acc[CONV_WIDE_POS], accb = {0}, d;
-    size_t o[CONV_WIDE_POS];
+    conv_v16 acc[CONV_DK_TAPS], accb = {0}, d;
+    size_t o[CONV_DK_TAPS];
 #pragma GCC unroll 12
-    for (size_t q = 0; q < CONV_WIDE_POS; q++) {
+    for (size_t q = 0; q < CONV_DK_TAPS; q++) {
         acc[q] = (conv_v16){0};
         o[q] = q < n ? off[q] : 0;
     }
@@ -1500,7 +1505,7 @@ conv_wide_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_
             memcpy(&d, dyv, sizeof d);
             accb += d;
 #pragma GCC unroll 12
-            for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+            for (size_t q = 0; q < CONV_DK_TAPS && q < n; q++) {
                 acc[q] += bp[o[q]] * d;
             }
         }
