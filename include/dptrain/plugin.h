@@ -43,6 +43,9 @@
  *     element of dx and whose dx is not zeroed.
  *   - No OpenMP and no threaded BLAS inside a plugin: each thread already runs
  *     a whole micro-shard. Use cblas_sgemm; the host keeps BLAS single-threaded.
+ *   - Plugins run with subnormal floats flushed to zero (x86-64: MXCSR's FTZ
+ *     and DAZ; AArch64: FPCR.FZ), set by the host for all its threads;
+ *     a plugin does not change the floating-point environment.
  *
  * A minimal activation plugin:
  *

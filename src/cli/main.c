@@ -557,6 +557,7 @@ int main(int argc, char **argv)
 {
     cli_blas_reexec(argv);
     dpt_blas_one_thread(); /* before MPI_Init: its threads would wait as ours start */
+    dpt__flush_denormals(); /* before any thread of ours starts: they inherit it */
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

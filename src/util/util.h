@@ -35,5 +35,15 @@ const char *dpt__signal_name(int sig);
 /* A duration in seconds from "SECONDS" (decimals allowed), "MM:SS",
  * "HH:MM:SS" or Slurm's "DAYS-HH[:MM[:SS]]"; 0, or -1 when s is not one. */
 int dpt__duration_parse(const char *s, double *seconds);
+/* Subnormal floats (below 1.2e-38) become zero in this thread and in the
+ * threads it starts afterwards: results that would be subnormal are
+ * flushed to zero and subnormal inputs read as zero (x86-64: MXCSR's FTZ
+ * and DAZ bits; AArch64: FPCR.FZ). Arithmetic on subnormals takes a
+ * microcode assist of ~100 cycles on x86, and a network that trains for
+ * long makes many (Adam's moments of parameters whose gradient is zero
+ * decay through the subnormal range). Unless DPTRAIN_KEEP_DENORMALS is set
+ * to a non-empty value other than "0". Returns 1 when it flushed, else 0
+ * (kept, or another CPU). DESIGN.md, "Subnormal floats are flushed". */
+int dpt__flush_denormals(void);
 
 #endif
