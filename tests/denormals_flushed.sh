@@ -4,7 +4,7 @@
 # rank and on two, with several threads; DPTRAIN_KEEP_DENORMALS=1 keeps
 # them. The layer tests/plugins/denormal_probe.c is y = x and makes its
 # outputs NaN when the thread running it keeps subnormals, which stops the
-# run at its first step.
+# run at its first step naming the layer.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 tp="$DPT_TEST_PLUGINS"
@@ -22,7 +22,7 @@ check "eval flushes too" \
 
 # The probe can fail: with the subnormals kept, its NaN stops the run.
 export DPTRAIN_KEEP_DENORMALS=1
-expect_error "the loss became NaN at epoch 1, step 1" \
+expect_error "layer plugin 'denormal_probe' 1.0.0 .*forward() wrote NaN into y" \
     dptrain train m.cfg --plugin-path "$tp/denormal_probe.so" --threads 2 --out k.h5
 check "and writes no model" [ ! -e k.h5 ]
 summary

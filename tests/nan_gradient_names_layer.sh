@@ -1,11 +1,12 @@
 #!/bin/sh
-# A NaN made by a plugin's backward is reported naming the layer (index,
-# model.layers path, kind, plugin name, version and file), the function and
-# the buffer (backward's dx or dparams), the epoch and step, and that the
-# function's inputs were finite; on one rank, several threads, two ranks
-# and with --deterministic. The layer is tests/plugins/nan_at_step.c: y = w *
-# x whose backward writes a NaN into dx or dparams from its "step" on (0-based
-# within the epoch, so step = 3 is the message's "step 4").
+# A NaN made by a plugin's backward (or forward) is reported naming the
+# layer (index, model.layers path, kind, plugin name, version and file), the
+# function and the buffer (backward's dx or dparams, forward's y), the epoch
+# and step, and that the function's inputs were finite; on one rank, several
+# threads, two ranks and with --deterministic. The layer is
+# tests/plugins/nan_at_step.c: y = w * x whose backward writes a NaN into dx
+# or dparams (or forward into y) from its "step" on (0-based within the
+# epoch, so step = 3 is the message's "step 4").
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 tp="$DPT_TEST_PLUGINS"
@@ -61,7 +62,21 @@ expect_error "rank 1: $said: backward() wrote NaN into dx (element 0) at epoch 1
 expect_error "rank [01]: $said: backward() wrote NaN into dx (element 0) at epoch 1, step" \
     mpi --deterministic
 
-# 5. The check does not fire on a healthy run: with the NaN's epoch past the
+# 5. A NaN from forward (the loss becomes NaN) is named the same way, on one
+#    rank, two threads and two ranks (rank 1's rows only), rather than
+#    reported as a NaN loss with a hint about the learning rate.
+fwd="$said: forward() wrote NaN into y (element 0) at epoch 1, step"
+expect_error "$fwd 4, although its inputs (x and the parameters) were finite" \
+    dptrain train m.cfg --plugin-path "$tp/nan_at_step.so" --out m.h5 --set 'model.layers.[1].where="y"'
+check "the message does not blame the learning rate" ! grep -q "learning rate" .err
+expect_error "$fwd 4" \
+    dptrain train m.cfg --plugin-path "$tp/nan_at_step.so" --out m.h5 --threads 2 \
+    --set 'model.layers.[1].where="y"'
+expect_error "rank 1: $fwd 2" \
+    mpi --set 'model.layers.[1].where="y"' --set model.layers.[1].step=1 \
+    --set model.layers.[1].from_sample=48
+
+# 6. The check does not fire on a healthy run: with the NaN's epoch past the
 #    end, the same model trains and is written.
 check "a run without the NaN trains" \
     dptrain train m.cfg --plugin-path "$tp/nan_at_step.so" --out ok.h5 --set model.layers.[1].epoch=1000

@@ -648,13 +648,14 @@ static int nonfinite_found(const struct dpt_step *st, const struct dpt_step_in *
                        (unsigned long long)in->s + 1, inputs);
 }
 
-/* After a step whose gradient was not finite on this rank: re-runs the
- * rank's micro-shards of the step one by one on thread 0's buffers, with
+/* After a step whose gradient or loss was not finite on this rank: re-runs
+ * the rank's micro-shards of the step one by one on thread 0's buffers, with
  * tgrad[0] as scratch (the step is lost anyway), and writes into err which
  * layer made the first non-finite value. Returns 0 when no micro-shard
- * shows it again (a plugin whose results vary between calls), else the
- * error. */
-static int diagnose(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_err *err)
+ * shows it again (a plugin whose results vary between calls), or when
+ * nan_only and the first is an infinity, else the error. */
+static int diagnose(struct dpt_step *st, const struct dpt_step_in *in, int nan_only,
+                    struct dpt_err *err)
 {
     const struct dpt_shard *sh = in->shard;
     float scale = 1.0f / (float)dpt_shard_step_rows(sh, in->s);
@@ -668,7 +669,7 @@ static int diagnose(struct dpt_step *st, const struct dpt_step_in *in, struct dp
                                sh->y + first * sh->y_cols, sh->y_cols, rows, scale,
                                st->tgrad[0], &mi, &nf);
         if (nf.found) {
-            return nonfinite_found(st, in, &nf, err);
+            return nan_only && !isnan(nf.value) ? 0 : nonfinite_found(st, in, &nf, err);
         }
     }
     return 0;
@@ -680,7 +681,7 @@ static int diagnose(struct dpt_step *st, const struct dpt_step_in *in, struct dp
 static int nonfinite_error(struct dpt_step *st, const struct dpt_step_in *in,
                            struct dpt_err *err)
 {
-    int rc = dpt_dist_agree(st->d, diagnose(st, in, err), err);
+    int rc = dpt_dist_agree(st->d, diagnose(st, in, 0, err), err);
     if (rc < 0) {
         return rc;
     }
@@ -705,12 +706,19 @@ int dpt_step_take(struct dpt_step *st, const struct dpt_step_in *in, struct dpt_
          * which layer, when it was a value that is not finite. */
         *err = st->thread_err;
         if (failed && st->nonfinite) {
-            diagnose(st, in, err);
+            diagnose(st, in, 0, err);
         }
         return dpt_dist_agree(st->d, failed ? err->code : 0, err);
     }
     float loss = g[n + X_LOSS];
     if (!isfinite(loss)) {
+        /* A plugin that made a NaN from finite inputs is named (every rank
+         * is here: the loss is the ranks' sum); an infinity is what training
+         * that diverges makes, for which the hint below stands. */
+        int rc = dpt_dist_agree(st->d, diagnose(st, in, 1, err), err);
+        if (rc < 0) {
+            return rc;
+        }
         return dpt_err_set(err, DPT_ENUMERIC,
                            "the loss became %s at epoch %llu, step %llu (lower the learning "
                            "rate, or standardize the inputs)",

@@ -6,8 +6,8 @@
  * Settings: "epoch" and "step" (0-based, default 0 and 2): the first training
  * step whose backward is broken; every later one is broken too, so that the
  * host's diagnosis pass, which re-runs the step, sees the same NaN.
- * "where" is "dparams" (the gradient of w) or "dx" (the gradient passed to
- * the layer below). "from_sample" (default 0): only micro-shards whose first
+ * "where" is "dparams" (the gradient of w), "dx" (the gradient passed to
+ * the layer below) or "y" (forward's output, which makes the loss NaN). "from_sample" (default 0): only micro-shards whose first
  * row is at least this far into the epoch's order are broken, so that a test
  * on several ranks can break only one rank's rows. */
 #include <dptrain/plugin.h>
@@ -19,6 +19,7 @@
 struct nan_at_step {
     int64_t epoch, step, from_sample;
     int in_dx; /* 1: the NaN goes into dx; 0: into dparams */
+    int in_y;  /* 1: into forward's y instead */
     size_t n;  /* floats per sample */
 };
 
@@ -26,7 +27,7 @@ static int nan_create(void **state, const struct dpt_host *host, const struct dp
                       struct dpt_layer_info *info)
 {
     struct nan_at_step *s = calloc(1, sizeof *s);
-    static const char *const wheres[] = {"dparams", "dx", NULL};
+    static const char *const wheres[] = {"dparams", "dx", "y", NULL};
     const char *where = NULL;
     if (!s) {
         return host->error(host->ctx, "out of memory");
@@ -46,6 +47,7 @@ static int nan_create(void **state, const struct dpt_host *host, const struct dp
         return rc;
     }
     s->in_dx = strcmp(where, "dx") == 0;
+    s->in_y = strcmp(where, "y") == 0;
     s->n = 1;
     for (uint32_t i = 0; i < in->rank; i++) {
         s->n *= in->dims[i];
@@ -67,12 +69,22 @@ static void nan_init(const void *st, float *params, const struct dpt_host *host,
     params[0] = 1.0f;
 }
 
+static int nan_broken(const struct nan_at_step *s, const struct dpt_batch *b)
+{
+    int broken = b->epoch > (uint64_t)s->epoch ||
+                 (b->epoch == (uint64_t)s->epoch && b->step >= (uint64_t)s->step);
+    return broken && b->first_sample >= (uint64_t)s->from_sample;
+}
+
 static void nan_forward(const void *st, const float *params, const float *x, float *y,
                         const struct dpt_batch *b)
 {
     const struct nan_at_step *s = st;
     for (size_t i = 0; i < b->B * s->n; i++) {
         y[i] = params[0] * x[i];
+    }
+    if (s->in_y && b->training && nan_broken(s, b)) {
+        y[0] = nanf("");
     }
 }
 
@@ -88,9 +100,7 @@ static void nan_backward(const void *st, const float *params, const float *x, co
             dx[i] += params[0] * dy[i];
         }
     }
-    int broken = b->epoch > (uint64_t)s->epoch ||
-                 (b->epoch == (uint64_t)s->epoch && b->step >= (uint64_t)s->step);
-    broken = broken && b->first_sample >= (uint64_t)s->from_sample;
+    int broken = !s->in_y && nan_broken(s, b);
     if (broken && s->in_dx && dx) {
         /* Every element: a relu below passes none of dy where its input
          * was negative, and would hide a single NaN. */
