@@ -42,8 +42,8 @@ int dpt__duration_parse(const char *s, double *seconds);
  * microcode assist of ~100 cycles on x86, and a network that trains for
  * long makes many (Adam's moments of parameters whose gradient is zero
  * decay through the subnormal range). Unless DPTRAIN_KEEP_DENORMALS is set
- * to a non-empty value other than "0". Returns 1 when it flushed, else 0
- * (kept, or another CPU). DESIGN.md, "Subnormal floats are flushed". */
-int dpt__flush_denormals(void);
+ * to a non-empty value other than "0"; nothing on other CPUs. DESIGN.md,
+ * "Subnormal floats are flushed". */
+void dpt__flush_denormals(void);
 
 #endif

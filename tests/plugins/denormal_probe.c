@@ -39,12 +39,6 @@ static void probe_destroy(void *state)
     free(state);
 }
 
-static void probe_init(const void *st, float *params, const struct dpt_host *host,
-                       struct dpt_rng *rng)
-{
-    (void)st, (void)params, (void)host, (void)rng;
-}
-
 static void probe_forward(const void *st, const float *params, const float *x, float *y,
                           const struct dpt_batch *b)
 {
@@ -72,7 +66,6 @@ static const struct dpt_layer_plugin probe = {
                               "y = x; NaN when subnormal floats are not flushed"),
     .create = probe_create,
     .destroy = probe_destroy,
-    .init = probe_init,
     .forward = probe_forward,
     .backward = probe_backward,
 };
