@@ -450,6 +450,35 @@ static void test_set(void)
     free(x);
 }
 
+/* dpt_fix_set_clear and dpt_fix_add_clear give the sums of dpt_fix_set and
+ * dpt_fix_add and leave x all +0; a refused call changes neither acc nor x. */
+static void test_clear(void)
+{
+    float *x = mixed_terms(12);
+    dpt_fix plain[NV], cleared[NV];
+    CU_ASSERT_EQUAL(dpt_fix_set(plain, x, NV, NULL), 0);
+    CU_ASSERT_EQUAL(dpt_fix_set_clear(cleared, x, NV, NULL), 0);
+    for (size_t k = 1; k < 3; k++) {
+        CU_ASSERT_EQUAL(dpt_fix_add(plain, x + k * NV, NV, NULL), 0);
+        CU_ASSERT_EQUAL(dpt_fix_add_clear(cleared, x + k * NV, NV, NULL), 0);
+    }
+    CU_ASSERT(memcmp(plain, cleared, sizeof plain) == 0);
+    size_t nonzero = 0;
+    for (size_t j = 0; j < 3 * NV; j++) {
+        nonzero += !same_float(x[j], 0.0f);
+    }
+    CU_ASSERT_EQUAL(nonzero, 0);
+    float bad[3] = {1.0f, NAN, 2.0f}, kept[3];
+    memcpy(kept, bad, sizeof kept);
+    size_t at = 0;
+    CU_ASSERT_EQUAL(dpt_fix_add_clear(cleared, bad, 3, &at), -1);
+    CU_ASSERT_EQUAL(at, 1);
+    CU_ASSERT_EQUAL(dpt_fix_set_clear(cleared, bad, 3, &at), -1);
+    CU_ASSERT(memcmp(bad, kept, sizeof kept) == 0);
+    CU_ASSERT(memcmp(plain, cleared, sizeof plain) == 0);
+    free(x);
+}
+
 /* Terms that cancel give exactly +0, whatever the order. */
 static void test_cancel(void)
 {
@@ -653,6 +682,7 @@ int main(void)
     CU_add_test(sums, "exact double sums", test_double_reference);
     CU_add_test(sums, "dpt_fix_sum", test_sum);
     CU_add_test(sums, "dpt_fix_set", test_set);
+    CU_add_test(sums, "clearing the terms as they are added", test_clear);
     CU_add_test(sums, "cancelling terms", test_cancel);
     CU_add_test(sums, "golden hash", test_golden);
     CU_pSuite out = CU_add_suite("fixed to float", NULL, NULL);

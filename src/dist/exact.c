@@ -128,12 +128,36 @@ KERNEL static void add_kernel(word *restrict acc, const float *restrict x, size_
     }
 }
 
+/* add_kernel, then x[i] = 0. */
+KERNEL static void add_clear_kernel(word *restrict acc, float *restrict x, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo, hi;
+        fix_words(&x[i], &lo, &hi);
+        uint64_t sum = acc[2 * i + LO] + lo;
+        acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
+        acc[2 * i + LO] = sum;
+        x[i] = 0.0f;
+    }
+}
+
 /* acc = fix(x): add_kernel onto zeros, without reading them. */
 KERNEL static void set_kernel(word *restrict acc, const float *restrict x, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         fix_words(&x[i], &acc[2 * i + LO], &acc[2 * i + HI]);
+    }
+}
+
+/* set_kernel, then x[i] = 0. */
+KERNEL static void set_clear_kernel(word *restrict acc, float *restrict x, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        fix_words(&x[i], &acc[2 * i + LO], &acc[2 * i + HI]);
+        x[i] = 0.0f;
     }
 }
 
@@ -250,6 +274,24 @@ int dpt_fix_set(dpt_fix *acc, const float *x, size_t n, size_t *bad)
         return -1;
     }
     set_kernel((word *)acc, x, n);
+    return 0;
+}
+
+int dpt_fix_add_clear(dpt_fix *acc, float *x, size_t n, size_t *bad)
+{
+    if (check_range(x, n, bad) < 0) {
+        return -1;
+    }
+    add_clear_kernel((word *)acc, x, n);
+    return 0;
+}
+
+int dpt_fix_set_clear(dpt_fix *acc, float *x, size_t n, size_t *bad)
+{
+    if (check_range(x, n, bad) < 0) {
+        return -1;
+    }
+    set_clear_kernel((word *)acc, x, n);
     return 0;
 }
 

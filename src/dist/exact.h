@@ -42,10 +42,12 @@
  * One step of one rank, with T threads; acc[t] holds n dpt_fix (16-byte
  * aligned, as malloc and dpt__zalloc_aligned give) and g[t] n floats:
  *
- *     memset(acc[t], 0, n * sizeof(dpt_fix));           // thread t
+ *     zero g[t];                                        // thread t
  *     for each micro-shard of thread t:
- *         zero g[t]; backward into g[t];
- *         if (dpt_fix_add(acc[t], g[t], n, &bad) < 0) ... g[t][bad] is bad
+ *         backward into g[t];
+ *         the first: dpt_fix_set_clear(acc[t], g[t], n, &bad) (no zeroing
+ *         of acc first), the others: dpt_fix_add_clear(...); both leave
+ *         g[t] zero for the next; < 0: g[t][bad] is bad
  *     for (t = 1; t < T; t++)                           // any order
  *         dpt_fix_sum(acc[0], acc[t], n);
  *     dpt_fix_allreduce_float(acc[0], grad, n, type, op, comm);
@@ -77,6 +79,11 @@ int dpt_fix_add(dpt_fix *acc, const float *x, size_t n, size_t *bad);
 /* acc[i] = fix(x[i]) for i < n: dpt_fix_add onto zeros, without reading
  * them (the first term of a sum). Returns as dpt_fix_add. */
 int dpt_fix_set(dpt_fix *acc, const float *x, size_t n, size_t *bad);
+
+/* dpt_fix_add and dpt_fix_set, which then set x[i] = 0 for i < n (in the
+ * same pass, while x is in cache; a refused call changes neither). */
+int dpt_fix_add_clear(dpt_fix *acc, float *x, size_t n, size_t *bad);
+int dpt_fix_set_clear(dpt_fix *acc, float *x, size_t n, size_t *bad);
 
 /* acc[i] += b[i] for i < n (modulo 2^128; see DPT_FIX_MAX_TERMS). */
 void dpt_fix_sum(dpt_fix *acc, const dpt_fix *b, size_t n);

@@ -528,12 +528,14 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     }
     for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)st->threads) {
         size_t h = 0;
-        memset(g, 0, n * sizeof(float));
+        int first = i == (uint64_t)t;
+        if (first) { /* later ones find g cleared by the sum of the one before */
+            memset(g, 0, n * sizeof(float));
+        }
         g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h, NULL);
         g[n + X_HITS] = (float)h;
         g[n + X_STOP] = g[n + X_ERROR] = g[n + X_CKPT] = 0;
-        int first = i == (uint64_t)t;
-        if ((first ? dpt_fix_set : dpt_fix_add)(acc, g, n + 2, bad_at) < 0) {
+        if ((first ? dpt_fix_set_clear : dpt_fix_add_clear)(acc, g, n + 2, bad_at) < 0) {
             if (first) {
                 memset(acc, 0, (n + 2) * sizeof *acc); /* refused: nothing was set */
             }
