@@ -116,15 +116,21 @@ static inline void fix_words(const float *x, uint64_t *lo_out, uint64_t *hi_out)
     *lo_out = (lo ^ neg) - neg;
 }
 
+/* acc[i] += fix(*x), the carry from the low word into the high word. */
+static inline void add_words(word *restrict acc, size_t i, const float *x)
+{
+    uint64_t lo, hi;
+    fix_words(x, &lo, &hi);
+    uint64_t sum = acc[2 * i + LO] + lo;
+    acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
+    acc[2 * i + LO] = sum;
+}
+
 KERNEL static void add_kernel(word *restrict acc, const float *restrict x, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        uint64_t lo, hi;
-        fix_words(&x[i], &lo, &hi);
-        uint64_t sum = acc[2 * i + LO] + lo;
-        acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
-        acc[2 * i + LO] = sum;
+        add_words(acc, i, &x[i]);
     }
 }
 
@@ -133,11 +139,7 @@ KERNEL static void add_clear_kernel(word *restrict acc, float *restrict x, size_
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        uint64_t lo, hi;
-        fix_words(&x[i], &lo, &hi);
-        uint64_t sum = acc[2 * i + LO] + lo;
-        acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
-        acc[2 * i + LO] = sum;
+        add_words(acc, i, &x[i]);
         x[i] = 0.0f;
     }
 }

@@ -529,7 +529,7 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     for (uint64_t i = (uint64_t)t; i < local; i += (uint64_t)st->threads) {
         size_t h = 0;
         int first = i == (uint64_t)t;
-        if (first) { /* later ones find g cleared by the sum of the one before */
+        if (first) { /* later ones find g zeroed by the conversion of the one before */
             memset(g, 0, n * sizeof(float));
         }
         g[n + X_LOSS] = (float)run_micro(st, in, i, t, scale, g, &h, NULL);
