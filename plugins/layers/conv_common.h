@@ -924,14 +924,19 @@ static void conv_direct_pad(const struct conv *c, const float *xs, float *xp)
 
 /* The kernel packed by vectors of filters: kp[(v * (K + 1) + t) * L + l]
  * = the weight of tap t for filter v * L + l, L the filters of a vector
- * (conv_lanes); 0 past F; t = K is the bias (0 without one). */
+ * (conv_lanes); 0 past F; t = K is the bias (0 without one). By whole
+ * vectors, as conv_direct_unpack_add: a division per weight was 12% of
+ * LeNet's second layer's forward (perf). */
 static void conv_direct_pack(const struct conv *c, const float *params, float *kp)
 {
     const size_t K = c->g.K, F = c->F, L = conv_lanes(c);
     memset(kp, 0, (K + 1) * c->Fp * sizeof *kp);
     for (size_t t = 0; t < K + c->use_bias; t++) {
-        for (size_t f = 0; f < F; f++) {
-            kp[(f / L * (K + 1) + t) * L + f % L] = params[t * F + f];
+        for (size_t f0 = 0; f0 < F; f0 += L) {
+            float *d = kp + (f0 / L * (K + 1) + t) * L;
+            for (size_t l = 0; l < L && f0 + l < F; l++) {
+                d[l] = params[t * F + f0 + l];
+            }
         }
     }
 }
@@ -1522,6 +1527,84 @@ conv_wide_dk_tile(const struct conv *c, const float *xp, const float *dyv, size_
     }
 }
 
+/* conv_wide_dk_tile for n taps whose inputs are contiguous in the padded
+ * sample (tap q at offset o0 + q: a kernel row's taps and channels when
+ * the row is not dilated): one pointer and constant displacements
+ * address every input, where the offsets of a general tile did not fit
+ * the registers (LeNet's second layer: 6 of 8 reloaded from the stack at
+ * every position, 15 loads for 9 vector operations). The same sums. */
+static inline __attribute__((always_inline)) void
+conv_wide_dk_run(const struct conv *c, const float *xp, const float *dyv, size_t lds, size_t o0,
+                 size_t n, float *dk, float *db)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t C = g->C;
+    conv_v16 acc[CONV_DK_TAPS], accb = {0}, d;
+#pragma GCC unroll 12
+    for (size_t q = 0; q < CONV_DK_TAPS; q++) {
+        acc[q] = (conv_v16){0};
+    }
+    for (size_t oh = 0; oh < g->h.out; oh++) {
+        const float *row = xp + oh * g->h.stride * c->Wp * C + o0;
+        for (size_t ow = 0; ow < g->w.out; ow++, dyv += lds) {
+            const float *bp = row + ow * g->w.stride * C;
+            memcpy(&d, dyv, sizeof d);
+            accb += d;
+#pragma GCC unroll 12
+            for (size_t q = 0; q < CONV_DK_TAPS && q < n; q++) {
+                acc[q] += bp[q] * d;
+            }
+        }
+    }
+    for (size_t q = 0; q < n; q++) {
+        memcpy(&d, dk + q * CONV_WIDE, sizeof d);
+        d += acc[q];
+        memcpy(dk + q * CONV_WIDE, &d, sizeof d);
+    }
+    if (db) {
+        memcpy(&d, db, sizeof d);
+        d += accb;
+        memcpy(db, &d, sizeof d);
+    }
+}
+
+/* The wide kernel gradient of a sample when a kernel row's R = kw * C
+ * taps are contiguous (no dilation along the row) and R >= 6: each row by
+ * the fewest tiles of at most CONV_DK_TAPS, of sizes that differ by at
+ * most one (LeNet's second layer: R = 30, 3 tiles of 10). The bias with
+ * the first tile. Returns 0 when the rows are not such runs. */
+static inline __attribute__((always_inline)) int
+conv_wide_dk_rows(const struct conv *c, const float *xp, const float *dyv, size_t lds,
+                  float *dkv)
+{
+    const struct conv_geom *g = &c->g;
+    const size_t R = g->w.k * g->C;
+    if (g->w.dilation != 1 || R < 6) {
+        return 0;
+    }
+    const size_t tiles = (R + CONV_DK_TAPS - 1) / CONV_DK_TAPS;
+    const size_t base = R / tiles, extra = R % tiles;
+    for (size_t i = 0; i < g->h.k; i++) {
+        for (size_t k = 0, t0 = i * R; k < tiles; k++) {
+            size_t n = base + (k < extra);
+            float *db = t0 == 0 ? dkv + g->K * CONV_WIDE : NULL;
+            const size_t o0 = c->off[t0];
+            float *dk = dkv + t0 * CONV_WIDE;
+            switch (n) {
+            case 12: conv_wide_dk_run(c, xp, dyv, lds, o0, 12, dk, db); break;
+            case 11: conv_wide_dk_run(c, xp, dyv, lds, o0, 11, dk, db); break;
+            case 10: conv_wide_dk_run(c, xp, dyv, lds, o0, 10, dk, db); break;
+            case 9: conv_wide_dk_run(c, xp, dyv, lds, o0, 9, dk, db); break;
+            case 8: conv_wide_dk_run(c, xp, dyv, lds, o0, 8, dk, db); break;
+            case 7: conv_wide_dk_run(c, xp, dyv, lds, o0, 7, dk, db); break;
+            default: conv_wide_dk_run(c, xp, dyv, lds, o0, n, dk, db); break;
+            }
+            t0 += n;
+        }
+    }
+    return 1;
+}
+
 /* One tile of n taps from t0 on (n a constant after inlining), the bias
  * with the first tile; 16 filters when wide (a constant too), else 8. */
 static inline __attribute__((always_inline)) void
@@ -1550,6 +1633,9 @@ static inline __attribute__((always_inline)) void
 conv_direct_dk_one(const struct conv *c, const float *xp, const float *dyv, size_t lds,
                    float *dkv, int wide)
 {
+    if (wide && conv_wide_dk_rows(c, xp, dyv, lds, dkv)) {
+        return;
+    }
     const size_t cap = wide ? CONV_WIDE_DK_TAPS : CONV_DK_TAPS;
     const size_t K = c->g.K, tiles = (K + cap - 1) / cap;
     const size_t base = K / tiles, extra = K % tiles;
