@@ -1156,7 +1156,7 @@ conv_direct_rows(const struct conv *c, const float *xp, const float *kp, float *
  * products in tap order, as in conv_direct_tile2. */
 static inline __attribute__((always_inline)) void
 conv_wide_tile(const float *const *xb, size_t n, const float *kv, const size_t *off, size_t K,
-               float *out, size_t ld)
+               size_t R, float *out, size_t ld)
 {
     conv_v16 acc[CONV_WIDE_POS], w;
     memcpy(&w, kv + K * CONV_WIDE, sizeof w);
@@ -1164,12 +1164,26 @@ conv_wide_tile(const float *const *xb, size_t n, const float *kv, const size_t *
     for (size_t q = 0; q < CONV_WIDE_POS; q++) {
         acc[q] = w;
     }
-    for (size_t t = 0; t < K; t++) {
-        memcpy(&w, kv + t * CONV_WIDE, sizeof w);
-        const size_t o = off[t];
+    if (R) { /* the taps of a kernel row are R contiguous inputs */
+        for (size_t t0 = 0; t0 < K; t0 += R) {
+            const size_t o0 = off[t0];
+            const float *wr = kv + t0 * CONV_WIDE;
+            for (size_t k = 0; k < R; k++) {
+                memcpy(&w, wr + k * CONV_WIDE, sizeof w);
 #pragma GCC unroll 12
-        for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
-            acc[q] += xb[q][o] * w;
+                for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+                    acc[q] += xb[q][o0 + k] * w;
+                }
+            }
+        }
+    } else {
+        for (size_t t = 0; t < K; t++) {
+            memcpy(&w, kv + t * CONV_WIDE, sizeof w);
+            const size_t o = off[t];
+#pragma GCC unroll 12
+            for (size_t q = 0; q < CONV_WIDE_POS && q < n; q++) {
+                acc[q] += xb[q][o] * w;
+            }
         }
     }
 #pragma GCC unroll 12
@@ -1186,6 +1200,7 @@ conv_wide_forward(const struct conv *c, const float *xp, const float *kp, float 
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, K = g->K, P = g->P, Wo = g->w.out, T = CONV_WIDE_POS;
+    const size_t R = g->w.dilation == 1 ? g->w.k * g->C : 0;
     for (size_t p0 = 0; p0 < P; p0 += T) {
         size_t n = P - p0 < T ? P - p0 : T;
         if (n < T && P >= T) {
@@ -1200,9 +1215,9 @@ conv_wide_forward(const struct conv *c, const float *xp, const float *kp, float 
             const float *kv = kp + v * (K + 1) * CONV_WIDE;
             float *out = ys + p0 * F + v * CONV_WIDE;
             if (n == T) {
-                conv_wide_tile(xb, T, kv, c->off, K, out, F);
+                conv_wide_tile(xb, T, kv, c->off, K, R, out, F);
             } else {
-                conv_wide_tile(xb, n, kv, c->off, K, out, F);
+                conv_wide_tile(xb, n, kv, c->off, K, R, out, F);
             }
         }
     }
