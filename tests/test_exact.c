@@ -479,6 +479,84 @@ static void test_clear(void)
     free(x);
 }
 
+/* The double form (dpt_fixd_add_clear, the leftovers through
+ * dpt_fix_add_clear, then dpt_fixd_to_fix) against dpt_fix_add of every
+ * term: the same integers, in three mixes. Terms of close magnitudes (the
+ * usual gradient) all go to the doubles and their float is the double's;
+ * terms from 2^-70 to 2^30 (tiny ones that dpt_fix rounds, and sums whose
+ * bits span more than a double holds) leave some for the fixed path; and
+ * NaN or too large must be left and then refused there, as without the
+ * doubles. */
+static void check_fixd(const float *terms, size_t k_terms, size_t *left_out)
+{
+    dpt_fix want[NV], acc[NV];
+    double d[NV];
+    float x[NV], f_want[NV];
+    memset(want, 0, sizeof want);
+    memset(acc, 0, sizeof acc);
+    size_t left = 0;
+    for (size_t k = 0; k < k_terms; k++) {
+        CU_ASSERT_EQUAL(dpt_fix_add(want, terms + k * NV, NV, NULL), 0);
+        memcpy(x, terms + k * NV, sizeof x);
+        size_t l = dpt_fixd_add_clear(d, x, NV, k == 0);
+        left += l;
+        if (l) {
+            CU_ASSERT_EQUAL(dpt_fix_add_clear_nonzero(acc, x, NV, NULL), 0);
+        }
+        for (size_t j = 0; j < NV; j++) {
+            CU_ASSERT(same_float(x[j], 0.0f));
+        }
+    }
+    dpt_fixd_to_fix(acc, d, NV, 1);
+    CU_ASSERT(memcmp(acc, want, sizeof acc) == 0);
+    dpt_fix set[NV];
+    dpt_fixd_to_fix(set, d, NV, 0);
+    dpt_fix_to_float(want, f_want, NV);
+    if (left == 0) { /* all in the doubles: set is the sum, and (float)d its float */
+        CU_ASSERT(memcmp(set, want, sizeof set) == 0);
+        for (size_t j = 0; j < NV; j++) {
+            CU_ASSERT(same_float((float)d[j], f_want[j]));
+        }
+    }
+    *left_out = left;
+}
+
+static void test_fixd(void)
+{
+    uint64_t seed = 21;
+    float *close = malloc((size_t)K * NV * sizeof *close);
+    CU_ASSERT_FATAL(close != NULL);
+    for (size_t i = 0; i < (size_t)K * NV; i++) {
+        close[i] = next(&seed) % 10 == 0 ? 0.0f : random_float(&seed, -20, -2);
+    }
+    size_t left;
+    check_fixd(close, 64, &left);
+    CU_ASSERT_EQUAL(left, 0);
+    float *mixed = mixed_terms(22);
+    check_fixd(mixed, 64, &left);
+    CU_ASSERT(left > 0);
+    /* exact in the doubles up to the last bit: 2^38 + 2^-14 needs 53 bits */
+    float edge[2 * NV] = {0};
+    edge[0] = 0x1p38f, edge[NV] = 0x1p-14f;
+    edge[1] = 0x1p38f, edge[NV + 1] = 0x1p-15f;            /* 54 bits: left */
+    edge[2] = 0x1p-41f, edge[4] = -0.0f; /* taken */
+    edge[3] = 0x1.8p-42f;                 /* below 2^-41: left */
+    check_fixd(edge, 2, &left);
+    CU_ASSERT_EQUAL(left, 2);
+    /* NaN, Inf and too large stay in x for the fixed path to refuse */
+    float bad[NV] = {0};
+    bad[3] = NAN, bad[5] = INFINITY, bad[7] = 0x1p39f;
+    double d[NV];
+    CU_ASSERT_EQUAL(dpt_fixd_add_clear(d, bad, NV, 1), 3);
+    CU_ASSERT(isnan(bad[3]) && isinf(bad[5]) && bad[7] == 0x1p39f);
+    dpt_fix acc[NV] = {0};
+    size_t at = 0;
+    CU_ASSERT_EQUAL(dpt_fix_add_clear_nonzero(acc, bad, NV, &at), -1);
+    CU_ASSERT_EQUAL(at, 3);
+    free(close);
+    free(mixed);
+}
+
 /* Terms that cancel give exactly +0, whatever the order. */
 static void test_cancel(void)
 {
@@ -684,6 +762,7 @@ int main(void)
     CU_add_test(sums, "dpt_fix_set", test_set);
     CU_add_test(sums, "clearing the terms as they are added", test_clear);
     CU_add_test(sums, "cancelling terms", test_cancel);
+    CU_add_test(sums, "the double form: the same integers", test_fixd);
     CU_add_test(sums, "golden hash", test_golden);
     CU_pSuite out = CU_add_suite("fixed to float", NULL, NULL);
     CU_add_test(out, "nearest, ties to even", test_to_float);

@@ -163,6 +163,111 @@ KERNEL static void set_clear_kernel(word *restrict acc, float *restrict x, size_
     }
 }
 
+/* dpt_fixd_add_clear's pass; first (a constant after inlining) sets d. */
+static inline __attribute__((always_inline)) size_t fixd_pass(double *restrict d,
+                                                              float *restrict x, size_t n,
+                                                              int first)
+{
+    size_t left = 0;
+#pragma omp simd reduction(+ : left)
+    for (size_t i = 0; i < n; i++) {
+        double a = first ? 0.0 : d[i], b = (double)x[i];
+        double s = a + b, bb = s - a;
+        double err = (a - (s - bb)) + (b - bb); /* TwoSum: s + err = a + b */
+        double m = fabs(b);
+        int ok = (err == 0.0) & ((m >= 0x1p-41) | (m == 0.0)) & (m < DPT_FIX_MAX_ABS);
+        d[i] = ok ? s : a;
+        x[i] = ok ? 0.0f : x[i];
+        left += (size_t)!ok;
+    }
+    return left;
+}
+
+KERNEL static size_t fixd_add_kernel(double *restrict d, float *restrict x, size_t n)
+{
+    return fixd_pass(d, x, n, 0);
+}
+
+KERNEL static size_t fixd_set_kernel(double *restrict d, float *restrict x, size_t n)
+{
+    return fixd_pass(d, x, n, 1);
+}
+
+size_t dpt_fixd_add_clear(double *d, float *x, size_t n, int first)
+{
+    return first ? fixd_set_kernel(d, x, n) : fixd_add_kernel(d, x, n);
+}
+
+int dpt_fix_add_clear_nonzero(dpt_fix *acc, float *x, size_t n, size_t *bad)
+{
+    enum { BLOCK = 64 };
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        size_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        uint32_t any = 0;
+        for (size_t j = 0; j < m; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i0 + j], sizeof u);
+            any |= u;
+        }
+        for (size_t j = 0; any && j < m; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i0 + j], sizeof u);
+            if (u && dpt_fix_add_clear(acc + i0 + j, x + i0 + j, 1, bad) < 0) {
+                if (bad) {
+                    *bad = i0 + j;
+                }
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The words of fix(v) for v a multiple of 2^-64 with |v| < 2^63 (what
+ * dpt_fixd_add_clear leaves in d). v = m * 2^(e - 1075) with m < 2^53, so
+ * v * 2^64 = m * 2^t, t = e - 1011, an integer: t >= 0 shifts m up (the
+ * high word (m >> 1) >> (63 - t) while t < 64, as fix_words), t < 0 down
+ * with nothing lost. Zero (e = 0) gives m = 0. */
+static inline void fixd_words(const double *v, uint64_t *lo_out, uint64_t *hi_out)
+{
+    uint64_t u;
+    memcpy(&u, v, sizeof u);
+    uint64_t e = (u >> 52) & 0x7ff;
+    uint64_t m = e ? (u & ((1ull << 52) - 1)) | (1ull << 52) : 0;
+    int64_t t = (int64_t)e - 1011;
+    uint64_t up = (uint64_t)(t > 0 ? t : 0), down = (uint64_t)(t < 0 ? (-t > 63 ? 63 : -t) : 0);
+    uint64_t lo = t < 0 ? m >> down : up < 64 ? m << up : 0;
+    uint64_t hi = up < 64 ? (m >> 1) >> (63 - up) : m << (up - 64 < 63 ? up - 64 : 63);
+    uint64_t neg = -(u >> 63);
+    *hi_out = (hi ^ neg) + (neg & (uint64_t)(lo == 0));
+    *lo_out = (lo ^ neg) - neg;
+}
+
+KERNEL static void fixd_to_fix_kernel(word *restrict acc, const double *restrict d, size_t n,
+                                      int add)
+{
+    if (add) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lo, hi;
+            fixd_words(&d[i], &lo, &hi);
+            uint64_t sum = acc[2 * i + LO] + lo;
+            acc[2 * i + HI] += hi + (uint64_t)(sum < lo);
+            acc[2 * i + LO] = sum;
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            fixd_words(&d[i], &acc[2 * i + LO], &acc[2 * i + HI]);
+        }
+    }
+}
+
+void dpt_fixd_to_fix(dpt_fix *acc, const double *d, size_t n, int add)
+{
+    fixd_to_fix_kernel((word *)acc, d, n, add);
+}
+
 KERNEL static void sum_kernel(word *restrict acc, const word *restrict b, size_t n)
 {
 #pragma omp simd

@@ -50,6 +50,9 @@ struct dpt_step {
     float **tgrad;          /* per thread; tgrad[0] ends up holding the sum */
     float *ostate;          /* the optimizer's state: opt_floats arrays of n_params */
     dpt_fix **tfix;         /* --deterministic: per-thread exact accumulators */
+    double **tdbl;          /* --deterministic: their double form (dpt_fixd_add_clear) */
+    int direct;             /* this step's sum is in tdbl[0], exact (one rank, one thread) */
+    int doubles;            /* the double form may be used (DPTRAIN_EXACT_DOUBLES, default 1) */
     MPI_Datatype fix_type;
     MPI_Op fix_op;
     int have_fix_mpi;

@@ -76,4 +76,34 @@ dpt_test digest d1t1.h5 p1t1.h5 > digests
 cat digests
 check "dropout changes the weights" [ "$(cut -d' ' -f1 digests | sort -u | wc -l)" = 2 ]
 
+# 5. The double form of a thread's sums (docs/DESIGN.md, "--deterministic"):
+#    the runs above take it where a thread adds 4 or more micro-shards (P=1,
+#    T=1 alone: 2 or more) and the fixed path elsewhere. DPTRAIN_EXACT_DOUBLES=0
+#    keeps every sum on the fixed path: the same bits. wild.h5 has a feature
+#    that is 3e5 in a few rows and 1e-9 in the others, so that some terms
+#    go the fixed way after all (below 2^-41, or a weight's terms spanning
+#    more than a double holds; a debug print showed some at every step of
+#    such a run). tests/test_exact.c checks the integers term for term.
+must mpirun_np 1 env DPTRAIN_EXACT_DOUBLES=0 "$DPTRAIN" train m.cfg --out p1t1f.h5
+check "fixed path only: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 p1t1f.h5
+must "$PYTHON" - <<'PY'
+import h5py, numpy as np
+r = np.random.default_rng(5)
+X = r.normal(size=(1009, 12)).astype(np.float32)
+X[:, 0] = np.where(r.random(1009) < 0.05, 3e5, 1e-9) * r.choice([-1, 1], 1009)
+y = (X[:, 1] > 0).astype(np.int32) + (X[:, 2] > 0.5)
+with h5py.File("wild.h5", "w") as f:
+    f["X"] = X
+    f["y"] = y.astype(np.int32)
+PY
+sed -e 's/train.h5/wild.h5/' -e 's/learning_rate = 0.1/learning_rate = 0.001/' m.cfg > wild.cfg
+must mpirun_np 1 env DPTRAIN_EXACT_DOUBLES=0 "$DPTRAIN" train wild.cfg --out w1f.h5
+must mpirun_np 1 "$DPTRAIN" train wild.cfg --out w1.h5
+must mpirun_np 1 "$DPTRAIN" train wild.cfg --threads 2 --out w12.h5
+must mpirun_np 2 "$DPTRAIN" train wild.cfg --out w2.h5
+for run in w1 w12 w2; do
+    check "wide-ranging sums, $run: the weights of the fixed path, bitwise" \
+        dpt_test compare w1f.h5 $run.h5
+done
+
 summary
