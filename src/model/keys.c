@@ -73,8 +73,9 @@ static const struct key_doc docs[] = {
     {"train.epochs", NULL, NULL, "passes over the training rows"},
     {"train.seed", NULL, NULL, "fixes the initial weights, the row order and dropout"},
     {"train.micro_batch", NULL, NULL, "rows per micro-shard; 0: batch / workers, at most 16 "
-                                      "with convolutions, 32 with batch norm, 64 when "
-                                      "deterministic"},
+                                      "with convolutions, 32 with batch norm; when "
+                                      "deterministic batch / 4, at most 64 (16 with "
+                                      "convolutions)"},
     {"train.check_sync", NULL, NULL, "every K steps compare a hash of the weights across "
                                      "ranks; 0: never"},
     {"train.deterministic", NULL, NULL, "exact (fixed-point) sums: the same weights for any "

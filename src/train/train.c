@@ -34,7 +34,13 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define DET_MICRO 64   /* default micro-shard rows with --deterministic */
+/* Default micro-shard rows with --deterministic: at most DET_MICRO, and
+ * few enough that a batch makes DET_SHARES micro-shards, whatever P and T:
+ * 64 rows of a batch of 64 left one micro-shard a step, so that a second
+ * rank or thread had nothing to do (LeNet, 2 x 1: 41k samples/s, the same
+ * as 1 x 1, against 65k with 4 micro-shards of 16). */
+#define DET_MICRO 64
+#define DET_SHARES 4
 /* Default micro-shard rows of a model with layer state (batch norm): its
  * batch statistics come from each micro-shard, so a size that does not
  * depend on P and T keeps the trained model independent of them; 32 is
@@ -558,8 +564,9 @@ static int has_spatial_layer(const struct dpt_net *net)
     return 0;
 }
 
-/* Rows per micro-shard: train.micro_batch, else 64 with --deterministic
- * (what a micro-shard holds must not depend on P or T), else 32 for a
+/* Rows per micro-shard: train.micro_batch, else with --deterministic
+ * a quarter of a batch but at most 64 (16 for a model with spatial
+ * layers; what a micro-shard holds must not depend on P or T), else 32 for a
  * model with layer state (batch statistics per micro-shard must not
  * either), else one per worker of a batch; for a model with spatial
  * layers, k per worker instead, the fewest that bring a micro-shard to
@@ -573,7 +580,11 @@ uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net 
     if (spec->micro_batch > 0) {
         m = (uint64_t)spec->micro_batch;
     } else if (spec->deterministic) {
-        m = DET_MICRO;
+        m = (B + DET_SHARES - 1) / DET_SHARES;
+        m = m < DET_MICRO ? m : DET_MICRO;
+        if (has_spatial_layer(net) && m > SPATIAL_MICRO) {
+            m = SPATIAL_MICRO;
+        }
     } else if (net && net->n_nonweights > 0) {
         m = STATE_MICRO;
     } else {
