@@ -128,6 +128,9 @@ void cli_mpi_timeout(double timeout_s);
 /* Whether cli_mpi_init set OMPI_MCA_pml=ob1 for a job on one node (main.c
  * says why); train --verbose says so. */
 int cli_mpi_pml_chosen(void);
+/* Whether cli_mpi_init set OMPI_MCA_btl_vader_single_copy_mechanism=none
+ * (main.c says why); train --verbose says so. */
+int cli_mpi_copy_chosen(void);
 void cli_mpi_finalize(void);
 
 /* SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 become a stop request

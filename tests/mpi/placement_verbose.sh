@@ -82,4 +82,41 @@ check "a PML named in ~/.openmpi/mca-params.conf: kept, no line" ! grep -q "^mpi
 printf '# ours\n  mtl = ^psm2\n' > home/.openmpi/mca-params.conf
 HOME=$PWD/home "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.excl 2>&1
 check "an MTL only excluded there (as Debian's own file does): ob1 chosen" grep -q "^mpi: all ranks on one node" out.excl
+
+# 5. Large messages between the ranks of a node are copied through Open
+#    MPI's shared memory, not read from the sender's buffer through the
+#    kernel (CMA): dptrain sets OMPI_MCA_btl_vader_single_copy_mechanism=none
+#    (src/cli/main.c, shm_copies; docs/HPC.md) and says so; the user's
+#    choice is kept. Counted with strace: process_vm_readv is CMA's call.
+dpt_test data wide.h5 --rows 256 --features 400 --seed 3
+cat > w.cfg <<CFG
+data = { train = "wide.h5"; };
+model = { layers = ( { type = "dense"; units = 64; activation = "relu"; },
+                     { type = "dense"; units = 1; } );
+          loss = "mse"; optimizer = { type = "sgd"; }; };
+train = { batch = 64; epochs = 1; seed = 1; };
+CFG
+cma_reads() { # $1: the output file; the rest: environment for the run
+    out=$1
+    shift
+    env "$@" OMP_NUM_THREADS=1 timeout 120 strace -f -qq -c -e trace=process_vm_readv -o "$out.st" \
+        "$MPIRUN" --oversubscribe --allow-run-as-root -np 2 "$DPTRAIN" train w.cfg --verbose \
+        > "$out" 2>&1 || { cat "$out"; fail "strace mpirun -np 2 failed"; }
+    awk '$NF == "process_vm_readv" { n = $4 } END { print n + 0 }' "$out.st"
+}
+n_ours=$(cma_reads out.copy)
+n_cma=$(cma_reads out.cma OMPI_MCA_btl_vader_single_copy_mechanism=cma)
+check "2 ranks: --verbose says dptrain chose copies through shared memory" \
+    grep -q "^mpi: large messages between ranks of a node copied through Open MPI's shared memory (OMPI_MCA_btl_vader_single_copy_mechanism=none, set by dptrain" out.copy
+check "  ... and no rank reads another's memory through CMA ($n_ours process_vm_readv)" \
+    test "$n_ours" -eq 0
+check "the user's OMPI_MCA_btl_vader_single_copy_mechanism=cma: kept, no line" \
+    ! grep -q "^mpi: large messages" out.cma
+check "  ... and the same job then reads through CMA ($n_cma process_vm_readv)" \
+    test "$n_cma" -gt 0
+echo "btl_vader_single_copy_mechanism = cma" > home/.openmpi/mca-params.conf
+n_file=$(cma_reads out.cfile HOME="$PWD/home")
+check "a mechanism set in ~/.openmpi/mca-params.conf: kept, no line" \
+    ! grep -q "^mpi: large messages" out.cfile
+check "  ... and Open MPI took it ($n_file process_vm_readv)" test "$n_file" -gt 0
 summary
