@@ -609,6 +609,104 @@ int dpt_fix_allreduce_float(dpt_fix *buf, float *out, size_t n, MPI_Datatype typ
     return rc;
 }
 
+/* The ranks' sum of their double forms (dpt_fixd_allreduce_float). */
+
+/* s[i] += a[i]; returns how many of these additions rounded (TwoSum's
+ * error term not 0). */
+KERNEL static size_t dsum_kernel(double *restrict s, const double *restrict a, size_t n)
+{
+    size_t inexact = 0;
+#pragma omp simd reduction(+ : inexact)
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i], y = s[i], r = x + y, yy = r - x;
+        double err = (x - (r - yy)) + (y - yy);
+        s[i] = r;
+        inexact += (size_t)(err != 0.0);
+    }
+    return inexact;
+}
+
+KERNEL static void dfloat_kernel(const double *restrict d, float *restrict out, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (float)d[i];
+    }
+}
+
+size_t dpt_fixd_ring_doubles(size_t n, int size)
+{
+    return 2 * (n / (size_t)size + 1);
+}
+
+/* The ring of ring_reduce_scatter over doubles, out of place: in step s
+ * rank r sends its partial sums of block r - s - 1 (its own d at s = 0,
+ * then what it summed the step before) and adds d's block r - s - 2 into
+ * what it receives, in one of the two halves of ring by turns, so that d is
+ * never written. Returns the number of additions that rounded, with *sum
+ * the whole block r, or (size_t)-1 on an MPI error. */
+static size_t dring(const double *d, size_t n, double *ring, const double **sum, MPI_Comm comm,
+                    int rank, int size)
+{
+    int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    size_t half = n / (size_t)size + 1, inexact = 0;
+    const double *send = NULL;
+    for (int s = 0; s < size - 1; s++) {
+        int sb = ((rank - s - 1) % size + size) % size, rb = ((rank - s - 2) % size + size) % size;
+        size_t s_lo = block_lo(n, sb, size), s_n = block_lo(n, sb + 1, size) - s_lo;
+        size_t r_lo = block_lo(n, rb, size), r_n = block_lo(n, rb + 1, size) - r_lo;
+        double *recv = ring + (size_t)(s % 2) * half;
+        if (MPI_Sendrecv(s == 0 ? d + s_lo : send, (int)s_n, MPI_DOUBLE, right, RING_TAG, recv,
+                         (int)r_n, MPI_DOUBLE, left, RING_TAG, comm,
+                         MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            return (size_t)-1;
+        }
+        inexact += dsum_kernel(recv, d + r_lo, r_n);
+        send = recv;
+    }
+    *sum = send;
+    return inexact;
+}
+
+int dpt_fixd_allreduce_float(const double *d, float *out, size_t n, int exact, double *ring,
+                             MPI_Comm comm)
+{
+    int size, rank;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    /* The same answer on every rank, from n and P alone: where the fixed
+     * path's allreduce is used, or a block would not fit an int count. */
+    if (size == 1 || n < (size_t)size * RING_MIN_PER_RANK ||
+        n / (size_t)size + 1 > (size_t)INT_MAX) {
+        return 0;
+    }
+    int *counts = malloc(2 * (size_t)size * sizeof *counts);
+    if (!counts) {
+        return -1;
+    }
+    int *displs = counts + size;
+    for (int r = 0; r < size; r++) {
+        displs[r] = (int)block_lo(n, r, size);
+        counts[r] = (int)block_lo(n, r + 1, size) - displs[r];
+    }
+    dpt__watch_enter();
+    const double *sum = NULL;
+    size_t inexact = dring(d, n, ring, &sum, comm, rank, size);
+    int rc = inexact == (size_t)-1 ? -1 : 0, all = 0;
+    if (rc == 0) {
+        int mine = exact && inexact == 0;
+        rc = MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS ? 0 : -1;
+    }
+    if (rc == 0 && all) {
+        dfloat_kernel(sum, out + displs[rank], (size_t)counts[rank]);
+        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, counts, displs, MPI_FLOAT,
+                            comm) == MPI_SUCCESS ? 1 : -1;
+    }
+    dpt__watch_leave();
+    free(counts);
+    return rc;
+}
+
 /* Wide sums (the --deterministic statistics): see exact.h. These run once
  * per column and value of the training data, not per step, so they are
  * plain scalar code. */

@@ -151,6 +151,24 @@ int dpt_fix_allreduce(dpt_fix *buf, size_t n, MPI_Datatype type, MPI_Op op, MPI_
 int dpt_fix_allreduce_float(dpt_fix *buf, float *out, size_t n, MPI_Datatype type, MPI_Op op,
                             MPI_Comm comm);
 
+/* The sum over the ranks of each rank's d (n values of dpt_fixd_add_clear,
+ * the extras included), as floats into out[0, n) on every rank, when every
+ * rank says its d is exact (exact: the terms it left went nowhere else)
+ * and every addition of the doubles is exact too: a ring reduce-scatter of
+ * the doubles (8 bytes a value), each rank's block to floats, an allgather
+ * of the floats. Those floats are the ones dpt_fix_allreduce_float of the
+ * fixed-point sums gives (the exact sum, rounded once; no -0: a d made by
+ * dpt_fixd_add_clear is never -0, nor is a sum of two that are not).
+ * Collective; d is not written. ring holds dpt_fixd_ring_doubles(n, P)
+ * doubles of scratch. Returns 1 when out holds the sums; 0 when it does
+ * not (a rank not exact, an addition that rounded, or one rank, or n below
+ * what the ring takes: the same answer on every rank), and the caller
+ * takes the fixed-point path with each d (dpt_fixd_to_fix); -1 on an MPI
+ * error or out of memory (2 P ints). */
+int dpt_fixd_allreduce_float(const double *d, float *out, size_t n, int exact, double *ring,
+                             MPI_Comm comm);
+size_t dpt_fixd_ring_doubles(size_t n, int size);
+
 
 /* Wide exact sums of floats and of their squares: the --deterministic
  * standardization statistics (data/norm.c).

@@ -127,6 +127,12 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
         /* 0 keeps every sum on the fixed-point path: the same bits, for
          * tests/mpi/deterministic_same_bits.sh and measurements */
         st->doubles = env_size("DPTRAIN_EXACT_DOUBLES", 1) != 0;
+        if (st->doubles && d->size > 1 && threads == 1) {
+            st->dring = dpt__zalloc_aligned(dpt_fixd_ring_doubles(n, d->size) * sizeof(double));
+            if (!st->dring) {
+                return dpt_err_set(err, DPT_ENOMEM, "out of memory for exact sums");
+            }
+        }
     }
     return 0;
 }
@@ -165,6 +171,7 @@ void dpt_step_cleanup(struct dpt_step *st)
     free(st->tgrad);
     free(st->tfix);
     free(st->tdbl);
+    free(st->dring);
     free(st->ostate);
     free(st->buckets);
     memset(st, 0, sizeof *st);
@@ -522,15 +529,17 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
 /* Thread t's share of the exact path: each of its micro-shards alone into
  * the zeroed float buffer g, then into the thread's fixed-point
  * accumulator with its loss and hit count. With 4 or more micro-shards
- * (2 when this is the only thread of the only rank) they are added in
- * their double form first (dpt_fixd_add_clear: the same integers, 1.6
- * times as fast a term), what it leaves in g into acc, and the doubles
- * into acc once at the end; or, alone and with nothing left, the doubles
- * are the sum (st->direct). The doubles' conversion at the end costs about
- * a term and a half, so with 2 or 3 micro-shards and a sum still to make
- * the fixed path is as fast or faster (medium MLP, 2 x 1: 101k against
- * 110k samples/s with 2; 4 gain 1-2%). Returns 0, or -1 with *bad_value
- * and *bad_at set when a value is outside the range of exact sums. */
+ * (2 when this is the only thread of the only rank; any number when the
+ * ranks have one thread each) they are added in their double form first
+ * (dpt_fixd_add_clear: the same integers, 1.6 times as fast a term), what
+ * it leaves in g into acc, and the doubles into acc once at the end; or,
+ * alone and with nothing left, the doubles are the sum (st->direct); or,
+ * ranks of one thread, the ranks sum the doubles (st->dring, gradient()).
+ * The doubles' conversion at the end costs about a term and a half, so
+ * with 2 or 3 micro-shards and a thread sum still to make the fixed path
+ * is as fast or faster (medium MLP, 2 x 1: 101k against 110k samples/s
+ * with 2; 4 gain 1-2%). Returns 0, or -1 with *bad_value and *bad_at set
+ * when a value is outside the range of exact sums. */
 static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float scale, int t,
                         double *bad_value, size_t *bad_at)
 {
@@ -538,7 +547,7 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     uint64_t local = dpt_shard_local_micros(in->shard, in->s), T = (uint64_t)st->threads;
     uint64_t mine = (uint64_t)t < local ? (local - (uint64_t)t + T - 1) / T : 0;
     int alone = T == 1 && st->d->size == 1;
-    int dbl = st->doubles && mine >= (alone ? 2u : 4u);
+    int dbl = st->dring || (st->doubles && mine >= (alone ? 2u : 4u));
     int live = !dbl; /* acc holds terms: set by the first micro-shard, or zeroed */
     float *g = st->tgrad[t];
     dpt_fix *acc = st->tfix[t];
@@ -547,7 +556,11 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
      * the extras it does not carry. */
     memset(acc + n + 2, 0, (nx - n - 2) * sizeof *acc);
     if ((uint64_t)t >= local) {
-        memset(acc, 0, (n + 2) * sizeof *acc);
+        if (dbl) {
+            memset(d, 0, (n + 2) * sizeof *d);
+        } else {
+            memset(acc, 0, (n + 2) * sizeof *acc);
+        }
     }
     for (uint64_t i = (uint64_t)t; i < local; i += T) {
         size_t h = 0;
@@ -577,7 +590,8 @@ static int exact_micros(struct dpt_step *st, const struct dpt_step_in *in, float
     }
     if (dbl) {
         st->direct = alone && !live;
-        if (!st->direct) {
+        st->dbl_left = live;
+        if (!st->direct && !st->dring) {
             dpt_fixd_to_fix(acc, d, n + 2, live);
         }
     }
@@ -646,6 +660,23 @@ static void gradient(struct dpt_step *st, const struct dpt_step_in *in, int *fai
             dpt_fixd_to_fix(st->tfix[0], st->tdbl[0], n + 2, 0);
         }
         float flags[3] = {(float)in->stop, (float)*failed, (float)in->checkpoint};
+        if (st->dring) { /* the ranks sum their doubles, or all take the fixed path */
+            double *d = st->tdbl[0];
+            for (int k = 0; k < 3; k++) {
+                d[n + X_STOP + k] = flags[k];
+            }
+            int rc = dpt_fixd_allreduce_float(d, g, n + N_EXTRA, !*failed && !st->dbl_left,
+                                              st->dring, st->d->comm);
+            if (rc < 0) {
+                fprintf(stderr, "dptrain: error: rank %d: out of memory in the exact sum of a "
+                        "step; aborting the job\n", st->d->rank);
+                MPI_Abort(st->d->comm, 1);
+            }
+            if (rc == 1) {
+                return;
+            }
+            dpt_fixd_to_fix(st->tfix[0], d, n + 2, st->dbl_left);
+        }
         size_t bad;
         dpt_fix_add(st->tfix[0] + n + X_STOP, flags, 3, &bad);
         if (dpt_fix_allreduce_float(st->tfix[0], g, n + N_EXTRA, st->fix_type, st->fix_op,

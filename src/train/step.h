@@ -53,6 +53,8 @@ struct dpt_step {
     double **tdbl;          /* --deterministic: their double form (dpt_fixd_add_clear) */
     int direct;             /* this step's sum is in tdbl[0], exact (one rank, one thread) */
     int doubles;            /* the double form may be used (DPTRAIN_EXACT_DOUBLES, default 1) */
+    double *dring;          /* ranks of one thread: scratch of the ranks' sum of the doubles */
+    int dbl_left;           /* this step, in the ring's case: tfix[0] holds terms too */
     MPI_Datatype fix_type;
     MPI_Op fix_op;
     int have_fix_mpi;

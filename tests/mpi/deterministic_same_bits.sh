@@ -106,4 +106,28 @@ for run in w1 w12 w2; do
         dpt_test compare w1f.h5 $run.h5
 done
 
+# 6. Ranks of one thread sum their double forms themselves (a ring of
+#    doubles, src/dist/exact.c dpt_fixd_allreduce_float) once the gradient
+#    has 4096 values a rank: a model of 16k parameters on P = 1..4 (blocks
+#    of unequal sizes at P = 3), P = 2 T = 2 (the thread sum in fixed
+#    point), the fixed path only, and wild.h5, whose terms send some steps
+#    back to the fixed path: the same bits everywhere.
+#    tests/mpi/test_exact_mpi.c checks when the ring takes the doubles and
+#    when it declines.
+sed -e 's/units = 32/units = 1024/' m.cfg > big.cfg
+sed -e 's/train.h5/wild.h5/' -e 's/learning_rate = 0.1/learning_rate = 0.001/' big.cfg > bigwild.cfg
+must mpirun_np 1 env DPTRAIN_EXACT_DOUBLES=0 "$DPTRAIN" train big.cfg --out b1f.h5
+for np in 1 2 3 4; do
+    must mpirun_np $np "$DPTRAIN" train big.cfg --out b$np.h5
+    check "16k parameters, P=$np: the weights of the fixed path, bitwise" dpt_test compare b1f.h5 b$np.h5
+done
+must mpirun_np 2 "$DPTRAIN" train big.cfg --threads 2 --out b22.h5
+check "16k parameters, P=2 T=2: the same weights" dpt_test compare b1f.h5 b22.h5
+must mpirun_np 1 env DPTRAIN_EXACT_DOUBLES=0 "$DPTRAIN" train bigwild.cfg --out bw1f.h5
+must mpirun_np 2 "$DPTRAIN" train bigwild.cfg --out bw2.h5
+must mpirun_np 3 "$DPTRAIN" train bigwild.cfg --out bw3.h5
+for run in bw2 bw3; do
+    check "16k parameters, wide-ranging sums, $run: the weights of the fixed path, bitwise" \
+        dpt_test compare bw1f.h5 $run.h5
+done
 summary

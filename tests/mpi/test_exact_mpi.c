@@ -1,8 +1,9 @@
 /* Exact sums under mpirun: every rank adds its own share of a fixed global
  * set of terms (which rank gets which term is pseudo-random and depends on
  * P), sums two "thread" accumulators, allreduces with the user MPI_Op (and
- * to floats with dpt_fix_allreduce_float), and must get the bits this
- * process gets by adding the whole set alone. Rank 0
+ * to floats with dpt_fix_allreduce_float; and the ranks' double forms
+ * with dpt_fixd_allreduce_float), and must get the bits this process gets
+ * by adding the whole set alone. Rank 0
  * prints a hash of each result, the same for every P
  * (tests/mpi/exact_sums_any_ranks.sh compares them), then "N passed, M
  * failed".
@@ -127,6 +128,88 @@ static void reduce_set(const char *name, uint64_t seed, uint64_t K, size_t n, MP
     free(whole);
 }
 
+/* Terms whose sums stay exact in doubles: magnitudes 2^-10 to 2^10, both
+ * signs, a tenth zeros. */
+static void make_narrow(float *x, uint64_t seed, uint64_t k, size_t n)
+{
+    make_term(x, seed, k, n);
+    for (size_t j = 0; j < n; j++) {
+        int e;
+        float m = frexpf(x[j], &e);
+        x[j] = x[j] == 0.0f ? 0.0f : ldexpf(m, (e % 21 + 21) % 21 - 10);
+    }
+}
+
+/* Term 0 2^30 and term 1 2^-29 (1 + 2^-23) in every value: each exact in
+ * doubles alone, their sum not (84 bits). */
+static void make_far(float *x, uint64_t seed, uint64_t k, size_t n)
+{
+    (void)seed;
+    for (size_t j = 0; j < n; j++) {
+        x[j] = k == 0 ? 0x1p30f : 0x1.000002p-29f;
+    }
+}
+
+/* The ranks' sum of their double forms (dpt_fixd_allreduce_float): each
+ * rank adds its terms as a thread of the exact path does, in doubles where
+ * exact and the rest into fixed point, and the floats on every rank must be
+ * those of the whole set's fixed-point sums: from the ring of doubles when
+ * it takes them (want 1) or, when it declines (0: a rank has terms in fixed
+ * point, or an addition across ranks rounded, or one rank, or too few
+ * values), from the fixed-point path fed with the same doubles. Term k
+ * goes to owner(k, P), or to rank k % P with by_index. */
+static void reduce_doubles(const char *name, void (*term)(float *, uint64_t, uint64_t, size_t),
+                           uint64_t seed, uint64_t K, size_t n, int by_index, int want,
+                           MPI_Datatype type, MPI_Op op)
+{
+    int rank, P;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &P);
+    float *x = malloc(n * sizeof *x), *got = malloc(n * sizeof *got);
+    float *sums = malloc(n * sizeof *sums);
+    double *d = calloc(n, sizeof *d), *d0 = malloc(n * sizeof *d0);
+    double *ring = malloc(dpt_fixd_ring_doubles(n, P) * sizeof *ring);
+    dpt_fix *acc = calloc(n, sizeof *acc), *whole = calloc(n, sizeof *whole);
+    if (!x || !got || !sums || !d || !d0 || !ring || !acc || !whole) {
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    int first = 1, live = 0;
+    for (uint64_t k = 0; k < K; k++) {
+        term(x, seed, k, n);
+        size_t bad;
+        CHECK(dpt_fix_add(whole, x, n, &bad) == 0, "%s: term %llu refused", name,
+              (unsigned long long)k);
+        if ((by_index ? (int)(k % (uint64_t)P) : owner(k, P)) == rank) {
+            if (dpt_fixd_add_clear(d, x, n, first) > 0) {
+                live = 1;
+                CHECK(dpt_fix_add_clear_nonzero(acc, x, n, &bad) == 0, "%s: term refused", name);
+            }
+            first = 0;
+        }
+    }
+    memcpy(d0, d, n * sizeof *d);
+    int rc = dpt_fixd_allreduce_float(d, got, n, !live, ring, MPI_COMM_WORLD);
+    CHECK(rc == want, "%s: rank %d of %d: the ring of doubles returned %d, not %d", name, rank,
+          P, rc, want);
+    CHECK(memcmp(d, d0, n * sizeof *d) == 0, "%s: the doubles were written", name);
+    if (rc == 0) {
+        dpt_fixd_to_fix(acc, d, n, live);
+        CHECK(dpt_fix_allreduce_float(acc, got, n, type, op, MPI_COMM_WORLD) == 0,
+              "%s: the fixed-point path", name);
+    }
+    dpt_fix_to_float(whole, sums, n);
+    CHECK(memcmp(got, sums, n * sizeof *got) == 0,
+          "%s: rank %d of %d: the floats differ from the whole set's sums", name, rank, P);
+    free(x);
+    free(got);
+    free(sums);
+    free(d);
+    free(d0);
+    free(ring);
+    free(acc);
+    free(whole);
+}
+
 /* The op itself, through MPI_Reduce_local: 128-bit sums with carries. */
 static void check_op(MPI_Datatype type, MPI_Op op)
 {
@@ -165,6 +248,16 @@ int main(int argc, char **argv)
     reduce_set("5x12289", 4, 5, 12289, type, op);
     /* More ranks than terms: some ranks add nothing. */
     reduce_set("3x1001", 3, 3, 1001, type, op);
+
+    /* The ranks' doubles: taken from 4096 values a rank on, with more
+     * than one rank and every addition exact (blocks of unequal sizes for
+     * P = 3); declined with terms below 2^-41 (into fixed point), with an
+     * addition across ranks that rounds, and with too few values. */
+    int many = P > 1;
+    reduce_doubles("doubles 8x20003", make_narrow, 5, 8, 20003, 0, many, type, op);
+    reduce_doubles("doubles, wide terms", make_term, 6, 8, 20003, 0, 0, type, op);
+    reduce_doubles("doubles, far apart", make_far, 0, 2, 20003, 1, 0, type, op);
+    reduce_doubles("doubles, few values", make_narrow, 7, 4, 4000, 0, 0, type, op);
 
     dpt_fix_mpi_free(&type, &op);
     CHECK(type == MPI_DATATYPE_NULL && op == MPI_OP_NULL, "dpt_fix_mpi_free clears handles");
