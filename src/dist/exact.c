@@ -520,6 +520,30 @@ static size_t block_lo(size_t n, int r, int size)
     return (size_t)((unsigned __int128)n * (unsigned)r / (unsigned)size);
 }
 
+/* Every rank's block of n values: displs[r] and counts[r]. */
+static void block_counts(size_t n, int size, int *counts, int *displs)
+{
+    for (int r = 0; r < size; r++) {
+        displs[r] = (int)block_lo(n, r, size);
+        counts[r] = (int)block_lo(n, r + 1, size) - displs[r];
+    }
+}
+
+/* Step s of a ring over n values: rank `rank` sends its block r - s - 1
+ * ([s_lo, s_lo + s_n)) and receives block r - s - 2 ([r_lo, r_lo + r_n)),
+ * both mod P. */
+struct ring_turn {
+    size_t s_lo, s_n, r_lo, r_n;
+};
+
+static struct ring_turn ring_turn(size_t n, int rank, int size, int s)
+{
+    int sb = ((rank - s - 1) % size + size) % size, rb = ((rank - s - 2) % size + size) % size;
+    size_t s_lo = block_lo(n, sb, size), r_lo = block_lo(n, rb, size);
+    return (struct ring_turn){s_lo, block_lo(n, sb + 1, size) - s_lo, r_lo,
+                              block_lo(n, rb + 1, size) - r_lo};
+}
+
 /* Reduce-scatter of buf's n values (n < 2^27) by a ring: in step s = 0 ..
  * P - 2 rank r sends its partial sums of block r - s - 1 to rank r + 1 and
  * adds rank r - 1's of block r - s - 2 (mod P) into its own, so that after
@@ -533,9 +557,8 @@ static int ring_reduce_scatter(dpt_fix *buf, size_t n, dpt_fix *scratch, size_t 
 {
     int right = (rank + 1) % size, left = (rank + size - 1) % size;
     for (int s = 0; s < size - 1; s++) {
-        int sb = ((rank - s - 1) % size + size) % size, rb = ((rank - s - 2) % size + size) % size;
-        size_t s_lo = block_lo(n, sb, size), s_n = block_lo(n, sb + 1, size) - s_lo;
-        size_t r_lo = block_lo(n, rb, size), r_n = block_lo(n, rb + 1, size) - r_lo;
+        struct ring_turn u = ring_turn(n, rank, size, s);
+        size_t s_lo = u.s_lo, s_n = u.s_n, r_lo = u.r_lo, r_n = u.r_n;
         for (size_t off = 0; off < s_n || off < r_n; off += m) {
             size_t ks = s_n > off ? s_n - off : 0, kr = r_n > off ? r_n - off : 0;
             ks = ks < m ? ks : m;
@@ -568,10 +591,7 @@ static int piece_to_float(dpt_fix *buf, float *out, size_t room, size_t n, MPI_D
     }
     uintptr_t at = ((uintptr_t)out + sizeof(dpt_fix) - 1) / sizeof(dpt_fix) * sizeof(dpt_fix);
     size_t m = (room * sizeof *out - (sizeof(dpt_fix) - sizeof *out)) / sizeof(dpt_fix);
-    for (int r = 0; r < size; r++) {
-        displs[r] = (int)block_lo(n, r, size);
-        counts[r] = (int)block_lo(n, r + 1, size) - displs[r];
-    }
+    block_counts(n, size, counts, displs);
     dpt__watch_enter();
     int rc = ring_reduce_scatter(buf, n, (dpt_fix *)at, m, type, comm, rank, size);
     if (rc == 0) {
@@ -652,16 +672,14 @@ static size_t dring(const double *d, size_t n, double *ring, const double **sum,
     size_t half = n / (size_t)size + 1, inexact = 0;
     const double *send = NULL;
     for (int s = 0; s < size - 1; s++) {
-        int sb = ((rank - s - 1) % size + size) % size, rb = ((rank - s - 2) % size + size) % size;
-        size_t s_lo = block_lo(n, sb, size), s_n = block_lo(n, sb + 1, size) - s_lo;
-        size_t r_lo = block_lo(n, rb, size), r_n = block_lo(n, rb + 1, size) - r_lo;
+        struct ring_turn u = ring_turn(n, rank, size, s);
         double *recv = ring + (size_t)(s % 2) * half;
-        if (MPI_Sendrecv(s == 0 ? d + s_lo : send, (int)s_n, MPI_DOUBLE, right, RING_TAG, recv,
-                         (int)r_n, MPI_DOUBLE, left, RING_TAG, comm,
+        if (MPI_Sendrecv(s == 0 ? d + u.s_lo : send, (int)u.s_n, MPI_DOUBLE, right, RING_TAG,
+                         recv, (int)u.r_n, MPI_DOUBLE, left, RING_TAG, comm,
                          MPI_STATUS_IGNORE) != MPI_SUCCESS) {
             return (size_t)-1;
         }
-        inexact += dsum_kernel(recv, d + r_lo, r_n);
+        inexact += dsum_kernel(recv, d + u.r_lo, u.r_n);
         send = recv;
     }
     *sum = send;
@@ -685,10 +703,7 @@ int dpt_fixd_allreduce_float(const double *d, float *out, size_t n, int exact, d
         return -1;
     }
     int *displs = counts + size;
-    for (int r = 0; r < size; r++) {
-        displs[r] = (int)block_lo(n, r, size);
-        counts[r] = (int)block_lo(n, r + 1, size) - displs[r];
-    }
+    block_counts(n, size, counts, displs);
     dpt__watch_enter();
     const double *sum = NULL;
     size_t inexact = dring(d, n, ring, &sum, comm, rank, size);
