@@ -285,16 +285,17 @@ static void max2x2_reference(const float *x, const float *dy, float *y, float *d
     }
 }
 
-/* Pool 2 stride 2 "valid" has a path of its own (max2x2_rows, C >= 8); it must
+/* Pool 2 stride 2 "valid" has paths of its own (max2x2_rows: C >= 8, and
+ * the permuted loads of narrow_tables below 8 channels); they must
  * give bit for bit the values, winners (NaN and ties included) and dx of
  * the general rules, on odd and even sides, C below, at and above 8 and
  * not a multiple of it, B = 1 and 3. dx is checked after filling it with
  * garbage, as it must be written whole. Where H and W are even, "same"
- * padding has the same windows and takes the general path: compared too. */
+ * padding has the same windows: compared too. */
 static void test_max_2x2_fast_path(void)
 {
     static const uint64_t sides[][2] = {{7, 5}, {4, 4}, {28, 28}, {10, 10}, {2, 3}, {5, 2}};
-    static const uint64_t channels[] = {1, 3, 6, 8, 16, 17};
+    static const uint64_t channels[] = {1, 3, 4, 6, 7, 8, 16, 17};
     static const size_t batches[] = {1, 3};
     uint64_t seed = 77;
     for (size_t a = 0; a < sizeof sides / sizeof sides[0]; a++) {

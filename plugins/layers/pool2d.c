@@ -27,8 +27,8 @@
  *
  * Both run in two passes per output row: down the rows of the windows, then
  * across their columns (see max_down); max pooling 2x2 stride 2 "valid"
- * with 8 channels or more runs in one (see POOL_FAST), with the same
- * results. So an average sums each column of
+ * runs in one (see POOL_FAST, and narrow_tables for fewer than 8
+ * channels), with the same results. So an average sums each column of
  * its window top to bottom, then the column sums left to right, and divides
  * by the number of cells.
  *
@@ -59,6 +59,20 @@ struct pool {
     int64_t OH, OW;    /* the output sample [OH, OW, C] */
     int64_t k, s;      /* window side and stride, on both axes */
     int64_t top, left; /* padding rows above row 0, columns left of column 0 */
+    struct narrow *narrow; /* the tables of POOL_NARROW, or NULL */
+};
+
+/* The narrow path's tables (see narrow_tables): for each vector of
+ * POOL_LANES outputs of an output row, nf in all, the first output o0, the
+ * offset in the input row of the first window's left cells and, per lane,
+ * the offset of its output's left cell from there; for each vector of
+ * POOL_LANES inputs of an input row, nb in all, the first input p0, the
+ * first output read and, per lane, its output from there and its column in
+ * the window (0 or 1). */
+struct narrow {
+    size_t nf, nb;
+    int32_t *f_o0, *f_base, *f_idx;        /* nf, nf, nf * POOL_LANES */
+    int32_t *b_p0, *b_base, *b_idx, *b_dw; /* nb, nb, nb * POOL_LANES twice */
 };
 
 /* TensorFlow's "same" padding for one axis of n cells with out windows:
@@ -69,6 +83,9 @@ static int64_t same_padding_before(int64_t n, int64_t out, int64_t k, int64_t s)
     int64_t total = (out - 1) * s + k - n;
     return total > 0 ? total / 2 : 0;
 }
+
+static struct narrow *narrow_tables(const struct pool *p);
+static void narrow_free(struct narrow *t);
 
 /* Reads the settings, checks the input shape and fills *info; the instance
  * is freed by pool_destroy. Returns 0 or the negative value of host->error(). */
@@ -124,6 +141,7 @@ static int pool_create(void **state, const struct dpt_host *host, const struct d
         p->OH = (p->H - k) / s + 1;
         p->OW = (p->W - k) / s + 1;
     }
+    p->narrow = narrow_tables(p); /* NULL where the path does not apply (or no memory) */
     *info = (struct dpt_layer_info){
         .out = {.rank = 3, .dims = {(uint64_t)p->OH, (uint64_t)p->OW, C}}};
     *state = p;
@@ -144,7 +162,11 @@ static int avg_create(void **state, const struct dpt_host *host, const struct dp
 
 static void pool_destroy(void *state)
 {
-    free(state);
+    struct pool *p = state;
+    if (p) {
+        narrow_free(p->narrow);
+    }
+    free(p);
 }
 
 /* The real cells [lo, hi) along one axis of n cells of the window of
@@ -393,9 +415,9 @@ static inline void mean_across(const struct pool *p, const float *restrict row, 
  * (2.3-2.7x). Below POOL_LANES channels the same loads, 8 lanes from each
  * cell with the lanes past C spilling into the next window, were no
  * faster on 28x28x6 per call and slower inside LeNet (the pooling's share
- * of a step 6.8% against 5.0%): those stay on the two passes. Codes of one
- * byte cost more than they saved (GCC packs int32 lanes to bytes one by
- * one). */
+ * of a step 6.8% against 5.0%); those channels take permuted loads
+ * instead (narrow_tables). Codes of one byte cost more than they saved
+ * (GCC packs int32 lanes to bytes one by one). */
 #define POOL_FAST(p) ((p)->k == 2 && (p)->s == 2 && (p)->top == 0 && (p)->left == 0 && \
                       (p)->OH == (p)->H / 2 && (p)->OW == (p)->W / 2 && (p)->C >= POOL_LANES)
 
@@ -448,9 +470,180 @@ POOL_INLINE void max2x2_row(const struct pool *p, const float *restrict r0,
     }
 }
 
-/* The fast path's forward over B samples; codes (B * OH * OW * C int32)
- * may be NULL (inference). */
-DPT_VECTORIZE
+/* Pool 2 stride 2 "valid" with fewer than POOL_LANES channels (LeNet's
+ * first pool, 28x28x6) in one pass as well, with the same codes: a vector
+ * of POOL_LANES outputs of a row takes the left cells of their windows
+ * from 2 * POOL_LANES consecutive floats of the input row by a two-source
+ * permute, and the right cells from C floats further on (the same
+ * permute), so that max4 compares them as above; backward permutes a
+ * vector of dy and of the codes into each vector of an input row and
+ * keeps a lane where its code names its cell. The permutes are fixed by
+ * C and W: narrow_tables computes them once, and the path is taken where
+ * each vector's left cells lie within 2 * POOL_LANES floats and its
+ * outputs within POOL_LANES (C = 1, 2, 4, 6, 7; 3 and 5 for the narrowest
+ * rows only) and the rows are long enough
+ * for the loads to stay inside them (W * C >= C + 16, OW * C >= 8).
+ * In LeNet (B = 16, one thread) both pools' share of a step went from
+ * 7.8% to 6.3% (perf) and the step 4% faster (5 alternating runs). GCC
+ * only (__builtin_shuffle). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define POOL_NARROW_BUILT 1
+#else
+#define POOL_NARROW_BUILT 0
+#endif
+/* The one-pass paths' clones: x86-64-v4 has AVX-512VL, whose two-source
+ * permute (vpermt2ps) of 8 lanes is one instruction; plain "avx512f" made
+ * it two permutes, a blend and a trip through the stack. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define POOL_ONE_PASS_CLONES                                                              \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define POOL_ONE_PASS_CLONES DPT_VECTORIZE
+#endif
+
+static void narrow_free(struct narrow *t)
+{
+    if (t) {
+        free(t->f_o0), free(t->f_base), free(t->f_idx);
+        free(t->b_p0), free(t->b_base), free(t->b_idx), free(t->b_dw);
+        free(t);
+    }
+}
+
+static struct narrow *narrow_tables(const struct pool *p)
+{
+    const int64_t C = p->C, R = p->W * p->C, OWC = p->OW * p->C, P = 2 * OWC, L = POOL_LANES;
+    if (!POOL_NARROW_BUILT || p->op != POOL_MAX || p->k != 2 || p->s != 2 || p->top != 0 ||
+        p->left != 0 || p->OH != p->H / 2 || p->OW != p->W / 2 || C >= L || OWC < L ||
+        R < C + 2 * L) {
+        return NULL;
+    }
+    struct narrow *t = calloc(1, sizeof *t);
+    if (!t) {
+        return NULL;
+    }
+    t->nf = (size_t)((OWC + L - 1) / L);
+    t->nb = (size_t)((P + L - 1) / L);
+    t->f_o0 = malloc(t->nf * sizeof *t->f_o0);
+    t->f_base = malloc(t->nf * sizeof *t->f_base);
+    t->f_idx = malloc(t->nf * L * sizeof *t->f_idx);
+    t->b_p0 = malloc(t->nb * sizeof *t->b_p0);
+    t->b_base = malloc(t->nb * sizeof *t->b_base);
+    t->b_idx = malloc(t->nb * L * sizeof *t->b_idx);
+    t->b_dw = malloc(t->nb * L * sizeof *t->b_dw);
+    if (!t->f_o0 || !t->f_base || !t->f_idx || !t->b_p0 || !t->b_base || !t->b_idx ||
+        !t->b_dw) {
+        narrow_free(t);
+        return NULL;
+    }
+    /* Output o of a row has its window's top-left cell at left(o) in the
+     * input row; the last vector overlaps the one before when L does not
+     * divide the row, and a base is pulled back so that its loads (two
+     * vectors from base, two from base + C) end inside the input row. */
+    for (size_t u = 0; u < t->nf; u++) {
+        int64_t o0 = (int64_t)u * L < OWC - L ? (int64_t)u * L : OWC - L;
+        int64_t left0 = o0 + C * (o0 / C), base = left0 < R - C - 2 * L ? left0 : R - C - 2 * L;
+        t->f_o0[u] = (int32_t)o0;
+        t->f_base[u] = (int32_t)base;
+        for (int64_t j = 0; j < L; j++) {
+            int64_t o = o0 + j, at = o + C * (o / C) - base;
+            if (at >= 2 * L) {
+                narrow_free(t);
+                return NULL;
+            }
+            t->f_idx[u * L + (size_t)j] = (int32_t)at;
+        }
+    }
+    /* Input q of a row (q < P) is in the window of output out(q), in its
+     * column (q / C) % 2; both columns of a window have the same outputs,
+     * so the lowest output of a vector need not be its first lane's. The
+     * vector of outputs read ends inside the row. */
+    for (size_t v = 0; v < t->nb; v++) {
+        int64_t p0 = (int64_t)v * L < P - L ? (int64_t)v * L : P - L, base = OWC - L;
+        for (int64_t q = p0; q < p0 + L; q++) {
+            int64_t out = q / (2 * C) * C + q % C;
+            base = out < base ? out : base;
+        }
+        t->b_p0[v] = (int32_t)p0;
+        t->b_base[v] = (int32_t)base;
+        for (int64_t j = 0; j < L; j++) {
+            int64_t q = p0 + j, at = q / (2 * C) * C + q % C - base;
+            if (at < 0 || at >= L) {
+                narrow_free(t);
+                return NULL;
+            }
+            t->b_idx[v * L + (size_t)j] = (int32_t)at;
+            t->b_dw[v * L + (size_t)j] = (int32_t)(q / C % 2);
+        }
+    }
+    return t;
+}
+
+#if POOL_NARROW_BUILT
+/* *out = lane idx[l] of the 2 * POOL_LANES floats from src, for each lane
+ * l (two loads of a vector each: one load of both went through the
+ * stack). */
+POOL_INLINE void take2(const float *src, const pool_v8i *idx, pool_v8f *out)
+{
+    pool_v8f lo, hi;
+    memcpy(&lo, src, sizeof lo);
+    memcpy(&hi, src + POOL_LANES, sizeof hi);
+    *out = __builtin_shuffle(lo, hi, *idx);
+}
+
+/* One output row of the narrow path: as max2x2_row. */
+POOL_INLINE void narrow_row(const struct pool *p, const struct narrow *t,
+                            const float *restrict r0, const float *restrict r1,
+                            float *restrict yr, int32_t *restrict code)
+{
+    const int64_t C = p->C;
+    for (size_t u = 0; u < t->nf; u++) {
+        pool_v8i idx, k;
+        pool_v8f a, b, d, e, m;
+        memcpy(&idx, t->f_idx + u * POOL_LANES, sizeof idx);
+        const int64_t at = t->f_base[u];
+        take2(r0 + at, &idx, &a);
+        take2(r0 + at + C, &idx, &b);
+        take2(r1 + at, &idx, &d);
+        take2(r1 + at + C, &idx, &e);
+        max4(&a, &b, &d, &e, &m, &k);
+        memcpy(yr + t->f_o0[u], &m, sizeof m);
+        if (code) {
+            memcpy(code + t->f_o0[u], &k, sizeof k);
+        }
+    }
+}
+
+/* Backward of one output row of the narrow path: as max2x2_row_backward. */
+POOL_INLINE void narrow_row_backward(const struct pool *p, const struct narrow *t,
+                                     const float *restrict dyr, const int32_t *restrict code,
+                                     float *restrict d0, float *restrict d1)
+{
+    const pool_v8i two = {2, 2, 2, 2, 2, 2, 2, 2};
+    for (size_t v = 0; v < t->nb; v++) {
+        pool_v8i idx, dw, k;
+        pool_v8f g;
+        memcpy(&idx, t->b_idx + v * POOL_LANES, sizeof idx);
+        memcpy(&dw, t->b_dw + v * POOL_LANES, sizeof dw);
+        memcpy(&g, dyr + t->b_base[v], sizeof g);
+        memcpy(&k, code + t->b_base[v], sizeof k);
+        pool_v8i gi = (pool_v8i)__builtin_shuffle(g, idx);
+        k = __builtin_shuffle(k, idx);
+        pool_v8i v0 = (k == dw) & gi, v1 = (k == dw + two) & gi;
+        memcpy(d0 + t->b_p0[v], &v0, sizeof v0);
+        memcpy(d1 + t->b_p0[v], &v1, sizeof v1);
+    }
+    for (int64_t j = 2 * p->OW * p->C; j < p->W * p->C; j++) {
+        d0[j] = 0.0f;
+        d1[j] = 0.0f;
+    }
+}
+#endif
+
+/* The one-pass forward (POOL_FAST, or the narrow path where p->narrow is
+ * set) over B samples; codes (B * OH * OW * C int32) may be NULL
+ * (inference). */
+POOL_ONE_PASS_CLONES
 static void max2x2_rows(const struct pool *p, const float *x, float *y, int32_t *codes,
                         size_t B)
 {
@@ -460,6 +653,12 @@ static void max2x2_rows(const struct pool *p, const float *x, float *y, int32_t 
         for (int64_t oh = 0; oh < p->OH; oh++) {
             const float *r0 = x + i * n_in + (size_t)(2 * oh * R);
             size_t o = i * n_out + (size_t)(oh * p->OW * p->C);
+#if POOL_NARROW_BUILT
+            if (p->narrow) {
+                narrow_row(p, p->narrow, r0, r0 + R, y + o, codes ? codes + o : NULL);
+                continue;
+            }
+#endif
             max2x2_row(p, r0, r0 + R, y + o, codes ? codes + o : NULL);
         }
     }
@@ -500,7 +699,7 @@ POOL_INLINE void max2x2_row_backward(const struct pool *p, const float *restrict
 
 /* The fast path's backward over B samples, from the codes of the
  * training forward; a row left over by an odd H gets 0. */
-DPT_VECTORIZE
+POOL_ONE_PASS_CLONES
 static void max2x2_backward_rows(const struct pool *p, const float *dy, const int32_t *codes,
                                  float *dx, size_t B)
 {
@@ -511,6 +710,12 @@ static void max2x2_backward_rows(const struct pool *p, const float *dy, const in
         for (int64_t oh = 0; oh < p->OH; oh++) {
             size_t o = i * n_out + (size_t)(oh * p->OW * p->C);
             float *d0 = dxi + (size_t)(2 * oh * R);
+#if POOL_NARROW_BUILT
+            if (p->narrow) {
+                narrow_row_backward(p, p->narrow, dy + o, codes + o, d0, d0 + R);
+                continue;
+            }
+#endif
             max2x2_row_backward(p, dy + o, codes + o, d0, d0 + R);
         }
         if (p->H % 2) {
@@ -560,7 +765,7 @@ static void pool_forward(const void *state, const float *params, const float *x,
     const struct pool *p = state;
     struct scratch s = scratch_of(p, b->ws, b->B);
     int winners = p->op == POOL_MAX && b->training;
-    if (p->op == POOL_MAX && POOL_FAST(p)) {
+    if (p->op == POOL_MAX && (POOL_FAST(p) || p->narrow)) {
         max2x2_rows(p, x, y, winners ? s.arg : NULL, b->B);
     } else {
         pool_rows(p, x, y, s, winners, b->B);
@@ -579,7 +784,7 @@ static void max_backward(const void *state, const float *params, const float *x,
         return;
     }
     const int32_t *arg = scratch_of(p, b->ws, b->B).arg;
-    if (POOL_FAST(p)) {
+    if (POOL_FAST(p) || p->narrow) {
         max2x2_backward_rows(p, dy, arg, dx, b->B);
         return;
     }
