@@ -134,6 +134,12 @@ lc=$(loss_of c.json) ld=$(loss_of d.json)
 check "eval, standardized: c on uint8 ($lc) = d on float ($ld) to 1e-4" close "$lc" "$ld" 1e-4
 acc=$(json_number accuracy c.json)
 check "c learned the classes: test accuracy $acc >= 0.9" at_least "$acc" 0.9
+# Held in memory (c.h5: the file is small), the rows are scaled and
+# standardized once when read (src/data/shard.c read_all); read a window
+# at a time, as each window comes in: the same weights, bitwise.
+must dptrain train c.cfg --set 'data.cache="none"' --set data.window_rows=64 --out c-windows.h5
+check "c from windows of 64 rows = c held in memory, bitwise" \
+    dpt_test compare c.h5 c-windows.h5
 
 # 7. Stopped and resumed from the checkpoint alone (its /config gives the
 #    scale to 15 digits, its /standardize all of them): the same weights,

@@ -280,6 +280,13 @@ static int read_all(struct dpt_shard *sh, struct dpt_err *err)
             return rc;
         }
     }
+    /* Scaled and standardized once, here, instead of in every window
+     * (dpt_shard_load copies the rows as they are): elementwise, the same
+     * values. */
+    dpt_norm_x(sh->o.norm, sh->all_x, sh->all_x, n_file);
+    if (sh->y_cols) {
+        dpt_norm_y(sh->o.norm, sh->all_y, sh->all_y, n_file, sh->y_cols);
+    }
     return 0;
 }
 
@@ -674,10 +681,12 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
             }
         }
     }
-    if (sh->all_x) {
+    if (sh->all_x) { /* rows already scaled and standardized by read_all */
         for (uint64_t d = 0; d < sh->rows; d++) {
             uint64_t row = sh->file_row[d];
-            place(sh, d, sh->all_x + row * sh->f, sh->all_y + row * sh->y_cols);
+            memcpy(sh->x + d * sh->f, sh->all_x + row * sh->f, sh->f * sizeof(float));
+            memcpy(sh->y + d * sh->y_cols, sh->all_y + row * sh->y_cols,
+                   sh->y_cols * sizeof(float));
         }
         return 0;
     }
