@@ -59,7 +59,7 @@ struct pool {
     int64_t OH, OW;    /* the output sample [OH, OW, C] */
     int64_t k, s;      /* window side and stride, on both axes */
     int64_t top, left; /* padding rows above row 0, columns left of column 0 */
-    struct narrow *narrow; /* the tables of POOL_NARROW, or NULL */
+    struct narrow *narrow; /* narrow_tables, or NULL where that path does not apply */
 };
 
 /* The narrow path's tables (see narrow_tables): for each vector of
