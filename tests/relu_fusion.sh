@@ -4,7 +4,9 @@
 # relu's output and its gradient get no buffers of their own, and the
 # trained model is byte for byte the one of the two nodes run apart
 # (DPTRAIN_FUSE=0), for each method of conv2d (direct, im2col with and
-# without a bias, Winograd) and for conv1d, on one thread and on two.
+# without a bias, Winograd, also with 21 filters: the bias gradient's
+# vectors of 8 columns and 5 columns after them) and for conv1d, on one
+# thread and on two.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # sklearn's 8x8 digits, as examples/digits_cnn.cfg trains them; two epochs.
@@ -55,6 +57,7 @@ same_model no-bias --threads 1 --set "$L0.method=\"im2col\"" --set "$L0.use_bias
     --set "$L2.use_bias=false"
 same_model winograd --threads 1 --set "$L2.method=\"winograd\""
 same_model one-by-one --threads 1 --set "$L2.kernel_size=1"
+same_model winograd-odd --threads 1 --set "$L2.method=\"winograd\"" --set "$L2.filters=21"
 
 # 3. conv1d on [64, 1] rows: the same. (Its second layer has one channel
 #    and a layer that trains before it: its dx is computed, from the dy

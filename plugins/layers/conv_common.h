@@ -2343,26 +2343,72 @@ static void conv_forward(const void *state, const float *params, const float *x,
     }
 }
 
-/* db += the column sums of dy (M, F), in double (M terms of either sign),
- * 64 columns at a time so dy is read row by row; with y (a relu applied),
- * the terms where y <= 0 are 0. For 1 x 1 convolutions, whose cols (x
- * itself) has no column of ones, and for Winograd's. */
+typedef int32_t conv_i8 __attribute__((vector_size(CONV_LANES * sizeof(int32_t))));
+typedef double conv_d8 __attribute__((vector_size(CONV_LANES * sizeof(double))));
+
+/* conv_add_column_sums' sums of NQ vectors of 8 columns from row's
+ * column 0 on (NQ a constant when inlined, so that they stay in
+ * registers): each column's terms in row order, in double. */
+static inline __attribute__((always_inline)) void
+conv_column_sums_v(const float *dy, const float *y, size_t M, size_t F, size_t NQ, conv_d8 *s)
+{
+    for (size_t q = 0; q < NQ; q++) {
+        s[q] = (conv_d8){0};
+    }
+    for (size_t i = 0; i < M; i++) {
+        for (size_t q = 0; q < NQ; q++) {
+            conv_v8 d;
+            memcpy(&d, dy + i * F + q * CONV_LANES, sizeof d);
+            if (y) { /* y > 0 ? dy : +0 */
+                conv_v8 m;
+                memcpy(&m, y + i * F + q * CONV_LANES, sizeof m);
+                d = (conv_v8)((conv_i8)d & (m > 0.0f));
+            }
+            s[q] += __builtin_convertvector(d, conv_d8);
+        }
+    }
+}
+
+/* db += the column sums of dy (M, F), in double (M terms of either sign);
+ * with y (a relu applied), the terms where y <= 0 are 0. For 1 x 1
+ * convolutions, whose cols (x itself) has no column of ones, and for
+ * Winograd's. By vectors of 8 columns, up to 64 at a time so that dy is
+ * read row by row, the rest one column at a time: the scalar loop it
+ * replaces (a compare, a branch and a double addition through memory per
+ * term) was 12.7% of vggsmall's step (perf). The same sums. */
+DPT_VECTORIZE
 static void conv_add_column_sums(const float *dy, const float *y, size_t M, size_t F,
                                  float *db)
 {
-    enum { COLS = 64 };
-    for (size_t j0 = 0; j0 < F; j0 += COLS) {
-        size_t k = F - j0 < COLS ? F - j0 : COLS;
-        double s[COLS] = {0};
-        for (size_t i = 0; i < M; i++) {
-            const float *row = dy + i * F + j0, *yr = y ? y + i * F + j0 : NULL;
-            for (size_t j = 0; j < k; j++) {
-                s[j] += !yr || yr[j] > 0.0f ? row[j] : 0.0f;
+    enum { QMAX = 8 };
+    conv_d8 s[QMAX];
+    size_t j0 = 0;
+    for (; F - j0 >= CONV_LANES; j0 += QMAX * CONV_LANES) {
+        size_t nq = (F - j0) / CONV_LANES < QMAX ? (F - j0) / CONV_LANES : QMAX;
+        const float *yj = y ? y + j0 : NULL;
+        switch (nq) { /* the vectors as a constant: in registers */
+        case 8: conv_column_sums_v(dy + j0, yj, M, F, 8, s); break;
+        case 4: conv_column_sums_v(dy + j0, yj, M, F, 4, s); break;
+        case 2: conv_column_sums_v(dy + j0, yj, M, F, 2, s); break;
+        case 1: conv_column_sums_v(dy + j0, yj, M, F, 1, s); break;
+        default: conv_column_sums_v(dy + j0, yj, M, F, nq, s); break;
+        }
+        for (size_t q = 0; q < nq; q++) {
+            for (size_t l = 0; l < CONV_LANES; l++) {
+                db[j0 + q * CONV_LANES + l] += (float)s[q][l];
             }
         }
-        for (size_t j = 0; j < k; j++) {
-            db[j0 + j] += (float)s[j];
+        if (nq < QMAX) {
+            j0 += nq * CONV_LANES;
+            break;
         }
+    }
+    for (; j0 < F; j0++) {
+        double t = 0;
+        for (size_t i = 0; i < M; i++) {
+            t += !y || y[i * F + j0] > 0.0f ? dy[i * F + j0] : 0.0f;
+        }
+        db[j0] += (float)t;
     }
 }
 
