@@ -1924,7 +1924,7 @@ conv_wide_dx_krows(const struct conv *c, const float *dy0, size_t ldy, size_t nr
  * its terms from several offsets in the runs, and conv_direct_backward
  * adds them by the runs' pieces of 16 floats. Two kernel rows at a time
  * give the 12 accumulators instead (6 of them wait on the FMAs' latency;
- * LeNet's second layer: its dx 1.4x faster). */
+ * LeNet's second layer: its dx 1.3x faster). */
 static inline __attribute__((always_inline)) void
 conv_wide_dx_tile(const struct conv *c, const float *dy0, size_t ldy, size_t nr,
                   float *const *xb, const float *wt, size_t R)
