@@ -2383,7 +2383,7 @@ static void conv_add_column_sums(const float *dy, const float *y, size_t M, size
     enum { QMAX = 8 };
     conv_d8 s[QMAX];
     size_t j0 = 0;
-    for (; F - j0 >= CONV_LANES; j0 += QMAX * CONV_LANES) {
+    while (F - j0 >= CONV_LANES) {
         size_t nq = (F - j0) / CONV_LANES < QMAX ? (F - j0) / CONV_LANES : QMAX;
         const float *yj = y ? y + j0 : NULL;
         switch (nq) { /* the vectors as a constant: in registers */
@@ -2398,10 +2398,7 @@ static void conv_add_column_sums(const float *dy, const float *y, size_t M, size
                 db[j0 + q * CONV_LANES + l] += (float)s[q][l];
             }
         }
-        if (nq < QMAX) {
-            j0 += nq * CONV_LANES;
-            break;
-        }
+        j0 += nq * CONV_LANES;
     }
     for (; j0 < F; j0++) {
         double t = 0;
