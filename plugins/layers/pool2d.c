@@ -62,17 +62,18 @@ struct pool {
     struct narrow *narrow; /* narrow_tables, or NULL where that path does not apply */
 };
 
-/* The narrow path's tables (see narrow_tables): for each vector of
- * POOL_LANES outputs of an output row, nf in all, the first output o0, the
- * offset in the input row of the first window's left cells and, per lane,
- * the offset of its output's left cell from there; for each vector of
- * POOL_LANES inputs of an input row, nb in all, the first input p0, the
- * first output read and, per lane, its output from there and its column in
- * the window (0 or 1). */
+/* The narrow path's tables (see narrow_tables): for each vector u of
+ * POOL_LANES outputs of an output row (starting at output
+ * vector_start(u, OW * C)), nf in all, the offset in the input row of the
+ * first window's left cells and, per lane, the offset of its output's left
+ * cell from there; for each vector v of POOL_LANES inputs of an input row
+ * (starting at input vector_start(v, 2 * OW * C)), nb in all, the first
+ * output read and, per lane, its output from there and its column in the
+ * window (0 or 1). */
 struct narrow {
     size_t nf, nb;
-    int32_t *f_o0, *f_base, *f_idx;        /* nf, nf, nf * POOL_LANES */
-    int32_t *b_p0, *b_base, *b_idx, *b_dw; /* nb, nb, nb * POOL_LANES twice */
+    int32_t *f_base, *f_idx;        /* nf, nf * POOL_LANES */
+    int32_t *b_base, *b_idx, *b_dw; /* nb, nb * POOL_LANES twice */
 };
 
 /* TensorFlow's "same" padding for one axis of n cells with out windows:
@@ -501,11 +502,20 @@ POOL_INLINE void max2x2_row(const struct pool *p, const float *restrict r0,
 #define POOL_ONE_PASS_CLONES DPT_VECTORIZE
 #endif
 
+/* The first of the POOL_LANES cells of vector u of a row of n >= POOL_LANES
+ * cells: the last vector overlaps the one before when POOL_LANES does not
+ * divide n. */
+static inline int64_t vector_start(size_t u, int64_t n)
+{
+    int64_t first = (int64_t)u * POOL_LANES;
+    return first < n - POOL_LANES ? first : n - POOL_LANES;
+}
+
 static void narrow_free(struct narrow *t)
 {
     if (t) {
-        free(t->f_o0), free(t->f_base), free(t->f_idx);
-        free(t->b_p0), free(t->b_base), free(t->b_idx), free(t->b_dw);
+        free(t->f_base), free(t->f_idx);
+        free(t->b_base), free(t->b_idx), free(t->b_dw);
         free(t);
     }
 }
@@ -524,26 +534,21 @@ static struct narrow *narrow_tables(const struct pool *p)
     }
     t->nf = (size_t)((OWC + L - 1) / L);
     t->nb = (size_t)((P + L - 1) / L);
-    t->f_o0 = malloc(t->nf * sizeof *t->f_o0);
     t->f_base = malloc(t->nf * sizeof *t->f_base);
     t->f_idx = malloc(t->nf * L * sizeof *t->f_idx);
-    t->b_p0 = malloc(t->nb * sizeof *t->b_p0);
     t->b_base = malloc(t->nb * sizeof *t->b_base);
     t->b_idx = malloc(t->nb * L * sizeof *t->b_idx);
     t->b_dw = malloc(t->nb * L * sizeof *t->b_dw);
-    if (!t->f_o0 || !t->f_base || !t->f_idx || !t->b_p0 || !t->b_base || !t->b_idx ||
-        !t->b_dw) {
+    if (!t->f_base || !t->f_idx || !t->b_base || !t->b_idx || !t->b_dw) {
         narrow_free(t);
         return NULL;
     }
     /* Output o of a row has its window's top-left cell at left(o) in the
-     * input row; the last vector overlaps the one before when L does not
-     * divide the row, and a base is pulled back so that its loads (two
-     * vectors from base, two from base + C) end inside the input row. */
+     * input row; a base is pulled back so that its loads (two vectors from
+     * base, two from base + C) end inside the input row. */
     for (size_t u = 0; u < t->nf; u++) {
-        int64_t o0 = (int64_t)u * L < OWC - L ? (int64_t)u * L : OWC - L;
+        int64_t o0 = vector_start(u, OWC);
         int64_t left0 = o0 + C * (o0 / C), base = left0 < R - C - 2 * L ? left0 : R - C - 2 * L;
-        t->f_o0[u] = (int32_t)o0;
         t->f_base[u] = (int32_t)base;
         for (int64_t j = 0; j < L; j++) {
             int64_t o = o0 + j, at = o + C * (o / C) - base;
@@ -559,12 +564,11 @@ static struct narrow *narrow_tables(const struct pool *p)
      * so the lowest output of a vector need not be its first lane's. The
      * vector of outputs read ends inside the row. */
     for (size_t v = 0; v < t->nb; v++) {
-        int64_t p0 = (int64_t)v * L < P - L ? (int64_t)v * L : P - L, base = OWC - L;
+        int64_t p0 = vector_start(v, P), base = OWC - L;
         for (int64_t q = p0; q < p0 + L; q++) {
             int64_t out = q / (2 * C) * C + q % C;
             base = out < base ? out : base;
         }
-        t->b_p0[v] = (int32_t)p0;
         t->b_base[v] = (int32_t)base;
         for (int64_t j = 0; j < L; j++) {
             int64_t q = p0 + j, at = q / (2 * C) * C + q % C - base;
@@ -596,7 +600,7 @@ POOL_INLINE void narrow_row(const struct pool *p, const struct narrow *t,
                             const float *restrict r0, const float *restrict r1,
                             float *restrict yr, int32_t *restrict code)
 {
-    const int64_t C = p->C;
+    const int64_t C = p->C, OWC = p->OW * p->C;
     for (size_t u = 0; u < t->nf; u++) {
         pool_v8i idx, k;
         pool_v8f a, b, d, e, m;
@@ -607,9 +611,10 @@ POOL_INLINE void narrow_row(const struct pool *p, const struct narrow *t,
         take2(r1 + at, &idx, &d);
         take2(r1 + at + C, &idx, &e);
         max4(&a, &b, &d, &e, &m, &k);
-        memcpy(yr + t->f_o0[u], &m, sizeof m);
+        const int64_t o0 = vector_start(u, OWC);
+        memcpy(yr + o0, &m, sizeof m);
         if (code) {
-            memcpy(code + t->f_o0[u], &k, sizeof k);
+            memcpy(code + o0, &k, sizeof k);
         }
     }
 }
@@ -620,6 +625,7 @@ POOL_INLINE void narrow_row_backward(const struct pool *p, const struct narrow *
                                      float *restrict d0, float *restrict d1)
 {
     const pool_v8i two = {2, 2, 2, 2, 2, 2, 2, 2};
+    const int64_t P = 2 * p->OW * p->C;
     for (size_t v = 0; v < t->nb; v++) {
         pool_v8i idx, dw, k;
         pool_v8f g;
@@ -630,10 +636,11 @@ POOL_INLINE void narrow_row_backward(const struct pool *p, const struct narrow *
         pool_v8i gi = (pool_v8i)__builtin_shuffle(g, idx);
         k = __builtin_shuffle(k, idx);
         pool_v8i v0 = (k == dw) & gi, v1 = (k == dw + two) & gi;
-        memcpy(d0 + t->b_p0[v], &v0, sizeof v0);
-        memcpy(d1 + t->b_p0[v], &v1, sizeof v1);
+        const int64_t p0 = vector_start(v, P);
+        memcpy(d0 + p0, &v0, sizeof v0);
+        memcpy(d1 + p0, &v1, sizeof v1);
     }
-    for (int64_t j = 2 * p->OW * p->C; j < p->W * p->C; j++) {
+    for (int64_t j = P; j < p->W * p->C; j++) {
         d0[j] = 0.0f;
         d1[j] = 0.0f;
     }
