@@ -131,6 +131,9 @@ int cli_mpi_pml_chosen(void);
 /* Whether cli_mpi_init set OMPI_MCA_btl_vader_single_copy_mechanism=none
  * (main.c says why); train --verbose says so. */
 int cli_mpi_copy_chosen(void);
+/* Whether cli_mpi_init set OMPI_MCA_ess_singleton_isolated=1 for a process
+ * started without mpirun (main.c says why); train --verbose says so. */
+int cli_mpi_isolated_chosen(void);
 void cli_mpi_finalize(void);
 
 /* SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 become a stop request

@@ -393,13 +393,18 @@ static int files_set(const char *const *keys, int choice)
            (home && file_sets(user, keys, choice));
 }
 
+/* Whether this process was started without a launcher (no mpirun's, PMIx's
+ * or PMI's variables): MPI_Init will make it a singleton. */
+static int singleton(void)
+{
+    return !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_RANK");
+}
+
 static void one_node_pml(void)
 {
     static const char *const keys[] = {"pml", "mtl", NULL};
     const char *nodes = getenv("OMPI_MCA_orte_num_nodes");
-    int singleton = !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") &&
-                    !getenv("PMI_RANK");
-    if (!(singleton || (nodes && strcmp(nodes, "1") == 0)) || getenv("OMPI_MCA_pml") ||
+    if (!(singleton() || (nodes && strcmp(nodes, "1") == 0)) || getenv("OMPI_MCA_pml") ||
         getenv("OMPI_MCA_mtl") || getenv("OMPI_MCA_mca_base_param_files") ||
         files_set(keys, 1)) {
         return;
@@ -435,6 +440,30 @@ static void shm_copies(void)
     copy_chosen = setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1) == 0;
 }
 
+/* Started without mpirun, Open MPI 4.1's MPI_Init forks and executes an
+ * orted of its own, for the dynamic processes of MPI_Comm_spawn and
+ * MPI_Comm_connect, which dptrain never uses: 250-300 ms of every such
+ * start (`dptrain train` without mpirun, eval, predict, a refused file:
+ * 0.48-0.51 s against 0.22-0.23 s on a busy 2-vCPU machine). An isolated
+ * singleton starts none, so dptrain asks for one unless the environment or
+ * a parameter file sets the parameter or names other parameter files. */
+static int isolated_chosen;
+
+static void isolated_singleton(void)
+{
+    static const char *const keys[] = {"ess_singleton_isolated", NULL};
+    if (!singleton() || getenv("OMPI_MCA_ess_singleton_isolated") ||
+        getenv("OMPI_MCA_mca_base_param_files") || files_set(keys, 0)) {
+        return;
+    }
+    isolated_chosen = setenv("OMPI_MCA_ess_singleton_isolated", "1", 1) == 0;
+}
+
+int cli_mpi_isolated_chosen(void)
+{
+    return isolated_chosen;
+}
+
 int cli_mpi_copy_chosen(void)
 {
     return copy_chosen;
@@ -450,6 +479,7 @@ int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
     struct dpt_err err = {0};
     one_node_pml();
     shm_copies();
+    isolated_singleton();
     if (dpt_dist_start(argc, argv, d, &err) < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;

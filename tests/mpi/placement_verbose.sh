@@ -71,14 +71,14 @@ check "a singleton: --verbose says so too" grep -q "^mpi: all ranks on one node"
 check "  ... and Open MPI never opens the cm PML (its probes are what this skips)" \
     sh -c 'grep -q "selected ob1" out.single && ! grep -q "found loaded component cm" out.single'
 OMPI_MCA_pml=ob1 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.user 2>&1
-check "the user's OMPI_MCA_pml: kept, no line" ! grep -q "^mpi: " out.user
+check "the user's OMPI_MCA_pml: kept, no line" ! grep -q "^mpi: all ranks on one node" out.user
 OMPI_MCA_mtl=ofi OMPI_MCA_pml_base_verbose=10 "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.mtl 2>&1 || true
 check "the user's OMPI_MCA_mtl: no PML chosen, cm is opened as Open MPI decides" \
-    sh -c '! grep -q "^mpi: " out.mtl && grep -q "found loaded component cm" out.mtl'
+    sh -c '! grep -q "^mpi: all ranks on one node" out.mtl && grep -q "found loaded component cm" out.mtl'
 mkdir -p home/.openmpi
 echo "pml = ob1" > home/.openmpi/mca-params.conf
 HOME=$PWD/home "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.file 2>&1
-check "a PML named in ~/.openmpi/mca-params.conf: kept, no line" ! grep -q "^mpi: " out.file
+check "a PML named in ~/.openmpi/mca-params.conf: kept, no line" ! grep -q "^mpi: all ranks on one node" out.file
 printf '# ours\n  mtl = ^psm2\n' > home/.openmpi/mca-params.conf
 HOME=$PWD/home "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > out.excl 2>&1
 check "an MTL only excluded there (as Debian's own file does): ob1 chosen" grep -q "^mpi: all ranks on one node" out.excl
@@ -119,4 +119,34 @@ n_file=$(cma_reads out.cfile HOME="$PWD/home")
 check "a mechanism set in ~/.openmpi/mca-params.conf: kept, no line" \
     ! grep -q "^mpi: large messages" out.cfile
 check "  ... and Open MPI took it ($n_file process_vm_readv)" test "$n_file" -gt 0
+
+# 6. Started without mpirun, dptrain asks Open MPI for an isolated
+#    singleton, which starts no orted of its own (src/cli/main.c,
+#    isolated_singleton; docs/HPC.md), and says so; the user's choice is
+#    kept. Counted with strace: the orted Open MPI would start.
+orteds() { # $1: the output file; the rest: environment for the run
+    out=$1
+    shift
+    env "$@" OMP_NUM_THREADS=1 timeout 120 strace -f -qq -e trace=execve -o "$out.st" \
+        "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 > "$out" 2>&1 ||
+        { cat "$out"; fail "strace dptrain train failed"; }
+    grep -c 'execve("[^"]*/orted"' "$out.st" || true
+}
+rm -f home/.openmpi/mca-params.conf
+n_alone=$(orteds out.alone)
+check "a singleton: --verbose says dptrain chose an isolated one" \
+    grep -q "^mpi: started without mpirun: no orted of its own (OMPI_MCA_ess_singleton_isolated=1, set by dptrain" out.alone
+check "  ... and no orted is started ($n_alone)" test "$n_alone" -eq 0
+n_orted=$(orteds out.orted OMPI_MCA_ess_singleton_isolated=0)
+check "the user's OMPI_MCA_ess_singleton_isolated=0: kept, no line" \
+    ! grep -q "^mpi: started without mpirun" out.orted
+check "  ... and Open MPI then starts its orted ($n_orted)" test "$n_orted" -eq 1
+echo "ess_singleton_isolated = 0" > home/.openmpi/mca-params.conf
+n_sfile=$(orteds out.sfile HOME="$PWD/home")
+check "the parameter set in ~/.openmpi/mca-params.conf: kept, no line" \
+    ! grep -q "^mpi: started without mpirun" out.sfile
+check "  ... and Open MPI took it ($n_sfile orted)" test "$n_sfile" -eq 1
+n_np1=$(env OMP_NUM_THREADS=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root -np 1 \
+    "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 2>&1 | grep -c "^mpi: started without mpirun" || true)
+check "under mpirun: no such line" test "$n_np1" -eq 0
 summary
