@@ -728,6 +728,57 @@ static void test_winograd_against_im2col(void)
     check_winograd("padding = \"same\";", 5, 16, 16, 32, 64, 7, 1);
 }
 
+/* One step (y, dx, dparams) of the direct method on a shape, with
+ * DPTRAIN_CONV_LANES=lanes[0] and then lanes[1]: y and dx must be the same
+ * bits, dparams too unless dp_tol > 0 (then within dp_tol normwise). */
+struct lanes_case {
+    const char *settings;
+    size_t H, W, C, F, B;
+};
+
+static void check_lanes_same(const struct lanes_case *k, const char *const lanes[2],
+                             double dp_tol)
+{
+    char settings[256];
+    snprintf(settings, sizeof settings, "method = \"direct\"; %s", k->settings);
+    size_t nx = k->B * k->H * k->W * k->C, ny = k->B * k->H * k->W * k->F;
+    size_t np = (9 * 9 * k->C + 1) * k->F; /* at least the params of any kernel used */
+    float *out[2][3];
+    for (int w = 0; w < 2; w++) {
+        out[w][0] = calloc(ny, sizeof(float));
+        out[w][1] = calloc(nx, sizeof(float));
+        out[w][2] = calloc(np, sizeof(float));
+        CU_ASSERT_FATAL(out[w][0] && out[w][1] && out[w][2]);
+        setenv("DPTRAIN_CONV_LANES", lanes[w], 1);
+        np = run_step(settings, k->H, k->W, k->C, k->F, k->B, out[w][0], out[w][1], out[w][2]);
+    }
+    unsetenv("DPTRAIN_CONV_LANES");
+    printf("\n    %s B = %zu (%s, %s)", settings, k->B, lanes[0], lanes[1]);
+    CU_ASSERT(memcmp(out[0][0], out[1][0], ny * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(out[0][1], out[1][1], nx * sizeof(float)) == 0);
+    if (dp_tol > 0) {
+        double e = normwise_err(out[1][2], out[0][2], np);
+        printf(": dparams %.1e", e);
+        CU_ASSERT(e < dp_tol);
+    } else {
+        CU_ASSERT(memcmp(out[0][2], out[1][2], np * sizeof(float)) == 0);
+    }
+    for (int w = 0; w < 2; w++) {
+        free(out[w][0]), free(out[w][1]), free(out[w][2]);
+    }
+}
+
+/* The one-channel shapes (F <= 8) whose forward goes by output columns
+ * (conv_rowlanes_chunk): LeNet's first layer; rows of 18 (the last chunk
+ * overlaps); F = 8 with a 7-wide kernel and no bias; F = 1 with an even
+ * kernel and rows of exactly 16. */
+static const struct lanes_case rowlanes_cases[] = {
+    {"filters = 6; kernel_size = 5; padding = \"same\";", 28, 28, 1, 6, 2},
+    {"filters = 3; kernel_size = 3;", 9, 20, 1, 3, 2},
+    {"filters = 8; kernel_size = 7; use_bias = false;", 8, 23, 1, 8, 1},
+    {"filters = 1; kernel_size = 2;", 5, 17, 1, 1, 2},
+};
+
 /* The direct method's wide tiles (16 filters, or 16 floats of a dx run,
  * per vector; picked on CPUs with AVX-512 for F a multiple of 16) against
  * its 8-lane tiles, forced by DPTRAIN_CONV_LANES, which conv_create reads:
@@ -743,10 +794,7 @@ static void test_winograd_against_im2col(void)
  * one-channel shapes whose forward goes by output columns. */
 static void test_conv2d_wide_same_bits(void)
 {
-    static const struct {
-        const char *settings;
-        size_t H, W, C, F, B;
-    } cases[] = {
+    static const struct lanes_case cases[] = {
         {"filters = 16; kernel_size = 5;", 14, 14, 6, 16, 3},
         {"filters = 16; kernel_size = 5;", 14, 14, 6, 16, 1},
         {"filters = 32; kernel_size = 3; padding = \"same\";", 9, 10, 3, 32, 2},
@@ -756,44 +804,25 @@ static void test_conv2d_wide_same_bits(void)
         {"filters = 16; kernel_size = 3; padding = \"same\";", 6, 7, 8, 16, 2},
         {"filters = 16; kernel_size = 5;", 9, 8, 8, 16, 2},
         {"filters = 16; kernel_size = 3; use_bias = false;", 7, 7, 6, 16, 2},
-        /* one channel, F <= 8: the forward by 16 output columns per vector
-         * (conv_rowlanes_chunk): LeNet's first layer; rows of 18 (the last
-         * chunk overlaps); F = 8 with a 7-wide kernel and no bias; F = 1
-         * with an even kernel and rows of exactly 16. */
-        {"filters = 6; kernel_size = 5; padding = \"same\";", 28, 28, 1, 6, 2},
-        {"filters = 3; kernel_size = 3;", 9, 20, 1, 3, 2},
-        {"filters = 8; kernel_size = 7; use_bias = false;", 8, 23, 1, 8, 1},
-        {"filters = 1; kernel_size = 2;", 5, 17, 1, 1, 2},
     };
+    static const char *const lanes[2] = {"8", "16"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char settings[256];
-        snprintf(settings, sizeof settings, "method = \"direct\"; %s", cases[i].settings);
-        size_t H = cases[i].H, W = cases[i].W, C = cases[i].C, F = cases[i].F;
-        size_t B = cases[i].B, nx = B * H * W * C, ny = B * H * W * F;
-        size_t np = (9 * 9 * C + 1) * F; /* at least the params of any kernel above */
-        float *out[2][3];
-        for (int w = 0; w < 2; w++) {
-            out[w][0] = calloc(ny, sizeof(float));
-            out[w][1] = calloc(nx, sizeof(float));
-            out[w][2] = calloc(np, sizeof(float));
-            CU_ASSERT_FATAL(out[w][0] && out[w][1] && out[w][2]);
-            setenv("DPTRAIN_CONV_LANES", w ? "16" : "8", 1);
-            np = run_step(settings, H, W, C, F, B, out[w][0], out[w][1], out[w][2]);
-        }
-        unsetenv("DPTRAIN_CONV_LANES");
-        printf("\n    %s B = %zu", settings, B);
-        CU_ASSERT(memcmp(out[0][0], out[1][0], ny * sizeof(float)) == 0);
-        CU_ASSERT(memcmp(out[0][1], out[1][1], nx * sizeof(float)) == 0);
-        if (C == 1 && F <= 8) { /* the kernel's gradient by output columns: another order */
-            double e = normwise_err(out[1][2], out[0][2], np);
-            printf(": dparams by columns %.1e", e);
-            CU_ASSERT(e < 1e-6);
-        } else {
-            CU_ASSERT(memcmp(out[0][2], out[1][2], np * sizeof(float)) == 0);
-        }
-        for (int w = 0; w < 2; w++) {
-            free(out[w][0]), free(out[w][1]), free(out[w][2]);
-        }
+        check_lanes_same(&cases[i], lanes, 0);
+    }
+    for (size_t i = 0; i < sizeof rowlanes_cases / sizeof rowlanes_cases[0]; i++) {
+        check_lanes_same(&rowlanes_cases[i], lanes, 1e-6);
+    }
+}
+
+/* The row-lanes kernels in their version for CPUs with AVX-512 (F
+ * unrolled) against their version for any F and CPU
+ * (DPTRAIN_CONV_LANES=16-portable): y, dx and dparams the same bits. On
+ * CPUs without AVX-512 both runs take the portable version. */
+static void test_conv2d_rowlanes_portable_same_bits(void)
+{
+    static const char *const lanes[2] = {"16", "16-portable"};
+    for (size_t i = 0; i < sizeof rowlanes_cases / sizeof rowlanes_cases[0]; i++) {
+        check_lanes_same(&rowlanes_cases[i], lanes, 0);
     }
 }
 
@@ -918,6 +947,8 @@ int main(void)
                 test_conv2d_against_direct);
     CU_add_test(s, "conv2d direct: wide tiles give the 8-lane tiles' bits",
                 test_conv2d_wide_same_bits);
+    CU_add_test(s, "conv2d direct: row lanes' AVX-512 version gives the portable one's bits",
+                test_conv2d_rowlanes_portable_same_bits);
     CU_add_test(s, "winograd F(2x2, 5x5) transforms", test_winograd_transforms);
     CU_add_test(s, "winograd against im2col", test_winograd_against_im2col);
     CU_add_test(s, "refused shapes and settings name what they found", test_refused);

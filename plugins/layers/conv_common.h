@@ -137,6 +137,7 @@ struct conv {
     int direct;
     int wide;           /* its tiles of 16 lanes (conv_wide_tile and after) */
     int rowlanes;       /* one channel, F <= 8: forward and kernel gradient by output columns */
+    int rowlanes_v4;    /* their version for CPUs with AVX-512, F unrolled (CONV_RL_V4) */
     size_t Fp;          /* F rounded up to whole vectors of CONV_LANES filters */
     size_t Hp, Wp;      /* the padded sample: the rows and columns the kernel reads */
     size_t Lv;          /* a kernel row's run in dx (conv_direct_dx), in whole vectors */
@@ -311,6 +312,25 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
 #else
 #define CONV_WIDE_CLONES DPT_VECTORIZE
 #endif
+/* The row-lanes kernels (c->rowlanes: one channel, at most 8 filters, by
+ * output columns) permute 16-lane vectors, one permute per instruction
+ * with AVX-512. There they come in a version per filter count (the
+ * permutes unrolled, F a constant); elsewhere, where only
+ * DPTRAIN_CONV_LANES=16 runs them (tests and measurements), in one version
+ * for any F: GCC builds each of those permutes there from narrower
+ * operations, and the per-F versions in the x86-64-v3 and baseline clones
+ * were 1 MB of code and 4 minutes of every build of conv1d.c and conv2d.c.
+ * Same products, sums and permutes either way: the same bits
+ * (DPTRAIN_CONV_LANES=16-portable forces the version for any F on any CPU:
+ * tests/test_conv.c compares the two). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define CONV_RL_V4 1
+#define CONV_RL_V4_TARGET __attribute__((target("arch=x86-64-v4")))
+#define CONV_RL_ANY_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CONV_RL_V4 0
+#define CONV_RL_ANY_CLONES CONV_WIDE_CLONES
+#endif
 #define CONV_WIDE 16
 #define CONV_WIDE_POS 10    /* positions of a wide forward tile */
 #define CONV_WIDE_DK_TAPS 8 /* taps of a wide kernel-gradient tile (their offsets in registers) */
@@ -328,11 +348,23 @@ static int conv_cpu_wide(void)
 }
 
 /* Whether the 16-lane kernels are used where a shape allows them: on CPUs
- * with AVX-512, or as DPTRAIN_CONV_LANES=16 or 8 forces. */
+ * with AVX-512, or as DPTRAIN_CONV_LANES=16 (or 16-portable) or 8 forces. */
 static int conv_lanes16(void)
 {
     const char *env = getenv("DPTRAIN_CONV_LANES");
-    return env && *env ? strcmp(env, "16") == 0 : conv_cpu_wide();
+    return env && *env ? strncmp(env, "16", 2) == 0 : conv_cpu_wide();
+}
+
+/* Whether the row-lanes kernels take their version for CPUs with AVX-512
+ * (CONV_RL_V4): on such CPUs unless DPTRAIN_CONV_LANES=16-portable. */
+static int conv_rowlanes_v4(void)
+{
+#if CONV_RL_V4
+    const char *env = getenv("DPTRAIN_CONV_LANES");
+    return __builtin_cpu_supports("x86-64-v4") && !(env && strcmp(env, "16-portable") == 0);
+#else
+    return 0;
+#endif
 }
 
 /* Whether a direct layer of F filters takes the wide tiles. */
@@ -517,6 +549,7 @@ static int conv_create(struct conv **out, const struct dpt_host *host,
         c.rowlanes = conv_rowlanes_pays(&c);
         if (c.rowlanes) {
             conv_rowlanes_layout(&c);
+            c.rowlanes_v4 = conv_rowlanes_v4();
         }
     }
     /* The tap offsets of the direct method follow the instance. */
@@ -1397,9 +1430,11 @@ conv_rowlanes_sample(const struct conv *c, const float *xp, const float *kp, flo
     }
 }
 
-CONV_WIDE_CLONES
-static void conv_rowlanes_forward(const struct conv *c, const float *params, const float *x,
-                                  float *y, size_t B, float *ws, int relu)
+/* The row-lanes forward; F a constant in each call of the sample's
+ * kernel (unrolled) or one call for any F. */
+static inline __attribute__((always_inline)) void
+conv_rowlanes_forward_with(const struct conv *c, const float *params, const float *x, float *y,
+                           size_t B, float *ws, int relu, int unrolled)
 {
     const struct conv_geom *g = &c->g;
     float *xp = ws + c->ws_xp, *kp = ws + c->ws_k;
@@ -1410,6 +1445,10 @@ static void conv_rowlanes_forward(const struct conv *c, const float *params, con
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         float *ys = y + b * g->P * c->F;
+        if (!unrolled) {
+            conv_rowlanes_sample(c, xp, kp, ys, relu, c->F, tidx);
+            continue;
+        }
         switch (c->F) { /* the filters as a constant: their loops unrolled */
         case 1: conv_rowlanes_sample(c, xp, kp, ys, relu, 1, tidx); break;
         case 2: conv_rowlanes_sample(c, xp, kp, ys, relu, 2, tidx); break;
@@ -1421,6 +1460,34 @@ static void conv_rowlanes_forward(const struct conv *c, const float *params, con
         default: conv_rowlanes_sample(c, xp, kp, ys, relu, 8, tidx); break;
         }
     }
+}
+
+#if CONV_RL_V4
+CONV_RL_V4_TARGET
+static void conv_rowlanes_forward_v4(const struct conv *c, const float *params, const float *x,
+                                     float *y, size_t B, float *ws, int relu)
+{
+    conv_rowlanes_forward_with(c, params, x, y, B, ws, relu, 1);
+}
+#endif
+
+CONV_RL_ANY_CLONES
+static void conv_rowlanes_forward_any(const struct conv *c, const float *params, const float *x,
+                                      float *y, size_t B, float *ws, int relu)
+{
+    conv_rowlanes_forward_with(c, params, x, y, B, ws, relu, 0);
+}
+
+static void conv_rowlanes_forward(const struct conv *c, const float *params, const float *x,
+                                  float *y, size_t B, float *ws, int relu)
+{
+#if CONV_RL_V4
+    if (c->rowlanes_v4) {
+        conv_rowlanes_forward_v4(c, params, x, y, B, ws, relu);
+        return;
+    }
+#endif
+    conv_rowlanes_forward_any(c, params, x, y, B, ws, relu);
 }
 
 /* The most taps of a tile of the kernel's gradient (conv_direct_dk_one):
@@ -2118,12 +2185,12 @@ conv_rowlanes_transpose(const struct conv *c, const float *src, float *dyt, size
 
 /* The kernel's and the bias's gradient of sample b (its padded input xp)
  * into dkv: dy masked where y <= 0 with a relu applied (into dym, as
- * conv_direct_dy_of), transposed into dyt, the bias's by lanes, then the
- * passes. */
+ * conv_direct_dy_of), transposed into dyt (F a constant in the transpose
+ * when unrolled), the bias's by lanes, then the passes. */
 static inline __attribute__((always_inline)) void
 conv_rowlanes_dk_sample(const struct conv *c, const float *xp, const float *dy, const float *y,
                         size_t b, int relu, float *dym, float *dyt, float *dkv,
-                        const conv_i16 tidx[CONV_LANES][CONV_LANES])
+                        const conv_i16 tidx[CONV_LANES][CONV_LANES], int unrolled)
 {
     const struct conv_geom *g = &c->g;
     const size_t F = c->F, Ho = g->h.out, Wo16 = c->Wo16, K = g->K, PF = g->P * F;
@@ -2133,15 +2200,19 @@ conv_rowlanes_dk_sample(const struct conv *c, const float *xp, const float *dy, 
         conv_relu_mask(src, y + b * PF, PF, dym);
         src = dym;
     }
-    switch (F) { /* the filters as a constant: the permutes unrolled */
-    case 1: conv_rowlanes_transpose(c, src, dyt, 1, tidx); break;
-    case 2: conv_rowlanes_transpose(c, src, dyt, 2, tidx); break;
-    case 3: conv_rowlanes_transpose(c, src, dyt, 3, tidx); break;
-    case 4: conv_rowlanes_transpose(c, src, dyt, 4, tidx); break;
-    case 5: conv_rowlanes_transpose(c, src, dyt, 5, tidx); break;
-    case 6: conv_rowlanes_transpose(c, src, dyt, 6, tidx); break;
-    case 7: conv_rowlanes_transpose(c, src, dyt, 7, tidx); break;
-    default: conv_rowlanes_transpose(c, src, dyt, 8, tidx); break;
+    if (!unrolled) {
+        conv_rowlanes_transpose(c, src, dyt, F, tidx);
+    } else {
+        switch (F) { /* the filters as a constant: the permutes unrolled */
+        case 1: conv_rowlanes_transpose(c, src, dyt, 1, tidx); break;
+        case 2: conv_rowlanes_transpose(c, src, dyt, 2, tidx); break;
+        case 3: conv_rowlanes_transpose(c, src, dyt, 3, tidx); break;
+        case 4: conv_rowlanes_transpose(c, src, dyt, 4, tidx); break;
+        case 5: conv_rowlanes_transpose(c, src, dyt, 5, tidx); break;
+        case 6: conv_rowlanes_transpose(c, src, dyt, 6, tidx); break;
+        case 7: conv_rowlanes_transpose(c, src, dyt, 7, tidx); break;
+        default: conv_rowlanes_transpose(c, src, dyt, 8, tidx); break;
+        }
     }
     for (size_t f = 0; f < F && c->use_bias; f++) {
         conv_v16 acc = {0}, d;
@@ -2200,11 +2271,13 @@ static void conv_rowlanes_dk_add(const struct conv *c, const float *dkv, float *
  * (each a sum over the filters in order), added in the order of
  * conv_direct_dx_runs' loops (the runs' vectors by pairs, the output
  * columns, the tiles down a column, the kernel rows, the positions of a
- * tile); nothing depends on B. */
+ * tile); nothing depends on B. wide: the 16-lane tiles; cols: the
+ * kernel's gradient by output columns (c->rowlanes), F a constant in it
+ * when unrolled. */
 static inline __attribute__((always_inline)) void
 conv_direct_backward_with(const struct conv *c, const float *params, const float *x,
                           const float *y, const float *dy, float *dx, float *dparams, size_t B,
-                          float *ws, int relu, int wide, int cols)
+                          float *ws, int relu, int wide, int cols, int unrolled)
 {
     const struct conv_geom *g = &c->g;
     const size_t K = g->K, F = c->F, nv = c->Lv / CONV_LANES;
@@ -2229,7 +2302,7 @@ conv_direct_backward_with(const struct conv *c, const float *params, const float
     for (size_t b = 0; b < B; b++) {
         conv_direct_pad(c, x + b * g->n_in, xp);
         if (cols) {
-            conv_rowlanes_dk_sample(c, xp, dy, y, b, relu, dym, dyt, dkv, tidx);
+            conv_rowlanes_dk_sample(c, xp, dy, y, b, relu, dym, dyt, dkv, tidx, unrolled);
         }
         if (cols && !dx) {
             continue;
@@ -2269,7 +2342,7 @@ static void conv_direct_backward(const struct conv *c, const float *params, cons
                                  const float *y, const float *dy, float *dx, float *dparams,
                                  size_t B, float *ws, int relu)
 {
-    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 0);
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 0, 0);
 }
 
 CONV_WIDE_CLONES
@@ -2277,18 +2350,41 @@ static void conv_wide_backward_all(const struct conv *c, const float *params, co
                                    const float *y, const float *dy, float *dx, float *dparams,
                                    size_t B, float *ws, int relu)
 {
-    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 1, 0);
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 1, 0, 0);
 }
 
 /* The backward of a layer whose forward goes by output columns: its
  * kernel gradient by output columns too (conv_rowlanes_dk_sample), dx by
- * the 8-lane runs. */
-CONV_WIDE_CLONES
+ * the 8-lane runs; F unrolled on CPUs with AVX-512 (CONV_RL_V4). */
+#if CONV_RL_V4
+CONV_RL_V4_TARGET
+static void conv_rowlanes_backward_v4(const struct conv *c, const float *params, const float *x,
+                                      const float *y, const float *dy, float *dx,
+                                      float *dparams, size_t B, float *ws, int relu)
+{
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 1, 1);
+}
+#endif
+
+CONV_RL_ANY_CLONES
+static void conv_rowlanes_backward_any(const struct conv *c, const float *params, const float *x,
+                                       const float *y, const float *dy, float *dx,
+                                       float *dparams, size_t B, float *ws, int relu)
+{
+    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 1, 0);
+}
+
 static void conv_rowlanes_backward(const struct conv *c, const float *params, const float *x,
                                    const float *y, const float *dy, float *dx, float *dparams,
                                    size_t B, float *ws, int relu)
 {
-    conv_direct_backward_with(c, params, x, y, dy, dx, dparams, B, ws, relu, 0, 1);
+#if CONV_RL_V4
+    if (c->rowlanes_v4) {
+        conv_rowlanes_backward_v4(c, params, x, y, dy, dx, dparams, B, ws, relu);
+        return;
+    }
+#endif
+    conv_rowlanes_backward_any(c, params, x, y, dy, dx, dparams, B, ws, relu);
 }
 
 /* y (B * P, F) = cols x params, a block of rows at a time. With a bias,
