@@ -393,6 +393,27 @@ static int files_set(const char *const *keys, int choice)
            (home && file_sets(user, keys, choice));
 }
 
+/* Sets the MCA parameter keys[0] to value (as OMPI_MCA_<key> in the
+ * environment) unless the user chose: the environment sets one of keys or
+ * names other parameter files (OMPI_MCA_mca_base_param_files), or the
+ * site's or the user's parameter file sets one of them (with `choice`, to
+ * a value that is not an exclusion: see file_sets). Whether it set it. */
+static int mca_default(const char *const *keys, int choice, const char *value)
+{
+    char var[128];
+    for (size_t k = 0; keys[k]; k++) {
+        snprintf(var, sizeof var, "OMPI_MCA_%s", keys[k]);
+        if (getenv(var)) {
+            return 0;
+        }
+    }
+    if (getenv("OMPI_MCA_mca_base_param_files") || files_set(keys, choice)) {
+        return 0;
+    }
+    snprintf(var, sizeof var, "OMPI_MCA_%s", keys[0]);
+    return setenv(var, value, 1) == 0;
+}
+
 /* Whether this process was started without a launcher (no mpirun's, PMIx's
  * or PMI's variables): MPI_Init will make it a singleton. */
 static int singleton(void)
@@ -404,12 +425,9 @@ static void one_node_pml(void)
 {
     static const char *const keys[] = {"pml", "mtl", NULL};
     const char *nodes = getenv("OMPI_MCA_orte_num_nodes");
-    if (!(singleton() || (nodes && strcmp(nodes, "1") == 0)) || getenv("OMPI_MCA_pml") ||
-        getenv("OMPI_MCA_mtl") || getenv("OMPI_MCA_mca_base_param_files") ||
-        files_set(keys, 1)) {
-        return;
+    if (singleton() || (nodes && strcmp(nodes, "1") == 0)) {
+        pml_chosen = mca_default(keys, 1, "ob1");
     }
-    pml_chosen = setenv("OMPI_MCA_pml", "ob1", 1) == 0;
 }
 
 /* Open MPI's shared-memory transport (the vader BTL) moves a large message
@@ -432,12 +450,7 @@ static void shm_copies(void)
 {
     static const char *const keys[] = {"btl_vader_single_copy_mechanism",
                                        "btl_sm_single_copy_mechanism", NULL};
-    if (getenv("OMPI_MCA_btl_vader_single_copy_mechanism") ||
-        getenv("OMPI_MCA_btl_sm_single_copy_mechanism") ||
-        getenv("OMPI_MCA_mca_base_param_files") || files_set(keys, 0)) {
-        return;
-    }
-    copy_chosen = setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1) == 0;
+    copy_chosen = mca_default(keys, 0, "none");
 }
 
 /* Started without mpirun, Open MPI 4.1's MPI_Init forks and executes an
@@ -452,11 +465,9 @@ static int isolated_chosen;
 static void isolated_singleton(void)
 {
     static const char *const keys[] = {"ess_singleton_isolated", NULL};
-    if (!singleton() || getenv("OMPI_MCA_ess_singleton_isolated") ||
-        getenv("OMPI_MCA_mca_base_param_files") || files_set(keys, 0)) {
-        return;
+    if (singleton()) {
+        isolated_chosen = mca_default(keys, 0, "1");
     }
-    isolated_chosen = setenv("OMPI_MCA_ess_singleton_isolated", "1", 1) == 0;
 }
 
 int cli_mpi_isolated_chosen(void)
