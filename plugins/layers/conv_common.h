@@ -306,7 +306,8 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
  * builds a 16-lane operation from narrower ones). Every output is the same
  * sum in the same order as in the 8-lane tiles: the same bits
  * (tests/test_conv.c). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+    !defined(DPT_NO_CLONES)
 #define CONV_WIDE_CLONES                                                                  \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -323,7 +324,8 @@ typedef float conv_v8 __attribute__((vector_size(CONV_LANES * sizeof(float))));
  * Same products, sums and permutes either way: the same bits
  * (DPTRAIN_CONV_LANES=16-portable forces the version for any F on any CPU:
  * tests/test_conv.c compares the two). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
+    !defined(DPT_NO_CLONES)
 #define CONV_RL_V4 1
 #define CONV_RL_V4_TARGET __attribute__((target("arch=x86-64-v4")))
 #define CONV_RL_ANY_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))

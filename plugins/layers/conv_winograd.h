@@ -88,7 +88,8 @@ typedef float wino_v8 __attribute__((vector_size(WINO_LANES * sizeof(float))));
 typedef float wino_v8u
     __attribute__((vector_size(WINO_LANES * sizeof(float)), aligned(4), may_alias));
 typedef int wino_i8 __attribute__((vector_size(WINO_LANES * sizeof(int))));
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+    !defined(DPT_NO_CLONES)
 #define WINO_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define WINO_CLONES DPT_VECTORIZE

@@ -495,7 +495,8 @@ POOL_INLINE void max2x2_row(const struct pool *p, const float *restrict r0,
 /* The one-pass paths' clones: x86-64-v4 has AVX-512VL, whose two-source
  * permute (vpermt2ps) of 8 lanes is one instruction; plain "avx512f" made
  * it two permutes, a blend and a trip through the stack. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+    !defined(DPT_NO_CLONES)
 #define POOL_ONE_PASS_CLONES                                                              \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

@@ -40,9 +40,11 @@
 /* GCC on x86-64 with glibc (for ifunc) builds each kernel three times. All
  * clones compute the same integers, so the choice never changes a result.
  * -DDPT_FIX_CLONES=0 builds one version, for the build's own -march (that is
- * how the baseline and AVX2 versions are tested on an AVX-512 machine). */
+ * how the baseline and AVX2 versions are tested on an AVX-512 machine), as
+ * DPT_NO_CLONES does for every cloned function (the sanitizer builds). */
 #ifndef DPT_FIX_CLONES
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+    !defined(DPT_NO_CLONES)
 #define DPT_FIX_CLONES 1
 #else
 #define DPT_FIX_CLONES 0
