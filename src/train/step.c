@@ -266,17 +266,26 @@ static double run_micro(struct dpt_step *st, const struct dpt_step_in *in, uint6
                                sh->y + first * sh->y_cols, sh->y_cols, rows, scale, g, hits, &mi, hook);
 }
 
+/* a += b, then b = 0, over n floats: vectorized (DPT_VECTORIZE; the
+ * buffers never overlap), the same sums as one at a time. The scalar loop
+ * was 10% of the samples of the medium MLP's 1 x 2 step; vectorized, 1 x 2
+ * trains 2.5% faster (docs/PERFORMANCE.md: the sum waits on the memory more
+ * than on the adds). */
+DPT_VECTORIZE static void add_clear(float *restrict a, float *restrict b, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        a[j] += b[j];
+        b[j] = 0;
+    }
+}
+
 /* Gradient floats [c, end): the T thread buffers summed into tgrad[0] (and
  * zeroed), then updated by the optimizer at step update_t unless it is 0. */
 static void sum_piece(struct dpt_step *st, size_t c, size_t end, int T, uint64_t update_t)
 {
     float *g0 = st->tgrad[0];
     for (int u = 1; u < T; u++) {
-        float *gu = st->tgrad[u];
-        for (size_t j = c; j < end; j++) {
-            g0[j] += gu[j];
-            gu[j] = 0;
-        }
+        add_clear(g0 + c, st->tgrad[u] + c, end - c);
     }
     if (!update_t) {
         return;
