@@ -241,13 +241,19 @@ expect_error "unlinked.so.*some_function_nobody_links" dptrain plugins --plugin-
 # 10. README.md, "Validation, callbacks, schedules": on a terminal rank 0
 #     draws a progress bar (erased by "\r ESC[K" before each epoch line),
 #     --no-progress turns it off there; into a pipe there is none.
-bars() { "$@" 2>&1 | grep -c "$(printf '\r\033')\[K" || true; }
-n=$(bars dpt_test pty "$DPTRAIN" train lin.cfg --out bar.h5)
-check "on a terminal: a bar erased before each epoch line ($n)" [ "$n" = 2 ]
-n=$(bars dpt_test pty "$DPTRAIN" train lin.cfg --out bar.h5 --no-progress)
-check "on a terminal with --no-progress: none ($n)" [ "$n" = 0 ]
-n=$(bars "$DPTRAIN" train lin.cfg --out bar.h5)
-check "into a pipe: none ($n)" [ "$n" = 0 ]
+#     The check shows what the run printed, and its exit status.
+bars() {
+    if "$@" > bars.out 2>&1; then dpt__rc=0; else dpt__rc=$?; fi
+    n=$(grep -c "$(printf '\r\033')\[K" bars.out || true)
+}
+bars dpt_test pty "$DPTRAIN" train lin.cfg --out bar.h5
+check "on a terminal: a bar erased before each epoch line ($n, exit status $dpt__rc)" \
+    sh -c 'cat -v bars.out; [ "$1" = 2 ]' - "$n"
+bars dpt_test pty "$DPTRAIN" train lin.cfg --out bar.h5 --no-progress
+check "on a terminal with --no-progress: none ($n, exit status $dpt__rc)" \
+    sh -c 'cat -v bars.out; [ "$1" = 0 ]' - "$n"
+bars "$DPTRAIN" train lin.cfg --out bar.h5
+check "into a pipe: none ($n, exit status $dpt__rc)" sh -c 'cat -v bars.out; [ "$1" = 0 ]' - "$n"
 
 # 11. docs/PLUGINS.md: train and eval warn about a plugin shadowed by
 #     another of its kind and name found earlier on the path (train's
