@@ -65,7 +65,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#endif
 
 /* A read of many scattered rows selects a union of hyperslabs, one per run
  * of consecutive rows. OR-ing them into one dataspace one by one costs
@@ -1550,6 +1555,11 @@ struct chunk_reader {
     char *spread;        /* a shuffled chunk, before unshuffling */
     uint64_t at;         /* UINT64_MAX: plain holds no chunk */
     uint64_t inflated;   /* chunks inflated so far */
+    /* Inflated chunks kept on local disk (dpt__file_keep_inflated): */
+    int keep_fd;         /* an unlinked file, or -1 */
+    uint64_t *kept;      /* per chunk: 1 + its slot in keep_fd, or 0 */
+    uint64_t n_kept;     /* slots written */
+    int keep_full;       /* a write failed: no more chunks are kept */
 };
 
 uint64_t dpt__file_chunks_inflated(const struct dpt__file *ds)
@@ -1574,6 +1584,10 @@ uint64_t dpt__file_reader_bytes(const struct dpt__file *ds)
 static void chunk_reader_free(struct chunk_reader *cr)
 {
     if (cr) {
+        if (cr->keep_fd >= 0) {
+            close(cr->keep_fd);
+        }
+        free(cr->kept);
         libdeflate_free_decompressor(cr->inflater);
         free(cr->packed);
         free(cr->plain);
@@ -1614,7 +1628,7 @@ static struct chunk_reader *find_chunked(const struct array *a)
             *cr = (struct chunk_reader){.raw = raw, .elem = elem, .rows = chunk[0],
                                         .bytes = (size_t)bytes, .shuffled = n_filters == 2,
                                         .deflate_bit = 1u << (n_filters - 1),
-                                        .at = UINT64_MAX};
+                                        .at = UINT64_MAX, .keep_fd = -1};
             cr->inflater = libdeflate_alloc_decompressor();
             cr->plain = aligned_alloc(64, (cr->bytes + 63) / 64 * 64);
             cr->spread = cr->shuffled ? malloc(cr->bytes) : NULL;
@@ -1651,7 +1665,35 @@ static void unshuffle(const char *src, char *dst, size_t bytes, size_t elem)
     memcpy(dst + count * elem, src + count * elem, bytes - count * elem);
 }
 
-/* Makes cr->plain hold the chunk that starts at row r0. */
+/* Whether len bytes at off of fd were read into buf, or written from it. */
+static int pread_whole(int fd, void *buf, size_t len, uint64_t off)
+{
+    for (char *p = buf; len > 0;) {
+        ssize_t got = pread(fd, p, len, (off_t)off);
+        if (got <= 0 && !(got < 0 && errno == EINTR)) {
+            return 0;
+        }
+        got = got < 0 ? 0 : got;
+        p += got, len -= (size_t)got, off += (uint64_t)got;
+    }
+    return 1;
+}
+
+static int pwrite_whole(int fd, const void *buf, size_t len, uint64_t off)
+{
+    for (const char *p = buf; len > 0;) {
+        ssize_t put = pwrite(fd, p, len, (off_t)off);
+        if (put <= 0 && !(put < 0 && errno == EINTR)) {
+            return 0;
+        }
+        put = put < 0 ? 0 : put;
+        p += put, len -= (size_t)put, off += (uint64_t)put;
+    }
+    return 1;
+}
+
+/* Makes cr->plain hold the chunk that starts at row r0: the kept copy if
+ * there is one, else the chunk inflated from the file (and kept). */
 static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_t r0,
                       struct dpt_err *err)
 {
@@ -1660,6 +1702,14 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
         return 0;
     }
     cr->at = UINT64_MAX;
+    uint64_t c = r0 / cr->rows;
+    if (cr->kept && cr->kept[c]) {
+        if (pread_whole(cr->keep_fd, cr->plain, cr->bytes, (cr->kept[c] - 1) * cr->bytes)) {
+            cr->at = r0;
+            return 0;
+        }
+        cr->kept[c] = 0; /* unreadable after all: inflated again below */
+    }
     hsize_t off[MAX_DIMS] = {r0, 0, 0, 0}, stored = 0;
     uint32_t mask = 0;
     char why[DPT__H5_REASON_LEN];
@@ -1702,7 +1752,76 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
     }
     cr->at = r0;
     cr->inflated++;
+    if (cr->kept && !cr->keep_full) {
+        if (pwrite_whole(cr->keep_fd, cr->plain, cr->bytes, cr->n_kept * cr->bytes)) {
+            cr->kept[c] = ++cr->n_kept;
+        } else {
+            cr->keep_full = 1; /* the disk is full, say: the rest is inflated each time */
+        }
+    }
     return 0;
+}
+
+/* An unlinked file in dir for a chunk reader's inflated chunks, or -1: it
+ * disappears with the process, however that ends. */
+static int scratch_file(const char *dir)
+{
+#ifdef O_TMPFILE
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+        return fd;
+    }
+#endif
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/dptrain-chunks-XXXXXX", dir) >= (int)sizeof path) {
+        return -1;
+    }
+    int fd2 = mkstemp(path);
+    if (fd2 >= 0) {
+        unlink(path);
+        (void)fcntl(fd2, F_SETFD, FD_CLOEXEC);
+    }
+    return fd2;
+}
+
+/* Whether fd is on a file system in memory (tmpfs, ramfs): a copy kept
+ * there would be the memory streaming saves. */
+static int in_memory_fs(int fd)
+{
+#ifdef __linux__
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 &&
+           (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
+const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int chosen)
+{
+    struct chunk_reader *cr = ds->x.chunks;
+    if (!cr || cr->kept || ds->n == 0) {
+        return cr && cr->kept ? dir : NULL;
+    }
+    uint64_t n_chunks = (ds->n + cr->rows - 1) / cr->rows;
+    int fd = scratch_file(dir);
+    struct statvfs vfs;
+    uint64_t need = n_chunks * cr->bytes;
+    if (fd >= 0 && ((!chosen && in_memory_fs(fd)) || fstatvfs(fd, &vfs) != 0 ||
+                    (uint64_t)vfs.f_bavail * vfs.f_frsize / 2 < need)) {
+        close(fd); /* too little room, or memory: inflate each time */
+        fd = -1;
+    }
+    cr->kept = fd >= 0 ? calloc(n_chunks, sizeof *cr->kept) : NULL;
+    if (!cr->kept) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    cr->keep_fd = fd;
+    return dir;
 }
 
 /* Whether rows[0..n) never decrease (NULL: a range, so yes). */

@@ -105,6 +105,17 @@ uint64_t dpt_dataset_chunk_rows(const struct dpt_dataset *ds);
 /* How many of X's chunks the chunk reads have inflated since opening (a
  * chunk read twice counts twice). */
 uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
+/* From now on X's chunks, once inflated by the chunk reads, are kept in an
+ * unlinked file (gone with the process) in the folder DPTRAIN_SCRATCH
+ * names, else $TMPDIR, else /tmp, and read back from there instead of being
+ * inflated again: for a streamed file read more than once. Not in a folder
+ * of a file system in memory (tmpfs) unless DPTRAIN_SCRATCH names it, nor
+ * where less than twice the inflated chunks' bytes are free; never with
+ * DPTRAIN_SCRATCH=none. A chunk the disk has no room for is inflated each
+ * time. Returns the folder (a file of the set keeps its chunks there), or
+ * NULL; dpt_dataset_kept_in returns it again. */
+const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds);
+const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
 /* The bytes the chunk reads' buffers hold, in all files (X's and y's
  * inflated and compressed chunks; see dataset.c): part of a rank's data
  * memory (shard.c, shard_memory). */

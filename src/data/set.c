@@ -44,6 +44,7 @@ struct dpt_dataset {
     char *shown;     /* dpt_dataset_path */
     uint64_t *local; /* file rows of one read (several files only) */
     size_t local_cap;
+    const char *kept_in; /* dpt_dataset_keep_inflated's folder, or NULL */
 };
 
 /* ---- The files: names and glob patterns ---- */
@@ -318,6 +319,26 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds)
         n += dpt__file_chunks_inflated(ds->files[i]);
     }
     return n;
+}
+
+const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds)
+{
+    const char *chosen = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
+    const char *dir = chosen && *chosen ? chosen : tmp && *tmp ? tmp : "/tmp";
+    if (strcmp(dir, "none") == 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < ds->n_files; i++) {
+        if (dpt__file_keep_inflated(ds->files[i], dir, chosen && *chosen)) {
+            ds->kept_in = dir;
+        }
+    }
+    return ds->kept_in;
+}
+
+const char *dpt_dataset_kept_in(const struct dpt_dataset *ds)
+{
+    return ds->kept_in;
 }
 
 uint64_t dpt_dataset_reader_bytes(const struct dpt_dataset *ds)

@@ -4,6 +4,7 @@
 #include "data/window.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdio.h>
 
@@ -157,11 +158,15 @@ void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *lin
         snprintf(shared, sizeof shared, ", each once for the node's %d ranks",
                  sh->shared->ranks);
     }
-    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s%s (2 x %.1f MB "
-             "per rank)%s", n_train, sh->f,
+    char kept[PATH_MAX + 64] = "";
+    if (dpt_dataset_kept_in(sh->ds)) {
+        snprintf(kept, sizeof kept, " (once: then kept in %s)", dpt_dataset_kept_in(sh->ds));
+    }
+    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s%s%s (2 x %.1f "
+             "MB per rank)%s", n_train, sh->f,
              windows ? "a window of steps at a time" : "an epoch at a time",
              dpt_dataset_direct(sh->ds)       ? "straight from the file"
              : dpt_dataset_chunk_reads(sh->ds) ? "by chunks inflated with libdeflate"
                                                : "through HDF5",
-             shared, mb * (double)rows, order);
+             kept, shared, mb * (double)rows, order);
 }

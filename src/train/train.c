@@ -800,6 +800,9 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
         .share = shared ? &share : NULL,
     };
     int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
+    if (rc == 0 && !so.cache_all && spec->epochs > 1) {
+        dpt_dataset_keep_inflated(r->ds); /* read again each epoch: inflated once */
+    }
     return dpt_dist_agree(r->d, rc, err);
 }
 

@@ -40,14 +40,16 @@ must mpirun_np 1 "$DPTRAIN" train m.cfg --threads 2 --out p1t2.h5
 must mpirun_np 3 "$DPTRAIN" train m.cfg --out p3t1.h5
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=all --out p2t1c.h5 --verbose
 check "cache = all: kept in memory, in block order" grep "kept in memory.*in block order" log
-must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p2t1h.h5 --verbose
+# The inflations an epoch: without the inflated copies kept on disk (4.).
+must mpirun_np 2 env DPTRAIN_SCRATCH=none "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p2t1h.h5 --verbose
 check "chunks of 7 rows: inflated by dptrain, blocks of 7 rows" \
     grep "by chunks inflated with libdeflate.*blocks of 7 rows" log
 check "2 ranks of a node: each chunk inflated once for both" \
     grep "libdeflate, each once for the node's 2 ranks" log
 inflated() { sed -n "s/^data: X's 429 chunks were inflated \([0-9]*\) times in all.*/\1/p" log; }
 shared=$(inflated)
-must mpirun_np 2 env DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" train m.cfg \
+must mpirun_np 2 env DPTRAIN_NO_SHARED_CHUNKS=1 DPTRAIN_SCRATCH=none "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --out p2t1hn.h5 --verbose
 check "DPTRAIN_NO_SHARED_CHUNKS=1: each rank inflates for itself" \
     ! grep "each once for the node" log
@@ -57,7 +59,8 @@ alone=$(inflated)
 # for itself.
 check "shared: $shared inflations for 3 epochs of 429 chunks (each rank alone: $alone)" \
     "$PYTHON" -c "import sys; sys.exit(not (3 * 429 <= $shared <= 1.05 * 3 * 429 and $alone >= 6 * 429))"
-must mpirun_np 3 "$DPTRAIN" train m.cfg --set data.train=chunked.h5 --out p3t1h.h5 --verbose
+must mpirun_np 3 env DPTRAIN_SCRATCH=none "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p3t1h.h5 --verbose
 check "3 ranks of a node: each chunk inflated once for all" \
     grep "each once for the node's 3 ranks" log
 must mpirun_np 2 env DPTRAIN_NO_CHUNK_READS=1 "$DPTRAIN" train m.cfg \
@@ -65,8 +68,35 @@ must mpirun_np 2 env DPTRAIN_NO_CHUNK_READS=1 "$DPTRAIN" train m.cfg \
 check "the same chunks through HDF5's filters, blocks of 7 rows" \
     grep "through HDF5.*blocks of 7 rows" log
 
+# 4. A streamed file read again each epoch keeps its chunks once inflated
+#    in an unlinked file in $TMPDIR (or DPTRAIN_SCRATCH's folder) and reads
+#    them back from there: the node inflates each chunk once in the run,
+#    not once an epoch. Not in a file system in memory unless
+#    DPTRAIN_SCRATCH names it; not where the folder is unusable.
+mkdir scratch
+must mpirun_np 2 env TMPDIR="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p2t1hk.h5 --verbose
+check "kept: the log says where" grep "libdeflate (once: then kept in $PWD/scratch), each once for the node's 2 ranks" log
+kept=$(inflated)
+check "kept: $kept inflations for 3 epochs of 429 chunks (each once in the run)" \
+    "$PYTHON" -c "import sys; sys.exit(not (429 <= $kept <= 1.05 * 429))"
+check "kept: nothing left in the folder" sh -c '[ -z "$(ls -A scratch)" ]'
+must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/scratch" "$DPTRAIN" train m.cfg \
+    --set data.train=chunked.h5 --out p1t1hk.h5 --verbose
+check "DPTRAIN_SCRATCH names the folder" grep "(once: then kept in $PWD/scratch)" log
+check "/dev/shm is a tmpfs (for the next two checks)" sh -c '[ "$(stat -f -c %T /dev/shm)" = tmpfs ]'
+must mpirun_np 1 env TMPDIR=/dev/shm "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --set train.epochs=2 --out shm.h5 --verbose
+check "TMPDIR in memory: not kept" ! grep "kept in" log
+must mpirun_np 1 env DPTRAIN_SCRATCH=/dev/shm "$DPTRAIN" train m.cfg \
+    --set data.train=chunked.h5 --set train.epochs=2 --out shm.h5 --verbose
+check "DPTRAIN_SCRATCH in memory: kept, as asked" grep "(once: then kept in /dev/shm)" log
+must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/no-such-folder" "$DPTRAIN" train m.cfg \
+    --set data.train=chunked.h5 --out p1t1hx.h5 --verbose
+check "a folder that is not there: not kept, trained all the same" ! grep "kept in" log
+
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p1t1hk p1t1hx; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 
