@@ -132,18 +132,34 @@ quiet "gzip chunks kept in memory" rereads_compressed "$bc" \
 quiet "gzip chunks in windows of 64 rows in block order" rereads_compressed "$bc" \
     --set data.train=gzip.h5 --set data.cache=none --set data.window_rows=64 \
     --set data.shuffle_by=blocks --time-steps 0
-# The reading line says what train --verbose says: chunk reads, shared by
-# the node's ranks, block order (blocks of X's chunk, 64 rows).
-"$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
+# The reading line says what train --verbose says: chunk reads, kept once
+# inflated in $TMPDIR (40 epochs, streamed), shared by the node's ranks,
+# block order (blocks of X's chunk, 64 rows).
+TMPDIR="$PWD" "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
     --set data.shuffle_by=blocks --time-steps 0 > reading.txt
-check "plan, 2 ranks, gzip: read by chunks, each once for the node's 2 ranks, in block order" \
-    grep -q "^reading: .*by chunks inflated with libdeflate, each once for the node's 2 ranks; in block order: blocks of 64 rows" reading.txt
-"$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
+check "plan, 2 ranks, gzip: read by chunks, kept, each once for the node's 2 ranks, in block order" \
+    grep -q "^reading: .*by chunks inflated with libdeflate (once: then kept in $PWD, .* of disk a node), each once for the node's 2 ranks; in block order: blocks of 64 rows" reading.txt
+TMPDIR="$PWD" "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
     --set data.shuffle_by=blocks --time-steps 0 --format json > reading.json
+DPTRAIN_SCRATCH=none "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 --set data.cache=none \
+    --set data.shuffle_by=blocks --time-steps 0 --format json > none.json
 DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 \
     --set data.cache=none --set data.shuffle_by=blocks --time-steps 0 --format json > alone.json
 check "plan counts the rows swapped by the node's ranks in each rank's data bytes" \
     "$PYTHON" -c "import json, sys; d = lambda f: json.load(open(f))['memory_per_rank']['data']; sys.exit(not d('reading.json') > d('alone.json'))"
+# The disk the kept chunks take on the node: X inflated (whole chunks of
+# 64 rows) once when the ranks share the chunks, once per rank when not.
+check "plan --format json: the kept chunks' folder and disk (X inflated; twice unshared; none)" \
+    "$PYTHON" - <<'PY'
+import json, math, os, sys, h5py
+p, a, n = (json.load(open(f)) for f in ("reading.json", "alone.json", "none.json"))
+X = h5py.File("gzip.h5", "r")["X"]
+inflated = math.ceil(X.shape[0] / 64) * 64 * X.shape[1] * X.dtype.itemsize
+print(p["chunks_kept_in"], p["chunks_kept_bytes"], a["chunks_kept_bytes"], n["chunks_kept_in"], inflated)
+sys.exit(not (p["chunks_kept_in"] == os.getcwd() and p["chunks_kept_bytes"] == inflated
+              and a["chunks_kept_bytes"] == 2 * inflated and n["chunks_kept_in"] is None
+              and n["chunks_kept_bytes"] == 0))
+PY
 check "plan --format json: chunk_reads, chunks_shared_by 2, order blocks" \
     "$PYTHON" -c "import json, sys; p = json.load(open('reading.json')); sys.exit(not (p['chunk_reads'] is True and p['chunks_shared_by'] == 2 and p['order'] == 'blocks' and p['block_rows'] == 64))"
 

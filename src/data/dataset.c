@@ -1798,6 +1798,12 @@ static int in_memory_fs(int fd)
 #endif
 }
 
+uint64_t dpt__file_inflated_bytes(const struct dpt__file *ds)
+{
+    const struct chunk_reader *cr = ds->x.chunks;
+    return cr ? (ds->n + cr->rows - 1) / cr->rows * cr->bytes : 0;
+}
+
 const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int chosen)
 {
     struct chunk_reader *cr = ds->x.chunks;
@@ -1807,7 +1813,7 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
     uint64_t n_chunks = (ds->n + cr->rows - 1) / cr->rows;
     int fd = scratch_file(dir);
     struct statvfs vfs;
-    uint64_t need = n_chunks * cr->bytes;
+    uint64_t need = dpt__file_inflated_bytes(ds);
     if (fd >= 0 && ((!chosen && in_memory_fs(fd)) || fstatvfs(fd, &vfs) != 0 ||
                     (uint64_t)vfs.f_bavail * vfs.f_frsize / 2 < need)) {
         close(fd); /* too little room, or memory: inflate each time */

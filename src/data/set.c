@@ -341,6 +341,15 @@ const char *dpt_dataset_kept_in(const struct dpt_dataset *ds)
     return ds->kept_in;
 }
 
+uint64_t dpt_dataset_inflated_bytes(const struct dpt_dataset *ds)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        n += dpt__file_inflated_bytes(ds->files[i]);
+    }
+    return n;
+}
+
 uint64_t dpt_dataset_reader_bytes(const struct dpt_dataset *ds)
 {
     uint64_t n = 0;

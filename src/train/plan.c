@@ -235,6 +235,14 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
         p->steps_per_epoch = lay.steps;
         p->window_steps = lay.window_steps;
     }
+    /* As make_shard (train.c): a streamed file read more than one epoch
+     * keeps its chunks once inflated; the node's ranks keep each once when
+     * they share them, else each keeps them all. */
+    if (p->chunk_reads && !p->cache_all && p->epochs > 1) {
+        p->kept_in = dpt_dataset_keep_inflated(pl->ds);
+        int copies = p->chunks_shared_by > 1 ? 1 : L;
+        p->kept_bytes = p->kept_in ? dpt_dataset_inflated_bytes(pl->ds) * (uint64_t)copies : 0;
+    }
     p->windows_per_epoch = p->window_steps ? (p->steps_per_epoch + p->window_steps - 1) /
                                                  p->window_steps
                                            : 1;
