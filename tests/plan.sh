@@ -147,6 +147,16 @@ DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 
     --set data.cache=none --set data.shuffle_by=blocks --time-steps 0 --format json > alone.json
 check "plan counts the rows swapped by the node's ranks in each rank's data bytes" \
     "$PYTHON" -c "import json, sys; d = lambda f: json.load(open(f))['memory_per_rank']['data']; sys.exit(not d('reading.json') > d('alone.json'))"
+# chunks_not_kept: the folder for the kept chunks cannot hold a file.
+export DPTRAIN_SCRATCH="$PWD/nowhere"
+fires "gzip, streamed, 40 epochs, DPTRAIN_SCRATCH a missing folder" chunks_not_kept \
+    "$bc" --set data.train=gzip.h5 --set data.cache=none --time-steps 0
+check "chunks_not_kept names the folder and the reason" \
+    grep -q "not kept once inflated: cannot make a file in $PWD/nowhere: " plan.json
+DPTRAIN_SCRATCH=none
+quiet "gzip, streamed, 40 epochs, DPTRAIN_SCRATCH=none" chunks_not_kept \
+    "$bc" --set data.train=gzip.h5 --set data.cache=none --time-steps 0
+unset DPTRAIN_SCRATCH
 # The disk the kept chunks take on the node: X inflated (whole chunks of
 # 64 rows) once when the ranks share the chunks, once per rank when not.
 check "plan --format json: the kept chunks' folder and disk (X inflated; twice unshared; none)" \

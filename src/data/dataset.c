@@ -1804,7 +1804,8 @@ uint64_t dpt__file_inflated_bytes(const struct dpt__file *ds)
     return cr ? (ds->n + cr->rows - 1) / cr->rows * cr->bytes : 0;
 }
 
-const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int chosen)
+const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int chosen,
+                                    char *why, size_t len)
 {
     struct chunk_reader *cr = ds->x.chunks;
     if (!cr || cr->kept || ds->n == 0) {
@@ -1813,13 +1814,21 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
     uint64_t n_chunks = (ds->n + cr->rows - 1) / cr->rows;
     int fd = scratch_file(dir);
     struct statvfs vfs;
-    uint64_t need = dpt__file_inflated_bytes(ds);
-    if (fd >= 0 && ((!chosen && in_memory_fs(fd)) || fstatvfs(fd, &vfs) != 0 ||
-                    (uint64_t)vfs.f_bavail * vfs.f_frsize / 2 < need)) {
-        close(fd); /* too little room, or memory: inflate each time */
-        fd = -1;
+    uint64_t need = dpt__file_inflated_bytes(ds), free_bytes = 0;
+    char b1[64], b2[64];
+    if (fd < 0) {
+        snprintf(why, len, "cannot make a file in %s: %s", dir, strerror(errno));
+    } else if (!chosen && in_memory_fs(fd)) {
+        snprintf(why, len, "%s is a file system in memory (tmpfs): set DPTRAIN_SCRATCH to a "
+                 "folder on a local disk, or to %s to keep them there all the same", dir, dir);
+    } else if (fstatvfs(fd, &vfs) != 0 ||
+               (free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize) / 2 < need) {
+        snprintf(why, len, "%s has %s free, and keeping %s's X inflated takes up to %s: twice "
+                 "that must be free", dir, dpt__bytes_text(b1, sizeof b1, free_bytes), ds->path,
+                 dpt__bytes_text(b2, sizeof b2, need));
+    } else if (!(cr->kept = calloc(n_chunks, sizeof *cr->kept))) {
+        snprintf(why, len, "out of memory");
     }
-    cr->kept = fd >= 0 ? calloc(n_chunks, sizeof *cr->kept) : NULL;
     if (!cr->kept) {
         if (fd >= 0) {
             close(fd);

@@ -116,6 +116,9 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
  * NULL; dpt_dataset_kept_in returns it again. */
 const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds);
 const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
+/* Why a file's chunks were not kept (the folder cannot hold a file, is in
+ * memory, lacks the room), or NULL. */
+const char *dpt_dataset_not_kept(const struct dpt_dataset *ds);
 /* The bytes of X inflated, for the files of the set whose chunks dptrain
  * inflates (what keeping all their chunks takes on disk). */
 uint64_t dpt_dataset_inflated_bytes(const struct dpt_dataset *ds);

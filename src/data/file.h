@@ -29,8 +29,10 @@ int dpt__file_chunk_reads(const struct dpt__file *f);
 uint64_t dpt__file_chunk_rows(const struct dpt__file *f);
 uint64_t dpt__file_chunks_inflated(const struct dpt__file *f);
 /* dpt_dataset_keep_inflated for one file; chosen: the folder was named by
- * the user (tmpfs allowed). Returns dir, or NULL when nothing is kept. */
-const char *dpt__file_keep_inflated(struct dpt__file *f, const char *dir, int chosen);
+ * the user (tmpfs allowed). Returns dir, or NULL when nothing is kept (with
+ * the reason in why, unless X has no chunks to keep). */
+const char *dpt__file_keep_inflated(struct dpt__file *f, const char *dir, int chosen,
+                                    char *why, size_t len);
 uint64_t dpt__file_inflated_bytes(const struct dpt__file *f);
 uint64_t dpt__file_reader_bytes(const struct dpt__file *f);
 void dpt__file_no_direct(struct dpt__file *f);

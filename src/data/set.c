@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct dpt_dataset {
     uint64_t *local; /* file rows of one read (several files only) */
     size_t local_cap;
     const char *kept_in; /* dpt_dataset_keep_inflated's folder, or NULL */
+    char not_kept[PATH_MAX + 256]; /* or why not, when it tried */
 };
 
 /* ---- The files: names and glob patterns ---- */
@@ -329,11 +331,17 @@ const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds)
         return NULL;
     }
     for (size_t i = 0; i < ds->n_files; i++) {
-        if (dpt__file_keep_inflated(ds->files[i], dir, chosen && *chosen)) {
+        if (dpt__file_keep_inflated(ds->files[i], dir, chosen && *chosen, ds->not_kept,
+                                    sizeof ds->not_kept)) {
             ds->kept_in = dir;
         }
     }
     return ds->kept_in;
+}
+
+const char *dpt_dataset_not_kept(const struct dpt_dataset *ds)
+{
+    return ds->not_kept[0] ? ds->not_kept : NULL;
 }
 
 const char *dpt_dataset_kept_in(const struct dpt_dataset *ds)

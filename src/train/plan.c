@@ -17,6 +17,8 @@
  *   oversubscribed      the ranks x threads of a node exceed its cores
  *   time_limit          the estimated run time exceeds train.time_limit
  *   timing              the steps could not be timed (the reason)
+ *   chunks_not_kept     a streamed gzip X read more than one epoch cannot keep
+ *                       its chunks once inflated (the folder, the reason)
  */
 #include "config.h"
 
@@ -511,6 +513,10 @@ static void warn_layout(struct dpt_plan *p)
 static void warn_resources(struct planner *pl)
 {
     struct dpt_plan *p = pl->p;
+    if (p->chunk_reads && !p->cache_all && p->epochs > 1 && dpt_dataset_not_kept(pl->ds)) {
+        warn(p, "chunks_not_kept", "X's chunks will be inflated again each epoch, not kept "
+             "once inflated: %s", dpt_dataset_not_kept(pl->ds));
+    }
     if (!p->direct && !p->cache_all && !p->pool && p->windows_per_epoch > 1) {
         warn(p, "rereads_compressed", "%s stores X chunked or compressed, and its rows are "
              "read in rows order in %llu windows an epoch (%llu steps each): a window's rows "

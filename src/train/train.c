@@ -802,6 +802,13 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
     int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
     if (rc == 0 && !so.cache_all && spec->epochs > 1) {
         dpt_dataset_keep_inflated(r->ds); /* read again each epoch: inflated once */
+        const char *why = dpt_dataset_not_kept(r->ds);
+        if (why && r->d->rank == 0 && r->o->on_warning) {
+            char msg[PATH_MAX + 512];
+            snprintf(msg, sizeof msg, "X's chunks are inflated again each epoch, not kept once "
+                     "inflated: %s (DPTRAIN_SCRATCH=none: this warning off)", why);
+            r->o->on_warning(r->o->ctx, msg);
+        }
     }
     return dpt_dist_agree(r->d, rc, err);
 }

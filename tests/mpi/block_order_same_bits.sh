@@ -54,6 +54,7 @@ must mpirun_np 2 env DPTRAIN_NO_SHARED_CHUNKS=1 DPTRAIN_SCRATCH=none "$DPTRAIN" 
 check "DPTRAIN_NO_SHARED_CHUNKS=1: each rank inflates for itself" \
     ! grep "each once for the node" log
 alone=$(inflated)
+check "DPTRAIN_SCRATCH=none: no warning about it" ! grep -q "not kept once inflated" log
 # 3 epochs of 429 chunks, once each (blocks that straddle two pools and the
 # checks at opening add a few), against twice that when each rank reads
 # for itself.
@@ -88,12 +89,16 @@ check "/dev/shm is a tmpfs (for the next two checks)" sh -c '[ "$(stat -f -c %T 
 must mpirun_np 1 env TMPDIR=/dev/shm "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
     --set train.epochs=2 --out shm.h5 --verbose
 check "TMPDIR in memory: not kept" ! grep "kept in" log
+check "TMPDIR in memory: a warning says why and what to set" \
+    grep "warning: X's chunks are inflated again each epoch, not kept once inflated: /dev/shm is a file system in memory (tmpfs): set DPTRAIN_SCRATCH" log
 must mpirun_np 1 env DPTRAIN_SCRATCH=/dev/shm "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --set train.epochs=2 --out shm.h5 --verbose
 check "DPTRAIN_SCRATCH in memory: kept, as asked" grep "(once: then kept in /dev/shm)" log
 must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/no-such-folder" "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --out p1t1hx.h5 --verbose
 check "a folder that is not there: not kept, trained all the same" ! grep "kept in" log
+check "a folder that is not there: a warning names it" \
+    grep "warning: .* not kept once inflated: cannot make a file in $PWD/no-such-folder: " log
 
 # 2. The same bits everywhere.
 for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p1t1hk p1t1hx; do
