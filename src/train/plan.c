@@ -513,7 +513,7 @@ static void warn_layout(struct dpt_plan *p)
 static void warn_resources(struct planner *pl)
 {
     struct dpt_plan *p = pl->p;
-    if (p->chunk_reads && !p->cache_all && p->epochs > 1 && dpt_dataset_not_kept(pl->ds)) {
+    if (dpt_dataset_not_kept(pl->ds)) { /* set only where plan_steps tried to keep them */
         warn(p, "chunks_not_kept", "X's chunks will be inflated again each epoch, not kept "
              "once inflated: %s", dpt_dataset_not_kept(pl->ds));
     }
