@@ -9,6 +9,7 @@
 #include "util/util.h"
 
 #include <cblas.h>
+#include <ftw.h>
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -470,6 +472,54 @@ static void isolated_singleton(void)
     }
 }
 
+/* Every isolated singleton names itself [[0,1],0], so all of them on a
+ * node share one session folder, TMPDIR/ompi.HOST.UID/jf.0/1/0, which
+ * each makes at MPI_Init and removes at MPI_Finalize: one dptrain that
+ * ends while another starts can remove jf.0 between two of the other's
+ * mkdir calls, and the other's MPI_Init fails ("orte_session_dir failed";
+ * seen once in CI, where tests start several at once). So an isolated
+ * singleton's session tree gets a base of its own (orte_tmpdir_base): a
+ * fresh folder where Open MPI would have made its own (TMPDIR, TEMP, TMP,
+ * else /tmp), removed as soon as MPI_Init returns. Nothing is written in
+ * it (strace: only the empty folders), so nothing is left behind however
+ * the process ends. Unless the user chose a base or a session folder. */
+static char session_base[PATH_MAX];
+
+static void own_session_base(void)
+{
+    static const char *const keys[] = {"orte_tmpdir_base", "orte_top_session_dir",
+                                       "orte_jobfam_session_dir", NULL};
+    const char *tmp = getenv("TMPDIR");
+    tmp = tmp && *tmp ? tmp : getenv("TEMP");
+    tmp = tmp && *tmp ? tmp : getenv("TMP");
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    int n = snprintf(session_base, sizeof session_base, "%s/dptrain-mpi.XXXXXX", tmp);
+    if (!isolated_chosen || n < 0 || (size_t)n >= sizeof session_base ||
+        !mkdtemp(session_base)) {
+        session_base[0] = '\0'; /* Open MPI's own folder, as before */
+        return;
+    }
+    if (!mca_default(keys, 0, session_base)) {
+        rmdir(session_base);
+        session_base[0] = '\0';
+    }
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_session_base(void)
+{
+    if (session_base[0]) {
+        nftw(session_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        session_base[0] = '\0';
+    }
+}
+
 int cli_mpi_isolated_chosen(void)
 {
     return isolated_chosen;
@@ -491,7 +541,10 @@ int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
     one_node_pml();
     shm_copies();
     isolated_singleton();
-    if (dpt_dist_start(argc, argv, d, &err) < 0) {
+    own_session_base();
+    int started = dpt_dist_start(argc, argv, d, &err);
+    remove_session_base();
+    if (started < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;
     }

@@ -149,4 +149,33 @@ check "  ... and Open MPI took it ($n_sfile orted)" test "$n_sfile" -eq 1
 n_np1=$(env OMP_NUM_THREADS=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root -np 1 \
     "$DPTRAIN" train m.cfg --verbose --set train.epochs=1 2>&1 | grep -c "^mpi: started without mpirun" || true)
 check "under mpirun: no such line" test "$n_np1" -eq 0
+
+# 7. Every isolated singleton is [[0,1],0]: in Open MPI's own session
+#    folder, TMPDIR/ompi.HOST.UID/jf.0/1/0, one that ends can remove jf.0
+#    while another makes it (an orte_init failure in CI). So each gets a
+#    folder of its own, removed once MPI_Init is done (src/cli/main.c,
+#    own_session_base). The shared folder made unusable (jf.0 a file):
+#    still a clean run; 12 at once all succeed; nothing left in TMPDIR;
+#    the user's orte_tmpdir_base is kept.
+must "$DPTRAIN" train m.cfg --out m.h5 --set train.epochs=1 > /dev/null 2>&1
+rm -rf tmp && mkdir -p "tmp/ompi.$(hostname -s).$(id -u)" && : > "tmp/ompi.$(hostname -s).$(id -u)/jf.0"
+TMPDIR=$PWD/tmp "$DPTRAIN" eval m.h5 train.h5 > out.shared 2>&1
+check "Open MPI's shared session folder unusable: a singleton still runs" \
+    sh -c 'grep -q "samples  loss" out.shared && ! grep -q orte out.shared' ||
+    cat out.shared
+i=0
+while [ $i -lt 12 ]; do
+    (TMPDIR=$PWD/tmp "$DPTRAIN" eval m.h5 train.h5 > "out.many$i" 2>&1; echo $? > "rc.many$i") &
+    i=$((i + 1))
+done
+wait
+check "12 singletons at once: all exit 0" test "$(cat rc.many* | grep -cx 0)" -eq 12 ||
+    cat out.many*
+check "  ... and leave no folder of their own in TMPDIR" \
+    test "$(ls tmp)" = "ompi.$(hostname -s).$(id -u)"
+mkdir -p mine
+OMPI_MCA_orte_tmpdir_base=$PWD/mine TMPDIR=$PWD/tmp strace -f -qq -e trace=mkdir -o out.mine.st \
+    "$DPTRAIN" eval m.h5 train.h5 > out.mine 2>&1
+check "the user's OMPI_MCA_orte_tmpdir_base: Open MPI's session folder is made there" \
+    grep -q "mkdir(\"$PWD/mine/ompi\\." out.mine.st
 summary
