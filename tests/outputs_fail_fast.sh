@@ -3,10 +3,11 @@
 # step, a full disk is an error naming the file and the cause without a crash
 # and without harm to the previous file, and --time-limit stops in time.
 #
-# A full disk is simulated without privileges by `ulimit -f` (with SIGXFSZ
-# ignored, write() then fails with EFBIG, "File too large"), set inside the
-# rank only: mpirun's daemon needs to write files of its own. The limit is
-# in 512-byte blocks (POSIX sh).
+# A full disk is simulated without privileges by `ulimit -f`: dptrain
+# ignores SIGXFSZ itself (src/cli/main.c), which would otherwise kill it
+# without a word, so write() fails with EFBIG, "File too large". Set inside
+# the rank only: mpirun's daemon needs to write files of its own. The limit
+# is in 512-byte blocks (POSIX sh).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 cp "$top_srcdir/data/iris-train.h5" "$top_srcdir/data/iris-test.h5" .
@@ -85,7 +86,7 @@ in_small_files() { # BLOCKS CMD...: CMD where files may not grow beyond BLOCKS
     dpt__blocks=$1
     shift
     "$MPIRUN" --oversubscribe --allow-run-as-root -np 1 sh -c \
-        "trap '' XFSZ; ulimit -f $dpt__blocks; exec \"\$@\"" sh "$@"
+        "ulimit -f $dpt__blocks; exec \"\$@\"" sh "$@"
 }
 # The size the message must give: the same model written whole (it holds
 # the plugin files' paths, so it depends on where the build is).

@@ -702,6 +702,13 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* A write past the file-size limit (ulimit -f, a batch system's
+     * RLIMIT_FSIZE) would kill the process with SIGXFSZ and no word;
+     * ignored, the write fails with EFBIG instead: the kept chunks stop
+     * being kept (src/data/dataset.c), a model, checkpoint or log that
+     * cannot be written is an error that names it
+     * (tests/mpi/block_order_same_bits.sh, tests/outputs_fail_fast.sh). */
+    signal(SIGXFSZ, SIG_IGN);
     cli_guard_reads();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);

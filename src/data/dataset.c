@@ -1559,7 +1559,7 @@ struct chunk_reader {
     int keep_fd;         /* an unlinked file, or -1 */
     uint64_t *kept;      /* per chunk: 1 + its slot in keep_fd, or 0 */
     uint64_t n_kept;     /* slots written */
-    int keep_full;       /* a write failed: no more chunks are kept */
+    int keep_errno;      /* a write failed (why): no more chunks are kept */
 };
 
 uint64_t dpt__file_chunks_inflated(const struct dpt__file *ds)
@@ -1684,6 +1684,7 @@ static int pwrite_whole(int fd, const void *buf, size_t len, uint64_t off)
     for (const char *p = buf; len > 0;) {
         ssize_t put = pwrite(fd, p, len, (off_t)off);
         if (put <= 0 && !(put < 0 && errno == EINTR)) {
+            errno = put < 0 ? errno : ENOSPC;
             return 0;
         }
         put = put < 0 ? 0 : put;
@@ -1752,11 +1753,11 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
     }
     cr->at = r0;
     cr->inflated++;
-    if (cr->kept && !cr->keep_full) {
+    if (cr->kept && !cr->keep_errno) {
         if (pwrite_whole(cr->keep_fd, cr->plain, cr->bytes, cr->n_kept * cr->bytes)) {
             cr->kept[c] = ++cr->n_kept;
-        } else {
-            cr->keep_full = 1; /* the disk is full, say: the rest is inflated each time */
+        } else { /* the disk is full, say: the rest is inflated each time */
+            cr->keep_errno = errno;
         }
     }
     return 0;
@@ -1802,6 +1803,11 @@ uint64_t dpt__file_inflated_bytes(const struct dpt__file *ds)
 {
     const struct chunk_reader *cr = ds->x.chunks;
     return cr ? (ds->n + cr->rows - 1) / cr->rows * cr->bytes : 0;
+}
+
+int dpt__file_keep_errno(const struct dpt__file *ds)
+{
+    return ds->x.chunks ? ds->x.chunks->keep_errno : 0;
 }
 
 const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int chosen,

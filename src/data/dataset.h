@@ -119,6 +119,10 @@ const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
 /* Why a file's chunks were not kept (the folder cannot hold a file, is in
  * memory, lacks the room), or NULL. */
 const char *dpt_dataset_not_kept(const struct dpt_dataset *ds);
+/* The errno of a write that stopped the keeping during the run (a full
+ * disk, a file-size limit: the chunks not yet kept are inflated each time
+ * they are read), or 0. */
+int dpt_dataset_keep_errno(const struct dpt_dataset *ds);
 /* The bytes of X inflated, for the files of the set whose chunks dptrain
  * inflates (what keeping all their chunks takes on disk). */
 uint64_t dpt_dataset_inflated_bytes(const struct dpt_dataset *ds);

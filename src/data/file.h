@@ -33,6 +33,8 @@ uint64_t dpt__file_chunks_inflated(const struct dpt__file *f);
  * the reason in why, unless X has no chunks to keep). */
 const char *dpt__file_keep_inflated(struct dpt__file *f, const char *dir, int chosen,
                                     char *why, size_t len);
+/* The errno of the write that stopped the keeping of f's chunks, or 0. */
+int dpt__file_keep_errno(const struct dpt__file *f);
 uint64_t dpt__file_inflated_bytes(const struct dpt__file *f);
 uint64_t dpt__file_reader_bytes(const struct dpt__file *f);
 void dpt__file_no_direct(struct dpt__file *f);

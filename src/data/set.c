@@ -344,6 +344,15 @@ const char *dpt_dataset_not_kept(const struct dpt_dataset *ds)
     return ds->not_kept[0] ? ds->not_kept : NULL;
 }
 
+int dpt_dataset_keep_errno(const struct dpt_dataset *ds)
+{
+    int e = 0;
+    for (size_t i = 0; i < ds->n_files && !e; i++) {
+        e = dpt__file_keep_errno(ds->files[i]);
+    }
+    return e;
+}
+
 const char *dpt_dataset_kept_in(const struct dpt_dataset *ds)
 {
     return ds->kept_in;

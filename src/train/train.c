@@ -94,6 +94,7 @@ struct run {
     double write_s;          /* rank 0: the last checkpoint's write time (0: none yet) */
     double last_check, step_max; /* rank 0: the time limit's last look, longest step */
     int time_up;             /* rank 0: the time limit asked for the stop */
+    int keep_watch;          /* a rank keeps inflated chunks, and no write has failed yet */
     double start, epoch_start;
 };
 
@@ -416,6 +417,26 @@ static int run_steps(struct run *r, struct dpt_err *err)
     return 0;
 }
 
+/* A write of the kept chunks that failed during the epoch (a full disk, a
+ * file-size limit) stopped the keeping on its rank: rank 0 says so, once. */
+static void watch_keeping(struct run *r)
+{
+    int e = r->keep_watch ? -dpt_dist_min_int(r->d, -dpt_dataset_keep_errno(r->ds)) : 0;
+    if (e == 0) {
+        return;
+    }
+    r->keep_watch = 0;
+    if (r->d->rank == 0 && r->o->on_warning) {
+        char msg[PATH_MAX + 512];
+        const char *dir = dpt_dataset_kept_in(r->ds);
+        snprintf(msg, sizeof msg, "X's chunks are no longer kept once inflated since epoch %lld: "
+                 "a write to %s failed: %s; the chunks not kept yet are inflated again each "
+                 "epoch (DPTRAIN_SCRATCH names another folder)", (long long)r->st.epoch + 1,
+                 dir ? dir : "the scratch folder", strerror(e));
+        r->o->on_warning(r->o->ctx, msg);
+    }
+}
+
 /* After the epoch's steps: its metrics (validation included), the
  * callbacks, the epoch line, the checkpoint every_epochs asks for. Sets
  * *done when early stopping ends training. */
@@ -443,6 +464,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
             return rc;
         }
     }
+    watch_keeping(r);
     es.stop_early = dpt_callbacks_epoch(&r->cb, &es, r->net->params);
     double now = dpt__now();
     es.seconds = now - r->epoch_start;
@@ -810,7 +832,9 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
             r->o->on_warning(r->o->ctx, msg);
         }
     }
-    return dpt_dist_agree(r->d, rc, err);
+    rc = dpt_dist_agree(r->d, rc, err);
+    r->keep_watch = rc == 0 && dpt_dist_any(r->d, dpt_dataset_kept_in(r->ds) != NULL);
+    return rc;
 }
 
 /* Tells o->on_start the net, the threads and how the training rows are

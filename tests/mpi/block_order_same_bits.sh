@@ -99,9 +99,21 @@ must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/no-such-folder" "$DPTRAIN" train m.cf
 check "a folder that is not there: not kept, trained all the same" ! grep "kept in" log
 check "a folder that is not there: a warning names it" \
     grep "warning: .* not kept once inflated: cannot make a file in $PWD/no-such-folder: " log
+# A disk that fills up during the run: rank 1 may write files of 20 MB
+# only (ulimit -f; dptrain ignores SIGXFSZ, so the write fails with EFBIG)
+# and keeps 49 MB of chunks. It stops keeping, rank 0 says so, the chunks
+# not kept are inflated again, and the bits are the same.
+must mpirun_np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" != 1 ] || ulimit -f 40000; exec "$@"' sh \
+    env DPTRAIN_SCRATCH="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p2t1hf.h5 --verbose
+check "a full disk on rank 1: rank 0 warns, naming the folder and the cause" \
+    grep "warning: X's chunks are no longer kept once inflated since epoch 1: a write to $PWD/scratch failed: File too large" log
+full=$(inflated)
+check "  ... and the chunks not kept are inflated again ($full: more than 429, less than 3 x 429)" \
+    "$PYTHON" -c "import sys; sys.exit(not (429 < $full < 3 * 429))"
 
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p1t1hk p1t1hx; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p1t1hk p1t1hx p2t1hf; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 
