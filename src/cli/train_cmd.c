@@ -1299,6 +1299,10 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         printf("data: X's %llu chunks were inflated %llu times in all on the %d rank%s\n",
                (unsigned long long)outcome.chunks, (unsigned long long)outcome.chunks_inflated,
                d->size, d->size > 1 ? "s" : "");
+        if (outcome.own_rows_epoch) {
+            printf("data: from epoch %lld on, each rank read its own rows from the chunks kept "
+                   "once for its node (no rows exchanged)\n", (long long)outcome.own_rows_epoch);
+        }
     }
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */

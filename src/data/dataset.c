@@ -1555,10 +1555,12 @@ struct chunk_reader {
     char *spread;        /* a shuffled chunk, before unshuffling */
     uint64_t at;         /* UINT64_MAX: plain holds no chunk */
     uint64_t inflated;   /* chunks inflated so far */
-    /* Inflated chunks kept on local disk (dpt__file_keep_inflated): */
+    /* Inflated chunks kept on local disk (dpt__file_keep_inflated): chunk
+     * c at byte c * bytes of keep_fd, a sparse file that the ranks of a
+     * node may share (dpt__file_keep_shared), each writing what it inflates. */
     int keep_fd;         /* an unlinked file, or -1 */
-    uint64_t *kept;      /* per chunk: 1 + its slot in keep_fd, or 0 */
-    uint64_t n_kept;     /* slots written */
+    uint8_t *kept;       /* per chunk: 1 where keep_fd holds it, as far as this rank knows */
+    uint64_t n_chunks;
     int keep_errno;      /* a write failed (why): no more chunks are kept */
 };
 
@@ -1705,7 +1707,7 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
     cr->at = UINT64_MAX;
     uint64_t c = r0 / cr->rows;
     if (cr->kept && cr->kept[c]) {
-        if (pread_whole(cr->keep_fd, cr->plain, cr->bytes, (cr->kept[c] - 1) * cr->bytes)) {
+        if (pread_whole(cr->keep_fd, cr->plain, cr->bytes, c * cr->bytes)) {
             cr->at = r0;
             return 0;
         }
@@ -1754,8 +1756,8 @@ static int load_chunk(const struct dpt__file *ds, const struct array *a, uint64_
     cr->at = r0;
     cr->inflated++;
     if (cr->kept && !cr->keep_errno) {
-        if (pwrite_whole(cr->keep_fd, cr->plain, cr->bytes, cr->n_kept * cr->bytes)) {
-            cr->kept[c] = ++cr->n_kept;
+        if (pwrite_whole(cr->keep_fd, cr->plain, cr->bytes, c * cr->bytes)) {
+            cr->kept[c] = 1;
         } else { /* the disk is full, say: the rest is inflated each time */
             cr->keep_errno = errno;
         }
@@ -1842,7 +1844,34 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
         return NULL;
     }
     cr->keep_fd = fd;
+    cr->n_chunks = n_chunks;
     return dir;
+}
+
+int dpt__file_keep_fd(const struct dpt__file *ds)
+{
+    return ds->x.chunks ? ds->x.chunks->keep_fd : -1;
+}
+
+int dpt__file_keep_shared(struct dpt__file *ds, int fd)
+{
+    struct chunk_reader *cr = ds->x.chunks;
+    if (!cr || cr->kept || ds->n == 0) {
+        return -1;
+    }
+    cr->n_chunks = (ds->n + cr->rows - 1) / cr->rows;
+    if (!(cr->kept = calloc(cr->n_chunks, sizeof *cr->kept))) {
+        return -1;
+    }
+    cr->keep_fd = fd;
+    return 0;
+}
+
+uint8_t *dpt__file_kept_map(struct dpt__file *ds, uint64_t *n)
+{
+    struct chunk_reader *cr = ds->x.chunks;
+    *n = cr && cr->kept ? cr->n_chunks : 0;
+    return *n ? cr->kept : NULL;
 }
 
 /* Whether rows[0..n) never decrease (NULL: a range, so yes). */

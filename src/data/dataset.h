@@ -116,6 +116,23 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
  * NULL; dpt_dataset_kept_in returns it again. */
 const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds);
 const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
+/* One kept file per file of the set for the ranks of a node: the rank that
+ * made them (dpt_dataset_keep_inflated) describes them (keep_files: one
+ * entry per file of the set, fd -1 where it keeps nothing); each peer opens
+ * the same files through /proc/PID/fd of that rank's process, checking
+ * device and inode (keep_peer), and keeps what it inflates there too, chunk
+ * c at the same place. keep_peer: 0, or -1 where a file could not be
+ * opened (this rank then keeps nothing of it). */
+struct dpt_kept_file {
+    int64_t fd;        /* in the process that made it; -1: none */
+    uint64_t dev, ino; /* what fstat says of it there */
+};
+void dpt_dataset_keep_files(const struct dpt_dataset *ds, struct dpt_kept_file *kf);
+int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf);
+/* File i's map of kept chunks (n of them; NULL: it keeps none): 1 where
+ * its kept file holds the chunk, as far as this rank knows; a caller may
+ * set entries that another rank of a shared file kept. */
+uint8_t *dpt_dataset_kept_map(struct dpt_dataset *ds, size_t i, uint64_t *n);
 /* Why a file's chunks were not kept (the folder cannot hold a file, is in
  * memory, lacks the room), or NULL. */
 const char *dpt_dataset_not_kept(const struct dpt_dataset *ds);

@@ -33,6 +33,14 @@ uint64_t dpt__file_chunks_inflated(const struct dpt__file *f);
  * the reason in why, unless X has no chunks to keep). */
 const char *dpt__file_keep_inflated(struct dpt__file *f, const char *dir, int chosen,
                                     char *why, size_t len);
+/* The file f's kept chunks are in (dpt__file_keep_inflated), or -1. */
+int dpt__file_keep_fd(const struct dpt__file *f);
+/* Keeps f's chunks in fd, a node peer's file (opened through /proc), which
+ * f then owns: 0, or -1 (f has no chunks to keep, or out of memory). */
+int dpt__file_keep_shared(struct dpt__file *f, int fd);
+/* Per chunk of X, 1 where the kept file holds it, as far as this process
+ * knows (n: the chunks; NULL when nothing is kept). */
+uint8_t *dpt__file_kept_map(struct dpt__file *f, uint64_t *n);
 /* The errno of the write that stopped the keeping of f's chunks, or 0. */
 int dpt__file_keep_errno(const struct dpt__file *f);
 uint64_t dpt__file_inflated_bytes(const struct dpt__file *f);

@@ -23,6 +23,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* dpt_dataset_moments reads blocks of at most this many rows and values
@@ -337,6 +339,46 @@ const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds)
         }
     }
     return ds->kept_in;
+}
+
+void dpt_dataset_keep_files(const struct dpt_dataset *ds, struct dpt_kept_file *kf)
+{
+    for (size_t i = 0; i < ds->n_files; i++) {
+        struct stat st;
+        int fd = dpt__file_keep_fd(ds->files[i]);
+        kf[i] = (struct dpt_kept_file){.fd = -1};
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            kf[i] = (struct dpt_kept_file){.fd = fd, .dev = st.st_dev, .ino = st.st_ino};
+        }
+    }
+}
+
+int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf)
+{
+    int ok = 1;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%" PRId64 "/fd/%" PRId64, pid, kf[i].fd);
+        int fd = kf[i].fd < 0 ? -1 : open(path, O_RDWR | O_CLOEXEC);
+        /* The same file, not one of another process that has that id in
+         * this process's namespace (a container per rank, say). */
+        int same = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == kf[i].dev &&
+                   (uint64_t)st.st_ino == kf[i].ino;
+        if (fd >= 0 && (!same || dpt__file_keep_shared(ds->files[i], fd) < 0)) {
+            close(fd);
+            fd = -1;
+        }
+        ok &= kf[i].fd < 0 || fd >= 0;
+    }
+    const char *chosen = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
+    ds->kept_in = chosen && *chosen ? chosen : tmp && *tmp ? tmp : "/tmp";
+    return ok ? 0 : -1;
+}
+
+uint8_t *dpt_dataset_kept_map(struct dpt_dataset *ds, size_t i, uint64_t *n)
+{
+    return dpt__file_kept_map(ds->files[i], n);
 }
 
 const char *dpt_dataset_not_kept(const struct dpt_dataset *ds)

@@ -593,7 +593,7 @@ static int read_pairs(struct dpt_shard *sh, uint64_t n, uint64_t *at, struct dpt
  * they fit in an int). */
 const struct dpt_shard_exchange *dpt_shard_exchange(struct dpt_shard *sh)
 {
-    if (!sh->shared) {
+    if (!sh->shared || !sh->loaded_shared) {
         return NULL;
     }
     int L = sh->shared->ranks;
@@ -643,6 +643,12 @@ static int load_shared(struct dpt_shard *sh, const struct dpt_perm *perm, struct
     return read_pairs(sh, n, at, err);
 }
 
+void dpt_shard_unshare(struct dpt_shard *sh)
+{
+    dpt_shard_prefetch_wait(sh);
+    sh->unshared = 1;
+}
+
 void dpt_shard_exchange_place(struct dpt_shard *sh)
 {
     uint64_t rec = sh->f + sh->y_cols, k = 0;
@@ -690,7 +696,8 @@ int dpt_shard_load(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
         }
         return 0;
     }
-    if (sh->shared) {
+    sh->loaded_shared = sh->shared && !sh->unshared;
+    if (sh->loaded_shared) {
         return load_shared(sh, perm, err);
     }
     return read_pairs(sh, sh->rows, NULL, err);
@@ -700,6 +707,9 @@ static void swap_buffers(struct dpt_shard *sh)
 {
     float *x = sh->x, *y = sh->y;
     uint64_t *r = sh->file_row, lo = sh->win_lo, hi = sh->win_hi, rows = sh->rows;
+    int shared = sh->loaded_shared;
+    sh->loaded_shared = sh->back_loaded_shared;
+    sh->back_loaded_shared = shared;
     sh->x = sh->back_x;
     sh->y = sh->back_y;
     sh->file_row = sh->back_file_row;
@@ -728,6 +738,7 @@ static void *reader_main(void *arg)
     sh->prefetch_rc = dpt_shard_load(&view, &sh->prefetch_perm, sh->back_lo, &sh->prefetch_err);
     sh->back_hi = view.win_hi;
     sh->back_rows = view.rows;
+    sh->back_loaded_shared = view.loaded_shared;
     sh->sorted = view.sorted; /* scratch a shared load may have grown */
     sh->pair_cap = view.pair_cap;
     sh->send = view.send;

@@ -125,6 +125,9 @@ struct dpt_shard {
      * for the loaded window, as records of f + y_cols floats, and the
      * (file row, local row) of each received record, by peer. */
     struct dpt_shard_share *shared;
+    int unshared;           /* dpt_shard_unshare was called: loads read all their rows */
+    int loaded_shared, back_loaded_shared; /* the window (the prefetched one) was loaded
+                                              shared: its exchange is due */
     uint64_t *send_rows, *recv_rows;
     float *send, *recv;
     int *counts; /* the exchange's: 4 x the node's ranks */
@@ -178,6 +181,12 @@ int dpt_shard_next(struct dpt_shard *sh, const struct dpt_perm *perm, uint64_t l
 const struct dpt_shard_exchange *dpt_shard_exchange(struct dpt_shard *sh);
 /* Puts the received records in their rows (after the all-to-all). */
 void dpt_shard_exchange_place(struct dpt_shard *sh);
+/* From the next load on, this rank reads all of its rows itself (every
+ * chunk of the node is kept where each rank can read it): the windows
+ * loaded before, the prefetched one included, still have their exchange,
+ * so the node's ranks call it at the same point of the epoch. After the
+ * current window's exchange, with no prefetch running. */
+void dpt_shard_unshare(struct dpt_shard *sh);
 
 /* Rows in step s (the last step may be short). */
 uint64_t dpt_shard_step_rows(const struct dpt_shard *sh, uint64_t s);

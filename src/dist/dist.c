@@ -167,6 +167,21 @@ int dpt_dist_any(const struct dpt_dist *d, int v)
     return v;
 }
 
+void dpt_dist_bcast_bytes(const struct dpt_dist *d, void *v, int n, int root)
+{
+    if (d->size > 1) {
+        WATCHED(MPI_Bcast(v, n, MPI_BYTE, root, d->comm));
+    }
+}
+
+void dpt_dist_or_bytes(const struct dpt_dist *d, uint8_t *v, uint64_t n)
+{
+    for (uint64_t off = 0; d->size > 1 && off < n; off += INT_MAX) {
+        int k = n - off < INT_MAX ? (int)(n - off) : INT_MAX;
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, v + off, k, MPI_UINT8_T, MPI_BOR, d->comm));
+    }
+}
+
 int dpt_dist_node_ranks(const struct dpt_dist *d)
 {
     MPI_Comm node;

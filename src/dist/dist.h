@@ -53,6 +53,10 @@ void dpt_dist_max_doubles(const struct dpt_dist *d, double *buf, size_t n);
 /* Collective. The smallest v of all ranks; whether any rank's v is true. */
 int dpt_dist_min_int(const struct dpt_dist *d, int v);
 int dpt_dist_any(const struct dpt_dist *d, int v);
+/* Collective. root's n bytes into v on every rank; v[i] |= every rank's
+ * v[i] for n bytes (in pieces that fit MPI's int counts). */
+void dpt_dist_bcast_bytes(const struct dpt_dist *d, void *v, int n, int root);
+void dpt_dist_or_bytes(const struct dpt_dist *d, uint8_t *v, uint64_t n);
 
 /* Collective. How many ranks of d share this rank's node (memory). */
 int dpt_dist_node_ranks(const struct dpt_dist *d);

@@ -95,6 +95,8 @@ struct run {
     double last_check, step_max; /* rank 0: the time limit's last look, longest step */
     int time_up;             /* rank 0: the time limit asked for the stop */
     int keep_watch;          /* a rank keeps inflated chunks, and no write has failed yet */
+    int keep_node;           /* the node's ranks keep X's chunks in the same files */
+    int64_t own_rows_epoch;  /* from this epoch (1-based) on, no rows exchanged; 0: never */
     double start, epoch_start;
 };
 
@@ -267,6 +269,29 @@ static int stop_on_time_limit(struct run *r, uint64_t s, struct dpt_err *err)
 
 /* ---- One step ---- */
 
+/* Called by the node's ranks at the last window of the first whole epoch of
+ * this run with the chunks shared and kept in the node's files, once its
+ * rows are read: every chunk the training reads has been inflated and kept
+ * by one of them. Unless a write failed, each rank learns which chunks the
+ * others kept (an OR of the maps) and from the next epoch on reads its own
+ * rows, all from the kept chunks: no rows move between the ranks. */
+static void read_own_rows(struct run *r)
+{
+    r->keep_node = 0;
+    if (dpt_dist_any(&r->node, dpt_dataset_keep_errno(r->ds) != 0)) {
+        return; /* the chunks not kept are still inflated once for the node */
+    }
+    for (size_t i = 0; i < dpt_dataset_files(r->ds); i++) {
+        uint64_t n;
+        uint8_t *kept = dpt_dataset_kept_map(r->ds, i, &n);
+        if (kept) {
+            dpt_dist_or_bytes(&r->node, kept, n);
+        }
+    }
+    dpt_shard_unshare(r->shard);
+    r->own_rows_epoch = r->st.epoch + 2; /* 1-based: the next one */
+}
+
 /* Makes the window holding step s of the epoch of perm current (agreed on
  * by all ranks) and starts reading the window after it: the rest of this
  * epoch, or the next epoch's first. In the first epoch of a run it checks
@@ -286,6 +311,10 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
             dpt_dist_alltoallv_floats(&r->node, x->send, x->send_counts, x->send_offsets,
                                       x->recv, x->recv_counts, x->recv_offsets);
             dpt_shard_exchange_place(sh);
+        }
+        /* The epoch's last window, and this run read all of the epoch. */
+        if (rc == 0 && r->keep_node && sh->win_hi == sh->steps && r->steps_this_run >= s) {
+            read_own_rows(r);
         }
     }
     if (rc == 0 && sh->win_hi < sh->steps) {
@@ -796,6 +825,39 @@ static int share_chunks(struct run *r)
     return dpt_dist_min_int(&r->node, dpt_shard_share_wanted(r->ds));
 }
 
+/* X's chunks, read again each epoch, are kept once inflated. Shared on the
+ * node, in one file per data file that the node's first rank makes and the
+ * others open (dpt_dataset_keep_peer): each chunk is kept once a node,
+ * where every rank can read it, so that once all are kept each rank reads
+ * its own rows and the node's ranks exchange none (read_own_rows). A peer
+ * that cannot open them keeps its own. Collective on the node if shared. */
+static void keep_chunks(struct run *r, int shared)
+{
+    size_t n = dpt_dataset_files(r->ds);
+    struct dpt_kept_file *kf = shared ? calloc(n + 1, sizeof *kf) : NULL;
+    r->keep_node = 0;
+    if (!shared || !dpt_dist_min_int(&r->node, kf != NULL)) {
+        dpt_dataset_keep_inflated(r->ds);
+        free(kf);
+        return;
+    }
+    kf[n].fd = -1; /* kf[n]: the maker's process id, or -1: nothing kept */
+    if (r->node.rank == 0 && dpt_dataset_keep_inflated(r->ds)) {
+        dpt_dataset_keep_files(r->ds, kf);
+        kf[n].fd = getpid();
+    }
+    dpt_dist_bcast_bytes(&r->node, kf, (int)((n + 1) * sizeof *kf), 0);
+    int opened = 1;
+    if (r->node.rank != 0 && kf[n].fd >= 0) {
+        opened = dpt_dataset_keep_peer(r->ds, kf[n].fd, kf) == 0;
+        if (!opened) {
+            dpt_dataset_keep_inflated(r->ds); /* the files it could not open: its own */
+        }
+    }
+    r->keep_node = kf[n].fd >= 0 && dpt_dist_min_int(&r->node, opened);
+    free(kf);
+}
+
 /* The shard: which rows this rank reads, held how. Collective. */
 static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_err *err)
 {
@@ -821,9 +883,9 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
         .pool = r->run.pool,
         .share = shared ? &share : NULL,
     };
-    int rc = dpt_shard_create(&r->shard, r->ds, &so, err);
+    int rc = dpt_dist_agree(r->d, dpt_shard_create(&r->shard, r->ds, &so, err), err);
     if (rc == 0 && !so.cache_all && spec->epochs > 1) {
-        dpt_dataset_keep_inflated(r->ds); /* read again each epoch: inflated once */
+        keep_chunks(r, shared); /* read again each epoch: inflated once */
         const char *why = dpt_dataset_not_kept(r->ds);
         if (why && r->d->rank == 0 && r->o->on_warning) {
             char msg[PATH_MAX + 512];
@@ -832,7 +894,6 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
             r->o->on_warning(r->o->ctx, msg);
         }
     }
-    rc = dpt_dist_agree(r->d, rc, err);
     r->keep_watch = rc == 0 && dpt_dist_any(r->d, dpt_dataset_kept_in(r->ds) != NULL);
     return rc;
 }
@@ -939,6 +1000,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
         uint64_t c = dpt_dataset_chunk_rows(r.ds);
         o->outcome->chunks_inflated = (uint64_t)n;
         o->outcome->chunks = c ? (dpt_dataset_rows(r.ds) + c - 1) / c : 0;
+        o->outcome->own_rows_epoch = r.own_rows_epoch;
     }
     run_cleanup(&r);
     if (rc < 0 && !(rc == DPT_ESIGNAL && r.stop_saved)) {

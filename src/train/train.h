@@ -29,6 +29,9 @@ struct dpt_train_outcome {
     /* After a run that succeeded: X's chunks inflated by all ranks in all
      * (data/dataset.h, dpt_dataset_chunks_inflated), of the file's chunks. */
     uint64_t chunks_inflated, chunks;
+    /* The epoch (1-based) from which the node's ranks read their own rows
+     * from the chunks kept in the node's files, exchanging none; 0: never. */
+    int64_t own_rows_epoch;
 };
 
 struct dpt_train_opts {

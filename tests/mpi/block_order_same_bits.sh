@@ -73,7 +73,9 @@ check "the same chunks through HDF5's filters, blocks of 7 rows" \
 #    in an unlinked file in $TMPDIR (or DPTRAIN_SCRATCH's folder) and reads
 #    them back from there: the node inflates each chunk once in the run,
 #    not once an epoch. Not in a file system in memory unless
-#    DPTRAIN_SCRATCH names it; not where the folder is unusable.
+#    DPTRAIN_SCRATCH names it; not where the folder is unusable. The ranks
+#    of a node keep them in one file, and once a whole epoch has kept every
+#    chunk, each reads its own rows from it: no rows move between them.
 mkdir scratch
 must mpirun_np 2 env TMPDIR="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
     --out p2t1hk.h5 --verbose
@@ -81,7 +83,15 @@ check "kept: the log says where" grep "libdeflate (once: then kept in $PWD/scrat
 kept=$(inflated)
 check "kept: $kept inflations for 3 epochs of 429 chunks (each once in the run)" \
     "$PYTHON" -c "import sys; sys.exit(not (429 <= $kept <= 1.05 * 429))"
+check "kept: from epoch 2 on, each rank reads its own rows from them" \
+    grep "^data: from epoch 2 on, each rank read its own rows from the chunks kept once for its node" log
 check "kept: nothing left in the folder" sh -c '[ -z "$(ls -A scratch)" ]'
+must mpirun_np 3 env TMPDIR="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p3t1hk.h5 --verbose
+kept3=$(inflated)
+check "kept, 3 ranks (an epoch a window): each chunk inflated once ($kept3), then own rows read" \
+    sh -c "grep -q '^data: from epoch 2 on, each rank read its own rows' log &&
+           $PYTHON -c 'import sys; sys.exit(not (429 <= $kept3 <= 1.05 * 429))'"
 must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/scratch" "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --out p1t1hk.h5 --verbose
 check "DPTRAIN_SCRATCH names the folder" grep "(once: then kept in $PWD/scratch)" log
@@ -111,9 +121,11 @@ check "a full disk on rank 1: rank 0 warns, naming the folder and the cause" \
 full=$(inflated)
 check "  ... and the chunks not kept are inflated again ($full: more than 429, less than 3 x 429)" \
     "$PYTHON" -c "import sys; sys.exit(not (429 < $full < 3 * 429))"
+check "  ... and the ranks go on sharing the chunks each reads (not all are kept)" \
+    ! grep "each rank read its own rows" log
 
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p1t1hk p1t1hx p2t1hf; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p3t1hk p1t1hk p1t1hx p2t1hf; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 
@@ -133,6 +145,9 @@ must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.validation_split=0.2 \
     --set data.train=chunked.h5 --out v2h.h5 --verbose
 check "--verbose counts the rows held out for validation" \
     grep -q "^data: 2401 rows x 8192 features read .*; 600 more held out for validation" log
+check "validation split, chunks kept once for the node: then each rank reads its own rows" \
+    grep -q "each rank read its own rows" log
+check "  ... and trains the weights of 1x1" dpt_test compare v1.h5 v2h.h5
 check "validation split, chunks shared by 2 ranks: 2x1 = 1x1" dpt_test compare v1.h5 v2h.h5
 
 # 5. Memory per rank does not grow with the file: twice the rows, the same
