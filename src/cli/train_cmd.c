@@ -132,6 +132,17 @@ static void on_note(void *ctx, const char *msg)
     fprintf(stderr, "dptrain: note: %s\n", msg);
 }
 
+/* A long pass before the first epoch (train/train.h, on_pass): on rank 0,
+ * to stdout unless --quiet, at once. */
+static void on_pass(void *ctx, const char *msg)
+{
+    const struct progress *p = ctx;
+    if (!p->quiet) {
+        printf("data: %s\n", msg);
+        fflush(stdout);
+    }
+}
+
 static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
 {
     struct progress *p = ctx;
@@ -1249,6 +1260,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         .on_checkpoint = on_checkpoint,
         .on_warning = cli_warn,
         .on_note = on_note,
+        .on_pass = on_pass,
         .on_resume = on_resume,
         .ctx = &prog,
         .outcome = &outcome,

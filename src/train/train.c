@@ -783,6 +783,10 @@ static int init_weights(struct run *r, struct dpt_err *err)
 
 /* The input scale, and the standardization unless the checkpoint brought
  * it. Collective. */
+/* A data file larger than this gets a line before the pass of standardize:
+ * the size above which "auto" streams the rows (a pass of seconds). */
+#define PASS_NOTE_BYTES (64ull << 20)
+
 static int standardize(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -791,8 +795,19 @@ static int standardize(struct run *r, struct dpt_err *err)
         dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
     }
     int x = spec->standardize && !r->norm->f, y = spec->standardize_y && !r->norm->yc;
-    return rc == 0 && (x || y) ? dpt_norm_compute(r->norm, r->ds, r->d, x, y,
-                                                     spec->deterministic, err) : rc;
+    if (rc < 0 || !(x || y)) {
+        return rc;
+    }
+    uint64_t n = dpt_dataset_rows(r->ds);
+    uint64_t bytes = n * (dpt_dataset_features(r->ds) + dpt_dataset_y_cols(r->ds)) * 4;
+    if (bytes > PASS_NOTE_BYTES && r->d->rank == 0 && r->o->on_pass) {
+        char msg[PATH_MAX + 256];
+        snprintf(msg, sizeof msg, "standardizing: a pass over the %" PRIu64 " rows of %s (%.1f "
+                 "MB as floats) for each %s's mean and standard deviation, before epoch 1", n,
+                 dpt_dataset_path(r->ds), (double)bytes / 1048576.0, x ? "feature" : "target");
+        r->o->on_pass(r->o->ctx, msg);
+    }
+    return dpt_norm_compute(r->norm, r->ds, r->d, x, y, spec->deterministic, err);
 }
 
 /* The order of the epochs' rows, fixed: a resumed run keeps the order its

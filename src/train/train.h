@@ -88,6 +88,11 @@ struct dpt_train_opts {
      * another number of ranks without --deterministic (train/resume.h).
      * NULL: dropped. */
     void (*on_note)(void *ctx, const char *msg);
+    /* Called on rank 0 before a pass over a data file larger than 64 MB
+     * that comes before the first epoch (the standardization statistics),
+     * with what it does: a batch log then says where the time goes. NULL:
+     * no call. */
+    void (*on_pass)(void *ctx, const char *msg);
     /* Called on rank 0 once a resume (o->resume given) knows where it
      * starts: the epochs the checkpoint had completed (a checkpoint in the
      * middle of an epoch counts the epochs before it), 0 when --resume auto

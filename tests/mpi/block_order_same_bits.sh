@@ -124,6 +124,17 @@ check "  ... and the chunks not kept are inflated again ($full: more than 429, l
 check "  ... and the ranks go on sharing the chunks each reads (not all are kept)" \
     ! grep "each rank read its own rows" log
 
+# Standardizing a file over 64 MB takes a pass before the first epoch: a
+# line says so at once, before the run's first line; not with --quiet.
+must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.standardize=true --set train.epochs=1 \
+    --out std.h5
+check "standardize, 98 MB: a line before the pass, first of the run" \
+    sh -c 'head -1 log | grep -q "^data: standardizing: a pass over the 3001 rows of train.h5 (93.8 MB as floats) for each feature.s mean and standard deviation, before epoch 1$"' ||
+    head -3 log
+must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.standardize=true --set train.epochs=1 \
+    --out std.h5 --quiet
+check "  ... not with --quiet" ! grep -q "standardizing" log
+
 # 2. The same bits everywhere.
 for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p3t1hk p1t1hk p1t1hx p2t1hf; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
