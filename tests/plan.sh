@@ -170,6 +170,15 @@ sys.exit(not (p["chunks_kept_in"] == os.getcwd() and p["chunks_kept_bytes"] == i
               and a["chunks_kept_bytes"] == 2 * inflated and n["chunks_kept_in"] is None
               and n["chunks_kept_bytes"] == 0))
 PY
+# A tmpfs that DPTRAIN_SCRATCH names: kept there, and what it takes is memory.
+DPTRAIN_SCRATCH=/dev/shm "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 \
+    --set data.cache=none --time-steps 0 > shm.txt
+DPTRAIN_SCRATCH=/dev/shm "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 \
+    --set data.cache=none --time-steps 0 --format json > shm.json
+check "DPTRAIN_SCRATCH=/dev/shm (a tmpfs): plan says the kept chunks take memory, not disk" \
+    grep -q "^reading: .*(once: then kept in /dev/shm, .* of memory (a tmpfs) a node)" shm.txt
+check "  ... chunks_kept_in_memory true there, false in \$PWD" \
+    "$PYTHON" -c "import json, sys; m = lambda f: json.load(open(f))['chunks_kept_in_memory']; sys.exit(not (m('shm.json') is True and m('reading.json') is False))"
 check "plan --format json: chunk_reads, chunks_shared_by 2, order blocks" \
     "$PYTHON" -c "import json, sys; p = json.load(open('reading.json')); sys.exit(not (p['chunk_reads'] is True and p['chunks_shared_by'] == 2 and p['order'] == 'blocks' and p['block_rows'] == 64))"
 

@@ -1807,6 +1807,11 @@ uint64_t dpt__file_inflated_bytes(const struct dpt__file *ds)
     return cr ? (ds->n + cr->rows - 1) / cr->rows * cr->bytes : 0;
 }
 
+int dpt__file_keep_in_memory(const struct dpt__file *ds)
+{
+    return ds->x.chunks && ds->x.chunks->keep_fd >= 0 && in_memory_fs(ds->x.chunks->keep_fd);
+}
+
 int dpt__file_keep_errno(const struct dpt__file *ds)
 {
     return ds->x.chunks ? ds->x.chunks->keep_errno : 0;

@@ -136,6 +136,9 @@ uint8_t *dpt_dataset_kept_map(struct dpt_dataset *ds, size_t i, uint64_t *n);
 /* Why a file's chunks were not kept (the folder cannot hold a file, is in
  * memory, lacks the room), or NULL. */
 const char *dpt_dataset_not_kept(const struct dpt_dataset *ds);
+/* Whether the kept chunks are on a file system in memory (a tmpfs that
+ * DPTRAIN_SCRATCH named): what they take is then memory, not disk. */
+int dpt_dataset_kept_in_memory(const struct dpt_dataset *ds);
 /* The errno of a write that stopped the keeping during the run (a full
  * disk, a file-size limit: the chunks not yet kept are inflated each time
  * they are read), or 0. */

@@ -41,6 +41,8 @@ int dpt__file_keep_shared(struct dpt__file *f, int fd);
 /* Per chunk of X, 1 where the kept file holds it, as far as this process
  * knows (n: the chunks; NULL when nothing is kept). */
 uint8_t *dpt__file_kept_map(struct dpt__file *f, uint64_t *n);
+/* Whether f's chunks are kept on a file system in memory (tmpfs, ramfs). */
+int dpt__file_keep_in_memory(const struct dpt__file *f);
 /* The errno of the write that stopped the keeping of f's chunks, or 0. */
 int dpt__file_keep_errno(const struct dpt__file *f);
 uint64_t dpt__file_inflated_bytes(const struct dpt__file *f);

@@ -386,6 +386,15 @@ const char *dpt_dataset_not_kept(const struct dpt_dataset *ds)
     return ds->not_kept[0] ? ds->not_kept : NULL;
 }
 
+int dpt_dataset_kept_in_memory(const struct dpt_dataset *ds)
+{
+    int in = 0;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        in |= dpt__file_keep_in_memory(ds->files[i]);
+    }
+    return in;
+}
+
 int dpt_dataset_keep_errno(const struct dpt_dataset *ds)
 {
     int e = 0;

@@ -244,6 +244,7 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
         p->kept_in = dpt_dataset_keep_inflated(pl->ds);
         int copies = p->chunks_shared_by > 1 ? 1 : L;
         p->kept_bytes = p->kept_in ? dpt_dataset_inflated_bytes(pl->ds) * (uint64_t)copies : 0;
+        p->kept_in_memory = p->kept_in && dpt_dataset_kept_in_memory(pl->ds);
     }
     p->windows_per_epoch = p->window_steps ? (p->steps_per_epoch + p->window_steps - 1) /
                                                  p->window_steps

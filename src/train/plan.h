@@ -74,6 +74,7 @@ struct dpt_plan {
     int chunks_shared_by;    /* ranks of a node that inflate each chunk once for all; 1: none */
     const char *kept_in;     /* where the inflated chunks are kept after their first read, or NULL */
     uint64_t kept_bytes;     /* the disk that takes on a node */
+    int kept_in_memory;      /* ... memory: kept_in is a tmpfs (DPTRAIN_SCRATCH named it) */
     uint64_t block, pool;    /* block order's block and pool rows; 0 and 0: rows order */
     uint64_t window_steps, windows_per_epoch;
     uint64_t n_params; /* as train, summary and inspect count them (no padding) */
