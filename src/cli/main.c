@@ -478,16 +478,33 @@ static void isolated_singleton(void)
  * ends while another starts can remove jf.0 between two of the other's
  * mkdir calls, and the other's MPI_Init fails ("orte_session_dir failed";
  * seen once in CI, where tests start several at once). So an isolated
- * singleton's session tree gets a base of its own (orte_tmpdir_base): a
- * fresh folder where Open MPI would have made its own (TMPDIR, TEMP, TMP,
- * else /tmp), removed as soon as MPI_Init returns. Nothing is written in
- * it (strace: only the empty folders), so nothing is left behind however
- * the process ends. Unless the user chose a base or a session folder. */
+ * singleton gets a session folder of its own (orte_top_session_dir, in
+ * place of ompi.HOST.UID): a fresh folder where Open MPI would have made
+ * its own (TMPDIR, TEMP, TMP, else /tmp), removed as soon as MPI_Init
+ * returns. Nothing is written in it (strace: only the empty folders), so
+ * nothing is left behind however the process ends; an MPI_Init that fails
+ * (and exits inside) removes it itself, as it removes its top session
+ * folder. Unless the user chose a base or a session folder. */
 static char session_base[PATH_MAX];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_session_base(void)
+{
+    if (session_base[0]) {
+        nftw(session_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        session_base[0] = '\0';
+    }
+}
 
 static void own_session_base(void)
 {
-    static const char *const keys[] = {"orte_tmpdir_base", "orte_top_session_dir",
+    static const char *const keys[] = {"orte_top_session_dir", "orte_tmpdir_base",
                                        "orte_jobfam_session_dir", NULL};
     const char *tmp = getenv("TMPDIR");
     tmp = tmp && *tmp ? tmp : getenv("TEMP");
@@ -501,21 +518,6 @@ static void own_session_base(void)
     }
     if (!mca_default(keys, 0, session_base)) {
         rmdir(session_base);
-        session_base[0] = '\0';
-    }
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_session_base(void)
-{
-    if (session_base[0]) {
-        nftw(session_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         session_base[0] = '\0';
     }
 }

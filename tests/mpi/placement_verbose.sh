@@ -171,7 +171,9 @@ done
 wait
 check "12 singletons at once: all exit 0" test "$(cat rc.many* | grep -cx 0)" -eq 12 ||
     cat out.many*
-check "  ... and leave no folder of their own in TMPDIR" \
+OMPI_MCA_pml=nonexistent TMPDIR=$PWD/tmp "$DPTRAIN" eval m.h5 train.h5 > out.noinit 2>&1 || true
+check "an MPI_Init that fails (a PML that is not there) ends the process" grep -q "MPI_Init" out.noinit
+check "  ... and none of these leaves a folder of its own in TMPDIR" \
     test "$(ls tmp)" = "ompi.$(hostname -s).$(id -u)"
 mkdir -p mine
 OMPI_MCA_orte_tmpdir_base=$PWD/mine TMPDIR=$PWD/tmp strace -f -qq -e trace=mkdir -o out.mine.st \
