@@ -147,6 +147,12 @@ DPTRAIN_NO_SHARED_CHUNKS=1 "$DPTRAIN" plan "$bc" -np 2 --set data.train=gzip.h5 
     --set data.cache=none --set data.shuffle_by=blocks --time-steps 0 --format json > alone.json
 check "plan counts the rows swapped by the node's ranks in each rank's data bytes" \
     "$PYTHON" -c "import json, sys; d = lambda f: json.load(open(f))['memory_per_rank']['data']; sys.exit(not d('reading.json') > d('alone.json'))"
+# chunks_not_kept: no file as large as X inflated may be written (a file-size limit, ulimit -f).
+(ulimit -f 64 && "$DPTRAIN" plan "$bc" --set data.train=gzip.h5 --set data.cache=none \
+    --time-steps 0 > fsize.txt 2>&1)
+check "chunks_not_kept under a file-size limit names it (ulimit -f)" \
+    grep -q "warning \[chunks_not_kept\]: .* not kept once inflated: the file-size limit (ulimit -f) is 32.0 KiB" fsize.txt ||
+    cat fsize.txt
 # chunks_not_kept: the folder for the kept chunks cannot hold a file.
 export DPTRAIN_SCRATCH="$PWD/nowhere"
 fires "gzip, streamed, 40 epochs, DPTRAIN_SCRATCH a missing folder" chunks_not_kept \

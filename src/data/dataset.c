@@ -64,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -1827,6 +1828,7 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
     uint64_t n_chunks = (ds->n + cr->rows - 1) / cr->rows;
     int fd = scratch_file(dir);
     struct statvfs vfs;
+    struct rlimit fsize;
     uint64_t need = dpt__file_inflated_bytes(ds), free_bytes = 0;
     char b1[64], b2[64];
     if (fd < 0) {
@@ -1838,6 +1840,11 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
                (free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize) / 2 < need) {
         snprintf(why, len, "%s has %s free, and keeping %s's X inflated takes up to %s: twice "
                  "that must be free", dir, dpt__bytes_text(b1, sizeof b1, free_bytes), ds->path,
+                 dpt__bytes_text(b2, sizeof b2, need));
+    } else if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+               (uint64_t)fsize.rlim_cur < need) {
+        snprintf(why, len, "the file-size limit (ulimit -f) is %s, and keeping %s's X inflated "
+                 "takes a file of %s", dpt__bytes_text(b1, sizeof b1, fsize.rlim_cur), ds->path,
                  dpt__bytes_text(b2, sizeof b2, need));
     } else if (!(cr->kept = calloc(n_chunks, sizeof *cr->kept))) {
         snprintf(why, len, "out of memory");

@@ -147,7 +147,7 @@ void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *lin
     }
     if (sh->all_x) {
         snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features kept in memory "
-                 "(%.1f MB per rank)%s", n_train, sh->f, mb * (double)dpt_dataset_rows(sh->ds),
+                 "(%.1f MiB per rank)%s", n_train, sh->f, mb * (double)dpt_dataset_rows(sh->ds),
                  order);
         return;
     }
@@ -162,8 +162,8 @@ void dpt_window_describe(const struct dpt_shard *sh, uint64_t n_train, char *lin
     if (dpt_dataset_kept_in(sh->ds)) {
         snprintf(kept, sizeof kept, " (once: then kept in %s)", dpt_dataset_kept_in(sh->ds));
     }
-    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s%s%s (2 x %.1f "
-             "MB per rank)%s", n_train, sh->f,
+    snprintf(line, len, "data: %" PRIu64 " rows x %" PRIu64 " features read %s, %s%s%s (2 "
+             "buffers of %.1f MiB per rank)%s", n_train, sh->f,
              windows ? "a window of steps at a time" : "an epoch at a time",
              dpt_dataset_direct(sh->ds)       ? "straight from the file"
              : dpt_dataset_chunk_reads(sh->ds) ? "by chunks inflated with libdeflate"

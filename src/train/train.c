@@ -460,7 +460,8 @@ static void watch_keeping(struct run *r)
         const char *dir = dpt_dataset_kept_in(r->ds);
         snprintf(msg, sizeof msg, "X's chunks are no longer kept once inflated since epoch %lld: "
                  "a write to %s failed: %s; the chunks not kept yet are inflated again each "
-                 "epoch (DPTRAIN_SCRATCH names another folder)", (long long)r->st.epoch + 1,
+                 "epoch (to keep them all: more room there, or another folder in "
+                 "DPTRAIN_SCRATCH)", (long long)r->st.epoch + 1,
                  dir ? dir : "the scratch folder", strerror(e));
         r->o->on_warning(r->o->ctx, msg);
     }
@@ -803,7 +804,7 @@ static int standardize(struct run *r, struct dpt_err *err)
     if (bytes > PASS_NOTE_BYTES && r->d->rank == 0 && r->o->on_pass) {
         char msg[PATH_MAX + 256];
         snprintf(msg, sizeof msg, "standardizing: a pass over the %" PRIu64 " rows of %s (%.1f "
-                 "MB as floats) for each %s's mean and standard deviation, before epoch 1", n,
+                 "MiB as floats) for each %s's mean and standard deviation, before epoch 1", n,
                  dpt_dataset_path(r->ds), (double)bytes / 1048576.0, x ? "feature" : "target");
         r->o->on_pass(r->o->ctx, msg);
     }

@@ -33,9 +33,9 @@ CFG
 # 1. auto picks block order for this file and reads windows of whole pools.
 must mpirun_np 1 "$DPTRAIN" train m.cfg --out p1t1.h5 --verbose
 check "1x1: a window at a time, straight from the file, 2 x 1100 rows" \
-    grep "read a window of steps at a time, straight from the file (2 x 34.4 MB per rank); in block order: blocks of 7 rows, pools of 1100" log
+    grep "read a window of steps at a time, straight from the file (2 buffers of 34.4 MiB per rank); in block order: blocks of 7 rows, pools of 1100" log
 must mpirun_np 2 "$DPTRAIN" train m.cfg --out p2t1.h5 --verbose
-check "2x1: windows of 550 rows a rank" grep "(2 x 17.2 MB per rank); in block order" log
+check "2x1: windows of 550 rows a rank" grep "(2 buffers of 17.2 MiB per rank); in block order" log
 must mpirun_np 1 "$DPTRAIN" train m.cfg --threads 2 --out p1t2.h5
 must mpirun_np 3 "$DPTRAIN" train m.cfg --out p3t1.h5
 must mpirun_np 2 "$DPTRAIN" train m.cfg --set data.cache=all --out p2t1c.h5 --verbose
@@ -129,7 +129,7 @@ check "  ... and the ranks go on sharing the chunks each reads (not all are kept
 must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.standardize=true --set train.epochs=1 \
     --out std.h5
 check "standardize, 98 MB: a line before the pass, first of the run" \
-    sh -c 'head -1 log | grep -q "^data: standardizing: a pass over the 3001 rows of train.h5 (93.8 MB as floats) for each feature.s mean and standard deviation, before epoch 1$"' ||
+    sh -c 'head -1 log | grep -q "^data: standardizing: a pass over the 3001 rows of train.h5 (93.8 MiB as floats) for each feature.s mean and standard deviation, before epoch 1$"' ||
     head -3 log
 must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.standardize=true --set train.epochs=1 \
     --out std.h5 --quiet
