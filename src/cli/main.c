@@ -485,7 +485,7 @@ static void isolated_singleton(void)
  * nothing is left behind however the process ends; an MPI_Init that fails
  * (and exits inside) removes it itself, as it removes its top session
  * folder. Unless the user chose a base or a session folder. */
-static char session_base[PATH_MAX];
+static char session_dir[PATH_MAX];
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -494,15 +494,15 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
-static void remove_session_base(void)
+static void remove_session_dir(void)
 {
-    if (session_base[0]) {
-        nftw(session_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        session_base[0] = '\0';
+    if (session_dir[0]) {
+        nftw(session_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        session_dir[0] = '\0';
     }
 }
 
-static void own_session_base(void)
+static void own_session_dir(void)
 {
     static const char *const keys[] = {"orte_top_session_dir", "orte_tmpdir_base",
                                        "orte_jobfam_session_dir", NULL};
@@ -510,15 +510,15 @@ static void own_session_base(void)
     tmp = tmp && *tmp ? tmp : getenv("TEMP");
     tmp = tmp && *tmp ? tmp : getenv("TMP");
     tmp = tmp && *tmp ? tmp : "/tmp";
-    int n = snprintf(session_base, sizeof session_base, "%s/dptrain-mpi.XXXXXX", tmp);
-    if (!isolated_chosen || n < 0 || (size_t)n >= sizeof session_base ||
-        !mkdtemp(session_base)) {
-        session_base[0] = '\0'; /* Open MPI's own folder, as before */
+    int n = snprintf(session_dir, sizeof session_dir, "%s/dptrain-mpi.XXXXXX", tmp);
+    if (!isolated_chosen || n < 0 || (size_t)n >= sizeof session_dir ||
+        !mkdtemp(session_dir)) {
+        session_dir[0] = '\0'; /* Open MPI's own folder, as before */
         return;
     }
-    if (!mca_default(keys, 0, session_base)) {
-        rmdir(session_base);
-        session_base[0] = '\0';
+    if (!mca_default(keys, 0, session_dir)) {
+        rmdir(session_dir);
+        session_dir[0] = '\0';
     }
 }
 
@@ -543,9 +543,9 @@ int cli_mpi_init(int *argc, char ***argv, struct dpt_dist *d, double timeout_s)
     one_node_pml();
     shm_copies();
     isolated_singleton();
-    own_session_base();
+    own_session_dir();
     int started = dpt_dist_start(argc, argv, d, &err);
-    remove_session_base();
+    remove_session_dir();
     if (started < 0) {
         fprintf(stderr, "dptrain: error: %s\n", err.msg);
         return -1;

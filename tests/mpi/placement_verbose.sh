@@ -154,7 +154,7 @@ check "under mpirun: no such line" test "$n_np1" -eq 0
 #    folder, TMPDIR/ompi.HOST.UID/jf.0/1/0, one that ends can remove jf.0
 #    while another makes it (an orte_init failure in CI). So each gets a
 #    folder of its own, removed once MPI_Init is done (src/cli/main.c,
-#    own_session_base). The shared folder made unusable (jf.0 a file):
+#    own_session_dir). The shared folder made unusable (jf.0 a file):
 #    still a clean run; 12 at once all succeed; nothing left in TMPDIR;
 #    the user's orte_tmpdir_base is kept.
 must "$DPTRAIN" train m.cfg --out m.h5 --set train.epochs=1 > /dev/null 2>&1
