@@ -1802,10 +1802,27 @@ static int in_memory_fs(int fd)
 #endif
 }
 
+/* X's chunks (X has a chunk reader). */
+static uint64_t chunk_count(const struct dpt__file *ds)
+{
+    return (ds->n + ds->x.chunks->rows - 1) / ds->x.chunks->rows;
+}
+
+/* Keeps X's chunks in fd from now on: an empty map; 0, or -1 (memory). */
+static int keep_in(struct dpt__file *ds, int fd)
+{
+    struct chunk_reader *cr = ds->x.chunks;
+    cr->n_chunks = chunk_count(ds);
+    if (!(cr->kept = calloc(cr->n_chunks, sizeof *cr->kept))) {
+        return -1;
+    }
+    cr->keep_fd = fd;
+    return 0;
+}
+
 uint64_t dpt__file_inflated_bytes(const struct dpt__file *ds)
 {
-    const struct chunk_reader *cr = ds->x.chunks;
-    return cr ? (ds->n + cr->rows - 1) / cr->rows * cr->bytes : 0;
+    return ds->x.chunks ? chunk_count(ds) * ds->x.chunks->bytes : 0;
 }
 
 int dpt__file_keep_in_memory(const struct dpt__file *ds)
@@ -1825,7 +1842,6 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
     if (!cr || cr->kept || ds->n == 0) {
         return cr && cr->kept ? dir : NULL;
     }
-    uint64_t n_chunks = (ds->n + cr->rows - 1) / cr->rows;
     int fd = scratch_file(dir);
     struct statvfs vfs;
     struct rlimit fsize;
@@ -1846,7 +1862,7 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
         snprintf(why, len, "the file-size limit (ulimit -f) is %s, and keeping %s's X inflated "
                  "takes a file of %s", dpt__bytes_text(b1, sizeof b1, fsize.rlim_cur), ds->path,
                  dpt__bytes_text(b2, sizeof b2, need));
-    } else if (!(cr->kept = calloc(n_chunks, sizeof *cr->kept))) {
+    } else if (keep_in(ds, fd) < 0) {
         snprintf(why, len, "out of memory");
     }
     if (!cr->kept) {
@@ -1855,8 +1871,6 @@ const char *dpt__file_keep_inflated(struct dpt__file *ds, const char *dir, int c
         }
         return NULL;
     }
-    cr->keep_fd = fd;
-    cr->n_chunks = n_chunks;
     return dir;
 }
 
@@ -1868,15 +1882,7 @@ int dpt__file_keep_fd(const struct dpt__file *ds)
 int dpt__file_keep_shared(struct dpt__file *ds, int fd)
 {
     struct chunk_reader *cr = ds->x.chunks;
-    if (!cr || cr->kept || ds->n == 0) {
-        return -1;
-    }
-    cr->n_chunks = (ds->n + cr->rows - 1) / cr->rows;
-    if (!(cr->kept = calloc(cr->n_chunks, sizeof *cr->kept))) {
-        return -1;
-    }
-    cr->keep_fd = fd;
-    return 0;
+    return !cr || cr->kept || ds->n == 0 ? -1 : keep_in(ds, fd);
 }
 
 uint8_t *dpt__file_kept_map(struct dpt__file *ds, uint64_t *n)

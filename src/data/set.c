@@ -325,15 +325,24 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds)
     return n;
 }
 
+/* The folder for kept chunks: DPTRAIN_SCRATCH (*chosen set), else
+ * $TMPDIR, else /tmp. */
+static const char *scratch_dir(int *chosen)
+{
+    const char *named = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
+    *chosen = named && *named;
+    return *chosen ? named : tmp && *tmp ? tmp : "/tmp";
+}
+
 const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds)
 {
-    const char *chosen = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
-    const char *dir = chosen && *chosen ? chosen : tmp && *tmp ? tmp : "/tmp";
+    int chosen;
+    const char *dir = scratch_dir(&chosen);
     if (strcmp(dir, "none") == 0) {
         return NULL;
     }
     for (size_t i = 0; i < ds->n_files; i++) {
-        if (dpt__file_keep_inflated(ds->files[i], dir, chosen && *chosen, ds->not_kept,
+        if (dpt__file_keep_inflated(ds->files[i], dir, chosen, ds->not_kept,
                                     sizeof ds->not_kept)) {
             ds->kept_in = dir;
         }
@@ -371,8 +380,8 @@ int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_
         }
         ok &= kf[i].fd < 0 || fd >= 0;
     }
-    const char *chosen = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
-    ds->kept_in = chosen && *chosen ? chosen : tmp && *tmp ? tmp : "/tmp";
+    int chosen;
+    ds->kept_in = scratch_dir(&chosen);
     return ok ? 0 : -1;
 }
 
