@@ -96,6 +96,7 @@ struct run {
     int time_up;             /* rank 0: the time limit asked for the stop */
     int keep_watch;          /* a rank keeps inflated chunks, and no write has failed yet */
     int keep_node;           /* the node's ranks keep X's chunks in the same files */
+    int keep_apart;          /* node rank 0: a peer could not open them, each keeps its own */
     int64_t own_rows_epoch;  /* from this epoch (1-based) on, no rows exchanged; 0: never */
     double start, epoch_start;
 };
@@ -871,6 +872,7 @@ static void keep_chunks(struct run *r, int shared)
         }
     }
     r->keep_node = kf[n].fd >= 0 && dpt_dist_min_int(&r->node, opened);
+    r->keep_apart = r->node.rank == 0 && kf[n].fd >= 0 && !r->keep_node;
     free(kf);
 }
 
@@ -1011,10 +1013,11 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     }
     if (rc == 0 && o->outcome) { /* rc is agreed: every rank is here */
         dpt_shard_prefetch_wait(r.shard);
-        double n = (double)dpt_dataset_chunks_inflated(r.ds);
-        dpt_dist_sum_doubles(d, &n, 1);
+        double n[2] = {(double)dpt_dataset_chunks_inflated(r.ds), r.keep_apart};
+        dpt_dist_sum_doubles(d, n, 2);
         uint64_t c = dpt_dataset_chunk_rows(r.ds);
-        o->outcome->chunks_inflated = (uint64_t)n;
+        o->outcome->chunks_inflated = (uint64_t)n[0];
+        o->outcome->nodes_kept_apart = (int64_t)n[1];
         o->outcome->chunks = c ? (dpt_dataset_rows(r.ds) + c - 1) / c : 0;
         o->outcome->own_rows_epoch = r.own_rows_epoch;
     }

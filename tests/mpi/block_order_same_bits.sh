@@ -92,6 +92,35 @@ kept3=$(inflated)
 check "kept, 3 ranks (an epoch a window): each chunk inflated once ($kept3), then own rows read" \
     sh -c "grep -q '^data: from epoch 2 on, each rank read its own rows' log &&
            $PYTHON -c 'import sys; sys.exit(not (429 <= $kept3 <= 1.05 * 429))'"
+# A rank that cannot open the node's file through /proc/PID/fd keeps its
+# own: rank 1 in a process namespace of its own (rank 0's pid is not there),
+# then with a folder of other files mounted over rank 0's /proc/PID/fd (the
+# same descriptor number, another file: refused by its device and inode).
+# Each chunk is still inflated once, the ranks go on exchanging rows.
+must mpirun_np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && exec unshare --pid --fork \
+    --kill-child --mount-proc "$@"; exec "$@"' sh \
+    env TMPDIR="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p2t1hp.h5 --verbose
+apart=$(inflated)
+check "rank 1 in another pid namespace: --verbose says each rank kept its own" \
+    grep -q "^data: on 1 node a rank could not open the chunks kept by the node's first rank" log
+check "  ... each chunk inflated once all the same ($apart), rows exchanged" \
+    sh -c "! grep -q 'each rank read its own rows' log &&
+           $PYTHON -c 'import sys; sys.exit(not (429 <= $apart <= 1.05 * 429))'"
+mkdir otherfd
+for fd in $(seq 0 255); do echo "not the kept file" > otherfd/$fd; done
+rm -f rank0.pid
+must mpirun_np 2 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then echo $$ > rank0.pid; exec "$@"; fi
+    while [ ! -s rank0.pid ]; do sleep 0.05; done
+    exec unshare --mount sh -c "mount --bind otherfd /proc/$(cat rank0.pid)/fd && exec \"\$@\"" sh "$@"' sh \
+    env TMPDIR="$PWD/scratch" "$DPTRAIN" train m.cfg --set data.train=chunked.h5 \
+    --out p2t1hm.h5 --verbose
+check "another file at rank 0's /proc/PID/fd/N: refused, each rank kept its own" \
+    sh -c "grep -q '^data: on 1 node a rank could not open the chunks kept' log &&
+           ! grep -q 'each rank read its own rows' log"
+check "  ... and the files mounted there are as they were" \
+    sh -c '[ "$(cat otherfd/* | sort -u)" = "not the kept file" ]'
+check "kept apart: nothing left in the folder" sh -c '[ -z "$(ls -A scratch)" ]'
 must mpirun_np 1 env DPTRAIN_SCRATCH="$PWD/scratch" "$DPTRAIN" train m.cfg \
     --set data.train=chunked.h5 --out p1t1hk.h5 --verbose
 check "DPTRAIN_SCRATCH names the folder" grep "(once: then kept in $PWD/scratch)" log
@@ -136,7 +165,8 @@ must mpirun_np 1 "$DPTRAIN" train m.cfg --set data.standardize=true --set train.
 check "  ... not with --quiet" ! grep -q "standardizing" log
 
 # 2. The same bits everywhere.
-for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p3t1hk p1t1hk p1t1hx p2t1hf; do
+for run in p2t1 p1t2 p3t1 p2t1c p2t1h p2t1hn p3t1h p2t1hh p2t1hk p3t1hk p2t1hp p2t1hm p1t1hk p1t1hx \
+    p2t1hf; do
     check "$run: the weights of p1t1, bitwise" dpt_test compare p1t1.h5 $run.h5
 done
 
