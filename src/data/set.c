@@ -47,7 +47,8 @@ struct dpt_dataset {
     char *shown;     /* dpt_dataset_path */
     uint64_t *local; /* file rows of one read (several files only) */
     size_t local_cap;
-    const char *kept_in; /* dpt_dataset_keep_inflated's folder, or NULL */
+    const char *kept_in; /* dpt_dataset_keep_inflated's folder (scratch), or NULL */
+    char scratch[PATH_MAX]; /* scratch_dir's */
     char not_kept[PATH_MAX + 256]; /* or why not, when it tried */
 };
 
@@ -326,18 +327,25 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds)
 }
 
 /* The folder for kept chunks: DPTRAIN_SCRATCH (*chosen set), else
- * $TMPDIR, else /tmp. */
-static const char *scratch_dir(int *chosen)
+ * $TMPDIR, else /tmp; a relative one as a full path, for the logs (they
+ * outlive the folder the job started in). */
+static const char *scratch_dir(struct dpt_dataset *ds, int *chosen)
 {
     const char *named = getenv("DPTRAIN_SCRATCH"), *tmp = getenv("TMPDIR");
     *chosen = named && *named;
-    return *chosen ? named : tmp && *tmp ? tmp : "/tmp";
+    const char *dir = *chosen ? named : tmp && *tmp ? tmp : "/tmp";
+    char cwd[PATH_MAX];
+    if (dir[0] == '/' || strcmp(dir, "none") == 0 || !getcwd(cwd, sizeof cwd) ||
+        snprintf(ds->scratch, sizeof ds->scratch, "%s/%s", cwd, dir) >= (int)sizeof ds->scratch) {
+        snprintf(ds->scratch, sizeof ds->scratch, "%s", dir);
+    }
+    return ds->scratch;
 }
 
 const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds)
 {
     int chosen;
-    const char *dir = scratch_dir(&chosen);
+    const char *dir = scratch_dir(ds, &chosen);
     if (strcmp(dir, "none") == 0) {
         return NULL;
     }
@@ -381,7 +389,7 @@ int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_
         ok &= kf[i].fd < 0 || fd >= 0;
     }
     int chosen;
-    ds->kept_in = scratch_dir(&chosen);
+    ds->kept_in = scratch_dir(ds, &chosen);
     return ok ? 0 : -1;
 }
 
