@@ -243,4 +243,10 @@ for np in "$many" 1; do
     fi
 done
 
+# Every warning plan can give is named in dptrain(1) and README.md.
+for id in $(grep -o 'warn(p, "[a-z_]*"' "$top_srcdir/src/train/plan.c" | cut -d'"' -f2 | sort -u); do
+    check "warning $id: in dptrain(1) and README.md" \
+        sh -c "grep -q '^\\.BR* $id' '$top_srcdir/man/dptrain.1' && grep -q '\`$id\`' '$top_srcdir/README.md'"
+done
+
 summary

@@ -1315,13 +1315,6 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
             printf("data: from epoch %lld on, each rank read its own rows from the chunks kept "
                    "once for its node (no rows exchanged)\n", (long long)outcome.own_rows_epoch);
         }
-        if (outcome.nodes_kept_apart) {
-            printf("data: on %lld node%s a rank could not open the chunks kept by the node's "
-                   "first rank (through /proc/PID/fd: another process namespace or user?): each "
-                   "rank kept those it inflated itself, and the node's ranks exchanged rows each "
-                   "epoch\n", (long long)outcome.nodes_kept_apart,
-                   outcome.nodes_kept_apart > 1 ? "s" : "");
-        }
     }
     int status = end_run(d, a, ckpt, rc, time_up, &spec, net, &norm, &prog, train_s, &err);
     int end_rc = err.code; /* end_run's outcome: the run's error, or the model's write */

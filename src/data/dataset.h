@@ -122,13 +122,15 @@ const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
  * the same files through /proc/PID/fd of that rank's process, checking
  * device and inode (keep_peer), and keeps what it inflates there too, chunk
  * c at the same place. keep_peer: 0, or -1 where a file could not be
- * opened (this rank then keeps nothing of it). */
+ * opened (this rank then keeps nothing of it), with *why the open's errno,
+ * or 0 where the path led to another file (another PID namespace, say). */
 struct dpt_kept_file {
     int64_t fd;        /* in the process that made it; -1: none */
     uint64_t dev, ino; /* what fstat says of it there */
 };
 void dpt_dataset_keep_files(const struct dpt_dataset *ds, struct dpt_kept_file *kf);
-int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf);
+int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf,
+                          int *why);
 /* File i's map of kept chunks (n of them; NULL: it keeps none): 1 where
  * its kept file holds the chunk, as far as this rank knows; a caller may
  * set entries that another rank of a shared file kept. */

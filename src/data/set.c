@@ -370,14 +370,19 @@ void dpt_dataset_keep_files(const struct dpt_dataset *ds, struct dpt_kept_file *
     }
 }
 
-int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf)
+int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_kept_file *kf,
+                          int *why)
 {
     int ok = 1;
+    *why = 0;
     for (size_t i = 0; i < ds->n_files; i++) {
         char path[64];
         struct stat st;
         snprintf(path, sizeof path, "/proc/%" PRId64 "/fd/%" PRId64, pid, kf[i].fd);
         int fd = kf[i].fd < 0 ? -1 : open(path, O_RDWR | O_CLOEXEC);
+        if (kf[i].fd >= 0 && fd < 0) {
+            *why = errno;
+        }
         /* The same file, not one of another process that has that id in
          * this process's namespace (a container per rank, say). */
         int same = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == kf[i].dev &&

@@ -96,7 +96,6 @@ struct run {
     int time_up;             /* rank 0: the time limit asked for the stop */
     int keep_watch;          /* a rank keeps inflated chunks, and no write has failed yet */
     int keep_node;           /* the node's ranks keep X's chunks in the same files */
-    int keep_apart;          /* node rank 0: a peer could not open them, each keeps its own */
     int64_t own_rows_epoch;  /* from this epoch (1-based) on, no rows exchanged; 0: never */
     double start, epoch_start;
 };
@@ -847,8 +846,10 @@ static int share_chunks(struct run *r)
  * others open (dpt_dataset_keep_peer): each chunk is kept once a node,
  * where every rank can read it, so that once all are kept each rank reads
  * its own rows and the node's ranks exchange none (read_own_rows). A peer
- * that cannot open them keeps its own. Collective on the node if shared. */
-static void keep_chunks(struct run *r, int shared)
+ * that cannot open them keeps its own. Collective on the node if shared.
+ * Returns INT_MAX, or for a peer that could not open them its rank x 4096
+ * + the reason (dpt_dataset_keep_peer's why, below 4096). */
+static int keep_chunks(struct run *r, int shared)
 {
     size_t n = dpt_dataset_files(r->ds);
     struct dpt_kept_file *kf = shared ? calloc(n + 1, sizeof *kf) : NULL;
@@ -856,7 +857,7 @@ static void keep_chunks(struct run *r, int shared)
     if (!shared || !dpt_dist_min_int(&r->node, kf != NULL)) {
         dpt_dataset_keep_inflated(r->ds);
         free(kf);
-        return;
+        return INT_MAX;
     }
     kf[n].fd = -1; /* kf[n]: the maker's process id, or -1: nothing kept */
     if (r->node.rank == 0 && dpt_dataset_keep_inflated(r->ds)) {
@@ -864,16 +865,34 @@ static void keep_chunks(struct run *r, int shared)
         kf[n].fd = getpid();
     }
     dpt_dist_bcast_bytes(&r->node, kf, (int)((n + 1) * sizeof *kf), 0);
-    int opened = 1;
+    int opened = 1, why = 0;
     if (r->node.rank != 0 && kf[n].fd >= 0) {
-        opened = dpt_dataset_keep_peer(r->ds, kf[n].fd, kf) == 0;
+        opened = dpt_dataset_keep_peer(r->ds, kf[n].fd, kf, &why) == 0;
         if (!opened) {
             dpt_dataset_keep_inflated(r->ds); /* the files it could not open: its own */
         }
     }
     r->keep_node = kf[n].fd >= 0 && dpt_dist_min_int(&r->node, opened);
-    r->keep_apart = r->node.rank == 0 && kf[n].fd >= 0 && !r->keep_node;
     free(kf);
+    return opened ? INT_MAX : r->d->rank * 4096 + (why > 0 && why < 4096 ? why : 0);
+}
+
+/* Rank 0 warns when a rank could not open its node's kept chunks
+ * (keep_chunks' result, the lowest of all ranks). */
+static void warn_kept_apart(struct run *r, int apart)
+{
+    if (apart == INT_MAX || r->d->rank != 0 || !r->o->on_warning) {
+        return;
+    }
+    char msg[512];
+    int why = apart % 4096;
+    snprintf(msg, sizeof msg, "X's chunks are kept once inflated, but not once a node: rank %d "
+             "could not open the file of its node's first rank through /proc/PID/fd (%s; a "
+             "container or PID namespace per rank?), so it keeps its own and its node's ranks "
+             "exchange rows each epoch instead of each reading its own from the kept chunks "
+             "(slower; ranks of a node in one container share them)",
+             apart / 4096, why ? strerror(why) : "the path led to another file");
+    r->o->on_warning(r->o->ctx, msg);
 }
 
 /* The shard: which rows this rank reads, held how. Collective. */
@@ -903,7 +922,8 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
     };
     int rc = dpt_dist_agree(r->d, dpt_shard_create(&r->shard, r->ds, &so, err), err);
     if (rc == 0 && !so.cache_all && spec->epochs > 1) {
-        keep_chunks(r, shared); /* read again each epoch: inflated once */
+        /* read again each epoch: inflated once */
+        warn_kept_apart(r, dpt_dist_min_int(r->d, keep_chunks(r, shared)));
         const char *why = dpt_dataset_not_kept(r->ds);
         if (why && r->d->rank == 0 && r->o->on_warning) {
             char msg[PATH_MAX + 512];
@@ -1013,11 +1033,10 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
     }
     if (rc == 0 && o->outcome) { /* rc is agreed: every rank is here */
         dpt_shard_prefetch_wait(r.shard);
-        double n[2] = {(double)dpt_dataset_chunks_inflated(r.ds), r.keep_apart};
-        dpt_dist_sum_doubles(d, n, 2);
+        double n = (double)dpt_dataset_chunks_inflated(r.ds);
+        dpt_dist_sum_doubles(d, &n, 1);
         uint64_t c = dpt_dataset_chunk_rows(r.ds);
-        o->outcome->chunks_inflated = (uint64_t)n[0];
-        o->outcome->nodes_kept_apart = (int64_t)n[1];
+        o->outcome->chunks_inflated = (uint64_t)n;
         o->outcome->chunks = c ? (dpt_dataset_rows(r.ds) + c - 1) / c : 0;
         o->outcome->own_rows_epoch = r.own_rows_epoch;
     }

@@ -32,10 +32,6 @@ struct dpt_train_outcome {
     /* The epoch (1-based) from which the node's ranks read their own rows
      * from the chunks kept in the node's files, exchanging none; 0: never. */
     int64_t own_rows_epoch;
-    /* Nodes where a rank could not open the kept files of the node's first
-     * rank (through /proc/PID/fd), so each rank kept its own and the node's
-     * ranks went on exchanging rows. */
-    int64_t nodes_kept_apart;
 };
 
 struct dpt_train_opts {
