@@ -122,8 +122,9 @@ const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
  * the same files through /proc/PID/fd of that rank's process, checking
  * device and inode (keep_peer), and keeps what it inflates there too, chunk
  * c at the same place. keep_peer: 0, or -1 where a file could not be
- * opened (this rank then keeps nothing of it), with *why the open's errno,
- * or 0 where the path led to another file (another PID namespace, say). */
+ * opened (this rank then keeps nothing of it), with *why the open's errno
+ * (ENOMEM: no memory for its map), or 0 where the path led to another file
+ * (another PID namespace, say). */
 struct dpt_kept_file {
     int64_t fd;        /* in the process that made it; -1: none */
     uint64_t dev, ino; /* what fstat says of it there */

@@ -387,7 +387,11 @@ int dpt_dataset_keep_peer(struct dpt_dataset *ds, int64_t pid, const struct dpt_
          * this process's namespace (a container per rank, say). */
         int same = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == kf[i].dev &&
                    (uint64_t)st.st_ino == kf[i].ino;
-        if (fd >= 0 && (!same || dpt__file_keep_shared(ds->files[i], fd) < 0)) {
+        if (same && dpt__file_keep_shared(ds->files[i], fd) < 0) {
+            *why = ENOMEM; /* for its map */
+            same = 0;
+        }
+        if (fd >= 0 && !same) {
             close(fd);
             fd = -1;
         }

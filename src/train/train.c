@@ -847,9 +847,9 @@ static int share_chunks(struct run *r)
  * where every rank can read it, so that once all are kept each rank reads
  * its own rows and the node's ranks exchange none (read_own_rows). A peer
  * that cannot open them keeps its own. Collective on the node if shared.
- * Returns INT_MAX, or for a peer that could not open them its rank x 4096
- * + the reason (dpt_dataset_keep_peer's why, below 4096). */
-static int keep_chunks(struct run *r, int shared)
+ * Returns 1, or 0 for a peer that could not open them, with *why
+ * (dpt_dataset_keep_peer's). */
+static int keep_chunks(struct run *r, int shared, int *why)
 {
     size_t n = dpt_dataset_files(r->ds);
     struct dpt_kept_file *kf = shared ? calloc(n + 1, sizeof *kf) : NULL;
@@ -857,7 +857,7 @@ static int keep_chunks(struct run *r, int shared)
     if (!shared || !dpt_dist_min_int(&r->node, kf != NULL)) {
         dpt_dataset_keep_inflated(r->ds);
         free(kf);
-        return INT_MAX;
+        return 1;
     }
     kf[n].fd = -1; /* kf[n]: the maker's process id, or -1: nothing kept */
     if (r->node.rank == 0 && dpt_dataset_keep_inflated(r->ds)) {
@@ -865,33 +865,38 @@ static int keep_chunks(struct run *r, int shared)
         kf[n].fd = getpid();
     }
     dpt_dist_bcast_bytes(&r->node, kf, (int)((n + 1) * sizeof *kf), 0);
-    int opened = 1, why = 0;
+    int opened = 1;
     if (r->node.rank != 0 && kf[n].fd >= 0) {
-        opened = dpt_dataset_keep_peer(r->ds, kf[n].fd, kf, &why) == 0;
+        opened = dpt_dataset_keep_peer(r->ds, kf[n].fd, kf, why) == 0;
         if (!opened) {
             dpt_dataset_keep_inflated(r->ds); /* the files it could not open: its own */
         }
     }
     r->keep_node = kf[n].fd >= 0 && dpt_dist_min_int(&r->node, opened);
     free(kf);
-    return opened ? INT_MAX : r->d->rank * 4096 + (why > 0 && why < 4096 ? why : 0);
+    return opened;
 }
 
 /* Rank 0 warns when a rank could not open its node's kept chunks
- * (keep_chunks' result, the lowest of all ranks). */
-static void warn_kept_apart(struct run *r, int apart)
+ * (keep_chunks: opened, why), naming the lowest such rank and its reason.
+ * Collective. */
+static void warn_kept_apart(struct run *r, int opened, int why)
 {
-    if (apart == INT_MAX || r->d->rank != 0 || !r->o->on_warning) {
+    int first = dpt_dist_min_int(r->d, opened ? INT_MAX : r->d->rank);
+    if (first == INT_MAX) {
+        return;
+    }
+    why = dpt_dist_min_int(r->d, r->d->rank == first ? why : INT_MAX);
+    if (r->d->rank != 0 || !r->o->on_warning) {
         return;
     }
     char msg[512];
-    int why = apart % 4096;
     snprintf(msg, sizeof msg, "X's chunks are kept once inflated, but not once a node: rank %d "
              "could not open the file of its node's first rank through /proc/PID/fd (%s; a "
              "container or PID namespace per rank?), so it keeps its own and its node's ranks "
              "exchange rows each epoch instead of each reading its own from the kept chunks "
              "(slower; ranks of a node in one container share them)",
-             apart / 4096, why ? strerror(why) : "the path led to another file");
+             first, why ? strerror(why) : "the path led to another file");
     r->o->on_warning(r->o->ctx, msg);
 }
 
@@ -922,8 +927,8 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
     };
     int rc = dpt_dist_agree(r->d, dpt_shard_create(&r->shard, r->ds, &so, err), err);
     if (rc == 0 && !so.cache_all && spec->epochs > 1) {
-        /* read again each epoch: inflated once */
-        warn_kept_apart(r, dpt_dist_min_int(r->d, keep_chunks(r, shared)));
+        int peer_why = 0, opened = keep_chunks(r, shared, &peer_why); /* read each epoch */
+        warn_kept_apart(r, opened, peer_why);
         const char *why = dpt_dataset_not_kept(r->ds);
         if (why && r->d->rank == 0 && r->o->on_warning) {
             char msg[PATH_MAX + 512];
