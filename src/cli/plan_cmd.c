@@ -199,7 +199,7 @@ static void print_text(const struct plan_args *a, const struct dpt_plan *p)
            p->direct        ? "straight from the file"
            : p->chunk_reads ? "by chunks inflated with libdeflate"
                             : "through HDF5 (chunked or compressed)");
-    if (p->kept_in) {
+    if (p->kept_in[0]) {
         printf(" (once: then kept in %s, %s of %s a node)", p->kept_in,
                dpt__bytes_text(b1, sizeof b1, p->kept_bytes),
                p->kept_in_memory ? "memory (a tmpfs)" : "disk");
@@ -325,7 +325,7 @@ static json_t *plan_json(const struct plan_args *a, const struct dpt_plan *p)
     json_object_set_new(o, "direct_reads", json_boolean(p->direct));
     json_object_set_new(o, "chunk_reads", json_boolean(p->chunk_reads));
     json_object_set_new(o, "chunks_shared_by", json_integer(p->chunks_shared_by));
-    json_object_set_new(o, "chunks_kept_in", p->kept_in ? json_string(p->kept_in) : json_null());
+    json_object_set_new(o, "chunks_kept_in", p->kept_in[0] ? json_string(p->kept_in) : json_null());
     json_object_set_new(o, "chunks_kept_bytes", uint_json(p->kept_bytes));
     json_object_set_new(o, "chunks_kept_in_memory", json_boolean(p->kept_in_memory));
     json_object_set_new(o, "order", json_string(p->pool ? "blocks" : "rows"));

@@ -113,7 +113,8 @@ uint64_t dpt_dataset_chunks_inflated(const struct dpt_dataset *ds);
  * where less than twice the inflated chunks' bytes are free; never with
  * DPTRAIN_SCRATCH=none. A chunk the disk has no room for is inflated each
  * time. Returns the folder (a file of the set keeps its chunks there), or
- * NULL; dpt_dataset_kept_in returns it again. */
+ * NULL; dpt_dataset_kept_in returns it again (the data set holds it: valid
+ * until dpt_dataset_close). */
 const char *dpt_dataset_keep_inflated(struct dpt_dataset *ds);
 const char *dpt_dataset_kept_in(const struct dpt_dataset *ds);
 /* One kept file per file of the set for the ranks of a node: the rank that

@@ -241,10 +241,11 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
      * keeps its chunks once inflated; the node's ranks keep each once when
      * they share them, else each keeps them all. */
     if (p->chunk_reads && !p->cache_all && p->epochs > 1) {
-        p->kept_in = dpt_dataset_keep_inflated(pl->ds);
+        const char *dir = dpt_dataset_keep_inflated(pl->ds); /* the data set's: copied */
         int copies = p->chunks_shared_by > 1 ? 1 : L;
-        p->kept_bytes = p->kept_in ? dpt_dataset_inflated_bytes(pl->ds) * (uint64_t)copies : 0;
-        p->kept_in_memory = p->kept_in && dpt_dataset_kept_in_memory(pl->ds);
+        snprintf(p->kept_in, sizeof p->kept_in, "%s", dir ? dir : "");
+        p->kept_bytes = dir ? dpt_dataset_inflated_bytes(pl->ds) * (uint64_t)copies : 0;
+        p->kept_in_memory = dir && dpt_dataset_kept_in_memory(pl->ds);
     }
     p->windows_per_epoch = p->window_steps ? (p->steps_per_epoch + p->window_steps - 1) /
                                                  p->window_steps

@@ -30,6 +30,7 @@
 #include "plugin/registry.h"
 
 #include <dptrain/dptrain.h>
+#include <limits.h>
 #include <stdint.h>
 
 struct dpt_plan_opts {
@@ -72,7 +73,7 @@ struct dpt_plan {
     int cache_all, direct;
     int chunk_reads;         /* X's chunks inflated by dptrain (libdeflate) */
     int chunks_shared_by;    /* ranks of a node that inflate each chunk once for all; 1: none */
-    const char *kept_in;     /* where the inflated chunks are kept after their first read, or NULL */
+    char kept_in[PATH_MAX];  /* where the inflated chunks are kept after their first read, or "" */
     uint64_t kept_bytes;     /* the disk that takes on a node */
     int kept_in_memory;      /* ... memory: kept_in is a tmpfs (DPTRAIN_SCRATCH named it) */
     uint64_t block, pool;    /* block order's block and pool rows; 0 and 0: rows order */
