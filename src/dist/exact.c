@@ -14,7 +14,11 @@
  *   dpt_fix_add              1.6e9         0.8e9        0.2e9
  *   dpt_fix_sum              2.2e9         2.1e9        1.0e9
  *   dpt_fix_to_float         2.4e9         0.76e9       0.33e9
+ *   dpt_fixd_add_clear       3.7e9 (*)     3.7e9        0.9e9
  *
+ * (*) fixd_avx2_pass, its AVX2 kernel, on both (2026-12-05, -O3, |x| below
+ * 0.1 and a third zeros); the clones of its portable loop, fixd_pass, ran
+ * at 2.9e9 (AVX-512) and 1.2e9 (AVX2).
  * dpt_fix_add is 0.15 ms per micro-shard on AVX-512, of which the range
  * check pass is about 10%; a plain float acc[i] += x[i] runs at 4-6e9/s.
  * to_float has two kernels: with AVX-512DQ (lzcnt and int64-to-float in
@@ -54,6 +58,23 @@
 #define KERNEL __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
 #else
 #define KERNEL
+#endif
+
+/* dpt_fixd_add_clear has a kernel written for AVX2 (fixd_avx2_pass), taken
+ * on every CPU with AVX2: faster than the AVX-512 clone of fixd_pass too. */
+#if defined(__x86_64__) && defined(__GNUC__) && (DPT_FIX_CLONES || defined(__AVX2__))
+#define FIXD_AVX2 1
+#include <immintrin.h>
+static int fixd_avx2_is_fast(void)
+{
+#if DPT_FIX_CLONES
+    return __builtin_cpu_supports("avx2");
+#else
+    return 1;
+#endif
+}
+#else
+#define FIXD_AVX2 0
 #endif
 
 /* The kernels see a dpt_fix as two 64-bit words: v = hi * 2^64 + lo, with hi
@@ -195,8 +216,76 @@ KERNEL static size_t fixd_set_kernel(double *restrict d, float *restrict x, size
     return fixd_pass(d, x, n, 1);
 }
 
+#if FIXD_AVX2
+/* fixd_pass in AVX2 for 8 values at a time, where nearly every 8 are taken:
+ * the range is tested on the floats' bits in 8 lanes, the exactness in two
+ * 4-double halves as (s - a == b) & (s - b == a) (the subtraction of the
+ * larger operand is exact, so this holds iff s = a + b, as TwoSum's zero
+ * error term), and one test of all 16 masks takes the 8 or sends them to
+ * fixd_pass. GCC's AVX2 loop of fixd_pass moves each mask between the
+ * float and the double lanes: 58 instructions for 8 values, against 43
+ * here with the loads, stores and loop, at three times the speed (the
+ * figures at the top). */
+static inline __attribute__((always_inline, target("avx2"))) size_t
+fixd_avx2_pass(double *restrict d, float *restrict x, size_t n, int first)
+{
+    const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i below = _mm256_set1_epi32(0x2b000000 - 1); /* the bits of 2^-41, less 1 */
+    const __m256i limit = _mm256_set1_epi32((int)LIMIT_BITS);
+    const __m256i zero = _mm256_setzero_si256();
+    size_t left = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256i u = _mm256_and_si256(_mm256_castps_si256(xv), abs_mask);
+        __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(u, below), _mm256_cmpgt_epi32(limit, u));
+        in = _mm256_or_si256(in, _mm256_cmpeq_epi32(u, zero));
+        __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(xv));
+        __m256d b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1));
+        __m256d s0 = b0, s1 = b1;
+        if (!first) {
+            __m256d a0 = _mm256_loadu_pd(d + i), a1 = _mm256_loadu_pd(d + i + 4);
+            s0 = _mm256_add_pd(a0, b0), s1 = _mm256_add_pd(a1, b1);
+            __m256d e0 = _mm256_and_pd(_mm256_cmp_pd(_mm256_sub_pd(s0, a0), b0, _CMP_EQ_OQ),
+                                       _mm256_cmp_pd(_mm256_sub_pd(s0, b0), a0, _CMP_EQ_OQ));
+            __m256d e1 = _mm256_and_pd(_mm256_cmp_pd(_mm256_sub_pd(s1, a1), b1, _CMP_EQ_OQ),
+                                       _mm256_cmp_pd(_mm256_sub_pd(s1, b1), a1, _CMP_EQ_OQ));
+            /* the low halves of the 8 exactness masks, in the order 0 1 4 5 2 3 6 7:
+             * for "all of them" the order does not matter */
+            __m256 e = _mm256_shuffle_ps(_mm256_castpd_ps(e0), _mm256_castpd_ps(e1),
+                                         _MM_SHUFFLE(2, 0, 2, 0));
+            in = _mm256_and_si256(in, _mm256_castps_si256(e));
+        }
+        if (_mm256_movemask_ps(_mm256_castsi256_ps(in)) != 0xff) {
+            left += fixd_pass(d + i, x + i, 8, first);
+            continue;
+        }
+        _mm256_storeu_pd(d + i, s0);
+        _mm256_storeu_pd(d + i + 4, s1);
+        _mm256_storeu_ps(x + i, _mm256_setzero_ps());
+    }
+    return left + fixd_pass(d + i, x + i, n - i, first);
+}
+
+__attribute__((target("avx2"))) static size_t fixd_add_avx2(double *restrict d,
+                                                             float *restrict x, size_t n)
+{
+    return fixd_avx2_pass(d, x, n, 0);
+}
+
+__attribute__((target("avx2"))) static size_t fixd_set_avx2(double *restrict d,
+                                                             float *restrict x, size_t n)
+{
+    return fixd_avx2_pass(d, x, n, 1);
+}
+#endif
+
 size_t dpt_fixd_add_clear(double *d, float *x, size_t n, int first)
 {
+#if FIXD_AVX2
+    if (fixd_avx2_is_fast()) {
+        return first ? fixd_set_avx2(d, x, n) : fixd_add_avx2(d, x, n);
+    }
+#endif
     return first ? fixd_set_kernel(d, x, n) : fixd_add_kernel(d, x, n);
 }
 

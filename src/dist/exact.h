@@ -100,9 +100,11 @@ int dpt_fix_set_clear(dpt_fix *acc, float *x, size_t n, size_t *bad);
  * and dpt_fixd_to_fix gives its dpt_fix exactly: acc + fix(d) is the
  * integer that dpt_fix_add of every term would have made, the same bits
  * (the left terms go by dpt_fix_add_clear_nonzero).
- * About 1.6 times as fast per term as dpt_fix_add_clear (AVX-512, 235,148
- * values: 125 against 204 us), so the exact path takes it when a thread
- * adds enough micro-shards in a step (exact_micros in src/train/step.c).
+ * About 2 times as fast per term as dpt_fix_add_clear with AVX-512 and 4
+ * times with AVX2 only (235,146 values on a Zen 4: 64 us against 123 us
+ * and 259 us; its AVX2 kernel runs on both), so the exact path takes it
+ * when a thread adds enough micro-shards in a step (exact_micros in
+ * src/train/step.c).
  *
  * Returns how many x[i] were left. */
 size_t dpt_fixd_add_clear(double *d, float *x, size_t n, int first);

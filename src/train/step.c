@@ -540,7 +540,7 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
  * accumulator with its loss and hit count. With 4 or more micro-shards
  * (2 when this is the only thread of the only rank; any number when the
  * ranks have one thread each) they are added in their double form first
- * (dpt_fixd_add_clear: the same integers, 1.6 times as fast a term), what
+ * (dpt_fixd_add_clear: the same integers, 2 to 4 times as fast a term), what
  * it leaves in g into acc, and the doubles into acc once at the end; or,
  * alone and with nothing left, the doubles are the sum (st->direct); or,
  * ranks of one thread, the ranks sum the doubles (st->dring, gradient()).
