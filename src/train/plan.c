@@ -262,14 +262,15 @@ static void plan_memory(struct planner *pl)
     struct dpt_plan *p = pl->p;
     struct dpt_plan_memory *m = &p->mem;
     struct dpt_step_bytes sb;
-    dpt_step_bytes(pl->net, pl->spec, p->threads, p->micro, &sb);
+    dpt_step_bytes(pl->net, pl->spec, p->ranks, p->threads, p->micro, &sb);
     p->n_params = dpt_net_count(pl->net, -1, NULL, NULL);
     m->data = p->rank[0].data_bytes;
     m->params = pl->net->n_params * sizeof(float); /* the flat buffer, padding included */
+    m->best = pl->spec->es_monitor != DPT_MONITOR_NONE && pl->spec->es_restore ? m->params : 0;
+    m->params += sb.param_copies;
     m->grads = sb.grads;
     m->optimizer = sb.optimizer;
     m->work = sb.work;
-    m->best = pl->spec->es_monitor != DPT_MONITOR_NONE && pl->spec->es_restore ? m->params : 0;
     uint64_t parts[] = {m->data, m->params, m->grads, m->optimizer, m->work, m->best};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         m->total = add_sat(m->total, parts[i]);

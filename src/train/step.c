@@ -17,6 +17,7 @@
 
 #define OPT_CHUNK 16384 /* parameters per optimizer call when threads share the update */
 #define SUM_CHUNK 1024  /* parameters per piece when threads sum their gradients */
+#define COPIES_MAX_BYTES ((uint64_t)64 << 20) /* a thread's copies (thread_copies) */
 
 /* Floats that ride at the end of the flat gradient in the step's allreduce. */
 enum { X_LOSS, X_HITS, X_STOP, X_ERROR, X_CKPT, N_EXTRA };
@@ -83,6 +84,25 @@ static int make_buckets(struct dpt_step *st, size_t floats)
     return 0;
 }
 
+/* Whether the threads of a rank keep copies of the parameters and of the
+ * optimizer state: one rank of several threads, whose update is fused with
+ * the thread sum, without clipping or layer state, when a copy takes at
+ * most COPIES_MAX_BYTES (DPTRAIN_THREAD_COPIES=0 turns them off, for tests
+ * and measurements). Then every thread updates its own copy from the summed
+ * gradient (the same operations on the same values: the same bits as the
+ * update of one copy), and its passes read only lines its own core wrote.
+ * With one copy, each thread updated a part of it, and the next step's
+ * products on the other core fetched those lines one by one (1 x 2, medium
+ * MLP +5%, LeNet +9%: docs/PERFORMANCE.md). */
+static int thread_copies(const struct dpt_net *net, const struct dpt_spec *spec, int ranks,
+                         int threads)
+{
+    uint64_t bytes = (uint64_t)(1 + net->opt_floats) * net->n_params * sizeof(float);
+    return threads > 1 && ranks == 1 && !spec->deterministic && !dpt_clipping(spec) &&
+           !net->n_nonweights && bytes <= COPIES_MAX_BYTES &&
+           env_size("DPTRAIN_THREAD_COPIES", 1) != 0;
+}
+
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err)
 {
@@ -112,6 +132,25 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
                                   (long long)spec->batch, (long long)spec->micro_batch);
         }
     }
+    st->copies = thread_copies(net, spec, d->size, threads);
+    if (st->copies) {
+        size_t k = net->opt_floats * net->n_params;
+        st->tparams = calloc((size_t)threads, sizeof *st->tparams);
+        st->tostate = calloc((size_t)threads, sizeof *st->tostate);
+        if (!st->tparams || !st->tostate) {
+            return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+        }
+        st->tparams[0] = net->params, st->tostate[0] = st->ostate;
+        for (int t = 1; t < threads; t++) {
+            st->tparams[t] = dpt__zalloc_aligned(net->n_params * sizeof(float));
+            st->tostate[t] = dpt__zalloc_aligned((k ? k : 1) * sizeof(float));
+            if (!st->tparams[t] || !st->tostate[t]) {
+                return dpt_err_set(err, DPT_ENOMEM, "out of memory for the threads' copies "
+                                   "of the parameters");
+            }
+            st->work[t]->params = st->tparams[t];
+        }
+    }
     if ((d->size > 1 || threads > 1) && !spec->deterministic) {
         size_t bytes = env_size("DPTRAIN_BUCKET_BYTES", BUCKET_BYTES);
         if (make_buckets(st, (bytes + sizeof(float) - 1) / sizeof(float)) < 0) {
@@ -137,8 +176,8 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
     return 0;
 }
 
-void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
-                    size_t micro, struct dpt_step_bytes *out)
+void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int ranks,
+                    int threads, size_t micro, struct dpt_step_bytes *out)
 {
     uint64_t n = net->n_params + N_EXTRA, T = (uint64_t)threads;
     uint64_t per = n * sizeof(float) +
@@ -148,6 +187,11 @@ void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int 
     out->grads = T * per;
     out->optimizer = net->opt_floats * net->n_params * sizeof(float);
     out->work = fits && work <= UINT64_MAX / T ? T * work : UINT64_MAX;
+    out->param_copies = 0;
+    if (thread_copies(net, spec, ranks, threads)) { /* at most COPIES_MAX_BYTES each */
+        out->param_copies = (T - 1) * net->n_params * sizeof(float);
+        out->optimizer *= T;
+    }
 }
 
 void dpt_step_cleanup(struct dpt_step *st)
@@ -164,6 +208,12 @@ void dpt_step_cleanup(struct dpt_step *st)
     for (int t = 0; st->tdbl && t < st->threads; t++) {
         free(st->tdbl[t]);
     }
+    for (int t = 1; st->tparams && t < st->threads; t++) {
+        free(st->tparams[t]);
+        free(st->tostate[t]);
+    }
+    free(st->tparams);
+    free(st->tostate);
     if (st->have_fix_mpi) {
         dpt_fix_mpi_free(&st->fix_type, &st->fix_op);
     }
@@ -280,7 +330,9 @@ DPT_VECTORIZE static void add_clear(float *restrict a, float *restrict b, size_t
 }
 
 /* Gradient floats [c, end): the T thread buffers summed into tgrad[0] (and
- * zeroed), then updated by the optimizer at step update_t unless it is 0. */
+ * zeroed), then updated by the optimizer at step update_t unless it is 0;
+ * with the threads' copies, the L2 gradient is added and each thread
+ * updates its copy once every piece is summed (update_copy). */
 static void sum_piece(struct dpt_step *st, size_t c, size_t end, int T, uint64_t update_t)
 {
     float *g0 = st->tgrad[0];
@@ -299,7 +351,29 @@ static void sum_piece(struct dpt_step *st, size_t c, size_t end, int T, uint64_t
         memset(g0 + c, 0, (end - c) * sizeof(float));
         return;
     }
+    if (st->copies) {
+        add_l2(st->net, g0, c, end - c); /* what update_piece adds, from equal parameters */
+        return;
+    }
     update_piece(st, c, end - c, update_t);
+}
+
+/* Thread t's update of its copies (thread_copies) at step update_t from
+ * the summed gradient in tgrad[0]: every trainable range, the same
+ * operations on the same values in every thread. None when a piece of the
+ * sum was not finite (the parameters stay as the step found them for the
+ * diagnosis pass). */
+static void update_copy(struct dpt_step *st, int t, uint64_t update_t)
+{
+    const struct dpt_net *net = st->net;
+    int nonfinite;
+#pragma omp atomic read
+    nonfinite = st->nonfinite;
+    for (size_t i = 0; !nonfinite && i < net->n_train_ranges; i++) {
+        const struct dpt_range *r = &net->train_ranges[i];
+        net->opt->step(net->opt_state, st->tparams[t] + r->off, st->tgrad[0] + r->off,
+                       st->tostate[t] + r->off, net->n_params, r->len, update_t, st->lr_scale);
+    }
 }
 
 /* Bucket b's sum has arrived: with update_t set, its gradient is updated
@@ -509,6 +583,7 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
             atomic_init(&k->pieces_done, 0);
             atomic_init(&k->summed, 0);
         }
+        int copies = st->copies && update_t;
 #pragma omp parallel num_threads(T)
         {
             int t = omp_get_thread_num();
@@ -517,13 +592,26 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
             uint64_t u = (uint64_t)t, step = (uint64_t)T;
             uint64_t last = u < local ? u + (local - 1 - u) / step * step : UINT64_MAX;
             loss[t] = 0, hits[t] = 0;
+            if (copies && !st->copies_taken && t > 0) { /* copied here: the lines are t's */
+                memcpy(st->tparams[t], st->net->params, n * sizeof(float));
+                memcpy(st->tostate[t], st->ostate, st->net->opt_floats * n * sizeof(float));
+            }
+            if (t == 0 && st->sum_left) {
+                memset(st->tgrad[0], 0, n * sizeof(float));
+            }
             for (uint64_t i = u; i < local; i += step) {
                 int hooked = i == last && st->overlap;
                 loss[t] += run_micro(st, in, i, t, scale, st->tgrad[t], &hits[t],
                                      hooked ? &hook : NULL);
             }
             thread_finish(&tb);
+            if (copies) {
+#pragma omp barrier
+                update_copy(st, t, update_t);
+            }
         }
+        st->copies_taken |= copies;
+        st->sum_left = copies;
     }
     double l = 0;
     size_t h = 0;
