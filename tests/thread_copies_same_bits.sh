@@ -1,13 +1,15 @@
 #!/bin/sh
-# One rank of several threads keeps a copy of the parameters and of the
-# optimizer state per thread; each thread updates its own from the summed
-# gradient (src/train/step.c thread_copies; DESIGN.md "Threads of one
-# rank"). That changes no bit of the trained model: the model file is the
+# A rank of two threads keeps a copy of the parameters and of the
+# optimizer state per thread (of more threads, with DPTRAIN_THREAD_COPIES=1,
+# as here for 1 x 3); each thread updates its own from the summed
+# gradient (src/train/step.c thread_copies; DESIGN.md "Threads keep
+# copies"). That changes no bit of the trained model: the model file is the
 # same bytes as with one copy (DPTRAIN_THREAD_COPIES=0) for Adam with L2,
-# SGD with momentum, a convolutional model, 2 and 3 threads, and a run
-# stopped and resumed from its checkpoint (the copies are taken again from
-# the checkpoint's weights and optimizer state). A NaN in the gradient still
-# stops training naming its layer, and `plan` counts the copies.
+# SGD with momentum, RMSprop, clipping, --deterministic, a convolutional
+# model, 1 x 2, 1 x 3 and 2 x 2, and a run stopped and resumed from its
+# checkpoint (the copies are taken again from the checkpoint's weights and
+# optimizer state). A NaN in the gradient still stops training naming its
+# layer, and `plan` counts the copies.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 dpt_test data train.h5 --rows 500 --features 12 --classes 3 --seed 4 --noise 0.2
@@ -23,12 +25,12 @@ model = {
 train = { batch = 64; epochs = 3; seed = 3; micro_batch = 16; };
 CFG
 
-# run NAME COPIES THREADS [ARGS...]: one rank into NAME.h5
+# run NAME COPIES THREADS [ARGS...]: ${np:-1} ranks into NAME.h5
 run() {
     name=$1 copies=$2 threads=$3
     shift 3
-    env DPTRAIN_THREAD_COPIES="$copies" "$DPTRAIN" train m.cfg --threads "$threads" -q \
-        --out "$name.h5" "$@"
+    mpirun_np "${np:-1}" env DPTRAIN_THREAD_COPIES="$copies" "$DPTRAIN" train m.cfg \
+        --threads "$threads" -q --out "$name.h5" "$@"
 }
 # same WHAT THREADS [ARGS...]: with and without the copies, the same bytes
 same() {
@@ -36,7 +38,7 @@ same() {
     shift 2
     must run one 0 "$threads" "$@"
     must run copies 1 "$threads" "$@"
-    check "$what, 1 x $threads: a copy per thread = one copy" cmp one.h5 copies.h5
+    check "$what, ${np:-1} x $threads: a copy per thread = one copy" cmp one.h5 copies.h5
 }
 same "Adam, L2" 2
 same "Adam, L2" 3
@@ -44,6 +46,12 @@ same "SGD with momentum" 2 --set 'model.optimizer.type="sgd"' \
     --set model.optimizer.learning_rate=0.05 --set model.optimizer.momentum=0.9
 same "RMSprop, a micro-shard per thread" 2 --set 'model.optimizer.type="rmsprop"' \
     --set train.micro_batch=32
+same "clip_norm (the update after the whole sum)" 2 --set train.clip_norm=0.5
+np=2 same "Adam, L2 (the update after the ranks' sum)" 2
+np=2 same "clip_norm" 2 --set train.clip_norm=0.5
+same "--deterministic" 2 --deterministic
+must run det1 1 1 --deterministic
+check "--deterministic: 1 x 2 with copies = 1 x 1" cmp det1.h5 copies.h5
 
 # A convolutional model (no layer state: batch_norm's would turn the copies off).
 "$PYTHON" - <<'PY'
@@ -99,14 +107,16 @@ expect_error "layer 2 (model.layers.\[1\]), layer plugin 'nan_at_step' .*: backw
     dptrain train nan.cfg --threads 2 --plugin-path "$DPT_TEST_PLUGINS/nan_at_step.so" --out nan.h5
 check "no model was written" [ ! -e nan.h5 ]
 
-# plan: the parameters once per thread with the copies, once without.
+# plan: the parameters once per thread with the copies (two threads), once
+# without (three, unless DPTRAIN_THREAD_COPIES=1).
 params() { # params THREADS: plan's bytes of parameters for 1 x THREADS
     dptrain plan m.cfg --threads "$1" --format json > plan.json &&
         "$PYTHON" -c "import json; print(json.load(open('plan.json'))['memory_per_rank']['parameters'])"
 }
 p1=$(params 1) p2=$(params 2) p3=$(params 3)
-check "plan: parameters 1 x 1 $p1, 1 x 2 $p2, 1 x 3 $p3 bytes (a copy per thread)" \
-    [ "$p2" -eq $((2 * p1)) -a "$p3" -eq $((3 * p1)) ]
+p3c=$(DPTRAIN_THREAD_COPIES=1 params 3)
+check "plan: parameters 1 x 1 $p1, 1 x 2 $p2, 1 x 3 $p3 bytes (1 x 3 forced: $p3c)" \
+    [ "$p2" -eq $((2 * p1)) -a "$p3" -eq "$p1" -a "$p3c" -eq $((3 * p1)) ]
 # Above 64 MB a copy (4100 x 4200 weights and SGD: 68.9 MB) the threads share one.
 dpt_test data wide.h5 --rows 32 --features 4100 --classes 2 --seed 1
 cat > m.cfg <<'CFG'

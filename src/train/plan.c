@@ -262,7 +262,7 @@ static void plan_memory(struct planner *pl)
     struct dpt_plan *p = pl->p;
     struct dpt_plan_memory *m = &p->mem;
     struct dpt_step_bytes sb;
-    dpt_step_bytes(pl->net, pl->spec, p->ranks, p->threads, p->micro, &sb);
+    dpt_step_bytes(pl->net, pl->spec, p->threads, p->micro, &sb);
     p->n_params = dpt_net_count(pl->net, -1, NULL, NULL);
     m->data = p->rank[0].data_bytes;
     m->params = pl->net->n_params * sizeof(float); /* the flat buffer, padding included */

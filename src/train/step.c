@@ -85,22 +85,37 @@ static int make_buckets(struct dpt_step *st, size_t floats)
 }
 
 /* Whether the threads of a rank keep copies of the parameters and of the
- * optimizer state: one rank of several threads, whose update is fused with
- * the thread sum, without clipping or layer state, when a copy takes at
- * most COPIES_MAX_BYTES (DPTRAIN_THREAD_COPIES=0 turns them off, for tests
- * and measurements). Then every thread updates its own copy from the summed
- * gradient (the same operations on the same values: the same bits as the
- * update of one copy), and its passes read only lines its own core wrote.
- * With one copy, each thread updated a part of it, and the next step's
- * products on the other core fetched those lines one by one (1 x 2, medium
- * MLP +5%, LeNet +9%: docs/PERFORMANCE.md). */
-static int thread_copies(const struct dpt_net *net, const struct dpt_spec *spec, int ranks,
-                         int threads)
+ * optimizer state: two threads and no layer state, when a copy takes at
+ * most COPIES_MAX_BYTES. Then every thread updates its own copy from the
+ * summed gradient (the same operations on the same values: the same bits
+ * as the update of one copy), and its passes read only lines its own core
+ * wrote. With one copy, each thread updated a part of it, and the next
+ * step's products on the other core fetched those lines one by one (1 x 2,
+ * medium MLP +5-8%, LeNet +11%: docs/PERFORMANCE.md). Each thread's update
+ * is the whole one, so with T threads the update costs T times its share:
+ * measured only at two (these machines have two cores), it is kept to two.
+ * DPTRAIN_THREAD_COPIES=0 turns the copies off, =1 on for any count, for
+ * tests and measurements. */
+static int thread_copies(const struct dpt_net *net, int threads)
 {
     uint64_t bytes = (uint64_t)(1 + net->opt_floats) * net->n_params * sizeof(float);
-    return threads > 1 && ranks == 1 && !spec->deterministic && !dpt_clipping(spec) &&
-           !net->n_nonweights && bytes <= COPIES_MAX_BYTES &&
-           env_size("DPTRAIN_THREAD_COPIES", 1) != 0;
+    size_t want = env_size("DPTRAIN_THREAD_COPIES", 2); /* 2: when measured to pay */
+    if (threads < 2 || net->n_nonweights || bytes > COPIES_MAX_BYTES || want == 0) {
+        return 0;
+    }
+    return want == 1 || threads == 2;
+}
+
+/* Thread t takes its copies from net->params and ostate at the first step
+ * (a fresh start or a resume has set them since dpt_step_init): on its own
+ * core, so that the lines are its. */
+static void take_copies(struct dpt_step *st, int t)
+{
+    size_t n = st->net->n_params;
+    if (st->copies && !st->copies_taken && t > 0) {
+        memcpy(st->tparams[t], st->net->params, n * sizeof(float));
+        memcpy(st->tostate[t], st->ostate, st->net->opt_floats * n * sizeof(float));
+    }
 }
 
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
@@ -132,7 +147,7 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
                                   (long long)spec->batch, (long long)spec->micro_batch);
         }
     }
-    st->copies = thread_copies(net, spec, d->size, threads);
+    st->copies = thread_copies(net, threads);
     if (st->copies) {
         size_t k = net->opt_floats * net->n_params;
         st->tparams = calloc((size_t)threads, sizeof *st->tparams);
@@ -176,8 +191,8 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
     return 0;
 }
 
-void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int ranks,
-                    int threads, size_t micro, struct dpt_step_bytes *out)
+void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
+                    size_t micro, struct dpt_step_bytes *out)
 {
     uint64_t n = net->n_params + N_EXTRA, T = (uint64_t)threads;
     uint64_t per = n * sizeof(float) +
@@ -188,7 +203,7 @@ void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int 
     out->optimizer = net->opt_floats * net->n_params * sizeof(float);
     out->work = fits && work <= UINT64_MAX / T ? T * work : UINT64_MAX;
     out->param_copies = 0;
-    if (thread_copies(net, spec, ranks, threads)) { /* at most COPIES_MAX_BYTES each */
+    if (thread_copies(net, threads)) { /* at most COPIES_MAX_BYTES each */
         out->param_copies = (T - 1) * net->n_params * sizeof(float);
         out->optimizer *= T;
     }
@@ -288,11 +303,30 @@ static void update_piece(struct dpt_step *st, size_t off, size_t k, uint64_t t)
     }
 }
 
-/* One optimizer update of all parameters at step t, split over the threads. */
+static void update_copy(struct dpt_step *st, int t, uint64_t update_t);
+
+/* One optimizer update of all parameters at step t, split over the threads;
+ * or, with the threads' copies, the L2 gradient split over them and then
+ * each thread's update of its copy (the sum is zeroed at the next step). */
 static void optimizer_step(struct dpt_step *st, uint64_t t)
 {
     size_t n = st->net->n_params;
     size_t chunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    if (st->copies) {
+#pragma omp parallel num_threads(st->threads)
+        {
+            if (!st->l2_done) {
+#pragma omp for schedule(static)
+                for (size_t c = 0; c < chunks; c++) {
+                    size_t off = c * OPT_CHUNK;
+                    add_l2(st->net, st->tgrad[0], off, n - off < OPT_CHUNK ? n - off : OPT_CHUNK);
+                }
+            }
+            update_copy(st, omp_get_thread_num(), t);
+        }
+        st->sum_left = !st->spec->deterministic;
+        return;
+    }
     if (st->threads == 1 || chunks == 1) {
         update_piece(st, 0, n, t);
         return;
@@ -551,11 +585,13 @@ static void thread_finish(struct thread_buckets *tb)
  * micro-shards t, t + T, ... into its own float buffer; the buffers are
  * summed in thread order, split by parameter ranges. The buffers start the
  * step zeroed: the sum zeroes what it has read, update_piece zeroes
- * tgrad[0] after use (no separate pass over memory). With update_t > 0 (one
+ * tgrad[0] after use (no separate pass over memory), or, with the threads'
+ * copies, thread 0 at the start of the next step. With update_t > 0 (one
  * rank, so no allreduce comes between), each piece is also updated by the
  * optimizer at step update_t right after it is summed, while it is in
- * cache. One thread runs without an OpenMP region: even a team of one pays
- * a futex call per barrier (7% of a step of the tiny model). */
+ * cache; with the copies, each thread updates its own once all are summed.
+ * One thread runs without an OpenMP region: even a team of one pays a
+ * futex call per barrier (7% of a step of the tiny model). */
 static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, float scale,
                          uint64_t update_t)
 {
@@ -592,10 +628,7 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
             uint64_t u = (uint64_t)t, step = (uint64_t)T;
             uint64_t last = u < local ? u + (local - 1 - u) / step * step : UINT64_MAX;
             loss[t] = 0, hits[t] = 0;
-            if (copies && !st->copies_taken && t > 0) { /* copied here: the lines are t's */
-                memcpy(st->tparams[t], st->net->params, n * sizeof(float));
-                memcpy(st->tostate[t], st->ostate, st->net->opt_floats * n * sizeof(float));
-            }
+            take_copies(st, t);
             if (t == 0 && st->sum_left) {
                 memset(st->tgrad[0], 0, n * sizeof(float));
             }
@@ -610,7 +643,7 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
                 update_copy(st, t, update_t);
             }
         }
-        st->copies_taken |= copies;
+        st->copies_taken = st->copies;
         st->sum_left = copies;
     }
     double l = 0;
@@ -706,6 +739,7 @@ static int compute_exact(struct dpt_step *st, const struct dpt_step_in *in, floa
         int t = omp_get_thread_num();
         double v;
         size_t bad;
+        take_copies(st, t);
         if (exact_micros(st, in, scale, t, &v, &bad) < 0) {
 #pragma omp critical(dpt_thread_err)
             if (!failed) {
@@ -728,6 +762,7 @@ static int compute_exact(struct dpt_step *st, const struct dpt_step_in *in, floa
             }
         }
     }
+    st->copies_taken = st->copies;
     return failed ? -1 : 0;
 }
 

@@ -49,7 +49,7 @@ struct dpt_step {
     struct dpt_work **work; /* per thread */
     float **tgrad;          /* per thread; tgrad[0] ends up holding the sum */
     float *ostate;          /* the optimizer's state: opt_floats arrays of n_params */
-    /* One rank of several threads (thread_copies in step.c): each thread's
+    /* Several threads (thread_copies in step.c): each thread's
      * copy of the parameters and of the optimizer state, which its passes
      * read and its update writes; [0] are net->params and ostate. */
     float **tparams, **tostate;
@@ -104,16 +104,16 @@ struct dpt_step_out {
  * `threads` threads, and zeroes the optimizer state. Local; 0 or an error.
  * dpt_step_cleanup is safe after a failure. net->params and ostate may be
  * set between this and the first dpt_step_take (a fresh start, a resume);
- * from then on only the steps change them (with one rank of several
- * threads each thread updates a copy of its own, taken at the first step;
+ * from then on only the steps change them (with several threads each
+ * thread updates a copy of its own, taken at the first step;
  * net->params and ostate stay the ones checkpoints and the model file
  * read). */
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err);
 void dpt_step_cleanup(struct dpt_step *st);
 
-/* The bytes dpt_step_init allocates for net on `threads` threads of one of
- * `ranks` ranks with micro-shards of micro rows, by kind: per-thread
+/* The bytes dpt_step_init allocates for net on `threads` threads with
+ * micro-shards of micro rows, by kind: per-thread
  * gradients (and exact accumulators with --deterministic), the optimizer
  * state, the work buffers (activations and workspaces), and the threads'
  * copies. Saturates at UINT64_MAX. */
@@ -122,8 +122,8 @@ struct dpt_step_bytes {
     uint64_t param_copies; /* the threads' copies of the parameters (their optimizer
                             * state's are in optimizer) */
 };
-void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int ranks,
-                    int threads, size_t micro, struct dpt_step_bytes *out);
+void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
+                    size_t micro, struct dpt_step_bytes *out);
 
 /* Collective. Takes one step: gradient, allreduce, checks, optimizer update
  * of net->params. Returns 0, or an error every rank agrees on: a thread's
