@@ -848,16 +848,16 @@ static void layer_backward(const struct dpt_node *nd, const float *params, const
     }
 }
 
-/* Runs nodes [0, n) forward (in training when mi is not NULL); returns the
- * last output. Always inlined: with the diagnosis pass as a third caller
- * the compiler would stop inlining it into dpt_net_train_micro, which costs
- * 0.4% of the instructions of a step of the tiny model. */
 /* The parameters w's passes read. */
 static const float *params_of(const struct dpt_net *net, const struct dpt_work *w)
 {
     return w->params ? w->params : net->params;
 }
 
+/* Runs nodes [0, n) forward (in training when mi is not NULL); returns the
+ * last output. Always inlined: with the diagnosis pass as a third caller
+ * the compiler would stop inlining it into dpt_net_train_micro, which costs
+ * 0.4% of the instructions of a step of the tiny model. */
 static inline __attribute__((always_inline)) const float *forward(const struct dpt_net *net, struct dpt_work *w, const float *x,
                             size_t n, size_t B, float scale, const struct dpt_micro_info *mi)
 {

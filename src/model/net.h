@@ -124,7 +124,8 @@ struct dpt_work {
     float **dact; /* gradients of the same */
     void **ws;    /* workspace per node */
     void *block;  /* one allocation behind all of the above */
-    const float *params; /* the parameters its passes read; NULL: net->params (a thread's copy, src/train/step.c) */
+    const float *params; /* the parameters its passes read (a thread's copy,
+                          * src/train/step.c); NULL: net->params */
 };
 /* The bytes of one thread's work buffers for micro-shards of m rows
  * (activations, their gradients, the layers' workspaces): what

@@ -265,12 +265,13 @@ static void plan_memory(struct planner *pl)
     dpt_step_bytes(pl->net, pl->spec, p->threads, p->micro, &sb);
     p->n_params = dpt_net_count(pl->net, -1, NULL, NULL);
     m->data = p->rank[0].data_bytes;
-    m->params = pl->net->n_params * sizeof(float); /* the flat buffer, padding included */
-    m->best = pl->spec->es_monitor != DPT_MONITOR_NONE && pl->spec->es_restore ? m->params : 0;
-    m->params += sb.param_copies;
+    m->params = sb.params; /* the flat buffer, padding included, once or a copy per thread */
     m->grads = sb.grads;
     m->optimizer = sb.optimizer;
     m->work = sb.work;
+    m->best = pl->spec->es_monitor != DPT_MONITOR_NONE && pl->spec->es_restore
+                  ? pl->net->n_params * sizeof(float)
+                  : 0;
     uint64_t parts[] = {m->data, m->params, m->grads, m->optimizer, m->work, m->best};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         m->total = add_sat(m->total, parts[i]);

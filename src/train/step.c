@@ -200,13 +200,10 @@ void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int 
     size_t work = 0;
     int fits = dpt_work_bytes(net, micro, &work) == 0;
     out->grads = T * per;
-    out->optimizer = net->opt_floats * net->n_params * sizeof(float);
+    uint64_t copies = thread_copies(net, threads) ? T : 1; /* at most COPIES_MAX_BYTES each */
+    out->params = copies * net->n_params * sizeof(float);
+    out->optimizer = copies * net->opt_floats * net->n_params * sizeof(float);
     out->work = fits && work <= UINT64_MAX / T ? T * work : UINT64_MAX;
-    out->param_copies = 0;
-    if (thread_copies(net, threads)) { /* at most COPIES_MAX_BYTES each */
-        out->param_copies = (T - 1) * net->n_params * sizeof(float);
-        out->optimizer *= T;
-    }
 }
 
 void dpt_step_cleanup(struct dpt_step *st)
@@ -619,7 +616,7 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
             atomic_init(&k->pieces_done, 0);
             atomic_init(&k->summed, 0);
         }
-        int copies = st->copies && update_t;
+        int update_copies = st->copies && update_t;
 #pragma omp parallel num_threads(T)
         {
             int t = omp_get_thread_num();
@@ -638,13 +635,13 @@ static void compute_fast(struct dpt_step *st, const struct dpt_step_in *in, floa
                                      hooked ? &hook : NULL);
             }
             thread_finish(&tb);
-            if (copies) {
+            if (update_copies) {
 #pragma omp barrier
                 update_copy(st, t, update_t);
             }
         }
         st->copies_taken = st->copies;
-        st->sum_left = copies;
+        st->sum_left = update_copies;
     }
     double l = 0;
     size_t h = 0;

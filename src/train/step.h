@@ -49,9 +49,9 @@ struct dpt_step {
     struct dpt_work **work; /* per thread */
     float **tgrad;          /* per thread; tgrad[0] ends up holding the sum */
     float *ostate;          /* the optimizer's state: opt_floats arrays of n_params */
-    /* Several threads (thread_copies in step.c): each thread's
-     * copy of the parameters and of the optimizer state, which its passes
-     * read and its update writes; [0] are net->params and ostate. */
+    /* Two threads (thread_copies in step.c): each thread's copy of the
+     * parameters and of the optimizer state, which its passes read and its
+     * update writes; [0] are net->params and ostate. */
     float **tparams, **tostate;
     int copies;             /* the threads keep copies */
     int copies_taken;       /* they have taken net->params and ostate (at the first step) */
@@ -112,15 +112,14 @@ int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spe
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err);
 void dpt_step_cleanup(struct dpt_step *st);
 
-/* The bytes dpt_step_init allocates for net on `threads` threads with
- * micro-shards of micro rows, by kind: per-thread
- * gradients (and exact accumulators with --deterministic), the optimizer
- * state, the work buffers (activations and workspaces), and the threads'
- * copies. Saturates at UINT64_MAX. */
+/* The bytes of net's parameters and the bytes dpt_step_init allocates for
+ * it on `threads` threads with micro-shards of micro rows, by kind: the
+ * parameters and the optimizer state (a copy per thread when the threads
+ * keep copies), per-thread gradients (and exact accumulators with
+ * --deterministic), and the work buffers (activations and workspaces).
+ * Saturates at UINT64_MAX. */
 struct dpt_step_bytes {
-    uint64_t grads, optimizer, work;
-    uint64_t param_copies; /* the threads' copies of the parameters (their optimizer
-                            * state's are in optimizer) */
+    uint64_t params, grads, optimizer, work;
 };
 void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int threads,
                     size_t micro, struct dpt_step_bytes *out);
