@@ -84,14 +84,25 @@ check "1 x 2 stopped at step 10 and resumed = straight (bitwise)" \
 
 # plan: the parameters once per thread with the copies (two threads), once
 # without (three, unless DPTRAIN_THREAD_COPIES=1).
-params() { # params THREADS: plan's bytes of parameters for 1 x THREADS
-    dptrain plan m.cfg --threads "$1" --format json > plan.json &&
-        "$PYTHON" -c "import json; print(json.load(open('plan.json'))['memory_per_rank']['parameters'])"
+# mem THREADS [KIND [CFG]]: plan's bytes of KIND (default parameters) for 1 x THREADS
+mem() {
+    dptrain plan "${3:-m.cfg}" --threads "$1" --format json > plan.json &&
+        "$PYTHON" -c "import json; print(json.load(open('plan.json'))['memory_per_rank']['${2:-parameters}'])"
 }
+params() { mem "$1"; }
 p1=$(params 1) p2=$(params 2) p3=$(params 3)
-p3c=$(DPTRAIN_THREAD_COPIES=1 params 3)
+p3c=$(DPTRAIN_THREAD_COPIES=1 params 3) p2off=$(DPTRAIN_THREAD_COPIES=0 params 2)
 check "plan: parameters 1 x 1 $p1, 1 x 2 $p2, 1 x 3 $p3 bytes (1 x 3 forced: $p3c)" \
     [ "$p2" -eq $((2 * p1)) -a "$p3" -eq "$p1" -a "$p3c" -eq $((3 * p1)) ]
+check "plan: DPTRAIN_THREAD_COPIES=0 turns them off (1 x 2: $p2off bytes)" [ "$p2off" -eq "$p1" ]
+o1=$(mem 1 optimizer) o2=$(mem 2 optimizer)
+check "plan: Adam's state once a thread ($o1 -> $o2 bytes)" [ "$o1" -gt 0 -a "$o2" -eq $((2 * o1)) ]
+# A layer with state (batch_norm's moving statistics): one copy.
+sed 's/{ type = "dense"; units = 16; activation = "tanh"; },/&\n             { type = "batch_norm"; },/' \
+    m.cfg > bn.cfg
+check "bn.cfg has a batch_norm layer" grep -q batch_norm bn.cfg
+b1=$(mem 1 parameters bn.cfg) b2=$(mem 2 parameters bn.cfg)
+check "plan: with batch_norm one copy ($b1 and $b2 bytes)" [ "$b2" -eq "$b1" ]
 # Above 64 MB a copy (4100 x 4200 weights and SGD: 68.9 MB) the threads share one.
 dpt_test data wide.h5 --rows 32 --features 4100 --classes 2 --seed 1
 cat > m.cfg <<'CFG'
