@@ -4,7 +4,9 @@
 #include "dist/dist.h"
 #include "dist/watchdog.h"
 
+#include <dptrain/plugin.h> /* DPT_VECTORIZE */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,143 @@ int dpt_dist_test(MPI_Request *req)
 void dpt_dist_wait(MPI_Request *req)
 {
     WATCHED(MPI_Wait(req, MPI_STATUS_IGNORE));
+}
+
+#define NODE_SUM_MAX_BYTES ((uint64_t)1 << 30)
+#define SLOT_ALIGN 16 /* floats: slots and pieces start on their own cache lines */
+
+float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_t n)
+{
+    *s = (struct dpt_node_sum){.comm = MPI_COMM_NULL, .win = MPI_WIN_NULL};
+    const char *want = getenv("DPTRAIN_NODE_SUM");
+    if (d->size == 1 || (want && strcmp(want, "0") == 0)) {
+        return NULL; /* the same answer on every rank: mpirun passes the environment */
+    }
+    int rc;
+    WATCHED(rc = MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                                     &s->comm));
+    int local = 0;
+    if (rc == MPI_SUCCESS) {
+        MPI_Comm_size(s->comm, &local);
+    }
+    /* All of the job on one node, on every rank: a rank learns only its own
+     * node's size, so they agree. */
+    uint64_t stride = ((uint64_t)n + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
+    int ok = local == d->size && stride * (uint64_t)d->size * sizeof(float) <= NODE_SUM_MAX_BYTES;
+    WATCHED(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, d->comm));
+    float *base = NULL;
+    if (ok) {
+        MPI_Comm_rank(s->comm, &s->rank);
+        s->ranks = local;
+        /* Rank 0 holds every slot, one after another; each rank first
+         * touches its own (memory near its core on NUMA nodes). */
+        MPI_Aint bytes = s->rank == 0 ? (MPI_Aint)((stride * (uint64_t)local + SLOT_ALIGN) *
+                                                   sizeof(float)) : 0;
+        WATCHED(rc = MPI_Win_allocate_shared(bytes, sizeof(float), MPI_INFO_NULL, s->comm, &base,
+                                             &s->win));
+        ok = rc == MPI_SUCCESS;
+        if (ok) {
+            MPI_Aint size;
+            int unit;
+            ok = MPI_Win_shared_query(s->win, 0, &size, &unit, &base) == MPI_SUCCESS &&
+                 ((uintptr_t)base & 3) == 0;
+        }
+        if (ok) { /* Open MPI's segment starts 8 bytes past a line; every rank maps it
+                   * at a page boundary, so they all skip the same floats */
+            base += (64 - ((uintptr_t)base & 63)) % 64 / sizeof(float);
+        }
+        s->slot = ok ? malloc((size_t)local * sizeof *s->slot) : NULL;
+        ok = s->slot != NULL;
+        WATCHED(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, d->comm));
+    }
+    if (!ok) {
+        dpt_node_sum_free(s);
+        return NULL;
+    }
+    for (int j = 0; j < local; j++) {
+        s->slot[j] = base + stride * (uint64_t)j;
+    }
+    memset(s->slot[s->rank], 0, n * sizeof(float));
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win); /* loads and stores from here on */
+    s->locked = 1;
+    return s->slot[s->rank];
+}
+
+/* Where rank r's piece of [lo, lo + len) starts among `ranks`: whole cache
+ * lines, so that no two ranks write one. */
+static size_t piece_start(size_t lo, size_t len, int r, int ranks)
+{
+    if (r == ranks) {
+        return lo + len;
+    }
+    uint64_t at = (uint64_t)len * (uint64_t)r / (uint64_t)ranks; /* len < 2^28 */
+    return lo + (size_t)at / SLOT_ALIGN * SLOT_ALIGN;
+}
+
+/* Two ranks: a[i] = b[i] = a[i] + b[i] (the pieces never overlap). */
+DPT_VECTORIZE static void add_both(float *restrict a, float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        a[i] = v;
+        b[i] = v;
+    }
+}
+
+/* More ranks: the sum of slot[0..ranks)[i] in rank order into every slot,
+ * 256 floats at a time through an accumulator the compiler vectorizes. */
+DPT_VECTORIZE static void add_all(float *const *slot, int ranks, size_t lo, size_t hi)
+{
+    float acc[256];
+    for (size_t c = lo; c < hi; c += 256) {
+        size_t k = hi - c < 256 ? hi - c : 256;
+        memcpy(acc, slot[0] + c, k * sizeof(float));
+        for (int j = 1; j < ranks; j++) {
+            const float *restrict x = slot[j] + c;
+            for (size_t i = 0; i < k; i++) {
+                acc[i] += x[i];
+            }
+        }
+        for (int j = 0; j < ranks; j++) {
+            memcpy(slot[j] + c, acc, k * sizeof(float));
+        }
+    }
+}
+
+/* The node's ranks meet; the stores each made before are seen by all. */
+static void node_meet(struct dpt_node_sum *s)
+{
+    MPI_Win_sync(s->win);
+    WATCHED(MPI_Barrier(s->comm));
+    MPI_Win_sync(s->win);
+}
+
+void dpt_node_sum(struct dpt_node_sum *s, size_t lo, size_t hi)
+{
+    node_meet(s); /* every slot holds its rank's [lo, hi) */
+    size_t a = piece_start(lo, hi - lo, s->rank, s->ranks);
+    size_t b = piece_start(lo, hi - lo, s->rank + 1, s->ranks);
+    if (s->ranks == 2) {
+        add_both(s->slot[0] + a, s->slot[1] + a, b - a);
+    } else if (b > a) {
+        add_all(s->slot, s->ranks, a, b);
+    }
+    node_meet(s); /* every piece summed: no rank reads another's slot until the next sum */
+}
+
+void dpt_node_sum_free(struct dpt_node_sum *s)
+{
+    if (s->win != MPI_WIN_NULL) {
+        if (s->locked) {
+            MPI_Win_unlock_all(s->win);
+        }
+        WATCHED(MPI_Win_free(&s->win));
+    }
+    if (s->comm != MPI_COMM_NULL) {
+        MPI_Comm_free(&s->comm);
+    }
+    free(s->slot);
+    *s = (struct dpt_node_sum){.comm = MPI_COMM_NULL, .win = MPI_WIN_NULL};
 }
 
 static void reduce_doubles(const struct dpt_dist *d, double *buf, size_t n, MPI_Op op)

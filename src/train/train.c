@@ -945,12 +945,21 @@ static int make_shard(struct run *r, int node_ranks, uint64_t micro, struct dpt_
  * held and read. */
 static void report_start(const struct run *r)
 {
-    char line[448];
+    char line[640];
     dpt_window_describe(r->shard, r->n_train, line, sizeof line);
     size_t n = strlen(line);
     uint64_t B = (uint64_t)r->spec->batch;
-    snprintf(line + n, sizeof line - n, "\nsteps: batch %llu in micro-shards of %llu rows",
-             (unsigned long long)B, (unsigned long long)r->micro);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\nsteps: batch %llu in micro-shards of "
+                          "%llu rows", (unsigned long long)B, (unsigned long long)r->micro);
+    const struct dpt_step *st = &r->step;
+    if (n < sizeof line && st->on_node) {
+        snprintf(line + n, sizeof line - n, "\nsums: through memory the %d ranks share (one "
+                 "node; DPTRAIN_NODE_SUM=0: MPI's allreduce)", r->d->size);
+    } else if (n < sizeof line && r->d->size > 1 && !r->spec->deterministic) {
+        snprintf(line + n, sizeof line - n, "\nsums: MPI's allreduce in %zu bucket%s%s",
+                 st->n_buckets, st->n_buckets == 1 ? "" : "s",
+                 st->overlap ? ", started during the backward pass" : "");
+    }
     r->o->on_start(r->o->ctx, r->net, r->threads, line);
 }
 
@@ -992,6 +1001,7 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     }
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
+        dpt_step_share(&r->step);
         rc = dpt_fingerprint_agree(r->d, r->spec, r->net, reg, r->ds, err);
     }
     if (rc == 0) {

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Ranks that all run on one node sum their gradients through memory they
+# share (dpt_node_sum in src/dist/dist.c, DESIGN.md "Summing on one node"):
+# each rank's gradient buffer is a slot of an MPI shared-memory window, each
+# rank adds its piece of every slot in rank order and writes the sum into
+# every slot. On 2 ranks that is a + b, MPI's sum too, so the model file is
+# the same bytes as through MPI's allreduce (DPTRAIN_NODE_SUM=0), with one
+# thread or two a rank, Adam + batch_norm + dropout and SGD + clipping. On 4
+# ranks the order differs from Open MPI's, so the bits may too: two runs
+# give the same bytes, and the model is MPI's to float rounding. `--verbose`
+# says which sum runs. A NaN in the sum stops training naming the layer.
+. "${top_srcdir:?run me through make check}/tests/lib.sh"
+
+"$PYTHON" - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(11)
+n = 203
+X = rng.integers(0, 256, size=(n, 8, 8, 1), dtype=np.uint8)
+w = rng.standard_normal((64, 4))
+y = np.argmax((X.reshape(n, -1) / 255.0 - 0.5) @ w, axis=1).astype(np.int32)
+with h5py.File("img.h5", "w") as f:
+    f["X"], f["y"] = X, y
+PY
+cat > cnn.cfg <<'CFG'
+data = { train = "img.h5"; scale = 0.00392156862745098; };
+model = {
+  layers = ( { type = "conv2d"; filters = 4; kernel_size = 3; padding = "same"; },
+             { type = "batch_norm"; },
+             { type = "relu"; },
+             { type = "max_pool2d"; pool_size = 2; },
+             { type = "flatten"; },
+             { type = "dropout"; rate = 0.2; },
+             { type = "dense"; units = 16; activation = "relu"; l2 = 0.001; },
+             { type = "dense"; units = 4; activation = "softmax"; } );
+  loss = "cce";
+  optimizer = { type = "adam"; learning_rate = 0.01; };
+};
+train = { batch = 32; epochs = 3; seed = 2; micro_batch = 8; };
+CFG
+
+# run NAME P NODE_SUM THREADS [OPTION...]: trains into NAME.h5, the log in
+# NAME.log
+run() {
+    name=$1 np=$2 sum=$3 th=$4
+    shift 4
+    DPTRAIN_NODE_SUM=$sum timeout 300 "$MPIRUN" --oversubscribe --allow-run-as-root -np "$np" \
+        "$DPTRAIN" train cnn.cfg --threads "$th" --verbose --out "$name.h5" "$@" > "$name.log" 2>&1
+}
+
+# 1. 2 ranks: the same bytes either way, one thread or two a rank.
+must run node 2 1 1
+must run mpi 2 0 1
+check "--verbose names the node sum" grep -q "^sums: through memory the 2 ranks share" node.log
+check "--verbose names MPI's allreduce when it is off" grep -q "^sums: MPI's allreduce" mpi.log
+check "2 x 1: node sum = MPI's allreduce, byte for byte" cmp node.h5 mpi.h5
+must run node2 2 1 2
+must run mpi2 2 0 2
+check "2 x 2: node sum = MPI's allreduce, byte for byte" cmp node2.h5 mpi2.h5
+must run node 2 1 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
+    --set train.clip_norm=0.5
+must run mpi 2 0 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
+    --set train.clip_norm=0.5
+check "SGD with momentum and clip_norm: the same bytes" cmp node.h5 mpi.h5
+
+# 2. 4 ranks: reproducible, and MPI's model to rounding. With SGD: Adam
+#    turns the rounding noise of the conv bias's gradient (zero but for
+#    rounding: batch_norm follows it) into steps of the learning rate.
+must run node4 4 1 1
+must run again4 4 1 1
+check "4 ranks: two runs with the node sum give the same bytes" cmp node4.h5 again4.h5
+sgd="model.optimizer.type=\"sgd\""
+must run node4 4 1 1 --set "$sgd"
+must run mpi4 4 0 1 --set "$sgd"
+close() {
+    "$PYTHON" - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+names = []
+a["layers"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.size
+                      else None)
+worst = max(float(np.max(np.abs(a["layers"][n][()] - b["layers"][n][()]))) for n in names)
+print(f"{len(names)} arrays, largest difference {worst:.2e}")
+sys.exit(0 if names and worst < 1e-5 else 1)
+PY
+}
+check "4 ranks: the node sum's model is MPI's to rounding" close node4.h5 mpi4.h5
+
+# 3. A NaN a layer's backward writes reaches the node sum: training stops
+#    naming the layer, no model is written.
+tp="$DPT_TEST_PLUGINS"
+cat > nan.cfg <<CFG
+data = { train = "$top_srcdir/data/iris-train.h5"; standardize = true; shuffle = false; };
+model = {
+  layers = (
+    { type = "dense"; units = 8; activation = "relu"; },
+    { type = "nan_at_step"; step = 3; where = "dparams"; },
+    { type = "dense"; units = 3; activation = "softmax"; }
+  );
+  loss = "cce"; optimizer = "adam";
+};
+train = { batch = 32; epochs = 3; seed = 1; };
+CFG
+nan_run() {
+    timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root -np 2 "$DPTRAIN" train nan.cfg \
+        --threads 1 --verbose --plugin-path "$tp/nan_at_step.so" --out nan.h5
+}
+expect_error "layer 2 (model.layers.\[1\]), layer plugin 'nan_at_step' .*: backward() wrote NaN into dparams (element 0) at epoch 1, step 4" \
+    nan_run
+check "no model was written" [ ! -e nan.h5 ]
+
+summary
