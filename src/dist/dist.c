@@ -135,10 +135,10 @@ void dpt_dist_wait(MPI_Request *req)
 float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_t n)
 {
     *s = (struct dpt_node_sum){.comm = MPI_COMM_NULL, .win = MPI_WIN_NULL};
-    const char *want = getenv("DPTRAIN_NODE_SUM");
-    if (d->size == 1 || (want && strcmp(want, "0") == 0)) {
-        return NULL; /* the same answer on every rank: mpirun passes the environment */
+    if (d->size == 1) {
+        return NULL;
     }
+    const char *want = getenv("DPTRAIN_NODE_SUM");
     int rc;
     WATCHED(rc = MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
                                      &s->comm));
@@ -146,10 +146,11 @@ float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_
     if (rc == MPI_SUCCESS) {
         MPI_Comm_size(s->comm, &local);
     }
-    /* All of the job on one node, on every rank: a rank learns only its own
-     * node's size, so they agree. */
+    /* All of the job on one node, on every rank (a rank learns only its own
+     * node's size), and not turned off on any: they agree. */
     uint64_t stride = ((uint64_t)n + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
-    int ok = local == d->size && stride * (uint64_t)d->size * sizeof(float) <= NODE_SUM_MAX_BYTES;
+    int ok = local == d->size && stride * (uint64_t)d->size * sizeof(float) <= NODE_SUM_MAX_BYTES &&
+             !(want && strcmp(want, "0") == 0);
     WATCHED(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, d->comm));
     float *base = NULL;
     if (ok) {

@@ -56,11 +56,22 @@ check "2 x 1: node sum = MPI's allreduce, byte for byte" cmp node.h5 mpi.h5
 must run node2 2 1 2
 must run mpi2 2 0 2
 check "2 x 2: node sum = MPI's allreduce, byte for byte" cmp node2.h5 mpi2.h5
-must run node 2 1 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
+must run nodesgd 2 1 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
     --set train.clip_norm=0.5
-must run mpi 2 0 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
+must run mpisgd 2 0 1 --set 'model.optimizer.type="sgd"' --set model.optimizer.momentum=0.9 \
     --set train.clip_norm=0.5
-check "SGD with momentum and clip_norm: the same bytes" cmp node.h5 mpi.h5
+check "SGD with momentum and clip_norm: the same bytes" cmp nodesgd.h5 mpisgd.h5
+
+# DPTRAIN_NODE_SUM=0 on one rank only: the ranks agree on MPI's allreduce
+# (no rank waits in a collective the other skipped).
+one_off() {
+    timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root \
+        -np 1 -x DPTRAIN_NODE_SUM=0 "$DPTRAIN" train cnn.cfg --threads 1 --verbose --out mixed.h5 : \
+        -np 1 "$DPTRAIN" train cnn.cfg --threads 1 --verbose --out mixed.h5 > mixed.log 2>&1
+}
+must one_off
+check "turned off on one rank: every rank sums through MPI's allreduce" grep -q "^sums: MPI's allreduce" mixed.log
+check "... the same model" cmp mixed.h5 mpi.h5
 
 # 2. 4 ranks: reproducible, and MPI's model to rounding. With SGD: Adam
 #    turns the rounding noise of the conv bias's gradient (zero but for
