@@ -16,32 +16,8 @@
 # node sum off (DPTRAIN_NODE_SUM=0); case 5 runs with it.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-"$PYTHON" - <<'PY'
-import h5py, numpy as np
-rng = np.random.default_rng(7)
-n = 203
-X = rng.integers(0, 256, size=(n, 8, 8, 1), dtype=np.uint8)
-w = rng.standard_normal((64, 4))
-y = np.argmax((X.reshape(n, -1) / 255.0 - 0.5) @ w, axis=1).astype(np.int32)
-with h5py.File("img.h5", "w") as f:
-    f["X"], f["y"] = X, y
-PY
-cat > cnn.cfg <<'CFG'
-data = { train = "img.h5"; scale = 0.00392156862745098; };
-model = {
-  layers = ( { type = "conv2d"; filters = 4; kernel_size = 3; padding = "same"; },
-             { type = "batch_norm"; },
-             { type = "relu"; },
-             { type = "max_pool2d"; pool_size = 2; },
-             { type = "flatten"; },
-             { type = "dropout"; rate = 0.2; },
-             { type = "dense"; units = 16; activation = "relu"; l2 = 0.001; },
-             { type = "dense"; units = 4; activation = "softmax"; } );
-  loss = "cce";
-  optimizer = { type = "adam"; learning_rate = 0.01; };
-};
-train = { batch = 32; epochs = 3; seed = 2; micro_batch = 8; };
-CFG
+. "$top_srcdir/tests/mpi/sums_fixture.sh"
+cnn_case
 
 # run NAME P BUCKET_BYTES OVERLAP [--set ...]: trains on P ranks of
 # ${threads:-1} threads into NAME.h5
@@ -108,25 +84,13 @@ same_with "clip_norm" --set train.clip_norm=0.5
 # 5. A NaN that a layer's backward writes reaches the sum of its own bucket:
 #    training stops naming the layer, no model is written.
 tp="$DPT_TEST_PLUGINS"
-cat > nan.cfg <<CFG
-data = { train = "$top_srcdir/data/iris-train.h5"; standardize = true; shuffle = false; };
-model = {
-  layers = (
-    { type = "dense"; units = 8; activation = "relu"; },
-    { type = "nan_at_step"; step = 3; where = "dparams"; },
-    { type = "dense"; units = 3; activation = "softmax"; }
-  );
-  loss = "cce"; optimizer = "adam";
-};
-train = { batch = 32; epochs = 3; seed = 1; };
-CFG
+nan_case
 nan_run() {
     DPTRAIN_BUCKET_BYTES=1 timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root -np 2 \
         "$DPTRAIN" train nan.cfg --threads 1 \
         --plugin-path "$tp/nan_at_step.so" --out nan.h5
 }
-expect_error "layer 2 (model.layers.\[1\]), layer plugin 'nan_at_step' .*: backward() wrote NaN into dparams (element 0) at epoch 1, step 4" \
-    nan_run
+expect_error "$nan_message" nan_run
 check "no model was written" [ ! -e nan.h5 ]
 
 summary
