@@ -8,7 +8,9 @@
 # thread or two a rank, Adam + batch_norm + dropout and SGD + clipping. On 4
 # ranks the order differs from Open MPI's, so the bits may too: two runs
 # give the same bytes, and the model is MPI's to float rounding. `--verbose`
-# says which sum runs. A NaN in the sum stops training naming the layer.
+# says which sum runs. Turned off on one rank only, or without MPI's
+# shared-memory windows, every rank uses MPI's allreduce. A NaN in the sum
+# stops training naming the layer.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 . "$top_srcdir/tests/mpi/sums_fixture.sh"
@@ -48,6 +50,16 @@ one_off() {
 must one_off
 check "turned off on one rank: every rank sums through MPI's allreduce" grep -q "^sums: MPI's allreduce" mixed.log
 check "... the same model" cmp mixed.h5 mpi.h5
+
+# Without Open MPI's shared-memory windows (osc/sm excluded) the window
+# cannot be made: every rank falls back to MPI's allreduce, the same model.
+no_windows() {
+    timeout 120 "$MPIRUN" --oversubscribe --allow-run-as-root --mca osc ^sm -np 2 \
+        "$DPTRAIN" train cnn.cfg --threads 1 --verbose --out nowin.h5 > nowin.log 2>&1
+}
+must no_windows
+check "no shared-memory windows: MPI's allreduce" grep -q "^sums: MPI's allreduce" nowin.log
+check "... the same model" cmp nowin.h5 mpi.h5
 
 # 2. 4 ranks: reproducible, and MPI's model to rounding. With SGD: Adam
 #    turns the rounding noise of the conv bias's gradient (zero but for
