@@ -132,20 +132,16 @@ void dpt_dist_wait(MPI_Request *req)
 #define NODE_SUM_MAX_BYTES ((uint64_t)1 << 30)
 #define SLOT_ALIGN 16 /* floats: slots and pieces start on their own cache lines */
 
-float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_t n)
+float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d,
+                        const struct dpt_dist *node, size_t n)
 {
-    *s = (struct dpt_node_sum){.comm = MPI_COMM_NULL, .win = MPI_WIN_NULL};
+    *s = (struct dpt_node_sum){.comm = node->comm, .win = MPI_WIN_NULL,
+                               .ranks = node->size, .rank = node->rank};
     if (d->size == 1) {
         return NULL;
     }
     const char *want = getenv("DPTRAIN_NODE_SUM");
-    int rc;
-    WATCHED(rc = MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
-                                     &s->comm));
-    int local = 0;
-    if (rc == MPI_SUCCESS) {
-        MPI_Comm_size(s->comm, &local);
-    }
+    int rc, local = node->size;
     /* All of the job on one node, on every rank (a rank learns only its own
      * node's size), and not turned off on any: they agree. */
     uint64_t stride = ((uint64_t)n + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
@@ -154,8 +150,6 @@ float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_
     WATCHED(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, d->comm));
     float *base = NULL;
     if (ok) {
-        MPI_Comm_rank(s->comm, &s->rank);
-        s->ranks = local;
         /* Rank 0 holds every slot, one after another; each rank first
          * touches its own (memory near its core on NUMA nodes). */
         MPI_Aint bytes = s->rank == 0 ? (MPI_Aint)((stride * (uint64_t)local + SLOT_ALIGN) *
@@ -259,9 +253,6 @@ void dpt_node_sum_free(struct dpt_node_sum *s)
             MPI_Win_unlock_all(s->win);
         }
         WATCHED(MPI_Win_free(&s->win));
-    }
-    if (s->comm != MPI_COMM_NULL) {
-        MPI_Comm_free(&s->comm);
     }
     free(s->slot);
     *s = (struct dpt_node_sum){.comm = MPI_COMM_NULL, .win = MPI_WIN_NULL};

@@ -53,20 +53,23 @@ void dpt_dist_wait(MPI_Request *req);
  * of two ranks copies each buffer to the other and back): the medium
  * MLP's 2 x 1 trains 4% faster (docs/PERFORMANCE.md). */
 struct dpt_node_sum {
-    MPI_Comm comm; /* the job's ranks, all on one node */
+    MPI_Comm comm; /* the job's ranks, all on one node (borrowed) */
     MPI_Win win;
     float **slot;  /* slot[j]: rank j's buffer */
     int ranks, rank;
     int locked;    /* MPI_Win_lock_all was called */
 };
 
-/* Collective. When every rank of d runs on one node and the slots take at
+/* Collective. `node` is the ranks of d on this rank's node
+ * (dpt_dist_node), which must outlive the slots. When every rank of d runs
+ * on one node and the slots take at
  * most NODE_SUM_MAX_BYTES (1 GiB) in all: makes slots of n floats, zeroed,
  * and returns this rank's (64-byte aligned; dpt_node_sum_free releases
  * it). NULL on every rank otherwise (one rank, ranks on several nodes,
  * DPTRAIN_NODE_SUM=0, or a window MPI could not make): the sums then go
  * through MPI's allreduce. */
-float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d, size_t n);
+float *dpt_node_sum_init(struct dpt_node_sum *s, const struct dpt_dist *d,
+                        const struct dpt_dist *node, size_t n);
 /* Collective. [lo, hi) of every slot becomes the sum of all slots' [lo,
  * hi), added in rank order: the same bits on every rank, and for two ranks
  * the same as MPI's sum. Each rank must have written its slot's [lo, hi)

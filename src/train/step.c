@@ -206,19 +206,18 @@ void dpt_step_bytes(const struct dpt_net *net, const struct dpt_spec *spec, int 
     out->work = fits && work <= UINT64_MAX / T ? T * work : UINT64_MAX;
 }
 
-void dpt_step_share(struct dpt_step *st)
+void dpt_step_share(struct dpt_step *st, const struct dpt_dist *node)
 {
     if (st->d->size == 1 || st->spec->deterministic || !st->buckets) {
         return; /* the same on every rank */
     }
     size_t n = st->net->n_params + N_EXTRA;
-    float *slot = dpt_node_sum_init(&st->node_sum, st->d, n);
+    float *slot = dpt_node_sum_init(&st->node_sum, st->d, node, n);
     if (!slot) {
         return;
     }
     free(st->tgrad[0]); /* zeroed: no step has run */
     st->tgrad[0] = slot;
-    st->on_node = 1;
     st->buckets[0] = (struct dpt_bucket){.lo = 0, .hi = n, .node = SIZE_MAX, .blocking = 1};
     st->n_buckets = 1;
     st->overlap = 0;
@@ -226,7 +225,7 @@ void dpt_step_share(struct dpt_step *st)
 
 void dpt_step_cleanup(struct dpt_step *st)
 {
-    if (st->on_node) {
+    if (st->node_sum.slot) {
         st->tgrad[0] = NULL; /* the slot */
         dpt_node_sum_free(&st->node_sum);
     }
@@ -481,7 +480,7 @@ static void sum_buckets(struct dpt_step *st)
     }
     for (; st->arrived < st->n_buckets; st->arrived++) {
         struct dpt_bucket *b = &st->buckets[st->arrived];
-        if (b->blocking && st->on_node) {
+        if (b->blocking && st->node_sum.slot) {
             dpt_node_sum(&st->node_sum, b->lo, b->hi);
         } else if (b->blocking) {
             dpt_dist_sum_floats(st->d, st->tgrad[0] + b->lo, b->hi - b->lo);

@@ -78,8 +78,8 @@ struct dpt_step {
     int overlap;            /* buckets start during the backward pass */
     uint64_t update_t;      /* nonzero: each bucket is updated at this step as it arrives */
     uint64_t sum_update_t;  /* several threads, one rank: the update fused with the sum */
-    struct dpt_node_sum node_sum; /* all ranks on one node: tgrad[0] is a slot of it */
-    int on_node;                  /* the ranks sum through node_sum (dpt_step_share) */
+    struct dpt_node_sum node_sum; /* slot set: the ranks sum through it (dpt_step_share),
+                                   * and tgrad[0] is this rank's slot */
 };
 
 /* What one step computes: step s of the epoch whose rows shard holds. */
@@ -112,14 +112,16 @@ struct dpt_step_out {
  * read). */
 int dpt_step_init(struct dpt_step *st, struct dpt_net *net, const struct dpt_spec *spec,
                   const struct dpt_dist *d, int threads, size_t micro, struct dpt_err *err);
-/* Collective, after every rank's dpt_step_init succeeded. When the ranks
+/* Collective, after every rank's dpt_step_init succeeded; `node` is the
+ * ranks of this rank's node (dpt_dist_node), kept until dpt_step_cleanup.
+ * When the ranks
  * all run on one node, the gradient sums go through memory they share
  * (dpt_node_sum) instead of MPI's allreduce: the rank's gradient buffer
  * becomes its slot, and the whole gradient is summed in one piece after
  * the backward pass (no buckets: on a node the sum runs on the cores that
  * compute, so overlapping it hides nothing). Nothing changes otherwise,
  * or with --deterministic (its exact sums). */
-void dpt_step_share(struct dpt_step *st);
+void dpt_step_share(struct dpt_step *st, const struct dpt_dist *node);
 /* Collective when dpt_step_share made slots. */
 void dpt_step_cleanup(struct dpt_step *st);
 

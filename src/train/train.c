@@ -952,7 +952,7 @@ static void report_start(const struct run *r)
     n += (size_t)snprintf(line + n, sizeof line - n, "\nsteps: batch %llu in micro-shards of "
                           "%llu rows", (unsigned long long)B, (unsigned long long)r->micro);
     const struct dpt_step *st = &r->step;
-    if (n < sizeof line && st->on_node) {
+    if (n < sizeof line && st->node_sum.slot) {
         snprintf(line + n, sizeof line - n, "\nsums: through memory the %d ranks share (one "
                  "node; DPTRAIN_NODE_SUM=0: MPI's allreduce)", r->d->size);
     } else if (n < sizeof line && r->d->size > 1 && !r->spec->deterministic) {
@@ -1001,7 +1001,7 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     }
     rc = dpt_dist_agree(r->d, rc, err);
     if (rc == 0) {
-        dpt_step_share(&r->step);
+        dpt_step_share(&r->step, &r->node);
         rc = dpt_fingerprint_agree(r->d, r->spec, r->net, reg, r->ds, err);
     }
     if (rc == 0) {
