@@ -147,6 +147,8 @@ struct dpt__file {
     int locking;       /* opened with file locking (see open_file) */
     char *wide;        /* whole rows of a dataset that columns are picked from */
     size_t wide_bytes;
+    char **classes;    /* y's string attribute `classes` (dptrain convert's), or NULL */
+    size_t n_classes;
 };
 
 static void close_id(hid_t id, herr_t (*close_fn)(hid_t))
@@ -999,6 +1001,12 @@ int dpt__file_open(struct dpt__file **out, const char *path,
     if (rc == 0 && with_y && src->y_name && !src->y_cols) {
         rc = open_y(ds, src->y_name, err);
     }
+    /* Class names: only a list of strings is one (an attribute of numbers,
+     * or one HDF5 cannot read, names nothing). */
+    if (rc == 0 && ds->y.dset >= 0 &&
+        dpt__h5_read_strings_attr(ds->y.dset, "classes", &ds->classes, &ds->n_classes) < 0) {
+        ds->classes = NULL, ds->n_classes = 0;
+    }
     /* Whoever reads this file holds at least one row of X as floats and,
      * for the statistics, as doubles. */
     if (rc == 0) {
@@ -1046,6 +1054,7 @@ void dpt__file_close(struct dpt__file *ds)
     free(ds->x.pick);
     free(ds->y.name);
     free(ds->x.name);
+    dpt__h5_free_strings(ds->classes, ds->n_classes);
     free(ds->path);
     free(ds);
 }
@@ -1073,6 +1082,12 @@ uint64_t dpt__file_y_cols(const struct dpt__file *ds)
 int dpt__file_y_is_integer(const struct dpt__file *ds)
 {
     return ds->y.dset >= 0 && ds->y.is_integer;
+}
+
+const char *const *dpt__file_classes(const struct dpt__file *ds, size_t *n)
+{
+    *n = ds->n_classes;
+    return (const char *const *)ds->classes;
 }
 
 /* "X [150, 4] float32" for one array into buf at u; picked columns as

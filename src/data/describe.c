@@ -301,52 +301,13 @@ static int compute_stats(const char *path, hid_t set, hid_t ftype,
     return rc;
 }
 
-/* The string attribute `classes` of a label set, if any: variable-length
- * or fixed-length strings, one per class. A missing or unreadable one is
- * no error (the labels are still counted), just no names. */
+/* The string attribute `classes` of a label set, if any. A missing or
+ * unreadable one is no error (the labels are still counted), just no
+ * names. */
 static void read_classes(hid_t set, struct dpt_described_set *s)
 {
-    if (H5Aexists(set, "classes") <= 0) {
-        return;
-    }
-    hid_t a = H5Aopen(set, "classes", H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : -1, sp = a >= 0 ? H5Aget_space(a) : -1;
-    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-    int ok = ft >= 0 && H5Tget_class(ft) == H5T_STRING && n > 0 && n <= 1000000;
-    int vlen = ok && H5Tis_variable_str(ft) > 0;
-    size_t width = ok && !vlen ? H5Tget_size(ft) : 0;
-    hid_t mt = ok ? H5Tcopy(H5T_C_S1) : -1;
-    if (mt >= 0) {
-        H5Tset_size(mt, vlen ? H5T_VARIABLE : width + 1);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-    }
-    char **v = ok ? calloc((size_t)n, sizeof *v) : NULL;
-    char *fixed = ok && !vlen ? calloc((size_t)n, width + 1) : NULL;
-    if (v && (vlen || fixed) && H5Aread(a, mt, vlen ? (void *)v : (void *)fixed) >= 0) {
-        for (hssize_t k = 0; k < n; k++) {
-            char *name = strdup(vlen ? (v[k] ? v[k] : "") : fixed + (size_t)k * (width + 1));
-            if (vlen) {
-                H5free_memory(v[k]);
-            }
-            v[k] = name;
-        }
-        s->classes = v;
-        s->n_classes = (size_t)n;
-        v = NULL;
-    }
-    free(v);
-    free(fixed);
-    if (mt >= 0) {
-        H5Tclose(mt);
-    }
-    if (ft >= 0) {
-        H5Tclose(ft);
-    }
-    if (sp >= 0) {
-        H5Sclose(sp);
-    }
-    if (a >= 0) {
-        H5Aclose(a);
+    if (dpt__h5_read_strings_attr(set, "classes", &s->classes, &s->n_classes) <= 0) {
+        s->classes = NULL, s->n_classes = 0;
     }
 }
 

@@ -196,29 +196,11 @@ int dpt_h5out_strings_attr(struct dpt_h5out *w, int which, const char *name,
 {
     struct dpt__h5_quiet quiet;
     dpt__h5_quiet_begin(&quiet);
-    hsize_t dim = n;
-    hid_t type = H5Tcopy(H5T_C_S1);
-    herr_t ok = type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 &&
-                        H5Tset_cset(type, H5T_CSET_UTF8) >= 0
-                    ? 0 : -1;
-    hid_t space = ok >= 0 ? H5Screate_simple(1, &dim, NULL) : -1;
-    hid_t attr = space >= 0 ? H5Acreate2(w->sets[which], name, type, space, H5P_DEFAULT,
-                                         H5P_DEFAULT)
-                            : -1;
-    ok = attr >= 0 ? H5Awrite(attr, type, v) : -1;
+    int rc = dpt__h5_write_strings_attr(w->sets[which], name, v, n);
     char why[DPT__H5_REASON_LEN];
     dpt__h5_reason(why, sizeof why);
-    if (attr >= 0) {
-        H5Aclose(attr);
-    }
-    if (space >= 0) {
-        H5Sclose(space);
-    }
-    if (type >= 0) {
-        H5Tclose(type);
-    }
     dpt__h5_quiet_end(&quiet);
-    if (ok < 0) {
+    if (rc < 0) {
         return dpt_err_set(err, DPT_EIO, "%s: cannot write attribute '%s' of '%s' (HDF5: %s)",
                            w->path, name, w->names[which], why);
     }

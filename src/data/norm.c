@@ -80,8 +80,43 @@ void dpt_norm_finish(struct dpt_norm *n)
     }
 }
 
+int dpt_norm_set_classes(struct dpt_norm *n, const char *const *names, size_t k)
+{
+    n->classes = k ? calloc(k, sizeof *n->classes) : NULL;
+    if (k && !n->classes) {
+        return DPT_ENOMEM;
+    }
+    n->n_classes = k;
+    for (size_t i = 0; i < k; i++) {
+        if (!(n->classes[i] = strdup(names[i]))) {
+            return DPT_ENOMEM; /* dpt_norm_cleanup frees what was copied */
+        }
+    }
+    return 0;
+}
+
+int dpt_norm_take_classes(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err)
+{
+    if (n->n_classes) {
+        struct dpt_class_names was = dpt_norm_classes(n, "the checkpoint");
+        return dpt_dataset_check_classes(ds, &was, err);
+    }
+    struct dpt_class_names c = dpt_dataset_classes(ds);
+    return dpt_norm_set_classes(n, c.v, c.n) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory")
+                                                 : 0;
+}
+
+struct dpt_class_names dpt_norm_classes(const struct dpt_norm *n, const char *whose)
+{
+    return (struct dpt_class_names){(const char *const *)n->classes, n->n_classes, whose};
+}
+
 void dpt_norm_cleanup(struct dpt_norm *n)
 {
+    for (size_t i = 0; n->classes && i < n->n_classes; i++) {
+        free(n->classes[i]);
+    }
+    free(n->classes);
     free(n->mean);
     free(n->std);
     free(n->mean_f);

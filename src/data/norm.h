@@ -47,6 +47,11 @@ struct dpt_norm {
     size_t yc;    /* target columns standardized; 0: none */
     double *y_mean, *y_std;
     float *y_mean_f, *y_inv_std_f;
+    /* The training data's class names (label k is classes[k]), when its
+     * labels have them (dpt_dataset_classes); stored in model files and
+     * checkpoints, and every file evaluated must number its classes alike. */
+    char **classes;
+    size_t n_classes;
 };
 
 /* Allocates f input (or yc target) entries, zeroed, to be filled in and
@@ -55,6 +60,15 @@ int dpt_norm_alloc_x(struct dpt_norm *n, size_t f);
 int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc);
 /* Derives the float copies (mean_f, inv_std_f, ...) from mean and std. */
 void dpt_norm_finish(struct dpt_norm *n);
+/* The class names of the training data ds: taken from it when n has none
+ * yet, or, when n came from a checkpoint, checked against it (a resumed run
+ * must number the classes as its start did). 0, DPT_ENOMEM or DPT_EFORMAT
+ * (dpt_dataset_check_classes). */
+int dpt_norm_take_classes(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err);
+/* n's class names, for dpt_dataset_check_classes. */
+struct dpt_class_names dpt_norm_classes(const struct dpt_norm *n, const char *whose);
+/* Copies names[0..k) into n's classes (none before): 0 or DPT_ENOMEM. */
+int dpt_norm_set_classes(struct dpt_norm *n, const char *const *names, size_t k);
 /* Frees everything and zeroes n; safe on a zeroed or half-built n. */
 void dpt_norm_cleanup(struct dpt_norm *n);
 

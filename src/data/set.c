@@ -143,6 +143,77 @@ static int same_as_first(const struct dpt_dataset *ds, size_t i, const char *key
                        first);
 }
 
+/* The file of ds with the longest list of class names, or -1 when none
+ * has one. */
+static long classes_file(const struct dpt_dataset *ds)
+{
+    long best = -1;
+    size_t most = 0, n;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        if (dpt__file_classes(ds->files[i], &n) && n > most) {
+            best = (long)i, most = n;
+        }
+    }
+    return best;
+}
+
+struct dpt_class_names dpt_dataset_classes(const struct dpt_dataset *ds)
+{
+    struct dpt_class_names c = {NULL, 0, "the training data"};
+    long i = classes_file(ds);
+    if (i >= 0) {
+        c.v = dpt__file_classes(ds->files[i], &c.n);
+    }
+    return c;
+}
+
+/* names[0..n) joined by sep into buf (len bytes, cut with "..." to fit). */
+static const char *join(char *buf, size_t len, const char *const *names, size_t n,
+                        const char *sep)
+{
+    size_t u = 0;
+    buf[0] = 0;
+    for (size_t k = 0; k < n && u < len; k++) {
+        u += (size_t)snprintf(buf + u, len - u, "%s%s", k ? sep : "", names[k]);
+    }
+    if (u >= len && len > 4) {
+        strcpy(buf + len - 4, "...");
+    }
+    return buf;
+}
+
+int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_class_names *names,
+                              struct dpt_err *err)
+{
+    size_t n = names ? names->n : 0;
+    for (size_t i = 0; n && i < ds->n_files; i++) {
+        size_t m;
+        const char *const *mine = dpt__file_classes(ds->files[i], &m);
+        size_t k = 0;
+        while (k < m && k < n && strcmp(mine[k], names->v[k]) == 0) {
+            k++;
+        }
+        if (k == m) {
+            continue;
+        }
+        char have[1024], want[1024], list[1024], what[1200];
+        if (k < n) {
+            snprintf(what, sizeof what, "label %zu means '%s' here and '%s' to %s", k, mine[k],
+                     names->v[k], names->whose);
+        } else {
+            snprintf(what, sizeof what, "label %zu ('%s') is not a class of %s", k, mine[k],
+                     names->whose);
+        }
+        return dpt_err_set(err, DPT_EFORMAT, "%s: y names the classes (%s), %s names (%s): %s; "
+                           "convert the file again with --classes %s so that every label "
+                           "means the same class", dpt__file_path(ds->files[i]),
+                           join(have, sizeof have, mine, m, ", "), names->whose,
+                           join(want, sizeof want, names->v, n, ", "), what,
+                           join(list, sizeof list, names->v, n, ","));
+    }
+    return 0;
+}
+
 /* ds->shown: the one file, or "FIRST ... LAST (K files)". */
 static int set_shown(struct dpt_dataset *ds)
 {
@@ -189,6 +260,12 @@ int dpt_dataset_open_source(struct dpt_dataset **out, const struct dpt_data_sour
             ds->n += n;
             ds->start[i + 1] = ds->n;
         }
+    }
+    long named = rc == 0 ? classes_file(ds) : -1;
+    if (named >= 0) {
+        struct dpt_class_names names = dpt_dataset_classes(ds);
+        names.whose = dpt__file_path(ds->files[named]);
+        rc = dpt_dataset_check_classes(ds, &names, err);
     }
     if (rc == 0 && set_shown(ds) < 0) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");

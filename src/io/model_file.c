@@ -171,6 +171,10 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
             H5Gclose(g);
         }
     }
+    if (rc == 0 && norm && norm->n_classes) {
+        rc = dpt__h5_write_strings_attr(f, "classes", (const char *const *)norm->classes,
+                                        norm->n_classes);
+    }
     return rc;
 }
 
@@ -471,6 +475,10 @@ static int check_norm(const char *path, const struct dpt_norm *norm, struct dpt_
 int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm *norm,
                      struct dpt_err *err)
 {
+    if (dpt__h5_read_strings_attr(f, "classes", &norm->classes, &norm->n_classes) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: attribute 'classes' is "
+                           "not a list of strings", path);
+    }
     if (H5Lexists(f, "standardize", H5P_DEFAULT) <= 0) {
         return 0;
     }

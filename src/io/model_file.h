@@ -14,6 +14,10 @@
  *                          inputs times data.scale: x' = (x * scale - mean) / std
  *   /standardize attr scale float64, data.scale (only when it is not 1)
  *   /standardize/y_mean, /standardize/y_std float64 [k] (when data.standardize_y)
+ *   /  attr classes         strings [K]: the training labels' class names (y's attribute
+ *                          `classes`, as dptrain convert writes it), when they had them;
+ *                          output k is classes[k]. Every file evaluated with the model
+ *                          must number its classes alike (dpt_dataset_check_classes)
  *   /  attr checksum = "xxh3-64:HEX" over every layer's tensors (in order, as
  *                          stored) and the standardization; verified by every
  *                          loader (dpt_model_load, dpt_weights_load); files

@@ -312,7 +312,8 @@ void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi)
 /* Opens a data file for evaluation and checks it fits the model: the
  * sample shape and, with targets, theirs. */
 int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
-                  const struct dpt_data_source *src, int with_y, struct dpt_err *err)
+                  const struct dpt_data_source *src, int with_y,
+                  const struct dpt_class_names *classes, struct dpt_err *err)
 {
     int rc = dpt_dataset_open_source(ds, src, with_y, err);
     struct dpt_shape in;
@@ -322,6 +323,9 @@ int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
     }
     if (rc == 0 && dpt_eval_y_name(src, with_y)) {
         rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), dpt_dataset_path(*ds), err);
+    }
+    if (rc == 0 && dpt_eval_y_name(src, with_y)) {
+        rc = dpt_dataset_check_classes(*ds, classes, err);
     }
     return rc;
 }
@@ -343,7 +347,8 @@ int dpt_evaluate(const struct dpt_net *net, const struct dpt_data_source *src, i
     struct dpt_dataset *ds = NULL;
     const char *y_name = dpt_eval_y_name(src, with_y);
     const char *path = src->files[0];
-    int rc = dpt_eval_open(&ds, net, src, with_y, err);
+    struct dpt_class_names classes = dpt_norm_classes(norm, "the model");
+    int rc = dpt_eval_open(&ds, net, src, with_y, &classes, err);
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo, hi;
     dpt_eval_share(n, d->rank, d->size, &lo, &hi);

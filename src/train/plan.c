@@ -147,7 +147,8 @@ static int plan_rows(struct planner *pl, struct dpt_err *err)
     p->validation_split = pl->val.split;
     if (spec->test) {
         struct dpt_dataset *test = NULL;
-        rc = dpt_eval_open(&test, pl->net, &spec->test_src, 1, err);
+        struct dpt_class_names classes = dpt_dataset_classes(pl->ds);
+        rc = dpt_eval_open(&test, pl->net, &spec->test_src, 1, &classes, err);
         p->n_test = rc == 0 ? dpt_dataset_rows(test) : 0;
         dpt_dataset_close(test);
         if (rc < 0) {
@@ -289,7 +290,10 @@ static void plan_memory(struct planner *pl)
 static int plan_norm(struct planner *pl, struct dpt_err *err)
 {
     const struct dpt_spec *spec = pl->spec;
-    int rc = dpt_norm_set_scale(&pl->norm, spec->scale, dpt_dataset_features(pl->ds), err);
+    int rc = dpt_norm_take_classes(&pl->norm, pl->ds, err);
+    if (rc == 0) {
+        rc = dpt_norm_set_scale(&pl->norm, spec->scale, dpt_dataset_features(pl->ds), err);
+    }
     if (rc == 0 && (spec->standardize || spec->standardize_y)) {
         rc = dpt_norm_compute(&pl->norm, pl->ds, pl->d, spec->standardize, spec->standardize_y,
                               spec->deterministic, err);

@@ -581,7 +581,8 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
         return 0;
     }
     struct dpt_dataset *ds = NULL;
-    int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, err);
+    struct dpt_class_names classes = dpt_dataset_classes(r->ds);
+    int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, &classes, err);
     dpt_dataset_close(ds);
     if (rc < 0) {
         dpt_err_prefix(err, "data.test");
@@ -782,8 +783,8 @@ static int init_weights(struct run *r, struct dpt_err *err)
     return rc;
 }
 
-/* The input scale, and the standardization unless the checkpoint brought
- * it. Collective. */
+/* The class names (dpt_norm_take_classes), the input scale, and the
+ * standardization unless the checkpoint brought it. Collective. */
 /* A data file larger than this gets a line before the pass of standardize:
  * the size above which "auto" streams the rows (a pass of seconds). */
 #define PASS_NOTE_BYTES (64ull << 20)
@@ -791,7 +792,10 @@ static int init_weights(struct run *r, struct dpt_err *err)
 static int standardize(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
-    int rc = dpt_norm_set_scale(r->norm, spec->scale, dpt_dataset_features(r->ds), err);
+    int rc = dpt_norm_take_classes(r->norm, r->ds, err);
+    if (rc == 0) {
+        rc = dpt_norm_set_scale(r->norm, spec->scale, dpt_dataset_features(r->ds), err);
+    }
     if (rc < 0 && r->o->resume) {
         dpt_err_prefix(err, "%s", r->o->resume); /* only a checkpoint brings statistics */
     }

@@ -6,6 +6,7 @@
 
 #include <dptrain/dptrain.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -93,4 +94,83 @@ const char *dpt__h5_reason(char *buf, size_t len)
     snprintf(buf, len, "no details");
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &r);
     return buf;
+}
+
+int dpt__h5_read_strings_attr(hid_t obj, const char *name, char ***v, size_t *n)
+{
+    *v = NULL, *n = 0;
+    if (H5Aexists(obj, name) <= 0) {
+        return 0;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = a >= 0 ? H5Aget_type(a) : -1, sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t k = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int ok = ft >= 0 && H5Tget_class(ft) == H5T_STRING && sp >= 0 &&
+             H5Sget_simple_extent_ndims(sp) == 1 && k > 0 && k <= (1 << 20);
+    int vlen = ok && H5Tis_variable_str(ft) > 0;
+    size_t width = ok && !vlen ? H5Tget_size(ft) : 0;
+    hid_t mt = ok ? H5Tcopy(H5T_C_S1) : -1;
+    ok = mt >= 0 && H5Tset_size(mt, vlen ? H5T_VARIABLE : width + 1) >= 0 &&
+         H5Tset_cset(mt, H5Tget_cset(ft)) >= 0;
+    char **s = ok ? calloc((size_t)k, sizeof *s) : NULL;
+    char *fixed = ok && !vlen ? calloc((size_t)k, width + 1) : NULL;
+    ok = s && (vlen || fixed) && H5Aread(a, mt, vlen ? (void *)s : (void *)fixed) >= 0;
+    for (hssize_t i = 0; ok && i < k; i++) {
+        char *copy = strdup(vlen ? (s[i] ? s[i] : "") : fixed + (size_t)i * (width + 1));
+        if (vlen) {
+            H5free_memory(s[i]);
+        }
+        s[i] = copy;
+    }
+    for (hssize_t i = 0; ok && i < k; i++) {
+        ok = s[i] != NULL;
+    }
+    free(fixed);
+    if (mt >= 0) {
+        H5Tclose(mt);
+    }
+    if (ft >= 0) {
+        H5Tclose(ft);
+    }
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (!ok) {
+        dpt__h5_free_strings(s, s ? (size_t)k : 0);
+        return -1;
+    }
+    *v = s, *n = (size_t)k;
+    return 1;
+}
+
+int dpt__h5_write_strings_attr(hid_t obj, const char *name, const char *const *v, size_t n)
+{
+    hsize_t dim = n;
+    hid_t type = H5Tcopy(H5T_C_S1);
+    int ok = type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 &&
+             H5Tset_cset(type, H5T_CSET_UTF8) >= 0;
+    hid_t space = ok ? H5Screate_simple(1, &dim, NULL) : -1;
+    hid_t attr = space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    ok = attr >= 0 && H5Awrite(attr, type, v) >= 0;
+    if (attr >= 0) {
+        H5Aclose(attr);
+    }
+    if (space >= 0) {
+        H5Sclose(space);
+    }
+    if (type >= 0) {
+        H5Tclose(type);
+    }
+    return ok ? 0 : -1;
+}
+
+void dpt__h5_free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
 }

@@ -64,6 +64,17 @@ void dpt__h5_progress(void);
  * next HDF5 API call clears the stack. */
 const char *dpt__h5_reason(char *buf, size_t len);
 
+/* A 1-D attribute of strings (variable- or fixed-length), such as the
+ * `classes` of a label set that `dptrain convert` writes: 1 with *v (n
+ * malloc'ed strings in a malloc'ed array, dpt__h5_free_strings) and *n
+ * set; 0 when obj has no such attribute; -1 when it is there but not 1 to
+ * 2^20 strings or unreadable (*v NULL). The caller runs HDF5 quietly. */
+int dpt__h5_read_strings_attr(hid_t obj, const char *name, char ***v, size_t *n);
+/* Writes n strings as a 1-D attribute of variable-length UTF-8 strings: 0,
+ * or -1 when HDF5 failed. */
+int dpt__h5_write_strings_attr(hid_t obj, const char *name, const char *const *v, size_t n);
+void dpt__h5_free_strings(char **v, size_t n);
+
 /* HDF5 filter plugins (h5_filters.c). Debian installs each filter plugin in
  * LIBDIR/hdf5/<flavour>/plugins for the HDF5 flavour it was built for
  * (serial, openmpi, mpich), and HDF5 searches only its own flavour's folder,
