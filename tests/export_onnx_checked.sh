@@ -90,4 +90,27 @@ expect_error "has no ONNX mapping" dptrain export mlp.h5 keep.onnx --plugin-path
 check "the refused export left keep.onnx as it was" cmp keep.onnx keep.orig
 check "and no temporary file" sh -c '! ls keep.onnx.tmp-* 2>/dev/null'
 
+# 4. Class names: a model trained on labels that `dptrain convert` named
+#    carries them into the graph's metadata ("classes", a JSON array,
+#    output k's name at k); one without names has no metadata.
+printf 'x1,x2,kind\n1,2,"b, the second"\n3,4,a\n5,6,c\n1,3,"b, the second"\n3,5,a\n5,7,c\n' > named.csv
+must dptrain convert named.csv named.h5 --label kind
+cat > named.cfg <<CFG
+data = { train = "named.h5"; };
+model = { layers = ( { type = "dense"; units = 3; activation = "softmax"; } );
+          loss = "cce"; optimizer = { type = "sgd"; learning_rate = 0.1; }; };
+train = { batch = 2; epochs = 1; };
+CFG
+must dptrain train named.cfg --out named-m.h5
+must dptrain export named-m.h5 named.onnx
+check "the graph names the classes as the model file does" "$PYTHON" - named.onnx mlp.onnx <<'PY'
+import json, sys, onnx
+named, plain = (onnx.load(p) for p in sys.argv[1:3])
+onnx.checker.check_model(named, full_check=True)
+meta = {p.key: p.value for p in named.metadata_props}
+assert json.loads(meta["classes"]) == ["a", "b, the second", "c"], meta
+assert not plain.metadata_props, plain.metadata_props
+print("classes", meta["classes"])
+PY
+
 summary

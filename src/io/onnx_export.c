@@ -31,6 +31,7 @@
 #include "plugin/host.h"
 #include "util/util.h"
 
+#include <jansson.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -749,8 +750,40 @@ static int build_graph(struct graph *g, const struct dpt_net *net, const struct 
     return 0;
 }
 
-/* The model around graph g: opset, producer, inputs and outputs. */
-static Onnx__ModelProto *model_of(struct graph *g, const struct dpt_net *net, const char *source)
+/* The metadata entry "classes": the model's class names as a JSON array of
+ * strings (output k is names[k]), or NULL when it has none or out of
+ * memory (*failed set). */
+static Onnx__StringStringEntryProto *classes_entry(struct arena *a, const struct dpt_norm *norm,
+                                                   int *failed)
+{
+    if (!norm || !norm->n_classes) {
+        return NULL;
+    }
+    json_t *v = json_array();
+    for (size_t k = 0; v && k < norm->n_classes; k++) {
+        const char *c = norm->classes[k];
+        if (json_array_append_new(v, json_stringn_nocheck(c, strlen(c))) < 0) {
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    Onnx__StringStringEntryProto *e =
+        NEW_MSG(a, Onnx__StringStringEntryProto, ONNX__STRING_STRING_ENTRY_PROTO__INIT);
+    if (e && text) {
+        e->key = "classes";
+        e->value = arena_copy(a, text, strlen(text) + 1);
+    }
+    free(text);
+    *failed = !e || !e->value;
+    return *failed ? NULL : e;
+}
+
+/* The model around graph g: opset, producer, inputs and outputs, and the
+ * class names as metadata. */
+static Onnx__ModelProto *model_of(struct graph *g, const struct dpt_net *net,
+                                  const struct dpt_norm *norm, const char *source)
 {
     struct arena *a = &g->ar;
     Onnx__ModelProto *m = NEW_MSG(a, Onnx__ModelProto, ONNX__MODEL_PROTO__INIT);
@@ -786,7 +819,13 @@ static Onnx__ModelProto *model_of(struct graph *g, const struct dpt_net *net, co
     m->producer_name = "dptrain";
     m->producer_version = PACKAGE_VERSION;
     m->graph = gr;
-    return in[0] && out[0] ? m : NULL;
+    int failed = 0;
+    Onnx__StringStringEntryProto **meta = arena_alloc(a, sizeof *meta);
+    if (meta && (meta[0] = classes_entry(a, norm, &failed))) {
+        m->n_metadata_props = 1;
+        m->metadata_props = meta;
+    }
+    return in[0] && out[0] && meta && !failed ? m : NULL;
 }
 
 int dpt_onnx_export(const char *path, const struct dpt_net *net, const struct dpt_norm *norm,
@@ -795,7 +834,7 @@ int dpt_onnx_export(const char *path, const struct dpt_net *net, const struct dp
     struct graph g = {0};
     uint8_t *buf = NULL;
     int rc = build_graph(&g, net, norm, source, err);
-    Onnx__ModelProto *m = rc == 0 && !g.ar.failed ? model_of(&g, net, source) : NULL;
+    Onnx__ModelProto *m = rc == 0 && !g.ar.failed ? model_of(&g, net, norm, source) : NULL;
     if (rc == 0 && (!m || g.ar.failed)) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory building the ONNX graph", path);
     }
