@@ -183,4 +183,47 @@ check "predict --out makes a missing folder and writes there" \
     dptrain predict prev.h5 iris-test.h5 --out newp/p.h5
 check "... the predictions are there" [ -s newp/p.h5 ]
 
+# 10. No output replaces an input: --out, --summary, train.log and
+#     --checkpoint naming the training data (by its name, another name of
+#     it, or a match of data.train's glob), the test data, the model file or
+#     --init's weights are refused before the first step, naming both, and
+#     every input is left as it was (the summary is not written over an
+#     input, not even when the run fails for another reason). A symbolic link to an input is replaced, not written
+#     through. predict refuses --out over its model or data.
+mkdir -p in
+cp iris-train.h5 iris-test.h5 m.cfg in/
+sed 's/epochs = 300/epochs = 2/' m.cfg > in/m2.cfg
+sed 's|train = "iris-train.h5";|train = "iris-tr*.h5"; test = "iris-test.h5";|' in/m2.cfg > in/glob.cfg
+ln in/iris-train.h5 in/hard.h5
+(cd in && sha256sum iris-train.h5 iris-test.h5 m2.cfg glob.cfg > ../in.sum)
+runin() { (cd in && "$DPTRAIN" train "$@"); }
+expect_error "out iris-train.h5 .*is data.train's (iris-train.h5): writing it would destroy what this run reads; give --out another file" \
+    runin m2.cfg --out iris-train.h5
+expect_error "out hard.h5 .*is data.train's (iris-train.h5)" runin m2.cfg --out hard.h5
+expect_error "out iris-train.h5 .*is data.train's (iris-train.h5)" runin glob.cfg --out iris-train.h5
+expect_error "out iris-test.h5 .*is data.test's file (iris-test.h5)" runin glob.cfg --out iris-test.h5
+expect_error "out m2.cfg .*is the model file (m2.cfg)" runin m2.cfg --out m2.cfg
+expect_error "summary iris-train.h5 .*is data.train's (iris-train.h5)" \
+    runin m2.cfg --out o.h5 --summary iris-train.h5
+expect_error "summary m2.cfg .*is the model file" runin m2.cfg --out o.h5 --summary m2.cfg
+expect_error "train: 'epochs' must be at least 0" \
+    runin m2.cfg --out o.h5 --summary m2.cfg --set train.epochs=-1
+expect_error "train.log iris-test.h5 .*is data.test's file" \
+    runin glob.cfg --out o.h5 --set 'train.log="iris-test.h5"'
+expect_error "checkpoint iris-train.h5 .*is data.train's (iris-train.h5)" \
+    runin m2.cfg --out o.h5 --checkpoint iris-train.h5
+check "every input is as it was" sh -c 'cd in && sha256sum -c ../in.sum'
+check "no model was written" test ! -e in/o.h5
+must runin m2.cfg --out w.h5
+expect_error "out w.h5 .*is --init's file (w.h5)" runin m2.cfg --init w.h5 --out w.h5
+ln -s iris-test.h5 in/link.h5
+check "--out as a link to the test data: the link is replaced" runin glob.cfg --out link.h5 --quiet
+check "... and the test data kept" sh -c 'cd in && sha256sum -c ../in.sum && test ! -L link.h5'
+expect_error "out in/iris-test.h5 .*is the data file (in/iris-test.h5)" \
+    dptrain predict in/w.h5 in/iris-test.h5 --out in/iris-test.h5
+expect_error "out in/w.h5 .*is the model file (in/w.h5)" \
+    dptrain predict in/w.h5 in/iris-test.h5 --out in/w.h5
+check "predict left both as they were" sh -c 'cd in && sha256sum -c ../in.sum'
+check "... the model too" dptrain eval in/w.h5 in/iris-test.h5
+
 summary

@@ -141,14 +141,19 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, stru
 }
 
 /* Loads the model on every rank (each reads the small model file), after
- * rank 0 has checked that --out, if given, can be written (its folders
- * made, a probe file written and removed, as train does), so that a run
- * that cannot write its result fails before the work, not after it. */
+ * rank 0 has checked that --out, if given, is neither input and can be
+ * written (its folders made, a probe file written and removed, as train
+ * does), so that a run that cannot write its result fails before the work,
+ * not after it. */
 static int load(const struct dpt_dist *d, const struct run_args *a, struct dpt_registry **reg,
                 struct dpt_spec *spec, struct dpt_net **net, struct dpt_norm *norm,
                 struct dpt_err *err)
 {
-    int rc = d->rank == 0 && a->out ? dpt_output_probe(a->out, "--out", err) : 0;
+    const struct dpt_input in[] = {{a->model, "the model file"}, {a->data, "the data file"}};
+    int rc = d->rank == 0 && a->out ? dpt_output_not_input(a->out, "--out", in, 2, err) : 0;
+    if (rc == 0 && d->rank == 0 && a->out) {
+        rc = dpt_output_probe(a->out, "--out", err);
+    }
     if (rc == 0) {
         rc = cli_registry_create(reg, &a->c, err);
     }

@@ -802,6 +802,79 @@ static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a
     return dpt_dist_agree(d, rc, err);
 }
 
+/* The most files run_inputs lists beside data.train's. */
+#define MORE_INPUTS 5
+
+/* Every file the run reads (data.train's files or patterns first), for
+ * dpt_output_not_input; with_resume 0 leaves out --resume (the checkpoint
+ * series a resumed run goes on writing). in has room for
+ * spec->train_src.n_files + MORE_INPUTS; returns the count. */
+static size_t run_inputs(const struct train_args *a, const struct dpt_spec *spec,
+                         int with_resume, struct dpt_input *in)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < spec->train_src.n_files; i++) {
+        in[n++] = (struct dpt_input){spec->train_src.files[i], "data.train's"};
+    }
+    const struct dpt_data_source *more[] = {&spec->test_src, &spec->validation_src};
+    const char *whose[] = {"data.test's file", "data.validation's file"};
+    for (size_t k = 0; k < 2; k++) {
+        in[n++] = (struct dpt_input){more[k]->n_files ? more[k]->files[0] : NULL, whose[k]};
+    }
+    in[n++] = (struct dpt_input){a->model, "the model file"};
+    in[n++] = (struct dpt_input){a->init, "--init's file"};
+    int resume_file = with_resume && a->resume && !a->resume_auto;
+    in[n++] = (struct dpt_input){resume_file ? a->resume : NULL, "--resume's file"};
+    return n;
+}
+
+/* Whether --summary would replace one of the run's inputs (data files only
+ * when spec was loaded): then it is refused and never written, not even
+ * with the error. Collective. */
+static int summary_not_input(const struct dpt_dist *d, struct train_args *a,
+                             const struct dpt_spec *spec, struct dpt_err *err)
+{
+    static const struct dpt_spec none = {0};
+    size_t cap = (spec ? spec->train_src.n_files : 0) + MORE_INPUTS;
+    struct dpt_input *in = a->summary && d->rank == 0 ? calloc(cap, sizeof *in) : NULL;
+    int rc = a->summary && d->rank == 0 && !in ? dpt_err_set(err, DPT_ENOMEM, "out of memory")
+                                                : 0;
+    if (rc == 0 && in) {
+        rc = dpt_output_not_input(a->summary, "--summary", in,
+                                  run_inputs(a, spec ? spec : &none, 1, in), err);
+    }
+    free(in);
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        a->summary = NULL;
+    }
+    return rc;
+}
+
+/* Refuses an output of the run that is one of its inputs (data, the model
+ * file, --init's weights): rank 0. */
+static int outputs_not_inputs(const struct train_args *a, const struct dpt_spec *spec,
+                              const char *ckpt, struct dpt_err *err)
+{
+    size_t cap = spec->train_src.n_files + MORE_INPUTS;
+    struct dpt_input *in = calloc(cap, sizeof *in);
+    if (!in) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    /* --out over --resume's checkpoint has its own message
+     * (cli_out_not_checkpoint); --checkpoint may name it (the series goes on). */
+    size_t n = run_inputs(a, spec, 0, in);
+    int rc = dpt_output_not_input(a->out, "--out", in, n, err);
+    if (rc == 0) {
+        rc = dpt_output_not_input(ckpt, "--checkpoint", in, n, err);
+    }
+    if (rc == 0) {
+        rc = dpt_output_not_input(spec->log, "train.log", in, run_inputs(a, spec, 1, in), err);
+    }
+    free(in);
+    return rc;
+}
+
 /* Rank 0, before anything is read: every file the run will write can be
  * written (folders made, a probe file written and removed), so that a job
  * that cannot write its result fails within seconds, not after training.
@@ -979,6 +1052,9 @@ static int start_run(const struct dpt_dist *d, const struct train_args *a,
     if (rc == 0 && spec->ckpt_group && !*ckpt) {
         rc = dpt_err_set(err, DPT_ECONFIG, "%s: train.checkpoint has no path: set path = "
                          "\"FILE.h5\"; there, or give --checkpoint PATH", spec->file);
+    }
+    if (rc == 0) {
+        rc = dpt_dist_agree(d, d->rank == 0 ? outputs_not_inputs(a, spec, *ckpt, err) : 0, err);
     }
     if (rc == 0) {
         rc = refuse_overwrite(d, a, *ckpt, spec, refused, err);
@@ -1222,6 +1298,12 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     int rc = start_run(d, a, &reg, &spec, &ckpt, &refused, &err);
     if (rc == 0) {
         rc = name_run(d, a, &spec, &err);
+    }
+    if (rc == 0) {
+        rc = summary_not_input(d, a, &spec, &err);
+    } else {
+        struct dpt_err ignored = {0}; /* the first error is the one to tell */
+        summary_not_input(d, a, NULL, &ignored);
     }
     if (refused) {
         a->summary = NULL; /* the earlier run's summary is one of the files kept */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -57,6 +58,47 @@ static int make_folders(char *dir, const char **bad)
             errno = ENOTDIR;
         }
         return -1;
+    }
+    return 0;
+}
+
+/* Whether the file at path (lstat) is the existing file at name (stat). */
+static int is_file(const struct stat *out, const char *name)
+{
+    struct stat st;
+    return stat(name, &st) == 0 && st.st_dev == out->st_dev && st.st_ino == out->st_ino;
+}
+
+int dpt_output_not_input(const char *path, const char *what, const struct dpt_input *in,
+                         size_t n, struct dpt_err *err)
+{
+    struct stat out;
+    if (!path || lstat(path, &out) < 0 || S_ISLNK(out.st_mode)) {
+        return 0; /* nothing there yet, or a link the write replaces */
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = NULL;
+        glob_t g = {0};
+        if (!in[i].path) {
+            continue;
+        }
+        if (is_file(&out, in[i].path)) {
+            hit = in[i].path;
+        } else if (strpbrk(in[i].path, "*?[") && glob(in[i].path, 0, NULL, &g) == 0) {
+            for (size_t k = 0; !hit && k < g.gl_pathc; k++) {
+                hit = is_file(&out, g.gl_pathv[k]) ? g.gl_pathv[k] : NULL;
+            }
+        }
+        char shown[8192];
+        int rc = hit ? dpt_err_set(err, DPT_EIO, "%s %s is %s (%s): writing it would destroy "
+                                   "what this run reads; give %s another file", what,
+                                   dpt__path_shown(path, shown, sizeof shown), in[i].what, hit,
+                                   what)
+                     : 0;
+        globfree(&g);
+        if (rc < 0) {
+            return rc;
+        }
     }
     return 0;
 }

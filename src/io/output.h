@@ -30,6 +30,21 @@
  * next to it. what names the output in messages ("--out", "train.log"). */
 int dpt_output_probe(const char *path, const char *what, struct dpt_err *err);
 
+/* A file a command reads (or a glob pattern of files, as data.train takes),
+ * and what it is in messages ("data.train", "the model file"). */
+struct dpt_input {
+    const char *path; /* NULL: skipped */
+    const char *what;
+};
+
+/* Refuses an output at path that is one of the n inputs (the same existing
+ * file, through any name; a glob's matches included): writing it would
+ * destroy what the command reads. A symbolic link at path is not its
+ * target: written through a temporary file and a rename, the link is
+ * replaced and the target kept. what names the output ("--out"). */
+int dpt_output_not_input(const char *path, const char *what, const struct dpt_input *in,
+                         size_t n, struct dpt_err *err);
+
 /* One output and the bytes it will need on its filesystem. */
 struct dpt_output_need {
     const char *path; /* NULL: skipped */
