@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "check/subject.h"
+#include "model/net.h"
 #include "plugin/guard.h"
 #include "util/util.h"
 
@@ -366,42 +367,12 @@ static uint64_t tensor_size(const struct dpt_tensor *t)
 }
 
 /* Why the tensors t[0, n) (sorted by offset) do not cover the slice
- * exactly, parameters first, into why; 0 when they do. */
+ * exactly, parameters first, into why; 0 when they do (the rule training
+ * applies, dpt_tensors_wrong). */
 static int tensors_wrong(const struct dpt_check_layer *c, const struct dpt_tensor *t, size_t n,
                          char *why, size_t len)
 {
-    uint64_t at = 0, slice = c->n_slice;
-    int boundary = c->info.n_params == 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!t[i].name || !t[i].name[0] || t[i].rank < 1 || t[i].rank > 4) {
-            return snprintf(why, len, "tensor %zu has no name or a rank outside 1..4", i), 1;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(t[i].name, t[j].name) == 0) {
-                return snprintf(why, len, "two tensors are named '%s'", t[i].name), 1;
-            }
-        }
-        if (t[i].offset != at) {
-            return snprintf(why, len, "'%s' starts at float %llu, but the tensors before it "
-                            "end at %llu (%s)", t[i].name, (unsigned long long)t[i].offset,
-                            (unsigned long long)at, t[i].offset > at ? "a gap" : "an overlap"),
-                   1;
-        }
-        at += tensor_size(&t[i]);
-        boundary = boundary || at == c->info.n_params;
-    }
-    if (at != slice) {
-        return snprintf(why, len, "the tensors hold %llu floats, but create() reported %llu "
-                        "parameters + %llu state", (unsigned long long)at,
-                        (unsigned long long)c->info.n_params,
-                        (unsigned long long)c->info.n_state), 1;
-    }
-    if (!boundary) {
-        return snprintf(why, len, "no tensor ends at the %llu trainable parameters (one "
-                        "straddles parameters and state)", (unsigned long long)c->info.n_params),
-               1;
-    }
-    return 0;
+    return dpt_tensors_wrong(t, n, c->info.n_params, c->info.n_state, why, len);
 }
 
 /* The tensors check, and the subject's parts for finite differences: one

@@ -348,6 +348,81 @@ static int check_layer(const struct dpt_node *node, const struct dpt_layer_info 
     return 0;
 }
 
+static int by_offset(const void *a, const void *b)
+{
+    const struct dpt_tensor *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int dpt_tensors_wrong(const struct dpt_tensor *t, size_t n, uint64_t n_params, uint64_t n_state,
+                      char *why, size_t len)
+{
+    uint64_t at = 0;
+    int boundary = n_params == 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = t[i].name && t[i].name[0] && t[i].rank >= 1 && t[i].rank <= 4;
+        uint64_t size = 1;
+        for (uint32_t j = 0; ok && j < t[i].rank; j++) {
+            ok = t[i].shape[j] >= 1 && size <= (UINT64_C(1) << 60) / t[i].shape[j];
+            size *= ok ? t[i].shape[j] : 1;
+        }
+        if (!ok) {
+            return snprintf(why, len, "tensor %zu has no name, a rank outside 1..4 or a "
+                            "dimension of 0", i), 1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(t[i].name, t[j].name) == 0) {
+                return snprintf(why, len, "two tensors are named '%s'", t[i].name), 1;
+            }
+        }
+        if (t[i].offset != at) {
+            return snprintf(why, len, "'%s' starts at float %" PRIu64 ", but the tensors before "
+                            "it end at %" PRIu64 " (%s)", t[i].name, t[i].offset, at,
+                            t[i].offset > at ? "a gap" : "an overlap"), 1;
+        }
+        at += size;
+        boundary = boundary || at == n_params;
+    }
+    if (at != n_params + n_state) {
+        return snprintf(why, len, "the tensors hold %" PRIu64 " floats, but create() reported "
+                        "%" PRIu64 " parameters + %" PRIu64 " state", at, n_params, n_state), 1;
+    }
+    if (!boundary) {
+        return snprintf(why, len, "no tensor ends at the %" PRIu64 " trainable parameters (one "
+                        "straddles parameters and state)", n_params), 1;
+    }
+    return 0;
+}
+
+/* A layer's tensors as dpt_tensors_wrong wants them. Model files and
+ * checkpoints store the slice tensor by tensor: a float no tensor covers
+ * would be lost from them without a word, and a duplicate name would fail
+ * only when the model is written, after training. */
+static int check_tensors(const struct dpt_node *nd, const char *where, struct dpt_err *err)
+{
+    struct dpt_tensor t[DPT_MAX_TENSORS + 1];
+    size_t n = 0;
+    if (nd->n_params + nd->n_state == 0) {
+        return 0;
+    }
+    while (n <= DPT_MAX_TENSORS && dpt_node_tensor(nd, (uint32_t)n, &t[n]) == 0) {
+        n++;
+    }
+    char why[512];
+    if (n > DPT_MAX_TENSORS) {
+        snprintf(why, sizeof why, "there are more than %d tensors", DPT_MAX_TENSORS);
+    } else {
+        qsort(t, n, sizeof *t, by_offset);
+    }
+    if (n > DPT_MAX_TENSORS ||
+        dpt_tensors_wrong(t, n, nd->n_params, nd->n_state, why, sizeof why)) {
+        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin's tensors do not cover its "
+                           "slice: %s (model files store the slice tensor by tensor)", where,
+                           nd->label, why);
+    }
+    return 0;
+}
+
 /* Adds entry `index` of model.layers: a layer node with its parameter slice,
  * then the activation its "activation" key names; or an activation node
  * alone when the entry's type is an activation plugin. *shape is the input
@@ -392,6 +467,9 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     }
     node->n_params = made.info.n_params;
     node->n_state = made.info.n_state;
+    if (check_tensors(node, where, err) < 0) {
+        return err->code;
+    }
     node->param_off = net->n_params;
     net->n_params += round_up(node->n_params + node->n_state, ALIGN_FLOATS);
     if (read_l2(node, err) < 0) {
