@@ -78,4 +78,14 @@ opt=$(options_of fake-help.txt)
 check "the option scan finds '$opt' and the page lacks it" \
     sh -c "[ '$opt' = --no-such-option-anywhere ] && ! grep -q -e '$opt' man1.txt"
 
+# Then: dptrain-plugin(7) cannot fall behind the header: it names the ABI
+# version include/dptrain/plugin.h defines, and every capability bit.
+hdr="$top_srcdir/include/dptrain/plugin.h"
+abi="$(sed -n 's/^#define DPT_ABI_MAJOR \([0-9]*\)$/\1/p' "$hdr").$(sed -n 's/^#define DPT_ABI_MINOR \([0-9]*\)$/\1/p' "$hdr")"
+check "dptrain-plugin.7 is of plugin ABI $abi, the header's" \
+    grep -q "for dptrain (plugin ABI $abi)" "$man7"
+for cap in $(sed -n 's/^#define \(DPT_CAP_[A-Z_]*\) .*/\1/p' "$hdr"); do
+    check "dptrain-plugin.7 documents $cap" grep -q "^\.B $cap\$" "$man7"
+done
+
 summary
