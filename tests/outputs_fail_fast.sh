@@ -212,6 +212,8 @@ expect_error "train.log iris-test.h5 .*is data.test's file" \
     runin glob.cfg --out o.h5 --set 'train.log="iris-test.h5"'
 expect_error "checkpoint iris-train.h5 .*is data.train's (iris-train.h5)" \
     runin m2.cfg --out o.h5 --checkpoint iris-train.h5
+check "... without a word of checkpoints kept there" \
+    sh -c "test -s '$tmp/.err' && ! grep -q 'checkpoints at .* are kept' '$tmp/.err'"
 check "every input is as it was" sh -c 'cd in && sha256sum -c ../in.sum'
 check "no model was written" test ! -e in/o.h5
 must runin m2.cfg --out w.h5

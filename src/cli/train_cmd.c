@@ -1098,8 +1098,12 @@ static int end_run(const struct dpt_dist *d, const struct train_args *a, const c
     if (rc < 0 && rc != DPT_ESIGNAL) {
         if (d->rank == 0) {
             fprintf(stderr, "dptrain: error: %s\n", err->msg);
-            /* A batch log should say where the work done so far is. */
-            if (ckpt && access(ckpt, F_OK) == 0) {
+            /* A batch log should say where the work done so far is: only
+             * when a checkpoint is there (not some other file at the path). */
+            enum dpt_file_kind kind = DPT_FILE_NEITHER;
+            struct dpt_err ignored = {0};
+            if (ckpt && access(ckpt, F_OK) == 0 &&
+                dpt_model_file_kind(ckpt, &kind, &ignored) == 0 && kind == DPT_FILE_CHECKPOINT) {
                 fprintf(stderr, "dptrain: the checkpoints at %s are kept; once the cause is "
                         "fixed, ", ckpt);
                 print_resume_hint(d, a, ckpt);
