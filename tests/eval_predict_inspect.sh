@@ -42,8 +42,17 @@ trainmsg=$(dptrain train bin.cfg --set data.validation=badval.h5 --out v.h5 2>&1
 check "data.validation: training stops with eval's message, word for word" \
     sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' sh "$evalmsg" "$trainmsg"
 check "... and writes no model" [ ! -e v.h5 ]
+# data.test and data.validation are checked at start, before the first step
+# (before, data.test's labels were read only after training).
+dptrain train bin.cfg --set data.test=badval.h5 --out t.h5 > t.out 2>&1 || true
+check "data.test: training stops with eval's message, before the first epoch" \
+    sh -c 'grep -q "^dptrain: error: data.test: .*$1" t.out && ! grep -q "^epoch" t.out' sh "$want"
+check "... and writes no model" [ ! -e t.h5 ]
+dptrain train bin.cfg --set data.validation=badval.h5 --out v.h5 > v.out 2>&1 || true
+check "data.validation: before the first epoch too" \
+    sh -c 'grep -q "$1" v.out && ! grep -q "^epoch" v.out' sh "$want"
 
-# 2. The same on 2 ranks: each rank takes a contiguous half of the
+# 2. The same on 2 ranks: each rank checks a contiguous half of the
 #    validation rows, row 45 of 61 is rank 1's (30..60), so rank 1 finds it,
 #    every rank exits 1 and rank 0 prints rank 1's message. Each rank
 #    records its own status (the wrapper exits 0 so mpirun lets all finish);

@@ -39,6 +39,28 @@ int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *d
                        net->loss->base.name);
 }
 
+int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
+                           const char *y_name, const struct dpt_dist *d, struct dpt_err *err)
+{
+    uint64_t lo, hi, yc = dpt_dataset_y_cols(ds);
+    size_t block = 65536;
+    dpt_eval_share(dpt_dataset_rows(ds), d->rank, d->size, &lo, &hi);
+    if (!net->loss->check_rows || lo == hi || yc == 0) {
+        return 0;
+    }
+    float *y = malloc(block * yc * sizeof *y);
+    int rc = y ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory checking the targets");
+    for (uint64_t first = lo; rc == 0 && first < hi; first += block) {
+        size_t k = hi - first < block ? (size_t)(hi - first) : block;
+        rc = dpt_dataset_read_array(ds, DPT_ARRAY_Y, first, k, y, err);
+        if (rc == 0) {
+            rc = dpt_check_target_rows(net, ds, y_name, y, k, yc, NULL, first, err);
+        }
+    }
+    free(y);
+    return rc;
+}
+
 /* The task the metrics are for: labels with several outputs are classes;
  * one output with a loss that counts hits (bce) is binary; a loss without
  * hits (mse on float targets) is regression. */

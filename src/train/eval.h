@@ -89,4 +89,12 @@ int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *d
                           const float *y, size_t rows, size_t y_cols,
                           const uint64_t *file_row, uint64_t first_row, struct dpt_err *err);
 
+/* Reads the targets of this rank's share of ds (dpt_eval_share, in
+ * blocks) and checks them with dpt_check_target_rows, so that a label the
+ * loss refuses in data.test or data.validation stops a run before its
+ * first step rather than after training: 0, or the error naming the file,
+ * dataset and row. Local: the caller agrees on the outcome. */
+int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
+                           const char *y_name, const struct dpt_dist *d, struct dpt_err *err);
+
 #endif

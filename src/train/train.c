@@ -572,8 +572,9 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
     return rc;
 }
 
-/* data.test, opened and checked against the model now, so that a wrong
- * file is reported before training rather than after it. Local. */
+/* data.test, opened and checked against the model now, its targets
+ * included, so that a wrong file is reported before training rather than
+ * after it. Local. */
 static int check_test_file(const struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -583,6 +584,9 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
     struct dpt_dataset *ds = NULL;
     struct dpt_class_names classes = dpt_dataset_classes(r->ds);
     int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, &classes, err);
+    if (rc == 0) {
+        rc = dpt_eval_check_targets(r->net, ds, dpt_eval_y_name(&spec->test_src, 1), r->d, err);
+    }
     dpt_dataset_close(ds);
     if (rc < 0) {
         dpt_err_prefix(err, "data.test");

@@ -15,14 +15,18 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Opens data.validation and checks it against the network and the
- * training data's classes. */
+/* Opens data.validation and checks it against the network (its targets
+ * too) and the training data's classes. */
 static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
                      const struct dpt_dataset *train, const struct dpt_net *net,
-                     struct dpt_err *err)
+                     const struct dpt_dist *d, struct dpt_err *err)
 {
     struct dpt_class_names classes = dpt_dataset_classes(train);
     int rc = dpt_eval_open(&v->ds, net, &sp->validation_src, 1, &classes, err);
+    if (rc == 0) {
+        rc = dpt_eval_check_targets(net, v->ds, dpt_eval_y_name(&sp->validation_src, 1), d,
+                                    err);
+    }
     v->owns_ds = v->ds != NULL;
     return rc;
 }
@@ -37,7 +41,7 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
     uint64_t n = 0, N = dpt_dataset_rows(train);
     *n_train = N;
     if (sp->validation) {
-        int rc = open_file(v, sp, train, net, err);
+        int rc = open_file(v, sp, train, net, d, err);
         if (rc < 0) {
             return rc;
         }
