@@ -29,6 +29,8 @@ struct cli_convert_opts {
     double fill_value;
     const char *classes;    /* CSV: --classes A,B,C: the label's class names, in order */
     int keep_index;         /* CSV: keep a first column with no name (pandas' index) */
+    const char *drop;       /* CSV: --drop A,B,...: columns (names or indices) left out */
+    int decimal_comma;      /* CSV: numbers are written 6,705 (with --delimiter ';' or tab) */
     const char *x_member, *y_member; /* .npz members; NULL: X/x/arr_0, y/Y/arr_1 */
     const char *y_file;              /* .npy: the labels' own file */
     uint64_t chunk_rows;             /* 0: contiguous (unless compressed) */

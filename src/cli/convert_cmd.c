@@ -60,6 +60,10 @@ static const char convert_usage[] =
     "                       labels become classes 0..K-1 in byte order of names\n"
     "  --keep-index         keep a first column whose header name is empty (the\n"
     "                       index pandas' to_csv writes; default: drop it)\n"
+    "  --drop A,B,...       leave these columns out (header names, or indices from\n"
+    "                       0, negative from the end): ids, dates, notes\n"
+    "  --decimal-comma      numbers are written with a decimal comma (6,705), as\n"
+    "                       with --delimiter ';' in much of Europe\n"
     "  --fill-missing VALUE|mean\n"
     "                       fill missing feature values (empty, NA, NaN, null...)\n"
     "                       with VALUE or the column's mean (default: refuse them,\n"
@@ -130,7 +134,7 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
     const char *a = argv[*i];
     static const char *const with_value[] = {"--from", "--delimiter", "--label",
                                              "--label-type", "--fill-missing", "--y-file",
-                                             "--classes",
+                                             "--classes", "--drop",
                                              "--x", "--y", "--chunk-rows", "--compress", NULL};
     const char *v = NULL;
     for (const char *const *w = with_value; *w; w++) {
@@ -178,6 +182,14 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
                                    "(none empty), got '%s'", v);
         }
         o->classes = v;
+    } else if (strcmp(a, "--drop") == 0) {
+        if (!v[0]) {
+            return cli_usage_error("convert ", "--drop takes column names or indices "
+                                   "separated by ',' (e.g. --drop id,batch_no)");
+        }
+        o->drop = v;
+    } else if (strcmp(a, "--decimal-comma") == 0) {
+        o->decimal_comma = 1;
     } else if (strcmp(a, "--keep-index") == 0) {
         o->keep_index = 1;
     } else if (strcmp(a, "--y-file") == 0) {
@@ -219,7 +231,9 @@ static int check_format(struct cli_convert_opts *o)
                           : (o->delim != ',' ? "--delimiter" : o->header >= 0 ? "--header"
                              : o->label ? "--label" : o->label_type ? "--label-type"
                              : o->fill != FILL_REFUSE ? "--fill-missing"
-                             : o->classes ? "--classes" : o->keep_index ? "--keep-index" : NULL);
+                             : o->classes ? "--classes" : o->keep_index ? "--keep-index"
+                             : o->drop ? "--drop" : o->decimal_comma ? "--decimal-comma"
+                             : NULL);
     if (!bad && !csv) {
         bad = npz && o->y_file ? "--y-file" : !npz && (o->x_member || o->y_member) ? "--x/--y"
                                                                                  : NULL;
@@ -227,6 +241,10 @@ static int check_format(struct cli_convert_opts *o)
     if (bad) {
         return cli_usage_error("convert ", "%s does not apply to %s input (%s)", bad,
                                o->format, o->in);
+    }
+    if (o->decimal_comma && o->delim == ',') {
+        return cli_usage_error("convert ", "--decimal-comma needs another delimiter than ',' "
+                               "(e.g. --delimiter ';')");
     }
     if (o->classes && (o->label_type || o->no_label)) {
         return cli_usage_error("convert ", "--classes does not go with %s: class labels are "

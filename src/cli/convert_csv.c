@@ -56,7 +56,10 @@ struct scan {
     struct dpt_csv *csv;
     size_t ncols, label, F; /* label == ncols: none */
     size_t skip;            /* pandas' index column, dropped; ncols: none */
+    unsigned char *dropped; /* per column: 1 for skip and the columns of --drop */
+    size_t n_dropped;
     char hint;              /* a delimiter inside a one-column file's first record, or 0 */
+    char other;             /* ';', tab or '|' in the first record (any width), or 0 */
     char **names;           /* the header's names, or NULL */
     uint64_t header_line, first_line, rows;
     int int_labels; /* every label written as an integer */
@@ -104,6 +107,23 @@ static const char *delim_hint(const struct scan *s, char *buf, size_t len)
     return buf;
 }
 
+/* "; line 1 holds ';': if that separates the fields, use --delimiter ';'
+ * ..." when the first record of a ','-separated reading holds another
+ * delimiter (a European file: ';' between fields, decimal commas), else
+ * "". */
+static const char *other_hint(const struct scan *s, char *buf, size_t len)
+{
+    if (!s->other) {
+        return "";
+    }
+    snprintf(buf, len, "; line %llu holds '%s': if that separates the fields, use "
+             "--delimiter %s%s", (unsigned long long)s->first_line,
+             s->other == '\t' ? "\\t" : s->other == ';' ? ";" : "|",
+             s->other == '\t' ? "tab" : s->other == ';' ? "';'" : "'|'",
+             s->other == ';' ? " (and --decimal-comma for numbers like 6,705)" : "");
+    return buf;
+}
+
 /* "column 'age' (index 2)" or "column index 2". */
 static const char *col_name(const struct scan *s, size_t j, char *buf, size_t len)
 {
@@ -115,50 +135,118 @@ static const char *col_name(const struct scan *s, size_t j, char *buf, size_t le
     return buf;
 }
 
-/* The --label column: a header name, else an index from 0 (negative from
- * the end); by default the last column. */
-static int find_label(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
+/* The column that `name` (a header name, else an index from 0, negative
+ * from the end) gives for option opt ("--label"), into *col. A name that
+ * several columns of the header have is refused: which one was meant? */
+static int find_column(const struct cli_convert_run *r, const struct scan *s, const char *opt,
+                       const char *name, size_t *col, struct dpt_err *err)
 {
-    const char *in = r->o.in, *l = r->o.label;
-    s->label = r->o.no_label ? s->ncols : s->ncols - 1;
-    if (!l || r->o.no_label) {
-        return 0;
-    }
+    const char *in = r->o.in;
+    size_t found = 0;
+    char same[256] = "";
     for (size_t j = 0; s->names && j < s->ncols; j++) {
-        if (strcmp(s->names[j], l) == 0) {
-            s->label = j;
-            return 0;
+        if (strcmp(s->names[j], name) == 0) {
+            *col = j;
+            snprintf(same + strlen(same), sizeof same - strlen(same), "%s%zu",
+                     found++ ? ", " : "", j);
         }
     }
+    if (found > 1) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: %s '%s': %zu columns of the header have that "
+                           "name (indices %s); give the index of the one you mean", in, opt,
+                           name, found, same);
+    }
+    if (found == 1) {
+        return 0;
+    }
     char *end;
-    long v = strtol(l, &end, 10);
-    if (*end != '\0' || end == l) {
+    long v = strtol(name, &end, 10);
+    if (*end != '\0' || end == name) {
         if (!s->names) {
-            return dpt_err_set(err, DPT_EFORMAT, "%s: --label '%s': the file has no header to "
-                               "find that name in; give the column's index", in, l);
+            return dpt_err_set(err, DPT_EFORMAT, "%s: %s '%s': the file has no header to "
+                               "find that name in; give the column's index", in, opt, name);
         }
         char list[1024] = "";
         for (size_t j = 0; j < s->ncols && strlen(list) < sizeof list - 64; j++) {
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", j ? ", " : "",
                      s->names[j]);
         }
         char h[32];
-        return dpt_err_set(err, DPT_EFORMAT, "%s: --label '%s': no such column (the header "
-                           "has: %s)%s", in, l, list, delim_hint(s, h, sizeof h));
+        return dpt_err_set(err, DPT_EFORMAT, "%s: %s '%s': no such column (the header has: "
+                           "%s)%s", in, opt, name, list, delim_hint(s, h, sizeof h));
     }
     long n = (long)s->ncols;
     if (v < -n || v >= n) {
         char h[32];
-        return dpt_err_set(err, DPT_EFORMAT, "%s: --label %ld: the file has %ld columns "
-                           "(indices 0 to %ld, or -%ld to -1)%s", in, v, n, n - 1, n,
+        return dpt_err_set(err, DPT_EFORMAT, "%s: %s %ld: the file has %ld columns "
+                           "(indices 0 to %ld, or -%ld to -1)%s", in, opt, v, n, n - 1, n,
                            delim_hint(s, h, sizeof h));
     }
-    s->label = (size_t)(v < 0 ? v + n : v);
-    if (s->label == s->skip) {
-        return dpt_err_set(err, DPT_EFORMAT, "%s: --label %ld: the column with no name, "
-                           "pandas' index, which convert drops; --keep-index keeps it", in, v);
-    }
+    *col = (size_t)(v < 0 ? v + n : v);
     return 0;
+}
+
+/* The --label column (by default the last one), then the columns --drop
+ * leaves out (s->dropped, with pandas' index). */
+static int find_label(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
+{
+    const char *in = r->o.in, *l = r->o.label;
+    s->label = r->o.no_label ? s->ncols : s->ncols - 1;
+    if (l && !r->o.no_label) {
+        int rc = find_column(r, s, "--label", l, &s->label, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (s->label == s->skip) {
+            return dpt_err_set(err, DPT_EFORMAT, "%s: --label %s: the column with no name, "
+                               "pandas' index, which convert drops; --keep-index keeps it", in,
+                               l);
+        }
+    }
+    s->dropped = calloc(s->ncols, 1);
+    if (!s->dropped) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    if (s->skip < s->ncols) {
+        s->dropped[s->skip] = 1;
+    }
+    char *list = r->o.drop ? strdup(r->o.drop) : NULL, *save = NULL;
+    if (r->o.drop && !list) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    char shown[512] = "";
+    for (char *name = list ? strtok_r(list, ",", &save) : NULL; rc == 0 && name;
+         name = strtok_r(NULL, ",", &save)) {
+        size_t j = 0;
+        rc = find_column(r, s, "--drop", name, &j, err);
+        if (rc == 0 && j == s->label) {
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: --drop %s: that is the label column; "
+                             "--no-label writes no labels", in, name);
+        }
+        if (rc == 0 && !s->dropped[j]) {
+            char cn[300];
+            s->dropped[j] = 1;
+            s->n_dropped++;
+            snprintf(shown + strlen(shown), sizeof shown - strlen(shown), "%s%s",
+                     s->n_dropped > 1 ? ", " : "", col_name(s, j, cn, sizeof cn));
+        }
+    }
+    free(list);
+    if (rc == 0 && s->n_dropped) {
+        note(r, "%s: left out (--drop): %s", in, shown);
+    }
+    return rc;
+}
+
+/* With --decimal-comma: the field's decimal comma made a point, in place
+ * (the field is the parser's copy), so that it reads as a number. */
+static void decimal_point(const struct cli_convert_run *r, char *field)
+{
+    char *c = r->o.decimal_comma ? strchr(field, ',') : NULL;
+    if (c && !strchr(c + 1, ',')) {
+        *c = '.';
+    }
 }
 
 /* The first record: its field count is every row's; it is the header when
@@ -179,9 +267,16 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
     s->first_line = dpt_csv_line(s->csv);
     const char *other = n == 1 ? strpbrk(f[0], ";\t|") : NULL;
     s->hint = other ? *other : 0;
+    for (size_t j = 0; r->o.delim == ',' && !s->other && j < n; j++) {
+        const char *c = strpbrk(f[j], ";\t|");
+        s->other = c ? *c : 0;
+    }
     int header = r->o.header;
     for (size_t j = 0; header < 0 && j < n; j++) {
-        if (dpt_csv_value(f[j], NULL, NULL, NULL) == DPT_CSV_TEXT) {
+        char field[128];
+        snprintf(field, sizeof field, "%s", f[j]);
+        decimal_point(r, field);
+        if (dpt_csv_value(field, NULL, NULL, NULL) == DPT_CSV_TEXT) {
             header = 1;
         }
     }
@@ -205,12 +300,13 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
     if ((rc = find_label(r, s, err)) < 0) {
         return rc;
     }
-    s->F = n - (s->label < n ? 1 : 0) - (s->skip < n ? 1 : 0);
+    s->F = n - (s->label < n ? 1 : 0) - (s->skip < n ? 1 : 0) - s->n_dropped;
     if (s->F == 0) {
         char h[32];
         return dpt_err_set(err, DPT_EFORMAT, "%s: %s: no features left%s", r->o.in,
-                           n == 1 ? "one column, the label"
-                                  : "two columns, pandas' index and the label",
+                           s->n_dropped ? "every column but the label is left out"
+                           : n == 1     ? "one column, the label"
+                                        : "two columns, pandas' index and the label",
                            delim_hint(s, h, sizeof h));
     }
     s->sum = calloc(s->F, sizeof *s->sum);
@@ -287,8 +383,34 @@ static int fixed_classes(struct cli_convert_run *r, struct scan *s, struct dpt_e
     return rc;
 }
 
+/* The offset of the first byte of text that does not belong to well-formed
+ * UTF-8 (overlong forms, surrogates and code points past U+10FFFF
+ * included), or -1 when it is all UTF-8. */
+static long utf8_bad_at(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    for (long i = 0; p[i];) {
+        unsigned c = p[i], n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1
+                             : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+        if (n == 9) {
+            return i;
+        }
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        for (unsigned k = 1; k <= n; k++) {
+            unsigned b = p[i + k];
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
+                return i;
+            }
+        }
+        i += 1 + (long)n;
+    }
+    return -1;
+}
+
 /* A label that is a class name: checked (and collected) in pass 1, its
- * class's id stored in pass 2. */
+ * class's id stored in pass 2. Class names are stored as UTF-8 text (y's
+ * attribute classes): another encoding is refused. */
 static int class_label(struct cli_convert_run *r, struct scan *s, const char *text, void *y,
                        uint64_t at, const char *where, struct dpt_err *err)
 {
@@ -300,6 +422,12 @@ static int class_label(struct cli_convert_run *r, struct scan *s, const char *te
     if (!c && s->fixed_classes) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: '%.60s' is not one of --classes (%.200s)",
                            where, text, r->o.classes);
+    }
+    long bad = c ? -1 : utf8_bad_at(text);
+    if (bad >= 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: the label is not UTF-8 text (byte 0x%02x at "
+                           "offset %ld of it): save the file as UTF-8 (e.g. iconv -f latin1 "
+                           "-t utf-8)", where, (unsigned char)text[bad], bad);
     }
     if (!s->text_line) {
         s->text_line = dpt_csv_line(s->csv);
@@ -373,14 +501,17 @@ static int parse_row(struct cli_convert_run *r, struct scan *s, char **f, size_t
                      void *y, uint64_t at, struct dpt_err *err)
 {
     if (n != s->ncols) {
+        char hint[160];
         return dpt_err_set(err, DPT_EFORMAT, "%s: line %llu: %zu fields, expected %zu (as on "
-                           "line %llu)", r->o.in, (unsigned long long)dpt_csv_line(s->csv), n,
-                           s->ncols, (unsigned long long)s->first_line);
+                           "line %llu)%s", r->o.in, (unsigned long long)dpt_csv_line(s->csv), n,
+                           s->ncols, (unsigned long long)s->first_line,
+                           other_hint(s, hint, sizeof hint));
     }
     for (size_t j = 0, k = 0; j < n; j++) {
-        if (j == s->skip) {
+        if (s->dropped[j]) {
             continue;
         }
+        decimal_point(r, f[j]);
         if (j == s->label) {
             int rc = put_label(r, s, f[j], y, at, err);
             if (rc < 0) {
@@ -454,7 +585,9 @@ static int bad_error(const struct cli_convert_run *r, const struct scan *s,
         snprintf(more + k, sizeof more - k, "\n  ... and %llu more",
                  (unsigned long long)(s->n_bad - BAD_SHOWN));
     }
-    return dpt_err_set(err, DPT_EFORMAT, "%s: %s%s", r->o.in, first, more);
+    char hint[160];
+    return dpt_err_set(err, DPT_EFORMAT, "%s: %s%s%s", r->o.in, first,
+                       other_hint(s, hint, sizeof hint), more);
 }
 
 /* After pass 1: labels that are all numbers or all class names (ids in
@@ -492,7 +625,7 @@ static int finish_scan(struct cli_convert_run *r, struct scan *s, struct dpt_err
     char list[512] = "";
     int shown = 0;
     for (size_t k = 0, j = 0; k < s->F; k++, j++) {
-        while (j == s->label || j == s->skip) {
+        while (j == s->label || s->dropped[j]) {
             j++;
         }
         filled += s->filled[k];
@@ -554,7 +687,7 @@ static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *
         return dpt_err_set(err, DPT_EFORMAT, "%s: a header and no rows of data", r->o.in);
     }
     for (size_t k = 0, j = 0; k < s->F; k++, j++) {
-        while (j == s->label || j == s->skip) {
+        while (j == s->label || s->dropped[j]) {
             j++;
         }
         if (r->o.fill == FILL_MEAN && s->cnt[k] == 0) {
@@ -682,6 +815,7 @@ int cli_convert_csv(struct cli_convert_run *r, struct dpt_err *err)
     }
     free(s.classes);
     free(s.filled);
+    free(s.dropped);
     free(s.sum);
     free(s.cnt);
     free(s.fill);

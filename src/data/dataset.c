@@ -254,12 +254,11 @@ static hid_t data_fapl(int locking)
     return fapl;
 }
 
-/* Opens ds->path read-only into ds->file, after checking that it is a
- * readable HDF5 file, with the default (sec2) driver. */
 /* What a file that is not HDF5 looks like, for the refusal: numpy's
  * magic, a zip (.npz), or text (a CSV), each of which `dptrain convert`
- * turns into a data file; "" for anything else. */
-static const char *not_hdf5_hint(const char *path)
+ * turns into a data file, with the command for this file (its name with
+ * .h5 for the output) into buf; "" for anything else. */
+static const char *not_hdf5_hint(const char *path, char *buf, size_t len)
 {
     unsigned char head[512];
     size_t n = 0;
@@ -268,25 +267,32 @@ static const char *not_hdf5_hint(const char *path)
         n = fread(head, 1, sizeof head, f);
         fclose(f);
     }
-    if (n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) {
-        return ": it is a numpy .npy file; convert it first: dptrain convert FILE.npy OUT.h5";
-    }
-    if (n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) {
-        return ": it is a zip file (numpy .npz?); convert it first: dptrain convert FILE.npz "
-               "OUT.h5";
-    }
     size_t text = 0;
     for (size_t i = 0; i < n; i++) {
         text += head[i] == '\n' || head[i] == '\r' || head[i] == '\t' ||
                 (head[i] >= 0x20 && head[i] != 0x7f);
     }
-    if (n > 0 && text == n) {
-        return ": it is text (a CSV?); convert it first: dptrain convert FILE.csv OUT.h5 "
-               "(dptrain convert --help)";
+    const char *what = n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0   ? "a numpy .npy file"
+                       : n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0 ? "a zip file (numpy .npz?)"
+                       : n > 0 && text == n                           ? "text (a CSV?)"
+                                                                      : NULL;
+    if (!what) {
+        return "";
     }
-    return "";
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s", path);
+    char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash)) {
+        *dot = '\0';
+    }
+    int same = strcmp(path + strlen(out), ".h5") == 0; /* a CSV named .h5 */
+    snprintf(buf, len, ": it is %s; convert it first: dptrain convert %s %s%s.h5 (dptrain "
+             "convert --help)", what, path, out, same ? "-converted" : "");
+    return buf;
 }
 
+/* Opens ds->path read-only into ds->file, after checking that it is a
+ * readable HDF5 file, with the default (sec2) driver. */
 static int open_file(struct dpt__file *ds, struct dpt_err *err)
 {
     int rc = check_readable(ds->path, err);
@@ -299,8 +305,9 @@ static int open_file(struct dpt__file *ds, struct dpt_err *err)
     htri_t is_hdf5 = H5Fis_hdf5(ds->path);
 #endif
     if (is_hdf5 <= 0) {
+        char hint[2 * PATH_MAX + 128];
         return dpt_err_set(err, DPT_EFORMAT, "%s: not an HDF5 file%s", ds->path,
-                           not_hdf5_hint(ds->path));
+                           not_hdf5_hint(ds->path, hint, sizeof hint));
     }
     /* File locking first, as every other opener in this process has it
      * by default (HDF5 refuses to open one file twice with different

@@ -53,11 +53,24 @@ printf 'a,b,y\n' > headonly.csv
 refused csv-header-only 1 "headonly.csv: a header and no rows of data" dptrain convert headonly.csv out.h5
 printf 'y\n1\n' > onecol.csv
 refused csv-label-only 1 "onecol.csv: one column, the label: no features left" dptrain convert onecol.csv out.h5
-refused csv-label-name 1 "good.csv: --label 'z': no such column \(the header has: a, b, y\)" dptrain convert good.csv out.h5 --label z
+refused csv-label-name 1 "good.csv: --label 'z': no such column \(the header has: 'a', 'b', 'y'\)" dptrain convert good.csv out.h5 --label z
 printf 'a;b;y\n1;2;0\n' > semi.csv
 refused csv-semicolon-hint 1 "semi.csv: one column, the label: no features left; use --delimiter ';'" dptrain convert semi.csv out.h5
-refused csv-semicolon-hint-label 1 "semi.csv: --label 'y': no such column \(the header has: a;b;y\); use --delimiter ';'" \
+refused csv-semicolon-hint-label 1 "semi.csv: --label 'y': no such column \(the header has: 'a;b;y'\); use --delimiter ';'" \
     dptrain convert semi.csv out.h5 --label y
+printf 'a;name, x;y\n6,705;1,5;0\n' > european.csv
+refused csv-european-hint 1 "european.csv: line 2: 3 fields, expected 2 \(as on line 1\); line 1 holds ';': if that separates the fields, use --delimiter ';' \(and --decimal-comma for numbers like 6,705\)" \
+    dptrain convert european.csv out.h5
+printf 'a,label,label\n1,2,0\n' > dupnames.csv
+refused csv-label-ambiguous 1 "dupnames.csv: --label 'label': 2 columns of the header have that name \(indices 1, 2\); give the index of the one you mean" \
+    dptrain convert dupnames.csv out.h5 --label label
+refused csv-drop-unknown 1 "good.csv: --drop 'z': no such column" dptrain convert good.csv out.h5 --drop z
+refused csv-drop-label 1 "good.csv: --drop y: that is the label column" dptrain convert good.csv out.h5 --drop y
+refused csv-drop-all 1 "good.csv: every column but the label is left out: no features left" \
+    dptrain convert good.csv out.h5 --drop a,b
+printf 'a,b,y\n1,2,caf\351\n' > latin1.csv
+refused csv-label-not-utf8 1 "latin1.csv: line 2, label column 'y' \(index 2\): the label is not UTF-8 text \(byte 0xe9 at offset 3 of it\)" \
+    dptrain convert latin1.csv out.h5
 printf 'a\tb\ty\n1\t2\t0\n' > tabbed.csv
 refused csv-tab-hint 1 "tabbed.csv: one column, the label: no features left; use --delimiter tab" dptrain convert tabbed.csv out.h5
 printf ',a,y\n0,1.5,0\n1,2.5,1\n' > indexed.csv
@@ -123,6 +136,8 @@ refused convert-npy-option-on-csv 2 "--y-file does not apply to csv input" dptra
 refused convert-classes-empty 2 "--classes takes class names separated by ',' \(none empty\), got 'a,,b'" dptrain convert good.csv o.h5 --classes a,,b
 refused convert-classes-typed 2 "--classes does not go with --label-type" dptrain convert good.csv o.h5 --classes a,b --label-type int
 refused convert-classes-on-npy 2 "--classes does not apply to npy input" dptrain convert x4.npy o.h5 --classes a,b
+refused convert-decimal-comma 2 "--decimal-comma needs another delimiter than ','" dptrain convert good.csv o.h5 --decimal-comma
+refused convert-drop-on-npy 2 "--drop does not apply to npy input" dptrain convert x4.npy o.h5 --drop 0
 refused convert-unknown 2 "unknown option '--bogus'" dptrain convert good.csv o.h5 --bogus
 
 ### inspect of data files

@@ -26,9 +26,9 @@ model = { layers = ( { type = "dense"; units = 1; activation = "sigmoid"; } );
           loss = "bce"; optimizer = "sgd"; };
 train = { epochs = 1; batch = 10; };
 CFG
-refused csv-to-train 1 "data.csv: not an HDF5 file: it is text \(a CSV\?\); convert it first: dptrain convert FILE.csv OUT.h5" dptrain train m.cfg --set data.train=data.csv --out m.h5
-refused csv-named-h5 1 "table.h5: not an HDF5 file: it is text \(a CSV\?\); convert it first" dptrain train m.cfg --set data.train=table.h5 --out m.h5
-refused npy-to-train 1 "X.npy: not an HDF5 file: it is a numpy .npy file; convert it first: dptrain convert FILE.npy OUT.h5" dptrain train m.cfg --set data.train=X.npy --out m.h5
+refused csv-to-train 1 "data.csv: not an HDF5 file: it is text \(a CSV\?\); convert it first: dptrain convert data.csv data.h5" dptrain train m.cfg --set data.train=data.csv --out m.h5
+refused csv-named-h5 1 "table.h5: not an HDF5 file: it is text \(a CSV\?\); convert it first: dptrain convert table.h5 table-converted.h5" dptrain train m.cfg --set data.train=table.h5 --out m.h5
+refused npy-to-train 1 "X.npy: not an HDF5 file: it is a numpy .npy file; convert it first: dptrain convert X.npy X.h5" dptrain train m.cfg --set data.train=X.npy --out m.h5
 refused npz-to-test 1 "data.test: .*data.npz: not an HDF5 file: it is a zip file \(numpy .npz\?\); convert it first" dptrain train m.cfg --set data.test=data.npz --out m.h5
 dptrain train m.cfg --out m.h5 > /dev/null 2>&1
 refused csv-to-predict 1 "data.csv: not an HDF5 file: it is text \(a CSV\?\); convert it first" dptrain predict m.h5 data.csv --out p.h5
