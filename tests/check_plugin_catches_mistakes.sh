@@ -1,7 +1,8 @@
 #!/bin/sh
 # `dptrain check-plugin` catches the quiet mistakes of plugin authors (issue
 # 12; README.md, "check-plugin"): each plugin in tests/plugins/broken_*.c is
-# the layer of tests/plugins/broken_layer.h with one mistake. Each must exit
+# the layer of tests/plugins/broken_layer.h (or, broken_leaky_*.c, the dense
+# leaky relu layer of tests/plugins/leaky_layer.h) with one mistake. Each must exit
 # 1 with a FAIL line for the check that the mistake breaks, naming the
 # function or buffer where that says something, while the checks the mistake
 # does not touch still pass (so a FAIL points at the mistake). The layer
@@ -46,6 +47,10 @@ mistake past_output 'writes stay inside buffers: forward wrote outside y' \
     'gradient x' 'gradient weight' 'dparams accumulate (+=)' 'finite outputs'
 mistake past_workspace 'writes stay inside buffers: forward wrote outside workspace' \
     'gradient x' 'gradient weight' 'dparams accumulate (+=)' 'finite outputs'
+#    Blamed on the function that wrote: here backward alone, past a
+#    workspace declared one float short (forward does not touch it).
+mistake leaky_ws_short 'writes stay inside buffers: backward wrote outside workspace' \
+    'gradient x' 'dparams accumulate (+=)' 'finite outputs' 'deterministic'
 # 5. Outputs forward leaves unwritten (at inference).
 mistake unwritten 'forward writes every output: 1 of ' \
     'gradient x' 'finite outputs' 'dparams accumulate (+=)' 'writes stay inside buffers'

@@ -267,6 +267,13 @@ static int own_workspace(struct dpt_check_layer *c, size_t B)
     return failed ? DPT_ENOMEM : 0;
 }
 
+void dpt_check_layer_drop_workspace(struct dpt_check_layer *c)
+{
+    dpt_check_free(c->ws);
+    c->ws = NULL;
+    c->ws_bytes = c->ws_B = 0;
+}
+
 int dpt_check_layer_forward(struct dpt_check_layer *c, const float *x, float *y, size_t B,
                             int training)
 {

@@ -112,6 +112,11 @@ int dpt_check_layer_forward(struct dpt_check_layer *c, const float *x, float *y,
 int dpt_check_layer_backward(struct dpt_check_layer *c, const float *x, const float *y,
                              const float *dy, float *dx, float *dparams, size_t B);
 
+/* Frees the instance's workspace: the next forward or backward gets a
+ * fresh one, whose guards no earlier call has written over (so that a
+ * write past it is blamed on the call that made it). */
+void dpt_check_layer_drop_workspace(struct dpt_check_layer *c);
+
 /* Finite differences of the training forward for B rows of x uniform in
  * [lo, hi] (seeded): dx into *dx, and the trainable floats in n_parts
  * ranges [parts[k], parts[k + 1]) of the slice (one per tensor) into
