@@ -64,7 +64,12 @@ mistake sign 'gradient x: relative error 2 at x\[row [0-9]*\]\[[0-9]*\] (backwar
 mistake tensors "parameter tensors: 'bias' starts at float 6, but the tensors before it end at 7 (an overlap)" \
     'gradient x' 'dparams accumulate (+=)'
 
-# 9. The failure also shows in --format json, with its detail.
+# 9. What `dptrain train` refuses when it builds the layer, check-plugin
+#    fails with the same words (tests/lacks_function_named.sh): parameters
+#    without an init function.
+mistake leaky_noinit 'shape \[7\]: the plugin has parameters but lacks the required function init$'
+
+# 10. The failure also shows in --format json, with its detail.
 dptrain check-plugin "$libs/broken_sign.so" --format json > json.out || true
 check "json: the failed check with its detail" "$PYTHON" - <<'PY'
 import json

@@ -444,17 +444,20 @@ static void layer_unmake(struct dpt_check_inst *inst)
     dpt_check_layer_destroy(&inst->c);
 }
 
-/* Whether create()'s output shape is one the host could use; else why. */
-static int shape_wrong(const struct dpt_shape *out, char *why, size_t len)
+/* Whether the host would refuse what create() reported, as `dptrain train`
+ * does (dpt_layer_info_check: the output shape, init and update_state, the
+ * sizes), or an output dimension is above 2^24, more than the checks run
+ * (--shape takes as much); why into why. */
+static int layer_refused(const struct dpt_check_layer *c, char *why, size_t len)
 {
-    if (out->rank < 1 || out->rank > DPT_MAX_RANK) {
-        return snprintf(why, len, "create() reported an output of rank %u (1..%d)", out->rank,
-                        DPT_MAX_RANK), 1;
+    struct dpt_err err = {0};
+    if (dpt_layer_info_check(c->p, &c->in, &c->info, &err) < 0) {
+        return snprintf(why, len, "%.390s", err.msg), 1;
     }
-    for (uint32_t j = 0; j < out->rank; j++) {
-        if (out->dims[j] < 1 || out->dims[j] > (1u << 24)) {
+    for (uint32_t j = 0; j < c->info.out.rank; j++) {
+        if (c->info.out.dims[j] > (1u << 24)) {
             return snprintf(why, len, "create() reported output dimension %u = %llu", j,
-                            (unsigned long long)out->dims[j]), 1;
+                            (unsigned long long)c->info.out.dims[j]), 1;
         }
     }
     return 0;
@@ -464,9 +467,9 @@ static int shape_wrong(const struct dpt_shape *out, char *why, size_t len)
 static int layer_shape(const struct dpt_layer_plugin *p, struct dpt_check_subject *s,
                        struct dpt_check_inst *a, struct dpt_check_report *rep)
 {
-    char in[64], out[64], check[160], why[160];
+    char in[64], out[64], check[160], why[400];
     dpt_check_shape_text(&a->c.in, in, sizeof in);
-    if (shape_wrong(&a->c.info.out, why, sizeof why)) {
+    if (layer_refused(&a->c, why, sizeof why)) {
         snprintf(check, sizeof check, "shape %s", in);
         dpt_check_fail(rep, &p->base, check, 1, "%s", why);
         return 0;

@@ -313,37 +313,39 @@ static int read_l2(struct dpt_node *node, struct dpt_err *err)
     return 0;
 }
 
-/* Checks what a layer's create() reported: an output shape of rank 1..3
- * with no empty dimension, and the functions its parameters and state
- * need. Errors name the layer and both shapes. */
-static int check_layer(const struct dpt_node *node, const struct dpt_layer_info *info,
-                       const char *where, struct dpt_err *err)
+int dpt_layer_info_check(const struct dpt_layer_plugin *l, const struct dpt_shape *in,
+                         const struct dpt_layer_info *info, struct dpt_err *err)
 {
-    char in[96], out[96];
-    dpt_shape_str(&node->in, in, sizeof in);
+    char in_text[96], out_text[96];
+    dpt_shape_str(in, in_text, sizeof in_text);
     const struct dpt_shape *o = &info->out;
     int ok = o->rank >= 1 && o->rank <= DPT_MAX_RANK;
     for (uint32_t j = 0; ok && j < o->rank; j++) {
         ok = o->dims[j] > 0;
     }
     if (!ok) {
-        snprintf(out, sizeof out, "rank %u", o->rank);
+        snprintf(out_text, sizeof out_text, "rank %u", o->rank);
         if (o->rank >= 1 && o->rank <= DPT_MAX_RANK) {
-            dpt_shape_str(o, out, sizeof out);
+            dpt_shape_str(o, out_text, sizeof out_text);
         }
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin reports output shape %s for "
-                           "input %s (every dimension must be at least 1, rank 1 to %d)",
-                           where, node->label, out, in, DPT_MAX_RANK);
+        return dpt_err_set(err, DPT_EPLUGIN, "the plugin reports output shape %s for input %s "
+                           "(every dimension must be at least 1, rank 1 to %d)", out_text,
+                           in_text, DPT_MAX_RANK);
     }
-    const struct dpt_layer_plugin *l = node->layer;
     const char *missing = !l ? NULL
                           : info->n_params + info->n_state > 0 && !l->init ? "init"
                           : info->n_state > 0 && !l->update_state         ? "update_state"
                                                                            : NULL;
     if (missing) {
-        return dpt_err_set(err, DPT_EPLUGIN, "%s: %s: the plugin has %s but lacks the "
-                           "required function %s", where, node->label,
-                           info->n_state ? "state" : "parameters", missing);
+        return dpt_err_set(err, DPT_EPLUGIN, "the plugin has %s but lacks the required "
+                           "function %s", info->n_state ? "state" : "parameters", missing);
+    }
+    /* A plugin's count is trusted no further than the flat buffer's
+     * arithmetic allows: above 2^60 floats the byte sizes would wrap. */
+    if (info->n_params > (UINT64_C(1) << 60) || info->n_state > (UINT64_C(1) << 60)) {
+        return dpt_err_set(err, DPT_ENOMEM, "the plugin reports %" PRIu64 " parameters and %"
+                           PRIu64 " state floats, more than any memory", info->n_params,
+                           info->n_state);
     }
     return 0;
 }
@@ -455,15 +457,8 @@ static int add_layer(struct dpt_net *net, const struct dpt_registry *reg,
     }
     char where[512];
     dpt_spec_where(spec, group, where, sizeof where);
-    if (check_layer(node, &made.info, where, err) < 0) {
-        return err->code;
-    }
-    /* A plugin's count is trusted no further than the flat buffer's
-     * arithmetic allows: above 2^60 floats the byte sizes would wrap. */
-    if (made.info.n_params > (UINT64_C(1) << 60) || made.info.n_state > (UINT64_C(1) << 60)) {
-        return dpt_err_set(err, DPT_ENOMEM, "%s: %s: the plugin reports %" PRIu64
-                           " parameters and %" PRIu64 " state floats, more than any memory",
-                           where, node->label, made.info.n_params, made.info.n_state);
+    if (dpt_layer_info_check(node->layer, &node->in, &made.info, err) < 0) {
+        return dpt_err_prefix(err, "%s: %s", where, node->label);
     }
     node->n_params = made.info.n_params;
     node->n_state = made.info.n_state;

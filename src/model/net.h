@@ -87,6 +87,18 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
                    struct dpt_err *err);
 void dpt_net_destroy(struct dpt_net *net);
 
+/* Whether what create() of layer plugin l reported for input shape *in
+ * is a layer the host can run: an output shape of rank 1 to DPT_MAX_RANK
+ * without an empty dimension, the functions its parameters and state
+ * need (init, update_state), and sizes the flat buffers can hold. 0, or
+ * DPT_EPLUGIN (DPT_ENOMEM for the sizes) with why in err, e.g. "the plugin
+ * has parameters but lacks the required function init", for the caller to
+ * prefix with the layer. l NULL (an ABI 1.x layer, whose loader checked
+ * its functions): the shape and the sizes only. dpt_net_create checks
+ * every layer with it, and `dptrain check-plugin` every shape it tries. */
+int dpt_layer_info_check(const struct dpt_layer_plugin *l, const struct dpt_shape *in,
+                         const struct dpt_layer_info *info, struct dpt_err *err);
+
 /* Initial parameters from seed (each layer its own Philox key). */
 void dpt_net_init_params(struct dpt_net *net, uint64_t seed);
 
