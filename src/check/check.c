@@ -60,6 +60,16 @@ void dpt_check_fail(struct dpt_check_report *rep, const struct dpt_plugin *p, co
     va_end(ap);
 }
 
+void dpt_check_count_skipped(struct dpt_check_report *rep, const struct dpt_plugin *p,
+                             const char *check, size_t skipped, size_t points)
+{
+    struct dpt_check_result *r = result(rep, p, check);
+    if (r) {
+        r->skipped += skipped;
+        r->points += points;
+    }
+}
+
 size_t dpt_check_failures(const struct dpt_check_report *rep)
 {
     size_t n = 0;

@@ -36,6 +36,10 @@ struct dpt_check_result {
     int failed;
     double worst;      /* how bad the kept failure is (the worst one is kept) */
     char detail[400];  /* why it failed ("" when it passed) */
+    /* Gradient checks: points skipped because a kink of the function lay
+     * within the smallest step (harness.h), of the points compared, over
+     * every shape and batch size. */
+    size_t skipped, points;
 };
 
 struct dpt_check_report {
@@ -73,6 +77,11 @@ void dpt_check_pass(struct dpt_check_report *rep, const struct dpt_plugin *p,
                     const char *check);
 void dpt_check_fail(struct dpt_check_report *rep, const struct dpt_plugin *p, const char *check,
                     double worst, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Adds to the points skipped at kinks and compared of the result of
+ * (p, check), which dpt_check_pass or dpt_check_fail made. */
+void dpt_check_count_skipped(struct dpt_check_report *rep, const struct dpt_plugin *p,
+                             const char *check, size_t skipped, size_t points);
 
 /* "[5, 4, 3]" into buf (returned). */
 const char *dpt_check_shape_text(const struct dpt_shape *s, char *buf, size_t len);

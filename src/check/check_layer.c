@@ -42,8 +42,10 @@ static void report_fd(const struct dpt_check_subject *s, struct dpt_check_report
     snprintf(check, sizeof check, "gradient %s", name);
     if (!(fd->worst > DPT_CHECK_TOL)) {
         dpt_check_pass(rep, s->base, check);
+        dpt_check_count_skipped(rep, s->base, check, fd->kinks, fd->points);
         return;
     }
+    dpt_check_count_skipped(rep, s->base, check, fd->kinks, fd->points);
     char at[64];
     if (row_len) {
         snprintf(at, sizeof at, "%s[row %zu][%zu]", name, fd->where / row_len,

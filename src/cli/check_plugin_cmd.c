@@ -141,10 +141,15 @@ static void print_text(const struct dpt_check_report *rep)
     for (size_t i = 0; i < rep->n; i++) {
         const struct dpt_check_result *r = &rep->r[i];
         if (r->failed) {
-            printf("FAIL %s %s: %s: %s\n", r->kind, r->name, r->check, r->detail);
+            printf("FAIL %s %s: %s: %s", r->kind, r->name, r->check, r->detail);
         } else {
-            printf("PASS %s %s: %s\n", r->kind, r->name, r->check);
+            printf("PASS %s %s: %s", r->kind, r->name, r->check);
         }
+        if (r->skipped) {
+            printf(" (%zu of %zu points skipped: a kink within the step)", r->skipped,
+                   r->points);
+        }
+        putchar('\n');
     }
     printf("check-plugin: %zu checks, %zu failed\n", rep->n, dpt_check_failures(rep));
 }
@@ -159,6 +164,10 @@ static int print_json(const char *file, const struct dpt_check_report *rep)
                               "check", r->check, "passed", !r->failed);
         if (o && r->failed) {
             json_object_set_new(o, "detail", json_string(r->detail));
+        }
+        if (o && r->skipped) {
+            json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
+            json_object_set_new(o, "points", json_integer((json_int_t)r->points));
         }
         if (!o || json_array_append_new(checks, o) < 0) {
             json_decref(checks);
