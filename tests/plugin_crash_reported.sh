@@ -56,4 +56,23 @@ expect_exit 1 "FAIL layer crash_create: create() does not crash: create() crashe
 expect_exit 1 "plugin file $tp/crash_ctor.so crashed with SIGSEGV while loading" \
     dptrain check-plugin "$tp/crash_ctor.so"
 
+# 6. check-plugin: a crash in a function called during the checks (here
+#    backward, through the NULL workspace that workspace_bytes declared for
+#    B = 1) is a FAIL naming the function, the check and the case, with
+#    status 1; the lines of the checks made before it are printed, also
+#    into a pipe or file (each is flushed).
+expect_exit 1 "^FAIL layer broken_leaky_ws_none: backward() does not crash: backward() crashed with SIGSEGV in the gradient checks (finite differences), input \[7\], B = 1, given no workspace" \
+    dptrain check-plugin "$tp/broken_leaky_ws_none.so"
+dptrain check-plugin "$tp/broken_leaky_ws_none.so" > crash.out || true
+check "the lines before the crash are printed" \
+    grep -q '^PASS layer broken_leaky_ws_none: parameter tensors$' crash.out
+check "  and the count" grep -q '^check-plugin: [0-9]* checks, 1 failed$' crash.out
+dptrain check-plugin "$tp/broken_leaky_ws_none.so" --format json > crash.json || true
+check "  and in --format json" "$PYTHON" - <<'PY'
+import json
+doc = json.load(open("crash.json"))
+bad = [c for c in doc["checks"] if not c["passed"]]
+assert len(bad) == 1 and bad[0]["check"] == "backward() does not crash", bad
+PY
+
 summary

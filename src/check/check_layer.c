@@ -252,17 +252,36 @@ static int check_relu(const struct dpt_check_subject *s, struct dpt_check_layer 
     return rc;
 }
 
-/* Records that create() of subject s crashed for input shape `in`; returns
- * DPT_ECRASH, which ends every check: nothing of the plugin runs after a
- * crash (plugin/guard.h). */
+/* Records the crash that ended the checks of subject s: that of create()
+ * for instance c's input shape, or else the harness's first
+ * (dpt_check_crashed), which happened `during` ("in the gradient checks").
+ * Returns DPT_ECRASH, which ends every check: nothing of the plugin runs
+ * after a crash (plugin/guard.h). */
 static int crash_fail(const struct dpt_check_subject *s, const struct dpt_check_layer *c,
-                      struct dpt_check_report *rep)
+                      struct dpt_check_report *rep, const char *during)
 {
-    char in[64];
-    dpt_check_fail(rep, s->base, "create() does not crash", 1,
-                   "create() crashed with %s for input %s; no further checks were run",
-                   dpt__signal_name(c->crash_signal),
-                   dpt_check_shape_text(&c->in, in, sizeof in));
+    char in[64], label[96], check[64], rows[32] = "";
+    dpt_check_shape_text(&c->in, in, sizeof in);
+    const struct dpt_check_crash *k = dpt_check_crashed();
+    if (c->crash_signal || !k) {
+        dpt_check_fail(rep, s->base, "create() does not crash", 1,
+                       "create() crashed with %s for input %s; no further checks were run",
+                       dpt__signal_name(c->crash_signal), in);
+        return DPT_ECRASH;
+    }
+    if (s->label[0]) {
+        snprintf(label, sizeof label, "%s", s->label);
+    } else {
+        snprintf(label, sizeof label, "input %s", in); /* init() crashed: no label yet */
+    }
+    if (k->B) {
+        snprintf(rows, sizeof rows, ", B = %zu", k->B);
+    }
+    snprintf(check, sizeof check, "%s does not crash", k->fn);
+    dpt_check_fail(rep, s->base, check, 1, "%s crashed with %s %s, %s%s%s; no further checks "
+                   "were run", k->fn, dpt__signal_name(k->signal), during, label, rows,
+                   k->no_workspace ? ", given no workspace (workspace_bytes() declared 0 "
+                                     "bytes for this B)" : "");
     return DPT_ECRASH;
 }
 
@@ -274,7 +293,7 @@ static int check_instances(const struct dpt_check_subject *s, struct dpt_check_i
     struct dpt_check_inst b;
     int rc = s->make(s, seed + 1, &b);
     if (rc == DPT_ECRASH) {
-        return crash_fail(s, &b.c, rep);
+        return crash_fail(s, &b.c, rep, "making a second instance");
     }
     if (rc < 0) {
         return rc == DPT_ENOMEM ? rc : 0; /* refused once it worked: not this check's */
@@ -304,7 +323,8 @@ static int check_instances(const struct dpt_check_subject *s, struct dpt_check_i
     outs_free(&oa), outs_free(&ob), outs_free(&ia), outs_free(&ib);
     dpt_check_free(xa), dpt_check_free(xb), dpt_check_free(dy);
     s->unmake(&b);
-    return rc;
+    return rc == 0 && dpt_check_crashed()
+               ? crash_fail(s, ca, rep, "in the instances check (two called in turn)") : rc;
 }
 
 int dpt_check_subject_run(const struct dpt_check_subject *s, struct dpt_check_inst *a,
@@ -316,9 +336,15 @@ int dpt_check_subject_run(const struct dpt_check_subject *s, struct dpt_check_in
         struct dpt_check_fd fdx, fdp[64];
         int rc = dpt_check_layer_fd(c, B, 100 + B, s->lo, s->hi, DPT_CHECK_STEP, DPT_CHECK_TOL,
                                     &fdx, s->parts, s->n_parts, fdp);
+        if (rc == 0 && dpt_check_crashed()) {
+            return crash_fail(s, c, rep, "in the gradient checks (finite differences)");
+        }
         struct dpt_check_contracts contracts;
         if (rc == 0) {
             rc = dpt_check_layer_contracts(c, B, 200 + B, s->lo, s->hi, &contracts);
+        }
+        if (rc == 0 && dpt_check_crashed()) {
+            return crash_fail(s, c, rep, "in the buffer contract checks");
         }
         if (rc < 0) {
             return rc;
@@ -330,9 +356,15 @@ int dpt_check_subject_run(const struct dpt_check_subject *s, struct dpt_check_in
         report_contracts(s, rep, c, &contracts, B);
     }
     int rc = check_threads(s, c, rep, 3, 300);
+    if (rc == 0 && dpt_check_crashed()) {
+        return crash_fail(s, c, rep, "in the thread safety check (4 threads at once)");
+    }
     if (rc == 0 && s->base->kind == DPT_KIND_LAYER && s->base->abi_minor >= 1 &&
         (s->base->caps & DPT_CAP_APPLIES_RELU)) {
         rc = check_relu(s, c, rep, 3, 500);
+        if (rc == 0 && dpt_check_crashed()) {
+            return crash_fail(s, c, rep, "in the relu check (DPT_CAP_APPLIES_RELU)");
+        }
     }
     return rc < 0 ? rc : check_instances(s, a, rep, 2, 400);
 }
@@ -504,7 +536,7 @@ int dpt_check_layer_plugin(const struct dpt_layer_plugin *p, const struct dpt_ch
         struct dpt_check_inst a;
         int rc = layer_make(&s, 42, &a);
         if (rc == DPT_ECRASH) {
-            return crash_fail(&s, &a.c, rep);
+            return crash_fail(&s, &a.c, rep, "while the instance was made");
         }
         if (rc == DPT_ENOMEM) {
             layer_unmake(&a);

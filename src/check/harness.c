@@ -7,6 +7,7 @@
 
 #include <dptrain/dptrain.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +222,32 @@ void dpt_check_fd(float *v, size_t n, const float *a, double (*objective)(void *
 
 /* ---------- A layer as the host runs it ---------- */
 
+/* Every call into a plugin runs under the crash guard (plugin/guard.h).
+ * The first crash is kept here; from then on nothing of any plugin runs:
+ * the calls return at once, and the checks report and stop. */
+static struct dpt_check_crash first_crash;
+static atomic_flag crash_noted = ATOMIC_FLAG_INIT;
+
+const struct dpt_check_crash *dpt_check_crashed(void)
+{
+    return first_crash.signal ? &first_crash : NULL;
+}
+
+/* Runs fn(arg), the call of plugin function `name` for B rows, guarded;
+ * ws: the workspace it was given (whether it had one goes into a crash
+ * report). Does nothing after a crash. */
+static void guarded(void (*fn)(void *), void *arg, const char *name, size_t B, const void *ws)
+{
+    if (dpt__guard_crashed()) {
+        return;
+    }
+    int sig = dpt__guard_call(fn, arg);
+    if (sig && !atomic_flag_test_and_set(&crash_noted)) {
+        first_crash = (struct dpt_check_crash){.signal = sig, .fn = name, .B = B,
+                                               .no_workspace = ws == NULL};
+    }
+}
+
 /* Sizes and the guarded slice of an instance whose create() succeeded. */
 static int layer_finish(struct dpt_check_layer *c)
 {
@@ -249,6 +276,18 @@ static void call_create(void *arg)
     call->rc = c->p->create(&c->st, c->host, &c->in, &c->info);
 }
 
+struct init_call {
+    struct dpt_check_layer *c;
+    struct dpt_rng rng;
+};
+
+static void call_init(void *arg)
+{
+    struct init_call *call = arg;
+    struct dpt_check_layer *c = call->c;
+    c->p->init(c->st, c->params, c->host, &call->rng);
+}
+
 int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
                            const struct dpt_host *host, const struct dpt_shape *in,
                            uint64_t seed)
@@ -272,10 +311,10 @@ int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plu
         return DPT_ENOMEM;
     }
     if (p->init) {
-        struct dpt_rng rng = {seed, 0};
-        p->init(c->st, c->params, host, &rng);
+        struct init_call call = {c, {seed, 0}};
+        guarded(call_init, &call, "init()", 0, c->params);
     }
-    return 0;
+    return dpt_check_crashed() ? DPT_ECRASH : 0;
 }
 
 int dpt_check_layer_adopt(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
@@ -292,18 +331,33 @@ int dpt_check_layer_adopt(struct dpt_check_layer *c, const struct dpt_layer_plug
 
 void dpt_check_layer_destroy(struct dpt_check_layer *c)
 {
-    if (c->st) {
-        c->p->destroy(c->st);
+    if (c->st && !dpt__guard_crashed()) {
+        c->p->destroy(c->st); /* never after a crash: the plugin's state is unknown */
     }
     dpt_check_free(c->params);
     dpt_check_free(c->ws);
     memset(c, 0, sizeof *c);
 }
 
+struct ws_call {
+    const struct dpt_check_layer *c;
+    size_t B, bytes;
+};
+
+static void call_workspace_bytes(void *arg)
+{
+    struct ws_call *call = arg;
+    call->bytes = call->c->p->workspace_bytes(call->c->st, call->B);
+}
+
 void *dpt_check_layer_workspace(const struct dpt_check_layer *c, size_t B, size_t *bytes,
                                 int *failed)
 {
-    *bytes = c->p->workspace_bytes ? c->p->workspace_bytes(c->st, B) : 0;
+    struct ws_call call = {c, B, 0};
+    if (c->p->workspace_bytes) {
+        guarded(call_workspace_bytes, &call, "workspace_bytes()", B, c);
+    }
+    *bytes = call.bytes;
     if (*bytes == 0) {
         return NULL;
     }
@@ -321,19 +375,39 @@ static struct dpt_batch batch_of(const struct dpt_check_layer *c, void *ws, size
     return b;
 }
 
+/* One forward (dy NULL) or backward, with its arguments. */
+struct pass_call {
+    const struct dpt_check_layer *c;
+    const float *x, *y, *dy;
+    float *y_out, *dx, *dparams;
+    struct dpt_batch b;
+};
+
+static void call_pass(void *arg)
+{
+    struct pass_call *p = arg;
+    const struct dpt_check_layer *c = p->c;
+    if (p->dy) {
+        c->p->backward(c->st, c->params, p->x, p->y, p->dy, p->dx, p->dparams, &p->b);
+    } else {
+        c->p->forward(c->st, c->params, p->x, p->y_out, &p->b);
+    }
+}
+
 void dpt_check_layer_forward_ws(const struct dpt_check_layer *c, void *ws, const float *x,
                                 float *y, size_t B, int training)
 {
-    struct dpt_batch b = batch_of(c, ws, B, training);
-    c->p->forward(c->st, c->params, x, y, &b);
+    struct pass_call call = {.c = c, .x = x, .y_out = y, .b = batch_of(c, ws, B, training)};
+    guarded(call_pass, &call, "forward()", B, ws);
 }
 
 void dpt_check_layer_backward_ws(const struct dpt_check_layer *c, void *ws, const float *x,
                                  const float *y, const float *dy, float *dx, float *dparams,
                                  size_t B)
 {
-    struct dpt_batch b = batch_of(c, ws, B, 1);
-    c->p->backward(c->st, c->params, x, y, dy, dx, dparams, &b);
+    struct pass_call call = {.c = c, .x = x, .y = y, .dy = dy, .dx = dx, .dparams = dparams,
+                             .b = batch_of(c, ws, B, 1)};
+    guarded(call_pass, &call, "backward()", B, ws);
 }
 
 /* The instance's workspace for B rows: reallocated when B changes, so

@@ -65,6 +65,22 @@ struct dpt_check_fd {
 void dpt_check_fd(float *v, size_t n, const float *a, double (*objective)(void *ctx),
                   void *ctx, double h, double kink_tol, struct dpt_check_fd *out);
 
+/* Every call the harness makes into a plugin (create, init,
+ * workspace_bytes, forward, backward) runs under the crash guard of
+ * plugin/guard.h. The first crash is kept; after it nothing of any plugin
+ * runs again (the calls return at once, outputs left as they were, and
+ * dpt_check_layer_destroy calls no destroy), and the caller reports it and
+ * stops, as a process does after a crash. create()'s crash is reported by
+ * dpt_check_layer_create itself (crash_signal below). */
+struct dpt_check_crash {
+    int signal;       /* SIGSEGV, ... */
+    const char *fn;   /* the function: "forward()", "backward()", "init()", ... */
+    size_t B;         /* the rows of the call (0 for init) */
+    int no_workspace; /* forward or backward was given no workspace */
+};
+/* The first crash in a call the harness made, or NULL. */
+const struct dpt_check_crash *dpt_check_crashed(void);
+
 /* A layer instance as the host runs it: the plugin's create() for one
  * input shape, its slice (guarded) initialized by init(), and a guarded
  * workspace of the declared size for the current B. */
@@ -87,7 +103,8 @@ struct dpt_check_layer {
  * Returns 0; a negative value from a refusing create() (its message is
  * wherever the host put it; c->st is NULL); DPT_ECRASH when create()
  * crashed (c->crash_signal says with what; nothing of the plugin may run
- * after that, plugin/guard.h); or DPT_ENOMEM.
+ * after that, plugin/guard.h) or init() did (dpt_check_crashed); or
+ * DPT_ENOMEM.
  * dpt_check_layer_destroy is safe after any return. */
 int dpt_check_layer_create(struct dpt_check_layer *c, const struct dpt_layer_plugin *p,
                            const struct dpt_host *host, const struct dpt_shape *in,

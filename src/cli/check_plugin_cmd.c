@@ -136,9 +136,11 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     return 1;
 }
 
-static void print_text(const struct dpt_check_report *rep)
+/* The lines of results [from, rep->n), each flushed as it is printed:
+ * what was checked is out even if the process dies after it. */
+static void print_lines(const struct dpt_check_report *rep, size_t from)
 {
-    for (size_t i = 0; i < rep->n; i++) {
+    for (size_t i = from; i < rep->n; i++) {
         const struct dpt_check_result *r = &rep->r[i];
         if (r->failed) {
             printf("FAIL %s %s: %s: %s", r->kind, r->name, r->check, r->detail);
@@ -150,8 +152,8 @@ static void print_text(const struct dpt_check_report *rep)
                    r->points);
         }
         putchar('\n');
+        fflush(stdout);
     }
-    printf("check-plugin: %zu checks, %zu failed\n", rep->n, dpt_check_failures(rep));
 }
 
 /* {"file", "checks": [{kind, name, check, passed, detail?}...], "total", "failed"} */
@@ -188,8 +190,11 @@ static int print_json(const char *file, const struct dpt_check_report *rep)
     return 0;
 }
 
-/* Loads the file and checks its plugins (or the one named) into rep.
- * Returns 0, or EXIT_USAGE / EXIT_RUN after printing why. */
+/* Loads the file and checks its plugins (or the one named) into rep,
+ * printing each plugin's lines once its checks are done unless a->json.
+ * A crash in a plugin ends the checks with its FAIL result (the crash
+ * guard of plugin/guard.h caught it). Returns 0, or EXIT_USAGE / EXIT_RUN
+ * after printing why. */
 static int run_checks(struct check_args *a, struct dpt_check_report *rep)
 {
     struct stat st;
@@ -217,7 +222,11 @@ static int run_checks(struct check_args *a, struct dpt_check_report *rep)
         const struct dpt_plugin *p = dpt_registry_entry(reg, i)->plugin;
         if (!a->name || strcmp(a->name, p->name) == 0) {
             checked++;
+            size_t from = rep->n;
             rc = dpt_check_plugin(p, &o, rep);
+            if (!a->json && (rc == 0 || rc == DPT_ECRASH)) {
+                print_lines(rep, from);
+            }
         }
     }
     if (rc == 0 && checked == 0) {
@@ -251,7 +260,8 @@ int cmd_check_plugin(int argc, char **argv)
             if (a.json) {
                 rc = print_json(a.file, &rep) < 0 ? EXIT_RUN : 0;
             } else {
-                print_text(&rep);
+                printf("check-plugin: %zu checks, %zu failed\n", rep.n,
+                       dpt_check_failures(&rep));
             }
             rc = rc ? rc : dpt_check_failures(&rep) ? EXIT_RUN : 0;
         }

@@ -36,6 +36,9 @@
  * Crashes during training (forward, backward, step) are not caught: they
  * run on many threads in the hot loop, and a crash there is left to the
  * previous handler (Open MPI prints a backtrace and ends the job).
+ * check-plugin guards every call it makes into a layer, from several
+ * OpenMP threads at once in its threads check: the handlers are installed
+ * by the first guarded call that starts and put back by the last to end.
  */
 #include "config.h"
 
@@ -78,10 +81,25 @@ static void on_crash(int sig)
     siglongjmp(*to, 1);
 }
 
-/* Installs the handlers, saving the previous ones in old; and the
+/* Guarded calls may run on several threads at once (check-plugin's
+ * threads check): the first to start installs the handlers, saving the
+ * previous ones, and the last to end puts those back. The count and the
+ * saved handlers are kept under a spin lock (held for a few sigaction
+ * calls, never in the handler). */
+static atomic_flag handlers_lock = ATOMIC_FLAG_INIT;
+static int handlers_users;
+static struct sigaction handlers_saved[N_CAUGHT];
+
+static void lock_handlers(void)
+{
+    while (atomic_flag_test_and_set(&handlers_lock)) {
+    }
+}
+
+/* Installs the handlers unless another thread's guarded call did; and the
  * alternate stack when it is free, saving the previous one in old_stack.
  * Returns whether the alternate stack was taken. */
-static int install(struct sigaction old[N_CAUGHT], stack_t *old_stack)
+static int install(stack_t *old_stack)
 {
     int took_stack = 0;
     if (!atomic_flag_test_and_set(&alt_stack_busy)) {
@@ -96,18 +114,23 @@ static int install(struct sigaction old[N_CAUGHT], stack_t *old_stack)
     act.sa_handler = on_crash;
     sigemptyset(&act.sa_mask);
     act.sa_flags = SA_ONSTACK;
-    for (size_t i = 0; i < N_CAUGHT; i++) {
-        sigaction(caught[i], &act, &old[i]);
+    lock_handlers();
+    for (size_t i = 0; handlers_users == 0 && i < N_CAUGHT; i++) {
+        sigaction(caught[i], &act, &handlers_saved[i]);
     }
+    handlers_users++;
+    atomic_flag_clear(&handlers_lock);
     return took_stack;
 }
 
-static void uninstall(const struct sigaction old[N_CAUGHT], const stack_t *old_stack,
-                      int took_stack)
+static void uninstall(const stack_t *old_stack, int took_stack)
 {
-    for (size_t i = 0; i < N_CAUGHT; i++) {
-        sigaction(caught[i], &old[i], NULL);
+    lock_handlers();
+    for (size_t i = 0; handlers_users == 1 && i < N_CAUGHT; i++) {
+        sigaction(caught[i], &handlers_saved[i], NULL);
     }
+    handlers_users--;
+    atomic_flag_clear(&handlers_lock);
     if (took_stack) {
         sigaltstack(old_stack, NULL);
         atomic_flag_clear(&alt_stack_busy);
@@ -135,11 +158,10 @@ static __attribute__((noinline)) int jump_call(void (*fn)(void *arg), void *arg)
 
 int dpt__guard_call(void (*fn)(void *arg), void *arg)
 {
-    struct sigaction old[N_CAUGHT];
     stack_t old_stack;
-    int took_stack = install(old, &old_stack);
+    int took_stack = install(&old_stack);
     int sig = jump_call(fn, arg);
-    uninstall(old, &old_stack, took_stack);
+    uninstall(&old_stack, took_stack);
     return sig;
 }
 

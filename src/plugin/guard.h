@@ -23,7 +23,8 @@
 /* Runs fn(arg) on the calling thread with the four crash signals caught.
  * Returns 0 when fn returned, else the number of the signal it raised. The
  * signal handlers and the alternate signal stack in place before the call
- * are back in place when it returns, either way. */
+ * are back in place when it returns, either way (with calls on several
+ * threads at once: when the last of them returns). */
 int dpt__guard_call(void (*fn)(void *arg), void *arg);
 
 /* Whether any guarded call of this process has crashed: from then on the
