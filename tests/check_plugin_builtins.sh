@@ -83,6 +83,14 @@ expect_exit 2 "has no plugin named 'dense2' (it has: dense)" \
     dptrain check-plugin "$libs/layer_dense.so" dense2
 expect_exit 2 "\-\-shape '0,3'" dptrain check-plugin "$libs/layer_dense.so" --shape 0,3
 expect_exit 2 "not a dptrain plugin" dptrain check-plugin "$DPT_TEST_PLUGINS/no_symbol.so"
+expect_exit 2 "lacks the required function backward" \
+    dptrain check-plugin "$DPT_TEST_PLUGINS/lacks_backward.so"
+expect_exit 2 "was built for plugin ABI 3.0" dptrain check-plugin "$DPT_TEST_PLUGINS/bad_abi.so"
+# A file that crashes while it loads exits 1 instead, as a failed check:
+# the plugin's bug, not a wrong command line (as documented in --help).
+expect_exit 1 "crashed with SIGSEGV while loading" \
+    dptrain check-plugin "$DPT_TEST_PLUGINS/crash_ctor.so"
+check "--help says so" sh -c "'$DPTRAIN' check-plugin --help | tr '\n' ' ' | grep -q '1 a check failed or the plugin crashed (also while its file loaded), 2 bad command line or a file that is not a plugin'"
 check "--help" dptrain check-plugin --help
 # A --set key the plugin never reads (a typo) fails instead of checking the
 # defaults without a word, for every kind of plugin.

@@ -6,8 +6,10 @@
  *     check-plugin: 40 checks, 1 failed
  *
  * or the same as one JSON document (--format json). Exit 0 when every
- * check passes, 1 when one fails, 2 for a bad command line or a file that
- * does not load. Needs no MPI: the checks run in this process, with
+ * check passes, 1 when one fails or the plugin crashes (also while its
+ * file loads: a bug of the plugin, as train reports it), 2 for a bad
+ * command line or a file that is not a plugin this dptrain loads. Needs
+ * no MPI: the checks run in this process, with
  * OpenMP threads for the thread-safety checks.
  */
 #include "config.h"
@@ -48,8 +50,10 @@ static const char check_usage[] =
     "  --allow-unsafe-plugins  check FILE.so even when others could have written\n"
     "                       it or its folder (a warning instead of the refusal)\n"
     "\n"
-    "Exit status: 0 every check passed, 1 a check failed, 2 bad command line or\n"
-    "a file that does not load.\n";
+    "Exit status: 0 every check passed, 1 a check failed or the plugin crashed\n"
+    "(also while its file loaded), 2 bad command line or a file that is not a\n"
+    "plugin this dptrain loads (not a dptrain plugin, another ABI, a required\n"
+    "function missing).\n";
 
 #define MAX_SHAPES 8
 
