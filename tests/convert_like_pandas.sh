@@ -304,9 +304,10 @@ PY
 #     (';' between fields, decimal commas) reads as read_csv(sep=";",
 #     decimal=",") with --delimiter ';' --decimal-comma.
 printf 'id,x1,note,x2,batch,label\n7,1.5,"a, b",2,b1,0\n8,-3,c,4.25,b2,1\n9,0.5,d,6,b1,0\n' > ids.csv
-check "15. --drop id,note,-2" "$DPTRAIN" convert ids.csv ids.h5 --drop id,note,-2 -q
+check "15. --drop id,note,-2, into folders made for it" \
+    "$DPTRAIN" convert ids.csv new/sub/ids.h5 --drop id,note,-2 -q
 check "15. ... X as pandas reads the kept columns" \
-    compare ids.csv ids.h5 "usecols=['x1', 'x2', 'label']" label int
+    compare ids.csv new/sub/ids.h5 "usecols=['x1', 'x2', 'label']" label int
 printf 'a;b;c\n6,705;-1,5;0\n1,25;3;1\n2;0,125;0\n' > eu.csv
 check "15. --delimiter ';' --decimal-comma" \
     "$DPTRAIN" convert eu.csv eu.h5 --delimiter ';' --decimal-comma -q
