@@ -79,11 +79,12 @@ VALUES = {
     "--stop-after-steps": "1", "--summary": "s.json", "--timeout": "30",
     "--chunk-rows": "10", "--classes": "a,b", "--compress": "1", "--delimiter": ";",
     "--fill-missing": "mean", "--from": "csv", "--label": "0", "--label-type": "int",
-    "--y-file": "y.npy",
+    "--y-file": "y.npy", "--drop": "0",
 }
 FLAGS = {"-h", "--help", "--version", "--allow-unsafe-plugins", "--deterministic",
          "--overwrite", "--force", "--progress", "--no-progress", "-q", "--quiet",
-         "-v", "--verbose", "--header", "--no-header", "--no-label", "--keep-index"}
+         "-v", "--verbose", "--header", "--no-header", "--no-label", "--keep-index",
+         "--decimal-comma"}
 
 def value(cmd, opt):
     v = VALUES.get(cmd + " " + opt, VALUES.get(opt))
