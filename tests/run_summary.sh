@@ -138,10 +138,41 @@ assert s["stopped_by"] == "error" and "bad.h5" in s["error"] and s["epochs"] == 
 assert s["files"] == {"summary": "s6.json"} and s["best"] == {} and s["final"] == {}, s
 PY
 
-# 7. A summary that cannot be written fails at start-up, naming it.
+# 7. A summary that cannot be written fails at start-up, naming it, in one
+#    error line (no second one for the summary it then cannot write).
 expect_error "--summary /proc/s.json: cannot write a file in /proc" \
     dptrain train iris.cfg --out m7.h5 --summary /proc/s.json --set train.log=p.csv
 check "no training happened (no model file)" [ ! -e m7.h5 ]
+check "one error line" [ "$(grep -c '^dptrain: error: ' "$tmp/.err")" = 1 ]
+
+# 9. A typo in the model file's train or data section, or at its top level,
+#    is found as the file is read, before any output is checked: the
+#    summary is written all the same, in a folder that does not exist yet
+#    (made as for every output), with one error line, the typo's (on 2
+#    ranks too: rank 0 writes it).
+sed 's/epochs = 12;/epoch = 12;/' iris.cfg > typo_train.cfg
+sed 's/standardize = true;/standardise = true;/' iris.cfg > typo_data.cfg
+{ cat iris.cfg; echo 'trian = { batch = 16; };'; } > typo_top.cfg
+for t in train data top; do
+    run 9$t dptrain train typo_$t.cfg --out new9$t/m.h5 --summary new9$t/s.json
+done
+run 9np mpirun_np 2 "$DPTRAIN" train typo_train.cfg --threads 1 --out new9np/m.h5 \
+    --summary new9np/s.json
+for t in train data top np; do
+    check "typo ($t): exit 1, one error line, the summary in the new folder says it" \
+        "$PYTHON" - "9$t" <<'PY'
+import json, sys
+n = sys.argv[1]
+assert open("rc" + n).read().strip() == "1"
+errors = [l for l in open("e" + n) if l.startswith("dptrain: error: ")]
+assert len(errors) == 1, errors
+s = json.load(open("new%s/s.json" % n))
+assert s["status"] == "error" and s["stopped_by"] == "error" and s["exit_status"] == 1, s
+assert s["error"] == errors[0][len("dptrain: error: "):].rstrip("\n"), (s["error"], errors)
+assert "typo_" in s["error"] and s["files"] == {"summary": "new%s/s.json" % n}, s
+print(errors[0].rstrip())
+PY
+done
 
 # 8. On 2 ranks: one summary (rank 0's), ranks 2.
 run 8 mpirun_np 2 "$DPTRAIN" train iris.cfg --threads 1 --out m8.h5 --summary s8.json \

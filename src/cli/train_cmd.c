@@ -1024,6 +1024,21 @@ static int save_at_time_limit(const struct dpt_dist *d, const struct train_args 
     return rc;
 }
 
+/* First of all, on rank 0: --summary FILE.json is written however the run
+ * ends, a typo in the model file included, so its folder is made and
+ * probed (as check_outputs does for every output) before anything else can
+ * fail. When it cannot be written, that is the run's one error line, and
+ * no summary is attempted at the end. Collective; the outcome is agreed. */
+static int check_summary(const struct dpt_dist *d, struct train_args *a, struct dpt_err *err)
+{
+    int rc = d->rank == 0 && a->summary ? dpt_output_probe(a->summary, "--summary", err) : 0;
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        a->summary = NULL;
+    }
+    return rc;
+}
+
 /* The start of a run, on every rank: the plugins, the model description
  * (and the watchdog's timeout from it unless --timeout was given), the
  * checkpoint series into *ckpt (--checkpoint, else train.checkpoint.path;
@@ -1285,8 +1300,9 @@ static int report_summary(FILE *out, const struct dpt_dist *d, const struct trai
 }
 
 /* Trains on every rank once MPI runs; returns the exit status. A run's
- * steps in the order they happen: start_run, the options dpt_train takes,
- * the outputs' checks, training, end_run, train.log's close. */
+ * steps in the order they happen: check_summary, start_run, the options
+ * dpt_train takes, the outputs' checks, training, end_run, train.log's
+ * close. */
 static int run_train(const struct dpt_dist *d, struct train_args *a)
 {
     struct dpt_err err = {0};
@@ -1299,7 +1315,10 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     const char *ckpt = NULL;
     FILE *json_out = a->c.json && d->rank == 0 ? set_stdout_aside() : NULL;
     int refused = 0;
-    int rc = start_run(d, a, &reg, &spec, &ckpt, &refused, &err);
+    int rc = check_summary(d, a, &err);
+    if (rc == 0) {
+        rc = start_run(d, a, &reg, &spec, &ckpt, &refused, &err);
+    }
     if (rc == 0) {
         rc = name_run(d, a, &spec, &err);
     }
