@@ -100,6 +100,10 @@ struct progress {
     int rank, ranks;
     int threads; /* per rank, as dpt_train chose */
     const char *what, *data, *how; /* for the first line */
+    /* ... and what it resumes from: ", resuming from FILE" for --resume
+     * FILE; for --resume auto, what it found (on_resume). */
+    char resume[PATH_MAX + 64];
+    int resume_auto;
     int quiet;
     int verbose;
     FILE *log; /* train.log on rank 0, or NULL */
@@ -196,9 +200,9 @@ static void on_start(void *ctx, const struct dpt_net *net, int threads, const ch
     struct progress *p = ctx;
     p->threads = threads;
     if (p->rank == 0 && !p->quiet) {
-        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s%s\n", dpt_version(),
+        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s%s%s\n", dpt_version(),
                p->what, p->data, p->ranks, p->ranks > 1 ? "s" : "", threads,
-               threads > 1 ? "s" : "", p->how);
+               threads > 1 ? "s" : "", p->how, p->resume);
     }
     if (p->rank == 0 && p->verbose) {
         printf("%s\n", data);
@@ -334,13 +338,20 @@ static int trim_log(const char *path, int jsonl, int64_t epochs_done, struct dpt
 }
 
 /* Rank 0, when a resume knows its checkpoint (train/train.h, on_resume):
+ * the first line says what --resume auto found (tests/mpi/no_silent_overwrite.sh);
  * train.log loses the rows the interrupted run wrote after that checkpoint,
  * which the resumed run writes again, so that it ends as an uninterrupted
  * run's would (tests/resume_log_exact.sh). On failure the log is left as it
  * was and not written to: training goes on, and the exit status will be 1. */
-static void on_resume(void *ctx, int64_t epochs_done)
+static void on_resume(void *ctx, int64_t epochs_done, const char *from)
 {
     struct progress *p = ctx;
+    if (p->resume_auto && from) {
+        snprintf(p->resume, sizeof p->resume, ", resuming from %s (--resume auto)", from);
+    } else if (p->resume_auto) {
+        snprintf(p->resume, sizeof p->resume, ", starting afresh (--resume auto: no "
+                 "checkpoint yet)");
+    }
     if (!p->log) {
         return;
     }
@@ -1331,15 +1342,16 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
     if (refused) {
         a->summary = NULL; /* the earlier run's summary is one of the files kept */
     }
-    char how[PATH_MAX + 64];
-    snprintf(how, sizeof how, "%s%s%s", spec.deterministic ? ", deterministic" : "",
-             a->resume ? ", resuming from " : "",
-             a->resume_auto ? "the newest checkpoint (--resume auto)" : a->resume ? a->resume : "");
     struct progress prog = {.rank = d->rank, .ranks = d->size, .quiet = a->c.quiet,
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
-                            .data = spec.train ? spec.train : "(no data)", .how = how,
+                            .data = spec.train ? spec.train : "(no data)",
+                            .how = spec.deterministic ? ", deterministic" : "",
+                            .resume_auto = a->resume_auto,
                             .tty = a->progress_bar > 0 && !a->c.quiet && !a->c.json,
                             .batch = spec.batch, .json = a->c.json && d->rank == 0};
+    if (a->resume && !a->resume_auto) {
+        snprintf(prog.resume, sizeof prog.resume, ", resuming from %s", a->resume);
+    }
     cli_log_every_init(&prog.every, spec.log_every_epochs, spec.log_every_s, !prog.tty);
     struct dpt_train_outcome outcome = {0};
     int time_up = 0;

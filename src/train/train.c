@@ -83,6 +83,7 @@ struct run {
     struct dpt_run_record run; /* this run's P, T, mode, data (rank 0's fingerprint), order */
     struct dpt_window_policy policy; /* how the training rows are held, and their order */
     int resumed;             /* a checkpoint was loaded: its order is kept */
+    char from[PATH_MAX];     /* ... the file it came from (for o->on_resume) */
     int threads;
     uint64_t n_train;        /* rows trained on (all of data.train but a validation split) */
     uint64_t micro;          /* rows per micro-shard (dpt_train_micro_rows) */
@@ -707,6 +708,7 @@ static int resume_from(struct run *r, const char *path, struct dpt_err *err)
     rc = dpt_dist_agree(r->d, rc, err);
     r->resumed = rc == 0;
     if (rc == 0) {
+        snprintf(r->from, sizeof r->from, "%s", path);
         callbacks_from_state(r);
         /* The factor of the last step taken, for the epoch line of an epoch
          * whose steps were all taken before the stop. */
@@ -782,7 +784,7 @@ static int init_weights(struct run *r, struct dpt_err *err)
         }
     }
     if (rc == 0 && o->resume && o->on_resume && r->d->rank == 0) {
-        o->on_resume(o->ctx, r->st.epoch);
+        o->on_resume(o->ctx, r->st.epoch, r->resumed ? r->from : NULL);
     }
     return rc;
 }

@@ -94,12 +94,13 @@ struct dpt_train_opts {
      * no call. */
     void (*on_pass)(void *ctx, const char *msg);
     /* Called on rank 0 once a resume (o->resume given) knows where it
-     * starts: the epochs the checkpoint had completed (a checkpoint in the
-     * middle of an epoch counts the epochs before it), 0 when --resume auto
-     * starts afresh. Rows logged by the interrupted run after that point
-     * will be logged again (the CLI drops them from train.log). NULL: no
-     * call. */
-    void (*on_resume)(void *ctx, int64_t epochs_done);
+     * starts, before on_start: the epochs the checkpoint had completed (a
+     * checkpoint in the middle of an epoch counts the epochs before it)
+     * and the checkpoint file it loaded (borrowed for the call), or 0 and
+     * NULL when --resume auto starts afresh. Rows logged by the interrupted
+     * run after that point will be logged again (the CLI drops them from
+     * train.log). NULL: no call. */
+    void (*on_resume)(void *ctx, int64_t epochs_done, const char *from);
     void *ctx;
     struct dpt_train_outcome *outcome; /* filled in at the end; NULL: not asked */
 };

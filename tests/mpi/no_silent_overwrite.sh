@@ -41,9 +41,13 @@ for np in 1 2; do
     check "np=$np: an empty log is no earlier run's" run --set train.log=empty.csv --out e.h5
 
     # 4. --resume auto from the end of training: the newest checkpoint,
-    #    said so; with more epochs it goes on and appends to the log.
+    #    said so, in the note and in the first line (without --quiet); with
+    #    more epochs it goes on and appends to the log.
     expect_exit 0 "note: --resume auto: resuming from ck-000000000040.h5" \
-        run --checkpoint ck.h5 --resume auto --set train.epochs=6 --out c.h5
+        mpirun_np $np "$DPTRAIN" train m.cfg --checkpoint ck.h5 --resume auto \
+        --set train.epochs=6 --out c.h5
+    check "np=$np: the first line names the checkpoint" \
+        grep -q "^dptrain .*: training m.cfg on train.h5, .*thread, resuming from ck-000000000040.h5 (--resume auto)$" "$tmp/.out"
     check "np=$np: the log goes on (6 epochs: $(wc -l < run.csv) lines)" test "$(wc -l < run.csv)" = 7
 
     # 5. A damaged newest checkpoint is skipped, named, and the one before
@@ -57,10 +61,15 @@ for np in 1 2; do
     expect_error "none of the 2 checkpoint files of ck.h5 loads" \
         run --checkpoint ck.h5 --resume auto --set train.epochs=6 --out d.h5
 
-    # 6. An empty series: --resume auto starts afresh and says so; its
+    # 6. An empty series: --resume auto starts afresh and says so, in the
+    #    note and in the first line, which does not claim a resume; its
     #    weights are a fresh run's.
     expect_exit 0 "no checkpoint of new.h5 yet: starting afresh" \
-        run --checkpoint new.h5 --resume auto --set train.log=new.csv --out f.h5
+        mpirun_np $np "$DPTRAIN" train m.cfg --checkpoint new.h5 --resume auto \
+        --set train.log=new.csv --out f.h5
+    check "np=$np: the first line says it starts afresh" \
+        grep -q "^dptrain .*: training m.cfg on train.h5, .*thread, starting afresh (--resume auto: no checkpoint yet)$" "$tmp/.out"
+    check "np=$np: and no line says it resumes" ! grep -q "resuming" "$tmp/.out" "$tmp/.err"
     check "np=$np: --resume auto on nothing == a fresh run" dpt_test compare a.h5 f.h5
 
     # 7. --overwrite: the fresh run replaces the log and, at its first
