@@ -1,9 +1,10 @@
 #!/bin/sh
 # train.log_every thins the epoch lines of a batch log (stdout not a
 # terminal): every Nth epoch, or one line per T of training time, and
-# always the first and the last epoch, the epoch early stopping ended on,
-# the last epoch before each checkpoint (with a checkpoint line) and the
-# last epoch finished however the run stops. train.log keeps every row.
+# always the first and the last epoch, the epoch early stopping ended on
+# and the last epoch finished however the run stops. Each checkpoint has a
+# line of its own, whatever log_every says, and brings no epoch line with
+# it. train.log keeps every row.
 # The lines expected are counted here from the epoch numbers, independently
 # of dptrain.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
@@ -35,14 +36,14 @@ check "train.log has every epoch (2000 rows)" [ "$(($(wc -l < all.csv) - 1))" = 
 dptrain train m.cfg --out m.h5 --overwrite --set train.log_every=1 --set train.epochs=300 > out2 2>&1
 check "log_every = 1: 300 epoch lines" [ "$(epochs out2 | wc -l)" = 300 ]
 
-# 3. A checkpoint every 70 epochs: the epoch of each checkpoint is printed
-#    with a checkpoint line after it; a stop request after 450 steps (in
-#    epoch 450, before its end): the last epoch finished (449) and the
-#    stop's checkpoint are printed too.
+# 3. A checkpoint every 70 epochs: each has its checkpoint line, and no
+#    epoch line of its own (epochs 70, 140, ... are not printed); a stop
+#    request after 450 steps (in epoch 450, before its end): the last epoch
+#    finished (449) and the stop's checkpoint are printed too, in that order.
 dptrain train m.cfg --out m3.h5 --overwrite --set train.epochs=1000 --checkpoint ck/c.h5 \
     --set train.checkpoint.every_epochs=70 --stop-after-steps 450 > out3 2>&1 || true
 epochs out3 > got3
-{ echo 1; seq 70 70 449; seq 100 100 449; echo 449; } | sort -n -u > want3
+{ echo 1; seq 100 100 449; echo 449; } > want3
 check "checkpoints and a stop: epochs $(tr '\n' ' ' < want3)" cmp got3 want3
 check "a checkpoint line per checkpoint ($(($(seq 70 70 450 | wc -l) + 1)))" \
     [ "$(grep -c '^checkpoint ck/c.h5 (step [0-9]*)$' out3)" = "$(($(seq 70 70 450 | wc -l) + 1))" ]
@@ -76,4 +77,26 @@ expect_error "soon.cfg:4: train: 'log_every': expected a number of epochs .* fou
     dptrain train soon.cfg --out x.h5 --overwrite
 expect_error "--set train.log_every=0: train: 'log_every' must be at least 1" \
     dptrain train m.cfg --set train.log_every=0 --out x.h5 --overwrite
+
+# 7. log_every = 100 with a checkpoint after every epoch (--checkpoint's
+#    default), 10 epochs: the first and the last epoch's lines and ten
+#    checkpoint lines, not an epoch line per checkpoint.
+dptrain train m.cfg --out m7.h5 --overwrite --set train.epochs=10 --checkpoint ck7/c.h5 \
+    > out7 2>&1
+check "log_every = 100, a checkpoint every epoch: epoch lines 1 and 10" \
+    [ "$(epochs out7 | tr '\n' ' ')" = "1 10 " ]
+check "and a checkpoint line per epoch (10)" \
+    [ "$(grep -c '^checkpoint ck7/c.h5 (step [0-9]*)$' out7)" = 10 ]
+
+# 8. The default log_every = 1 prints the checkpoint lines too, each after
+#    its epoch's line; --quiet prints neither.
+dptrain train m.cfg --out m8.h5 --overwrite --set train.epochs=5 --set train.log_every=1 \
+    --checkpoint ck8/c.h5 > out8 2>&1
+sed -n -e 's|^epoch *\([0-9]*\)/.*|e\1|p' -e 's|^checkpoint ck8/c.h5 (step \([0-9]*\))$|c\1|p' \
+    out8 | tr '\n' ' ' > got8
+check "log_every = 1: epoch 1, its checkpoint, ..., epoch 5, its checkpoint: $(cat got8)" \
+    [ "$(cat got8)" = "e1 c1 e2 c2 e3 c3 e4 c4 e5 c5 " ]
+dptrain train m.cfg --out m8.h5 --overwrite --set train.epochs=5 --checkpoint ck8/c.h5 \
+    --quiet > out8q 2>&1
+check "--quiet: no epoch or checkpoint line" ! grep -q -e '^epoch' -e '^checkpoint' out8q
 summary

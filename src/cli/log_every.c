@@ -16,11 +16,6 @@ void cli_log_every_init(struct cli_log_every *l, int64_t every_epochs, double ev
     }
 }
 
-int cli_log_every_thins(const struct cli_log_every *l)
-{
-    return l->every_epochs != 1;
-}
-
 int cli_log_every_due(struct cli_log_every *l, const struct dpt_epoch_stats *st)
 {
     int due = !l->printed || st->epoch >= st->epochs || st->stop_early;

@@ -2,11 +2,12 @@
  * 100000-epoch job printing every epoch leaves a log nobody reads; with
  * log_every the CLI prints every Nth epoch, or one line per T seconds of
  * training, and always: the first epoch of the run, the last one, the one
- * early stopping ended on, the last one before a checkpoint, and, however
- * the run ends (a signal, the time limit, a NaN, an error), the last epoch
- * it finished. A line not printed when its epoch ends is held until the
- * next one replaces it or an event asks for it. Applies only when the
- * progress bar is off: on a terminal every epoch gets its line. Rank 0.
+ * early stopping ended on, and, however the run ends (a signal, the time
+ * limit, a NaN, an error), the last epoch it finished. A checkpoint brings
+ * no epoch line: it has a line of its own (train_cmd.c). A line not
+ * printed when its epoch ends is held until the next one replaces it or
+ * the run stops. Applies only when the progress bar is off: on a terminal
+ * every epoch gets its line. Rank 0.
  */
 #ifndef DPT_CLI_LOG_EVERY_H
 #define DPT_CLI_LOG_EVERY_H
@@ -33,12 +34,9 @@ void cli_log_every_init(struct cli_log_every *l, int64_t every_epochs, double ev
  * and the line is held. */
 int cli_log_every_due(struct cli_log_every *l, const struct dpt_epoch_stats *st);
 
-/* A checkpoint was written, or the run ended: 1 and *st the held epoch's
- * stats when one is held (the caller prints its line now), else 0. */
+/* The run stops (its stop's checkpoint was written, or it ended): 1 and
+ * *st the held epoch's stats when one is held (the caller prints its line
+ * now), else 0. */
 int cli_log_every_take_held(struct cli_log_every *l, struct dpt_epoch_stats *st);
-
-/* Whether lines are thinned at all (log_every other than 1 epoch, without
- * a progress bar): the CLI then also prints a line per checkpoint. */
-int cli_log_every_thins(const struct cli_log_every *l);
 
 #endif

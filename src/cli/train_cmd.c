@@ -81,9 +81,10 @@ static const char train_usage[] =
     "                           train.timeout, else 600)\n"
     "  --plugin-path DIRS       extra plugin folders or files, ':'-separated\n"
     "  --allow-unsafe-plugins   load plugins others could have written, with a warning\n"
-    "  -q, --quiet              no per-epoch lines\n"
+    "  -q, --quiet              no per-epoch or per-checkpoint lines\n"
     "  -v, --verbose            also how the data is read, where each rank runs (CPUs),\n"
-    "                           a line per checkpoint and each plugin file's SHA-256\n"
+    "                           each plugin file's SHA-256, and with -q the line per\n"
+    "                           checkpoint\n"
     "  --progress, --no-progress  a progress bar per epoch (default: on a terminal,\n"
     "                           not under mpirun)\n"
     "\n"
@@ -147,19 +148,22 @@ static void on_pass(void *ctx, const char *msg)
     }
 }
 
-static void on_checkpoint(void *ctx, const char *path, uint64_t global_step)
+static void on_checkpoint(void *ctx, const char *path, uint64_t global_step, int stopping)
 {
     struct progress *p = ctx;
     snprintf(p->ckpt, sizeof p->ckpt, "%s", path);
     p->ckpt_step = global_step;
-    /* With train.log_every thinning the epoch lines, every checkpoint is
-     * logged with the last epoch before it, so a batch log shows what each
-     * checkpoint holds. */
+    /* A stop's checkpoint comes after the last epoch the run finished,
+     * whose line is printed however the run stops: before it, in the
+     * order they happened. Other checkpoints bring no epoch line of their
+     * own: train.log_every decides those alone. */
     struct dpt_epoch_stats held;
-    if (p->rank == 0 && !p->quiet && cli_log_every_take_held(&p->every, &held)) {
+    if (p->rank == 0 && !p->quiet && stopping && cli_log_every_take_held(&p->every, &held)) {
         print_epoch_line(p, &held);
     }
-    if (p->rank == 0 && (p->verbose || (!p->quiet && cli_log_every_thins(&p->every)))) {
+    /* Each checkpoint has its line, whatever log_every says: a batch log
+     * shows when one was written and what step it holds. */
+    if (p->rank == 0 && (p->verbose || !p->quiet)) {
         printf("checkpoint %s (step %llu)\n", path, (unsigned long long)global_step);
         fflush(stdout);
     }

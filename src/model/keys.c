@@ -91,7 +91,8 @@ static const struct key_doc docs[] = {
     {"train.log_every", NULL, NULL, "the per-epoch line off a terminal every N epochs, or a "
                                     "time (\"30s\", \"5min\", \"1h\", \"HH:MM:SS\"): at most "
                                     "one line per that much training; the first and last "
-                                    "epochs and each checkpoint are always shown"},
+                                    "epochs are always shown, and each checkpoint has a "
+                                    "line of its own"},
     {"train.time_limit", NULL, NULL, "seconds (a number) or \"HH:MM:SS\": stop in time to "
                                      "write a checkpoint, exit status 3"},
     {"train.checkpoint", "group", "{}", "when checkpoints are written and how many kept"},

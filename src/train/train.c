@@ -156,8 +156,8 @@ static void callbacks_from_state(struct run *r)
 }
 
 /* Rank 0 writes a checkpoint behind the link path; the others wait and
- * share its outcome. */
-static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
+ * share its outcome. stopping: the run stops after it (o->on_checkpoint). */
+static int checkpoint(struct run *r, const char *path, int stopping, struct dpt_err *err)
 {
     dpt_shard_prefetch_wait(r->shard); /* HDF5 is not thread-safe: one user at a time */
     dpt_watch_phase("writing a checkpoint (the others wait for rank 0)");
@@ -176,7 +176,7 @@ static int checkpoint(struct run *r, const char *path, struct dpt_err *err)
         r->last_ckpt_step = (int64_t)r->st.global_step;
         r->last_ckpt_time = dpt__now();
         if (r->o->on_checkpoint) {
-            r->o->on_checkpoint(r->o->ctx, path, r->st.global_step);
+            r->o->on_checkpoint(r->o->ctx, path, r->st.global_step, stopping);
         }
     }
     return rc;
@@ -193,7 +193,7 @@ static int stop_on_request(struct run *r, struct dpt_err *err)
     int rc = 0;
     if (path && !(path == r->o->ckpt_path &&
                   r->last_ckpt_step == (int64_t)r->st.global_step)) {
-        rc = checkpoint(r, path, err);
+        rc = checkpoint(r, path, 1, err);
     }
     if (rc < 0) {
         return rc;
@@ -254,7 +254,7 @@ static int stop_on_time_limit(struct run *r, uint64_t s, struct dpt_err *err)
     const struct dpt_train_opts *o = r->o;
     int rc = 0;
     if (o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
-        rc = checkpoint(r, o->ckpt_path, err);
+        rc = checkpoint(r, o->ckpt_path, 1, err);
     }
     if (rc < 0) {
         return rc;
@@ -440,7 +440,7 @@ static int run_steps(struct run *r, struct dpt_err *err)
         }
         report_progress(r, s, &last_progress);
         due |= every > 0 && r->st.global_step % (uint64_t)every == 0;
-        if (due && (rc = checkpoint(r, r->o->ckpt_path, err)) < 0) {
+        if (due && (rc = checkpoint(r, r->o->ckpt_path, 0, err)) < 0) {
             return rc;
         }
     }
@@ -514,7 +514,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
     }
     int64_t every = o->ckpt_path ? spec->ckpt_every_epochs : 0;
     if (every > 0 && r->st.epoch % every == 0) {
-        return checkpoint(r, o->ckpt_path, err);
+        return checkpoint(r, o->ckpt_path, 0, err);
     }
     return 0;
 }
@@ -542,7 +542,7 @@ static int train_epochs(struct run *r, struct dpt_err *err)
     }
     /* The end of training is a checkpoint too: a later run may go further. */
     if (rc == 0 && r->o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
-        rc = checkpoint(r, r->o->ckpt_path, err);
+        rc = checkpoint(r, r->o->ckpt_path, 0, err);
     }
     return rc;
 }

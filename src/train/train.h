@@ -76,8 +76,9 @@ struct dpt_train_opts {
      * saying how the rows are held and read, then one with the micro-shard
      * size (for --verbose). NULL: no call. */
     void (*on_start)(void *ctx, const struct dpt_net *net, int threads, const char *data);
-    /* Called on every rank after each checkpoint. */
-    void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step);
+    /* Called on every rank after each checkpoint; stopping is 1 when the
+     * run stops after it (a stop request, the time limit), else 0. */
+    void (*on_checkpoint)(void *ctx, const char *path, uint64_t global_step, int stopping);
     /* Called on every rank for each warning of loading init or resume (a
      * layer plugin of another version than the file's, with the same
      * parameter layout: io/model_file.h); the CLI prints on rank 0. NULL:
