@@ -96,6 +96,29 @@ fires "batch 8 in one micro-shard on 2 ranks" idle_rank "$bc" -np 2 --threads 1 
     --ranks-per-node 1 --set train.batch=8 --set train.micro_batch=8 --time-steps 0
 quiet "batch 8 in two micro-shards on 2 ranks" idle_rank "$bc" -np 2 --threads 1 \
     --ranks-per-node 1 --set train.batch=8 --set train.micro_batch=4 --time-steps 0
+# A batch above the training rows: idle_rank's reason says the data has
+# fewer rows than the batch, and the plan carries train's note (JSON
+# batch_note, a "note:" line of the text); a batch within the rows has none.
+fires "batch 100000 on 2 ranks" idle_rank "$bc" -np 2 --threads 1 \
+    --ranks-per-node 1 --set train.batch=100000 --time-steps 0
+check "idle_rank names the training rows and the batch; batch_note says what a step is" \
+    "$PYTHON" - plan.json <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+n = p["train_rows"]
+w = [w["message"] for w in p["warnings"] if w["id"] == "idle_rank"][0]
+assert f"the data has {n} training rows, fewer than the batch of 100000" in w, w
+assert p["batch_note"].startswith(f"train.batch = 100000 is more than the {n} training rows: "
+                                  f"each epoch is one step over all {n} rows"), p["batch_note"]
+print(w)
+PY
+dptrain plan "$bc" -np 2 --threads 1 --ranks-per-node 1 --set train.batch=100000 \
+    --time-steps 0 > note.txt 2>&1 || true
+check "the text has the note after the steps" \
+    sh -c 'grep -A1 "^steps: " note.txt | grep -q "^note: train.batch = 100000 is more than"'
+must dptrain plan "$bc" --time-steps 0 --format json
+check "a batch within the rows: batch_note null" "$PYTHON" -c '
+import json; assert json.load(open("log"))["batch_note"] is None'
 fires "early stopping on val_loss without validation data" refused "$bc" \
     --set train.early_stopping.patience=3 --time-steps 0
 check "the refusal is dpt_consistency_check's, naming val_loss" grep -q "val_loss" plan.json

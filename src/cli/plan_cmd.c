@@ -194,6 +194,9 @@ static void print_text(const struct plan_args *a, const struct dpt_plan *p)
            (unsigned long long)p->micro, (unsigned long long)p->micros_per_step,
            (unsigned long long)p->steps_per_epoch, (long long)p->epochs,
            (unsigned long long)p->steps);
+    if (p->batch_note[0]) {
+        printf("note: %s\n", p->batch_note); /* train's note, word for word */
+    }
     printf("reading: %s, %s", p->cache_all ? "the whole file kept in memory"
            : p->windows_per_epoch > 1 ? "windows of steps" : "an epoch of rows at a time",
            p->direct        ? "straight from the file"
@@ -318,6 +321,8 @@ static json_t *plan_json(const struct plan_args *a, const struct dpt_plan *p)
     json_object_set_new(o, "batch", uint_json(p->batch));
     json_object_set_new(o, "micro_batch", uint_json(p->micro));
     json_object_set_new(o, "micro_shards_per_step", uint_json(p->micros_per_step));
+    json_object_set_new(o, "batch_note", p->batch_note[0] ? json_string(p->batch_note)
+                                                          : json_null());
     json_object_set_new(o, "steps_per_epoch", uint_json(p->steps_per_epoch));
     json_object_set_new(o, "epochs", json_integer(p->epochs));
     json_object_set_new(o, "steps", uint_json(p->steps));

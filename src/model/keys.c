@@ -69,7 +69,9 @@ static const struct key_doc docs[] = {
                                                        "learning_rate = ...; }"},
     {"model.metrics", "list of strings", "[]", "metrics to report; only \"accuracy\" (the "
                                                "others are always computed)"},
-    {"train.batch", NULL, NULL, "rows per optimizer step, over all ranks and threads"},
+    {"train.batch", NULL, NULL, "rows per optimizer step, over all ranks and threads; above "
+                                "the training rows, one step an epoch over all of them "
+                                "(with a note)"},
     {"train.epochs", NULL, NULL, "passes over the training rows"},
     {"train.seed", NULL, NULL, "fixes the initial weights, the row order and dropout"},
     {"train.micro_batch", NULL, NULL, "rows per micro-shard; 0: batch / workers, at most 16 "

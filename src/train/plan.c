@@ -204,6 +204,8 @@ static int plan_steps(struct planner *pl, struct dpt_err *err)
                                     : dpt_threads_for(pl->net, p->batch, p->ranks, cpus);
     p->micro = dpt_train_micro_rows(spec, pl->net, p->ranks, p->threads);
     p->micros_per_step = (p->batch + p->micro - 1) / p->micro;
+    dpt_train_batch_note(spec, pl->net, p->n_train, p->ranks, p->threads, p->batch_note,
+                         sizeof p->batch_note);
     p->cache_all = dpt_window_cache_all(&pl->policy, pl->ds);
     p->direct = dpt_dataset_direct(pl->ds);
     p->chunk_reads = dpt_dataset_chunk_reads(pl->ds);
@@ -507,7 +509,15 @@ static void warn_layout(struct dpt_plan *p)
             first = first < 0 ? r : first;
         }
     }
-    if (idle) {
+    if (idle && p->n_train < p->batch) {
+        uint64_t k = (p->n_train + p->micro - 1) / p->micro;
+        warn(p, "idle_rank", "%d of %d ranks get no training rows (rank %d first): the data "
+             "has %llu training rows, fewer than the batch of %llu, so an epoch is one step "
+             "of %llu micro-shard%s of up to %llu rows, one rank each; those ranks only wait",
+             idle, p->ranks, first, (unsigned long long)p->n_train,
+             (unsigned long long)p->batch, (unsigned long long)k, k == 1 ? "" : "s",
+             (unsigned long long)p->micro);
+    } else if (idle) {
         warn(p, "idle_rank", "%d of %d ranks get no training rows (rank %d first): a batch of "
              "%llu rows in micro-shards of %llu gives %llu micro-shards a step, one rank "
              "each; those ranks only wait", idle, p->ranks, first,

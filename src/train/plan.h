@@ -69,6 +69,7 @@ struct dpt_plan {
     int validation_split;
     int64_t epochs;
     uint64_t batch, micro, micros_per_step, steps_per_epoch, steps;
+    char batch_note[1024]; /* train's note of a batch above the training rows, or "" */
     struct dpt_plan_rank *rank; /* ranks entries, malloc'ed */
     int cache_all, direct;
     int chunk_reads;         /* X's chunks inflated by dptrain (libdeflate) */

@@ -631,10 +631,10 @@ static int has_spatial_layer(const struct dpt_net *net)
  * SPATIAL_MICRO rows or below (so that the workers still get as many
  * each: batch 64 on 3 workers gives micro-shards of 11, not 16 and an idle
  * worker). */
-uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net *net, int ranks,
-                              int threads)
+static uint64_t micro_rows(const struct dpt_spec *spec, uint64_t B, const struct dpt_net *net,
+                           int ranks, int threads)
 {
-    uint64_t B = (uint64_t)spec->batch, m;
+    uint64_t m;
     if (spec->micro_batch > 0) {
         m = (uint64_t)spec->micro_batch;
     } else if (spec->deterministic) {
@@ -654,6 +654,53 @@ uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net 
         }
     }
     return m < B ? m : B;
+}
+
+uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net *net, int ranks,
+                              int threads)
+{
+    return micro_rows(spec, (uint64_t)spec->batch, net, ranks, threads);
+}
+
+int dpt_train_batch_note(const struct dpt_spec *spec, const struct dpt_net *net,
+                         uint64_t n_train, int ranks, int threads, char *buf, size_t len)
+{
+    uint64_t B = (uint64_t)spec->batch;
+    if (n_train == 0 || B <= n_train) {
+        return 0;
+    }
+    /* The one step's micro-shards: micro-shard k goes to rank k % P. */
+    uint64_t m = micro_rows(spec, B, net, ranks, threads), k = (n_train + m - 1) / m;
+    size_t n = (size_t)snprintf(buf, len, "train.batch = %llu is more than the %llu training "
+                                "rows: each epoch is one step over all %llu rows (their mean "
+                                "gradient, as Keras does with such a batch_size), in %llu "
+                                "micro-shard%s of up to %llu rows",
+                                (unsigned long long)B, (unsigned long long)n_train,
+                                (unsigned long long)n_train, (unsigned long long)k,
+                                k == 1 ? "" : "s", (unsigned long long)m);
+    if (k >= (uint64_t)ranks || n >= len) {
+        return 1;
+    }
+    /* What gives every rank rows: a batch of all the rows, when the
+     * micro-shards it makes are enough, else smaller micro-shards. */
+    uint64_t m_all = micro_rows(spec, n_train, net, ranks, threads);
+    uint64_t P = (uint64_t)ranks, per_rank = (n_train + P - 1) / P;
+    char fix[96];
+    if ((n_train + m_all - 1) / m_all >= P) {
+        snprintf(fix, sizeof fix, "train.batch = %llu", (unsigned long long)n_train);
+    } else {
+        snprintf(fix, sizeof fix, "train.micro_batch = %llu", (unsigned long long)per_rank);
+    }
+    char idle[64];
+    if (P - k == 1) {
+        snprintf(idle, sizeof idle, "rank %llu of %d gets", (unsigned long long)k, ranks);
+    } else {
+        snprintf(idle, sizeof idle, "ranks %llu-%d of %d get", (unsigned long long)k,
+                 ranks - 1, ranks);
+    }
+    snprintf(buf + n, len - n, ", so %s no rows and only wait%s; %s gives every rank rows",
+             idle, P - k == 1 ? "s" : "", fix);
+    return 1;
 }
 
 /* The weights of a fresh start: from the seed, then --init; the optimizer
@@ -1044,6 +1091,11 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
                     .lr_scale = 1.0f};
     dpt_blas_one_thread(); /* each worker thread runs its own sgemm */
     int rc = setup(&r, reg, err);
+    char line[1024];
+    if (rc == 0 && dpt_train_batch_note(spec, r.net, r.n_train, d->size, r.threads, line,
+                                        sizeof line)) {
+        note(&r, line);
+    }
     if (rc == 0 && o->on_start) {
         report_start(&r);
     }
