@@ -133,8 +133,20 @@ for page in "$mandir/man1/dptrain.1" "$mandir/man7/dptrain-plugin.7"; do
     check "$page renders without warnings" \
         sh -c '! [ -s warnings.txt ] && [ "$(wc -l < page.txt)" -gt 50 ] || { cat warnings.txt; false; }'
 done
-for doc in README.md PLUGINS.md; do
+# README.md says this README and docs/ are installed to share/doc/dptrain:
+# every file of the source tree's docs/, so that one added there and not
+# to Makefile.am's dist_doc_DATA fails here.
+for doc in README.md $(cd "$top_srcdir/docs" && ls *.md); do
     check "$docdir/$doc is installed" test -s "$docdir/$doc"
 done
+
+# 9. The Slurm batch script docs/HPC.md tells users to sbatch is installed,
+#    executable, as in the source tree (the path HPC.md gives).
+check "$pkgdatadir/scripts/slurm-job.sh is installed, executable" \
+    test -x "$pkgdatadir/scripts/slurm-job.sh"
+check "and is scripts/slurm-job.sh" cmp "$pkgdatadir/scripts/slurm-job.sh" \
+    "$top_srcdir/scripts/slurm-job.sh"
+check "HPC.md names where it is installed" \
+    grep -q "share/dptrain/scripts/slurm-job.sh" "$docdir/HPC.md"
 
 summary
