@@ -9,6 +9,8 @@
 #include "util/util.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <mpi.h>
@@ -189,13 +191,46 @@ int cli_common_option(const char *cmd, int argc, char **argv, int *i, struct cli
     return 0;
 }
 
+/* Whether this process is a rank that mpirun started (Open MPI sets
+ * OMPI_COMM_WORLD_SIZE): its stdout is then a pseudo-terminal of mpirun's
+ * own, shared with no shell. Set before the handlers are. */
+static volatile sig_atomic_t under_mpirun;
+
+/* When mpirun is told to stop (SIGTERM, SIGINT: a batch system's time
+ * limit, Ctrl-C) it forwards SIGTERM to the ranks and stops reading their
+ * output: a rank that prints an epoch line then blocks in write() once the
+ * pipe or mpirun's pseudo-terminal is full, until mpirun kills it, before
+ * its checkpoint and summary are written. So a stop makes stdout and
+ * stderr non-blocking when they are pipes or sockets, or mpirun's
+ * terminal (never a user's terminal, whose open file the shell shares): a
+ * line nobody reads is dropped and the stop goes on
+ * (tests/mpi/mpirun_exit_status.sh). fstat and fcntl are
+ * async-signal-safe. */
+static void stop_blocking_on_pipes(void)
+{
+    int saved = errno;
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stat st;
+        int fl;
+        if (fstat(fd, &st) == 0 &&
+            (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+             (S_ISCHR(st.st_mode) && under_mpirun)) &&
+            (fl = fcntl(fd, F_GETFL)) >= 0) {
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
+    }
+    errno = saved;
+}
+
 static void on_stop_signal(int sig)
 {
     dpt_stop_request(sig);
+    stop_blocking_on_pipes();
 }
 
 void cli_catch_stop_signals(void)
 {
+    under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -711,6 +746,11 @@ int main(int argc, char **argv)
      * cannot be written is an error that names it
      * (tests/mpi/block_order_same_bits.sh, tests/outputs_fail_fast.sh). */
     signal(SIGXFSZ, SIG_IGN);
+    /* Likewise a write to a pipe whose reader is gone (mpirun stopping,
+     * `dptrain ... | head`): ignored, the write fails with EPIPE and the
+     * run goes on to its checkpoint and summary instead of dying of
+     * SIGPIPE without a word. */
+    signal(SIGPIPE, SIG_IGN);
     cli_guard_reads();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
