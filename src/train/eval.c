@@ -43,11 +43,13 @@ int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
                            const char *y_name, const struct dpt_dist *d, struct dpt_err *err)
 {
     uint64_t lo, hi, yc = dpt_dataset_y_cols(ds);
-    size_t block = 65536;
     dpt_eval_share(dpt_dataset_rows(ds), d->rank, d->size, &lo, &hi);
     if (!net->loss->check_rows || lo == hi || yc == 0) {
         return 0;
     }
+    /* Blocks of about 4 MiB of targets, whatever their width (one-hot rows
+     * of many classes). */
+    size_t block = yc < (1u << 20) ? (size_t)((1u << 20) / yc) : 1;
     float *y = malloc(block * yc * sizeof *y);
     int rc = y ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory checking the targets");
     for (uint64_t first = lo; rc == 0 && first < hi; first += block) {
