@@ -154,6 +154,13 @@ static int write_checkpoint(hid_t f, const void *ctx)
     return rc;
 }
 
+/* The bytes of a checkpoint's tensors: the weights and state, the
+ * optimizer's state, and the best weights early stopping may keep. */
+static size_t checkpoint_data_bytes(const struct dpt_net *net)
+{
+    return (2 + net->opt_floats) * net->n_params * sizeof(float);
+}
+
 int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float *ostate,
                         const struct dpt_spec *spec, const struct dpt_norm *norm,
                         const struct dpt_train_state *st, struct dpt_err *err)
@@ -163,7 +170,7 @@ int dpt_checkpoint_save(const char *path, const struct dpt_net *net, const float
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
-    int rc = dpt__h5_save_atomically(path, write_checkpoint, &c, err);
+    int rc = dpt__h5_save_atomically(path, write_checkpoint, &c, checkpoint_data_bytes(net), err);
     free(text);
     return rc;
 }
@@ -178,7 +185,8 @@ int dpt_checkpoint_file_bytes(const struct dpt_net *net, const float *ostate,
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     struct ckpt_ctx c = {net, ostate, text, norm, st, spec->name};
-    int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c, bytes, err);
+    int rc = dpt__h5_image_bytes("(a checkpoint, measured)", write_checkpoint, &c,
+                                 checkpoint_data_bytes(net), bytes, err);
     free(text);
     return rc;
 }

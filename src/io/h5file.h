@@ -48,13 +48,15 @@ size_t dpt__h5_extent(hid_t f, const char *name);
  * bytes then go to disk through a temporary file in the same folder (write,
  * fsync, rename over path, fsync of the folder: io/output.h). A reader sees
  * the old file or the new one, whole; a failed write names the file and
- * the cause and leaves the old file as it was. */
+ * the cause and leaves the old file as it was. expect is about the bytes
+ * fill writes as data (the tensors): the file in memory grows by about
+ * that much at a time. */
 int dpt__h5_save_atomically(const char *path, int (*fill)(hid_t f, const void *ctx),
-                            const void *ctx, struct dpt_err *err);
+                            const void *ctx, size_t expect, struct dpt_err *err);
 
 /* The size in bytes of the file dpt__h5_save_atomically would write at
  * path, built in memory the same way and not written (`dptrain plan`). */
 int dpt__h5_image_bytes(const char *path, int (*fill)(hid_t f, const void *ctx),
-                        const void *ctx, uint64_t *bytes, struct dpt_err *err);
+                        const void *ctx, size_t expect, uint64_t *bytes, struct dpt_err *err);
 
 #endif

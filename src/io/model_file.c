@@ -314,7 +314,7 @@ int dpt_model_save(const char *path, const struct dpt_net *net, const struct dpt
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     struct model_ctx m = {net, text, norm};
-    int rc = dpt__h5_save_atomically(path, write_model, &m, err);
+    int rc = dpt__h5_save_atomically(path, write_model, &m, net->n_params * sizeof(float), err);
     free(text);
     return rc;
 }
@@ -327,7 +327,8 @@ int dpt_model_file_bytes(const struct dpt_net *net, const struct dpt_spec *spec,
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     struct model_ctx m = {net, text, norm};
-    int rc = dpt__h5_image_bytes("(the model file, measured)", write_model, &m, bytes, err);
+    int rc = dpt__h5_image_bytes("(the model file, measured)", write_model, &m,
+                                 net->n_params * sizeof(float), bytes, err);
     free(text);
     return rc;
 }
@@ -354,7 +355,8 @@ int dpt_predictions_save(const char *path, const float *pred, const int *labels,
                          size_t n_out, struct dpt_err *err)
 {
     struct pred_ctx p = {pred, labels, n, n_out};
-    return dpt__h5_save_atomically(path, write_pred, &p, err);
+    return dpt__h5_save_atomically(path, write_pred, &p,
+                                   n * (n_out * sizeof(float) + (labels ? sizeof(int) : 0)), err);
 }
 
 /* "d1, d2, ..." of n dimensions into buf (returned). */
