@@ -175,6 +175,21 @@ train = { batch = 40; epochs = 4; seed = 5; ${2:-}};
 CFG
 }
 
+# tiny_model FILE TRAIN: train.h5 (100 rows x 6 features, binary labels,
+# seed 4) and a model file on it: dense 8 tanh, dense 1 sigmoid, bce, SGD
+# at 0.5, accuracy; TRAIN is its train group's settings.
+tiny_model() {
+    dpt_test data train.h5 --rows 100 --features 6 --seed 4
+    cat > "$1" <<CFG
+data = { train = "train.h5"; };
+model = { layers = ( { type = "dense"; units = 8; activation = "tanh"; },
+                     { type = "dense"; units = 1; activation = "sigmoid"; } );
+          loss = "bce"; optimizer = { type = "sgd"; learning_rate = 0.5; };
+          metrics = [ "accuracy" ]; };
+train = { $2 };
+CFG
+}
+
 mpirun_np() {
     dpt__np=$1
     shift

@@ -7,15 +7,7 @@
 # on 1 and 2 ranks; and the default thread count suits the model's size.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
-dpt_test data train.h5 --rows 100 --features 6 --seed 4
-cat > m.cfg <<'CFG'
-data = { train = "train.h5"; };
-model = { layers = ( { type = "dense"; units = 8; activation = "tanh"; },
-                     { type = "dense"; units = 1; activation = "sigmoid"; } );
-          loss = "bce"; optimizer = { type = "sgd"; learning_rate = 0.5; };
-          metrics = [ "accuracy" ]; };
-train = { batch = 10; epochs = 20; seed = 9; deterministic = true; };  # 10 steps per epoch
-CFG
+tiny_model m.cfg "batch = 10; epochs = 20; seed = 9; deterministic = true;"  # 10 steps per epoch
 
 # 1. Early stopping: with min_delta huge nothing after epoch 1 counts as an
 #    improvement, so patience 3 stops after epoch 4 (on 1 and on 3 ranks),

@@ -385,12 +385,6 @@ static size_t tensors_of(const struct dpt_check_layer *c, struct dpt_tensor *t)
     return n;
 }
 
-static int by_offset(const void *a, const void *b)
-{
-    const struct dpt_tensor *x = a, *y = b;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
 static uint64_t tensor_size(const struct dpt_tensor *t)
 {
     uint64_t n = 1;
@@ -400,15 +394,6 @@ static uint64_t tensor_size(const struct dpt_tensor *t)
     return n;
 }
 
-/* Why the tensors t[0, n) (sorted by offset) do not cover the slice
- * exactly, parameters first, into why; 0 when they do (the rule training
- * applies, dpt_tensors_wrong). */
-static int tensors_wrong(const struct dpt_check_layer *c, const struct dpt_tensor *t, size_t n,
-                         char *why, size_t len)
-{
-    return dpt_tensors_wrong(t, n, c->info.n_params, c->info.n_state, why, len);
-}
-
 /* The tensors check, and the subject's parts for finite differences: one
  * per trainable tensor, or the whole trainable range when they are wrong. */
 static void check_tensors(struct dpt_check_subject *s, const struct dpt_check_layer *c,
@@ -416,10 +401,10 @@ static void check_tensors(struct dpt_check_subject *s, const struct dpt_check_la
 {
     struct dpt_tensor t[64];
     size_t n = tensors_of(c, t);
-    qsort(t, n, sizeof *t, by_offset);
     char why[256];
     s->n_parts = 0;
-    if (tensors_wrong(c, t, n, why, sizeof why)) {
+    /* Training's rule; it leaves t sorted by offset. */
+    if (dpt_tensors_wrong(t, n, c->info.n_params, c->info.n_state, why, sizeof why)) {
         dpt_check_fail(rep, s->base, "parameter tensors", 1, "%s, %s", why, s->label);
         n = 0;
     } else {

@@ -893,7 +893,8 @@ static int outputs_not_inputs(const struct train_args *a, const struct dpt_spec 
 /* Rank 0, before anything is read: every file the run will write can be
  * written (folders made, a probe file written and removed), so that a job
  * that cannot write its result fails within seconds, not after training.
- * train.log is probed when it is opened. Collective. */
+ * train.log is probed when it is opened, --summary first of all
+ * (check_summary). Collective. */
 static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
                          const char *ckpt, struct dpt_err *err)
 {
@@ -903,9 +904,6 @@ static int check_outputs(const struct dpt_dist *d, const struct train_args *a,
     }
     if (rc == 0 && d->rank == 0) {
         rc = cli_out_not_checkpoint(a->out, ckpt, err);
-    }
-    if (rc == 0 && d->rank == 0 && a->summary) {
-        rc = dpt_output_probe(a->summary, "--summary", err);
     }
     if (rc == 0 && d->rank == 0 && ckpt) {
         struct stat st;

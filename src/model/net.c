@@ -356,9 +356,10 @@ static int by_offset(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-int dpt_tensors_wrong(const struct dpt_tensor *t, size_t n, uint64_t n_params, uint64_t n_state,
+int dpt_tensors_wrong(struct dpt_tensor *t, size_t n, uint64_t n_params, uint64_t n_state,
                       char *why, size_t len)
 {
+    qsort(t, n, sizeof *t, by_offset);
     uint64_t at = 0;
     int boundary = n_params == 0;
     for (size_t i = 0; i < n; i++) {
@@ -413,8 +414,6 @@ static int check_tensors(const struct dpt_node *nd, const char *where, struct dp
     char why[512];
     if (n > DPT_MAX_TENSORS) {
         snprintf(why, sizeof why, "there are more than %d tensors", DPT_MAX_TENSORS);
-    } else {
-        qsort(t, n, sizeof *t, by_offset);
     }
     if (n > DPT_MAX_TENSORS ||
         dpt_tensors_wrong(t, n, nd->n_params, nd->n_state, why, sizeof why)) {

@@ -110,14 +110,14 @@ int dpt_node_tensor(const struct dpt_node *nd, uint32_t i, struct dpt_tensor *t)
 /* The most tensors a layer may describe. */
 #define DPT_MAX_TENSORS 64
 
-/* Why the tensors t[0, n), sorted by offset, do not describe a slice of
+/* Sorts the tensors t[0, n) by offset; then why they do not describe a slice of
  * n_params trainable and n_state state floats as the ABI promises (struct
  * dpt_tensor: named, unique, rank 1 to 4 with every dimension at least 1,
  * covering the slice exactly, none across the end of the parameters), as
  * a phrase into why (len bytes); 0 when they do. Training refuses such a
  * layer (model files store the slice tensor by tensor) and check-plugin
  * reports it. */
-int dpt_tensors_wrong(const struct dpt_tensor *t, size_t n, uint64_t n_params, uint64_t n_state,
+int dpt_tensors_wrong(struct dpt_tensor *t, size_t n, uint64_t n_params, uint64_t n_state,
                       char *why, size_t len);
 
 /* "[28, 28, 1]" into buf (returned). */

@@ -9,14 +9,7 @@
 
 # 100 rows, batch 1000; 2 ranks x 1 thread make micro-shards of 500 rows
 # (batch / workers): the one step of an epoch is 1 micro-shard, rank 0's.
-dpt_test data train.h5 --rows 100 --features 6 --seed 4
-cat > m.cfg <<'CFG'
-data = { train = "train.h5"; };
-model = { layers = ( { type = "dense"; units = 8; activation = "tanh"; },
-                     { type = "dense"; units = 1; activation = "sigmoid"; } );
-          loss = "bce"; optimizer = { type = "sgd"; learning_rate = 0.5; }; };
-train = { batch = 1000; epochs = 5; seed = 9; };
-CFG
+tiny_model m.cfg "batch = 1000; epochs = 5; seed = 9;"
 note="note: train.batch = 1000 is more than the 100 training rows: each epoch is one step over all 100 rows"
 
 # 1. Two ranks: exit 0, one note line (rank 0's), naming the idle rank and
