@@ -3,9 +3,11 @@
 # or its dpt_plugins()) or in create() is reported by dptrain naming the
 # plugin and its file, and dptrain exits with status 1 rather than dying of
 # the signal: at training, at evaluation (the model is built on load), in
-# `dptrain plugins`, and in check-plugin (a FAIL naming create()). The
-# plugins are tests/plugins/crash.c, built three times; the guard is
-# src/plugin/guard.c. tests/mpi/plugin_crash_one_rank.sh does this on one
+# `dptrain plugins`, and in check-plugin (a FAIL naming create()). A crash
+# in training (forward, backward) prints one line naming the layer, the
+# plugin, its file and the function before the process dies of it. The
+# plugins are tests/plugins/crash.c, built four times; the guard is
+# src/plugin/guard.c, the line in training src/cli/main.c (dpt__running). tests/mpi/plugin_crash_one_rank.sh does this on one
 # rank of two.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
@@ -74,5 +76,27 @@ doc = json.load(open("crash.json"))
 bad = [c for c in doc["checks"] if not c["passed"]]
 assert len(bad) == 1 and bad[0]["check"] == "backward() does not crash", bad
 PY
+
+# 7. A crash in training, in forward() or backward() (CRASH_FN): one line
+#    names the layer, the plugin, its file, the function and how to check
+#    the plugin; the process then dies of the signal as it would without
+#    dptrain's line (a core file, Open MPI's report). Under AddressSanitizer
+#    (DPT_ASAN=yes) its own report is what is printed.
+sed 's/crash_create/crash_train/' m.cfg > t.cfg
+for fn in forward backward; do
+    if CRASH_FN=$fn "$DPTRAIN" train t.cfg --plugin-path "$tp/crash_train.so" --out t.h5 \
+        > t.out 2> t.err; then rc=0; else rc=$?; fi
+    if [ "${DPT_ASAN:-no}" = yes ]; then
+        check "crash in $fn: AddressSanitizer's report" grep -q "AddressSanitizer: SEGV" t.err
+        check "crash in $fn: exit status $rc is not 0" [ "$rc" != 0 ]
+    else
+        check "crash in $fn: the line naming the layer, plugin, file and function" grep -q -x -F \
+            "dptrain: error: layer 1 (crash_train) crashed with SIGSEGV in its $fn() (plugin 'crash_train', $tp/crash_train.so); \`dptrain check-plugin $tp/crash_train.so\` checks the plugin's functions" t.err
+        check "crash in $fn: died of SIGSEGV (status $rc)" [ "$rc" = 139 ]
+    fi
+    check "crash in $fn: no model written" [ ! -e t.h5 ]
+done
+must dptrain train t.cfg --plugin-path "$tp/crash_train.so" --out t.h5 --quiet
+check "without CRASH_FN the layer trains, and no such line" ! grep -q crashed log
 
 summary

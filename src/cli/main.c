@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "dist/watchdog.h"
+#include "model/net.h"
 #include "plugin/registry.h"
 #include "util/blas_core.h"
 #include "util/util.h"
@@ -252,8 +253,11 @@ void cli_catch_stop_signals(void)
  * ends with the reason instead of a core dump or at its time limit. At any
  * other time the handler that was there before (Open MPI's report, or
  * the default) handles the crash: it is put back and the faulting
- * instruction, run again, raises the signal again. Under AddressSanitizer
- * its own report is worth more, so the crash part is left out there. */
+ * instruction, run again, raises the signal again; first, when the thread
+ * was in a plugin's function during training (dpt__running), one line
+ * names the layer, the plugin, its file and the function. Under
+ * AddressSanitizer its own report is worth more, so the crash part is
+ * left out there. */
 #if defined(__SANITIZE_ADDRESS__)
 #define CLI_ASAN 1
 #elif defined(__has_feature)
@@ -268,13 +272,15 @@ void cli_catch_stop_signals(void)
 static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 static struct sigaction crash_old[sizeof crash_sigs / sizeof crash_sigs[0]];
 
+static char crash_rank[32]; /* "rank 1: " under mpirun with several ranks */
+
 static void put(const char *s)
 {
     ssize_t n = write(STDERR_FILENO, s, strlen(s));
     (void)n;
 }
 
-static void on_read_crash(int sig)
+static void on_crash(int sig)
 {
     size_t i = 0;
     while (i + 1 < sizeof crash_sigs / sizeof crash_sigs[0] && crash_sigs[i] != sig) {
@@ -282,6 +288,25 @@ static void on_read_crash(int sig)
     }
     const char *path = dpt_reading_file(NULL);
     if (!path) {
+        /* In plugin code during training: the line that names it, then the
+         * handler before (Open MPI's report, a core file), as without. */
+        const struct dpt_site *site = dpt__running.site;
+        if (site) {
+            put("dptrain: error: ");
+            put(crash_rank);
+            put(site->who);
+            put(" crashed with ");
+            put(dpt__signal_name(sig));
+            put(" in its ");
+            put(dpt__running.fn);
+            put("() (plugin '");
+            put(site->name);
+            put("', ");
+            put(site->file);
+            put("); `dptrain check-plugin ");
+            put(site->file);
+            put("` checks the plugin's functions\n");
+        }
         sigaction(sig, &crash_old[i], NULL);
         return;
     }
@@ -329,13 +354,17 @@ static void *watch_reads(void *arg)
 void cli_guard_reads(void)
 {
 #if !CLI_ASAN
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
+    if (size && rank && atoi(size) > 1) {
+        snprintf(crash_rank, sizeof crash_rank, "rank %d: ", atoi(rank));
+    }
     for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++) {
         struct sigaction cur, sa;
-        if (sigaction(crash_sigs[i], NULL, &cur) == 0 && cur.sa_handler == on_read_crash) {
+        if (sigaction(crash_sigs[i], NULL, &cur) == 0 && cur.sa_handler == on_crash) {
             continue; /* ours already, with the handler before it saved */
         }
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_read_crash;
+        sa.sa_handler = on_crash;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_NODEFER;
         sigaction(crash_sigs[i], &sa, &crash_old[i]);

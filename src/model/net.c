@@ -641,6 +641,28 @@ static int check_size(const struct dpt_net *net, const struct dpt_spec *spec,
                        dpt__bytes_text(b_have, sizeof b_have, have));
 }
 
+_Thread_local struct dpt_running dpt__running;
+
+/* site for the instance of plugin p: who, the plugin's name, and its file
+ * resolved now (a crash handler can call neither dladdr nor realpath). */
+static int name_site(struct dpt_site *site, const char *who, const struct dpt_plugin *p)
+{
+    char real[PATH_MAX];
+    const char *file = dpt__file_of(p);
+    *site = (struct dpt_site){who, p->name, strdup(realpath(file, real) ? real : file)};
+    return site->file ? 0 : -1;
+}
+
+static int name_sites(struct dpt_net *net)
+{
+    int rc = name_site(&net->loss_site, "the loss", &net->loss->base) |
+             name_site(&net->opt_site, "the optimizer", &net->opt->base);
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        rc |= name_site(&net->nodes[i].site, net->nodes[i].label, net->nodes[i].plugin);
+    }
+    return rc;
+}
+
 int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
                    const struct dpt_registry *reg, const struct dpt_shape *in,
                    struct dpt_err *err)
@@ -666,7 +688,7 @@ int dpt_net_create(struct dpt_net **out, const struct dpt_spec *spec,
     if (rc == 0) {
         rc = add_optimizer(net, reg, spec, err);
     }
-    if (rc == 0 && find_train_ranges(net) < 0) {
+    if (rc == 0 && (find_train_ranges(net) < 0 || name_sites(net) < 0)) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     if (rc == 0) {
@@ -697,6 +719,8 @@ void dpt_net_destroy(struct dpt_net *net)
         release(&net->opt->base, net->opt_state);
     }
     free(net->opt_host);
+    free(net->opt_site.file);
+    free(net->loss_site.file);
     if (net->loss) {
         release(&net->loss->base, net->loss_state);
     }
@@ -705,6 +729,7 @@ void dpt_net_destroy(struct dpt_net *net)
         struct dpt_node *n = &net->nodes[i];
         release(n->plugin, n->state);
         free(n->host);
+        free(n->site.file);
     }
     free(net->nodes);
     free(net->train_ranges);
@@ -899,6 +924,7 @@ static inline __attribute__((always_inline)) void layer_forward(const struct dpt
                           float *y, const struct dpt_batch *b)
 {
     const struct dpt_layer_plugin_v1 *v1 = nd->layer_v1;
+    dpt_enter(&nd->site, "forward");
     if (!v1) {
         nd->layer->forward(nd->state, params, x, y, b);
     } else if (b->training && v1->base.abi_minor >= 1 && v1->forward_train) {
@@ -907,17 +933,51 @@ static inline __attribute__((always_inline)) void layer_forward(const struct dpt
     } else {
         v1->forward(nd->state, params, x, y, b->B, b->ws);
     }
+    dpt_leave();
 }
 
 static void layer_backward(const struct dpt_node *nd, const float *params, const float *x,
                            const float *y, const float *dy, float *dx, float *dparams,
                            const struct dpt_batch *b)
 {
+    dpt_enter(&nd->site, "backward");
     if (nd->layer_v1) {
         nd->layer_v1->backward(nd->state, params, x, y, dy, dx, dparams, b->B, b->ws);
     } else {
         nd->layer->backward(nd->state, params, x, y, dy, dx, dparams, b);
     }
+    dpt_leave();
+}
+
+/* An activation's passes over B samples of node nd, and the loss's: each
+ * call of plugin code marked for the crash report (dpt__running). */
+static void act_forward(const struct dpt_node *nd, const float *x, float *y, size_t B)
+{
+    dpt_enter(&nd->site, "forward");
+    nd->act->forward(nd->state, x, y, B * (nd->n_out / act_cols(nd)), act_cols(nd));
+    dpt_leave();
+}
+
+static void act_backward(const struct dpt_node *nd, const float *x, const float *y,
+                         const float *dy, float *dx, size_t B)
+{
+    dpt_enter(&nd->site, "backward");
+    nd->act->backward(nd->state, x, y, dy, dx, B * (nd->n_out / act_cols(nd)), act_cols(nd));
+    dpt_leave();
+}
+
+static double loss_of(const struct dpt_net *net, const float *pred, const float *y, float *dpred,
+                      size_t B, size_t y_cols, float scale, size_t *correct)
+{
+    dpt_enter(&net->loss_site, "forward_backward");
+    double loss = net->loss->forward_backward(net->loss_state, pred, y, dpred, B, net->n_out,
+                                              y_cols, scale);
+    if (correct && net->loss->correct) {
+        dpt__running.fn = "correct";
+        *correct += net->loss->correct(net->loss_state, pred, y, B, net->n_out, y_cols);
+    }
+    dpt_leave();
+    return loss;
 }
 
 /* The parameters w's passes read. */
@@ -944,7 +1004,7 @@ static inline __attribute__((always_inline)) const float *forward(const struct d
             struct dpt_batch b = batch_of(nd, B, w->ws[i], scale, mi);
             layer_forward(nd, params_of(net, w) + nd->param_off, in, y, &b);
         } else {
-            nd->act->forward(nd->state, in, y, B * (nd->n_out / act_cols(nd)), act_cols(nd));
+            act_forward(nd, in, y, B);
         }
         in = y;
     }
@@ -960,11 +1020,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
     const float *pred = forward(net, w, x, n, B, scale, mi);
     float *dpred = w->dact[n];
     memset(dpred, 0, B * net->n_out * sizeof(float));
-    double loss = net->loss->forward_backward(net->loss_state, pred, y, dpred, B, net->n_out,
-                                              y_cols, scale);
-    if (correct && net->loss->correct) {
-        *correct += net->loss->correct(net->loss_state, pred, y, B, net->n_out, y_cols);
-    }
+    double loss = loss_of(net, pred, y, dpred, B, y_cols, scale, correct);
     for (size_t i = n; i-- > 0;) {
         const struct dpt_node *nd = &net->nodes[i];
         const float *in = i ? w->act[i] : x;
@@ -980,8 +1036,7 @@ double dpt_net_train_micro(const struct dpt_net *net, struct dpt_work *w, const 
             layer_backward(nd, params_of(net, w) + nd->param_off, in, w->act[i + 1], w->dact[i + 1],
                            dx, dparams + nd->param_off, &b);
         } else if (dx) {
-            nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx,
-                              B * (nd->n_out / act_cols(nd)), act_cols(nd));
+            act_backward(nd, in, w->act[i + 1], w->dact[i + 1], dx, B);
         }
         if (hook) {
             hook->after(hook->ctx, i);
@@ -1036,8 +1091,7 @@ void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const
     }
     float *dpred = w->dact[n];
     memset(dpred, 0, B * net->n_out * sizeof(float));
-    net->loss->forward_backward(net->loss_state, w->act[n], y, dpred, B, net->n_out, y_cols,
-                                scale);
+    loss_of(net, w->act[n], y, dpred, B, y_cols, scale, NULL);
     if (blame(out, 0, "dpred", dpred, B * net->n_out)) {
         out->is_loss = 1;
         return;
@@ -1058,8 +1112,7 @@ void dpt_net_find_nonfinite(const struct dpt_net *net, struct dpt_work *w, const
             layer_backward(nd, params_of(net, w) + nd->param_off, in, w->act[i + 1], w->dact[i + 1],
                            dx, dp, &b);
         } else if (dx) {
-            nd->act->backward(nd->state, in, w->act[i + 1], w->dact[i + 1], dx,
-                              B * (nd->n_out / act_cols(nd)), act_cols(nd));
+            act_backward(nd, in, w->act[i + 1], w->dact[i + 1], dx, B);
         }
         if (blame(out, i, "dparams", dp, nd->n_params + nd->n_state) ||
             blame(out, i, "dx", dx, B * nd->n_in)) {
@@ -1074,18 +1127,13 @@ double dpt_net_eval_micro(const struct dpt_net *net, struct dpt_work *w, const f
     const float *logits = forward(net, w, x, net->n_train, B, 1.0f, NULL);
     double loss = 0;
     if (y) {
-        loss = net->loss->forward_backward(net->loss_state, logits, y, NULL, B, net->n_out,
-                                           y_cols, 1.0f);
-        if (correct && net->loss->correct) {
-            *correct += net->loss->correct(net->loss_state, logits, y, B, net->n_out, y_cols);
-        }
+        loss = loss_of(net, logits, y, NULL, B, y_cols, 1.0f, correct);
     }
     if (pred) {
         const float *out = logits;
         if (net->n_train < net->n_nodes) {
             const struct dpt_node *last = &net->nodes[net->n_nodes - 1];
-            last->act->forward(last->state, logits, w->act[net->n_nodes],
-                               B * (last->n_out / act_cols(last)), act_cols(last));
+            act_forward(last, logits, w->act[net->n_nodes], B);
             out = w->act[net->n_nodes];
         }
         memcpy(pred, out, B * net->n_out * sizeof(float));
@@ -1101,7 +1149,9 @@ void dpt_net_update_state(const struct dpt_net *net, float *g)
             continue;
         }
         float *stats = g + nd->param_off + nd->n_params;
+        dpt_enter(&nd->site, "update_state");
         nd->layer->update_state(nd->state, net->params + nd->param_off, stats);
+        dpt_leave();
         memset(stats, 0, nd->n_state * sizeof *stats);
     }
 }

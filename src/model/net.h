@@ -30,6 +30,35 @@
 
 struct dpt_layer_plugin_v1;
 
+/* A plugin instance as a crash in its code names it (dpt__running). */
+struct dpt_site {
+    const char *who;  /* "layer 2 (dense)", "the loss", "the optimizer" */
+    const char *name; /* the plugin's name */
+    char *file;       /* its file, absolute (malloc'ed) */
+};
+
+/* The plugin call this thread is in, set around every call of the passes
+ * and the optimizer's step (site NULL between them): on a crash in plugin
+ * code the handler of cli/main.c prints one line naming the instance, the
+ * plugin, its file and the function, and the process then dies of the
+ * signal as before (Open MPI's report, a core file). */
+struct dpt_running {
+    const struct dpt_site *site;
+    const char *fn; /* "forward", "backward", ... */
+};
+extern _Thread_local struct dpt_running dpt__running;
+
+static inline void dpt_enter(const struct dpt_site *site, const char *fn)
+{
+    dpt__running.fn = fn;
+    dpt__running.site = site;
+}
+
+static inline void dpt_leave(void)
+{
+    dpt__running.site = NULL;
+}
+
 struct dpt_node {
     uint32_t kind; /* DPT_KIND_LAYER or DPT_KIND_ACTIVATION */
     const struct dpt_plugin *plugin;          /* the descriptor, whatever its kind */
@@ -49,6 +78,7 @@ struct dpt_node {
     double l2;       /* the layer's "l2" key: loss += l2 * sum(w^2) over its weight tensor */
     size_t l2_off, l2_len; /* that tensor within the flat buffer */
     char label[96];  /* "layer 2 (dense)" */
+    struct dpt_site site;
 };
 
 /* A run [off, off + len) of the flat parameter buffer. */
@@ -74,6 +104,7 @@ struct dpt_net {
     void *opt_state;
     struct dpt_host_ctx *opt_host;
     size_t opt_floats; /* optimizer state floats per parameter */
+    struct dpt_site loss_site, opt_site;
     const struct dpt_registry *reg; /* borrowed: the plugins' registry (io/plugin_record.h) */
 };
 

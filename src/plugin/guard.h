@@ -14,8 +14,10 @@
  * (DPT_ECRASH) goes the way every error goes, agreed on by all ranks and
  * printed once. docs/DESIGN.md ("A crash in a plugin") says why this is
  * sound enough for that path. Crashes in forward/backward during training
- * are not caught: they run on worker threads in the hot loop, where Open
- * MPI's own handler reports them.
+ * are not caught: they run on worker threads in the hot loop; there the
+ * crash handler of cli/main.c prints one line naming the layer, plugin,
+ * file and function (dpt__running, model/net.h) and leaves the rest to the
+ * handler before it (Open MPI's report, a core file).
  */
 #ifndef DPT_PLUGIN_GUARD_H
 #define DPT_PLUGIN_GUARD_H

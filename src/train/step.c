@@ -315,8 +315,10 @@ static void update_piece(struct dpt_step *st, size_t off, size_t k, uint64_t t)
         if (!st->l2_done) {
             add_l2(net, g, lo, hi - lo);
         }
+        dpt_enter(&net->opt_site, "step");
         net->opt->step(net->opt_state, net->params + lo, g + lo, st->ostate + lo, net->n_params,
                        hi - lo, t, st->lr_scale);
+        dpt_leave();
         memset(g + lo, 0, (hi - lo) * sizeof(float));
     }
 }
@@ -421,11 +423,13 @@ static void update_copy(struct dpt_step *st, int t, uint64_t update_t)
     int nonfinite;
 #pragma omp atomic read
     nonfinite = st->nonfinite;
+    dpt_enter(&net->opt_site, "step");
     for (size_t i = 0; !nonfinite && i < net->n_train_ranges; i++) {
         const struct dpt_range *r = &net->train_ranges[i];
         net->opt->step(net->opt_state, st->tparams[t] + r->off, st->tgrad[0] + r->off,
                        st->tostate[t] + r->off, net->n_params, r->len, update_t, st->lr_scale);
     }
+    dpt_leave();
 }
 
 /* Bucket b's sum has arrived: with update_t set, its gradient is updated

@@ -5,6 +5,9 @@
  *   1  in create()          (crash_create.so, layer 'crash_create')
  *   2  in a constructor     (crash_ctor.so: dlopen runs it)
  *   3  in dpt_plugins()     (crash_list.so)
+ *   4  in training          (crash_train.so, layer 'crash_train'): in
+ *      forward() or backward(), as CRASH_FN=forward|backward in the
+ *      environment says (no crash without it)
  * With CRASH_ONLY_RANK=R in the environment it crashes only on MPI rank R
  * (Open MPI's OMPI_COMM_WORLD_RANK), so that the other ranks carry on to
  * the next collective. */
@@ -74,10 +77,25 @@ static void crash_destroy(void *state)
     free(state);
 }
 
+/* CRASH_IN 4: whether fn is the function to crash in, here. */
+static int crash_in(const char *fn)
+{
+#if CRASH_IN == 4
+    const char *want = getenv("CRASH_FN");
+    return want && strcmp(want, fn) == 0 && crash_here();
+#else
+    (void)fn;
+    return 0;
+#endif
+}
+
 static void crash_forward(const void *st, const float *params, const float *x, float *y,
                           const struct dpt_batch *b)
 {
     (void)params;
+    if (crash_in("forward")) {
+        crash();
+    }
     memcpy(y, x, b->B * *(const size_t *)st * sizeof *y);
 }
 
@@ -86,6 +104,9 @@ static void crash_backward(const void *st, const float *params, const float *x, 
                            const struct dpt_batch *b)
 {
     (void)params, (void)x, (void)y, (void)dparams;
+    if (crash_in("backward")) {
+        crash();
+    }
     for (size_t i = 0; dx && i < b->B * *(const size_t *)st; i++) {
         dx[i] += dy[i];
     }
@@ -95,6 +116,8 @@ static void crash_backward(const void *st, const float *params, const float *x, 
 #define CRASH_NAME "crash_create"
 #elif CRASH_IN == 2
 #define CRASH_NAME "crash_ctor"
+#elif CRASH_IN == 4
+#define CRASH_NAME "crash_train"
 #else
 #define CRASH_NAME "crash_list"
 #endif
