@@ -5,7 +5,8 @@
 # eval`) must number the classes as the training data
 # did. A test CSV that lacks a class converts to other numbers: it is
 # refused with what a label means on each side and the --classes to convert
-# it with, instead of being scored against the wrong classes.
+# it with, instead of being scored against the wrong classes. predict and
+# eval show the names (case 9).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # rows FILE NAMES...: a CSV of 40 rows per class name, two features that
@@ -95,5 +96,38 @@ import h5py
 with h5py.File("old.h5", "r+") as f:
     del f.attrs["classes"]'
 check "a model without names evaluates any file" dptrain eval old.h5 test_ac.h5
+
+# 9. What predict and eval show: the name of each predicted label in the
+#    CSV's column "class" (quoted as CSV quotes it: a name with a comma and
+#    a quote reads back whole with Python's csv module), the root attribute
+#    `classes` of the HDF5 predictions, the classes above eval's confusion
+#    matrix and in its JSON. A model without names: no such column.
+rows named.csv "cat" 'dog, big' 'say "hi"'
+sed -e 's/,dog, big$/,"dog, big"/' -e 's/,say "hi"$/,"say ""hi"""/' named.csv > named_q.csv
+must dptrain convert named_q.csv named.h5 --label kind
+sed 's/train.h5/named.h5/' m.cfg > named.cfg
+must dptrain train named.cfg --out named_m.h5 --set train.epochs=20 --quiet
+must dptrain predict named_m.h5 named.h5 --out p.csv
+check "the CSV's header ends in label,class" grep -q -x 'pred_0,pred_1,pred_2,label,class' p.csv
+check "each row's class is its label's name, read back with Python's csv module" "$PYTHON" -c '
+import csv, sys
+names = ["cat", "dog, big", "say \"hi\""]
+rows = list(csv.DictReader(open("p.csv")))
+sys.exit(len(rows) != 120 or any(r["class"] != names[int(r["label"])] for r in rows)
+         or {r["class"] for r in rows} != set(names))'
+must dptrain predict named_m.h5 named.h5 --out p2.h5
+check "the HDF5 predictions name the classes" "$PYTHON" -c '
+import h5py, sys
+with h5py.File("p2.h5", "r") as f:
+    got = [c.decode() if isinstance(c, bytes) else c for c in f.attrs["classes"]]
+sys.exit(got != ["cat", "dog, big", "say \"hi\""])'
+dptrain eval named_m.h5 named.h5 > eval.txt 2>&1 || true
+check "eval: the classes above the confusion matrix" grep -q -x -F 'classes: 0 cat, 1 dog, big, 2 say "hi"' eval.txt
+dptrain eval named_m.h5 named.h5 --format json > eval.json 2>&1 || true
+check "eval --format json: classes" "$PYTHON" -c '
+import json, sys
+sys.exit(json.load(open("eval.json"))["classes"] != ["cat", "dog, big", "say \"hi\""])'
+must dptrain predict old.h5 test_ab.h5 --out old.csv
+check "a model without names: no class column" grep -q -x 'pred_0,pred_1,pred_2,label' old.csv
 
 summary

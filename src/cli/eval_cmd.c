@@ -40,7 +40,8 @@ static const char predict_usage[] =
     "  --format FMT         hdf5 (default, but csv or npy for an --out that ends\n"
     "                       in .csv or .npy): PRED.h5 as above; json: the same file\n"
     "                       and a JSON summary instead of text; csv: a header line\n"
-    "                       pred_0,...[,label] then one line per row; npy: numpy's\n"
+    "                       pred_0,...[,label[,class]] then one line per row (class:\n"
+    "                       the label's name, when the model has names); npy: numpy's\n"
     "                       .npy, float32 [N, outputs], and for classifiers the\n"
     "                       labels int32 [N] in PRED.label.npy (PRED without .npy)\n"
     "  --threads T, --plugin-path DIRS\n"
@@ -214,8 +215,9 @@ void cli_metrics_json(json_t *o, const struct dpt_eval_result *r)
 }
 
 /* The task's metrics as text, with the confusion matrix (rows: true class,
- * columns: predicted class). */
-static void print_metrics(const struct dpt_eval_result *r)
+ * columns: predicted class), its classes named above it when the model has
+ * names. */
+static void print_metrics(const struct dpt_eval_result *r, const struct dpt_norm *norm)
 {
     if (r->task == DPT_TASK_BINARY) {
         printf("precision %.4f  recall %.4f  f1 %.4f\n", r->precision, r->recall, r->f1);
@@ -225,6 +227,13 @@ static void print_metrics(const struct dpt_eval_result *r)
         printf("mae %.6g  rmse %.6g", r->mae, r->rmse);
         if (!isnan(r->r2)) {
             printf("  r2 %.4f", r->r2);
+        }
+        printf("\n");
+    }
+    if (r->confusion && r->classes <= 32 && norm->n_classes > 0) {
+        printf("classes:");
+        for (size_t j = 0; j < r->classes && j < norm->n_classes; j++) {
+            printf("%s %zu %s", j ? "," : "", j, norm->classes[j]);
         }
         printf("\n");
     }
@@ -279,12 +288,15 @@ static char *label_path(const char *out)
     return p;
 }
 
-/* Writes the predictions (and labels, unless NULL) to out in the format. */
+/* Writes the predictions (and labels, unless NULL) to out in the format,
+ * with the model's class names where the format has room for them. */
 static int write_predictions(const char *out, enum pred_format format, const float *pred,
-                             const int *labels, uint64_t n, size_t n_out, struct dpt_err *err)
+                             const int *labels, uint64_t n, size_t n_out,
+                             const struct dpt_norm *norm, struct dpt_err *err)
 {
+    const char *const *names = (const char *const *)norm->classes;
     if (format == PRED_CSV) {
-        return dpt_predictions_save_csv(out, pred, labels, n, n_out, err);
+        return dpt_predictions_save_csv(out, pred, labels, n, n_out, names, norm->n_classes, err);
     }
     if (format == PRED_NPY) {
         char *lp = label_path(out);
@@ -293,13 +305,14 @@ static int write_predictions(const char *out, enum pred_format format, const flo
         free(lp);
         return rc;
     }
-    return dpt_predictions_save(out, pred, labels, n, n_out, err);
+    return dpt_predictions_save(out, pred, labels, n, n_out, names, norm->n_classes, err);
 }
 
 /* Rank 0's half of predict: the labels (*labels, malloc'ed, NULL without)
  * of the outputs res->pred, then the predictions file. */
 static int save_predictions(const char *out, enum pred_format format, const struct dpt_net *net,
-                            const struct dpt_eval_result *res, int **labels, struct dpt_err *err)
+                            const struct dpt_norm *norm, const struct dpt_eval_result *res,
+                            int **labels, struct dpt_err *err)
 {
     enum label_rule rule = label_rule(net);
     if (rule != LABELS_NONE) {
@@ -317,12 +330,13 @@ static int save_predictions(const char *out, enum pred_format format, const stru
         }
         (*labels)[i] = rule == LABELS_ARGMAX ? best : p[0] > 0.5f;
     }
-    return write_predictions(out, format, res->pred, *labels, res->n, res->n_out, err);
+    return write_predictions(out, format, res->pred, *labels, res->n, res->n_out, norm, err);
 }
 
 /* Rank 0 prints what eval found or what predict wrote, as text or JSON. */
 static void print_result(const struct run_args *a, int predict, const struct dpt_net *net,
-                         const struct dpt_eval_result *res, int labelled)
+                         const struct dpt_norm *norm, const struct dpt_eval_result *res,
+                         int labelled)
 {
     if (a->c.json) {
         json_t *o = json_object();
@@ -336,6 +350,13 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
             json_object_set_new(o, "loss", json_real(res->loss));
             json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
             cli_metrics_json(o, res);
+        }
+        if (norm->n_classes > 0) {
+            json_t *names = json_array();
+            for (size_t k = 0; k < norm->n_classes; k++) {
+                json_array_append_new(names, json_string(norm->classes[k]));
+            }
+            json_object_set_new(o, "classes", names);
         }
         print_json(o);
     } else if (predict && a->format == PRED_NPY && labelled) {
@@ -353,7 +374,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
             printf("  accuracy %.4f", res->accuracy);
         }
         printf("\n");
-        print_metrics(res);
+        print_metrics(res, norm);
     }
 }
 
@@ -397,13 +418,13 @@ static int run(const char *cmd, int predict, int argc, char **argv)
         rc = dpt_evaluate(net, &src, !predict, &norm, &d, a.c.threads, predict, &res, &err);
     }
     if (rc == 0 && predict && d.rank == 0) {
-        rc = save_predictions(a.out, a.format, net, &res, &labels, &err);
+        rc = save_predictions(a.out, a.format, net, &norm, &res, &labels, &err);
     }
     if (predict) {
         rc = dpt_dist_agree(&d, rc, &err);
     }
     if (rc == 0 && d.rank == 0) {
-        print_result(&a, predict, net, &res, labels != NULL);
+        print_result(&a, predict, net, &norm, &res, labels != NULL);
     }
     /* rc is agreed on by every rank here (load and dpt_evaluate agree; the
      * predictions' write is agreed above). */

@@ -337,6 +337,8 @@ struct pred_ctx {
     const float *pred;
     const int *labels;
     size_t n, n_out;
+    const char *const *names;
+    size_t n_names;
 };
 
 static int write_pred(hid_t f, const void *ctx)
@@ -344,7 +346,8 @@ static int write_pred(hid_t f, const void *ctx)
     const struct pred_ctx *p = ctx;
     hsize_t dims[2] = {p->n, p->n_out};
     if (dpt__h5_write_string_attr(f, "format", "dptrain-predictions") < 0 ||
-        dpt__h5_write_array(f, "pred", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, p->pred) < 0) {
+        dpt__h5_write_array(f, "pred", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, p->pred) < 0 ||
+        (p->n_names && dpt__h5_write_strings_attr(f, "classes", p->names, p->n_names) < 0)) {
         return -1;
     }
     return p->labels ? dpt__h5_write_array(f, "label", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, p->labels)
@@ -352,9 +355,10 @@ static int write_pred(hid_t f, const void *ctx)
 }
 
 int dpt_predictions_save(const char *path, const float *pred, const int *labels, size_t n,
-                         size_t n_out, struct dpt_err *err)
+                         size_t n_out, const char *const *names, size_t n_names,
+                         struct dpt_err *err)
 {
-    struct pred_ctx p = {pred, labels, n, n_out};
+    struct pred_ctx p = {pred, labels, n, n_out, names, n_names};
     return dpt__h5_save_atomically(path, write_pred, &p,
                                    n * (n_out * sizeof(float) + (labels ? sizeof(int) : 0)), err);
 }

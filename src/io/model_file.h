@@ -73,9 +73,12 @@ int dpt_model_load(const char *path, const struct dpt_registry *reg, struct dpt_
                    struct dpt_err *err);
 
 /* Writes predictions (n, n_out) as /pred float32 and, when labels is not
- * NULL, /label int32 [n]; same temporary-file-and-rename protocol. */
+ * NULL, /label int32 [n]; same temporary-file-and-rename protocol. The
+ * model's class names (n_names, may be 0) go into the root's string
+ * attribute `classes`: label k is classes[k]. */
 int dpt_predictions_save(const char *path, const float *pred, const int *labels, size_t n,
-                         size_t n_out, struct dpt_err *err);
+                         size_t n_out, const char *const *names, size_t n_names,
+                         struct dpt_err *err);
 
 /* Reads the /config text of a model or checkpoint file (malloc'ed). */
 int dpt_model_read_config(const char *path, char **text, struct dpt_err *err);

@@ -9,9 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-int dpt_predictions_save_csv(const char *path, const float *pred, const int *labels, size_t n,
-                             size_t n_out, struct dpt_err *err)
+/* s as one CSV field: as it is, or quoted with its quotes doubled when it
+ * holds a comma, a quote or a line break (RFC 4180). */
+static void put_field(FILE *m, const char *s)
 {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, m);
+        return;
+    }
+    fputc('"', m);
+    for (; *s; s++) {
+        if (*s == '"') {
+            fputc('"', m);
+        }
+        fputc(*s, m);
+    }
+    fputc('"', m);
+}
+
+int dpt_predictions_save_csv(const char *path, const float *pred, const int *labels, size_t n,
+                             size_t n_out, const char *const *names, size_t n_names,
+                             struct dpt_err *err)
+{
+    int named = labels && n_names > 0;
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
@@ -21,13 +41,17 @@ int dpt_predictions_save_csv(const char *path, const float *pred, const int *lab
     for (size_t j = 0; j < n_out; j++) {
         fprintf(m, "%spred_%zu", j ? "," : "", j);
     }
-    fputs(labels ? ",label\n" : "\n", m);
+    fputs(named ? ",label,class\n" : labels ? ",label\n" : "\n", m);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n_out; j++) {
             fprintf(m, "%s%.9g", j ? "," : "", (double)pred[i * n_out + j]);
         }
         if (labels) {
             fprintf(m, ",%d", labels[i]);
+        }
+        if (named) {
+            fputc(',', m);
+            put_field(m, labels[i] >= 0 && (size_t)labels[i] < n_names ? names[labels[i]] : "");
         }
         fputc('\n', m);
     }
