@@ -3,6 +3,7 @@
 # temporary file renamed over FILE) however the run ends: all epochs,
 # early stopping (and the epoch whose weights were restored), the time
 # limit, a signal, a NaN, an error. --format json prints the same object.
+# The first and last lines of a run, and the summary, say when (case 10).
 # Each case reads the file with Python's json and checks it against
 # train.log, the files on disk and dptrain eval, computed here on their own.
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
@@ -180,4 +181,24 @@ run 8 mpirun_np 2 "$DPTRAIN" train iris.cfg --threads 1 --out m8.h5 --summary s8
 check "2 ranks: exit 0, ranks 2, finished" "$PYTHON" -c '
 import json; s = json.load(open("s8.json"))
 assert open("rc8").read().strip() == "0" and s["ranks"] == 2 and s["status"] == "finished", s'
+
+# 10. When, for batch logs: the first line says when the run started and
+#     the last line when it ended (UTC, to the second), and the summary has
+#     both in ISO 8601 ("started", "ended"), within this test's own clock.
+before=$(date -u +%s)
+run 10 dptrain train iris.cfg --threads 1 --out m10.h5 --summary s10.json --set train.log=iris10.csv
+after=$(date -u +%s)
+check "the first and last lines and the summary say when (UTC)" "$PYTHON" - "$before" "$after" <<'PY'
+import datetime, json, re, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+out = open("o10").read().splitlines()
+first = re.match(r"dptrain [0-9.]+, (\S+ \S+) UTC: training iris.cfg on ", out[0])
+last = [re.search(r"; wrote m10.h5; (\S+ \S+) UTC$", l) for l in out if l.startswith("trained ")]
+s = json.load(open("s10.json"))
+def at(text, form):
+    return datetime.datetime.strptime(text, form).replace(tzinfo=datetime.timezone.utc).timestamp()
+t0, t1 = at(first.group(1), "%Y-%m-%d %H:%M:%S"), at(last[0].group(1), "%Y-%m-%d %H:%M:%S")
+j0, j1 = at(s["started"], "%Y-%m-%dT%H:%M:%SZ"), at(s["ended"], "%Y-%m-%dT%H:%M:%SZ")
+assert lo <= t0 == j0 <= t1 <= j1 <= hi, (lo, t0, j0, t1, j1, hi)
+PY
 summary

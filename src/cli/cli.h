@@ -10,6 +10,7 @@
 
 #include <dptrain/dptrain.h>
 #include <stdio.h>
+#include <time.h>
 
 struct dpt_net;
 
@@ -135,6 +136,11 @@ int cli_mpi_copy_chosen(void);
  * started without mpirun (main.c says why); train --verbose says so. */
 int cli_mpi_isolated_chosen(void);
 void cli_mpi_finalize(void);
+
+/* t as "2026-12-06 04:38:02 UTC" (the lines of train for batch logs) and
+ * as "2026-12-06T04:38:02Z" (ISO 8601, the JSON summary), into buf. */
+const char *cli_utc(char *buf, size_t len, time_t t);
+const char *cli_iso_utc(char *buf, size_t len, time_t t);
 
 /* SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 become a stop request
  * (dpt_stop_request) instead of ending the process. The long commands

@@ -629,6 +629,25 @@ void cli_mpi_timeout(double timeout_s)
     dpt_watch_timeout(timeout_s);
 }
 
+static const char *utc(char *buf, size_t len, time_t t, const char *format)
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(buf, len, format, &tm) == 0) {
+        snprintf(buf, len, "(no time)");
+    }
+    return buf;
+}
+
+const char *cli_utc(char *buf, size_t len, time_t t)
+{
+    return utc(buf, len, t, "%Y-%m-%d %H:%M:%S UTC");
+}
+
+const char *cli_iso_utc(char *buf, size_t len, time_t t)
+{
+    return utc(buf, len, t, "%Y-%m-%dT%H:%M:%SZ");
+}
+
 void cli_mpi_finalize(void)
 {
     dpt_watch_stop();

@@ -101,6 +101,7 @@ struct progress {
     int rank, ranks;
     int threads; /* per rank, as dpt_train chose */
     const char *what, *data, *how; /* for the first line */
+    time_t started; /* when the command started, for the first line */
     /* ... and what it resumes from: ", resuming from FILE" for --resume
      * FILE; for --resume auto, what it found (on_resume). */
     char resume[PATH_MAX + 64];
@@ -204,9 +205,11 @@ static void on_start(void *ctx, const struct dpt_net *net, int threads, const ch
     struct progress *p = ctx;
     p->threads = threads;
     if (p->rank == 0 && !p->quiet) {
-        printf("dptrain %s: training %s on %s, %d rank%s x %d thread%s%s%s\n", dpt_version(),
-               p->what, p->data, p->ranks, p->ranks > 1 ? "s" : "", threads,
-               threads > 1 ? "s" : "", p->how, p->resume);
+        char when[64];
+        printf("dptrain %s, %s: training %s on %s, %d rank%s x %d thread%s%s%s\n",
+               dpt_version(), cli_utc(when, sizeof when, p->started), p->what, p->data,
+               p->ranks, p->ranks > 1 ? "s" : "", threads, threads > 1 ? "s" : "", p->how,
+               p->resume);
     }
     if (p->rank == 0 && p->verbose) {
         printf("%s\n", data);
@@ -511,6 +514,7 @@ struct train_args {
     double timeout;    /* --timeout; < 0: not given */
     double time_limit; /* --time-limit in seconds (0: not given) */
     double t_start;    /* dpt__now() when dptrain started */
+    time_t started;    /* the same, as the wall clock's time */
     int deterministic, verbose, progress_bar, overwrite;
     int resume_auto; /* --resume auto */
     char **sets; /* the --set values, n_sets of them (argv's strings) */
@@ -941,8 +945,9 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
             snprintf(restored, sizeof restored, " (the weights of epoch %lld, restored by early "
                      "stopping)", (long long)prog->restored_epoch);
         }
-        printf("trained %zu parameters in %.2f s; wrote %s%s\n", params, train_s, a->out,
-               restored);
+        char when[64];
+        printf("trained %zu parameters in %.2f s; wrote %s%s; %s\n", params, train_s, a->out,
+               restored, cli_utc(when, sizeof when, time(NULL)));
         /* One line for scripts: throughput over the epochs after the first.
          * What this run did not measure is left out, never printed as 0 or
          * nan: accuracy= when the loss counts no hits (regression), and
@@ -1228,6 +1233,9 @@ static json_t *summary_object(const struct dpt_dist *d, const struct train_args 
     }
     json_object_set_new(o, "seconds", json_real(e->train_s));
     json_object_set_new(o, "wall_seconds", json_real(dpt__now() - a->t_start));
+    char when[64];
+    json_object_set_new(o, "started", json_string(cli_iso_utc(when, sizeof when, a->started)));
+    json_object_set_new(o, "ended", json_string(cli_iso_utc(when, sizeof when, time(NULL))));
     if (p->last.epoch > 0) { /* the last epoch this run finished */
         json_object_set_new(o, "loss", json_real(p->last.loss));
         if (!isnan(p->last.accuracy)) {
@@ -1348,6 +1356,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
                             .verbose = a->verbose, .what = a->model ? a->model : a->resume,
                             .data = spec.train ? spec.train : "(no data)",
                             .how = spec.deterministic ? ", deterministic" : "",
+                            .started = a->started,
                             .resume_auto = a->resume_auto,
                             .tty = a->progress_bar > 0 && !a->c.quiet && !a->c.json,
                             .batch = spec.batch, .json = a->c.json && d->rank == 0};
@@ -1461,6 +1470,7 @@ int cmd_train(int argc, char **argv)
         .c.takes = CLI_TAKES_THREADS | CLI_TAKES_FORMAT | CLI_TAKES_QUIET,
         .timeout = -1,
         .t_start = dpt__now(), /* the time limit counts from here */
+        .started = time(NULL),
         .progress_bar = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") &&
                         !getenv("PMI_SIZE"),
         .sets = calloc((size_t)argc, sizeof *a.sets),
