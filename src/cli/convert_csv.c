@@ -15,7 +15,10 @@
  * the count of all, so that a user fixes the file in one go. Text labels
  * are class names: y holds each one's index in the sorted list of names
  * (byte order, so that a train and a test file give the same numbers), or
- * in --classes' list, and y's attribute `classes` holds the names. A first
+ * in --classes' list, and y's attribute `classes` holds the names; X's
+ * attribute `columns` holds the header's names of the features, in order,
+ * so that a file whose columns come in another order is refused by what
+ * reads it against a model rather than scored by position. A first
  * column with no name in the header is the index pandas' to_csv writes by
  * default, and is dropped unless --keep-index.
  *
@@ -741,6 +744,26 @@ static int write_classes(struct cli_convert_run *r, const struct scan *s, int yi
     return rc;
 }
 
+/* X's attribute `columns`: the header's names of the columns kept as
+ * features, in their order (with a header only). */
+static int write_columns(struct cli_convert_run *r, const struct scan *s, int xi,
+                         struct dpt_err *err)
+{
+    const char **v = malloc((s->F ? s->F : 1) * sizeof *v);
+    if (!v) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0, j = 0; k < s->F; k++, j++) {
+        while (j == s->label || s->dropped[j]) {
+            j++;
+        }
+        v[k] = s->names[j];
+    }
+    int rc = dpt_h5out_strings_attr(r->w, xi, "columns", v, s->F, err);
+    free(v);
+    return rc;
+}
+
 /* Pass 2: the rows again, written a block at a time. */
 static int write_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
 {
@@ -750,6 +773,9 @@ static int write_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err 
     int rc = create_sets(r, s, &xi, &yi, int_y, err);
     if (rc == 0 && yi >= 0 && s->n_classes > 0) {
         rc = write_classes(r, s, yi, err);
+    }
+    if (rc == 0 && s->names && s->F > 0) {
+        rc = write_columns(r, s, xi, err);
     }
     uint64_t B = cli_convert_block_rows(r, s->F * 4, s->rows);
     float *x = rc == 0 ? malloc(B * s->F * sizeof *x) : NULL;
