@@ -149,6 +149,8 @@ struct dpt__file {
     size_t wide_bytes;
     char **classes;    /* y's string attribute `classes` (dptrain convert's), or NULL */
     size_t n_classes;
+    char **columns;    /* X's string attribute `columns` (dptrain convert's), or NULL */
+    size_t n_columns;
 };
 
 static void close_id(hid_t id, herr_t (*close_fn)(hid_t))
@@ -1014,6 +1016,15 @@ int dpt__file_open(struct dpt__file **out, const char *path,
         dpt__h5_read_strings_attr(ds->y.dset, "classes", &ds->classes, &ds->n_classes) < 0) {
         ds->classes = NULL, ds->n_classes = 0;
     }
+    /* Column names: those of X as a whole, so none when data.x_columns or
+     * y_columns pick columns; a list that does not name every feature
+     * names nothing. */
+    if (rc == 0 && !src->x_cols && !src->y_cols &&
+        (dpt__h5_read_strings_attr(ds->x.dset, "columns", &ds->columns, &ds->n_columns) < 0 ||
+         ds->n_columns != ds->x.cols)) {
+        dpt__h5_free_strings(ds->columns, ds->n_columns);
+        ds->columns = NULL, ds->n_columns = 0;
+    }
     /* Whoever reads this file holds at least one row of X as floats and,
      * for the statistics, as doubles. */
     if (rc == 0) {
@@ -1062,6 +1073,7 @@ void dpt__file_close(struct dpt__file *ds)
     free(ds->y.name);
     free(ds->x.name);
     dpt__h5_free_strings(ds->classes, ds->n_classes);
+    dpt__h5_free_strings(ds->columns, ds->n_columns);
     free(ds->path);
     free(ds);
 }
@@ -1095,6 +1107,12 @@ const char *const *dpt__file_classes(const struct dpt__file *ds, size_t *n)
 {
     *n = ds->n_classes;
     return (const char *const *)ds->classes;
+}
+
+const char *const *dpt__file_columns(const struct dpt__file *ds, size_t *n)
+{
+    *n = ds->n_columns;
+    return (const char *const *)ds->columns;
 }
 
 /* "X [150, 4] float32" for one array into buf at u; picked columns as

@@ -73,9 +73,10 @@ uint64_t dpt_dataset_features(const struct dpt_dataset *ds); /* F = prod(sample 
 void dpt_dataset_sample_shape(const struct dpt_dataset *ds, struct dpt_shape *shape);
 uint64_t dpt_dataset_y_cols(const struct dpt_dataset *ds);   /* 1 for [N], k for [N, k]; 0 without y */
 int dpt_dataset_y_is_integer(const struct dpt_dataset *ds);  /* y stored with an integer dtype */
-/* Class names to number labels by: label k is v[k]; whose says where they
+/* Names to check a file by: class names to number labels by (label k is
+ * v[k]) or X's column names (feature j is v[j]); whose says where they
  * came from in messages ("the model", "the training data"). */
-struct dpt_class_names {
+struct dpt_names {
     const char *const *v;
     size_t n; /* 0: no names, nothing to check */
     const char *whose;
@@ -83,12 +84,23 @@ struct dpt_class_names {
 /* The names of ds's classes (y's string attribute `classes`, as `dptrain
  * convert` writes it): the longest list of the set's files (opening checks
  * that each file's list begins it); n 0 when no file names its classes. */
-struct dpt_class_names dpt_dataset_classes(const struct dpt_dataset *ds);
+struct dpt_names dpt_dataset_classes(const struct dpt_dataset *ds);
 /* Checks that every file of ds that names its classes numbers them as
  * names does (its list is the first classes of names): 0, or DPT_EFORMAT
  * saying what a label means in each and how to convert the file so that
  * they agree. Nothing to check when names is NULL or names no class. */
-int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_class_names *names,
+int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_names *names,
+                              struct dpt_err *err);
+/* The names of ds's columns (X's string attribute `columns`, as `dptrain
+ * convert` writes it, one per feature): the first list of the set's files
+ * (opening checks that the others name the same); n 0 when no file names
+ * its columns or columns are picked (data.x_columns, y_columns). */
+struct dpt_names dpt_dataset_columns(const struct dpt_dataset *ds);
+/* Checks that every file of ds that names its columns names the same ones
+ * in the same order as names: 0, or DPT_EFORMAT saying which column
+ * differs and in what order to put the CSV's columns. Nothing to check
+ * when names is NULL or names no column. */
+int dpt_dataset_check_columns(const struct dpt_dataset *ds, const struct dpt_names *names,
                               struct dpt_err *err);
 /* The file, or "FIRST ... LAST (K files)" for several, for messages. */
 const char *dpt_dataset_path(const struct dpt_dataset *ds);

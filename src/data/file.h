@@ -23,6 +23,9 @@ uint64_t dpt__file_y_cols(const struct dpt__file *f);
 int dpt__file_y_is_integer(const struct dpt__file *f);
 /* y's class names (its string attribute `classes`), or NULL with *n 0. */
 const char *const *dpt__file_classes(const struct dpt__file *f, size_t *n);
+/* X's column names (its string attribute `columns`, one per feature), or
+ * NULL with *n 0; never read when data.x_columns or y_columns pick columns. */
+const char *const *dpt__file_columns(const struct dpt__file *f, size_t *n);
 /* with_n 0: without the number of rows, what every file of a set shares. */
 void dpt__file_describe(const struct dpt__file *f, int with_n, char *buf, size_t len);
 const char *dpt__file_path(const struct dpt__file *f);

@@ -80,43 +80,70 @@ void dpt_norm_finish(struct dpt_norm *n)
     }
 }
 
-int dpt_norm_set_classes(struct dpt_norm *n, const char *const *names, size_t k)
+/* Copies names[0..k) into *v (none before), *n set first so that
+ * dpt_norm_cleanup frees what was copied: 0 or DPT_ENOMEM. */
+static int copy_names(char ***v, size_t *n, const char *const *names, size_t k)
 {
-    n->classes = k ? calloc(k, sizeof *n->classes) : NULL;
-    if (k && !n->classes) {
+    *v = k ? calloc(k, sizeof **v) : NULL;
+    if (k && !*v) {
         return DPT_ENOMEM;
     }
-    n->n_classes = k;
+    *n = k;
     for (size_t i = 0; i < k; i++) {
-        if (!(n->classes[i] = strdup(names[i]))) {
-            return DPT_ENOMEM; /* dpt_norm_cleanup frees what was copied */
+        if (!((*v)[i] = strdup(names[i]))) {
+            return DPT_ENOMEM;
         }
     }
     return 0;
 }
 
-int dpt_norm_take_classes(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err)
+static void free_names(char **v, size_t n)
 {
-    if (n->n_classes) {
-        struct dpt_class_names was = dpt_norm_classes(n, "the checkpoint");
-        return dpt_dataset_check_classes(ds, &was, err);
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i]);
     }
-    struct dpt_class_names c = dpt_dataset_classes(ds);
-    return dpt_norm_set_classes(n, c.v, c.n) < 0 ? dpt_err_set(err, DPT_ENOMEM, "out of memory")
-                                                 : 0;
+    free(v);
 }
 
-struct dpt_class_names dpt_norm_classes(const struct dpt_norm *n, const char *whose)
+int dpt_norm_set_classes(struct dpt_norm *n, const char *const *names, size_t k)
 {
-    return (struct dpt_class_names){(const char *const *)n->classes, n->n_classes, whose};
+    return copy_names(&n->classes, &n->n_classes, names, k);
+}
+
+int dpt_norm_take_names(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err)
+{
+    int rc = 0;
+    if (n->n_classes) {
+        struct dpt_names was = dpt_norm_classes(n, "the checkpoint");
+        rc = dpt_dataset_check_classes(ds, &was, err);
+    } else {
+        struct dpt_names c = dpt_dataset_classes(ds);
+        rc = copy_names(&n->classes, &n->n_classes, c.v, c.n);
+    }
+    if (rc == 0 && n->n_columns) {
+        struct dpt_names was = dpt_norm_columns(n, "the checkpoint");
+        rc = dpt_dataset_check_columns(ds, &was, err);
+    } else if (rc == 0) {
+        struct dpt_names c = dpt_dataset_columns(ds);
+        rc = copy_names(&n->columns, &n->n_columns, c.v, c.n);
+    }
+    return rc == DPT_ENOMEM ? dpt_err_set(err, DPT_ENOMEM, "out of memory") : rc;
+}
+
+struct dpt_names dpt_norm_classes(const struct dpt_norm *n, const char *whose)
+{
+    return (struct dpt_names){(const char *const *)n->classes, n->n_classes, whose};
+}
+
+struct dpt_names dpt_norm_columns(const struct dpt_norm *n, const char *whose)
+{
+    return (struct dpt_names){(const char *const *)n->columns, n->n_columns, whose};
 }
 
 void dpt_norm_cleanup(struct dpt_norm *n)
 {
-    for (size_t i = 0; n->classes && i < n->n_classes; i++) {
-        free(n->classes[i]);
-    }
-    free(n->classes);
+    free_names(n->classes, n->n_classes);
+    free_names(n->columns, n->n_columns);
     free(n->mean);
     free(n->std);
     free(n->mean_f);

@@ -52,6 +52,11 @@ struct dpt_norm {
      * checkpoints, and every file evaluated must number its classes alike. */
     char **classes;
     size_t n_classes;
+    /* The training data's column names (feature j is columns[j]), when its
+     * X has them (dpt_dataset_columns); kept like classes, and every file
+     * evaluated must name the same columns in the same order. */
+    char **columns;
+    size_t n_columns;
 };
 
 /* Allocates f input (or yc target) entries, zeroed, to be filled in and
@@ -60,13 +65,16 @@ int dpt_norm_alloc_x(struct dpt_norm *n, size_t f);
 int dpt_norm_alloc_y(struct dpt_norm *n, size_t yc);
 /* Derives the float copies (mean_f, inv_std_f, ...) from mean and std. */
 void dpt_norm_finish(struct dpt_norm *n);
-/* The class names of the training data ds: taken from it when n has none
- * yet, or, when n came from a checkpoint, checked against it (a resumed run
- * must number the classes as its start did). 0, DPT_ENOMEM or DPT_EFORMAT
- * (dpt_dataset_check_classes). */
-int dpt_norm_take_classes(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err);
+/* The class and column names of the training data ds: taken from it when n
+ * has none yet, or, when n came from a checkpoint, checked against it (a
+ * resumed run must number the classes and order the columns as its start
+ * did). 0, DPT_ENOMEM or DPT_EFORMAT (dpt_dataset_check_classes,
+ * dpt_dataset_check_columns). */
+int dpt_norm_take_names(struct dpt_norm *n, const struct dpt_dataset *ds, struct dpt_err *err);
 /* n's class names, for dpt_dataset_check_classes. */
-struct dpt_class_names dpt_norm_classes(const struct dpt_norm *n, const char *whose);
+struct dpt_names dpt_norm_classes(const struct dpt_norm *n, const char *whose);
+/* n's column names, for dpt_dataset_check_columns. */
+struct dpt_names dpt_norm_columns(const struct dpt_norm *n, const char *whose);
 /* Copies names[0..k) into n's classes (none before): 0 or DPT_ENOMEM. */
 int dpt_norm_set_classes(struct dpt_norm *n, const char *const *names, size_t k);
 /* Frees everything and zeroes n; safe on a zeroed or half-built n. */

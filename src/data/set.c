@@ -157,9 +157,9 @@ static long classes_file(const struct dpt_dataset *ds)
     return best;
 }
 
-struct dpt_class_names dpt_dataset_classes(const struct dpt_dataset *ds)
+struct dpt_names dpt_dataset_classes(const struct dpt_dataset *ds)
 {
-    struct dpt_class_names c = {NULL, 0, "the training data"};
+    struct dpt_names c = {NULL, 0, "the training data"};
     long i = classes_file(ds);
     if (i >= 0) {
         c.v = dpt__file_classes(ds->files[i], &c.n);
@@ -182,7 +182,7 @@ static const char *join(char *buf, size_t len, const char *const *names, size_t 
     return buf;
 }
 
-int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_class_names *names,
+int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_names *names,
                               struct dpt_err *err)
 {
     size_t n = names ? names->n : 0;
@@ -209,6 +209,89 @@ int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_cla
                            "means the same class", dpt__file_path(ds->files[i]),
                            join(have, sizeof have, mine, m, ", "), names->whose,
                            join(want, sizeof want, names->v, n, ", "), what,
+                           join(list, sizeof list, names->v, n, ","));
+    }
+    return 0;
+}
+
+/* The first file of ds that names its columns, or -1 when none does. */
+static long columns_file(const struct dpt_dataset *ds)
+{
+    size_t n;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        if (dpt__file_columns(ds->files[i], &n)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+struct dpt_names dpt_dataset_columns(const struct dpt_dataset *ds)
+{
+    struct dpt_names c = {NULL, 0, "the training data"};
+    long i = columns_file(ds);
+    if (i >= 0) {
+        c.v = dpt__file_columns(ds->files[i], &c.n);
+    }
+    return c;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when a[0..n) and b[0..n) hold the same names in some order. */
+static int same_names(const char *const *a, const char *const *b, size_t n)
+{
+    const char **sa = malloc((n ? n : 1) * sizeof *sa), **sb = malloc((n ? n : 1) * sizeof *sb);
+    int same = sa && sb;
+    if (same) {
+        memcpy(sa, a, n * sizeof *sa);
+        memcpy(sb, b, n * sizeof *sb);
+        qsort(sa, n, sizeof *sa, by_name);
+        qsort(sb, n, sizeof *sb, by_name);
+        for (size_t k = 0; same && k < n; k++) {
+            same = strcmp(sa[k], sb[k]) == 0;
+        }
+    }
+    free(sa);
+    free(sb);
+    return same;
+}
+
+int dpt_dataset_check_columns(const struct dpt_dataset *ds, const struct dpt_names *names,
+                              struct dpt_err *err)
+{
+    size_t n = names ? names->n : 0;
+    for (size_t i = 0; n && i < ds->n_files; i++) {
+        size_t m;
+        const char *const *mine = dpt__file_columns(ds->files[i], &m);
+        size_t k = 0;
+        while (k < m && k < n && strcmp(mine[k], names->v[k]) == 0) {
+            k++;
+        }
+        if (!mine || (k == m && k == n)) {
+            continue;
+        }
+        char have[1024], want[1024], list[1024], what[1200];
+        if (k < m && k < n) {
+            snprintf(what, sizeof what, "column %zu is '%s' here and '%s' to %s", k, mine[k],
+                     names->v[k], names->whose);
+        } else if (k < m) {
+            snprintf(what, sizeof what, "column %zu ('%s') is not a column of %s", k, mine[k],
+                     names->whose);
+        } else {
+            snprintf(what, sizeof what, "column %zu of %s ('%s') is missing here", k,
+                     names->whose, names->v[k]);
+        }
+        int reorder = m == n && same_names(mine, names->v, n);
+        return dpt_err_set(err, DPT_EFORMAT, "%s: X names the columns (%s), %s names (%s): %s; "
+                           "%s %s and convert it again", dpt__file_path(ds->files[i]),
+                           join(have, sizeof have, mine, m, ", "), names->whose,
+                           join(want, sizeof want, names->v, n, ", "), what,
+                           reorder ? "put the CSV's feature columns in the order"
+                                   : "make the CSV's feature columns",
                            join(list, sizeof list, names->v, n, ","));
     }
     return 0;
@@ -263,9 +346,15 @@ int dpt_dataset_open_source(struct dpt_dataset **out, const struct dpt_data_sour
     }
     long named = rc == 0 ? classes_file(ds) : -1;
     if (named >= 0) {
-        struct dpt_class_names names = dpt_dataset_classes(ds);
+        struct dpt_names names = dpt_dataset_classes(ds);
         names.whose = dpt__file_path(ds->files[named]);
         rc = dpt_dataset_check_classes(ds, &names, err);
+    }
+    named = rc == 0 ? columns_file(ds) : -1;
+    if (named >= 0) {
+        struct dpt_names names = dpt_dataset_columns(ds);
+        names.whose = dpt__file_path(ds->files[named]);
+        rc = dpt_dataset_check_columns(ds, &names, err);
     }
     if (rc == 0 && set_shown(ds) < 0) {
         rc = dpt_err_set(err, DPT_ENOMEM, "out of memory");

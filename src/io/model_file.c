@@ -175,6 +175,10 @@ int dpt__model_write_contents(hid_t f, const char *format, const struct dpt_net 
         rc = dpt__h5_write_strings_attr(f, "classes", (const char *const *)norm->classes,
                                         norm->n_classes);
     }
+    if (rc == 0 && norm && norm->n_columns) {
+        rc = dpt__h5_write_strings_attr(f, "columns", (const char *const *)norm->columns,
+                                        norm->n_columns);
+    }
     return rc;
 }
 
@@ -483,6 +487,10 @@ int dpt__model_read_norm(hid_t f, const char *path, size_t n_in, struct dpt_norm
 {
     if (dpt__h5_read_strings_attr(f, "classes", &norm->classes, &norm->n_classes) < 0) {
         return dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: attribute 'classes' is "
+                           "not a list of strings", path);
+    }
+    if (dpt__h5_read_strings_attr(f, "columns", &norm->columns, &norm->n_columns) < 0) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: damaged model file: attribute 'columns' is "
                            "not a list of strings", path);
     }
     if (H5Lexists(f, "standardize", H5P_DEFAULT) <= 0) {

@@ -334,16 +334,21 @@ void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi)
 }
 
 /* Opens a data file for evaluation and checks it fits the model: the
- * sample shape and, with targets, theirs. */
+ * sample shape, the column names and, with targets, their shape and
+ * class names. */
 int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
                   const struct dpt_data_source *src, int with_y,
-                  const struct dpt_class_names *classes, struct dpt_err *err)
+                  const struct dpt_names *classes, const struct dpt_names *columns,
+                  struct dpt_err *err)
 {
     int rc = dpt_dataset_open_source(ds, src, with_y, err);
     struct dpt_shape in;
     if (rc == 0) {
         dpt_dataset_sample_shape(*ds, &in);
         rc = dpt_net_check_inputs(net, &in, dpt_dataset_path(*ds), src->x_name, err);
+    }
+    if (rc == 0) {
+        rc = dpt_dataset_check_columns(*ds, columns, err);
     }
     if (rc == 0 && dpt_eval_y_name(src, with_y)) {
         rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), dpt_dataset_path(*ds), err);
@@ -371,8 +376,9 @@ int dpt_evaluate(const struct dpt_net *net, const struct dpt_data_source *src, i
     struct dpt_dataset *ds = NULL;
     const char *y_name = dpt_eval_y_name(src, with_y);
     const char *path = src->files[0];
-    struct dpt_class_names classes = dpt_norm_classes(norm, "the model");
-    int rc = dpt_eval_open(&ds, net, src, with_y, &classes, err);
+    struct dpt_names classes = dpt_norm_classes(norm, "the model");
+    struct dpt_names columns = dpt_norm_columns(norm, "the model");
+    int rc = dpt_eval_open(&ds, net, src, with_y, &classes, &columns, err);
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo, hi;
     dpt_eval_share(n, d->rank, d->size, &lo, &hi);

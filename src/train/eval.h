@@ -51,13 +51,15 @@ void dpt_eval_share(uint64_t n, int rank, int ranks, uint64_t *lo, uint64_t *hi)
 
 /* Opens the data set of src to run net over (with_y 0: no targets) and
  * checks that its sample shape and, with targets, theirs fit the network,
- * and that its labels number their classes as classes does (the model's or
- * the training data's; NULL: no names to check); errors name the file, the
- * dataset and both shapes. *ds is the caller's to close, also when a check
- * fails after the file opened. */
+ * that X names its columns as columns does and its labels number their
+ * classes as classes does (the model's or the training data's; NULL or no
+ * names: nothing to check); errors name the file, the dataset and both
+ * shapes or lists. *ds is the caller's to close, also when a check fails
+ * after the file opened. */
 int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
                   const struct dpt_data_source *src, int with_y,
-                  const struct dpt_class_names *classes, struct dpt_err *err);
+                  const struct dpt_names *classes, const struct dpt_names *columns,
+                  struct dpt_err *err);
 
 /* The name of src's targets for messages (their dataset, or the one their
  * columns are in), or NULL when there are none (or with_y is 0). */

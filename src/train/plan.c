@@ -147,8 +147,9 @@ static int plan_rows(struct planner *pl, struct dpt_err *err)
     p->validation_split = pl->val.split;
     if (spec->test) {
         struct dpt_dataset *test = NULL;
-        struct dpt_class_names classes = dpt_dataset_classes(pl->ds);
-        rc = dpt_eval_open(&test, pl->net, &spec->test_src, 1, &classes, err);
+        struct dpt_names classes = dpt_dataset_classes(pl->ds);
+        struct dpt_names columns = dpt_dataset_columns(pl->ds);
+        rc = dpt_eval_open(&test, pl->net, &spec->test_src, 1, &classes, &columns, err);
         p->n_test = rc == 0 ? dpt_dataset_rows(test) : 0;
         dpt_dataset_close(test);
         if (rc < 0) {
@@ -292,7 +293,7 @@ static void plan_memory(struct planner *pl)
 static int plan_norm(struct planner *pl, struct dpt_err *err)
 {
     const struct dpt_spec *spec = pl->spec;
-    int rc = dpt_norm_take_classes(&pl->norm, pl->ds, err);
+    int rc = dpt_norm_take_names(&pl->norm, pl->ds, err);
     if (rc == 0) {
         rc = dpt_norm_set_scale(&pl->norm, spec->scale, dpt_dataset_features(pl->ds), err);
     }

@@ -583,8 +583,9 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
         return 0;
     }
     struct dpt_dataset *ds = NULL;
-    struct dpt_class_names classes = dpt_dataset_classes(r->ds);
-    int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, &classes, err);
+    struct dpt_names classes = dpt_dataset_classes(r->ds);
+    struct dpt_names columns = dpt_dataset_columns(r->ds);
+    int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, &classes, &columns, err);
     if (rc == 0) {
         rc = dpt_eval_check_targets(r->net, ds, dpt_eval_y_name(&spec->test_src, 1), r->d, err);
     }
@@ -836,7 +837,7 @@ static int init_weights(struct run *r, struct dpt_err *err)
     return rc;
 }
 
-/* The class names (dpt_norm_take_classes), the input scale, and the
+/* The class and column names (dpt_norm_take_names), the input scale, and the
  * standardization unless the checkpoint brought it. Collective. */
 /* A data file larger than this gets a line before the pass of standardize:
  * the size above which "auto" streams the rows (a pass of seconds). */
@@ -845,7 +846,7 @@ static int init_weights(struct run *r, struct dpt_err *err)
 static int standardize(struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
-    int rc = dpt_norm_take_classes(r->norm, r->ds, err);
+    int rc = dpt_norm_take_names(r->norm, r->ds, err);
     if (rc == 0) {
         rc = dpt_norm_set_scale(r->norm, spec->scale, dpt_dataset_features(r->ds), err);
     }

@@ -16,13 +16,14 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Opens data.validation and checks it against the network (its targets
- * too) and the training data's classes. */
+ * too) and the training data's classes and columns. */
 static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
                      const struct dpt_dataset *train, const struct dpt_net *net,
                      const struct dpt_dist *d, struct dpt_err *err)
 {
-    struct dpt_class_names classes = dpt_dataset_classes(train);
-    int rc = dpt_eval_open(&v->ds, net, &sp->validation_src, 1, &classes, err);
+    struct dpt_names classes = dpt_dataset_classes(train);
+    struct dpt_names columns = dpt_dataset_columns(train);
+    int rc = dpt_eval_open(&v->ds, net, &sp->validation_src, 1, &classes, &columns, err);
     if (rc == 0) {
         rc = dpt_eval_check_targets(net, v->ds, dpt_eval_y_name(&sp->validation_src, 1), d,
                                     err);
