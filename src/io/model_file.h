@@ -18,6 +18,13 @@
  *                          `classes`, as dptrain convert writes it), when they had them;
  *                          output k is classes[k]. Every file evaluated with the model
  *                          must number its classes alike (dpt_dataset_check_classes)
+ *   /  attr columns         strings [F]: the training data's column names (X's attribute
+ *                          `columns`, as dptrain convert writes it), when it had them
+ *                          and no columns were picked (data.x_columns, y_columns);
+ *                          input j is columns[j]. Every file evaluated with the model
+ *                          that names its columns must name the same ones in the same
+ *                          order (dpt_dataset_check_columns). Neither attribute is in
+ *                          the checksum
  *   /  attr checksum = "xxh3-64:HEX" over every layer's tensors (in order, as
  *                          stored) and the standardization; verified by every
  *                          loader (dpt_model_load, dpt_weights_load); files
