@@ -745,7 +745,10 @@ static int write_classes(struct cli_convert_run *r, const struct scan *s, int yi
 }
 
 /* X's attribute `columns`: the header's names of the columns kept as
- * features, in their order (with a header only). */
+ * features, in their order (with a header only). A guessed header (no
+ * --header) with a number among the features' names is more likely a row
+ * that a text label made look like a header: no names then, so that two
+ * such files are not refused for first rows that differ. */
 static int write_columns(struct cli_convert_run *r, const struct scan *s, int xi,
                          struct dpt_err *err)
 {
@@ -753,13 +756,17 @@ static int write_columns(struct cli_convert_run *r, const struct scan *s, int xi
     if (!v) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
+    int named = 1;
     for (size_t k = 0, j = 0; k < s->F; k++, j++) {
         while (j == s->label || s->dropped[j]) {
             j++;
         }
         v[k] = s->names[j];
+        enum dpt_csv_kind kind = dpt_csv_value(v[k], NULL, NULL, NULL);
+        named = named && (r->o.header == 1 ||
+                          (kind != DPT_CSV_NUMBER && kind != DPT_CSV_INFINITE));
     }
-    int rc = dpt_h5out_strings_attr(r->w, xi, "columns", v, s->F, err);
+    int rc = named ? dpt_h5out_strings_attr(r->w, xi, "columns", v, s->F, err) : 0;
     free(v);
     return rc;
 }
