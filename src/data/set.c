@@ -274,7 +274,9 @@ int dpt_dataset_check_columns(const struct dpt_dataset *ds, const struct dpt_nam
         if (!mine || (k == m && k == n)) {
             continue;
         }
-        char have[1024], want[1024], list[1024], what[1200];
+        /* Sized so that the order to convert in fits the message whole for
+         * a few dozen columns, and is cut with "..." for hundreds. */
+        char have[320], want[320], list[800], what[600];
         if (k < m && k < n) {
             snprintf(what, sizeof what, "column %zu is '%s' here and '%s' to %s", k, mine[k],
                      names->v[k], names->whose);
