@@ -182,6 +182,16 @@ static const char *join(char *buf, size_t len, const char *const *names, size_t 
     return buf;
 }
 
+/* How many names a[0..m) and b[0..n) share at their start, in order. */
+static size_t agreeing(const char *const *a, size_t m, const char *const *b, size_t n)
+{
+    size_t k = 0;
+    while (k < m && k < n && strcmp(a[k], b[k]) == 0) {
+        k++;
+    }
+    return k;
+}
+
 int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_names *names,
                               struct dpt_err *err)
 {
@@ -189,10 +199,7 @@ int dpt_dataset_check_classes(const struct dpt_dataset *ds, const struct dpt_nam
     for (size_t i = 0; n && i < ds->n_files; i++) {
         size_t m;
         const char *const *mine = dpt__file_classes(ds->files[i], &m);
-        size_t k = 0;
-        while (k < m && k < n && strcmp(mine[k], names->v[k]) == 0) {
-            k++;
-        }
+        size_t k = agreeing(mine, m, names->v, n);
         if (k == m) {
             continue;
         }
@@ -267,10 +274,7 @@ int dpt_dataset_check_columns(const struct dpt_dataset *ds, const struct dpt_nam
     for (size_t i = 0; n && i < ds->n_files; i++) {
         size_t m;
         const char *const *mine = dpt__file_columns(ds->files[i], &m);
-        size_t k = 0;
-        while (k < m && k < n && strcmp(mine[k], names->v[k]) == 0) {
-            k++;
-        }
+        size_t k = agreeing(mine, m, names->v, n);
         if (!mine || (k == m && k == n)) {
             continue;
         }
