@@ -6,7 +6,7 @@
 # did. A test CSV that lacks a class converts to other numbers: it is
 # refused with what a label means on each side and the --classes to convert
 # it with, instead of being scored against the wrong classes. predict and
-# eval show the names (case 9).
+# eval show the names, and train's --summary for its test data (case 9).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # rows FILE NAMES...: a CSV of 40 rows per class name, two features that
@@ -101,7 +101,8 @@ check "a model without names evaluates any file" dptrain eval old.h5 test_ac.h5
 #    CSV's column "class" (quoted as CSV quotes it: a name with a comma and
 #    a quote reads back whole with Python's csv module), the root attribute
 #    `classes` of the HDF5 predictions, the classes above eval's confusion
-#    matrix and in its JSON. A model without names: no such column.
+#    matrix and in its JSON, and in the test section of train's --summary.
+#    A model without names: no such column.
 rows named.csv "cat" 'dog, big' 'say "hi"'
 sed -e 's/,dog, big$/,"dog, big"/' -e 's/,say "hi"$/,"say ""hi"""/' named.csv > named_q.csv
 must dptrain convert named_q.csv named.h5 --label kind
@@ -127,6 +128,11 @@ dptrain eval named_m.h5 named.h5 --format json > eval.json 2>&1 || true
 check "eval --format json: classes" "$PYTHON" -c '
 import json, sys
 sys.exit(json.load(open("eval.json"))["classes"] != ["cat", "dog, big", "say \"hi\""])'
+must dptrain train named.cfg --out named_t.h5 --set data.test=named.h5 --set train.epochs=2 \
+    --quiet --summary sum.json
+check "train --summary: the test section names the classes" "$PYTHON" -c '
+import json, sys
+sys.exit(json.load(open("sum.json"))["test"]["classes"] != ["cat", "dog, big", "say \"hi\""])'
 must dptrain predict old.h5 test_ab.h5 --out old.csv
 check "a model without names: no class column" grep -q -x 'pred_0,pred_1,pred_2,label' old.csv
 

@@ -113,6 +113,10 @@ int cli_env_rank(void);
 struct json_t;
 struct dpt_eval_result;
 void cli_metrics_json(struct json_t *o, const struct dpt_eval_result *r);
+/* The model's class names, when it has them, as the member "classes" of o
+ * (index k names class k). eval and predict --format json, train's summary. */
+struct dpt_norm;
+void cli_classes_json(struct json_t *o, const struct dpt_norm *norm);
 
 /* Parses a common option at argv[*i] (advancing *i past its value);
  * 1 if taken, 0 if not a common option, -1 on a bad value (reported). */

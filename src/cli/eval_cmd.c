@@ -214,6 +214,18 @@ void cli_metrics_json(json_t *o, const struct dpt_eval_result *r)
     }
 }
 
+void cli_classes_json(json_t *o, const struct dpt_norm *norm)
+{
+    if (norm->n_classes == 0) {
+        return;
+    }
+    json_t *names = json_array();
+    for (size_t k = 0; k < norm->n_classes; k++) {
+        json_array_append_new(names, json_string(norm->classes[k]));
+    }
+    json_object_set_new(o, "classes", names);
+}
+
 /* The task's metrics as text, with the confusion matrix (rows: true class,
  * columns: predicted class), its classes named above it when the model has
  * names. */
@@ -351,13 +363,7 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
             json_object_set_new(o, "loss_name", json_string(net->loss->base.name));
             cli_metrics_json(o, res);
         }
-        if (norm->n_classes > 0) {
-            json_t *names = json_array();
-            for (size_t k = 0; k < norm->n_classes; k++) {
-                json_array_append_new(names, json_string(norm->classes[k]));
-            }
-            json_object_set_new(o, "classes", names);
-        }
+        cli_classes_json(o, norm);
         print_json(o);
     } else if (predict && a->format == PRED_NPY && labelled) {
         char *lp = label_path(a->out);

@@ -997,6 +997,7 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
             json_object_set_new(prog->test, "samples", json_integer((json_int_t)res.n));
             json_object_set_new(prog->test, "loss", json_real(res.loss));
             cli_metrics_json(prog->test, &res);
+            cli_classes_json(prog->test, norm);
         }
     }
     free(res.confusion);
