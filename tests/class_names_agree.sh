@@ -30,12 +30,7 @@ for f in train test_ab test_ac test_abcd; do
     must dptrain convert "$f.csv" "$f.h5" --label kind
 done
 must dptrain convert test_ac.csv test_ac_fixed.h5 --label kind --classes ant,bee,cat
-cat > m.cfg <<CFG
-data = { train = "train.h5"; standardize = true; };
-model = { layers = ( { type = "dense"; units = 3; activation = "softmax"; } );
-          loss = "cce"; optimizer = { type = "adam"; learning_rate = 0.05; }; };
-train = { batch = 16; epochs = 3; seed = 1; };
-CFG
+softmax_model m.cfg
 
 # 1. The model file keeps the training data's names as its attribute
 #    `classes`, label k's name at k.

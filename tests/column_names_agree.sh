@@ -35,12 +35,7 @@ rows other.csv "x1 x2 x4"
 for f in train same swapped other; do
     must dptrain convert "$f.csv" "$f.h5" --label kind
 done
-cat > m.cfg <<CFG
-data = { train = "train.h5"; standardize = true; };
-model = { layers = ( { type = "dense"; units = 3; activation = "softmax"; } );
-          loss = "cce"; optimizer = { type = "adam"; learning_rate = 0.05; }; };
-train = { batch = 16; epochs = 3; seed = 1; };
-CFG
+softmax_model m.cfg
 
 # names H5 [GROUP]: the string attribute `columns` of H5's root (or of the
 # dataset GROUP), joined by ','; "-" when there is none.

@@ -190,6 +190,19 @@ train = { $2 };
 CFG
 }
 
+# softmax_model FILE: a model file of three classes on train.h5 (made by
+# the test, e.g. with dptrain convert): standardized, one dense softmax
+# layer, cce, Adam at 0.05, batch 16, 3 epochs, seed 1. The class- and
+# column-name tests share it.
+softmax_model() {
+    cat > "$1" <<CFG
+data = { train = "train.h5"; standardize = true; };
+model = { layers = ( { type = "dense"; units = 3; activation = "softmax"; } );
+          loss = "cce"; optimizer = { type = "adam"; learning_rate = 0.05; }; };
+train = { batch = 16; epochs = 3; seed = 1; };
+CFG
+}
+
 mpirun_np() {
     dpt__np=$1
     shift
