@@ -29,6 +29,18 @@ check "1 and 3 ranks stop alike with the same weights" dpt_test compare es1.h5 e
 must dptrain train m.cfg $es --out nores.h5 --quiet
 check "without restore_best_weights: the weights of epoch 4" dpt_test compare e4.h5 nores.h5
 check "... which are not those of epoch 1" ! dpt_test compare e1.h5 nores.h5
+# ... and when the epochs run out before the patience does (patience 10,
+#    4 epochs): restore_best_weights still ends with epoch 1's weights, and
+#    the summary and the last line say so.
+# shellcheck disable=SC2086
+must dptrain train m.cfg $es --set train.early_stopping.patience=10 --set train.epochs=4 \
+    --set train.early_stopping.restore_best_weights=true --out end.h5 --summary end.json
+check "epochs ran out, restore_best_weights: the weights of epoch 1" dpt_test compare e1.h5 end.h5
+check "... the summary: stopped_by epochs, best_epoch 1, restored_epoch 1" "$PYTHON" -c '
+import json, sys
+s = json.load(open("end.json"))
+sys.exit(not (s["stopped_by"] == "epochs" and s["best_epoch"] == 1 and s["restored_epoch"] == 1))'
+check "... the last line names the epoch" grep -q "wrote end.h5 (the weights of epoch 1, restored" log
 
 # 2. Schedules: the logged factor at the last step of each epoch (t = 10 e)
 #    is the schedule's at step k = t - 1, times the warmup's t / 15 while

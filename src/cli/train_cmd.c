@@ -1223,11 +1223,11 @@ static json_t *summary_object(const struct dpt_dist *d, const struct train_args 
     json_object_set_new(o, "epochs_planned", json_integer(spec->epochs));
     json_object_set_new(o, "steps", json_integer((json_int_t)e->oc->global_step));
     json_object_set_new(o, "steps_this_run", json_integer((json_int_t)e->oc->steps_this_run));
-    if (e->oc->early_stopped && e->oc->best_epoch > 0) {
+    if (e->oc->best_epoch > 0 && (e->oc->early_stopped || e->oc->restored_epoch > 0)) {
         json_object_set_new(o, "best_epoch", json_integer(e->oc->best_epoch));
-        if (spec->es_restore) { /* the weights written are that epoch's */
-            json_object_set_new(o, "restored_epoch", json_integer(e->oc->best_epoch));
-        }
+    }
+    if (e->oc->restored_epoch > 0) { /* the weights written are that epoch's */
+        json_object_set_new(o, "restored_epoch", json_integer(e->oc->restored_epoch));
     }
     if (p->timed_s > 0) {
         json_object_set_new(o, "samples_per_s", json_real(p->timed_samples / p->timed_s));
@@ -1430,7 +1430,7 @@ static int run_train(const struct dpt_dist *d, struct train_args *a)
         rc = dpt_train(&spec, reg, d, &opts, &net, &norm, &err);
     }
     double train_s = dpt__now() - t0;
-    prog.restored_epoch = outcome.early_stopped && spec.es_restore ? outcome.best_epoch : 0;
+    prog.restored_epoch = outcome.restored_epoch;
     /* However training ended, its last finished epoch is in the log. */
     struct dpt_epoch_stats held;
     if (d->rank == 0 && !prog.quiet && cli_log_every_take_held(&prog.every, &held)) {

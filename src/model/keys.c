@@ -114,7 +114,8 @@ static const struct key_doc docs[] = {
     {"train.early_stopping.patience", NULL, NULL, "epochs without improvement before "
                                                   "stopping"},
     {"train.early_stopping.restore_best_weights", NULL, NULL, "end with the weights of the "
-                                                              "best epoch"},
+                                                              "best epoch (also when the "
+                                                              "epochs run out first)"},
     {"train.lr_schedule", "group", "none (constant)", "the learning rate's factor by step"},
     {"train.lr_schedule.type", NULL, NULL, "the schedule's shape"},
     {"train.lr_schedule.decay_steps", NULL, NULL, "steps of one decay (step, exponential) or "

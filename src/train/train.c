@@ -91,6 +91,7 @@ struct run {
     uint64_t steps_this_run;
     int64_t last_ckpt_step;  /* global step of the last checkpoint written, or -1 */
     int stop_saved;          /* a stop request was answered with a checkpoint */
+    int64_t restored_epoch;  /* restore_best_weights put this epoch's weights back */
     double last_ckpt_time;   /* when it was written, or when training started */
     double write_s;          /* rank 0: the last checkpoint's write time (0: none yet) */
     double last_check, step_max; /* rank 0: the time limit's last look, longest step */
@@ -509,6 +510,7 @@ static int finish_epoch(struct run *r, int *done, struct dpt_err *err)
     if (es.stop_early) {
         r->cb.stopped = 1;
         dpt_callbacks_restore(&r->cb, r->net->params);
+        r->restored_epoch = r->cb.best ? r->cb.es_best_epoch : 0;
         *done = 1;
         return 0;
     }
@@ -543,6 +545,16 @@ static int train_epochs(struct run *r, struct dpt_err *err)
     /* The end of training is a checkpoint too: a later run may go further. */
     if (rc == 0 && r->o->ckpt_path && r->last_ckpt_step != (int64_t)r->st.global_step) {
         rc = checkpoint(r, r->o->ckpt_path, 0, err);
+    }
+    /* restore_best_weights also when the epochs ran out before the
+     * patience did: the model file gets the best epoch's weights, as a
+     * Keras user expects of the setting (the checkpoint above keeps the last
+     * epoch's, with the optimizer state that goes with them, for a run that
+     * goes on). Not after a stop: that run is to be resumed. */
+    if (rc == 0 && !done && r->cb.best && r->cb.es_best_epoch > 0 &&
+        r->cb.es_best_epoch < r->st.epoch) {
+        dpt_callbacks_restore(&r->cb, r->net->params);
+        r->restored_epoch = r->cb.es_best_epoch;
     }
     return rc;
 }
@@ -1107,7 +1119,7 @@ int dpt_train(const struct dpt_spec *spec, const struct dpt_registry *reg,
         *o->outcome = (struct dpt_train_outcome){
             .epochs = r.st.epoch, .global_step = r.st.global_step,
             .steps_this_run = r.steps_this_run, .early_stopped = r.cb.stopped,
-            .best_epoch = r.cb.es_best_epoch};
+            .best_epoch = r.cb.es_best_epoch, .restored_epoch = r.restored_epoch};
     }
     if (rc == 0 && o->outcome) { /* rc is agreed: every rank is here */
         dpt_shard_prefetch_wait(r.shard);

@@ -26,6 +26,9 @@ struct dpt_train_outcome {
     uint64_t steps_this_run; /* of which by this run */
     int early_stopped;       /* early stopping ended training */
     int64_t best_epoch;      /* early stopping's best epoch (1-based); 0: none */
+    /* restore_best_weights put this epoch's weights back at the end (an
+     * early stop, or the last epoch not the best); 0: none. */
+    int64_t restored_epoch;
     /* After a run that succeeded: X's chunks inflated by all ranks in all
      * (data/dataset.h, dpt_dataset_chunks_inflated), of the file's chunks. */
     uint64_t chunks_inflated, chunks;
