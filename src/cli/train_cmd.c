@@ -798,24 +798,82 @@ static int files_in_the_way(const char *ckpt, const char *log, const char *summa
     return rc;
 }
 
+/* Whether the checkpoint series behind path has a file to resume from. */
+static int series_has_files(const char *path)
+{
+    struct stat st;
+    if (!path) {
+        return 0;
+    }
+    if (lstat(path, &st) == 0) {
+        return 1;
+    }
+    char *list = NULL;
+    struct dpt_err ignored = {0};
+    int has = dpt_checkpoint_series(path, &list, &ignored) == 0 && list && list[0];
+    free(list);
+    return has;
+}
+
+/* Renames a non-empty file out of a fresh run's way, to PATH.1 (or the
+ * first free PATH.N), saying so on stderr. Never replaces a file: link()
+ * fails on an existing name. */
+static int keep_aside(const char *path, const char *what, struct dpt_err *err)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || st.st_size == 0) {
+        return 0;
+    }
+    char kept[PATH_MAX + 16];
+    for (int n = 1; n < 1000; n++) {
+        snprintf(kept, sizeof kept, "%s.%d", path, n);
+        if (link(path, kept) == 0) {
+            if (unlink(path) != 0) {
+                break;
+            }
+            fprintf(stderr, "dptrain: note: --resume auto starts afresh: the earlier run's %s "
+                    "%s is kept as %s\n", what, path, kept);
+            return 0;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
+    }
+    return dpt_err_set(err, DPT_EIO, "--resume auto starts afresh, and the earlier run's %s %s "
+                       "could not be kept as %s: %s; move it away, or replace it with "
+                       "--overwrite", what, path, kept, strerror(errno));
+}
+
 /* A fresh run (no --resume, no --overwrite) refuses to start over the files
- * of an earlier run, naming them and the ways out (tests/no_silent_overwrite.sh);
+ * of an earlier run, naming them and the ways out (tests/mpi/no_silent_overwrite.sh);
  * *refused tells rank 0 that it did, so that the refusal's own summary does
- * not replace the earlier run's. Rank 0 looks; the outcome is agreed. */
+ * not replace the earlier run's. --resume auto with no checkpoint to
+ * resume from starts afresh too, so that a requeued batch job killed
+ * before its first checkpoint still runs: the earlier run's train.log (and
+ * the summary beside it) are kept aside instead of replaced. Rank 0 looks;
+ * the outcome is agreed. */
 static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a,
                             const char *ckpt, const struct dpt_spec *spec, int *refused,
                             struct dpt_err *err)
 {
     int rc = 0;
-    if (d->rank == 0 && !a->resume && !a->overwrite) {
+    int resumable = d->rank == 0 && series_has_files(ckpt ? ckpt : a->stop_path);
+    if (d->rank == 0 && a->resume_auto && !a->overwrite && !resumable) {
+        struct stat st;
+        int had_log = spec->log && stat(spec->log, &st) == 0 && st.st_size > 0;
+        rc = keep_aside(spec->log, "train.log", err);
+        if (rc == 0 && had_log) {
+            rc = keep_aside(a->summary, "--summary", err);
+        }
+    } else if (d->rank == 0 && !a->resume && !a->overwrite) {
         char files[4096] = "";
         rc = files_in_the_way(ckpt, spec->log, a->summary, files, sizeof files, err);
         *refused = rc == 0 && files[0];
         if (*refused) {
             rc = dpt_err_set(err, DPT_EIO, "this fresh run would replace the files of an "
-                             "earlier run: %s; continue that run with --resume auto, replace "
-                             "them with --overwrite, or write to another path (--checkpoint "
-                             "PATH, --set train.log=FILE)", files);
+                             "earlier run: %s; %sreplace them with --overwrite, or write to "
+                             "another path (--checkpoint PATH, --set train.log=FILE)", files,
+                             resumable ? "continue that run with --resume auto, " : "");
         }
     }
     return dpt_dist_agree(d, rc, err);

@@ -4,7 +4,8 @@
 # metrics log, naming the files and the ways out (exit 1, on every rank);
 # --overwrite replaces them; --resume auto takes the newest checkpoint of
 # the series that loads, skipping a damaged one, or starts afresh when the
-# series is empty, and says which. On 1 and 2 ranks (the decision is rank
+# series is empty, and says which, keeping an earlier log and summary as
+# FILE.N (case 6b). On 1 and 2 ranks (the decision is rank
 # 0's and every rank follows it).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
@@ -36,7 +37,10 @@ for np in 1 2; do
 
     # 3. The log alone is in the way too; an empty one (a run killed before
     #    its first epoch) is not.
-    expect_error "earlier run: run.csv (train.log)" run --checkpoint other.h5 --out b.h5
+    expect_error "earlier run: run.csv (train.log); replace them with --overwrite" \
+        run --checkpoint other.h5 --out b.h5
+    check "np=$np: with no checkpoint to continue from, --resume auto is not offered" \
+        ! grep -q -- "--resume auto" "$tmp/.err"
     : > empty.csv
     check "np=$np: an empty log is no earlier run's" run --set train.log=empty.csv --out e.h5
 
@@ -71,6 +75,20 @@ for np in 1 2; do
         grep -q "^dptrain .*: training m.cfg on train.h5, .*thread, starting afresh (--resume auto: no checkpoint yet)$" "$tmp/.out"
     check "np=$np: and no line says it resumes" ! grep -q "resuming" "$tmp/.out" "$tmp/.err"
     check "np=$np: --resume auto on nothing == a fresh run" dpt_test compare a.h5 f.h5
+
+    # 6b. --resume auto with no checkpoint but an earlier run's log and
+    #     summary: it starts afresh (a requeued job must run) and keeps
+    #     them as FILE.1, FILE.2, ..., saying so; nothing is lost.
+    cp run.csv run-before.csv
+    cp s.json s-before.json
+    : > run.csv.1
+    expect_exit 0 "the earlier run's train.log run.csv is kept as run.csv.2" \
+        run --checkpoint none.h5 --resume auto --set train.epochs=1 --out h.h5 --summary s.json
+    check "np=$np: the earlier log is kept whole" cmp run.csv.2 run-before.csv
+    check "np=$np: so is the summary beside it" cmp s.json.1 s-before.json
+    check "np=$np: run.csv.1 was not replaced" test ! -s run.csv.1
+    check "np=$np: the new log is the new run's (1 epoch)" test "$(wc -l < run.csv)" = 2
+    rm -f run.csv.1 run.csv.2 s.json.1
 
     # 7. --overwrite: the fresh run replaces the log and, at its first
     #    checkpoint, every numbered file of the earlier series.
