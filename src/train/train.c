@@ -675,12 +675,41 @@ uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net 
     return micro_rows(spec, (uint64_t)spec->batch, net, ranks, threads);
 }
 
+/* "rank K of P gets" or "ranks K-(P-1) of P get": the ranks past the k
+ * micro-shards of a step. */
+static void idle_ranks(char *buf, size_t len, uint64_t k, int ranks)
+{
+    if ((uint64_t)ranks - k == 1) {
+        snprintf(buf, len, "rank %llu of %d gets", (unsigned long long)k, ranks);
+    } else {
+        snprintf(buf, len, "ranks %llu-%d of %d get", (unsigned long long)k, ranks - 1, ranks);
+    }
+}
+
 int dpt_train_batch_note(const struct dpt_spec *spec, const struct dpt_net *net,
                          uint64_t n_train, int ranks, int threads, char *buf, size_t len)
 {
-    uint64_t B = (uint64_t)spec->batch;
-    if (n_train == 0 || B <= n_train) {
+    uint64_t B = (uint64_t)spec->batch, P = (uint64_t)ranks;
+    if (n_train == 0) {
         return 0;
+    }
+    char idle[64];
+    if (B <= n_train) {
+        /* A step's micro-shards, one rank each (micro-shard k goes to rank
+         * k % P): fewer than the ranks leave some without rows every step,
+         * e.g. batch_norm's 32-row micro-shards with a batch of 32. */
+        uint64_t m = micro_rows(spec, B, net, ranks, threads), k = (B + m - 1) / m;
+        if (k >= P) {
+            return 0;
+        }
+        idle_ranks(idle, sizeof idle, k, ranks);
+        snprintf(buf, len, "train.batch = %llu in micro-shards of %llu rows makes %llu "
+                 "micro-shard%s a step for %d ranks, so %s no rows and only wait%s; "
+                 "train.batch = %llu or train.micro_batch = %llu gives every rank rows",
+                 (unsigned long long)B, (unsigned long long)m, (unsigned long long)k,
+                 k == 1 ? "" : "s", ranks, idle, P - k == 1 ? "s" : "",
+                 (unsigned long long)(P * m), (unsigned long long)((B + P - 1) / P));
+        return 1;
     }
     /* The one step's micro-shards: micro-shard k goes to rank k % P. */
     uint64_t m = micro_rows(spec, B, net, ranks, threads), k = (n_train + m - 1) / m;
@@ -691,26 +720,20 @@ int dpt_train_batch_note(const struct dpt_spec *spec, const struct dpt_net *net,
                                 (unsigned long long)B, (unsigned long long)n_train,
                                 (unsigned long long)n_train, (unsigned long long)k,
                                 k == 1 ? "" : "s", (unsigned long long)m);
-    if (k >= (uint64_t)ranks || n >= len) {
+    if (k >= P || n >= len) {
         return 1;
     }
     /* What gives every rank rows: a batch of all the rows, when the
      * micro-shards it makes are enough, else smaller micro-shards. */
     uint64_t m_all = micro_rows(spec, n_train, net, ranks, threads);
-    uint64_t P = (uint64_t)ranks, per_rank = (n_train + P - 1) / P;
+    uint64_t per_rank = (n_train + P - 1) / P;
     char fix[96];
     if ((n_train + m_all - 1) / m_all >= P) {
         snprintf(fix, sizeof fix, "train.batch = %llu", (unsigned long long)n_train);
     } else {
         snprintf(fix, sizeof fix, "train.micro_batch = %llu", (unsigned long long)per_rank);
     }
-    char idle[64];
-    if (P - k == 1) {
-        snprintf(idle, sizeof idle, "rank %llu of %d gets", (unsigned long long)k, ranks);
-    } else {
-        snprintf(idle, sizeof idle, "ranks %llu-%d of %d get", (unsigned long long)k,
-                 ranks - 1, ranks);
-    }
+    idle_ranks(idle, sizeof idle, k, ranks);
     snprintf(buf + n, len - n, ", so %s no rows and only wait%s; %s gives every rank rows",
              idle, P - k == 1 ? "s" : "", fix);
     return 1;

@@ -90,8 +90,8 @@ struct dpt_train_opts {
     /* Called on rank 0 with notes about a resume: which checkpoint
      * --resume auto took (or a fresh start), the changed settings applied,
      * another number of ranks without --deterministic (train/resume.h);
-     * and before on_start, a batch larger than the training rows
-     * (dpt_train_batch_note). NULL: dropped. */
+     * and before on_start, a batch larger than the training rows or one
+     * that leaves ranks without rows (dpt_train_batch_note). NULL: dropped. */
     void (*on_note)(void *ctx, const char *msg);
     /* Called on rank 0 before a pass over a data file larger than 64 MB
      * that comes before the first epoch (the standardization statistics),
@@ -120,8 +120,11 @@ uint64_t dpt_train_micro_rows(const struct dpt_spec *spec, const struct dpt_net 
  * it): a one-line note into buf (len bytes) saying what a step then is
  * (one an epoch, over all the rows, in how many micro-shards) and, when
  * that leaves ranks without rows, which and what would give them some;
- * returns 1. 0, buf untouched, when the batch fits in the rows. Local:
- * dpt_train gives it to on_note on rank 0, `dptrain plan` prints it. */
+ * when the batch fits in the rows but makes fewer micro-shards a step than
+ * there are ranks (batch_norm's 32-row micro-shards and a batch of 32 on 2
+ * ranks), which ranks get none and what would give them some. Returns 1
+ * with a note, else 0 with buf untouched. Local: dpt_train gives it to
+ * on_note on rank 0, `dptrain plan` prints it. */
 int dpt_train_batch_note(const struct dpt_spec *spec, const struct dpt_net *net,
                          uint64_t n_train, int ranks, int threads, char *buf, size_t len);
 

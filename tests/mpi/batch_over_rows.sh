@@ -4,7 +4,8 @@
 # gradient). dptrain says so at start in one note line, on rank 0 only,
 # with the ranks that then get no rows and what would give them some; and
 # `dptrain plan` prints the same note, word for word. A batch within the
-# rows gets no note.
+# rows gets no note, unless its micro-shards are fewer than the ranks
+# (case 5).
 . "${top_srcdir:?run me through make check}/tests/lib.sh"
 
 # 100 rows, batch 1000; 2 ranks x 1 thread make micro-shards of 500 rows
@@ -44,4 +45,18 @@ check "4 micro-shards of 25 rows: the note says no rank waits" \
 # 4. A batch of all the rows: no note.
 mpirun_np 2 "$DPTRAIN" train m.cfg --threads 1 --set train.batch=100 --out c.h5 > out4 2>&1
 check "batch 100 on 100 rows: no note" ! grep -q "note:" out4
+
+# 5. A batch within the rows whose micro-shards are fewer than the ranks
+#    (as batch_norm's 32-row micro-shards with a batch of 32): the note
+#    names the rank left without rows and what gives every rank some;
+#    plan says the same.
+expect_exit 0 "note: train.batch = 32 in micro-shards of 32 rows makes 1 micro-shard a step for 2 ranks, so rank 1 of 2 gets no rows and only waits; train.batch = 64 or train.micro_batch = 16 gives every rank rows" \
+    mpirun_np 2 "$DPTRAIN" train m.cfg --threads 1 --set train.batch=32 \
+    --set train.micro_batch=32 --out d.h5
+must dptrain plan m.cfg -np 2 --threads 1 --time-steps 0 --set train.batch=32 \
+    --set train.micro_batch=32
+check "plan: the same note" grep -q "^note: train.batch = 32 in micro-shards of 32 rows" log
+mpirun_np 2 "$DPTRAIN" train m.cfg --threads 1 --set train.batch=64 --set train.micro_batch=32 \
+    --out e.h5 > out5 2>&1
+check "batch 64 in micro-shards of 32 on 2 ranks: no note" ! grep -q "note:" out5
 summary
