@@ -132,6 +132,18 @@ PY
 must dptrain train m.cfg --set train.epochs=2 --set data.validation=train.h5 --out vf.h5
 check "data.validation file: val_loss in the epoch line" grep '^epoch 2/2 .*val_loss' log
 expect_error "not both" dptrain train m.cfg --set data.validation=train.h5 --set data.validation_split=0.5 --out x.h5
+# With validation_split and standardize, the statistics are of every row
+# of the file, the held-out ones included (README, data.standardize).
+must dptrain train m.cfg --set train.epochs=1 --set data.validation_split=0.5 \
+    --set data.standardize=true --out vs.h5
+check "validation_split: standardize's mean and std are of all the file's rows" "$PYTHON" - <<'PY'
+import h5py, numpy as np
+X = h5py.File("train.h5", "r")["X"][...].astype(np.float64)
+with h5py.File("vs.h5", "r") as f:
+    m, s = f["standardize/mean"][...], f["standardize/std"][...]
+assert np.allclose(m, X.mean(0), rtol=1e-6, atol=1e-7), (m, X.mean(0))
+assert np.allclose(s, X.std(0), rtol=1e-5), (s, X.std(0))
+PY
 
 # 7. Threads: without --threads a small model runs on one thread (waking a
 #    second costs more than it saves), a bigger one on all it may use;
