@@ -25,6 +25,14 @@ CFG
 must dptrain train iris.cfg --out iris.h5 -q
 must dptrain train bin.cfg --out bin.h5 -q
 must dptrain train reg.cfg --out reg.h5 -q
+dptrain eval reg.h5 reg-data.h5 > reg-eval.txt 2>&1
+check "eval with standardize_y: the loss says it is of the standardized targets" \
+    grep -q "^reg-data.h5: 200 samples  loss [0-9.]* (of the standardized targets)" reg-eval.txt
+must dptrain train reg.cfg --out reg2.h5 --set data.test=reg-data.h5
+check "train's test line: the loss's units, then mae and rmse as eval's" \
+    grep -q "^test reg-data.h5: 200 samples  loss [0-9.]* (of the standardized targets)  mae [0-9.e+-]*  rmse " log
+dptrain eval iris.h5 "$data/iris-test.h5" > iris-eval.txt 2>&1
+check "... and without it nothing of the kind" ! grep -q "standardized" iris-eval.txt
 
 # 1.-3. Each model, each format, against the HDF5 file of the same predict.
 for m in iris:"$data/iris-test.h5" bin:train.h5 reg:reg-data.h5; do

@@ -117,6 +117,10 @@ void cli_metrics_json(struct json_t *o, const struct dpt_eval_result *r);
  * (index k names class k). eval and predict --format json, train's summary. */
 struct dpt_norm;
 void cli_classes_json(struct json_t *o, const struct dpt_norm *norm);
+/* " (of the standardized targets)" when data.standardize_y made the loss
+ * one of other units than the metrics beside it (mae, rmse: the file's
+ * units), else "": for eval's line and train's test line. */
+const char *cli_loss_units(const struct dpt_norm *norm);
 
 /* Parses a common option at argv[*i] (advancing *i past its value);
  * 1 if taken, 0 if not a common option, -1 on a bad value (reported). */

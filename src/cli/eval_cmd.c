@@ -214,6 +214,11 @@ void cli_metrics_json(json_t *o, const struct dpt_eval_result *r)
     }
 }
 
+const char *cli_loss_units(const struct dpt_norm *norm)
+{
+    return norm->y_mean ? " (of the standardized targets)" : "";
+}
+
 void cli_classes_json(json_t *o, const struct dpt_norm *norm)
 {
     if (norm->n_classes == 0) {
@@ -375,7 +380,8 @@ static void print_result(const struct run_args *a, int predict, const struct dpt
         printf("wrote %s: pred [%llu, %zu]%s\n", a->out, (unsigned long long)res->n, res->n_out,
                labelled ? " and label" : "");
     } else {
-        printf("%s: %llu samples  loss %.6f", a->data, (unsigned long long)res->n, res->loss);
+        printf("%s: %llu samples  loss %.6f%s", a->data, (unsigned long long)res->n, res->loss,
+               cli_loss_units(norm));
         if (!isnan(res->accuracy)) {
             printf("  accuracy %.4f", res->accuracy);
         }

@@ -1037,13 +1037,13 @@ static int finish(const struct dpt_dist *d, const struct train_args *a,
     dpt_watch_phase("evaluating the test data");
     rc = dpt_evaluate(net, &spec->test_src, 1, norm, d, prog->threads, 0, &res, err);
     if (rc == 0 && d->rank == 0) {
-        printf("test %s: %llu samples  loss %.6f", spec->test, (unsigned long long)res.n,
-               res.loss);
+        printf("test %s: %llu samples  loss %.6f%s", spec->test, (unsigned long long)res.n,
+               res.loss, cli_loss_units(norm));
         if (!isnan(res.accuracy)) {
             printf("  accuracy %.4f", res.accuracy);
         }
         if (res.task == DPT_TASK_REGRESSION) {
-            printf("  rmse %.6g", res.rmse);
+            printf("  mae %.6g  rmse %.6g", res.mae, res.rmse);
             if (!isnan(res.r2)) {
                 printf("  r2 %.4f", res.r2);
             }
