@@ -69,6 +69,11 @@ check "no predictions after the refusal" test ! -e p.csv
 #    the CSV must have.
 expect_error "other.h5: .*column 2 is 'x4' here and 'x3' to the model; make the CSV's feature columns x1,x2,x3" \
     dptrain eval m.h5 other.h5
+#    A column missing (the CSV's last feature converted as its label): named,
+#    not only told as a shape.
+must dptrain convert same.csv short.h5 --label x3 --drop kind
+expect_error "short.h5: X names the columns (x1, x2), the model names (x1, x2, x3): column 2 of the model ('x3') is missing here" \
+    dptrain predict m.h5 short.h5 --out p.csv
 
 # 4. Training refuses such a file as data.test and as data.validation
 #    before the first step, writing no model; and two data.train files

@@ -342,13 +342,15 @@ int dpt_eval_open(struct dpt_dataset **ds, const struct dpt_net *net,
                   struct dpt_err *err)
 {
     int rc = dpt_dataset_open_source(ds, src, with_y, err);
+    /* The names first: when both sides name their columns, a column too
+     * many or missing is told by name, not only as a shape. */
+    if (rc == 0) {
+        rc = dpt_dataset_check_columns(*ds, columns, err);
+    }
     struct dpt_shape in;
     if (rc == 0) {
         dpt_dataset_sample_shape(*ds, &in);
         rc = dpt_net_check_inputs(net, &in, dpt_dataset_path(*ds), src->x_name, err);
-    }
-    if (rc == 0) {
-        rc = dpt_dataset_check_columns(*ds, columns, err);
     }
     if (rc == 0 && dpt_eval_y_name(src, with_y)) {
         rc = dpt_net_check_targets(net, dpt_dataset_y_cols(*ds), dpt_dataset_path(*ds), err);
