@@ -89,11 +89,16 @@ print("sampled", s["rows_read"], "rows")
 PY
 check "3. the text says it is a sample" sh -c "'$DPTRAIN' inspect data.h5 --sample 100 | grep -q 'statistics of a sample: 100 of 500 rows'"
 
-# 4. A converted file, contiguous: the layout and the labels in text.
+# 4. A converted file, contiguous: the layout and the labels in text; the
+#    columns by the names convert kept (X's attribute columns).
 printf 'a,b,y\n1,2,0\n3,4,1\n5,6,1\n' > c.csv
 must "$DPTRAIN" convert c.csv c.h5
 check "4. a converted file: contiguous, labels counted" sh -c \
     "'$DPTRAIN' inspect c.h5 | tee c.txt | grep -q '^/X: float32 \[3, 2\], contiguous' && grep -q 'labels (2 distinct): 0: 1, 1: 2' c.txt"
+check "4. the columns named by the CSV's header, in text" sh -c \
+    "grep -q '^  0 a  *1  *5 ' c.txt && grep -q '^  1 b  *2  *6 ' c.txt"
+check "4. ... and in JSON" sh -c "'$DPTRAIN' inspect c.h5 --format json > c.json && \
+    '$PYTHON' -c 'import json; s = json.load(open(\"c.json\"))[\"datasets\"][0]; assert [c[\"name\"] for c in s[\"columns\"]] == [\"a\", \"b\"], s'"
 
 # 5. Model files are inspected as before (checksum and all).
 small_model m.cfg

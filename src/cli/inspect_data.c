@@ -103,6 +103,9 @@ static json_t *set_json(const struct dpt_described_set *s, uint64_t sample)
     for (uint64_t j = 0; j < s->cols; j++) {
         const struct dpt_column_stats *c = &s->stats[j];
         json_t *cj = json_object();
+        if (s->columns) {
+            json_object_set_new(cj, "name", json_string(s->columns[j]));
+        }
         json_object_set_new(cj, "count", json_integer((json_int_t)c->finite));
         json_object_set_new(cj, "nan", json_integer((json_int_t)c->nan));
         json_object_set_new(cj, "inf", json_integer((json_int_t)c->inf));
@@ -157,12 +160,23 @@ static void print_json(const char *path, const struct dpt_data_description *d, u
 static void print_columns(const struct dpt_described_set *s)
 {
     if (s->cols <= TEXT_COLUMNS_MAX) {
-        printf("  %-8s %13s %13s %13s %13s %7s %7s\n", "column", "min", "max", "mean", "std",
-               "NaN", "Inf");
+        /* "3 rooms" when the set names its columns, cut to 24 characters. */
+        char name[TEXT_COLUMNS_MAX][25];
+        int width = 8;
+        for (uint64_t j = 0; j < s->cols; j++) {
+            int len = s->columns ? snprintf(name[j], sizeof name[j], "%llu %s",
+                                            (unsigned long long)j, s->columns[j])
+                                 : snprintf(name[j], sizeof name[j], "%llu",
+                                            (unsigned long long)j);
+            len = len < (int)sizeof name[j] ? len : (int)sizeof name[j] - 1;
+            width = len > width ? len : width;
+        }
+        printf("  %-*s %13s %13s %13s %13s %7s %7s\n", width, "column", "min", "max", "mean",
+               "std", "NaN", "Inf");
         for (uint64_t j = 0; j < s->cols; j++) {
             const struct dpt_column_stats *c = &s->stats[j];
-            printf("  %-8llu %13.6g %13.6g %13.6g %13.6g %7llu %7llu\n", (unsigned long long)j,
-                   c->min, c->max, c->mean, c->std, (unsigned long long)c->nan,
+            printf("  %-*s %13.6g %13.6g %13.6g %13.6g %7llu %7llu\n", width, name[j], c->min,
+                   c->max, c->mean, c->std, (unsigned long long)c->nan,
                    (unsigned long long)c->inf);
         }
         return;

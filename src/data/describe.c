@@ -311,6 +311,21 @@ static void read_classes(hid_t set, struct dpt_described_set *s)
     }
 }
 
+/* The string attribute `columns` (the features' names), if any; kept only
+ * when it names each of the set's columns. */
+static void read_columns(hid_t set, struct dpt_described_set *s)
+{
+    if (dpt__h5_read_strings_attr(set, "columns", &s->columns, &s->n_columns) <= 0) {
+        s->columns = NULL, s->n_columns = 0;
+    } else if (s->n_columns != s->cols) {
+        for (size_t c = 0; c < s->n_columns; c++) {
+            free(s->columns[c]);
+        }
+        free(s->columns);
+        s->columns = NULL, s->n_columns = 0;
+    }
+}
+
 /* One dataset: what it is and, when it is numeric and readable, its
  * statistics. */
 static int describe_set(const char *path, hid_t file, struct dpt_described_set *s,
@@ -347,6 +362,9 @@ static int describe_set(const char *path, hid_t file, struct dpt_described_set *
     }
     if (rc == 0 && s->labels) {
         read_classes(set, s);
+    }
+    if (rc == 0 && s->stats) {
+        read_columns(set, s);
     }
     H5Tclose(ftype);
     H5Dclose(set);
@@ -427,6 +445,10 @@ void dpt_data_description_cleanup(struct dpt_data_description *d)
             free(d->sets[i].classes[c]);
         }
         free(d->sets[i].classes);
+        for (size_t c = 0; c < d->sets[i].n_columns; c++) {
+            free(d->sets[i].columns[c]);
+        }
+        free(d->sets[i].columns);
     }
     free(d->sets);
     memset(d, 0, sizeof *d);

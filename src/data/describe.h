@@ -60,6 +60,9 @@ struct dpt_described_set {
     char **classes;      /* the set's string attribute `classes` (class names of
                           * labels 0, 1, ..., as dptrain convert writes), or NULL */
     size_t n_classes;
+    char **columns;      /* the set's string attribute `columns` (the CSV header's
+                          * feature names, as dptrain convert writes), or NULL */
+    size_t n_columns;
 };
 
 struct dpt_data_description {
