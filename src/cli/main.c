@@ -812,23 +812,35 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
+        int serial; /* one process's work: refused under mpirun -np N > 1 */
     } cmds[] = {
-        {"train", cmd_train},
-        {"eval", cmd_eval},
-        {"predict", cmd_predict},
-        {"plugins", cmd_plugins},
-        {"inspect", cmd_inspect},
-        {"summary", cmd_summary},
-        {"check-plugin", cmd_check_plugin},
-        {"keys", cmd_keys},
-        {"plan", cmd_plan},
-        {"export", cmd_export},
-        {"convert", cmd_convert},
+        {"train", cmd_train, 0},
+        {"eval", cmd_eval, 0},
+        {"predict", cmd_predict, 0},
+        {"plugins", cmd_plugins, 1},
+        {"inspect", cmd_inspect, 1},
+        {"summary", cmd_summary, 1},
+        {"check-plugin", cmd_check_plugin, 1},
+        {"keys", cmd_keys, 1},
+        {"plan", cmd_plan, 0}, /* refuses it itself, naming its -np */
+        {"export", cmd_export, 1},
+        {"convert", cmd_convert, 1},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        if (strcmp(cmd, cmds[i].name) == 0) {
-            return cmds[i].run(argc - 1, argv + 1);
+        if (strcmp(cmd, cmds[i].name) != 0) {
+            continue;
         }
+        /* Every rank would do the same work, and write the same files. */
+        const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+        size = size ? size : getenv("PMI_SIZE");
+        if (cmds[i].serial && size && atoi(size) > 1) {
+            char who[32];
+            snprintf(who, sizeof who, "%s ", cmd);
+            return cli_usage_error(who, "dptrain %s runs as one process: run it without "
+                                   "mpirun (under mpirun -np %d every rank would do the same "
+                                   "work)", cmd, atoi(size));
+        }
+        return cmds[i].run(argc - 1, argv + 1);
     }
     return cli_usage_error(NULL, "unknown command '%s' (commands: train, eval, predict, "
                            "plugins, inspect, summary, check-plugin, keys, plan, export, convert)", cmd);

@@ -22,5 +22,9 @@ refused plan-missing-data 1 "no-such.h5" \
     dptrain plan "$cfg" --set data.train=no-such.h5 --time-steps 0
 refused plan-bad-key 1 "unknown key 'epoch'" dptrain plan "$cfg" --set train.epoch=3
 refused plan-under-mpirun 2 "runs as one process" mpirun_np 2 "$DPTRAIN" plan "$cfg"
+for c in export convert; do  # one code path for all such commands (src/cli/main.c)
+    refused "$c-under-mpirun" 2 "dptrain $c runs as one process: run it without mpirun" \
+        mpirun_np 2 "$DPTRAIN" $c --help
+done
 accepted plan-help dptrain plan --help
 accepted plan-example dptrain plan "$cfg" -np 2 --time-steps 1
