@@ -119,7 +119,7 @@ static double mse_forward_backward(const void *state, const float *pred, const f
 
 static const struct dpt_loss_plugin mse = {
     .base = DPT_PLUGIN_HEADER(DPT_KIND_LOSS, "mse", "1.0.0",
-                              "mean squared error (targets, or class labels one-hot)"),
+                              "mean squared error (targets, one column per output)"),
     .fused_activation = NULL,
     .check_shape = mse_check_shape,
     .check_rows = mse_check_rows,
