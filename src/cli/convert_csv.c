@@ -12,7 +12,9 @@
  *
  * A bad value (not a number, infinite, or missing without --fill-missing)
  * does not stop pass 1: the first BAD_SHOWN are listed in one message with
- * the count of all, so that a user fixes the file in one go. Text labels
+ * the count of all, so that a user fixes the file in one go; a column of
+ * words (a city) is refused as one column instead, with --drop and one-hot
+ * encoding as the ways out, not as a bad value per row. Text labels
  * are class names: y holds each one's index in the sorted list of names
  * (byte order, so that a train and a test file give the same numbers), or
  * in --classes' list, and y's attribute `classes` holds the names; X's
@@ -50,6 +52,17 @@ struct bad_field {
     char text[64];
 };
 
+/* Per feature: its text values (neither numbers nor missing) and bad
+ * values of any kind, and where text first appears. A column with more
+ * text than numbers, and text at least twice, holds words (a city, a
+ * colour), not mistyped numbers: it is refused as a whole (text_error)
+ * rather than cell by cell. One text value alone (a one-row file) says
+ * nothing of the column and stays a bad value. */
+struct text_col {
+    uint64_t text, bad, line;
+    char first[64];
+};
+
 struct class_name {
     char *name;
     int64_t id; /* the value in y */
@@ -70,6 +83,7 @@ struct scan {
     uint64_t *cnt;
     uint64_t *filled; /* per feature: missing values filled */
     float *fill;      /* per feature: the value of a missing one */
+    struct text_col *text_cols; /* per feature */
     struct bad_field bad[BAD_SHOWN];
     uint64_t n_bad;
     /* Class names, sorted by name; fixed by --classes, else collected. */
@@ -316,7 +330,8 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
     s->cnt = calloc(s->F, sizeof *s->cnt);
     s->filled = calloc(s->F, sizeof *s->filled);
     s->fill = calloc(s->F, sizeof *s->fill);
-    if (!s->sum || !s->cnt || !s->filled || !s->fill) {
+    s->text_cols = calloc(s->F, sizeof *s->text_cols);
+    if (!s->sum || !s->cnt || !s->filled || !s->fill || !s->text_cols) {
         return dpt_err_set(err, DPT_ENOMEM, "out of memory");
     }
     s->int_labels = 1;
@@ -484,9 +499,16 @@ static int put_label(struct cli_convert_run *r, struct scan *s, const char *text
     return 0;
 }
 
-/* A bad value of a feature, kept for the message of bad_error. */
-static void keep_bad(struct scan *s, size_t j, enum dpt_csv_kind kind, const char *text)
+/* A bad value of feature k (column j), kept for the message of bad_error. */
+static void keep_bad(struct scan *s, size_t k, size_t j, enum dpt_csv_kind kind,
+                     const char *text)
 {
+    struct text_col *t = &s->text_cols[k];
+    t->bad++;
+    if (kind == DPT_CSV_TEXT && t->text++ == 0) {
+        t->line = dpt_csv_line(s->csv);
+        snprintf(t->first, sizeof t->first, "%.60s", text);
+    }
     if (s->n_bad < BAD_SHOWN) {
         struct bad_field *b = &s->bad[s->n_bad];
         b->line = dpt_csv_line(s->csv);
@@ -538,7 +560,7 @@ static int parse_row(struct cli_convert_run *r, struct scan *s, char **f, size_t
                 s->filled[k]++;
             }
         } else if (!x) {
-            keep_bad(s, j, kind, f[j]);
+            keep_bad(s, k, j, kind, f[j]);
         }
         k++;
     }
@@ -556,12 +578,93 @@ static void bad_text(const struct scan *s, const struct bad_field *b, char *buf,
              (unsigned long long)b->line, col_name(s, b->col, cn, sizeof cn), b->text);
 }
 
+/* How --drop and pandas name column j: its header name when that is
+ * plain and no other column has it, else its index. */
+static void drop_name(const struct scan *s, size_t j, char *drop, size_t dlen, char *py,
+                      size_t plen)
+{
+    const char *n = s->names ? s->names[j] : "";
+    int plain = n[0] != '\0' && strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_.-") == strlen(n);
+    for (size_t i = 0; plain && i < s->ncols; i++) {
+        plain = i == j || strcmp(s->names[i], n) != 0;
+    }
+    if (plain) {
+        snprintf(drop, dlen, "%s", n);
+        snprintf(py, plen, "'%s'", n);
+    } else {
+        snprintf(drop, dlen, "%zu", j);
+        snprintf(py, plen, s->names ? "df.columns[%zu]" : "%zu", j);
+    }
+}
+
+/* The refusal of the columns that hold text (more text values than
+ * numbers), when there are any: one message for all of them, with where
+ * each one's text starts and the two ways out (--drop, or one-hot
+ * encoding before converting); 0 when no column does. */
+static int text_error(const struct cli_convert_run *r, const struct scan *s,
+                      struct dpt_err *err)
+{
+    char list[900] = "", drop[400] = "", py[400] = "";
+    size_t n = 0;
+    uint64_t in_them = 0;
+    for (size_t k = 0, j = 0; k < s->F; k++, j++) {
+        while (j == s->label || s->dropped[j]) {
+            j++;
+        }
+        const struct text_col *t = &s->text_cols[k];
+        if (t->text < 2 || t->text <= s->cnt[k]) {
+            continue;
+        }
+        char cn[300], d[300], p[300];
+        size_t kl = strlen(list);
+        if (n++ < BAD_SHOWN && kl + 400 < sizeof list) {
+            snprintf(list + kl, sizeof list - kl, "\n  %s holds text: '%s' on line %llu (%llu "
+                     "of its %llu values)", col_name(s, j, cn, sizeof cn),
+                     t->first, (unsigned long long)t->line, (unsigned long long)t->text,
+                     (unsigned long long)(s->cnt[k] + s->filled[k] + t->bad));
+        }
+        drop_name(s, j, d, sizeof d, p, sizeof p);
+        if (strlen(drop) + strlen(d) + 8 < sizeof drop && strlen(py) + strlen(p) + 8 < sizeof py) {
+            snprintf(drop + strlen(drop), sizeof drop - strlen(drop), "%s%s", n > 1 ? "," : "", d);
+            snprintf(py + strlen(py), sizeof py - strlen(py), "%s%s", n > 1 ? ", " : "", p);
+        }
+        in_them += t->bad;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    char others[160] = "";
+    if (s->n_bad > in_them) {
+        snprintf(others, sizeof others, "; other columns hold %llu more bad value%s, listed "
+                 "once %s out", (unsigned long long)(s->n_bad - in_them),
+                 s->n_bad - in_them > 1 ? "s" : "", n > 1 ? "these are left" : "it is left");
+    }
+    char label[320] = "", hint[160];
+    if (n == 1 && !r->o.label && !r->o.no_label) {
+        snprintf(label, sizeof label, "; if it is the label (class names), --label %s", drop);
+    }
+    /* One column: one line; more: one indented line each, as bad values. */
+    const char *them = n > 1 ? "them" : "it";
+    return dpt_err_set(err, DPT_EFORMAT, "%s: %s%s%s%sconvert writes numbers only: leave %s "
+                       "out with --drop %s, or one-hot encode %s before converting (pandas: "
+                       "df = pd.get_dummies(df, columns=[%s], dtype=float))%s%s%s", r->o.in,
+                       n > 1 ? "columns hold text, not numbers:" : "", n > 1 ? list : list + 3,
+                       n > BAD_SHOWN ? "\n  ..." : "", n > 1 ? "\n  " : "; ", them, drop, them,
+                       py, label, others,
+                       other_hint(s, hint, sizeof hint));
+}
+
 /* The refusal of every bad value of pass 1: the first on the error line
  * (with how to fill, when missing), the next ones indented below it, and
- * the count of all. */
+ * the count of all. Columns of text are refused as such (text_error). */
 static int bad_error(const struct cli_convert_run *r, const struct scan *s,
                      struct dpt_err *err)
 {
+    int rc = text_error(r, s, err);
+    if (rc < 0) {
+        return rc;
+    }
     int missing = 0;
     for (uint64_t b = 0; b < s->n_bad && b < BAD_SHOWN; b++) {
         missing |= s->bad[b].kind == DPT_CSV_MISSING;
@@ -852,6 +955,7 @@ int cli_convert_csv(struct cli_convert_run *r, struct dpt_err *err)
     free(s.sum);
     free(s.cnt);
     free(s.fill);
+    free(s.text_cols);
     dpt_csv_close(s.csv);
     return rc;
 }

@@ -38,6 +38,22 @@ accepted csv-text-labels-as-classes dptrain convert mixedlabel.csv classes.h5 --
 printf 'a,b,c,y\n1,x,2,0\n3,4,,1\n5,6,7,1\n' > twobad.csv
 refused csv-bad-values-together 1 "twobad.csv: line 2, column 'b' \(index 1\): 'x' is not a number; 2 bad values in all \(--fill-missing" \
     dptrain convert twobad.csv out.h5
+# A column of words (more text than numbers) is refused once, as a column,
+# with the ways out; a column of numbers with a typo stays a bad value.
+printf 'size,city,price\n50,Hamburg,300\n60,Munich,400\n70,,350\n80,Hamburg,420\n' > city.csv
+refused csv-text-column 1 "city.csv: column 'city' \(index 1\) holds text: 'Hamburg' on line 2 \(3 of its 4 values\); convert writes numbers only: leave it out with --drop city, or one-hot encode it before converting \(pandas: df = pd.get_dummies\(df, columns=\['city'\], dtype=float\)\)$" \
+    dptrain convert city.csv out.h5 --label price
+refused csv-text-column-maybe-label 1 "city.csv: column 'city' .*get_dummies.*; if it is the label \(class names\), --label city$" \
+    dptrain convert city.csv out.h5
+accepted csv-text-column-dropped dptrain convert city.csv dropped.h5 --label price --drop city --fill-missing 0 -q
+printf 'n,colour,x,shape,y\n1,red,2,round,0\n2x,blue,3,square,1\n' > colours.csv
+refused csv-text-columns 1 "colours.csv: columns hold text, not numbers:\$" dptrain convert colours.csv out.h5
+grep -q "^  column 'shape' (index 3) holds text: 'round' on line 2 (2 of its 2 values)\$" "$tmp/.err" &&
+    grep -q "^  convert writes numbers only: leave them out with --drop colour,shape, or one-hot encode them before converting (pandas: df = pd.get_dummies(df, columns=\['colour', 'shape'\], dtype=float)); other columns hold 1 more bad value, listed once these are left out\$" "$tmp/.err" &&
+    ok "csv-text-columns: each column on a line, then --drop and get_dummies for both" ||
+    fail "csv-text-columns: the column lines and the ways out: $(cat "$tmp/.err")"
+refused csv-text-columns-dropped 1 "colours.csv: line 3, column 'n' \(index 0\): '2x' is not a number\$" \
+    dptrain convert colours.csv out.h5 --drop colour,shape
 printf 'a,b,y\n1,2,1.5\n' > floatlabel.csv
 refused csv-label-not-int 1 "floatlabel.csv: line 2, label column 'y' \(index 2\): '1.5' is not an integer \(--label-type int\)" \
     dptrain convert floatlabel.csv out.h5 --label-type int
