@@ -314,4 +314,49 @@ check "15. --delimiter ';' --decimal-comma" \
 check "15. ... X and y as read_csv(sep=';', decimal=',')" \
     compare eu.csv eu.h5 "sep=';', decimal=','" -1 int
 
+# 16. Images channels first ([N, C, H, W], PyTorch's layout): without
+#     --channels-first convert copies them as they are and a note says they
+#     look channels-first, naming the option; with it, X is numpy's
+#     transpose(0, 2, 3, 1), element for element (uint8 from a .npy, and
+#     big-endian float64 from a .npz, of several 1 MiB blocks, chunked by
+#     7 rows: blocks and chunks do not line up with the images). Arrays
+#     that are channels last, or whose C is no count of channels, get no
+#     note.
+"$PYTHON" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(6)
+np.save("cf.npy", rng.integers(0, 256, size=(20, 1, 12, 10), dtype=np.uint8))
+np.save("cfy.npy", np.arange(20) % 2)
+np.savez("cf.npz", X=rng.normal(size=(150, 3, 32, 33)).astype(">f8"), y=np.arange(150) % 3)
+np.save("cl.npy", rng.normal(size=(20, 12, 10, 3)).astype(np.float32))
+np.save("c5.npy", rng.normal(size=(20, 5, 12, 10)).astype(np.float32))
+PY
+if "$DPTRAIN" convert cf.npy cf-as-is.h5 --y-file cfy.npy > cf.out 2>&1; then rc=0; else rc=$?; fi
+check "16. [N, 1, 12, 10] without --channels-first: converted as it is" test $rc = 0
+check "16. ... with a note that it looks channels-first, naming --channels-first" grep -q \
+    "^cf.npy: X has shape \[20, 1, 12, 10\], which looks channels-first (\[N, C, H, W\], PyTorch's layout); dptrain takes images as \[N, H, W, C\] and reads these as 1 x 12 images of 10 channels: --channels-first transposes them while converting\$" cf.out
+check "16. --channels-first on a .npy" "$DPTRAIN" convert cf.npy cf.h5 --y-file cfy.npy --channels-first
+check "16. ... says nothing of channels first" sh -c '! grep -q "channels-first" check.out'
+check "16. --channels-first on a .npz, chunked by 7 rows" \
+    "$DPTRAIN" convert cf.npz cfz.h5 --channels-first --chunk-rows 7
+for a in cl.npy c5.npy; do
+    "$DPTRAIN" convert "$a" "$a.h5" > "$a.out" 2>&1 || :
+    check "16. no note for $a" sh -c "! grep -q 'channels-first' $a.out"
+done
+check "16. X is numpy's transpose(0, 2, 3, 1), every value in its place" "$PYTHON" - <<'PY'
+import h5py, numpy as np
+for out, X, y in [("cf.h5", np.load("cf.npy"), np.load("cfy.npy")),
+                  ("cfz.h5", np.load("cf.npz")["X"], np.load("cf.npz")["y"])]:
+    f = h5py.File(out, "r")
+    want = X.transpose(0, 2, 3, 1)
+    assert f["X"].shape == want.shape and f["X"].dtype == want.dtype.newbyteorder("<"), (out, f["X"].shape)
+    assert np.array_equal(f["X"][...], want), out
+    n, h, w, c = 13, 7, 9, X.shape[1] - 1   # one value, by hand
+    assert f["X"][n, h, w, c] == X[n, c, h, w], out
+    assert np.array_equal(f["y"][...], y), out
+as_is = h5py.File("cf-as-is.h5", "r")["X"][...]
+assert np.array_equal(as_is, np.load("cf.npy")), "without the option X is copied as it is"
+print("channels last:", h5py.File("cf.h5", "r")["X"].shape, h5py.File("cfz.h5", "r")["X"].shape)
+PY
+
 summary

@@ -101,6 +101,7 @@ y = (np.arange(40) % 2).astype(np.int64)
 np.save("X.npy", X)
 np.save("y.npy", y)
 np.savez("train.npz", X=X, y=y)
+np.save("images.npy", np.zeros((40, 1, 28, 28), dtype=np.uint8))  # PyTorch's layout
 PY
 ) || { fail "the files the blocks need could not be made"; summary; }
 

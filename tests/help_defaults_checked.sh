@@ -84,7 +84,7 @@ VALUES = {
 FLAGS = {"-h", "--help", "--version", "--allow-unsafe-plugins", "--deterministic",
          "--overwrite", "--force", "--progress", "--no-progress", "-q", "--quiet",
          "-v", "--verbose", "--header", "--no-header", "--no-label", "--keep-index",
-         "--decimal-comma"}
+         "--decimal-comma", "--channels-first"}
 
 def value(cmd, opt):
     v = VALUES.get(cmd + " " + opt, VALUES.get(opt))

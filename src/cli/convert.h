@@ -33,6 +33,7 @@ struct cli_convert_opts {
     int decimal_comma;      /* CSV: numbers are written 6,705 (with --delimiter ';' or tab) */
     const char *x_member, *y_member; /* .npz members; NULL: X/x/arr_0, y/Y/arr_1 */
     const char *y_file;              /* .npy: the labels' own file */
+    int channels_first;              /* X is [N, C, H, W]: written [N, H, W, C] */
     uint64_t chunk_rows;             /* 0: contiguous (unless compressed) */
     int level;                       /* deflate level, 0: none */
     int force, quiet;
@@ -56,6 +57,11 @@ struct cli_convert_run {
  * 5 times a second, elsewhere at most every 30 s, never with --quiet. */
 void cli_convert_progress(struct cli_convert_run *r, const char *phase, uint64_t done,
                       uint64_t total);
+
+/* Appends a line (printf's fmt, no newline) to what convert prints before
+ * its closing line (r->notes). */
+void cli_convert_note(struct cli_convert_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Creates the temporary output file (r->w). */
 int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err);

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,8 @@ static const char convert_usage[] =
     "  --y-file Y.npy       labels from a second .npy file (IN is X's .npy)\n"
     "  --x NAME, --y NAME   the .npz arrays for X and y (default: X, x or arr_0;\n"
     "                       y, Y or arr_1 when the archive has one)\n"
+    "  --channels-first     X is images [N, C, H, W] (PyTorch's layout): written\n"
+    "                       as [N, H, W, C], the channels-last layout dptrain reads\n"
     "output:\n"
     "  --chunk-rows N       chunked layout, N rows a chunk (default: contiguous)\n"
     "  --compress LEVEL     deflate (gzip) compression, level 1 to 9 (0: none);\n"
@@ -120,6 +123,20 @@ uint64_t cli_convert_block_rows(const struct cli_convert_run *r, uint64_t row_by
     }
     b = b < 1 ? 1 : b;
     return b > n ? (n ? n : 1) : b;
+}
+
+void cli_convert_note(struct cli_convert_run *r, const char *fmt, ...)
+{
+    size_t k = strlen(r->notes);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->notes + k, sizeof r->notes - k, fmt, ap);
+    va_end(ap);
+    k = strlen(r->notes);
+    if (k + 1 < sizeof r->notes) {
+        r->notes[k] = '\n';
+        r->notes[k + 1] = '\0';
+    }
 }
 
 int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err)
@@ -192,6 +209,8 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
         o->decimal_comma = 1;
     } else if (strcmp(a, "--keep-index") == 0) {
         o->keep_index = 1;
+    } else if (strcmp(a, "--channels-first") == 0) {
+        o->channels_first = 1;
     } else if (strcmp(a, "--y-file") == 0) {
         o->y_file = v;
     } else if (strcmp(a, "--x") == 0 || strcmp(a, "--y") == 0) {
@@ -227,7 +246,8 @@ static int check_format(struct cli_convert_opts *o)
     }
     int csv = strcmp(o->format, "csv") == 0, npz = strcmp(o->format, "npz") == 0;
     const char *bad = csv ? (o->y_file ? "--y-file" : o->x_member ? "--x"
-                             : o->y_member ? "--y" : NULL)
+                             : o->y_member ? "--y" : o->channels_first ? "--channels-first"
+                             : NULL)
                           : (o->delim != ',' ? "--delimiter" : o->header >= 0 ? "--header"
                              : o->label ? "--label" : o->label_type ? "--label-type"
                              : o->fill != FILL_REFUSE ? "--fill-missing"

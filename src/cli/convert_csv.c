@@ -34,7 +34,6 @@
 #include "data/csv.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,21 +92,6 @@ struct scan {
     uint64_t text_line, number_line; /* the first text label and number label */
     char text_label[64], number_label[64];
 };
-
-/* Appends a line to what convert prints before its closing line. */
-static void note(struct cli_convert_run *r, const char *fmt, ...)
-{
-    size_t k = strlen(r->notes);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->notes + k, sizeof r->notes - k, fmt, ap);
-    va_end(ap);
-    k = strlen(r->notes);
-    if (k + 1 < sizeof r->notes) {
-        r->notes[k] = '\n';
-        r->notes[k + 1] = '\0';
-    }
-}
 
 /* "; use --delimiter ';'" when a one-column file looks split by another
  * delimiter, else "". */
@@ -251,7 +235,7 @@ static int find_label(struct cli_convert_run *r, struct scan *s, struct dpt_err 
     }
     free(list);
     if (rc == 0 && s->n_dropped) {
-        note(r, "%s: left out (--drop): %s", in, shown);
+        cli_convert_note(r, "%s: left out (--drop): %s", in, shown);
     }
     return rc;
 }
@@ -310,8 +294,9 @@ static int first_record(struct cli_convert_run *r, struct scan *s, struct dpt_er
         }
         if (n > 1 && s->names[0][0] == '\0' && !r->o.keep_index) {
             s->skip = 0;
-            note(r, "%s: the first column has no name in the header: the index pandas' "
-                 "to_csv writes, dropped (--keep-index keeps it as a feature)", r->o.in);
+            cli_convert_note(r, "%s: the first column has no name in the header: the index "
+                             "pandas' to_csv writes, dropped (--keep-index keeps it as a "
+                             "feature)", r->o.in);
         }
     }
     if ((rc = find_label(r, s, err)) < 0) {
@@ -723,9 +708,9 @@ static int finish_scan(struct cli_convert_run *r, struct scan *s, struct dpt_err
                 }
             }
         }
-        note(r, "%s: label %s: %zu classes, y = %s%s", r->o.in,
-             col_name(s, s->label, cn, sizeof cn), s->n_classes, list,
-             strlen(list) >= 600 ? ", ... (dptrain inspect lists them)" : "");
+        cli_convert_note(r, "%s: label %s: %zu classes, y = %s%s", r->o.in,
+                         col_name(s, s->label, cn, sizeof cn), s->n_classes, list,
+                         strlen(list) >= 600 ? ", ... (dptrain inspect lists them)" : "");
     }
     uint64_t filled = 0;
     char list[512] = "";
@@ -744,8 +729,9 @@ static int finish_scan(struct cli_convert_run *r, struct scan *s, struct dpt_err
         }
     }
     if (filled) {
-        note(r, "%s: filled %llu missing values (%s): %s", r->o.in, (unsigned long long)filled,
-             r->o.fill == FILL_MEAN ? "each column's mean" : "--fill-missing", list);
+        cli_convert_note(r, "%s: filled %llu missing values (%s): %s", r->o.in,
+                         (unsigned long long)filled,
+                         r->o.fill == FILL_MEAN ? "each column's mean" : "--fill-missing", list);
     }
     return 0;
 }

@@ -6,6 +6,10 @@
  * numpy bools are written as uint8 (0 and 1) and float16 as float32
  * (exactly: every half is a float). Values are copied as they are; NaN and
  * Inf too (`dptrain inspect` counts them, training refuses them by row).
+ * Images are channels last, [N, H, W, C]; --channels-first transposes an X
+ * of [N, C, H, W] (PyTorch's layout) row by row, and an X that looks like
+ * one without it gets a note, since it would train as H x C images of W
+ * channels, at chance, without any error.
  */
 #include "config.h"
 
@@ -73,9 +77,25 @@ static hid_t file_type(const struct dpt_npy_info *in, const char **name)
     }
 }
 
-/* Copies the whole array a into dataset `set`, a block of rows at a time. */
-static int copy_rows(struct cli_convert_run *r, struct dpt_npy *a, int set, const char *phase,
-                     struct dpt_err *err)
+/* Each of the n rows of src, [C, H, W] elements of `size` bytes, into dst
+ * as [H, W, C]. */
+static void to_channels_last(const struct dpt_npy_info *in, uint64_t n, const char *src,
+                             char *dst)
+{
+    size_t C = in->dims[1], H = in->dims[2], W = in->dims[3], z = (size_t)in->size;
+    for (uint64_t i = 0; i < n; i++, src += C * H * W * z, dst += C * H * W * z) {
+        for (size_t c = 0; c < C; c++) {
+            for (size_t hw = 0; hw < H * W; hw++) {
+                memcpy(dst + (hw * C + c) * z, src + (c * H * W + hw) * z, z);
+            }
+        }
+    }
+}
+
+/* Copies the whole array a into dataset `set`, a block of rows at a time;
+ * transposed to channels last when `transpose` (X with --channels-first). */
+static int copy_rows(struct cli_convert_run *r, struct dpt_npy *a, int set, int transpose,
+                     const char *phase, struct dpt_err *err)
 {
     const struct dpt_npy_info *in = dpt_npy_info(a);
     uint64_t row_bytes = (uint64_t)in->size, N = in->dims[0];
@@ -84,13 +104,18 @@ static int copy_rows(struct cli_convert_run *r, struct dpt_npy *a, int set, cons
     }
     uint64_t B = cli_convert_block_rows(r, row_bytes, N);
     void *buf = malloc(B * row_bytes > 0 ? B * row_bytes : 1);
+    void *t = transpose ? malloc(B * row_bytes > 0 ? B * row_bytes : 1) : NULL;
     hid_t mt = mem_type(in);
-    int rc = buf && mt >= 0 ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    int rc = buf && (t || !transpose) && mt >= 0 ? 0 : dpt_err_set(err, DPT_ENOMEM,
+                                                                   "out of memory");
     for (uint64_t row = 0; rc == 0 && row < N; row += B) {
         uint64_t n = N - row < B ? N - row : B;
         rc = dpt_npy_read(a, buf, n * row_bytes, err);
+        if (rc == 0 && transpose) {
+            to_channels_last(in, n, buf, t);
+        }
         if (rc == 0) {
-            rc = dpt_h5out_write(r->w, set, row, n, mt, buf, err);
+            rc = dpt_h5out_write(r->w, set, row, n, mt, transpose ? t : buf, err);
         }
         int sig = dpt_stop_requested();
         if (rc == 0 && sig) {
@@ -102,6 +127,7 @@ static int copy_rows(struct cli_convert_run *r, struct dpt_npy *a, int set, cons
         H5Tclose(mt);
     }
     free(buf);
+    free(t);
     return rc;
 }
 
@@ -177,7 +203,16 @@ static int open_arrays(struct cli_convert_run *r, struct dpt_npy **x, struct dpt
     return rc;
 }
 
-/* X is [N, F], [N, H, W] or [N, H, W, C] with N > 0; y [N] or [N, k]. */
+/* 1, 3 or 4: a count of channels (grey, RGB, RGBA). */
+static int channels(uint64_t d)
+{
+    return d == 1 || d == 3 || d == 4;
+}
+
+/* X is [N, F], [N, H, W] or [N, H, W, C] with N > 0 ([N, C, H, W] with
+ * --channels-first); y [N] or [N, k]. An X of [N, C, H, W] with C of 1, 3
+ * or 4, H and W of 8 or more, and a last dimension that is no count of
+ * channels is most likely channels first: a note says so. */
 static int check_shapes(struct cli_convert_run *r, struct dpt_npy *x, struct dpt_npy *y,
                         struct dpt_err *err)
 {
@@ -187,6 +222,19 @@ static int check_shapes(struct cli_convert_run *r, struct dpt_npy *x, struct dpt
         return dpt_err_set(err, DPT_EFORMAT, "%s: X has shape %s; expected [N, features], "
                            "[N, H, W] or [N, H, W, C] with N > 0 (one feature: "
                            "a.reshape(-1, 1))", r->o.in, shape_text(xi, s, sizeof s));
+    }
+    if (r->o.channels_first && xi->rank != 4) {
+        return dpt_err_set(err, DPT_EFORMAT, "%s: X has shape %s; --channels-first takes "
+                           "images [N, C, H, W]", r->o.in, shape_text(xi, s, sizeof s));
+    }
+    if (!r->o.channels_first && xi->rank == 4 && channels(xi->dims[1]) && xi->dims[2] >= 8 &&
+        xi->dims[3] >= 8 && !channels(xi->dims[3])) {
+        cli_convert_note(r, "%s: X has shape %s, which looks channels-first ([N, C, H, W], "
+                         "PyTorch's layout); dptrain takes images as [N, H, W, C] and reads "
+                         "these as %llu x %llu images of %llu channels: --channels-first "
+                         "transposes them while converting", r->o.in,
+                         shape_text(xi, s, sizeof s), (unsigned long long)xi->dims[1],
+                         (unsigned long long)xi->dims[2], (unsigned long long)xi->dims[3]);
     }
     if (!y) {
         return 0;
@@ -203,11 +251,19 @@ static int check_shapes(struct cli_convert_run *r, struct dpt_npy *x, struct dpt
     return 0;
 }
 
-/* Creates a dataset shaped like the array a. */
+/* Creates a dataset shaped like the array a, or like a transposed from
+ * [N, C, H, W] to [N, H, W, C] when `transpose`. */
 static int create_like(struct cli_convert_run *r, const char *name, struct dpt_npy *a,
-                       struct dpt_err *err)
+                       int transpose, struct dpt_err *err)
 {
-    const struct dpt_npy_info *in = dpt_npy_info(a);
+    struct dpt_npy_info t = *dpt_npy_info(a);
+    const struct dpt_npy_info *in = &t;
+    if (transpose) {
+        uint64_t C = t.dims[1];
+        t.dims[1] = t.dims[2];
+        t.dims[2] = t.dims[3];
+        t.dims[3] = C;
+    }
     uint64_t row_bytes = (uint64_t)in->size;
     for (int i = 1; i < in->rank; i++) {
         row_bytes *= in->dims[i];
@@ -234,16 +290,16 @@ int cli_convert_npy(struct cli_convert_run *r, struct dpt_err *err)
         rc = cli_convert_create(r, err);
     }
     if (rc == 0) {
-        rc = xs = create_like(r, "X", x, err);
+        rc = xs = create_like(r, "X", x, r->o.channels_first, err);
     }
     if (rc >= 0 && y) {
-        rc = ys = create_like(r, "y", y, err);
+        rc = ys = create_like(r, "y", y, 0, err);
     }
     if (rc >= 0) {
-        rc = copy_rows(r, x, xs, "writing X", err);
+        rc = copy_rows(r, x, xs, r->o.channels_first, "writing X", err);
     }
     if (rc == 0 && y) {
-        rc = copy_rows(r, y, ys, "writing y", err);
+        rc = copy_rows(r, y, ys, 0, "writing y", err);
     }
     dpt_npy_close(x);
     dpt_npy_close(y);

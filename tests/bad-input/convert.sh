@@ -126,6 +126,10 @@ refused npy-object 1 "objects.npy: dtype '\|O' is not a bool, integer or float" 
 refused npy-complex 1 "complex.npy: dtype '<c8' is not a bool, integer or float" dptrain convert complex.npy out.h5
 refused npy-truncated 1 "short.npy: truncated: the shape needs 48 bytes of values, the file holds 43" dptrain convert short.npy out.h5
 refused npy-y-rows 1 "y5.npy: y has shape \[5\]; expected \[4\] or \[4, k\]" dptrain convert x4.npy out.h5 --y-file y5.npy
+refused npy-channels-first-rank 1 "x4.npy: X has shape \[4, 3\]; --channels-first takes images \[N, C, H, W\]" \
+    dptrain convert x4.npy out.h5 --channels-first
+refused csv-channels-first 2 "--channels-first does not apply to csv input \(good.csv\)" \
+    dptrain convert good.csv out.h5 --channels-first
 refused npz-no-x 1 "other.npz: no array X, x or arr_0 \(found: a, b\); name the features with --x NAME" dptrain convert other.npz out.h5
 refused npz-no-such-member 1 "other.npz: no array 'c' \(found: a, b\)" dptrain convert other.npz out.h5 --x a --y c
 refused npz-truncated 1 "cut.npz: not a .npz \(zip\) archive: no end of central directory" dptrain convert cut.npz out.h5
