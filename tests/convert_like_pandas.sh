@@ -359,4 +359,59 @@ assert np.array_equal(as_is, np.load("cf.npy")), "without the option X is copied
 print("channels last:", h5py.File("cf.h5", "r")["X"].shape, h5py.File("cfz.h5", "r")["X"].shape)
 PY
 
+# 17. A test file filled with its training file's values. --fill-missing
+#     mean prints every filled column (here 7, more than the five it once
+#     stopped at), with its count and value, keeps each column's mean in
+#     X's attribute fill_values (pandas' X.mean() as float32) and prints how
+#     to fill a test file the same way; --fill-from TRAIN.h5 then fills a
+#     test file's gaps with those values, by column name (the test file's
+#     columns come in another order, and have gaps where the training file
+#     had none): pandas' test.fillna(train.mean()).
+"$PYTHON" - <<'PY'
+import numpy as np, pandas as pd
+rng = np.random.default_rng(7)
+cols = ["c%d" % i for i in range(8)]
+train = pd.DataFrame(rng.normal(size=(60, 8)).round(3), columns=cols)
+for j in range(7):                                  # c7 has no gaps in train
+    train.iloc[rng.choice(60, j + 1, replace=False), j] = np.nan
+train["y"] = np.arange(60) % 2
+train.to_csv("fill_train.csv", index=False)
+test = pd.DataFrame(rng.normal(size=(20, 8)).round(3), columns=cols)
+for j in range(8):
+    test.iloc[rng.choice(20, 2, replace=False), j] = np.nan
+test["y"] = np.arange(20) % 2
+test[cols[::-1] + ["y"]].to_csv("fill_test.csv", index=False)   # c7, c6, ..., c0
+PY
+if "$DPTRAIN" convert fill_train.csv fill_train.h5 --fill-missing mean > fill_train.out 2>&1; then rc=0; else rc=$?; fi
+check "17. --fill-missing mean on 7 columns with gaps" test $rc = 0
+if "$DPTRAIN" convert fill_test.csv fill_test.h5 --fill-from fill_train.h5 > fill_test.out 2>&1; then rc=0; else rc=$?; fi
+check "17. the test file converted with --fill-from fill_train.h5" test $rc = 0
+check "17. every column's count and value, fill_values, and the test file's cells as pandas" \
+    "$PYTHON" - <<'PY'
+import h5py, numpy as np, pandas as pd
+train, test = pd.read_csv("fill_train.csv"), pd.read_csv("fill_test.csv")
+Xtr, Xte = train.drop(columns=["y"]), test.drop(columns=["y"])
+mean = Xtr.mean().astype(np.float32)
+def listed(X, what):
+    na = X.isna().sum()
+    parts = ["column '%s' (index %d): %d with %g" % (c, j, na[c], float(mean[c]))
+             for j, c in enumerate(X.columns) if na[c]]
+    return "filled %d missing values (%s): %s\n" % (na.sum(), what, ", ".join(parts))
+out = open("fill_train.out").read()
+assert "fill_train.csv: " + listed(Xtr, "each column's mean") in out, out
+assert ("fill_train.csv: each column's mean is kept in fill_train.h5 (X's attribute "
+        "fill_values); fill a test file with the same values: dptrain convert TEST.csv "
+        "TEST.h5 --fill-from fill_train.h5\n") in out, out
+f = h5py.File("fill_train.h5", "r")
+assert f["X"].attrs["fill_values"].dtype == np.float32
+assert np.array_equal(f["X"].attrs["fill_values"], mean.to_numpy()), f["X"].attrs["fill_values"]
+out = open("fill_test.out").read()
+assert "fill_test.csv: " + listed(Xte, "the values of fill_train.h5") in out, out
+got = h5py.File("fill_test.h5", "r")["X"][...]
+want = Xte.fillna(mean.astype(np.float64)).to_numpy(np.float32)
+assert np.array_equal(got, want), (got, want)
+assert np.array_equal(h5py.File("fill_test.h5", "r")["X"].attrs["fill_values"], mean[Xte.columns].to_numpy())
+print("test gaps filled with the training means:", dict(mean[Xte.columns[:3]]))
+PY
+
 summary

@@ -79,7 +79,7 @@ VALUES = {
     "--stop-after-steps": "1", "--summary": "s.json", "--timeout": "30",
     "--chunk-rows": "10", "--classes": "a,b", "--compress": "1", "--delimiter": ";",
     "--fill-missing": "mean", "--from": "csv", "--label": "0", "--label-type": "int",
-    "--y-file": "y.npy", "--drop": "0",
+    "--y-file": "y.npy", "--drop": "0", "--fill-from": "train.h5",
 }
 FLAGS = {"-h", "--help", "--version", "--allow-unsafe-plugins", "--deterministic",
          "--overwrite", "--force", "--progress", "--no-progress", "-q", "--quiet",

@@ -9,13 +9,14 @@
 #include "data/h5_writer.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Values of the input are written in blocks of about this many bytes, so
  * memory stays bounded whatever the input's size (a block of X, one of y,
  * and the chunk in HDF5's cache when the output is chunked). */
 #define CONVERT_BLOCK_BYTES ((size_t)1 << 20)
 
-enum cli_convert_fill { FILL_REFUSE, FILL_VALUE, FILL_MEAN };
+enum cli_convert_fill { FILL_REFUSE, FILL_VALUE, FILL_MEAN, FILL_FROM };
 
 struct cli_convert_opts {
     const char *in, *out;
@@ -27,6 +28,7 @@ struct cli_convert_opts {
     char label_type;        /* 0 detect, 'i' integer, 'f' float */
     enum cli_convert_fill fill; /* CSV: missing feature values */
     double fill_value;
+    const char *fill_from;  /* CSV: --fill-from TRAIN.h5: the values TRAIN.h5 was filled with */
     const char *classes;    /* CSV: --classes A,B,C: the label's class names, in order */
     int keep_index;         /* CSV: keep a first column with no name (pandas' index) */
     const char *drop;       /* CSV: --drop A,B,...: columns (names or indices) left out */
@@ -45,8 +47,12 @@ struct cli_convert_run {
     size_t tmp_len;       /* bytes at tmp */
     struct dpt_h5out *w;  /* open while writing */
     char summary[512];    /* "X [N, F] float32, y [N] int64": for the last line */
-    char notes[2048];     /* lines printed before it: a dropped index, filled values,
-                           * the label's classes */
+    /* Lines printed before it (a dropped index, filled values, the label's
+     * classes): written to notes_f, a memory stream opened by the first
+     * cli_convert_note, into notes (malloc'ed, notes_len bytes). */
+    FILE *notes_f;
+    char *notes;
+    size_t notes_len;
     /* Progress (convert_progress): a line rewritten on a terminal, a line
      * now and then in a batch log. */
     int tty;

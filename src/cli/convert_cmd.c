@@ -68,7 +68,12 @@ static const char convert_usage[] =
     "  --fill-missing VALUE|mean\n"
     "                       fill missing feature values (empty, NA, NaN, null...)\n"
     "                       with VALUE or the column's mean (default: refuse them,\n"
-    "                       naming the line and column); labels are never filled\n"
+    "                       naming the line and column); labels are never filled.\n"
+    "                       Each column's value is kept in X's attribute fill_values\n"
+    "  --fill-from TRAIN.h5\n"
+    "                       fill missing feature values with the values TRAIN.h5\n"
+    "                       was filled with (its X's attribute fill_values, by\n"
+    "                       column name): a test file with its training file's means\n"
     "numpy:\n"
     "  --y-file Y.npy       labels from a second .npy file (IN is X's .npy)\n"
     "  --x NAME, --y NAME   the .npz arrays for X and y (default: X, x or arr_0;\n"
@@ -127,16 +132,14 @@ uint64_t cli_convert_block_rows(const struct cli_convert_run *r, uint64_t row_by
 
 void cli_convert_note(struct cli_convert_run *r, const char *fmt, ...)
 {
-    size_t k = strlen(r->notes);
+    if (!r->notes_f && !(r->notes_f = open_memstream(&r->notes, &r->notes_len))) {
+        return; /* out of memory: the conversion goes on without its notes */
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->notes + k, sizeof r->notes - k, fmt, ap);
+    vfprintf(r->notes_f, fmt, ap);
     va_end(ap);
-    k = strlen(r->notes);
-    if (k + 1 < sizeof r->notes) {
-        r->notes[k] = '\n';
-        r->notes[k + 1] = '\0';
-    }
+    fputc('\n', r->notes_f);
 }
 
 int cli_convert_create(struct cli_convert_run *r, struct dpt_err *err)
@@ -150,8 +153,8 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
 {
     const char *a = argv[*i];
     static const char *const with_value[] = {"--from", "--delimiter", "--label",
-                                             "--label-type", "--fill-missing", "--y-file",
-                                             "--classes", "--drop",
+                                             "--label-type", "--fill-missing", "--fill-from",
+                                             "--y-file", "--classes", "--drop",
                                              "--x", "--y", "--chunk-rows", "--compress", NULL};
     const char *v = NULL;
     for (const char *const *w = with_value; *w; w++) {
@@ -193,6 +196,8 @@ static int parse_option(struct cli_convert_opts *o, int argc, char **argv, int *
             return cli_usage_error("convert ", "--fill-missing takes a finite number or "
                                    "'mean', got '%s'", v);
         }
+    } else if (strcmp(a, "--fill-from") == 0) {
+        o->fill_from = v;
     } else if (strcmp(a, "--classes") == 0) {
         if (!*v || v[0] == ',' || v[strlen(v) - 1] == ',' || strstr(v, ",,")) {
             return cli_usage_error("convert ", "--classes takes class names separated by ',' "
@@ -251,6 +256,7 @@ static int check_format(struct cli_convert_opts *o)
                           : (o->delim != ',' ? "--delimiter" : o->header >= 0 ? "--header"
                              : o->label ? "--label" : o->label_type ? "--label-type"
                              : o->fill != FILL_REFUSE ? "--fill-missing"
+                             : o->fill_from ? "--fill-from"
                              : o->classes ? "--classes" : o->keep_index ? "--keep-index"
                              : o->drop ? "--drop" : o->decimal_comma ? "--decimal-comma"
                              : NULL);
@@ -261,6 +267,13 @@ static int check_format(struct cli_convert_opts *o)
     if (bad) {
         return cli_usage_error("convert ", "%s does not apply to %s input (%s)", bad,
                                o->format, o->in);
+    }
+    if (o->fill_from && o->fill != FILL_REFUSE) {
+        return cli_usage_error("convert ", "--fill-from and --fill-missing do not go together: "
+                               "--fill-from takes every column's value from %s", o->fill_from);
+    }
+    if (o->fill_from) {
+        o->fill = FILL_FROM;
     }
     if (o->decimal_comma && o->delim == ',') {
         return cli_usage_error("convert ", "--decimal-comma needs another delimiter than ',' "
@@ -377,7 +390,9 @@ static void print_done(const struct cli_convert_run *r)
     } else if (r->o.chunk_rows > 0) {
         snprintf(layout, sizeof layout, "chunked");
     }
-    fputs(r->notes, stdout);
+    if (r->notes) {
+        fputs(r->notes, stdout);
+    }
     printf("%s: %s (%s), from %s in %.1f s\n", r->o.out, r->summary, layout, r->o.in,
            dpt__now() - r->start);
 }
@@ -413,12 +428,16 @@ int cmd_convert(int argc, char **argv)
     }
     dpt_h5out_abandon(r.w);
     free(r.tmp);
+    if (r.notes_f) {
+        fclose(r.notes_f); /* sets r.notes */
+    }
     if (rc == DPT_ESIGNAL) {
         if (r.tty) {
             fputs("\n", stderr);
         }
         cli_error("convert %s: stopped by %s; %s not written", r.o.in,
                   dpt__signal_name(dpt_stop_requested()), r.o.out);
+        free(r.notes);
         return 128 + dpt_stop_requested();
     }
     if (rc < 0) {
@@ -426,8 +445,10 @@ int cmd_convert(int argc, char **argv)
             fputs("\r\033[K", stderr);
         }
         cli_error("%s", err.msg);
+        free(r.notes);
         return EXIT_RUN;
     }
     print_done(&r);
+    free(r.notes);
     return 0;
 }

@@ -32,6 +32,7 @@
 
 #include "cli/convert.h"
 #include "data/csv.h"
+#include "util/h5.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -681,6 +682,47 @@ static int bad_error(const struct cli_convert_run *r, const struct scan *s,
                        other_hint(s, hint, sizeof hint), more);
 }
 
+/* The notes on filled values: how many per column and with what (every
+ * column filled, however many), and after a mean fill how to fill a test
+ * file with the same values: a test file filled with its own means would
+ * hold other values than its training file for the same gap. */
+static int fill_notes(struct cli_convert_run *r, const struct scan *s, struct dpt_err *err)
+{
+    uint64_t filled = 0;
+    char *list = NULL, cn[300];
+    size_t len = 0;
+    FILE *m = open_memstream(&list, &len);
+    if (!m) {
+        return dpt_err_set(err, DPT_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0, j = 0; k < s->F; k++, j++) {
+        while (j == s->label || s->dropped[j]) {
+            j++;
+        }
+        if (s->filled[k]) {
+            fprintf(m, "%s%s: %llu with %g", filled ? ", " : "", col_name(s, j, cn, sizeof cn),
+                    (unsigned long long)s->filled[k], (double)s->fill[k]);
+        }
+        filled += s->filled[k];
+    }
+    fclose(m);
+    if (filled) {
+        cli_convert_note(r, "%s: filled %llu missing values (%s%s): %s", r->o.in,
+                         (unsigned long long)filled,
+                         r->o.fill == FILL_MEAN   ? "each column's mean"
+                         : r->o.fill == FILL_FROM ? "the values of "
+                                                  : "--fill-missing",
+                         r->o.fill == FILL_FROM ? r->o.fill_from : "", list);
+    }
+    if (r->o.fill == FILL_MEAN) {
+        cli_convert_note(r, "%s: each column's mean is kept in %s (X's attribute fill_values); "
+                         "fill a test file with the same values: dptrain convert TEST.csv "
+                         "TEST.h5 --fill-from %s", r->o.in, r->o.out, r->o.out);
+    }
+    free(list);
+    return 0;
+}
+
 /* After pass 1: labels that are all numbers or all class names (ids in
  * byte order of the names unless --classes), and the notes on classes
  * and filled values. */
@@ -712,28 +754,92 @@ static int finish_scan(struct cli_convert_run *r, struct scan *s, struct dpt_err
                          col_name(s, s->label, cn, sizeof cn), s->n_classes, list,
                          strlen(list) >= 600 ? ", ... (dptrain inspect lists them)" : "");
     }
-    uint64_t filled = 0;
-    char list[512] = "";
-    int shown = 0;
-    for (size_t k = 0, j = 0; k < s->F; k++, j++) {
+    return fill_notes(r, s, err);
+}
+
+/* The fill values of --fill-from's file: its X's attribute fill_values
+ * (float32, one per feature column, as written below) into *v (malloc'ed)
+ * and its X's attribute columns, when there, into *names; *n values. */
+static int read_fill_values(const char *path, float **v, size_t *n, char ***names,
+                            size_t *n_names, struct dpt_err *err)
+{
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
+    dpt__h5_reading(&quiet, path);
+    hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    hid_t x = f >= 0 && H5Lexists(f, "X", H5P_DEFAULT) > 0 ? H5Dopen2(f, "X", H5P_DEFAULT) : -1;
+    hid_t a = x >= 0 && H5Aexists(x, "fill_values") > 0 ? H5Aopen(x, "fill_values", H5P_DEFAULT)
+                                                         : -1;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t k = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    *v = k > 0 ? malloc((size_t)k * sizeof **v) : NULL;
+    int rc = 0;
+    if (f < 0) {
+        rc = dpt_err_set(err, DPT_EIO, "--fill-from %s: cannot read it as an HDF5 file (no such "
+                         "file, or not HDF5)", path);
+    } else if (!*v || H5Aread(a, H5T_NATIVE_FLOAT, *v) < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "--fill-from %s: its X holds no fill values (the "
+                         "attribute fill_values that dptrain convert --fill-missing writes): "
+                         "convert the training file with --fill-missing mean", path);
+    } else if (dpt__h5_read_strings_attr(x, "columns", names, n_names) < 0) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "--fill-from %s: X's attribute columns is "
+                         "unreadable", path);
+    }
+    *n = rc == 0 ? (size_t)k : 0;
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (x >= 0) {
+        H5Dclose(x);
+    }
+    if (f >= 0) {
+        H5Fclose(f);
+    }
+    dpt__h5_quiet_end(&quiet);
+    return rc;
+}
+
+/* --fill-from TRAIN.h5: each feature's fill value is the one TRAIN.h5's X
+ * was filled with, found by the header's name when both files have names
+ * (a test file whose columns come in another order still gets each
+ * column's own value), else by position. */
+static int fill_from(struct cli_convert_run *r, struct scan *s, struct dpt_err *err)
+{
+    const char *path = r->o.fill_from;
+    float *v = NULL;
+    char **names = NULL;
+    size_t n = 0, n_names = 0;
+    int rc = read_fill_values(path, &v, &n, &names, &n_names, err);
+    int by_name = rc == 0 && s->names && names && n_names == n;
+    if (rc == 0 && !by_name && n != s->F) {
+        rc = dpt_err_set(err, DPT_EFORMAT, "%s: --fill-from %s: it holds %zu fill values, one "
+                         "per feature column, and %s has %zu feature columns", r->o.in, path, n,
+                         r->o.in, s->F);
+    }
+    for (size_t k = 0, j = 0; rc == 0 && k < s->F; k++, j++) {
         while (j == s->label || s->dropped[j]) {
             j++;
         }
-        filled += s->filled[k];
-        if (s->filled[k] && shown++ < 5) {
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s: %llu with %g",
-                     shown > 1 ? ", " : "", col_name(s, j, cn, 64),
-                     (unsigned long long)s->filled[k], (double)s->fill[k]);
-        } else if (s->filled[k] && shown == 6) {
-            snprintf(list + strlen(list), sizeof list - strlen(list), ", ...");
+        size_t i = by_name ? 0 : k;
+        while (by_name && i < n && strcmp(names[i], s->names[j]) != 0) {
+            i++;
+        }
+        if (i == n) {
+            char cn[300];
+            rc = dpt_err_set(err, DPT_EFORMAT, "%s: %s is not among the columns of --fill-from "
+                             "%s, so it has no fill value there (X's attribute columns lists "
+                             "them; --drop leaves a column out)", r->o.in,
+                             col_name(s, j, cn, sizeof cn), path);
+        } else {
+            s->fill[k] = v[i];
         }
     }
-    if (filled) {
-        cli_convert_note(r, "%s: filled %llu missing values (%s): %s", r->o.in,
-                         (unsigned long long)filled,
-                         r->o.fill == FILL_MEAN ? "each column's mean" : "--fill-missing", list);
-    }
-    return 0;
+    dpt__h5_free_strings(names, n_names);
+    free(v);
+    return rc;
 }
 
 static int stopped(struct dpt_err *err)
@@ -749,10 +855,14 @@ static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *
     if (rc == 0) {
         rc = first_record(r, s, err);
     }
+    int data = rc == 1;
+    if (rc >= 0 && r->o.fill == FILL_FROM) {
+        rc = fill_from(r, s, err);
+    }
     if (rc < 0) {
         return rc;
     }
-    if (rc == 1) {
+    if (data) {
         /* The first record is data: check it like the others. */
         dpt_csv_rewind(s->csv, err);
     }
@@ -787,8 +897,10 @@ static int scan_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err *
             return dpt_err_set(err, DPT_EFORMAT, "%s: %s: every value is missing: no mean to "
                                "fill with", r->o.in, col_name(s, j, cn, sizeof cn));
         }
-        s->fill[k] = (float)(r->o.fill == FILL_MEAN ? s->sum[k] / (double)s->cnt[k]
-                                                    : r->o.fill_value);
+        if (r->o.fill != FILL_FROM) {
+            s->fill[k] = (float)(r->o.fill == FILL_MEAN ? s->sum[k] / (double)s->cnt[k]
+                                                        : r->o.fill_value);
+        }
     }
     return finish_scan(r, s, err);
 }
@@ -872,6 +984,10 @@ static int write_pass(struct cli_convert_run *r, struct scan *s, struct dpt_err 
     }
     if (rc == 0 && s->names && s->F > 0) {
         rc = write_columns(r, s, xi, err);
+    }
+    if (rc == 0 && r->o.fill != FILL_REFUSE) {
+        /* What --fill-from reads back, for a test file. */
+        rc = dpt_h5out_floats_attr(r->w, xi, "fill_values", s->fill, s->F, err);
     }
     uint64_t B = cli_convert_block_rows(r, s->F * 4, s->rows);
     float *x = rc == 0 ? malloc(B * s->F * sizeof *x) : NULL;

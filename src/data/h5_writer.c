@@ -207,6 +207,32 @@ int dpt_h5out_strings_attr(struct dpt_h5out *w, int which, const char *name,
     return 0;
 }
 
+int dpt_h5out_floats_attr(struct dpt_h5out *w, int which, const char *name, const float *v,
+                          size_t n, struct dpt_err *err)
+{
+    struct dpt__h5_quiet quiet;
+    dpt__h5_quiet_begin(&quiet);
+    hsize_t dims[1] = {n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t a = sp >= 0 ? H5Acreate2(w->sets[which], name, H5T_IEEE_F32LE, sp, H5P_DEFAULT,
+                                   H5P_DEFAULT) : -1;
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0 ? 0 : -1;
+    char why[DPT__H5_REASON_LEN];
+    dpt__h5_reason(why, sizeof why);
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    dpt__h5_quiet_end(&quiet);
+    if (rc < 0) {
+        return dpt_err_set(err, DPT_EIO, "%s: cannot write attribute '%s' of '%s' (HDF5: %s)",
+                           w->path, name, w->names[which], why);
+    }
+    return 0;
+}
+
 /* Closes every HDF5 object; 0 or the HDF5 reason in why. */
 static int close_all(struct dpt_h5out *w, char *why, size_t len)
 {

@@ -46,6 +46,11 @@ int dpt_h5out_write(struct dpt_h5out *w, int which, uint64_t first, uint64_t row
 int dpt_h5out_strings_attr(struct dpt_h5out *w, int which, const char *name,
                            const char *const *v, size_t n, struct dpt_err *err);
 
+/* Attaches to dataset `which` the attribute `name`: n float32 values v[0..n),
+ * e.g. the values X's missing values were filled with. */
+int dpt_h5out_floats_attr(struct dpt_h5out *w, int which, const char *name, const float *v,
+                          size_t n, struct dpt_err *err);
+
 /* Closes the file and fsyncs it; the error names the file and the cause.
  * The writer is freed either way. */
 int dpt_h5out_close(struct dpt_h5out *w, struct dpt_err *err);

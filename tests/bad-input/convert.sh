@@ -61,6 +61,20 @@ printf 'a,b,y\n,2,0\nNA,3,1\n' > allmissing.csv
 refused csv-mean-of-nothing 1 "allmissing.csv: column 'a' \(index 0\): every value is missing" \
     dptrain convert allmissing.csv out.h5 --fill-missing mean
 accepted csv-mean-fill dptrain convert empty.csv filled.h5 --fill-missing mean -q
+# --fill-from: a file with the fill values of every column, or refused.
+accepted csv-not-filled dptrain convert good.csv unfilled.h5 -q
+refused csv-fill-from-unfilled 1 "--fill-from unfilled.h5: its X holds no fill values \(the attribute fill_values that dptrain convert --fill-missing writes\): convert the training file with --fill-missing mean" \
+    dptrain convert empty.csv out.h5 --fill-from unfilled.h5
+refused csv-fill-from-not-hdf5 1 "--fill-from good.csv: cannot read it as an HDF5 file" \
+    dptrain convert empty.csv out.h5 --fill-from good.csv
+printf 'a,z,y\n1,,0\n' > otherfill.csv
+refused csv-fill-from-other-column 1 "otherfill.csv: column 'z' \(index 1\) is not among the columns of --fill-from filled.h5, so it has no fill value there" \
+    dptrain convert otherfill.csv out.h5 --fill-from filled.h5
+printf '1,,3,0\n' > threefill.csv
+refused csv-fill-from-width 1 "threefill.csv: --fill-from filled.h5: it holds 2 fill values, one per feature column, and threefill.csv has 3 feature columns" \
+    dptrain convert threefill.csv out.h5 --fill-from filled.h5
+refused csv-fill-from-and-missing 2 "--fill-from and --fill-missing do not go together" \
+    dptrain convert empty.csv out.h5 --fill-from filled.h5 --fill-missing 0
 
 ### CSV: the file as a whole, the label column
 : > nothing.csv
