@@ -36,8 +36,9 @@
 static const char convert_usage[] =
     "usage: dptrain convert IN OUT.h5 [options]\n"
     "\n"
-    "Writes a data file dptrain trains on (X float32 [N, F] and y) from a CSV\n"
-    "file, a .npy file or a .npz archive; runs without mpirun. The input is\n"
+    "Writes a data file dptrain trains on (X and y) from a CSV file (X float32\n"
+    "[N, F]), a .npy file or a .npz archive (X keeps its dtype and shape, e.g.\n"
+    "uint8 [N, 28, 28]); runs without mpirun. The input is\n"
     "read in blocks (a CSV twice: checked, then written), so memory stays\n"
     "bounded whatever its size. OUT.h5 is written under a temporary name and\n"
     "renamed when complete; a failed conversion leaves no OUT.h5.\n"
