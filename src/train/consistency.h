@@ -10,7 +10,8 @@
  * line of the setting), what the setting expects, what the data or model
  * holds, and what to write instead. What is left out: target values (a
  * label 7 under binary cross-entropy), which the loss plugins' check_rows
- * refuse when the rows are first read, and losses of other plugins, whose
+ * refuse when the targets are read at start-up (dpt_eval_check_targets), and
+ * losses of other plugins, whose
  * own check_shape speaks for them.
  */
 #ifndef DPT_TRAIN_CONSISTENCY_H

@@ -8,6 +8,7 @@
 #include "train/eval.h"
 #include "data/dataset.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <omp.h>
@@ -17,26 +18,66 @@
 #define EVAL_BLOCK 4096
 #define EVAL_MICRO 256
 
-int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *ds,
-                          const char *y_name,
-                          const float *y, size_t rows, size_t y_cols,
-                          const uint64_t *file_row, uint64_t first_row, struct dpt_err *err)
+/* What a scan of target rows found: the first row the loss refuses (a row
+ * of the data set; none: UINT64_MAX) and why, how many it refuses, and
+ * whether the labels look numbered from 1 (each refused label is n_out and
+ * no label is 0). */
+struct target_scan {
+    uint64_t first, bad;
+    int all_n_out, any_zero;
+    char why[512];
+};
+
+/* Adds rows [row0, row0 + rows) of the data set, their targets y (rows,
+ * yc), to s. The loss's check_rows says only where the first bad row is,
+ * so it is called again past each bad row to count them all. */
+static void scan_rows(const struct dpt_net *net, const float *y, size_t rows, size_t yc,
+                      uint64_t row0, struct target_scan *s)
 {
-    if (!net->loss->check_rows || rows == 0) {
-        return 0;
+    int labels = yc == 1 && net->n_out >= 2 && net->loss->correct;
+    char why[512];
+    for (size_t i = 0; i < rows;) {
+        int64_t b = net->loss->check_rows(net->loss_state, y + i * yc, rows - i, net->n_out, yc,
+                                          why, sizeof why);
+        size_t end = b < 0 ? rows : i + (size_t)b;
+        for (size_t k = i; labels && k < end; k++) {
+            s->any_zero |= y[k] == 0.0f;
+        }
+        if (b < 0) {
+            break;
+        }
+        if (s->bad++ == 0) {
+            s->first = row0 + end;
+            memcpy(s->why, why, sizeof why);
+        }
+        s->all_n_out &= labels && y[end] == (float)net->n_out;
+        i = end + 1;
     }
-    char why[512] = "";
-    int64_t bad = net->loss->check_rows(net->loss_state, y, rows, net->n_out, y_cols, why,
-                                        sizeof why);
-    if (bad < 0) {
-        return 0;
+}
+
+/* The error for the first bad row of s: the file that holds it, its row
+ * there, the loss's reason, how many rows are bad and, when the labels run
+ * 1..n_out, that classes are numbered from 0. */
+static int scan_error(const struct dpt_net *net, const struct dpt_dataset *ds,
+                      const char *y_name, const struct target_scan *s, struct dpt_err *err)
+{
+    uint64_t row, n = dpt_dataset_rows(ds);
+    size_t f = dpt_dataset_locate(ds, s->first, &row), files = dpt_dataset_files(ds);
+    char of[96], hint[256] = "";
+    if (files == 1) {
+        snprintf(of, sizeof of, "its %llu rows", (unsigned long long)n);
+    } else {
+        snprintf(of, sizeof of, "the %llu rows of the %zu files", (unsigned long long)n, files);
     }
-    /* The row of the file that holds it, when the data set has several. */
-    uint64_t row;
-    size_t f = dpt_dataset_locate(ds, file_row ? file_row[bad] : first_row + (uint64_t)bad, &row);
-    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %llu: %s (loss '%s')",
-                       dpt_dataset_file(ds, f), y_name, (unsigned long long)row, why,
-                       net->loss->base.name);
+    if (s->all_n_out && !s->any_zero) {
+        snprintf(hint, sizeof hint, "; the labels run 1..%zu: dptrain numbers classes from 0; "
+                 "convert with labels - 1 (or let `dptrain convert --label` number text "
+                 "labels)", net->n_out);
+    }
+    return dpt_err_set(err, DPT_EDATA, "%s: dataset '%s': row %llu: %s (loss '%s'); %llu of "
+                       "%s %s bad%s", dpt_dataset_file(ds, f), y_name, (unsigned long long)row,
+                       s->why, net->loss->base.name, (unsigned long long)s->bad, of,
+                       s->bad == 1 ? "is" : "are", hint);
 }
 
 int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
@@ -44,7 +85,7 @@ int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
 {
     uint64_t lo, hi, yc = dpt_dataset_y_cols(ds);
     dpt_eval_share(dpt_dataset_rows(ds), d->rank, d->size, &lo, &hi);
-    if (!net->loss->check_rows || lo == hi || yc == 0) {
+    if (!net->loss->check_rows || yc == 0) {
         return 0;
     }
     /* Blocks of about 4 MiB of targets, whatever their width (one-hot rows
@@ -52,15 +93,38 @@ int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
     size_t block = yc < (1u << 20) ? (size_t)((1u << 20) / yc) : 1;
     float *y = malloc(block * yc * sizeof *y);
     int rc = y ? 0 : dpt_err_set(err, DPT_ENOMEM, "out of memory checking the targets");
+    struct target_scan s = {.first = UINT64_MAX, .all_n_out = 1};
     for (uint64_t first = lo; rc == 0 && first < hi; first += block) {
         size_t k = hi - first < block ? (size_t)(hi - first) : block;
         rc = dpt_dataset_read_array(ds, DPT_ARRAY_Y, first, k, y, err);
         if (rc == 0) {
-            rc = dpt_check_target_rows(net, ds, y_name, y, k, yc, NULL, first, err);
+            scan_rows(net, y, k, yc, first, &s);
         }
     }
     free(y);
-    return rc;
+    rc = dpt_dist_agree(d, rc, err);
+    if (rc < 0) {
+        return rc;
+    }
+    /* The whole file's first bad row and count, whichever rank read them,
+     * so that the message is the same for any number of ranks. Row numbers
+     * and counts are below 2^53, exact in a double. */
+    double first = s.first == UINT64_MAX ? INFINITY : (double)s.first, bad = (double)s.bad;
+    dpt_dist_min_doubles(d, &first, 1);
+    if (isinf(first)) {
+        return 0;
+    }
+    dpt_dist_sum_doubles(d, &bad, 1);
+    int owner = dpt_dist_min_int(d, s.bad > 0 && (double)s.first == first ? d->rank : INT_MAX);
+    s.all_n_out = dpt_dist_min_int(d, s.all_n_out);
+    s.any_zero = dpt_dist_any(d, s.any_zero);
+    s.bad = (uint64_t)bad;
+    if (d->rank == owner) {
+        scan_error(net, ds, y_name, &s, err);
+    }
+    dpt_dist_bcast_bytes(d, err->msg, (int)sizeof err->msg, owner);
+    err->code = DPT_EDATA;
+    return DPT_EDATA;
 }
 
 /* The task the metrics are for: labels with several outputs are classes;
@@ -257,20 +321,15 @@ static int bufs_create(struct eval_bufs *b, const struct eval_job *j, size_t yc,
     return 0;
 }
 
-/* Reads rows [i, i + k) of the job's rows into x and y and checks the
- * targets against the loss: a bad label is an error naming the file, the
- * dataset and the file row, whichever rows are evaluated. */
-static int read_block(const struct eval_job *j, size_t i, size_t k, size_t yc,
-                      struct eval_bufs *b, struct dpt_err *err)
+/* Reads rows [i, i + k) of the job's rows into x and y. Their targets were
+ * checked against the loss when the file was opened
+ * (dpt_eval_check_targets). */
+static int read_block(const struct eval_job *j, size_t i, size_t k, struct eval_bufs *b,
+                      struct dpt_err *err)
 {
     float *y = j->y_name ? b->y : NULL;
-    int rc = j->rows ? dpt_dataset_read(j->ds, j->rows + i, k, b->x, y, err)
-                     : dpt_dataset_read_range(j->ds, j->first + i, k, b->x, y, err);
-    if (rc == 0 && y) {
-        rc = dpt_check_target_rows(j->net, j->ds, j->y_name, y, k, yc,
-                                   j->rows ? j->rows + i : NULL, j->first + i, err);
-    }
-    return rc;
+    return j->rows ? dpt_dataset_read(j->ds, j->rows + i, k, b->x, y, err)
+                   : dpt_dataset_read_range(j->ds, j->first + i, k, b->x, y, err);
 }
 
 /* The core of both entry points: evaluates this rank's rows in blocks of
@@ -285,7 +344,7 @@ static int eval_local(const struct eval_job *j, double *sums, float *pred, struc
     int rc = bufs_create(&b, j, yc, !pred && j->task != DPT_TASK_NONE, err);
     for (size_t i = 0; rc == 0 && i < j->n; i += EVAL_BLOCK) {
         size_t k = j->n - i < EVAL_BLOCK ? j->n - i : EVAL_BLOCK;
-        rc = read_block(j, i, k, yc, &b, err);
+        rc = read_block(j, i, k, &b, err);
         if (rc < 0) {
             break;
         }
@@ -381,6 +440,10 @@ int dpt_evaluate(const struct dpt_net *net, const struct dpt_data_source *src, i
     struct dpt_names classes = dpt_norm_classes(norm, "the model");
     struct dpt_names columns = dpt_norm_columns(norm, "the model");
     int rc = dpt_eval_open(&ds, net, src, with_y, &classes, &columns, err);
+    if (y_name) {
+        rc = dpt_dist_agree(d, rc, err);
+        rc = rc == 0 ? dpt_eval_check_targets(net, ds, y_name, d, err) : rc;
+    }
     uint64_t n = rc == 0 ? dpt_dataset_rows(ds) : 0;
     uint64_t lo, hi;
     dpt_eval_share(n, d->rank, d->size, &lo, &hi);

@@ -5,9 +5,10 @@
  * file (dptrain eval, predict and the test file after training), each rank
  * a contiguous block of rows; dpt_evaluate_rows takes given rows of a data
  * set training already holds open (the validation rows of data.validation
- * or data.validation_split). Both read in blocks, check every target row
- * against the loss (a bad label is an error naming the file, dataset and
- * row), standardize as training did (data/norm.h) and split each block into
+ * or data.validation_split). Every target row is checked against the loss
+ * before (dpt_eval_check_targets: by dpt_evaluate, and at start-up for the
+ * files training holds). Both read in blocks,
+ * standardize as training did (data/norm.h) and split each block into
  * micro-shards over the threads; the sums are added in double in a fixed
  * order (threads in turn, then the ranks).
  *
@@ -83,19 +84,13 @@ int dpt_evaluate_rows(const struct dpt_net *net, struct dpt_dataset *ds, const c
                       const struct dpt_norm *norm, const struct dpt_dist *d, int threads,
                       struct dpt_eval_result *res, struct dpt_err *err);
 
-/* Checks target rows against the loss; file_row maps local rows to rows of
- * ds (NULL: identity from first_row). The error names the file that holds
- * the row and its row there. */
-int dpt_check_target_rows(const struct dpt_net *net, const struct dpt_dataset *ds,
-                          const char *y_name,
-                          const float *y, size_t rows, size_t y_cols,
-                          const uint64_t *file_row, uint64_t first_row, struct dpt_err *err);
-
-/* Reads the targets of this rank's share of ds (dpt_eval_share, in
- * blocks) and checks them with dpt_check_target_rows, so that a label the
- * loss refuses in data.test or data.validation stops a run before its
- * first step rather than after training: 0, or the error naming the file,
- * dataset and row. Local: the caller agrees on the outcome. */
+/* Collective, on every rank alike once the ranks agree ds is open. Reads
+ * the targets of this rank's share of ds (dpt_eval_share, in blocks of
+ * about 4 MiB) and checks them with the loss's check_rows, so that a label
+ * the loss refuses stops a run before its first step: 0, or on every rank
+ * the same error, whatever the number of ranks. It names the first bad row
+ * in file order (its file, dataset and row there), how many rows are bad,
+ * and, when the labels run 1..n_out, that classes are numbered from 0. */
 int dpt_eval_check_targets(const struct dpt_net *net, struct dpt_dataset *ds,
                            const char *y_name, const struct dpt_dist *d, struct dpt_err *err);
 

@@ -296,9 +296,8 @@ static void read_own_rows(struct run *r)
 
 /* Makes the window holding step s of the epoch of perm current (agreed on
  * by all ranks) and starts reading the window after it: the rest of this
- * epoch, or the next epoch's first. In the first epoch of a run it checks
- * the targets: every row is in exactly one rank's share of an epoch. */
-static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, int first_epoch,
+ * epoch, or the next epoch's first. */
+static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s,
                        struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -325,11 +324,6 @@ static int load_window(struct run *r, const struct dpt_perm *perm, uint64_t s, i
         struct dpt_perm next;
         dpt_shard_epoch(sh, &next, r->st.seed, (uint64_t)r->st.epoch + 1, spec->shuffle);
         dpt_shard_prefetch(sh, &next, 0);
-    }
-    if (rc == 0 && first_epoch) {
-        rc = dpt_check_target_rows(r->net, r->ds, dpt_eval_y_name(&spec->train_src, 1), sh->y,
-                                   sh->rows,
-                                   sh->y_cols, sh->file_row, 0, err);
     }
     return dpt_dist_agree(r->d, rc, err);
 }
@@ -419,13 +413,12 @@ static int run_steps(struct run *r, struct dpt_err *err)
     int64_t every = r->o->ckpt_path ? spec->ckpt_every_steps : 0;
     struct dpt_perm perm;
     dpt_shard_epoch(sh, &perm, r->st.seed, (uint64_t)r->st.epoch, spec->shuffle);
-    int first_epoch = r->steps_this_run == 0;
     double last_progress = r->epoch_start;
     uint64_t s0 = r->st.step;
     for (uint64_t s = s0; s < sh->steps; s++) {
         int rc = 0, stop = 0, due = 0;
         if (s == s0 || s >= sh->win_hi) {
-            rc = load_window(r, &perm, s, first_epoch, err);
+            rc = load_window(r, &perm, s, err);
         }
         if (rc == 0) {
             rc = take_step(r, s, &stop, &due, err);
@@ -587,7 +580,7 @@ static int open_data(struct run *r, const struct dpt_registry *reg, struct dpt_e
 
 /* data.test, opened and checked against the model now, its targets
  * included, so that a wrong file is reported before training rather than
- * after it. Local. */
+ * after it. Collective. */
 static int check_test_file(const struct run *r, struct dpt_err *err)
 {
     const struct dpt_spec *spec = r->spec;
@@ -598,7 +591,7 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
     struct dpt_names classes = dpt_dataset_classes(r->ds);
     struct dpt_names columns = dpt_dataset_columns(r->ds);
     int rc = dpt_eval_open(&ds, r->net, &spec->test_src, 1, &classes, &columns, err);
-    if (rc == 0) {
+    if (dpt_dist_agree(r->d, rc, err) == 0) {
         rc = dpt_eval_check_targets(r->net, ds, dpt_eval_y_name(&spec->test_src, 1), r->d, err);
     }
     dpt_dataset_close(ds);
@@ -606,6 +599,18 @@ static int check_test_file(const struct run *r, struct dpt_err *err)
         dpt_err_prefix(err, "data.test");
     }
     return rc;
+}
+
+/* The targets of data.train, then data.test, checked against the loss
+ * before the first step: every row, so that the error names the first bad
+ * row of the file and how many there are, whatever the shuffle, the
+ * validation split and the number of ranks. Collective. */
+static int check_targets(const struct run *r, struct dpt_err *err)
+{
+    dpt_watch_phase("start-up (checking the targets)");
+    int rc = dpt_eval_check_targets(r->net, r->ds, dpt_eval_y_name(&r->spec->train_src, 1),
+                                    r->d, err);
+    return rc == 0 ? check_test_file(r, err) : rc;
 }
 
 /* Rank 0 (the rank that writes): room for the model file and for a
@@ -908,8 +913,8 @@ static int standardize(struct run *r, struct dpt_err *err)
  * checkpoint records (rows order for one from before it was recorded),
  * whatever data.shuffle_by = "auto" picks now (check_resume has noted a
  * difference and refused a contradicting setting); this run's checkpoints
- * record it in turn. Then the validation split, which follows the order.
- * Collective. */
+ * record it in turn. Then the validation split, which follows the order, or
+ * data.validation, whose targets are checked here. Collective. */
 static int fix_order(struct run *r, struct dpt_err *err)
 {
     if (r->resumed) {
@@ -921,7 +926,8 @@ static int fix_order(struct run *r, struct dpt_err *err)
     dpt_window_order(&r->policy, r->ds, &r->run.block, &r->run.pool);
     int rc = dpt_validation_setup(&r->val, r->spec, r->ds, r->run.block, r->net, r->d,
                                   &r->n_train, err);
-    return dpt_dist_agree(r->d, rc, err);
+    rc = dpt_dist_agree(r->d, rc, err);
+    return rc == 0 ? dpt_validation_check_targets(&r->val, r->spec, r->net, r->d, err) : rc;
 }
 
 /* Whether the ranks of this node read X's chunks once for all of them
@@ -1069,9 +1075,6 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
                                    : dpt_threads_choose(rc == 0 ? r->net : NULL,
                                                         (uint64_t)r->spec->batch, r->d);
     if (rc == 0) {
-        rc = check_test_file(r, err);
-    }
-    if (rc == 0) {
         rc = dpt_callbacks_init(&r->cb, r->spec, r->net->n_params, err);
     }
     r->policy = (struct dpt_window_policy){.cache = r->spec->cache,
@@ -1096,6 +1099,9 @@ static int setup(struct run *r, const struct dpt_registry *reg, struct dpt_err *
     if (rc == 0) {
         dpt_step_share(&r->step, &r->node);
         rc = dpt_fingerprint_agree(r->d, r->spec, r->net, reg, r->ds, err);
+    }
+    if (rc == 0) {
+        rc = check_targets(r, err);
     }
     if (rc == 0) {
         rc = check_space(r, err);

@@ -15,19 +15,15 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Opens data.validation and checks it against the network (its targets
- * too) and the training data's classes and columns. */
+/* Opens data.validation and checks it against the network (the shape of
+ * its targets too) and the training data's classes and columns. */
 static int open_file(struct dpt_validation *v, const struct dpt_spec *sp,
                      const struct dpt_dataset *train, const struct dpt_net *net,
-                     const struct dpt_dist *d, struct dpt_err *err)
+                     struct dpt_err *err)
 {
     struct dpt_names classes = dpt_dataset_classes(train);
     struct dpt_names columns = dpt_dataset_columns(train);
     int rc = dpt_eval_open(&v->ds, net, &sp->validation_src, 1, &classes, &columns, err);
-    if (rc == 0) {
-        rc = dpt_eval_check_targets(net, v->ds, dpt_eval_y_name(&sp->validation_src, 1), d,
-                                    err);
-    }
     v->owns_ds = v->ds != NULL;
     return rc;
 }
@@ -42,7 +38,7 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
     uint64_t n = 0, N = dpt_dataset_rows(train);
     *n_train = N;
     if (sp->validation) {
-        int rc = open_file(v, sp, train, net, d, err);
+        int rc = open_file(v, sp, train, net, err);
         if (rc < 0) {
             return rc;
         }
@@ -78,6 +74,16 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *sp,
     }
     qsort(v->rows, v->local, sizeof *v->rows, cmp_u64);
     return 0;
+}
+
+int dpt_validation_check_targets(const struct dpt_validation *v, const struct dpt_spec *sp,
+                                 const struct dpt_net *net, const struct dpt_dist *d,
+                                 struct dpt_err *err)
+{
+    if (!v->owns_ds) {
+        return 0; /* no file, or the split's rows: data.train's, checked with it */
+    }
+    return dpt_eval_check_targets(net, v->ds, dpt_eval_y_name(&sp->validation_src, 1), d, err);
 }
 
 int dpt_validation_run(const struct dpt_validation *v, const struct dpt_net *net,

@@ -39,6 +39,13 @@ int dpt_validation_setup(struct dpt_validation *v, const struct dpt_spec *spec,
                          const struct dpt_net *net, const struct dpt_dist *d,
                          uint64_t *n_train, struct dpt_err *err);
 
+/* Collective, once the ranks agree v is set up. The targets of
+ * data.validation checked against the loss (dpt_eval_check_targets): 0, or
+ * the same error on every rank. */
+int dpt_validation_check_targets(const struct dpt_validation *v, const struct dpt_spec *spec,
+                                 const struct dpt_net *net, const struct dpt_dist *d,
+                                 struct dpt_err *err);
+
 /* Collective. The mean loss and accuracy of the network over the
  * validation rows (NaN accuracy when the loss does not count hits). */
 int dpt_validation_run(const struct dpt_validation *v, const struct dpt_net *net,
