@@ -83,8 +83,13 @@ check "6. a pandas fixed-format file trains through df/block0_values" \
     dpt_test compare xy-model.h5 fixed-model.h5 --max-abs 0
 
 # 7-9. What the messages say about pandas files opened with data.x = "X".
+#    eval names its own option, --x, not the model file's data.x (which
+#    eval has no way to set), and following it works.
 expect_error "fixed.h5: no dataset 'X' (found: df); 'df' is a pandas DataFrame (fixed format).*data.x = \"df/block0_values\".*data.y_columns" \
     "$DPTRAIN" train xy.cfg --set data.train=fixed.h5 --out x.h5
+expect_error "fixed.h5: no dataset 'X' (found: df); 'df' is a pandas DataFrame (fixed format).*so give --x df/block0_values (its label columns are read as the model's data.y_columns says)\$" \
+    "$DPTRAIN" eval xy-model.h5 fixed.h5
+expect_exit 0 "fixed.h5: 600 samples" "$DPTRAIN" eval fixed-model.h5 fixed.h5 --x df/block0_values
 expect_error "frame_table.h5: no dataset 'X' (found: df); 'df' is a pandas DataFrame stored with format=\"table\".*h5py.*dptrain convert IN.csv OUT.h5" \
     "$DPTRAIN" train xy.cfg --set data.train=frame_table.h5 --out x.h5
 expect_error "mixed.h5: no dataset 'X' (found: df); 'df' is a pandas DataFrame whose columns pandas stored in several arrays by dtype" \

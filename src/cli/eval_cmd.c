@@ -422,6 +422,7 @@ static int run(const char *cmd, int predict, int argc, char **argv)
         src.files = files;
         src.n_files = 1;
         src.key = NULL;
+        src.by_options = 1;
         src.x_name = a.x ? a.x : spec.x_name;
         if (a.y) {
             src.y_name = a.y;

@@ -145,6 +145,7 @@ struct dpt__file {
     char *stage;       /* staging buffer of direct reads */
     size_t stage_bytes;
     int locking;       /* opened with file locking (see open_file) */
+    int by_options;    /* its datasets were named by --x and --y (src->by_options) */
     char *wide;        /* whole rows of a dataset that columns are picked from */
     size_t wide_bytes;
     char **classes;    /* y's string attribute `classes` (dptrain convert's), or NULL */
@@ -683,6 +684,11 @@ static const char *pandas_hint(const struct dpt__file *ds, const char *name, cha
                      "several arrays by dtype, which dptrain does not join: store one dtype "
                      "(df.astype(\"float64\").to_hdf(path, key=\"%.200s\")), or write the arrays "
                      "with h5py, or as CSV for `dptrain convert IN.csv OUT.h5`", name, name);
+        } else if (ds->by_options) {
+            snprintf(buf, len, "; '%.200s' is a pandas DataFrame (fixed format): its values are "
+                     "the dataset '%s/block0_values', so give --x %.200s/block0_values (its "
+                     "label columns are read as the model's data.y_columns says)", name, name,
+                     name);
         } else {
             snprintf(buf, len, "; '%.200s' is a pandas DataFrame (fixed format): its values are "
                      "the dataset '%s/block0_values', so set data.x = \"%.200s/block0_values\" "
@@ -706,8 +712,11 @@ static herr_t find_pandas(hid_t group, const char *name, const H5L_info_t *info,
 }
 
 /* What to do about a missing X or y, into buf: the pandas group at the
- * root, if there is one; else, for X, how to take features and labels
- * from the columns of one dataset. */
+ * root, if there is one; else the setting that names the dataset and, for
+ * training, how to take features and labels from the columns of one
+ * dataset. eval and predict name the datasets with their own --x and --y
+ * (model file keys would be refused there), and take label columns only as
+ * the model's data.y_columns does. */
 static const char *missing_hint(const struct dpt__file *ds, int is_y, char *buf, size_t len)
 {
     struct {
@@ -718,6 +727,12 @@ static const char *missing_hint(const struct dpt__file *ds, int is_y, char *buf,
     buf[0] = '\0';
     H5Literate(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, find_pandas, &p);
     if (buf[0]) {
+        return buf;
+    }
+    if (ds->by_options) {
+        snprintf(buf, len, is_y ? "; name the dataset of the targets with --y NAME (or use "
+                                  "`dptrain predict` for outputs without targets)"
+                                : "; name the dataset of the features with --x NAME");
         return buf;
     }
     snprintf(buf, len, is_y ? "; set data.y to the dataset of the targets, or data.y_columns "
@@ -995,6 +1010,7 @@ int dpt__file_open(struct dpt__file **out, const char *path,
     ds->file = ds->x.dset = ds->x.space = ds->y.dset = ds->y.space = H5I_INVALID_HID;
     ds->x.enum_type = ds->y.enum_type = H5I_INVALID_HID;
     ds->x.fd = ds->y.fd = -1;
+    ds->by_options = src->by_options;
     ds->path = strdup(path);
     if (!ds->path) {
         rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", path);

@@ -42,6 +42,10 @@ struct dpt_data_source {
     const char *x_name;     /* X's dataset, or the one columns are picked from */
     const char *y_name;     /* y's dataset (unless y_cols), or NULL */
     const struct dpt_columns *x_cols, *y_cols; /* NULL: X whole, y its own dataset */
+    /* 1: the user names the datasets with eval's and predict's --x and --y,
+     * so the hint for a missing one names those options rather than the
+     * model file's data.x, data.y and data.y_columns. */
+    int by_options;
 };
 
 /* Opens every file of src as one data set: rows 0 .. N1-1 are the first
