@@ -83,8 +83,10 @@ for cmd in "train ../cls.cfg --set data.train=../lzf.h5 --out ../out.h5 --overwr
     refused "${cmd%% *} lzf.h5, HDF5_PLUGIN_PRELOAD=::" 1 "\.\./lzf.h5: dataset 'X' is compressed with HDF5 filter lzf \(id 32000\), which cannot be decoded here: HDF5_PLUGIN_PRELOAD=:: turns HDF5's filter plugins off" \
         env HDF5_PLUGIN_PRELOAD=:: "$DPTRAIN" $cmd
 done
-# Labels an enum stores as 0 and 7: read as their integers, so out of range.
-refused "train enum-float-labels.h5" 1 "enum-float-labels.h5: dataset 'y': row 4: label 7 is out of range" \
+# Labels an enum stores as 0 and 7: read as their integers, so out of range;
+# the first bad row of the file is named (row 0, not the first of the
+# shuffled order) with how many there are.
+refused "train enum-float-labels.h5" 1 "enum-float-labels.h5: dataset 'y': row 0: label 7 is out of range .*; 42 of its 60 rows are bad" \
     dptrain train ../cls.cfg --set data.train=../enum-float-labels.h5 --out ../out.h5 --overwrite
 # 2^24 x 2^16 uint8, allocated and never written (a sparse file of 1 TB):
 # kept whole in memory as floats (data.cache = "all": 4 TiB, held once) it
