@@ -626,7 +626,7 @@ static int text_error(const struct cli_convert_run *r, const struct scan *s,
                  "once %s out", (unsigned long long)(s->n_bad - in_them),
                  s->n_bad - in_them > 1 ? "s" : "", n > 1 ? "these are left" : "it is left");
     }
-    char label[320] = "", hint[160];
+    char label[sizeof drop + 64] = "", hint[160];
     if (n == 1 && !r->o.label && !r->o.no_label) {
         snprintf(label, sizeof label, "; if it is the label (class names), --label %s", drop);
     }
