@@ -816,8 +816,9 @@ static int series_has_files(const char *path)
 }
 
 /* Renames a non-empty file out of a fresh run's way, to PATH.1 (or the
- * first free PATH.N), saying so on stderr. Never replaces a file: link()
- * fails on an existing name. */
+ * first free PATH.N), saying so on stderr: 1 when it did, 0 when there was
+ * nothing to keep, or an error. Never replaces a file: link() fails on an
+ * existing name. */
 static int keep_aside(const char *path, const char *what, struct dpt_err *err)
 {
     struct stat st;
@@ -833,7 +834,7 @@ static int keep_aside(const char *path, const char *what, struct dpt_err *err)
             }
             fprintf(stderr, "dptrain: note: --resume auto starts afresh: the earlier run's %s "
                     "%s is kept as %s\n", what, path, kept);
-            return 0;
+            return 1;
         }
         if (errno != EEXIST) {
             break;
@@ -859,12 +860,11 @@ static int refuse_overwrite(const struct dpt_dist *d, const struct train_args *a
     int rc = 0;
     int resumable = d->rank == 0 && series_has_files(ckpt ? ckpt : a->stop_path);
     if (d->rank == 0 && a->resume_auto && !a->overwrite && !resumable) {
-        struct stat st;
-        int had_log = spec->log && stat(spec->log, &st) == 0 && st.st_size > 0;
         rc = keep_aside(spec->log, "train.log", err);
-        if (rc == 0 && had_log) {
+        if (rc == 1) { /* the summary beside that log is the same run's record */
             rc = keep_aside(a->summary, "--summary", err);
         }
+        rc = rc < 0 ? rc : 0;
     } else if (d->rank == 0 && !a->resume && !a->overwrite) {
         char files[4096] = "";
         rc = files_in_the_way(ckpt, spec->log, a->summary, files, sizeof files, err);
